@@ -1,0 +1,53 @@
+/*
+ * The database behind the data API: one small vtable, two backends
+ * (data_sqlite.c, data_pg.c).
+ *
+ * open() runs in create(): it creates the database from the schema file
+ * when needed, checks it can be reached and reads the schema of the exposed
+ * tables. A failure there is a configuration error and create() fails with
+ * its message. After that, exec() may be called from several threads at
+ * once; each call takes a connection from a bounded pool (opened lazily,
+ * reopened after a failure), so an outage later on is a 503 for the
+ * requests it touches, not a crash, and service resumes when the database
+ * is back.
+ */
+#ifndef DATA_DB_H
+#define DATA_DB_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "data_conf.h"
+#include "data_schema.h"
+#include "data_sql.h"
+
+/* Why a statement failed, as an HTTP status and a message for the client:
+ * 400 bad value for the column, 409 constraint violation, 503 database
+ * unavailable, locked or busy, 500 anything else. */
+typedef struct data_dberr {
+    int status;
+    char msg[256];
+} data_dberr_t;
+
+typedef struct data_db data_db_t;
+
+typedef struct data_db_ops {
+    const char *name;
+    data_dialect_t dialect;
+    /* Opens the database described by conf (which must outlive the
+     * handle) and fills *schema with the tables conf->tables. NULL with a
+     * message in err on failure. */
+    data_db_t *(*open)(const data_conf_t *conf, data_schema_t *schema, char *err, size_t errlen);
+    /* Runs st. On PH_OK *rows is a new JSON array of row objects, typed by
+     * shape when given (the statement returns shape's columns in order).
+     * On PH_ERROR *err says why. Thread-safe. */
+    int (*exec)(data_db_t *db, const data_stmt_t *st, const data_table_t *shape, json_t **rows,
+                data_dberr_t *err);
+    /* Closes every connection. No exec() may be running. */
+    void (*close)(data_db_t *db);
+} data_db_ops_t;
+
+extern const data_db_ops_t data_sqlite_ops;
+extern const data_db_ops_t data_pg_ops;
+
+#endif

@@ -1,0 +1,221 @@
+/* Rows <-> JSON: see data_json.h. */
+#include "data_json.h"
+
+#include <plughttpd/plugin.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *data_json_from_value(data_type_t type, const data_value_t *v)
+{
+    switch (v->kind) {
+    case DATA_VALUE_NULL:
+        return json_null();
+    case DATA_VALUE_INT:
+        if (type == DATA_TYPE_BOOL)
+            return json_boolean(v->i != 0);
+        return json_integer((json_int_t)v->i);
+    case DATA_VALUE_BOOL:
+        return json_boolean(v->i != 0);
+    case DATA_VALUE_REAL:
+        /* JSON has no NaN or infinity; their text is the closest honest
+         * answer. */
+        if (!isfinite(v->d))
+            return json_string(isnan(v->d) ? "NaN" : v->d > 0 ? "Infinity" : "-Infinity");
+        return json_real(v->d);
+    case DATA_VALUE_TEXT:
+        /* json_stringn validates UTF-8 and returns NULL on bad input. */
+        return json_stringn(v->ptr ? v->ptr : "", v->len);
+    case DATA_VALUE_BLOB: {
+        char *b = data_base64_encode(v->ptr, v->len);
+        json_t *j = b ? json_string(b) : NULL;
+        free(b);
+        return j;
+    }
+    }
+    return NULL;
+}
+
+static int wrong(const data_column_t *col, const char *want, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "column \"%s\" expects %s", col->name, want);
+    return PH_ERROR;
+}
+
+int data_json_to_value(const data_column_t *col, const json_t *j, data_value_t *out,
+                       char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = DATA_VALUE_NULL;
+    if (json_is_null(j))
+        return PH_OK;
+    switch (col->type) {
+    case DATA_TYPE_INTEGER:
+        if (!json_is_integer(j))
+            return wrong(col, "an integer", err, errlen);
+        out->kind = DATA_VALUE_INT;
+        out->i = json_integer_value(j);
+        return PH_OK;
+    case DATA_TYPE_REAL:
+        if (!json_is_number(j))
+            return wrong(col, "a number", err, errlen);
+        out->kind = DATA_VALUE_REAL;
+        out->d = json_number_value(j);
+        return PH_OK;
+    case DATA_TYPE_BOOL:
+        if (!json_is_boolean(j))
+            return wrong(col, "true or false", err, errlen);
+        out->kind = DATA_VALUE_BOOL;
+        out->i = json_is_true(j);
+        return PH_OK;
+    case DATA_TYPE_TEXT:
+        if (!json_is_string(j))
+            return wrong(col, "a string", err, errlen);
+        break;
+    case DATA_TYPE_BLOB: {
+        size_t n;
+        if (!json_is_string(j))
+            return wrong(col, "a base64 string", err, errlen);
+        unsigned char *b = data_base64_decode(json_string_value(j), json_string_length(j), &n);
+        if (b == NULL)
+            return wrong(col, "a base64 string", err, errlen);
+        out->kind = DATA_VALUE_BLOB;
+        out->ptr = (char *)b;
+        out->len = n;
+        return PH_OK;
+    }
+    case DATA_TYPE_ANY:
+        if (json_is_integer(j)) {
+            out->kind = DATA_VALUE_INT;
+            out->i = json_integer_value(j);
+            return PH_OK;
+        }
+        if (json_is_real(j)) {
+            out->kind = DATA_VALUE_REAL;
+            out->d = json_real_value(j);
+            return PH_OK;
+        }
+        if (json_is_boolean(j)) {
+            out->kind = DATA_VALUE_BOOL;
+            out->i = json_is_true(j);
+            return PH_OK;
+        }
+        if (!json_is_string(j))
+            return wrong(col, "a string, number, boolean or null", err, errlen);
+        break;
+    }
+    /* jansson refuses NUL in strings unless asked (JSON_ALLOW_NUL), so the
+     * text is NUL-free UTF-8 here. */
+    if (data_value_set_text(out, json_string_value(j), json_string_length(j)) != PH_OK) {
+        snprintf(err, errlen, "out of memory");
+        return PH_ERROR;
+    }
+    return PH_OK;
+}
+
+static int same_key(const data_value_t *a, const data_value_t *b)
+{
+    if (a->kind != b->kind)
+        return 0;
+    switch (a->kind) {
+    case DATA_VALUE_TEXT:
+    case DATA_VALUE_BLOB:
+        return a->len == b->len && memcmp(a->ptr, b->ptr, a->len) == 0;
+    case DATA_VALUE_REAL:
+        return a->d == b->d;
+    default:
+        return a->i == b->i;
+    }
+}
+
+void data_json_assign_free(data_assign_t *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        data_value_clear(&a[i].value);
+    free(a);
+}
+
+int data_json_assignments(const data_table_t *t, const json_t *obj, data_json_mode_t mode,
+                          const data_value_t *id, data_assign_t **out, size_t *n,
+                          char *err, size_t errlen)
+{
+    const char *key;
+    json_t *val;
+    size_t k = 0;
+    data_assign_t *a;
+
+    *out = NULL;
+    *n = 0;
+    if (!json_is_object(obj)) {
+        snprintf(err, errlen, "the body must be a JSON object");
+        return PH_ERROR;
+    }
+    /* At most one assignment per column: the object's keys are unique
+     * (loaded with JSON_REJECT_DUPLICATES) and PUT adds only absent ones. */
+    a = calloc(t->ncols + 1, sizeof *a);
+    if (a == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return PH_ERROR;
+    }
+    json_object_foreach((json_t *)obj, key, val) {
+        const data_column_t *col = data_table_column(t, key, strlen(key));
+        if (col == NULL || k >= t->ncols) {
+            if (strlen(key) < 64)
+                snprintf(err, errlen, "unknown column \"%s\"", key);
+            else
+                snprintf(err, errlen, "unknown column");
+            goto fail;
+        }
+        if (data_json_to_value(col, val, &a[k].value, err, errlen) != PH_OK)
+            goto fail;
+        if (col->pk && mode != DATA_JSON_INSERT) {
+            bool same = same_key(&a[k].value, id);
+            data_value_clear(&a[k].value);
+            if (!same) {
+                snprintf(err, errlen, "the primary key \"%s\" cannot be changed", col->name);
+                goto fail;
+            }
+            continue;
+        }
+        a[k++].col = col;
+    }
+    if (mode == DATA_JSON_PUT) {
+        for (size_t i = 0; i < t->ncols; i++) {
+            const data_column_t *col = &t->cols[i];
+            if (col->pk || col->has_default || json_object_get(obj, col->name) != NULL)
+                continue;
+            a[k].col = col;
+            a[k++].value.kind = DATA_VALUE_NULL;
+        }
+    }
+    if (mode != DATA_JSON_INSERT && k == 0) {
+        snprintf(err, errlen, "nothing to update: give at least one column besides the primary key");
+        goto fail;
+    }
+    *out = a;
+    *n = k;
+    return PH_OK;
+fail:
+    data_json_assign_free(a, t->ncols + 1);
+    return PH_ERROR;
+}
+
+json_t *data_json_table_info(const data_table_t *t)
+{
+    json_t *cols = json_array();
+    for (size_t i = 0; cols && i < t->ncols; i++) {
+        const data_column_t *c = &t->cols[i];
+        json_t *col = json_pack("{s:s, s:s, s:s, s:b, s:b}", "name", c->name, "type",
+                                data_type_name(c->type), "declared_type", c->decl, "nullable",
+                                !c->notnull && !c->pk, "has_default", c->has_default);
+        if (col == NULL || json_array_append_new(cols, col) != 0) {
+            json_decref(cols);
+            return NULL;
+        }
+    }
+    if (cols == NULL)
+        return NULL;
+    return json_pack("{s:s, s:s, s:o}", "name", t->name, "primary_key", t->cols[t->pk].name,
+                     "columns", cols);
+}

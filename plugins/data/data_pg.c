@@ -1,0 +1,492 @@
+/*
+ * PostgreSQL backend of the data API (see data_db.h), through libpq.
+ *
+ * Connections come from a pool (data_pool.h). An idle connection is checked
+ * before use, so one the server closed while idle (restart, failover) is
+ * replaced instead of failing the request; a read that still hits a dead
+ * connection is retried once on a new one. Parameters go as text with type
+ * left to the server to infer from the column (bytea as binary); results
+ * come back as text and are typed by the column's type OID.
+ */
+#include "data_db.h"
+#include "data_json.h"
+#include "data_pool.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <plughttpd/plugin.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Type OIDs fixed by PostgreSQL's catalog (pg_type.dat). */
+enum {
+    OID_BOOL = 16, OID_BYTEA = 17, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_OID = 26,
+    OID_FLOAT4 = 700, OID_FLOAT8 = 701, OID_NUMERIC = 1700
+};
+
+struct data_db {
+    const data_conf_t *conf;
+    data_pool_t *pool;
+    char timeout[16]; /* connect_timeout in seconds, as text */
+};
+
+static void quiet_notices(void *arg, const char *message)
+{
+    /* NOTICEs ("relation already exists, skipping") are not errors; libpq
+     * would print them on the server's stderr. */
+    (void)arg;
+    (void)message;
+}
+
+/* libpq messages end with a newline: copy without it. */
+static void copy_msg(char *dst, size_t dstlen, const char *prefix, const char *msg)
+{
+    snprintf(dst, dstlen, "%s%s", prefix, msg ? msg : "unknown error");
+    size_t n = strlen(dst);
+    while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == ' '))
+        dst[--n] = '\0';
+}
+
+static void *conn_open(void *ctx, char *err, size_t errlen)
+{
+    data_db_t *h = ctx;
+    /* The URI comes last and is expanded (expand_dbname): whatever it says
+     * overrides the defaults before it. */
+    const char *keys[] = {"connect_timeout", "client_encoding", "application_name", "dbname", NULL};
+    const char *vals[] = {h->timeout, "UTF8", "plughttpd", h->conf->target, NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+        copy_msg(err, errlen, "", PQerrorMessage(c));
+        PQfinish(c);
+        return NULL;
+    }
+    PQsetNoticeProcessor(c, quiet_notices, NULL);
+    return c;
+}
+
+static void conn_close(void *conn)
+{
+    PQfinish(conn);
+}
+
+/* False when the server has closed an idle connection. */
+static bool conn_alive(PGconn *c)
+{
+    struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+    if (p.fd < 0)
+        return false;
+    if (poll(&p, 1, 0) > 0) {
+        if (!PQconsumeInput(c))
+            return false;
+        PGnotify *n;
+        while ((n = PQnotifies(c)) != NULL)
+            PQfreemem(n);
+    }
+    return PQstatus(c) == CONNECTION_OK;
+}
+
+/* An idle, live connection or a fresh one; NULL when none can be had. */
+static PGconn *take_live(data_db_t *h, bool *fresh, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i <= h->conf->pool_size; i++) {
+        PGconn *c = data_pool_take(h->pool, fresh, err, errlen);
+        if (c == NULL || *fresh || conn_alive(c))
+            return c;
+        data_pool_give(h->pool, c, true);
+    }
+    return data_pool_take(h->pool, fresh, err, errlen);
+}
+
+static char *quote_ident(const char *name)
+{
+    size_t n = strlen(name);
+    char *q = malloc(2 * n + 3), *p = q;
+    if (q == NULL)
+        return NULL;
+    *p++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (name[i] == '"')
+            *p++ = '"';
+        *p++ = name[i];
+    }
+    *p++ = '"';
+    *p = '\0';
+    return q;
+}
+
+static const char column_sql[] =
+    "SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, a.attnotnull,"
+    "       a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '',"
+    "       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid"
+    "               AND i.indisprimary AND a.attnum = ANY (i.indkey))"
+    " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
+    " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped"
+    " ORDER BY a.attnum";
+
+static PGresult *table_columns(PGconn *c, const char *name, char *err, size_t errlen)
+{
+    char *q = quote_ident(name);
+    const char *vals[1] = {q};
+    PGresult *r = q ? PQexecParams(c, column_sql, 1, NULL, vals, NULL, NULL, 0) : NULL;
+    free(q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        copy_msg(err, errlen, "reading the schema: ", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int read_table(PGconn *c, const char *name, data_schema_t *schema, char *err, size_t errlen)
+{
+    PGresult *r = table_columns(c, name, err, errlen);
+    data_table_t *t;
+
+    if (r == NULL)
+        return PH_ERROR;
+    t = data_schema_add_table(schema, name);
+    for (int i = 0; t && i < PQntuples(r); i++) {
+        if (data_table_add_column(t, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+                                  data_type_from_pg(PQgetvalue(r, i, 2)),
+                                  PQgetvalue(r, i, 3)[0] == 't', PQgetvalue(r, i, 4)[0] == 't',
+                                  PQgetvalue(r, i, 5)[0] == 't') != PH_OK)
+            t = NULL;
+    }
+    PQclear(r);
+    if (t == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return PH_ERROR;
+    }
+    return data_table_finish(t, err, errlen);
+}
+
+static char *read_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+        (buf = malloc((size_t)n + 1)) == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        snprintf(err, errlen, "schema %s: %s", path, errno ? strerror(errno) : "cannot read");
+        free(buf);
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Runs the schema file when one of the exposed tables is missing: a shared
+ * database is not touched once it has what this route serves. */
+static int ensure_schema(PGconn *c, const data_conf_t *conf, char *err, size_t errlen)
+{
+    bool missing = false;
+    for (size_t i = 0; i < conf->ntables && !missing; i++) {
+        PGresult *r = table_columns(c, conf->tables[i], err, errlen);
+        if (r == NULL)
+            return PH_ERROR;
+        missing = PQntuples(r) == 0;
+        PQclear(r);
+    }
+    if (!missing || conf->schema == NULL)
+        return PH_OK;
+    char *sql = read_file(conf->schema, err, errlen);
+    if (sql == NULL)
+        return PH_ERROR;
+    PGresult *r = PQexec(c, sql);
+    free(sql);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!rc)
+        copy_msg(err, errlen, "schema: ", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+    PQclear(r);
+    return rc ? PH_OK : PH_ERROR;
+}
+
+static void pg_close(data_db_t *h);
+
+static data_db_t *pg_open(const data_conf_t *conf, data_schema_t *schema, char *err, size_t errlen)
+{
+    data_db_t *h = calloc(1, sizeof *h);
+    char msg[240];
+    bool fresh;
+
+    if (h == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    h->conf = conf;
+    snprintf(h->timeout, sizeof h->timeout, "%d", (conf->busy_timeout_ms + 999) / 1000);
+    h->pool = data_pool_new(conf->pool_size, conn_open, conn_close, h);
+    if (h->pool == NULL) {
+        free(h);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    PGconn *c = data_pool_take(h->pool, &fresh, msg, sizeof msg);
+    if (c == NULL) {
+        snprintf(err, errlen, "cannot connect to PostgreSQL: %s", msg);
+        pg_close(h);
+        return NULL;
+    }
+    int rc = ensure_schema(c, conf, err, errlen);
+    for (size_t i = 0; rc == PH_OK && i < conf->ntables; i++)
+        rc = read_table(c, conf->tables[i], schema, err, errlen);
+    data_pool_give(h->pool, c, rc != PH_OK);
+    if (rc != PH_OK) {
+        pg_close(h);
+        return NULL;
+    }
+    return h;
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Maps a failed result to a status; true when the connection is gone. */
+static bool map_error(PGconn *c, PGresult *r, data_dberr_t *err)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    if (PQstatus(c) != CONNECTION_OK) {
+        err->status = 503;
+        copy_msg(err->msg, sizeof err->msg, "database unavailable: ", PQerrorMessage(c));
+        return true;
+    }
+    state = state ? state : "";
+    if (starts(state, "23")) {
+        err->status = 409;
+        copy_msg(err->msg, sizeof err->msg, "constraint violation: ", msg);
+    } else if (starts(state, "22")) {
+        err->status = 400;
+        copy_msg(err->msg, sizeof err->msg, "", msg);
+    } else if (starts(state, "08") || starts(state, "53") || starts(state, "57") ||
+               strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+               strcmp(state, "55P03") == 0) {
+        /* Connection trouble, resources, shutdown, cancel, lock waits,
+         * serialization failures: all pass; try again later. */
+        err->status = 503;
+        copy_msg(err->msg, sizeof err->msg, "database unavailable: ", msg);
+        return starts(state, "08") || starts(state, "57P");
+    } else {
+        err->status = 500;
+        copy_msg(err->msg, sizeof err->msg, "database error: ", msg);
+    }
+    return false;
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* bytea's text output is "\x" and hex (bytea_output = hex, the default
+ * since PostgreSQL 9.0). Decodes in place. */
+static long unhex(char *s, size_t len)
+{
+    if (len < 2 || s[0] != '\\' || s[1] != 'x' || len % 2 != 0)
+        return -1;
+    size_t o = 0;
+    for (size_t i = 2; i < len; i += 2) {
+        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        s[o++] = (char)(hi * 16 + lo);
+    }
+    return (long)o;
+}
+
+static json_t *cell_json(PGresult *r, int row, int col)
+{
+    data_value_t v = {.kind = DATA_VALUE_NULL};
+    char *s = PQgetvalue(r, row, col);
+    size_t len = (size_t)PQgetlength(r, row, col);
+    data_type_t type = DATA_TYPE_TEXT;
+
+    if (PQgetisnull(r, row, col))
+        return json_null();
+    switch (PQftype(r, col)) {
+    case OID_INT2: case OID_INT4: case OID_INT8: case OID_OID:
+        v.kind = DATA_VALUE_INT;
+        v.i = strtoll(s, NULL, 10);
+        break;
+    case OID_FLOAT4: case OID_FLOAT8: case OID_NUMERIC:
+        v.kind = DATA_VALUE_REAL;
+        v.d = strtod(s, NULL);
+        break;
+    case OID_BOOL:
+        v.kind = DATA_VALUE_BOOL;
+        v.i = s[0] == 't';
+        break;
+    case OID_BYTEA: {
+        long n = unhex(s, len); /* the result buffer is ours to reuse */
+        if (n < 0)
+            return NULL;
+        v.kind = DATA_VALUE_BLOB;
+        v.ptr = s;
+        v.len = (size_t)n;
+        type = DATA_TYPE_BLOB;
+        break;
+    }
+    default:
+        v.kind = DATA_VALUE_TEXT;
+        v.ptr = s;
+        v.len = len;
+        break;
+    }
+    return data_json_from_value(type, &v);
+}
+
+static json_t *rows_json(PGresult *r)
+{
+    json_t *rows = json_array();
+    for (int i = 0; rows && i < PQntuples(r); i++) {
+        json_t *row = json_object();
+        for (int j = 0; row && j < PQnfields(r); j++) {
+            json_t *v = cell_json(r, i, j);
+            if (v == NULL || json_object_set_new(row, PQfname(r, j), v) != 0) {
+                json_decref(row);
+                row = NULL;
+            }
+        }
+        if (row == NULL || json_array_append_new(rows, row) != 0) {
+            json_decref(rows);
+            rows = NULL;
+        }
+    }
+    return rows;
+}
+
+/* Parameters as libpq wants them: text, except blobs in binary. */
+typedef struct pg_params {
+    const char **vals;
+    int *lens, *fmts;
+    Oid *types;
+    char (*num)[32];
+} pg_params_t;
+
+static int params_build(pg_params_t *p, const data_stmt_t *s)
+{
+    size_t n = s->nparams ? s->nparams : 1;
+    p->vals = calloc(n, sizeof *p->vals);
+    p->lens = calloc(n, sizeof *p->lens);
+    p->fmts = calloc(n, sizeof *p->fmts);
+    p->types = calloc(n, sizeof *p->types);
+    p->num = calloc(n, sizeof *p->num);
+    if (!p->vals || !p->lens || !p->fmts || !p->types || !p->num)
+        return PH_ERROR;
+    for (size_t i = 0; i < s->nparams; i++) {
+        const data_value_t *v = &s->params[i];
+        switch (v->kind) {
+        case DATA_VALUE_NULL: p->vals[i] = NULL; break;
+        case DATA_VALUE_INT:
+            snprintf(p->num[i], sizeof p->num[i], "%" PRId64, v->i);
+            p->vals[i] = p->num[i];
+            break;
+        case DATA_VALUE_REAL:
+            snprintf(p->num[i], sizeof p->num[i], "%.17g", v->d);
+            p->vals[i] = p->num[i];
+            break;
+        case DATA_VALUE_BOOL: p->vals[i] = v->i ? "true" : "false"; break;
+        case DATA_VALUE_TEXT: p->vals[i] = v->ptr; break;
+        case DATA_VALUE_BLOB:
+            p->vals[i] = v->ptr;
+            p->lens[i] = (int)v->len;
+            p->fmts[i] = 1;
+            p->types[i] = OID_BYTEA;
+            break;
+        }
+    }
+    return PH_OK;
+}
+
+static void params_free(pg_params_t *p)
+{
+    free(p->vals);
+    free(p->lens);
+    free(p->fmts);
+    free(p->types);
+    free(p->num);
+}
+
+static int pg_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape, json_t **rows,
+                   data_dberr_t *err)
+{
+    pg_params_t p = {0};
+    bool fresh, broken;
+    char msg[200];
+    /* A read may be retried once on a new connection; a write may not, as
+     * it could have been applied before the connection broke. */
+    int tries = starts(s->sql, "SELECT") ? 2 : 1;
+
+    (void)shape; /* results carry their type OIDs */
+    *rows = NULL;
+    if (params_build(&p, s) != PH_OK) {
+        params_free(&p);
+        err->status = 500;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return PH_ERROR;
+    }
+    for (int t = 0; t < tries; t++) {
+        PGconn *c = take_live(h, &fresh, msg, sizeof msg);
+        if (c == NULL) {
+            err->status = 503;
+            snprintf(err->msg, sizeof err->msg, "database unavailable: %s", msg);
+            break;
+        }
+        PGresult *r = PQexecParams(c, s->sql, (int)s->nparams, p.types, p.vals, p.lens, p.fmts, 0);
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            *rows = rows_json(r);
+            PQclear(r);
+            data_pool_give(h->pool, c, false);
+            if (*rows == NULL) {
+                err->status = 500;
+                snprintf(err->msg, sizeof err->msg, "a stored value cannot be shown as JSON");
+            }
+            break;
+        }
+        broken = map_error(c, r, err);
+        PQclear(r);
+        data_pool_give(h->pool, c, broken);
+        if (!broken || fresh)
+            break;
+    }
+    params_free(&p);
+    return *rows ? PH_OK : PH_ERROR;
+}
+
+static void pg_close(data_db_t *h)
+{
+    if (h == NULL)
+        return;
+    data_pool_free(h->pool);
+    free(h);
+}
+
+const data_db_ops_t data_pg_ops = {
+    .name = "postgresql",
+    .dialect = DATA_DIALECT_PG,
+    .open = pg_open,
+    .exec = pg_exec,
+    .close = pg_close,
+};

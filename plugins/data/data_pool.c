@@ -1,0 +1,87 @@
+/* Connection pool: see data_pool.h. */
+#include "data_pool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+struct data_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t freed; /* a connection was given back or closed */
+    unsigned max, open;   /* open counts idle and taken connections */
+    void **idle;          /* max slots */
+    unsigned nidle;
+    data_pool_open_fn open_fn;
+    data_pool_close_fn close_fn;
+    void *ctx;
+};
+
+data_pool_t *data_pool_new(unsigned max, data_pool_open_fn open, data_pool_close_fn close, void *ctx)
+{
+    data_pool_t *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    p->idle = calloc(max, sizeof *p->idle);
+    if (p->idle == NULL) {
+        free(p);
+        return NULL;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->freed, NULL);
+    p->max = max;
+    p->open_fn = open;
+    p->close_fn = close;
+    p->ctx = ctx;
+    return p;
+}
+
+void *data_pool_take(data_pool_t *p, bool *fresh, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->nidle == 0 && p->open >= p->max)
+        pthread_cond_wait(&p->freed, &p->lock);
+    if (p->nidle > 0) {
+        /* Most recently used first: it is the least likely to be stale. */
+        void *c = p->idle[--p->nidle];
+        pthread_mutex_unlock(&p->lock);
+        *fresh = false;
+        return c;
+    }
+    p->open++;
+    pthread_mutex_unlock(&p->lock);
+
+    /* Opening may block (network, locks): never under the mutex. */
+    void *c = p->open_fn(p->ctx, err, errlen);
+    if (c == NULL) {
+        pthread_mutex_lock(&p->lock);
+        p->open--;
+        pthread_cond_signal(&p->freed);
+        pthread_mutex_unlock(&p->lock);
+    }
+    *fresh = true;
+    return c;
+}
+
+void data_pool_give(data_pool_t *p, void *conn, bool broken)
+{
+    if (broken)
+        p->close_fn(conn);
+    pthread_mutex_lock(&p->lock);
+    if (broken)
+        p->open--;
+    else
+        p->idle[p->nidle++] = conn;
+    pthread_cond_signal(&p->freed);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void data_pool_free(data_pool_t *p)
+{
+    if (p == NULL)
+        return;
+    for (unsigned i = 0; i < p->nidle; i++)
+        p->close_fn(p->idle[i]);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->freed);
+    free(p->idle);
+    free(p);
+}

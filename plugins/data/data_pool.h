@@ -1,0 +1,36 @@
+/*
+ * A bounded pool of database connections shared by request threads.
+ *
+ * take() hands out an idle connection, or opens a new one while fewer than
+ * max are open, or waits until one is given back. A connection is used by
+ * one thread at a time. give() returns it; a broken one is closed instead,
+ * so the next take() opens a fresh connection (this is how the backends
+ * reconnect after an outage).
+ */
+#ifndef DATA_POOL_H
+#define DATA_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct data_pool data_pool_t;
+
+/* Opens one connection; NULL with a message in err on failure. */
+typedef void *(*data_pool_open_fn)(void *ctx, char *err, size_t errlen);
+typedef void (*data_pool_close_fn)(void *conn);
+
+/* NULL when out of memory. */
+data_pool_t *data_pool_new(unsigned max, data_pool_open_fn open, data_pool_close_fn close, void *ctx);
+
+/* A connection, or NULL with a message in err when opening failed. *fresh
+ * says whether it was just opened (else it sat idle and may have gone
+ * stale). */
+void *data_pool_take(data_pool_t *pool, bool *fresh, char *err, size_t errlen);
+
+void data_pool_give(data_pool_t *pool, void *conn, bool broken);
+
+/* Closes the idle connections and frees the pool. Every connection must
+ * have been given back. */
+void data_pool_free(data_pool_t *pool);
+
+#endif

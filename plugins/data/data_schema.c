@@ -1,0 +1,166 @@
+/* Schema model: see data_schema.h. */
+#include "data_schema.h"
+
+#include <plughttpd/plugin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *data_type_name(data_type_t type)
+{
+    switch (type) {
+    case DATA_TYPE_INTEGER: return "integer";
+    case DATA_TYPE_REAL: return "real";
+    case DATA_TYPE_TEXT: return "text";
+    case DATA_TYPE_BLOB: return "blob";
+    case DATA_TYPE_BOOL: return "boolean";
+    case DATA_TYPE_ANY: break;
+    }
+    return "any";
+}
+
+/* Case-insensitive substring test (ASCII; declared types are ASCII). */
+static bool has_ci(const char *s, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *s; s++)
+        if (strncasecmp(s, needle, n) == 0)
+            return true;
+    return false;
+}
+
+data_type_t data_type_from_sqlite(const char *decl)
+{
+    if (decl == NULL || decl[0] == '\0')
+        return DATA_TYPE_ANY;
+    /* SQLite's affinity rules, in their order (INT first, so "POINT" is an
+     * integer as SQLite itself would store it). */
+    if (has_ci(decl, "INT"))
+        return DATA_TYPE_INTEGER;
+    if (has_ci(decl, "CHAR") || has_ci(decl, "CLOB") || has_ci(decl, "TEXT"))
+        return DATA_TYPE_TEXT;
+    if (has_ci(decl, "BLOB"))
+        return DATA_TYPE_BLOB;
+    if (has_ci(decl, "REAL") || has_ci(decl, "FLOA") || has_ci(decl, "DOUB"))
+        return DATA_TYPE_REAL;
+    /* NUMERIC affinity: refine what applications mean by the name. */
+    if (has_ci(decl, "BOOL"))
+        return DATA_TYPE_BOOL;
+    if (has_ci(decl, "DATE") || has_ci(decl, "TIME"))
+        return DATA_TYPE_TEXT;
+    if (has_ci(decl, "NUMERIC") || has_ci(decl, "DECIMAL"))
+        return DATA_TYPE_REAL;
+    return DATA_TYPE_ANY;
+}
+
+data_type_t data_type_from_pg(const char *typname)
+{
+    static const struct { const char *name; data_type_t type; } map[] = {
+        {"int2", DATA_TYPE_INTEGER}, {"int4", DATA_TYPE_INTEGER},
+        {"int8", DATA_TYPE_INTEGER}, {"float4", DATA_TYPE_REAL},
+        {"float8", DATA_TYPE_REAL},  {"numeric", DATA_TYPE_REAL},
+        {"bool", DATA_TYPE_BOOL},    {"bytea", DATA_TYPE_BLOB},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(typname, map[i].name) == 0)
+            return map[i].type;
+    /* Every other PostgreSQL type has a text form that it also accepts. */
+    return DATA_TYPE_TEXT;
+}
+
+data_table_t *data_schema_add_table(data_schema_t *schema, const char *name)
+{
+    data_table_t *t = realloc(schema->tables, (schema->ntables + 1) * sizeof *t);
+    if (t == NULL)
+        return NULL;
+    schema->tables = t;
+    t = &schema->tables[schema->ntables];
+    memset(t, 0, sizeof *t);
+    t->name = strdup(name);
+    if (t->name == NULL)
+        return NULL;
+    schema->ntables++;
+    return t;
+}
+
+int data_table_add_column(data_table_t *table, const char *name, const char *decl,
+                          data_type_t type, bool notnull, bool has_default, bool pk)
+{
+    data_column_t *c = realloc(table->cols, (table->ncols + 1) * sizeof *c);
+    if (c == NULL)
+        return PH_ERROR;
+    table->cols = c;
+    c = &table->cols[table->ncols];
+    c->name = strdup(name);
+    c->decl = strdup(decl ? decl : "");
+    if (c->name == NULL || c->decl == NULL) {
+        free(c->name);
+        free(c->decl);
+        return PH_ERROR;
+    }
+    c->type = type;
+    c->notnull = notnull;
+    c->has_default = has_default;
+    c->pk = pk;
+    table->ncols++;
+    return PH_OK;
+}
+
+int data_table_finish(data_table_t *table, char *err, size_t errlen)
+{
+    size_t npk = 0;
+    if (table->ncols == 0) {
+        snprintf(err, errlen, "table \"%s\" does not exist", table->name);
+        return PH_ERROR;
+    }
+    for (size_t i = 0; i < table->ncols; i++) {
+        if (table->cols[i].pk) {
+            table->pk = i;
+            npk++;
+        }
+    }
+    if (npk != 1) {
+        snprintf(err, errlen, "table \"%s\" needs a primary key of exactly one column (has %zu)",
+                 table->name, npk);
+        return PH_ERROR;
+    }
+    return PH_OK;
+}
+
+static bool name_is(const char *have, const char *name, size_t len)
+{
+    return strlen(have) == len && memcmp(have, name, len) == 0;
+}
+
+const data_table_t *data_schema_find(const data_schema_t *schema, const char *name, size_t len)
+{
+    for (size_t i = 0; i < schema->ntables; i++)
+        if (name_is(schema->tables[i].name, name, len))
+            return &schema->tables[i];
+    return NULL;
+}
+
+const data_column_t *data_table_column(const data_table_t *table, const char *name, size_t len)
+{
+    for (size_t i = 0; i < table->ncols; i++)
+        if (name_is(table->cols[i].name, name, len))
+            return &table->cols[i];
+    return NULL;
+}
+
+void data_schema_free(data_schema_t *schema)
+{
+    for (size_t i = 0; i < schema->ntables; i++) {
+        data_table_t *t = &schema->tables[i];
+        for (size_t j = 0; j < t->ncols; j++) {
+            free(t->cols[j].name);
+            free(t->cols[j].decl);
+        }
+        free(t->cols);
+        free(t->name);
+    }
+    free(schema->tables);
+    schema->tables = NULL;
+    schema->ntables = 0;
+}

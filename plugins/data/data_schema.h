@@ -1,0 +1,76 @@
+/*
+ * Schema model of the data plugin: the exposed tables, their columns, the
+ * type class of every column and the one-column primary key.
+ *
+ * The schema is read from the database once, in create(), and is read-only
+ * afterwards, so request threads share it without locks. Table and column
+ * names that reach SQL text come only from here, never from a request.
+ */
+#ifndef DATA_SCHEMA_H
+#define DATA_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* How values of a column are typed in JSON and bound as parameters. */
+typedef enum data_type {
+    DATA_TYPE_ANY,     /* SQLite column without a declared type          */
+    DATA_TYPE_INTEGER, /* JSON integer                                   */
+    DATA_TYPE_REAL,    /* JSON number                                    */
+    DATA_TYPE_TEXT,    /* JSON string (also dates, uuids, ...)           */
+    DATA_TYPE_BLOB,    /* JSON string holding base64                     */
+    DATA_TYPE_BOOL     /* JSON true/false                                */
+} data_type_t;
+
+typedef struct data_column {
+    char *name;
+    char *decl;       /* declared type as the database reports it */
+    data_type_t type;
+    bool notnull;
+    bool has_default; /* a default, identity or rowid alias fills it */
+    bool pk;
+} data_column_t;
+
+typedef struct data_table {
+    char *name;
+    data_column_t *cols;
+    size_t ncols;
+    size_t pk; /* index into cols of the primary key */
+} data_table_t;
+
+typedef struct data_schema {
+    data_table_t *tables;
+    size_t ntables;
+} data_schema_t;
+
+/* "integer", "real", "text", "blob", "boolean" or "any". */
+const char *data_type_name(data_type_t type);
+
+/* Type class of a SQLite declared type, by SQLite's affinity rules, with
+ * BOOL* read as boolean and DATE/TIME* as text. NULL or "" gives ANY. */
+data_type_t data_type_from_sqlite(const char *decl);
+
+/* Type class of a PostgreSQL type name (pg_type.typname). */
+data_type_t data_type_from_pg(const char *typname);
+
+/* Appends an empty table named name. Returns it, or NULL when out of
+ * memory. The pointer is valid until the next add. */
+data_table_t *data_schema_add_table(data_schema_t *schema, const char *name);
+
+/* Appends a column; strings are copied. PH_OK or PH_ERROR (memory). */
+int data_table_add_column(data_table_t *table, const char *name, const char *decl,
+                          data_type_t type, bool notnull, bool has_default, bool pk);
+
+/* Checks the table has columns and exactly one primary-key column, and
+ * records it. PH_OK, or PH_ERROR with a message in err. */
+int data_table_finish(data_table_t *table, char *err, size_t errlen);
+
+/* Lookups by exact, case-sensitive name (len bytes, need not be
+ * NUL-terminated). NULL when absent. */
+const data_table_t *data_schema_find(const data_schema_t *schema, const char *name, size_t len);
+const data_column_t *data_table_column(const data_table_t *table, const char *name, size_t len);
+
+/* Frees everything the schema owns and leaves it empty. */
+void data_schema_free(data_schema_t *schema);
+
+#endif

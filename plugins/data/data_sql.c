@@ -1,0 +1,224 @@
+/* SQL text builders: see data_sql.h. */
+#include "data_sql.h"
+
+#include <plughttpd/plugin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void put(data_stmt_t *st, const char *s, size_t n)
+{
+    if (st->oom)
+        return;
+    if (st->len + n + 1 > st->cap) {
+        size_t cap = st->cap ? st->cap : 256;
+        while (cap < st->len + n + 1)
+            cap *= 2;
+        char *p = realloc(st->sql, cap);
+        if (p == NULL) {
+            st->oom = 1;
+            return;
+        }
+        st->sql = p;
+        st->cap = cap;
+    }
+    memcpy(st->sql + st->len, s, n);
+    st->len += n;
+    st->sql[st->len] = '\0';
+}
+
+static void puts_(data_stmt_t *st, const char *s)
+{
+    put(st, s, strlen(s));
+}
+
+/* "name" with inner double quotes doubled: the SQL standard identifier
+ * quoting both SQLite and PostgreSQL accept. */
+static void ident(data_stmt_t *st, const char *name)
+{
+    put(st, "\"", 1);
+    for (const char *p = name; *p; p++) {
+        if (*p == '"')
+            put(st, "\"\"", 2);
+        else
+            put(st, p, 1);
+    }
+    put(st, "\"", 1);
+}
+
+/* Adds a parameter and writes its placeholder. */
+static void param(data_stmt_t *st, const data_value_t *v)
+{
+    char ph[32];
+    if (st->oom)
+        return;
+    data_value_t *p = realloc(st->params, (st->nparams + 1) * sizeof *p);
+    if (p == NULL) {
+        st->oom = 1;
+        return;
+    }
+    st->params = p;
+    if (data_value_copy(&p[st->nparams], v) != PH_OK) {
+        st->oom = 1;
+        return;
+    }
+    st->nparams++;
+    snprintf(ph, sizeof ph, "%c%zu", st->dialect == DATA_DIALECT_PG ? '$' : '?', st->nparams);
+    puts_(st, ph);
+}
+
+static void int_param(data_stmt_t *st, int64_t i)
+{
+    data_value_t v = {.kind = DATA_VALUE_INT, .i = i};
+    param(st, &v);
+}
+
+static void column_list(data_stmt_t *st, const data_table_t *t)
+{
+    for (size_t i = 0; i < t->ncols; i++) {
+        if (i > 0)
+            puts_(st, ", ");
+        ident(st, t->cols[i].name);
+    }
+}
+
+static int done(data_stmt_t *st)
+{
+    return st->oom ? PH_ERROR : PH_OK;
+}
+
+static void where_filters(data_stmt_t *st, const data_query_t *q)
+{
+    for (size_t i = 0; i < q->nfilters; i++) {
+        const data_filter_t *f = &q->filters[i];
+        puts_(st, i == 0 ? " WHERE " : " AND ");
+        ident(st, f->col->name);
+        puts_(st, " ");
+        puts_(st, data_op_sql(f->op));
+        puts_(st, " ");
+        param(st, &f->value);
+    }
+}
+
+static void where_pk(data_stmt_t *st, const data_table_t *t, const data_value_t *id)
+{
+    puts_(st, " WHERE ");
+    ident(st, t->cols[t->pk].name);
+    puts_(st, " = ");
+    param(st, id);
+}
+
+int data_sql_select(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
+{
+    int pk_ordered = 0;
+
+    puts_(st, "SELECT ");
+    column_list(st, t);
+    puts_(st, " FROM ");
+    ident(st, t->name);
+    where_filters(st, q);
+    puts_(st, " ORDER BY ");
+    for (size_t i = 0; i < q->norder; i++) {
+        ident(st, q->order[i].col->name);
+        puts_(st, q->order[i].desc ? " DESC, " : " ASC, ");
+        pk_ordered |= q->order[i].col == &t->cols[t->pk];
+    }
+    /* The primary key last makes the order total, so paging neither skips
+     * nor repeats rows; ordering by it twice would be harmless but noisy. */
+    if (!pk_ordered) {
+        ident(st, t->cols[t->pk].name);
+        puts_(st, " ASC");
+    } else if (!st->oom) {
+        st->len -= 2; /* the last ", " */
+        st->sql[st->len] = '\0';
+    }
+    puts_(st, " LIMIT ");
+    int_param(st, q->limit);
+    puts_(st, " OFFSET ");
+    int_param(st, q->offset);
+    return done(st);
+}
+
+int data_sql_count(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
+{
+    puts_(st, "SELECT count(*) AS \"count\" FROM ");
+    ident(st, t->name);
+    where_filters(st, q);
+    return done(st);
+}
+
+int data_sql_get(data_stmt_t *st, const data_table_t *t, const data_value_t *id)
+{
+    puts_(st, "SELECT ");
+    column_list(st, t);
+    puts_(st, " FROM ");
+    ident(st, t->name);
+    where_pk(st, t, id);
+    return done(st);
+}
+
+int data_sql_insert(data_stmt_t *st, const data_table_t *t, const data_assign_t *a, size_t n)
+{
+    puts_(st, "INSERT INTO ");
+    ident(st, t->name);
+    if (n == 0) {
+        puts_(st, " DEFAULT VALUES");
+    } else {
+        puts_(st, " (");
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0)
+                puts_(st, ", ");
+            ident(st, a[i].col->name);
+        }
+        puts_(st, ") VALUES (");
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0)
+                puts_(st, ", ");
+            param(st, &a[i].value);
+        }
+        puts_(st, ")");
+    }
+    puts_(st, " RETURNING ");
+    column_list(st, t);
+    return done(st);
+}
+
+int data_sql_update(data_stmt_t *st, const data_table_t *t, const data_assign_t *a, size_t n,
+                    const data_value_t *id)
+{
+    puts_(st, "UPDATE ");
+    ident(st, t->name);
+    puts_(st, " SET ");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            puts_(st, ", ");
+        ident(st, a[i].col->name);
+        puts_(st, " = ");
+        param(st, &a[i].value);
+    }
+    where_pk(st, t, id);
+    puts_(st, " RETURNING ");
+    column_list(st, t);
+    return done(st);
+}
+
+int data_sql_delete(data_stmt_t *st, const data_table_t *t, const data_value_t *id)
+{
+    puts_(st, "DELETE FROM ");
+    ident(st, t->name);
+    where_pk(st, t, id);
+    puts_(st, " RETURNING ");
+    ident(st, t->cols[t->pk].name);
+    return done(st);
+}
+
+void data_stmt_free(data_stmt_t *st)
+{
+    for (size_t i = 0; i < st->nparams; i++)
+        data_value_clear(&st->params[i]);
+    free(st->params);
+    free(st->sql);
+    st->params = NULL;
+    st->sql = NULL;
+    st->nparams = st->len = st->cap = 0;
+}

@@ -1,0 +1,65 @@
+/*
+ * SQL text for the data API, built from the schema and validated
+ * descriptions. Pure: no database.
+ *
+ * Identifiers (table and column names) come only from the schema and are
+ * quoted ("name", inner quotes doubled); every value is a numbered
+ * placeholder ("?N" for SQLite, "$N" for PostgreSQL) whose value is in
+ * params. Row-returning statements list the table's columns in schema
+ * order, so results have the table's shape.
+ */
+#ifndef DATA_SQL_H
+#define DATA_SQL_H
+
+#include <stddef.h>
+
+#include "data_query.h"
+#include "data_schema.h"
+#include "data_value.h"
+
+typedef enum data_dialect {
+    DATA_DIALECT_SQLITE,
+    DATA_DIALECT_PG
+} data_dialect_t;
+
+/* A statement: NUL-terminated SQL text plus its parameters, in placeholder
+ * order. Owns everything; start from DATA_STMT_INIT, free with
+ * data_stmt_free. */
+typedef struct data_stmt {
+    data_dialect_t dialect;
+    char *sql;
+    size_t len, cap;
+    data_value_t *params;
+    size_t nparams;
+    int oom; /* set when an append ran out of memory */
+} data_stmt_t;
+
+#define DATA_STMT_INIT(d) {.dialect = (d)}
+
+/* One "column = value" of an INSERT or UPDATE. */
+typedef struct data_assign {
+    const data_column_t *col;
+    data_value_t value;
+} data_assign_t;
+
+/* Each builder appends one statement to an empty stmt and returns PH_OK, or
+ * PH_ERROR when out of memory. Values are copied.
+ *   select: rows matching q's filters in q's order (then by primary key,
+ *           so pages are stable), LIMIT q->limit OFFSET q->offset
+ *   count:  one row {"count": N} of the rows matching q's filters
+ *   get:    the row whose primary key equals id
+ *   insert: INSERT ... RETURNING the row; n == 0 inserts DEFAULT VALUES
+ *   update: UPDATE ... SET the n assignments (n >= 1) WHERE pk = id
+ *           RETURNING the row
+ *   delete: DELETE ... WHERE pk = id RETURNING the primary key */
+int data_sql_select(data_stmt_t *st, const data_table_t *t, const data_query_t *q);
+int data_sql_count(data_stmt_t *st, const data_table_t *t, const data_query_t *q);
+int data_sql_get(data_stmt_t *st, const data_table_t *t, const data_value_t *id);
+int data_sql_insert(data_stmt_t *st, const data_table_t *t, const data_assign_t *a, size_t n);
+int data_sql_update(data_stmt_t *st, const data_table_t *t, const data_assign_t *a, size_t n,
+                    const data_value_t *id);
+int data_sql_delete(data_stmt_t *st, const data_table_t *t, const data_value_t *id);
+
+void data_stmt_free(data_stmt_t *st);
+
+#endif

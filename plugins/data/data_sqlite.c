@@ -1,0 +1,388 @@
+/*
+ * SQLite backend of the data API (see data_db.h).
+ *
+ * The database file is created with the schema file when it is missing.
+ * Connections come from a pool (data_pool.h) so that each is used by one
+ * thread at a time (SQLITE_OPEN_NOMUTEX); each waits busy_timeout for a
+ * lock before the statement fails with 503. The file is in WAL mode, so
+ * readers go on while one connection writes.
+ */
+#include "data_db.h"
+#include "data_json.h"
+#include "data_pool.h"
+
+#include <errno.h>
+#include <plughttpd/plugin.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct data_db {
+    const data_conf_t *conf;
+    data_pool_t *pool;
+};
+
+static void *conn_open(void *ctx, char *err, size_t errlen)
+{
+    const data_conf_t *conf = ctx;
+    sqlite3 *db = NULL;
+    int flags = (conf->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+                SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(conf->target, &db, flags, NULL);
+
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, conf->busy_timeout_ms);
+        rc = sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", conf->target, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+static void conn_close(void *conn)
+{
+    sqlite3_close(conn);
+}
+
+/* mkdir -p of the folder holding path. */
+static int make_parent(const char *path, char *err, size_t errlen)
+{
+    char *dir = strdup(path);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    int rc = PH_OK;
+
+    if (dir == NULL)
+        return PH_ERROR;
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        for (char *p = dir + 1; rc == PH_OK; p++) {
+            if (*p != '/' && *p != '\0')
+                continue;
+            char c = *p;
+            *p = '\0';
+            if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+                snprintf(err, errlen, "cannot create folder %s: %s", dir, strerror(errno));
+                rc = PH_ERROR;
+            }
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    free(dir);
+    return rc;
+}
+
+static char *read_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "schema %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    do {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *p = realloc(buf, cap);
+            if (p == NULL) {
+                free(buf);
+                fclose(f);
+                snprintf(err, errlen, "out of memory");
+                return NULL;
+            }
+            buf = p;
+        }
+        n = fread(buf + len, 1, 4096, f);
+        len += n;
+    } while (n > 0);
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Creates the database file from conf->schema. On failure the half-made
+ * file is removed so that the next start tries again. */
+static int create_db(const data_conf_t *conf, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    char *sql = NULL, *msg = NULL;
+    int rc = PH_ERROR;
+
+    if (make_parent(conf->target, err, errlen) != PH_OK)
+        return PH_ERROR;
+    if (conf->schema != NULL && (sql = read_file(conf->schema, err, errlen)) == NULL)
+        return PH_ERROR;
+    if (sqlite3_open_v2(conf->target, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot create %s: %s", conf->target, sqlite3_errmsg(db));
+    } else if (sql != NULL && sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "schema %s: %s", conf->schema, msg ? msg : sqlite3_errmsg(db));
+    } else {
+        rc = PH_OK;
+    }
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    free(sql);
+    if (rc != PH_OK)
+        unlink(conf->target);
+    return rc;
+}
+
+static bool is_rowid_alias(const char *decl)
+{
+    return strcasecmp(decl, "INTEGER") == 0;
+}
+
+static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    data_table_t *t = data_schema_add_table(schema, name);
+    int rc;
+
+    if (t == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return PH_ERROR;
+    }
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk "
+                            "FROM pragma_table_info(?1)",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *cname = (const char *)sqlite3_column_text(st, 0);
+        const char *decl = (const char *)sqlite3_column_text(st, 1);
+        bool pk = sqlite3_column_int(st, 4) > 0;
+        decl = decl ? decl : "";
+        /* An INTEGER PRIMARY KEY is the rowid: SQLite assigns it. */
+        bool dflt = sqlite3_column_int(st, 3) || (pk && is_rowid_alias(decl));
+        if (data_table_add_column(t, cname ? cname : "", decl, data_type_from_sqlite(decl),
+                                  sqlite3_column_int(st, 2), dflt, pk) != PH_OK) {
+            sqlite3_finalize(st);
+            snprintf(err, errlen, "out of memory");
+            return PH_ERROR;
+        }
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "reading table \"%s\": %s", name, sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return PH_ERROR;
+    }
+    sqlite3_finalize(st);
+    /* A composite key counts each of its columns with pk > 0. */
+    return data_table_finish(t, err, errlen);
+}
+
+static data_db_t *sqlite_open(const data_conf_t *conf, data_schema_t *schema, char *err, size_t errlen)
+{
+    struct stat sb;
+    sqlite3 *db = NULL;
+    data_db_t *h;
+
+    if (stat(conf->target, &sb) != 0) {
+        if (errno != ENOENT) {
+            snprintf(err, errlen, "%s: %s", conf->target, strerror(errno));
+            return NULL;
+        }
+        if (create_db(conf, err, errlen) != PH_OK)
+            return NULL;
+    }
+    /* WAL is a property of the file: set it once, on a writable handle. */
+    if (!conf->read_only) {
+        if (sqlite3_open_v2(conf->target, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+            (sqlite3_busy_timeout(db, conf->busy_timeout_ms),
+             sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL)) != SQLITE_OK) {
+            snprintf(err, errlen, "%s: %s", conf->target, sqlite3_errmsg(db));
+            sqlite3_close(db);
+            return NULL;
+        }
+        sqlite3_close(db);
+    }
+    db = conn_open((void *)conf, err, errlen);
+    if (db == NULL)
+        return NULL;
+    for (size_t i = 0; i < conf->ntables; i++) {
+        if (read_table(db, conf->tables[i], schema, err, errlen) != PH_OK) {
+            sqlite3_close(db);
+            return NULL;
+        }
+    }
+    h = calloc(1, sizeof *h);
+    if (h != NULL)
+        h->pool = data_pool_new(conf->pool_size, conn_open, conn_close, (void *)conf);
+    if (h == NULL || h->pool == NULL) {
+        free(h);
+        sqlite3_close(db);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    h->conf = conf;
+    /* The connection that read the schema serves the first request. */
+    data_pool_give(h->pool, db, false);
+    return h;
+}
+
+/* Maps a SQLite result code to a status; *broken: reopen the connection. */
+static void map_error(sqlite3 *db, int rc, const data_conf_t *conf, data_dberr_t *err, bool *broken)
+{
+    const char *msg = sqlite3_errmsg(db);
+    *broken = false;
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        err->status = 503;
+        snprintf(err->msg, sizeof err->msg,
+                 "database is locked: still busy after %d ms, try again", conf->busy_timeout_ms);
+        return;
+    case SQLITE_CONSTRAINT:
+        err->status = 409;
+        snprintf(err->msg, sizeof err->msg, "constraint violation: %s", msg);
+        return;
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+        err->status = 400;
+        snprintf(err->msg, sizeof err->msg, "%s", msg);
+        return;
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+        *broken = (rc & 0xff) != SQLITE_FULL;
+        err->status = 503;
+        snprintf(err->msg, sizeof err->msg, "database unavailable: %s", msg);
+        return;
+    default:
+        err->status = 500;
+        snprintf(err->msg, sizeof err->msg, "database error: %s", msg);
+        return;
+    }
+}
+
+static int bind_params(sqlite3_stmt *st, const data_stmt_t *s)
+{
+    int rc = SQLITE_OK;
+    for (size_t i = 0; i < s->nparams && rc == SQLITE_OK; i++) {
+        const data_value_t *v = &s->params[i];
+        int idx = (int)i + 1;
+        switch (v->kind) {
+        case DATA_VALUE_NULL: rc = sqlite3_bind_null(st, idx); break;
+        case DATA_VALUE_INT:
+        case DATA_VALUE_BOOL: rc = sqlite3_bind_int64(st, idx, v->i); break;
+        case DATA_VALUE_REAL: rc = sqlite3_bind_double(st, idx, v->d); break;
+        /* The statement is finalized before s is freed: no copies. */
+        case DATA_VALUE_TEXT: rc = sqlite3_bind_text(st, idx, v->ptr, (int)v->len, SQLITE_STATIC); break;
+        case DATA_VALUE_BLOB: rc = sqlite3_bind_blob(st, idx, v->ptr, (int)v->len, SQLITE_STATIC); break;
+        }
+    }
+    return rc;
+}
+
+static json_t *row_json(sqlite3_stmt *st, const data_table_t *shape)
+{
+    int n = sqlite3_column_count(st);
+    json_t *row = json_object();
+
+    if (shape != NULL && (size_t)n != shape->ncols)
+        shape = NULL;
+    for (int i = 0; row && i < n; i++) {
+        data_value_t v = {.kind = DATA_VALUE_NULL};
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_INTEGER: v.kind = DATA_VALUE_INT; v.i = sqlite3_column_int64(st, i); break;
+        case SQLITE_FLOAT: v.kind = DATA_VALUE_REAL; v.d = sqlite3_column_double(st, i); break;
+        case SQLITE_TEXT:
+            v.kind = DATA_VALUE_TEXT;
+            v.ptr = (char *)sqlite3_column_text(st, i);
+            v.len = (size_t)sqlite3_column_bytes(st, i);
+            break;
+        case SQLITE_BLOB:
+            v.kind = DATA_VALUE_BLOB;
+            v.ptr = (char *)sqlite3_column_blob(st, i);
+            v.len = (size_t)sqlite3_column_bytes(st, i);
+            break;
+        default: break;
+        }
+        json_t *j = data_json_from_value(shape ? shape->cols[i].type : DATA_TYPE_ANY, &v);
+        if (j == NULL || json_object_set_new(row, sqlite3_column_name(st, i), j) != 0) {
+            json_decref(row);
+            return NULL;
+        }
+    }
+    return row;
+}
+
+static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape,
+                       json_t **rows, data_dberr_t *err)
+{
+    bool fresh, broken = false;
+    char msg[200];
+    sqlite3 *db = data_pool_take(h->pool, &fresh, msg, sizeof msg);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *rows = NULL;
+    if (db == NULL) {
+        err->status = 503;
+        snprintf(err->msg, sizeof err->msg, "database unavailable: %s", msg);
+        return PH_ERROR;
+    }
+    rc = sqlite3_prepare_v2(db, s->sql, (int)s->len, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = bind_params(st, s);
+    json_t *out = rc == SQLITE_OK ? json_array() : NULL;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *row = row_json(st, shape);
+        if (row == NULL) {
+            rc = SQLITE_FORMAT;
+            err->status = 500;
+            snprintf(err->msg, sizeof err->msg, "a stored value is not valid UTF-8 text");
+            break;
+        }
+        json_array_append_new(out, row);
+        rc = SQLITE_OK;
+    }
+    if (rc == SQLITE_DONE) {
+        *rows = out;
+        sqlite3_finalize(st);
+        data_pool_give(h->pool, db, false);
+        return PH_OK;
+    }
+    if (rc != SQLITE_FORMAT)
+        map_error(db, sqlite3_extended_errcode(db), h->conf, err, &broken);
+    json_decref(out);
+    sqlite3_finalize(st);
+    data_pool_give(h->pool, db, broken);
+    return PH_ERROR;
+}
+
+static void sqlite_close(data_db_t *h)
+{
+    if (h == NULL)
+        return;
+    data_pool_free(h->pool);
+    free(h);
+}
+
+const data_db_ops_t data_sqlite_ops = {
+    .name = "sqlite",
+    .dialect = DATA_DIALECT_SQLITE,
+    .open = sqlite_open,
+    .exec = sqlite_exec,
+    .close = sqlite_close,
+};

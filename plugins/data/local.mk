@@ -1,0 +1,35 @@
+# rules for plugins/data: the data API plugin (SQLite and PostgreSQL).
+DATA_CORE_SOURCES = \
+	plugins/data/data_schema.c plugins/data/data_schema.h \
+	plugins/data/data_value.c plugins/data/data_value.h \
+	plugins/data/data_query.c plugins/data/data_query.h \
+	plugins/data/data_sql.c plugins/data/data_sql.h \
+	plugins/data/data_json.c plugins/data/data_json.h \
+	plugins/data/data_conf.c plugins/data/data_conf.h
+
+plugin_LTLIBRARIES += plugins/data/data.la
+plugins_data_data_la_SOURCES = $(DATA_CORE_SOURCES) \
+	plugins/data/data.c plugins/data/data.h \
+	plugins/data/data_rest.c \
+	plugins/data/data_db.h \
+	plugins/data/data_pool.c plugins/data/data_pool.h \
+	plugins/data/data_sqlite.c plugins/data/data_pg.c
+plugins_data_data_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE3_CFLAGS) $(LIBPQ_CFLAGS)
+plugins_data_data_la_LIBADD = $(JANSSON_LIBS) $(SQLITE3_LIBS) $(LIBPQ_LIBS)
+plugins_data_data_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
+
+# Unit tests of the pure parts: query parsing, SQL text, values, JSON, keys.
+check_PROGRAMS += tests/unit/test_data_query
+tests_unit_test_data_query_SOURCES = tests/unit/test_data_query.c $(DATA_CORE_SOURCES)
+tests_unit_test_data_query_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/data
+tests_unit_test_data_query_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_data_query_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
+TESTS += tests/unit/test_data_query
+
+DATA_INTEGRATION_TESTS = \
+	tests/integration/test_data.py \
+	tests/integration/test_data_pg.py \
+	tests/integration/test_notes_browser.py
+TESTS += $(DATA_INTEGRATION_TESTS)
+EXTRA_DIST += $(DATA_INTEGRATION_TESTS) tests/integration/pg.py tests/integration/data_cases.py \
+	plugins/data/README.md

@@ -1,0 +1,53 @@
+/*
+ * static_dir: the autoindex listing of a directory, and the escaping it
+ * needs. No plugin API: the page is built in a caller-owned buffer.
+ */
+#ifndef PH_STATIC_DIR_H
+#define PH_STATIC_DIR_H
+
+#include <stddef.h>
+
+#include "static_path.h"
+
+/* A growable byte buffer. Zero-initialise; release with sd_buf_free(). */
+typedef struct sd_buf {
+    char *ptr;
+    size_t len;
+    size_t cap;
+} sd_buf_t;
+
+void sd_buf_free(sd_buf_t *b);
+
+/* Appends len bytes. Returns 0, or -1 when out of memory (b unchanged). */
+int sd_buf_add(sd_buf_t *b, const char *s, size_t len);
+
+/* Appends s with & < > " ' replaced by character references, so it is safe
+ * as HTML text and inside a quoted attribute. Returns 0 or -1 (memory). */
+int sd_html_escape(sd_buf_t *b, const char *s, size_t len);
+
+/* Appends s percent-encoded: every byte except ALPHA, DIGIT and "-._~"
+ * becomes %XX, so a name can never end a path segment, start a scheme
+ * ("a:b") or a query. Returns 0 or -1 (memory). */
+int sd_url_escape(sd_buf_t *b, const char *s, size_t len);
+
+/* sd_listing() flags. */
+#define SD_SHOW_DOTFILES 0x1u /* list names starting with '.' */
+
+/* Most entries one listing shows; the rest are left out. */
+#define SD_MAX_ENTRIES 10000
+
+/*
+ * Appends an HTML page listing directory rel_dir (relative to root_fd, as
+ * for sp_open()) to out. url_path is the request's decoded path (shown as
+ * the title, HTML-escaped). Entries are sorted (directories first, then by
+ * name in byte order); directories end in '/'; "." and ".." are never
+ * listed, dotfiles only with SD_SHOW_DOTFILES; symlinks only when policy
+ * allows them and they resolve beneath the root (a symlink is listed as what
+ * it points to); anything that is neither a regular file nor a directory is
+ * left out. A "../" link leads up unless url_path is "/".
+ * Returns 0, or -1 with errno set (the directory cannot be read, memory).
+ */
+int sd_listing(sd_buf_t *out, int root_fd, const char *rel_dir, const char *url_path,
+               unsigned flags, sp_symlinks_t policy);
+
+#endif /* PH_STATIC_DIR_H */

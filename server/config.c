@@ -1,0 +1,631 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <plughttpd/plugin.h>
+
+#ifndef PH_PLUGIN_DIR
+#define PH_PLUGIN_DIR "/usr/local/lib/plughttpd/plugins"
+#endif
+
+/* Parse state shared by the line reader and the inih handler. The reader
+ * sees every physical line, so it, not inih, tracks line numbers, section
+ * headers (inih reports no empty section) and over-long lines (inih cuts a
+ * line at its buffer size and parses the rest as a new line). */
+typedef struct load_state {
+    FILE *f;
+    const char *file;
+    int lineno;
+    int in_route;        /* current section: 0 = [server], 1 = a route */
+    int have_section;
+    int error;           /* first error recorded */
+    char *err;
+    size_t errlen;
+    cfg_t *cfg;
+    /* which [server] keys were seen, to refuse duplicates */
+    char seen[32][24];
+    size_t nseen;
+} load_state_t;
+
+static void fail(load_state_t *st, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void fail(load_state_t *st, int line, const char *fmt, ...)
+{
+    if (st->error)
+        return;
+    st->error = 1;
+    int n = snprintf(st->err, st->errlen, "%s:%d: ", st->file, line);
+    if (n < 0 || (size_t)n >= st->errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->err + n, st->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (d == NULL)
+        abort(); /* configuration is loaded at start-up or reload: OOM is fatal */
+    return d;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (q == NULL)
+        abort();
+    return q;
+}
+
+/* An absolute path for p, relative to dir unless already absolute. */
+static char *resolve(const char *dir, const char *p)
+{
+    if (p[0] == '/')
+        return xstrdup(p);
+    size_t n = strlen(dir) + strlen(p) + 2;
+    char *r = xrealloc(NULL, n);
+    snprintf(r, n, "%s/%s", dir, p);
+    return r;
+}
+
+/* --- value parsers ---------------------------------------------------- */
+
+int cfg_parse_size(const char *s, size_t *out)
+{
+    char *end;
+    if (!isdigit((unsigned char)s[0]))
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    unsigned long long mul = 1;
+    switch (tolower((unsigned char)*end)) {
+    case '\0': break;
+    case 'k': mul = 1ULL << 10; end++; break;
+    case 'm': mul = 1ULL << 20; end++; break;
+    case 'g': mul = 1ULL << 30; end++; break;
+    default: return -1;
+    }
+    if (*end == 'b' || *end == 'B')
+        end++;
+    if (*end != '\0' || v > (unsigned long long)SIZE_MAX / mul)
+        return -1;
+    *out = (size_t)(v * mul);
+    return 0;
+}
+
+int cfg_parse_duration(const char *s, uint64_t *ms)
+{
+    char *end;
+    if (!isdigit((unsigned char)s[0]))
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || v > 1000000000ULL)
+        return -1;
+    if (strcmp(end, "ms") == 0)
+        *ms = v;
+    else if (*end == '\0' || strcmp(end, "s") == 0)
+        *ms = v * 1000;
+    else if (strcmp(end, "m") == 0)
+        *ms = v * 60000;
+    else if (strcmp(end, "h") == 0)
+        *ms = v * 3600000;
+    else
+        return -1;
+    return 0;
+}
+
+static int parse_port(const char *s, in_port_t *port)
+{
+    char *end;
+    if (!isdigit((unsigned char)s[0]))
+        return -1;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v > 65535)
+        return -1;
+    *port = htons((in_port_t)v);
+    return 0;
+}
+
+int cfg_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    if (strncmp(s, "unix:", 5) == 0) {
+        struct sockaddr_un *un = (struct sockaddr_un *)ss;
+        size_t n = strlen(s + 5);
+        if (n == 0 || n >= sizeof un->sun_path)
+            return -1;
+        un->sun_family = AF_UNIX;
+        memcpy(un->sun_path, s + 5, n + 1);
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+        return 0;
+    }
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL || close[1] != ':' || (size_t)(close - s - 1) >= INET6_ADDRSTRLEN)
+            return -1;
+        char host[INET6_ADDRSTRLEN];
+        memcpy(host, s + 1, (size_t)(close - s - 1));
+        host[close - s - 1] = '\0';
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+        in6->sin6_family = AF_INET6;
+        if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1 || parse_port(close + 2, &in6->sin6_port) < 0)
+            return -1;
+        *len = sizeof *in6;
+        return 0;
+    }
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    in->sin_family = AF_INET;
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL) { /* a bare port: every IPv4 address */
+        in->sin_addr.s_addr = htonl(INADDR_ANY);
+        if (parse_port(s, &in->sin_port) < 0)
+            return -1;
+        *len = sizeof *in;
+        return 0;
+    }
+    char host[INET_ADDRSTRLEN];
+    size_t hl = (size_t)(colon - s);
+    if (hl == 0 || hl >= sizeof host)
+        return -1;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    if (strcmp(host, "*") == 0)
+        in->sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (strcmp(host, "localhost") == 0)
+        in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+        return -1;
+    if (parse_port(colon + 1, &in->sin_port) < 0)
+        return -1;
+    *len = sizeof *in;
+    return 0;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    if (!strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1"))
+        *out = 1;
+    else if (!strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "0"))
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+static int parse_uint(const char *v, unsigned min, unsigned max, unsigned *out)
+{
+    char *end;
+    if (!isdigit((unsigned char)v[0]))
+        return -1;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || *end || n < min || n > max)
+        return -1;
+    *out = (unsigned)n;
+    return 0;
+}
+
+/* --- sections ----------------------------------------------------------- */
+
+/* "/a/b/" -> "/a/b"; refuses what could never match a normalised path. */
+static char *route_prefix(const char *p)
+{
+    size_t n = strlen(p);
+    if (n == 0 || p[0] != '/')
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c <= 0x20 || c >= 0x7f || c == '%' || c == '?' || c == '#')
+            return NULL;
+    }
+    if (strstr(p, "//") || strstr(p, "/./") || strstr(p, "/../"))
+        return NULL;
+    while (n > 1 && p[n - 1] == '/')
+        n--;
+    if ((n >= 2 && strncmp(p + n - 2, "/.", 2) == 0) || (n >= 3 && strncmp(p + n - 3, "/..", 3) == 0))
+        return NULL;
+    char *r = xrealloc(NULL, n + 1);
+    memcpy(r, p, n);
+    r[n] = '\0';
+    return r;
+}
+
+static void section_header(load_state_t *st, char *line)
+{
+    char *close = strchr(line, ']');
+    if (close == NULL) {
+        fail(st, st->lineno, "section header without ']'");
+        return;
+    }
+    *close = '\0';
+    char *name = line + 1;
+    while (*name == ' ' || *name == '\t')
+        name++;
+    char *e = name + strlen(name);
+    while (e > name && (e[-1] == ' ' || e[-1] == '\t'))
+        *--e = '\0';
+    st->have_section = 1;
+    if (strcmp(name, "server") == 0) {
+        st->in_route = 0;
+        return;
+    }
+    if (strncmp(name, "route", 5) == 0 && (name[5] == ' ' || name[5] == '\t')) {
+        char *p = name + 6;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        char *prefix = route_prefix(p);
+        if (prefix == NULL) {
+            fail(st, st->lineno, "bad route prefix \"%s\": it must start with '/' and hold no spaces, '%%', '?', '#' or dot segments", p);
+            return;
+        }
+        cfg_t *cfg = st->cfg;
+        for (size_t i = 0; i < cfg->nroutes; i++) {
+            if (strcmp(cfg->routes[i].prefix, prefix) == 0) {
+                fail(st, st->lineno, "route %s is already defined on line %d", prefix, cfg->routes[i].line);
+                free(prefix);
+                return;
+            }
+        }
+        cfg->routes = xrealloc(cfg->routes, (cfg->nroutes + 1) * sizeof *cfg->routes);
+        cfg_route_t *r = &cfg->routes[cfg->nroutes++];
+        memset(r, 0, sizeof *r);
+        r->prefix = prefix;
+        r->prefix_len = strlen(prefix);
+        r->line = st->lineno;
+        st->in_route = 1;
+        return;
+    }
+    fail(st, st->lineno, "unknown section [%s] (expected [server] or [route /prefix])", name);
+}
+
+/* inih's line reader: one physical line per call (see load_state_t). */
+static char *read_line(char *str, int num, void *stream)
+{
+    load_state_t *st = stream;
+    if (st->error)
+        return NULL; /* stop inih after our own error */
+    if (fgets(str, num, st->f) == NULL)
+        return NULL;
+    st->lineno++;
+    size_t n = strlen(str);
+    if (n > 0 && str[n - 1] != '\n' && !feof(st->f)) {
+        fail(st, st->lineno, "line longer than %d bytes", num - 3);
+        return NULL;
+    }
+    char *p = str;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '[') {
+        char copy[512];
+        snprintf(copy, sizeof copy, "%s", p);
+        copy[strcspn(copy, "\r\n")] = '\0';
+        section_header(st, copy);
+    }
+    return str;
+}
+
+static int seen_once(load_state_t *st, const char *name)
+{
+    for (size_t i = 0; i < st->nseen; i++)
+        if (strcmp(st->seen[i], name) == 0)
+            return 0;
+    if (st->nseen < sizeof st->seen / sizeof st->seen[0])
+        snprintf(st->seen[st->nseen++], sizeof st->seen[0], "%s", name);
+    return 1;
+}
+
+static int server_key(load_state_t *st, const char *name, const char *value)
+{
+    cfg_t *cfg = st->cfg;
+    int line = st->lineno;
+    if (strcmp(name, "listen") == 0) {
+        cfg_listen_t l = {.line = line};
+        if (cfg_parse_listen(value, &l.addr, &l.addrlen) < 0) {
+            fail(st, line, "bad listen address \"%s\" (expected host:port, [v6]:port or unix:/path)", value);
+            return 0;
+        }
+        if (l.addr.ss_family == AF_UNIX && ((struct sockaddr_un *)&l.addr)->sun_path[0] != '/') {
+            char *abs = resolve(cfg->dir, value + 5);
+            char buf[PATH_MAX + 8];
+            snprintf(buf, sizeof buf, "unix:%s", abs);
+            free(abs);
+            if (cfg_parse_listen(buf, &l.addr, &l.addrlen) < 0) {
+                fail(st, line, "unix socket path too long");
+                return 0;
+            }
+            l.text = xstrdup(buf);
+        } else {
+            l.text = xstrdup(value);
+        }
+        cfg->listens = xrealloc(cfg->listens, (cfg->nlistens + 1) * sizeof *cfg->listens);
+        cfg->listens[cfg->nlistens++] = l;
+        return 1;
+    }
+    if (!seen_once(st, name)) {
+        fail(st, line, "duplicate key \"%s\"", name);
+        return 0;
+    }
+    if (strcmp(name, "threads") == 0) {
+        if (strcmp(value, "auto") == 0) {
+            long n = sysconf(_SC_NPROCESSORS_ONLN);
+            cfg->threads = n > 0 ? (unsigned)n : 1;
+        } else if (parse_uint(value, 1, 1024, &cfg->threads) < 0) {
+            fail(st, line, "threads must be auto or 1..1024");
+            return 0;
+        }
+        return 1;
+    }
+    struct { const char *name; unsigned *dst; unsigned min, max; } uints[] = {
+        {"processes", &cfg->processes, 1, 256},
+        {"max_connections", &cfg->max_connections, 1, 10000000},
+        {"max_keepalive_requests", &cfg->max_keepalive_requests, 0, 4000000000u},
+        {"blocking_threads", &cfg->blocking_threads, 1, 1024},
+        {"blocking_queue", &cfg->blocking_queue, 1, 1000000},
+    };
+    for (size_t i = 0; i < sizeof uints / sizeof uints[0]; i++) {
+        if (strcmp(name, uints[i].name) == 0) {
+            if (parse_uint(value, uints[i].min, uints[i].max, uints[i].dst) < 0) {
+                fail(st, line, "%s must be a number from %u to %u", name, uints[i].min, uints[i].max);
+                return 0;
+            }
+            return 1;
+        }
+    }
+    struct { const char *name; uint64_t *dst; } durations[] = {
+        {"header_timeout", &cfg->header_timeout}, {"body_timeout", &cfg->body_timeout},
+        {"keepalive_timeout", &cfg->keepalive_timeout}, {"send_timeout", &cfg->send_timeout},
+        {"shutdown_timeout", &cfg->shutdown_timeout},
+    };
+    for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
+        if (strcmp(name, durations[i].name) == 0) {
+            if (cfg_parse_duration(value, durations[i].dst) < 0) {
+                fail(st, line, "%s: bad duration \"%s\" (e.g. 30s, 500ms, 2m)", name, value);
+                return 0;
+            }
+            return 1;
+        }
+    }
+    struct { const char *name; size_t *dst; size_t min; } sizes[] = {
+        {"max_header_bytes", &cfg->max_header_bytes, 256}, {"max_uri_bytes", &cfg->max_uri_bytes, 16},
+        {"max_body_bytes", &cfg->max_body_bytes, 0},
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        if (strcmp(name, sizes[i].name) == 0) {
+            if (cfg_parse_size(value, sizes[i].dst) < 0 || *sizes[i].dst < sizes[i].min) {
+                fail(st, line, "%s: bad size \"%s\" (e.g. 8k, 1m; at least %zu)", name, value, sizes[i].min);
+                return 0;
+            }
+            return 1;
+        }
+    }
+    struct { const char *name; char **dst; int path; } strs[] = {
+        {"plugin_dir", &cfg->plugin_dir, 1}, {"access_log", &cfg->access_log, 1},
+        {"error_log", &cfg->error_log, 1}, {"pid_file", &cfg->pid_file, 1},
+        {"user", &cfg->user, 0}, {"group", &cfg->group, 0},
+    };
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        if (strcmp(name, strs[i].name) == 0) {
+            if (*value == '\0') {
+                fail(st, line, "%s must not be empty", name);
+                return 0;
+            }
+            free(*strs[i].dst);
+            if (strs[i].path && strcmp(value, "-") != 0 && strcmp(value, "off") != 0)
+                *strs[i].dst = resolve(cfg->dir, value);
+            else
+                *strs[i].dst = xstrdup(value);
+            return 1;
+        }
+    }
+    if (strcmp(name, "log_level") == 0) {
+        static const char *const levels[] = {"error", "warn", "info", "debug"};
+        for (int i = 0; i < 4; i++) {
+            if (strcmp(value, levels[i]) == 0) {
+                cfg->log_level = i;
+                return 1;
+            }
+        }
+        fail(st, line, "log_level must be error, warn, info or debug");
+        return 0;
+    }
+    fail(st, line, "unknown key \"%s\" in [server]", name);
+    return 0;
+}
+
+static int route_key(load_state_t *st, const char *name, const char *value)
+{
+    cfg_route_t *r = &st->cfg->routes[st->cfg->nroutes - 1];
+    int line = st->lineno;
+    if (strcmp(name, "plugin") == 0) {
+        if (r->plugin) {
+            fail(st, line, "duplicate key \"plugin\" in [route %s]", r->prefix);
+            return 0;
+        }
+        if (*value == '\0') {
+            fail(st, line, "plugin must name a plugin");
+            return 0;
+        }
+        r->plugin = xstrdup(value);
+        r->plugin_line = line;
+        return 1;
+    }
+    if (strcmp(name, "blocking") == 0) {
+        if (parse_bool(value, &r->blocking) < 0) {
+            fail(st, line, "blocking must be yes or no");
+            return 0;
+        }
+        return 1;
+    }
+    r->keys = xrealloc(r->keys, (r->nkeys + 1) * sizeof *r->keys);
+    r->keys[r->nkeys].key = xstrdup(name);
+    r->keys[r->nkeys].value = xstrdup(value);
+    r->keys[r->nkeys].line = line;
+    r->nkeys++;
+    return 1;
+}
+
+/* inih handler: returns nonzero on success (inih's convention). */
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    load_state_t *st = user;
+    (void)section; /* the reader tracks sections, empty ones included */
+    if (st->error)
+        return 0;
+    if (!st->have_section) {
+        fail(st, st->lineno, "key \"%s\" outside any section", name);
+        return 0;
+    }
+    return st->in_route ? route_key(st, name, value) : server_key(st, name, value);
+}
+
+static void set_defaults(cfg_t *cfg)
+{
+    cfg->threads = 1;
+    cfg->processes = 1;
+    cfg->blocking_threads = 16;
+    cfg->blocking_queue = 1024;
+    cfg->log_level = PH_LOG_INFO;
+    cfg->header_timeout = 60000;
+    cfg->body_timeout = 60000;
+    cfg->keepalive_timeout = 75000;
+    cfg->send_timeout = 60000;
+    cfg->shutdown_timeout = 30000;
+    cfg->max_header_bytes = 32 * 1024;
+    cfg->max_uri_bytes = 8 * 1024;
+    cfg->max_body_bytes = 1024 * 1024;
+    cfg->max_connections = 16384;
+    cfg->max_keepalive_requests = 10000;
+}
+
+static int finish(load_state_t *st)
+{
+    cfg_t *cfg = st->cfg;
+    if (cfg->nlistens == 0) {
+        fail(st, st->lineno, "no listen address in [server]");
+        return -1;
+    }
+    if (cfg->plugin_dir == NULL)
+        cfg->plugin_dir = xstrdup(PH_PLUGIN_DIR);
+    if (cfg->access_log == NULL)
+        cfg->access_log = xstrdup("-");
+    if (cfg->error_log == NULL)
+        cfg->error_log = xstrdup("-");
+    if (cfg->max_uri_bytes > cfg->max_header_bytes)
+        cfg->max_uri_bytes = cfg->max_header_bytes;
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        cfg_route_t *r = &cfg->routes[i];
+        if (r->plugin == NULL) {
+            fail(st, r->line, "[route %s] has no plugin key", r->prefix);
+            return -1;
+        }
+        if (strchr(r->plugin, '/')) {
+            r->plugin_path = resolve(cfg->dir, r->plugin);
+        } else {
+            size_t n = strlen(cfg->plugin_dir) + strlen(r->plugin) + 5;
+            r->plugin_path = xrealloc(NULL, n);
+            snprintf(r->plugin_path, n, "%s/%s.so", cfg->plugin_dir, r->plugin);
+        }
+    }
+    for (size_t i = 0; i < cfg->nlistens; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(cfg->listens[i].text, cfg->listens[j].text) == 0) {
+                fail(st, cfg->listens[i].line, "listen %s is already given on line %d", cfg->listens[i].text,
+                     cfg->listens[j].line);
+                return -1;
+            }
+    return 0;
+}
+
+int cfg_load(const char *path, cfg_t **out, char *err, size_t errlen)
+{
+    cfg_t *cfg = calloc(1, sizeof *cfg);
+    if (cfg == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    set_defaults(cfg);
+    cfg->path = xstrdup(path);
+    char *abs = realpath(path, NULL);
+    if (abs == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        cfg_free(cfg);
+        return -1;
+    }
+    char *slash = strrchr(abs, '/');
+    if (slash == abs)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    cfg->dir = abs;
+
+    load_state_t st = {.file = path, .err = err, .errlen = errlen, .cfg = cfg};
+    st.f = fopen(path, "r");
+    if (st.f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        cfg_free(cfg);
+        return -1;
+    }
+    /* Continuation lines would silently glue an indented key onto the value
+     * above it; server.ini has no multi-line values. */
+    ini_allow_multiline = false;
+    ini_stop_on_first_error = true;
+    int rc = ini_parse_stream(read_line, &st, on_key, &st);
+    fclose(st.f);
+    if (rc != 0 && !st.error) /* inih's own syntax error; rc is its line */
+        fail(&st, rc > 0 ? rc : st.lineno, "syntax error (expected key = value or [section])");
+    if (!st.error)
+        finish(&st);
+    if (st.error) {
+        cfg_free(cfg);
+        return -1;
+    }
+    *out = cfg;
+    return 0;
+}
+
+void cfg_free(cfg_t *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < cfg->nlistens; i++)
+        free(cfg->listens[i].text);
+    free(cfg->listens);
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        cfg_route_t *r = &cfg->routes[i];
+        free(r->prefix);
+        free(r->plugin);
+        free(r->plugin_path);
+        for (size_t k = 0; k < r->nkeys; k++) {
+            free(r->keys[k].key);
+            free(r->keys[k].value);
+        }
+        free(r->keys);
+    }
+    free(cfg->routes);
+    free(cfg->path);
+    free(cfg->dir);
+    free(cfg->plugin_dir);
+    free(cfg->access_log);
+    free(cfg->error_log);
+    free(cfg->user);
+    free(cfg->group);
+    free(cfg->pid_file);
+    free(cfg);
+}

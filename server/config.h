@@ -1,0 +1,76 @@
+/*
+ * server.ini -> an immutable configuration. The only inih caller.
+ *
+ * cfg_load() reads the whole file, checks every key, and either returns a
+ * complete cfg_t or fails with one message "FILE:LINE: what is wrong" in the
+ * caller's buffer. Nothing is applied here: the caller builds a generation
+ * from the result (see gen.h). All strings are owned by the cfg_t.
+ */
+#ifndef PH_CONFIG_H
+#define PH_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+typedef struct cfg_listen {
+    char *text;                  /* as written: "127.0.0.1:8080", "unix:/x" */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    int line;
+} cfg_listen_t;
+
+typedef struct cfg_kv {
+    char *key;
+    char *value;
+    int line;
+} cfg_kv_t;
+
+typedef struct cfg_route {
+    char *prefix;       /* normalised: "/" or "/a/b" without trailing slash */
+    size_t prefix_len;
+    char *plugin;       /* as written */
+    char *plugin_path;  /* resolved file name */
+    int blocking;       /* "blocking = yes": run handle() off the loop */
+    int line;           /* of the [route] header */
+    int plugin_line;
+    cfg_kv_t *keys;     /* every other key, in order */
+    size_t nkeys;
+} cfg_route_t;
+
+typedef struct cfg {
+    char *path;         /* the ini file as given */
+    char *dir;          /* its folder, absolute */
+
+    cfg_listen_t *listens;
+    size_t nlistens;
+    unsigned threads;   /* >= 1 */
+    unsigned processes; /* >= 1 */
+    unsigned blocking_threads;
+    unsigned blocking_queue;
+    char *plugin_dir;   /* absolute */
+    char *access_log;   /* "-", "off" or an absolute path */
+    char *error_log;    /* "-" or an absolute path */
+    int log_level;
+    char *user, *group, *pid_file;
+
+    /* limits (bytes) and timeouts (milliseconds) */
+    uint64_t header_timeout, body_timeout, keepalive_timeout, send_timeout, shutdown_timeout;
+    size_t max_header_bytes, max_uri_bytes, max_body_bytes;
+    unsigned max_connections;
+    unsigned max_keepalive_requests;
+
+    cfg_route_t *routes;
+    size_t nroutes;
+} cfg_t;
+
+/* Returns 0 and *out, or -1 with err filled ("server.ini:12: ..."). */
+int cfg_load(const char *path, cfg_t **out, char *err, size_t errlen);
+void cfg_free(cfg_t *cfg);
+
+/* Parsers shared with the command line; 0 or -1. */
+int cfg_parse_size(const char *s, size_t *out);
+int cfg_parse_duration(const char *s, uint64_t *ms);
+int cfg_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+
+#endif

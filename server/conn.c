@@ -1,0 +1,860 @@
+#include "conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "gen.h"
+#include "httpdate.h"
+#include "listener.h"
+#include "log.h"
+#include "request.h"
+#include "response.h"
+#include "worker.h"
+
+/* Responses whose in-memory body is at most this big are copied into the
+ * output queue, which lets pipelined responses go out in one write. */
+#define COPY_BODY_MAX 16384
+/* Stop batching pipelined responses once this much output is queued. */
+#define OUT_BATCH_MAX 65536
+#define STREAM_PIECE 16384
+
+enum state {
+    ST_IDLE,     /* between requests: keep-alive timeout */
+    ST_HEAD,     /* part of a request head is buffered: header timeout */
+    ST_BODY,     /* reading the request body: body timeout */
+    ST_HANDLING, /* a blocking handler runs on a helper thread */
+    ST_RESPOND,  /* a response is queued for c->req */
+    ST_SENDING,  /* waiting for the socket to take more of the response */
+    ST_LINGER,   /* half-closed after an error answer, discarding input */
+    ST_CLOSED,
+};
+
+struct conn {
+    ev_io_t io;
+    ev_timer_t timer;
+    worker_t *w;
+    conn_t *prev, *next;
+    enum state state;
+    unsigned want_close : 1; /* close once the current response is out */
+    unsigned draining : 1;
+    unsigned sent_continue : 1;
+    unsigned linger : 1;     /* input may be left unread: linger on close */
+    unsigned responded : 1;  /* the current request has a queued response */
+    unsigned nrequests;
+
+    char *rbuf;              /* NULL while idle with nothing buffered */
+    size_t rpos, rlen, rcap; /* unparsed bytes are rbuf[rpos..rlen) */
+
+    buf_t out;               /* queued response bytes */
+    ph_request_t *req;       /* the request being read, handled or sent */
+    int is_head;
+    response_info_t info;
+    uint64_t body_need;      /* Content-Length bytes still to read */
+    hp_chunked_t chunked;
+    uint64_t sent_body;      /* body bytes of the current response sent */
+    off_t file_pos;
+    int stream_done;
+
+    char peer[56];
+};
+
+static void on_io(ev_loop_t *loop, ev_io_t *io, unsigned events);
+static void on_timer(ev_loop_t *loop, ev_timer_t *t);
+static void process(conn_t *c);
+static void close_conn(conn_t *c);
+static void respond(conn_t *c);
+
+const char *conn_peer(const conn_t *c) { return c->peer; }
+conn_t *conn_next(const conn_t *c) { return c->next; }
+
+void conn_link(conn_t *c, conn_t **head)
+{
+    c->prev = NULL;
+    c->next = *head;
+    if (*head)
+        (*head)->prev = c;
+    *head = c;
+}
+
+void conn_unlink(conn_t *c, conn_t **head)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        *head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static const gen_t *cur_gen(const conn_t *c) { return c->w->gen; }
+static const cfg_t *cur_cfg(const conn_t *c) { return c->w->gen->cfg; }
+
+conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen)
+{
+    conn_t *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        close(fd);
+        return NULL;
+    }
+    c->w = w;
+    listener_format_addr(peer, peerlen, c->peer, sizeof c->peer);
+    if (peer->sa_family == AF_UNIX)
+        snprintf(c->peer, sizeof c->peer, "unix");
+    ev_io_init(&c->io, fd, on_io, c);
+    ev_timer_init(&c->timer, on_timer, c);
+    if (ev_io_start(w->loop, &c->io, EV_READ, 0) < 0) {
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    c->state = ST_IDLE;
+    ev_timer_set(w->loop, &c->timer, cur_cfg(c)->keepalive_timeout);
+    return c;
+}
+
+/* --- buffers ----------------------------------------------------------- */
+
+/* Idle connections hold no read buffer: thousands of idle keep-alive
+ * clients then cost only this struct and the kernel's socket. */
+static void release_rbuf(conn_t *c)
+{
+    if (c->rbuf && c->rpos == c->rlen) {
+        if (c->rcap == worker_buf_size(c->w))
+            worker_buf_put(c->w, c->rbuf);
+        else
+            free(c->rbuf);
+        c->rbuf = NULL;
+        c->rpos = c->rlen = c->rcap = 0;
+    }
+}
+
+static int ensure_rbuf(conn_t *c)
+{
+    if (c->rbuf == NULL) {
+        c->rbuf = worker_buf_get(c->w);
+        if (c->rbuf == NULL)
+            return -1;
+        c->rcap = worker_buf_size(c->w);
+        c->rpos = c->rlen = 0;
+    }
+    if (c->rlen == c->rcap && c->rpos > 0) {
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        c->rpos = 0;
+    }
+    if (c->rlen == c->rcap) {
+        /* Only a request head can fill the buffer (bodies are moved out as
+         * they arrive): grow up to the header limit plus one byte, so the
+         * parser is the one to say 431. */
+        size_t max = cur_cfg(c)->max_header_bytes + 1;
+        if (c->rcap >= max)
+            return 0;
+        size_t cap = c->rcap * 2 < max ? c->rcap * 2 : max;
+        char *p;
+        if (c->rcap == worker_buf_size(c->w)) {
+            p = malloc(cap);
+            if (p) {
+                memcpy(p, c->rbuf, c->rlen);
+                worker_buf_put(c->w, c->rbuf);
+            }
+        } else {
+            p = realloc(c->rbuf, cap);
+        }
+        if (p == NULL)
+            return -1;
+        c->rbuf = p;
+        c->rcap = cap;
+    }
+    return 0;
+}
+
+/* --- request lifecycle --------------------------------------------------- */
+
+static ph_request_t *request_new(conn_t *c)
+{
+    pool_t *p = worker_pool_get(c->w);
+    if (p == NULL)
+        return NULL;
+    ph_request_t *req = pool_calloc(p, sizeof *req);
+    if (req == NULL) {
+        worker_pool_put(c->w, p);
+        return NULL;
+    }
+    request_init(req, p);
+    req->conn = c;
+    req->gen = c->w->gen;
+    gen_ref(req->gen);
+    req->start_ms = ev_now(c->w->loop);
+    hp_request_init(&req->hp);
+    return req;
+}
+
+/* Escapes a field for the access log: quotes, backslashes, controls and
+ * non-ASCII bytes as \xHH, so a log line can be neither split nor forged. */
+static size_t log_escape(char *dst, size_t cap, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 4 < cap; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[ch >> 4];
+            dst[o++] = hex[ch & 15];
+        } else {
+            dst[o++] = (char)ch;
+        }
+    }
+    return o;
+}
+
+static void access_log(conn_t *c, ph_request_t *req, uint64_t bytes)
+{
+    if (!log_access_enabled())
+        return;
+    char line[4096], t[32];
+    httpdate_clf(ev_wall(c->w->loop), t);
+    /* the client's address without its port, as the format expects */
+    size_t hl = strlen(c->peer);
+    const char *colon = strrchr(c->peer, ':');
+    if (colon && c->peer[0] != 'u')
+        hl = (size_t)(colon - c->peer);
+    size_t o = (size_t)snprintf(line, sizeof line, "%.*s - - %s \"", (int)hl, c->peer, t);
+    if (req->head && req->hp.method.len) {
+        o += log_escape(line + o, 2048, req->head + req->hp.method.off, req->hp.method.len);
+        line[o++] = ' ';
+        o += log_escape(line + o, 2048 - o, req->head + req->hp.target.off, req->hp.target.len);
+        o += (size_t)snprintf(line + o, sizeof line - o, " HTTP/1.%d", req->hp.version_minor);
+    } else {
+        line[o++] = '-';
+    }
+    ph_str_t ref = {"-", 1}, ua = {"-", 1};
+    if (req->head) {
+        request_header(req, "Referer", &ref);
+        request_header(req, "User-Agent", &ua);
+    }
+    o += (size_t)snprintf(line + o, sizeof line - o, "\" %d %llu \"", req->status, (unsigned long long)bytes);
+    o += log_escape(line + o, sizeof line - o - 600, ref.ptr, ref.len > 512 ? 512 : ref.len);
+    o += (size_t)snprintf(line + o, sizeof line - o, "\" \"");
+    o += log_escape(line + o, sizeof line - o - 8, ua.ptr, ua.len > 512 ? 512 : ua.len);
+    line[o++] = '"';
+    line[o++] = '\n';
+    log_access_write(line, o);
+}
+
+/* The response is fully queued or sent: release everything it held. */
+static void request_end(conn_t *c)
+{
+    ph_request_t *req = c->req;
+    if (req == NULL)
+        return;
+    c->req = NULL;
+    if (c->responded)
+        access_log(c, req, c->info.head_len + c->sent_body);
+    c->responded = 0;
+    c->info.framing = FRAME_NONE;
+    c->sent_body = 0;
+    gen_t *g = req->gen;
+    pool_t *p = req->pool;
+    pool_reset(p); /* cleanups: plugin resources, file descriptors */
+    worker_pool_put(c->w, p);
+    gen_unref(g);
+}
+
+/* --- output ------------------------------------------------------------ */
+
+static void set_timer(conn_t *c, uint64_t ms) { ev_timer_set(c->w->loop, &c->timer, ms); }
+
+/* Queues the response head and, when small, the body. Returns 0, or -1
+ * when memory ran out (the connection is then closed). */
+static int queue_response(conn_t *c)
+{
+    ph_request_t *req = c->req;
+    if (req->bad)
+        request_error(req, 500);
+    c->responded = 1;
+    c->info.keep_alive = !c->want_close && !c->draining;
+    c->sent_body = 0;
+    c->stream_done = 0;
+    if (response_head(req, c->is_head, worker_date(c->w), &c->out, &c->info) < 0)
+        return -1;
+    if (!c->info.keep_alive)
+        c->want_close = 1;
+    if (c->info.framing == FRAME_NONE)
+        return 0;
+    if (req->body_kind == BODY_MEM && req->mem_len <= COPY_BODY_MAX) {
+        if (buf_append(&c->out, req->mem, req->mem_len) < 0)
+            return -1;
+        c->sent_body = req->mem_len;
+        c->info.framing = FRAME_NONE; /* nothing left to send beyond out */
+    }
+    c->file_pos = req->file_off;
+    return 0;
+}
+
+/* Whether the current response still has body bytes beyond c->out. */
+static int body_pending(const conn_t *c)
+{
+    if (c->req == NULL)
+        return 0;
+    switch (c->info.framing) {
+    case FRAME_LENGTH: return c->sent_body < c->info.body_len;
+    case FRAME_CHUNKED:
+    case FRAME_CLOSE: return !c->stream_done;
+    default: return 0;
+    }
+}
+
+/* Sends what it can. Returns 1 when everything queued went out, 0 when the
+ * socket is full, -1 on a connection error. */
+static int flush(conn_t *c)
+{
+    int fd = c->io.fd;
+    for (;;) {
+        ph_request_t *req = c->req;
+        int more = body_pending(c);
+        if (buf_pending(&c->out) > 0) {
+            ssize_t n;
+            if (more && req->body_kind == BODY_MEM) {
+                struct iovec iov[2] = {
+                    {c->out.p + c->out.off, buf_pending(&c->out)},
+                    {req->mem + c->sent_body, req->mem_len - c->sent_body},
+                };
+                n = writev(fd, iov, 2);
+                if (n > 0) {
+                    size_t head = buf_pending(&c->out);
+                    if ((size_t)n >= head) {
+                        c->out.off = c->out.len;
+                        c->sent_body += (size_t)n - head;
+                    } else {
+                        c->out.off += (size_t)n;
+                    }
+                }
+            } else {
+                n = send(fd, c->out.p + c->out.off, buf_pending(&c->out),
+                         MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+                if (n > 0)
+                    c->out.off += (size_t)n;
+            }
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                    return 0;
+                return -1;
+            }
+            set_timer(c, cur_cfg(c)->send_timeout);
+            continue;
+        }
+        if (!more)
+            return 1;
+        if (req->body_kind == BODY_MEM) {
+            ssize_t n = send(fd, req->mem + c->sent_body, req->mem_len - c->sent_body, MSG_NOSIGNAL);
+            if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : -1;
+            c->sent_body += (size_t)n;
+        } else if (req->body_kind == BODY_FILE) {
+            size_t left = (size_t)(c->info.body_len - c->sent_body);
+            ssize_t n = sendfile(fd, req->file_fd, &c->file_pos, left > (1u << 30) ? (1u << 30) : left);
+            if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : -1;
+            if (n == 0) { /* the file shrank under us: the framing is broken */
+                log_warn("file body ended %llu bytes early; closing the connection",
+                         (unsigned long long)left);
+                return -1;
+            }
+            c->sent_body += (size_t)n;
+        } else { /* BODY_STREAM */
+            if (buf_reserve(&c->out, STREAM_PIECE + 32) < 0)
+                return -1;
+            char *dst = c->out.p + c->out.len + 16; /* room for the size line */
+            ssize_t n = req->stream_fn(req->stream_arg, dst, STREAM_PIECE);
+            if (n < 0 || n > STREAM_PIECE)
+                return -1;
+            if (n == 0) {
+                c->stream_done = 1;
+                if (c->info.framing == FRAME_CHUNKED && response_chunk_last(&c->out) < 0)
+                    return -1;
+                continue;
+            }
+            if (c->info.framing == FRAME_CHUNKED) {
+                char line[20];
+                int k = snprintf(line, sizeof line, "%zx\r\n", (size_t)n);
+                memmove(c->out.p + c->out.len + k, dst, (size_t)n);
+                memcpy(c->out.p + c->out.len, line, (size_t)k);
+                c->out.len += (size_t)k + (size_t)n;
+                if (response_chunk_end(&c->out) < 0)
+                    return -1;
+            } else {
+                memmove(c->out.p + c->out.len, dst, (size_t)n);
+                c->out.len += (size_t)n;
+            }
+            c->sent_body += (size_t)n;
+        }
+        set_timer(c, cur_cfg(c)->send_timeout);
+    }
+}
+
+/* --- dispatch ------------------------------------------------------------ */
+
+static void run_handler(ph_request_t *req)
+{
+    const gen_route_t *route = req->route;
+    int rc = route->desc->handle(route->inst->instance, req);
+    if (rc == PH_DECLINED) {
+        request_error(req, 404);
+    } else if (rc != PH_OK && !req->bad) {
+        if (req->status < 400)
+            request_error(req, 500);
+    }
+}
+
+/* Runs on a helper thread: only the request is touched here. */
+static void blocking_job(void *arg)
+{
+    conn_t *c = arg;
+    run_handler(c->req);
+    worker_post_done(c->w, c);
+}
+
+void conn_blocking_done(conn_t *c)
+{
+    if (c->state != ST_HANDLING)
+        return;
+    respond(c);
+    process(c);
+}
+
+/* Finds the route and runs the plugin (inline or on the helper pool).
+ * Returns 1 when the response is ready to queue, 0 when a helper thread has
+ * it. */
+static int dispatch(conn_t *c)
+{
+    ph_request_t *req = c->req;
+    if (req->hp.asterisk) {
+        if (req->hp.method.len == 7 && memcmp(req->head + req->hp.method.off, "OPTIONS", 7) == 0) {
+            req->status = 200;
+            request_api.add_header(req, "Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+        } else {
+            request_error(req, 400);
+        }
+        return 1;
+    }
+    size_t plen = 0;
+    const gen_route_t *route = router_match(req->gen->router, req->path, req->path_len, &plen);
+    if (route == NULL) {
+        request_error(req, 404);
+        return 1;
+    }
+    req->route = route;
+    req->prefix_len = plen;
+    if (route->blocking) {
+        c->state = ST_HANDLING;
+        ev_io_set(c->w->loop, &c->io, 0);
+        ev_timer_stop(c->w->loop, &c->timer);
+        if (blocking_submit(c->w->blocking, blocking_job, c) < 0) {
+            c->state = ST_IDLE;
+            log_warn("blocking pool queue is full: answering 503");
+            request_error(req, 503);
+            return 1;
+        }
+        return 0;
+    }
+    run_handler(req);
+    return 1;
+}
+
+/* --- input ---------------------------------------------------------------- */
+
+/* A request that cannot be parsed: answer status and close. */
+static void fail_request(conn_t *c, int status)
+{
+    if (c->req == NULL)
+        c->req = request_new(c);
+    if (c->req == NULL) {
+        close_conn(c);
+        return;
+    }
+    request_error(c->req, status);
+    c->want_close = 1;
+    c->linger = 1;
+    c->is_head = 0;
+}
+
+/* The head is complete: copy it out of the read buffer, normalise the path,
+ * decide how the body arrives. Returns 0, or -1 after fail_request(). */
+static int start_request(conn_t *c, size_t head_len)
+{
+    ph_request_t *req = c->req;
+    const cfg_t *cfg = cur_cfg(c);
+    req->head = pool_alloc(req->pool, head_len);
+    if (req->head == NULL) {
+        fail_request(c, 500);
+        return -1;
+    }
+    memcpy(req->head, c->rbuf + c->rpos, head_len);
+    req->head_len = head_len;
+    c->rpos += head_len;
+    c->is_head = req->hp.is_head;
+    c->nrequests++;
+    if (!req->hp.keep_alive || (cfg->max_keepalive_requests && c->nrequests >= cfg->max_keepalive_requests))
+        c->want_close = 1;
+
+    if (!req->hp.asterisk) {
+        req->path = pool_alloc(req->pool, req->hp.path.len + 1);
+        if (req->path == NULL ||
+            hp_path_normalize(req->head + req->hp.path.off, req->hp.path.len, req->path, &req->path_len) != HP_OK) {
+            fail_request(c, 400);
+            return -1;
+        }
+        req->path[req->path_len] = '\0';
+    }
+
+    if (req->hp.chunked) {
+        hp_chunked_init(&c->chunked);
+        c->body_need = UINT64_MAX;
+    } else if (req->hp.content_length > 0) {
+        if ((uint64_t)req->hp.content_length > cfg->max_body_bytes) {
+            fail_request(c, 413);
+            return -1;
+        }
+        c->body_need = (uint64_t)req->hp.content_length;
+        req->body = pool_alloc(req->pool, c->body_need);
+        if (req->body == NULL) {
+            fail_request(c, 500);
+            return -1;
+        }
+    } else {
+        c->body_need = 0;
+    }
+    return 0;
+}
+
+/* Moves buffered body bytes into the request. Returns 1 when the body is
+ * complete, 0 when more must be read, -1 after fail_request(). */
+static int take_body(conn_t *c)
+{
+    ph_request_t *req = c->req;
+    size_t avail = c->rlen - c->rpos;
+    if (!req->hp.chunked) {
+        size_t n = avail < c->body_need ? avail : (size_t)c->body_need;
+        memcpy(req->body + req->body_len, c->rbuf + c->rpos, n);
+        req->body_len += n;
+        c->rpos += n;
+        c->body_need -= n;
+        return c->body_need == 0;
+    }
+    if (avail == 0)
+        return 0;
+    size_t len = avail;
+    ssize_t rest = hp_chunked_decode(&c->chunked, c->rbuf + c->rpos, &len, cur_cfg(c)->max_header_bytes);
+    if (rest == HP_ERROR) {
+        fail_request(c, 400);
+        return -1;
+    }
+    if (req->body_len + len > cur_cfg(c)->max_body_bytes) {
+        fail_request(c, 413);
+        return -1;
+    }
+    if (len > 0) {
+        char *b = pool_realloc(req->pool, req->body, req->body_len, req->body_len + len);
+        if (b == NULL) {
+            fail_request(c, 500);
+            return -1;
+        }
+        memcpy(b + req->body_len, c->rbuf + c->rpos, len);
+        req->body = b;
+        req->body_len += len;
+    }
+    if (rest == HP_INCOMPLETE) {
+        c->rlen = c->rpos; /* every byte was consumed */
+        return 0;
+    }
+    /* The next request's first bytes sit right after the decoded data. */
+    memmove(c->rbuf + c->rpos, c->rbuf + c->rpos + len, (size_t)rest);
+    c->rlen = c->rpos + (size_t)rest;
+    return 1;
+}
+
+/* The response for c->req is ready: queue it. */
+static void respond(conn_t *c)
+{
+    if (queue_response(c) < 0) {
+        close_conn(c);
+        return;
+    }
+    c->state = ST_RESPOND;
+}
+
+/* Waits for more input, flushing batched output first. */
+static void wait_input(conn_t *c)
+{
+    unsigned mask = EV_READ;
+    if (buf_pending(&c->out) > 0) {
+        int r = flush(c);
+        if (r < 0) {
+            close_conn(c);
+            return;
+        }
+        if (r == 0)
+            mask |= EV_WRITE;
+    }
+    ev_io_set(c->w->loop, &c->io, mask);
+}
+
+/* Closes after the last response. An error answer may leave unread input
+ * in the socket, and closing over unread input sends a reset that can
+ * destroy the answer before the client reads it: half-close and discard
+ * what still comes for a moment instead. */
+static void finish(conn_t *c)
+{
+    if (!c->linger) {
+        close_conn(c);
+        return;
+    }
+    shutdown(c->io.fd, SHUT_WR);
+    c->state = ST_LINGER;
+    c->rpos = c->rlen;
+    release_rbuf(c);
+    ev_io_set(c->w->loop, &c->io, EV_READ);
+    set_timer(c, 2000);
+}
+
+/* Parses and runs requests from the buffer until it needs I/O. */
+static void process(conn_t *c)
+{
+    for (;;) {
+        switch (c->state) {
+        case ST_CLOSED:
+        case ST_HANDLING:
+        case ST_SENDING:
+        case ST_LINGER:
+            return;
+
+        case ST_RESPOND: {
+            /* Pipelined requests already buffered: answer them too before
+             * writing, so their responses leave in one write. */
+            if (!c->want_close && !body_pending(c) && buf_pending(&c->out) < OUT_BATCH_MAX &&
+                c->rlen > c->rpos) {
+                request_end(c);
+                c->state = ST_IDLE;
+                continue;
+            }
+            int r = flush(c);
+            if (r < 0) {
+                close_conn(c);
+                return;
+            }
+            if (r == 0) {
+                c->state = ST_SENDING;
+                ev_io_set(c->w->loop, &c->io, EV_WRITE);
+                return;
+            }
+            request_end(c);
+            if (c->want_close) {
+                finish(c);
+                return;
+            }
+            c->state = ST_IDLE;
+            continue;
+        }
+
+        case ST_BODY: {
+            int r = take_body(c);
+            if (r < 0) {
+                respond(c);
+                continue;
+            }
+            if (r == 0) {
+                ph_request_t *req = c->req;
+                if (req->hp.expect_continue && !c->sent_continue && req->hp.version_minor) {
+                    c->sent_continue = 1;
+                    response_continue(&c->out);
+                }
+                wait_input(c);
+                return;
+            }
+            if (dispatch(c))
+                respond(c);
+            continue;
+        }
+
+        case ST_IDLE:
+        case ST_HEAD: {
+            if (c->rbuf == NULL || c->rpos == c->rlen) {
+                release_rbuf(c);
+                if (c->draining && c->req == NULL) {
+                    close_conn(c);
+                    return;
+                }
+                if (c->state == ST_IDLE)
+                    set_timer(c, cur_cfg(c)->keepalive_timeout);
+                wait_input(c);
+                return;
+            }
+            if (c->req == NULL) {
+                c->req = request_new(c);
+                if (c->req == NULL) {
+                    close_conn(c);
+                    return;
+                }
+                c->sent_continue = 0;
+            }
+            if (c->state == ST_IDLE) {
+                c->state = ST_HEAD;
+                set_timer(c, cur_cfg(c)->header_timeout);
+            }
+            int n = hp_parse_request(&c->req->hp, c->rbuf + c->rpos, c->rlen - c->rpos, &cur_gen(c)->limits);
+            if (n == HP_INCOMPLETE) {
+                wait_input(c);
+                return;
+            }
+            if (n == HP_ERROR) {
+                fail_request(c, c->req->hp.status ? c->req->hp.status : 400);
+                respond(c);
+                continue;
+            }
+            if (start_request(c, (size_t)n) < 0) {
+                respond(c);
+                continue;
+            }
+            if (c->body_need > 0) {
+                c->state = ST_BODY;
+                set_timer(c, cur_cfg(c)->body_timeout);
+                continue;
+            }
+            if (dispatch(c))
+                respond(c);
+            continue;
+        }
+        }
+    }
+}
+
+static void read_input(conn_t *c)
+{
+    if (ensure_rbuf(c) < 0) {
+        close_conn(c);
+        return;
+    }
+    if (c->rlen == c->rcap) {
+        /* Full at the header limit: let the parser refuse it. */
+        process(c);
+        return;
+    }
+    ssize_t n = recv(c->io.fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        close_conn(c);
+        return;
+    }
+    if (n < 0)
+        return;
+    c->rlen += (size_t)n;
+    if (c->state == ST_BODY)
+        set_timer(c, cur_cfg(c)->body_timeout);
+    process(c);
+}
+
+static void discard_input(conn_t *c)
+{
+    char sink[4096];
+    ssize_t n = recv(c->io.fd, sink, sizeof sink, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        close_conn(c);
+}
+
+static void on_io(ev_loop_t *loop, ev_io_t *io, unsigned events)
+{
+    conn_t *c = io->data;
+    switch (c->state) {
+    case ST_CLOSED:
+    case ST_HANDLING:
+        return;
+    case ST_LINGER:
+        discard_input(c);
+        return;
+    case ST_SENDING:
+        c->state = ST_RESPOND;
+        process(c);
+        return;
+    default:
+        if ((events & EV_WRITE) && buf_pending(&c->out) > 0) {
+            wait_input(c);
+            if (c->state == ST_CLOSED)
+                return;
+        }
+        if (events & EV_READ)
+            read_input(c);
+    }
+}
+
+static void on_timer(ev_loop_t *loop, ev_timer_t *t)
+{
+    conn_t *c = t->data;
+    switch (c->state) {
+    case ST_HEAD:
+    case ST_BODY:
+        /* Too slow: a 408 if the socket takes it, then close. */
+        if (c->req) {
+            request_error(c->req, 408);
+            c->want_close = 1;
+            if (queue_response(c) == 0)
+                flush(c);
+        }
+        close_conn(c);
+        break;
+    case ST_HANDLING:
+        break;
+    default:
+        close_conn(c);
+        break;
+    }
+}
+
+static void close_conn(conn_t *c)
+{
+    if (c->state == ST_CLOSED)
+        return;
+    if (c->state == ST_HANDLING) {
+        /* A helper thread still owns the request: finish when it is done. */
+        c->want_close = 1;
+        return;
+    }
+    c->state = ST_CLOSED;
+    request_end(c);
+    ev_timer_stop(c->w->loop, &c->timer);
+    ev_io_stop(c->w->loop, &c->io);
+    close(c->io.fd);
+    c->rpos = c->rlen; /* discard unread input */
+    release_rbuf(c);
+    free(c->rbuf);
+    c->rbuf = NULL;
+    buf_release(&c->out);
+    worker_conn_closed(c->w, c);
+}
+
+void conn_free(conn_t *c) { free(c); }
+
+void conn_drain(conn_t *c)
+{
+    c->draining = 1;
+    c->want_close = 1;
+    if ((c->state == ST_IDLE && c->req == NULL && buf_pending(&c->out) == 0) || c->state == ST_LINGER)
+        close_conn(c);
+}
+
+void conn_abort(conn_t *c)
+{
+    if (c->state == ST_HANDLING) {
+        c->want_close = 1;
+        return;
+    }
+    close_conn(c);
+}

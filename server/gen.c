@@ -1,0 +1,282 @@
+#include "gen.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "request.h"
+
+static pthread_mutex_t dead_lock = PTHREAD_MUTEX_INITIALIZER;
+static gen_t *dead;
+static unsigned alive;
+static unsigned stat_reused, stat_created;
+
+void gen_build_stats(unsigned *reused, unsigned *created)
+{
+    *reused = stat_reused;
+    *created = stat_created;
+}
+
+unsigned gen_alive(void) { return alive; }
+
+static uint64_t mix(uint64_t h, const char *s)
+{
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ULL;
+    }
+    h ^= 0xff; /* separator, so "ab"+"c" differs from "a"+"bc" */
+    return h * 0x100000001b3ULL;
+}
+
+static uint64_t route_signature(const cfg_route_t *r, uint64_t file_hash)
+{
+    uint64_t h = file_hash ^ 0xcbf29ce484222325ULL;
+    h = mix(h, r->plugin_path);
+    h = mix(h, r->prefix);
+    h = mix(h, r->blocking ? "b" : "n");
+    for (size_t i = 0; i < r->nkeys; i++) {
+        h = mix(h, r->keys[i].key);
+        h = mix(h, r->keys[i].value);
+    }
+    return h;
+}
+
+static void listener_unref(gen_listener_t *gl)
+{
+    if (--gl->refs > 0)
+        return;
+    listener_close(&gl->l);
+    free(gl);
+}
+
+static void instance_unref(gen_instance_t *gi)
+{
+    if (--gi->refs > 0)
+        return;
+    gi->lib->desc->destroy(gi->instance);
+    plugin_unref(gi->lib);
+    free(gi);
+}
+
+static void gen_destroy(gen_t *g)
+{
+    for (size_t i = 0; i < g->nroutes; i++)
+        if (g->routes[i].inst)
+            instance_unref(g->routes[i].inst);
+    for (size_t i = 0; i < g->nlisteners; i++)
+        if (g->listeners[i])
+            listener_unref(g->listeners[i]);
+    free(g->routes);
+    free(g->listeners);
+    router_free(g->router);
+    cfg_free(g->cfg);
+    free(g);
+    alive--;
+}
+
+static int build_listeners(gen_t *g, gen_t *prev, char *err, size_t errlen)
+{
+    cfg_t *cfg = g->cfg;
+    g->listeners = calloc(cfg->nlistens, sizeof *g->listeners);
+    if (g->listeners == NULL && cfg->nlistens) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    g->nlisteners = cfg->nlistens;
+    for (size_t i = 0; i < cfg->nlistens; i++) {
+        gen_listener_t *found = NULL;
+        for (size_t j = 0; prev && j < prev->nlisteners; j++)
+            if (strcmp(prev->listeners[j]->l.text, cfg->listens[i].text) == 0)
+                found = prev->listeners[j];
+        if (found) {
+            found->refs++;
+            g->listeners[i] = found;
+            continue;
+        }
+        gen_listener_t *gl = calloc(1, sizeof *gl);
+        char why[512];
+        if (gl == NULL || listener_open(&cfg->listens[i], &gl->l, why, sizeof why) < 0) {
+            snprintf(err, errlen, "%s:%d: %s", cfg->path, cfg->listens[i].line, gl ? why : "out of memory");
+            free(gl);
+            return -1;
+        }
+        gl->refs = 1;
+        g->listeners[i] = gl;
+    }
+    return 0;
+}
+
+static gen_instance_t *find_instance(gen_t *prev, uint64_t sig)
+{
+    for (size_t i = 0; prev && i < prev->nroutes; i++)
+        if (prev->routes[i].inst->signature == sig)
+            return prev->routes[i].inst;
+    return NULL;
+}
+
+static int create_instance(gen_t *g, const cfg_route_t *r, uint64_t sig, gen_instance_t **out, char *err,
+                           size_t errlen)
+{
+    cfg_t *cfg = g->cfg;
+    plugin_lib_t *lib = NULL;
+    char why[768];
+    /* Routes of one generation naming the same file share its library. */
+    for (size_t i = 0; i < g->nroutes; i++) {
+        gen_instance_t *gi = g->routes[i].inst;
+        if (gi && gi->born == g->id && strcmp(gi->lib->path, r->plugin_path) == 0) {
+            lib = gi->lib;
+            plugin_ref(lib);
+            break;
+        }
+    }
+    if (lib == NULL && plugin_open(r->plugin_path, &lib, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s:%d: [route %s]: %s", cfg->path, r->plugin_line, r->prefix, why);
+        return -1;
+    }
+    ph_kv_t *kv = calloc(r->nkeys + 1, sizeof *kv);
+    if (kv == NULL) {
+        plugin_unref(lib);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < r->nkeys; i++)
+        kv[i] = (ph_kv_t){r->keys[i].key, r->keys[i].value};
+    ph_create_args_t args = {
+        .size = sizeof args,
+        .api = &request_api,
+        .prefix = r->prefix,
+        .config_dir = cfg->dir,
+        .keys = kv,
+        .nkeys = r->nkeys,
+        .threads = cfg->threads,
+    };
+    ph_error_t perr = {.msg = "", .key = -1};
+    void *instance = NULL;
+    int rc = lib->desc->create(&args, &instance, &perr);
+    free(kv);
+    if (rc != PH_OK) {
+        int line = r->plugin_line;
+        if (perr.key >= 0 && (size_t)perr.key < r->nkeys)
+            line = r->keys[perr.key].line;
+        snprintf(err, errlen, "%s:%d: [route %s] plugin %s refused its configuration: %s", cfg->path, line,
+                 r->prefix, lib->desc->name, perr.msg[0] ? perr.msg : "(no reason given)");
+        plugin_unref(lib);
+        return -1;
+    }
+    gen_instance_t *gi = calloc(1, sizeof *gi);
+    if (gi == NULL) {
+        lib->desc->destroy(instance);
+        plugin_unref(lib);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    gi->lib = lib;
+    gi->instance = instance;
+    gi->refs = 1;
+    gi->born = g->id;
+    gi->signature = sig;
+    *out = gi;
+    return 0;
+}
+
+static int build_routes(gen_t *g, gen_t *prev, char *err, size_t errlen)
+{
+    cfg_t *cfg = g->cfg;
+    g->router = router_new();
+    g->routes = calloc(cfg->nroutes ? cfg->nroutes : 1, sizeof *g->routes);
+    if (g->router == NULL || g->routes == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        const cfg_route_t *r = &cfg->routes[i];
+        uint64_t h = plugin_file_hash(r->plugin_path);
+        uint64_t sig = route_signature(r, h);
+        gen_instance_t *gi = h ? find_instance(prev, sig) : NULL;
+        if (gi) {
+            gi->refs++;
+            stat_reused++;
+        } else {
+            if (create_instance(g, r, sig, &gi, err, errlen) < 0)
+                return -1;
+            stat_created++;
+        }
+        gen_route_t *gr = &g->routes[g->nroutes++];
+        gr->cfg = r;
+        gr->inst = gi;
+        gr->desc = gi->lib->desc;
+        gr->blocking = r->blocking || (gr->desc->flags & PH_PLUGIN_BLOCKING);
+        if (router_add(g->router, r->prefix, gr) < 0) {
+            snprintf(err, errlen, "%s:%d: cannot add route %s", cfg->path, r->line, r->prefix);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_t **out, char *err, size_t errlen)
+{
+    gen_t *g = calloc(1, sizeof *g);
+    if (g == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    alive++;
+    stat_reused = stat_created = 0;
+    g->refs = 1;
+    g->id = id;
+    g->cfg = cfg;
+    g->limits.max_header_bytes = cfg->max_header_bytes;
+    g->limits.max_uri_bytes = cfg->max_uri_bytes;
+    if ((bind && build_listeners(g, prev, err, errlen) < 0) || build_routes(g, prev, err, errlen) < 0) {
+        g->cfg = NULL; /* still the caller's */
+        gen_destroy(g);
+        return -1;
+    }
+    *out = g;
+    return 0;
+}
+
+int gen_build(cfg_t *cfg, gen_t *prev, unsigned long id, gen_t **out, char *err, size_t errlen)
+{
+    return build(cfg, prev, id, 1, out, err, errlen);
+}
+
+int gen_build_dry(cfg_t *cfg, gen_t **out, char *err, size_t errlen)
+{
+    return build(cfg, NULL, 0, 0, out, err, errlen);
+}
+
+void gen_discard(gen_t *g) { gen_destroy(g); }
+
+void gen_ref(gen_t *g) { __atomic_add_fetch(&g->refs, 1, __ATOMIC_RELAXED); }
+
+void gen_unref(gen_t *g)
+{
+    if (__atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    pthread_mutex_lock(&dead_lock);
+    g->next_dead = dead;
+    dead = g;
+    pthread_mutex_unlock(&dead_lock);
+}
+
+int gen_reap(void)
+{
+    pthread_mutex_lock(&dead_lock);
+    gen_t *list = dead;
+    dead = NULL;
+    pthread_mutex_unlock(&dead_lock);
+    int n = 0;
+    while (list) {
+        gen_t *next = list->next_dead;
+        log_info("generation %lu released", list->id);
+        gen_destroy(list);
+        list = next;
+        n++;
+    }
+    return n;
+}

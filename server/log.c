@@ -1,0 +1,150 @@
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int level = PH_LOG_INFO;
+static int error_fd = STDERR_FILENO;
+static int access_fd = -1;
+static char *error_path;  /* NULL: stderr */
+static char *access_path; /* NULL: off or stderr (see access_fd) */
+static pthread_mutex_t reopen_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+void log_set_level(int l) { level = l; }
+int log_get_level(void) { return level; }
+
+static int open_append(const char *path)
+{
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+/* Swap *fdp for a fresh descriptor; a stderr descriptor is never closed. */
+static void swap_fd(int *fdp, int fd)
+{
+    int old = __atomic_exchange_n(fdp, fd, __ATOMIC_ACQ_REL);
+    if (old > STDERR_FILENO)
+        close(old);
+}
+
+int log_error_open(const char *path)
+{
+    if (path == NULL || strcmp(path, "-") == 0) {
+        swap_fd(&error_fd, STDERR_FILENO);
+        free(error_path);
+        error_path = NULL;
+        return 0;
+    }
+    int fd = open_append(path);
+    if (fd < 0)
+        return -1;
+    swap_fd(&error_fd, fd);
+    free(error_path);
+    error_path = strdup(path);
+    return 0;
+}
+
+int log_access_open(const char *path)
+{
+    if (path == NULL || strcmp(path, "off") == 0) {
+        swap_fd(&access_fd, -1);
+        free(access_path);
+        access_path = NULL;
+        return 0;
+    }
+    if (strcmp(path, "-") == 0) {
+        swap_fd(&access_fd, STDERR_FILENO);
+        free(access_path);
+        access_path = NULL;
+        return 0;
+    }
+    int fd = open_append(path);
+    if (fd < 0)
+        return -1;
+    swap_fd(&access_fd, fd);
+    free(access_path);
+    access_path = strdup(path);
+    return 0;
+}
+
+int log_reopen(void)
+{
+    int rc = 0;
+    pthread_mutex_lock(&reopen_lock);
+    if (error_path) {
+        int fd = open_append(error_path);
+        if (fd >= 0)
+            swap_fd(&error_fd, fd);
+        else
+            rc = -1;
+    }
+    if (access_path) {
+        int fd = open_append(access_path);
+        if (fd >= 0)
+            swap_fd(&access_fd, fd);
+        else
+            rc = -1;
+    }
+    pthread_mutex_unlock(&reopen_lock);
+    return rc;
+}
+
+int log_access_enabled(void) { return __atomic_load_n(&access_fd, __ATOMIC_RELAXED) >= 0; }
+
+void log_access_write(const char *line, size_t len)
+{
+    int fd = __atomic_load_n(&access_fd, __ATOMIC_ACQUIRE);
+    if (fd >= 0 && write(fd, line, len) < 0) {
+        /* Nothing sensible to do: the access log must never fail a request. */
+    }
+}
+
+void log_vmsg(int lvl, const char *file, int line, const char *prefix, const char *fmt, va_list ap)
+{
+    if (lvl > level)
+        return;
+    char buf[2048];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ [%s] %d: %s", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     level_names[lvl < 0 ? 0 : lvl > 3 ? 3 : lvl], (int)getpid(), prefix ? prefix : "");
+    if (n < 0)
+        return;
+    size_t len = (size_t)n;
+    int m = vsnprintf(buf + len, sizeof buf - len, fmt, ap);
+    if (m > 0)
+        len += (size_t)m;
+    if (len > sizeof buf - 64)
+        len = sizeof buf - 64;
+    if (file && lvl <= PH_LOG_WARN) {
+        const char *base = strrchr(file, '/');
+        m = snprintf(buf + len, sizeof buf - len, " (%s:%d)", base ? base + 1 : file, line);
+        if (m > 0)
+            len += (size_t)m;
+    }
+    buf[len++] = '\n';
+    int fd = __atomic_load_n(&error_fd, __ATOMIC_ACQUIRE);
+    if (write(fd, buf, len) < 0) {
+        /* stderr gone: nowhere left to report it */
+    }
+}
+
+void log_msg(int lvl, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int saved = errno;
+    log_vmsg(lvl, file, line, NULL, fmt, ap);
+    errno = saved;
+    va_end(ap);
+}

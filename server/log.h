@@ -1,0 +1,39 @@
+/*
+ * Error log (levels, file:line for warnings and errors) and the access log in
+ * Combined Log Format. Both are safe to call from any thread: each line goes
+ * out in one write(2) to an O_APPEND descriptor, so lines never interleave.
+ */
+#ifndef PH_LOG_H
+#define PH_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <plughttpd/plugin.h>
+
+/* Messages above this level are dropped. Default PH_LOG_INFO. */
+void log_set_level(int level);
+int log_get_level(void);
+
+/* Error log destination: NULL or "-" = stderr, else a file opened for append.
+ * Returns 0, or -1 with errno set (the old destination stays). */
+int log_error_open(const char *path);
+
+/* Access log: NULL/"off" disables, "-" = stderr, else a file (append).
+ * Returns 0 or -1 with errno set; the old destination stays on failure. */
+int log_access_open(const char *path);
+/* Reopen both files at their paths (SIGUSR1, after logrotate). */
+int log_reopen(void);
+int log_access_enabled(void);
+/* Writes one access-log line; line must end with '\n'. */
+void log_access_write(const char *line, size_t len);
+
+void log_msg(int level, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void log_vmsg(int level, const char *file, int line, const char *prefix, const char *fmt, va_list ap);
+
+#define log_error(...) log_msg(PH_LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
+#define log_warn(...) log_msg(PH_LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
+#define log_info(...) log_msg(PH_LOG_INFO, NULL, 0, __VA_ARGS__)
+#define log_debug(...) log_msg(PH_LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
+
+#endif

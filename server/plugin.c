@@ -1,0 +1,190 @@
+#include "plugin.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Smallest descriptor any 1.x plugin can have: everything through destroy. */
+#define MIN_DESC_SIZE (offsetof(ph_plugin_t, destroy) + sizeof(void (*)(void *)))
+
+int plugin_check(const ph_plugin_t *d, const char *path, char *err, size_t errlen)
+{
+    if (d->magic != PH_ABI_MAGIC) {
+        snprintf(err, errlen, "%s: not a plughttpd plugin (bad magic 0x%08x in %s)", path, d->magic,
+                 PH_PLUGIN_SYMBOL);
+        return -1;
+    }
+    if (d->abi_major != PH_ABI_MAJOR || d->abi_minor > PH_ABI_MINOR) {
+        snprintf(err, errlen,
+                 "%s: plugin built for ABI %u.%u, this server has ABI %u.%u (it loads %u.0 to %u.%u); "
+                 "rebuild the plugin against this server's plugin.h",
+                 path, d->abi_major, d->abi_minor, PH_ABI_MAJOR, PH_ABI_MINOR, PH_ABI_MAJOR, PH_ABI_MAJOR,
+                 PH_ABI_MINOR);
+        return -1;
+    }
+    if (d->size < MIN_DESC_SIZE) {
+        snprintf(err, errlen, "%s: plugin descriptor is %u bytes, ABI %u.%u needs at least %zu", path, d->size,
+                 d->abi_major, d->abi_minor, (size_t)MIN_DESC_SIZE);
+        return -1;
+    }
+    if (d->name == NULL || d->create == NULL || d->handle == NULL || d->destroy == NULL) {
+        snprintf(err, errlen, "%s: plugin descriptor lacks a name, create, handle or destroy", path);
+        return -1;
+    }
+    return 0;
+}
+
+int plugin_check_file(int fd, const char *path, char *err, size_t errlen)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        return -1;
+    }
+    if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+        snprintf(err, errlen, "%s: refused: writable by group or others (mode %04o); whoever can write it can run code in the server",
+                 path, (unsigned)(sb.st_mode & 07777));
+        return -1;
+    }
+    if (sb.st_uid != 0 && sb.st_uid != geteuid()) {
+        snprintf(err, errlen, "%s: refused: owned by uid %u, neither root nor the server's user", path,
+                 (unsigned)sb.st_uid);
+        return -1;
+    }
+    return 0;
+}
+
+/* FNV-1a, 64 bit: change detection, not security (the file checks above
+ * are what keep hostile code out). */
+static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+#define FNV_INIT 0xcbf29ce484222325ULL
+
+uint64_t plugin_file_hash(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    uint64_t h = FNV_INIT;
+    unsigned char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        h = fnv(h, buf, (size_t)n);
+    close(fd);
+    return n < 0 ? 0 : h;
+}
+
+/* Copies fd into a sealed memfd; returns it, or -1. Hashes on the way. */
+static int copy_to_memfd(int fd, const char *path, uint64_t *hash)
+{
+    const char *base = strrchr(path, '/');
+    char name[64];
+    snprintf(name, sizeof name, "plughttpd:%s", base ? base + 1 : path);
+    int mfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (mfd < 0)
+        return -1;
+    uint64_t h = FNV_INIT;
+    unsigned char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+        h = fnv(h, buf, (size_t)n);
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(mfd, buf + off, (size_t)(n - off));
+            if (w < 0) {
+                close(mfd);
+                return -1;
+            }
+            off += w;
+        }
+    }
+    if (n < 0) {
+        close(mfd);
+        return -1;
+    }
+    fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+    *hash = h;
+    return mfd;
+}
+
+int plugin_open(const char *path, plugin_lib_t **out, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot open plugin: %s", path, strerror(errno));
+        return -1;
+    }
+    if (plugin_check_file(fd, path, err, errlen) < 0) {
+        close(fd);
+        return -1;
+    }
+    uint64_t hash = 0;
+    int mfd = copy_to_memfd(fd, path, &hash);
+    close(fd);
+    void *dl;
+    if (mfd >= 0) {
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", mfd);
+        dl = dlopen(proc, RTLD_NOW | RTLD_LOCAL);
+        close(mfd);
+    } else {
+        dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    }
+    if (dl == NULL) {
+        const char *why = dlerror();
+        snprintf(err, errlen, "%s: cannot load plugin: %s", path, why ? why : "unknown error");
+        return -1;
+    }
+    dlerror();
+    const ph_plugin_t *d = dlsym(dl, PH_PLUGIN_SYMBOL);
+    if (d == NULL) {
+        snprintf(err, errlen, "%s: not a plughttpd plugin: no exported symbol %s (this server has ABI %u.%u)", path,
+                 PH_PLUGIN_SYMBOL, PH_ABI_MAJOR, PH_ABI_MINOR);
+        dlclose(dl);
+        return -1;
+    }
+    if (plugin_check(d, path, err, errlen) < 0) {
+        dlclose(dl);
+        return -1;
+    }
+    plugin_lib_t *lib = calloc(1, sizeof *lib);
+    if (lib == NULL || (lib->path = strdup(path)) == NULL) {
+        free(lib);
+        dlclose(dl);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    lib->dl = dl;
+    lib->desc = d;
+    lib->hash = hash;
+    lib->refs = 1;
+    *out = lib;
+    return 0;
+}
+
+void plugin_ref(plugin_lib_t *lib) { lib->refs++; }
+
+void plugin_unref(plugin_lib_t *lib)
+{
+    if (lib == NULL || --lib->refs > 0)
+        return;
+    dlclose(lib->dl);
+    free(lib->path);
+    free(lib);
+}

@@ -1,0 +1,46 @@
+/*
+ * Plugin loader: dlopen, ABI check, the descriptor. No HTTP here.
+ *
+ * A plugin file is copied into a sealed memfd and loaded from there, so a
+ * rebuilt .so at the same path is really new code after a reload (dlopen of
+ * a path it already holds would hand back the old handle), and so the code
+ * that runs is exactly the bytes that were checked, even if the file changes
+ * underneath. The content hash lets a reload keep a library whose file did
+ * not change.
+ */
+#ifndef PH_PLUGIN_H
+#define PH_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <plughttpd/plugin.h>
+
+typedef struct plugin_lib {
+    char *path;
+    void *dl;
+    const ph_plugin_t *desc;
+    uint64_t hash;   /* of the file's bytes */
+    unsigned refs;   /* owners: generations using it (main thread only) */
+} plugin_lib_t;
+
+/* Refuses a descriptor this server cannot run: wrong magic, other major,
+ * newer minor, too small, missing functions. Pure; err names path and both
+ * versions. Returns 0 or -1. */
+int plugin_check(const ph_plugin_t *d, const char *path, char *err, size_t errlen);
+
+/* Refuses a file that someone else could have changed: not a regular file,
+ * writable by group or others, or owned by neither root nor the effective
+ * user. Returns 0 or -1 with err filled. */
+int plugin_check_file(int fd, const char *path, char *err, size_t errlen);
+
+/* Opens and checks a plugin (refs = 1). Returns 0, or -1 with err filled. */
+int plugin_open(const char *path, plugin_lib_t **out, char *err, size_t errlen);
+void plugin_ref(plugin_lib_t *lib);
+/* Drops a reference; the last one dlclose()s the library. */
+void plugin_unref(plugin_lib_t *lib);
+
+/* Hash of a file's content; 0 on error. For reload change detection. */
+uint64_t plugin_file_hash(const char *path);
+
+#endif

@@ -1,0 +1,346 @@
+#include "request.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "version.h"
+
+void request_init(ph_request_t *req, pool_t *p)
+{
+    req->pool = p;
+    req->status = 200;
+    req->headers_tail = &req->headers;
+    req->file_fd = -1;
+}
+
+static void close_fd(void *arg)
+{
+    close((int)(intptr_t)arg);
+}
+
+void request_reset_response(ph_request_t *req)
+{
+    req->headers = NULL;
+    req->headers_tail = &req->headers;
+    req->has_content_type = 0;
+    req->body_kind = BODY_NONE;
+    req->mem_len = 0;
+    req->stream_fn = NULL;
+    req->file_fd = -1; /* a file already handed over is closed by its cleanup */
+}
+
+const char *request_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+/* --- request view ------------------------------------------------------ */
+
+static ph_str_t span(const ph_request_t *req, hp_span_t s)
+{
+    return (ph_str_t){req->head + s.off, s.len};
+}
+
+static ph_str_t api_method(const ph_request_t *req) { return span(req, req->hp.method); }
+static ph_str_t api_target(const ph_request_t *req) { return span(req, req->hp.target); }
+static ph_str_t api_path(const ph_request_t *req) { return (ph_str_t){req->path, req->path_len}; }
+static ph_str_t api_raw_path(const ph_request_t *req) { return span(req, req->hp.path); }
+
+static ph_str_t api_subpath(const ph_request_t *req)
+{
+    if (req->prefix_len >= req->path_len)
+        return (ph_str_t){"/", 1};
+    return (ph_str_t){req->path + req->prefix_len, req->path_len - req->prefix_len};
+}
+
+static ph_str_t api_query(const ph_request_t *req)
+{
+    if (!req->hp.has_query)
+        return (ph_str_t){NULL, 0};
+    return span(req, req->hp.query);
+}
+
+static ph_str_t api_prefix(const ph_request_t *req)
+{
+    if (req->prefix_len == 0)
+        return (ph_str_t){"/", 1};
+    return (ph_str_t){req->path, req->prefix_len};
+}
+
+static int api_version(const ph_request_t *req) { return req->hp.version_minor ? 11 : 10; }
+
+int request_header(const ph_request_t *req, const char *name, ph_str_t *value)
+{
+    size_t n = strlen(name);
+    for (unsigned i = 0; i < req->hp.nheaders; i++) {
+        const hp_header_t *h = &req->hp.headers[i];
+        if (h->name.len == n && strncasecmp(req->head + h->name.off, name, n) == 0) {
+            *value = span(req, h->value);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static size_t api_header_count(const ph_request_t *req) { return req->hp.nheaders; }
+
+static int api_header_at(const ph_request_t *req, size_t i, ph_str_t *name, ph_str_t *value)
+{
+    if (i >= req->hp.nheaders)
+        return 0;
+    *name = span(req, req->hp.headers[i].name);
+    *value = span(req, req->hp.headers[i].value);
+    return 1;
+}
+
+static ph_str_t api_body(const ph_request_t *req) { return (ph_str_t){req->body ? req->body : "", req->body_len}; }
+
+static const char *api_peer(const ph_request_t *req) { return conn_peer(req->conn); }
+
+static void api_log(int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, NULL, 0, "plugin: ", fmt, ap);
+    va_end(ap);
+}
+
+/* --- memory ------------------------------------------------------------ */
+
+static void *api_alloc(ph_request_t *req, size_t size) { return pool_alloc(req->pool, size); }
+
+static int api_on_cleanup(ph_request_t *req, void (*fn)(void *), void *arg)
+{
+    return pool_cleanup_add(req->pool, fn, arg) == 0 ? PH_OK : PH_ERROR;
+}
+
+/* --- response ------------------------------------------------------------ */
+
+static int api_set_status(ph_request_t *req, int status)
+{
+    if (status < 200 || status > 599) {
+        log_warn("plugin set invalid status %d: answering 500", status);
+        req->bad = 1;
+        return PH_ERROR;
+    }
+    req->status = status;
+    return PH_OK;
+}
+
+static int is_tchar(unsigned char c)
+{
+    static const char *const extra = "!#$%&'*+-.^_`|~";
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr(extra, c) != NULL);
+}
+
+static int core_owned(const char *name, size_t n)
+{
+    static const char *const owned[] = {"content-length", "transfer-encoding", "connection", "date", "keep-alive",
+                                        "upgrade", "trailer"};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        if (strlen(owned[i]) == n && strncasecmp(owned[i], name, n) == 0)
+            return 1;
+    return 0;
+}
+
+static int api_add_header(ph_request_t *req, const char *name, const char *value)
+{
+    size_t nlen = strlen(name), vlen = strlen(value);
+    int ok = nlen > 0;
+    for (size_t i = 0; ok && i < nlen; i++)
+        ok = is_tchar((unsigned char)name[i]);
+    for (size_t i = 0; ok && i < vlen; i++) {
+        unsigned char c = (unsigned char)value[i];
+        ok = !(c < 0x20 && c != '\t') && c != 0x7f;
+    }
+    if (ok && vlen && (value[0] == ' ' || value[0] == '\t' || value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
+        ok = 0;
+    if (!ok || core_owned(name, nlen)) {
+        log_warn("plugin added %s header \"%.*s\": answering 500", ok ? "a core-owned" : "an invalid",
+                 (int)(nlen > 64 ? 64 : nlen), name);
+        req->bad = 1;
+        return PH_ERROR;
+    }
+    resp_header_t *h = pool_alloc(req->pool, sizeof *h);
+    char *copy = pool_alloc(req->pool, nlen + vlen + 2);
+    if (h == NULL || copy == NULL)
+        return PH_ERROR;
+    memcpy(copy, name, nlen + 1);
+    memcpy(copy + nlen + 1, value, vlen + 1);
+    h->name = copy;
+    h->nlen = nlen;
+    h->value = copy + nlen + 1;
+    h->vlen = vlen;
+    h->next = NULL;
+    *req->headers_tail = h;
+    req->headers_tail = &h->next;
+    if (nlen == 12 && strncasecmp(name, "content-type", 12) == 0)
+        req->has_content_type = 1;
+    return PH_OK;
+}
+
+static int mem_reserve(ph_request_t *req, size_t more)
+{
+    if (req->body_kind != BODY_MEM) {
+        req->body_kind = BODY_MEM;
+        req->mem_len = 0;
+    }
+    if (req->mem_len + more <= req->mem_cap)
+        return 0;
+    size_t cap = req->mem_cap ? req->mem_cap * 2 : 1024;
+    while (cap < req->mem_len + more)
+        cap *= 2;
+    char *m = pool_realloc(req->pool, req->mem, req->mem_len, cap);
+    if (m == NULL)
+        return -1;
+    req->mem = m;
+    req->mem_cap = cap;
+    return 0;
+}
+
+static int api_body_append(ph_request_t *req, const void *data, size_t len)
+{
+    if (mem_reserve(req, len) < 0)
+        return PH_ERROR;
+    memcpy(req->mem + req->mem_len, data, len);
+    req->mem_len += len;
+    return PH_OK;
+}
+
+static int api_body_printf(ph_request_t *req, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || mem_reserve(req, (size_t)n + 1) < 0)
+        return PH_ERROR;
+    va_start(ap, fmt);
+    vsnprintf(req->mem + req->mem_len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    req->mem_len += (size_t)n;
+    return PH_OK;
+}
+
+static int api_body_file(ph_request_t *req, int fd, off_t offset, off_t length)
+{
+    if (fd < 0)
+        return PH_ERROR;
+    if (pool_cleanup_add(req->pool, close_fd, (void *)(intptr_t)fd) < 0) {
+        close(fd);
+        return PH_ERROR;
+    }
+    if (offset < 0 || length < 0) {
+        req->bad = 1;
+        return PH_ERROR;
+    }
+    req->body_kind = BODY_FILE;
+    req->file_fd = fd;
+    req->file_off = offset;
+    req->file_len = length;
+    return PH_OK;
+}
+
+static int api_body_stream(ph_request_t *req, ph_read_fn fn, void *arg)
+{
+    if (fn == NULL)
+        return PH_ERROR;
+    req->body_kind = BODY_STREAM;
+    req->stream_fn = fn;
+    req->stream_arg = arg;
+    return PH_OK;
+}
+
+static int api_send_error(ph_request_t *req, int status, const char *message)
+{
+    if (api_set_status(req, status) < 0)
+        return PH_ERROR;
+    request_reset_response(req);
+    api_add_header(req, "Content-Type", "text/plain; charset=utf-8");
+    return api_body_printf(req, "%s\n", message ? message : request_reason(status));
+}
+
+void request_error(ph_request_t *req, int status)
+{
+    req->status = status;
+    req->bad = 0;
+    request_reset_response(req);
+    api_add_header(req, "Content-Type", "text/plain; charset=utf-8");
+    api_body_printf(req, "%d %s\n", status, request_reason(status));
+}
+
+const ph_server_api_t request_api = {
+    .size = sizeof(ph_server_api_t),
+    .abi_major = PH_ABI_MAJOR,
+    .abi_minor = PH_ABI_MINOR,
+    .server_version = PH_SERVER_VERSION,
+    .log = api_log,
+    .method = api_method,
+    .target = api_target,
+    .path = api_path,
+    .subpath = api_subpath,
+    .raw_path = api_raw_path,
+    .query = api_query,
+    .prefix = api_prefix,
+    .version = api_version,
+    .header = request_header,
+    .header_count = api_header_count,
+    .header_at = api_header_at,
+    .body = api_body,
+    .peer = api_peer,
+    .alloc = api_alloc,
+    .on_cleanup = api_on_cleanup,
+    .set_status = api_set_status,
+    .add_header = api_add_header,
+    .body_append = api_body_append,
+    .body_printf = api_body_printf,
+    .body_file = api_body_file,
+    .body_stream = api_body_stream,
+    .send_error = api_send_error,
+};

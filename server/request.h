@@ -1,0 +1,76 @@
+/*
+ * The request object behind the plugin API's opaque ph_request_t, and the
+ * function table (request_api) handed to plugins. A request lives in its own
+ * pool; everything a plugin allocates or registers dies with it.
+ */
+#ifndef PH_REQUEST_H
+#define PH_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <plughttpd/plugin.h>
+
+#include "http_parse.h"
+#include "pool.h"
+
+struct conn;
+struct gen;
+struct gen_route;
+
+typedef struct resp_header {
+    struct resp_header *next;
+    const char *name, *value;
+    size_t nlen, vlen;
+} resp_header_t;
+
+enum body_kind { BODY_NONE, BODY_MEM, BODY_FILE, BODY_STREAM };
+
+struct ph_request {
+    struct conn *conn;
+    pool_t *pool;
+    struct gen *gen;                 /* reference held until request_end() */
+    const struct gen_route *route;   /* NULL when no route matched */
+
+    hp_request_t hp;                 /* spans into head */
+    char *head;                      /* request head, copied into the pool */
+    size_t head_len;
+    char *path;                      /* decoded, normalised, NUL-terminated */
+    size_t path_len;
+    size_t prefix_len;               /* path + prefix_len = subpath */
+    char *body;
+    size_t body_len;
+    uint64_t start_ms;
+
+    /* the response */
+    int status;
+    int bad;                         /* plugin misused the API: answer 500 */
+    resp_header_t *headers, **headers_tail;
+    int has_content_type;
+    enum body_kind body_kind;
+    char *mem;
+    size_t mem_len, mem_cap;
+    int file_fd;
+    off_t file_off, file_len;
+    ph_read_fn stream_fn;
+    void *stream_arg;
+};
+
+extern const ph_server_api_t request_api;
+
+/* Prepares req (zeroed by the caller) on pool p. */
+void request_init(ph_request_t *req, pool_t *p);
+/* Drops the response built so far (headers and body), e.g. to replace a
+ * plugin's broken response with a 500. */
+void request_reset_response(ph_request_t *req);
+/* Core error: status with a short text body. */
+void request_error(ph_request_t *req, int status);
+
+/* Reason phrase for a status ("Not Found"), "Unknown" when unlisted. */
+const char *request_reason(int status);
+
+/* Case-insensitive lookup among the request headers. */
+int request_header(const ph_request_t *req, const char *name, ph_str_t *value);
+
+#endif

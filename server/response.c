@@ -1,0 +1,93 @@
+#include "response.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "version.h"
+
+#define CRLF "\r\n"
+
+static int add(buf_t *b, const char *s, size_t n) { return buf_append(b, s, n); }
+#define ADDLIT(b, s) add((b), (s), sizeof(s) - 1)
+
+static int body_allowed(int status) { return !(status == 204 || status == 304 || status < 200); }
+
+int response_head(const ph_request_t *req, int is_head, const char *date, buf_t *out, response_info_t *info)
+{
+    int status = req->status;
+    int http11 = req->hp.version_minor != 0;
+    uint64_t len = 0;
+    enum framing f;
+
+    switch (req->body_kind) {
+    case BODY_MEM: len = req->mem_len; f = FRAME_LENGTH; break;
+    case BODY_FILE: len = (uint64_t)req->file_len; f = FRAME_LENGTH; break;
+    case BODY_STREAM: f = http11 ? FRAME_CHUNKED : FRAME_CLOSE; break;
+    default: f = FRAME_LENGTH; break;
+    }
+    if (f == FRAME_CLOSE)
+        info->keep_alive = 0;
+
+    if (buf_reserve(out, 256) < 0)
+        return -1;
+    size_t before = buf_pending(out); /* invariant under compaction */
+    char line[64];
+    int n = snprintf(line, sizeof line, "HTTP/1.1 %d ", status);
+    if (add(out, line, (size_t)n) < 0)
+        return -1;
+    const char *reason = request_reason(status);
+    if (add(out, reason, strlen(reason)) < 0 || ADDLIT(out, CRLF "Server: " PH_SERVER_NAME CRLF "Date: ") < 0 ||
+        add(out, date, strlen(date)) < 0 || ADDLIT(out, CRLF) < 0)
+        return -1;
+
+    if (!body_allowed(status)) {
+        f = FRAME_NONE;
+        len = 0;
+    } else if (f == FRAME_LENGTH) {
+        n = snprintf(line, sizeof line, "Content-Length: %llu" CRLF, (unsigned long long)len);
+        if (add(out, line, (size_t)n) < 0)
+            return -1;
+    } else if (f == FRAME_CHUNKED) {
+        if (ADDLIT(out, "Transfer-Encoding: chunked" CRLF) < 0)
+            return -1;
+    }
+    if (!info->keep_alive) {
+        if (ADDLIT(out, "Connection: close" CRLF) < 0)
+            return -1;
+    } else if (!http11) {
+        if (ADDLIT(out, "Connection: keep-alive" CRLF) < 0)
+            return -1;
+    }
+    for (const resp_header_t *h = req->headers; h; h = h->next) {
+        if (buf_reserve(out, h->nlen + h->vlen + 4) < 0)
+            return -1;
+        memcpy(out->p + out->len, h->name, h->nlen);
+        out->len += h->nlen;
+        out->p[out->len++] = ':';
+        out->p[out->len++] = ' ';
+        memcpy(out->p + out->len, h->value, h->vlen);
+        out->len += h->vlen;
+        out->p[out->len++] = '\r';
+        out->p[out->len++] = '\n';
+    }
+    if (ADDLIT(out, CRLF) < 0)
+        return -1;
+    if (is_head)
+        f = FRAME_NONE;
+    info->framing = f;
+    info->body_len = f == FRAME_LENGTH ? len : 0;
+    info->head_len = buf_pending(out) - before;
+    return 0;
+}
+
+int response_continue(buf_t *out) { return ADDLIT(out, "HTTP/1.1 100 Continue" CRLF CRLF); }
+
+int response_chunk_start(buf_t *out, size_t n)
+{
+    char line[32];
+    int k = snprintf(line, sizeof line, "%zx" CRLF, n);
+    return add(out, line, (size_t)k);
+}
+
+int response_chunk_end(buf_t *out) { return ADDLIT(out, CRLF); }
+int response_chunk_last(buf_t *out) { return ADDLIT(out, "0" CRLF CRLF); }

@@ -1,0 +1,336 @@
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "httpdate.h"
+#include "log.h"
+
+#define BUF_SIZE 16384
+#define MAX_FREE_BUFS 64
+#define MAX_FREE_POOLS 64
+#define POOL_FIRST 4096
+#define ACCEPT_BATCH 64
+
+enum msg_kind { MSG_GEN, MSG_STOP, MSG_ABORT, MSG_DONE };
+
+typedef struct wmsg {
+    struct wmsg *next;
+    enum msg_kind kind;
+    void *ptr;
+} wmsg_t;
+
+static void on_accept(ev_loop_t *loop, ev_io_t *io, unsigned events);
+
+size_t worker_buf_size(const worker_t *w) { return BUF_SIZE; }
+
+const char *worker_date(worker_t *w)
+{
+    int64_t now = ev_wall(w->loop);
+    if (now != w->date_sec) {
+        httpdate_format((time_t)now, w->date);
+        w->date_sec = now;
+    }
+    return w->date;
+}
+
+char *worker_buf_get(worker_t *w)
+{
+    if (w->nfree_bufs > 0)
+        return w->free_bufs[--w->nfree_bufs];
+    return malloc(BUF_SIZE);
+}
+
+void worker_buf_put(worker_t *w, char *buf)
+{
+    if (w->nfree_bufs < MAX_FREE_BUFS)
+        w->free_bufs[w->nfree_bufs++] = buf;
+    else
+        free(buf);
+}
+
+pool_t *worker_pool_get(worker_t *w)
+{
+    if (w->nfree_pools > 0)
+        return w->free_pools[--w->nfree_pools];
+    return pool_new(POOL_FIRST);
+}
+
+void worker_pool_put(worker_t *w, pool_t *p)
+{
+    pool_reset(p);
+    if (w->nfree_pools < MAX_FREE_POOLS)
+        w->free_pools[w->nfree_pools++] = p;
+    else
+        pool_free(p);
+}
+
+/* --- listeners ------------------------------------------------------------ */
+
+static void stop_accepting(worker_t *w)
+{
+    for (size_t i = 0; i < w->nlios; i++)
+        ev_io_stop(w->loop, &w->lios[i]);
+    w->accepting = 0;
+}
+
+static void start_accepting(worker_t *w)
+{
+    if (w->accepting || w->stopping)
+        return;
+    for (size_t i = 0; i < w->nlios; i++)
+        if (ev_io_start(w->loop, &w->lios[i], EV_READ, 1) < 0)
+            log_error("worker %u: cannot watch listener: %s", w->id, strerror(errno));
+    w->accepting = 1;
+}
+
+/* Watches the listeners of w->gen (after start-up or a reload). */
+static int watch_listeners(worker_t *w)
+{
+    int was = w->accepting;
+    stop_accepting(w);
+    free(w->lios);
+    w->nlios = w->gen->nlisteners;
+    w->lios = calloc(w->nlios ? w->nlios : 1, sizeof *w->lios);
+    if (w->lios == NULL)
+        return -1;
+    for (size_t i = 0; i < w->nlios; i++)
+        ev_io_init(&w->lios[i], w->gen->listeners[i]->l.fd, on_accept, w);
+    if (was || !w->stopping)
+        start_accepting(w);
+    return 0;
+}
+
+static void on_accept_retry(ev_loop_t *loop, ev_timer_t *t)
+{
+    worker_t *w = t->data;
+    if (__atomic_load_n(w->total_conns, __ATOMIC_RELAXED) < w->max_conns)
+        start_accepting(w);
+    else
+        ev_timer_set(loop, t, 100);
+}
+
+static void on_accept(ev_loop_t *loop, ev_io_t *io, unsigned events)
+{
+    worker_t *w = io->data;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        if (__atomic_load_n(w->total_conns, __ATOMIC_RELAXED) >= w->max_conns) {
+            /* At the limit: leave new connections in the backlog until
+             * some close, rather than accept and drop them. */
+            stop_accepting(w);
+            ev_timer_set(loop, &w->accept_retry, 100);
+            return;
+        }
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd = accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                return;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: pause instead of spinning on a
+                 * listener that stays readable. */
+                log_warn("accept: %s; pausing new connections for 100 ms", strerror(errno));
+                stop_accepting(w);
+                ev_timer_set(loop, &w->accept_retry, 100);
+                return;
+            }
+            log_error("accept: %s", strerror(errno));
+            return;
+        }
+        if (ss.ss_family != AF_UNIX) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+        conn_t *c = conn_new(w, fd, (struct sockaddr *)&ss, len);
+        if (c == NULL)
+            continue;
+        conn_link(c, &w->conns);
+        w->nconns++;
+        __atomic_add_fetch(w->total_conns, 1, __ATOMIC_RELAXED);
+    }
+}
+
+void worker_conn_closed(worker_t *w, conn_t *c)
+{
+    conn_unlink(c, &w->conns);
+    conn_link(c, &w->dead);
+    w->nconns--;
+    __atomic_sub_fetch(w->total_conns, 1, __ATOMIC_RELAXED);
+}
+
+/* After each batch of events: free connections closed during it, and stop
+ * the loop once a draining worker has no connections left. */
+static void on_tick(ev_loop_t *loop, void *data)
+{
+    worker_t *w = data;
+    while (w->dead) {
+        conn_t *c = w->dead;
+        conn_unlink(c, &w->dead);
+        conn_free(c);
+    }
+    if (w->stopping && w->nconns == 0)
+        ev_break(loop);
+}
+
+/* --- messages ---------------------------------------------------------------- */
+
+static void post(worker_t *w, enum msg_kind kind, void *ptr)
+{
+    wmsg_t *m = malloc(sizeof *m);
+    if (m == NULL)
+        abort(); /* a lost message would leak a generation or hang a request */
+    m->kind = kind;
+    m->ptr = ptr;
+    m->next = NULL;
+    pthread_mutex_lock(&w->lock);
+    *w->inbox_tail = m;
+    w->inbox_tail = &m->next;
+    pthread_mutex_unlock(&w->lock);
+    ev_async_send(&w->wake);
+}
+
+void worker_post_gen(worker_t *w, gen_t *g) { post(w, MSG_GEN, g); }
+void worker_post_stop(worker_t *w) { post(w, MSG_STOP, NULL); }
+void worker_post_abort(worker_t *w) { post(w, MSG_ABORT, NULL); }
+void worker_post_done(worker_t *w, conn_t *c) { post(w, MSG_DONE, c); }
+
+static void begin_stop(worker_t *w)
+{
+    w->stopping = 1;
+    stop_accepting(w);
+    ev_timer_stop(w->loop, &w->accept_retry);
+    conn_t *c = w->conns;
+    while (c) {
+        conn_t *next = conn_next(c);
+        conn_drain(c);
+        c = next;
+    }
+    if (w->nconns == 0)
+        ev_break(w->loop);
+}
+
+static void on_wake(ev_loop_t *loop, ev_async_t *a)
+{
+    worker_t *w = a->data;
+    pthread_mutex_lock(&w->lock);
+    wmsg_t *m = w->inbox;
+    w->inbox = NULL;
+    w->inbox_tail = &w->inbox;
+    pthread_mutex_unlock(&w->lock);
+    while (m) {
+        wmsg_t *next = m->next;
+        switch (m->kind) {
+        case MSG_GEN: {
+            gen_t *old = w->gen;
+            w->gen = m->ptr;
+            if (watch_listeners(w) < 0)
+                log_error("worker %u: out of memory watching listeners", w->id);
+            gen_unref(old);
+            break;
+        }
+        case MSG_STOP:
+            begin_stop(w);
+            break;
+        case MSG_ABORT: {
+            begin_stop(w);
+            conn_t *c = w->conns;
+            while (c) {
+                conn_t *n = conn_next(c);
+                conn_abort(c);
+                c = n;
+            }
+            break;
+        }
+        case MSG_DONE:
+            conn_blocking_done(m->ptr);
+            break;
+        }
+        free(m);
+        m = next;
+    }
+}
+
+/* --- life cycle ------------------------------------------------------------- */
+
+int worker_init(worker_t *w, unsigned id, gen_t *gen, blocking_t *blocking, unsigned *total_conns)
+{
+    w->id = id;
+    w->loop = ev_new();
+    if (w->loop == NULL)
+        return -1;
+    pthread_mutex_init(&w->lock, NULL);
+    w->inbox_tail = &w->inbox;
+    if (ev_async_init(w->loop, &w->wake, on_wake, w) < 0)
+        return -1;
+    ev_set_tick(w->loop, on_tick, w);
+    ev_timer_init(&w->accept_retry, on_accept_retry, w);
+    gen_ref(gen);
+    w->gen = gen;
+    w->blocking = blocking;
+    w->total_conns = total_conns;
+    w->max_conns = gen->cfg->max_connections;
+    w->free_bufs = calloc(MAX_FREE_BUFS, sizeof *w->free_bufs);
+    w->free_pools = calloc(MAX_FREE_POOLS, sizeof *w->free_pools);
+    if (w->free_bufs == NULL || w->free_pools == NULL)
+        return -1;
+    return watch_listeners(w);
+}
+
+static void *run(void *arg)
+{
+    worker_t *w = arg;
+    if (ev_run(w->loop) < 0)
+        log_error("worker %u: event loop failed: %s", w->id, strerror(errno));
+    return NULL;
+}
+
+int worker_start(worker_t *w)
+{
+    /* Workers take no signals: the main thread handles them all. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&w->thread, NULL, run, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc == 0 ? 0 : -1;
+}
+
+void worker_join(worker_t *w) { pthread_join(w->thread, NULL); }
+
+void worker_destroy(worker_t *w)
+{
+    stop_accepting(w);
+    on_tick(w->loop, w); /* frees closed connections */
+    /* messages that arrived after the loop ended */
+    pthread_mutex_lock(&w->lock);
+    wmsg_t *m = w->inbox;
+    w->inbox = NULL;
+    pthread_mutex_unlock(&w->lock);
+    while (m) {
+        wmsg_t *next = m->next;
+        if (m->kind == MSG_GEN)
+            gen_unref(m->ptr);
+        free(m);
+        m = next;
+    }
+    for (unsigned i = 0; i < w->nfree_bufs; i++)
+        free(w->free_bufs[i]);
+    for (unsigned i = 0; i < w->nfree_pools; i++)
+        pool_free(w->free_pools[i]);
+    free(w->free_bufs);
+    free(w->free_pools);
+    free(w->lios);
+    ev_async_close(w->loop, &w->wake);
+    ev_free(w->loop);
+    pthread_mutex_destroy(&w->lock);
+    if (w->gen)
+        gen_unref(w->gen);
+}

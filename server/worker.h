@@ -1,0 +1,74 @@
+/*
+ * A worker thread: one event loop, the connections it accepted, and its own
+ * caches (Date header, free buffers and pools). Other threads talk to it only
+ * through messages (a locked list plus an eventfd wake-up): a new
+ * generation, stop, a finished blocking job. No locks on the request path.
+ */
+#ifndef PH_WORKER_H
+#define PH_WORKER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "blocking.h"
+#include "ev.h"
+#include "gen.h"
+#include "pool.h"
+
+struct conn;
+struct wmsg;
+
+typedef struct worker {
+    unsigned id;
+    pthread_t thread;
+    ev_loop_t *loop;
+    ev_async_t wake;
+    pthread_mutex_t lock;
+    struct wmsg *inbox, **inbox_tail;
+
+    gen_t *gen;               /* current generation: one reference held */
+    ev_io_t *lios;            /* one watch per listener of gen */
+    size_t nlios;
+    int accepting;            /* listeners registered */
+
+    struct conn *conns;       /* every open connection */
+    struct conn *dead;        /* closed during this batch, freed after it */
+    unsigned nconns;
+    int stopping;
+    ev_timer_t accept_retry;  /* re-enables accepting after EMFILE */
+
+    char date[32];            /* Date header value, refreshed each second */
+    int64_t date_sec;
+
+    char **free_bufs;         /* read buffers to reuse */
+    unsigned nfree_bufs;
+    pool_t **free_pools;
+    unsigned nfree_pools;
+
+    blocking_t *blocking;     /* shared helper pool (thread-safe) */
+    unsigned *total_conns;    /* shared, atomic */
+    unsigned max_conns;
+} worker_t;
+
+/* Set up w (zeroed by the caller) on gen (the worker takes a reference). */
+int worker_init(worker_t *w, unsigned id, gen_t *gen, blocking_t *blocking, unsigned *total_conns);
+int worker_start(worker_t *w);
+void worker_join(worker_t *w);
+void worker_destroy(worker_t *w);
+
+/* Thread-safe messages. worker_post_gen transfers one reference of g. */
+void worker_post_gen(worker_t *w, gen_t *g);
+void worker_post_stop(worker_t *w);
+void worker_post_abort(worker_t *w);
+void worker_post_done(worker_t *w, struct conn *c);
+
+/* Loop thread only. */
+const char *worker_date(worker_t *w);
+char *worker_buf_get(worker_t *w);
+void worker_buf_put(worker_t *w, char *buf);
+pool_t *worker_pool_get(worker_t *w);
+void worker_pool_put(worker_t *w, pool_t *p);
+void worker_conn_closed(worker_t *w, struct conn *c);
+size_t worker_buf_size(const worker_t *w);
+
+#endif

@@ -1,0 +1,564 @@
+#!/usr/bin/env python3
+"""Integration tests for plugins/static through the real server.
+
+One server serves a document root built in the test's temp dir (`root = www`
+relative to the ini). Symlinks are added after start-up: the plugin resolves
+every request afresh. The file secret.txt sits beside www/, outside the
+root, and must never be served.
+"""
+
+import email.utils
+import gzip
+import os
+import random
+import re
+import shutil
+import subprocess
+import time
+import unittest
+
+import harness
+
+BIG = random.Random(1234).randbytes(1 << 20)
+HELLO = b"hello world\n"
+SECRET = b"TOPSECRET-do-not-serve"
+APP_JS = b"console.log('plain');\n" * 50
+STYLE = b"body { color: red; }\n" * 40
+
+FILES = {
+    "secret.txt": SECRET,
+    "www/index.html": b"<h1>home</h1>\n",
+    "www/hello.txt": HELLO,
+    "www/big.bin": BIG,
+    "www/docs/index.html": b"docs index\n",
+    "www/docs/page.html": b"docs page\n",
+    "www/empty/x.txt": b"x\n",
+    "www/.env": b"SECRET_ENV=1\n",
+    "www/.git/config": b"[core]\n",
+    "www/sub/.htpasswd": b"user:hash\n",
+    "www/types/a.html": b"<p>",
+    "www/types/a.css": b"p{}",
+    "www/types/a.js": b"1",
+    "www/types/a.mjs": b"1",
+    "www/types/a.json": b"{}",
+    "www/types/a.txt": b"t",
+    "www/types/a.svg": b"<svg/>",
+    "www/types/a.png": b"\x89PNG",
+    "www/types/a.jpg": b"\xff\xd8",
+    "www/types/a.woff2": b"w",
+    "www/types/a.wasm": b"\0asm",
+    "www/types/a.pdf": b"%PDF",
+    "www/types/A.HTML": b"<p>",
+    "www/types/noext": b"?",
+    "www/auto/b.txt": b"b\n",
+    "www/auto/<x>&\"y\".txt": b"x\n",
+    "www/auto/a b.txt": b"ab\n",
+    "www/auto/sub/c.txt": b"c\n",
+    "www/auto/.hidden": b"h\n",
+    "www/idx/b.htm": b"second index\n",
+    "www/pc/app.js": APP_JS,
+    "www/pc/app.js.gz": gzip.compress(APP_JS),
+    "www/pc/app.js.br": b"FAKE-BROTLI-BYTES",
+    "www/pc/style.css": STYLE,
+    "www/pc/style.css.gz": gzip.compress(STYLE),
+    "www/pc/image.png": b"\x89PNG-plain",
+    "www/pc/image.png.gz": b"GZ-OF-PNG",
+    "www/dots/.env": b"ALLOWED_DOT\n",
+    "www/dots/.well-known/x.txt": b"wk\n",
+}
+
+ROUTES = """
+[route /]
+plugin = static
+root = www
+cache_control = public, max-age=3600
+
+[route /auto]
+plugin = static
+root = www/auto
+autoindex = on
+
+[route /nosym]
+plugin = static
+root = www
+symlinks = off
+
+[route /pc]
+plugin = static
+root = www/pc
+precompressed = on
+
+[route /dots]
+plugin = static
+root = www/dots
+dotfiles = allow
+
+[route /idx]
+plugin = static
+root = www/idx
+index = a.htm, b.htm
+"""
+
+ETAG_RE = re.compile(r'^"[0-9a-f]+-([0-9a-f]+)-[0-9a-f]+"$')
+
+
+class StaticTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = harness.Server(harness.server_ini(routes=ROUTES), files=FILES)
+        www = os.path.join(cls.srv.dir, "www")
+        os.symlink("hello.txt", os.path.join(www, "link_in"))
+        os.symlink("docs", os.path.join(www, "linkdir"))
+        os.symlink("../secret.txt", os.path.join(www, "link_out"))
+        os.symlink(os.path.join(cls.srv.dir, "secret.txt"), os.path.join(www, "link_abs_secret"))
+        os.symlink("/etc/passwd", os.path.join(www, "link_passwd"))
+        os.symlink("/etc", os.path.join(www, "link_etc"))
+        os.symlink("link_in", os.path.join(www, "chain"))
+        os.symlink("../secret.txt", os.path.join(www, "auto", "escape"))
+        cls.www = www
+        cls.errors = []  # every error response seen, checked for paths
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        shutil.rmtree(cls.srv.dir, ignore_errors=True)
+
+    def get(self, path, headers=None, method="GET"):
+        r = self.srv.get(path, headers=headers, method=method)
+        if r.status >= 400:
+            self.errors.append(r)
+        return r
+
+    def assert_no_leak(self, r):
+        self.assertNotIn(SECRET, r.body)
+        self.assertNotIn(b"root:x:0:0", r.body)
+        self.assertNotIn(self.srv.dir.encode(), r.body)
+
+    # --- basics --------------------------------------------------------
+    def test_get_file(self):
+        r = self.get("/hello.txt")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, HELLO)
+        self.assertEqual(r.header("Content-Length"), str(len(HELLO)))
+        self.assertEqual(r.header("Content-Type"), "text/plain; charset=utf-8")
+        self.assertEqual(r.header("Accept-Ranges"), "bytes")
+
+    def test_big_file_byte_exact_raw(self):
+        r = self.get("/big.bin")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(len(r.body), len(BIG))
+        self.assertEqual(r.body, BIG)
+        self.assertEqual(r.header("Content-Type"), "application/octet-stream")
+
+    def test_big_file_byte_exact_curl(self):
+        out = os.path.join(self.srv.dir, "curl-big.out")
+        p = subprocess.run(["curl", "-sS", "--max-time", "20", "-o", out, "-w", "%{http_code}",
+                            self.srv.url("/big.bin")], capture_output=True, timeout=30)
+        self.assertEqual(p.stdout, b"200", p.stderr)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), BIG)
+
+    def test_head_matches_get(self):
+        g = self.get("/big.bin")
+        h = self.get("/big.bin", method="HEAD")
+        self.assertEqual(h.status, 200)
+        self.assertEqual(h.header("Content-Length"), str(len(BIG)))
+        self.assertEqual(h.header("ETag"), g.header("ETag"))
+        self.assertEqual(h.header("Last-Modified"), g.header("Last-Modified"))
+        # HEAD then GET on one connection: no body may follow the HEAD.
+        data = self.srv.raw(b"HEAD /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+                            b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        resps = harness.parse_responses(data, head=[True, False])
+        self.assertEqual([r.status for r in resps], [200, 200])
+        self.assertEqual(resps[1].body, HELLO)
+
+    def test_head_curl(self):
+        p = subprocess.run(["curl", "-sS", "-I", "--max-time", "10", self.srv.url("/hello.txt")],
+                           capture_output=True, timeout=20)
+        self.assertIn(b"200", p.stdout.split(b"\r\n")[0])
+        self.assertRegex(p.stdout.decode(), r"(?i)content-length: 12\r\n")
+
+    def test_method_not_allowed(self):
+        for m in ("POST", "PUT", "DELETE", "OPTIONS", "PATCH"):
+            r = self.get("/hello.txt", method=m)
+            self.assertEqual(r.status, 405, m)
+            self.assertEqual(r.header("Allow"), "GET, HEAD", m)
+        r = self.get("/docs/", method="POST")
+        self.assertEqual(r.status, 405)
+
+    def test_content_types(self):
+        table = {
+            "a.html": "text/html; charset=utf-8",
+            "A.HTML": "text/html; charset=utf-8",
+            "a.css": "text/css; charset=utf-8",
+            "a.js": "text/javascript; charset=utf-8",
+            "a.mjs": "text/javascript; charset=utf-8",
+            "a.json": "application/json; charset=utf-8",
+            "a.txt": "text/plain; charset=utf-8",
+            "a.svg": "image/svg+xml; charset=utf-8",
+            "a.png": "image/png",
+            "a.jpg": "image/jpeg",
+            "a.woff2": "font/woff2",
+            "a.wasm": "application/wasm",
+            "a.pdf": "application/pdf",
+            "noext": "application/octet-stream",
+        }
+        for name, ctype in table.items():
+            r = self.get("/types/" + name)
+            self.assertEqual(r.status, 200, name)
+            self.assertEqual(r.header("Content-Type"), ctype, name)
+
+    def test_cache_control_from_route(self):
+        self.assertEqual(self.get("/hello.txt").header("Cache-Control"), "public, max-age=3600")
+        self.assertIsNone(self.get("/nosym/hello.txt").header("Cache-Control"))
+
+    # --- validators -------------------------------------------------------
+    def test_etag_and_last_modified(self):
+        r = self.get("/big.bin")
+        m = ETAG_RE.match(r.header("ETag", ""))
+        self.assertIsNotNone(m, r.header("ETag"))
+        self.assertEqual(int(m.group(1), 16), len(BIG))
+        lm = email.utils.parsedate_to_datetime(r.header("Last-Modified"))
+        mtime = int(os.stat(os.path.join(self.www, "big.bin")).st_mtime)
+        self.assertEqual(int(lm.timestamp()), mtime)
+        self.assertTrue(r.header("Last-Modified").endswith(" GMT"))
+
+    def test_etag_changes_with_content(self):
+        path = os.path.join(self.www, "changing.txt")
+        with open(path, "wb") as f:
+            f.write(b"one")
+        e1 = self.get("/changing.txt").header("ETag")
+        with open(path, "wb") as f:
+            f.write(b"three")
+        r = self.get("/changing.txt", {"If-None-Match": e1})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"three")
+        self.assertNotEqual(r.header("ETag"), e1)
+
+    def test_if_none_match(self):
+        etag = self.get("/hello.txt").header("ETag")
+        for value in (etag, "W/" + etag, '"nope", ' + etag, "*"):
+            r = self.get("/hello.txt", {"If-None-Match": value})
+            self.assertEqual(r.status, 304, value)
+            self.assertEqual(r.body, b"")
+            self.assertEqual(r.header("ETag"), etag)
+            self.assertEqual(r.header("Cache-Control"), "public, max-age=3600")
+        r = self.get("/hello.txt", {"If-None-Match": '"nope"'})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, HELLO)
+        # HEAD gets the 304 too
+        r = self.get("/hello.txt", {"If-None-Match": etag}, method="HEAD")
+        self.assertEqual(r.status, 304)
+
+    def test_if_modified_since(self):
+        lm = self.get("/hello.txt").header("Last-Modified")
+        r = self.get("/hello.txt", {"If-Modified-Since": lm})
+        self.assertEqual(r.status, 304)
+        self.assertEqual(r.body, b"")
+        r = self.get("/hello.txt", {"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"})
+        self.assertEqual(r.status, 200)
+        r = self.get("/hello.txt", {"If-Modified-Since": "garbage"})
+        self.assertEqual(r.status, 200)
+        # obsolete formats are understood
+        ts = email.utils.parsedate_to_datetime(lm)
+        asctime = ts.strftime("%a %b ") + ("%2d" % ts.day) + ts.strftime(" %H:%M:%S %Y")
+        r = self.get("/hello.txt", {"If-Modified-Since": asctime})
+        self.assertEqual(r.status, 304, asctime)
+        # If-None-Match present: If-Modified-Since is ignored
+        r = self.get("/hello.txt", {"If-Modified-Since": lm, "If-None-Match": '"other"'})
+        self.assertEqual(r.status, 200)
+
+    def test_if_match_and_unmodified_since(self):
+        etag = self.get("/hello.txt").header("ETag")
+        lm = self.get("/hello.txt").header("Last-Modified")
+        r = self.get("/hello.txt", {"If-Match": '"other"'})
+        self.assertEqual(r.status, 412)
+        self.assert_no_leak(r)
+        r = self.get("/hello.txt", {"If-Match": "W/" + etag})
+        self.assertEqual(r.status, 412)
+        r = self.get("/hello.txt", {"If-Match": etag})
+        self.assertEqual(r.status, 200)
+        r = self.get("/hello.txt", {"If-Match": "*"})
+        self.assertEqual(r.status, 200)
+        r = self.get("/hello.txt", {"If-Unmodified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"})
+        self.assertEqual(r.status, 412)
+        r = self.get("/hello.txt", {"If-Unmodified-Since": lm})
+        self.assertEqual(r.status, 200)
+
+    # --- ranges -------------------------------------------------------------
+    def test_ranges(self):
+        size = len(BIG)
+        cases = [
+            ("bytes=0-99", 0, 99),
+            ("bytes=1000-", 1000, size - 1),
+            ("bytes=-500", size - 500, size - 1),
+            ("bytes=100-99999999999", 100, size - 1),
+            ("bytes=-99999999999", 0, size - 1),
+        ]
+        for value, a, b in cases:
+            r = self.get("/big.bin", {"Range": value})
+            self.assertEqual(r.status, 206, value)
+            self.assertEqual(r.header("Content-Range"), "bytes %d-%d/%d" % (a, b, size), value)
+            self.assertEqual(r.body, BIG[a:b + 1], value)
+            self.assertEqual(r.header("Content-Length"), str(b - a + 1))
+
+    def test_range_curl(self):
+        p = subprocess.run(["curl", "-sS", "--max-time", "10", "-r", "10-19", self.srv.url("/big.bin")],
+                           capture_output=True, timeout=20)
+        self.assertEqual(p.stdout, BIG[10:20])
+
+    def test_range_unsatisfiable(self):
+        size = len(BIG)
+        for value in ("bytes=%d-" % size, "bytes=%d-%d" % (size + 5, size + 10), "bytes=-0",
+                      "bytes=99999999999999999999999-"):
+            r = self.get("/big.bin", {"Range": value})
+            self.assertEqual(r.status, 416, value)
+            self.assertEqual(r.header("Content-Range"), "bytes */%d" % size, value)
+            self.assertNotIn(BIG[:64], r.body)
+            self.assert_no_leak(r)
+
+    def test_range_ignored(self):
+        for value in ("bytes=0-1,5-6", "bytes=5-3", "bytes=x-y", "lines=1-2", "bytes="):
+            r = self.get("/hello.txt", {"Range": value})
+            self.assertEqual(r.status, 200, value)
+            self.assertEqual(r.body, HELLO, value)
+            self.assertIsNone(r.header("Content-Range"), value)
+
+    def test_if_range(self):
+        first = self.get("/hello.txt")
+        etag, lm = first.header("ETag"), first.header("Last-Modified")
+        r = self.get("/hello.txt", {"Range": "bytes=0-4", "If-Range": etag})
+        self.assertEqual((r.status, r.body), (206, b"hello"))
+        r = self.get("/hello.txt", {"Range": "bytes=0-4", "If-Range": lm})
+        self.assertEqual((r.status, r.body), (206, b"hello"))
+        for stale in ('"other"', "W/" + etag, "Thu, 01 Jan 1970 00:00:00 GMT"):
+            r = self.get("/hello.txt", {"Range": "bytes=0-4", "If-Range": stale})
+            self.assertEqual((r.status, r.body), (200, HELLO), stale)
+
+    def test_range_with_if_none_match_304(self):
+        etag = self.get("/hello.txt").header("ETag")
+        r = self.get("/hello.txt", {"Range": "bytes=0-4", "If-None-Match": etag})
+        self.assertEqual(r.status, 304)
+
+    # --- directories ---------------------------------------------------------
+    def test_directory_redirect(self):
+        r = self.get("/docs")
+        self.assertEqual(r.status, 301)
+        self.assertEqual(r.header("Location"), "/docs/")
+        r = self.get("/docs?a=1&b=2")
+        self.assertEqual(r.status, 301)
+        self.assertEqual(r.header("Location"), "/docs/?a=1&b=2")
+        r = self.get("/auto/sub")
+        self.assertEqual(r.status, 301)
+        self.assertEqual(r.header("Location"), "/auto/sub/")
+
+    def test_index(self):
+        r = self.get("/docs/")
+        self.assertEqual((r.status, r.body), (200, b"docs index\n"))
+        self.assertEqual(r.header("Content-Type"), "text/html; charset=utf-8")
+        self.assertIsNotNone(r.header("ETag"))
+        r = self.get("/")
+        self.assertEqual((r.status, r.body), (200, b"<h1>home</h1>\n"))
+        # the index key: the first name that exists wins
+        r = self.get("/idx/")
+        self.assertEqual((r.status, r.body), (200, b"second index\n"))
+
+    def test_autoindex_off(self):
+        r = self.get("/empty/")
+        self.assertEqual(r.status, 403)
+        self.assertNotIn(b"x.txt", r.body)
+        self.assert_no_leak(r)
+
+    def test_autoindex_on(self):
+        r = self.get("/auto/")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Content-Type"), "text/html; charset=utf-8")
+        body = r.body.decode()
+        self.assertIn('<a href="b.txt">b.txt</a>', body)
+        self.assertIn('<a href="a%20b.txt">a b.txt</a>', body)
+        self.assertIn('<a href="%3Cx%3E%26%22y%22.txt">&lt;x&gt;&amp;&quot;y&quot;.txt</a>', body)
+        self.assertIn('<a href="sub/">sub/</a>', body)
+        self.assertNotIn("<x>", body)
+        self.assertNotIn(".hidden", body)
+        self.assertNotIn("escape", body)  # symlink out of the root
+        self.assertLess(body.index("sub/"), body.index("b.txt"))
+        r = self.get("/auto/sub/")
+        self.assertIn('<a href="c.txt">c.txt</a>', r.body.decode())
+        self.assertIn('href="../"', r.body.decode())
+
+    # --- dotfiles --------------------------------------------------------------
+    def test_dotfiles_denied(self):
+        for path in ("/.env", "/.git/config", "/.git/", "/sub/.htpasswd", "/.git"):
+            r = self.get(path)
+            self.assertEqual(r.status, 404, path)
+            self.assertNotIn(b"SECRET_ENV", r.body)
+            self.assertNotIn(b"user:hash", r.body)
+            self.assert_no_leak(r)
+
+    def test_dotfiles_allowed(self):
+        r = self.get("/dots/.env")
+        self.assertEqual((r.status, r.body), (200, b"ALLOWED_DOT\n"))
+        r = self.get("/dots/.well-known/x.txt")
+        self.assertEqual((r.status, r.body), (200, b"wk\n"))
+
+    # --- traversal and symlinks --------------------------------------------------
+    def raw_status(self, target):
+        data = self.srv.raw(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        resps = harness.parse_responses(data)
+        self.assertTrue(resps, target)
+        r = resps[0]
+        if r.status >= 400:
+            self.errors.append(r)
+        return r
+
+    def test_traversal_raw(self):
+        targets = [
+            b"/../../etc/passwd",
+            b"/../secret.txt",
+            b"/docs/../../secret.txt",
+            b"/%2e%2e/%2e%2e/etc/passwd",
+            b"/%2e%2e/secret.txt",
+            b"/%2E%2E/secret.txt",
+            b"/a/..%2f..%2f..%2fetc/passwd",
+            b"/docs/..%2f..%2fsecret.txt",
+            b"/%5c..%5cetc",
+            b"/..%5csecret.txt",
+            b"/docs%5c..%5c..%5csecret.txt",
+            b"/hello.txt%00.png",
+            b"/link_out",
+            b"/link_abs_secret",
+            b"/link_passwd",
+            b"/link_etc/passwd",
+            b"/auto/escape",
+        ]
+        for t in targets:
+            r = self.raw_status(t)
+            self.assertIn(r.status, (400, 403, 404), t)
+            self.assert_no_leak(r)
+
+    def test_symlink_escape_is_404(self):
+        for path in ("/link_out", "/link_abs_secret", "/link_passwd", "/link_etc/passwd",
+                     "/link_etc/hostname"):
+            r = self.get(path)
+            self.assertEqual(r.status, 404, path)
+            self.assert_no_leak(r)
+
+    def test_symlinks_inside(self):
+        r = self.get("/link_in")
+        self.assertEqual((r.status, r.body), (200, HELLO))
+        r = self.get("/chain")
+        self.assertEqual((r.status, r.body), (200, HELLO))
+        r = self.get("/linkdir/page.html")
+        self.assertEqual((r.status, r.body), (200, b"docs page\n"))
+
+    def test_symlinks_off(self):
+        r = self.get("/nosym/hello.txt")
+        self.assertEqual((r.status, r.body), (200, HELLO))
+        for path in ("/nosym/link_in", "/nosym/chain", "/nosym/linkdir/page.html", "/nosym/link_out"):
+            r = self.get(path)
+            self.assertIn(r.status, (403, 404), path)
+            self.assertNotIn(HELLO, r.body)
+            self.assert_no_leak(r)
+
+    # --- precompressed ------------------------------------------------------------
+    def test_precompressed_br_preferred(self):
+        r = self.get("/pc/app.js", {"Accept-Encoding": "gzip, br"})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Content-Encoding"), "br")
+        self.assertEqual(r.body, b"FAKE-BROTLI-BYTES")
+        self.assertEqual(r.header("Content-Type"), "text/javascript; charset=utf-8")
+        self.assertEqual(r.header("Vary"), "Accept-Encoding")
+
+    def test_precompressed_gzip(self):
+        for ae in ("gzip", "br;q=0, gzip", "gzip, deflate"):
+            r = self.get("/pc/app.js", {"Accept-Encoding": ae})
+            self.assertEqual(r.header("Content-Encoding"), "gzip", ae)
+            self.assertEqual(gzip.decompress(r.body), APP_JS, ae)
+            self.assertEqual(r.header("Vary"), "Accept-Encoding", ae)
+            self.assertEqual(r.header("Content-Type"), "text/javascript; charset=utf-8")
+
+    def test_precompressed_identity(self):
+        for headers in ({}, {"Accept-Encoding": "gzip;q=0, br;q=0"}, {"Accept-Encoding": "identity"}):
+            r = self.get("/pc/app.js", headers)
+            self.assertIsNone(r.header("Content-Encoding"), headers)
+            self.assertEqual(r.body, APP_JS, headers)
+            self.assertEqual(r.header("Vary"), "Accept-Encoding", headers)
+        # only a .gz sibling: a br-only client gets the original
+        r = self.get("/pc/style.css", {"Accept-Encoding": "br"})
+        self.assertIsNone(r.header("Content-Encoding"))
+        self.assertEqual(r.body, STYLE)
+
+    def test_precompressed_not_for_binary_types(self):
+        r = self.get("/pc/image.png", {"Accept-Encoding": "gzip"})
+        self.assertEqual(r.body, b"\x89PNG-plain")
+        self.assertIsNone(r.header("Content-Encoding"))
+        self.assertIsNone(r.header("Vary"))
+
+    def test_precompressed_off_route(self):
+        # the same files through /nosym, whose route leaves precompressed off
+        r = self.get("/nosym/pc/app.js", {"Accept-Encoding": "gzip, br"})
+        self.assertIsNone(r.header("Content-Encoding"))
+        self.assertIsNone(r.header("Vary"))
+        self.assertEqual(r.body, APP_JS)
+        r = self.get("/nosym/pc/app.js.gz", {"Accept-Encoding": "gzip"})
+        self.assertEqual(r.header("Content-Type"), "application/gzip")
+        self.assertIsNone(r.header("Content-Encoding"))
+
+    def test_precompressed_curl(self):
+        p = subprocess.run(["curl", "-sS", "--max-time", "10", "--compressed", "-H", "Accept-Encoding: gzip",
+                            self.srv.url("/pc/style.css")], capture_output=True, timeout=20)
+        self.assertEqual(p.stdout, STYLE)
+
+    def test_precompressed_etag_differs(self):
+        plain = self.get("/pc/app.js").header("ETag")
+        gz = self.get("/pc/app.js", {"Accept-Encoding": "gzip"}).header("ETag")
+        self.assertNotEqual(plain, gz)
+        r = self.get("/pc/app.js", {"Accept-Encoding": "gzip", "If-None-Match": gz})
+        self.assertEqual(r.status, 304)
+        self.assertEqual(r.header("Vary"), "Accept-Encoding")
+
+    # --- error bodies ---------------------------------------------------------------
+    def test_zz_error_bodies_reveal_no_path(self):
+        for path in ("/missing.txt", "/docs/missing/deeper", "/empty/", "/.env", "/link_out"):
+            self.get(path)
+        self.get("/hello.txt", method="DELETE")
+        self.assertTrue(self.errors)
+        for r in self.errors:
+            self.assertNotIn(self.srv.dir.encode(), r.body, r)
+            self.assertNotIn(b"/www", r.body, r)
+            self.assertNotIn(b"/tmp", r.body, r)
+
+
+class StaticConfigTest(unittest.TestCase):
+    def start_expect_failure(self, route_keys):
+        ini = harness.server_ini(routes="[route /]\nplugin = static\n" + route_keys)
+        srv = harness.Server(ini, files={"www/index.html": b"x"}, expect_ready=False)
+        try:
+            deadline = time.time() + 15
+            while srv.proc.poll() is None and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertIsNotNone(srv.proc.poll(), "server started with bad keys")
+            self.assertNotEqual(srv.proc.returncode, 0)
+            srv.stop()  # also waits until the whole log has been read
+            return srv.log()
+        finally:
+            srv.stop()
+            shutil.rmtree(srv.dir, ignore_errors=True)
+
+    def test_unknown_key_refused(self):
+        log = self.start_expect_failure("root = www\nautoindx = on\n")
+        self.assertIn("autoindx", log)
+
+    def test_missing_root_refused(self):
+        log = self.start_expect_failure("index = index.html\n")
+        self.assertIn("root", log)
+
+    def test_bad_values_refused(self):
+        for keys in ("root = www\nautoindex = maybe\n", "root = www\nsymlinks = everywhere\n",
+                     "root = www\ndotfiles = sometimes\n", "root = no-such-dir\n",
+                     "root = www\nindex = ../x.html\n"):
+            self.start_expect_failure(keys)
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,598 @@
+/*
+ * Unit tests of the data plugin's pure parts: query-string parsing, SQL
+ * text, typed values, JSON conversion and route keys. Hostile names and
+ * values must never reach SQL text: they are refused or become parameters.
+ */
+#include <check.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data_conf.h"
+#include "data_json.h"
+#include "data_query.h"
+#include "data_schema.h"
+#include "data_sql.h"
+#include "data_value.h"
+
+static data_schema_t schema;
+static const data_table_t *notes;
+
+/* notes(id INTEGER PK, title TEXT NOT NULL, body TEXT, score REAL,
+ *       done BOOLEAN, data BLOB, created_at TEXT default) */
+static void setup(void)
+{
+    char err[128];
+    memset(&schema, 0, sizeof schema);
+    data_table_t *t = data_schema_add_table(&schema, "notes");
+    ck_assert_ptr_nonnull(t);
+    data_table_add_column(t, "id", "INTEGER", DATA_TYPE_INTEGER, false, true, true);
+    data_table_add_column(t, "title", "TEXT", DATA_TYPE_TEXT, true, false, false);
+    data_table_add_column(t, "body", "TEXT", DATA_TYPE_TEXT, false, false, false);
+    data_table_add_column(t, "score", "REAL", DATA_TYPE_REAL, false, false, false);
+    data_table_add_column(t, "done", "BOOLEAN", DATA_TYPE_BOOL, false, false, false);
+    data_table_add_column(t, "data", "BLOB", DATA_TYPE_BLOB, false, false, false);
+    data_table_add_column(t, "created_at", "TEXT", DATA_TYPE_TEXT, true, true, false);
+    ck_assert_int_eq(data_table_finish(t, err, sizeof err), PH_OK);
+    notes = &schema.tables[0];
+}
+
+static void teardown(void)
+{
+    data_schema_free(&schema);
+}
+
+static int parse(const char *qs, data_query_t *q, char *err)
+{
+    return data_query_parse(notes, qs, strlen(qs), 1000, q, err, 200);
+}
+
+static void expect_refused(const char *qs, const char *msg_part)
+{
+    data_query_t q;
+    char err[200] = "";
+    ck_assert_msg(parse(qs, &q, err) == PH_ERROR, "accepted: %s", qs);
+    ck_assert_msg(strstr(err, msg_part) != NULL, "%s: message \"%s\" lacks \"%s\"", qs, err, msg_part);
+    ck_assert_uint_eq(q.nfilters, 0);
+    ck_assert_ptr_null(q.filters);
+}
+
+/* --- query parsing -------------------------------------------------------- */
+
+START_TEST(empty_query_defaults)
+{
+    data_query_t q;
+    char err[200];
+    ck_assert_int_eq(data_query_parse(notes, NULL, 0, 1000, &q, err, sizeof err), PH_OK);
+    ck_assert_int_eq(q.limit, 1000);
+    ck_assert_int_eq(q.offset, 0);
+    ck_assert_uint_eq(q.nfilters, 0);
+    ck_assert_uint_eq(q.norder, 0);
+    data_query_free(&q);
+}
+END_TEST
+
+START_TEST(limit_offset_order_filters)
+{
+    data_query_t q;
+    char err[200];
+    ck_assert_int_eq(parse("limit=5&offset=10&order=title.desc,id&title=like.a%25&id=gte.3&&", &q, err), PH_OK);
+    ck_assert_int_eq(q.limit, 5);
+    ck_assert_int_eq(q.offset, 10);
+    ck_assert_uint_eq(q.norder, 2);
+    ck_assert_str_eq(q.order[0].col->name, "title");
+    ck_assert(q.order[0].desc);
+    ck_assert_str_eq(q.order[1].col->name, "id");
+    ck_assert(!q.order[1].desc);
+    ck_assert_uint_eq(q.nfilters, 2);
+    ck_assert_int_eq(q.filters[0].op, DATA_OP_LIKE);
+    ck_assert_int_eq(q.filters[0].value.kind, DATA_VALUE_TEXT);
+    ck_assert_str_eq(q.filters[0].value.ptr, "a%");
+    ck_assert_int_eq(q.filters[1].op, DATA_OP_GTE);
+    ck_assert_int_eq(q.filters[1].value.kind, DATA_VALUE_INT);
+    ck_assert_int_eq(q.filters[1].value.i, 3);
+    data_query_free(&q);
+}
+END_TEST
+
+START_TEST(every_operator)
+{
+    static const struct { const char *qs; data_op_t op; const char *sql; } cases[] = {
+        {"id=eq.1", DATA_OP_EQ, "="},   {"id=neq.1", DATA_OP_NEQ, "<>"}, {"id=lt.1", DATA_OP_LT, "<"},
+        {"id=lte.1", DATA_OP_LTE, "<="}, {"id=gt.1", DATA_OP_GT, ">"},    {"id=gte.1", DATA_OP_GTE, ">="},
+        {"body=like.x", DATA_OP_LIKE, "LIKE"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        data_query_t q;
+        char err[200];
+        ck_assert_int_eq(parse(cases[i].qs, &q, err), PH_OK);
+        ck_assert_int_eq(q.filters[0].op, cases[i].op);
+        ck_assert_str_eq(data_op_sql(q.filters[0].op), cases[i].sql);
+        data_query_free(&q);
+    }
+}
+END_TEST
+
+START_TEST(percent_decoding_and_plus)
+{
+    data_query_t q;
+    char err[200];
+    /* Name and value are both decoded; "+" is a space; "%2B" a plus. */
+    ck_assert_int_eq(parse("%74itle=eq.a+b%2Bc%20%C3%A9", &q, err), PH_OK);
+    ck_assert_str_eq(q.filters[0].col->name, "title");
+    ck_assert_str_eq(q.filters[0].value.ptr, "a b+c \xC3\xA9");
+    data_query_free(&q);
+    /* The "." separating op and value can be encoded too. */
+    ck_assert_int_eq(parse("title=eq%2Ex.y", &q, err), PH_OK);
+    ck_assert_str_eq(q.filters[0].value.ptr, "x.y");
+    data_query_free(&q);
+}
+END_TEST
+
+START_TEST(limit_is_capped)
+{
+    data_query_t q;
+    char err[200];
+    ck_assert_int_eq(parse("limit=1001", &q, err), PH_OK);
+    ck_assert_int_eq(q.limit, 1000);
+    data_query_free(&q);
+    ck_assert_int_eq(parse("limit=99999999999999999999999999", &q, err), PH_OK);
+    ck_assert_int_eq(q.limit, 1000);
+    data_query_free(&q);
+    ck_assert_int_eq(parse("limit=0", &q, err), PH_OK);
+    ck_assert_int_eq(q.limit, 0);
+    data_query_free(&q);
+}
+END_TEST
+
+START_TEST(bad_paging)
+{
+    expect_refused("limit=-1", "limit");
+    expect_refused("limit=abc", "limit");
+    expect_refused("limit=", "limit");
+    expect_refused("limit=1&limit=2", "twice");
+    expect_refused("offset=-5", "offset");
+    expect_refused("offset=9223372036854775808", "offset");
+    expect_refused("offset=1e3", "offset");
+    expect_refused("order=title&order=id", "twice");
+    expect_refused("order=", "empty");
+    expect_refused("order=title,", "empty");
+    expect_refused("order=title.sideways", "order");
+    expect_refused("order=nope.asc", "order");
+}
+END_TEST
+
+START_TEST(hostile_names_refused)
+{
+    expect_refused("title;%20DROP%20TABLE%20notes=eq.1", "unknown column");
+    expect_refused("%22title%22=eq.1", "unknown column");
+    expect_refused("order=id;DROP%20TABLE%20notes", "order");
+    expect_refused("order=%22id%22", "order");
+    expect_refused("nope=eq.1", "unknown column \"nope\"");
+    expect_refused("TITLE=eq.1", "unknown column"); /* names are exact */
+    expect_refused("%FF%FE=eq.1", "UTF-8");
+    expect_refused("ti%00tle=eq.1", "NUL");
+}
+END_TEST
+
+START_TEST(hostile_values_become_parameters)
+{
+    data_query_t q;
+    char err[200];
+    const char *evil = "x'); DROP TABLE notes; --\"";
+    ck_assert_int_eq(parse("title=eq.x%27)%3B%20DROP%20TABLE%20notes%3B%20--%22", &q, err), PH_OK);
+    ck_assert_str_eq(q.filters[0].value.ptr, evil);
+
+    data_stmt_t st = DATA_STMT_INIT(DATA_DIALECT_SQLITE);
+    ck_assert_int_eq(data_sql_select(&st, notes, &q), PH_OK);
+    ck_assert_ptr_null(strstr(st.sql, "DROP"));
+    ck_assert_ptr_null(strstr(st.sql, "'"));
+    ck_assert_uint_eq(st.nparams, 3);
+    ck_assert_str_eq(st.params[0].ptr, evil);
+    data_stmt_free(&st);
+    data_query_free(&q);
+}
+END_TEST
+
+START_TEST(bad_values_refused)
+{
+    expect_refused("id=eq.abc", "integer");
+    expect_refused("id=eq.1.5", "integer");
+    expect_refused("id=eq.99999999999999999999", "integer");
+    expect_refused("id=eq.", "integer");
+    expect_refused("score=gt.1e999", "number");
+    expect_refused("score=gt.nan", "number");
+    expect_refused("score=gt.0x10", "number");
+    expect_refused("done=eq.yes", "true or false");
+    expect_refused("data=eq.!!!", "base64");
+    expect_refused("title=eq.%FF", "UTF-8");
+    expect_refused("title=eq.%C0%AF", "UTF-8"); /* overlong "/" */
+    expect_refused("title=eq.%ED%A0%80", "UTF-8"); /* surrogate */
+    expect_refused("title=eq.a%00b", "NUL");
+    expect_refused("title=eq.%zz", "percent");
+    expect_refused("title=eq.%4", "percent");
+    expect_refused("title=zz.1", "expected op.value");
+    expect_refused("title=eq", "expected op.value");
+    expect_refused("title", "without");
+    expect_refused("id=like.1", "text column");
+}
+END_TEST
+
+START_TEST(extreme_integers)
+{
+    data_query_t q;
+    char err[200];
+    ck_assert_int_eq(parse("id=eq.9223372036854775807&id=neq.-9223372036854775808", &q, err), PH_OK);
+    ck_assert_int_eq(q.filters[0].value.i, INT64_MAX);
+    ck_assert_int_eq(q.filters[1].value.i, INT64_MIN);
+    data_query_free(&q);
+    expect_refused("id=eq.9223372036854775808", "integer");
+    expect_refused("id=eq.-9223372036854775809", "integer");
+}
+END_TEST
+
+/* --- SQL text --------------------------------------------------------------- */
+
+START_TEST(select_sql_sqlite)
+{
+    data_query_t q;
+    char err[200];
+    ck_assert_int_eq(parse("title=eq.a&id=lt.9&order=title.desc&limit=2&offset=4", &q, err), PH_OK);
+    data_stmt_t st = DATA_STMT_INIT(DATA_DIALECT_SQLITE);
+    ck_assert_int_eq(data_sql_select(&st, notes, &q), PH_OK);
+    ck_assert_str_eq(st.sql,
+                     "SELECT \"id\", \"title\", \"body\", \"score\", \"done\", \"data\", \"created_at\""
+                     " FROM \"notes\" WHERE \"title\" = ?1 AND \"id\" < ?2"
+                     " ORDER BY \"title\" DESC, \"id\" ASC LIMIT ?3 OFFSET ?4");
+    ck_assert_uint_eq(st.nparams, 4);
+    ck_assert_int_eq(st.params[2].i, 2);
+    ck_assert_int_eq(st.params[3].i, 4);
+    data_stmt_free(&st);
+
+    data_stmt_t ct = DATA_STMT_INIT(DATA_DIALECT_PG);
+    ck_assert_int_eq(data_sql_count(&ct, notes, &q), PH_OK);
+    ck_assert_str_eq(ct.sql, "SELECT count(*) AS \"count\" FROM \"notes\" WHERE \"title\" = $1 AND \"id\" < $2");
+    data_stmt_free(&ct);
+    data_query_free(&q);
+}
+END_TEST
+
+START_TEST(order_by_pk_not_repeated)
+{
+    data_query_t q;
+    char err[200];
+    ck_assert_int_eq(parse("order=id.desc", &q, err), PH_OK);
+    data_stmt_t st = DATA_STMT_INIT(DATA_DIALECT_PG);
+    ck_assert_int_eq(data_sql_select(&st, notes, &q), PH_OK);
+    ck_assert_ptr_nonnull(strstr(st.sql, " ORDER BY \"id\" DESC LIMIT $1 OFFSET $2"));
+    data_stmt_free(&st);
+    data_query_free(&q);
+}
+END_TEST
+
+START_TEST(write_sql)
+{
+    data_value_t id = {.kind = DATA_VALUE_INT, .i = 7};
+    data_assign_t a[2] = {{&notes->cols[1], {.kind = DATA_VALUE_NULL}}, {&notes->cols[2], {.kind = DATA_VALUE_NULL}}};
+    data_value_set_text(&a[0].value, "t", 1);
+    const char *cols = "\"id\", \"title\", \"body\", \"score\", \"done\", \"data\", \"created_at\"";
+    char want[512];
+
+    data_stmt_t st = DATA_STMT_INIT(DATA_DIALECT_PG);
+    ck_assert_int_eq(data_sql_insert(&st, notes, a, 2), PH_OK);
+    snprintf(want, sizeof want, "INSERT INTO \"notes\" (\"title\", \"body\") VALUES ($1, $2) RETURNING %s", cols);
+    ck_assert_str_eq(st.sql, want);
+    ck_assert_str_eq(st.params[0].ptr, "t");
+    ck_assert_int_eq(st.params[1].kind, DATA_VALUE_NULL);
+    data_stmt_free(&st);
+
+    data_stmt_t e = DATA_STMT_INIT(DATA_DIALECT_SQLITE);
+    ck_assert_int_eq(data_sql_insert(&e, notes, NULL, 0), PH_OK);
+    snprintf(want, sizeof want, "INSERT INTO \"notes\" DEFAULT VALUES RETURNING %s", cols);
+    ck_assert_str_eq(e.sql, want);
+    data_stmt_free(&e);
+
+    data_stmt_t u = DATA_STMT_INIT(DATA_DIALECT_SQLITE);
+    ck_assert_int_eq(data_sql_update(&u, notes, a, 1, &id), PH_OK);
+    snprintf(want, sizeof want, "UPDATE \"notes\" SET \"title\" = ?1 WHERE \"id\" = ?2 RETURNING %s", cols);
+    ck_assert_str_eq(u.sql, want);
+    ck_assert_int_eq(u.params[1].i, 7);
+    data_stmt_free(&u);
+
+    data_stmt_t d = DATA_STMT_INIT(DATA_DIALECT_PG);
+    ck_assert_int_eq(data_sql_delete(&d, notes, &id), PH_OK);
+    ck_assert_str_eq(d.sql, "DELETE FROM \"notes\" WHERE \"id\" = $1 RETURNING \"id\"");
+    data_stmt_free(&d);
+
+    data_stmt_t g = DATA_STMT_INIT(DATA_DIALECT_PG);
+    ck_assert_int_eq(data_sql_get(&g, notes, &id), PH_OK);
+    snprintf(want, sizeof want, "SELECT %s FROM \"notes\" WHERE \"id\" = $1", cols);
+    ck_assert_str_eq(g.sql, want);
+    data_stmt_free(&g);
+    data_value_clear(&a[0].value);
+}
+END_TEST
+
+START_TEST(identifiers_are_quoted)
+{
+    /* Names come from the schema, but even a schema name with quotes
+     * cannot end the identifier early. */
+    data_schema_t s = {0};
+    char err[100];
+    data_table_t *t = data_schema_add_table(&s, "we\"ird; DROP");
+    data_table_add_column(t, "k\"", "INTEGER", DATA_TYPE_INTEGER, true, true, true);
+    ck_assert_int_eq(data_table_finish(t, err, sizeof err), PH_OK);
+    data_value_t id = {.kind = DATA_VALUE_INT, .i = 1};
+    data_stmt_t st = DATA_STMT_INIT(DATA_DIALECT_SQLITE);
+    ck_assert_int_eq(data_sql_delete(&st, t, &id), PH_OK);
+    ck_assert_str_eq(st.sql, "DELETE FROM \"we\"\"ird; DROP\" WHERE \"k\"\"\" = ?1 RETURNING \"k\"\"\"");
+    data_stmt_free(&st);
+    data_schema_free(&s);
+}
+END_TEST
+
+/* --- schema --------------------------------------------------------------- */
+
+START_TEST(schema_types_and_keys)
+{
+    ck_assert_int_eq(data_type_from_sqlite("INTEGER"), DATA_TYPE_INTEGER);
+    ck_assert_int_eq(data_type_from_sqlite("bigint"), DATA_TYPE_INTEGER);
+    ck_assert_int_eq(data_type_from_sqlite("VARCHAR(20)"), DATA_TYPE_TEXT);
+    ck_assert_int_eq(data_type_from_sqlite("BLOB"), DATA_TYPE_BLOB);
+    ck_assert_int_eq(data_type_from_sqlite("double precision"), DATA_TYPE_REAL);
+    ck_assert_int_eq(data_type_from_sqlite("BOOLEAN"), DATA_TYPE_BOOL);
+    ck_assert_int_eq(data_type_from_sqlite("DATETIME"), DATA_TYPE_TEXT);
+    ck_assert_int_eq(data_type_from_sqlite(""), DATA_TYPE_ANY);
+    ck_assert_int_eq(data_type_from_pg("int8"), DATA_TYPE_INTEGER);
+    ck_assert_int_eq(data_type_from_pg("bytea"), DATA_TYPE_BLOB);
+    ck_assert_int_eq(data_type_from_pg("timestamptz"), DATA_TYPE_TEXT);
+    ck_assert_int_eq(data_type_from_pg("bool"), DATA_TYPE_BOOL);
+
+    ck_assert_ptr_eq(data_schema_find(&schema, "notes", 5), notes);
+    ck_assert_ptr_null(data_schema_find(&schema, "note", 4));
+    ck_assert_ptr_null(data_schema_find(&schema, "notesx", 5 + 1));
+    ck_assert_uint_eq(notes->pk, 0);
+
+    data_schema_t s = {0};
+    char err[120];
+    data_table_t *t = data_schema_add_table(&s, "two");
+    data_table_add_column(t, "a", "INTEGER", DATA_TYPE_INTEGER, true, false, true);
+    data_table_add_column(t, "b", "INTEGER", DATA_TYPE_INTEGER, true, false, true);
+    ck_assert_int_eq(data_table_finish(t, err, sizeof err), PH_ERROR);
+    ck_assert_ptr_nonnull(strstr(err, "exactly one column"));
+    t = data_schema_add_table(&s, "missing");
+    ck_assert_int_eq(data_table_finish(t, err, sizeof err), PH_ERROR);
+    ck_assert_ptr_nonnull(strstr(err, "does not exist"));
+    data_schema_free(&s);
+}
+END_TEST
+
+/* --- values and JSON ------------------------------------------------------ */
+
+START_TEST(base64_round_trip)
+{
+    const char raw[] = "\x00\xff\x10hello";
+    for (size_t n = 0; n <= sizeof raw - 1; n++) {
+        char *enc = data_base64_encode(raw, n);
+        size_t outlen;
+        unsigned char *dec = data_base64_decode(enc, strlen(enc), &outlen);
+        ck_assert_ptr_nonnull(dec);
+        ck_assert_uint_eq(outlen, n);
+        ck_assert_int_eq(memcmp(dec, raw, n), 0);
+        free(enc);
+        free(dec);
+    }
+    size_t n;
+    char *e = data_base64_encode("hi", 2);
+    ck_assert_str_eq(e, "aGk=");
+    free(e);
+    ck_assert_ptr_null(data_base64_decode("a", 1, &n));
+    ck_assert_ptr_null(data_base64_decode("aG k", 4, &n));
+    ck_assert_ptr_null(data_base64_decode("a===", 4, &n));
+}
+END_TEST
+
+START_TEST(utf8_validation)
+{
+    ck_assert(data_utf8_valid("plain", 5));
+    ck_assert(data_utf8_valid("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", 9));
+    ck_assert(!data_utf8_valid("\xC3", 1));
+    ck_assert(!data_utf8_valid("\xC0\x80", 2));
+    ck_assert(!data_utf8_valid("\xF4\x90\x80\x80", 4)); /* above U+10FFFF */
+    ck_assert(!data_utf8_valid("\xED\xBF\xBF", 3));
+    ck_assert(!data_utf8_valid("\x80", 1));
+}
+END_TEST
+
+START_TEST(json_out_typing)
+{
+    data_value_t i = {.kind = DATA_VALUE_INT, .i = 42};
+    data_value_t b = {.kind = DATA_VALUE_BLOB, .ptr = "hi", .len = 2};
+    data_value_t bad = {.kind = DATA_VALUE_TEXT, .ptr = "\xff", .len = 1};
+    data_value_t r = {.kind = DATA_VALUE_REAL, .d = 1.5};
+    json_t *j;
+
+    j = data_json_from_value(DATA_TYPE_INTEGER, &i);
+    ck_assert(json_is_integer(j) && json_integer_value(j) == 42);
+    json_decref(j);
+    j = data_json_from_value(DATA_TYPE_BOOL, &i);
+    ck_assert(json_is_true(j));
+    json_decref(j);
+    j = data_json_from_value(DATA_TYPE_BLOB, &b);
+    ck_assert_str_eq(json_string_value(j), "aGk=");
+    json_decref(j);
+    j = data_json_from_value(DATA_TYPE_REAL, &r);
+    ck_assert(json_is_real(j) && json_real_value(j) == 1.5);
+    json_decref(j);
+    ck_assert_ptr_null(data_json_from_value(DATA_TYPE_TEXT, &bad));
+}
+END_TEST
+
+static int assign(const char *body, data_json_mode_t mode, data_assign_t **a, size_t *n, char *err)
+{
+    data_value_t id = {.kind = DATA_VALUE_INT, .i = 7};
+    json_t *j = json_loads(body, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    int rc = data_json_assignments(notes, j, mode, &id, a, n, err, 200);
+    json_decref(j);
+    return rc;
+}
+
+START_TEST(json_in_typing)
+{
+    data_assign_t *a;
+    size_t n;
+    char err[200];
+
+    ck_assert_int_eq(assign("{\"title\":\"t\",\"score\":2,\"done\":true,\"data\":\"aGk=\",\"body\":null}",
+                            DATA_JSON_INSERT, &a, &n, err), PH_OK);
+    ck_assert_uint_eq(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(a[i].col->name, "score") == 0) {
+            ck_assert_int_eq(a[i].value.kind, DATA_VALUE_REAL);
+            ck_assert(a[i].value.d == 2.0);
+        } else if (strcmp(a[i].col->name, "data") == 0) {
+            ck_assert_int_eq(a[i].value.kind, DATA_VALUE_BLOB);
+            ck_assert_uint_eq(a[i].value.len, 2);
+        } else if (strcmp(a[i].col->name, "done") == 0) {
+            ck_assert_int_eq(a[i].value.kind, DATA_VALUE_BOOL);
+        } else if (strcmp(a[i].col->name, "body") == 0) {
+            ck_assert_int_eq(a[i].value.kind, DATA_VALUE_NULL);
+        }
+    }
+    data_json_assign_free(a, n);
+
+    static const struct { const char *body; data_json_mode_t mode; const char *msg; } bad[] = {
+        {"{\"nope\":1}", DATA_JSON_INSERT, "unknown column \"nope\""},
+        {"{\"title; DROP TABLE notes\":1}", DATA_JSON_INSERT, "unknown column"},
+        {"{\"title\":5}", DATA_JSON_INSERT, "expects a string"},
+        {"{\"id\":\"5\"}", DATA_JSON_INSERT, "expects an integer"},
+        {"{\"id\":1.5}", DATA_JSON_INSERT, "expects an integer"},
+        {"{\"done\":1}", DATA_JSON_INSERT, "true or false"},
+        {"{\"data\":\"***\"}", DATA_JSON_INSERT, "base64"},
+        {"{\"title\":[1]}", DATA_JSON_INSERT, "expects a string"},
+        {"{\"id\":8,\"title\":\"x\"}", DATA_JSON_PATCH, "cannot be changed"},
+        {"{}", DATA_JSON_PATCH, "nothing to update"},
+        {"{\"id\":7}", DATA_JSON_PATCH, "nothing to update"},
+        {"[1]", DATA_JSON_INSERT, "JSON object"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        ck_assert_msg(assign(bad[i].body, bad[i].mode, &a, &n, err) == PH_ERROR, "accepted %s", bad[i].body);
+        ck_assert_msg(strstr(err, bad[i].msg) != NULL, "%s: \"%s\"", bad[i].body, err);
+    }
+}
+END_TEST
+
+START_TEST(put_nulls_the_rest)
+{
+    data_assign_t *a;
+    size_t n;
+    char err[200];
+    /* PUT: the same key as the URL is accepted and dropped; columns not
+     * given become NULL except the key and those with a default. */
+    ck_assert_int_eq(assign("{\"id\":7,\"title\":\"t\"}", DATA_JSON_PUT, &a, &n, err), PH_OK);
+    ck_assert_uint_eq(n, 5); /* title, body, score, done, data */
+    ck_assert_str_eq(a[0].col->name, "title");
+    for (size_t i = 1; i < n; i++) {
+        ck_assert_int_eq(a[i].value.kind, DATA_VALUE_NULL);
+        ck_assert_str_ne(a[i].col->name, "created_at");
+        ck_assert_str_ne(a[i].col->name, "id");
+    }
+    data_json_assign_free(a, n);
+}
+END_TEST
+
+/* --- route keys ------------------------------------------------------------- */
+
+START_TEST(conf_keys)
+{
+    ph_kv_t ok[] = {{"database", "sqlite:../data/app.db"}, {"tables", " notes , tags"},
+                    {"read_only", "yes"}, {"max_rows", "50"}, {"schema", "schema.sql"},
+                    {"busy_timeout", "200"}};
+    data_conf_t c;
+    ph_error_t e;
+    ck_assert_int_eq(data_conf_parse(&c, "/etc/ph", ok, 6, &e), PH_OK);
+    ck_assert_int_eq(c.backend, DATA_BACKEND_SQLITE);
+    ck_assert_str_eq(c.target, "/etc/ph/../data/app.db");
+    ck_assert_str_eq(c.schema, "/etc/ph/schema.sql");
+    ck_assert_uint_eq(c.ntables, 2);
+    ck_assert_str_eq(c.tables[0], "notes");
+    ck_assert_str_eq(c.tables[1], "tags");
+    ck_assert(c.read_only);
+    ck_assert_int_eq(c.max_rows, 50);
+    ck_assert_int_eq(c.busy_timeout_ms, 200);
+    data_conf_free(&c);
+
+    ph_kv_t pg[] = {{"database", "postgresql://u@127.0.0.1:5/db"}};
+    ck_assert_int_eq(data_conf_parse(&c, "/etc/ph", pg, 1, &e), PH_OK);
+    ck_assert_int_eq(c.backend, DATA_BACKEND_PG);
+    ck_assert_str_eq(c.target, "postgresql://u@127.0.0.1:5/db");
+    ck_assert_int_eq(c.max_rows, 1000);
+    ck_assert_uint_eq(c.ntables, 0);
+    data_conf_free(&c);
+
+    static const struct { ph_kv_t kv[2]; int key; const char *msg; } bad[] = {
+        {{{"database", "sqlite:x"}, {"colour", "red"}}, 1, "unknown key \"colour\""},
+        {{{"database", "mysql://x"}, {"tables", "a"}}, 0, "expected sqlite:PATH"},
+        {{{"database", "sqlite:x"}, {"max_rows", "0"}}, 1, "max_rows"},
+        {{{"database", "sqlite:x"}, {"read_only", "maybe"}}, 1, "read_only"},
+        {{{"database", "sqlite:x"}, {"tables", "a,,b"}}, 1, "empty table name"},
+        {{{"database", "sqlite:x"}, {"tables", "a,a"}}, 1, "listed twice"},
+        {{{"tables", "a"}, {"max_rows", "5"}}, -1, "missing key \"database\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(data_conf_parse(&c, "/x", bad[i].kv, 2, &e), PH_ERROR);
+        ck_assert_int_eq(e.key, bad[i].key);
+        ck_assert_msg(strstr(e.msg, bad[i].msg) != NULL, "\"%s\" lacks \"%s\"", e.msg, bad[i].msg);
+        data_conf_free(&c);
+    }
+}
+END_TEST
+
+static Suite *data_suite(void)
+{
+    Suite *s = suite_create("data");
+    TCase *q = tcase_create("query");
+    tcase_add_checked_fixture(q, setup, teardown);
+    tcase_add_test(q, empty_query_defaults);
+    tcase_add_test(q, limit_offset_order_filters);
+    tcase_add_test(q, every_operator);
+    tcase_add_test(q, percent_decoding_and_plus);
+    tcase_add_test(q, limit_is_capped);
+    tcase_add_test(q, bad_paging);
+    tcase_add_test(q, hostile_names_refused);
+    tcase_add_test(q, hostile_values_become_parameters);
+    tcase_add_test(q, bad_values_refused);
+    tcase_add_test(q, extreme_integers);
+    suite_add_tcase(s, q);
+
+    TCase *sql = tcase_create("sql");
+    tcase_add_checked_fixture(sql, setup, teardown);
+    tcase_add_test(sql, select_sql_sqlite);
+    tcase_add_test(sql, order_by_pk_not_repeated);
+    tcase_add_test(sql, write_sql);
+    tcase_add_test(sql, identifiers_are_quoted);
+    tcase_add_test(sql, schema_types_and_keys);
+    suite_add_tcase(s, sql);
+
+    TCase *v = tcase_create("values");
+    tcase_add_checked_fixture(v, setup, teardown);
+    tcase_add_test(v, base64_round_trip);
+    tcase_add_test(v, utf8_validation);
+    tcase_add_test(v, json_out_typing);
+    tcase_add_test(v, json_in_typing);
+    tcase_add_test(v, put_nulls_the_rest);
+    tcase_add_test(v, conf_keys);
+    suite_add_tcase(s, v);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(data_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
