@@ -539,6 +539,62 @@ START_TEST(test_header_count_limit)
 }
 END_TEST
 
+/*
+ * Long values and targets are skipped a word at a time: put each special
+ * byte at every position of a 40-byte run and check it is still seen.
+ */
+START_TEST(test_long_runs_every_position)
+{
+    static const struct {
+        char c;
+        int in_value, in_target; /* expected status, 0 = accepted */
+    } bytes[] = {
+        {'\t', 0, 400}, {'\x01', 400, 400}, {'\x7f', 400, 400}, {'\x80', 0, 400},
+        {'\xff', 0, 400}, {'#', 0, 400},     {'?', 0, 0},        {'\0', 400, 400},
+        {'\x1f', 400, 400}, {'~', 0, 0},
+    };
+    char raw[256];
+    size_t i, pos, n;
+    hp_request_t r;
+    int rc;
+
+    for (i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++) {
+        for (pos = 0; pos < 40; pos++) {
+            /* In a field value (not at its ends, where OWS trimming applies). */
+            n = (size_t)sprintf(raw, "GET / HTTP/1.1\r\nHost: a\r\nX: <");
+            memset(raw + n, 'v', 40);
+            raw[n + pos] = bytes[i].c;
+            n += 40;
+            n += (size_t)sprintf(raw + n, ">\r\n\r\n");
+            rc = parse_whole(&r, raw, n, &test_limits);
+            if (bytes[i].in_value)
+                ck_assert_msg(rc == HP_ERROR && r.status == bytes[i].in_value,
+                              "value byte %#x at %zu: rc %d", (unsigned char)bytes[i].c, pos, rc);
+            else
+                ck_assert_msg(rc == (int)n && r.headers[1].value.len == 42,
+                              "value byte %#x at %zu: rc %d", (unsigned char)bytes[i].c, pos, rc);
+
+            /* In the request-target. */
+            n = (size_t)sprintf(raw, "GET /");
+            memset(raw + n, 't', 40);
+            raw[n + pos] = bytes[i].c;
+            n += 40;
+            n += (size_t)sprintf(raw + n, " HTTP/1.1\r\nHost: a\r\n\r\n");
+            rc = parse_whole(&r, raw, n, &test_limits);
+            if (bytes[i].in_target) {
+                ck_assert_msg(rc == HP_ERROR && r.status == bytes[i].in_target,
+                              "target byte %#x at %zu: rc %d", (unsigned char)bytes[i].c, pos, rc);
+            } else {
+                ck_assert_msg(rc == (int)n && r.target.len == 41,
+                              "target byte %#x at %zu: rc %d", (unsigned char)bytes[i].c, pos, rc);
+                if (bytes[i].c == '?')
+                    ck_assert(r.has_query && r.path.len == pos + 1 && r.query.len == 39 - pos);
+            }
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_span_ieq)
 {
     const char *b = "Content-LENGTH host";
@@ -884,6 +940,7 @@ static Suite *http_parse_suite(void)
     tcase_add_test(tc, test_pipelined_and_done);
     tcase_add_test(tc, test_incomplete_prefixes);
     tcase_add_test(tc, test_span_ieq);
+    tcase_add_test(tc, test_long_runs_every_position);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("malformed");
