@@ -16,6 +16,8 @@ server_libphcore_la_SOURCES = \
 	server/conn.c server/conn.h \
 	server/worker.c server/worker.h \
 	server/blocking.c server/blocking.h \
+	server/server.c server/server.h \
+	server/master.c server/master.h \
 	server/httpdate.c server/httpdate.h \
 	server/version.h
 server_libphcore_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)

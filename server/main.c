@@ -1,10 +1,6 @@
 /*
- * plughttpd: command line, start-up order, signals and reload.
- *
- * Start-up: load the config, build generation 1 (bind listeners, load
- * plugins, create route instances), drop privileges, start the helper pool
- * and the worker threads, then wait for signals on the main thread. Every
- * other thread blocks all signals.
+ * plughttpd: the command line. Serving itself lives in server.c (one
+ * process) and master.c (processes = N).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,29 +17,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blocking.h"
 #include "config.h"
 #include "gen.h"
 #include "log.h"
 #include "plugin.h"
 #include "request.h"
 #include "version.h"
-#include "worker.h"
+#include "master.h"
+#include "server.h"
 
 #ifndef PH_SYSCONF_DIR
 #define PH_SYSCONF_DIR "/etc"
 #endif
 
-typedef struct server {
-    const char *config_path;
-    gen_t *gen;            /* current generation (one reference) */
-    unsigned long next_id;
-    worker_t *workers;
-    unsigned nworkers;
-    blocking_t *blocking;
-    unsigned total_conns;  /* shared with the workers, atomic */
-    char last_reload[160];
-} server_t;
 
 static void usage(FILE *f)
 {
@@ -62,139 +48,6 @@ static void usage(FILE *f)
             "Signals: HUP reloads the configuration and plugins, TERM/INT stop\n"
             "gracefully, USR1 reopens the log files.\n",
             PH_SYSCONF_DIR);
-}
-
-/* --- systemd notification (sd_notify protocol, spoken directly) -------- */
-
-static void notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void notify(const char *fmt, ...)
-{
-    const char *path = getenv("NOTIFY_SOCKET");
-    if (path == NULL || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof msg)
-        return;
-    struct sockaddr_un un = {.sun_family = AF_UNIX};
-    size_t len = strlen(path);
-    memcpy(un.sun_path, path, len);
-    if (un.sun_path[0] == '@')
-        un.sun_path[0] = '\0'; /* abstract namespace */
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    sendto(fd, msg, (size_t)n, MSG_NOSIGNAL, (struct sockaddr *)&un,
-           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
-    close(fd);
-}
-
-static uint64_t monotonic_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* --- pieces of start-up ---------------------------------------------------- */
-
-static int open_logs(const cfg_t *cfg)
-{
-    if (log_error_open(cfg->error_log) < 0) {
-        log_error("error_log %s: %s", cfg->error_log, strerror(errno));
-        return -1;
-    }
-    if (log_access_open(cfg->access_log) < 0) {
-        log_error("access_log %s: %s", cfg->access_log, strerror(errno));
-        return -1;
-    }
-    log_set_level(cfg->log_level);
-    return 0;
-}
-
-static int drop_privileges(const cfg_t *cfg)
-{
-    if (cfg->user == NULL && cfg->group == NULL)
-        return 0;
-    gid_t gid = (gid_t)-1;
-    uid_t uid = (uid_t)-1;
-    if (cfg->group) {
-        struct group *gr = getgrnam(cfg->group);
-        if (gr == NULL) {
-            log_error("group %s: no such group", cfg->group);
-            return -1;
-        }
-        gid = gr->gr_gid;
-    }
-    if (cfg->user) {
-        struct passwd *pw = getpwnam(cfg->user);
-        if (pw == NULL) {
-            log_error("user %s: no such user", cfg->user);
-            return -1;
-        }
-        uid = pw->pw_uid;
-        if (gid == (gid_t)-1)
-            gid = pw->pw_gid;
-    }
-    if (getuid() == uid && getgid() == gid)
-        return 0;
-    if (setgroups(0, NULL) < 0 && errno != EPERM) {
-        log_error("setgroups: %s", strerror(errno));
-        return -1;
-    }
-    if (gid != (gid_t)-1 && setgid(gid) < 0) {
-        log_error("setgid(%u): %s; refusing to run with the old group", (unsigned)gid, strerror(errno));
-        return -1;
-    }
-    if (uid != (uid_t)-1 && setuid(uid) < 0) {
-        log_error("setuid(%u): %s; refusing to run as root", (unsigned)uid, strerror(errno));
-        return -1;
-    }
-    if (uid != 0 && uid != (uid_t)-1 && setuid(0) == 0) {
-        log_error("regained root after dropping privileges; refusing to run");
-        return -1;
-    }
-    return 0;
-}
-
-/* Keeps max_connections below the descriptor limit, with room for files,
- * listeners and the log. */
-static void fit_connection_limit(cfg_t *cfg)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur == RLIM_INFINITY)
-        return;
-    /* a connection holds its socket and, while a file body is sent, the
-     * file; running out of descriptors pauses accepting, it does not crash */
-    rlim_t fit = rl.rlim_cur > 256 ? rl.rlim_cur - 128 : 32;
-    if (cfg->max_connections > fit) {
-        log_warn("max_connections %u lowered to %u to fit the descriptor limit %llu", cfg->max_connections,
-                 (unsigned)fit, (unsigned long long)rl.rlim_cur);
-        cfg->max_connections = (unsigned)fit;
-    }
-}
-
-static int write_pid_file(const char *path)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL) {
-        log_error("pid_file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    fprintf(f, "%d\n", (int)getpid());
-    fclose(f);
-    return 0;
 }
 
 /* --- commands ----------------------------------------------------------------- */
@@ -276,174 +129,16 @@ static int cmd_check_plugin(int argc, char **argv)
     return rc == PH_OK ? 0 : 1;
 }
 
-/* --- running ----------------------------------------------------------------- */
-
-static void reload(server_t *s)
-{
-    uint64_t t0 = monotonic_usec();
-    notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading", (unsigned long long)t0);
-    unsigned long id = s->next_id;
-    log_info("reload: building generation %lu from %s", id, s->config_path);
-    cfg_t *cfg;
-    gen_t *g;
-    char err[1024];
-    if (cfg_load(s->config_path, &cfg, err, sizeof err) < 0) {
-        log_error("reload failed, generation %lu keeps serving: %s", s->gen->id, err);
-        snprintf(s->last_reload, sizeof s->last_reload, "last reload failed: config error");
-        notify("READY=1\nSTATUS=generation %lu; %s", s->gen->id, s->last_reload);
-        return;
-    }
-    if (cfg->threads != s->nworkers)
-        log_warn("reload: threads = %u takes effect on restart; keeping %u", cfg->threads, s->nworkers);
-    fit_connection_limit(cfg);
-    if (gen_build(cfg, s->gen, id, &g, err, sizeof err) < 0) {
-        cfg_free(cfg);
-        log_error("reload failed, generation %lu keeps serving: %s", s->gen->id, err);
-        snprintf(s->last_reload, sizeof s->last_reload, "last reload failed");
-        notify("READY=1\nSTATUS=generation %lu; %s", s->gen->id, s->last_reload);
-        return;
-    }
-    s->next_id++;
-    if (open_logs(g->cfg) < 0)
-        log_warn("reload: keeping the previous log files");
-    for (size_t i = 0; i < g->nlisteners; i++)
-        log_info("listening on %s", g->listeners[i]->l.name);
-    for (unsigned i = 0; i < s->nworkers; i++) {
-        gen_ref(g);
-        worker_post_gen(&s->workers[i], g);
-    }
-    gen_t *old = s->gen;
-    s->gen = g;
-    gen_unref(old);
-    unsigned reused, created;
-    gen_build_stats(&reused, &created);
-    uint64_t dt = monotonic_usec() - t0;
-    log_info("reload: generation %lu serving (%u route instances kept, %u created) in %.1f ms", g->id, reused,
-             created, (double)dt / 1000.0);
-    snprintf(s->last_reload, sizeof s->last_reload, "last reload ok in %.1f ms", (double)dt / 1000.0);
-    notify("READY=1\nSTATUS=generation %lu; %s", g->id, s->last_reload);
-}
-
-static int start_workers(server_t *s)
-{
-    const cfg_t *cfg = s->gen->cfg;
-    s->blocking = blocking_new(cfg->blocking_threads, cfg->blocking_queue);
-    if (s->blocking == NULL) {
-        log_error("cannot start the blocking helper threads");
-        return -1;
-    }
-    s->nworkers = cfg->threads;
-    s->workers = calloc(s->nworkers, sizeof *s->workers);
-    if (s->workers == NULL)
-        return -1;
-    for (unsigned i = 0; i < s->nworkers; i++) {
-        if (worker_init(&s->workers[i], i, s->gen, s->blocking, &s->total_conns) < 0 ||
-            worker_start(&s->workers[i]) < 0) {
-            log_error("cannot start worker %u: %s", i, strerror(errno));
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Waits for the workers to drain, up to the shutdown timeout, then cuts the
- * remaining connections. */
-static void stop_workers(server_t *s)
-{
-    for (unsigned i = 0; i < s->nworkers; i++)
-        worker_post_stop(&s->workers[i]);
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    uint64_t ms = s->gen->cfg->shutdown_timeout;
-    deadline.tv_sec += (time_t)(ms / 1000);
-    deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    for (unsigned i = 0; i < s->nworkers; i++) {
-        if (pthread_timedjoin_np(s->workers[i].thread, NULL, &deadline) != 0) {
-            log_warn("worker %u still busy after shutdown_timeout; closing its connections", i);
-            worker_post_abort(&s->workers[i]);
-            worker_join(&s->workers[i]);
-        }
-    }
-    blocking_free(s->blocking);
-    for (unsigned i = 0; i < s->nworkers; i++)
-        worker_destroy(&s->workers[i]);
-    free(s->workers);
-}
-
 static int serve(const char *path)
 {
-    server_t s = {.config_path = path, .next_id = 1};
-    cfg_t *cfg;
-    char err[1024];
-    if (cfg_load(path, &cfg, err, sizeof err) < 0) {
-        log_error("%s", err);
+    server_t s;
+    if (server_start(&s, path) < 0)
         return 1;
-    }
-    fit_connection_limit(cfg);
-    if (gen_build(cfg, NULL, s.next_id, &s.gen, err, sizeof err) < 0) {
-        cfg_free(cfg);
-        log_error("%s", err);
-        return 1;
-    }
-    s.next_id++;
-    cfg = s.gen->cfg;
-    if (open_logs(cfg) < 0 || drop_privileges(cfg) < 0 || (cfg->pid_file && write_pid_file(cfg->pid_file) < 0)) {
-        gen_unref(s.gen);
-        gen_reap();
-        return 1;
-    }
-
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-
-    if (start_workers(&s) < 0)
-        return 1;
-    for (size_t i = 0; i < s.gen->nlisteners; i++)
-        log_info("listening on %s", s.gen->listeners[i]->l.name);
-    log_info("ready: plughttpd %s, generation %lu, %u thread%s, %zu route%s", PH_SERVER_VERSION, s.gen->id,
-             s.nworkers, s.nworkers == 1 ? "" : "s", cfg->nroutes, cfg->nroutes == 1 ? "" : "s");
-    notify("READY=1\nMAINPID=%d\nSTATUS=generation %lu serving", (int)getpid(), s.gen->id);
-
-    for (;;) {
-        struct timespec tick = {0, 200 * 1000000L};
-        int sig = sigtimedwait(&set, NULL, &tick);
-        gen_reap();
-        if (sig < 0)
-            continue;
-        if (sig == SIGHUP) {
-            reload(&s);
-        } else if (sig == SIGUSR1) {
-            if (log_reopen() < 0)
-                log_error("reopening log files: %s", strerror(errno));
-            else
-                log_info("log files reopened");
-        } else if (sig == SIGTERM || sig == SIGINT) {
-            log_info("%s: stopping (finishing requests in flight, up to %llu ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                     (unsigned long long)s.gen->cfg->shutdown_timeout);
-            notify("STOPPING=1");
-            break;
-        }
-    }
-    stop_workers(&s);
-    char *pid_file = s.gen->cfg->pid_file ? strdup(s.gen->cfg->pid_file) : NULL;
-    gen_unref(s.gen);
-    gen_reap();
-    if (pid_file) {
-        unlink(pid_file);
-        free(pid_file);
-    }
+    unsigned processes = s.gen->cfg->processes;
+    int rc = processes > 1 ? master_run(&s, processes) : server_run(&s, 0);
+    server_finish(&s, 1);
     log_info("stopped");
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv)

@@ -141,8 +141,12 @@ int plugin_open(const char *path, plugin_lib_t **out, char *err, size_t errlen)
     if (mfd >= 0) {
         char proc[64];
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", mfd);
+        /* The memfd stays open as long as the library: dlopen() recognises
+         * an object by its path, and a closed descriptor's number (so its
+         * /proc path) is handed to the next plugin's memfd. */
         dl = dlopen(proc, RTLD_NOW | RTLD_LOCAL);
-        close(mfd);
+        if (dl == NULL)
+            close(mfd);
     } else {
         dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     }
@@ -157,10 +161,14 @@ int plugin_open(const char *path, plugin_lib_t **out, char *err, size_t errlen)
         snprintf(err, errlen, "%s: not a plughttpd plugin: no exported symbol %s (this server has ABI %u.%u)", path,
                  PH_PLUGIN_SYMBOL, PH_ABI_MAJOR, PH_ABI_MINOR);
         dlclose(dl);
+        if (mfd >= 0)
+            close(mfd);
         return -1;
     }
     if (plugin_check(d, path, err, errlen) < 0) {
         dlclose(dl);
+        if (mfd >= 0)
+            close(mfd);
         return -1;
     }
     plugin_lib_t *lib = calloc(1, sizeof *lib);
@@ -168,9 +176,12 @@ int plugin_open(const char *path, plugin_lib_t **out, char *err, size_t errlen)
         free(lib);
         dlclose(dl);
         snprintf(err, errlen, "%s: out of memory", path);
+        if (mfd >= 0)
+            close(mfd);
         return -1;
     }
     lib->dl = dl;
+    lib->memfd = mfd;
     lib->desc = d;
     lib->hash = hash;
     lib->refs = 1;
@@ -185,6 +196,8 @@ void plugin_unref(plugin_lib_t *lib)
     if (lib == NULL || --lib->refs > 0)
         return;
     dlclose(lib->dl);
+    if (lib->memfd >= 0)
+        close(lib->memfd);
     free(lib->path);
     free(lib);
 }

@@ -19,6 +19,7 @@
 typedef struct plugin_lib {
     char *path;
     void *dl;
+    int memfd;       /* the sealed copy dl was loaded from, or -1 */
     const ph_plugin_t *desc;
     uint64_t hash;   /* of the file's bytes */
     unsigned refs;   /* owners: generations using it (main thread only) */

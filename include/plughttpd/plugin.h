@@ -25,8 +25,8 @@
  *   equals its own and whose minor is equal or older; anything else is
  *   refused with a message naming the file and both versions. New minors
  *   only append: fields at the end of ph_plugin_t, functions at the end of
- *   ph_server_api_t. A plugin that wants a function added in a later minor
- *   checks api->abi_minor (or PH_API_HAS) before calling it.
+ *   ph_server_api_t, so a plugin built against an older minor keeps working
+ *   with every newer server of the same major.
  */
 #ifndef PLUGHTTPD_PLUGIN_H
 #define PLUGHTTPD_PLUGIN_H
@@ -125,7 +125,8 @@ typedef struct ph_server_api {
      * *value when found, 0 otherwise. */
     int (*header)(const ph_request_t *req, const char *name, ph_str_t *value);
     size_t (*header_count)(const ph_request_t *req);
-    /* Header i, 0 <= i < header_count(), in the order received. */
+    /* Header i, 0 <= i < header_count(), in the order received. Returns 1
+     * and sets *name and *value when i is in range, 0 otherwise. */
     int (*header_at)(const ph_request_t *req, size_t i, ph_str_t *name, ph_str_t *value);
     ph_str_t (*body)(const ph_request_t *req);    /* whole decoded body    */
     const char *(*peer)(const ph_request_t *req); /* "127.0.0.1:4242",

@@ -15,6 +15,10 @@ json_t *data_json_from_value(data_type_t type, const data_value_t *v)
     case DATA_VALUE_INT:
         if (type == DATA_TYPE_BOOL)
             return json_boolean(v->i != 0);
+        /* SQLite stores integral reals as integers and RETURNING hands
+         * them back so: the column says it is a number with a fraction. */
+        if (type == DATA_TYPE_REAL)
+            return json_real((double)v->i);
         return json_integer((json_int_t)v->i);
     case DATA_VALUE_BOOL:
         return json_boolean(v->i != 0);

@@ -263,6 +263,20 @@ class EchoConfigTest(unittest.TestCase):
         log = self.refused("[route /echo]\nplugin = echo\nheader = No Colon\n")
         self.assertIn("header must be", log)
 
+    def check_plugin(self, *keys):
+        so = os.path.join(harness.PLUGIN_DIR, "echo.so")
+        return subprocess.run([harness.BINARY, "--check-plugin", so] + list(keys),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, timeout=20)
+
+    def test_check_plugin(self):
+        p = self.check_plugin("status=201", "header=X-A: b")
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("echo", p.stdout)
+        p = self.check_plugin("status=201", "foo=1")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('unknown key "foo"', p.stdout)
+
 
 class MisbehaveTest(unittest.TestCase):
     """The core contains a plugin that breaks the rules (tests/plugins/misbehave.c)."""
@@ -356,6 +370,23 @@ class MisbehaveTest(unittest.TestCase):
         self.assertGreaterEqual(time.time() - t0, 0.14)
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, b"slept 150\n")
+
+
+class TwoPluginsTest(unittest.TestCase):
+    """Two different plugins loaded side by side each serve their own route."""
+
+    def test_each_route_gets_its_own_plugin(self):
+        so = os.path.abspath(os.path.join(harness.FIXTURE_DIR, "misbehave.so"))
+        routes = ("[route /echo]\nplugin = echo\n\n[route /mb]\nplugin = %s\n\n"
+                  "[route /echo2]\nplugin = echo\nstatus = 202\n" % so)
+        with Server(server_ini(routes=routes)) as srv:
+            r = srv.get("/mb/alloc")
+            self.assertEqual(r.body, b"sum=5050\n")
+            r = srv.get("/echo/x")
+            self.assertTrue(r.body.startswith(b"Method: GET\n"), r.body[:100])
+            r = srv.get("/echo2/x")
+            self.assertEqual(r.status, 202)
+            self.assertIn(b"Subpath: /x\n", r.body)
 
 
 class OutOfTreeTest(unittest.TestCase):

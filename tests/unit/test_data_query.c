@@ -424,6 +424,9 @@ START_TEST(json_out_typing)
     j = data_json_from_value(DATA_TYPE_REAL, &r);
     ck_assert(json_is_real(j) && json_real_value(j) == 1.5);
     json_decref(j);
+    j = data_json_from_value(DATA_TYPE_REAL, &i); /* integral value in a REAL column */
+    ck_assert(json_is_real(j) && json_real_value(j) == 42.0);
+    json_decref(j);
     ck_assert_ptr_null(data_json_from_value(DATA_TYPE_TEXT, &bad));
 }
 END_TEST

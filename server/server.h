@@ -1,0 +1,47 @@
+/*
+ * One serving process: generation, worker threads, helper pool, signals.
+ * main.c runs it directly (processes = 1) or master.c forks several.
+ */
+#ifndef PH_SERVER_H
+#define PH_SERVER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "blocking.h"
+#include "gen.h"
+#include "worker.h"
+
+typedef struct server {
+    const char *config_path;
+    gen_t *gen;            /* current generation (one reference) */
+    unsigned long next_id;
+    worker_t *workers;
+    unsigned nworkers;
+    blocking_t *blocking;
+    unsigned total_conns;  /* shared with the workers, atomic */
+    uint64_t reload_started;
+    char last_reload[160];
+} server_t;
+
+/* Loads the config and builds generation 1 (binds the listeners), opens
+ * the logs, drops privileges, writes the pid file. Returns 0 or -1 (logged). */
+int server_start(server_t *s, const char *path);
+/* Runs worker threads until SIGTERM/SIGINT. child: a worker process of the
+ * master (it leaves SIGHUP and sd_notify to the master). Returns the exit
+ * status. */
+int server_run(server_t *s, int child);
+void server_finish(server_t *s, int remove_pid_file);
+
+/* Reload steps: build the next generation from the config file (NULL on
+ * failure, logged, nothing changed), then make it current. */
+gen_t *server_build_next(server_t *s);
+void server_publish(server_t *s, gen_t *g);
+
+/* Blocks the signals the main thread waits for; fills set. */
+void server_signals(sigset_t *set, int master);
+int server_open_logs(const cfg_t *cfg);
+uint64_t server_monotonic_usec(void);
+void server_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
