@@ -40,3 +40,12 @@ clean-local: plugin-links-clean
 plugin-links-clean:
 	rm -rf $(builddir)/plugins/lib
 .PHONY: plugin-links plugin-links-clean
+
+# The systemd unit, with the installed paths filled in.
+systemdunitdir = $(prefix)/lib/systemd/system
+systemdunit_DATA = conf/plughttpd.service
+conf/plughttpd.service: $(top_srcdir)/conf/plughttpd.service.in Makefile
+	@$(MKDIR_P) conf
+	$(AM_V_GEN)sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
+		$(top_srcdir)/conf/plughttpd.service.in > $@
+CLEANFILES += conf/plughttpd.service
