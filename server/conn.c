@@ -136,6 +136,31 @@ static void release_rbuf(conn_t *c)
     }
 }
 
+/* The output queue goes back to the worker as soon as it is empty. */
+static void release_out(conn_t *c)
+{
+    if (c->out.p == NULL || buf_pending(&c->out) > 0)
+        return;
+    if (c->out.cap == worker_buf_size(c->w))
+        worker_buf_put(c->w, c->out.p);
+    else
+        free(c->out.p);
+    c->out.p = NULL;
+    c->out.len = c->out.off = c->out.cap = 0;
+}
+
+static int ensure_out(conn_t *c)
+{
+    if (c->out.p)
+        return 0;
+    c->out.p = worker_buf_get(c->w);
+    if (c->out.p == NULL)
+        return -1;
+    c->out.cap = worker_buf_size(c->w);
+    c->out.len = c->out.off = 0;
+    return 0;
+}
+
 static int ensure_rbuf(conn_t *c)
 {
     if (c->rbuf == NULL) {
@@ -282,6 +307,8 @@ static int queue_response(conn_t *c)
     if (req->bad)
         request_error(req, 500);
     c->responded = 1;
+    if (ensure_out(c) < 0)
+        return -1;
     c->info.keep_alive = !c->want_close && !c->draining;
     c->sent_body = 0;
     c->stream_done = 0;
@@ -676,7 +703,10 @@ static void process(conn_t *c)
                 ph_request_t *req = c->req;
                 if (req->hp.expect_continue && !c->sent_continue && req->hp.version_minor) {
                     c->sent_continue = 1;
-                    response_continue(&c->out);
+                    if (ensure_out(c) < 0 || response_continue(&c->out) < 0) {
+                        close_conn(c);
+                        return;
+                    }
                 }
                 wait_input(c);
                 return;
@@ -697,6 +727,8 @@ static void process(conn_t *c)
                 if (c->state == ST_IDLE)
                     set_timer(c, cur_cfg(c)->keepalive_timeout);
                 wait_input(c);
+                if (c->state != ST_CLOSED && c->req == NULL)
+                    release_out(c);
                 return;
             }
             if (c->req == NULL) {
@@ -830,13 +862,14 @@ static void close_conn(conn_t *c)
     c->state = ST_CLOSED;
     request_end(c);
     ev_timer_stop(c->w->loop, &c->timer);
-    ev_io_stop(c->w->loop, &c->io);
+    ev_io_forget(&c->io); /* close() takes it out of epoll: no fd is dup()ed */
     close(c->io.fd);
     c->rpos = c->rlen; /* discard unread input */
     release_rbuf(c);
     free(c->rbuf);
     c->rbuf = NULL;
-    buf_release(&c->out);
+    c->out.off = c->out.len;
+    release_out(c);
     worker_conn_closed(c->w, c);
 }
 

@@ -67,6 +67,9 @@ int ev_io_start(ev_loop_t *loop, ev_io_t *io, unsigned mask, int exclusive);
 /* Changes the interest mask; a no-op when it is unchanged. */
 int ev_io_set(ev_loop_t *loop, ev_io_t *io, unsigned mask);
 void ev_io_stop(ev_loop_t *loop, ev_io_t *io);
+/* Marks io inactive without telling epoll: for an fd about to be closed
+ * that was never dup()ed (close() removes it from the interest list). */
+void ev_io_forget(ev_io_t *io);
 
 void ev_timer_init(ev_timer_t *t, ev_timer_cb cb, void *data);
 /* (Re)arms t to fire after ms milliseconds. Moving a deadline later is O(1):

@@ -121,6 +121,12 @@ void ev_io_stop(ev_loop_t *loop, ev_io_t *io)
     io->mask = 0;
 }
 
+void ev_io_forget(ev_io_t *io)
+{
+    io->active = 0;
+    io->mask = 0;
+}
+
 /* --- timers: a binary min-heap -------------------------------------- */
 
 void ev_timer_init(ev_timer_t *t, ev_timer_cb cb, void *data)

@@ -166,6 +166,8 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self._exited.wait(5)
+        if self._exited.is_set() and self.proc.stderr:
+            self.proc.stderr.close()
         return self.proc.returncode
 
     def __enter__(self):

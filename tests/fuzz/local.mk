@@ -1,0 +1,78 @@
+# tests/fuzz: libFuzzer harnesses, the valgrind pass and the hostile-client
+# integration test. Included from the top-level Makefile.am.
+#
+#   make fuzz             build the harnesses (clang, libFuzzer + ASan + UBSan)
+#   make fuzz-run         run each for FUZZ_TIME seconds (default 60); fails on
+#                         any crash, leak, timeout or sanitizer report
+#   make check-valgrind   the integration tests with the server under valgrind
+#
+# The harnesses compile the pure sources directly with clang, whatever CC
+# configure chose, so they live outside automake's program lists.
+
+TESTS += tests/integration/test_hostile.py
+EXTRA_DIST += tests/integration/test_hostile.py tests/fuzz tests/static-analysis.sh .clang-tidy
+
+FUZZ_CC = clang
+FUZZ_TIME = 60
+FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -D_GNU_SOURCE -I$(top_srcdir)/include -I$(top_srcdir)/server
+FUZZ_HARNESSES = http_parse range path data_query
+
+# Each harness: its sources (the pure files it drives) and include folders.
+fuzz_http_parse_SRC = tests/fuzz/fuzz_http_parse.c server/http_parse.c
+fuzz_http_parse_INC =
+fuzz_range_SRC = tests/fuzz/fuzz_range.c plugins/static/static_range.c
+fuzz_range_INC = -I$(top_srcdir)/plugins/static
+fuzz_path_SRC = tests/fuzz/fuzz_path.c server/http_parse.c plugins/static/static_path.c
+fuzz_path_INC = -I$(top_srcdir)/plugins/static
+fuzz_data_query_SRC = tests/fuzz/fuzz_data_query.c plugins/data/data_query.c \
+	plugins/data/data_schema.c plugins/data/data_value.c
+fuzz_data_query_INC = -I$(top_srcdir)/plugins/data
+fuzz_data_query_LIBS = -lm
+
+FUZZ_BINS = $(FUZZ_HARNESSES:%=tests/fuzz/fuzz_%)
+CLEANFILES += $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+
+# One pattern rule; the per-harness variables are looked up by name.
+$(FUZZ_BINS): tests/fuzz/fuzz_%: $(top_srcdir)/tests/fuzz/fuzz_%.c
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_FLAGS) $(fuzz_$*_INC) \
+		$(addprefix $(top_srcdir)/,$(fuzz_$*_SRC)) -o $@ $(fuzz_$*_LIBS)
+
+# New inputs go to a scratch corpus in the build tree; the checked-in seeds
+# (second folder) are only read. libFuzzer exits non-zero on a crash, a leak,
+# a timeout (-timeout, seconds per input) or an out-of-memory; the crashing
+# input is left in tests/fuzz/artifacts/.
+fuzz-run: fuzz
+	@$(MKDIR_P) tests/fuzz/artifacts
+	@set -e; for h in $(FUZZ_HARNESSES); do \
+	  $(MKDIR_P) tests/fuzz/work/$$h; \
+	  echo "fuzz_$$h: $(FUZZ_TIME) s"; \
+	  ./tests/fuzz/fuzz_$$h -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=1024 \
+	    -print_final_stats=1 -artifact_prefix=tests/fuzz/artifacts/$$h- \
+	    tests/fuzz/work/$$h $(top_srcdir)/tests/fuzz/corpus/$$h \
+	    > tests/fuzz/fuzz_$$h.out 2>&1 \
+	    || { tail -n 60 tests/fuzz/fuzz_$$h.out; echo "fuzz_$$h FAILED"; exit 1; }; \
+	  grep -E '^stat::number_of_executed_runs|^Done' tests/fuzz/fuzz_$$h.out || true; \
+	done
+
+# The integration tests with the server run under valgrind (harness.py puts
+# PH_WRAPPER in front of the server command and fails a test when the wrapped
+# server exits non-zero or its log shows a valgrind error). Plugins are
+# unloaded at exit and on reload, so definite leaks there are caught too.
+# VALGRIND_TESTS can name a subset.
+VALGRIND = valgrind
+VALGRIND_FLAGS = --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+	--show-leak-kinds=definite --track-fds=no --num-callers=30 \
+	--suppressions=$(top_srcdir)/tests/fuzz/valgrind.supp
+VALGRIND_TESTS = tests/integration/test_core.py tests/integration/test_echo.py \
+	tests/integration/test_static.py
+EXTRA_DIST += tests/fuzz/valgrind.supp
+
+check-valgrind: all $(check_PROGRAMS) $(check_LTLIBRARIES)
+	PH_WRAPPER="$(VALGRIND) $(VALGRIND_FLAGS)" PH_TIMEOUT_SCALE=10 \
+		$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(VALGRIND_TESTS)"
+
+.PHONY: fuzz fuzz-run check-valgrind
