@@ -49,3 +49,7 @@ conf/plughttpd.service: $(top_srcdir)/conf/plughttpd.service.in Makefile
 	$(AM_V_GEN)sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
 		$(top_srcdir)/conf/plughttpd.service.in > $@
 CLEANFILES += conf/plughttpd.service
+
+# Plugins are loaded by file name; libtool's .la descriptions are not needed.
+install-data-hook:
+	rm -f $(DESTDIR)$(plugindir)/*.la

@@ -6,6 +6,14 @@ Environment (set by `make check`):
   PH_FIXTURE_DIR folder holding the test fixture plugins
   PH_SRCDIR      top of the source tree
 
+Optional (set by `make check-valgrind` and the CI sanitizer pass):
+  PH_WRAPPER     command words put in front of the server command, e.g.
+                 "valgrind --error-exitcode=1 ..."; empty by default
+  PH_STRICT_EXIT "1": stop() fails the test when the server, stopped with
+                 SIGTERM/SIGINT, does not exit 0 or its log holds a
+                 valgrind or sanitizer error report. On whenever PH_WRAPPER
+                 is set.
+
 A server is started with `listen = 127.0.0.1:0`; the harness reads the
 "listening on HOST:PORT" lines the server logs at start-up, then waits for its
 "ready" line. Every helper is bounded in time.
@@ -25,8 +33,13 @@ BINARY = os.environ.get("PH_BINARY", "plughttpd")
 PLUGIN_DIR = os.environ.get("PH_PLUGIN_DIR", "")
 FIXTURE_DIR = os.environ.get("PH_FIXTURE_DIR", "")
 SRCDIR = os.environ.get("PH_SRCDIR", ".")
+WRAPPER = os.environ.get("PH_WRAPPER", "").split()
+STRICT_EXIT = bool(WRAPPER) or os.environ.get("PH_STRICT_EXIT", "") == "1"
+# What valgrind, ASan, LSan and UBSan print when they find something.
+_TOOL_ERROR = re.compile(r"ERROR SUMMARY: [1-9]|ERROR: (?:Address|Leak)Sanitizer|"
+                         r"runtime error:|SUMMARY: UndefinedBehaviorSanitizer")
 
-START_TIMEOUT = 15.0
+START_TIMEOUT = 60.0 if WRAPPER else 15.0
 # Server.signal() shadows the module inside the class body: keep a name for
 # stop()'s default.
 _SIGTERM = signal.SIGTERM
@@ -53,7 +66,10 @@ def server_ini(routes="", server_extra="", threads=1, listen=("127.0.0.1:0",),
 class Server:
     """A running plughttpd. Use as a context manager or call stop()."""
 
-    def __init__(self, ini_text, args=(), files=None, expect_ready=True, env=None):
+    def __init__(self, ini_text, args=(), files=None, expect_ready=True, env=None,
+                 rlimit_nofile=None):
+        """rlimit_nofile: if set, the server runs with RLIMIT_NOFILE lowered
+        to that many descriptors (soft and hard)."""
         self.dir = tempfile.mkdtemp(prefix="phtest-")
         self.ini = os.path.join(self.dir, "server.ini")
         for name, content in (files or {}).items():
@@ -72,10 +88,17 @@ class Server:
         penv = dict(os.environ)
         if env:
             penv.update(env)
-        self.proc = subprocess.Popen([BINARY, "-c", self.ini] + list(args),
+        preexec = None
+        if rlimit_nofile is not None:
+            def preexec():
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE, (rlimit_nofile, rlimit_nofile))
+        self._stopping_sig = None
+        self.proc = subprocess.Popen(WRAPPER + [BINARY, "-c", self.ini] + list(args),
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=penv)
+                                     stderr=subprocess.PIPE, env=penv,
+                                     preexec_fn=preexec)
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
         if expect_ready:

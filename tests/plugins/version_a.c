@@ -5,7 +5,8 @@
  *
  * Every response also carries "X-Swap-Instance: N", a number drawn when the
  * instance was created, so a test can tell a kept instance from a new one
- * without relying on the server's log.
+ * without relying on the server's log, and "X-Swap-Pid: PID", the process
+ * that answered, so a test with worker processes knows which one it talks to.
  *
  * Route keys:
  *   tag = TEXT   echoed as "X-Swap-Tag: TEXT" (changing it re-creates the
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifndef SWAP_ANSWER
 #define SWAP_ANSWER "A"
@@ -71,6 +73,10 @@ static int swap_handle(void *instance, ph_request_t *req)
         api->add_header(req, "X-Swap-Instance", s->instance) != PH_OK)
         return PH_ERROR;
     if (s->tag && api->add_header(req, "X-Swap-Tag", s->tag) != PH_OK)
+        return PH_ERROR;
+    char pid[24];
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    if (api->add_header(req, "X-Swap-Pid", pid) != PH_OK)
         return PH_ERROR;
     return api->body_append(req, SWAP_ANSWER "\n", sizeof(SWAP_ANSWER "\n") - 1);
 }
