@@ -310,6 +310,8 @@ static char *read_line(char *str, int num, void *stream)
         return NULL;
     }
     char *p = str;
+    if (st->lineno == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3; /* inih skips a UTF-8 byte order mark too */
     while (*p == ' ' || *p == '\t')
         p++;
     if (*p == '[') {

@@ -267,7 +267,11 @@ static void access_log(conn_t *c, ph_request_t *req, uint64_t bytes)
         request_header(req, "Referer", &ref);
         request_header(req, "User-Agent", &ua);
     }
-    o += (size_t)snprintf(line + o, sizeof line - o, "\" %d %llu \"", req->status, (unsigned long long)bytes);
+    /* %b of the format: body bytes sent, "-" for none */
+    if (bytes)
+        o += (size_t)snprintf(line + o, sizeof line - o, "\" %d %llu \"", req->status, (unsigned long long)bytes);
+    else
+        o += (size_t)snprintf(line + o, sizeof line - o, "\" %d - \"", req->status);
     o += log_escape(line + o, sizeof line - o - 600, ref.ptr, ref.len > 512 ? 512 : ref.len);
     o += (size_t)snprintf(line + o, sizeof line - o, "\" \"");
     o += log_escape(line + o, sizeof line - o - 8, ua.ptr, ua.len > 512 ? 512 : ua.len);
@@ -284,7 +288,7 @@ static void request_end(conn_t *c)
         return;
     c->req = NULL;
     if (c->responded)
-        access_log(c, req, c->info.head_len + c->sent_body);
+        access_log(c, req, c->sent_body);
     c->responded = 0;
     c->info.framing = FRAME_NONE;
     c->sent_body = 0;

@@ -72,8 +72,7 @@ void ev_io_stop(ev_loop_t *loop, ev_io_t *io);
 void ev_io_forget(ev_io_t *io);
 
 void ev_timer_init(ev_timer_t *t, ev_timer_cb cb, void *data);
-/* (Re)arms t to fire after ms milliseconds. Moving a deadline later is O(1):
- * the heap entry is left in place and re-queued when it surfaces. */
+/* (Re)arms t to fire after ms milliseconds; O(log n). */
 void ev_timer_set(ev_loop_t *loop, ev_timer_t *t, uint64_t ms);
 void ev_timer_stop(ev_loop_t *loop, ev_timer_t *t);
 int ev_timer_active(const ev_timer_t *t);

@@ -191,12 +191,13 @@ void ev_timer_set(ev_loop_t *loop, ev_timer_t *t, uint64_t ms)
 {
     uint64_t when = loop->now + ms;
     if (t->slot != SIZE_MAX) {
-        if (when >= t->when) {
-            /* Later deadline: leave the heap entry; ev_run re-queues it. */
-            t->when = when;
-            return;
-        }
-        heap_remove(loop, t->slot);
+        int later = when > t->when;
+        t->when = when;
+        if (later)
+            heap_down(loop, t->slot);
+        else
+            heap_up(loop, t->slot);
+        return;
     }
     if (loop->nheap == loop->capheap) {
         size_t cap = loop->capheap ? loop->capheap * 2 : 64;
@@ -218,17 +219,13 @@ void ev_timer_stop(ev_loop_t *loop, ev_timer_t *t)
         heap_remove(loop, t->slot);
 }
 
-/* A timer whose deadline was moved later sits too early in the heap; the
- * heap property is restored lazily here. Returns ms until the next real
- * deadline, or -1 when there is none. */
+/* Runs the timers that are due. Returns ms until the next deadline, or -1
+ * when there is none. */
 static int run_timers(ev_loop_t *loop)
 {
     while (loop->nheap > 0) {
         ev_timer_t *t = loop->heap[0];
         if (t->when > loop->now) {
-            heap_down(loop, 0);
-            if (loop->heap[0] != t)
-                continue;
             uint64_t d = t->when - loop->now;
             return d > 60000 ? 60000 : (int)d;
         }
@@ -298,6 +295,8 @@ int ev_run(ev_loop_t *loop)
         for (int i = 0; i < n; i++) {
             ev_io_t *io = loop->events[i].data.ptr;
             uint32_t e = loop->events[i].events;
+            if (!io->active) /* stopped by an earlier callback of this batch */
+                continue;
             unsigned mask = 0;
             if (e & (EPOLLIN | EPOLLRDHUP))
                 mask |= EV_READ;

@@ -12,6 +12,12 @@
 
 #define BACKLOG 4096
 
+/* Only the process that bound a unix socket removes its path: worker
+ * processes of a master share the socket and must leave it in place. */
+static int unlink_on_close = 1;
+
+void listener_keep_paths(void) { unlink_on_close = 0; }
+
 void listener_format_addr(const struct sockaddr *sa, socklen_t len, char *buf, size_t size)
 {
     char host[INET6_ADDRSTRLEN];
@@ -101,7 +107,7 @@ void listener_close(listener_t *l)
 {
     if (l->fd >= 0)
         close(l->fd);
-    if (l->unix_path)
+    if (l->unix_path && unlink_on_close)
         unlink(l->unix_path);
     free(l->unix_path);
     free(l->text);

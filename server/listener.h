@@ -21,6 +21,9 @@ typedef struct listener {
 /* Binds and listens (non-blocking). Returns 0, or -1 with err filled. */
 int listener_open(const cfg_listen_t *cl, listener_t *l, char *err, size_t errlen);
 void listener_close(listener_t *l);
+/* From now on listener_close() leaves unix socket paths in place (worker
+ * processes: the master owns the paths). */
+void listener_keep_paths(void);
 
 /* Formats a peer or local address: "1.2.3.4:5", "[::1]:5", "unix". */
 void listener_format_addr(const struct sockaddr *sa, socklen_t len, char *buf, size_t size);

@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "listener.h"
 #include "log.h"
 #include "version.h"
 
@@ -37,6 +39,7 @@ static void child_main(server_t *s)
 {
     /* The master's death must not leave orphans serving an old config. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
+    listener_keep_paths();
     if (getppid() == 1)
         _exit(0);
     int rc = server_run(s, 1);
@@ -153,6 +156,8 @@ int master_run(server_t *s, unsigned n)
             log_info("%s: stopping worker processes", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             server_notify("STOPPING=1");
             m.stopping = 1;
+            for (size_t i = 0; i < s->gen->nlisteners; i++)
+                shutdown(s->gen->listeners[i]->l.fd, SHUT_RD);
             deadline = server_monotonic_usec() + (s->gen->cfg->shutdown_timeout + 5000) * 1000;
             signal_kids(&m, SIGTERM, 0);
         }

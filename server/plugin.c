@@ -196,8 +196,20 @@ void plugin_unref(plugin_lib_t *lib)
     if (lib == NULL || --lib->refs > 0)
         return;
     dlclose(lib->dl);
-    if (lib->memfd >= 0)
-        close(lib->memfd);
+    if (lib->memfd >= 0) {
+        /* A library that stays loaded (RTLD_NODELETE, unique symbols) keeps
+         * its /proc/self/fd name registered in the dynamic loader; closing
+         * the memfd would let the next plugin's memfd take that name and be
+         * handed the old code. Such a memfd is kept open. */
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", lib->memfd);
+        void *still = dlopen(proc, RTLD_NOW | RTLD_NOLOAD);
+        if (still) {
+            dlclose(still);
+        } else {
+            close(lib->memfd);
+        }
+    }
     free(lib->path);
     free(lib);
 }

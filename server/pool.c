@@ -91,7 +91,7 @@ void pool_free(pool_t *p)
 void *pool_alloc(pool_t *p, size_t size)
 {
     size_t need = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
-    if (need < size)
+    if (need < size || need > SIZE_MAX - sizeof(block_t))
         return NULL;
     block_t *b = p->head;
     if (b->size - b->used < need) {
@@ -133,7 +133,7 @@ void *pool_realloc(pool_t *p, void *old, size_t old_size, size_t new_size)
         block_t *b = p->head;
         size_t need = (new_size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
         size_t start = (size_t)((unsigned char *)old - b->data);
-        if (start + need <= b->size) {
+        if (need >= new_size && need <= b->size - start) {
             b->used = start + need;
             p->last_size = need;
             return old;

@@ -242,30 +242,59 @@ static int start_workers(server_t *s)
 
 /* Waits for the workers to drain, up to the shutdown timeout, then cuts the
  * remaining connections. */
-static void stop_workers(server_t *s)
+static void deadline_in(struct timespec *ts, uint64_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Waits for the workers to drain, up to the shutdown timeout, then cuts the
+ * remaining connections. A handler that still runs after that (a plugin
+ * stuck in a call) cannot be interrupted safely: the process then exits
+ * without waiting for it. */
+static void stop_workers(server_t *s, int child)
 {
     for (unsigned i = 0; i < s->nworkers; i++)
         worker_post_stop(&s->workers[i]);
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    uint64_t ms = s->gen->cfg->shutdown_timeout;
-    deadline.tv_sec += (time_t)(ms / 1000);
-    deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
+    /* Shut listeners refuse new connections at once, instead of letting
+     * them complete a handshake that nobody will ever serve. A worker
+     * process leaves that to its master: the sockets are shared with the
+     * processes replacing it. */
+    for (size_t i = 0; !child && i < s->gen->nlisteners; i++) {
+        listener_t *l = &s->gen->listeners[i]->l;
+        if (l->fd >= 0)
+            shutdown(l->fd, SHUT_RD);
     }
+    struct timespec deadline;
+    deadline_in(&deadline, s->gen->cfg->shutdown_timeout);
+    int stuck = 0;
     for (unsigned i = 0; i < s->nworkers; i++) {
-        if (pthread_timedjoin_np(s->workers[i].thread, NULL, &deadline) != 0) {
-            log_warn("worker %u still busy after shutdown_timeout; closing its connections", i);
-            worker_post_abort(&s->workers[i]);
-            worker_join(&s->workers[i]);
-        }
+        if (pthread_timedjoin_np(s->workers[i].thread, NULL, &deadline) == 0)
+            continue;
+        log_warn("worker %u still busy after shutdown_timeout; closing its connections", i);
+        worker_post_abort(&s->workers[i]);
+        struct timespec grace;
+        deadline_in(&grace, 1000);
+        if (pthread_timedjoin_np(s->workers[i].thread, NULL, &grace) != 0)
+            stuck++;
+    }
+    if (stuck) {
+        log_warn("a plugin handler is still running after shutdown_timeout; exiting without it");
+        if (s->gen->cfg->pid_file)
+            unlink(s->gen->cfg->pid_file);
+        _exit(0);
     }
     blocking_free(s->blocking);
     for (unsigned i = 0; i < s->nworkers; i++)
         worker_destroy(&s->workers[i]);
     free(s->workers);
+    s->workers = NULL;
+    s->nworkers = 0;
 }
 
 int server_start(server_t *s, const char *path)
@@ -347,7 +376,7 @@ int server_run(server_t *s, int child)
             break;
         }
     }
-    stop_workers(s);
+    stop_workers(s, child);
     return 0;
 }
 

@@ -134,6 +134,10 @@ static void on_accept(ev_loop_t *loop, ev_io_t *io, unsigned events)
         if (fd < 0) {
             if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
                 return;
+            if (errno == EINVAL) { /* the listener was shut down: stopping */
+                stop_accepting(w);
+                return;
+            }
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* Out of descriptors: pause instead of spinning on a
                  * listener that stays readable. */

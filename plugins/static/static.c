@@ -5,11 +5,16 @@
  * handle() turning a request into a response. The decisions that need no
  * server live in the pure files beside it: static_path (safe open beneath
  * the root), static_range, static_cond (validators, preconditions),
- * static_mime, static_enc (Accept-Encoding) and static_dir (listing).
+ * static_mime, static_enc (Accept-Encoding), static_dir (listing),
+ * static_file (a path opened and described once) and static_cache (the
+ * open-file cache).
  *
  * handle() runs on several threads at once: the instance is read-only after
- * create(), and all per-request state is on the stack or in the request's
- * arena.
+ * create() except for its list of caches, which has its own lock and is
+ * touched only when a thread meets the instance for the first time. Each
+ * thread has its own cache, found through a pthread key, so serving from
+ * the cache takes no lock. Everything else per request is on the stack or
+ * in the request's arena.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* O_PATH, strerror_r returning char * */
@@ -17,24 +22,38 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <plughttpd/plugin.h>
 
+#include "static_cache.h"
 #include "static_cond.h"
 #include "static_dir.h"
 #include "static_enc.h"
+#include "static_file.h"
 #include "static_mime.h"
 #include "static_path.h"
 #include "static_range.h"
 
 #define MIME_TYPES_FILE "/etc/mime.types"
 #define MAX_INDEX 16
+
+/* Open-file cache defaults and limits (route keys cache_ttl, cache_entries,
+ * cache_max_file). */
+#define CACHE_TTL_MS 1000
+#define CACHE_ENTRIES 1024
+#define CACHE_ENTRIES_MAX 65536
+#define CACHE_MAX_FILE (32 * 1024)
+#define CACHE_MAX_FILE_LIMIT (1024 * 1024)
+/* File bytes one thread's cache keeps in memory. */
+#define CACHE_MAX_BYTES (16 * 1024 * 1024)
 
 typedef struct static_inst {
     const ph_server_api_t *api;
@@ -47,6 +66,15 @@ typedef struct static_inst {
     sp_symlinks_t symlinks;
     char *cache_control;        /* owned, NULL when unset */
     sm_table_t *mime;           /* owned, NULL without /etc/mime.types */
+    /* Open-file cache: off when cache_ttl is 0 or no key could be had. */
+    int64_t cache_ttl_ms;
+    size_t cache_entries;
+    size_t cache_max_file;
+    int cache_on;
+    pthread_key_t cache_key;    /* this thread's scache_t, not owned by it */
+    pthread_mutex_t cache_lock; /* guards caches, ncaches */
+    scache_t **caches;          /* owned: every thread's cache */
+    size_t ncaches, max_caches;
 } static_inst_t;
 
 /* --- create / destroy --------------------------------------------------- */
@@ -55,6 +83,14 @@ static void inst_free(static_inst_t *in)
 {
     if (in == NULL)
         return;
+    if (in->cache_on) {
+        /* destroy() runs after the last request: no thread uses a cache. */
+        for (size_t i = 0; i < in->ncaches; i++)
+            scache_free(in->caches[i]);
+        free(in->caches);
+        pthread_key_delete(in->cache_key);
+        pthread_mutex_destroy(&in->cache_lock);
+    }
     if (in->root_fd >= 0)
         close(in->root_fd);
     for (size_t i = 0; i < in->nindex; i++)
@@ -164,6 +200,15 @@ static int apply_key(static_inst_t *in, const ph_kv_t *kv, int i, int *index_set
         if (strcmp(v, "inside") && strcmp(v, "off"))
             return refuse(err, i, "%s", "symlinks: expected inside or off");
         in->symlinks = !strcmp(v, "off") ? SP_SYMLINKS_OFF : SP_SYMLINKS_INSIDE;
+    } else if (!strcmp(k, "cache_ttl")) {
+        if (scache_parse_ms(v, &in->cache_ttl_ms) < 0)
+            return refuse(err, i, "%s", "cache_ttl: expected a duration such as 1s or 200ms, at most 1 day");
+    } else if (!strcmp(k, "cache_entries")) {
+        if (scache_parse_size(v, CACHE_ENTRIES_MAX, &in->cache_entries) < 0 || in->cache_entries == 0)
+            return refuse(err, i, "%s", "cache_entries: expected a number from 1 to 65536");
+    } else if (!strcmp(k, "cache_max_file")) {
+        if (scache_parse_size(v, CACHE_MAX_FILE_LIMIT, &in->cache_max_file) < 0)
+            return refuse(err, i, "%s", "cache_max_file: expected a size such as 32k, at most 1m");
     } else {
         return refuse(err, i, "unknown key '%s'", k);
     }
@@ -192,6 +237,23 @@ static int open_root(static_inst_t *in, const ph_create_args_t *args, const char
     return PH_OK;
 }
 
+/* Turns the cache on when cache_ttl > 0. Without a pthread key (the
+ * process ran out of them) the route simply serves uncached. */
+static void cache_init(static_inst_t *in, unsigned threads)
+{
+    if (in->cache_ttl_ms == 0)
+        return;
+    if (pthread_key_create(&in->cache_key, NULL) != 0) {
+        in->api->log(PH_LOG_WARN, "open-file cache off: no thread-specific key left");
+        return;
+    }
+    pthread_mutex_init(&in->cache_lock, NULL);
+    /* Threads that come and go (a helper pool) each leave a cache behind
+     * until destroy(): past this many the newcomers serve uncached. */
+    in->max_caches = 2 * (size_t)(threads ? threads : 1) + 16;
+    in->cache_on = 1;
+}
+
 static int static_create(const ph_create_args_t *args, void **instance, ph_error_t *err)
 {
     static_inst_t *in = calloc(1, sizeof(*in));
@@ -208,6 +270,9 @@ static int static_create(const ph_create_args_t *args, void **instance, ph_error
         return refuse(err, -1, "%s", "out of memory");
     }
     in->nindex = 1;
+    in->cache_ttl_ms = CACHE_TTL_MS;
+    in->cache_entries = CACHE_ENTRIES;
+    in->cache_max_file = CACHE_MAX_FILE;
     for (size_t i = 0; i < args->nkeys; i++) {
         if (apply_key(in, &args->keys[i], (int)i, &index_set, &root, &root_key, err) != PH_OK) {
             inst_free(in);
@@ -223,6 +288,7 @@ static int static_create(const ph_create_args_t *args, void **instance, ph_error
         return PH_ERROR;
     }
     in->mime = sm_table_load(MIME_TYPES_FILE);
+    cache_init(in, args->threads);
     *instance = in;
     return PH_OK;
 }
@@ -330,65 +396,161 @@ static int redirect_slash(const static_inst_t *in, ph_request_t *req)
     return PH_OK;
 }
 
-/* Opens a precompressed sibling (path + suffix) when it is a regular file.
- * Returns the fd with *st filled, or -1. */
-static int open_sibling(const static_inst_t *in, const char *path, const char *suffix, struct stat *st)
-{
-    char sib[SP_PATH_MAX + 1];
-    int fd, n = snprintf(sib, sizeof(sib), "%s%s", path, suffix);
+/* --- the open-file cache ------------------------------------------------ */
 
-    if (n < 0 || (size_t)n >= sizeof(sib))
-        return -1;
-    fd = sp_open(in->root_fd, sib, O_RDONLY | O_NONBLOCK, in->symlinks);
-    if (fd < 0)
-        return -1;
-    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    /* The coarse clock is read without a system call (vDSO); its few
+     * milliseconds of resolution are far below any useful cache_ttl. */
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Picks the representation: the file itself or a .br/.gz sibling. Replaces
- * *fd and *st when a sibling wins and returns its Content-Encoding, NULL
- * for the file itself. Sets *vary when the choice depends on the request. */
-static const char *choose_encoding(const static_inst_t *in, ph_request_t *req, const char *path,
-                                   const char *type, int *fd, struct stat *st, int *vary)
+/* This thread's cache for the instance, made on the thread's first request.
+ * NULL when the cache is off, when too many threads already have one, or
+ * when memory runs out: the request is then served uncached. */
+static scache_t *thread_cache(static_inst_t *in)
+{
+    scache_t *c;
+
+    if (!in->cache_on)
+        return NULL;
+    if ((c = pthread_getspecific(in->cache_key)) != NULL)
+        return c;
+    if (__atomic_load_n(&in->ncaches, __ATOMIC_RELAXED) >= in->max_caches)
+        return NULL;
+    pthread_mutex_lock(&in->cache_lock);
+    if (in->caches == NULL)
+        in->caches = calloc(in->max_caches, sizeof(*in->caches));
+    if (in->caches != NULL && in->ncaches < in->max_caches
+        && (c = scache_new(in->cache_entries, CACHE_MAX_BYTES)) != NULL) {
+        in->caches[in->ncaches] = c;
+        __atomic_store_n(&in->ncaches, in->ncaches + 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&in->cache_lock);
+    if (c != NULL)
+        pthread_setspecific(in->cache_key, c);
+    return c;
+}
+
+/* A file as one request sees it: an entry of this thread's cache (shared:
+ * its fd is lent out only as a dup()), or, when there is no entry to be
+ * had, the request's own sf_file_t. */
+typedef struct view {
+    sf_file_t *f;
+    int shared;
+} view_t;
+
+/*
+ * Looks rel up. A cache entry younger than cache_ttl is used as it is; an
+ * older one is revalidated by opening rel again (the same safe open as any
+ * request) and comparing identity, size and times, and rebuilt when they
+ * differ; a missing one is opened and added. Failures that say something
+ * about the path (404, 403) are cached too; transient ones (500) are not.
+ * Without a cache, rel is opened into *own. The caller releases *own
+ * afterwards in every case.
+ */
+static view_t find(const static_inst_t *in, scache_t *c, const char *rel, sf_file_t *own)
+{
+    scache_entry_t *e = NULL;
+    int64_t now = 0;
+
+    own->fd = -1;
+    own->data = NULL;
+    own->data_len = 0;
+    if (c != NULL) {
+        now = now_ms();
+        e = scache_get(c, rel);
+        if (e != NULL && now - e->checked < in->cache_ttl_ms)
+            return (view_t){&e->file, 1};
+    }
+    sf_open(own, in->root_fd, rel, in->symlinks);
+    if (e != NULL && sf_unchanged(&e->file, own)) {
+        sf_release(own);
+        e->checked = now;
+        return (view_t){&e->file, 1};
+    }
+    /* Uncached, a file goes out with sendfile as it always did. */
+    sf_finish(own, in->mime, rel, c != NULL ? in->cache_max_file : 0);
+    if (c == NULL || (own->err != 0 && sp_errno_status(own->err) == 500))
+        return (view_t){own, 0};
+    if (e != NULL) {
+        scache_replace(c, e, own, now);
+        return (view_t){&e->file, 1};
+    }
+    if ((e = scache_put(c, rel, own, now)) == NULL)
+        return (view_t){own, 0};
+    return (view_t){&e->file, 1};
+}
+
+/* --- files ---------------------------------------------------------------- */
+
+/* Hands length bytes from start to the core: a copy of the bytes in memory
+ * (the core then writes head and body with one writev), else the fd, which
+ * the core closes: the request's own, or a dup() of the cache's. */
+static int send_body(const static_inst_t *in, ph_request_t *req, view_t v, int64_t start,
+                     int64_t length)
+{
+    int fd;
+
+    if (v.f->data != NULL)
+        return in->api->body_append(req, v.f->data + start, (size_t)length);
+    if (v.shared) {
+        if ((fd = fcntl(v.f->fd, F_DUPFD_CLOEXEC, 0)) < 0)
+            return send_errno(in, req, errno, "dup");
+    } else {
+        fd = v.f->fd;
+        v.f->fd = -1;
+    }
+    /* sendfile() is given an offset, so dup()s sharing one file position
+     * never disturb each other. */
+    return in->api->body_file(req, fd, (off_t)start, (off_t)length) == PH_OK ? PH_OK : PH_ERROR;
+}
+
+/* Picks the representation: the file itself or a .br/.gz sibling (looked up
+ * like any path, so through the cache). Replaces *v when a sibling wins and
+ * returns its Content-Encoding, NULL for the file itself; *own holds what
+ * the caller releases. Sets *vary when the choice depends on the request. */
+static const char *choose_encoding(const static_inst_t *in, scache_t *c, ph_request_t *req,
+                                   const char *path, view_t *v, sf_file_t *own, int *vary)
 {
     static const struct { const char *coding, *suffix; } order[] = {{"br", ".br"}, {"gzip", ".gz"}};
     ph_str_t ae;
 
     *vary = 0;
-    if (!in->precompressed || !sm_compressible(type))
+    if (!in->precompressed || !v->f->compressible)
         return NULL;
     *vary = 1;
     if (header_list(in, req, "Accept-Encoding", &ae) < 0 || ae.ptr == NULL)
         return NULL;
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-        struct stat sst;
-        int sfd;
+        char sib[SP_PATH_MAX + 1];
+        int n;
+        view_t s;
 
         if (!se_accepts(ae.ptr, ae.len, order[i].coding))
             continue;
-        if ((sfd = open_sibling(in, path, order[i].suffix, &sst)) < 0)
+        n = snprintf(sib, sizeof(sib), "%s%s", path, order[i].suffix);
+        if (n < 0 || (size_t)n >= sizeof(sib))
             continue;
-        close(*fd);
-        *fd = sfd;
-        *st = sst;
-        return order[i].coding;
+        s = find(in, c, sib, own);
+        if (s.f->err == 0 && S_ISREG(s.f->st.st_mode)) {
+            *v = s;
+            return order[i].coding;
+        }
+        sf_release(own);
     }
     return NULL;
 }
 
 /* Headers shared by 200, 206 and 304: validators, caching, Vary. */
-static void add_validators(const static_inst_t *in, ph_request_t *req, const char *etag,
-                           const struct stat *st, int vary)
+static void add_validators(const static_inst_t *in, ph_request_t *req, const sf_file_t *f, int vary)
 {
-    char date[SC_DATE_MAX];
-
-    in->api->add_header(req, "ETag", etag);
-    if (sc_date_format(st->st_mtime, date) == 0)
-        in->api->add_header(req, "Last-Modified", date);
+    in->api->add_header(req, "ETag", f->etag);
+    if (f->last_modified[0] != '\0')
+        in->api->add_header(req, "Last-Modified", f->last_modified);
     if (in->cache_control)
         in->api->add_header(req, "Cache-Control", in->cache_control);
     if (vary)
@@ -416,30 +578,21 @@ static sc_result_t preconditions(const static_inst_t *in, ph_request_t *req, con
     return sc_evaluate(&rq, etag, mtime);
 }
 
-/* Sends regular file fd (owned) found at path (relative, for the type and
- * siblings). */
-static int serve_file(const static_inst_t *in, ph_request_t *req, const char *path, int fd,
-                      struct stat *st)
+/* Answers with representation v (Content-Type from the file itself, ctype,
+ * whichever encoding was chosen). */
+static int respond(const static_inst_t *in, ph_request_t *req, view_t v, const char *ctype,
+                   const char *coding, int vary)
 {
     const ph_server_api_t *api = in->api;
-    char ctype[160], etag[SC_ETAG_MAX], crange[96];
-    const char *base_type = sm_lookup(in->mime, path), *coding;
+    const sf_file_t *f = v.f;
+    char crange[96];
     ph_str_t range, ifr;
-    int64_t start = 0, length = st->st_size;
-    int vary;
+    int64_t start = 0, length = f->st.st_size;
     sc_result_t cond;
 
-    if (sm_content_type(in->mime, path, ctype, sizeof(ctype)) == 0)
-        strcpy(ctype, "application/octet-stream");
-    coding = choose_encoding(in, req, path, base_type ? base_type : "application/octet-stream", &fd, st, &vary);
-    length = st->st_size;
-    sc_etag_format(etag, (uint64_t)st->st_ino, (uint64_t)st->st_size,
-                   (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec);
-    add_validators(in, req, etag, st, vary);
-
-    cond = preconditions(in, req, etag, st->st_mtime);
+    add_validators(in, req, f, vary);
+    cond = preconditions(in, req, f->etag, f->st.st_mtime);
     if (cond != SC_PROCEED) {
-        close(fd);
         if (cond == SC_PRECONDITION_FAILED)
             return send_status(in, req, 412);
         api->set_status(req, 304);
@@ -447,22 +600,21 @@ static int serve_file(const static_inst_t *in, ph_request_t *req, const char *pa
     }
 
     if (api->header(req, "Range", &range)
-        && (!api->header(req, "If-Range", &ifr) || sc_if_range(ifr.ptr, ifr.len, etag, st->st_mtime))) {
-        switch (sr_parse(range.ptr, range.len, st->st_size, &start, &length)) {
+        && (!api->header(req, "If-Range", &ifr) || sc_if_range(ifr.ptr, ifr.len, f->etag, f->st.st_mtime))) {
+        switch (sr_parse(range.ptr, range.len, f->st.st_size, &start, &length)) {
         case SR_OK:
             snprintf(crange, sizeof(crange), "bytes %" PRId64 "-%" PRId64 "/%" PRId64, start,
-                     start + length - 1, (int64_t)st->st_size);
+                     start + length - 1, (int64_t)f->st.st_size);
             api->set_status(req, 206);
             api->add_header(req, "Content-Range", crange);
             break;
         case SR_UNSATISFIABLE:
-            close(fd);
-            snprintf(crange, sizeof(crange), "bytes */%" PRId64, (int64_t)st->st_size);
+            snprintf(crange, sizeof(crange), "bytes */%" PRId64, (int64_t)f->st.st_size);
             return send_status_hdr(in, req, 416, "Content-Range", crange);
         case SR_IGNORE:
         case SR_MULTI:
             start = 0;
-            length = st->st_size;
+            length = f->st.st_size;
             break;
         }
     }
@@ -470,13 +622,29 @@ static int serve_file(const static_inst_t *in, ph_request_t *req, const char *pa
     if (coding)
         api->add_header(req, "Content-Encoding", coding);
     api->add_header(req, "Accept-Ranges", "bytes");
-    /* The core owns fd from here on, also when this fails. */
-    return api->body_file(req, fd, (off_t)start, (off_t)length) == PH_OK ? PH_OK : PH_ERROR;
+    return send_body(in, req, v, start, length);
+}
+
+/* Serves regular file v found at path (relative: its name gives the type
+ * and the siblings' names). */
+static int serve_file(const static_inst_t *in, scache_t *c, ph_request_t *req, const char *path,
+                      view_t v)
+{
+    /* The main file's entry outlives the sibling lookups: nothing is
+     * evicted before the request's trim. */
+    const char *ctype = v.f->ctype, *coding;
+    sf_file_t sib = {.fd = -1};
+    int vary, rc;
+
+    coding = choose_encoding(in, c, req, path, &v, &sib, &vary);
+    rc = respond(in, req, v, ctype, coding, vary);
+    sf_release(&sib);
+    return rc;
 }
 
 /* A directory requested with its trailing slash: an index file, else the
  * listing, else 403. rel is the directory path relative to the root. */
-static int serve_dir(const static_inst_t *in, ph_request_t *req, const char *rel)
+static int serve_dir(const static_inst_t *in, scache_t *c, ph_request_t *req, const char *rel)
 {
     const ph_server_api_t *api = in->api;
     sd_buf_t page = {0};
@@ -484,17 +652,19 @@ static int serve_dir(const static_inst_t *in, ph_request_t *req, const char *rel
     ph_str_t upath;
 
     for (size_t i = 0; i < in->nindex; i++) {
-        struct stat st;
-        int fd, n = snprintf(path, sizeof(path), "%s%s", rel, in->index[i]);
+        sf_file_t own;
+        view_t v;
+        int n = snprintf(path, sizeof(path), "%s%s", rel, in->index[i]), rc;
 
         if (n < 0 || (size_t)n >= sizeof(path))
             continue;
-        fd = sp_open(in->root_fd, path, O_RDONLY | O_NONBLOCK, in->symlinks);
-        if (fd < 0)
-            continue;
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-            return serve_file(in, req, path, fd, &st);
-        close(fd);
+        v = find(in, c, path, &own);
+        if (v.f->err == 0 && S_ISREG(v.f->st.st_mode)) {
+            rc = serve_file(in, c, req, path, v);
+            sf_release(&own);
+            return rc;
+        }
+        sf_release(&own);
     }
     if (!in->autoindex)
         return send_status(in, req, 403);
@@ -511,6 +681,24 @@ static int serve_dir(const static_inst_t *in, ph_request_t *req, const char *rel
     return PH_OK;
 }
 
+/* rel (len bytes, room for SP_PATH_MAX + 1) names a directory. */
+static int dir_request(const static_inst_t *in, scache_t *c, ph_request_t *req, char *rel, size_t len)
+{
+    ph_str_t full = in->api->path(req);
+
+    /* Decided on the full path: relative links in the listing and in
+     * index pages only work below a URL that ends in '/'. */
+    if (full.len == 0 || full.ptr[full.len - 1] != '/')
+        return redirect_slash(in, req);
+    if (len > 0 && rel[len - 1] != '/') {
+        if (len == SP_PATH_MAX)
+            return send_status(in, req, 404);
+        rel[len] = '/';
+        rel[len + 1] = '\0';
+    }
+    return serve_dir(in, c, req, rel);
+}
+
 static int is_method(ph_str_t m, const char *name)
 {
     return m.len == strlen(name) && memcmp(m.ptr, name, m.len) == 0;
@@ -518,12 +706,14 @@ static int is_method(ph_str_t m, const char *name)
 
 static int static_handle(void *instance, ph_request_t *req)
 {
-    const static_inst_t *in = instance;
+    static_inst_t *in = instance;
     const ph_server_api_t *api = in->api;
     ph_str_t method = api->method(req), sub = api->subpath(req);
     char rel[SP_PATH_MAX + 1];
-    struct stat st;
-    int fd;
+    sf_file_t own;
+    scache_t *c;
+    view_t v;
+    int rc;
 
     if (!is_method(method, "GET") && !is_method(method, "HEAD")) {
         return send_status_hdr(in, req, 405, "Allow", "GET, HEAD");
@@ -534,35 +724,21 @@ static int static_handle(void *instance, ph_request_t *req)
     memcpy(rel, sub.ptr, sub.len);
     rel[sub.len] = '\0';
 
-    fd = sp_open(in->root_fd, rel, O_RDONLY | O_NONBLOCK, in->symlinks);
-    if (fd < 0)
-        return send_errno(in, req, errno, "open");
-    if (fstat(fd, &st) < 0) {
-        int e = errno;
-        close(fd);
-        return send_errno(in, req, e, "fstat");
-    }
-    if (S_ISDIR(st.st_mode)) {
-        ph_str_t full = api->path(req);
-
-        close(fd);
-        /* Decided on the full path: relative links in the listing and in
-         * index pages only work below a URL that ends in '/'. */
-        if (full.len == 0 || full.ptr[full.len - 1] != '/')
-            return redirect_slash(in, req);
-        if (sub.len > 0 && rel[sub.len - 1] != '/') {
-            if (sub.len == SP_PATH_MAX)
-                return send_status(in, req, 404);
-            rel[sub.len] = '/';
-            rel[sub.len + 1] = '\0';
-        }
-        return serve_dir(in, req, rel);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return send_status(in, req, 404);
-    }
-    return serve_file(in, req, rel, fd, &st);
+    c = thread_cache(in);
+    v = find(in, c, rel, &own);
+    if (v.f->err != 0)
+        rc = send_errno(in, req, v.f->err, "open");
+    else if (S_ISDIR(v.f->st.st_mode))
+        rc = dir_request(in, c, req, rel, sub.len);
+    else if (!S_ISREG(v.f->st.st_mode))
+        rc = send_status(in, req, 404);
+    else
+        rc = serve_file(in, c, req, rel, v);
+    sf_release(&own);
+    /* The response holds copies and dup()s only: entries may go now. */
+    if (c != NULL)
+        scache_trim(c);
+    return rc;
 }
 
 PH_PLUGIN_DEFINE("static", "1.0", 0, static_create, static_handle, static_destroy);

@@ -357,3 +357,366 @@ def recv_until_closed(sock, timeout=IO_TIMEOUT):
 
 def main():
     unittest.main(verbosity=2)
+
+
+# --- helpers for the reload, process and service tests (issue 5) ------------
+
+def wait_log_from(srv, pattern, start=0, timeout=IO_TIMEOUT, poll=0.002):
+    """Wait for a log line matching pattern at index >= start. Returns
+    (match, index of the line after it), or (None, start) on timeout.
+    Polls briefly, for loops that wait for thousands of lines."""
+    rx = re.compile(pattern)
+    deadline = time.time() + timeout
+    i = start
+    while True:
+        with srv._lock:
+            lines = srv.log_lines[i:]
+        for line in lines:
+            i += 1
+            m = rx.search(line)
+            if m:
+                return m, i
+        if time.time() >= deadline:
+            return None, start
+        time.sleep(poll)
+
+
+def log_count(srv):
+    """Number of log lines read so far (a start index for wait_log_from)."""
+    with srv._lock:
+        return len(srv.log_lines)
+
+
+def proc_fd_count(pid):
+    """Open descriptors of a process, from /proc/PID/fd."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def proc_fd_targets(pid):
+    """Targets of /proc/PID/fd links (those that vanish meanwhile skipped)."""
+    out = []
+    d = "/proc/%d/fd" % pid
+    for name in os.listdir(d):
+        try:
+            out.append(os.readlink(os.path.join(d, name)))
+        except OSError:
+            pass
+    return out
+
+
+def proc_status_field(pid, field):
+    """A field of /proc/PID/status (e.g. "VmRSS", "Uid") as its text."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k == field:
+                return v.strip()
+    return None
+
+
+def proc_rss_kib(pid):
+    return int(proc_status_field(pid, "VmRSS").split()[0])
+
+
+def proc_mapped_objects(pid, name_part):
+    """Distinct (device, inode) of the file mappings whose path holds
+    name_part: one per loaded copy of a shared object."""
+    objs = set()
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and name_part in parts[5]:
+                objs.add((parts[3], parts[4]))
+    return objs
+
+
+def proc_children(pid):
+    """PIDs whose parent is pid (read from /proc/*/stat)."""
+    kids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # the command may hold spaces and parentheses: split after the last ')'
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 1 and int(fields[1]) == pid and fields[0] != "Z":
+            kids.append(int(name))
+    return sorted(kids)
+
+
+def read_one_response(sock, buf, timeout=IO_TIMEOUT):
+    """Read one whole response (Content-Length or chunked) from a keep-alive
+    socket. buf is a bytearray holding bytes already received; the bytes
+    after the response stay in it. Returns a Response; raises
+    ConnectionError (EOF or reset before a whole response) or socket.timeout."""
+    deadline = time.time() + timeout
+
+    def fill():
+        left = deadline - time.time()
+        if left <= 0:
+            raise socket.timeout("response not complete within %.1f s" % timeout)
+        sock.settimeout(left)
+        b = sock.recv(65536)
+        if not b:
+            raise ConnectionError("EOF after %d bytes of a response" % len(buf))
+        buf.extend(b)
+
+    while b"\r\n\r\n" not in buf:
+        fill()
+    end = buf.index(b"\r\n\r\n")
+    head = bytes(buf[:end]).decode("latin-1").split("\r\n")
+    version, status, reason = (head[0].split(" ", 2) + [""])[:3]
+    headers = []
+    for l in head[1:]:
+        k, _, v = l.partition(":")
+        headers.append((k, v.strip()))
+    r = Response(version, int(status), reason, headers, b"")
+    del buf[:end + 4]
+    if r.status in (204, 304) or 100 <= r.status < 200:
+        return r
+    if r.header("Transfer-Encoding", "").lower() == "chunked":
+        body = bytearray()
+        while True:
+            while b"\r\n" not in buf:
+                fill()
+            le = buf.index(b"\r\n")
+            size = int(bytes(buf[:le]).split(b";")[0], 16)
+            if size == 0:
+                while b"\r\n\r\n" not in buf[le:]:
+                    fill()
+                te = buf.index(b"\r\n\r\n", le)
+                del buf[:te + 4]
+                break
+            while len(buf) < le + 2 + size + 2:
+                fill()
+            body += buf[le + 2:le + 2 + size]
+            del buf[:le + 2 + size + 2]
+        r.body = bytes(body)
+        return r
+    n = int(r.header("Content-Length", "0"))
+    while len(buf) < n:
+        fill()
+    r.body = bytes(buf[:n])
+    del buf[:n]
+    return r
+
+
+class KeepAliveLoad:
+    """A bounded load generator: `conns` threads, each with one keep-alive
+    connection to 127.0.0.1:port, sending GET requests in turn over `paths`
+    and checking each whole response with check(path, response), which
+    returns None when it is right or a reason.
+
+    A response with "Connection: close" ends the connection normally and the
+    client opens a new one. Anything else (reset, EOF before a whole
+    response, timeout, refused connect, wrong response) is a failure and is
+    recorded in self.failures as a dict. With retry=True a failed request
+    is sent again on a new connection (at most `max_retries` times) so that
+    service continuity can be checked; with retry=False the thread stops
+    at its first failure.
+
+    Each thread stops at stop(), after max_requests requests, or after
+    max_seconds, whichever comes first."""
+
+    def __init__(self, port, paths, check, conns=50, max_requests=100000, max_seconds=120.0,
+                 retry=False, max_retries=20, timeout=IO_TIMEOUT, close=False, pause=0.0):
+        self.port = port
+        self.pause = pause  # seconds between two requests of one thread
+        self.close = close  # send "Connection: close": one request per connection
+        self.paths = list(paths)
+        self.check = check
+        self.max_requests = max_requests
+        self.max_seconds = max_seconds
+        self.retry = retry
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.lock = threading.Lock()
+        self.failures = []
+        self.ok = 0
+        self.server_closes = 0
+        self.seen = {}           # (path, body) -> count, for the caller's checks
+        self.headers_seen = {}   # header value of X-Swap-Pid -> count
+        self.conn_pids = []      # per connection: (opened_at, set of X-Swap-Pid seen)
+        self.unanswered = 0      # requests given up after max_retries
+        self._stop = threading.Event()
+        self._first = threading.Barrier(conns + 1)
+        self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(conns)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        # every connection has had a first answer (or failed) before we return
+        try:
+            self._first.wait(self.timeout + 5)
+        except threading.BrokenBarrierError:
+            pass
+        return self
+
+    def stop(self, timeout=None):
+        self._stop.set()
+        deadline = time.time() + (timeout if timeout is not None else self.timeout + 10)
+        for t in self.threads:
+            t.join(max(0.0, deadline - time.time()))
+        return all(not t.is_alive() for t in self.threads)
+
+    def wait_requests(self, n, timeout):
+        """Wait until at least n more requests have succeeded (bounded)."""
+        with self.lock:
+            target = self.ok + n
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                if self.ok >= target:
+                    return True
+            time.sleep(0.01)
+        return False
+
+    def _record(self, kind, path, detail, opened, pids):
+        with self.lock:
+            self.failures.append({"kind": kind, "path": path, "detail": detail, "at": time.time(),
+                                  "opened": opened, "pids": set(pids)})
+
+    def _run(self, idx):
+        started = time.time()
+        sock = None
+        buf = bytearray()
+        opened = 0.0
+        pids = set()
+        sent = 0
+        first_done = False
+        k = idx
+        try:
+            while (not self._stop.is_set() and sent < self.max_requests
+                   and time.time() - started < self.max_seconds):
+                path = self.paths[k % len(self.paths)]
+                k += 1
+                attempts = 0
+                while True:
+                    failure = None
+                    try:
+                        if sock is None:
+                            opened = time.time()
+                            pids = set()
+                            with self.lock:
+                                self.conn_pids.append((opened, pids))
+                            sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
+                            buf = bytearray()
+                        sock.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\n%s\r\n"
+                                      % (path, "Connection: close\r\n" if self.close else "")).encode())
+                        r = read_one_response(sock, buf, self.timeout)
+                    except ConnectionRefusedError as e:
+                        failure = ("refused", repr(e))
+                    except ConnectionResetError as e:
+                        failure = ("reset", repr(e))
+                    except BrokenPipeError as e:
+                        failure = ("reset", repr(e))
+                    except ConnectionError as e:
+                        failure = ("eof", str(e))
+                    except socket.timeout as e:
+                        failure = ("timeout", str(e))
+                    except OSError as e:
+                        failure = ("oserror", repr(e))
+                    except (ValueError, IndexError) as e:
+                        failure = ("garbled", repr(e))
+                    if failure is None:
+                        pid = r.header("X-Swap-Pid")
+                        if pid:
+                            pids.add(pid)
+                        why = self.check(path, r)
+                        if why is not None:
+                            failure = ("wrong", why)
+                    if failure is None:
+                        with self.lock:
+                            self.ok += 1
+                            key = (path, r.body if len(r.body) <= 64 else b"<%d bytes>" % len(r.body))
+                            self.seen[key] = self.seen.get(key, 0) + 1
+                            if pid:
+                                self.headers_seen[pid] = self.headers_seen.get(pid, 0) + 1
+                        if r.header("Connection", "").lower() == "close":
+                            with self.lock:
+                                self.server_closes += 1
+                            sock.close()
+                            sock = None
+                        break
+                    self._record(failure[0], path, failure[1], opened, pids)
+                    if sock is not None:
+                        sock.close()
+                        sock = None
+                    attempts += 1
+                    if not self.retry:
+                        return
+                    if attempts > self.max_retries or self._stop.is_set():
+                        with self.lock:
+                            self.unanswered += 1
+                        break
+                    time.sleep(0.02)
+                sent += 1
+                if self.pause:
+                    time.sleep(self.pause)
+                if not first_done:
+                    first_done = True
+                    try:
+                        self._first.wait(self.timeout + 5)
+                    except threading.BrokenBarrierError:
+                        pass
+        finally:
+            if sock is not None:
+                sock.close()
+            if not first_done:
+                try:
+                    self._first.wait(0)
+                except threading.BrokenBarrierError:
+                    pass
+
+
+class NotifySocket:
+    """An AF_UNIX datagram socket standing in for systemd's NOTIFY_SOCKET.
+    Collects each datagram as a dict of its KEY=VALUE lines, with the
+    receive time (CLOCK_MONOTONIC, µs) under "_received"."""
+
+    def __init__(self, folder):
+        self.path = os.path.join(folder, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.messages = []
+
+    def env(self):
+        return {"NOTIFY_SOCKET": self.path}
+
+    def _recv(self, timeout):
+        self.sock.settimeout(max(0.001, timeout))
+        try:
+            data = self.sock.recv(4096)
+        except socket.timeout:
+            return None
+        msg = {"_received": time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000,
+               "_raw": data.decode("utf-8", "replace")}
+        for line in msg["_raw"].split("\n"):
+            k, sep, v = line.partition("=")
+            if sep:
+                msg[k] = v
+        self.messages.append(msg)
+        return msg
+
+    def wait_for(self, key, value=None, timeout=IO_TIMEOUT):
+        """Receive until a message has key (=value when given); returns it or
+        None. Earlier messages stay in self.messages."""
+        deadline = time.time() + timeout
+        while True:
+            left = deadline - time.time()
+            if left <= 0:
+                return None
+            msg = self._recv(left)
+            if msg is not None and key in msg and (value is None or msg[key] == value):
+                return msg
+
+    def close(self):
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass

@@ -15,7 +15,6 @@ import re
 import signal
 import socket
 import subprocess
-import threading
 import time
 import unittest
 

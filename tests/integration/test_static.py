@@ -97,6 +97,11 @@ dotfiles = allow
 plugin = static
 root = www/idx
 index = a.htm, b.htm
+
+[route /fresh]
+plugin = static
+root = www
+cache_ttl = 0
 """
 
 ETAG_RE = re.compile(r'^"[0-9a-f]+-([0-9a-f]+)-[0-9a-f]+"$')
@@ -224,13 +229,14 @@ class StaticTest(unittest.TestCase):
         self.assertTrue(r.header("Last-Modified").endswith(" GMT"))
 
     def test_etag_changes_with_content(self):
+        # /fresh has the open-file cache off: a change shows at once.
         path = os.path.join(self.www, "changing.txt")
         with open(path, "wb") as f:
             f.write(b"one")
-        e1 = self.get("/changing.txt").header("ETag")
+        e1 = self.get("/fresh/changing.txt").header("ETag")
         with open(path, "wb") as f:
             f.write(b"three")
-        r = self.get("/changing.txt", {"If-None-Match": e1})
+        r = self.get("/fresh/changing.txt", {"If-None-Match": e1})
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, b"three")
         self.assertNotEqual(r.header("ETag"), e1)
@@ -529,6 +535,258 @@ class StaticTest(unittest.TestCase):
             self.assertNotIn(b"/tmp", r.body, r)
 
 
+CACHE_ROUTES = """
+[route /ttl]
+plugin = static
+root = www
+cache_ttl = 200ms
+
+[route /nocache]
+plugin = static
+root = www
+cache_ttl = 0
+
+[route /long]
+plugin = static
+root = www
+cache_ttl = 1h
+
+[route /few]
+plugin = static
+root = www
+cache_ttl = 10s
+cache_entries = 8
+cache_max_file = 0
+
+[route /fds]
+plugin = static
+root = www
+cache_entries = 16
+cache_max_file = 0
+"""
+
+NMANY = 3000
+
+
+def pipelined(srv, paths, batch=500):
+    """GET every path over keep-alive connections, batch requests per
+    connection; returns the responses in order."""
+    out = []
+    for i in range(0, len(paths), batch):
+        chunk = paths[i:i + batch]
+        data = b"".join(b"GET " + p.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n" for p in chunk[:-1])
+        data += b"GET " + chunk[-1].encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        resps = harness.parse_responses(srv.raw(data, timeout=30))
+        if len(resps) != len(chunk):
+            raise AssertionError("%d responses for %d requests" % (len(resps), len(chunk)))
+        out.extend(resps)
+    return out
+
+
+class KeepAlive:
+    """One keep-alive connection, one request and response at a time."""
+
+    def __init__(self, srv):
+        self.sock = srv.connect()
+        self.buf = b""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+    def get(self, path, headers=None):
+        h = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
+        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (path, h)).encode())
+        deadline = time.time() + harness.IO_TIMEOUT
+        while time.time() < deadline:
+            end = self.buf.find(b"\r\n\r\n")
+            if end >= 0:
+                m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", self.buf[:end])
+                total = end + 4 + (int(m.group(1)) if m else 0)
+                if len(self.buf) >= total:
+                    r = harness.parse_responses(self.buf[:total])[0]
+                    self.buf = self.buf[total:]
+                    return r
+            b = self.sock.recv(65536)
+            if not b:
+                break
+            self.buf += b
+        raise AssertionError("no complete response: %r" % self.buf[:200])
+
+
+class StaticCacheTest(unittest.TestCase):
+    """The open-file cache: freshness within cache_ttl, bounds, descriptors.
+    Two worker threads, so each keeps its own cache."""
+
+    @classmethod
+    def setUpClass(cls):
+        files = {"www/f.txt": b"first\n", "www/big.bin": BIG[:100 * 1024]}
+        for i in range(NMANY):
+            files["www/many/%04d.txt" % i] = b"file %d\n" % i
+        cls.srv = harness.Server(harness.server_ini(routes=CACHE_ROUTES, threads=2), files=files)
+        cls.www = os.path.join(cls.srv.dir, "www")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        shutil.rmtree(cls.srv.dir, ignore_errors=True)
+
+    def write(self, name, data):
+        with open(os.path.join(self.www, name), "wb") as f:
+            f.write(data)
+
+    def get_all(self, path, n=6):
+        """n requests on one connection, so both threads' caches are likely
+        exercised across calls; returns the responses."""
+        return pipelined(self.srv, [path] * n)
+
+    def test_modified_file_fresh_after_ttl(self):
+        self.write("mod.txt", b"version one\n")
+        for r in self.get_all("/ttl/mod.txt"):
+            self.assertEqual((r.status, r.body), (200, b"version one\n"))
+        e1 = r.header("ETag")
+        self.write("mod.txt", b"version two, longer\n")
+        time.sleep(0.5)
+        for r in self.get_all("/ttl/mod.txt"):
+            self.assertEqual((r.status, r.body), (200, b"version two, longer\n"))
+            self.assertNotEqual(r.header("ETag"), e1)
+        # same size, new bytes: the mtime tells
+        self.write("mod.txt", b"VERSION TWO, LONGER\n")
+        time.sleep(0.5)
+        for r in self.get_all("/ttl/mod.txt"):
+            self.assertEqual(r.body, b"VERSION TWO, LONGER\n")
+
+    def test_replaced_file_fresh_after_ttl(self):
+        self.write("rep.txt", b"old\n")
+        self.assertEqual(self.srv.get("/ttl/rep.txt").body, b"old\n")
+        self.write("rep.tmp", b"new\n")
+        os.rename(os.path.join(self.www, "rep.tmp"), os.path.join(self.www, "rep.txt"))
+        time.sleep(0.5)
+        self.assertEqual(self.srv.get("/ttl/rep.txt").body, b"new\n")
+
+    def test_large_file_fresh_after_ttl(self):
+        # above cache_max_file: kept as a descriptor, sent with sendfile
+        data = BIG[:200 * 1024]
+        self.write("large.bin", data)
+        for r in self.get_all("/ttl/large.bin"):
+            self.assertEqual(r.body, data)
+        r = self.srv.get("/ttl/large.bin", {"Range": "bytes=1000-1999"})
+        self.assertEqual((r.status, r.body), (206, data[1000:2000]))
+        data2 = BIG[-150 * 1024:]
+        self.write("large.tmp", data2)
+        os.rename(os.path.join(self.www, "large.tmp"), os.path.join(self.www, "large.bin"))
+        time.sleep(0.5)
+        for r in self.get_all("/ttl/large.bin"):
+            self.assertEqual(r.body, data2)
+
+    def test_deleted_file_404_after_ttl(self):
+        self.write("del.txt", b"doomed\n")
+        self.assertEqual(self.srv.get("/ttl/del.txt").status, 200)
+        os.unlink(os.path.join(self.www, "del.txt"))
+        time.sleep(0.5)
+        for r in self.get_all("/ttl/del.txt"):
+            self.assertEqual(r.status, 404)
+            self.assertNotIn(b"doomed", r.body)
+
+    def test_created_file_found_after_ttl(self):
+        # a 404 may be remembered, but only for cache_ttl
+        for r in self.get_all("/ttl/born.txt"):
+            self.assertEqual(r.status, 404)
+        self.write("born.txt", b"hello\n")
+        time.sleep(0.5)
+        for r in self.get_all("/ttl/born.txt"):
+            self.assertEqual((r.status, r.body), (200, b"hello\n"))
+
+    def test_ttl_zero_serves_every_change_at_once(self):
+        self.write("zero.txt", b"a\n")
+        self.assertEqual(self.srv.get("/nocache/zero.txt").body, b"a\n")
+        self.write("zero.txt", b"bb\n")
+        self.assertEqual(self.srv.get("/nocache/zero.txt").body, b"bb\n")
+        os.unlink(os.path.join(self.www, "zero.txt"))
+        self.assertEqual(self.srv.get("/nocache/zero.txt").status, 404)
+        self.write("zero.txt", b"ccc\n")
+        self.assertEqual(self.srv.get("/nocache/zero.txt").body, b"ccc\n")
+
+    def test_small_file_served_from_memory(self):
+        # With a long TTL the bytes read once keep being served although
+        # the file is gone: the cache is really in use (and within the TTL
+        # that is the documented behaviour). One connection, so one thread
+        # and its cache serve every request.
+        self.write("mem.txt", b"in memory\n")
+        with KeepAlive(self.srv) as ka:
+            r = ka.get("/long/mem.txt")
+            self.assertEqual((r.status, r.body), (200, b"in memory\n"))
+            etag = r.header("ETag")
+            os.unlink(os.path.join(self.www, "mem.txt"))
+            for _ in range(5):
+                r = ka.get("/long/mem.txt")
+                self.assertEqual((r.status, r.body), (200, b"in memory\n"))
+                self.assertEqual(r.header("ETag"), etag)
+            r = ka.get("/long/mem.txt", {"Range": "bytes=3-8"})
+            self.assertEqual((r.status, r.body), (206, b"memory"))
+        # the route without a cache sees the truth at once
+        self.assertEqual(self.srv.get("/nocache/mem.txt").status, 404)
+
+    def test_cached_small_file_ranges_and_conditionals(self):
+        self.write("rng.txt", b"0123456789abcdef")
+        paths = ["/long/rng.txt"] * 4
+        for r in pipelined(self.srv, paths):
+            self.assertEqual(r.body, b"0123456789abcdef")
+        etag = r.header("ETag")
+        r = self.srv.get("/long/rng.txt", {"Range": "bytes=3-6"})
+        self.assertEqual((r.status, r.body), (206, b"3456"))
+        self.assertEqual(r.header("Content-Range"), "bytes 3-6/16")
+        r = self.srv.get("/long/rng.txt", {"Range": "bytes=-4"})
+        self.assertEqual((r.status, r.body), (206, b"cdef"))
+        r = self.srv.get("/long/rng.txt", {"Range": "bytes=16-"})
+        self.assertEqual(r.status, 416)
+        r = self.srv.get("/long/rng.txt", {"If-None-Match": etag})
+        self.assertEqual((r.status, r.body), (304, b""))
+        r = self.srv.get("/long/rng.txt", method="HEAD")
+        self.assertEqual((r.status, r.header("Content-Length")), (200, "16"))
+
+    def test_many_files_beyond_bound(self):
+        order = list(range(400))
+        paths = ["/few/many/%04d.txt" % i for i in order]
+        random.Random(7).shuffle(order)
+        paths += ["/few/many/%04d.txt" % i for i in order]
+        paths += ["/few/many/0001.txt"] * 20 + ["/few/many/none-%d" % i for i in range(50)]
+        resps = pipelined(self.srv, paths)
+        for p, r in zip(paths, resps):
+            if "none-" in p:
+                self.assertEqual(r.status, 404, p)
+            else:
+                i = int(p[-8:-4])
+                self.assertEqual((r.status, r.body), (200, b"file %d\n" % i), p)
+
+    def count_fds(self):
+        return len(os.listdir("/proc/%d/fd" % self.srv.proc.pid))
+
+    def test_no_fd_leak(self):
+        # cache_max_file = 0 keeps a descriptor per entry: the worst case.
+        pipelined(self.srv, ["/fds/many/0000.txt"] * 10)
+        before = self.count_fds()
+        paths = ["/fds/many/%04d.txt" % i for i in range(NMANY)]
+        resps = pipelined(self.srv, paths)
+        for i, r in enumerate(resps):
+            self.assertEqual((r.status, r.body), (200, b"file %d\n" % i))
+        # connections are closed by now; give the server a moment
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            after = self.count_fds()
+            if after <= before + 2 * 16:
+                break
+            time.sleep(0.05)
+        # at most each thread's bound of cached descriptors more
+        self.assertLessEqual(after, before + 2 * 16, (before, after))
+        # and the same again adds nothing
+        pipelined(self.srv, paths)
+        time.sleep(0.1)
+        self.assertLessEqual(self.count_fds(), before + 2 * 16)
+
+
 class StaticConfigTest(unittest.TestCase):
     def start_expect_failure(self, route_keys):
         ini = harness.server_ini(routes="[route /]\nplugin = static\n" + route_keys)
@@ -556,7 +814,10 @@ class StaticConfigTest(unittest.TestCase):
     def test_bad_values_refused(self):
         for keys in ("root = www\nautoindex = maybe\n", "root = www\nsymlinks = everywhere\n",
                      "root = www\ndotfiles = sometimes\n", "root = no-such-dir\n",
-                     "root = www\nindex = ../x.html\n"):
+                     "root = www\nindex = ../x.html\n", "root = www\ncache_ttl = soon\n",
+                     "root = www\ncache_ttl = -1s\n", "root = www\ncache_ttl = 2d\n",
+                     "root = www\ncache_entries = 0\n", "root = www\ncache_entries = 100000\n",
+                     "root = www\ncache_max_file = 2m\n", "root = www\ncache_max_file = 1x\n"):
             self.start_expect_failure(keys)
 
 

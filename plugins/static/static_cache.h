@@ -1,0 +1,74 @@
+/*
+ * static_cache: the open-file cache. Maps a normalised path below the root
+ * to an sf_file_t (descriptor or bytes, stat, ready-made header values),
+ * bounded in entries and in bytes held in memory, with least-recently-used
+ * eviction.
+ *
+ * Not thread-safe by design: the plugin keeps one cache per (instance,
+ * thread), so lookups take no lock. Pure apart from close() and free() of
+ * what entries own; the caller supplies the clock, so the bookkeeping can be
+ * tested without sleeping.
+ *
+ * Entry pointers stay valid until the next scache_trim() or scache_free():
+ * scache_put() and scache_replace() never evict, so everything one request
+ * looked up remains usable until the request calls scache_trim() at its end.
+ */
+#ifndef PH_STATIC_CACHE_H
+#define PH_STATIC_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "static_file.h"
+
+typedef struct scache scache_t;
+
+typedef struct scache_entry {
+    sf_file_t file;  /* owned by the cache */
+    int64_t checked; /* caller's clock when file was last opened or revalidated */
+    /* private */
+    struct scache_entry *hnext, *prev, *next;
+    uint64_t hash;
+    size_t keylen;
+    char key[];
+} scache_entry_t;
+
+/* A cache holding at most max_entries entries (>= 1) and max_bytes bytes of
+ * file data after each scache_trim(). NULL when out of memory. */
+scache_t *scache_new(size_t max_entries, size_t max_bytes);
+
+/* Releases every entry (closing its fd) and the cache. NULL allowed. */
+void scache_free(scache_t *c);
+
+/* The entry for key (NUL-terminated), marked most recently used, or NULL. */
+scache_entry_t *scache_get(scache_t *c, const char *key);
+
+/*
+ * Adds key with the contents of *f (moved in: *f is left empty) checked at
+ * now. key must not be present (scache_get() first; use scache_replace()
+ * for an existing entry). Does not evict. Returns the entry, or NULL when
+ * out of memory, *f then untouched and still the caller's.
+ */
+scache_entry_t *scache_put(scache_t *c, const char *key, sf_file_t *f, int64_t now);
+
+/* Replaces e's contents with *f (moved in), releasing the old ones (e's fd
+ * is closed), and sets e->checked = now. e stays valid. */
+void scache_replace(scache_t *c, scache_entry_t *e, sf_file_t *f, int64_t now);
+
+/* Evicts least-recently-used entries until the bounds hold again. */
+void scache_trim(scache_t *c);
+
+/* Entries held, and bytes of file data they hold in memory. */
+size_t scache_count(const scache_t *c);
+size_t scache_bytes(const scache_t *c);
+
+/*
+ * Route key parsers for the cache's knobs. scache_parse_ms: "0", "250ms",
+ * "2s", "1m", "1h" or a bare number of seconds, at most one day; sets *ms.
+ * scache_parse_size: bytes, with an optional k or m suffix (KiB, MiB), at
+ * most limit; sets *bytes. Both return 0, or -1 for anything else.
+ */
+int scache_parse_ms(const char *s, int64_t *ms);
+int scache_parse_size(const char *s, size_t limit, size_t *bytes);
+
+#endif /* PH_STATIC_CACHE_H */

@@ -1,0 +1,108 @@
+/* static_file: a path opened and described once; contracts in static_file.h. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "static_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void sf_open(sf_file_t *f, int root_fd, const char *rel, sp_symlinks_t policy)
+{
+    memset(f, 0, sizeof(*f));
+    f->fd = -1;
+    /* O_NONBLOCK: opening a FIFO must never wait for a writer. */
+    int fd = sp_open(root_fd, rel, O_RDONLY | O_NONBLOCK, policy);
+    if (fd < 0) {
+        f->err = errno;
+        return;
+    }
+    if (fstat(fd, &f->st) < 0) {
+        f->err = errno;
+        close(fd);
+        return;
+    }
+    if (S_ISREG(f->st.st_mode))
+        f->fd = fd;
+    else
+        close(fd);
+}
+
+/* Reads the whole file into f->data; on any surprise keeps the fd. */
+static void read_inline(sf_file_t *f)
+{
+    size_t size = (size_t)f->st.st_size, got = 0;
+    char *buf = malloc(size ? size : 1);
+
+    if (buf == NULL)
+        return;
+    while (got < size) {
+        ssize_t n = pread(f->fd, buf + got, size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(buf); /* shrank or failed: sendfile from the fd as before */
+            return;
+        }
+        got += (size_t)n;
+    }
+    close(f->fd);
+    f->fd = -1;
+    f->data = buf;
+    f->data_len = size;
+}
+
+void sf_finish(sf_file_t *f, const sm_table_t *mime, const char *name, size_t max_inline)
+{
+    const char *type;
+
+    if (f->err != 0 || !S_ISREG(f->st.st_mode))
+        return;
+    sc_etag_format(f->etag, (uint64_t)f->st.st_ino, (uint64_t)f->st.st_size,
+                   (uint64_t)f->st.st_mtim.tv_sec * 1000000000u + (uint64_t)f->st.st_mtim.tv_nsec);
+    if (sc_date_format(f->st.st_mtime, f->last_modified) != 0)
+        f->last_modified[0] = '\0';
+    if (sm_content_type(mime, name, f->ctype, sizeof(f->ctype)) == 0)
+        strcpy(f->ctype, "application/octet-stream");
+    type = sm_lookup(mime, name);
+    f->compressible = sm_compressible(type ? type : "application/octet-stream");
+    if (f->fd >= 0 && max_inline > 0 && (uint64_t)f->st.st_size <= max_inline)
+        read_inline(f);
+}
+
+static int same_time(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+int sf_unchanged(const sf_file_t *a, const sf_file_t *b)
+{
+    if (a->err != 0 || b->err != 0)
+        return a->err == b->err;
+    return a->st.st_dev == b->st.st_dev && a->st.st_ino == b->st.st_ino
+        && (a->st.st_mode & S_IFMT) == (b->st.st_mode & S_IFMT)
+        && a->st.st_size == b->st.st_size && same_time(&a->st.st_mtim, &b->st.st_mtim)
+        && same_time(&a->st.st_ctim, &b->st.st_ctim);
+}
+
+void sf_release(sf_file_t *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    free(f->data);
+    f->data = NULL;
+    f->data_len = 0;
+}
+
+void sf_move(sf_file_t *dst, sf_file_t *src)
+{
+    *dst = *src;
+    src->fd = -1;
+    src->data = NULL;
+    src->data_len = 0;
+}

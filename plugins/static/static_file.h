@@ -1,0 +1,72 @@
+/*
+ * static_file: one path beneath the root, opened safely and described once:
+ * what it is (or why it cannot be had), its validators and Content-Type as
+ * ready-made header values, and, for small regular files, its bytes.
+ *
+ * This is what the open-file cache (static_cache) keeps per path, and what a
+ * request uses directly when the cache is off. No plugin API.
+ */
+#ifndef PH_STATIC_FILE_H
+#define PH_STATIC_FILE_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "static_cond.h"
+#include "static_mime.h"
+#include "static_path.h"
+
+/* Room for a Content-Type value, NUL included. */
+#define SF_CTYPE_MAX 160
+
+typedef struct sf_file {
+    int err;         /* 0, or the errno sp_open()/fstat() failed with */
+    struct stat st;  /* valid when err == 0 */
+    /* A regular file open for reading, owned; -1 when data holds the
+     * bytes, and always -1 for anything that is not a regular file. */
+    int fd;
+    char *data;      /* all st.st_size bytes (malloc, owned), or NULL */
+    size_t data_len; /* bytes in data: st.st_size when data != NULL */
+    /* Header values, filled by sf_finish() for a regular file. */
+    char etag[SC_ETAG_MAX];
+    char last_modified[SC_DATE_MAX]; /* "" when the mtime cannot be shown */
+    char ctype[SF_CTYPE_MAX];        /* from the name given to sf_finish() */
+    int compressible;                /* the name's type may have .br/.gz */
+} sf_file_t;
+
+/*
+ * Opens rel beneath root_fd with sp_open() (policy as there) and fstat()s
+ * it, filling *f: err on failure; otherwise st, and for a regular file fd.
+ * Directories and other non-regular files are closed at once (their st is
+ * all a caller needs). Never fails as a call: the outcome is in f->err.
+ * Release with sf_release().
+ */
+void sf_open(sf_file_t *f, int root_fd, const char *rel, sp_symlinks_t policy);
+
+/*
+ * Completes a file from sf_open(): the header values (ctype from name's
+ * extension through mime, which may be NULL), and, when it is a regular
+ * file of at most max_inline bytes (0: never, not even an empty file),
+ * reads it into data and closes fd. If
+ * the read comes up short (the file shrank) or memory runs out, fd is kept
+ * and data stays NULL. A file with err set is left alone.
+ */
+void sf_finish(sf_file_t *f, const sm_table_t *mime, const char *name, size_t max_inline);
+
+/*
+ * 1 when two sf_open() results name the same, unchanged object: both failed
+ * with the same errno, or both succeeded on the same device and inode with
+ * equal type, size, mtime and ctime (nanoseconds). Used to revalidate a
+ * cached file without re-reading it.
+ */
+int sf_unchanged(const sf_file_t *a, const sf_file_t *b);
+
+/* Closes fd and frees data; leaves f empty (fd -1, data NULL), so calling it
+ * twice is harmless. */
+void sf_release(sf_file_t *f);
+
+/* Moves everything from *src to *dst (dst must be empty or released);
+ * src is left empty. */
+void sf_move(sf_file_t *dst, sf_file_t *src);
+
+#endif /* PH_STATIC_FILE_H */

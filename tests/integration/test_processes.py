@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""processes = N: a master process supervising worker processes.
+
+The "swap" fixture (tests/plugins/version_a.c) names the process that
+answered in X-Swap-Pid, so each load connection knows which worker serves it.
+
+What "service continuity" means when a worker is killed with SIGKILL (stated
+here because a killed process necessarily loses its own connections):
+  * a connection that was served only by the killed worker may fail (reset
+    or EOF); the client then reconnects and sends the request again;
+  * a connection served by any other worker never fails;
+  * a connection opened after the killed worker was gone never fails;
+  * every request is eventually answered (at most 20 retries each).
+"""
+
+import os
+import signal
+import time
+import unittest
+
+import harness
+
+VERSION_A = os.path.join(harness.FIXTURE_DIR, "version_a.so")
+
+
+def need_fixture():
+    if not os.path.exists(VERSION_A):
+        raise unittest.SkipTest("fixture not built: %s (make check builds it)" % VERSION_A)
+
+
+def routes(extra=""):
+    return "[route /swap]\nplugin = %s\n\n[route /echo]\nplugin = echo\n%s" % (VERSION_A, extra)
+
+
+def alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:].split()[0] != "Z"
+
+
+def settle(fn, ok, timeout=10.0):
+    deadline = time.time() + timeout
+    v = fn()
+    while not ok(v) and time.time() < deadline:
+        time.sleep(0.05)
+        v = fn()
+    return v
+
+
+def pids_serving(srv, want, timeout=20.0):
+    """Runs a load of 20 keep-alive connections on /swap until every pid in
+    want has answered or timeout; returns the set of pids that answered.
+    (Sequential connections are not enough: one process can win every
+    accept() while the others sleep.)"""
+    load = harness.KeepAliveLoad(srv.port, ["/swap"], swap_check, conns=20, max_seconds=timeout).start()
+    try:
+        seen = set()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with load.lock:
+                seen = {int(p) for p in load.headers_seen}
+            if want <= seen:
+                break
+            time.sleep(0.05)
+    finally:
+        load.stop()
+    return seen
+
+
+def swap_check(path, r):
+    if r.status != 200:
+        return "status %d" % r.status
+    if path == "/swap" and r.body != b"A\n":
+        return "body %r" % r.body
+    return None
+
+
+class Processes(unittest.TestCase):
+    def setUp(self):
+        need_fixture()
+
+    def start(self, extra_routes="", processes=2, threads=2):
+        ini = harness.server_ini(routes=routes(extra_routes), threads=threads, access_log="off",
+                                 server_extra="processes = %d" % processes)
+        srv = harness.Server(ini)
+        self.addCleanup(srv.stop)
+        master = srv.proc.pid
+        kids = settle(lambda: harness.proc_children(master), lambda k: len(k) == processes)
+        self.assertEqual(len(kids), processes, "worker processes: %r\n%s" % (kids, srv.log()))
+        return srv, ini, set(kids)
+
+    def test_both_workers_serve(self):
+        srv, _, kids = self.start()
+        seen = pids_serving(srv, kids)
+        self.assertEqual(seen, kids, "pids that answered vs the master's children")
+        self.assertNotIn(srv.proc.pid, seen, "the master itself must not serve")
+        for k in kids:
+            # each worker runs the threaded core: 2 serving threads + main + helpers
+            self.assertGreaterEqual(len(os.listdir("/proc/%d/task" % k)), 3)
+        self.assertEqual(srv.stop(), 0)
+
+    def kill_and_replace(self, srv, victim):
+        """SIGKILLs a worker; waits for the master to log it and start a
+        new one. Returns (time just before the kill, time the victim was
+        gone, new pid)."""
+        master = srv.proc.pid
+        start = harness.log_count(srv)
+        t_kill = time.time()
+        os.kill(victim, signal.SIGKILL)
+        self.assertTrue(settle(lambda: not alive(victim), bool, 10), "the killed worker is still there")
+        t_dead = time.time()
+        m, i = harness.wait_log_from(srv, r"worker process %d killed by signal 9\b" % victim, start, 10)
+        self.assertIsNotNone(m, "the master did not log the signal:\n" + srv.log()[-2000:])
+        m, _ = harness.wait_log_from(srv, r"worker process (\d+) started", i, 10)
+        self.assertIsNotNone(m, "no new worker process started:\n" + srv.log()[-2000:])
+        newpid = int(m.group(1))
+        self.assertTrue(settle(lambda: newpid in harness.proc_children(master), bool, 10))
+        return t_kill, t_dead, newpid
+
+    def test_killed_worker_is_replaced_under_load(self):
+        # Two kills under one load: first the worker with the fewest load
+        # connections (so most connections sit on the other one, which must
+        # not see a single failure), then the one with the most (its
+        # connections reset, reconnect, and every request is answered).
+        srv, _, kids = self.start()
+        master = srv.proc.pid
+        load = harness.KeepAliveLoad(srv.port, ["/swap", "/echo/k"], swap_check, conns=20, max_requests=1000000,
+                                     max_seconds=90, retry=True).start()
+        kills = []  # (victim, t_kill, t_dead)
+        try:
+            self.assertTrue(load.wait_requests(200, 20), "no load before the kill")
+            for pick in (min, max):
+                with load.lock:
+                    per_pid = {}
+                    for _, pids in load.conn_pids:
+                        for p in pids:
+                            per_pid[int(p)] = per_pid.get(int(p), 0) + 1
+                current = set(harness.proc_children(master))
+                victim = pick(sorted(current), key=lambda k: per_pid.get(k, 0))
+                t_kill, t_dead, newpid = self.kill_and_replace(srv, victim)
+                kills.append((victim, t_kill, t_dead, dict(per_pid)))
+                self.assertEqual(set(harness.proc_children(master)), (current - {victim}) | {newpid})
+                self.assertTrue(load.wait_requests(500, 30), "load stalled after killing %d" % victim)
+        finally:
+            self.assertTrue(load.stop(), "load threads did not stop")
+
+        self.assertEqual(load.unanswered, 0, "requests never answered: %r" % load.failures)
+        bad = []
+        for f in load.failures:
+            served_by = {int(p) for p in f["pids"]}
+            before = [k for k in kills if k[1] <= f["at"]]
+            if not before:
+                bad.append(("failure before any kill", f))
+                continue
+            victim, _, t_dead, _ = before[-1]
+            if f["kind"] not in ("reset", "eof"):
+                bad.append(("not a reset", f))
+            elif f["opened"] >= t_dead:
+                bad.append(("connection opened after worker %d was gone" % victim, f))
+            elif not served_by <= {victim}:
+                bad.append(("connection of a worker other than %d" % victim, f))
+        self.assertEqual(bad, [], "failures beyond the killed worker's own connections; kills "
+                         "(victim, t_kill, t_dead, connections per pid): %r" % kills)
+        # Both current workers serve.
+        kids = set(harness.proc_children(master))
+        self.assertEqual(len(kids), 2)
+        self.assertEqual(pids_serving(srv, kids), kids)
+        self.assertEqual(srv.stop(), 0)
+
+    def test_sighup_starts_new_workers_on_new_config(self):
+        srv, ini, old = self.start()
+        self.assertEqual(srv.get("/new/x").status, 404)
+        with open(srv.ini, "w") as f:
+            f.write(ini.replace("[route /echo]", "[route /new]\nplugin = echo\n\n[route /echo]"))
+        start = harness.log_count(srv)
+        srv.signal(signal.SIGHUP)
+        m, i = harness.wait_log_from(srv, r"reload: generation 2 serving|reload failed", start, 10)
+        self.assertIsNotNone(m, srv.log()[-2000:])
+        self.assertIn("serving", m.group(0))
+        master = srv.proc.pid
+        new = settle(lambda: set(harness.proc_children(master)), lambda k: len(k) == 2 and not (k & old), 20)
+        self.assertEqual(len(new), 2, "children after the reload: %r (old %r)" % (new, old))
+        self.assertFalse(new & old, "old worker processes still running: %r" % (new & old))
+        for p in old:
+            self.assertIsNotNone(srv.wait_log(r"worker process %d exited" % p, 10),
+                                 "old worker %d did not exit cleanly:\n%s" % (p, srv.log()[-2000:]))
+        for _ in range(20):
+            self.assertEqual(srv.get("/new/x").status, 200)
+        self.assertEqual(pids_serving(srv, new), new)
+        self.assertEqual(srv.stop(), 0)
+
+    def test_reloads_under_load_fail_no_request(self):
+        # Each request on a connection of its own, sent as soon as the
+        # connection is up, while the master replaces its workers 10 times:
+        # a connection accepted by a worker that is told to drain must
+        # still get its answer. (Keep-alive connections that an old worker
+        # closes while idle are left out: a client must be ready for that.)
+        srv, ini, _ = self.start()
+        load = harness.KeepAliveLoad(srv.port, ["/swap", "/echo/r"], swap_check, conns=10, max_seconds=90,
+                                     close=True, pause=0.005).start()
+        try:
+            for n in range(2, 12):
+                start = harness.log_count(srv)
+                srv.signal(signal.SIGHUP)
+                m, i = harness.wait_log_from(srv, r"reload: generation %d serving|reload failed" % n, start, 10)
+                self.assertIsNotNone(m, srv.log()[-2000:])
+                self.assertIn("serving", m.group(0))
+                for _ in range(2):
+                    m, i = harness.wait_log_from(srv, r"worker process \d+ started \(generation %d\)" % n, i, 10)
+                    self.assertIsNotNone(m, srv.log()[-2000:])
+                self.assertTrue(load.wait_requests(50, 20), "load stalled during reloads")
+        finally:
+            self.assertTrue(load.stop(), "load threads did not stop")
+        self.assertEqual(load.failures, [], "requests that failed during reloads (%d ok)" % load.ok)
+        self.assertGreater(load.ok, 500)
+        self.assertEqual(srv.stop(), 0)
+
+    def test_sigterm_stops_all_workers(self):
+        srv, _, kids = self.start()
+        self.assertEqual(srv.get("/swap").status, 200)
+        self.assertEqual(srv.stop(), 0, srv.log()[-2000:])
+        for k in kids:
+            self.assertTrue(settle(lambda: not alive(k), bool, 10), "worker %d outlived the master" % k)
+        self.assertRegex(srv.log(), r"SIGTERM: stopping worker processes")
+
+    def test_default_is_one_process(self):
+        # processes = 1 (the default): no master, the server itself serves.
+        ini = harness.server_ini(routes=routes(), threads=2, access_log="off")
+        with harness.Server(ini) as srv:
+            self.assertEqual(harness.proc_children(srv.proc.pid), [], "processes = 1 must not fork")
+            r = srv.get("/swap")
+            self.assertEqual(int(r.header("X-Swap-Pid")), srv.proc.pid)
+            self.assertEqual(srv.stop(), 0)
+
+
+if __name__ == "__main__":
+    harness.main()
