@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +25,11 @@
 struct data_db {
     const data_conf_t *conf;
     data_pool_t *pool;
+    /* SQLite lets one writer in at a time. Without this, concurrent writers
+     * of this process poll for the lock in busy_timeout's sleep steps and
+     * an unlucky one can lose every round until it times out; queued on a
+     * mutex they take turns. busy_timeout still covers other processes. */
+    pthread_mutex_t write_lock;
 };
 
 static void *conn_open(void *ctx, char *err, size_t errlen)
@@ -38,6 +44,10 @@ static void *conn_open(void *ctx, char *err, size_t errlen)
         sqlite3_busy_timeout(db, conf->busy_timeout_ms);
         rc = sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
     }
+    /* In WAL mode NORMAL never corrupts the database; it skips the fsync of
+     * every commit, so a power cut may lose the last commits, not more. */
+    if (rc == SQLITE_OK && !conf->read_only)
+        rc = sqlite3_exec(db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", conf->target, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);
@@ -227,6 +237,7 @@ static data_db_t *sqlite_open(const data_conf_t *conf, data_schema_t *schema, ch
         return NULL;
     }
     h->conf = conf;
+    pthread_mutex_init(&h->write_lock, NULL);
     /* The connection that read the schema serves the first request. */
     data_pool_give(h->pool, db, false);
     return h;
@@ -346,6 +357,9 @@ static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *s
     if (rc == SQLITE_OK)
         rc = bind_params(st, s);
     json_t *out = rc == SQLITE_OK ? json_array() : NULL;
+    bool writes = rc == SQLITE_OK && !sqlite3_stmt_readonly(st);
+    if (writes)
+        pthread_mutex_lock(&h->write_lock);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *row = row_json(st, shape);
         if (row == NULL) {
@@ -357,6 +371,11 @@ static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *s
         json_array_append_new(out, row);
         rc = SQLITE_OK;
     }
+    int ext = sqlite3_extended_errcode(db); /* before reset touches it */
+    if (writes) {
+        sqlite3_reset(st); /* ends the statement's transaction before unlocking */
+        pthread_mutex_unlock(&h->write_lock);
+    }
     if (rc == SQLITE_DONE) {
         *rows = out;
         sqlite3_finalize(st);
@@ -364,7 +383,7 @@ static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *s
         return PH_OK;
     }
     if (rc != SQLITE_FORMAT)
-        map_error(db, sqlite3_extended_errcode(db), h->conf, err, &broken);
+        map_error(db, ext, h->conf, err, &broken);
     json_decref(out);
     sqlite3_finalize(st);
     data_pool_give(h->pool, db, broken);
@@ -376,6 +395,7 @@ static void sqlite_close(data_db_t *h)
     if (h == NULL)
         return;
     data_pool_free(h->pool);
+    pthread_mutex_destroy(&h->write_lock);
     free(h);
 }
 

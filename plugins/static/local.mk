@@ -27,4 +27,4 @@ tests_unit_test_static_cache_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_static_cache_LDADD = $(CHECK_LIBS)
 
 TESTS += tests/unit/test_static tests/unit/test_static_cache tests/integration/test_static.py
-EXTRA_DIST += tests/integration/test_static.py
+EXTRA_DIST += tests/integration/test_static.py plugins/static/README.md

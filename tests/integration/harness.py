@@ -181,17 +181,31 @@ class Server:
         self.proc.send_signal(sig)
 
     def stop(self, sig=_SIGTERM, timeout=20.0):
+        graceful = False
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
+            graceful = sig in (signal.SIGTERM, signal.SIGINT)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(timeout * (3 if WRAPPER else 1))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                graceful = False
         self._exited.wait(5)
         if self._exited.is_set() and self.proc.stderr:
             self.proc.stderr.close()
+        if STRICT_EXIT:
+            self._check_clean_exit(graceful)
         return self.proc.returncode
+
+    def _check_clean_exit(self, graceful):
+        """Under a memory checker (PH_WRAPPER, PH_STRICT_EXIT): its reports
+        fail the test, and so does a non-zero exit after a graceful stop
+        (valgrind's --error-exitcode, LSan's exit code)."""
+        m = _TOOL_ERROR.search(self.log())
+        if m or (graceful and self.proc.returncode != 0):
+            raise AssertionError("server exited %s, memory checker report:\n%s"
+                                 % (self.proc.returncode, self.log()[-20000:]))
 
     def __enter__(self):
         return self
@@ -574,6 +588,14 @@ class KeepAliveLoad:
                     return True
             time.sleep(0.01)
         return False
+
+    def summary(self, limit=10):
+        """The failures in short: count, then (kind, path, detail, seconds
+        the connection had been open) for the first few."""
+        with self.lock:
+            fs = list(self.failures)
+        return "%d failures, %d ok: %r" % (len(fs), self.ok, [
+            (f["kind"], f["path"], f["detail"], round(f["at"] - f["opened"], 4)) for f in fs[:limit]])
 
     def _record(self, kind, path, detail, opened, pids):
         with self.lock:

@@ -301,6 +301,29 @@ class DropPrivileges(unittest.TestCase):
         self.assertEqual(srv.get("/new/x").status, 200)
         self.assertEqual(srv.stop(), 0)
 
+    def test_new_privileged_listener_after_drop_fails_cleanly(self):
+        # Once running as nobody, a reload that adds a port below 1024 cannot
+        # bind it: that reload fails with the line, the old one keeps serving.
+        port = free_low_port()
+        if port is None:
+            self.skipTest("no free port below 1024")
+        ini = harness.server_ini(routes=ECHO, access_log="off", server_extra="user = nobody")
+        srv = harness.Server(ini)
+        self.addCleanup(srv.stop)
+        os.chmod(srv.dir, 0o755)
+        text = ini.replace("listen = 127.0.0.1:0\n", "listen = 127.0.0.1:0\nlisten = 127.0.0.1:%d\n" % port)
+        with open(srv.ini, "w") as f:
+            f.write(text)
+        os.chmod(srv.ini, 0o644)
+        srv.signal(signal.SIGHUP)
+        m = srv.wait_log(r"reload failed, generation 1 keeps serving: (.*)|reload: generation 2 serving")
+        self.assertIsNotNone(m, srv.log()[-2000:])
+        self.assertIn("keeps serving", m.group(0))
+        line = text.split("\n").index("listen = 127.0.0.1:%d" % port) + 1
+        self.assertIn("%s:%d:" % (srv.ini, line), m.group(1))
+        self.assertEqual(srv.get("/echo/x").status, 200)
+        self.assertEqual(srv.stop(), 0)
+
     def test_unknown_user_refused(self):
         ini = harness.server_ini(routes=ECHO, access_log="off", server_extra="user = no-such-user-ph")
         srv = harness.Server(ini, expect_ready=False)
