@@ -883,8 +883,19 @@ void conn_drain(conn_t *c)
 {
     c->draining = 1;
     c->want_close = 1;
-    if ((c->state == ST_IDLE && c->req == NULL && buf_pending(&c->out) == 0) || c->state == ST_LINGER)
+    if (c->state == ST_LINGER) {
         close_conn(c);
+        return;
+    }
+    if (c->state != ST_IDLE || c->req != NULL || buf_pending(&c->out) > 0)
+        return; /* closes after its response */
+    /* A request may already wait in the socket (a connection accepted just
+     * before the stop): closing over it would reset the client. Answer it,
+     * with Connection: close; a silent connection closes now. */
+    char b;
+    if (recv(c->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+        return;
+    close_conn(c);
 }
 
 void conn_abort(conn_t *c)

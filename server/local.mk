@@ -53,3 +53,5 @@ CLEANFILES += conf/plughttpd.service
 # Plugins are loaded by file name; libtool's .la descriptions are not needed.
 install-data-hook:
 	rm -f $(DESTDIR)$(plugindir)/*.la
+
+dist_man_MANS = man/plughttpd.8

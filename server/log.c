@@ -26,12 +26,28 @@ static int open_append(const char *path)
     return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 }
 
-/* Swap *fdp for a fresh descriptor; a stderr descriptor is never closed. */
+/* Points *fdp at fd. Another thread may be about to write() to the old
+ * descriptor, so it must never be closed under it (its number could be
+ * reused by a client socket): a file replacing a file is dup2()ed onto the
+ * same number, which the kernel swaps atomically; otherwise the old file is
+ * retired and closed only at the next swap, long after any write. */
+static int retired = -1;
+
 static void swap_fd(int *fdp, int fd)
 {
-    int old = __atomic_exchange_n(fdp, fd, __ATOMIC_ACQ_REL);
-    if (old > STDERR_FILENO)
-        close(old);
+    int old = __atomic_load_n(fdp, __ATOMIC_ACQUIRE);
+    if (old > STDERR_FILENO && fd > STDERR_FILENO && old != fd) {
+        if (dup2(fd, old) >= 0) {
+            close(fd);
+            return;
+        }
+    }
+    __atomic_store_n(fdp, fd, __ATOMIC_RELEASE);
+    if (old > STDERR_FILENO && old != fd) {
+        if (retired >= 0)
+            close(retired);
+        retired = old;
+    }
 }
 
 int log_error_open(const char *path)

@@ -8,6 +8,8 @@
 #include "master.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +25,9 @@
 
 typedef struct child {
     pid_t pid;
+    int fd;                  /* read end of its pipe ('R' ready, 'S' stopped) */
     int old;                 /* from an earlier generation: draining */
+    int ready, stopped;
     uint64_t started;        /* monotonic usec */
 } child_t;
 
@@ -49,13 +53,27 @@ static void child_main(server_t *s)
 
 static int spawn(master_t *m)
 {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        log_error("pipe: %s", strerror(errno));
+        return -1;
+    }
     pid_t pid = fork();
     if (pid < 0) {
         log_error("fork: %s", strerror(errno));
+        close(p[0]);
+        close(p[1]);
         return -1;
     }
-    if (pid == 0)
+    if (pid == 0) {
+        for (size_t i = 0; i < m->nkids; i++)
+            close(m->kids[i].fd);
+        close(p[0]);
+        m->s->master_fd = p[1];
         child_main(m->s);
+    }
+    close(p[1]);
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
     if (m->nkids == m->capkids) {
         size_t cap = m->capkids ? m->capkids * 2 : 8;
         child_t *k = realloc(m->kids, cap * sizeof *k);
@@ -64,7 +82,7 @@ static int spawn(master_t *m)
         m->kids = k;
         m->capkids = cap;
     }
-    m->kids[m->nkids++] = (child_t){pid, 0, server_monotonic_usec()};
+    m->kids[m->nkids++] = (child_t){.pid = pid, .fd = p[0], .started = server_monotonic_usec()};
     log_info("worker process %d started (generation %lu)", (int)pid, m->s->gen->id);
     return 0;
 }
@@ -89,6 +107,7 @@ static void reap(master_t *m)
             continue;
         child_t k = m->kids[i];
         m->kids[i] = m->kids[--m->nkids];
+        close(k.fd);
         if (WIFSIGNALED(status))
             log_error("worker process %d killed by signal %d (%s)%s", (int)pid, WTERMSIG(status),
                       strsignal(WTERMSIG(status)), k.old || m->stopping ? "" : "; starting a new one");
@@ -107,6 +126,50 @@ static void reap(master_t *m)
     }
 }
 
+/* Reads the children's pipes until every child of the given age has said
+ * what (or is gone), for at most ms. */
+static void wait_kids(master_t *m, char what, int old, int ms)
+{
+    uint64_t end = server_monotonic_usec() + (uint64_t)ms * 1000;
+    for (;;) {
+        struct pollfd pfd[64];
+        size_t idx[64], n = 0;
+        for (size_t i = 0; i < m->nkids && n < 64; i++) {
+            child_t *k = &m->kids[i];
+            int done = what == 'R' ? k->ready : k->stopped;
+            if (k->old == old && !done && k->fd >= 0) {
+                pfd[n] = (struct pollfd){.fd = k->fd, .events = POLLIN};
+                idx[n++] = i;
+            }
+        }
+        uint64_t now = server_monotonic_usec();
+        if (n == 0 || now >= end)
+            return;
+        if (poll(pfd, n, (int)((end - now) / 1000) + 1) <= 0)
+            continue;
+        for (size_t j = 0; j < n; j++) {
+            if (!(pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            child_t *k = &m->kids[idx[j]];
+            char buf[8];
+            ssize_t r = read(k->fd, buf, sizeof buf);
+            if (r <= 0) { /* gone: nothing more to wait for */
+                k->ready = k->stopped = 1;
+                continue;
+            }
+            for (ssize_t b = 0; b < r; b++) {
+                if (buf[b] == 'R')
+                    k->ready = 1;
+                else if (buf[b] == 'S')
+                    k->stopped = 1;
+            }
+        }
+    }
+}
+
+/* New workers first, then the old ones stop accepting, then the new
+ * generation is announced: no moment without a worker accepting, and no
+ * request after READY=1 reaches the old configuration. */
 static void reload(master_t *m)
 {
     gen_t *g = server_build_next(m->s);
@@ -114,11 +177,16 @@ static void reload(master_t *m)
         return;
     for (size_t i = 0; i < m->nkids; i++)
         m->kids[i].old = 1;
-    server_publish(m->s, g);
-    gen_reap();
+    gen_t *old = m->s->gen;
+    m->s->gen = g; /* the new workers are forked on it */
     for (unsigned i = 0; i < m->n; i++)
         spawn(m);
+    wait_kids(m, 'R', 0, 10000);
     signal_kids(m, SIGTERM, 1);
+    wait_kids(m, 'S', 1, 2000);
+    m->s->gen = old;
+    server_publish(m->s, g);
+    gen_reap();
 }
 
 int master_run(server_t *s, unsigned n)
@@ -129,6 +197,7 @@ int master_run(server_t *s, unsigned n)
     for (unsigned i = 0; i < n; i++)
         if (spawn(&m) < 0)
             return 1;
+    wait_kids(&m, 'R', 0, 10000);
     log_info("ready: plughttpd %s master, generation %lu, %u worker processes", PH_SERVER_VERSION, s->gen->id, n);
     server_notify("READY=1\nMAINPID=%d\nSTATUS=generation %lu serving, %u processes", (int)getpid(), s->gen->id, n);
     uint64_t deadline = 0;
@@ -162,6 +231,8 @@ int master_run(server_t *s, unsigned n)
             signal_kids(&m, SIGTERM, 0);
         }
     }
+    for (size_t i = 0; i < m.nkids; i++)
+        close(m.kids[i].fd);
     free(m.kids);
     return 0;
 }

@@ -206,6 +206,31 @@ void server_publish(server_t *s, gen_t *g)
     server_notify("READY=1\nSTATUS=generation %lu; %s", g->id, s->last_reload);
 }
 
+/* Polls cond over every worker, 1 ms apart, for at most ms. */
+static int wait_workers(server_t *s, int (*cond)(const worker_t *, unsigned long), unsigned long arg, int ms)
+{
+    for (int t = 0; t <= ms; t++) {
+        unsigned done = 0;
+        for (unsigned i = 0; i < s->nworkers; i++)
+            done += cond(&s->workers[i], arg) != 0;
+        if (done == s->nworkers)
+            return 0;
+        struct timespec one = {0, 1000000L};
+        nanosleep(&one, NULL);
+    }
+    return -1;
+}
+
+static int runs_gen(const worker_t *w, unsigned long id)
+{
+    return __atomic_load_n(&w->gen_seen, __ATOMIC_ACQUIRE) == id;
+}
+
+static int accept_closed(const worker_t *w, unsigned long unused)
+{
+    return __atomic_load_n(&w->accept_closed, __ATOMIC_ACQUIRE);
+}
+
 static void reload(server_t *s)
 {
     gen_t *g = server_build_next(s);
@@ -215,7 +240,20 @@ static void reload(server_t *s)
         gen_ref(g);
         worker_post_gen(&s->workers[i], g);
     }
+    /* Announce the generation once every thread serves it, so a request
+     * sent after READY=1 never meets the old configuration. */
+    if (wait_workers(s, runs_gen, g->id, 2000) < 0)
+        log_warn("reload: a worker thread is slow to switch to generation %lu", g->id);
     server_publish(s, g);
+}
+
+/* Worker processes tell their master when they serve ('R') and when they
+ * no longer accept ('S'), one byte on a pipe, so the master can hand over
+ * between old and new workers without a gap or an overlap. */
+static void tell_master(server_t *s, char what)
+{
+    if (s->master_fd >= 0 && write(s->master_fd, &what, 1) < 0)
+        log_warn("cannot reach the master: %s", strerror(errno));
 }
 
 static int start_workers(server_t *s)
@@ -261,6 +299,11 @@ static void stop_workers(server_t *s, int child)
 {
     for (unsigned i = 0; i < s->nworkers; i++)
         worker_post_stop(&s->workers[i]);
+    if (child) {
+        if (wait_workers(s, accept_closed, 0, 1000) < 0)
+            log_warn("a worker thread is slow to stop accepting");
+        tell_master(s, 'S');
+    }
     /* Shut listeners refuse new connections at once, instead of letting
      * them complete a handshake that nobody will ever serve. A worker
      * process leaves that to its master: the sockets are shared with the
@@ -300,6 +343,7 @@ static void stop_workers(server_t *s, int child)
 int server_start(server_t *s, const char *path)
 {
     memset(s, 0, sizeof *s);
+    s->master_fd = -1;
     s->config_path = path;
     s->next_id = 1;
     cfg_t *cfg;
@@ -353,6 +397,8 @@ int server_run(server_t *s, int child)
              child ? " (worker process)" : "");
     if (!child)
         server_notify("READY=1\nMAINPID=%d\nSTATUS=generation %lu serving", (int)getpid(), s->gen->id);
+    else
+        tell_master(s, 'R');
 
     for (;;) {
         struct timespec tick = {0, 200 * 1000000L};

@@ -21,6 +21,7 @@ typedef struct server {
     blocking_t *blocking;
     unsigned total_conns;  /* shared with the workers, atomic */
     uint64_t reload_started;
+    int master_fd;         /* worker process: pipe to the master, else -1 */
     char last_reload[160];
 } server_t;
 

@@ -210,6 +210,7 @@ static void begin_stop(worker_t *w)
 {
     w->stopping = 1;
     stop_accepting(w);
+    __atomic_store_n(&w->accept_closed, 1, __ATOMIC_RELEASE);
     ev_timer_stop(w->loop, &w->accept_retry);
     conn_t *c = w->conns;
     while (c) {
@@ -237,6 +238,7 @@ static void on_wake(ev_loop_t *loop, ev_async_t *a)
             w->gen = m->ptr;
             if (watch_listeners(w) < 0)
                 log_error("worker %u: out of memory watching listeners", w->id);
+            __atomic_store_n(&w->gen_seen, w->gen->id, __ATOMIC_RELEASE);
             gen_unref(old);
             break;
         }
@@ -278,6 +280,7 @@ int worker_init(worker_t *w, unsigned id, gen_t *gen, blocking_t *blocking, unsi
     ev_timer_init(&w->accept_retry, on_accept_retry, w);
     gen_ref(gen);
     w->gen = gen;
+    w->gen_seen = gen->id;
     w->blocking = blocking;
     w->total_conns = total_conns;
     w->max_conns = gen->cfg->max_connections;

@@ -30,6 +30,8 @@ typedef struct worker {
     ev_io_t *lios;            /* one watch per listener of gen */
     size_t nlios;
     int accepting;            /* listeners registered */
+    unsigned long gen_seen;   /* id of the generation in use (atomic) */
+    int accept_closed;        /* stopping and no longer accepting (atomic) */
 
     struct conn *conns;       /* every open connection */
     struct conn *dead;        /* closed during this batch, freed after it */

@@ -22,18 +22,28 @@ cppcheck -q --std=c11 --enable=warning,portability --inline-suppr --error-exitco
     -D_GNU_SOURCE $incs --suppress=missingIncludeSystem \
     --suppress=invalidPrintfArgType_uint -j "$jobs" server plugins include || status=1
 
-# clang-tidy: one process per file, $jobs at a time, with the flags the
-# build uses (no compile database: the build is out of tree).
+# clang-tidy: a compile database in a temp folder (the build is out of
+# tree and has none) with the flags the build uses, then one process per
+# file, $jobs at a time.
+tmp=$(mktemp -d)
+out="$tmp/out"
 echo "clang-tidy: $(echo "$files" | wc -l) files"
-cflags="-std=gnu11 -D_GNU_SOURCE $incs -DPH_PLUGIN_DIR=\"/x\" -DPH_SYSCONF_DIR=\"/y\"
-    $(pkg-config --cflags jansson libpq sqlite3 inih 2>/dev/null)"
-out=$(mktemp)
-echo "$files" | xargs -P "$jobs" -I{} sh -c 'clang-tidy --quiet "$1" -- '"$(echo $cflags)"' 2>/dev/null' _ {} > "$out"
+SRC="$src" BUILD="$build" FILES="$files" EXTRA="$(pkg-config --cflags jansson libpq sqlite3 inih 2>/dev/null)" \
+python3 - "$tmp/compile_commands.json" <<'PY'
+import json, os, shlex, sys
+src, build = os.environ["SRC"], os.environ["BUILD"]
+args = ["cc", "-std=gnu11", "-D_GNU_SOURCE", "-DPH_PLUGIN_DIR=\"/x\"", "-DPH_SYSCONF_DIR=\"/y\"",
+        "-Iinclude", "-Iserver", "-Iplugins/static", "-Iplugins/data", "-I" + build]
+args += shlex.split(os.environ["EXTRA"])
+db = [{"directory": src, "file": f, "arguments": args + ["-c", f]} for f in os.environ["FILES"].split()]
+json.dump(db, open(sys.argv[1], "w"), indent=1)
+PY
+echo "$files" | xargs -P "$jobs" -n 4 clang-tidy --quiet -p "$tmp" > "$out" 2>/dev/null
 if grep -qE '(warning|error):' "$out"; then
     grep -E -A3 '(warning|error):' "$out"
     echo "clang-tidy: $(grep -cE '(warning|error):' "$out") findings"
     status=1
 fi
-rm -f "$out"
+rm -rf "$tmp"
 [ $status -eq 0 ] && echo "static analysis: clean"
 exit $status

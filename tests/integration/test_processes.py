@@ -211,8 +211,10 @@ class Processes(unittest.TestCase):
                 m, i = harness.wait_log_from(srv, r"reload: generation %d serving|reload failed" % n, start, 10)
                 self.assertIsNotNone(m, srv.log()[-2000:])
                 self.assertIn("serving", m.group(0))
+                # the new workers start before the generation is announced
+                j = start
                 for _ in range(2):
-                    m, i = harness.wait_log_from(srv, r"worker process \d+ started \(generation %d\)" % n, i, 10)
+                    m, j = harness.wait_log_from(srv, r"worker process \d+ started \(generation %d\)" % n, j, 10)
                     self.assertIsNotNone(m, srv.log()[-2000:])
                 self.assertTrue(load.wait_requests(50, 20), "load stalled during reloads")
         finally:
