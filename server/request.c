@@ -172,33 +172,44 @@ static int api_set_status(ph_request_t *req, int status)
     return PH_OK;
 }
 
-static int is_tchar(unsigned char c)
-{
-    static const char *const extra = "!#$%&'*+-.^_`|~";
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr(extra, c) != NULL);
-}
+/* Byte classes for header validation: 1 = token character (RFC 9110
+ * tchar), 2 = allowed in a field value (VCHAR, SP, HTAB, obs-text). */
+#define T 3 /* tchar, also valid in values */
+#define V 2
+static const unsigned char hclass[256] = {
+    ['\t'] = V, [' '] = V, ['"'] = V, ['('] = V, [')'] = V, [','] = V, ['/'] = V, [':'] = V, [';'] = V,
+    ['<'] = V, ['='] = V, ['>'] = V, ['?'] = V, ['@'] = V, ['['] = V, ['\\'] = V, [']'] = V, ['{'] = V,
+    ['}'] = V,
+    ['!'] = T, ['#'] = T, ['$'] = T, ['%'] = T, ['&'] = T, ['\''] = T, ['*'] = T, ['+'] = T, ['-'] = T,
+    ['.'] = T, ['^'] = T, ['_'] = T, ['`'] = T, ['|'] = T, ['~'] = T,
+    ['0' ... '9'] = T, ['A' ... 'Z'] = T, ['a' ... 'z'] = T, [0x80 ... 0xff] = V,
+};
+#undef T
+#undef V
 
 static int core_owned(const char *name, size_t n)
 {
-    static const char *const owned[] = {"content-length", "transfer-encoding", "connection", "date", "keep-alive",
-                                        "upgrade", "trailer"};
-    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
-        if (strlen(owned[i]) == n && strncasecmp(owned[i], name, n) == 0)
-            return 1;
-    return 0;
+    /* Only a few lengths can match: skip the compares for the rest. */
+    switch (n) {
+    case 4: return strncasecmp(name, "date", 4) == 0;
+    case 7: return strncasecmp(name, "upgrade", 7) == 0 || strncasecmp(name, "trailer", 7) == 0;
+    case 10: return strncasecmp(name, "connection", 10) == 0 || strncasecmp(name, "keep-alive", 10) == 0;
+    case 14: return strncasecmp(name, "content-length", 14) == 0;
+    case 17: return strncasecmp(name, "transfer-encoding", 17) == 0;
+    default: return 0;
+    }
 }
 
 static int api_add_header(ph_request_t *req, const char *name, const char *value)
 {
     size_t nlen = strlen(name), vlen = strlen(value);
-    int ok = nlen > 0;
-    for (size_t i = 0; ok && i < nlen; i++)
-        ok = is_tchar((unsigned char)name[i]);
-    for (size_t i = 0; ok && i < vlen; i++) {
-        unsigned char c = (unsigned char)value[i];
-        ok = !(c < 0x20 && c != '\t') && c != 0x7f;
-    }
+    unsigned ok = nlen > 0 ? 1 : 0;
+    for (size_t i = 0; i < nlen; i++)
+        ok &= hclass[(unsigned char)name[i]] & 1;
+    unsigned vok = 2;
+    for (size_t i = 0; i < vlen; i++)
+        vok &= hclass[(unsigned char)value[i]];
+    ok = ok && vok;
     if (ok && vlen && (value[0] == ' ' || value[0] == '\t' || value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
         ok = 0;
     if (!ok || core_owned(name, nlen)) {

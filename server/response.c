@@ -8,6 +8,17 @@
 #define CRLF "\r\n"
 
 static int add(buf_t *b, const char *s, size_t n) { return buf_append(b, s, n); }
+
+/* Decimal digits of v into the end of buf[0..20); returns the start. */
+static char *u64_digits(uint64_t v, char buf[20])
+{
+    char *p = buf + 20;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
 #define ADDLIT(b, s) add((b), (s), sizeof(s) - 1)
 
 static int body_allowed(int status) { return !(status == 204 || status == 304 || status < 200); }
@@ -32,8 +43,11 @@ int response_head(const ph_request_t *req, int is_head, const char *date, buf_t 
         return -1;
     size_t before = buf_pending(out); /* invariant under compaction */
     char line[64];
-    int n = snprintf(line, sizeof line, "HTTP/1.1 %d ", status);
-    if (add(out, line, (size_t)n) < 0)
+    char st[13] = "HTTP/1.1 000 ";
+    st[9] = (char)('0' + status / 100);
+    st[10] = (char)('0' + status / 10 % 10);
+    st[11] = (char)('0' + status % 10);
+    if (add(out, st, sizeof st) < 0)
         return -1;
     const char *reason = request_reason(status);
     if (add(out, reason, strlen(reason)) < 0 || ADDLIT(out, CRLF "Server: " PH_SERVER_NAME CRLF "Date: ") < 0 ||
@@ -44,8 +58,8 @@ int response_head(const ph_request_t *req, int is_head, const char *date, buf_t 
         f = FRAME_NONE;
         len = 0;
     } else if (f == FRAME_LENGTH) {
-        n = snprintf(line, sizeof line, "Content-Length: %llu" CRLF, (unsigned long long)len);
-        if (add(out, line, (size_t)n) < 0)
+        char *d = u64_digits(len, line);
+        if (ADDLIT(out, "Content-Length: ") < 0 || add(out, d, (size_t)(line + 20 - d)) < 0 || ADDLIT(out, CRLF) < 0)
             return -1;
     } else if (f == FRAME_CHUNKED) {
         if (ADDLIT(out, "Transfer-Encoding: chunked" CRLF) < 0)
