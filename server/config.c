@@ -436,6 +436,15 @@ static int server_key(load_state_t *st, const char *name, const char *value)
             return 1;
         }
     }
+    if (strcmp(name, "defer_accept") == 0) {
+        int on;
+        if (parse_bool(value, &on) < 0) {
+            fail(st, line, "defer_accept must be yes or no");
+            return 0;
+        }
+        cfg->defer_accept = on ? 10 : 0;
+        return 1;
+    }
     if (strcmp(name, "log_level") == 0) {
         static const char *const levels[] = {"error", "warn", "info", "debug"};
         for (int i = 0; i < 4; i++) {

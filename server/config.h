@@ -59,6 +59,7 @@ typedef struct cfg {
     size_t max_header_bytes, max_uri_bytes, max_body_bytes;
     unsigned max_connections;
     unsigned max_keepalive_requests;
+    int defer_accept;   /* seconds of TCP_DEFER_ACCEPT, 0 = off */
 
     cfg_route_t *routes;
     size_t nroutes;

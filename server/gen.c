@@ -94,6 +94,7 @@ static int build_listeners(gen_t *g, gen_t *prev, char *err, size_t errlen)
         if (found) {
             found->refs++;
             g->listeners[i] = found;
+            listener_set_defer(&found->l, cfg->defer_accept);
             continue;
         }
         gen_listener_t *gl = calloc(1, sizeof *gl);
@@ -105,6 +106,7 @@ static int build_listeners(gen_t *g, gen_t *prev, char *err, size_t errlen)
         }
         gl->refs = 1;
         g->listeners[i] = gl;
+        listener_set_defer(&gl->l, cfg->defer_accept);
     }
     return 0;
 }

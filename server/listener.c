@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,11 @@ int listener_open(const cfg_listen_t *cl, listener_t *l, char *err, size_t errle
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    /* Accepted sockets inherit TCP_NODELAY: one call here instead of one
+     * per connection. Responses leave in as few writes as possible, so
+     * Nagle's algorithm would only delay the last segment. */
+    if (family != AF_UNIX)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (family == AF_UNIX)
         remove_stale_socket(((const struct sockaddr_un *)&cl->addr)->sun_path);
     if (bind(fd, (const struct sockaddr *)&cl->addr, cl->addrlen) < 0) {
@@ -101,6 +107,12 @@ int listener_open(const cfg_listen_t *cl, listener_t *l, char *err, size_t errle
         return -1;
     }
     return 0;
+}
+
+void listener_set_defer(listener_t *l, int seconds)
+{
+    if (l->family != AF_UNIX)
+        setsockopt(l->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
 }
 
 void listener_close(listener_t *l)

@@ -21,6 +21,10 @@ typedef struct listener {
 /* Binds and listens (non-blocking). Returns 0, or -1 with err filled. */
 int listener_open(const cfg_listen_t *cl, listener_t *l, char *err, size_t errlen);
 void listener_close(listener_t *l);
+/* TCP_DEFER_ACCEPT: wake accept() only once a request's first bytes are in
+ * (0 turns it off). A connection that sends nothing is handed over after
+ * about that many seconds anyway. */
+void listener_set_defer(listener_t *l, int seconds);
 /* From now on listener_close() leaves unix socket paths in place (worker
  * processes: the master owns the paths). */
 void listener_keep_paths(void);

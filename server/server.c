@@ -297,13 +297,6 @@ static void deadline_in(struct timespec *ts, uint64_t ms)
  * without waiting for it. */
 static void stop_workers(server_t *s, int child)
 {
-    for (unsigned i = 0; i < s->nworkers; i++)
-        worker_post_stop(&s->workers[i]);
-    if (child) {
-        if (wait_workers(s, accept_closed, 0, 1000) < 0)
-            log_warn("a worker thread is slow to stop accepting");
-        tell_master(s, 'S');
-    }
     /* Shut listeners refuse new connections at once, instead of letting
      * them complete a handshake that nobody will ever serve. A worker
      * process leaves that to its master: the sockets are shared with the
@@ -312,6 +305,13 @@ static void stop_workers(server_t *s, int child)
         listener_t *l = &s->gen->listeners[i]->l;
         if (l->fd >= 0)
             shutdown(l->fd, SHUT_RD);
+    }
+    for (unsigned i = 0; i < s->nworkers; i++)
+        worker_post_stop(&s->workers[i]);
+    if (child) {
+        if (wait_workers(s, accept_closed, 0, 1000) < 0)
+            log_warn("a worker thread is slow to stop accepting");
+        tell_master(s, 'S');
     }
     struct timespec deadline;
     deadline_in(&deadline, s->gen->cfg->shutdown_timeout);

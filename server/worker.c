@@ -149,10 +149,6 @@ static void on_accept(ev_loop_t *loop, ev_io_t *io, unsigned events)
             log_error("accept: %s", strerror(errno));
             return;
         }
-        if (ss.ss_family != AF_UNIX) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
         conn_t *c = conn_new(w, fd, (struct sockaddr *)&ss, len);
         if (c == NULL)
             continue;

@@ -724,5 +724,39 @@ class AccessLogTest(unittest.TestCase):
         self.assertEqual([CLF.match(l).group("status") for l in lines], ["200"] * 3 + ["404"])
 
 
+class DeferAcceptTest(unittest.TestCase):
+    """defer_accept = yes: the kernel hands a connection over only once its
+    request arrived; to clients nothing changes."""
+
+    def test_requests_served_with_defer_accept(self):
+        with Server(server_ini(routes=ROUTES, server_extra="defer_accept = yes")) as srv:
+            # one request per connection, and keep-alive with pipelining
+            for i in range(20):
+                self.assertEqual(srv.get("/echo/d%d" % i).status, 200)
+            s = srv.connect()
+            s.sendall(req("GET", "/echo/a") + req("GET", "/echo/b"))
+            rs = read_responses(s, 2)
+            s.close()
+            self.assertEqual([r.status for r in rs], [200, 200])
+            self.assertIn(b"/echo/b", rs[1].body)
+            # a connection that says nothing is not the server's yet: it is
+            # neither answered nor closed within a second
+            quiet = srv.connect()
+            quiet.settimeout(1.0)
+            with self.assertRaises(socket.timeout):
+                quiet.recv(1)
+            quiet.sendall(req("GET", "/echo/late", {"Connection": "close"}))
+            data, closed = recv_until_closed(quiet, timeout=5)
+            quiet.close()
+            self.assertTrue(closed)
+            self.assertEqual(parse_responses(data)[0].status, 200)
+
+    def test_defer_accept_must_be_boolean(self):
+        srv = Server(server_ini(routes=ROUTES, server_extra="defer_accept = maybe"), expect_ready=False)
+        self.assertNotEqual(srv.proc.wait(10), 0)
+        srv.stop()
+        self.assertRegex(srv.log(), r"server\.ini:\d+: defer_accept must be yes or no")
+
+
 if __name__ == "__main__":
     harness.main()
