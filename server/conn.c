@@ -889,12 +889,17 @@ void conn_drain(conn_t *c)
     }
     if (c->state != ST_IDLE || c->req != NULL || buf_pending(&c->out) > 0)
         return; /* closes after its response */
-    /* A request may already wait in the socket (a connection accepted just
-     * before the stop): closing over it would reset the client. Answer it,
-     * with Connection: close; a silent connection closes now. */
+    /* A connection accepted just before the stop has a request in the
+     * socket or on its way: closing over it would reset the client. Answer
+     * it, with Connection: close, if it comes within a second; a
+     * keep-alive connection that already had its answers closes now. */
     char b;
     if (recv(c->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
         return;
+    if (c->nrequests == 0) {
+        set_timer(c, 1000);
+        return;
+    }
     close_conn(c);
 }
 

@@ -90,7 +90,7 @@ int listener_open(const cfg_listen_t *cl, listener_t *l, char *err, size_t errle
         close(fd);
         return -1;
     }
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof ss;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
         listener_format_addr((struct sockaddr *)&ss, len, l->name, sizeof l->name);

@@ -15,7 +15,7 @@ server_libphcore_la_SOURCES = \
 	server/response.c server/response.h \
 	server/conn.c server/conn.h \
 	server/worker.c server/worker.h \
-	server/blocking.c server/blocking.h \
+	server/blocking.c server/blocking.h server/buf.h \
 	server/server.c server/server.h \
 	server/master.c server/master.h \
 	server/httpdate.c server/httpdate.h \

@@ -92,16 +92,20 @@ static int cmd_check_plugin(int argc, char **argv)
            (d->flags & PH_PLUGIN_BLOCKING) ? "blocking" : "none");
     size_t nkeys = (size_t)(argc - 1);
     ph_kv_t *kv = calloc(nkeys + 1, sizeof *kv);
-    char **copies = calloc(nkeys + 1, sizeof *copies);
+    if (kv == NULL) {
+        plugin_unref(lib);
+        return 1;
+    }
     for (size_t i = 0; i < nkeys; i++) {
-        copies[i] = strdup(argv[i + 1]);
-        char *eq = copies[i] ? strchr(copies[i], '=') : NULL;
+        char *eq = strchr(argv[i + 1], '='); /* split in place: argv is ours */
         if (eq == NULL) {
             fprintf(stderr, "plughttpd: %s: expected key=value\n", argv[i + 1]);
+            free(kv);
+            plugin_unref(lib);
             return 2;
         }
         *eq = '\0';
-        kv[i].key = copies[i];
+        kv[i].key = argv[i + 1];
         kv[i].value = eq + 1;
     }
     char cwd[4096];
@@ -121,9 +125,6 @@ static int cmd_check_plugin(int argc, char **argv)
         d->destroy(inst);
         printf("instance: created and destroyed with %zu key(s): ok\n", nkeys);
     }
-    for (size_t i = 0; i < nkeys; i++)
-        free(copies[i]);
-    free(copies);
     free(kv);
     plugin_unref(lib);
     return rc == PH_OK ? 0 : 1;

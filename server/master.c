@@ -28,6 +28,7 @@ typedef struct child {
     int fd;                  /* read end of its pipe ('R' ready, 'S' stopped) */
     int old;                 /* from an earlier generation: draining */
     int ready, stopped;
+    unsigned slot;           /* its connection counter in s->conn_slots */
     uint64_t started;        /* monotonic usec */
 } child_t;
 
@@ -51,8 +52,25 @@ static void child_main(server_t *s)
     _exit(rc);
 }
 
+/* A connection counter no living child uses, zeroed (a killed child's
+ * count never went down). */
+static unsigned free_slot(master_t *m)
+{
+    for (unsigned s = 0; s < m->s->nslots; s++) {
+        size_t i = 0;
+        while (i < m->nkids && m->kids[i].slot != s)
+            i++;
+        if (i == m->nkids) {
+            __atomic_store_n(&m->s->conn_slots[s], 0, __ATOMIC_RELAXED);
+            return s;
+        }
+    }
+    return 0; /* more children than slots: share one (counts stay bounded) */
+}
+
 static int spawn(master_t *m)
 {
+    m->s->slot = free_slot(m);
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) {
         log_error("pipe: %s", strerror(errno));
@@ -82,7 +100,7 @@ static int spawn(master_t *m)
         m->kids = k;
         m->capkids = cap;
     }
-    m->kids[m->nkids++] = (child_t){.pid = pid, .fd = p[0], .started = server_monotonic_usec()};
+    m->kids[m->nkids++] = (child_t){.pid = pid, .fd = p[0], .slot = m->s->slot, .started = server_monotonic_usec()};
     log_info("worker process %d started (generation %lu)", (int)pid, m->s->gen->id);
     return 0;
 }
@@ -194,9 +212,15 @@ int master_run(server_t *s, unsigned n)
     master_t m = {.s = s, .n = n};
     sigset_t set;
     server_signals(&set, 1);
-    for (unsigned i = 0; i < n; i++)
-        if (spawn(&m) < 0)
+    for (unsigned i = 0; i < n; i++) {
+        if (spawn(&m) < 0) {
+            signal_kids(&m, SIGTERM, 0);
+            for (size_t k = 0; k < m.nkids; k++)
+                close(m.kids[k].fd);
+            free(m.kids);
             return 1;
+        }
+    }
     wait_kids(&m, 'R', 0, 10000);
     log_info("ready: plughttpd %s master, generation %lu, %u worker processes", PH_SERVER_VERSION, s->gen->id, n);
     server_notify("READY=1\nMAINPID=%d\nSTATUS=generation %lu serving, %u processes", (int)getpid(), s->gen->id, n);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -269,7 +270,11 @@ static int start_workers(server_t *s)
     if (s->workers == NULL)
         return -1;
     for (unsigned i = 0; i < s->nworkers; i++) {
-        if (worker_init(&s->workers[i], i, s->gen, s->blocking, &s->total_conns) < 0 ||
+        worker_t *w = &s->workers[i];
+        w->conn_slots = s->conn_slots;
+        w->nslots = s->nslots;
+        w->loops = cfg->threads * cfg->processes;
+        if (worker_init(w, i, s->gen, s->blocking, &s->conn_slots[s->slot]) < 0 ||
             worker_start(&s->workers[i]) < 0) {
             log_error("cannot start worker %u: %s", i, strerror(errno));
             return -1;
@@ -367,6 +372,15 @@ int server_start(server_t *s, const char *path)
         s->gen = NULL;
         return -1;
     }
+    /* Two slots per worker process: old and new workers overlap on reload. */
+    s->nslots = cfg->processes > 1 ? 2 * cfg->processes : 1;
+    s->conn_slots = mmap(NULL, s->nslots * sizeof *s->conn_slots, PROT_READ | PROT_WRITE,
+                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (s->conn_slots == MAP_FAILED) {
+        log_error("mmap: %s", strerror(errno));
+        server_finish(s, 1);
+        return -1;
+    }
     for (size_t i = 0; i < s->gen->nlisteners; i++)
         log_info("listening on %s", s->gen->listeners[i]->l.name);
     return 0;
@@ -428,6 +442,9 @@ int server_run(server_t *s, int child)
 
 void server_finish(server_t *s, int remove_pid_file)
 {
+    if (s->conn_slots && s->conn_slots != MAP_FAILED)
+        munmap(s->conn_slots, s->nslots * sizeof *s->conn_slots);
+    s->conn_slots = NULL;
     if (s->gen == NULL)
         return;
     char *pid_file = s->gen->cfg->pid_file && remove_pid_file ? strdup(s->gen->cfg->pid_file) : NULL;

@@ -19,7 +19,13 @@ typedef struct server {
     worker_t *workers;
     unsigned nworkers;
     blocking_t *blocking;
-    unsigned total_conns;  /* shared with the workers, atomic */
+    /* Open connections per serving process, in memory shared with the
+     * master's other worker processes (atomic): slot[slot] is this
+     * process's count, the limit max_connections applies to; the sum lets
+     * each loop take no more than its share of new connections. */
+    unsigned *conn_slots;
+    unsigned nslots;
+    unsigned slot;
     uint64_t reload_started;
     int master_fd;         /* worker process: pipe to the master, else -1 */
     char last_reload[160];

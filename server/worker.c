@@ -96,7 +96,16 @@ static int watch_listeners(worker_t *w)
 {
     int was = w->accepting;
     stop_accepting(w);
-    free(w->lios);
+    /* Events of the current batch may still point into the old watchers:
+     * free them after the batch (on_tick), not here. */
+    if (w->lios) {
+        void **r = realloc(w->retired, (w->nretired + 1) * sizeof *r);
+        if (r == NULL)
+            return -1;
+        w->retired = r;
+        w->retired[w->nretired++] = w->lios;
+        w->lios = NULL;
+    }
     w->nlios = w->gen->nlisteners;
     w->lios = calloc(w->nlios ? w->nlios : 1, sizeof *w->lios);
     if (w->lios == NULL)
@@ -108,13 +117,29 @@ static int watch_listeners(worker_t *w)
     return 0;
 }
 
+/* EPOLLEXCLUSIVE wakes the first loop waiting on a listener, so at modest
+ * load one loop would take every connection while the others idle. A loop
+ * holding more than its share (plus one) of all open connections steps
+ * back from accepting for a few milliseconds. */
+static int over_share(const worker_t *w)
+{
+    if (w->loops <= 1)
+        return 0;
+    unsigned sum = 0;
+    for (unsigned i = 0; i < w->nslots; i++)
+        sum += __atomic_load_n(&w->conn_slots[i], __ATOMIC_RELAXED);
+    return w->nconns > sum / w->loops + 1;
+}
+
 static void on_accept_retry(ev_loop_t *loop, ev_timer_t *t)
 {
     worker_t *w = t->data;
-    if (__atomic_load_n(w->total_conns, __ATOMIC_RELAXED) < w->max_conns)
-        start_accepting(w);
-    else
+    if (__atomic_load_n(w->total_conns, __ATOMIC_RELAXED) >= w->max_conns)
         ev_timer_set(loop, t, 100);
+    else if (over_share(w))
+        ev_timer_set(loop, t, 5);
+    else
+        start_accepting(w);
 }
 
 static void on_accept(ev_loop_t *loop, ev_io_t *io, unsigned events)
@@ -128,7 +153,7 @@ static void on_accept(ev_loop_t *loop, ev_io_t *io, unsigned events)
             ev_timer_set(loop, &w->accept_retry, 100);
             return;
         }
-        struct sockaddr_storage ss;
+        struct sockaddr_storage ss = {0};
         socklen_t len = sizeof ss;
         int fd = accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -155,6 +180,11 @@ static void on_accept(ev_loop_t *loop, ev_io_t *io, unsigned events)
         conn_link(c, &w->conns);
         w->nconns++;
         __atomic_add_fetch(w->total_conns, 1, __ATOMIC_RELAXED);
+        if (over_share(w)) {
+            stop_accepting(w);
+            ev_timer_set(loop, &w->accept_retry, 5);
+            return;
+        }
     }
 }
 
@@ -171,6 +201,9 @@ void worker_conn_closed(worker_t *w, conn_t *c)
 static void on_tick(ev_loop_t *loop, void *data)
 {
     worker_t *w = data;
+    for (size_t i = 0; i < w->nretired; i++)
+        free(w->retired[i]);
+    w->nretired = 0;
     while (w->dead) {
         conn_t *c = w->dead;
         conn_unlink(c, &w->dead);
@@ -331,6 +364,7 @@ void worker_destroy(worker_t *w)
     free(w->free_bufs);
     free(w->free_pools);
     free(w->lios);
+    free(w->retired);
     ev_async_close(w->loop, &w->wake);
     ev_free(w->loop);
     pthread_mutex_destroy(&w->lock);

@@ -29,6 +29,8 @@ typedef struct worker {
     gen_t *gen;               /* current generation: one reference held */
     ev_io_t *lios;            /* one watch per listener of gen */
     size_t nlios;
+    void **retired;           /* replaced watcher arrays, freed after the batch */
+    size_t nretired;
     int accepting;            /* listeners registered */
     unsigned long gen_seen;   /* id of the generation in use (atomic) */
     int accept_closed;        /* stopping and no longer accepting (atomic) */
@@ -48,7 +50,10 @@ typedef struct worker {
     unsigned nfree_pools;
 
     blocking_t *blocking;     /* shared helper pool (thread-safe) */
-    unsigned *total_conns;    /* shared, atomic */
+    unsigned *total_conns;    /* this process's connections (atomic) */
+    unsigned *conn_slots;     /* every serving process's count (atomic) */
+    unsigned nslots;
+    unsigned loops;           /* event loops sharing the listeners */
     unsigned max_conns;
 } worker_t;
 

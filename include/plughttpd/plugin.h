@@ -40,8 +40,8 @@ extern "C" {
 #endif
 
 #define PH_ABI_MAGIC 0x70684731u /* "phG1" */
-#define PH_ABI_MAJOR 1
-#define PH_ABI_MINOR 0
+#define PH_ABI_MAJOR 1u
+#define PH_ABI_MINOR 0u
 
 /* Name of the one symbol a plugin exports. */
 #define PH_PLUGIN_SYMBOL "plughttpd_plugin"

@@ -246,11 +246,12 @@ int data_query_parse(const data_table_t *table, const char *qs, size_t len, int6
     for (size_t i = 0; i <= len && rc == PH_OK; i++) {
         if (i < len && qs[i] != '&')
             continue;
-        const char *item = qs + start;
         size_t ilen = i - start;
+        size_t from = start;
         start = i + 1;
         if (ilen == 0)
-            continue;
+            continue; /* before forming a pointer: qs may be NULL when len is 0 */
+        const char *item = qs + from;
         const char *eq = memchr(item, '=', ilen);
         size_t rawn = eq ? (size_t)(eq - item) : ilen;
         long nlen = data_pct_decode(item, rawn, buf, true);

@@ -198,6 +198,8 @@ static char *base64(const ph_server_api_t *api, ph_request_t *req, ph_str_t in, 
 {
     static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const unsigned char *s = (const unsigned char *)in.ptr;
+    if (s == NULL)
+        in.len = 0;
     char *out = api->alloc(req, (in.len + 2) / 3 * 4 + 1); /* freed with the request */
     size_t o = 0;
     if (!out)

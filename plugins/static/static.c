@@ -363,8 +363,8 @@ static int header_list(const static_inst_t *in, ph_request_t *req, const char *n
     for (size_t i = 0; i < n; i++) {
         if (api->header_at(req, i, &k, &v) && k.len == strlen(name) && !strncasecmp(k.ptr, name, k.len)) {
             if (p != buf) {
-                memcpy(p, ", ", 2);
-                p += 2;
+                *p++ = ',';
+                *p++ = ' ';
             }
             memcpy(p, v.ptr, v.len);
             p += v.len;

@@ -161,7 +161,9 @@ void scache_trim(scache_t *c)
     while (c->tail && (c->count > c->max_entries || c->bytes > c->max_bytes)) {
         scache_entry_t *e = c->tail;
 
-        lru_unlink(c, e);
+        /* The analyzer cannot see that lru_unlink() moves c->tail off the
+         * freed entry (it does: tail becomes e->prev). */
+        lru_unlink(c, e); // NOLINT(clang-analyzer-unix.Malloc)
         hash_unlink(c, e);
         entry_free(c, e);
     }

@@ -226,6 +226,8 @@ int sc_etag_equal(const char *a, size_t alen, const char *b, size_t blen, int st
 
     if (etag_split(a, a + alen, &aw, &ao, &al) != alen || etag_split(b, b + blen, &bw, &bo, &bl) != blen)
         return 0;
+    if (ao == NULL || bo == NULL) /* empty: no entity-tag at all */
+        return 0;
     if (strong && (aw || bw))
         return 0;
     return al == bl && memcmp(ao, bo, al) == 0;

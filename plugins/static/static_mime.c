@@ -173,7 +173,8 @@ sm_table_t *sm_table_load(const char *path)
     fclose(f);
     /* Stable choice for duplicates is not needed: the built-in table covers
      * the extensions where it would matter. */
-    qsort(t->v, t->n, sizeof(*t->v), cmp_entry);
+    if (t->n > 1)
+        qsort(t->v, t->n, sizeof(*t->v), cmp_entry);
     return t;
 }
 

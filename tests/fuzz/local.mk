@@ -35,6 +35,11 @@ CLEANFILES += $(FUZZ_BINS)
 
 fuzz: $(FUZZ_BINS)
 
+# Rebuilt when any file they compile changes (a harness's own sources are
+# a subset of these).
+$(FUZZ_BINS): $(wildcard $(top_srcdir)/server/http_parse.[ch] $(top_srcdir)/plugins/static/static_*.[ch] \
+	$(top_srcdir)/plugins/data/data_*.[ch] $(top_srcdir)/include/plughttpd/plugin.h)
+
 # One pattern rule; the per-harness variables are looked up by name.
 $(FUZZ_BINS): tests/fuzz/fuzz_%: $(top_srcdir)/tests/fuzz/fuzz_%.c
 	@$(MKDIR_P) tests/fuzz

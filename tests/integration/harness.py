@@ -13,6 +13,7 @@ Optional (set by `make check-valgrind` and the CI sanitizer pass):
                  SIGTERM/SIGINT, does not exit 0 or its log holds a
                  valgrind or sanitizer error report. On whenever PH_WRAPPER
                  is set.
+  PH_SANITIZED   "1": the server is an ASan/UBSan build (harness.SANITIZED)
 
 A server is started with `listen = 127.0.0.1:0`; the harness reads the
 "listening on HOST:PORT" lines the server logs at start-up, then waits for its
@@ -35,6 +36,9 @@ FIXTURE_DIR = os.environ.get("PH_FIXTURE_DIR", "")
 SRCDIR = os.environ.get("PH_SRCDIR", ".")
 WRAPPER = os.environ.get("PH_WRAPPER", "").split()
 STRICT_EXIT = bool(WRAPPER) or os.environ.get("PH_STRICT_EXIT", "") == "1"
+# The server is built with ASan/UBSan (CI sanitizer pass): its RSS is not
+# comparable with a normal build's (quarantine, shadow memory).
+SANITIZED = os.environ.get("PH_SANITIZED", "") == "1"
 # What valgrind, ASan, LSan and UBSan print when they find something.
 _TOOL_ERROR = re.compile(r"ERROR SUMMARY: [1-9]|ERROR: (?:Address|Leak)Sanitizer|"
                          r"runtime error:|SUMMARY: UndefinedBehaviorSanitizer")

@@ -105,6 +105,17 @@ END_TEST
 
 /* --- validators ------------------------------------------------------- */
 
+/* Empty strings are no entity-tags: they never match (found by fuzzing
+ * under UBSan, which also flagged the memcmp of two NULL pointers). */
+START_TEST(test_etag_equal_empty)
+{
+    ck_assert_int_eq(sc_etag_equal("", 0, "", 0, 1), 0);
+    ck_assert_int_eq(sc_etag_equal("", 0, "", 0, 0), 0);
+    ck_assert_int_eq(sc_etag_equal("\"a\"", 3, "", 0, 0), 0);
+    ck_assert_int_eq(sc_etag_equal("\"a\"", 3, "\"a\"", 3, 1), 1);
+}
+END_TEST
+
 START_TEST(test_etag_format)
 {
     char buf[SC_ETAG_MAX];
@@ -817,6 +828,7 @@ static Suite *static_suite(void)
 
     tc = tcase_create("cond");
     tcase_add_test(tc, test_etag_format);
+    tcase_add_test(tc, test_etag_equal_empty);
     tcase_add_loop_test(tc, test_etag_list_table, 0, NCASES(etag_cases));
     tcase_add_test(tc, test_etag_equal_weak_self);
     tcase_add_loop_test(tc, test_date_parse_table, 0, NCASES(date_cases));
