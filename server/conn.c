@@ -110,14 +110,23 @@ conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t pee
         snprintf(c->peer, sizeof c->peer, "unix");
     ev_io_init(&c->io, fd, on_io, c);
     ev_timer_init(&c->timer, on_timer, c);
-    if (ev_io_start(w->loop, &c->io, EV_READ, 0) < 0) {
-        close(fd);
-        free(c);
-        return NULL;
-    }
     c->state = ST_IDLE;
     ev_timer_set(w->loop, &c->timer, cur_cfg(c)->keepalive_timeout);
     return c;
+}
+
+static void read_input(conn_t *c);
+
+void conn_start(conn_t *c)
+{
+    /* With TCP_DEFER_ACCEPT the request is already in the socket: serve it
+     * before asking epoll about the socket at all. A short request on a
+     * closing connection then never costs an epoll_ctl(). */
+    if (cur_cfg(c)->defer_accept)
+        read_input(c);
+    if (c->state != ST_CLOSED && !c->io.active && c->state != ST_HANDLING &&
+        ev_io_set(c->w->loop, &c->io, EV_READ) < 0)
+        close_conn(c);
 }
 
 /* --- buffers ----------------------------------------------------------- */

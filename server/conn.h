@@ -17,6 +17,11 @@ typedef struct conn conn_t;
  * when out of memory. */
 conn_t *conn_new(struct worker *w, int fd, const struct sockaddr *peer, socklen_t peerlen);
 
+/* Starts serving c (after the worker has linked it): reads at once when
+ * the listener defers accept, then waits for the socket. c may be closed
+ * (and on the worker's dead list) on return. */
+void conn_start(conn_t *c);
+
 /* The worker is shutting down: close now if idle, else after the response
  * in progress. */
 void conn_drain(conn_t *c);

@@ -180,6 +180,7 @@ static void on_accept(ev_loop_t *loop, ev_io_t *io, unsigned events)
         conn_link(c, &w->conns);
         w->nconns++;
         __atomic_add_fetch(w->total_conns, 1, __ATOMIC_RELAXED);
+        conn_start(c);
         if (over_share(w)) {
             stop_accepting(w);
             ev_timer_set(loop, &w->accept_retry, 5);

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 struct data_pool {
     pthread_mutex_t lock;
@@ -13,6 +14,7 @@ struct data_pool {
     data_pool_open_fn open_fn;
     data_pool_close_fn close_fn;
     void *ctx;
+    pid_t pid;            /* the process the connections belong to */
 };
 
 data_pool_t *data_pool_new(unsigned max, data_pool_open_fn open, data_pool_close_fn close, void *ctx)
@@ -31,12 +33,30 @@ data_pool_t *data_pool_new(unsigned max, data_pool_open_fn open, data_pool_close
     p->open_fn = open;
     p->close_fn = close;
     p->ctx = ctx;
+    p->pid = getpid();
     return p;
+}
+
+/* After fork() (the server's worker processes are forked from the master
+ * that created this instance), the idle connections are the parent's: a
+ * PostgreSQL socket or an SQLite handle shared by two processes corrupts
+ * both. The child forgets them without closing (closing would end the
+ * parent's session or checkpoint its database) and opens its own. Called
+ * with the lock held. */
+static void forget_inherited(data_pool_t *p)
+{
+    pid_t me = getpid();
+    if (p->pid == me)
+        return;
+    p->pid = me;
+    p->nidle = 0;
+    p->open = 0;
 }
 
 void *data_pool_take(data_pool_t *p, bool *fresh, char *err, size_t errlen)
 {
     pthread_mutex_lock(&p->lock);
+    forget_inherited(p);
     while (p->nidle == 0 && p->open >= p->max)
         pthread_cond_wait(&p->freed, &p->lock);
     if (p->nidle > 0) {

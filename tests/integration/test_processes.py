@@ -95,6 +95,44 @@ class Processes(unittest.TestCase):
         self.assertEqual(len(kids), processes, "worker processes: %r\n%s" % (kids, srv.log()))
         return srv, ini, set(kids)
 
+    def test_data_plugin_in_worker_processes(self):
+        # The data route's instance is created in the master, before the
+        # fork: each worker process must open database connections of its
+        # own instead of sharing the one the master used to read the schema.
+        import json
+        import threading
+        schema = os.path.join(harness.SRCDIR, "conf", "schema.sql")
+        db = os.path.join(self.id().replace(".", "_") + ".db")
+        extra = ("\n[route /api]\nplugin = data\ndatabase = sqlite:%s\nschema = %s\ntables = notes\n"
+                 % (db, schema))
+        srv, _, kids = self.start(extra_routes=extra)
+        statuses = []
+        lock = threading.Lock()
+
+        def writer(n):
+            for i in range(25):
+                body = json.dumps({"title": "w%d-%d" % (n, i)}).encode()
+                r = srv.get("/api/notes", method="POST", body=body,
+                            headers={"Content-Type": "application/json"})
+                with lock:
+                    statuses.append(r.status)
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        self.assertEqual(statuses, [201] * 200)
+        r = srv.get("/api/notes?limit=1")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("X-Total-Count"), "200")
+        titles = set()
+        for off in range(0, 200, 100):
+            rows = json.loads(srv.get("/api/notes?limit=100&offset=%d" % off).body)
+            titles.update(row["title"] for row in rows)
+        self.assertEqual(len(titles), 200)
+        self.assertEqual(srv.stop(), 0)
+
     def test_both_workers_serve(self):
         srv, _, kids = self.start()
         seen = pids_serving(srv, kids)
