@@ -60,7 +60,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_config_cli.py \
 	tests/integration/test_echo.py
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/harness.py
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/harness.py tests/integration/plugin_oot
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = python3
 AM_TESTS_ENVIRONMENT = \
