@@ -55,3 +55,10 @@ install-data-hook:
 	rm -f $(DESTDIR)$(plugindir)/*.la
 
 dist_man_MANS = man/plughttpd.8
+
+# libtool uninstalls a module through its .la, which install-data-hook
+# removed: remove the shared objects by name.
+uninstall-local:
+	for la in $(plugin_LTLIBRARIES); do \
+	  rm -f "$(DESTDIR)$(plugindir)/$$(basename $$la .la).so"; \
+	done
