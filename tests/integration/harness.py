@@ -218,6 +218,16 @@ class Server:
         self.stop()
 
 
+def settle(fn, ok, timeout=10.0):
+    """Polls fn() until ok(value) or timeout; returns the last value."""
+    deadline = time.time() + timeout
+    v = fn()
+    while not ok(v) and time.time() < deadline:
+        time.sleep(0.05)
+        v = fn()
+    return v
+
+
 def recv_all(s, timeout=IO_TIMEOUT):
     """Read until EOF or timeout; returns the bytes read."""
     s.settimeout(timeout)

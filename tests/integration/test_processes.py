@@ -44,13 +44,7 @@ def alive(pid):
     return stat[stat.rfind(")") + 2:].split()[0] != "Z"
 
 
-def settle(fn, ok, timeout=10.0):
-    deadline = time.time() + timeout
-    v = fn()
-    while not ok(v) and time.time() < deadline:
-        time.sleep(0.05)
-        v = fn()
-    return v
+settle = harness.settle
 
 
 def pids_serving(srv, want, timeout=20.0):

@@ -117,14 +117,7 @@ def load_check(path, r):
     return None
 
 
-def settle(fn, ok, timeout=10.0):
-    """Polls fn() until ok(value) or timeout; returns the last value."""
-    deadline = time.time() + timeout
-    v = fn()
-    while not ok(v) and time.time() < deadline:
-        time.sleep(0.05)
-        v = fn()
-    return v
+settle = harness.settle
 
 
 def read_file(path):
