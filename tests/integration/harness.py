@@ -14,14 +14,17 @@ Optional (set by `make check-valgrind` and the CI sanitizer pass):
                  valgrind or sanitizer error report. On whenever PH_WRAPPER
                  is set.
   PH_SANITIZED   "1": the server is an ASan/UBSan build (harness.SANITIZED)
+  PH_KEEP_TMP    "1": keep the servers' phtest-* scratch folders at exit
 
 A server is started with `listen = 127.0.0.1:0`; the harness reads the
 "listening on HOST:PORT" lines the server logs at start-up, then waits for its
 "ready" line. Every helper is bounded in time.
 """
 
+import atexit
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -67,6 +70,22 @@ def server_ini(routes="", server_extra="", threads=1, listen=("127.0.0.1:0",),
     return "\n".join(lines)
 
 
+# Every server's scratch folder (config, logs, fixtures) is removed when
+# the test program exits, not at stop(): tests read logs and files after
+# stopping a server. PH_KEEP_TMP=1 keeps them for a post-mortem.
+_SCRATCH_DIRS = []
+
+
+def _remove_scratch_dirs():
+    if os.environ.get("PH_KEEP_TMP"):
+        return
+    for d in _SCRATCH_DIRS:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_remove_scratch_dirs)
+
+
 class Server:
     """A running plughttpd. Use as a context manager or call stop()."""
 
@@ -75,6 +94,7 @@ class Server:
         """rlimit_nofile: if set, the server runs with RLIMIT_NOFILE lowered
         to that many descriptors (soft and hard)."""
         self.dir = tempfile.mkdtemp(prefix="phtest-")
+        _SCRATCH_DIRS.append(self.dir)
         self.ini = os.path.join(self.dir, "server.ini")
         for name, content in (files or {}).items():
             path = os.path.join(self.dir, name)
