@@ -404,14 +404,18 @@ static int server_key(load_state_t *st, const char *name, const char *value)
             return 1;
         }
     }
-    struct { const char *name; size_t *dst; size_t min; } sizes[] = {
-        {"max_header_bytes", &cfg->max_header_bytes, 256}, {"max_uri_bytes", &cfg->max_uri_bytes, 16},
-        {"max_body_bytes", &cfg->max_body_bytes, 0},
+    struct { const char *name; size_t *dst; size_t min, max; } sizes[] = {
+        {"max_header_bytes", &cfg->max_header_bytes, 256, SIZE_MAX},
+        {"max_uri_bytes", &cfg->max_uri_bytes, 16, SIZE_MAX},
+        {"max_body_bytes", &cfg->max_body_bytes, 0, SIZE_MAX},
+        {"send_buffer", &cfg->send_buffer, 0, 1u << 30}, /* SO_SNDBUF takes an int */
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         if (strcmp(name, sizes[i].name) == 0) {
-            if (cfg_parse_size(value, sizes[i].dst) < 0 || *sizes[i].dst < sizes[i].min) {
-                fail(st, line, "%s: bad size \"%s\" (e.g. 8k, 1m; at least %zu)", name, value, sizes[i].min);
+            if (cfg_parse_size(value, sizes[i].dst) < 0 || *sizes[i].dst < sizes[i].min ||
+                *sizes[i].dst > sizes[i].max) {
+                fail(st, line, "%s: bad size \"%s\" (e.g. 8k, 1m; at least %zu, at most %zu)", name, value,
+                     sizes[i].min, sizes[i].max);
                 return 0;
             }
             return 1;

@@ -57,6 +57,7 @@ typedef struct cfg {
     /* limits (bytes) and timeouts (milliseconds) */
     uint64_t header_timeout, body_timeout, keepalive_timeout, send_timeout, shutdown_timeout;
     size_t max_header_bytes, max_uri_bytes, max_body_bytes;
+    size_t send_buffer; /* SO_SNDBUF of each connection; 0: the kernel's autotuning */
     unsigned max_connections;
     unsigned max_keepalive_requests;
     int defer_accept;   /* seconds of TCP_DEFER_ACCEPT, 0 = off */

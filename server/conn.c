@@ -119,6 +119,11 @@ static void read_input(conn_t *c);
 
 void conn_start(conn_t *c)
 {
+    size_t sndbuf = cur_cfg(c)->send_buffer;
+    if (sndbuf > 0) { /* bounded by the config parser to fit an int */
+        int v = (int)sndbuf;
+        setsockopt(c->io.fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+    }
     /* With TCP_DEFER_ACCEPT the request is already in the socket: serve it
      * before asking epoll about the socket at all. A short request on a
      * closing connection then never costs an epoll_ctl(). */
@@ -331,10 +336,12 @@ static int queue_response(conn_t *c)
         c->want_close = 1;
     if (c->info.framing == FRAME_NONE)
         return 0;
-    if (req->body_kind == BODY_MEM && req->mem_len <= COPY_BODY_MAX) {
-        if (buf_append(&c->out, req->mem, req->mem_len) < 0)
+    const char *mem;
+    size_t mem_len;
+    if (request_mem_body(req, &mem, &mem_len) && mem_len <= COPY_BODY_MAX) {
+        if (buf_append(&c->out, mem, mem_len) < 0)
             return -1;
-        c->sent_body = req->mem_len;
+        c->sent_body = mem_len;
         c->info.framing = FRAME_NONE; /* nothing left to send beyond out */
     }
     c->file_pos = req->file_off;
@@ -362,12 +369,15 @@ static int flush(conn_t *c)
     for (;;) {
         ph_request_t *req = c->req;
         int more = body_pending(c);
+        const char *mem = NULL;
+        size_t mem_len = 0;
+        int in_mem = more && request_mem_body(req, &mem, &mem_len);
         if (buf_pending(&c->out) > 0) {
             ssize_t n;
-            if (more && req->body_kind == BODY_MEM) {
+            if (in_mem) {
                 struct iovec iov[2] = {
                     {c->out.p + c->out.off, buf_pending(&c->out)},
-                    {req->mem + c->sent_body, req->mem_len - c->sent_body},
+                    {(char *)mem + c->sent_body, mem_len - c->sent_body},
                 };
                 n = writev(fd, iov, 2);
                 if (n > 0) {
@@ -395,8 +405,8 @@ static int flush(conn_t *c)
         }
         if (!more)
             return 1;
-        if (req->body_kind == BODY_MEM) {
-            ssize_t n = send(fd, req->mem + c->sent_body, req->mem_len - c->sent_body, MSG_NOSIGNAL);
+        if (in_mem) {
+            ssize_t n = send(fd, mem + c->sent_body, mem_len - c->sent_body, MSG_NOSIGNAL);
             if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : -1;
             c->sent_body += (size_t)n;

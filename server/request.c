@@ -31,6 +31,8 @@ void request_reset_response(ph_request_t *req)
     req->has_content_type = 0;
     req->body_kind = BODY_NONE;
     req->mem_len = 0;
+    req->ref = NULL;
+    req->ref_len = 0;
     req->stream_fn = NULL;
     req->file_fd = -1; /* a file already handed over is closed by its cleanup */
 }
@@ -298,6 +300,18 @@ static int api_body_file(ph_request_t *req, int fd, off_t offset, off_t length)
     return PH_OK;
 }
 
+static int api_body_ref(ph_request_t *req, const void *data, size_t len)
+{
+    if (data == NULL && len > 0) {
+        req->bad = 1;
+        return PH_ERROR;
+    }
+    req->body_kind = BODY_REF;
+    req->ref = data;
+    req->ref_len = len;
+    return PH_OK;
+}
+
 static int api_body_stream(ph_request_t *req, ph_read_fn fn, void *arg)
 {
     if (fn == NULL)
@@ -354,4 +368,5 @@ const ph_server_api_t request_api = {
     .body_file = api_body_file,
     .body_stream = api_body_stream,
     .send_error = api_send_error,
+    .body_ref = api_body_ref,
 };

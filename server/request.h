@@ -25,7 +25,9 @@ typedef struct resp_header {
     size_t nlen, vlen;
 } resp_header_t;
 
-enum body_kind { BODY_NONE, BODY_MEM, BODY_FILE, BODY_STREAM };
+/* BODY_MEM is the request's own buffer (mem), BODY_REF bytes the plugin
+ * keeps alive until the request ends (ref). */
+enum body_kind { BODY_NONE, BODY_MEM, BODY_REF, BODY_FILE, BODY_STREAM };
 
 struct ph_request {
     struct conn *conn;
@@ -51,6 +53,8 @@ struct ph_request {
     enum body_kind body_kind;
     char *mem;
     size_t mem_len, mem_cap;
+    const char *ref;
+    size_t ref_len;
     int file_fd;
     off_t file_off, file_len;
     ph_read_fn stream_fn;
@@ -69,6 +73,23 @@ void request_error(ph_request_t *req, int status);
 
 /* Reason phrase for a status ("Not Found"), "Unknown" when unlisted. */
 const char *request_reason(int status);
+
+/* The in-memory body (BODY_MEM or BODY_REF): sets *data and *len and
+ * returns 1, or returns 0 for any other kind. */
+static inline int request_mem_body(const ph_request_t *req, const char **data, size_t *len)
+{
+    if (req->body_kind == BODY_MEM) {
+        *data = req->mem;
+        *len = req->mem_len;
+        return 1;
+    }
+    if (req->body_kind == BODY_REF) {
+        *data = req->ref;
+        *len = req->ref_len;
+        return 1;
+    }
+    return 0;
+}
 
 /* Case-insensitive lookup among the request headers. */
 int request_header(const ph_request_t *req, const char *name, ph_str_t *value);

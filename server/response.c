@@ -32,6 +32,7 @@ int response_head(const ph_request_t *req, int is_head, const char *date, buf_t 
 
     switch (req->body_kind) {
     case BODY_MEM: len = req->mem_len; f = FRAME_LENGTH; break;
+    case BODY_REF: len = req->ref_len; f = FRAME_LENGTH; break;
     case BODY_FILE: len = (uint64_t)req->file_len; f = FRAME_LENGTH; break;
     case BODY_STREAM: f = http11 ? FRAME_CHUNKED : FRAME_CLOSE; break;
     default: f = FRAME_LENGTH; break;

@@ -41,7 +41,7 @@ extern "C" {
 
 #define PH_ABI_MAGIC 0x70684731u /* "phG1" */
 #define PH_ABI_MAJOR 1u
-#define PH_ABI_MINOR 0u
+#define PH_ABI_MINOR 1u
 
 /* Name of the one symbol a plugin exports. */
 #define PH_PLUGIN_SYMBOL "plughttpd_plugin"
@@ -158,8 +158,18 @@ typedef struct ph_server_api {
      * chunked encoding (HTTP/1.1) or close-delimited (HTTP/1.0). Release arg
      * with on_cleanup. */
     int (*body_stream)(ph_request_t *req, ph_read_fn fn, void *arg);
-    /* Convenience: status plus a short text/plain body "message\n". */
+    /* Convenience: status plus a short text/plain body "message\n". Drops
+     * the response built so far: headers added before it and any body. */
     int (*send_error)(ph_request_t *req, int status, const char *message);
+
+    /* --- ABI 1.1 ------------------------------------------------------ */
+    /* Body is len bytes at data, sent from there without a copy (head and
+     * body go out in one writev). The bytes are the plugin's: they must stay
+     * valid and unchanged until the request ends, so release them in an
+     * on_cleanup() callback, which runs after the last byte is sent or the
+     * connection is gone. Replaces any earlier body; a later body_append()
+     * starts a new in-memory body. */
+    int (*body_ref)(ph_request_t *req, const void *data, size_t len);
 } ph_server_api_t;
 
 /* True when the server's table has the member (safe across minors). */

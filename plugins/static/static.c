@@ -50,7 +50,7 @@
 #define CACHE_TTL_MS 1000
 #define CACHE_ENTRIES 1024
 #define CACHE_ENTRIES_MAX 65536
-#define CACHE_MAX_FILE (32 * 1024)
+#define CACHE_MAX_FILE (256 * 1024)
 #define CACHE_MAX_FILE_LIMIT (1024 * 1024)
 /* File bytes one thread's cache keeps in memory. */
 #define CACHE_MAX_BYTES (16 * 1024 * 1024)
@@ -487,16 +487,23 @@ static view_t find(const static_inst_t *in, scache_t *c, const char *rel, sf_fil
 
 /* --- files ---------------------------------------------------------------- */
 
-/* Hands length bytes from start to the core: a copy of the bytes in memory
- * (the core then writes head and body with one writev), else the fd, which
- * the core closes: the request's own, or a dup() of the cache's. */
+/* Hands length bytes from start to the core: the bytes in memory, lent
+ * without a copy and held until the request ends (the core writes head and
+ * body with one writev), else the fd, which the core closes: the request's
+ * own, or a dup() of the cache's. */
 static int send_body(const static_inst_t *in, ph_request_t *req, view_t v, int64_t start,
                      int64_t length)
 {
     int fd;
 
-    if (v.f->data != NULL)
-        return in->api->body_append(req, v.f->data + start, (size_t)length);
+    if (v.f->data != NULL) {
+        const char *data = sf_data_hold(v.f);
+        if (in->api->on_cleanup(req, sf_data_drop, (void *)(uintptr_t)data) != PH_OK) {
+            sf_data_drop((void *)(uintptr_t)data);
+            return PH_ERROR;
+        }
+        return in->api->body_ref(req, data + start, (size_t)length);
+    }
     if (v.shared) {
         if ((fd = fcntl(v.f->fd, F_DUPFD_CLOEXEC, 0)) < 0)
             return send_errno(in, req, errno, "dup");

@@ -5,6 +5,7 @@
 #include "static_file.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,11 +33,32 @@ void sf_open(sf_file_t *f, int root_fd, const char *rel, sp_symlinks_t policy)
         close(fd);
 }
 
+/* The bytes behind sf_file_t.data, with their reference count in front. */
+typedef struct sf_blob {
+    unsigned refs; /* __atomic builtins only */
+    char bytes[];
+} sf_blob_t;
+
+static sf_blob_t *blob_of(const char *data)
+{
+    return (sf_blob_t *)(void *)((char *)(uintptr_t)data - offsetof(sf_blob_t, bytes));
+}
+
+char *sf_data_new(size_t len)
+{
+    sf_blob_t *b = malloc(sizeof(*b) + (len ? len : 1));
+
+    if (b == NULL)
+        return NULL;
+    b->refs = 1; /* not yet visible to any other thread */
+    return b->bytes;
+}
+
 /* Reads the whole file into f->data; on any surprise keeps the fd. */
 static void read_inline(sf_file_t *f)
 {
     size_t size = (size_t)f->st.st_size, got = 0;
-    char *buf = malloc(size ? size : 1);
+    char *buf = sf_data_new(size);
 
     if (buf == NULL)
         return;
@@ -45,7 +67,7 @@ static void read_inline(sf_file_t *f)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            free(buf); /* shrank or failed: sendfile from the fd as before */
+            sf_data_drop(buf); /* shrank or failed: sendfile from the fd as before */
             return;
         }
         got += (size_t)n;
@@ -54,6 +76,27 @@ static void read_inline(sf_file_t *f)
     f->fd = -1;
     f->data = buf;
     f->data_len = size;
+}
+
+const char *sf_data_hold(const sf_file_t *f)
+{
+    /* Relaxed: the caller already holds a reference (f's), so the count
+     * cannot reach zero meanwhile. */
+    __atomic_add_fetch(&blob_of(f->data)->refs, 1, __ATOMIC_RELAXED);
+    return f->data;
+}
+
+void sf_data_drop(void *data)
+{
+    sf_blob_t *b;
+
+    if (data == NULL)
+        return;
+    b = blob_of(data);
+    /* Acquire-release: every use of the bytes by the other holders happens
+     * before the free by whichever thread drops the last reference. */
+    if (__atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        free(b);
 }
 
 void sf_finish(sf_file_t *f, const sm_table_t *mime, const char *name, size_t max_inline)
@@ -94,7 +137,7 @@ void sf_release(sf_file_t *f)
     if (f->fd >= 0)
         close(f->fd);
     f->fd = -1;
-    free(f->data);
+    sf_data_drop(f->data);
     f->data = NULL;
     f->data_len = 0;
 }

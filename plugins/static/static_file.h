@@ -25,7 +25,9 @@ typedef struct sf_file {
     /* A regular file open for reading, owned; -1 when data holds the
      * bytes, and always -1 for anything that is not a regular file. */
     int fd;
-    char *data;      /* all st.st_size bytes (malloc, owned), or NULL */
+    /* All st.st_size bytes, or NULL. Reference-counted: the sf_file_t owns
+     * one reference, sf_data_hold() lends more (see below). */
+    char *data;
     size_t data_len; /* bytes in data: st.st_size when data != NULL */
     /* Header values, filled by sf_finish() for a regular file. */
     char etag[SC_ETAG_MAX];
@@ -61,9 +63,25 @@ void sf_finish(sf_file_t *f, const sm_table_t *mime, const char *name, size_t ma
  */
 int sf_unchanged(const sf_file_t *a, const sf_file_t *b);
 
-/* Closes fd and frees data; leaves f empty (fd -1, data NULL), so calling it
- * twice is harmless. */
+/* Closes fd and drops f's reference to data; leaves f empty (fd -1, data
+ * NULL), so calling it twice is harmless. */
 void sf_release(sf_file_t *f);
+
+/*
+ * The bytes of a file can outlive its sf_file_t: a response sent from them
+ * without a copy keeps them until the request ends, even when the cache
+ * entry is replaced or evicted meanwhile. sf_data_hold() takes a reference
+ * to f->data (which must not be NULL) and returns it; sf_data_drop() gives
+ * one back and frees the bytes with the last one. Both are safe from any
+ * thread, so the drop may run wherever the request ends. sf_data_drop()
+ * has the shape of a cleanup callback.
+ */
+const char *sf_data_hold(const sf_file_t *f);
+void sf_data_drop(void *data);
+
+/* Room for len bytes of file data with one reference (the caller's, to be
+ * stored in an sf_file_t's data), or NULL when out of memory. */
+char *sf_data_new(size_t len);
 
 /* Moves everything from *src to *dst (dst must be empty or released);
  * src is left empty. */

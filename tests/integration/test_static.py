@@ -13,6 +13,7 @@ import os
 import random
 import re
 import shutil
+import socket
 import subprocess
 import time
 import unittest
@@ -667,14 +668,14 @@ class StaticCacheTest(unittest.TestCase):
         self.assertEqual(self.srv.get("/ttl/rep.txt").body, b"new\n")
 
     def test_large_file_fresh_after_ttl(self):
-        # above cache_max_file: kept as a descriptor, sent with sendfile
-        data = BIG[:200 * 1024]
+        # above cache_max_file (256k): kept as a descriptor, sent with sendfile
+        data = BIG[:400 * 1024]
         self.write("large.bin", data)
         for r in self.get_all("/ttl/large.bin"):
             self.assertEqual(r.body, data)
         r = self.srv.get("/ttl/large.bin", {"Range": "bytes=1000-1999"})
         self.assertEqual((r.status, r.body), (206, data[1000:2000]))
-        data2 = BIG[-150 * 1024:]
+        data2 = BIG[-300 * 1024:]
         self.write("large.tmp", data2)
         os.rename(os.path.join(self.www, "large.tmp"), os.path.join(self.www, "large.bin"))
         time.sleep(0.5)
@@ -785,6 +786,63 @@ class StaticCacheTest(unittest.TestCase):
         pipelined(self.srv, paths)
         time.sleep(0.1)
         self.assertLessEqual(self.count_fds(), before + 2 * 16)
+
+
+class StaticLentBytesTest(unittest.TestCase):
+    """A file served from the cache's memory is lent to the core without a
+    copy; the bytes must outlive the cache entry while a response is still
+    being sent from them. One thread, so the revalidation below replaces the
+    very entry the slow response uses."""
+
+    ROUTES = """
+[route /]
+plugin = static
+root = www
+cache_ttl = 100ms
+cache_max_file = 1m
+"""
+
+    def test_slow_response_keeps_old_bytes_after_replacement(self):
+        old, new = BIG[:900 * 1024], BIG[-900 * 1024:]
+        # send_buffer: a fixed 64 KiB kernel buffer; autotuned, it would take
+        # the whole response at once on loopback and hold nothing back
+        ini = harness.server_ini(routes=self.ROUTES, threads=1, server_extra="send_buffer = 64k")
+        with harness.Server(ini, files={"www/pin.bin": old}) as srv:
+            www = os.path.join(srv.dir, "www")
+            self.assertEqual(srv.get("/pin.bin").body, old)  # cached, in memory
+            # A client that stops reading: the kernel's buffers on both sides
+            # take a few hundred KiB at most, the rest waits in the server.
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=harness.IO_TIMEOUT)
+            try:
+                s.sendall(b"GET /pin.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                first = s.recv(1024)
+                self.assertTrue(first.startswith(b"HTTP/1.1 200"), first[:100])
+                # the file is replaced and its entry rebuilt with the new
+                # bytes while most of the old ones are still unsent
+                with open(os.path.join(www, "pin.tmp"), "wb") as f:
+                    f.write(new)
+                os.rename(os.path.join(www, "pin.tmp"), os.path.join(www, "pin.bin"))
+                time.sleep(0.3)
+                for _ in range(3):
+                    self.assertEqual(srv.get("/pin.bin").body, new)
+                got = first + harness.recv_all(s)
+            finally:
+                s.close()
+            head, _, body = got.partition(b"\r\n\r\n")
+            self.assertIn(b"Content-Length: %d" % len(old), head)
+            self.assertEqual(len(body), len(old))
+            self.assertTrue(body == old, "the slow response did not get the old bytes intact")
+
+    def test_range_and_head_from_memory(self):
+        data = BIG[:200 * 1024]
+        with harness.Server(harness.server_ini(routes=self.ROUTES, threads=1),
+                            files={"www/m.bin": data}) as srv:
+            for _ in range(2):  # the second one comes from the cache
+                r = srv.get("/m.bin", {"Range": "bytes=150000-150099"})
+                self.assertEqual((r.status, r.body), (206, data[150000:150100]))
+                r = srv.get("/m.bin", method="HEAD")
+                self.assertEqual((r.status, r.body, r.header("Content-Length")),
+                                 (200, b"", str(len(data))))
 
 
 class StaticConfigTest(unittest.TestCase):

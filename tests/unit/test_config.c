@@ -128,6 +128,7 @@ START_TEST(defaults)
     ck_assert_uint_eq(cfg->max_header_bytes, 32 * 1024);
     ck_assert_uint_eq(cfg->max_uri_bytes, 8 * 1024);
     ck_assert_uint_eq(cfg->max_body_bytes, 1024 * 1024);
+    ck_assert_uint_eq(cfg->send_buffer, 0);
     ck_assert_uint_eq(cfg->max_connections, 16384);
     ck_assert_uint_eq(cfg->max_keepalive_requests, 10000);
     ck_assert_str_eq(cfg->plugin_dir, PH_PLUGIN_DIR);
@@ -159,6 +160,7 @@ START_TEST(every_server_key)
                          "max_header_bytes = 8k\n"
                          "max_uri_bytes = 1k\n"
                          "max_body_bytes = 2m\n"
+                         "send_buffer = 64k\n"
                          "plugin_dir = lib/plugins\n"
                          "access_log = logs/access.log\n"
                          "error_log = /var/log/ph-error.log\n"
@@ -180,6 +182,7 @@ START_TEST(every_server_key)
     ck_assert_uint_eq(cfg->max_header_bytes, 8192);
     ck_assert_uint_eq(cfg->max_uri_bytes, 1024);
     ck_assert_uint_eq(cfg->max_body_bytes, 2 * 1024 * 1024);
+    ck_assert_uint_eq(cfg->send_buffer, 64 * 1024);
     ck_assert_str_eq(cfg->plugin_dir, in_dir("lib/plugins"));
     ck_assert_str_eq(cfg->access_log, in_dir("logs/access.log"));
     ck_assert_str_eq(cfg->error_log, "/var/log/ph-error.log");
@@ -481,6 +484,7 @@ START_TEST(error_bad_size)
     expect_error(MINIMAL "max_body_bytes = 1.5m\n", 3, "max_body_bytes");
     expect_error(MINIMAL "max_header_bytes = 100\n", 3, "at least 256"); /* below its minimum */
     expect_error(MINIMAL "max_uri_bytes = lots\n", 3, "bad size");
+    expect_error(MINIMAL "send_buffer = 2g\n", 3, "at most 1073741824"); /* SO_SNDBUF is an int */
 }
 END_TEST
 

@@ -200,8 +200,8 @@ START_TEST(check_newer_minor)
     d.abi_minor = PH_ABI_MINOR + 1;
     ck_assert_int_eq(plugin_check(&d, "/p/t.so", err, sizeof err), -1);
     assert_has(err, "/p/t.so");
-    assert_has(err, ver(PH_ABI_MAJOR, PH_ABI_MINOR + 1)); /* "1.1" */
-    assert_has(err, ver(PH_ABI_MAJOR, PH_ABI_MINOR));     /* "1.0" */
+    assert_has(err, ver(PH_ABI_MAJOR, PH_ABI_MINOR + 1)); /* "1.2" */
+    assert_has(err, ver(PH_ABI_MAJOR, PH_ABI_MINOR));     /* "1.1" */
 }
 END_TEST
 

@@ -11,6 +11,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +90,7 @@ static sf_file_t fake_file(int fd, size_t len)
     memset(&f, 0, sizeof(f));
     f.fd = fd;
     if (fd < 0 && len > 0) {
-        f.data = malloc(len);
+        f.data = sf_data_new(len);
         ck_assert_ptr_nonnull(f.data);
         memset(f.data, 'x', len);
         f.data_len = len;
@@ -468,6 +469,41 @@ static sf_file_t open_now(const char *rel)
     return f;
 }
 
+/* A response lent a file's bytes keeps them after the cache entry is
+ * replaced and the cache itself freed (ASan/valgrind passes would report a
+ * use after free or a leak here). */
+START_TEST(test_data_outlives_entry)
+{
+    scache_t *c = scache_new(4, 1 << 20);
+    sf_file_t f, g;
+    scache_entry_t *e;
+    const char *held, *held2;
+
+    ck_assert_ptr_nonnull(c);
+    write_file("d.txt", "first version\n", 14);
+    sf_open(&f, root_fd, "d.txt", SP_SYMLINKS_INSIDE);
+    sf_finish(&f, NULL, "d.txt", 100);
+    ck_assert_ptr_nonnull(f.data);
+    e = scache_put(c, "d.txt", &f, 0);
+    ck_assert_ptr_nonnull(e);
+    held = sf_data_hold(&e->file);
+    held2 = sf_data_hold(&e->file);
+    ck_assert_ptr_eq(held, held2);
+    ck_assert_ptr_eq(held, e->file.data);
+
+    g = fake_file(-1, 5); /* the file changed: the entry gets new bytes */
+    scache_replace(c, e, &g, 1);
+    ck_assert_ptr_ne(e->file.data, held);
+    ck_assert(memcmp(held, "first version\n", 14) == 0);
+    scache_free(c);
+    ck_assert(memcmp(held, "first version\n", 14) == 0);
+    sf_data_drop((void *)(uintptr_t)held);
+    ck_assert(memcmp(held2, "first version\n", 14) == 0);
+    sf_data_drop((void *)(uintptr_t)held2); /* the last reference frees */
+    sf_data_drop(NULL);                      /* harmless */
+}
+END_TEST
+
 START_TEST(test_file_unchanged)
 {
     char path[512], tmp[512];
@@ -554,6 +590,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_file_empty_inline);
     tcase_add_test(tc, test_file_not_regular_or_missing);
     tcase_add_test(tc, test_file_unchanged);
+    tcase_add_test(tc, test_data_outlives_entry);
     suite_add_tcase(s, tc);
     return s;
 }
