@@ -291,7 +291,7 @@ static void access_log(conn_t *c, ph_request_t *req, uint64_t bytes)
     o += log_escape(line + o, sizeof line - o - 8, ua.ptr, ua.len > 512 ? 512 : ua.len);
     line[o++] = '"';
     line[o++] = '\n';
-    log_access_write(line, o);
+    log_access_add(&c->w->alog, line, o);
 }
 
 /* The response is fully queued or sent: release everything it held. */

@@ -114,12 +114,32 @@ int log_reopen(void)
 
 int log_access_enabled(void) { return __atomic_load_n(&access_fd, __ATOMIC_RELAXED) >= 0; }
 
-void log_access_write(const char *line, size_t len)
+void log_access_write(const char *lines, size_t len)
 {
     int fd = __atomic_load_n(&access_fd, __ATOMIC_ACQUIRE);
-    if (fd >= 0 && write(fd, line, len) < 0) {
+    if (fd >= 0 && write(fd, lines, len) < 0) {
         /* Nothing sensible to do: the access log must never fail a request. */
     }
+}
+
+void log_access_flush(log_buf_t *b)
+{
+    if (b->len > 0)
+        log_access_write(b->p, b->len);
+    b->len = 0;
+}
+
+void log_access_add(log_buf_t *b, const char *line, size_t len)
+{
+    if (len > sizeof b->p) { /* cannot happen with conn.c's 4 KiB lines */
+        log_access_flush(b);
+        log_access_write(line, len);
+        return;
+    }
+    if (b->len + len > sizeof b->p)
+        log_access_flush(b);
+    memcpy(b->p + b->len, line, len);
+    b->len += len;
 }
 
 void log_vmsg(int lvl, const char *file, int line, const char *prefix, const char *fmt, va_list ap)

@@ -6,6 +6,7 @@
 #ifndef PH_LOG_H
 #define PH_LOG_H
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <plughttpd/plugin.h>
@@ -24,8 +25,25 @@ int log_access_open(const char *path);
 /* Reopen both files at their paths (SIGUSR1, after logrotate). */
 int log_reopen(void);
 int log_access_enabled(void);
-/* Writes one access-log line; line must end with '\n'. */
-void log_access_write(const char *line, size_t len);
+/* Writes access-log lines (whole lines, each ending with '\n'). */
+void log_access_write(const char *lines, size_t len);
+
+/*
+ * One event loop's access-log buffer. Lines gathered while the loop works
+ * through a batch of events go out together when the batch ends (the loop
+ * calls log_access_flush() before it waits again), so a busy loop makes one
+ * write() per batch instead of one per request, and nothing waits longer
+ * than the batch. A write never exceeds PIPE_BUF bytes: atomic on a pipe
+ * too, so lines of several threads never interleave.
+ */
+typedef struct log_buf {
+    size_t len;
+    char p[PIPE_BUF];
+} log_buf_t;
+
+/* Adds one line (ending with '\n'); flushes first when it would not fit. */
+void log_access_add(log_buf_t *b, const char *line, size_t len);
+void log_access_flush(log_buf_t *b);
 
 void log_msg(int level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

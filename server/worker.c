@@ -202,6 +202,7 @@ void worker_conn_closed(worker_t *w, conn_t *c)
 static void on_tick(ev_loop_t *loop, void *data)
 {
     worker_t *w = data;
+    log_access_flush(&w->alog);
     for (size_t i = 0; i < w->nretired; i++)
         free(w->retired[i]);
     w->nretired = 0;

@@ -13,6 +13,7 @@
 #include "blocking.h"
 #include "ev.h"
 #include "gen.h"
+#include "log.h"
 #include "pool.h"
 
 struct conn;
@@ -41,6 +42,7 @@ typedef struct worker {
     int stopping;
     ev_timer_t accept_retry;  /* re-enables accepting after EMFILE */
 
+    log_buf_t alog;           /* access-log lines of the current batch */
     char date[32];            /* Date header value, refreshed each second */
     int64_t date_sec;
 

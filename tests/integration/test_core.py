@@ -724,6 +724,42 @@ class AccessLogTest(unittest.TestCase):
         self.assertEqual([CLF.match(l).group("status") for l in lines], ["200"] * 3 + ["404"])
 
 
+class AccessLogBatchTest(unittest.TestCase):
+    """Each event loop gathers the lines of a batch and writes them together
+    (at most PIPE_BUF bytes a write): under concurrent pipelined load on two
+    threads every request still gets exactly one whole line."""
+
+    def test_whole_lines_under_concurrent_load(self):
+        clients, per_client = 8, 60
+        agent = "batch-test/" + "x" * 300  # a few lines fill a 4 KiB write
+        with Server(server_ini(routes=ROUTES, threads=2, access_log="access.log")) as srv:
+            path = os.path.join(srv.dir, "access.log")
+
+            def client(k):
+                with srv.connect() as s:
+                    s.sendall(b"".join(req("GET", "/echo/c%d-%d" % (k, i), {"User-Agent": agent})
+                                       for i in range(per_client)))
+                    return [r.status for r in read_responses(s, per_client)]
+
+            with concurrent.futures.ThreadPoolExecutor(clients) as ex:
+                statuses = [st for sts in ex.map(client, range(clients)) for st in sts]
+            self.assertEqual(statuses, [200] * clients * per_client)
+
+            def read_lines():
+                with open(path, "rb") as f:
+                    return f.read().decode("utf-8", "replace").splitlines()
+            lines = harness.settle(read_lines, lambda ls: len(ls) >= clients * per_client)
+        self.assertEqual(len(lines), clients * per_client)
+        targets = []
+        for line in lines:
+            m = CLF.match(line)
+            self.assertIsNotNone(m, line[:200])
+            self.assertEqual(m.group("agent"), agent)
+            targets.append(m.group("request"))
+        self.assertEqual(sorted(targets), sorted("GET /echo/c%d-%d HTTP/1.1" % (k, i)
+                                                 for k in range(clients) for i in range(per_client)))
+
+
 class DeferAcceptTest(unittest.TestCase):
     """defer_accept = yes: the kernel hands a connection over only once its
     request arrived; to clients nothing changes."""
