@@ -4,4 +4,5 @@ EXTRA_DIST += bench/run bench/deps.sh bench/mkdocroot.py bench/idle_conns.py \
 	bench/wrk_summary.lua bench/chart.gp bench/README.md \
 	bench/conf/plughttpd.ini.in bench/conf/nginx.conf.in bench/conf/lighttpd.conf.in \
 	bench/conf/hello.lua.in bench/conf/h2o.conf.in \
+	bench/plugins/burn.c \
 	bench/results/RESULTS.md bench/results/chart.png
