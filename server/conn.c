@@ -887,10 +887,8 @@ static void close_conn(conn_t *c)
     ev_timer_stop(c->w->loop, &c->timer);
     ev_io_forget(&c->io); /* close() takes it out of epoll: no fd is dup()ed */
     close(c->io.fd);
-    c->rpos = c->rlen; /* discard unread input */
+    c->rpos = c->rlen; /* discard unread input: release_rbuf() then frees it */
     release_rbuf(c);
-    free(c->rbuf);
-    c->rbuf = NULL;
     c->out.off = c->out.len;
     release_out(c);
     worker_conn_closed(c->w, c);
