@@ -393,7 +393,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
     struct { const char *name; uint64_t *dst; } durations[] = {
         {"header_timeout", &cfg->header_timeout}, {"body_timeout", &cfg->body_timeout},
         {"keepalive_timeout", &cfg->keepalive_timeout}, {"send_timeout", &cfg->send_timeout},
-        {"shutdown_timeout", &cfg->shutdown_timeout},
+        {"shutdown_timeout", &cfg->shutdown_timeout}, {"handler_timeout", &cfg->handler_timeout},
     };
     for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
         if (strcmp(name, durations[i].name) == 0) {
@@ -522,6 +522,7 @@ static void set_defaults(cfg_t *cfg)
     cfg->keepalive_timeout = 75000;
     cfg->send_timeout = 60000;
     cfg->shutdown_timeout = 30000;
+    cfg->handler_timeout = 60000;
     cfg->max_header_bytes = 32 * 1024;
     cfg->max_uri_bytes = 8 * 1024;
     cfg->max_body_bytes = 1024 * 1024;

@@ -56,6 +56,7 @@ typedef struct cfg {
 
     /* limits (bytes) and timeouts (milliseconds) */
     uint64_t header_timeout, body_timeout, keepalive_timeout, send_timeout, shutdown_timeout;
+    uint64_t handler_timeout; /* a blocking handler's time before 504; 0 = none */
     size_t max_header_bytes, max_uri_bytes, max_body_bytes;
     size_t send_buffer; /* SO_SNDBUF of each connection; 0: the kernel's autotuning */
     unsigned max_connections;

@@ -54,6 +54,10 @@ struct conn {
 
     buf_t out;               /* queued response bytes */
     ph_request_t *req;       /* the request being read, handled or sent */
+    /* A blocking request that overran handler_timeout: its helper thread
+     * still runs the plugin on it, so it lives, and keeps this struct
+     * alive, until the thread is done (conn_blocking_done). */
+    ph_request_t *orphan;
     int is_head;
     response_info_t info;
     uint64_t body_need;      /* Content-Length bytes still to read */
@@ -294,6 +298,17 @@ static void access_log(conn_t *c, ph_request_t *req, uint64_t bytes)
     log_access_add(&c->w->alog, line, o);
 }
 
+/* Frees req's pool (running its cleanups: plugin resources, file
+ * descriptors) and drops its generation. */
+static void request_release(conn_t *c, ph_request_t *req)
+{
+    gen_t *g = req->gen;
+    pool_t *p = req->pool;
+    pool_reset(p);
+    worker_pool_put(c->w, p);
+    gen_unref(g);
+}
+
 /* The response is fully queued or sent: release everything it held. */
 static void request_end(conn_t *c)
 {
@@ -306,11 +321,7 @@ static void request_end(conn_t *c)
     c->responded = 0;
     c->info.framing = FRAME_NONE;
     c->sent_body = 0;
-    gen_t *g = req->gen;
-    pool_t *p = req->pool;
-    pool_reset(p); /* cleanups: plugin resources, file descriptors */
-    worker_pool_put(c->w, p);
-    gen_unref(g);
+    request_release(c, req);
 }
 
 /* --- output ------------------------------------------------------------ */
@@ -466,18 +477,65 @@ static void run_handler(ph_request_t *req)
     }
 }
 
-/* Runs on a helper thread: only the request is touched here. */
+/* Runs on a helper thread: only the request is touched here. It is given
+ * the request, not read from the connection, whose c->req changes when the
+ * handler overruns its time (handler_timed_out). */
 static void blocking_job(void *arg)
 {
-    conn_t *c = arg;
-    run_handler(c->req);
+    ph_request_t *req = arg;
+    conn_t *c = req->conn;
+    run_handler(req);
     worker_post_done(c->w, c);
 }
 
 void conn_blocking_done(conn_t *c)
 {
+    if (c->orphan != NULL) {
+        /* Too late: the client already had its 504. */
+        log_info("handler for \"%s\" finished %llu ms after it started; its response was discarded",
+                 c->orphan->path ? c->orphan->path : "",
+                 (unsigned long long)(ev_now(c->w->loop) - c->orphan->start_ms));
+        request_release(c, c->orphan);
+        c->orphan = NULL;
+        if (c->state == ST_CLOSED)
+            worker_conn_closed(c->w, c);
+        return;
+    }
     if (c->state != ST_HANDLING)
         return;
+    respond(c);
+    process(c);
+}
+
+/* The blocking handler overran handler_timeout. A helper thread cannot be
+ * stopped, so its request is set aside as c->orphan and the client gets a
+ * 504 from a request of the connection's own, carrying the same request
+ * line for the access log; then the connection closes. */
+static void handler_timed_out(conn_t *c)
+{
+    ph_request_t *late = c->req, *r;
+
+    /* head, hp and path were written before the job was queued and the
+     * plugin API only reads them: safe to read while the thread runs. */
+    log_warn("handler for \"%s\" still running after handler_timeout: answering 504",
+             late->path ? late->path : "");
+    c->orphan = late;
+    c->req = r = request_new(c);
+    if (r == NULL) {
+        close_conn(c);
+        return;
+    }
+    r->hp = late->hp;
+    r->head = late->head_len ? pool_alloc(r->pool, late->head_len) : NULL;
+    if (r->head != NULL) {
+        memcpy(r->head, late->head, late->head_len);
+        r->head_len = late->head_len;
+    } else {
+        r->hp.method.len = 0; /* logged as "-" */
+    }
+    request_error(r, 504);
+    c->want_close = 1;
+    c->linger = 1; /* pipelined requests may still sit unread */
     respond(c);
     process(c);
 }
@@ -506,10 +564,14 @@ static int dispatch(conn_t *c)
     req->route = route;
     req->prefix_len = plen;
     if (route->blocking) {
+        uint64_t limit = cur_cfg(c)->handler_timeout;
         c->state = ST_HANDLING;
         ev_io_set(c->w->loop, &c->io, 0);
-        ev_timer_stop(c->w->loop, &c->timer);
-        if (blocking_submit(c->w->blocking, blocking_job, c) < 0) {
+        if (limit > 0)
+            set_timer(c, limit);
+        else
+            ev_timer_stop(c->w->loop, &c->timer);
+        if (blocking_submit(c->w->blocking, blocking_job, req) < 0) {
             c->state = ST_IDLE;
             log_warn("blocking pool queue is full: answering 503");
             request_error(req, 503);
@@ -866,6 +928,7 @@ static void on_timer(ev_loop_t *loop, ev_timer_t *t)
         close_conn(c);
         break;
     case ST_HANDLING:
+        handler_timed_out(c);
         break;
     default:
         close_conn(c);
@@ -891,7 +954,8 @@ static void close_conn(conn_t *c)
     release_rbuf(c);
     c->out.off = c->out.len;
     release_out(c);
-    worker_conn_closed(c->w, c);
+    if (c->orphan == NULL) /* else conn_blocking_done() does it */
+        worker_conn_closed(c->w, c);
 }
 
 void conn_free(conn_t *c) { free(c); }

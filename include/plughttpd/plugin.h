@@ -61,7 +61,9 @@ extern "C" {
 /* handle() may block (database, disk, network): the core runs it on a
  * bounded pool of helper threads instead of an event-loop thread, so it
  * never stalls other connections. A route can also ask for this with
- * "blocking = yes". */
+ * "blocking = yes". A blocking handle() still running after the server's
+ * handler_timeout has its client answered 504; it is not interrupted, and
+ * what it builds afterwards is discarded when it returns. */
 #define PH_PLUGIN_BLOCKING 0x1u
 
 /* A byte span. Not NUL-terminated unless documented; valid for the duration

@@ -20,7 +20,7 @@ import unittest
 
 import harness
 from harness import (Server, parse_responses, read_head, read_responses,
-                     recv_until_closed, server_ini)
+                     recv_until_closed, server_ini, settle)
 
 MISBEHAVE = os.path.join(harness.FIXTURE_DIR, "misbehave.so")
 
@@ -758,6 +758,70 @@ class AccessLogBatchTest(unittest.TestCase):
             targets.append(m.group("request"))
         self.assertEqual(sorted(targets), sorted("GET /echo/c%d-%d HTTP/1.1" % (k, i)
                                                  for k in range(clients) for i in range(per_client)))
+
+
+class HandlerTimeoutTest(unittest.TestCase):
+    """handler_timeout: a blocking handler that overruns it gets its client a
+    504 and a closed connection; the helper thread finishes in its own time
+    and its late response is discarded. Everyone else is served meanwhile."""
+
+    def start(self, extra):
+        return Server(server_ini(routes=ROUTES, threads=1, access_log="access.log",
+                                 server_extra=extra))
+
+    def ask(self, srv, path):
+        s = srv.connect(timeout=10)
+        s.sendall(req("GET", path, {"Connection": "close"}))
+        return s
+
+    def test_overrun_answers_504_and_the_late_response_is_discarded(self):
+        with self.start("handler_timeout = 500ms") as srv:
+            t0 = time.time()
+            s = self.ask(srv, "/slow/sleep?ms=2000")
+            # the loop is free: other requests are answered meanwhile
+            self.assertEqual(srv.get("/echo/meanwhile").status, 200)
+            raw, closed = recv_until_closed(s, timeout=10)
+            elapsed = time.time() - t0
+            s.close()
+            rs = parse_responses(raw)
+            self.assertEqual([r.status for r in rs], [504], raw[:300])
+            self.assertTrue(closed)
+            self.assertGreaterEqual(elapsed, 0.45)
+            self.assertLess(elapsed, 1.9, "504 came only after the handler finished")
+            log = settle(srv.log, lambda t: "its response was discarded" in t, timeout=10)
+            self.assertIn('handler for "/slow/sleep" still running after handler_timeout', log)
+            self.assertRegex(log, r'handler for "/slow/sleep" finished \d+ ms after it started')
+            with open(os.path.join(srv.dir, "access.log")) as f:
+                lines = f.read().splitlines()
+            m = [CLF.match(l) for l in lines]
+            self.assertIn(("GET /slow/sleep?ms=2000 HTTP/1.1", "504"),
+                          [(x.group("request"), x.group("status")) for x in m if x], lines)
+            # the route keeps working for handlers within the limit
+            r = srv.get("/slow/sleep?ms=10")
+            self.assertEqual((r.status, r.body), (200, b"slept 10\n"))
+
+    def test_timeout_while_queued_for_a_helper_thread(self):
+        # one helper thread: the second request waits in the queue and
+        # overruns there; it still runs later, on the set-aside request
+        with self.start("handler_timeout = 500ms\nblocking_threads = 1") as srv:
+            a = self.ask(srv, "/slow/sleep?ms=1500")
+            time.sleep(0.1)
+            b = self.ask(srv, "/slow/sleep?ms=100")
+            for s in (a, b):
+                raw, _ = recv_until_closed(s, timeout=10)
+                s.close()
+                self.assertEqual([r.status for r in parse_responses(raw)], [504], raw[:200])
+            log = settle(srv.log, lambda t: t.count("its response was discarded") >= 2, timeout=10)
+            self.assertEqual(log.count("its response was discarded"), 2, log)
+            self.assertEqual(srv.get("/slow/sleep?ms=10").status, 200)
+
+    def test_zero_means_no_limit(self):
+        with self.start("handler_timeout = 0") as srv:
+            s = self.ask(srv, "/slow/sleep?ms=800")
+            raw, _ = recv_until_closed(s, timeout=10)
+            s.close()
+            rs = parse_responses(raw)
+            self.assertEqual([(r.status, r.body) for r in rs], [(200, b"slept 800\n")])
 
 
 class DeferAcceptTest(unittest.TestCase):
