@@ -129,6 +129,7 @@ START_TEST(defaults)
     ck_assert_uint_eq(cfg->max_uri_bytes, 8 * 1024);
     ck_assert_uint_eq(cfg->max_body_bytes, 1024 * 1024);
     ck_assert_uint_eq(cfg->send_buffer, 0);
+    ck_assert_uint_eq(cfg->handler_timeout, 60000);
     ck_assert_uint_eq(cfg->max_connections, 16384);
     ck_assert_uint_eq(cfg->max_keepalive_requests, 10000);
     ck_assert_str_eq(cfg->plugin_dir, PH_PLUGIN_DIR);
@@ -157,6 +158,7 @@ START_TEST(every_server_key)
                          "keepalive_timeout = 2m\n"
                          "send_timeout = 1h\n"
                          "shutdown_timeout = 7\n"
+                         "handler_timeout = 0\n"
                          "max_header_bytes = 8k\n"
                          "max_uri_bytes = 1k\n"
                          "max_body_bytes = 2m\n"
@@ -179,6 +181,7 @@ START_TEST(every_server_key)
     ck_assert_uint_eq(cfg->keepalive_timeout, 120000);
     ck_assert_uint_eq(cfg->send_timeout, 3600000);
     ck_assert_uint_eq(cfg->shutdown_timeout, 7000); /* bare number: seconds */
+    ck_assert_uint_eq(cfg->handler_timeout, 0);     /* 0: no limit */
     ck_assert_uint_eq(cfg->max_header_bytes, 8192);
     ck_assert_uint_eq(cfg->max_uri_bytes, 1024);
     ck_assert_uint_eq(cfg->max_body_bytes, 2 * 1024 * 1024);
