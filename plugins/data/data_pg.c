@@ -13,6 +13,7 @@
 #include "data_pool.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <plughttpd/plugin.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Type OIDs fixed by PostgreSQL's catalog (pg_type.dat). */
 enum {
@@ -74,6 +76,25 @@ static void *conn_open(void *ctx, char *err, size_t errlen)
 
 static void conn_close(void *conn)
 {
+    PQfinish(conn);
+}
+
+/* A connection inherited across fork(): its socket carries the parent's
+ * session. With /dev/null put in place of that descriptor first,
+ * PQfinish() frees the memory and closes the descriptor while its goodbye
+ * to the server goes nowhere. If that cannot be arranged, the connection
+ * is left alone: a small leak, never the parent's session ended. */
+static void conn_forget(void *conn)
+{
+    int fd = PQsocket(conn);
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+    if (fd < 0 || null < 0 || dup2(null, fd) < 0) {
+        if (null >= 0)
+            close(null);
+        return;
+    }
+    close(null);
     PQfinish(conn);
 }
 
@@ -227,7 +248,7 @@ static data_db_t *pg_open(const data_conf_t *conf, data_schema_t *schema, char *
     }
     h->conf = conf;
     snprintf(h->timeout, sizeof h->timeout, "%d", (conf->busy_timeout_ms + 999) / 1000);
-    h->pool = data_pool_new(conf->pool_size, conn_open, conn_close, h);
+    h->pool = data_pool_new(conf->pool_size, conn_open, conn_close, conn_forget, h);
     if (h->pool == NULL) {
         free(h);
         snprintf(err, errlen, "out of memory");

@@ -13,11 +13,13 @@ struct data_pool {
     unsigned nidle;
     data_pool_open_fn open_fn;
     data_pool_close_fn close_fn;
+    data_pool_forget_fn forget_fn; /* NULL: leave inherited ones alone */
     void *ctx;
     pid_t pid;            /* the process the connections belong to */
 };
 
-data_pool_t *data_pool_new(unsigned max, data_pool_open_fn open, data_pool_close_fn close, void *ctx)
+data_pool_t *data_pool_new(unsigned max, data_pool_open_fn open, data_pool_close_fn close,
+                           data_pool_forget_fn forget, void *ctx)
 {
     data_pool_t *p = calloc(1, sizeof *p);
     if (p == NULL)
@@ -32,6 +34,7 @@ data_pool_t *data_pool_new(unsigned max, data_pool_open_fn open, data_pool_close
     p->max = max;
     p->open_fn = open;
     p->close_fn = close;
+    p->forget_fn = forget;
     p->ctx = ctx;
     p->pid = getpid();
     return p;
@@ -42,13 +45,16 @@ data_pool_t *data_pool_new(unsigned max, data_pool_open_fn open, data_pool_close
  * PostgreSQL socket or an SQLite handle shared by two processes corrupts
  * both. The child forgets them without closing (closing would end the
  * parent's session or checkpoint its database) and opens its own. Called
- * with the lock held. */
+ * with the lock held, or with no other thread left (data_pool_free). */
 static void forget_inherited(data_pool_t *p)
 {
     pid_t me = getpid();
     if (p->pid == me)
         return;
     p->pid = me;
+    if (p->forget_fn != NULL)
+        for (unsigned i = 0; i < p->nidle; i++)
+            p->forget_fn(p->idle[i]);
     p->nidle = 0;
     p->open = 0;
 }
@@ -98,6 +104,9 @@ void data_pool_free(data_pool_t *p)
 {
     if (p == NULL)
         return;
+    /* A worker process that never took a connection still holds the
+     * master's idle ones: not its to close. */
+    forget_inherited(p);
     for (unsigned i = 0; i < p->nidle; i++)
         p->close_fn(p->idle[i]);
     pthread_mutex_destroy(&p->lock);

@@ -18,9 +18,15 @@ typedef struct data_pool data_pool_t;
 /* Opens one connection; NULL with a message in err on failure. */
 typedef void *(*data_pool_open_fn)(void *ctx, char *err, size_t errlen);
 typedef void (*data_pool_close_fn)(void *conn);
+/* Releases a connection inherited across fork() without touching the
+ * session, which is the parent's. */
+typedef void (*data_pool_forget_fn)(void *conn);
 
-/* NULL when out of memory. */
-data_pool_t *data_pool_new(unsigned max, data_pool_open_fn open, data_pool_close_fn close, void *ctx);
+/* forget may be NULL: inherited connections are then left as they are (a
+ * little memory and perhaps a descriptor per connection, for the life of
+ * the process). NULL when out of memory. */
+data_pool_t *data_pool_new(unsigned max, data_pool_open_fn open, data_pool_close_fn close,
+                           data_pool_forget_fn forget, void *ctx);
 
 /* A connection, or NULL with a message in err when opening failed. *fresh
  * says whether it was just opened (else it sat idle and may have gone
@@ -30,7 +36,8 @@ void *data_pool_take(data_pool_t *pool, bool *fresh, char *err, size_t errlen);
 void data_pool_give(data_pool_t *pool, void *conn, bool broken);
 
 /* Closes the idle connections and frees the pool. Every connection must
- * have been given back. */
+ * have been given back. In a child process that never took one, the idle
+ * connections are the parent's: they are forgotten, not closed. */
 void data_pool_free(data_pool_t *pool);
 
 #endif

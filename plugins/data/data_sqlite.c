@@ -229,7 +229,9 @@ static data_db_t *sqlite_open(const data_conf_t *conf, data_schema_t *schema, ch
     }
     h = calloc(1, sizeof *h);
     if (h != NULL)
-        h->pool = data_pool_new(conf->pool_size, conn_open, conn_close, (void *)conf);
+        /* No forget hook: closing an inherited handle could checkpoint the
+         * parent's database; leaving it costs a little memory. */
+        h->pool = data_pool_new(conf->pool_size, conn_open, conn_close, NULL, (void *)conf);
     if (h == NULL || h->pool == NULL) {
         free(h);
         sqlite3_close(db);
