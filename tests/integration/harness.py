@@ -478,6 +478,16 @@ def proc_mapped_objects(pid, name_part):
     return objs
 
 
+def alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:].split()[0] != "Z"
+
+
 def proc_children(pid):
     """PIDs whose parent is pid (read from /proc/*/stat)."""
     kids = []

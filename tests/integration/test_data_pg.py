@@ -107,16 +107,6 @@ CREATE TABLE hits (
 """
 
 
-def alive(pid):
-    """True while pid exists and is not a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2:].split()[0] != "Z"
-
-
 def tcp_inodes(local_port, remote_port):
     """Inodes of the IPv4 sockets 127.0.0.1:local_port -> 127.0.0.1:remote_port."""
     # /proc/net/tcp prints the address as the host-order value of its
@@ -345,7 +335,7 @@ class PgWorkerProcesses(unittest.TestCase):
 
         start = harness.log_count(self.srv)
         os.kill(victim, signal.SIGKILL)
-        self.assertTrue(harness.settle(lambda: not alive(victim), bool), "the killed worker is still there")
+        self.assertTrue(harness.settle(lambda: not harness.alive(victim), bool), "the killed worker is still there")
         m, i = harness.wait_log_from(self.srv, r"worker process %d killed by signal 9\b" % victim, start)
         self.assertIsNotNone(m, self.srv.log()[-2000:])
         m, _ = harness.wait_log_from(self.srv, r"worker process (\d+) started", i)
@@ -402,7 +392,7 @@ class PgWorkerProcesses(unittest.TestCase):
         log_start = os.path.getsize(self.cluster.logfile)
         self.assertEqual(self.srv.stop(), 0, self.srv.log()[-2000:])
         for pid in self.kids:
-            self.assertTrue(harness.settle(lambda: not alive(pid), bool),
+            self.assertTrue(harness.settle(lambda: not harness.alive(pid), bool),
                             "worker %d outlived the master" % pid)
         self.assertEqual(harness.settle(self.sessions, lambda s: not s), {}, "sessions left after exit")
         # Every session was closed by the server (PQfinish), none dropped

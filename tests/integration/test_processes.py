@@ -34,16 +34,6 @@ def routes(extra=""):
     return "[route /swap]\nplugin = %s\n\n[route /echo]\nplugin = echo\n%s" % (VERSION_A, extra)
 
 
-def alive(pid):
-    """True while pid exists and is not a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2:].split()[0] != "Z"
-
-
 settle = harness.settle
 
 
@@ -145,7 +135,7 @@ class Processes(unittest.TestCase):
         start = harness.log_count(srv)
         t_kill = time.time()
         os.kill(victim, signal.SIGKILL)
-        self.assertTrue(settle(lambda: not alive(victim), bool, 10), "the killed worker is still there")
+        self.assertTrue(settle(lambda: not harness.alive(victim), bool, 10), "the killed worker is still there")
         t_dead = time.time()
         m, i = harness.wait_log_from(srv, r"worker process %d killed by signal 9\b" % victim, start, 10)
         self.assertIsNotNone(m, "the master did not log the signal:\n" + srv.log()[-2000:])
@@ -260,7 +250,7 @@ class Processes(unittest.TestCase):
         self.assertEqual(srv.get("/swap").status, 200)
         self.assertEqual(srv.stop(), 0, srv.log()[-2000:])
         for k in kids:
-            self.assertTrue(settle(lambda: not alive(k), bool, 10), "worker %d outlived the master" % k)
+            self.assertTrue(settle(lambda: not harness.alive(k), bool, 10), "worker %d outlived the master" % k)
         self.assertRegex(srv.log(), r"SIGTERM: stopping worker processes")
 
     def test_default_is_one_process(self):
