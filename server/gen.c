@@ -108,7 +108,34 @@ static int build_listeners(gen_t *g, gen_t *prev, char *err, size_t errlen)
         g->listeners[i] = gl;
         listener_set_defer(&gl->l, cfg->defer_accept);
     }
+    /* Two lines served by one socket passed by systemd ("80" and "[::]:80"
+     * on a dual-stack socket, "localhost:80" and "127.0.0.1:80"): refused
+     * as binding the address twice would be. */
+    for (size_t i = 0; i < g->nlisteners; i++)
+        for (size_t k = 0; k < i; k++)
+            if (g->listeners[k]->l.fd == g->listeners[i]->l.fd) {
+                snprintf(err, errlen, "%s:%d: listen %s: served by the same socket passed by systemd as "
+                         "listen %s on line %d", cfg->path, cfg->listens[i].line, cfg->listens[i].text,
+                         cfg->listens[k].text, cfg->listens[k].line);
+                return -1;
+            }
     return 0;
+}
+
+/* A socket passed by systemd is never closed (listener.h): say what
+ * becomes of one whose listen line this generation dropped. */
+static void note_dropped_passed(const gen_t *g, const gen_t *prev)
+{
+    for (size_t i = 0; prev && i < prev->nlisteners; i++) {
+        const listener_t *old = &prev->listeners[i]->l;
+        size_t j = 0;
+        while (j < g->nlisteners && g->listeners[j]->l.fd != old->fd)
+            j++;
+        if (old->passed && j == g->nlisteners)
+            log_warn("listen %s removed: the socket passed by systemd for %s stays open, unused, until "
+                     "the address is listed again; connections to it wait in its backlog",
+                     old->text, old->name);
+    }
 }
 
 static gen_instance_t *find_instance(gen_t *prev, uint64_t sig)
@@ -238,6 +265,8 @@ static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_t **ou
         gen_destroy(g);
         return -1;
     }
+    if (bind)
+        note_dropped_passed(g, prev);
     *out = g;
     return 0;
 }

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -12,6 +14,19 @@
 #include <unistd.h>
 
 #define BACKLOG 4096
+#define LISTEN_FDS_START 3 /* sd_listen_fds(3): the first passed fd */
+
+/* A socket the service manager passed (socket activation). */
+typedef struct passed_sock {
+    int fd;
+    struct sockaddr_storage addr;
+    int dual_stack;  /* IPv6 wildcard with IPV6_V6ONLY off: takes IPv4 too */
+    char name[128];  /* its address, formatted */
+    char *fdname;    /* its LISTEN_FDNAMES entry, or NULL */
+} passed_sock_t;
+
+static passed_sock_t *passed; /* the sockets taken at start-up */
+static size_t npassed;
 
 /* Only the process that bound a unix socket removes its path: worker
  * processes of a master share the socket and must leave it in place. */
@@ -58,10 +73,238 @@ static void remove_stale_socket(const char *path)
     close(fd);
 }
 
+/* --- socket activation ------------------------------------------------------ */
+
+/* Decimal digits only, no sign or space, as LISTEN_PID and LISTEN_FDS are
+ * written. */
+static int parse_ulong(const char *s, unsigned long *out)
+{
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    *out = strtoul(s, &end, 10);
+    return errno || *end ? -1 : 0;
+}
+
+static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const struct sockaddr_in *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a, *y = (const struct sockaddr_in6 *)b;
+        return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+    }
+    const struct sockaddr_un *x = (const struct sockaddr_un *)a, *y = (const struct sockaddr_un *)b;
+    return x->sun_path[0] && strncmp(x->sun_path, y->sun_path, sizeof x->sun_path) == 0;
+}
+
+/* systemd's "ListenStream=80" binds [::]:80 for IPv4 as well: that socket
+ * serves "listen = 80" (0.0.0.0:80) too. */
+static int covers_ipv4_any(const passed_sock_t *p, const struct sockaddr_storage *want)
+{
+    if (!p->dual_stack || want->ss_family != AF_INET)
+        return 0;
+    const struct sockaddr_in *in = (const struct sockaddr_in *)want;
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&p->addr;
+    return in->sin_addr.s_addr == htonl(INADDR_ANY) && in->sin_port == in6->sin6_port;
+}
+
+/* The passed socket for a listen line: one with the same address first,
+ * else a dual-stack one covering it. */
+static passed_sock_t *find_passed(const struct sockaddr_storage *want)
+{
+    for (size_t i = 0; i < npassed; i++)
+        if (same_addr(&passed[i].addr, want))
+            return &passed[i];
+    for (size_t i = 0; i < npassed; i++)
+        if (covers_ipv4_any(&passed[i], want))
+            return &passed[i];
+    return NULL;
+}
+
+/* Checks one passed fd and records it in p. Returns 0 or -1 with err. */
+static int adopt_fd(int fd, passed_sock_t *p, char *err, size_t errlen)
+{
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0) {
+        snprintf(err, errlen, "socket activation: fd %d: %s", fd, strerror(errno));
+        return -1;
+    }
+    int type = 0, listening = 0;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
+        snprintf(err, errlen, "socket activation: fd %d: not a socket (%s)", fd, strerror(errno));
+        return -1;
+    }
+    len = sizeof listening;
+    if (type != SOCK_STREAM || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening) {
+        snprintf(err, errlen, "socket activation: fd %d: not a listening stream socket (use ListenStream=)", fd);
+        return -1;
+    }
+    len = sizeof p->addr;
+    if (getsockname(fd, (struct sockaddr *)&p->addr, &len) < 0) {
+        snprintf(err, errlen, "socket activation: fd %d: getsockname: %s", fd, strerror(errno));
+        return -1;
+    }
+    int family = p->addr.ss_family;
+    listener_format_addr((struct sockaddr *)&p->addr, len, p->name, sizeof p->name);
+    if (family != AF_INET && family != AF_INET6 && family != AF_UNIX) {
+        snprintf(err, errlen, "socket activation: fd %d: address family %d is neither TCP nor unix", fd, family);
+        return -1;
+    }
+    /* What listener_open() sets on a socket it binds: every loop accepts
+     * without blocking, accepted sockets inherit TCP_NODELAY. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0 || fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+        snprintf(err, errlen, "socket activation: fd %d: fcntl: %s", fd, strerror(errno));
+        return -1;
+    }
+    int one = 1, v6only = 1;
+    if (family != AF_UNIX)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    len = sizeof v6only;
+    if (family == AF_INET6 && getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) == 0 && !v6only)
+        p->dual_stack = IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&p->addr)->sin6_addr);
+    p->fd = fd;
+    return 0;
+}
+
+/* LISTEN_FDNAMES: colon-separated, one name per fd, in order. */
+static int adopt_names(const char *names)
+{
+    for (size_t i = 0; names && *names && i < npassed; i++) {
+        size_t n = strcspn(names, ":");
+        if (n > 0 && (passed[i].fdname = strndup(names, n)) == NULL)
+            return -1;
+        names += n + (names[n] == ':');
+    }
+    return 0;
+}
+
+static int adopt(char *err, size_t errlen)
+{
+    const char *pid_text = getenv("LISTEN_PID");
+    const char *fds_text = getenv("LISTEN_FDS");
+    unsigned long pid, n;
+    if (pid_text == NULL || fds_text == NULL)
+        return 0;
+    if (parse_ulong(pid_text, &pid) < 0 || parse_ulong(fds_text, &n) < 0) {
+        snprintf(err, errlen, "socket activation: LISTEN_PID=%.32s LISTEN_FDS=%.32s: not numbers", pid_text,
+                 fds_text);
+        return -1;
+    }
+    if (pid != (unsigned long)getpid()) {
+        /* Meant for the process that started us (a wrapper that did not
+         * exec): not ours to take. */
+        snprintf(err, errlen, "socket activation: LISTEN_PID=%lu is not this process (%d): ignored", pid,
+                 (int)getpid());
+        return 0;
+    }
+    if (n == 0)
+        return 0;
+    if (n > (unsigned long)(INT_MAX - LISTEN_FDS_START)) {
+        snprintf(err, errlen, "socket activation: LISTEN_FDS=%lu: too many", n);
+        return -1;
+    }
+    passed = calloc(n, sizeof *passed);
+    if (passed == NULL) {
+        snprintf(err, errlen, "socket activation: out of memory");
+        return -1;
+    }
+    for (npassed = 0; npassed < n; npassed++)
+        if (adopt_fd(LISTEN_FDS_START + (int)npassed, &passed[npassed], err, errlen) < 0)
+            return -1;
+    if (adopt_names(getenv("LISTEN_FDNAMES")) < 0) {
+        snprintf(err, errlen, "socket activation: out of memory");
+        return -1;
+    }
+    return (int)n;
+}
+
+int listener_adopt(char *err, size_t errlen)
+{
+    err[0] = '\0';
+    int n = adopt(err, errlen);
+    /* sd_listen_fds(3) with unset_environment: whatever the outcome. */
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (n < 0)
+        listener_release_passed();
+    return n;
+}
+
+int listener_check_passed(const cfg_listen_t *ls, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < npassed; i++) {
+        passed_sock_t *p = &passed[i];
+        size_t j = 0;
+        while (j < n && !same_addr(&p->addr, &ls[j].addr) && !covers_ipv4_any(p, &ls[j].addr))
+            j++;
+        if (j == n) {
+            snprintf(err, errlen,
+                     "the socket passed by systemd on fd %d%s%s%s (%s) matches no listen line; "
+                     "add \"listen = %s\" or remove it from the socket unit",
+                     p->fd, p->fdname ? " (\"" : "", p->fdname ? p->fdname : "", p->fdname ? "\")" : "", p->name,
+                     p->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+const char *listener_origin(const listener_t *l, char *buf, size_t size)
+{
+    const passed_sock_t *p = NULL;
+    for (size_t i = 0; l->passed && i < npassed; i++)
+        if (passed[i].fd == l->fd)
+            p = &passed[i];
+    if (p == NULL)
+        return "";
+    snprintf(buf, size, " (passed by systemd: fd %d%s%s%s)", p->fd, p->fdname ? " \"" : "",
+             p->fdname ? p->fdname : "", p->fdname ? "\"" : "");
+    return buf;
+}
+
+void listener_release_passed(void)
+{
+    for (size_t i = 0; i < npassed; i++) {
+        close(passed[i].fd);
+        free(passed[i].fdname);
+    }
+    free(passed);
+    passed = NULL;
+    npassed = 0;
+}
+
+static int borrow(passed_sock_t *p, const cfg_listen_t *cl, listener_t *l, char *err, size_t errlen)
+{
+    l->text = strdup(cl->text);
+    if (l->text == NULL) {
+        snprintf(err, errlen, "listen %s: out of memory", cl->text);
+        return -1;
+    }
+    l->fd = p->fd;
+    l->family = p->addr.ss_family;
+    l->passed = 1;
+    snprintf(l->name, sizeof l->name, "%s", p->name);
+    return 0;
+}
+
+/* --- listeners ------------------------------------------------------------- */
+
 int listener_open(const cfg_listen_t *cl, listener_t *l, char *err, size_t errlen)
 {
     memset(l, 0, sizeof *l);
     l->fd = -1;
+    passed_sock_t *p = find_passed(&cl->addr);
+    if (p)
+        return borrow(p, cl, l, err, errlen);
     int family = cl->addr.ss_family;
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -115,15 +358,22 @@ void listener_set_defer(listener_t *l, int seconds)
         setsockopt(l->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
 }
 
+void listener_stop(listener_t *l)
+{
+    if (l->fd >= 0 && !l->passed)
+        shutdown(l->fd, SHUT_RD);
+}
+
 void listener_close(listener_t *l)
 {
-    if (l->fd >= 0)
+    if (l->fd >= 0 && !l->passed)
         close(l->fd);
     if (l->unix_path && unlink_on_close)
         unlink(l->unix_path);
     free(l->unix_path);
     free(l->text);
     l->fd = -1;
+    l->passed = 0;
     l->unix_path = NULL;
     l->text = NULL;
 }

@@ -49,6 +49,8 @@ conf/plughttpd.service: $(top_srcdir)/conf/plughttpd.service.in Makefile
 	$(AM_V_GEN)sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
 		$(top_srcdir)/conf/plughttpd.service.in > $@
 CLEANFILES += conf/plughttpd.service
+# Socket activation for it (no paths to fill in).
+dist_systemdunit_DATA = conf/plughttpd.socket
 
 # Plugins are loaded by file name; libtool's .la descriptions are not needed.
 install-data-hook:

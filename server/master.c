@@ -250,7 +250,7 @@ int master_run(server_t *s, unsigned n)
             server_notify("STOPPING=1");
             m.stopping = 1;
             for (size_t i = 0; i < s->gen->nlisteners; i++)
-                shutdown(s->gen->listeners[i]->l.fd, SHUT_RD);
+                listener_stop(&s->gen->listeners[i]->l);
             deadline = server_monotonic_usec() + (s->gen->cfg->shutdown_timeout + 5000) * 1000;
             signal_kids(&m, SIGTERM, 0);
         }

@@ -1,7 +1,8 @@
 /*
  * One serving process: start-up order, worker threads, signals, reload.
  *
- * Start-up: load the config, build generation 1 (bind listeners, load
+ * Start-up: take the sockets systemd passed (if any), load the config,
+ * build generation 1 (bind listeners or borrow passed sockets, load
  * plugins, create route instances), drop privileges, start the helper pool
  * and the worker threads, then wait for signals on the main thread. Every
  * other thread blocks all signals.
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "listener.h"
 #include "log.h"
 #include "version.h"
 
@@ -303,14 +305,12 @@ static void deadline_in(struct timespec *ts, uint64_t ms)
 static void stop_workers(server_t *s, int child)
 {
     /* Shut listeners refuse new connections at once, instead of letting
-     * them complete a handshake that nobody will ever serve. A worker
-     * process leaves that to its master: the sockets are shared with the
+     * them complete a handshake that nobody will ever serve (sockets
+     * passed by systemd excepted: see listener_stop). A worker process
+     * leaves that to its master: the sockets are shared with the
      * processes replacing it. */
-    for (size_t i = 0; !child && i < s->gen->nlisteners; i++) {
-        listener_t *l = &s->gen->listeners[i]->l;
-        if (l->fd >= 0)
-            shutdown(l->fd, SHUT_RD);
-    }
+    for (size_t i = 0; !child && i < s->gen->nlisteners; i++)
+        listener_stop(&s->gen->listeners[i]->l);
     for (unsigned i = 0; i < s->nworkers; i++)
         worker_post_stop(&s->workers[i]);
     if (child) {
@@ -353,14 +353,34 @@ int server_start(server_t *s, const char *path)
     s->next_id = 1;
     cfg_t *cfg;
     char err[1024];
+    /* Before anything else opens a descriptor or a plugin can look at the
+     * environment: the sockets systemd passed (socket activation). */
+    int npassed = listener_adopt(err, sizeof err);
+    if (npassed < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (err[0])
+        log_info("%s", err);
+    if (npassed > 0)
+        log_info("socket activation: %d socket%s passed by systemd", npassed, npassed == 1 ? "" : "s");
     if (cfg_load(path, &cfg, err, sizeof err) < 0) {
         log_error("%s", err);
+        listener_release_passed();
+        return -1;
+    }
+    char why[768];
+    if (listener_check_passed(cfg->listens, cfg->nlistens, why, sizeof why) < 0) {
+        log_error("%s: %s", cfg->path, why);
+        cfg_free(cfg);
+        listener_release_passed();
         return -1;
     }
     fit_connection_limit(cfg);
     if (gen_build(cfg, NULL, s->next_id, &s->gen, err, sizeof err) < 0) {
         cfg_free(cfg);
         log_error("%s", err);
+        listener_release_passed();
         return -1;
     }
     s->next_id++;
@@ -370,6 +390,7 @@ int server_start(server_t *s, const char *path)
         gen_unref(s->gen);
         gen_reap();
         s->gen = NULL;
+        listener_release_passed();
         return -1;
     }
     /* Two slots per worker process: old and new workers overlap on reload. */
@@ -381,8 +402,11 @@ int server_start(server_t *s, const char *path)
         server_finish(s, 1);
         return -1;
     }
-    for (size_t i = 0; i < s->gen->nlisteners; i++)
-        log_info("listening on %s", s->gen->listeners[i]->l.name);
+    for (size_t i = 0; i < s->gen->nlisteners; i++) {
+        const listener_t *l = &s->gen->listeners[i]->l;
+        char origin[320];
+        log_info("listening on %s%s", l->name, listener_origin(l, origin, sizeof origin));
+    }
     return 0;
 }
 
@@ -445,12 +469,15 @@ void server_finish(server_t *s, int remove_pid_file)
     if (s->conn_slots && s->conn_slots != MAP_FAILED)
         munmap(s->conn_slots, s->nslots * sizeof *s->conn_slots);
     s->conn_slots = NULL;
-    if (s->gen == NULL)
+    if (s->gen == NULL) {
+        listener_release_passed();
         return;
+    }
     char *pid_file = s->gen->cfg->pid_file && remove_pid_file ? strdup(s->gen->cfg->pid_file) : NULL;
     gen_unref(s->gen);
     s->gen = NULL;
     gen_reap();
+    listener_release_passed();
     if (pid_file) {
         unlink(pid_file);
         free(pid_file);

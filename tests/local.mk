@@ -58,7 +58,8 @@ INTEGRATION_TESTS = \
 	tests/integration/test_core.py \
 	tests/integration/test_limits.py \
 	tests/integration/test_config_cli.py \
-	tests/integration/test_echo.py
+	tests/integration/test_echo.py \
+	tests/integration/test_socket_activation.py
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/harness.py tests/integration/plugin_oot
 TEST_EXTENSIONS = .py

@@ -80,7 +80,8 @@ VALGRIND_FLAGS = --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=de
 	--show-leak-kinds=definite --track-fds=no --num-callers=30 \
 	--suppressions=$(top_srcdir)/tests/fuzz/valgrind.supp
 VALGRIND_TESTS = tests/integration/test_core.py tests/integration/test_echo.py \
-	tests/integration/test_static.py tests/integration/test_hostile.py
+	tests/integration/test_static.py tests/integration/test_hostile.py \
+	tests/integration/test_socket_activation.py
 EXTRA_DIST += tests/fuzz/valgrind.supp
 
 check-valgrind: all $(check_PROGRAMS) $(check_LTLIBRARIES)
