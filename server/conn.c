@@ -657,7 +657,8 @@ static int take_body(conn_t *c)
     size_t avail = c->rlen - c->rpos;
     if (!req->hp.chunked) {
         size_t n = avail < c->body_need ? avail : (size_t)c->body_need;
-        memcpy(req->body + req->body_len, c->rbuf + c->rpos, n);
+        if (n > 0) /* rbuf is NULL when nothing is buffered */
+            memcpy(req->body + req->body_len, c->rbuf + c->rpos, n);
         req->body_len += n;
         c->rpos += n;
         c->body_need -= n;
