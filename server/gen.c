@@ -181,6 +181,7 @@ static int create_instance(gen_t *g, const cfg_route_t *r, uint64_t sig, gen_ins
         .keys = kv,
         .nkeys = r->nkeys,
         .threads = cfg->threads,
+        .flags = g->dry ? PH_CREATE_CHECK : 0,
     };
     ph_error_t perr = {.msg = "", .key = -1};
     void *instance = NULL;
@@ -260,6 +261,7 @@ static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_t **ou
     g->cfg = cfg;
     g->limits.max_header_bytes = cfg->max_header_bytes;
     g->limits.max_uri_bytes = cfg->max_uri_bytes;
+    g->dry = !bind;
     if ((bind && build_listeners(g, prev, err, errlen) < 0) || build_routes(g, prev, err, errlen) < 0) {
         g->cfg = NULL; /* still the caller's */
         gen_destroy(g);

@@ -55,6 +55,7 @@ typedef struct gen {
     gen_listener_t **listeners;
     size_t nlisteners;
     hp_limits_t limits;
+    int dry;   /* built for "-t": plugins are told (PH_CREATE_CHECK) */
     struct gen *next_dead;
 } gen_t;
 
@@ -65,7 +66,8 @@ typedef struct gen {
 int gen_build(cfg_t *cfg, gen_t *prev, unsigned long id, gen_t **out, char *err, size_t errlen);
 
 /* Like gen_build, but binds no socket: for "-t", which must work beside a
- * running server on the same ports. */
+ * running server on the same ports; and plugins' create() is told it is a
+ * check (PH_CREATE_CHECK), so they leave nothing behind. */
 int gen_build_dry(cfg_t *cfg, gen_t **out, char *err, size_t errlen);
 
 /* Destroys a generation nobody else references (start-up failures, -t). */

@@ -112,7 +112,7 @@ static int cmd_check_plugin(int argc, char **argv)
     if (getcwd(cwd, sizeof cwd) == NULL)
         snprintf(cwd, sizeof cwd, ".");
     ph_create_args_t args = {.size = sizeof args, .api = &request_api, .prefix = "/", .config_dir = cwd,
-                             .keys = kv, .nkeys = nkeys, .threads = 1};
+                             .keys = kv, .nkeys = nkeys, .threads = 1, .flags = PH_CREATE_CHECK};
     ph_error_t perr = {.msg = "", .key = -1};
     void *inst = NULL;
     int rc = d->create(&args, &inst, &perr);

@@ -188,7 +188,14 @@ typedef struct ph_create_args {
     const ph_kv_t *keys;          /* the route's keys, "plugin" excluded */
     size_t nkeys;
     unsigned threads;             /* worker threads that may call handle() */
+    /* --- ABI 1.1 ------------------------------------------------------ */
+    uint32_t flags;               /* PH_CREATE_* */
 } ph_create_args_t;
+
+/* create() runs for a configuration test (plughttpd -t, --check-plugin):
+ * validate everything as for real, but leave nothing behind: no files or
+ * databases created, nothing written. destroy() follows at once. */
+#define PH_CREATE_CHECK 0x1u
 
 /* The descriptor a plugin exports as PH_PLUGIN_SYMBOL. */
 typedef struct ph_plugin {

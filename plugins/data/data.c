@@ -33,6 +33,7 @@ static int data_create(const ph_create_args_t *args, void **instance, ph_error_t
         data_destroy(d);
         return PH_ERROR;
     }
+    d->conf.check = (args->flags & PH_CREATE_CHECK) != 0;
     d->prefix = strdup(args->prefix ? args->prefix : "");
     d->ops = d->conf.backend == DATA_BACKEND_PG ? &data_pg_ops : &data_sqlite_ops;
     d->db = d->prefix ? d->ops->open(&d->conf, &d->schema, msg, sizeof msg) : NULL;
@@ -44,8 +45,8 @@ static int data_create(const ph_create_args_t *args, void **instance, ph_error_t
     }
     if (d->conf.ntables == 0)
         d->api->log(PH_LOG_WARN, "no tables exposed: add a \"tables\" key");
-    d->api->log(PH_LOG_INFO, "%s database, %zu table(s)%s", d->ops->name, d->schema.ntables,
-                d->conf.read_only ? ", read-only" : "");
+    d->api->log(PH_LOG_INFO, "%s database, %zu table(s)%s%s", d->ops->name, d->schema.ntables,
+                d->conf.read_only ? ", read-only" : "", d->conf.check ? " (checked, nothing changed)" : "");
     *instance = d;
     return PH_OK;
 }

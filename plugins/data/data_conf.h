@@ -36,6 +36,7 @@ typedef struct data_conf {
     char **tables;
     size_t ntables;
     bool read_only;
+    bool check;   /* a configuration test (PH_CREATE_CHECK): change nothing */
     int64_t max_rows;
     size_t max_body;
     unsigned pool_size;

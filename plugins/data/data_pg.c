@@ -210,6 +210,16 @@ static char *read_file(const char *path, char *err, size_t errlen)
 
 /* Runs the schema file when one of the exposed tables is missing: a shared
  * database is not touched once it has what this route serves. */
+static int exec_command(PGconn *c, const char *sql, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        copy_msg(err, errlen, "", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+    PQclear(r);
+    return ok ? PH_OK : PH_ERROR;
+}
+
 static int ensure_schema(PGconn *c, const data_conf_t *conf, char *err, size_t errlen)
 {
     bool missing = false;
@@ -260,10 +270,23 @@ static data_db_t *pg_open(const data_conf_t *conf, data_schema_t *schema, char *
         pg_close(h);
         return NULL;
     }
-    int rc = ensure_schema(c, conf, err, errlen);
+    /* A configuration test runs the same steps in a transaction it rolls
+     * back (PostgreSQL's DDL is transactional): the schema is tried, and
+     * nothing stays. */
+    int rc = conf->check ? exec_command(c, "BEGIN", err, errlen) : PH_OK;
+    if (rc == PH_OK)
+        rc = ensure_schema(c, conf, err, errlen);
+    if (rc == PH_OK && conf->check && PQtransactionStatus(c) != PQTRANS_INTRANS) {
+        snprintf(err, errlen, "schema %s ends the transaction itself (COMMIT or ROLLBACK): "
+                 "a configuration test cannot keep it from changing the database", conf->schema);
+        rc = PH_ERROR;
+    }
     for (size_t i = 0; rc == PH_OK && i < conf->ntables; i++)
         rc = read_table(c, conf->tables[i], schema, err, errlen);
-    data_pool_give(h->pool, c, rc != PH_OK);
+    if (conf->check)
+        PQclear(PQexec(c, "ROLLBACK"));
+    /* After a check the connection goes: it never serves. */
+    data_pool_give(h->pool, c, rc != PH_OK || conf->check);
     if (rc != PH_OK) {
         pg_close(h);
         return NULL;

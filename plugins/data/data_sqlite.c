@@ -193,11 +193,44 @@ static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char
     return data_table_finish(t, err, errlen);
 }
 
-static data_db_t *sqlite_open(const data_conf_t *conf, data_schema_t *schema, char *err, size_t errlen)
+/* For a configuration test: the database as it is, read-only, or, when
+ * the file does not exist yet, the schema applied to an in-memory database,
+ * so the tables are checked without creating or changing anything. */
+static sqlite3 *check_open(const data_conf_t *conf, char *err, size_t errlen)
 {
     struct stat sb;
     sqlite3 *db = NULL;
-    data_db_t *h;
+    char *sql = NULL, *msg = NULL;
+    bool exists = stat(conf->target, &sb) == 0;
+
+    if (!exists && errno != ENOENT) {
+        snprintf(err, errlen, "%s: %s", conf->target, strerror(errno));
+        return NULL;
+    }
+    if (!exists && conf->schema != NULL && (sql = read_file(conf->schema, err, errlen)) == NULL)
+        return NULL;
+    if (sqlite3_open_v2(exists ? conf->target : ":memory:", &db,
+                        exists ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", conf->target, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        db = NULL;
+    } else if (sql != NULL && sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "schema %s: %s", conf->schema, msg ? msg : sqlite3_errmsg(db));
+        sqlite3_close(db);
+        db = NULL;
+    }
+    sqlite3_free(msg);
+    free(sql);
+    return db;
+}
+
+/* Creates the file from the schema when it is missing, turns WAL on, and
+ * opens the first connection. */
+static sqlite3 *prepare_open(const data_conf_t *conf, char *err, size_t errlen)
+{
+    struct stat sb;
+    sqlite3 *db = NULL;
 
     if (stat(conf->target, &sb) != 0) {
         if (errno != ENOENT) {
@@ -218,7 +251,14 @@ static data_db_t *sqlite_open(const data_conf_t *conf, data_schema_t *schema, ch
         }
         sqlite3_close(db);
     }
-    db = conn_open((void *)conf, err, errlen);
+    return conn_open((void *)conf, err, errlen);
+}
+
+static data_db_t *sqlite_open(const data_conf_t *conf, data_schema_t *schema, char *err, size_t errlen)
+{
+    sqlite3 *db = conf->check ? check_open(conf, err, errlen) : prepare_open(conf, err, errlen);
+    data_db_t *h;
+
     if (db == NULL)
         return NULL;
     for (size_t i = 0; i < conf->ntables; i++) {
@@ -240,8 +280,10 @@ static data_db_t *sqlite_open(const data_conf_t *conf, data_schema_t *schema, ch
     }
     h->conf = conf;
     pthread_mutex_init(&h->write_lock, NULL);
-    /* The connection that read the schema serves the first request. */
-    data_pool_give(h->pool, db, false);
+    if (conf->check) /* read-only or in memory: never to serve */
+        sqlite3_close(db);
+    else /* the connection that read the schema serves the first request */
+        data_pool_give(h->pool, db, false);
     return h;
 }
 

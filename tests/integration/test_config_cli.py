@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -225,6 +226,63 @@ class BadConfigTest(ConfigFiles):
         path = self.write(server_ini(routes="[route /r]\nplugin = %s\nok = yes\n" % so))
         p = run("-t", "-c", path)
         self.assertEqual(p.returncode, 0, p.stderr)
+
+
+class CheckLeavesNothingTest(ConfigFiles):
+    """-t and --check-plugin tell plugins it is a check (PH_CREATE_CHECK):
+    the data plugin validates its tables against the database, or against
+    the schema when the database does not exist yet, and creates nothing."""
+
+    SCHEMA = "CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL);\n"
+
+    def config(self, tables="notes", schema=SCHEMA):
+        self.write(schema, "schema.sql")
+        return self.write(server_ini(routes="[route /api]\nplugin = data\n"
+                                     "database = sqlite:db/notes.db\nschema = schema.sql\n"
+                                     "tables = %s\n" % tables))
+
+    def test_missing_database_is_checked_against_the_schema_and_not_created(self):
+        p = run("-t", "-c", self.config())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("checked, nothing changed", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "db")), os.listdir(self.dir))
+
+    def test_unknown_table_fails_without_creating(self):
+        p = run("-t", "-c", self.config(tables="notes, nosuch"))
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        self.assertIn("nosuch", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "db")))
+
+    def test_broken_schema_fails_without_creating(self):
+        p = run("-t", "-c", self.config(schema="CREATE TABLE notes (;\n"))
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        self.assertIn("schema", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "db")))
+
+    def test_existing_database_is_left_untouched(self):
+        os.makedirs(os.path.join(self.dir, "db"))
+        db = os.path.join(self.dir, "db", "notes.db")
+        con = sqlite3.connect(db)
+        con.executescript(self.SCHEMA + "INSERT INTO notes (title) VALUES ('kept');")
+        con.close()
+        with open(db, "rb") as f:
+            before = f.read()
+        p = run("-t", "-c", self.config())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(db, "rb") as f:
+            self.assertEqual(f.read(), before, "-t changed the database file")
+        # a rollback journal database stays one: -t did not switch it to WAL
+        self.assertEqual(sorted(os.listdir(os.path.join(self.dir, "db"))), ["notes.db"])
+
+    def test_check_plugin_creates_nothing(self):
+        self.write(self.SCHEMA, "schema.sql")
+        p = subprocess.run(harness.WRAPPER + [harness.BINARY, "--check-plugin",
+                           os.path.join(harness.PLUGIN_DIR, "data.so"), "database=sqlite:db/x.db",
+                           "schema=schema.sql", "tables=notes"],
+                           cwd=self.dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "db")))
 
 
 class CheckPluginTest(unittest.TestCase):

@@ -9,10 +9,12 @@ Without PostgreSQL binaries these tests fail: CI installs them."""
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import unittest
 
@@ -80,6 +82,42 @@ class PgDataTest(DataApiCases, unittest.TestCase):
             self.assertIn(b"from psql", r.body)
         finally:
             srv.stop()
+
+    def test_configuration_test_rolls_the_schema_back(self):
+        # -t runs the schema in a transaction it rolls back: a broken schema
+        # or an unknown table is reported, a good one leaves no table behind
+        uri = self.cluster.create_db("checkonly")
+        d = tempfile.mkdtemp(prefix="phpgt-")
+        self.addCleanup(shutil.rmtree, d, True)
+
+        def check(schema, tables):
+            with open(os.path.join(d, "schema.sql"), "w") as f:
+                f.write(schema)
+            ini = os.path.join(d, "server.ini")
+            with open(ini, "w") as f:
+                f.write(harness.server_ini(routes="[route /api]\nplugin = data\ndatabase = %s\n"
+                                                  "schema = schema.sql\ntables = %s\n" % (uri, tables)))
+            return subprocess.run(harness.WRAPPER + [harness.BINARY, "-t", "-c", ini],
+                                  stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+
+        good = "CREATE TABLE checked (id serial PRIMARY KEY, title text NOT NULL);"
+        p = check(good, "checked")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("checked, nothing changed", p.stderr)
+        p = check(good, "checked, nosuch")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("nosuch", p.stderr)
+        p = check("CREATE TABLE checked (;", "checked")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("schema", p.stderr)
+        p = check(good + " COMMIT;", "checked")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("ends the transaction itself", p.stderr)
+        self.cluster.psql("DROP TABLE IF EXISTS checked", db="checkonly")  # what that COMMIT kept
+        p = check(good, "checked")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.cluster.psql("SELECT count(*) FROM information_schema.tables "
+                                           "WHERE table_name = 'checked'", db="checkonly").strip(), "0")
 
     def test_database_down_at_start_fails_create(self):
         routes = ("[route /api]\nplugin = data\ndatabase = postgresql://postgres@127.0.0.1:%d/x\n"
