@@ -90,9 +90,11 @@ class Server:
     """A running plughttpd. Use as a context manager or call stop()."""
 
     def __init__(self, ini_text, args=(), files=None, expect_ready=True, env=None,
-                 rlimit_nofile=None):
+                 rlimit_nofile=None, launcher=(), pass_fds=()):
         """rlimit_nofile: if set, the server runs with RLIMIT_NOFILE lowered
-        to that many descriptors (soft and hard)."""
+        to that many descriptors (soft and hard). launcher: a command put
+        in front of the server's (it must exec what follows it); pass_fds:
+        descriptors the server (or its launcher) inherits."""
         self.dir = tempfile.mkdtemp(prefix="phtest-")
         _SCRATCH_DIRS.append(self.dir)
         self.ini = os.path.join(self.dir, "server.ini")
@@ -118,11 +120,11 @@ class Server:
                 import resource
                 resource.setrlimit(resource.RLIMIT_NOFILE, (rlimit_nofile, rlimit_nofile))
         self._stopping_sig = None
-        self.proc = subprocess.Popen(WRAPPER + [BINARY, "-c", self.ini] + list(args),
+        self.proc = subprocess.Popen(list(launcher) + WRAPPER + [BINARY, "-c", self.ini] + list(args),
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, env=penv,
-                                     preexec_fn=preexec)
+                                     preexec_fn=preexec, pass_fds=tuple(pass_fds))
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
         if expect_ready:

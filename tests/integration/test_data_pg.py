@@ -164,16 +164,10 @@ def socket_holders(pids, inodes):
     holders = set()
     for pid in pids:
         try:
-            fds = os.listdir("/proc/%d/fd" % pid)
-        except OSError:
+            if wanted.intersection(harness.proc_fd_targets(pid)):
+                holders.add(pid)
+        except OSError:  # the process is gone
             continue
-        for fd in fds:
-            try:
-                if os.readlink("/proc/%d/fd/%s" % (pid, fd)) in wanted:
-                    holders.add(pid)
-                    break
-            except OSError:
-                pass
     return holders
 
 

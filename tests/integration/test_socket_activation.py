@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import unittest
-from unittest import mock
 
 import harness
 
@@ -56,9 +55,10 @@ def listening_tcp(host="127.0.0.1", family=socket.AF_INET, backlog=64, v6only=No
     return s
 
 
-def activation_cmd(cmd, socks, pid_mode="self"):
+def launcher(socks, pid_mode="self"):
+    """The ACTIVATE launcher for socks; the server command follows it."""
     fds = ",".join(str(s.fileno()) for s in socks)
-    return [sys.executable, "-S", "-c", ACTIVATE, fds, pid_mode] + list(cmd)
+    return [sys.executable, "-S", "-c", ACTIVATE, fds, pid_mode]
 
 
 def activation_env(socks, names=None):
@@ -69,24 +69,14 @@ def activation_env(socks, names=None):
 
 
 class ActivatedServer(harness.Server):
-    """harness.Server started with socks passed as fds 3, 4, ...
-
-    harness.Server starts the binary with subprocess.Popen and closes every
-    other descriptor; for the start only, Popen is wrapped to put the
-    launcher in front and let the sockets through."""
+    """harness.Server started through the launcher, with socks passed as
+    fds 3, 4, ..."""
 
     def __init__(self, ini_text, socks, names=None, pid_mode="self", env=None, **kw):
-        real_popen = subprocess.Popen
-        fds = tuple(s.fileno() for s in socks)
-
-        def popen(cmd, **pkw):
-            pkw["pass_fds"] = fds
-            return real_popen(activation_cmd(cmd, socks, pid_mode), **pkw)
-
         penv = activation_env(socks, names)
         penv.update(env or {})
-        with mock.patch.object(subprocess, "Popen", popen):
-            super().__init__(ini_text, env=penv, **kw)
+        super().__init__(ini_text, env=penv, launcher=launcher(socks, pid_mode),
+                         pass_fds=[s.fileno() for s in socks], **kw)
 
 
 def ini_for(*addresses, extra=""):
@@ -303,7 +293,7 @@ class Activation(unittest.TestCase):
         with open(ini, "w") as f:
             f.write(ini_for("127.0.0.1:0"))  # the passed socket matches nothing
         env = dict(os.environ, **activation_env([sock]))
-        p = subprocess.run(activation_cmd(harness.WRAPPER + [harness.BINARY, "-t", "-c", ini], [sock]),
+        p = subprocess.run(launcher([sock]) + harness.WRAPPER + [harness.BINARY, "-t", "-c", ini],
                            pass_fds=(sock.fileno(),), env=env, capture_output=True, text=True,
                            timeout=harness.START_TIMEOUT)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
