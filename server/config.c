@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -198,11 +199,11 @@ int cfg_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
     return 0;
 }
 
-static int parse_bool(const char *v, int *out)
+int cfg_parse_bool(const char *v, int *out)
 {
-    if (!strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1"))
+    if (!strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcasecmp(v, "true") || !strcmp(v, "1"))
         *out = 1;
-    else if (!strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "0"))
+    else if (!strcasecmp(v, "no") || !strcasecmp(v, "off") || !strcasecmp(v, "false") || !strcmp(v, "0"))
         *out = 0;
     else
         return -1;
@@ -442,7 +443,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
     }
     if (strcmp(name, "defer_accept") == 0) {
         int on;
-        if (parse_bool(value, &on) < 0) {
+        if (cfg_parse_bool(value, &on) < 0) {
             fail(st, line, "defer_accept must be yes or no");
             return 0;
         }
@@ -482,7 +483,7 @@ static int route_key(load_state_t *st, const char *name, const char *value)
         return 1;
     }
     if (strcmp(name, "blocking") == 0) {
-        if (parse_bool(value, &r->blocking) < 0) {
+        if (cfg_parse_bool(value, &r->blocking) < 0) {
             fail(st, line, "blocking must be yes or no");
             return 0;
         }

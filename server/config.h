@@ -71,7 +71,12 @@ typedef struct cfg {
 int cfg_load(const char *path, cfg_t **out, char *err, size_t errlen);
 void cfg_free(cfg_t *cfg);
 
-/* Parsers shared with the command line; 0 or -1. */
+/* Parsers shared with the command line and, through the plugin API, with
+ * plugins, so every key of server.ini reads a value the same way; 0 or -1.
+ * Booleans: yes/no, on/off, true/false (any case), 1/0. Sizes: digits with
+ * an optional k, m or g (powers of 1024) and an optional b. Durations:
+ * digits with ms, s, m or h; bare digits are seconds. */
+int cfg_parse_bool(const char *s, int *out);
 int cfg_parse_size(const char *s, size_t *out);
 int cfg_parse_duration(const char *s, uint64_t *ms);
 int cfg_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len);

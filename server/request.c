@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "conn.h"
 #include "log.h"
 #include "version.h"
@@ -340,6 +341,33 @@ void request_error(ph_request_t *req, int status)
     api_body_printf(req, "%d %s\n", status, request_reason(status));
 }
 
+static int api_parse_bool(const char *s, int *out)
+{
+    int v;
+    if (s == NULL || cfg_parse_bool(s, &v) < 0)
+        return PH_ERROR;
+    *out = v;
+    return PH_OK;
+}
+
+static int api_parse_size(const char *s, uint64_t *out)
+{
+    size_t v;
+    if (s == NULL || cfg_parse_size(s, &v) < 0)
+        return PH_ERROR;
+    *out = v;
+    return PH_OK;
+}
+
+static int api_parse_duration(const char *s, uint64_t *ms)
+{
+    uint64_t v;
+    if (s == NULL || cfg_parse_duration(s, &v) < 0)
+        return PH_ERROR;
+    *ms = v;
+    return PH_OK;
+}
+
 const ph_server_api_t request_api = {
     .size = sizeof(ph_server_api_t),
     .abi_major = PH_ABI_MAJOR,
@@ -369,4 +397,7 @@ const ph_server_api_t request_api = {
     .body_stream = api_body_stream,
     .send_error = api_send_error,
     .body_ref = api_body_ref,
+    .parse_bool = api_parse_bool,
+    .parse_size = api_parse_size,
+    .parse_duration = api_parse_duration,
 };

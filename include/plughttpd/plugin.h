@@ -41,7 +41,7 @@ extern "C" {
 
 #define PH_ABI_MAGIC 0x70684731u /* "phG1" */
 #define PH_ABI_MAJOR 1u
-#define PH_ABI_MINOR 1u
+#define PH_ABI_MINOR 2u
 
 /* Name of the one symbol a plugin exports. */
 #define PH_PLUGIN_SYMBOL "plughttpd_plugin"
@@ -65,6 +65,11 @@ extern "C" {
  * handler_timeout has its client answered 504; it is not interrupted, and
  * what it builds afterwards is discarded when it returns. */
 #define PH_PLUGIN_BLOCKING 0x1u
+/* ABI 1.2: the plugin serves an API whose clients expect JSON. Errors the
+ * core answers for requests routed to it (400, 408, 413, 414, 431, 503,
+ * 504, ...) then carry {"error": "<reason>", "status": N} as
+ * application/json instead of a text/plain line. */
+#define PH_PLUGIN_JSON_ERRORS 0x2u
 
 /* A byte span. Not NUL-terminated unless documented; valid for the duration
  * of the request unless documented otherwise. */
@@ -172,6 +177,20 @@ typedef struct ph_server_api {
      * connection is gone. Replaces any earlier body; a later body_append()
      * starts a new in-memory body. */
     int (*body_ref)(ph_request_t *req, const void *data, size_t len);
+
+    /* --- ABI 1.2 ------------------------------------------------------ */
+    /* The parsers server.ini's own keys go through, so a plugin's keys
+     * accept exactly the same spellings. Each returns PH_OK and sets *out,
+     * or PH_ERROR and leaves *out alone. Callable at any time, from any
+     * thread. s must be NUL-terminated.
+     *   parse_bool:     yes/no, on/off, true/false (any case), 1/0
+     *   parse_size:     bytes: "512", "64k", "16m", "1g", "1MB" (powers of
+     *                   1024)
+     *   parse_duration: milliseconds from "250ms", "5s", "2m", "1h"; bare
+     *                   digits are seconds */
+    int (*parse_bool)(const char *s, int *out);
+    int (*parse_size)(const char *s, uint64_t *out);
+    int (*parse_duration)(const char *s, uint64_t *ms);
 } ph_server_api_t;
 
 /* True when the server's table has the member (safe across minors). */
