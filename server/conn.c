@@ -240,62 +240,28 @@ static ph_request_t *request_new(conn_t *c)
     return req;
 }
 
-/* Escapes a field for the access log: quotes, backslashes, controls and
- * non-ASCII bytes as \xHH, so a log line can be neither split nor forged. */
-static size_t log_escape(char *dst, size_t cap, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 4 < cap; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
-            dst[o++] = '\\';
-            dst[o++] = 'x';
-            dst[o++] = hex[ch >> 4];
-            dst[o++] = hex[ch & 15];
-        } else {
-            dst[o++] = (char)ch;
-        }
-    }
-    return o;
-}
-
 static void access_log(conn_t *c, ph_request_t *req, uint64_t bytes)
 {
     if (!log_access_enabled())
         return;
-    char line[4096], t[32];
+    char line[LOG_LINE_MAX], t[32];
     httpdate_clf(ev_wall(c->w->loop), t);
-    /* the client's address without its port, as the format expects */
-    size_t hl = strlen(c->peer);
-    const char *colon = strrchr(c->peer, ':');
-    if (colon && c->peer[0] != 'u')
-        hl = (size_t)(colon - c->peer);
-    size_t o = (size_t)snprintf(line, sizeof line, "%.*s - - %s \"", (int)hl, c->peer, t);
+    log_access_entry_t e = {
+        .peer = c->peer,
+        .time = t,
+        .status = req->status,
+        .bytes = bytes,
+    };
     if (req->head && req->hp.method.len) {
-        o += log_escape(line + o, 2048, req->head + req->hp.method.off, req->hp.method.len);
-        line[o++] = ' ';
-        o += log_escape(line + o, 2048 - o, req->head + req->hp.target.off, req->hp.target.len);
-        o += (size_t)snprintf(line + o, sizeof line - o, " HTTP/1.%d", req->hp.version_minor);
-    } else {
-        line[o++] = '-';
+        e.method = (ph_str_t){req->head + req->hp.method.off, req->hp.method.len};
+        e.target = (ph_str_t){req->head + req->hp.target.off, req->hp.target.len};
+        e.version_minor = req->hp.version_minor;
     }
-    ph_str_t ref = {"-", 1}, ua = {"-", 1};
     if (req->head) {
-        request_header(req, "Referer", &ref);
-        request_header(req, "User-Agent", &ua);
+        request_header(req, "Referer", &e.referer);
+        request_header(req, "User-Agent", &e.user_agent);
     }
-    /* %b of the format: body bytes sent, "-" for none */
-    if (bytes)
-        o += (size_t)snprintf(line + o, sizeof line - o, "\" %d %llu \"", req->status, (unsigned long long)bytes);
-    else
-        o += (size_t)snprintf(line + o, sizeof line - o, "\" %d - \"", req->status);
-    o += log_escape(line + o, sizeof line - o - 600, ref.ptr, ref.len > 512 ? 512 : ref.len);
-    o += (size_t)snprintf(line + o, sizeof line - o, "\" \"");
-    o += log_escape(line + o, sizeof line - o - 8, ua.ptr, ua.len > 512 ? 512 : ua.len);
-    line[o++] = '"';
-    line[o++] = '\n';
-    log_access_add(&c->w->alog, line, o);
+    log_access_add(&c->w->alog, line, log_access_format(line, &e));
 }
 
 /* Frees req's pool (running its cleanups: plugin resources, file
