@@ -395,6 +395,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
         {"header_timeout", &cfg->header_timeout}, {"body_timeout", &cfg->body_timeout},
         {"keepalive_timeout", &cfg->keepalive_timeout}, {"send_timeout", &cfg->send_timeout},
         {"shutdown_timeout", &cfg->shutdown_timeout}, {"handler_timeout", &cfg->handler_timeout},
+        {"body_rate_grace", &cfg->body_rate_grace},
     };
     for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
         if (strcmp(name, durations[i].name) == 0) {
@@ -410,6 +411,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
         {"max_uri_bytes", &cfg->max_uri_bytes, 16, SIZE_MAX},
         {"max_body_bytes", &cfg->max_body_bytes, 0, SIZE_MAX},
         {"send_buffer", &cfg->send_buffer, 0, 1u << 30}, /* SO_SNDBUF takes an int */
+        {"body_min_rate", &cfg->body_min_rate, 0, 1u << 30},
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         if (strcmp(name, sizes[i].name) == 0) {
@@ -524,6 +526,8 @@ static void set_defaults(cfg_t *cfg)
     cfg->send_timeout = 60000;
     cfg->shutdown_timeout = 30000;
     cfg->handler_timeout = 60000;
+    cfg->body_min_rate = 500;
+    cfg->body_rate_grace = 10000;
     cfg->max_header_bytes = 32 * 1024;
     cfg->max_uri_bytes = 8 * 1024;
     cfg->max_body_bytes = 1024 * 1024;

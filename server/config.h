@@ -57,6 +57,10 @@ typedef struct cfg {
     /* limits (bytes) and timeouts (milliseconds) */
     uint64_t header_timeout, body_timeout, keepalive_timeout, send_timeout, shutdown_timeout;
     uint64_t handler_timeout; /* a blocking handler's time before 504; 0 = none */
+    /* A request body must average body_min_rate bytes/s (0 = no minimum)
+     * once body_rate_grace has passed since its head was complete. */
+    size_t body_min_rate;
+    uint64_t body_rate_grace;
     size_t max_header_bytes, max_uri_bytes, max_body_bytes;
     size_t send_buffer; /* SO_SNDBUF of each connection; 0: the kernel's autotuning */
     unsigned max_connections;

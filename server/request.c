@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "gen.h"
 #include "log.h"
 #include "version.h"
 
@@ -337,8 +338,16 @@ void request_error(ph_request_t *req, int status)
     req->status = status;
     req->bad = 0;
     request_reset_response(req);
-    api_add_header(req, "Content-Type", "text/plain; charset=utf-8");
-    api_body_printf(req, "%d %s\n", status, request_reason(status));
+    if (req->route && (req->route->desc->flags & PH_PLUGIN_JSON_ERRORS)) {
+        api_add_header(req, "Content-Type", "application/json");
+        api_body_printf(req, "{\"error\": \"%s\", \"status\": %d}", request_reason(status), status);
+    } else {
+        api_add_header(req, "Content-Type", "text/plain; charset=utf-8");
+        api_body_printf(req, "%d %s\n", status, request_reason(status));
+    }
+    /* Overload and a handler's overrun pass: say when to come back. */
+    if (status == 503)
+        api_add_header(req, "Retry-After", "1");
 }
 
 static int api_parse_bool(const char *s, int *out)

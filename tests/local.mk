@@ -64,6 +64,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_limits.py \
 	tests/integration/test_config_cli.py \
 	tests/integration/test_echo.py \
+	tests/integration/test_conn_guard.py \
 	tests/integration/test_socket_activation.py
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/harness.py tests/integration/plugin_oot
