@@ -105,3 +105,8 @@ uninstall-local:
 	for la in $(plugin_LTLIBRARIES); do \
 	  rm -f "$(DESTDIR)$(plugindir)/$$(basename $$la .la).so"; \
 	done
+
+# EXTRA_DIST takes conf/ whole, also from the build tree: the generated
+# files do not belong in the distribution.
+dist-hook:
+	rm -f $(distdir)/conf/plughttpd.service $(distdir)/conf/plughttpd.ini
