@@ -165,7 +165,10 @@ class Files(unittest.TestCase):
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                            env=dict(os.environ, MANWIDTH="80"), timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(p.stderr, "")
+        # A configured path longer than the line (distcheck's prefix) cannot
+        # be broken; that says nothing about the page's markup.
+        warnings = [l for l in p.stderr.splitlines() if "can't break line" not in l]
+        self.assertEqual(warnings, [])
         self.assertIn("Default plugin folder", p.stdout)
 
 
