@@ -12,12 +12,21 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 typedef struct cfg_listen {
     char *text;                  /* as written: "127.0.0.1:8080", "unix:/x" */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     int line;
+    /* A unix socket's file, set after bind and before listen (the options
+     * "mode=", "owner=", "group=" after the address); -1: left as created.
+     * Unset, owner is [server] user and group is [server] group, else that
+     * user's primary group: a socket bound as root before dropping
+     * privileges belongs to the user the server runs as. */
+    int unix_mode;
+    uid_t unix_uid;
+    gid_t unix_gid;
 } cfg_listen_t;
 
 typedef struct cfg_kv {

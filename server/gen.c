@@ -92,6 +92,13 @@ static int build_listeners(gen_t *g, gen_t *prev, char *err, size_t errlen)
             if (strcmp(prev->listeners[j]->l.text, cfg->listens[i].text) == 0)
                 found = prev->listeners[j];
         if (found) {
+            char why[512];
+            /* The socket stays (its clients with it): a changed mode,
+             * owner or group is applied to it, or it keeps its old ones. */
+            if (listener_access_differs(&found->l, &cfg->listens[i]) &&
+                listener_set_access(&found->l, &cfg->listens[i], why, sizeof why) < 0)
+                log_warn("%s:%d: %s; the socket keeps its old access until it is created again", cfg->path,
+                         cfg->listens[i].line, why);
             found->refs++;
             g->listeners[i] = found;
             listener_set_defer(&found->l, cfg->defer_accept);

@@ -67,6 +67,9 @@ INTEGRATION_TESTS = \
 	tests/integration/test_conn_guard.py \
 	tests/integration/test_socket_activation.py
 TESTS += $(INTEGRATION_TESTS)
+# What make install installs (issue 11): a DESTDIR install of this build.
+TESTS += tests/integration/test_install.py tests/integration/test_reasons.py
+EXTRA_DIST += tests/integration/test_install.py tests/integration/test_reasons.py
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/harness.py tests/integration/plugin_oot
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = python3
