@@ -48,6 +48,7 @@
 /* Open-file cache defaults and limits (route keys cache_ttl, cache_entries,
  * cache_max_file). */
 #define CACHE_TTL_MS 1000
+#define CACHE_TTL_MAX_MS (24 * 3600 * 1000)
 #define CACHE_ENTRIES 1024
 #define CACHE_ENTRIES_MAX 65536
 #define CACHE_MAX_FILE (256 * 1024)
@@ -107,14 +108,32 @@ static int refuse(ph_error_t *err, int key, const char *fmt, const char *arg)
     return PH_ERROR;
 }
 
-/* on|off (yes/no, true/false are accepted too). Returns 1, 0 or -1. */
-static int parse_bool(const char *v)
+/* The server's own parsers (ABI 1.2), so every spelling server.ini's keys
+ * accept ("Yes", "1", "64k", "64KB", "5s", "1m") means the same here. A
+ * size or duration above limit is refused. */
+static int key_bool(const static_inst_t *in, const char *v, int *out)
 {
-    if (!strcasecmp(v, "on") || !strcasecmp(v, "yes") || !strcasecmp(v, "true"))
-        return 1;
-    if (!strcasecmp(v, "off") || !strcasecmp(v, "no") || !strcasecmp(v, "false"))
-        return 0;
-    return -1;
+    return in->api->parse_bool(v, out);
+}
+
+static int key_size(const static_inst_t *in, const char *v, uint64_t limit, size_t *out)
+{
+    uint64_t n;
+
+    if (in->api->parse_size(v, &n) != PH_OK || n > limit)
+        return PH_ERROR;
+    *out = (size_t)n;
+    return PH_OK;
+}
+
+static int key_duration(const static_inst_t *in, const char *v, uint64_t limit_ms, int64_t *out)
+{
+    uint64_t ms;
+
+    if (in->api->parse_duration(v, &ms) != PH_OK || ms > limit_ms)
+        return PH_ERROR;
+    *out = (int64_t)ms;
+    return PH_OK;
 }
 
 /* One index name: a plain file name, no path. */
@@ -183,7 +202,7 @@ static int apply_key(static_inst_t *in, const ph_kv_t *kv, int i, int *index_set
     } else if (!strcmp(k, "index")) {
         return add_index(in, v, index_set, err, i);
     } else if (!strcmp(k, "autoindex") || !strcmp(k, "precompressed")) {
-        if ((b = parse_bool(v)) < 0)
+        if (key_bool(in, v, &b) != PH_OK)
             return refuse(err, i, "%s: expected on or off", k);
         *(k[0] == 'a' ? &in->autoindex : &in->precompressed) = b;
     } else if (!strcmp(k, "cache_control")) {
@@ -201,13 +220,13 @@ static int apply_key(static_inst_t *in, const ph_kv_t *kv, int i, int *index_set
             return refuse(err, i, "%s", "symlinks: expected inside or off");
         in->symlinks = !strcmp(v, "off") ? SP_SYMLINKS_OFF : SP_SYMLINKS_INSIDE;
     } else if (!strcmp(k, "cache_ttl")) {
-        if (scache_parse_ms(v, &in->cache_ttl_ms) < 0)
+        if (key_duration(in, v, CACHE_TTL_MAX_MS, &in->cache_ttl_ms) != PH_OK)
             return refuse(err, i, "%s", "cache_ttl: expected a duration such as 1s or 200ms, at most 1 day");
     } else if (!strcmp(k, "cache_entries")) {
-        if (scache_parse_size(v, CACHE_ENTRIES_MAX, &in->cache_entries) < 0 || in->cache_entries == 0)
+        if (key_size(in, v, CACHE_ENTRIES_MAX, &in->cache_entries) != PH_OK || in->cache_entries == 0)
             return refuse(err, i, "%s", "cache_entries: expected a number from 1 to 65536");
     } else if (!strcmp(k, "cache_max_file")) {
-        if (scache_parse_size(v, CACHE_MAX_FILE_LIMIT, &in->cache_max_file) < 0)
+        if (key_size(in, v, CACHE_MAX_FILE_LIMIT, &in->cache_max_file) != PH_OK)
             return refuse(err, i, "%s", "cache_max_file: expected a size such as 32k, at most 1m");
     } else {
         return refuse(err, i, "unknown key '%s'", k);

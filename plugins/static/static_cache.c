@@ -1,7 +1,6 @@
 /* static_cache: per-thread open-file cache; contracts in static_cache.h. */
 #include "static_cache.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,60 +176,4 @@ size_t scache_count(const scache_t *c)
 size_t scache_bytes(const scache_t *c)
 {
     return c->bytes;
-}
-
-/* Leading decimal digits of s into *v (saturating far above any limit).
- * Returns the first byte after them, or NULL without digits. */
-static const char *parse_digits(const char *s, uint64_t *v)
-{
-    const char *p = s;
-
-    *v = 0;
-    for (; isdigit((unsigned char)*p); p++)
-        *v = *v > (UINT64_MAX / 20) ? UINT64_MAX / 20 : *v * 10 + (uint64_t)(*p - '0');
-    return p == s ? NULL : p;
-}
-
-int scache_parse_ms(const char *s, int64_t *ms)
-{
-    uint64_t v, mult;
-    const char *p = parse_digits(s, &v);
-
-    if (p == NULL)
-        return -1;
-    if (!strcmp(p, "ms"))
-        mult = 1;
-    else if (*p == '\0' || !strcmp(p, "s"))
-        mult = 1000;
-    else if (!strcmp(p, "m"))
-        mult = 60000;
-    else if (!strcmp(p, "h"))
-        mult = 3600000;
-    else
-        return -1;
-    if (v > 86400000u / mult)
-        return -1;
-    *ms = (int64_t)(v * mult);
-    return 0;
-}
-
-int scache_parse_size(const char *s, size_t limit, size_t *bytes)
-{
-    uint64_t v, mult;
-    const char *p = parse_digits(s, &v);
-
-    if (p == NULL)
-        return -1;
-    if (*p == '\0')
-        mult = 1;
-    else if (!strcmp(p, "k") || !strcmp(p, "K"))
-        mult = 1024;
-    else if (!strcmp(p, "m") || !strcmp(p, "M"))
-        mult = 1024 * 1024;
-    else
-        return -1;
-    if (v > limit / mult)
-        return -1;
-    *bytes = (size_t)(v * mult);
-    return 0;
 }

@@ -62,13 +62,4 @@ void scache_trim(scache_t *c);
 size_t scache_count(const scache_t *c);
 size_t scache_bytes(const scache_t *c);
 
-/*
- * Route key parsers for the cache's knobs. scache_parse_ms: "0", "250ms",
- * "2s", "1m", "1h" or a bare number of seconds, at most one day; sets *ms.
- * scache_parse_size: bytes, with an optional k or m suffix (KiB, MiB), at
- * most limit; sets *bytes. Both return 0, or -1 for anything else.
- */
-int scache_parse_ms(const char *s, int64_t *ms);
-int scache_parse_size(const char *s, size_t limit, size_t *bytes);
-
 #endif /* PH_STATIC_CACHE_H */

@@ -64,6 +64,7 @@ FILES = {
     "www/pc/style.css.gz": gzip.compress(STYLE),
     "www/pc/image.png": b"\x89PNG-plain",
     "www/pc/image.png.gz": b"GZ-OF-PNG",
+    "www/odd dir?#%/x.txt": b"odd\n",
     "www/dots/.env": b"ALLOWED_DOT\n",
     "www/dots/.well-known/x.txt": b"wk\n",
 }
@@ -358,6 +359,25 @@ class StaticTest(unittest.TestCase):
         r = self.get("/auto/sub")
         self.assertEqual(r.status, 301)
         self.assertEqual(r.header("Location"), "/auto/sub/")
+
+    def test_directory_redirect_stays_on_origin(self):
+        # Location comes from the normalised path, re-encoded: never a
+        # scheme-relative "//host/..." a browser would follow off-site
+        cases = [
+            (b"//evil.example/..%2fsub", "/sub/"),
+            (b"/\\evil.example/../sub", "/sub/"),
+            (b"//evil.example/..%2fsub?next=1", "/sub/?next=1"),
+            (b"//docs", "/docs/"),
+            (b"///docs?a=%2F%2F", "/docs/?a=%2F%2F"),
+            (b"/%2F%2Fdocs", "/docs/"),
+            (b"/odd%20dir%3F%23%25", "/odd%20dir%3F%23%25/"),
+        ]
+        for target, loc in cases:
+            r = self.raw_status(target)
+            self.assertEqual((r.status, r.header("Location")), (301, loc), target)
+        # the redirect leads to the directory itself
+        r = self.raw_status(b"/odd%20dir%3F%23%25/x.txt")
+        self.assertEqual((r.status, r.body), (200, b"odd\n"))
 
     def test_index(self):
         r = self.get("/docs/")
@@ -876,6 +896,27 @@ class StaticConfigTest(unittest.TestCase):
                      "root = www\ncache_ttl = -1s\n", "root = www\ncache_ttl = 2d\n",
                      "root = www\ncache_entries = 0\n", "root = www\ncache_entries = 100000\n",
                      "root = www\ncache_max_file = 2m\n", "root = www\ncache_max_file = 1x\n"):
+            self.start_expect_failure(keys)
+
+    def test_core_value_spellings(self):
+        # the keys go through the server's parsers: spellings server.ini
+        # accepts (1, Yes, 64KB, 1m, 5s) mean the same here
+        routes = ("[route /a]\nplugin = static\nroot = www\nautoindex = 1\n"
+                  "cache_max_file = 64KB\ncache_ttl = 1m\n\n"
+                  "[route /b]\nplugin = static\nroot = www\nautoindex = Yes\n"
+                  "precompressed = TRUE\ncache_max_file = 64k\ncache_ttl = 5s\n"
+                  "cache_entries = 1k\n")
+        files = {"www/d/x.txt": b"x\n"}
+        with harness.Server(harness.server_ini(routes=routes), files=files) as srv:
+            for p in ("/a/d/", "/b/d/"):
+                r = srv.get(p)
+                self.assertEqual(r.status, 200, p)
+                self.assertIn(b'<a href="x.txt">x.txt</a>', r.body)
+
+    def test_limits_after_parsing(self):
+        for keys in ("root = www\ncache_max_file = 1025k\n", "root = www\ncache_max_file = 1g\n",
+                     "root = www\ncache_ttl = 1441m\n", "root = www\ncache_entries = 65537\n",
+                     "root = www\nautoindex = 2\n"):
             self.start_expect_failure(keys)
 
 

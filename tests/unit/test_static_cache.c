@@ -3,7 +3,7 @@
  * opened safely and described once, small files read into memory, the
  * revalidation comparison) against a real directory tree, and static_cache
  * (lookup, least-recently-used eviction only at trim, the entry and byte
- * bounds, descriptors closed on eviction) plus its route-key parsers.
+ * bounds, descriptors closed on eviction). (The route keys go through the server's parsers, tested with the plugin in tests/integration/test_static.py.)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -22,62 +22,6 @@
 #include "static_file.h"
 
 #define NCASES(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-/* --- route-key parsers ------------------------------------------------ */
-
-typedef struct ms_case {
-    const char *s;
-    int ok;
-    int64_t ms;
-} ms_case_t;
-
-static const ms_case_t ms_cases[] = {
-    {"0", 1, 0},          {"1", 1, 1000},        {"200ms", 1, 200},   {"2s", 1, 2000},
-    {"0ms", 1, 0},        {"1m", 1, 60000},      {"1h", 1, 3600000},  {"86400", 1, 86400000},
-    {"86401", 0, 0},      {"25h", 0, 0},         {"", 0, 0},          {"ms", 0, 0},
-    {"-1", 0, 0},         {"1.5s", 0, 0},        {" 1s", 0, 0},       {"1s ", 0, 0},
-    {"1 s", 0, 0},        {"1d", 0, 0},          {"99999999999999999999999", 0, 0},
-};
-
-START_TEST(test_parse_ms)
-{
-    const ms_case_t *c = &ms_cases[_i];
-    int64_t ms = -7;
-    int rc = scache_parse_ms(c->s, &ms);
-
-    ck_assert_msg(rc == (c->ok ? 0 : -1), "'%s': rc %d", c->s, rc);
-    if (c->ok)
-        ck_assert_msg(ms == c->ms, "'%s': %lld ms, want %lld", c->s, (long long)ms, (long long)c->ms);
-    else
-        ck_assert_int_eq(ms, -7); /* untouched on failure */
-}
-END_TEST
-
-typedef struct size_case {
-    const char *s;
-    size_t limit;
-    int ok;
-    size_t bytes;
-} size_case_t;
-
-static const size_case_t size_cases[] = {
-    {"0", 100, 1, 0},          {"100", 100, 1, 100},        {"101", 100, 0, 0},
-    {"32k", 1 << 20, 1, 32768}, {"32K", 1 << 20, 1, 32768}, {"1m", 1 << 20, 1, 1 << 20},
-    {"1M", 1 << 20, 1, 1 << 20}, {"2m", 1 << 20, 0, 0},     {"1025k", 1 << 20, 0, 0},
-    {"", 100, 0, 0},           {"k", 100, 0, 0},            {"1g", 1u << 31, 0, 0},
-    {"-5", 100, 0, 0},         {"5 ", 100, 0, 0},           {"99999999999999999999999", 100, 0, 0},
-};
-
-START_TEST(test_parse_size)
-{
-    const size_case_t *c = &size_cases[_i];
-    size_t bytes = 7;
-    int rc = scache_parse_size(c->s, c->limit, &bytes);
-
-    ck_assert_msg(rc == (c->ok ? 0 : -1), "'%s': rc %d", c->s, rc);
-    ck_assert_msg(bytes == (c->ok ? c->bytes : 7), "'%s': %zu bytes", c->s, bytes);
-}
-END_TEST
 
 /* --- the cache ----------------------------------------------------------- */
 
@@ -566,11 +510,6 @@ static Suite *cache_suite(void)
 {
     Suite *s = suite_create("static_cache");
     TCase *tc;
-
-    tc = tcase_create("parse");
-    tcase_add_loop_test(tc, test_parse_ms, 0, NCASES(ms_cases));
-    tcase_add_loop_test(tc, test_parse_size, 0, NCASES(size_cases));
-    suite_add_tcase(s, tc);
 
     tc = tcase_create("cache");
     tcase_add_test(tc, test_cache_put_get);
