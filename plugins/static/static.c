@@ -394,20 +394,53 @@ static int header_list(const static_inst_t *in, ph_request_t *req, const char *n
     return 0;
 }
 
-/* 301 to the same path with a trailing slash, query kept. */
+/* A byte a path may carry as it is (RFC 3986 pchar and '/', less '%'):
+ * everything else is percent-encoded. */
+static int path_safe(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+        || (c != '\0' && strchr("-._~!$&'()*+,;=:@/", c) != NULL);
+}
+
+/*
+ * 301 to the same path with a trailing slash, query kept. Built from the
+ * decoded, normalised path, re-encoded, never from the raw target: a raw
+ * "//evil.example/..%2fsub" would make a scheme-relative Location that a
+ * browser follows to another site. Leading slashes collapse into one and a
+ * backslash is encoded, so the Location always stays on this origin.
+ */
 static int redirect_slash(const static_inst_t *in, ph_request_t *req)
 {
+    static const char hex[] = "0123456789ABCDEF";
     const ph_server_api_t *api = in->api;
-    ph_str_t raw = api->raw_path(req), q = api->query(req);
-    size_t n = raw.len + 2 + (q.ptr ? q.len + 1 : 0);
+    ph_str_t path = api->path(req), q = api->query(req);
+    size_t i = 0, o = 0, n = 3 * path.len + 3 + (q.ptr ? q.len + 1 : 0);
     char *loc = api->alloc(req, n);
 
     if (loc == NULL)
         return send_status(in, req, 500);
-    if (q.ptr)
-        snprintf(loc, n, "%.*s/?%.*s", (int)raw.len, raw.ptr, (int)q.len, q.ptr);
-    else
-        snprintf(loc, n, "%.*s/", (int)raw.len, raw.ptr);
+    while (i < path.len && path.ptr[i] == '/')
+        i++;
+    loc[o++] = '/';
+    for (; i < path.len; i++) {
+        unsigned char c = (unsigned char)path.ptr[i];
+
+        if (path_safe(c)) {
+            loc[o++] = (char)c;
+        } else {
+            loc[o++] = '%';
+            loc[o++] = hex[c >> 4];
+            loc[o++] = hex[c & 15];
+        }
+    }
+    if (loc[o - 1] != '/')
+        loc[o++] = '/';
+    if (q.ptr) {
+        loc[o++] = '?';
+        memcpy(loc + o, q.ptr, q.len);
+        o += q.len;
+    }
+    loc[o] = '\0';
     api->set_status(req, 301);
     api->add_header(req, "Location", loc);
     api->add_header(req, "Content-Type", "text/plain; charset=utf-8");
