@@ -568,14 +568,26 @@ static int send_body(const static_inst_t *in, ph_request_t *req, view_t v, int64
     return in->api->body_file(req, fd, (off_t)start, (off_t)length) == PH_OK ? PH_OK : PH_ERROR;
 }
 
+static int older(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 /* Picks the representation: the file itself or a .br/.gz sibling (looked up
- * like any path, so through the cache). Replaces *v when a sibling wins and
- * returns its Content-Encoding, NULL for the file itself; *own holds what
- * the caller releases. Sets *vary when the choice depends on the request. */
+ * like any path, so through the cache), in the order of the client's
+ * preference (q-values; equal ones prefer br, then gzip, then the file). A
+ * sibling older than the file is stale, never served. When nothing the
+ * client accepts exists, the file itself goes out. Replaces *v when a
+ * sibling wins and returns its Content-Encoding, NULL for the file itself;
+ * *own holds what the caller releases. Sets *vary when the choice depends
+ * on the request. */
 static const char *choose_encoding(const static_inst_t *in, scache_t *c, ph_request_t *req,
                                    const char *path, view_t *v, sf_file_t *own, int *vary)
 {
-    static const struct { const char *coding, *suffix; } order[] = {{"br", ".br"}, {"gzip", ".gz"}};
+    static const char *const codings[] = {"br", "gzip", "identity"};
+    static const char *const suffixes[] = {".br", ".gz", NULL};
+    struct timespec mtime;
+    size_t order[3], n;
     ph_str_t ae;
 
     *vary = 0;
@@ -584,20 +596,23 @@ static const char *choose_encoding(const static_inst_t *in, scache_t *c, ph_requ
     *vary = 1;
     if (header_list(in, req, "Accept-Encoding", &ae) < 0 || ae.ptr == NULL)
         return NULL;
-    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+    mtime = v->f->st.st_mtim;
+    n = se_rank(ae.ptr, ae.len, codings, 3, order);
+    for (size_t k = 0; k < n; k++) {
         char sib[SP_PATH_MAX + 1];
-        int n;
+        size_t i = order[k];
+        int len;
         view_t s;
 
-        if (!se_accepts(ae.ptr, ae.len, order[i].coding))
-            continue;
-        n = snprintf(sib, sizeof(sib), "%s%s", path, order[i].suffix);
-        if (n < 0 || (size_t)n >= sizeof(sib))
+        if (suffixes[i] == NULL)
+            return NULL;
+        len = snprintf(sib, sizeof(sib), "%s%s", path, suffixes[i]);
+        if (len < 0 || (size_t)len >= sizeof(sib))
             continue;
         s = find(in, c, sib, own);
-        if (s.f->err == 0 && S_ISREG(s.f->st.st_mode)) {
+        if (s.f->err == 0 && S_ISREG(s.f->st.st_mode) && !older(&s.f->st.st_mtim, &mtime)) {
             *v = s;
-            return order[i].coding;
+            return codings[i];
         }
         sf_release(own);
     }

@@ -62,6 +62,9 @@ FILES = {
     "www/pc/app.js.br": b"FAKE-BROTLI-BYTES",
     "www/pc/style.css": STYLE,
     "www/pc/style.css.gz": gzip.compress(STYLE),
+    "www/pc/stale.js": APP_JS,
+    "www/pc/stale.js.gz": b"STALE-GZIP",
+    "www/pc/stale.js.br": b"STALE-BROTLI",
     "www/pc/image.png": b"\x89PNG-plain",
     "www/pc/image.png.gz": b"GZ-OF-PNG",
     "www/odd dir?#%/x.txt": b"odd\n",
@@ -122,6 +125,10 @@ class StaticTest(unittest.TestCase):
         os.symlink("/etc", os.path.join(www, "link_etc"))
         os.symlink("link_in", os.path.join(www, "chain"))
         os.symlink("../secret.txt", os.path.join(www, "auto", "escape"))
+        # siblings compressed before the file last changed: stale
+        t = os.stat(os.path.join(www, "pc", "stale.js")).st_mtime
+        for sib in ("stale.js.gz", "stale.js.br"):
+            os.utime(os.path.join(www, "pc", sib), (t - 60, t - 60))
         cls.www = www
         cls.errors = []  # every error response seen, checked for paths
 
@@ -514,6 +521,39 @@ class StaticTest(unittest.TestCase):
         r = self.get("/pc/style.css", {"Accept-Encoding": "br"})
         self.assertIsNone(r.header("Content-Encoding"))
         self.assertEqual(r.body, STYLE)
+
+    def test_precompressed_stale_sibling_not_served(self):
+        for ae in ("gzip, br", "gzip", "br", "x-gzip"):
+            r = self.get("/pc/stale.js", {"Accept-Encoding": ae})
+            self.assertEqual((r.status, r.body), (200, APP_JS), ae)
+            self.assertIsNone(r.header("Content-Encoding"), ae)
+            self.assertEqual(r.header("Vary"), "Accept-Encoding", ae)
+
+    def test_precompressed_q_values(self):
+        # (Accept-Encoding, the coding that must go out; None: the file)
+        cases = [
+            ("br;q=0.1, gzip;q=0.9", "gzip"),
+            ("gzip;q=1.0, br;q=0.999", "gzip"),
+            ("x-gzip", "gzip"),
+            ("X-GZIP;q=0.5, br;q=0.4", "gzip"),
+            ("gzip;q=0", None),
+            ("x-gzip;q=0, br;q=0", None),
+            ("gzip;q=0.5, identity", None),
+            ("*;q=0.5, br;q=0", "gzip"),
+            ("*;q=0", None),  # identity refused too, but nothing else exists
+            ("gzip;q=2", None),  # not a qvalue: never selects
+            ("gzip;q=0.5x, br;q=0.0001", None),
+            ("gzip ; q=0.8 , br ; q=0.7", "gzip"),
+            ("br;q=0.5, gzip;q=0.5", "br"),  # equal: the smaller one
+            ("", None),
+        ]
+        for ae, coding in cases:
+            r = self.get("/pc/app.js", {"Accept-Encoding": ae})
+            self.assertEqual(r.status, 200, ae)
+            self.assertEqual(r.header("Content-Encoding"), coding, ae)
+            want = {None: APP_JS, "br": b"FAKE-BROTLI-BYTES"}.get(coding)
+            body = gzip.decompress(r.body) if coding == "gzip" else r.body
+            self.assertEqual(body, want or APP_JS, ae)
 
     def test_precompressed_not_for_binary_types(self):
         r = self.get("/pc/image.png", {"Accept-Encoding": "gzip"})

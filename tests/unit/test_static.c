@@ -351,7 +351,63 @@ START_TEST(test_accept_encoding)
     ck_assert_int_eq(AE("xgzip, gzipx", "gzip"), 0);
     ck_assert_int_eq(AE("", "gzip"), 0);
     ck_assert_int_eq(AE("identity", "gzip"), 0);
+    ck_assert_int_eq(AE("x-gzip", "gzip"), 1);
+    ck_assert_int_eq(AE("X-Gzip;q=0, br", "gzip"), 0);
+    ck_assert_int_eq(AE("x-gzip", "br"), 0);
 #undef AE
+}
+END_TEST
+
+START_TEST(test_accept_encoding_quality)
+{
+#define Q(v, c) se_quality((v), strlen(v), (c))
+    ck_assert_int_eq(Q("gzip", "gzip"), 1000);
+    ck_assert_int_eq(Q("gzip;q=0.5", "gzip"), 500);
+    ck_assert_int_eq(Q("gzip;Q=0.25", "gzip"), 250);
+    ck_assert_int_eq(Q("gzip ; q=0.125 ", "gzip"), 125);
+    ck_assert_int_eq(Q("gzip;q=1.000", "gzip"), 1000);
+    ck_assert_int_eq(Q("gzip;q=1.001", "gzip"), 0);
+    ck_assert_int_eq(Q("gzip;q=2", "gzip"), 0);
+    ck_assert_int_eq(Q("gzip;q=0.0001", "gzip"), 0);
+    ck_assert_int_eq(Q("gzip;q=.5", "gzip"), 0);
+    ck_assert_int_eq(Q("gzip;q=", "gzip"), 0);
+    ck_assert_int_eq(Q("gzip;q=0.", "gzip"), 0);
+    ck_assert_int_eq(Q("gzip;level=9;q=0.3", "gzip"), 300);
+    ck_assert_int_eq(Q("gzip;q=0.2, x-gzip;q=0.7", "gzip"), 700);
+    ck_assert_int_eq(Q("*;q=0.4, br", "gzip"), 400);
+    ck_assert_int_eq(Q("*;q=0.4, gzip;q=0", "gzip"), 0);
+    ck_assert_int_eq(Q("br", "gzip"), SE_UNLISTED);
+    ck_assert_int_eq(Q("", "gzip"), SE_UNLISTED);
+#undef Q
+}
+END_TEST
+
+/* se_rank() over {br, gzip, identity}: the order as a string of initials. */
+static const char *rank(const char *ae)
+{
+    static const char *const c[] = {"br", "gzip", "identity"};
+    static char out[4];
+    size_t order[3], n = se_rank(ae, strlen(ae), c, 3, order);
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = c[order[i]][0];
+    out[n] = '\0';
+    return out;
+}
+
+START_TEST(test_accept_encoding_rank)
+{
+    ck_assert_str_eq(rank("gzip, br"), "bgi");
+    ck_assert_str_eq(rank("br;q=0.1, gzip;q=0.9"), "gbi");
+    ck_assert_str_eq(rank("gzip;q=0.5"), "gi");
+    ck_assert_str_eq(rank("gzip;q=0.5, identity"), "ig");
+    ck_assert_str_eq(rank("gzip;q=0.5, identity;q=0.1"), "gi");
+    ck_assert_str_eq(rank("gzip, identity;q=0"), "g");
+    ck_assert_str_eq(rank("*;q=0"), "");
+    ck_assert_str_eq(rank("*;q=0, identity"), "i");
+    ck_assert_str_eq(rank("*;q=0.3, br;q=0"), "gi");
+    ck_assert_str_eq(rank(""), "i");
+    ck_assert_str_eq(rank("deflate"), "i");
 }
 END_TEST
 
@@ -840,6 +896,8 @@ static Suite *static_suite(void)
 
     tc = tcase_create("enc_mime_escape");
     tcase_add_test(tc, test_accept_encoding);
+    tcase_add_test(tc, test_accept_encoding_quality);
+    tcase_add_test(tc, test_accept_encoding_rank);
     tcase_add_test(tc, test_mime_builtin);
     tcase_add_test(tc, test_mime_file);
     tcase_add_test(tc, test_html_escape);
