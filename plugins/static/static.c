@@ -64,6 +64,7 @@ typedef struct static_inst {
     int autoindex;
     int precompressed;
     int allow_dotfiles;
+    int well_known;             /* ".well-known" below root despite deny */
     sp_symlinks_t symlinks;
     char *cache_control;        /* owned, NULL when unset */
     sm_table_t *mime;           /* owned, NULL without /etc/mime.types */
@@ -201,10 +202,10 @@ static int apply_key(static_inst_t *in, const ph_kv_t *kv, int i, int *index_set
         *root_key = i;
     } else if (!strcmp(k, "index")) {
         return add_index(in, v, index_set, err, i);
-    } else if (!strcmp(k, "autoindex") || !strcmp(k, "precompressed")) {
+    } else if (!strcmp(k, "autoindex") || !strcmp(k, "precompressed") || !strcmp(k, "well_known")) {
         if (key_bool(in, v, &b) != PH_OK)
             return refuse(err, i, "%s: expected on or off", k);
-        *(k[0] == 'a' ? &in->autoindex : &in->precompressed) = b;
+        *(k[0] == 'a' ? &in->autoindex : k[0] == 'p' ? &in->precompressed : &in->well_known) = b;
     } else if (!strcmp(k, "cache_control")) {
         if (!printable(v))
             return refuse(err, i, "%s", "cache_control: empty or holds control characters");
@@ -460,6 +461,12 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The sp_check()/sp_open() flags for the route's dotfile keys. */
+static unsigned path_flags(const static_inst_t *in)
+{
+    return (in->allow_dotfiles ? SP_ALLOW_DOTFILES : 0) | (in->well_known ? SP_ALLOW_WELL_KNOWN : 0);
+}
+
 /* This thread's cache for the instance, made on the thread's first request.
  * NULL when the cache is off, when too many threads already have one, or
  * when memory runs out: the request is then served uncached. */
@@ -518,7 +525,7 @@ static view_t find(const static_inst_t *in, scache_t *c, const char *rel, sf_fil
         if (e != NULL && now - e->checked < in->cache_ttl_ms)
             return (view_t){&e->file, 1};
     }
-    sf_open(own, in->root_fd, rel, in->symlinks);
+    sf_open(own, in->root_fd, rel, in->symlinks, path_flags(in));
     if (e != NULL && sf_unchanged(&e->file, own)) {
         sf_release(own);
         e->checked = now;
@@ -744,7 +751,8 @@ static int serve_dir(const static_inst_t *in, scache_t *c, ph_request_t *req, co
         return send_status(in, req, 403);
     upath = api->path(req);
     snprintf(url, sizeof(url), "%.*s", (int)upath.len, upath.ptr);
-    if (sd_listing(&page, in->root_fd, rel, url, in->allow_dotfiles ? SD_SHOW_DOTFILES : 0,
+    if (sd_listing(&page, in->root_fd, rel, url,
+                   (in->allow_dotfiles ? SD_SHOW_DOTFILES : 0) | (in->well_known ? SD_WELL_KNOWN : 0),
                    in->symlinks) < 0)
         return send_errno(in, req, errno, "listing");
     api->add_header(req, "Content-Type", "text/html; charset=utf-8");
@@ -793,7 +801,7 @@ static int static_handle(void *instance, ph_request_t *req)
         return send_status_hdr(in, req, 405, "Allow", "GET, HEAD");
     }
     if (sub.len > SP_PATH_MAX
-        || sp_check(sub.ptr, sub.len, in->allow_dotfiles ? SP_ALLOW_DOTFILES : 0) < 0)
+        || sp_check(sub.ptr, sub.len, path_flags(in)) < 0)
         return send_status(in, req, 404);
     memcpy(rel, sub.ptr, sub.len);
     rel[sub.len] = '\0';

@@ -12,12 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
-void sf_open(sf_file_t *f, int root_fd, const char *rel, sp_symlinks_t policy)
+void sf_open(sf_file_t *f, int root_fd, const char *rel, sp_symlinks_t policy, unsigned flags)
 {
     memset(f, 0, sizeof(*f));
     f->fd = -1;
     /* O_NONBLOCK: opening a FIFO must never wait for a writer. */
-    int fd = sp_open(root_fd, rel, O_RDONLY | O_NONBLOCK, policy);
+    int fd = sp_open(root_fd, rel, O_RDONLY | O_NONBLOCK, policy, flags);
     if (fd < 0) {
         f->err = errno;
         return;

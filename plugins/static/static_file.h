@@ -37,13 +37,13 @@ typedef struct sf_file {
 } sf_file_t;
 
 /*
- * Opens rel beneath root_fd with sp_open() (policy as there) and fstat()s
+ * Opens rel beneath root_fd with sp_open() (policy and flags as there) and fstat()s
  * it, filling *f: err on failure; otherwise st, and for a regular file fd.
  * Directories and other non-regular files are closed at once (their st is
  * all a caller needs). Never fails as a call: the outcome is in f->err.
  * Release with sf_release().
  */
-void sf_open(sf_file_t *f, int root_fd, const char *rel, sp_symlinks_t policy);
+void sf_open(sf_file_t *f, int root_fd, const char *rel, sp_symlinks_t policy, unsigned flags);
 
 /*
  * Completes a file from sf_open(): the header values (ctype from name's

@@ -125,6 +125,11 @@ class StaticTest(unittest.TestCase):
         os.symlink("/etc", os.path.join(www, "link_etc"))
         os.symlink("link_in", os.path.join(www, "chain"))
         os.symlink("../secret.txt", os.path.join(www, "auto", "escape"))
+        os.symlink(".env", os.path.join(www, "link_dot"))
+        os.symlink(".git", os.path.join(www, "link_dotdir"))
+        os.symlink("../.env", os.path.join(www, "docs", "link_dot_up"))
+        os.symlink("../.env", os.path.join(www, "auto", "dotlink"))
+        os.symlink(".env", os.path.join(www, "dots", "link_dot"))
         # siblings compressed before the file last changed: stale
         t = os.stat(os.path.join(www, "pc", "stale.js")).st_mtime
         for sib in ("stale.js.gz", "stale.js.br"):
@@ -428,6 +433,20 @@ class StaticTest(unittest.TestCase):
             self.assertNotIn(b"SECRET_ENV", r.body)
             self.assertNotIn(b"user:hash", r.body)
             self.assert_no_leak(r)
+
+    def test_dotfiles_denied_through_symlinks(self):
+        # the rule holds for the resolved path, not only the requested one
+        for path in ("/link_dot", "/link_dotdir/config", "/link_dotdir/", "/docs/link_dot_up",
+                     "/auto/dotlink"):
+            r = self.get(path)
+            self.assertEqual(r.status, 404, path)
+            self.assertNotIn(b"SECRET_ENV", r.body)
+            self.assertNotIn(b"[core]", r.body)
+        r = self.get("/auto/")
+        self.assertNotIn(b"dotlink", r.body)  # not advertised either
+        # allowed where dotfiles are
+        r = self.get("/dots/link_dot")
+        self.assertEqual((r.status, r.body), (200, b"ALLOWED_DOT\n"))
 
     def test_dotfiles_allowed(self):
         r = self.get("/dots/.env")
@@ -905,6 +924,44 @@ cache_max_file = 1m
                                  (200, b"", str(len(data))))
 
 
+class StaticWellKnownTest(unittest.TestCase):
+    """well_known = on: /.well-known below the root is served although
+    dotfiles are denied (ACME http-01); nothing else starting with '.'."""
+
+    ROUTES = """
+[route /]
+plugin = static
+root = www
+well_known = on
+autoindex = on
+
+[route /off]
+plugin = static
+root = www
+"""
+    FILES = {
+        "www/.well-known/acme-challenge/tok123": b"tok123.key\n",
+        "www/.well-known/.hidden": b"hidden\n",
+        "www/.env": b"SECRET_ENV=1\n",
+        "www/sub/.well-known/x": b"not at the root\n",
+    }
+
+    def test_well_known(self):
+        with harness.Server(harness.server_ini(routes=self.ROUTES), files=self.FILES) as srv:
+            os.symlink(".well-known/acme-challenge/tok123", os.path.join(srv.dir, "www", "wk_link"))
+            r = srv.get("/.well-known/acme-challenge/tok123")
+            self.assertEqual((r.status, r.body), (200, b"tok123.key\n"))
+            r = srv.get("/wk_link")
+            self.assertEqual((r.status, r.body), (200, b"tok123.key\n"))
+            r = srv.get("/.well-known/acme-challenge/")
+            self.assertEqual(r.status, 200)
+            self.assertIn(b">tok123</a>", r.body)
+            for path in ("/.well-known/.hidden", "/.env", "/sub/.well-known/x", "/.well-knownx",
+                         "/off/.well-known/acme-challenge/tok123", "/off/wk_link"):
+                r = srv.get(path)
+                self.assertEqual(r.status, 404, path)
+
+
 class StaticConfigTest(unittest.TestCase):
     def start_expect_failure(self, route_keys):
         ini = harness.server_ini(routes="[route /]\nplugin = static\n" + route_keys)
@@ -935,7 +992,8 @@ class StaticConfigTest(unittest.TestCase):
                      "root = www\nindex = ../x.html\n", "root = www\ncache_ttl = soon\n",
                      "root = www\ncache_ttl = -1s\n", "root = www\ncache_ttl = 2d\n",
                      "root = www\ncache_entries = 0\n", "root = www\ncache_entries = 100000\n",
-                     "root = www\ncache_max_file = 2m\n", "root = www\ncache_max_file = 1x\n"):
+                     "root = www\ncache_max_file = 2m\n", "root = www\ncache_max_file = 1x\n",
+                     "root = www\nwell_known = sometimes\n"):
             self.start_expect_failure(keys)
 
     def test_core_value_spellings(self):

@@ -304,7 +304,7 @@ START_TEST(test_file_small_inline)
     char etag[SC_ETAG_MAX], date[SC_DATE_MAX];
 
     write_file("a.txt", "hello\n", 6);
-    sf_open(&f, root_fd, "/a.txt", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "/a.txt", SP_SYMLINKS_INSIDE, 0);
     ck_assert_int_eq(f.err, 0);
     ck_assert(S_ISREG(f.st.st_mode));
     ck_assert_int_ge(f.fd, 0);
@@ -333,7 +333,7 @@ START_TEST(test_file_large_keeps_fd)
 
     memset(buf, 'z', sizeof(buf));
     write_file("b.png", buf, sizeof(buf));
-    sf_open(&f, root_fd, "b.png", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "b.png", SP_SYMLINKS_INSIDE, 0);
     sf_finish(&f, NULL, "b.png", 99); /* one byte too many to inline */
     ck_assert_int_eq(f.err, 0);
     ck_assert_ptr_null(f.data);
@@ -348,7 +348,7 @@ START_TEST(test_file_large_keeps_fd)
 
     /* cache off: max_inline 0 never reads, even an empty file */
     write_file("empty", "", 0);
-    sf_open(&f, root_fd, "empty", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "empty", SP_SYMLINKS_INSIDE, 0);
     sf_finish(&f, NULL, "empty", 0);
     ck_assert_ptr_null(f.data);
     ck_assert_int_ge(f.fd, 0);
@@ -362,7 +362,7 @@ START_TEST(test_file_empty_inline)
     sf_file_t f;
 
     write_file("empty", "", 0);
-    sf_open(&f, root_fd, "empty", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "empty", SP_SYMLINKS_INSIDE, 0);
     sf_finish(&f, NULL, "empty", 10);
     ck_assert_int_eq(f.fd, -1);
     ck_assert_ptr_nonnull(f.data); /* in memory, zero bytes */
@@ -375,7 +375,7 @@ START_TEST(test_file_not_regular_or_missing)
 {
     sf_file_t f;
 
-    sf_open(&f, root_fd, "sub", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "sub", SP_SYMLINKS_INSIDE, 0);
     ck_assert_int_eq(f.err, 0);
     ck_assert(S_ISDIR(f.st.st_mode));
     ck_assert_int_eq(f.fd, -1);
@@ -383,23 +383,23 @@ START_TEST(test_file_not_regular_or_missing)
     ck_assert_ptr_null(f.data);
     ck_assert_str_eq(f.etag, "");
 
-    sf_open(&f, root_fd, "fifo", SP_SYMLINKS_INSIDE); /* must not block */
+    sf_open(&f, root_fd, "fifo", SP_SYMLINKS_INSIDE, 0); /* must not block */
     ck_assert_int_eq(f.err, 0);
     ck_assert(S_ISFIFO(f.st.st_mode));
     ck_assert_int_eq(f.fd, -1);
 
-    sf_open(&f, root_fd, "missing.txt", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "missing.txt", SP_SYMLINKS_INSIDE, 0);
     ck_assert_int_eq(f.err, ENOENT);
     ck_assert_int_eq(f.fd, -1);
     sf_finish(&f, NULL, "missing.txt", 1000);
     ck_assert_ptr_null(f.data);
 
     /* the same safe open as every request: no way out of the root */
-    sf_open(&f, root_fd, "out", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "out", SP_SYMLINKS_INSIDE, 0);
     ck_assert_int_ne(f.err, 0);
     ck_assert_int_eq(sp_errno_status(f.err), 404);
     ck_assert_int_eq(f.fd, -1);
-    sf_open(&f, root_fd, "../secret.txt", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "../secret.txt", SP_SYMLINKS_INSIDE, 0);
     ck_assert_int_ne(f.err, 0);
     sf_release(&f);
 }
@@ -409,7 +409,7 @@ static sf_file_t open_now(const char *rel)
 {
     sf_file_t f;
 
-    sf_open(&f, root_fd, rel, SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, rel, SP_SYMLINKS_INSIDE, 0);
     return f;
 }
 
@@ -425,7 +425,7 @@ START_TEST(test_data_outlives_entry)
 
     ck_assert_ptr_nonnull(c);
     write_file("d.txt", "first version\n", 14);
-    sf_open(&f, root_fd, "d.txt", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "d.txt", SP_SYMLINKS_INSIDE, 0);
     sf_finish(&f, NULL, "d.txt", 100);
     ck_assert_ptr_nonnull(f.data);
     e = scache_put(c, "d.txt", &f, 0);
