@@ -503,13 +503,16 @@ typedef struct view {
 } view_t;
 
 /*
- * Looks rel up. A cache entry younger than cache_ttl is used as it is; an
- * older one is revalidated by opening rel again (the same safe open as any
- * request) and comparing identity, size and times, and rebuilt when they
- * differ; a missing one is opened and added. Failures that say something
- * about the path (404, 403) are cached too; transient ones (500) are not.
- * Without a cache, rel is opened into *own. The caller releases *own
- * afterwards in every case.
+ * Looks rel up. A cache entry younger than cache_ttl is used as it is,
+ * unless it holds a descriptor whose file changed or lost its name since
+ * (sf_current: a file truncated, grown or deleted in place must never go
+ * out with its old length and ETag). An older or no longer current one is
+ * revalidated by opening rel again (the same safe open as any request) and
+ * comparing identity, size and times, and rebuilt when they differ; a
+ * missing one is opened and added. Failures that say something about the
+ * path (404, 403) are cached too; transient ones (500) are not. Without a
+ * cache, rel is opened into *own. The caller releases *own afterwards in
+ * every case.
  */
 static view_t find(const static_inst_t *in, scache_t *c, const char *rel, sf_file_t *own)
 {
@@ -522,8 +525,11 @@ static view_t find(const static_inst_t *in, scache_t *c, const char *rel, sf_fil
     if (c != NULL) {
         now = now_ms();
         e = scache_get(c, rel);
-        if (e != NULL && now - e->checked < in->cache_ttl_ms)
-            return (view_t){&e->file, 1};
+        if (e != NULL) {
+            scache_touch(e, now);
+            if (now - e->checked < in->cache_ttl_ms && sf_current(&e->file))
+                return (view_t){&e->file, 1};
+        }
     }
     sf_open(own, in->root_fd, rel, in->symlinks, path_flags(in));
     if (e != NULL && sf_unchanged(&e->file, own)) {
@@ -817,9 +823,13 @@ static int static_handle(void *instance, ph_request_t *req)
     else
         rc = serve_file(in, c, req, rel, v);
     sf_release(&own);
-    /* The response holds copies and dup()s only: entries may go now. */
-    if (c != NULL)
+    /* The response holds copies and dup()s only: entries may go now,
+     * and so may those nobody used for cache_ttl (a deleted file's
+     * descriptor is not kept open for long by an idle entry). */
+    if (c != NULL) {
         scache_trim(c);
+        scache_sweep(c, now_ms() - in->cache_ttl_ms);
+    }
     return rc;
 }
 

@@ -125,6 +125,7 @@ scache_entry_t *scache_put(scache_t *c, const char *key, sf_file_t *f, int64_t n
         return NULL;
     sf_move(&e->file, f);
     e->checked = now;
+    e->used = now;
     e->hash = h;
     e->keylen = len;
     memcpy(e->key, key, len + 1);
@@ -144,6 +145,7 @@ void scache_replace(scache_t *c, scache_entry_t *e, sf_file_t *f, int64_t now)
     sf_move(&e->file, f);
     c->bytes += e->file.data_len;
     e->checked = now;
+    e->used = now;
 }
 
 static void hash_unlink(scache_t *c, scache_entry_t *e)
@@ -155,16 +157,40 @@ static void hash_unlink(scache_t *c, scache_entry_t *e)
     *p = e->hnext;
 }
 
+static void evict_tail(scache_t *c)
+{
+    scache_entry_t *e = c->tail;
+
+    /* The analyzer cannot see that lru_unlink() moves c->tail off the
+     * freed entry (it does: tail becomes e->prev). */
+    lru_unlink(c, e); // NOLINT(clang-analyzer-unix.Malloc)
+    hash_unlink(c, e);
+    entry_free(c, e);
+}
+
 void scache_trim(scache_t *c)
 {
-    while (c->tail && (c->count > c->max_entries || c->bytes > c->max_bytes)) {
-        scache_entry_t *e = c->tail;
+    while (c->tail && (c->count > c->max_entries || c->bytes > c->max_bytes))
+        evict_tail(c);
+}
 
-        /* The analyzer cannot see that lru_unlink() moves c->tail off the
-         * freed entry (it does: tail becomes e->prev). */
-        lru_unlink(c, e); // NOLINT(clang-analyzer-unix.Malloc)
+void scache_touch(scache_entry_t *e, int64_t now)
+{
+    e->used = now;
+}
+
+void scache_sweep(scache_t *c, int64_t before)
+{
+    scache_entry_t *e = c->tail;
+
+    /* Walks towards the head, taking the next entry before e is freed. */
+    while (e != NULL && e->used < before) {
+        scache_entry_t *newer = e->prev;
+
+        lru_unlink(c, e);
         hash_unlink(c, e);
         entry_free(c, e);
+        e = newer;
     }
 }
 

@@ -26,6 +26,7 @@ typedef struct scache scache_t;
 typedef struct scache_entry {
     sf_file_t file;  /* owned by the cache */
     int64_t checked; /* caller's clock when file was last opened or revalidated */
+    int64_t used;    /* caller's clock when last looked up (scache_touch) */
     /* private */
     struct scache_entry *hnext, *prev, *next;
     uint64_t hash;
@@ -57,6 +58,20 @@ void scache_replace(scache_t *c, scache_entry_t *e, sf_file_t *f, int64_t now);
 
 /* Evicts least-recently-used entries until the bounds hold again. */
 void scache_trim(scache_t *c);
+
+/* Records a use of e at now (for scache_sweep). scache_put() and
+ * scache_replace() count as one. */
+void scache_touch(scache_entry_t *e, int64_t now);
+
+/*
+ * Evicts every entry not used since before the given time (closing its
+ * descriptor), least recently used first; stops at the first more recent
+ * one, so it costs nothing when nothing is idle. Entries are ordered by
+ * use only if each scache_get() that counts is followed by scache_touch()
+ * with a clock that never goes back. Like scache_trim(), for the end of a
+ * request only.
+ */
+void scache_sweep(scache_t *c, int64_t before);
 
 /* Entries held, and bytes of file data they hold in memory. */
 size_t scache_count(const scache_t *c);

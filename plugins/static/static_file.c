@@ -135,6 +135,18 @@ int sf_unchanged(const sf_file_t *a, const sf_file_t *b)
         && same_time(&a->st.st_ctim, &b->st.st_ctim);
 }
 
+int sf_current(const sf_file_t *f)
+{
+    struct stat now;
+
+    if (f->err != 0 || f->fd < 0)
+        return 1;
+    if (fstat(f->fd, &now) < 0 || now.st_nlink == 0)
+        return 0;
+    return now.st_dev == f->st.st_dev && now.st_ino == f->st.st_ino && now.st_size == f->st.st_size
+        && same_time(&now.st_mtim, &f->st.st_mtim) && same_time(&now.st_ctim, &f->st.st_ctim);
+}
+
 void sf_release(sf_file_t *f)
 {
     if (f->fd >= 0)

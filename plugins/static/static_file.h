@@ -63,6 +63,17 @@ void sf_finish(sf_file_t *f, const sm_table_t *mime, const char *name, size_t ma
  */
 int sf_unchanged(const sf_file_t *a, const sf_file_t *b);
 
+/*
+ * 1 when f's open descriptor still describes the file as f->st recorded it:
+ * fstat() shows the same device, inode, size, mtime and ctime, and the file
+ * still has a name (st_nlink > 0). 0 when the file was changed in place,
+ * truncated, grown or deleted since, or fstat() fails: f's size, ETag and
+ * bytes would then promise something the descriptor cannot deliver. A file
+ * held in memory (fd -1) or a failure (err set) has nothing to re-check:
+ * 1.
+ */
+int sf_current(const sf_file_t *f);
+
 /* Closes fd and drops f's reference to data; leaves f empty (fd -1, data
  * NULL), so calling it twice is harmless. */
 void sf_release(sf_file_t *f);

@@ -924,6 +924,114 @@ cache_max_file = 1m
                                  (200, b"", str(len(data))))
 
 
+class StaticCachedDescriptorTest(unittest.TestCase):
+    """Files above cache_max_file are cached as an open descriptor. One
+    thread, so every request meets the same cache. A file changed in place
+    within cache_ttl must never go out with its old length or ETag, and a
+    deleted file's descriptor must not stay open past cache_ttl."""
+
+    ROUTES = """
+[route /hold]
+plugin = static
+root = www
+cache_ttl = 1h
+cache_max_file = 1k
+cache_control = public, max-age=60
+
+[route /idle]
+plugin = static
+root = www
+cache_ttl = 300ms
+cache_max_file = 1k
+"""
+
+    @classmethod
+    def setUpClass(cls):
+        files = {"www/other.txt": b"other\n"}
+        cls.srv = harness.Server(harness.server_ini(routes=cls.ROUTES, threads=1), files=files)
+        cls.www = os.path.join(cls.srv.dir, "www")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        shutil.rmtree(cls.srv.dir, ignore_errors=True)
+
+    def write(self, name, data):
+        with open(os.path.join(self.www, name), "wb") as f:
+            f.write(data)
+
+    def rewrite_in_place(self, name, data):
+        """Same inode: truncate and write through the existing file."""
+        with open(os.path.join(self.www, name), "r+b") as f:
+            f.truncate(0)
+            f.write(data)
+
+    def deleted_fds(self, name):
+        out = []
+        fd_dir = "/proc/%d/fd" % self.srv.proc.pid
+        for fd in os.listdir(fd_dir):
+            try:
+                t = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if t.endswith("/" + name + " (deleted)"):
+                out.append(t)
+        return out
+
+    def test_truncated_in_place(self):
+        self.write("trunc.bin", BIG[:100 * 1024])
+        self.assertEqual(self.srv.get("/hold/trunc.bin").body, BIG[:100 * 1024])
+        self.rewrite_in_place("trunc.bin", b"short now\n")
+        r = self.srv.get("/hold/trunc.bin")
+        self.assertEqual((r.status, r.header("Content-Length"), r.body), (200, "10", b"short now\n"))
+        r = self.srv.get("/hold/trunc.bin", {"Range": "bytes=50000-50099"})
+        self.assertEqual(r.status, 416)
+
+    def test_grown_in_place(self):
+        old, new = BIG[:100 * 1024], BIG[-150 * 1024:]
+        self.write("grow.bin", old)
+        r1 = self.srv.get("/hold/grow.bin")
+        self.assertEqual(r1.body, old)
+        self.rewrite_in_place("grow.bin", new)
+        r2 = self.srv.get("/hold/grow.bin")
+        self.assertEqual((r2.status, r2.header("Content-Length")), (200, str(len(new))))
+        self.assertTrue(r2.body == new, "not the new bytes")
+        self.assertNotEqual(r2.header("ETag"), r1.header("ETag"))
+        # the old validator no longer matches
+        r = self.srv.get("/hold/grow.bin", {"If-None-Match": r1.header("ETag")})
+        self.assertEqual((r.status, r.body), (200, new))
+
+    def test_deleted_within_ttl(self):
+        self.write("del.bin", BIG[:64 * 1024])
+        self.assertEqual(self.srv.get("/hold/del.bin").status, 200)
+        self.assertEqual(self.deleted_fds("del.bin"), [])
+        os.unlink(os.path.join(self.www, "del.bin"))
+        r = self.srv.get("/hold/del.bin")
+        self.assertEqual(r.status, 404)
+        self.assertEqual(self.deleted_fds("del.bin"), [])
+
+    def test_replaced_by_rename_within_ttl(self):
+        self.write("ren.bin", BIG[:64 * 1024])
+        self.assertEqual(self.srv.get("/hold/ren.bin").body, BIG[:64 * 1024])
+        self.write("ren.tmp", BIG[-70 * 1024:])
+        os.rename(os.path.join(self.www, "ren.tmp"), os.path.join(self.www, "ren.bin"))
+        r = self.srv.get("/hold/ren.bin")
+        self.assertTrue(r.body == BIG[-70 * 1024:], "the replaced file's old bytes")
+
+    def test_idle_descriptor_closed_after_ttl(self):
+        self.write("gone.bin", BIG[:64 * 1024])
+        self.assertEqual(self.srv.get("/idle/gone.bin").status, 200)
+        os.unlink(os.path.join(self.www, "gone.bin"))
+        self.assertEqual(len(self.deleted_fds("gone.bin")), 1)  # still cached
+        # nobody asks for gone.bin again; other requests on the route let
+        # the cache drop what stayed idle for cache_ttl (300ms)
+        deadline = time.time() + 5
+        while self.deleted_fds("gone.bin") and time.time() < deadline:
+            self.assertEqual(self.srv.get("/idle/other.txt").status, 200)
+            time.sleep(0.05)
+        self.assertEqual(self.deleted_fds("gone.bin"), [])
+
+
 class StaticWellKnownTest(unittest.TestCase):
     """well_known = on: /.well-known below the root is served although
     dotfiles are denied (ACME http-01); nothing else starting with '.'."""

@@ -179,6 +179,38 @@ START_TEST(test_cache_closes_fds)
 }
 END_TEST
 
+/* Idle entries go at the end of a request: those not used since before
+ * the given time, oldest first, closing their descriptors. */
+START_TEST(test_cache_sweep)
+{
+    scache_t *c = scache_new(16, 1 << 20);
+    int fds[2];
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(pipe(fds), 0);
+    put_fake(c, "old-fd", fds[0], 10, 100);
+    put_fake(c, "old-mem", -1, 10, 150);
+    put_fake(c, "recent", -1, 10, 300);
+    scache_touch(scache_get(c, "old-mem"), 400); /* used again: stays */
+    scache_sweep(c, 200);
+    ck_assert_uint_eq(scache_count(c), 2);
+    ck_assert_ptr_null(scache_get(c, "old-fd"));
+    /* its descriptor is closed */
+    errno = 0;
+    ck_assert_int_eq(fcntl(fds[0], F_GETFD), -1);
+    ck_assert_int_eq(errno, EBADF);
+    ck_assert_ptr_nonnull(scache_get(c, "old-mem"));
+    ck_assert_ptr_nonnull(scache_get(c, "recent"));
+    scache_sweep(c, 300); /* nothing older than 300 left */
+    ck_assert_uint_eq(scache_count(c), 2);
+    scache_sweep(c, 1000);
+    ck_assert_uint_eq(scache_count(c), 0);
+    ck_assert_uint_eq(scache_bytes(c), 0);
+    close(fds[1]);
+    scache_free(c);
+}
+END_TEST
+
 START_TEST(test_cache_replace)
 {
     scache_t *c = scache_new(4, 1 << 20);
@@ -413,6 +445,73 @@ static sf_file_t open_now(const char *rel)
     return f;
 }
 
+/* A descriptor kept for a large file is re-checked before use: changed in
+ * place (truncated, grown, rewritten) or deleted, it no longer matches what
+ * the entry promises. */
+START_TEST(test_file_current)
+{
+    char big[4096], path[512];
+    sf_file_t f;
+    int fd;
+
+    memset(big, 'a', sizeof(big));
+    write_file("big.bin", big, sizeof(big));
+    f = open_now("big.bin");
+    sf_finish(&f, NULL, "big.bin", 0); /* 0: never inline, keep the fd */
+    ck_assert_int_ge(f.fd, 0);
+    ck_assert_int_eq(sf_current(&f), 1);
+    snprintf(path, sizeof(path), "%s/root/big.bin", tree);
+    /* truncated in place */
+    fd = open(path, O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, 10), 0);
+    close(fd);
+    ck_assert_int_eq(sf_current(&f), 0);
+    sf_release(&f);
+
+    /* grown in place */
+    f = open_now("big.bin");
+    sf_finish(&f, NULL, "big.bin", 0);
+    fd = open(path, O_WRONLY | O_APPEND);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, big, 100), 100);
+    close(fd);
+    ck_assert_int_eq(sf_current(&f), 0);
+    sf_release(&f);
+
+    /* same size, rewritten: mtime/ctime tell (a timestamp tick apart) */
+    f = open_now("big.bin");
+    sf_finish(&f, NULL, "big.bin", 0);
+    {
+        struct timespec ts[2] = {{1, 0}, {1, 0}};
+        ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+    }
+    ck_assert_int_eq(sf_current(&f), 0);
+    sf_release(&f);
+
+    /* deleted: the name is gone although the descriptor still reads */
+    f = open_now("big.bin");
+    sf_finish(&f, NULL, "big.bin", 0);
+    ck_assert_int_eq(sf_current(&f), 1);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(sf_current(&f), 0);
+    sf_release(&f);
+
+    /* nothing to re-check: in memory, or a failure */
+    write_file("small.txt", "abc", 3);
+    f = open_now("small.txt");
+    sf_finish(&f, NULL, "small.txt", 100);
+    ck_assert_int_eq(f.fd, -1);
+    snprintf(path, sizeof(path), "%s/root/small.txt", tree);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(sf_current(&f), 1);
+    sf_release(&f);
+    f = open_now("missing");
+    ck_assert_int_eq(sf_current(&f), 1);
+    sf_release(&f);
+}
+END_TEST
+
 /* A response lent a file's bytes keeps them after the cache entry is
  * replaced and the cache itself freed (ASan/valgrind passes would report a
  * use after free or a leak here). */
@@ -518,6 +617,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_cache_byte_bound);
     tcase_add_test(tc, test_cache_closes_fds);
     tcase_add_test(tc, test_cache_replace);
+    tcase_add_test(tc, test_cache_sweep);
     tcase_add_test(tc, test_cache_many_keys);
     tcase_add_test(tc, test_cache_long_key);
     suite_add_tcase(s, tc);
@@ -530,6 +630,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_file_not_regular_or_missing);
     tcase_add_test(tc, test_file_unchanged);
     tcase_add_test(tc, test_data_outlives_entry);
+    tcase_add_test(tc, test_file_current);
     suite_add_tcase(s, tc);
     return s;
 }
