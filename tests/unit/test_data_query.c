@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h" /* server/: the parsers the API offers plugins */
 #include "data_conf.h"
+#include "data_cors.h"
 #include "data_json.h"
 #include "data_query.h"
 #include "data_schema.h"
@@ -508,6 +510,33 @@ END_TEST
 
 /* --- route keys ------------------------------------------------------------- */
 
+/* The API's value parsers, as the server fills them in (request.c). */
+static int t_parse_bool(const char *s, int *out)
+{
+    return cfg_parse_bool(s, out) < 0 ? PH_ERROR : PH_OK;
+}
+
+static int t_parse_size(const char *s, uint64_t *out)
+{
+    size_t v;
+    if (cfg_parse_size(s, &v) < 0)
+        return PH_ERROR;
+    *out = v;
+    return PH_OK;
+}
+
+static int t_parse_duration(const char *s, uint64_t *ms)
+{
+    return cfg_parse_duration(s, ms) < 0 ? PH_ERROR : PH_OK;
+}
+
+static const ph_server_api_t api = {
+    .size = sizeof(ph_server_api_t),
+    .parse_bool = t_parse_bool,
+    .parse_size = t_parse_size,
+    .parse_duration = t_parse_duration,
+};
+
 START_TEST(conf_keys)
 {
     ph_kv_t ok[] = {{"database", "sqlite:../data/app.db"}, {"tables", " notes , tags"},
@@ -515,7 +544,7 @@ START_TEST(conf_keys)
                     {"busy_timeout", "200"}};
     data_conf_t c;
     ph_error_t e;
-    ck_assert_int_eq(data_conf_parse(&c, "/etc/ph", ok, 6, &e), PH_OK);
+    ck_assert_int_eq(data_conf_parse(&c, &api, "/etc/ph", ok, 6, &e), PH_OK);
     ck_assert_int_eq(c.backend, DATA_BACKEND_SQLITE);
     ck_assert_str_eq(c.target, "/etc/ph/../data/app.db");
     ck_assert_str_eq(c.schema, "/etc/ph/schema.sql");
@@ -528,7 +557,7 @@ START_TEST(conf_keys)
     data_conf_free(&c);
 
     ph_kv_t pg[] = {{"database", "postgresql://u@127.0.0.1:5/db"}};
-    ck_assert_int_eq(data_conf_parse(&c, "/etc/ph", pg, 1, &e), PH_OK);
+    ck_assert_int_eq(data_conf_parse(&c, &api, "/etc/ph", pg, 1, &e), PH_OK);
     ck_assert_int_eq(c.backend, DATA_BACKEND_PG);
     ck_assert_str_eq(c.target, "postgresql://u@127.0.0.1:5/db");
     ck_assert_int_eq(c.max_rows, 1000);
@@ -545,7 +574,7 @@ START_TEST(conf_keys)
         {{{"tables", "a"}, {"max_rows", "5"}}, -1, "missing key \"database\""},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ck_assert_int_eq(data_conf_parse(&c, "/x", bad[i].kv, 2, &e), PH_ERROR);
+        ck_assert_int_eq(data_conf_parse(&c, &api, "/x", bad[i].kv, 2, &e), PH_ERROR);
         ck_assert_int_eq(e.key, bad[i].key);
         ck_assert_msg(strstr(e.msg, bad[i].msg) != NULL, "\"%s\" lacks \"%s\"", e.msg, bad[i].msg);
         data_conf_free(&c);
