@@ -335,13 +335,14 @@ static int list_rows(rest_t *r)
     int built = data_sql_select(&st, r->table, &q);
     int cbuilt = data_sql_count(&ct, r->table, &q);
     data_query_free(&q);
-    int rc = listing_put("[", 1, &l) == 0 ? PH_OK : PH_ERROR;
-    if (rc != PH_OK)
+    int rc = PH_ERROR;
+    if (listing_put("[", 1, &l) != 0)
         listing_error(&l, &e);
-    rc = rc == PH_OK ? run(r, &st, built, r->table, listing_row, &l, &e) : rc;
-    if (rc == PH_OK && listing_put("]\n", 2, &l) != 0) {
-        listing_error(&l, &e);
-        rc = PH_ERROR;
+    else if (run(r, &st, built, r->table, listing_row, &l, &e) == PH_OK) {
+        if (listing_put("]\n", 2, &l) == 0)
+            rc = PH_OK;
+        else
+            listing_error(&l, &e);
     }
     data_stmt_free(&st); /* when run() did not */
     if (rc != PH_OK) {
@@ -349,15 +350,19 @@ static int list_rows(rest_t *r)
         free(l.buf);
         return reply_db(r, &e);
     }
-    if (run(r, &ct, cbuilt, NULL, count_row, &count, &e) != PH_OK ||
-        r->api->on_cleanup(r->req, free, l.buf) != PH_OK) {
+    if (run(r, &ct, cbuilt, NULL, count_row, &count, &e) != PH_OK) {
         free(l.buf);
         return reply_db(r, &e);
+    }
+    if (r->api->on_cleanup(r->req, free, l.buf) != PH_OK) {
+        free(l.buf);
+        return reply_error(r, 500, "out of memory");
     }
     snprintf(total, sizeof total, "%" JSON_INTEGER_FORMAT, count);
     r->api->add_header(r->req, "X-Total-Count", total);
     r->api->add_header(r->req, "Content-Type", "application/json");
-    r->api->body_ref(r->req, l.buf, l.len);
+    if (r->api->body_ref(r->req, l.buf, l.len) != PH_OK)
+        return reply_error(r, 500, "out of memory"); /* l.buf: freed by the cleanup */
     return PH_OK;
 }
 
