@@ -367,7 +367,7 @@ void request_error(ph_request_t *req, int status)
     request_reset_response(req);
     if (req->route && (req->route->desc->flags & PH_PLUGIN_JSON_ERRORS)) {
         api_add_header(req, "Content-Type", "application/json");
-        api_body_printf(req, "{\"error\": \"%s\", \"status\": %d}", request_reason(status), status);
+        api_body_printf(req, "{\"error\":\"%s\",\"status\":%d}\n", request_reason(status), status);
     } else {
         api_add_header(req, "Content-Type", "text/plain; charset=utf-8");
         api_body_printf(req, "%d %s\n", status, request_reason(status));

@@ -67,8 +67,8 @@ extern "C" {
 #define PH_PLUGIN_BLOCKING 0x1u
 /* ABI 1.2: the plugin serves an API whose clients expect JSON. Errors the
  * core answers for requests routed to it (400, 408, 413, 414, 431, 503,
- * 504, ...) then carry {"error": "<reason>", "status": N} as
- * application/json instead of a text/plain line. */
+ * 504, ...) then carry {"error":"<reason phrase>","status":N} and a
+ * newline as application/json instead of a text/plain line. */
 #define PH_PLUGIN_JSON_ERRORS 0x2u
 
 /* A byte span. Not NUL-terminated unless documented; valid for the duration

@@ -156,14 +156,15 @@ class SqliteDataTest(DataApiCases, unittest.TestCase):
         keys = self.database_keys(self.fresh_name())
         routes = "[route /api]\nplugin = data\n%s\ntables = notes\n" % keys
         srv = harness.Server(harness.server_ini(routes=routes, server_extra="max_body_bytes = 1k\n"
-                                                "max_header_bytes = 4k"),
+                                                "max_header_bytes = 4k\nmax_uri_bytes = 256"),
                              files={"schema.sql": schema_text("sqlite")})
         self.addCleanup(srv.stop)
         cases = [(413, dict(method="POST", body=b"{}" + b" " * 4096,
                             headers={"Content-Type": "application/json"})),
-                 (431, dict(method="GET", headers={"X-Big": "y" * 8192}))]
+                 (431, dict(method="GET", headers={"X-Big": "y" * 8192})),
+                 (414, dict(method="GET", path="/api/notes?" + "q" * 300))]
         for status, kw in cases:
-            r = srv.get("/api/notes", **kw)
+            r = srv.get(kw.pop("path", "/api/notes"), **kw)
             self.assertEqual(r.status, status, r.body)
             self.assertEqual(r.header("Content-Type"), "application/json", r.body)
             e = json.loads(r.body.decode("utf-8"))
@@ -171,6 +172,10 @@ class SqliteDataTest(DataApiCases, unittest.TestCase):
             self.assertEqual(e["status"], status)
             self.assertTrue(e["error"])
             self.assertEqual(r.body, (json.dumps(e, separators=(",", ":")) + "\n").encode())
+        # a route whose plugin did not ask for JSON keeps the text line
+        r = srv.get("/elsewhere?" + "q" * 300)
+        self.assertEqual((r.status, r.header("Content-Type"), r.body),
+                         (414, "text/plain; charset=utf-8", b"414 URI Too Long\n"))
 
 
 if __name__ == "__main__":
