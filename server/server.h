@@ -19,6 +19,8 @@ typedef struct server {
     worker_t *workers;
     unsigned nworkers;
     blocking_t *blocking;
+    unsigned blocking_threads, blocking_queue; /* what the pool was made with */
+    unsigned processes;    /* fixed at start: 1, or worker processes */
     /* Open connections per serving process, in memory shared with the
      * master's other worker processes (atomic): slot[slot] is this
      * process's count, the limit max_connections applies to; the sum lets
