@@ -372,6 +372,24 @@ static void deadline_in(struct timespec *ts, uint64_t ms)
     }
 }
 
+/* A draining worker process, once no thread accepts any more, lets go of
+ * its copies of the listening sockets, so that a port the new generation
+ * dropped is closed as soon as the master closes its own (and can be bound
+ * again by the next reload) instead of when the last old connection ends.
+ * Each is replaced by /dev/null at the same number: the number stays
+ * owned (listener_close closes it later) and nothing reads a changed fd. */
+static void drop_listeners(server_t *s)
+{
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    for (size_t i = 0; null >= 0 && i < s->gen->nlisteners; i++) {
+        const listener_t *l = &s->gen->listeners[i]->l;
+        if (l->fd >= 0 && !l->passed)
+            dup2(null, l->fd);
+    }
+    if (null >= 0)
+        close(null);
+}
+
 /* Waits for the workers to drain, up to the shutdown timeout, then cuts the
  * remaining connections. A handler that still runs after that (a plugin
  * stuck in a call) cannot be interrupted safely: the process then exits
@@ -390,6 +408,8 @@ static void stop_workers(server_t *s, int child)
     if (child) {
         if (wait_workers(s, accept_closed, 0, 1000) < 0)
             log_warn("a worker thread is slow to stop accepting");
+        else
+            drop_listeners(s);
         tell_master(s, 'S');
     }
     struct timespec deadline;
