@@ -203,6 +203,29 @@ class Privileges(unittest.TestCase):
         self.assertEqual(get(srv.test_port, "/api2/notes?limit=1").header("X-Total-Count"), "3")
         self.assertEqual(srv.stop(), 0)
 
+    def test_database_not_writable_by_the_user_fails_the_start(self):
+        # A database the user cannot write (left by a run as root): SQLite
+        # would open it read-only and answer every write 503 although the
+        # start passed. The start must fail and say why instead.
+        import sqlite3
+        schema = os.path.join(harness.SRCDIR, "conf", "schema.sql")
+        db = self.path("db", "root.db")
+        with open(schema) as f, sqlite3.connect(db) as c:
+            c.executescript(f.read())
+        os.chmod(db, 0o644)
+        route = "[route /api]\nplugin = data\ndatabase = sqlite:%s\nschema = %s\ntables = notes\n" % (db, schema)
+        ini = harness.server_ini(routes=route, threads=1, access_log="off",
+                                 server_extra="user = %s\ngroup = %s" % (USER, GROUP))
+        srv = harness.Server(ini, expect_ready=False)
+        self.addCleanup(srv.stop)
+        try:
+            rc = srv.proc.wait(15)
+        except Exception:
+            rc = None
+        self.assertEqual(rc, 1, srv.log()[-2000:])
+        self.assertRegex(srv.log(), r"server\.ini:\d+: \[route /api\] plugin data refused its configuration: "
+                                    r".*root\.db: not writable by uid %d" % self.uid)
+
     def test_database_written_after_reload(self):
         self.check_database_reload(1)
 
