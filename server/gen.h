@@ -13,6 +13,10 @@
  * not change (same listen text; same plugin file content, keys and prefix),
  * so a reload keeps sockets open and keeps instances' caches and database
  * connections.
+ *
+ * With worker processes the master's generations only validate their routes
+ * (GEN_CHECK): each worker process, once forked, forgets the others
+ * (gen_forget_others) and creates the instances it serves (gen_create).
  */
 #ifndef PH_GEN_H
 #define PH_GEN_H

@@ -1,9 +1,11 @@
 /*
- * processes = N: a master process that binds the sockets (generation 1 is
- * built before forking), forks N worker processes that each run the
- * threaded core, restarts one that dies, and reloads as nginx does: new
- * workers start on the new generation before the old ones are told to drain.
- * A crashing plugin costs one worker process, not the service.
+ * processes = N: a master process that binds the sockets and validates the
+ * routes (its generations hold no plugin instance: GEN_CHECK), forks N
+ * worker processes that each forget every other generation, create their
+ * own route instances and run the threaded core, restarts one that dies,
+ * and reloads as nginx does: new workers start on the new generation
+ * before the old ones are told to drain. A crashing plugin costs one
+ * worker process, not the service.
  */
 #include "master.h"
 
