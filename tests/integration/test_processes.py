@@ -126,9 +126,9 @@ class Processes(unittest.TestCase):
         return srv, ini, set(kids)
 
     def test_data_plugin_in_worker_processes(self):
-        # The data route's instance is created in the master, before the
-        # fork: each worker process must open database connections of its
-        # own instead of sharing the one the master used to read the schema.
+        # Each worker process creates its own data instance (the first one
+        # creates the database file and its schema, the second finds them):
+        # concurrent writes through both lose nothing.
         import json
         import threading
         schema = os.path.join(harness.SRCDIR, "conf", "schema.sql")
