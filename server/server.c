@@ -136,20 +136,24 @@ static int drop_privileges(uid_t uid, gid_t gid)
 /* Started as root with a user to become: a log file is created (or found)
  * here, as root, and handed to that user, so that reopening it after
  * SIGUSR1, which runs as the user, can still open it. O_NOFOLLOW: a link
- * planted in a log folder never gets its target handed over. */
-static int give_log_to(const cfg_t *cfg, const char *path, int line, uid_t uid)
+ * planted in a log folder never gets its target handed over; a log path
+ * that is a link is left as the administrator made it. */
+static int give_log_to(const cfg_t *cfg, const char *key, const char *path, int line, uid_t uid)
 {
     if (path == NULL || strcmp(path, "-") == 0 || strcmp(path, "off") == 0)
         return 0;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
+    if (fd < 0 && errno == ELOOP)
+        return 0;
     if (fd < 0) {
-        log_error("%s:%d: %s: %s", cfg->path, line, path, strerror(errno));
+        log_error("%s:%d: %s %s: %s", cfg->path, line, key, path, strerror(errno));
         return -1;
     }
     struct stat sb;
     int rc = 0;
     if (fstat(fd, &sb) < 0 || (S_ISREG(sb.st_mode) && sb.st_uid != uid && fchown(fd, uid, (gid_t)-1) < 0)) {
-        log_error("%s:%d: %s: cannot hand it to uid %u: %s", cfg->path, line, path, (unsigned)uid, strerror(errno));
+        log_error("%s:%d: %s %s: cannot hand it to uid %u: %s", cfg->path, line, key, path, (unsigned)uid,
+                  strerror(errno));
         rc = -1;
     }
     close(fd);
@@ -160,8 +164,8 @@ static int give_logs_to(const cfg_t *cfg, uid_t uid)
 {
     if (uid == (uid_t)-1 || uid == 0 || geteuid() != 0)
         return 0;
-    if (give_log_to(cfg, cfg->error_log, cfg->error_log_line, uid) < 0 ||
-        give_log_to(cfg, cfg->access_log, cfg->access_log_line, uid) < 0)
+    if (give_log_to(cfg, "error_log", cfg->error_log, cfg->error_log_line, uid) < 0 ||
+        give_log_to(cfg, "access_log", cfg->access_log, cfg->access_log_line, uid) < 0)
         return -1;
     return 0;
 }
