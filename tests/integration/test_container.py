@@ -17,7 +17,8 @@ import unittest
 import harness
 
 VERSION_A = os.path.join(harness.FIXTURE_DIR, "version_a.so")
-LAUNCHER = ("unshare", "--pid", "--fork", "--mount-proc")
+# --kill-child: a test that fails half-way leaves no server behind
+LAUNCHER = ("unshare", "--pid", "--fork", "--kill-child", "--mount-proc")
 
 
 def can_unshare():
