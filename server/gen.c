@@ -246,8 +246,8 @@ static int create_instance(const gen_t *g, const cfg_route_t *r, gen_instance_t 
 int gen_create(gen_t *g, gen_how_t how, char *err, size_t errlen)
 {
     for (size_t i = 0; how != GEN_LOAD && i < g->nroutes; i++) {
-        gen_instance_t *gi = g->routes[i].inst;
-        if (gi->instance || (how == GEN_CHECK && gi->checked))
+        gen_instance_t *gi = g->routes[i].inst; /* build_routes sets one for every route it adds */
+        if (gi == NULL || gi->instance || (how == GEN_CHECK && gi->checked))
             continue;
         uint32_t flags = how == GEN_CHECK ? PH_CREATE_CHECK : 0;
         if (create_instance(g, g->routes[i].cfg, gi, flags, err, errlen) < 0)
