@@ -600,7 +600,10 @@ void server_finish(server_t *s, int remove_pid_file)
     gen_reap();
     listener_release_passed();
     if (pid_file) {
-        unlink(pid_file);
+        /* Written as root; after the privilege drop its folder (/run) may
+         * refuse the removal: said, as the file is then stale. */
+        if (unlink(pid_file) < 0 && errno != ENOENT)
+            log_info("pid_file %s left in place: %s", pid_file, strerror(errno));
         free(pid_file);
     }
 }

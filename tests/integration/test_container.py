@@ -11,7 +11,9 @@ namespace's: the server must log as pid 1.
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import tempfile
 import unittest
 
 import harness
@@ -46,8 +48,19 @@ class Container(unittest.TestCase):
         routes = "[route /swap]\nplugin = %s\n\n[route /echo]\nplugin = echo\n" % VERSION_A
         ini = harness.server_ini(routes=routes, threads=1, access_log="off",
                                  server_extra="processes = %d" % processes)
-        srv = harness.Server(ini, launcher=LAUNCHER)
+        # sd_notify: READY=1 from the namespace's pid 1
+        tmp = tempfile.mkdtemp(prefix="phns-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(notify.close)
+        notify.bind(os.path.join(tmp, "notify"))
+        notify.settimeout(10)
+        srv = harness.Server(ini, launcher=LAUNCHER, env={"NOTIFY_SOCKET": os.path.join(tmp, "notify")})
         self.addCleanup(srv.stop, signal.SIGKILL)
+        msg = b""
+        while b"READY=1" not in msg:
+            msg = notify.recv(4096)
+        self.assertIn(b"MAINPID=1\n", msg)
         # unshare's one child is the server, pid 1 inside
         init = harness.settle(lambda: harness.proc_children(srv.proc.pid), lambda k: len(k) == 1, 10)
         self.assertEqual(len(init), 1, srv.log())

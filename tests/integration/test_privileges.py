@@ -139,6 +139,8 @@ class Privileges(unittest.TestCase):
         self.assertEqual(uids, (str(self.uid), str(self.uid)))
         self.assertEqual(get(srv.test_port, "/echo/x").status, 200)
         self.assertEqual(srv.stop(), 0)
+        # the user may not remove it from root's folder: it says so
+        self.assertRegex(srv.log(), r"pid_file \S+plughttpd\.pid left in place: Permission denied")
 
     def test_pid_file_in_root_folder(self):
         self.check_pid_file(1)
