@@ -91,16 +91,19 @@ static int cmd_test(const char *path)
         fprintf(stderr, "plughttpd: configuration %s test failed\n", path);
         return 1;
     }
+    /* As the start-up: log files are opened as root, plugins run as the
+     * user the server becomes. */
+    if (check_log(cfg, "error_log", cfg->error_log, cfg->error_log_line) < 0 ||
+        check_log(cfg, "access_log", cfg->access_log, cfg->access_log_line) < 0 ||
+        (geteuid() == 0 && server_become_user(cfg) < 0)) {
+        cfg_free(cfg);
+        fprintf(stderr, "plughttpd: configuration %s test failed\n", path);
+        return 1;
+    }
     gen_t *g;
     if (gen_build_dry(cfg, &g, err, sizeof err) < 0) {
         cfg_free(cfg);
         fprintf(stderr, "plughttpd: %s\n", err);
-        fprintf(stderr, "plughttpd: configuration %s test failed\n", path);
-        return 1;
-    }
-    if (check_log(cfg, "error_log", cfg->error_log, cfg->error_log_line) < 0 ||
-        check_log(cfg, "access_log", cfg->access_log, cfg->access_log_line) < 0) {
-        gen_discard(g);
         fprintf(stderr, "plughttpd: configuration %s test failed\n", path);
         return 1;
     }

@@ -133,6 +133,15 @@ static int drop_privileges(uid_t uid, gid_t gid)
     return 0;
 }
 
+int server_become_user(const cfg_t *cfg)
+{
+    uid_t uid;
+    gid_t gid;
+    if (run_ids(cfg, &uid, &gid) < 0)
+        return -1;
+    return drop_privileges(uid, gid);
+}
+
 /* Started as root with a user to become: a log file is created (or found)
  * here, as root, and handed to that user, so that reopening it after
  * SIGUSR1, which runs as the user, can still open it. O_NOFOLLOW: a link

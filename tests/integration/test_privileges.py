@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 import time
 import unittest
@@ -227,6 +228,25 @@ class Privileges(unittest.TestCase):
         self.assertEqual(rc, 1, srv.log()[-2000:])
         self.assertRegex(srv.log(), r"server\.ini:\d+: \[route /api\] plugin data refused its configuration: "
                                     r".*root\.db: attempt to write a readonly database")
+
+    def test_t_checks_plugins_as_the_user(self):
+        # A schema only root can read: the start, whose plugins run as the
+        # user, fails; so must -t, which is run as root.
+        schema = self.path("run", "schema.sql")
+        shutil.copy(os.path.join(harness.SRCDIR, "conf", "schema.sql"), schema)
+        os.chmod(schema, 0o600)
+        route = "[route /api]\nplugin = data\ndatabase = sqlite:%s\nschema = %s\ntables = notes\n" % (
+            self.path("db", "t.db"), schema)
+        ini = os.path.join(self.top, "server.ini")
+        with open(ini, "w") as f:
+            f.write(harness.server_ini(routes=route, threads=1, access_log="off",
+                                       server_extra="user = %s\ngroup = %s" % (USER, GROUP)))
+        p = subprocess.run(harness.WRAPPER + [harness.BINARY, "-t", "-c", ini], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertRegex(p.stderr, r"server\.ini:\d+: \[route /api\] plugin data refused its configuration: .*"
+                                   r"schema\.sql.*Permission denied")
+        self.assertFalse(os.path.exists(self.path("db", "t.db")))
 
     def test_database_written_after_reload(self):
         self.check_database_reload(1)
