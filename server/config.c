@@ -513,10 +513,10 @@ static int server_key(load_state_t *st, const char *name, const char *value)
             return 1;
         }
     }
-    struct { const char *name; char **dst; int path; } strs[] = {
-        {"plugin_dir", &cfg->plugin_dir, 1}, {"access_log", &cfg->access_log, 1},
-        {"error_log", &cfg->error_log, 1}, {"pid_file", &cfg->pid_file, 1},
-        {"user", &cfg->user, 0}, {"group", &cfg->group, 0},
+    struct { const char *name; char **dst; int path; int *line; } strs[] = {
+        {"plugin_dir", &cfg->plugin_dir, 1, NULL}, {"access_log", &cfg->access_log, 1, &cfg->access_log_line},
+        {"error_log", &cfg->error_log, 1, &cfg->error_log_line}, {"pid_file", &cfg->pid_file, 1, &cfg->pid_file_line},
+        {"user", &cfg->user, 0, NULL}, {"group", &cfg->group, 0, NULL},
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (strcmp(name, strs[i].name) == 0) {
@@ -525,6 +525,8 @@ static int server_key(load_state_t *st, const char *name, const char *value)
                 return 0;
             }
             free(*strs[i].dst);
+            if (strs[i].line)
+                *strs[i].line = line;
             if (strs[i].path && strcmp(value, "-") != 0 && strcmp(value, "off") != 0)
                 *strs[i].dst = resolve(cfg->dir, value);
             else

@@ -62,6 +62,7 @@ typedef struct cfg {
     char *error_log;    /* "-" or an absolute path */
     int log_level;
     char *user, *group, *pid_file;
+    int access_log_line, error_log_line, pid_file_line; /* 0: not in the file */
 
     /* limits (bytes) and timeouts (milliseconds) */
     uint64_t header_timeout, body_timeout, keepalive_timeout, send_timeout, shutdown_timeout;

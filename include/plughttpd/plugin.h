@@ -12,12 +12,21 @@
  *              that section's keys. Runs on the main thread, before any
  *              request reaches the instance. Several routes may use one
  *              plugin: each gets its own instance.
+ *              Where: in the process that serves the route, after the
+ *              server dropped privileges (user =, group =), at start-up and
+ *              at each reload alike: what it opens or creates is the
+ *              server user's. With processes = N every worker process
+ *              creates its own instances (one process after another, so
+ *              the first one finds no other creating the same files), and
+ *              the master, which serves nothing, only validates the keys:
+ *              create() with PH_CREATE_CHECK, then destroy() at once.
  *   handle()   once per request routed to the instance. It MAY RUN ON SEVERAL
  *              THREADS AT ONCE for one instance: keep instance state
  *              read-only after create(), or protect it yourself.
- *   destroy()  once, after the last request that could reach the instance
- *              has finished (after a reload, when the old generation drains;
- *              at shutdown).
+ *   destroy()  once per instance, in the process that created it, after
+ *              the last request that could reach the instance has finished
+ *              (after a reload, when the old generation drains; at
+ *              shutdown).
  *
  * Versioning
  *   The descriptor carries PH_ABI_MAGIC, the ABI major and minor it was
@@ -112,8 +121,10 @@ typedef struct ph_server_api {
     uint16_t abi_minor;
     const char *server_version; /* e.g. "0.1.0" */
 
-    /* Error log, with the plugin's route prefix added by the server. Safe
-     * from any thread, at any time between create() and destroy(). */
+    /* Error log, each line marked "plugin: ". The table is shared by every
+     * instance, so the server cannot tell which route calls: name it in the
+     * message (args->prefix) where it matters. Safe from any thread, at any
+     * time between create() and destroy(). */
     void (*log)(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
     /* --- the request ------------------------------------------------ */
