@@ -492,6 +492,12 @@ static int server_key(load_state_t *st, const char *name, const char *value)
                 fail(st, line, "%s: bad duration \"%s\" (e.g. 30s, 500ms, 2m)", name, value);
                 return 0;
             }
+            /* a rate judged over less than a second says nothing about
+             * the client: its first bytes may still be in flight */
+            if (durations[i].dst == &cfg->body_rate_grace && cfg->body_rate_grace < 1000) {
+                fail(st, line, "body_rate_grace must be at least 1s");
+                return 0;
+            }
             return 1;
         }
     }

@@ -522,6 +522,7 @@ static void handler_timed_out(conn_t *c)
     __atomic_store_n(&late->cancelled, 1, __ATOMIC_RELEASE);
     c->req = r = request_new(c);
     if (r == NULL) {
+        c->state = ST_RESPOND; /* not ST_HANDLING: close_conn() must close */
         close_conn(c);
         return;
     }
@@ -632,10 +633,12 @@ static void fail_request(conn_t *c, int status)
     }
     if (c->req->route == NULL && c->req->head == NULL)
         c->req->route = route_for_error(c);
+    /* a parsed HEAD gets its error without a body, as any answer to it */
+    if (c->req->head == NULL)
+        c->is_head = 0;
     request_error(c->req, status);
     c->want_close = 1;
     c->linger = 1;
-    c->is_head = 0;
 }
 
 /* The head is complete: copy it out of the read buffer, normalise the path,
@@ -949,6 +952,27 @@ static void process(conn_t *c)
     }
 }
 
+/* The client sent all it ever will (a half-close, or a close whose reset
+ * has not come yet). Only an incomplete request can be buffered here
+ * (process() runs complete ones before reading more): drop it. Answers
+ * already queued may still be read by the client: send them, under
+ * send_timeout, then close. */
+static void peer_done_sending(conn_t *c)
+{
+    c->rpos = c->rlen;
+    release_rbuf(c);
+    if (buf_pending(&c->out) == 0) {
+        close_conn(c);
+        return;
+    }
+    log_debug("%s: the client is done sending; %zu queued bytes still go out", c->peer, buf_pending(&c->out));
+    c->want_close = 1;
+    c->state = ST_SENDING;
+    set_timer(c, cur_cfg(c)->send_timeout);
+    if (ev_io_set(c->w->loop, &c->io, EV_WRITE) < 0)
+        close_conn(c);
+}
+
 static void read_input(conn_t *c)
 {
     if (ensure_rbuf(c) < 0) {
@@ -961,7 +985,11 @@ static void read_input(conn_t *c)
         return;
     }
     ssize_t n = recv(c->io.fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+    if (n == 0) {
+        peer_done_sending(c);
+        return;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
         close_conn(c);
         return;
     }
@@ -1070,8 +1098,11 @@ static void on_timer(ev_loop_t *loop, ev_timer_t *t)
     conn_t *c = t->data;
     switch (c->state) {
     case ST_HEAD:
-        log_info("%s: header_timeout: no complete request head after %llu ms; answering 408", c->peer,
-                 (unsigned long long)cur_cfg(c)->header_timeout);
+        if (c->draining)
+            log_info("%s: shutting down: request head still incomplete; answering 408", c->peer);
+        else
+            log_info("%s: header_timeout: no complete request head after %llu ms; answering 408", c->peer,
+                     (unsigned long long)cur_cfg(c)->header_timeout);
         too_slow(c);
         break;
     case ST_BODY:

@@ -207,6 +207,43 @@ class ResponseFramingTest(unittest.TestCase):
             self.assertTrue(closed)
 
 
+class HalfCloseTest(unittest.TestCase):
+    def test_half_close_keeps_queued_answers(self):
+        # Eight pipelined POSTs, then the start of a ninth, then the client
+        # shuts down its sending side before reading. The socket takes
+        # little at a time (send_buffer), so most answers are still queued
+        # when the server sees the end of input: they must all arrive.
+        with start("send_buffer = 4096\nlog_level = debug") as srv:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", srv.port))
+            try:
+                body = b"b" * 7000
+                one = b"POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 7000\r\n\r\n" + body
+                s.sendall(one * 8 + b"GET /echo/cut HTTP/1.1\r\nHo")
+                s.shutdown(socket.SHUT_WR)
+                self.assertTrue(srv.wait_log(r"the client is done sending; \d+ queued bytes still go out"),
+                                srv.log())
+                raw, closed = recv_until_closed(s, timeout=10)
+            finally:
+                s.close()
+            self.assertTrue(closed)
+            rs = parse_responses(raw)
+            self.assertEqual([r.status for r in rs], [200] * 8)
+            self.assertTrue(all(r.body.endswith(body) for r in rs))
+
+    def test_error_answer_to_head_has_no_body(self):
+        # a HEAD whose Content-Length is over the limit: 413, headers only
+        with start("max_body_bytes = 1000") as srv:
+            with srv.connect() as s:
+                s.sendall(b"HEAD /echo/h HTTP/1.1\r\nHost: x\r\nContent-Length: 99999\r\n\r\n")
+                raw, closed = recv_until_closed(s)
+            self.assertTrue(closed)
+            rs = parse_responses(raw, head=True)
+            self.assertEqual([(r.status, r.header("Content-Length")) for r in rs], [(413, "22")])
+            self.assertTrue(raw.endswith(b"\r\n\r\n"), raw)
+
+
 class TimersTest(unittest.TestCase):
     """Timeouts at distinct values: header 1 s, body 4 s, send 5 s,
     keep-alive 6 s; the log says which fired."""

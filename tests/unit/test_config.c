@@ -130,6 +130,8 @@ START_TEST(defaults)
     ck_assert_uint_eq(cfg->max_body_bytes, 1024 * 1024);
     ck_assert_uint_eq(cfg->send_buffer, 0);
     ck_assert_uint_eq(cfg->handler_timeout, 60000);
+    ck_assert_uint_eq(cfg->body_min_rate, 500);
+    ck_assert_uint_eq(cfg->body_rate_grace, 10000);
     ck_assert_uint_eq(cfg->max_connections, 16384);
     ck_assert_uint_eq(cfg->max_keepalive_requests, 10000);
     ck_assert_str_eq(cfg->plugin_dir, PH_PLUGIN_DIR);
@@ -163,6 +165,8 @@ START_TEST(every_server_key)
                          "max_uri_bytes = 1k\n"
                          "max_body_bytes = 2m\n"
                          "send_buffer = 64k\n"
+                         "body_min_rate = 1k\n"
+                         "body_rate_grace = 2500ms\n"
                          "plugin_dir = lib/plugins\n"
                          "access_log = logs/access.log\n"
                          "error_log = /var/log/ph-error.log\n"
@@ -186,6 +190,8 @@ START_TEST(every_server_key)
     ck_assert_uint_eq(cfg->max_uri_bytes, 1024);
     ck_assert_uint_eq(cfg->max_body_bytes, 2 * 1024 * 1024);
     ck_assert_uint_eq(cfg->send_buffer, 64 * 1024);
+    ck_assert_uint_eq(cfg->body_min_rate, 1024);
+    ck_assert_uint_eq(cfg->body_rate_grace, 2500);
     ck_assert_str_eq(cfg->plugin_dir, in_dir("lib/plugins"));
     ck_assert_str_eq(cfg->access_log, in_dir("logs/access.log"));
     ck_assert_str_eq(cfg->error_log, "/var/log/ph-error.log");
@@ -429,6 +435,8 @@ END_TEST
 START_TEST(error_unknown_server_key)
 {
     expect_error(MINIMAL "bogus = 1\n", 3, "unknown key \"bogus\"");
+    expect_error(MINIMAL "body_rate_grace = 999ms\n", 3, "body_rate_grace must be at least 1s");
+    expect_error(MINIMAL "body_min_rate = fast\n", 3, "body_min_rate: bad size");
     expect_error(MINIMAL "Threads = 1\n", 3, "unknown key");
 }
 END_TEST
