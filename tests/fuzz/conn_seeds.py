@@ -5,7 +5,7 @@ Every seed is fuzz_conn's 4-byte header (how the client splits, reads and
 ends; see fuzz_conn.c) followed by the bytes the client sends: each request
 of the http_parse corpus, sent whole, and hand-written sessions for the
 routes of the harness's config (/ static, /c static with its cache,
-/echo, /teapot): pipelining,
+/echo, /teapot, /slow: echo on the helper pool): pipelining,
 chunked bodies, HEAD, Expect: 100-continue, ranges, long methods and
 targets, each also sent in small pieces.
 
@@ -78,6 +78,8 @@ SESSIONS = {
     "long-target-quotes": req(target="/" + '"' * 8000),
     "long-header": req(headers=(("Host", "x"), ("X-Long", "v" * 11000))),
     "many-requests": req() * 10,
+    "slow": req(target="/slow") + req("POST", "/slow/x", headers=(("Host", "x"), ("Content-Length", "3")),
+                                      body=b"abc") + req("HEAD", "/slow") + req(target="/echo"),
     "cached": req(target="/c/big.txt") + req(target="/c/index.html") + req("HEAD", "/c/a.css") +
               req(target="/c/big.txt", headers=(("Host", "x"), ("Range", "bytes=5-"))),
 }

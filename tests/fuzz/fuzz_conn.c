@@ -1,8 +1,9 @@
 /*
  * libFuzzer harness for the whole connection path, in process: the real
  * config loader, generation (plugin loader, router), worker event loop,
- * connection state machine, parser, the echo and static plugins, the
- * response writer and the access log (on, written to /dev/null).
+ * connection state machine, parser, the echo and static plugins (echo also
+ * as a blocking route, on the helper pool), the response writer and the
+ * access log (on, written to /dev/null).
  *
  * Each input is one client. The server end of a socketpair is handed to the
  * worker exactly as an accepted socket is (worker_adopt); the client end is
@@ -54,6 +55,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "config.h"
 #include "conn.h"
 #include "ev.h"
@@ -197,6 +199,9 @@ static void make_config(void)
              "max_uri_bytes = 9k\n"
              "max_body_bytes = 64k\n"
              "max_keepalive_requests = 8\n"
+             "handler_timeout = 70ms\n"
+             "blocking_threads = 1\n"
+             "blocking_queue = 4\n"
              "\n[route /]\n"
              "plugin = static\n"
              "root = www\n"
@@ -216,7 +221,12 @@ static void make_config(void)
              "header = X-Fuzz: yes\n"
              "\n[route /teapot]\n"
              "plugin = echo\n"
-             "status = 418\n",
+             "status = 418\n"
+             /* a handler on the helper thread: the connection waits in its
+              * handling state, pipelined requests behind it */
+             "\n[route /slow]\n"
+             "plugin = echo\n"
+             "blocking = yes\n",
              tmpdir, plugins);
     put_text("server.ini", ini);
 }
@@ -285,7 +295,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     /* The generation and its plugins live as long as the process: an
      * instrumented library must not be unloaded while libFuzzer still
      * reads its coverage counters. */
-    if (worker_init(&worker, 0, gen, NULL, &total_conns) < 0)
+    blocking_t *pool = blocking_new(gen->cfg->blocking_threads, gen->cfg->blocking_queue);
+    if (pool == NULL)
+        die("blocking_new");
+    if (worker_init(&worker, 0, gen, pool, &total_conns) < 0)
         die("worker_init");
     gen_unref(gen); /* the worker holds its own reference */
     kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -33,8 +33,8 @@ fuzz_data_query_SRC = tests/fuzz/fuzz_data_query.c plugins/data/data_query.c \
 	plugins/data/data_schema.c plugins/data/data_value.c
 fuzz_data_query_INC = -I$(top_srcdir)/plugins/data
 fuzz_data_query_LIBS = -lm
-# The whole core but main() (master.c comes along: server.c calls it).
-fuzz_conn_SRC = tests/fuzz/fuzz_conn.c $(filter-out server/main.c,$(filter %.c,$(server_libphcore_la_SOURCES)))
+# The whole core library (everything but main()), as the server links it.
+fuzz_conn_SRC = tests/fuzz/fuzz_conn.c $(filter %.c,$(server_libphcore_la_SOURCES))
 fuzz_conn_INC = -I$(top_builddir) $(INIH_CFLAGS) -DPH_PLUGIN_DIR='"/nonexistent"' -DPH_SYSCONF_DIR='"/nonexistent"'
 fuzz_conn_LIBS = $(INIH_LIBS) -ldl -lpthread
 
