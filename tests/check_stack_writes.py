@@ -18,9 +18,12 @@ What counts as a hit: inside a function, an array of bytes declared with a
 fixed size (char/unsigned char/uint8_t/... name[N]) that is handed to a call
 as its FIRST argument (the destination by C convention: memcpy, snprintf,
 vsnprintf, strcpy, a local helper such as log_escape) in the form
-"name + expr" or "&name[expr]", where expr is not a plain number. Calls that
-only read their first argument (strlen, strchr, memcmp, ...) are not hits.
-Writes through an index ("name[o++] = c") are not checked.
+"name + expr" or "&name[expr]", where expr is not a plain number, or as a
+pointer set to such an expression in the same function ("char *p = line +
+o; strcpy(p, s)"). Calls that only read their first argument (strlen,
+strchr, memcmp, ...) are not hits. Not checked: writes through an index
+("name[o++] = c"), arrays inside structs, pointers passed through other
+functions.
 
 Usage: tests/check_stack_writes.py [--self-test] [FILE.c ...]
 Default files: server/*.c plugins/*/*.c (run from the source tree).
@@ -162,10 +165,25 @@ def hits_in(path, src):
         arrays = arrays_in(body)
         if not arrays:
             continue
+        # pointers set into an array at a computed offset ("char *p = line
+        # + o;", "p = &line[o];") are that array at a computed offset too
+        aliases = {}
+        for name, size in list(arrays.items()):
+            for m in re.finditer(r"(?:\*\s*)?\b(\w+)\s*=\s*(?:\([^()]*\*\s*\)\s*)?(?:" + name +
+                                 r"\s*\+\s*([^;,]+?)|&\s*" + name + r"\s*\[([^\]]+)\])\s*[;,]", body):
+                if not NUMBER.match(m.group(2) or m.group(3)):
+                    aliases[m.group(1)] = (name, size)
         for off, callee, arg in first_args(body):
             if callee in READERS:
                 continue
             a = re.sub(r"^\s*\((?:const\s+)?(?:unsigned\s+)?\w+\s*\*\s*\)", "", arg).strip()
+            alias = re.match(r"^\(?\s*(\w+)\s*(?:\+.*)?\)?$", a, re.S)
+            if alias and alias.group(1) in aliases:
+                name, size = aliases[alias.group(1)]
+                line = text.count("\n", 0, start + off) + 1
+                hits.append("%s:%d: %s() writes into stack array %s[%s] at computed offset through %s" %
+                            (path, line, callee, name, size, alias.group(1)))
+                continue
             for name, size in arrays.items():
                 m = re.match(r"^\(?\s*" + name + r"\s*\+\s*(.+?)\)?$", a, re.S) or \
                     re.match(r"^&\s*" + name + r"\s*\[(.+)\]$", a, re.S)
@@ -185,6 +203,8 @@ void f(const char *a, size_t n)
     o += esc(line + o, 2048 - o, a, n);
     o += snprintf(line + o, sizeof line - o, " x");
     memcpy(&t[o], a, 1);
+    char *p = line + o;
+    strcpy(p, a);
 }
 """
 SELF_TEST_GOOD = """
@@ -203,10 +223,10 @@ void g(const char *a, char *heap, size_t o)
 def self_test():
     bad = hits_in("bad.c", SELF_TEST_BAD)
     good = hits_in("good.c", SELF_TEST_GOOD)
-    ok = len(bad) == 3 and not good
+    ok = len(bad) == 4 and not good
     for h in bad + good:
         print("  self-test: " + h)
-    print("check_stack_writes self-test: %s (3 hits expected in bad.c, none in good.c)" %
+    print("check_stack_writes self-test: %s (4 hits expected in bad.c, none in good.c)" %
           ("ok" if ok else "FAILED"))
     return ok
 
