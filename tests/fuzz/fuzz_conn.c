@@ -42,6 +42,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -231,13 +232,18 @@ static void make_config(void)
     put_text("server.ini", ini);
 }
 
+static int remove_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    return remove(path) < 0 ? -1 : 0;
+}
+
+/* At exit; a crash leaves the folder behind for a look at it. */
 static void remove_tmpdir(void)
 {
-    if (tmpdir[0] == '\0')
-        return;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
+    if (tmpdir[0] != '\0' && nftw(tmpdir, remove_one, 8, FTW_DEPTH | FTW_PHYS) < 0)
         fprintf(stderr, "fuzz_conn: could not remove %s\n", tmpdir);
 }
 
