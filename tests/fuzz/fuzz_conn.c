@@ -7,8 +7,10 @@
  *
  * Each input is one client. The server end of a socketpair is handed to the
  * worker exactly as an accepted socket is (worker_adopt); the client end is
- * watched on the same event loop, so one thread runs both sides and every
- * run is the same sequence of reads and writes:
+ * watched on the same event loop, so one thread runs both sides and a run
+ * is the same sequence of reads and writes each time (except where the
+ * blocking route's helper thread, a timeout or the /c route's open-file
+ * cache, which outlives a session, decides):
  *
  *   byte 0   bits 0-1  how the client ends: 0, 1 half-close after the last
  *                      byte; 2 stay open until the server closes (its
