@@ -3,13 +3,16 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -198,11 +201,11 @@ int cfg_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
     return 0;
 }
 
-static int parse_bool(const char *v, int *out)
+int cfg_parse_bool(const char *v, int *out)
 {
-    if (!strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1"))
+    if (!strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcasecmp(v, "true") || !strcmp(v, "1"))
         *out = 1;
-    else if (!strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "0"))
+    else if (!strcasecmp(v, "no") || !strcasecmp(v, "off") || !strcasecmp(v, "false") || !strcmp(v, "0"))
         *out = 0;
     else
         return -1;
@@ -333,33 +336,120 @@ static int seen_once(load_state_t *st, const char *name)
     return 1;
 }
 
+/* "owner=" and "group=": a name or a number. */
+static int lookup_uid(const char *v, uid_t *out)
+{
+    unsigned n;
+    if (parse_uint(v, 0, 4294967294u, &n) == 0) {
+        *out = (uid_t)n;
+        return 0;
+    }
+    struct passwd *pw = getpwnam(v);
+    if (pw == NULL)
+        return -1;
+    *out = pw->pw_uid;
+    return 0;
+}
+
+static int lookup_gid(const char *v, gid_t *out)
+{
+    unsigned n;
+    if (parse_uint(v, 0, 4294967294u, &n) == 0) {
+        *out = (gid_t)n;
+        return 0;
+    }
+    struct group *gr = getgrnam(v);
+    if (gr == NULL)
+        return -1;
+    *out = gr->gr_gid;
+    return 0;
+}
+
+/* The options after a unix address: "mode=0660 owner=www-data group=proxy". */
+static int listen_option(load_state_t *st, cfg_listen_t *l, const char *opt)
+{
+    int line = st->lineno;
+    const char *eq = strchr(opt, '=');
+    const char *v = eq ? eq + 1 : "";
+    size_t klen = eq ? (size_t)(eq - opt) : strlen(opt);
+    if (l->addr.ss_family != AF_UNIX) {
+        fail(st, line, "listen: \"%s\": options are for unix sockets only", opt);
+        return -1;
+    }
+    if (klen == 4 && strncmp(opt, "mode", 4) == 0) {
+        size_t n = strlen(v);
+        if (n == 0 || n > 4 || strspn(v, "01234567") != n || strtoul(v, NULL, 8) > 0777) {
+            fail(st, line, "listen: mode=%s: expected octal permissions, e.g. mode=0660", v);
+            return -1;
+        }
+        unsigned long m = strtoul(v, NULL, 8);
+        l->unix_mode = (int)m;
+        return 0;
+    }
+    if (klen == 5 && strncmp(opt, "owner", 5) == 0) {
+        if (lookup_uid(v, &l->unix_uid) < 0) {
+            fail(st, line, "listen: owner=%s: no such user", v);
+            return -1;
+        }
+        return 0;
+    }
+    if (klen == 5 && strncmp(opt, "group", 5) == 0) {
+        if (lookup_gid(v, &l->unix_gid) < 0) {
+            fail(st, line, "listen: group=%s: no such group", v);
+            return -1;
+        }
+        return 0;
+    }
+    fail(st, line, "listen: unknown option \"%s\" (expected mode=, owner= or group=)", opt);
+    return -1;
+}
+
+/* "listen = ADDRESS [mode=OCTAL] [owner=USER] [group=GROUP]". */
+static int listen_key(load_state_t *st, const char *value)
+{
+    cfg_t *cfg = st->cfg;
+    int line = st->lineno;
+    cfg_listen_t l = {.line = line, .unix_mode = -1, .unix_uid = (uid_t)-1, .unix_gid = (gid_t)-1};
+    char *copy = xstrdup(value);
+    char *save = NULL;
+    char *addr = strtok_r(copy, " \t", &save);
+    if (addr == NULL || cfg_parse_listen(addr, &l.addr, &l.addrlen) < 0) {
+        fail(st, line, "bad listen address \"%s\" (expected host:port, [v6]:port or unix:/path)", value);
+        free(copy);
+        return 0;
+    }
+    for (char *opt; (opt = strtok_r(NULL, " \t", &save)) != NULL;) {
+        if (listen_option(st, &l, opt) < 0) {
+            free(copy);
+            return 0;
+        }
+    }
+    if (l.addr.ss_family == AF_UNIX && ((struct sockaddr_un *)&l.addr)->sun_path[0] != '/') {
+        char *abs = resolve(cfg->dir, addr + 5);
+        char buf[PATH_MAX + 8];
+        snprintf(buf, sizeof buf, "unix:%s", abs);
+        free(abs);
+        if (cfg_parse_listen(buf, &l.addr, &l.addrlen) < 0) {
+            fail(st, line, "unix socket path too long");
+            free(copy);
+            return 0;
+        }
+        l.text = xstrdup(buf);
+    } else {
+        l.text = xstrdup(addr);
+    }
+    free(copy);
+    cfg->listens = xrealloc(cfg->listens, (cfg->nlistens + 1) * sizeof *cfg->listens);
+    cfg->listens[cfg->nlistens++] = l;
+    return 1;
+}
+
 static int server_key(load_state_t *st, const char *name, const char *value)
 {
     cfg_t *cfg = st->cfg;
     int line = st->lineno;
-    if (strcmp(name, "listen") == 0) {
-        cfg_listen_t l = {.line = line};
-        if (cfg_parse_listen(value, &l.addr, &l.addrlen) < 0) {
-            fail(st, line, "bad listen address \"%s\" (expected host:port, [v6]:port or unix:/path)", value);
-            return 0;
-        }
-        if (l.addr.ss_family == AF_UNIX && ((struct sockaddr_un *)&l.addr)->sun_path[0] != '/') {
-            char *abs = resolve(cfg->dir, value + 5);
-            char buf[PATH_MAX + 8];
-            snprintf(buf, sizeof buf, "unix:%s", abs);
-            free(abs);
-            if (cfg_parse_listen(buf, &l.addr, &l.addrlen) < 0) {
-                fail(st, line, "unix socket path too long");
-                return 0;
-            }
-            l.text = xstrdup(buf);
-        } else {
-            l.text = xstrdup(value);
-        }
-        cfg->listens = xrealloc(cfg->listens, (cfg->nlistens + 1) * sizeof *cfg->listens);
-        cfg->listens[cfg->nlistens++] = l;
-        return 1;
-    }
+    if (strcmp(name, "listen") == 0)
+        return listen_key(st, value);
     if (!seen_once(st, name)) {
         fail(st, line, "duplicate key \"%s\"", name);
         return 0;
@@ -394,6 +484,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
         {"header_timeout", &cfg->header_timeout}, {"body_timeout", &cfg->body_timeout},
         {"keepalive_timeout", &cfg->keepalive_timeout}, {"send_timeout", &cfg->send_timeout},
         {"shutdown_timeout", &cfg->shutdown_timeout}, {"handler_timeout", &cfg->handler_timeout},
+        {"body_rate_grace", &cfg->body_rate_grace},
     };
     for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
         if (strcmp(name, durations[i].name) == 0) {
@@ -409,6 +500,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
         {"max_uri_bytes", &cfg->max_uri_bytes, 16, SIZE_MAX},
         {"max_body_bytes", &cfg->max_body_bytes, 0, SIZE_MAX},
         {"send_buffer", &cfg->send_buffer, 0, 1u << 30}, /* SO_SNDBUF takes an int */
+        {"body_min_rate", &cfg->body_min_rate, 0, 1u << 30},
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         if (strcmp(name, sizes[i].name) == 0) {
@@ -421,10 +513,10 @@ static int server_key(load_state_t *st, const char *name, const char *value)
             return 1;
         }
     }
-    struct { const char *name; char **dst; int path; } strs[] = {
-        {"plugin_dir", &cfg->plugin_dir, 1}, {"access_log", &cfg->access_log, 1},
-        {"error_log", &cfg->error_log, 1}, {"pid_file", &cfg->pid_file, 1},
-        {"user", &cfg->user, 0}, {"group", &cfg->group, 0},
+    struct { const char *name; char **dst; int path; int *line; } strs[] = {
+        {"plugin_dir", &cfg->plugin_dir, 1, NULL}, {"access_log", &cfg->access_log, 1, &cfg->access_log_line},
+        {"error_log", &cfg->error_log, 1, &cfg->error_log_line}, {"pid_file", &cfg->pid_file, 1, &cfg->pid_file_line},
+        {"user", &cfg->user, 0, NULL}, {"group", &cfg->group, 0, NULL},
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (strcmp(name, strs[i].name) == 0) {
@@ -433,6 +525,8 @@ static int server_key(load_state_t *st, const char *name, const char *value)
                 return 0;
             }
             free(*strs[i].dst);
+            if (strs[i].line)
+                *strs[i].line = line;
             if (strs[i].path && strcmp(value, "-") != 0 && strcmp(value, "off") != 0)
                 *strs[i].dst = resolve(cfg->dir, value);
             else
@@ -442,7 +536,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
     }
     if (strcmp(name, "defer_accept") == 0) {
         int on;
-        if (parse_bool(value, &on) < 0) {
+        if (cfg_parse_bool(value, &on) < 0) {
             fail(st, line, "defer_accept must be yes or no");
             return 0;
         }
@@ -482,7 +576,7 @@ static int route_key(load_state_t *st, const char *name, const char *value)
         return 1;
     }
     if (strcmp(name, "blocking") == 0) {
-        if (parse_bool(value, &r->blocking) < 0) {
+        if (cfg_parse_bool(value, &r->blocking) < 0) {
             fail(st, line, "blocking must be yes or no");
             return 0;
         }
@@ -523,11 +617,44 @@ static void set_defaults(cfg_t *cfg)
     cfg->send_timeout = 60000;
     cfg->shutdown_timeout = 30000;
     cfg->handler_timeout = 60000;
+    cfg->body_min_rate = 500;
+    cfg->body_rate_grace = 10000;
     cfg->max_header_bytes = 32 * 1024;
     cfg->max_uri_bytes = 8 * 1024;
     cfg->max_body_bytes = 1024 * 1024;
     cfg->max_connections = 16384;
     cfg->max_keepalive_requests = 10000;
+}
+
+/* A unix socket without owner= or group= goes to the user and group the
+ * server runs as after dropping privileges (user =, group =). */
+static int unix_defaults(load_state_t *st)
+{
+    cfg_t *cfg = st->cfg;
+    uid_t uid = (uid_t)-1;
+    gid_t gid = (gid_t)-1;
+    if (cfg->user) {
+        struct passwd *pw = getpwnam(cfg->user);
+        if (pw) { /* an unknown user is refused when dropping privileges */
+            uid = pw->pw_uid;
+            gid = pw->pw_gid;
+        }
+    }
+    if (cfg->group) {
+        struct group *gr = getgrnam(cfg->group);
+        if (gr)
+            gid = gr->gr_gid;
+    }
+    for (size_t i = 0; i < cfg->nlistens; i++) {
+        cfg_listen_t *l = &cfg->listens[i];
+        if (l->addr.ss_family != AF_UNIX)
+            continue;
+        if (l->unix_uid == (uid_t)-1)
+            l->unix_uid = uid;
+        if (l->unix_gid == (gid_t)-1)
+            l->unix_gid = gid;
+    }
+    return 0;
 }
 
 static int finish(load_state_t *st)
@@ -559,6 +686,8 @@ static int finish(load_state_t *st)
             snprintf(r->plugin_path, n, "%s/%s.so", cfg->plugin_dir, r->plugin);
         }
     }
+    if (unix_defaults(st) < 0)
+        return -1;
     for (size_t i = 0; i < cfg->nlistens; i++)
         for (size_t j = 0; j < i; j++)
             if (strcmp(cfg->listens[i].text, cfg->listens[j].text) == 0) {

@@ -12,12 +12,21 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 typedef struct cfg_listen {
     char *text;                  /* as written: "127.0.0.1:8080", "unix:/x" */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     int line;
+    /* A unix socket's file, set after bind and before listen (the options
+     * "mode=", "owner=", "group=" after the address); -1: left as created.
+     * Unset, owner is [server] user and group is [server] group, else that
+     * user's primary group: a socket bound as root before dropping
+     * privileges belongs to the user the server runs as. */
+    int unix_mode;
+    uid_t unix_uid;
+    gid_t unix_gid;
 } cfg_listen_t;
 
 typedef struct cfg_kv {
@@ -53,10 +62,15 @@ typedef struct cfg {
     char *error_log;    /* "-" or an absolute path */
     int log_level;
     char *user, *group, *pid_file;
+    int access_log_line, error_log_line, pid_file_line; /* 0: not in the file */
 
     /* limits (bytes) and timeouts (milliseconds) */
     uint64_t header_timeout, body_timeout, keepalive_timeout, send_timeout, shutdown_timeout;
     uint64_t handler_timeout; /* a blocking handler's time before 504; 0 = none */
+    /* A request body must average body_min_rate bytes/s (0 = no minimum)
+     * once body_rate_grace has passed since its head was complete. */
+    size_t body_min_rate;
+    uint64_t body_rate_grace;
     size_t max_header_bytes, max_uri_bytes, max_body_bytes;
     size_t send_buffer; /* SO_SNDBUF of each connection; 0: the kernel's autotuning */
     unsigned max_connections;
@@ -71,7 +85,12 @@ typedef struct cfg {
 int cfg_load(const char *path, cfg_t **out, char *err, size_t errlen);
 void cfg_free(cfg_t *cfg);
 
-/* Parsers shared with the command line; 0 or -1. */
+/* Parsers shared with the command line and, through the plugin API, with
+ * plugins, so every key of server.ini reads a value the same way; 0 or -1.
+ * Booleans: yes/no, on/off, true/false (any case), 1/0. Sizes: digits with
+ * an optional k, m or g (powers of 1024) and an optional b. Durations:
+ * digits with ms, s, m or h; bare digits are seconds. */
+int cfg_parse_bool(const char *s, int *out);
 int cfg_parse_size(const char *s, size_t *out);
 int cfg_parse_duration(const char *s, uint64_t *ms);
 int cfg_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len);

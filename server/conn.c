@@ -24,6 +24,12 @@
 /* Stop batching pipelined responses once this much output is queued. */
 #define OUT_BATCH_MAX 65536
 #define STREAM_PIECE 16384
+/* A lingering close discards what the client still sends for at most this
+ * long and this many bytes, then closes. */
+#define LINGER_MS 2000
+#define LINGER_MAX_BYTES (256 * 1024)
+/* First size of a chunked body's buffer; it doubles from there. */
+#define CHUNKED_BODY_FIRST 16384
 
 enum state {
     ST_IDLE,     /* between requests: keep-alive timeout */
@@ -61,6 +67,10 @@ struct conn {
     int is_head;
     response_info_t info;
     uint64_t body_need;      /* Content-Length bytes still to read */
+    uint64_t body_start_ms;  /* when the head was complete (body_min_rate) */
+    uint64_t body_got;       /* raw body bytes received since then */
+    uint64_t last_read_ms;   /* body_timeout counts from here */
+    size_t lingered;         /* bytes discarded in ST_LINGER */
     hp_chunked_t chunked;
     uint64_t sent_body;      /* body bytes of the current response sent */
     off_t file_pos;
@@ -74,6 +84,7 @@ static void on_timer(ev_loop_t *loop, ev_timer_t *t);
 static void process(conn_t *c);
 static void close_conn(conn_t *c);
 static void respond(conn_t *c);
+static void arm_body_timer(conn_t *c);
 
 const char *conn_peer(const conn_t *c) { return c->peer; }
 conn_t *conn_next(const conn_t *c) { return c->next; }
@@ -115,7 +126,9 @@ conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t pee
     ev_io_init(&c->io, fd, on_io, c);
     ev_timer_init(&c->timer, on_timer, c);
     c->state = ST_IDLE;
-    ev_timer_set(w->loop, &c->timer, cur_cfg(c)->keepalive_timeout);
+    /* A client that never sends a byte gets the header timeout, counted
+     * from accept: the keep-alive timeout is for clients already served. */
+    ev_timer_set(w->loop, &c->timer, cur_cfg(c)->header_timeout);
     return c;
 }
 
@@ -240,62 +253,28 @@ static ph_request_t *request_new(conn_t *c)
     return req;
 }
 
-/* Escapes a field for the access log: quotes, backslashes, controls and
- * non-ASCII bytes as \xHH, so a log line can be neither split nor forged. */
-static size_t log_escape(char *dst, size_t cap, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 4 < cap; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
-            dst[o++] = '\\';
-            dst[o++] = 'x';
-            dst[o++] = hex[ch >> 4];
-            dst[o++] = hex[ch & 15];
-        } else {
-            dst[o++] = (char)ch;
-        }
-    }
-    return o;
-}
-
 static void access_log(conn_t *c, ph_request_t *req, uint64_t bytes)
 {
     if (!log_access_enabled())
         return;
-    char line[4096], t[32];
+    char line[LOG_LINE_MAX], t[32];
     httpdate_clf(ev_wall(c->w->loop), t);
-    /* the client's address without its port, as the format expects */
-    size_t hl = strlen(c->peer);
-    const char *colon = strrchr(c->peer, ':');
-    if (colon && c->peer[0] != 'u')
-        hl = (size_t)(colon - c->peer);
-    size_t o = (size_t)snprintf(line, sizeof line, "%.*s - - %s \"", (int)hl, c->peer, t);
+    log_access_entry_t e = {
+        .peer = c->peer,
+        .time = t,
+        .status = req->status,
+        .bytes = bytes,
+    };
     if (req->head && req->hp.method.len) {
-        o += log_escape(line + o, 2048, req->head + req->hp.method.off, req->hp.method.len);
-        line[o++] = ' ';
-        o += log_escape(line + o, 2048 - o, req->head + req->hp.target.off, req->hp.target.len);
-        o += (size_t)snprintf(line + o, sizeof line - o, " HTTP/1.%d", req->hp.version_minor);
-    } else {
-        line[o++] = '-';
+        e.method = (ph_str_t){req->head + req->hp.method.off, req->hp.method.len};
+        e.target = (ph_str_t){req->head + req->hp.target.off, req->hp.target.len};
+        e.version_minor = req->hp.version_minor;
     }
-    ph_str_t ref = {"-", 1}, ua = {"-", 1};
     if (req->head) {
-        request_header(req, "Referer", &ref);
-        request_header(req, "User-Agent", &ua);
+        request_header(req, "Referer", &e.referer);
+        request_header(req, "User-Agent", &e.user_agent);
     }
-    /* %b of the format: body bytes sent, "-" for none */
-    if (bytes)
-        o += (size_t)snprintf(line + o, sizeof line - o, "\" %d %llu \"", req->status, (unsigned long long)bytes);
-    else
-        o += (size_t)snprintf(line + o, sizeof line - o, "\" %d - \"", req->status);
-    o += log_escape(line + o, sizeof line - o - 600, ref.ptr, ref.len > 512 ? 512 : ref.len);
-    o += (size_t)snprintf(line + o, sizeof line - o, "\" \"");
-    o += log_escape(line + o, sizeof line - o - 8, ua.ptr, ua.len > 512 ? 512 : ua.len);
-    line[o++] = '"';
-    line[o++] = '\n';
-    log_access_add(&c->w->alog, line, o);
+    log_access_add(&c->w->alog, line, log_access_format(line, &e));
 }
 
 /* Frees req's pool (running its cleanups: plugin resources, file
@@ -319,6 +298,7 @@ static void request_end(conn_t *c)
     if (c->responded)
         access_log(c, req, c->sent_body);
     c->responded = 0;
+    c->is_head = 0; /* an error before the next head is parsed has a body */
     c->info.framing = FRAME_NONE;
     c->sent_body = 0;
     request_release(c, req);
@@ -327,6 +307,16 @@ static void request_end(conn_t *c)
 /* --- output ------------------------------------------------------------ */
 
 static void set_timer(conn_t *c, uint64_t ms) { ev_timer_set(c->w->loop, &c->timer, ms); }
+
+/* Bytes of a response went out. send_timeout bounds the time between
+ * writes only while a response is what the connection waits on: output of
+ * earlier requests flushed while a head or body is read, or while a
+ * handler runs, must not replace the timer of that state. */
+static void sent_some(conn_t *c)
+{
+    if (c->state == ST_RESPOND || c->state == ST_SENDING)
+        set_timer(c, cur_cfg(c)->send_timeout);
+}
 
 /* Queues the response head and, when small, the body. Returns 0, or -1
  * when memory ran out (the connection is then closed). */
@@ -411,7 +401,8 @@ static int flush(conn_t *c)
                     return 0;
                 return -1;
             }
-            set_timer(c, cur_cfg(c)->send_timeout);
+            if (n > 0)
+                sent_some(c);
             continue;
         }
         if (!more)
@@ -459,7 +450,7 @@ static int flush(conn_t *c)
             }
             c->sent_body += (size_t)n;
         }
-        set_timer(c, cur_cfg(c)->send_timeout);
+        sent_some(c);
     }
 }
 
@@ -484,17 +475,25 @@ static void blocking_job(void *arg)
 {
     ph_request_t *req = arg;
     conn_t *c = req->conn;
-    run_handler(req);
+    if (__atomic_load_n(&req->cancelled, __ATOMIC_ACQUIRE))
+        req->skipped = 1; /* read on the loop after worker_post_done() */
+    else
+        run_handler(req);
     worker_post_done(c->w, c);
 }
 
 void conn_blocking_done(conn_t *c)
 {
     if (c->orphan != NULL) {
-        /* Too late: the client already had its 504. */
-        log_info("handler for \"%s\" finished %llu ms after it started; its response was discarded",
-                 c->orphan->path ? c->orphan->path : "",
-                 (unsigned long long)(ev_now(c->w->loop) - c->orphan->start_ms));
+        /* Too late: the client already had its 504. A job still queued
+         * when that happened was skipped (blocking_job). */
+        if (c->orphan->skipped)
+            log_info("handler for \"%s\" not run: its request timed out while queued",
+                     c->orphan->path ? c->orphan->path : "");
+        else
+            log_info("handler for \"%s\" finished %llu ms after it started; its response was discarded",
+                     c->orphan->path ? c->orphan->path : "",
+                     (unsigned long long)(ev_now(c->w->loop) - c->orphan->start_ms));
         request_release(c, c->orphan);
         c->orphan = NULL;
         if (c->state == ST_CLOSED)
@@ -520,12 +519,14 @@ static void handler_timed_out(conn_t *c)
     log_warn("handler for \"%s\" still running after handler_timeout: answering 504",
              late->path ? late->path : "");
     c->orphan = late;
+    __atomic_store_n(&late->cancelled, 1, __ATOMIC_RELEASE);
     c->req = r = request_new(c);
     if (r == NULL) {
         close_conn(c);
         return;
     }
     r->hp = late->hp;
+    r->route = late->route;
     r->head = late->head_len ? pool_alloc(r->pool, late->head_len) : NULL;
     if (r->head != NULL) {
         memcpy(r->head, late->head, late->head_len);
@@ -555,18 +556,27 @@ static int dispatch(conn_t *c)
         }
         return 1;
     }
-    size_t plen = 0;
-    const gen_route_t *route = router_match(req->gen->router, req->path, req->path_len, &plen);
+    const gen_route_t *route = req->route;
     if (route == NULL) {
         request_error(req, 404);
         return 1;
     }
-    req->route = route;
-    req->prefix_len = plen;
     if (route->blocking) {
         uint64_t limit = cur_cfg(c)->handler_timeout;
+        /* Answers to earlier pipelined requests go out now, not after
+         * this handler. While it runs the socket is watched for writing
+         * only as long as they need; otherwise not at all, so a client
+         * that resets costs nothing until the handler is done. */
+        int r = buf_pending(&c->out) > 0 ? flush(c) : 1;
+        if (r < 0) {
+            close_conn(c);
+            return 0;
+        }
         c->state = ST_HANDLING;
-        ev_io_set(c->w->loop, &c->io, 0);
+        if (r == 0)
+            ev_io_set(c->w->loop, &c->io, EV_WRITE);
+        else
+            ev_io_stop(c->w->loop, &c->io);
         if (limit > 0)
             set_timer(c, limit);
         else
@@ -585,6 +595,32 @@ static int dispatch(conn_t *c)
 
 /* --- input ---------------------------------------------------------------- */
 
+/* The route a request whose head is incomplete or invalid was meant for,
+ * judged from the origin-form path at the start of its target, so that an
+ * API route's clients get its kind of error (PH_PLUGIN_JSON_ERRORS) also
+ * for a 414 or 431. Best effort: NULL when the path cannot be read. */
+static const gen_route_t *route_for_error(conn_t *c)
+{
+    if (c->rbuf == NULL)
+        return NULL;
+    const char *b = c->rbuf + c->rpos, *end = c->rbuf + c->rlen;
+    while (b < end && (*b == '\r' || *b == '\n'))
+        b++;
+    const char *sp = memchr(b, ' ', (size_t)(end - b) < HP_MAX_METHOD + 1 ? (size_t)(end - b) : HP_MAX_METHOD + 1);
+    if (sp == NULL || sp + 1 >= end || sp[1] != '/')
+        return NULL;
+    const char *p = sp + 1, *q = p;
+    size_t max = cur_cfg(c)->max_uri_bytes;
+    while (q < end && (size_t)(q - p) < max && *q != ' ' && *q != '?' && *q != '\r' && *q != '\n')
+        q++;
+    char *path = pool_alloc(c->req->pool, (size_t)(q - p) + 1);
+    size_t len;
+    if (path == NULL || hp_path_normalize(p, (size_t)(q - p), path, &len) != HP_OK)
+        return NULL;
+    size_t plen;
+    return router_match(c->req->gen->router, path, len, &plen);
+}
+
 /* A request that cannot be parsed: answer status and close. */
 static void fail_request(conn_t *c, int status)
 {
@@ -594,6 +630,8 @@ static void fail_request(conn_t *c, int status)
         close_conn(c);
         return;
     }
+    if (c->req->route == NULL && c->req->head == NULL)
+        c->req->route = route_for_error(c);
     request_error(c->req, status);
     c->want_close = 1;
     c->linger = 1;
@@ -627,6 +665,9 @@ static int start_request(conn_t *c, size_t head_len)
             return -1;
         }
         req->path[req->path_len] = '\0';
+        size_t plen = 0;
+        req->route = router_match(req->gen->router, req->path, req->path_len, &plen);
+        req->prefix_len = plen;
     }
 
     if (req->hp.chunked) {
@@ -646,6 +687,34 @@ static int start_request(conn_t *c, size_t head_len)
     } else {
         c->body_need = 0;
     }
+    return 0;
+}
+
+static void free_chunked_body(void *arg)
+{
+    ph_request_t *req = arg;
+    free(req->body);
+}
+
+/* Makes room for need bytes of a chunked body. The buffer doubles (up to
+ * max), so a body of n bytes costs O(n) memory and copies however small
+ * its chunks; realloc gives the old buffer back at once. */
+static int grow_chunked_body(ph_request_t *req, size_t need, size_t max)
+{
+    if (need <= req->body_cap)
+        return 0;
+    size_t cap = req->body_cap ? req->body_cap : CHUNKED_BODY_FIRST;
+    while (cap < need && cap <= SIZE_MAX / 2)
+        cap *= 2;
+    if (cap > max)
+        cap = max > need ? max : need;
+    if (req->body_cap == 0 && pool_cleanup_add(req->pool, free_chunked_body, req) < 0)
+        return -1;
+    char *b = realloc(req->body, cap);
+    if (b == NULL)
+        return -1;
+    req->body = b;
+    req->body_cap = cap;
     return 0;
 }
 
@@ -677,13 +746,11 @@ static int take_body(conn_t *c)
         return -1;
     }
     if (len > 0) {
-        char *b = pool_realloc(req->pool, req->body, req->body_len, req->body_len + len);
-        if (b == NULL) {
+        if (grow_chunked_body(req, req->body_len + len, cur_cfg(c)->max_body_bytes) < 0) {
             fail_request(c, 500);
             return -1;
         }
-        memcpy(b + req->body_len, c->rbuf + c->rpos, len);
-        req->body = b;
+        memcpy(req->body + req->body_len, c->rbuf + c->rpos, len);
         req->body_len += len;
     }
     if (rest == HP_INCOMPLETE) {
@@ -718,26 +785,43 @@ static void wait_input(conn_t *c)
         }
         if (r == 0)
             mask |= EV_WRITE;
+        /* Between requests, unsent answers are bounded by send_timeout;
+         * once out, the keep-alive timeout starts. */
+        if (c->state == ST_IDLE)
+            set_timer(c, r == 0 ? cur_cfg(c)->send_timeout : cur_cfg(c)->keepalive_timeout);
     }
-    ev_io_set(c->w->loop, &c->io, mask);
+    if (ev_io_set(c->w->loop, &c->io, mask) < 0)
+        close_conn(c);
 }
 
 /* Closes after the last response. An error answer may leave unread input
  * in the socket, and closing over unread input sends a reset that can
  * destroy the answer before the client reads it: half-close and discard
  * what still comes for a moment instead. */
+static int input_unread(const conn_t *c)
+{
+    if (c->rbuf && c->rpos < c->rlen)
+        return 1;
+    char b;
+    return recv(c->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
 static void finish(conn_t *c)
 {
-    if (!c->linger) {
+    if (!c->linger && !input_unread(c)) {
         close_conn(c);
         return;
     }
     shutdown(c->io.fd, SHUT_WR);
     c->state = ST_LINGER;
+    c->lingered = 0;
     c->rpos = c->rlen;
     release_rbuf(c);
-    ev_io_set(c->w->loop, &c->io, EV_READ);
-    set_timer(c, 2000);
+    if (ev_io_set(c->w->loop, &c->io, EV_READ) < 0) {
+        close_conn(c);
+        return;
+    }
+    set_timer(c, LINGER_MS);
 }
 
 /* Parses and runs requests from the buffer until it needs I/O. */
@@ -766,8 +850,13 @@ static void process(conn_t *c)
                 return;
             }
             if (r == 0) {
+                /* waiting on the client from here: send_timeout, also
+                 * when nothing went out (the timer may have been stopped
+                 * for a handler with handler_timeout = 0) */
                 c->state = ST_SENDING;
-                ev_io_set(c->w->loop, &c->io, EV_WRITE);
+                set_timer(c, cur_cfg(c)->send_timeout);
+                if (ev_io_set(c->w->loop, &c->io, EV_WRITE) < 0)
+                    close_conn(c);
                 return;
             }
             request_end(c);
@@ -810,7 +899,8 @@ static void process(conn_t *c)
                     close_conn(c);
                     return;
                 }
-                if (c->state == ST_IDLE)
+                /* the first request's header timeout runs from accept */
+                if (c->state == ST_IDLE && c->nrequests > 0)
                     set_timer(c, cur_cfg(c)->keepalive_timeout);
                 wait_input(c);
                 if (c->state != ST_CLOSED && c->req == NULL)
@@ -827,7 +917,8 @@ static void process(conn_t *c)
             }
             if (c->state == ST_IDLE) {
                 c->state = ST_HEAD;
-                set_timer(c, cur_cfg(c)->header_timeout);
+                if (c->nrequests > 0)
+                    set_timer(c, cur_cfg(c)->header_timeout);
             }
             int n = hp_parse_request(&c->req->hp, c->rbuf + c->rpos, c->rlen - c->rpos, &cur_gen(c)->limits);
             if (n == HP_INCOMPLETE) {
@@ -845,7 +936,9 @@ static void process(conn_t *c)
             }
             if (c->body_need > 0) {
                 c->state = ST_BODY;
-                set_timer(c, cur_cfg(c)->body_timeout);
+                c->body_start_ms = c->last_read_ms = ev_now(c->w->loop);
+                c->body_got = c->rlen - c->rpos;
+                arm_body_timer(c);
                 continue;
             }
             if (dispatch(c))
@@ -875,8 +968,11 @@ static void read_input(conn_t *c)
     if (n < 0)
         return;
     c->rlen += (size_t)n;
-    if (c->state == ST_BODY)
-        set_timer(c, cur_cfg(c)->body_timeout);
+    if (c->state == ST_BODY) {
+        c->body_got += (size_t)n;
+        c->last_read_ms = ev_now(c->w->loop);
+        arm_body_timer(c);
+    }
     process(c);
 }
 
@@ -884,7 +980,9 @@ static void discard_input(conn_t *c)
 {
     char sink[4096];
     ssize_t n = recv(c->io.fd, sink, sizeof sink, 0);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+    if (n > 0)
+        c->lingered += (size_t)n;
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || c->lingered > LINGER_MAX_BYTES)
         close_conn(c);
 }
 
@@ -893,7 +991,22 @@ static void on_io(ev_loop_t *loop, ev_io_t *io, unsigned events)
     conn_t *c = io->data;
     switch (c->state) {
     case ST_CLOSED:
+        return;
     case ST_HANDLING:
+        /* Only earlier responses can be pending here (dispatch). A reset
+         * or hang-up stops the watch: level-triggered, it would be
+         * reported again on every turn of the loop until the handler is
+         * done. The connection closes then. */
+        if (events & EV_HUP) {
+            ev_io_stop(loop, io);
+            c->want_close = 1;
+        } else if (events & EV_WRITE) {
+            int r = flush(c);
+            if (r != 0)
+                ev_io_stop(loop, io);
+            if (r < 0)
+                c->want_close = 1;
+        }
         return;
     case ST_LINGER:
         discard_input(c);
@@ -913,20 +1026,67 @@ static void on_io(ev_loop_t *loop, ev_io_t *io, unsigned events)
     }
 }
 
+/* Whether the body has fallen below body_min_rate on average, once the
+ * grace period has passed. */
+static int body_too_slow(const conn_t *c)
+{
+    const cfg_t *cfg = cur_cfg(c);
+    if (cfg->body_min_rate == 0)
+        return 0;
+    uint64_t elapsed = ev_now(c->w->loop) - c->body_start_ms;
+    return elapsed >= cfg->body_rate_grace && c->body_got * 1000 < (uint64_t)cfg->body_min_rate * elapsed;
+}
+
+/* ST_BODY's one timer: whichever comes first of body_timeout after the
+ * last read and the moment the bytes received so far fall below the
+ * minimum rate (1 ms past the last moment they meet it). */
+static void arm_body_timer(conn_t *c)
+{
+    const cfg_t *cfg = cur_cfg(c);
+    uint64_t now = ev_now(c->w->loop);
+    uint64_t due = c->last_read_ms + cfg->body_timeout;
+    if (cfg->body_min_rate) {
+        uint64_t on_rate = c->body_got * 1000 / cfg->body_min_rate + 1;
+        uint64_t rate_due = c->body_start_ms + (on_rate > cfg->body_rate_grace ? on_rate : cfg->body_rate_grace);
+        if (rate_due < due)
+            due = rate_due;
+    }
+    set_timer(c, due > now ? due - now : 0);
+}
+
+/* The client took too long with a head or a body: 408, answered as any
+ * error answer (lingering over what it may still send), then close. */
+static void too_slow(conn_t *c)
+{
+    fail_request(c, 408);
+    if (c->state == ST_CLOSED)
+        return;
+    respond(c);
+    process(c);
+}
+
 static void on_timer(ev_loop_t *loop, ev_timer_t *t)
 {
     conn_t *c = t->data;
     switch (c->state) {
     case ST_HEAD:
+        log_info("%s: header_timeout: no complete request head after %llu ms; answering 408", c->peer,
+                 (unsigned long long)cur_cfg(c)->header_timeout);
+        too_slow(c);
+        break;
     case ST_BODY:
-        /* Too slow: a 408 if the socket takes it, then close. */
-        if (c->req) {
-            request_error(c->req, 408);
-            c->want_close = 1;
-            if (queue_response(c) == 0)
-                flush(c);
+        if (body_too_slow(c)) {
+            log_info("%s: request body below body_min_rate (%llu bytes in %llu ms); answering 408", c->peer,
+                     (unsigned long long)c->body_got,
+                     (unsigned long long)(ev_now(c->w->loop) - c->body_start_ms));
+        } else if (ev_now(c->w->loop) - c->last_read_ms >= cur_cfg(c)->body_timeout) {
+            log_info("%s: body_timeout: no body bytes for %llu ms; answering 408", c->peer,
+                     (unsigned long long)cur_cfg(c)->body_timeout);
+        } else {
+            arm_body_timer(c); /* neither deadline passed yet */
+            break;
         }
-        close_conn(c);
+        too_slow(c);
         break;
     case ST_HANDLING:
         handler_timed_out(c);

@@ -52,8 +52,9 @@ void ev_free(ev_loop_t *loop);
 /* Runs until ev_break(). Returns 0, or -1 if polling failed. */
 int ev_run(ev_loop_t *loop);
 void ev_break(ev_loop_t *loop);
-/* cb(loop, data) runs after each batch of events, before the loop sleeps:
- * the place to free objects closed during the batch. */
+/* cb(loop, data) runs after each round of due timers and after each batch
+ * of events, before the loop sleeps: the place to free objects closed
+ * during them. */
 void ev_set_tick(ev_loop_t *loop, void (*cb)(ev_loop_t *, void *), void *data);
 /* Monotonic milliseconds, cached once per loop iteration. */
 uint64_t ev_now(const ev_loop_t *loop);

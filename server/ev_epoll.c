@@ -283,6 +283,10 @@ int ev_run(ev_loop_t *loop)
     while (!loop->stop) {
         update_now(loop);
         int timeout = run_timers(loop);
+        /* what the timers closed or logged is dealt with before sleeping,
+         * not after whatever event comes next */
+        if (loop->tick)
+            loop->tick(loop, loop->tick_data);
         if (loop->stop)
             break;
         int n = epoll_wait(loop->epfd, loop->events, MAX_EVENTS, timeout);

@@ -11,6 +11,7 @@
 static pthread_mutex_t dead_lock = PTHREAD_MUTEX_INITIALIZER;
 static gen_t *dead;
 static unsigned alive;
+static gen_t *all; /* every generation built and not destroyed (main thread) */
 static unsigned stat_reused, stat_created;
 
 void gen_build_stats(unsigned *reused, unsigned *created)
@@ -56,7 +57,8 @@ static void instance_unref(gen_instance_t *gi)
 {
     if (--gi->refs > 0)
         return;
-    gi->lib->desc->destroy(gi->instance);
+    if (gi->instance)
+        gi->lib->desc->destroy(gi->instance);
     plugin_unref(gi->lib);
     free(gi);
 }
@@ -73,6 +75,11 @@ static void gen_destroy(gen_t *g)
     free(g->listeners);
     router_free(g->router);
     cfg_free(g->cfg);
+    gen_t **p = &all;
+    while (*p && *p != g)
+        p = &(*p)->next_all;
+    if (*p)
+        *p = g->next_all;
     free(g);
     alive--;
 }
@@ -92,6 +99,13 @@ static int build_listeners(gen_t *g, gen_t *prev, char *err, size_t errlen)
             if (strcmp(prev->listeners[j]->l.text, cfg->listens[i].text) == 0)
                 found = prev->listeners[j];
         if (found) {
+            char why[512];
+            /* The socket stays (its clients with it): a changed mode,
+             * owner or group is applied to it, or it keeps its old ones. */
+            if (listener_access_differs(&found->l, &cfg->listens[i]) &&
+                listener_set_access(&found->l, &cfg->listens[i], why, sizeof why) < 0)
+                log_warn("%s:%d: %s; the socket keeps its old access until it is created again", cfg->path,
+                         cfg->listens[i].line, why);
             found->refs++;
             g->listeners[i] = found;
             listener_set_defer(&found->l, cfg->defer_accept);
@@ -138,16 +152,21 @@ static void note_dropped_passed(const gen_t *g, const gen_t *prev)
     }
 }
 
-static gen_instance_t *find_instance(gen_t *prev, uint64_t sig)
+/* An instance of prev this generation can take over: same signature, and
+ * at least as far along as this generation needs (a checked-only one of a
+ * master cannot serve a single process's requests). */
+static gen_instance_t *find_instance(gen_t *prev, uint64_t sig, gen_how_t how)
 {
-    for (size_t i = 0; prev && i < prev->nroutes; i++)
-        if (prev->routes[i].inst->signature == sig)
-            return prev->routes[i].inst;
+    for (size_t i = 0; prev && i < prev->nroutes; i++) {
+        gen_instance_t *gi = prev->routes[i].inst;
+        if (gi->signature == sig && (how != GEN_CREATE || gi->instance))
+            return gi;
+    }
     return NULL;
 }
 
-static int create_instance(gen_t *g, const cfg_route_t *r, uint64_t sig, gen_instance_t **out, char *err,
-                           size_t errlen)
+static int load_instance(gen_t *g, const cfg_route_t *r, uint64_t sig, gen_instance_t **out, char *err,
+                         size_t errlen)
 {
     cfg_t *cfg = g->cfg;
     plugin_lib_t *lib = NULL;
@@ -165,9 +184,29 @@ static int create_instance(gen_t *g, const cfg_route_t *r, uint64_t sig, gen_ins
         snprintf(err, errlen, "%s:%d: [route %s]: %s", cfg->path, r->plugin_line, r->prefix, why);
         return -1;
     }
+    gen_instance_t *gi = calloc(1, sizeof *gi);
+    if (gi == NULL) {
+        plugin_unref(lib);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    gi->lib = lib;
+    gi->refs = 1;
+    gi->born = g->id;
+    gi->signature = sig;
+    *out = gi;
+    return 0;
+}
+
+/* Calls the plugin's create() for route r into gi->instance; with
+ * PH_CREATE_CHECK in flags, destroys the instance at once. */
+static int create_instance(const gen_t *g, const cfg_route_t *r, gen_instance_t *gi, uint32_t flags, char *err,
+                           size_t errlen)
+{
+    const cfg_t *cfg = g->cfg;
+    const ph_plugin_t *d = gi->lib->desc;
     ph_kv_t *kv = calloc(r->nkeys + 1, sizeof *kv);
     if (kv == NULL) {
-        plugin_unref(lib);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -181,38 +220,44 @@ static int create_instance(gen_t *g, const cfg_route_t *r, uint64_t sig, gen_ins
         .keys = kv,
         .nkeys = r->nkeys,
         .threads = cfg->threads,
-        .flags = g->dry ? PH_CREATE_CHECK : 0,
+        .flags = flags,
     };
     ph_error_t perr = {.msg = "", .key = -1};
     void *instance = NULL;
-    int rc = lib->desc->create(&args, &instance, &perr);
+    int rc = d->create(&args, &instance, &perr);
     free(kv);
     if (rc != PH_OK) {
         int line = r->plugin_line;
         if (perr.key >= 0 && (size_t)perr.key < r->nkeys)
             line = r->keys[perr.key].line;
         snprintf(err, errlen, "%s:%d: [route %s] plugin %s refused its configuration: %s", cfg->path, line,
-                 r->prefix, lib->desc->name, perr.msg[0] ? perr.msg : "(no reason given)");
-        plugin_unref(lib);
+                 r->prefix, d->name, perr.msg[0] ? perr.msg : "(no reason given)");
         return -1;
     }
-    gen_instance_t *gi = calloc(1, sizeof *gi);
-    if (gi == NULL) {
-        lib->desc->destroy(instance);
-        plugin_unref(lib);
-        snprintf(err, errlen, "out of memory");
-        return -1;
+    if (flags & PH_CREATE_CHECK) {
+        d->destroy(instance);
+        gi->checked = 1;
+    } else {
+        gi->instance = instance;
     }
-    gi->lib = lib;
-    gi->instance = instance;
-    gi->refs = 1;
-    gi->born = g->id;
-    gi->signature = sig;
-    *out = gi;
     return 0;
 }
 
-static int build_routes(gen_t *g, gen_t *prev, char *err, size_t errlen)
+int gen_create(gen_t *g, gen_how_t how, char *err, size_t errlen)
+{
+    for (size_t i = 0; how != GEN_LOAD && i < g->nroutes; i++) {
+        gen_instance_t *gi = g->routes[i].inst; /* build_routes sets one for every route it adds */
+        if (gi == NULL || gi->instance || (how == GEN_CHECK && gi->checked))
+            continue;
+        uint32_t flags = how == GEN_CHECK ? PH_CREATE_CHECK : 0;
+        if (create_instance(g, g->routes[i].cfg, gi, flags, err, errlen) < 0)
+            return -1;
+        stat_created++;
+    }
+    return 0;
+}
+
+static int build_routes(gen_t *g, gen_t *prev, gen_how_t how, char *err, size_t errlen)
 {
     cfg_t *cfg = g->cfg;
     g->router = router_new();
@@ -225,14 +270,12 @@ static int build_routes(gen_t *g, gen_t *prev, char *err, size_t errlen)
         const cfg_route_t *r = &cfg->routes[i];
         uint64_t h = plugin_file_hash(r->plugin_path);
         uint64_t sig = route_signature(r, h);
-        gen_instance_t *gi = h ? find_instance(prev, sig) : NULL;
+        gen_instance_t *gi = h ? find_instance(prev, sig, how) : NULL;
         if (gi) {
             gi->refs++;
             stat_reused++;
-        } else {
-            if (create_instance(g, r, sig, &gi, err, errlen) < 0)
-                return -1;
-            stat_created++;
+        } else if (load_instance(g, r, sig, &gi, err, errlen) < 0) {
+            return -1;
         }
         gen_route_t *gr = &g->routes[g->nroutes++];
         gr->cfg = r;
@@ -244,10 +287,11 @@ static int build_routes(gen_t *g, gen_t *prev, char *err, size_t errlen)
             return -1;
         }
     }
-    return 0;
+    return gen_create(g, how, err, errlen);
 }
 
-static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_t **out, char *err, size_t errlen)
+static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_how_t how, gen_t **out, char *err,
+                 size_t errlen)
 {
     gen_t *g = calloc(1, sizeof *g);
     if (g == NULL) {
@@ -255,6 +299,8 @@ static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_t **ou
         return -1;
     }
     alive++;
+    g->next_all = all;
+    all = g;
     stat_reused = stat_created = 0;
     g->refs = 1;
     g->id = id;
@@ -262,7 +308,7 @@ static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_t **ou
     g->limits.max_header_bytes = cfg->max_header_bytes;
     g->limits.max_uri_bytes = cfg->max_uri_bytes;
     g->dry = !bind;
-    if ((bind && build_listeners(g, prev, err, errlen) < 0) || build_routes(g, prev, err, errlen) < 0) {
+    if ((bind && build_listeners(g, prev, err, errlen) < 0) || build_routes(g, prev, how, err, errlen) < 0) {
         g->cfg = NULL; /* still the caller's */
         gen_destroy(g);
         return -1;
@@ -273,14 +319,28 @@ static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_t **ou
     return 0;
 }
 
-int gen_build(cfg_t *cfg, gen_t *prev, unsigned long id, gen_t **out, char *err, size_t errlen)
+int gen_build(cfg_t *cfg, gen_t *prev, unsigned long id, gen_how_t how, gen_t **out, char *err, size_t errlen)
 {
-    return build(cfg, prev, id, 1, out, err, errlen);
+    return build(cfg, prev, id, 1, how, out, err, errlen);
 }
 
 int gen_build_dry(cfg_t *cfg, gen_t **out, char *err, size_t errlen)
 {
-    return build(cfg, NULL, 0, 0, out, err, errlen);
+    return build(cfg, NULL, 0, 0, GEN_CHECK, out, err, errlen);
+}
+
+void gen_forget_others(const gen_t *keep)
+{
+    pthread_mutex_lock(&dead_lock);
+    dead = NULL; /* all of them are in the list below too */
+    pthread_mutex_unlock(&dead_lock);
+    gen_t *g = all;
+    while (g) {
+        gen_t *next = g->next_all;
+        if (g != keep)
+            gen_destroy(g);
+        g = next;
+    }
 }
 
 void gen_discard(gen_t *g) { gen_destroy(g); }

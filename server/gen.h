@@ -13,6 +13,10 @@
  * not change (same listen text; same plugin file content, keys and prefix),
  * so a reload keeps sockets open and keeps instances' caches and database
  * connections.
+ *
+ * With worker processes the master's generations only validate their routes
+ * (GEN_CHECK): each worker process, once forked, forgets the others
+ * (gen_forget_others) and creates the instances it serves (gen_create).
  */
 #ifndef PH_GEN_H
 #define PH_GEN_H
@@ -32,7 +36,8 @@ typedef struct gen_listener {
 
 typedef struct gen_instance {
     plugin_lib_t *lib;
-    void *instance;
+    void *instance;     /* NULL until created (see gen_how_t) */
+    int checked;        /* create() with PH_CREATE_CHECK accepted the keys */
     unsigned refs; /* generations holding it (main thread only) */
     unsigned long born; /* generation that created it */
     uint64_t signature; /* hash of file content + prefix + keys */
@@ -57,13 +62,36 @@ typedef struct gen {
     hp_limits_t limits;
     int dry;   /* built for "-t": plugins are told (PH_CREATE_CHECK) */
     struct gen *next_dead;
+    struct gen *next_all; /* every generation not yet destroyed */
 } gen_t;
 
+/* How far gen_build() and gen_create() take each route's instance. */
+typedef enum gen_how {
+    GEN_LOAD,   /* load and check the plugin library only */
+    GEN_CHECK,  /* and call create() with PH_CREATE_CHECK, destroy() at
+                   once: the master of worker processes, which serves
+                   nothing itself, validates a configuration this way */
+    GEN_CREATE, /* and create the instance that serves requests */
+} gen_how_t;
+
 /* Builds generation id from cfg (taking ownership of cfg on success), reusing
- * what prev (may be NULL) has unchanged. Main thread only. Returns 0 and
- * *out with one reference, or -1 with err filled; on failure cfg is still
- * the caller's and nothing has changed. */
-int gen_build(cfg_t *cfg, gen_t *prev, unsigned long id, gen_t **out, char *err, size_t errlen);
+ * what prev (may be NULL) has unchanged: listeners, and route instances that
+ * are at least as far along as how asks. Main thread only. Returns 0 and
+ * *out with one reference, or -1 with err filled ("file:line: ..."); on
+ * failure cfg is still the caller's and nothing has changed. */
+int gen_build(cfg_t *cfg, gen_t *prev, unsigned long id, gen_how_t how, gen_t **out, char *err, size_t errlen);
+
+/* Takes every route instance of g to how (GEN_CHECK or GEN_CREATE): the
+ * start-up builds with GEN_LOAD as root, drops privileges, then creates, so
+ * plugins always run as the server's user. Returns 0, or -1 with err
+ * filled; g is then fit only for being discarded. Main thread only. */
+int gen_create(gen_t *g, gen_how_t how, char *err, size_t errlen);
+
+/* In a process just forked: destroys every generation but keep without
+ * calling any plugin (only libraries, listening sockets and memory are
+ * released), so the child holds nothing of the generations it never serves.
+ * The parent must hold no created instance (GEN_CHECK at most). */
+void gen_forget_others(const gen_t *keep);
 
 /* Like gen_build, but binds no socket: for "-t", which must work beside a
  * running server on the same ports; and plugins' create() is told it is a
@@ -83,7 +111,8 @@ int gen_reap(void);
 /* Main thread: number of generations built but not yet destroyed. */
 unsigned gen_alive(void);
 
-/* Route instances reused / created by the last gen_build (for the log). */
+/* Route instances reused / created (or checked) by the last gen_build and
+ * gen_create (for the log). */
 void gen_build_stats(unsigned *reused, unsigned *created);
 
 #endif

@@ -477,9 +477,16 @@ int hp_parse_request(hp_request_t *r, const char *buf, size_t len, const hp_limi
             r->method.off = (uint32_t)p;
             r->state = S_METHOD;
             /* fall through */
-        case S_METHOD:
-            while (p < end && (cls[b[p]] & C_TCHAR))
+        case S_METHOD: {
+            /* No method this server could implement is longer: a longer one
+             * is refused as soon as it is seen, not after 8 KiB of it. */
+            size_t mend = r->method.off + HP_MAX_METHOD + 1;
+            if (mend > end)
+                mend = end;
+            while (p < mend && (cls[b[p]] & C_TCHAR))
                 p++;
+            if (p - r->method.off > HP_MAX_METHOD)
+                return fail(r, 501, "method too long");
             if (p >= end)
                 goto need_more;
             if (b[p] != ' ')
@@ -491,6 +498,7 @@ int hp_parse_request(hp_request_t *r, const char *buf, size_t len, const hp_limi
             r->target.off = (uint32_t)p;
             r->has_query = 0;
             r->state = S_TARGET;
+        }
             /* fall through */
         case S_TARGET: {
             size_t umax = eff_limit(lim, 1);

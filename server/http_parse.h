@@ -19,6 +19,8 @@
 #define HP_INCOMPLETE (-2)
 
 #define HP_MAX_HEADERS 64
+/* Longest method accepted; a longer one is a 501 (RFC 9110 section 9.1). */
+#define HP_MAX_METHOD 32
 
 /* A zero field (or a NULL hp_limits_t pointer) means "no limit" (INT_MAX). */
 typedef struct hp_limits {
@@ -96,8 +98,9 @@ void hp_request_init(hp_request_t *r);
  * handled as 1.1 (RFC 9110 section 2.5); another major version -> 505;
  * anything not "HTTP/" DIGIT "." DIGIT -> 400. Leading empty lines before
  * the request line are skipped (RFC 9112 section 2.2) and count toward the
- * header limit. The 414 and 431 limits also fire while the head is still
- * incomplete, as soon as the bytes present exceed them.
+ * header limit. A method longer than HP_MAX_METHOD -> 501. The 414, 431
+ * and method limits also fire while the head is still incomplete, as soon
+ * as the bytes present exceed them.
  *
  * After a result other than HP_INCOMPLETE, further calls return the same
  * result. A complete head's length is at most INT_MAX.

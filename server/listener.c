@@ -298,6 +298,39 @@ static int borrow(passed_sock_t *p, const cfg_listen_t *cl, listener_t *l, char 
 
 /* --- listeners ------------------------------------------------------------- */
 
+int listener_access_differs(const listener_t *l, const cfg_listen_t *cl)
+{
+    return l->unix_path && !l->passed &&
+           (l->unix_mode != cl->unix_mode || l->unix_uid != cl->unix_uid || l->unix_gid != cl->unix_gid);
+}
+
+int listener_set_access(listener_t *l, const cfg_listen_t *cl, char *err, size_t errlen)
+{
+    if (l->unix_path == NULL || l->passed)
+        return 0;
+    struct stat sb;
+    /* chmod follows symlinks: act only on the socket itself. */
+    if (lstat(l->unix_path, &sb) < 0 || !S_ISSOCK(sb.st_mode)) {
+        snprintf(err, errlen, "listen %s: %s is no longer our socket", cl->text, l->unix_path);
+        return -1;
+    }
+    uid_t uid = cl->unix_uid == (uid_t)-1 || cl->unix_uid == sb.st_uid ? (uid_t)-1 : cl->unix_uid;
+    gid_t gid = cl->unix_gid == (gid_t)-1 || cl->unix_gid == sb.st_gid ? (gid_t)-1 : cl->unix_gid;
+    if ((uid != (uid_t)-1 || gid != (gid_t)-1) && lchown(l->unix_path, uid, gid) < 0) {
+        snprintf(err, errlen, "listen %s: owner %ld, group %ld: %s", cl->text, (long)(int)cl->unix_uid,
+                 (long)(int)cl->unix_gid, strerror(errno));
+        return -1;
+    }
+    if (cl->unix_mode >= 0 && chmod(l->unix_path, (mode_t)cl->unix_mode) < 0) {
+        snprintf(err, errlen, "listen %s: mode %04o: %s", cl->text, (unsigned)cl->unix_mode, strerror(errno));
+        return -1;
+    }
+    l->unix_mode = cl->unix_mode;
+    l->unix_uid = cl->unix_uid;
+    l->unix_gid = cl->unix_gid;
+    return 0;
+}
+
 int listener_open(const cfg_listen_t *cl, listener_t *l, char *err, size_t errlen)
 {
     memset(l, 0, sizeof *l);
@@ -328,17 +361,6 @@ int listener_open(const cfg_listen_t *cl, listener_t *l, char *err, size_t errle
         close(fd);
         return -1;
     }
-    if (listen(fd, BACKLOG) < 0) {
-        snprintf(err, errlen, "listen %s: listen: %s", cl->text, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    struct sockaddr_storage ss = {0};
-    socklen_t len = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-        listener_format_addr((struct sockaddr *)&ss, len, l->name, sizeof l->name);
-    else
-        snprintf(l->name, sizeof l->name, "%s", cl->text);
     l->fd = fd;
     l->family = family;
     l->text = strdup(cl->text);
@@ -349,6 +371,26 @@ int listener_open(const cfg_listen_t *cl, listener_t *l, char *err, size_t errle
         listener_close(l);
         return -1;
     }
+    /* Before listen(): until then a connect is refused, so no client gets
+     * in under the access the socket was created with. */
+    l->unix_mode = -1;
+    l->unix_uid = (uid_t)-1;
+    l->unix_gid = (gid_t)-1;
+    if (listener_set_access(l, cl, err, errlen) < 0) {
+        listener_close(l);
+        return -1;
+    }
+    if (listen(fd, BACKLOG) < 0) {
+        snprintf(err, errlen, "listen %s: listen: %s", cl->text, strerror(errno));
+        listener_close(l);
+        return -1;
+    }
+    struct sockaddr_storage ss = {0};
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+        listener_format_addr((struct sockaddr *)&ss, len, l->name, sizeof l->name);
+    else
+        snprintf(l->name, sizeof l->name, "%s", cl->text);
     return 0;
 }
 

@@ -27,6 +27,9 @@ typedef struct listener {
     int family;
     char *unix_path; /* unlinked on close, for unix sockets we created */
     int passed;      /* 1: borrowed from the sockets the service manager passed */
+    int unix_mode;   /* the access last applied to unix_path (cfg_listen_t) */
+    uid_t unix_uid;
+    gid_t unix_gid;
 } listener_t;
 
 /* Binds and listens (non-blocking), or borrows the passed socket whose
@@ -37,6 +40,16 @@ typedef struct listener {
  * socket (a reload spelling the address differently). Returns 0, or -1
  * with err filled. */
 int listener_open(const cfg_listen_t *cl, listener_t *l, char *err, size_t errlen);
+/* Gives a unix socket we bound the mode, owner and group of cl (see
+ * cfg_listen_t); listener_open() does it between bind and listen, so no
+ * client connects before. For a listener kept across a reload whose line
+ * changed them. Changing the owner needs root (or the owner's own id);
+ * returns 0, or -1 with err filled and the access partly applied. A
+ * borrowed socket is left alone: its socket unit's SocketMode=,
+ * SocketUser= and SocketGroup= apply. */
+int listener_set_access(listener_t *l, const cfg_listen_t *cl, char *err, size_t errlen);
+/* 1 when cl asks for another mode, owner or group than l has. */
+int listener_access_differs(const listener_t *l, const cfg_listen_t *cl);
 /* Closes a socket we bound. A borrowed one stays open, unused, until a
  * later listener_open() of its address takes it again: the service manager
  * holds it too, so closing our copy would not free the address anyway. */

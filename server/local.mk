@@ -3,6 +3,7 @@
 noinst_LTLIBRARIES += server/libphcore.la
 server_libphcore_la_SOURCES = \
 	server/log.c server/log.h \
+	server/sbuf.c server/sbuf.h \
 	server/pool.c server/pool.h \
 	server/http_parse.c server/http_parse.h \
 	server/ev.h server/ev_epoll.c \
@@ -41,26 +42,72 @@ plugin-links-clean:
 	rm -rf $(builddir)/plugins/lib
 .PHONY: plugin-links plugin-links-clean
 
-# The systemd unit, with the installed paths filled in.
+# Files that name installed paths are generated from NAME.in by make, so the
+# paths are the ones configure chose, fully expanded. The placeholders are
+# written [@]name[@] here: automake would substitute a literal @name@ in this
+# file itself (leaving the sed nothing to replace).
+edit_paths = sed -e 's|[@]sbindir[@]|$(sbindir)|g' -e 's|[@]sysconfdir[@]|$(sysconfdir)|g' \
+	-e 's|[@]plugindir[@]|$(plugindir)|g' -e 's|[@]pkgdatadir[@]|$(pkgdatadir)|g' \
+	-e 's|[@]localstatedir[@]|$(localstatedir)|g' -e 's|[@]VERSION[@]|$(VERSION)|g'
+# Fails when a placeholder is left: a typo must not install a broken file.
+edit_rule = $(MKDIR_P) $(@D) && $(edit_paths) $(top_srcdir)/$@.in > $@.tmp && \
+	if grep -n '@[A-Za-z_][A-Za-z_]*@' $@.tmp; then echo "$@: placeholder left" >&2; rm -f $@.tmp; exit 1; fi && \
+	mv $@.tmp $@
+
+# The systemd unit.
 systemdunitdir = $(prefix)/lib/systemd/system
 systemdunit_DATA = conf/plughttpd.service
 conf/plughttpd.service: $(top_srcdir)/conf/plughttpd.service.in Makefile
-	@$(MKDIR_P) conf
-	$(AM_V_GEN)sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
-		$(top_srcdir)/conf/plughttpd.service.in > $@
+	$(AM_V_GEN)$(edit_rule)
 CLEANFILES += conf/plughttpd.service
 # Socket activation for it (no paths to fill in).
 dist_systemdunit_DATA = conf/plughttpd.socket
+
+# The man page.
+man_MANS = man/plughttpd.8
+man/plughttpd.8: $(top_srcdir)/man/plughttpd.8.in Makefile
+	$(AM_V_GEN)$(edit_rule)
+CLEANFILES += man/plughttpd.8
+EXTRA_DIST += man/plughttpd.8.in
+
+# The installed configuration, $(sysconfdir)/plughttpd/server.ini: every
+# bundled plugin mounted, with the installed paths. An existing one is the
+# operator's and is never overwritten; uninstall removes it only when it is
+# unchanged.
+confdir = $(sysconfdir)/plughttpd
+conf/plughttpd.ini: $(top_srcdir)/conf/plughttpd.ini.in Makefile
+	$(AM_V_GEN)$(edit_rule)
+CLEANFILES += conf/plughttpd.ini
+dist_conf_DATA = conf/schema.sql conf/schema.pg.sql
+all-local: conf/plughttpd.ini
+install-data-local: conf/plughttpd.ini
+	$(MKDIR_P) '$(DESTDIR)$(confdir)'
+	@if test -e '$(DESTDIR)$(confdir)/server.ini'; then \
+	  echo "$(DESTDIR)$(confdir)/server.ini exists: left as it is"; \
+	else \
+	  echo " $(INSTALL_DATA) conf/plughttpd.ini '$(DESTDIR)$(confdir)/server.ini'"; \
+	  $(INSTALL_DATA) conf/plughttpd.ini '$(DESTDIR)$(confdir)/server.ini'; \
+	fi
+
+# The bundled site the installed configuration serves.
+wwwdir = $(pkgdatadir)/www
+dist_www_DATA = www/index.html www/notes.html www/notes.css www/notes.js www/style.css
 
 # Plugins are loaded by file name; libtool's .la descriptions are not needed.
 install-data-hook:
 	rm -f $(DESTDIR)$(plugindir)/*.la
 
-dist_man_MANS = man/plughttpd.8
 
 # libtool uninstalls a module through its .la, which install-data-hook
 # removed: remove the shared objects by name.
 uninstall-local:
+	if cmp -s conf/plughttpd.ini '$(DESTDIR)$(confdir)/server.ini'; then \
+	  rm -f '$(DESTDIR)$(confdir)/server.ini'; fi
 	for la in $(plugin_LTLIBRARIES); do \
 	  rm -f "$(DESTDIR)$(plugindir)/$$(basename $$la .la).so"; \
 	done
+
+# EXTRA_DIST takes conf/ whole, also from the build tree: the generated
+# files do not belong in the distribution.
+dist-hook:
+	rm -f $(distdir)/conf/plughttpd.service $(distdir)/conf/plughttpd.ini

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sbuf.h"
+
 static int level = PH_LOG_INFO;
 static int error_fd = STDERR_FILENO;
 static int access_fd = -1;
@@ -131,7 +133,7 @@ void log_access_flush(log_buf_t *b)
 
 void log_access_add(log_buf_t *b, const char *line, size_t len)
 {
-    if (len > sizeof b->p) { /* cannot happen with conn.c's 4 KiB lines */
+    if (len > sizeof b->p) { /* longer than one atomic write: on its own */
         log_access_flush(b);
         log_access_write(line, len);
         return;
@@ -140,6 +142,42 @@ void log_access_add(log_buf_t *b, const char *line, size_t len)
         log_access_flush(b);
     memcpy(b->p + b->len, line, len);
     b->len += len;
+}
+
+size_t log_access_format(char *line, const log_access_entry_t *e)
+{
+    sbuf_t b;
+    sbuf_init(&b, line, LOG_LINE_MAX, 2);
+    /* the client's address without its port, as the format expects */
+    const char *colon = strrchr(e->peer, ':');
+    size_t hl = strlen(e->peer);
+    if (colon && e->peer[0] != 'u')
+        hl = (size_t)(colon - e->peer);
+    sbuf_put(&b, e->peer, hl);
+    sbuf_printf(&b, " - - %s \"", e->time);
+    if (e->method.len > 0) {
+        sbuf_put_escaped(&b, e->method.ptr, e->method.len, 128);
+        sbuf_putc(&b, ' ');
+        sbuf_put_escaped(&b, e->target.ptr, e->target.len, 2048);
+        sbuf_printf(&b, " HTTP/1.%d", e->version_minor);
+    } else {
+        sbuf_putc(&b, '-');
+    }
+    /* %b of the format: body bytes sent, "-" for none */
+    if (e->bytes)
+        sbuf_printf(&b, "\" %d %llu \"", e->status, (unsigned long long)e->bytes);
+    else
+        sbuf_printf(&b, "\" %d - \"", e->status);
+    if (e->referer.ptr)
+        sbuf_put_escaped(&b, e->referer.ptr, e->referer.len, 512);
+    else
+        sbuf_putc(&b, '-');
+    sbuf_puts(&b, "\" \"");
+    if (e->user_agent.ptr)
+        sbuf_put_escaped(&b, e->user_agent.ptr, e->user_agent.len, 512);
+    else
+        sbuf_putc(&b, '-');
+    return sbuf_finish(&b, "\"\n", 2);
 }
 
 void log_vmsg(int lvl, const char *file, int line, const char *prefix, const char *fmt, va_list ap)
@@ -151,24 +189,23 @@ void log_vmsg(int lvl, const char *file, int line, const char *prefix, const cha
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ [%s] %d: %s", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     level_names[lvl < 0 ? 0 : lvl > 3 ? 3 : lvl], (int)getpid(), prefix ? prefix : "");
-    if (n < 0)
-        return;
-    size_t len = (size_t)n;
-    int m = vsnprintf(buf + len, sizeof buf - len, fmt, ap);
-    if (m > 0)
-        len += (size_t)m;
-    if (len > sizeof buf - 64)
-        len = sizeof buf - 64;
+    sbuf_t b;
+    /* the reserve keeps room for the source location and the newline
+     * however long the message was */
+    sbuf_init(&b, buf, sizeof buf, 64);
+    sbuf_printf(&b, "%04d-%02d-%02dT%02d:%02d:%02dZ [%s] %d: %s", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, level_names[lvl < 0 ? 0 : lvl > 3 ? 3 : lvl],
+                (int)getpid(), prefix ? prefix : "");
+    sbuf_vprintf(&b, fmt, ap);
+    char tail[64];
+    size_t tl = 0;
     if (file && lvl <= PH_LOG_WARN) {
         const char *base = strrchr(file, '/');
-        m = snprintf(buf + len, sizeof buf - len, " (%s:%d)", base ? base + 1 : file, line);
-        if (m > 0)
-            len += (size_t)m;
+        int m = snprintf(tail, sizeof tail - 1, " (%s:%d)", base ? base + 1 : file, line);
+        tl = m < 0 ? 0 : (size_t)m < sizeof tail - 1 ? (size_t)m : sizeof tail - 2;
     }
-    buf[len++] = '\n';
+    tail[tl++] = '\n';
+    size_t len = sbuf_finish(&b, tail, tl);
     int fd = __atomic_load_n(&error_fd, __ATOMIC_ACQUIRE);
     if (write(fd, buf, len) < 0) {
         /* stderr gone: nowhere left to report it */

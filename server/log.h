@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <plughttpd/plugin.h>
 
 /* Messages above this level are dropped. Default PH_LOG_INFO. */
@@ -40,6 +41,27 @@ typedef struct log_buf {
     size_t len;
     char p[PIPE_BUF];
 } log_buf_t;
+
+/* One request as the access log records it (Combined Log Format). */
+typedef struct log_access_entry {
+    const char *peer;          /* "127.0.0.1:5555", "[::1]:5555", "unix" */
+    const char *time;          /* "[10/Oct/2026:13:55:36 +0000]" */
+    ph_str_t method, target;   /* method.len 0: no request line, "-" */
+    int version_minor;
+    int status;
+    uint64_t bytes;            /* body bytes sent; 0 is logged as "-" */
+    ph_str_t referer, user_agent; /* ptr NULL: "-" */
+} log_access_entry_t;
+
+/* The longest access-log line; log_access_format() never exceeds it. */
+#define LOG_LINE_MAX 4096
+
+/* Formats e as one line ending in '\n' into line[0 .. LOG_LINE_MAX). Every
+ * field the client chose is escaped (see sbuf_put_escaped) and cut to a
+ * share of the line (method 128, target 2048, Referer and User-Agent 512
+ * bytes each, escapes counted), so whatever was received the line fits
+ * and stays one line. Returns its length. */
+size_t log_access_format(char *line, const log_access_entry_t *e);
 
 /* Adds one line (ending with '\n'); flushes first when it would not fit. */
 void log_access_add(log_buf_t *b, const char *line, size_t len);

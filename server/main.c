@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,12 +53,50 @@ static void usage(FILE *f)
 
 /* --- commands ----------------------------------------------------------------- */
 
+/* Whether the start-up will be able to open a log file for appending,
+ * without creating it: the file is writable, or it is missing and its
+ * folder is. */
+static int check_log(const cfg_t *cfg, const char *key, const char *path, int line)
+{
+    if (path == NULL || strcmp(path, "-") == 0 || strcmp(path, "off") == 0)
+        return 0;
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode))
+            errno = EISDIR;
+        else if (access(path, W_OK) == 0)
+            return 0;
+    } else if (errno == ENOENT) {
+        char *dir = strdup(path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (slash)
+            *(slash == dir ? slash + 1 : slash) = '\0';
+        int ok = slash && access(dir, W_OK | X_OK) == 0;
+        int saved = errno;
+        free(dir);
+        errno = saved;
+        if (ok)
+            return 0;
+    }
+    fprintf(stderr, "plughttpd: %s:%d: %s %s: %s\n", cfg->path, line, key, path, strerror(errno));
+    return -1;
+}
+
 static int cmd_test(const char *path)
 {
     cfg_t *cfg;
     char err[1024];
     if (cfg_load(path, &cfg, err, sizeof err) < 0) {
         fprintf(stderr, "plughttpd: %s\n", err);
+        fprintf(stderr, "plughttpd: configuration %s test failed\n", path);
+        return 1;
+    }
+    /* As the start-up: log files are opened as root, plugins run as the
+     * user the server becomes. */
+    if (check_log(cfg, "error_log", cfg->error_log, cfg->error_log_line) < 0 ||
+        check_log(cfg, "access_log", cfg->access_log, cfg->access_log_line) < 0 ||
+        (geteuid() == 0 && server_become_user(cfg) < 0)) {
+        cfg_free(cfg);
         fprintf(stderr, "plughttpd: configuration %s test failed\n", path);
         return 1;
     }

@@ -1,9 +1,11 @@
 /*
- * processes = N: a master process that binds the sockets (generation 1 is
- * built before forking), forks N worker processes that each run the
- * threaded core, restarts one that dies, and reloads as nginx does: new
- * workers start on the new generation before the old ones are told to drain.
- * A crashing plugin costs one worker process, not the service.
+ * processes = N: a master process that binds the sockets and validates the
+ * routes (its generations hold no plugin instance: GEN_CHECK), forks N
+ * worker processes that each forget every other generation, create their
+ * own route instances and run the threaded core, restarts one that dies,
+ * and reloads as nginx does: new workers start on the new generation
+ * before the old ones are told to drain. A crashing plugin costs one
+ * worker process, not the service.
  */
 #include "master.h"
 
@@ -11,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -26,8 +29,10 @@
 typedef struct child {
     pid_t pid;
     int fd;                  /* read end of its pipe ('R' ready, 'S' stopped) */
-    int old;                 /* from an earlier generation: draining */
+    unsigned long gen;       /* the generation it serves; another than the
+                                master's current one: draining or failed */
     int ready, stopped;
+    int failed;              /* its pipe closed before it said 'R' */
     unsigned slot;           /* its connection counter in s->conn_slots */
     uint64_t started;        /* monotonic usec */
 } child_t;
@@ -40,13 +45,25 @@ typedef struct master {
     int stopping;
 } master_t;
 
-static void child_main(server_t *s)
+/* A new worker process: forget every generation but the one it serves,
+ * create that one's route instances (as the user the master runs as),
+ * serve. It exits with 1, before saying 'R', when it cannot. */
+static void child_main(server_t *s, pid_t master)
 {
-    /* The master's death must not leave orphans serving an old config. */
+    /* The master's death must not leave orphans serving an old config.
+     * Compared with the master's own pid, not with 1: in a container the
+     * master can be pid 1 itself. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    listener_keep_paths();
-    if (getppid() == 1)
+    if (getppid() != master)
         _exit(0);
+    listener_keep_paths();
+    gen_forget_others(s->gen);
+    char err[1024];
+    if (gen_create(s->gen, GEN_CREATE, err, sizeof err) < 0) {
+        log_error("worker process cannot start: %s", err);
+        server_finish(s, 0);
+        _exit(1);
+    }
     int rc = server_run(s, 1);
     server_finish(s, 0);
     _exit(rc);
@@ -71,6 +88,7 @@ static unsigned free_slot(master_t *m)
 static int spawn(master_t *m)
 {
     m->s->slot = free_slot(m);
+    pid_t master = getpid();
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) {
         log_error("pipe: %s", strerror(errno));
@@ -88,7 +106,7 @@ static int spawn(master_t *m)
             close(m->kids[i].fd);
         close(p[0]);
         m->s->master_fd = p[1];
-        child_main(m->s);
+        child_main(m->s, master);
     }
     close(p[1]);
     fcntl(p[0], F_SETFL, O_NONBLOCK);
@@ -100,15 +118,26 @@ static int spawn(master_t *m)
         m->kids = k;
         m->capkids = cap;
     }
-    m->kids[m->nkids++] = (child_t){.pid = pid, .fd = p[0], .slot = m->s->slot, .started = server_monotonic_usec()};
+    m->kids[m->nkids++] = (child_t){.pid = pid, .fd = p[0], .gen = m->s->gen->id, .slot = m->s->slot,
+                                    .started = server_monotonic_usec()};
     log_info("worker process %d started (generation %lu)", (int)pid, m->s->gen->id);
     return 0;
 }
 
-static void signal_kids(master_t *m, int sig, int old_only)
+static int is_old(const master_t *m, const child_t *k) { return k->gen != m->s->gen->id; }
+
+/* Signals every child. */
+static void signal_all(master_t *m, int sig)
 {
     for (size_t i = 0; i < m->nkids; i++)
-        if (!old_only || m->kids[i].old)
+        kill(m->kids[i].pid, sig);
+}
+
+/* Signals the children that serve another generation than the current. */
+static void signal_old(master_t *m, int sig)
+{
+    for (size_t i = 0; i < m->nkids; i++)
+        if (is_old(m, &m->kids[i]))
             kill(m->kids[i].pid, sig);
 }
 
@@ -124,16 +153,17 @@ static void reap(master_t *m)
         if (i == m->nkids)
             continue;
         child_t k = m->kids[i];
+        int old = is_old(m, &k);
         m->kids[i] = m->kids[--m->nkids];
         close(k.fd);
         if (WIFSIGNALED(status))
             log_error("worker process %d killed by signal %d (%s)%s", (int)pid, WTERMSIG(status),
-                      strsignal(WTERMSIG(status)), k.old || m->stopping ? "" : "; starting a new one");
-        else if (WEXITSTATUS(status) != 0 || (!k.old && !m->stopping))
+                      strsignal(WTERMSIG(status)), old || m->stopping ? "" : "; starting a new one");
+        else if (WEXITSTATUS(status) != 0 || (!old && !m->stopping))
             log_warn("worker process %d exited with status %d", (int)pid, WEXITSTATUS(status));
         else
             log_info("worker process %d exited", (int)pid);
-        if (k.old || m->stopping)
+        if (old || m->stopping)
             continue;
         /* A worker dying right after start would otherwise loop hot. */
         if (server_monotonic_usec() - k.started < 1000000) {
@@ -144,25 +174,32 @@ static void reap(master_t *m)
     }
 }
 
-/* Reads the children's pipes until every child of the given age has said
- * what (or is gone), for at most ms. */
-static void wait_kids(master_t *m, char what, int old, int ms)
+/* Reads the children's pipes until every child serving generation id has
+ * said what, or is gone, for at most ms. Returns how many of them did not
+ * say it (a pipe closed before 'R' is a worker that failed to start). */
+static unsigned wait_kids(master_t *m, char what, unsigned long id, int ms)
 {
     uint64_t end = server_monotonic_usec() + (uint64_t)ms * 1000;
     for (;;) {
         struct pollfd pfd[64];
         size_t idx[64], n = 0;
-        for (size_t i = 0; i < m->nkids && n < 64; i++) {
+        unsigned missing = 0;
+        for (size_t i = 0; i < m->nkids; i++) {
             child_t *k = &m->kids[i];
+            if (k->gen != id)
+                continue;
             int done = what == 'R' ? k->ready : k->stopped;
-            if (k->old == old && !done && k->fd >= 0) {
+            if (done)
+                continue;
+            missing++;
+            if (!k->failed && k->fd >= 0 && n < 64) {
                 pfd[n] = (struct pollfd){.fd = k->fd, .events = POLLIN};
                 idx[n++] = i;
             }
         }
         uint64_t now = server_monotonic_usec();
         if (n == 0 || now >= end)
-            return;
+            return missing;
         if (poll(pfd, n, (int)((end - now) / 1000) + 1) <= 0)
             continue;
         for (size_t j = 0; j < n; j++) {
@@ -171,8 +208,9 @@ static void wait_kids(master_t *m, char what, int old, int ms)
             child_t *k = &m->kids[idx[j]];
             char buf[8];
             ssize_t r = read(k->fd, buf, sizeof buf);
-            if (r <= 0) { /* gone: nothing more to wait for */
-                k->ready = k->stopped = 1;
+            if (r <= 0) { /* gone: it said all it will say */
+                k->failed = !k->ready;
+                k->stopped = 1;
                 continue;
             }
             for (ssize_t b = 0; b < r; b++) {
@@ -185,23 +223,52 @@ static void wait_kids(master_t *m, char what, int old, int ms)
     }
 }
 
+/* Starts the worker processes of the current generation one after
+ * another, each once the previous one serves: the first one's plugins
+ * create what they create on first use (a database file and its schema),
+ * the next ones find it there instead of racing to create it. Stops at
+ * the first that fails. Returns how many are not serving. */
+static unsigned start_gen(master_t *m)
+{
+    for (unsigned i = 0; i < m->n; i++)
+        if (spawn(m) < 0 || wait_kids(m, 'R', m->s->gen->id, 10000) > 0)
+            return m->n - i;
+    return 0;
+}
+
 /* New workers first, then the old ones stop accepting, then the new
  * generation is announced: no moment without a worker accepting, and no
- * request after READY=1 reaches the old configuration. */
+ * request after READY=1 reaches the old configuration. A new worker that
+ * fails to start fails the reload: the new ones are stopped and the old
+ * ones go on serving the old generation. */
 static void reload(master_t *m)
 {
     gen_t *g = server_build_next(m->s);
     if (g == NULL)
         return;
-    for (size_t i = 0; i < m->nkids; i++)
-        m->kids[i].old = 1;
     gen_t *old = m->s->gen;
     m->s->gen = g; /* the new workers are forked on it */
-    for (unsigned i = 0; i < m->n; i++)
-        spawn(m);
-    wait_kids(m, 'R', 0, 10000);
-    signal_kids(m, SIGTERM, 1);
-    wait_kids(m, 'S', 1, 2000);
+    unsigned missing = start_gen(m);
+    if (missing > 0) {
+        m->s->gen = old;
+        /* A ready one may hold connections already: it drains them. */
+        for (size_t i = 0; i < m->nkids; i++)
+            if (m->kids[i].gen == g->id)
+                kill(m->kids[i].pid, m->kids[i].ready ? SIGTERM : SIGKILL);
+        log_error("reload failed, generation %lu keeps serving: %u of %u new worker processes did not start",
+                  old->id, missing, m->n);
+        snprintf(m->s->last_reload, sizeof m->s->last_reload, "last reload failed: %u worker processes did not start",
+                 missing);
+        server_notify("READY=1\nSTATUS=generation %lu; %s", old->id, m->s->last_reload);
+        gen_unref(g);
+        gen_reap();
+        return;
+    }
+    signal_old(m, SIGTERM);
+    for (size_t i = 0; i < m->nkids; i++) /* their 'S' is awaited by generation */
+        if (is_old(m, &m->kids[i]))
+            m->kids[i].gen = old->id;
+    wait_kids(m, 'S', old->id, 2000);
     m->s->gen = old;
     server_publish(m->s, g);
     gen_reap();
@@ -212,16 +279,21 @@ int master_run(server_t *s, unsigned n)
     master_t m = {.s = s, .n = n};
     sigset_t set;
     server_signals(&set, 1);
-    for (unsigned i = 0; i < n; i++) {
-        if (spawn(&m) < 0) {
-            signal_kids(&m, SIGTERM, 0);
-            for (size_t k = 0; k < m.nkids; k++)
-                close(m.kids[k].fd);
-            free(m.kids);
-            return 1;
+    unsigned missing = start_gen(&m);
+    if (missing > 0) {
+        log_error("%u of %u worker processes did not start: stopping", missing, n);
+        m.stopping = 1;
+        signal_all(&m, SIGKILL);
+        for (int t = 0; m.nkids > 0 && t < 5000; t++) {
+            struct timespec ms = {0, 1000000L};
+            nanosleep(&ms, NULL);
+            reap(&m);
         }
+        for (size_t k = 0; k < m.nkids; k++)
+            close(m.kids[k].fd);
+        free(m.kids);
+        return 1;
     }
-    wait_kids(&m, 'R', 0, 10000);
     log_info("ready: plughttpd %s master, generation %lu, %u worker processes", PH_SERVER_VERSION, s->gen->id, n);
     server_notify("READY=1\nMAINPID=%d\nSTATUS=generation %lu serving, %u processes", (int)getpid(), s->gen->id, n);
     uint64_t deadline = 0;
@@ -235,7 +307,7 @@ int master_run(server_t *s, unsigned n)
                 break;
             if (server_monotonic_usec() > deadline) {
                 log_warn("worker processes still running after shutdown_timeout: killing them");
-                signal_kids(&m, SIGKILL, 0);
+                signal_all(&m, SIGKILL);
                 deadline = UINT64_MAX;
             }
             continue;
@@ -243,8 +315,9 @@ int master_run(server_t *s, unsigned n)
         if (sig == SIGHUP) {
             reload(&m);
         } else if (sig == SIGUSR1) {
-            log_reopen();
-            signal_kids(&m, SIGUSR1, 0);
+            if (log_reopen() < 0)
+                log_error("reopening log files: %s", strerror(errno));
+            signal_all(&m, SIGUSR1);
         } else if (sig == SIGTERM || sig == SIGINT) {
             log_info("%s: stopping worker processes", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             server_notify("STOPPING=1");
@@ -252,7 +325,7 @@ int master_run(server_t *s, unsigned n)
             for (size_t i = 0; i < s->gen->nlisteners; i++)
                 listener_stop(&s->gen->listeners[i]->l);
             deadline = server_monotonic_usec() + (s->gen->cfg->shutdown_timeout + 5000) * 1000;
-            signal_kids(&m, SIGTERM, 0);
+            signal_all(&m, SIGTERM);
         }
     }
     for (size_t i = 0; i < m.nkids; i++)

@@ -7,7 +7,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "conn.h"
+#include "gen.h"
 #include "log.h"
 #include "version.h"
 
@@ -39,25 +41,39 @@ void request_reset_response(ph_request_t *req)
 
 const char *request_reason(int status)
 {
+    /* Every code of the IANA HTTP Status Code Registry (RFC 9110 and the
+     * RFCs it lists); 418 is reserved there, named after RFC 2324. */
     switch (status) {
     case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 102: return "Processing";
+    case 103: return "Early Hints";
     case 200: return "OK";
     case 201: return "Created";
     case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
     case 204: return "No Content";
+    case 205: return "Reset Content";
     case 206: return "Partial Content";
+    case 207: return "Multi-Status";
+    case 208: return "Already Reported";
+    case 226: return "IM Used";
+    case 300: return "Multiple Choices";
     case 301: return "Moved Permanently";
     case 302: return "Found";
     case 303: return "See Other";
     case 304: return "Not Modified";
+    case 305: return "Use Proxy";
     case 307: return "Temporary Redirect";
     case 308: return "Permanent Redirect";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
+    case 402: return "Payment Required";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 406: return "Not Acceptable";
+    case 407: return "Proxy Authentication Required";
     case 408: return "Request Timeout";
     case 409: return "Conflict";
     case 410: return "Gone";
@@ -68,15 +84,28 @@ const char *request_reason(int status)
     case 415: return "Unsupported Media Type";
     case 416: return "Range Not Satisfiable";
     case 417: return "Expectation Failed";
+    case 418: return "I'm a teapot";
+    case 421: return "Misdirected Request";
     case 422: return "Unprocessable Content";
+    case 423: return "Locked";
+    case 424: return "Failed Dependency";
+    case 425: return "Too Early";
+    case 426: return "Upgrade Required";
+    case 428: return "Precondition Required";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
+    case 451: return "Unavailable For Legal Reasons";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
+    case 506: return "Variant Also Negotiates";
+    case 507: return "Insufficient Storage";
+    case 508: return "Loop Detected";
+    case 510: return "Not Extended";
+    case 511: return "Network Authentication Required";
     default: return "Unknown";
     }
 }
@@ -336,8 +365,43 @@ void request_error(ph_request_t *req, int status)
     req->status = status;
     req->bad = 0;
     request_reset_response(req);
-    api_add_header(req, "Content-Type", "text/plain; charset=utf-8");
-    api_body_printf(req, "%d %s\n", status, request_reason(status));
+    if (req->route && (req->route->desc->flags & PH_PLUGIN_JSON_ERRORS)) {
+        api_add_header(req, "Content-Type", "application/json");
+        api_body_printf(req, "{\"error\":\"%s\",\"status\":%d}\n", request_reason(status), status);
+    } else {
+        api_add_header(req, "Content-Type", "text/plain; charset=utf-8");
+        api_body_printf(req, "%d %s\n", status, request_reason(status));
+    }
+    /* Overload and a handler's overrun pass: say when to come back. */
+    if (status == 503)
+        api_add_header(req, "Retry-After", "1");
+}
+
+static int api_parse_bool(const char *s, int *out)
+{
+    int v;
+    if (s == NULL || cfg_parse_bool(s, &v) < 0)
+        return PH_ERROR;
+    *out = v;
+    return PH_OK;
+}
+
+static int api_parse_size(const char *s, uint64_t *out)
+{
+    size_t v;
+    if (s == NULL || cfg_parse_size(s, &v) < 0)
+        return PH_ERROR;
+    *out = v;
+    return PH_OK;
+}
+
+static int api_parse_duration(const char *s, uint64_t *ms)
+{
+    uint64_t v;
+    if (s == NULL || cfg_parse_duration(s, &v) < 0)
+        return PH_ERROR;
+    *ms = v;
+    return PH_OK;
 }
 
 const ph_server_api_t request_api = {
@@ -369,4 +433,7 @@ const ph_server_api_t request_api = {
     .body_stream = api_body_stream,
     .send_error = api_send_error,
     .body_ref = api_body_ref,
+    .parse_bool = api_parse_bool,
+    .parse_size = api_parse_size,
+    .parse_duration = api_parse_duration,
 };

@@ -43,7 +43,13 @@ struct ph_request {
     size_t prefix_len;               /* path + prefix_len = subpath */
     char *body;
     size_t body_len;
+    size_t body_cap;                 /* a chunked body's heap buffer size */
     uint64_t start_ms;
+    /* Set (atomically) on the loop thread when the client no longer waits
+     * for this request (handler_timeout answered it): a blocking job still
+     * queued for it is then skipped instead of run. */
+    int cancelled;
+    int skipped;                     /* the job saw cancelled and did not run */
 
     /* the response */
     int status;

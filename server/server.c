@@ -10,6 +10,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -64,33 +66,34 @@ uint64_t server_monotonic_usec(void)
 
 /* --- pieces of start-up ---------------------------------------------------- */
 
+/* The access log first: a failure is then still reported where the
+ * previous messages went. */
 int server_open_logs(const cfg_t *cfg)
 {
-    if (log_error_open(cfg->error_log) < 0) {
-        log_error("error_log %s: %s", cfg->error_log, strerror(errno));
+    if (log_access_open(cfg->access_log) < 0) {
+        log_error("%s:%d: access_log %s: %s", cfg->path, cfg->access_log_line, cfg->access_log, strerror(errno));
         return -1;
     }
-    if (log_access_open(cfg->access_log) < 0) {
-        log_error("access_log %s: %s", cfg->access_log, strerror(errno));
+    if (log_error_open(cfg->error_log) < 0) {
+        log_error("%s:%d: error_log %s: %s", cfg->path, cfg->error_log_line, cfg->error_log, strerror(errno));
         return -1;
     }
     log_set_level(cfg->log_level);
     return 0;
 }
 
-static int drop_privileges(const cfg_t *cfg)
+/* The user and group to run as (user =, group =); -1 where unset. */
+static int run_ids(const cfg_t *cfg, uid_t *uid, gid_t *gid)
 {
-    if (cfg->user == NULL && cfg->group == NULL)
-        return 0;
-    gid_t gid = (gid_t)-1;
-    uid_t uid = (uid_t)-1;
+    *uid = (uid_t)-1;
+    *gid = (gid_t)-1;
     if (cfg->group) {
         struct group *gr = getgrnam(cfg->group);
         if (gr == NULL) {
             log_error("group %s: no such group", cfg->group);
             return -1;
         }
-        gid = gr->gr_gid;
+        *gid = gr->gr_gid;
     }
     if (cfg->user) {
         struct passwd *pw = getpwnam(cfg->user);
@@ -98,10 +101,17 @@ static int drop_privileges(const cfg_t *cfg)
             log_error("user %s: no such user", cfg->user);
             return -1;
         }
-        uid = pw->pw_uid;
-        if (gid == (gid_t)-1)
-            gid = pw->pw_gid;
+        *uid = pw->pw_uid;
+        if (*gid == (gid_t)-1)
+            *gid = pw->pw_gid;
     }
+    return 0;
+}
+
+static int drop_privileges(uid_t uid, gid_t gid)
+{
+    if (uid == (uid_t)-1 && gid == (gid_t)-1)
+        return 0;
     if (getuid() == uid && getgid() == gid)
         return 0;
     if (setgroups(0, NULL) < 0 && errno != EPERM) {
@@ -120,6 +130,52 @@ static int drop_privileges(const cfg_t *cfg)
         log_error("regained root after dropping privileges; refusing to run");
         return -1;
     }
+    return 0;
+}
+
+int server_become_user(const cfg_t *cfg)
+{
+    uid_t uid;
+    gid_t gid;
+    if (run_ids(cfg, &uid, &gid) < 0)
+        return -1;
+    return drop_privileges(uid, gid);
+}
+
+/* Started as root with a user to become: a log file is created (or found)
+ * here, as root, and handed to that user, so that reopening it after
+ * SIGUSR1, which runs as the user, can still open it. O_NOFOLLOW: a link
+ * planted in a log folder never gets its target handed over; a log path
+ * that is a link is left as the administrator made it. */
+static int give_log_to(const cfg_t *cfg, const char *key, const char *path, int line, uid_t uid)
+{
+    if (path == NULL || strcmp(path, "-") == 0 || strcmp(path, "off") == 0)
+        return 0;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
+    if (fd < 0 && errno == ELOOP)
+        return 0;
+    if (fd < 0) {
+        log_error("%s:%d: %s %s: %s", cfg->path, line, key, path, strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    int rc = 0;
+    if (fstat(fd, &sb) < 0 || (S_ISREG(sb.st_mode) && sb.st_uid != uid && fchown(fd, uid, (gid_t)-1) < 0)) {
+        log_error("%s:%d: %s %s: cannot hand it to uid %u: %s", cfg->path, line, key, path, (unsigned)uid,
+                  strerror(errno));
+        rc = -1;
+    }
+    close(fd);
+    return rc;
+}
+
+static int give_logs_to(const cfg_t *cfg, uid_t uid)
+{
+    if (uid == (uid_t)-1 || uid == 0 || geteuid() != 0)
+        return 0;
+    if (give_log_to(cfg, "error_log", cfg->error_log, cfg->error_log_line, uid) < 0 ||
+        give_log_to(cfg, "access_log", cfg->access_log, cfg->access_log_line, uid) < 0)
+        return -1;
     return 0;
 }
 
@@ -147,11 +203,12 @@ static void fit_connection_limit(cfg_t *cfg)
     }
 }
 
-static int write_pid_file(const char *path)
+static int write_pid_file(const cfg_t *cfg)
 {
+    const char *path = cfg->pid_file;
     FILE *f = fopen(path, "w");
     if (f == NULL) {
-        log_error("pid_file %s: %s", path, strerror(errno));
+        log_error("%s:%d: pid_file %s: %s", cfg->path, cfg->pid_file_line, path, strerror(errno));
         return -1;
     }
     fprintf(f, "%d\n", (int)getpid());
@@ -159,7 +216,33 @@ static int write_pid_file(const char *path)
     return 0;
 }
 
+/* A start-up that fails after error_log was opened has said why there:
+ * stderr, which whoever started the server reads, says where. */
+static void start_failed(const cfg_t *cfg)
+{
+    if (cfg->error_log && strcmp(cfg->error_log, "-") != 0)
+        fprintf(stderr, "plughttpd: start failed; the reason is in %s\n", cfg->error_log);
+}
+
 /* --- running ----------------------------------------------------------------- */
+
+/* What a reload cannot change in a running process: said, not ignored. A
+ * new worker process (processes = N) starts with all of them applied. */
+static void warn_restart_only(const server_t *s, const cfg_t *cfg)
+{
+    if (cfg->processes != s->processes)
+        log_warn("reload: processes = %u takes effect on restart; keeping %u", cfg->processes, s->processes);
+    if (s->workers == NULL) /* a master: every new worker process applies them */
+        return;
+    if (cfg->threads != s->nworkers)
+        log_warn("reload: threads = %u takes effect on restart; keeping %u", cfg->threads, s->nworkers);
+    if (cfg->blocking_threads != s->blocking_threads)
+        log_warn("reload: blocking_threads = %u takes effect on restart; keeping %u", cfg->blocking_threads,
+                 s->blocking_threads);
+    if (cfg->blocking_queue != s->blocking_queue)
+        log_warn("reload: blocking_queue = %u takes effect on restart; keeping %u", cfg->blocking_queue,
+                 s->blocking_queue);
+}
 
 gen_t *server_build_next(server_t *s)
 {
@@ -176,10 +259,12 @@ gen_t *server_build_next(server_t *s)
         server_notify("READY=1\nSTATUS=generation %lu; %s", s->gen->id, s->last_reload);
         return NULL;
     }
-    if (cfg->threads != s->gen->cfg->threads && s->workers)
-        log_warn("reload: threads = %u takes effect on restart; keeping %u", cfg->threads, s->nworkers);
+    warn_restart_only(s, cfg);
     fit_connection_limit(cfg);
-    if (gen_build(cfg, s->gen, id, &g, err, sizeof err) < 0) {
+    /* The master of worker processes serves nothing: it only validates
+     * the routes; each new worker process creates its own instances. */
+    gen_how_t how = s->processes > 1 ? GEN_CHECK : GEN_CREATE;
+    if (gen_build(cfg, s->gen, id, how, &g, err, sizeof err) < 0) {
         cfg_free(cfg);
         log_error("reload failed, generation %lu keeps serving: %s", s->gen->id, err);
         snprintf(s->last_reload, sizeof s->last_reload, "last reload failed: %.120s", err);
@@ -263,6 +348,8 @@ static int start_workers(server_t *s)
 {
     const cfg_t *cfg = s->gen->cfg;
     s->blocking = blocking_new(cfg->blocking_threads, cfg->blocking_queue);
+    s->blocking_threads = cfg->blocking_threads;
+    s->blocking_queue = cfg->blocking_queue;
     if (s->blocking == NULL) {
         log_error("cannot start the blocking helper threads");
         return -1;
@@ -298,6 +385,24 @@ static void deadline_in(struct timespec *ts, uint64_t ms)
     }
 }
 
+/* A draining worker process, once no thread accepts any more, lets go of
+ * its copies of the listening sockets, so that a port the new generation
+ * dropped is closed as soon as the master closes its own (and can be bound
+ * again by the next reload) instead of when the last old connection ends.
+ * Each is replaced by /dev/null at the same number: the number stays
+ * owned (listener_close closes it later) and nothing reads a changed fd. */
+static void drop_listeners(server_t *s)
+{
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    for (size_t i = 0; null >= 0 && i < s->gen->nlisteners; i++) {
+        const listener_t *l = &s->gen->listeners[i]->l;
+        if (l->fd >= 0 && !l->passed)
+            dup2(null, l->fd);
+    }
+    if (null >= 0)
+        close(null);
+}
+
 /* Waits for the workers to drain, up to the shutdown timeout, then cuts the
  * remaining connections. A handler that still runs after that (a plugin
  * stuck in a call) cannot be interrupted safely: the process then exits
@@ -316,6 +421,8 @@ static void stop_workers(server_t *s, int child)
     if (child) {
         if (wait_workers(s, accept_closed, 0, 1000) < 0)
             log_warn("a worker thread is slow to stop accepting");
+        else
+            drop_listeners(s);
         tell_master(s, 'S');
     }
     struct timespec deadline;
@@ -377,16 +484,39 @@ int server_start(server_t *s, const char *path)
         return -1;
     }
     fit_connection_limit(cfg);
-    if (gen_build(cfg, NULL, s->next_id, &s->gen, err, sizeof err) < 0) {
+    /* The logs first (created as root and handed to the user), so that
+     * everything the start-up says, plugins included, goes where the
+     * operator looks. */
+    uid_t uid;
+    gid_t gid;
+    if (run_ids(cfg, &uid, &gid) < 0 || give_logs_to(cfg, uid) < 0 || server_open_logs(cfg) < 0) {
         cfg_free(cfg);
+        listener_release_passed();
+        return -1;
+    }
+    if (gen_build(cfg, NULL, s->next_id, GEN_LOAD, &s->gen, err, sizeof err) < 0) {
         log_error("%s", err);
+        start_failed(cfg);
+        cfg_free(cfg);
         listener_release_passed();
         return -1;
     }
     s->next_id++;
     cfg = s->gen->cfg;
-    if (server_open_logs(cfg) < 0 || drop_privileges(cfg) < 0 ||
-        (cfg->pid_file && write_pid_file(cfg->pid_file) < 0)) {
+    s->processes = cfg->processes;
+    /* Sockets bound, pid file written (its folder is root's, e.g. /run):
+     * what needs root is done. Plugins then run as the server's user, at
+     * start-up as at every reload, so whatever they open or create is the
+     * user's. The master of worker processes only validates the routes. */
+    err[0] = '\0';
+    int pid_ok = cfg->pid_file == NULL || write_pid_file(cfg) == 0;
+    if (!pid_ok || drop_privileges(uid, gid) < 0 ||
+        gen_create(s->gen, s->processes > 1 ? GEN_CHECK : GEN_CREATE, err, sizeof err) < 0) {
+        if (err[0])
+            log_error("%s", err);
+        start_failed(cfg);
+        if (pid_ok && cfg->pid_file)
+            unlink(cfg->pid_file); /* may be refused after the drop: then it stays, stale */
         gen_unref(s->gen);
         gen_reap();
         s->gen = NULL;
@@ -479,7 +609,10 @@ void server_finish(server_t *s, int remove_pid_file)
     gen_reap();
     listener_release_passed();
     if (pid_file) {
-        unlink(pid_file);
+        /* Written as root; after the privilege drop its folder (/run) may
+         * refuse the removal: said, as the file is then stale. */
+        if (unlink(pid_file) < 0 && errno != ENOENT)
+            log_info("pid_file %s left in place: %s", pid_file, strerror(errno));
         free(pid_file);
     }
 }

@@ -19,6 +19,8 @@ typedef struct server {
     worker_t *workers;
     unsigned nworkers;
     blocking_t *blocking;
+    unsigned blocking_threads, blocking_queue; /* what the pool was made with */
+    unsigned processes;    /* fixed at start: 1, or worker processes */
     /* Open connections per serving process, in memory shared with the
      * master's other worker processes (atomic): slot[slot] is this
      * process's count, the limit max_connections applies to; the sum lets
@@ -45,6 +47,10 @@ void server_finish(server_t *s, int remove_pid_file);
 gen_t *server_build_next(server_t *s);
 void server_publish(server_t *s, gen_t *g);
 
+/* Becomes cfg's user = and group = (nothing when unset or already them).
+ * Returns 0, or -1 (logged). For "-t", which checks the plugins as the
+ * server will run them. */
+int server_become_user(const cfg_t *cfg);
 /* Blocks the signals the main thread waits for; fills set. */
 void server_signals(sigset_t *set, int master);
 int server_open_logs(const cfg_t *cfg);

@@ -274,6 +274,7 @@ static void on_wake(ev_loop_t *loop, ev_async_t *a)
         case MSG_GEN: {
             gen_t *old = w->gen;
             w->gen = m->ptr;
+            w->max_conns = w->gen->cfg->max_connections; /* a reload applies it */
             if (watch_listeners(w) < 0)
                 log_error("worker %u: out of memory watching listeners", w->id);
             __atomic_store_n(&w->gen_seen, w->gen->id, __ATOMIC_RELEASE);

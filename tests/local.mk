@@ -28,6 +28,11 @@ tests_unit_test_ev_SOURCES = tests/unit/test_ev.c
 tests_unit_test_ev_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ev_LDADD = $(UNIT_LDADD)
 
+check_PROGRAMS += tests/unit/test_log
+tests_unit_test_log_SOURCES = tests/unit/test_log.c
+tests_unit_test_log_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_log_LDADD = $(UNIT_LDADD)
+
 check_PROGRAMS += tests/unit/test_pool
 tests_unit_test_pool_SOURCES = tests/unit/test_pool.c
 tests_unit_test_pool_CFLAGS = $(UNIT_CFLAGS)
@@ -50,7 +55,7 @@ tests_plugins_misbehave_la_SOURCES = tests/plugins/misbehave.c
 tests_plugins_misbehave_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 
 TESTS += tests/unit/test_http_parse tests/unit/test_router tests/unit/test_config \
-	tests/unit/test_plugin tests/unit/test_ev tests/unit/test_pool
+	tests/unit/test_plugin tests/unit/test_ev tests/unit/test_pool tests/unit/test_log
 
 # Integration tests: the real binary on an ephemeral port, driven over
 # sockets and with curl. Each is a Python script using tests/integration/harness.py.
@@ -59,8 +64,12 @@ INTEGRATION_TESTS = \
 	tests/integration/test_limits.py \
 	tests/integration/test_config_cli.py \
 	tests/integration/test_echo.py \
+	tests/integration/test_conn_guard.py \
 	tests/integration/test_socket_activation.py
 TESTS += $(INTEGRATION_TESTS)
+# What make install installs (issue 11): a DESTDIR install of this build.
+TESTS += tests/integration/test_install.py tests/integration/test_reasons.py
+EXTRA_DIST += tests/integration/test_install.py tests/integration/test_reasons.py
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/harness.py tests/integration/plugin_oot
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = python3

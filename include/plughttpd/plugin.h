@@ -12,12 +12,21 @@
  *              that section's keys. Runs on the main thread, before any
  *              request reaches the instance. Several routes may use one
  *              plugin: each gets its own instance.
+ *              Where: in the process that serves the route, after the
+ *              server dropped privileges (user =, group =), at start-up and
+ *              at each reload alike: what it opens or creates is the
+ *              server user's. With processes = N every worker process
+ *              creates its own instances (one process after another, so
+ *              the first one finds no other creating the same files), and
+ *              the master, which serves nothing, only validates the keys:
+ *              create() with PH_CREATE_CHECK, then destroy() at once.
  *   handle()   once per request routed to the instance. It MAY RUN ON SEVERAL
  *              THREADS AT ONCE for one instance: keep instance state
  *              read-only after create(), or protect it yourself.
- *   destroy()  once, after the last request that could reach the instance
- *              has finished (after a reload, when the old generation drains;
- *              at shutdown).
+ *   destroy()  once per instance, in the process that created it, after
+ *              the last request that could reach the instance has finished
+ *              (after a reload, when the old generation drains; at
+ *              shutdown).
  *
  * Versioning
  *   The descriptor carries PH_ABI_MAGIC, the ABI major and minor it was
@@ -41,7 +50,7 @@ extern "C" {
 
 #define PH_ABI_MAGIC 0x70684731u /* "phG1" */
 #define PH_ABI_MAJOR 1u
-#define PH_ABI_MINOR 1u
+#define PH_ABI_MINOR 2u
 
 /* Name of the one symbol a plugin exports. */
 #define PH_PLUGIN_SYMBOL "plughttpd_plugin"
@@ -65,6 +74,11 @@ extern "C" {
  * handler_timeout has its client answered 504; it is not interrupted, and
  * what it builds afterwards is discarded when it returns. */
 #define PH_PLUGIN_BLOCKING 0x1u
+/* ABI 1.2: the plugin serves an API whose clients expect JSON. Errors the
+ * core answers for requests routed to it (400, 408, 413, 414, 431, 503,
+ * 504, ...) then carry {"error":"<reason phrase>","status":N} and a
+ * newline as application/json instead of a text/plain line. */
+#define PH_PLUGIN_JSON_ERRORS 0x2u
 
 /* A byte span. Not NUL-terminated unless documented; valid for the duration
  * of the request unless documented otherwise. */
@@ -107,8 +121,10 @@ typedef struct ph_server_api {
     uint16_t abi_minor;
     const char *server_version; /* e.g. "0.1.0" */
 
-    /* Error log, with the plugin's route prefix added by the server. Safe
-     * from any thread, at any time between create() and destroy(). */
+    /* Error log, each line marked "plugin: ". The table is shared by every
+     * instance, so the server cannot tell which route calls: name it in the
+     * message (args->prefix) where it matters. Safe from any thread, at any
+     * time between create() and destroy(). */
     void (*log)(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
     /* --- the request ------------------------------------------------ */
@@ -172,6 +188,20 @@ typedef struct ph_server_api {
      * connection is gone. Replaces any earlier body; a later body_append()
      * starts a new in-memory body. */
     int (*body_ref)(ph_request_t *req, const void *data, size_t len);
+
+    /* --- ABI 1.2 ------------------------------------------------------ */
+    /* The parsers server.ini's own keys go through, so a plugin's keys
+     * accept exactly the same spellings. Each returns PH_OK and sets *out,
+     * or PH_ERROR and leaves *out alone. Callable at any time, from any
+     * thread. s must be NUL-terminated.
+     *   parse_bool:     yes/no, on/off, true/false (any case), 1/0
+     *   parse_size:     bytes: "512", "64k", "16m", "1g", "1MB" (powers of
+     *                   1024)
+     *   parse_duration: milliseconds from "250ms", "5s", "2m", "1h"; bare
+     *                   digits are seconds */
+    int (*parse_bool)(const char *s, int *out);
+    int (*parse_size)(const char *s, uint64_t *out);
+    int (*parse_duration)(const char *s, uint64_t *ms);
 } ph_server_api_t;
 
 /* True when the server's table has the member (safe across minors). */

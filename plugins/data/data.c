@@ -29,7 +29,13 @@ static int data_create(const ph_create_args_t *args, void **instance, ph_error_t
         return PH_ERROR;
     }
     d->api = args->api;
-    if (data_conf_parse(&d->conf, args->config_dir, args->keys, args->nkeys, err) != PH_OK) {
+    if (!PH_API_HAS(d->api, parse_duration)) {
+        snprintf(err->msg, sizeof err->msg, "this server is too old for the data plugin (needs ABI 1.2)");
+        err->key = -1;
+        data_destroy(d);
+        return PH_ERROR;
+    }
+    if (data_conf_parse(&d->conf, d->api, args->config_dir, args->keys, args->nkeys, err) != PH_OK) {
         data_destroy(d);
         return PH_ERROR;
     }
@@ -69,4 +75,6 @@ static void data_destroy(void *instance)
     free(d);
 }
 
-PH_PLUGIN_DEFINE("data", "1.0", PH_PLUGIN_BLOCKING, data_create, data_handle, data_destroy);
+/* JSON_ERRORS: the core's own errors on this route (413, 431, ...) are
+ * JSON like the plugin's, {"error": "...", "status": N}. */
+PH_PLUGIN_DEFINE("data", "1.0", PH_PLUGIN_BLOCKING | PH_PLUGIN_JSON_ERRORS, data_create, data_handle, data_destroy);

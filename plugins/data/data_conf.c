@@ -1,10 +1,13 @@
 /* Route keys of the data plugin: see data_conf.h. */
 #include "data_conf.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static int refuse(ph_error_t *err, int key, const char *fmt, const char *what)
 {
@@ -90,24 +93,186 @@ static int parse_database(data_conf_t *conf, const char *dir, const char *v, int
     return PH_OK;
 }
 
-static int parse_bool(const char *v, bool *out)
+/* One list item of a cors_* key: items are separated by spaces or commas. */
+typedef int (*item_fn)(data_conf_t *conf, const char *item, size_t len, int key, ph_error_t *err);
+
+static int each_item(data_conf_t *conf, const ph_kv_t *kv, int key, item_fn fn, ph_error_t *err)
 {
-    if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 || strcmp(v, "on") == 0) {
-        *out = true;
-        return PH_OK;
+    size_t n = 0;
+    for (const char *p = kv->value; *p;) {
+        size_t len = strcspn(p, " \t,");
+        if (len > 0) {
+            if (fn(conf, p, len, key, err) != PH_OK)
+                return PH_ERROR;
+            n++;
+        }
+        p += len;
+        p += strspn(p, " \t,");
     }
-    if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 || strcmp(v, "off") == 0) {
-        *out = false;
-        return PH_OK;
-    }
-    return PH_ERROR;
+    if (n == 0)
+        return refuse(err, key, "%s: expected at least one value", kv->key);
+    return PH_OK;
 }
 
-static int parse_key(data_conf_t *conf, const char *dir, const ph_kv_t *kv, int i,
-                     ph_error_t *err)
+static bool is_origin_host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '[' || c == ']' || c == ':';
+}
+
+/* A serialized origin, as browsers send it in Origin: scheme "://" host
+ * [":" port], lower case, no default port, no path. */
+static int origin_item(data_conf_t *conf, const char *item, size_t len, int key, ph_error_t *err)
+{
+    data_cors_conf_t *c = &conf->cors;
+    char o[256];
+    if (len == 1 && item[0] == '*') {
+        c->any_origin = true;
+        return PH_OK;
+    }
+    if (len >= sizeof o)
+        return refuse(err, key, "cors_origins: origin too long: \"%.60s\"", item);
+    for (size_t i = 0; i < len; i++)
+        o[i] = (char)tolower((unsigned char)item[i]);
+    o[len] = '\0';
+    const char *host = strncmp(o, "https://", 8) == 0 ? o + 8 : strncmp(o, "http://", 7) == 0 ? o + 7 : NULL;
+    if (host == NULL || *host == '\0' || *host == ':')
+        return refuse(err, key, "cors_origins: expected http://HOST[:PORT] or https://HOST[:PORT] "
+                      "or *, got \"%.100s\"", o);
+    for (const char *p = host; *p; p++)
+        if (!is_origin_host_char(*p))
+            return refuse(err, key, "cors_origins: \"%.100s\" is not an origin (no path, no slash)", o);
+    const char *port = strrchr(host, ':');
+    if (port != NULL && strchr(port, ']') == NULL &&
+        ((host == o + 8 && strcmp(port, ":443") == 0) || (host == o + 7 && strcmp(port, ":80") == 0)))
+        return refuse(err, key, "cors_origins: browsers send \"%.100s\" without its default port", o);
+    char *dup = strdup(o);
+    char **t = dup ? realloc(c->origins, (c->norigins + 1) * sizeof *t) : NULL;
+    if (t == NULL) {
+        free(dup);
+        return refuse(err, key, "out of memory%s", "");
+    }
+    c->origins = t;
+    t[c->norigins++] = dup;
+    return PH_OK;
+}
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} METHODS[] = {{"GET", DATA_M_GET},     {"HEAD", DATA_M_HEAD},   {"POST", DATA_M_POST},
+               {"PUT", DATA_M_PUT},     {"PATCH", DATA_M_PATCH}, {"DELETE", DATA_M_DELETE}};
+
+static int method_item(data_conf_t *conf, const char *item, size_t len, int key, ph_error_t *err)
+{
+    for (size_t i = 0; i < sizeof METHODS / sizeof METHODS[0]; i++)
+        if (strlen(METHODS[i].name) == len && strncasecmp(METHODS[i].name, item, len) == 0) {
+            conf->cors.methods |= METHODS[i].bit;
+            return PH_OK;
+        }
+    return refuse(err, key, "cors_methods: expected GET, HEAD, POST, PUT, PATCH or DELETE, got \"%.40s\"", item);
+}
+
+/* Appends ", item" (or "item") to *text. */
+static int text_append(char **text, const char *item, size_t len)
+{
+    size_t old = *text ? strlen(*text) : 0;
+    char *t = realloc(*text, old + len + 3);
+    if (t == NULL)
+        return PH_ERROR;
+    if (old > 0)
+        memcpy(t + old, ", ", 2), old += 2;
+    memcpy(t + old, item, len);
+    t[old + len] = '\0';
+    *text = t;
+    return PH_OK;
+}
+
+static bool is_token(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("!#$%&'*+-.^_`|~", s[i]))
+            return false;
+    return len > 0;
+}
+
+static int header_item(data_conf_t *conf, const char *item, size_t len, int key, ph_error_t *err)
+{
+    /* "*" is literal for requests with credentials (Fetch): never send it. */
+    if (!is_token(item, len) || (len == 1 && item[0] == '*'))
+        return refuse(err, key, "cors_headers: expected header names, got \"%.40s\"", item);
+    if (text_append(&conf->cors.headers_text, item, len) != PH_OK)
+        return refuse(err, key, "out of memory%s", "");
+    return PH_OK;
+}
+
+static int set_text(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = strdup(v);
+    return *dst ? PH_OK : PH_ERROR;
+}
+
+static int parse_cors(data_conf_t *conf, const ph_server_api_t *api, const ph_kv_t *kv, int i,
+                      ph_error_t *err)
+{
+    data_cors_conf_t *c = &conf->cors;
+    const char *k = kv->key, *v = kv->value;
+    uint64_t n;
+    int b;
+
+    if (strcmp(k, "cors_origins") == 0)
+        return each_item(conf, kv, i, origin_item, err);
+    if (strcmp(k, "cors_methods") == 0) {
+        c->methods = 0;
+        if (each_item(conf, kv, i, method_item, err) != PH_OK)
+            return PH_ERROR;
+        free(c->methods_text);
+        c->methods_text = NULL;
+        for (size_t m = 0; m < sizeof METHODS / sizeof METHODS[0]; m++)
+            if ((c->methods & METHODS[m].bit) &&
+                text_append(&c->methods_text, METHODS[m].name, strlen(METHODS[m].name)) != PH_OK)
+                return refuse(err, i, "out of memory%s", "");
+        return PH_OK;
+    }
+    if (strcmp(k, "cors_headers") == 0) {
+        free(c->headers_text);
+        c->headers_text = NULL;
+        return each_item(conf, kv, i, header_item, err);
+    }
+    if (strcmp(k, "cors_max_age") == 0) {
+        if (api->parse_duration(v, &n) != PH_OK || n > 86400000)
+            return refuse(err, i, "cors_max_age: expected a duration up to 1d (\"10m\", \"600\"), got \"%.100s\"", v);
+        c->max_age_s = (unsigned)(n / 1000);
+        return PH_OK;
+    }
+    if (api->parse_bool(v, &b) != PH_OK)
+        return refuse(err, i, "cors_credentials: expected yes or no, got \"%.100s\"", v);
+    c->credentials = b != 0;
+    return PH_OK;
+}
+
+static int parse_sized(const ph_server_api_t *api, const char *k, const char *v, uint64_t lo,
+                       uint64_t hi, size_t *out, int i, ph_error_t *err)
+{
+    uint64_t n;
+    if (api->parse_size(v, &n) != PH_OK || n < lo || n > hi) {
+        snprintf(err->msg, sizeof err->msg, "%s: expected a size from %" PRIu64 " to %" PRIu64
+                 " bytes (\"512\", \"64k\", \"16m\", \"1g\"), got \"%.100s\"", k, lo, hi, v);
+        err->key = i;
+        return PH_ERROR;
+    }
+    *out = (size_t)n;
+    return PH_OK;
+}
+
+static int parse_key(data_conf_t *conf, const ph_server_api_t *api, const char *dir,
+                     const ph_kv_t *kv, int i, ph_error_t *err)
 {
     const char *k = kv->key, *v = kv->value;
     long long n;
+    uint64_t ms;
+    int b;
 
     if (strcmp(k, "database") == 0) {
         if (conf->target != NULL)
@@ -124,8 +289,9 @@ static int parse_key(data_conf_t *conf, const char *dir, const ph_kv_t *kv, int 
     if (strcmp(k, "tables") == 0)
         return parse_tables(conf, v, i, err);
     if (strcmp(k, "read_only") == 0) {
-        if (parse_bool(v, &conf->read_only) != PH_OK)
+        if (api->parse_bool(v, &b) != PH_OK)
             return refuse(err, i, "read_only: expected yes or no, got \"%.100s\"", v);
+        conf->read_only = b != 0;
         return PH_OK;
     }
     if (strcmp(k, "max_rows") == 0) {
@@ -134,12 +300,10 @@ static int parse_key(data_conf_t *conf, const char *dir, const ph_kv_t *kv, int 
         conf->max_rows = n;
         return PH_OK;
     }
-    if (strcmp(k, "max_body") == 0) {
-        if (parse_num(v, 1, 1LL << 30, &n) != PH_OK)
-            return refuse(err, i, "max_body: expected a byte count from 1 to 1073741824, got \"%.100s\"", v);
-        conf->max_body = (size_t)n;
-        return PH_OK;
-    }
+    if (strcmp(k, "max_body") == 0)
+        return parse_sized(api, k, v, 1, 1ULL << 30, &conf->max_body, i, err);
+    if (strcmp(k, "max_response_bytes") == 0)
+        return parse_sized(api, k, v, 1024, 1ULL << 32, &conf->max_response_bytes, i, err);
     if (strcmp(k, "pool_size") == 0) {
         if (parse_num(v, 1, 256, &n) != PH_OK)
             return refuse(err, i, "pool_size: expected an integer from 1 to 256, got \"%.100s\"", v);
@@ -147,31 +311,71 @@ static int parse_key(data_conf_t *conf, const char *dir, const ph_kv_t *kv, int 
         return PH_OK;
     }
     if (strcmp(k, "busy_timeout") == 0) {
-        if (parse_num(v, 1, 600000, &n) != PH_OK)
-            return refuse(err, i, "busy_timeout: expected milliseconds from 1 to 600000, got \"%.100s\"", v);
-        conf->busy_timeout_ms = (int)n;
+        /* Bare digits were milliseconds before the server's parsers were
+         * used here (where they mean seconds): keep that meaning. */
+        char buf[32];
+        bool bare = v[0] != '\0' && strspn(v, "0123456789") == strlen(v) && strlen(v) < 20;
+        if (bare)
+            snprintf(buf, sizeof buf, "%sms", v);
+        if (api->parse_duration(bare ? buf : v, &ms) != PH_OK || ms < 1 || ms > 600000)
+            return refuse(err, i, "busy_timeout: expected a duration from 1ms to 10m (\"250ms\", \"5s\"; "
+                          "a bare number is milliseconds), got \"%.100s\"", v);
+        conf->busy_timeout_ms = (int)ms;
         return PH_OK;
     }
-    return refuse(err, i, "unknown key \"%.100s\" (known: database, schema, tables, read_only, "
-                  "max_rows, max_body, pool_size, busy_timeout)", k);
+    if (strcmp(k, "retry_after") == 0) {
+        if (api->parse_duration(v, &ms) != PH_OK || ms < 1000 || ms > 86400000)
+            return refuse(err, i, "retry_after: expected a duration from 1s to 1d, got \"%.100s\"", v);
+        conf->retry_after_s = (unsigned)((ms + 999) / 1000);
+        return PH_OK;
+    }
+    if (strncmp(k, "cors_", 5) == 0 &&
+        (strcmp(k, "cors_origins") == 0 || strcmp(k, "cors_methods") == 0 || strcmp(k, "cors_headers") == 0 ||
+         strcmp(k, "cors_max_age") == 0 || strcmp(k, "cors_credentials") == 0))
+        return parse_cors(conf, api, kv, i, err);
+    return refuse(err, i, "unknown key \"%.32s\" (known: database, schema, tables, read_only, "
+                  "max_rows, max_body, max_response_bytes, pool_size, busy_timeout, retry_after, "
+                  "cors_origins, cors_methods, cors_headers, cors_max_age, cors_credentials)", k);
 }
 
-int data_conf_parse(data_conf_t *conf, const char *config_dir, const ph_kv_t *keys, size_t nkeys,
-                    ph_error_t *err)
+/* Defaults of every key; the CORS texts are filled after parsing when no
+ * key set them. */
+static void set_defaults(data_conf_t *conf)
 {
     memset(conf, 0, sizeof *conf);
     conf->max_rows = 1000;
     conf->max_body = 1 << 20;
+    conf->max_response_bytes = (size_t)64 << 20;
     conf->pool_size = 8;
     conf->busy_timeout_ms = 5000;
+    conf->retry_after_s = 1;
+    conf->cors.methods = DATA_M_GET | DATA_M_HEAD | DATA_M_POST | DATA_M_PUT | DATA_M_PATCH | DATA_M_DELETE;
+    conf->cors.max_age_s = 600;
+}
+
+static int finish_cors(data_cors_conf_t *c, ph_error_t *err)
+{
+    if (c->any_origin && c->credentials)
+        return refuse(err, -1, "cors_origins = * cannot be combined with cors_credentials = yes "
+                      "(list the origins instead)%s", "");
+    if ((c->methods_text == NULL && set_text(&c->methods_text, "GET, HEAD, POST, PUT, PATCH, DELETE") != PH_OK) ||
+        (c->headers_text == NULL && set_text(&c->headers_text, "Content-Type") != PH_OK))
+        return refuse(err, -1, "out of memory%s", "");
+    return PH_OK;
+}
+
+int data_conf_parse(data_conf_t *conf, const ph_server_api_t *api, const char *config_dir,
+                    const ph_kv_t *keys, size_t nkeys, ph_error_t *err)
+{
+    set_defaults(conf);
     err->key = -1;
     err->msg[0] = '\0';
     for (size_t i = 0; i < nkeys; i++)
-        if (parse_key(conf, config_dir, &keys[i], (int)i, err) != PH_OK)
+        if (parse_key(conf, api, config_dir, &keys[i], (int)i, err) != PH_OK)
             return PH_ERROR;
     if (conf->target == NULL)
         return refuse(err, -1, "missing key \"database\" (sqlite:PATH or postgresql://...)%s", "");
-    return PH_OK;
+    return finish_cors(&conf->cors, err);
 }
 
 void data_conf_free(data_conf_t *conf)
@@ -181,5 +385,10 @@ void data_conf_free(data_conf_t *conf)
     free(conf->tables);
     free(conf->target);
     free(conf->schema);
+    for (size_t i = 0; i < conf->cors.norigins; i++)
+        free(conf->cors.origins[i]);
+    free(conf->cors.origins);
+    free(conf->cors.methods_text);
+    free(conf->cors.headers_text);
     memset(conf, 0, sizeof *conf);
 }

@@ -7,14 +7,22 @@
  *                  file is missing; PostgreSQL, when an exposed table is
  *                  missing. Relative to the folder of server.ini.
  *   tables       = a, b  exposed tables (default: none)
- *   read_only    = yes|no (default no)
+ *   read_only    = BOOL  (default no)
  *   max_rows     = N     rows per listing at most, 1..1000000 (default 1000)
- *   max_body     = N     request body bytes at most (default 1048576)
+ *   max_body     = SIZE  request body bytes at most (default 1m)
+ *   max_response_bytes = SIZE  bytes of one answer at most (default 64m)
  *   pool_size    = N     database connections at most, 1..256 (default 8)
- *   busy_timeout = MS    SQLite: wait this long for a lock before 503
- *                  (default 5000); PostgreSQL: connect timeout, rounded up
- *                  to seconds
- * Pure: no database, no files.
+ *   busy_timeout = DURATION  SQLite: wait this long for a lock before 503
+ *                  (default 5s; a bare number is milliseconds, as it always
+ *                  was for this key); PostgreSQL: connect timeout, rounded
+ *                  up to seconds
+ *   retry_after  = DURATION  Retry-After of every 503, whole seconds
+ *                  (default 1s)
+ *   cors_origins, cors_methods, cors_headers, cors_max_age,
+ *   cors_credentials: the cross-origin policy, see data_cors.h
+ * BOOL, SIZE and DURATION are parsed by the server's own parsers (the API's
+ * parse_bool, parse_size, parse_duration), so they accept exactly what
+ * server.ini's keys accept. Pure: no database, no files.
  */
 #ifndef DATA_CONF_H
 #define DATA_CONF_H
@@ -29,6 +37,30 @@ typedef enum data_backend {
     DATA_BACKEND_PG
 } data_backend_t;
 
+/* Methods as bits, for cors_methods. */
+enum {
+    DATA_M_GET = 1u << 0,
+    DATA_M_HEAD = 1u << 1,
+    DATA_M_POST = 1u << 2,
+    DATA_M_PUT = 1u << 3,
+    DATA_M_PATCH = 1u << 4,
+    DATA_M_DELETE = 1u << 5,
+};
+
+/* The cross-origin policy (see data_cors.h). No origins: cross-site
+ * writes are refused and no CORS header is ever sent. */
+typedef struct data_cors_conf {
+    char **origins;     /* serialized origins ("https://app.example"),
+                           lower case, may write */
+    size_t norigins;
+    bool any_origin;    /* "*": every origin may read (GET, HEAD) */
+    unsigned methods;   /* DATA_M_* the listed origins may use */
+    char *methods_text; /* the same as an Access-Control-Allow-Methods value */
+    char *headers_text; /* Access-Control-Allow-Headers value */
+    unsigned max_age_s; /* Access-Control-Max-Age */
+    bool credentials;   /* Access-Control-Allow-Credentials: true */
+} data_cors_conf_t;
+
 typedef struct data_conf {
     data_backend_t backend;
     char *target; /* SQLite: the file path, resolved; PG: the URI */
@@ -39,15 +71,20 @@ typedef struct data_conf {
     bool check;   /* a configuration test (PH_CREATE_CHECK): change nothing */
     int64_t max_rows;
     size_t max_body;
+    size_t max_response_bytes;
     unsigned pool_size;
     int busy_timeout_ms;
+    unsigned retry_after_s;
+    data_cors_conf_t cors;
 } data_conf_t;
 
 /* Validates keys and fills *conf (free with data_conf_free, also after an
- * error). Unknown keys, bad values and a missing database are refused with
- * err->msg set and err->key the offending index (-1 for a missing key). */
-int data_conf_parse(data_conf_t *conf, const char *config_dir, const ph_kv_t *keys, size_t nkeys,
-                    ph_error_t *err);
+ * error). api supplies the value parsers (parse_bool, parse_size,
+ * parse_duration; ABI 1.2). Unknown keys, bad values and a missing database
+ * are refused with err->msg set and err->key the offending index (-1 for a
+ * missing key). */
+int data_conf_parse(data_conf_t *conf, const ph_server_api_t *api, const char *config_dir,
+                    const ph_kv_t *keys, size_t nkeys, ph_error_t *err);
 
 void data_conf_free(data_conf_t *conf);
 

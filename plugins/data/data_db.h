@@ -31,6 +31,9 @@ typedef struct data_dberr {
 
 typedef struct data_db data_db_t;
 
+/* Receives one result row (see exec). */
+typedef int (*data_row_fn)(void *arg, json_t *row, data_dberr_t *err);
+
 typedef struct data_db_ops {
     const char *name;
     data_dialect_t dialect;
@@ -38,11 +41,14 @@ typedef struct data_db_ops {
      * handle) and fills *schema with the tables conf->tables. NULL with a
      * message in err on failure. */
     data_db_t *(*open)(const data_conf_t *conf, data_schema_t *schema, char *err, size_t errlen);
-    /* Runs st. On PH_OK *rows is a new JSON array of row objects, typed by
+    /* Runs st and hands each result row to fn, one at a time, typed by
      * shape when given (the statement returns shape's columns in order).
-     * On PH_ERROR *err says why. Thread-safe. */
-    int (*exec)(data_db_t *db, const data_stmt_t *st, const data_table_t *shape, json_t **rows,
-                data_dberr_t *err);
+     * The row is borrowed: fn takes a reference to keep it. fn returns
+     * PH_OK to go on, or PH_ERROR after filling *err, which stops the
+     * statement. Returns PH_OK when every row went to fn, PH_ERROR with
+     * *err filled otherwise. Thread-safe. */
+    int (*exec)(data_db_t *db, const data_stmt_t *st, const data_table_t *shape, data_row_fn fn,
+                void *arg, data_dberr_t *err);
     /* Closes every connection. No exec() may be running. */
     void (*close)(data_db_t *db);
 } data_db_ops_t;

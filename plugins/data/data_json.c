@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 json_t *data_json_from_value(data_type_t type, const data_value_t *v)
 {
@@ -222,4 +223,47 @@ json_t *data_json_table_info(const data_table_t *t)
         return NULL;
     return json_pack("{s:s, s:s, s:o}", "name", t->name, "primary_key", t->cols[t->pk].name,
                      "columns", cols);
+}
+
+static size_t skip_ows(const char *s, size_t i, size_t len)
+{
+    while (i < len && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    return i;
+}
+
+/* True when the parameter at s[i..len) (after its ';') is charset=X with X
+ * something other than utf-8, quoted or not. */
+static bool foreign_charset(const char *s, size_t i, size_t len)
+{
+    i = skip_ows(s, i, len);
+    if (len - i < 8 || strncasecmp(s + i, "charset=", 8) != 0)
+        return false;
+    i += 8;
+    size_t end = i;
+    while (end < len && s[end] != ';')
+        end++;
+    while (end > i && (s[end - 1] == ' ' || s[end - 1] == '\t'))
+        end--;
+    if (end - i >= 2 && s[i] == '"' && s[end - 1] == '"')
+        i++, end--;
+    return !(end - i == 5 && strncasecmp(s + i, "utf-8", 5) == 0);
+}
+
+bool data_json_media_type_ok(const char *ct, size_t len)
+{
+    static const char want[] = "application/json";
+    size_t i = skip_ows(ct, 0, len);
+    if (len - i < sizeof want - 1 || strncasecmp(ct + i, want, sizeof want - 1) != 0)
+        return false;
+    i = skip_ows(ct, i + sizeof want - 1, len);
+    if (i == len)
+        return true;
+    if (ct[i] != ';')
+        return false;
+    /* Every parameter: only a charset is looked at. */
+    for (size_t p = i; p < len; p++)
+        if (ct[p] == ';' && foreign_charset(ct, p + 1, len))
+            return false;
+    return true;
 }

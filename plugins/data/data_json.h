@@ -11,6 +11,7 @@
 #define DATA_JSON_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "data_schema.h"
@@ -47,5 +48,12 @@ void data_json_assign_free(data_assign_t *a, size_t n);
 /* {"name": ..., "primary_key": ..., "columns": [{"name", "type",
  * "declared_type", "nullable", "has_default"}]}. NULL when out of memory. */
 json_t *data_json_table_info(const data_table_t *t);
+
+/* True when a Content-Type value (len bytes) is the media type
+ * application/json: type and subtype compared case-insensitively, optional
+ * whitespace around them, parameters allowed after ';' except a charset
+ * other than utf-8 (JSON text is UTF-8, RFC 8259). Anything else, such as
+ * "application/jsonx", "text/plain" or an empty value, is not. */
+bool data_json_media_type_ok(const char *ct, size_t len);
 
 #endif

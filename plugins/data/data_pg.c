@@ -400,10 +400,11 @@ static json_t *cell_json(PGresult *r, int row, int col)
     return data_json_from_value(type, &v);
 }
 
-static json_t *rows_json(PGresult *r)
+/* Hands every row of r to fn; PH_ERROR with *err filled when one could
+ * not be built or fn refused it. */
+static int rows_each(PGresult *r, data_row_fn fn, void *arg, data_dberr_t *err)
 {
-    json_t *rows = json_array();
-    for (int i = 0; rows && i < PQntuples(r); i++) {
+    for (int i = 0; i < PQntuples(r); i++) {
         json_t *row = json_object();
         for (int j = 0; row && j < PQnfields(r); j++) {
             json_t *v = cell_json(r, i, j);
@@ -412,12 +413,17 @@ static json_t *rows_json(PGresult *r)
                 row = NULL;
             }
         }
-        if (row == NULL || json_array_append_new(rows, row) != 0) {
-            json_decref(rows);
-            rows = NULL;
+        if (row == NULL) {
+            err->status = 500;
+            snprintf(err->msg, sizeof err->msg, "a stored value cannot be shown as JSON");
+            return PH_ERROR;
         }
+        int taken = fn(arg, row, err);
+        json_decref(row);
+        if (taken != PH_OK)
+            return PH_ERROR;
     }
-    return rows;
+    return PH_OK;
 }
 
 /* Parameters as libpq wants them: text, except blobs in binary. */
@@ -472,8 +478,8 @@ static void params_free(pg_params_t *p)
     free(p->num);
 }
 
-static int pg_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape, json_t **rows,
-                   data_dberr_t *err)
+static int pg_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape, data_row_fn fn,
+                   void *arg, data_dberr_t *err)
 {
     pg_params_t p = {0};
     bool fresh, broken;
@@ -481,9 +487,9 @@ static int pg_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape
     /* A read may be retried once on a new connection; a write may not, as
      * it could have been applied before the connection broke. */
     int tries = starts(s->sql, "SELECT") ? 2 : 1;
+    int rc = PH_ERROR;
 
     (void)shape; /* results carry their type OIDs */
-    *rows = NULL;
     if (params_build(&p, s) != PH_OK) {
         params_free(&p);
         err->status = 500;
@@ -500,13 +506,9 @@ static int pg_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape
         PGresult *r = PQexecParams(c, s->sql, (int)s->nparams, p.types, p.vals, p.lens, p.fmts, 0);
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-            *rows = rows_json(r);
+            rc = rows_each(r, fn, arg, err);
             PQclear(r);
             data_pool_give(h->pool, c, false);
-            if (*rows == NULL) {
-                err->status = 500;
-                snprintf(err->msg, sizeof err->msg, "a stored value cannot be shown as JSON");
-            }
             break;
         }
         broken = map_error(c, r, err);
@@ -516,7 +518,7 @@ static int pg_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape
             break;
     }
     params_free(&p);
-    return *rows ? PH_OK : PH_ERROR;
+    return rc;
 }
 
 static void pg_close(data_db_t *h)

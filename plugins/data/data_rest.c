@@ -4,6 +4,7 @@
  * {"error": "...", "status": N}. See README.md for the API.
  */
 #include "data.h"
+#include "data_cors.h"
 #include "data_json.h"
 #include "data_query.h"
 #include "data_sql.h"
@@ -60,6 +61,11 @@ static int reply_error(rest_t *r, int status, const char *fmt, ...)
     json_decref(j);
     r->api->set_status(r->req, status);
     r->api->add_header(r->req, "Content-Type", "application/json");
+    if (status == 503) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%u", r->d->conf.retry_after_s);
+        r->api->add_header(r->req, "Retry-After", secs);
+    }
     if (s != NULL) {
         r->api->body_append(r->req, s, strlen(s));
         r->api->body_append(r->req, "\n", 1);
@@ -86,9 +92,9 @@ static bool method_is(ph_str_t m, const char *name)
     return m.len == strlen(name) && memcmp(m.ptr, name, m.len) == 0;
 }
 
-/* Runs a built statement (st freed here). */
-static int run(rest_t *r, data_stmt_t *st, int built, const data_table_t *shape, json_t **rows,
-               data_dberr_t *e)
+/* Runs a built statement (st freed here), handing its rows to fn. */
+static int run(rest_t *r, data_stmt_t *st, int built, const data_table_t *shape, data_row_fn fn,
+               void *arg, data_dberr_t *e)
 {
     int rc;
     if (built != PH_OK) {
@@ -96,10 +102,37 @@ static int run(rest_t *r, data_stmt_t *st, int built, const data_table_t *shape,
         snprintf(e->msg, sizeof e->msg, "out of memory");
         rc = PH_ERROR;
     } else {
-        rc = r->d->ops->exec(r->d->db, st, shape, rows, e);
+        rc = r->d->ops->exec(r->d->db, st, shape, fn, arg, e);
     }
     data_stmt_free(st);
     return rc;
+}
+
+/* data_row_fn keeping every row in a JSON array (arg): for the short
+ * results of single-row statements. */
+static int collect(void *arg, json_t *row, data_dberr_t *e)
+{
+    if (json_array_append(arg, row) != 0) {
+        e->status = 500;
+        snprintf(e->msg, sizeof e->msg, "out of memory");
+        return PH_ERROR;
+    }
+    return PH_OK;
+}
+
+/* Runs st into a new JSON array *rows (NULL on error). */
+static int run_rows(rest_t *r, data_stmt_t *st, int built, const data_table_t *shape, json_t **rows,
+                    data_dberr_t *e)
+{
+    *rows = json_array();
+    if (*rows == NULL)
+        built = PH_ERROR;
+    if (run(r, st, built, shape, collect, *rows, e) != PH_OK) {
+        json_decref(*rows);
+        *rows = NULL;
+        return PH_ERROR;
+    }
+    return PH_OK;
 }
 
 /* Printable UTF-8 of modest length, safe to quote back in a message. */
@@ -113,13 +146,15 @@ static bool quotable(const char *s, size_t len)
     return true;
 }
 
-static void pct_append(char *out, size_t *o, size_t cap, const char *s, size_t len)
+/* Percent-encodes s into out[*o...] (room checked by the caller): every
+ * byte but the unreserved ones (RFC 3986), and '/' too unless keep_slash. */
+static void pct_append(char *out, size_t *o, const char *s, size_t len, bool keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < len && *o + 4 < cap; i++) {
+    for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
+            c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/')) {
             out[(*o)++] = (char)c;
         } else {
             out[(*o)++] = '%';
@@ -130,13 +165,16 @@ static void pct_append(char *out, size_t *o, size_t cap, const char *s, size_t l
     out[*o] = '\0';
 }
 
-/* Location of a stored row: PREFIX/TABLE/ID, names percent-encoded. */
+/* Location of a stored row: PREFIX/TABLE/ID, each part percent-encoded,
+ * so that the core's decoding gives back the exact key (a '/' in a key is
+ * %2F and stays one path segment, see route()). */
 static void add_location(rest_t *r, const json_t *row)
 {
     const json_t *pk = json_object_get(row, r->table->cols[r->table->pk].name);
-    char id[64], loc[1024];
+    const char *prefix = r->d->prefix, *tname = r->table->name;
+    char id[64];
     const char *idp = id;
-    size_t idlen, o = 0;
+    size_t idlen, plen = strlen(prefix), o = 0;
 
     if (json_is_integer(pk)) {
         snprintf(id, sizeof id, "%" JSON_INTEGER_FORMAT, json_integer_value(pk));
@@ -147,12 +185,17 @@ static void add_location(rest_t *r, const json_t *row)
     } else {
         return; /* no key to point at */
     }
-    snprintf(loc, sizeof loc, "%s/", r->d->prefix);
-    o = strlen(loc);
-    pct_append(loc, &o, sizeof loc, r->table->name, strlen(r->table->name));
-    if (o + 2 < sizeof loc)
-        loc[o++] = '/';
-    pct_append(loc, &o, sizeof loc, idp, idlen);
+    while (plen > 0 && prefix[plen - 1] == '/')
+        plen--; /* route "/" gives "/notes/1", not "//notes/1" */
+    size_t cap = 3 * (plen + strlen(tname) + idlen) + 3;
+    char *loc = r->api->alloc(r->req, cap);
+    if (loc == NULL)
+        return;
+    pct_append(loc, &o, prefix, plen, true);
+    loc[o++] = '/';
+    pct_append(loc, &o, tname, strlen(tname), false);
+    loc[o++] = '/';
+    pct_append(loc, &o, idp, idlen, false);
     r->api->add_header(r->req, "Location", loc);
 }
 
@@ -167,9 +210,10 @@ static json_t *load_body(rest_t *r)
         reply_error(r, 413, "request body larger than %zu bytes", r->d->conf.max_body);
         return NULL;
     }
-    if (r->api->header(r->req, "Content-Type", &ct) &&
-        !(ct.len >= 16 && strncasecmp(ct.ptr, "application/json", 16) == 0)) {
-        reply_error(r, 415, "the body must be application/json");
+    /* A missing or other type is what a cross-site form or a "simple"
+     * fetch() sends without a preflight: never parse it as JSON. */
+    if (!r->api->header(r->req, "Content-Type", &ct) || !data_json_media_type_ok(ct.ptr, ct.len)) {
+        reply_error(r, 415, "the body must be sent with Content-Type: application/json");
         return NULL;
     }
     if (b.len == 0) {
@@ -205,13 +249,82 @@ static int get_root(rest_t *r)
     return reply_json(r, 200, tables ? json_pack("{s:o}", "tables", tables) : NULL);
 }
 
+/* A listing's JSON text, built row by row while the statement runs: the
+ * rows are never all held as JSON values, and the text is handed to the
+ * core with body_ref, so it exists once. */
+typedef struct listing {
+    char *buf;
+    size_t len, cap, max; /* max: max_response_bytes */
+    bool too_big;
+} listing_t;
+
+static int listing_grow(listing_t *l, size_t more)
+{
+    if (l->len + more <= l->cap)
+        return PH_OK;
+    size_t cap = l->cap ? l->cap : 4096;
+    while (cap < l->len + more)
+        cap *= 2;
+    char *b = realloc(l->buf, cap);
+    if (b == NULL)
+        return PH_ERROR;
+    l->buf = b;
+    l->cap = cap;
+    return PH_OK;
+}
+
+static int listing_put(const char *text, size_t len, void *arg)
+{
+    listing_t *l = arg;
+    if (l->len + len > l->max) {
+        l->too_big = true;
+        return -1;
+    }
+    if (listing_grow(l, len) != PH_OK)
+        return -1;
+    memcpy(l->buf + l->len, text, len);
+    l->len += len;
+    return 0;
+}
+
+/* Why listing_put() failed. */
+static void listing_error(const listing_t *l, data_dberr_t *e)
+{
+    e->status = 500;
+    if (l->too_big)
+        snprintf(e->msg, sizeof e->msg, "the answer would be larger than max_response_bytes "
+                 "(%zu bytes): ask for fewer rows with limit=", l->max);
+    else
+        snprintf(e->msg, sizeof e->msg, "out of memory");
+}
+
+/* data_row_fn appending one row to a listing_t. */
+static int listing_row(void *arg, json_t *row, data_dberr_t *e)
+{
+    listing_t *l = arg;
+    if (listing_put(",", l->len > 1, l) != 0 ||
+        json_dump_callback(row, listing_put, l, JSON_COMPACT) != 0) {
+        listing_error(l, e);
+        return PH_ERROR;
+    }
+    return PH_OK;
+}
+
+static int count_row(void *arg, json_t *row, data_dberr_t *e)
+{
+    (void)e;
+    *(json_int_t *)arg = json_integer_value(json_object_get(row, "count"));
+    return PH_OK;
+}
+
 static int list_rows(rest_t *r)
 {
     ph_str_t qs = r->api->query(r->req);
     data_query_t q;
     data_dberr_t e;
-    char msg[200];
-    json_t *rows, *count;
+    char msg[200], total[32];
+    json_int_t count = 0;
+    listing_t l = {.max = r->d->conf.max_response_bytes};
 
     if (data_query_parse(r->table, qs.ptr, qs.ptr ? qs.len : 0, r->d->conf.max_rows, &q, msg,
                          sizeof msg) != PH_OK)
@@ -222,20 +335,35 @@ static int list_rows(rest_t *r)
     int built = data_sql_select(&st, r->table, &q);
     int cbuilt = data_sql_count(&ct, r->table, &q);
     data_query_free(&q);
-    if (run(r, &st, built, r->table, &rows, &e) != PH_OK) {
+    int rc = PH_ERROR;
+    if (listing_put("[", 1, &l) != 0)
+        listing_error(&l, &e);
+    else if (run(r, &st, built, r->table, listing_row, &l, &e) == PH_OK) {
+        if (listing_put("]\n", 2, &l) == 0)
+            rc = PH_OK;
+        else
+            listing_error(&l, &e);
+    }
+    data_stmt_free(&st); /* when run() did not */
+    if (rc != PH_OK) {
         data_stmt_free(&ct);
+        free(l.buf);
         return reply_db(r, &e);
     }
-    if (run(r, &ct, cbuilt, NULL, &count, &e) != PH_OK) {
-        json_decref(rows);
+    if (run(r, &ct, cbuilt, NULL, count_row, &count, &e) != PH_OK) {
+        free(l.buf);
         return reply_db(r, &e);
     }
-    json_t *n = json_object_get(json_array_get(count, 0), "count");
-    char total[32];
-    snprintf(total, sizeof total, "%" JSON_INTEGER_FORMAT, json_integer_value(n));
-    json_decref(count);
+    if (r->api->on_cleanup(r->req, free, l.buf) != PH_OK) {
+        free(l.buf);
+        return reply_error(r, 500, "out of memory");
+    }
+    snprintf(total, sizeof total, "%" JSON_INTEGER_FORMAT, count);
     r->api->add_header(r->req, "X-Total-Count", total);
-    return reply_json(r, 200, rows);
+    r->api->add_header(r->req, "Content-Type", "application/json");
+    if (r->api->body_ref(r->req, l.buf, l.len) != PH_OK)
+        return reply_error(r, 500, "out of memory"); /* l.buf: freed by the cleanup */
+    return PH_OK;
 }
 
 /* Answers with the first row of rows (consumed), or 404 when there is
@@ -256,7 +384,7 @@ static int get_row(rest_t *r)
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
     data_dberr_t e;
     json_t *rows;
-    if (run(r, &st, data_sql_get(&st, r->table, &r->id), r->table, &rows, &e) != PH_OK)
+    if (run_rows(r, &st, data_sql_get(&st, r->table, &r->id), r->table, &rows, &e) != PH_OK)
         return reply_db(r, &e);
     return reply_row(r, 200, rows);
 }
@@ -280,7 +408,7 @@ static int write_row(rest_t *r, data_json_mode_t mode)
     int built = mode == DATA_JSON_INSERT ? data_sql_insert(&st, r->table, a, n)
                                          : data_sql_update(&st, r->table, a, n, &r->id);
     data_json_assign_free(a, n);
-    if (run(r, &st, built, r->table, &rows, &e) != PH_OK)
+    if (run_rows(r, &st, built, r->table, &rows, &e) != PH_OK)
         return reply_db(r, &e);
     return reply_row(r, mode == DATA_JSON_INSERT ? 201 : 200, rows);
 }
@@ -290,7 +418,7 @@ static int delete_row(rest_t *r)
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
     data_dberr_t e;
     json_t *rows;
-    if (run(r, &st, data_sql_delete(&st, r->table, &r->id), NULL, &rows, &e) != PH_OK)
+    if (run_rows(r, &st, data_sql_delete(&st, r->table, &r->id), NULL, &rows, &e) != PH_OK)
         return reply_db(r, &e);
     size_t n = json_array_size(rows);
     json_decref(rows);
@@ -338,43 +466,177 @@ static int route_item(rest_t *r, ph_str_t m, const char *id, size_t idlen)
     return get_row(r);
 }
 
-static int route(rest_t *r)
+/* Where a row route's table and id are, in the decoded path below the
+ * prefix. */
+typedef struct target {
+    const char *table, *id; /* id NULL: the collection */
+    size_t tlen, idlen;
+    bool id_from_raw;       /* the id may hold '/' */
+} target_t;
+
+/* The core decodes %2F before routing, so a key holding '/' spans several
+ * decoded segments. Its id is the last segment of the raw path, decoded
+ * here, when the decoded path p (n bytes, no leading '/') ends with it and
+ * exactly one table segment comes before it. */
+static bool split_raw(rest_t *r, const char *p, size_t n, target_t *t)
 {
-    ph_str_t m = r->api->method(r->req);
+    ph_str_t raw = r->api->raw_path(r->req);
+    if (raw.ptr == NULL || raw.len == 0 || raw.ptr[raw.len - 1] == '/')
+        return false;
+    const char *last = raw.ptr + raw.len;
+    while (last > raw.ptr && last[-1] != '/')
+        last--;
+    size_t rawlen = (size_t)(raw.ptr + raw.len - last);
+    char *dec = r->api->alloc(r->req, rawlen);
+    long dl = dec ? data_pct_decode(last, rawlen, dec, false) : -1;
+    if (dl <= 0 || (size_t)dl + 2 > n)
+        return false;
+    size_t tl = n - (size_t)dl - 1;
+    if (p[tl] != '/' || memcmp(p + tl + 1, dec, (size_t)dl) != 0 || memchr(p, '/', tl) != NULL)
+        return false;
+    *t = (target_t){.table = p, .tlen = tl, .id = p + tl + 1, .idlen = (size_t)dl, .id_from_raw = true};
+    return true;
+}
+
+/* "/notes" -> the collection, "/notes/" too, "/notes/ID" -> an item.
+ * Returns false for the root (no table). */
+static bool split_target(rest_t *r, target_t *t)
+{
     ph_str_t sp = r->api->subpath(r->req);
     const char *p = sp.ptr ? sp.ptr : "";
     size_t n = sp.ptr ? sp.len : 0;
 
     while (n > 0 && *p == '/')
         p++, n--;
+    if (split_raw(r, p, n, t))
+        return true;
     if (n > 0 && p[n - 1] == '/')
         n--; /* "/api/notes/" is "/api/notes" */
-    if (n == 0) {
+    if (n == 0)
+        return false;
+    const char *slash = memchr(p, '/', n);
+    *t = (target_t){.table = p, .tlen = slash ? (size_t)(slash - p) : n, .id = slash ? slash + 1 : NULL};
+    t->idlen = slash ? n - t->tlen - 1 : 0;
+    return true;
+}
+
+static int route(rest_t *r)
+{
+    ph_str_t m = r->api->method(r->req);
+    target_t t;
+
+    if (!split_target(r, &t)) {
         if (method_is(m, "GET") || method_is(m, "HEAD"))
             return get_root(r);
         return reply_405(r, ALLOW_READ, "method not allowed on the table list");
     }
-    const char *slash = memchr(p, '/', n);
-    size_t tlen = slash ? (size_t)(slash - p) : n;
-    r->table = data_schema_find(&r->d->schema, p, tlen);
+    r->table = data_schema_find(&r->d->schema, t.table, t.tlen);
     if (r->table == NULL) {
-        if (quotable(p, tlen))
-            return reply_error(r, 404, "unknown table \"%.*s\"", (int)tlen, p);
+        if (quotable(t.table, t.tlen))
+            return reply_error(r, 404, "unknown table \"%.*s\"", (int)t.tlen, t.table);
         return reply_error(r, 404, "unknown table");
     }
-    if (slash == NULL)
+    if (t.id == NULL)
         return route_collection(r, m);
-    const char *id = slash + 1;
-    size_t idlen = n - tlen - 1;
-    if (idlen == 0 || memchr(id, '/', idlen) != NULL)
+    if (t.idlen == 0 || (!t.id_from_raw && memchr(t.id, '/', t.idlen) != NULL))
         return reply_error(r, 404, "no such resource: use /<table> or /<table>/<id>");
-    return route_item(r, m, id, idlen);
+    return route_item(r, m, t.id, t.idlen);
+}
+
+/* --- cross-origin requests (data_cors.h) ------------------------------------ */
+
+static bool header_is(rest_t *r, const char *name, const char *value)
+{
+    ph_str_t v;
+    return r->api->header(r->req, name, &v) && v.len == strlen(value) &&
+           strncasecmp(v.ptr, value, v.len) == 0;
+}
+
+/* The header value as a NUL-terminated copy in the request's memory. */
+static const char *header_copy(rest_t *r, ph_str_t v)
+{
+    char *s = r->api->alloc(r->req, v.len + 1);
+    if (s != NULL) {
+        memcpy(s, v.ptr, v.len);
+        s[v.len] = '\0';
+    }
+    return s;
+}
+
+static void allow_origin(rest_t *r, data_cors_grant_t grant, ph_str_t origin)
+{
+    const data_cors_conf_t *c = &r->d->conf.cors;
+    const char *o = grant == DATA_CORS_LISTED ? header_copy(r, origin) : "*";
+    if (o == NULL)
+        return;
+    r->api->add_header(r->req, "Access-Control-Allow-Origin", o);
+    if (grant == DATA_CORS_LISTED && c->credentials)
+        r->api->add_header(r->req, "Access-Control-Allow-Credentials", "true");
+}
+
+/* OPTIONS with Origin and Access-Control-Request-Method: 204 with the
+ * Access-Control-Allow-* headers, or 403 without them. */
+static int preflight(rest_t *r, data_cors_grant_t grant, ph_str_t origin, ph_str_t acrm)
+{
+    const data_cors_conf_t *c = &r->d->conf.cors;
+    ph_str_t acrh = {NULL, 0};
+    char why[96], age[16];
+
+    r->api->header(r->req, "Access-Control-Request-Headers", &acrh);
+    if (data_cors_preflight(c, grant, acrm.ptr, acrm.len, acrh.ptr, acrh.len, why, sizeof why) != PH_OK)
+        return reply_error(r, 403, "CORS preflight refused: %s", why);
+    r->api->set_status(r->req, 204);
+    allow_origin(r, grant, origin);
+    r->api->add_header(r->req, "Access-Control-Allow-Methods",
+                       grant == DATA_CORS_LISTED ? c->methods_text : ALLOW_READ);
+    if (grant == DATA_CORS_LISTED)
+        r->api->add_header(r->req, "Access-Control-Allow-Headers", c->headers_text);
+    snprintf(age, sizeof age, "%u", c->max_age_s);
+    r->api->add_header(r->req, "Access-Control-Max-Age", age);
+    return PH_OK;
+}
+
+/* Applies the cross-origin policy before routing. Returns true when the
+ * request is answered (a preflight, or a refused cross-site write). */
+static bool cors_gate(rest_t *r, ph_str_t m)
+{
+    const data_cors_conf_t *c = &r->d->conf.cors;
+    ph_str_t origin = {NULL, 0}, host = {NULL, 0}, acrm;
+    bool has_origin = r->api->header(r->req, "Origin", &origin);
+    bool safe = method_is(m, "GET") || method_is(m, "HEAD") || method_is(m, "OPTIONS");
+
+    r->api->header(r->req, "Host", &host);
+    bool foreign = has_origin && !data_cors_same_origin(origin.ptr, origin.len, host.ptr, host.len);
+    bool cross = foreign || header_is(r, "Sec-Fetch-Site", "cross-site");
+    data_cors_grant_t grant = has_origin ? data_cors_grant(c, origin.ptr, origin.len) : DATA_CORS_DENIED;
+    bool preflight_req = method_is(m, "OPTIONS") && has_origin &&
+                         r->api->header(r->req, "Access-Control-Request-Method", &acrm);
+
+    /* Which CORS headers go out depends on Origin: caches must know. */
+    if (c->norigins > 0 || c->any_origin || preflight_req)
+        r->api->add_header(r->req, "Vary", "Origin");
+    if (preflight_req) {
+        preflight(r, grant, origin, acrm);
+        return true;
+    }
+    if (!safe && cross &&
+        !(grant == DATA_CORS_LISTED && (c->methods & data_cors_method_bit(m.ptr, m.len)))) {
+        reply_error(r, 403, "cross-site %.*s refused: this origin may not write (cors_origins)",
+                    (int)(m.len < 16 ? m.len : 16), m.ptr);
+        return true;
+    }
+    if (foreign && (grant == DATA_CORS_LISTED || (grant == DATA_CORS_READ && safe))) {
+        allow_origin(r, grant, origin);
+        /* Scripts may read these answers' own headers too. */
+        r->api->add_header(r->req, "Access-Control-Expose-Headers", "Location, X-Total-Count");
+    }
+    return false;
 }
 
 int data_rest_handle(const data_t *d, ph_request_t *req)
 {
     rest_t r = {.d = d, .api = d->api, .req = req, .id = {.kind = DATA_VALUE_NULL}};
-    int rc = route(&r);
+    int rc = cors_gate(&r, r.api->method(req)) ? PH_OK : route(&r);
     data_value_clear(&r.id);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include "data_pool.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <plughttpd/plugin.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -193,6 +194,57 @@ static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char
     return data_table_finish(t, err, errlen);
 }
 
+/* Whether this process (its effective ids) may write path; a message
+ * naming path and the uid when not. */
+static int writable(const char *what, const char *path, const char *why, char *err, size_t errlen)
+{
+    if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0)
+        return PH_OK;
+    snprintf(err, errlen, "%s %s is not writable by uid %u%s (%s)", what, path, (unsigned)geteuid(),
+             why, strerror(errno));
+    return PH_ERROR;
+}
+
+/* SQLite opens a file it may not write read-only without a word, and
+ * every write would then fail with 503: refuse at create() instead (a
+ * reload after the server dropped its privileges meets a database made
+ * by root). WAL mode also writes FILE-wal and FILE-shm, which SQLite
+ * creates and removes in the file's folder. */
+static int check_writable(const data_conf_t *conf, char *err, size_t errlen)
+{
+    static const char *const side[] = {"-wal", "-shm"};
+    size_t n = strlen(conf->target);
+    char *buf = malloc(n + 8);
+    int rc = PH_ERROR;
+
+    if (buf == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return PH_ERROR;
+    }
+    if (writable("database", conf->target, "", err, errlen) != PH_OK)
+        goto out;
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(buf, n + 8, "%s%s", conf->target, side[i]);
+        if (access(buf, F_OK) == 0 && writable("database file", buf, "", err, errlen) != PH_OK)
+            goto out;
+    }
+    memcpy(buf, conf->target, n + 1);
+    char *slash = strrchr(buf, '/');
+    if (slash == buf)
+        slash[1] = '\0';
+    else if (slash != NULL)
+        *slash = '\0';
+    else
+        strcpy(buf, ".");
+    if (writable("folder", buf, ", where SQLite keeps the -wal and -shm files of the database", err,
+                 errlen) != PH_OK)
+        goto out;
+    rc = PH_OK;
+out:
+    free(buf);
+    return rc;
+}
+
 /* For a configuration test: the database as it is, read-only, or, when
  * the file does not exist yet, the schema applied to an in-memory database,
  * so the tables are checked without creating or changing anything. */
@@ -207,6 +259,8 @@ static sqlite3 *check_open(const data_conf_t *conf, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", conf->target, strerror(errno));
         return NULL;
     }
+    if (exists && !conf->read_only && check_writable(conf, err, errlen) != PH_OK)
+        return NULL;
     if (!exists && conf->schema != NULL && (sql = read_file(conf->schema, err, errlen)) == NULL)
         return NULL;
     if (sqlite3_open_v2(exists ? conf->target : ":memory:", &db,
@@ -240,6 +294,8 @@ static sqlite3 *prepare_open(const data_conf_t *conf, char *err, size_t errlen)
         if (create_db(conf, err, errlen) != PH_OK)
             return NULL;
     }
+    if (!conf->read_only && check_writable(conf, err, errlen) != PH_OK)
+        return NULL;
     /* WAL is a property of the file: set it once, on a writable handle. */
     if (!conf->read_only) {
         if (sqlite3_open_v2(conf->target, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
@@ -383,7 +439,7 @@ static json_t *row_json(sqlite3_stmt *st, const data_table_t *shape)
 }
 
 static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape,
-                       json_t **rows, data_dberr_t *err)
+                       data_row_fn fn, void *arg, data_dberr_t *err)
 {
     bool fresh, broken = false;
     char msg[200];
@@ -391,7 +447,6 @@ static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *s
     sqlite3_stmt *st = NULL;
     int rc;
 
-    *rows = NULL;
     if (db == NULL) {
         err->status = 503;
         snprintf(err->msg, sizeof err->msg, "database unavailable: %s", msg);
@@ -400,7 +455,6 @@ static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *s
     rc = sqlite3_prepare_v2(db, s->sql, (int)s->len, &st, NULL);
     if (rc == SQLITE_OK)
         rc = bind_params(st, s);
-    json_t *out = rc == SQLITE_OK ? json_array() : NULL;
     bool writes = rc == SQLITE_OK && !sqlite3_stmt_readonly(st);
     if (writes)
         pthread_mutex_lock(&h->write_lock);
@@ -412,7 +466,12 @@ static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *s
             snprintf(err->msg, sizeof err->msg, "a stored value is not valid UTF-8 text");
             break;
         }
-        json_array_append_new(out, row);
+        int taken = fn(arg, row, err);
+        json_decref(row);
+        if (taken != PH_OK) {
+            rc = SQLITE_FORMAT; /* *err is filled */
+            break;
+        }
         rc = SQLITE_OK;
     }
     int ext = sqlite3_extended_errcode(db); /* before reset touches it */
@@ -421,14 +480,12 @@ static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *s
         pthread_mutex_unlock(&h->write_lock);
     }
     if (rc == SQLITE_DONE) {
-        *rows = out;
         sqlite3_finalize(st);
         data_pool_give(h->pool, db, false);
         return PH_OK;
     }
     if (rc != SQLITE_FORMAT)
         map_error(db, ext, h->conf, err, &broken);
-    json_decref(out);
     sqlite3_finalize(st);
     data_pool_give(h->pool, db, broken);
     return PH_ERROR;

@@ -5,7 +5,8 @@ DATA_CORE_SOURCES = \
 	plugins/data/data_query.c plugins/data/data_query.h \
 	plugins/data/data_sql.c plugins/data/data_sql.h \
 	plugins/data/data_json.c plugins/data/data_json.h \
-	plugins/data/data_conf.c plugins/data/data_conf.h
+	plugins/data/data_conf.c plugins/data/data_conf.h \
+	plugins/data/data_cors.c plugins/data/data_cors.h
 
 plugin_LTLIBRARIES += plugins/data/data.la
 plugins_data_data_la_SOURCES = $(DATA_CORE_SOURCES) \
@@ -21,9 +22,10 @@ plugins_data_data_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
 # Unit tests of the pure parts: query parsing, SQL text, values, JSON, keys.
 check_PROGRAMS += tests/unit/test_data_query
 tests_unit_test_data_query_SOURCES = tests/unit/test_data_query.c $(DATA_CORE_SOURCES)
-tests_unit_test_data_query_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/data
-tests_unit_test_data_query_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
-tests_unit_test_data_query_LDADD = $(CHECK_LIBS) $(JANSSON_LIBS)
+# Linked with the core for the value parsers the server hands to plugins.
+tests_unit_test_data_query_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/data -I$(top_srcdir)/server
+tests_unit_test_data_query_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_data_query_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 TESTS += tests/unit/test_data_query
 
 DATA_INTEGRATION_TESTS = \

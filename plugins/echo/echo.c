@@ -11,6 +11,11 @@
  * Route keys:
  *   header = Name: value   add a fixed header to every response (repeatable)
  *   status = NNN           response status, 200-599 (default 200)
+ *   show_credentials = no  yes: echo Cookie, Authorization and
+ *                          Proxy-Authorization as sent; by default their
+ *                          values are replaced by "[redacted]", so a page
+ *                          that can read /echo (an XSS on the same site)
+ *                          cannot read HttpOnly cookies or credentials
  */
 #include <plughttpd/plugin.h>
 
@@ -33,6 +38,7 @@ typedef struct echo_header {
 typedef struct echo {
     const ph_server_api_t *api; /* the only way to call the server */
     int status;
+    int show_credentials; /* 0: credential headers' values are redacted */
     echo_header_t *headers; /* owned, nheaders entries */
     size_t nheaders;
 } echo_t;
@@ -57,6 +63,16 @@ static int parse_status(const char *s, int *status, ph_error_t *err)
     if (!(*s >= '0' && *s <= '9') || *end != '\0' || n < 200 || n > 599)
         return refuse(err, "status must be a number from 200 to 599, not \"%s\"", s);
     *status = (int)n;
+    return PH_OK;
+}
+
+/* Booleans go through the server's parser (ABI 1.2), so a plugin key reads
+ * "Yes", "on" or "1" exactly as server.ini's own keys do. */
+static int parse_flag(const ph_server_api_t *api, const char *key, const char *s, int *out,
+                      ph_error_t *err)
+{
+    if (api->parse_bool(s, out) != PH_OK)
+        return refuse(err, "%s must be yes or no, not \"%s\"", key, s);
     return PH_OK;
 }
 
@@ -115,6 +131,8 @@ static int echo_create(const ph_create_args_t *args, void **instance, ph_error_t
         int rc;
         if (strcmp(kv->key, "status") == 0) {
             rc = parse_status(kv->value, &e->status, err);
+        } else if (strcmp(kv->key, "show_credentials") == 0) {
+            rc = parse_flag(e->api, kv->key, kv->value, &e->show_credentials, err);
         } else if (strcmp(kv->key, "header") == 0) {
             rc = parse_header(kv->value, &e->headers[e->nheaders], err);
             e->nheaders++; /* counted even on failure so destroy frees it */
@@ -251,14 +269,37 @@ static const char *version(const ph_server_api_t *api, const ph_request_t *req)
     return api->version(req) == 10 ? "HTTP/1.0" : "HTTP/1.1";
 }
 
-/* [["Host", "localhost"], ...] in the order received, names as received.
- * header_at() returns 1 when i is in range, like header(). */
-static json_t *header_list(const ph_server_api_t *api, const ph_request_t *req)
+#define REDACTED "[redacted]"
+
+/* Header i as echoed: its value replaced by REDACTED when it carries
+ * credentials (cookies, HTTP authentication) and the route does not ask to
+ * show them. Returns 0 when i is out of range, like header_at(). */
+static int echoed_header(const echo_t *e, const ph_request_t *req, size_t i, ph_str_t *name,
+                         ph_str_t *value)
 {
+    static const char *const secret[] = {"Cookie", "Authorization", "Proxy-Authorization"};
+
+    if (!e->api->header_at(req, i, name, value))
+        return 0;
+    if (e->show_credentials)
+        return 1;
+    for (size_t k = 0; k < sizeof(secret) / sizeof(secret[0]); k++) {
+        if (str_is(*name, secret[k])) {
+            *value = (ph_str_t){REDACTED, sizeof(REDACTED) - 1};
+            break;
+        }
+    }
+    return 1;
+}
+
+/* [["Host", "localhost"], ...] in the order received, names as received. */
+static json_t *header_list(const echo_t *e, const ph_request_t *req)
+{
+    const ph_server_api_t *api = e->api;
     json_t *list = json_array();
     ph_str_t name, value;
     for (size_t i = 0; list && i < api->header_count(req); i++) {
-        if (!api->header_at(req, i, &name, &value))
+        if (!echoed_header(e, req, i, &name, &value))
             continue;
         if (json_array_append_new(list, json_pack("[oo]", jstr(name), jstr(value))) != 0) {
             json_decref(list);
@@ -281,7 +322,7 @@ static int reply_json(const echo_t *e, ph_request_t *req)
     bad |= json_object_set_new(o, "subpath", jstr(api->subpath(req)));
     bad |= json_object_set_new(o, "query", query.ptr ? jstr(query) : json_null());
     bad |= json_object_set_new(o, "version", json_string(version(api, req)));
-    bad |= json_object_set_new(o, "headers", header_list(api, req));
+    bad |= json_object_set_new(o, "headers", header_list(e, req));
     json_t *jbody = json_stringn(body.ptr ? body.ptr : "", body.len); /* NULL: not UTF-8 */
     if (jbody) {
         bad |= json_object_set_new(o, "body", jbody);
@@ -332,7 +373,7 @@ static int reply_text(const echo_t *e, ph_request_t *req)
     rc |= line(api, req, S("Version"), (ph_str_t){version(api, req), 8});
     rc |= line(api, req, S("Peer"), (ph_str_t){peer, strlen(peer)});
     for (size_t i = 0; i < api->header_count(req); i++) {
-        if (api->header_at(req, i, &name, &value))
+        if (echoed_header(e, req, i, &name, &value))
             rc |= line(api, req, name, value);
     }
     rc |= api->body_append(req, "\n", 1);

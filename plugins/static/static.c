@@ -48,6 +48,7 @@
 /* Open-file cache defaults and limits (route keys cache_ttl, cache_entries,
  * cache_max_file). */
 #define CACHE_TTL_MS 1000
+#define CACHE_TTL_MAX_MS (24 * 3600 * 1000)
 #define CACHE_ENTRIES 1024
 #define CACHE_ENTRIES_MAX 65536
 #define CACHE_MAX_FILE (256 * 1024)
@@ -63,6 +64,7 @@ typedef struct static_inst {
     int autoindex;
     int precompressed;
     int allow_dotfiles;
+    int well_known;             /* ".well-known" below root despite deny */
     sp_symlinks_t symlinks;
     char *cache_control;        /* owned, NULL when unset */
     sm_table_t *mime;           /* owned, NULL without /etc/mime.types */
@@ -107,14 +109,32 @@ static int refuse(ph_error_t *err, int key, const char *fmt, const char *arg)
     return PH_ERROR;
 }
 
-/* on|off (yes/no, true/false are accepted too). Returns 1, 0 or -1. */
-static int parse_bool(const char *v)
+/* The server's own parsers (ABI 1.2), so every spelling server.ini's keys
+ * accept ("Yes", "1", "64k", "64KB", "5s", "1m") means the same here. A
+ * size or duration above limit is refused. */
+static int key_bool(const static_inst_t *in, const char *v, int *out)
 {
-    if (!strcasecmp(v, "on") || !strcasecmp(v, "yes") || !strcasecmp(v, "true"))
-        return 1;
-    if (!strcasecmp(v, "off") || !strcasecmp(v, "no") || !strcasecmp(v, "false"))
-        return 0;
-    return -1;
+    return in->api->parse_bool(v, out);
+}
+
+static int key_size(const static_inst_t *in, const char *v, uint64_t limit, size_t *out)
+{
+    uint64_t n;
+
+    if (in->api->parse_size(v, &n) != PH_OK || n > limit)
+        return PH_ERROR;
+    *out = (size_t)n;
+    return PH_OK;
+}
+
+static int key_duration(const static_inst_t *in, const char *v, uint64_t limit_ms, int64_t *out)
+{
+    uint64_t ms;
+
+    if (in->api->parse_duration(v, &ms) != PH_OK || ms > limit_ms)
+        return PH_ERROR;
+    *out = (int64_t)ms;
+    return PH_OK;
 }
 
 /* One index name: a plain file name, no path. */
@@ -182,10 +202,10 @@ static int apply_key(static_inst_t *in, const ph_kv_t *kv, int i, int *index_set
         *root_key = i;
     } else if (!strcmp(k, "index")) {
         return add_index(in, v, index_set, err, i);
-    } else if (!strcmp(k, "autoindex") || !strcmp(k, "precompressed")) {
-        if ((b = parse_bool(v)) < 0)
+    } else if (!strcmp(k, "autoindex") || !strcmp(k, "precompressed") || !strcmp(k, "well_known")) {
+        if (key_bool(in, v, &b) != PH_OK)
             return refuse(err, i, "%s: expected on or off", k);
-        *(k[0] == 'a' ? &in->autoindex : &in->precompressed) = b;
+        *(k[0] == 'a' ? &in->autoindex : k[0] == 'p' ? &in->precompressed : &in->well_known) = b;
     } else if (!strcmp(k, "cache_control")) {
         if (!printable(v))
             return refuse(err, i, "%s", "cache_control: empty or holds control characters");
@@ -201,13 +221,13 @@ static int apply_key(static_inst_t *in, const ph_kv_t *kv, int i, int *index_set
             return refuse(err, i, "%s", "symlinks: expected inside or off");
         in->symlinks = !strcmp(v, "off") ? SP_SYMLINKS_OFF : SP_SYMLINKS_INSIDE;
     } else if (!strcmp(k, "cache_ttl")) {
-        if (scache_parse_ms(v, &in->cache_ttl_ms) < 0)
+        if (key_duration(in, v, CACHE_TTL_MAX_MS, &in->cache_ttl_ms) != PH_OK)
             return refuse(err, i, "%s", "cache_ttl: expected a duration such as 1s or 200ms, at most 1 day");
     } else if (!strcmp(k, "cache_entries")) {
-        if (scache_parse_size(v, CACHE_ENTRIES_MAX, &in->cache_entries) < 0 || in->cache_entries == 0)
+        if (key_size(in, v, CACHE_ENTRIES_MAX, &in->cache_entries) != PH_OK || in->cache_entries == 0)
             return refuse(err, i, "%s", "cache_entries: expected a number from 1 to 65536");
     } else if (!strcmp(k, "cache_max_file")) {
-        if (scache_parse_size(v, CACHE_MAX_FILE_LIMIT, &in->cache_max_file) < 0)
+        if (key_size(in, v, CACHE_MAX_FILE_LIMIT, &in->cache_max_file) != PH_OK)
             return refuse(err, i, "%s", "cache_max_file: expected a size such as 32k, at most 1m");
     } else {
         return refuse(err, i, "unknown key '%s'", k);
@@ -375,20 +395,53 @@ static int header_list(const static_inst_t *in, ph_request_t *req, const char *n
     return 0;
 }
 
-/* 301 to the same path with a trailing slash, query kept. */
+/* A byte a path may carry as it is (RFC 3986 pchar and '/', less '%'):
+ * everything else is percent-encoded. */
+static int path_safe(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+        || (c != '\0' && strchr("-._~!$&'()*+,;=:@/", c) != NULL);
+}
+
+/*
+ * 301 to the same path with a trailing slash, query kept. Built from the
+ * decoded, normalised path, re-encoded, never from the raw target: a raw
+ * "//evil.example/..%2fsub" would make a scheme-relative Location that a
+ * browser follows to another site. Leading slashes collapse into one and a
+ * backslash is encoded, so the Location always stays on this origin.
+ */
 static int redirect_slash(const static_inst_t *in, ph_request_t *req)
 {
+    static const char hex[] = "0123456789ABCDEF";
     const ph_server_api_t *api = in->api;
-    ph_str_t raw = api->raw_path(req), q = api->query(req);
-    size_t n = raw.len + 2 + (q.ptr ? q.len + 1 : 0);
+    ph_str_t path = api->path(req), q = api->query(req);
+    size_t i = 0, o = 0, n = 3 * path.len + 3 + (q.ptr ? q.len + 1 : 0);
     char *loc = api->alloc(req, n);
 
     if (loc == NULL)
         return send_status(in, req, 500);
-    if (q.ptr)
-        snprintf(loc, n, "%.*s/?%.*s", (int)raw.len, raw.ptr, (int)q.len, q.ptr);
-    else
-        snprintf(loc, n, "%.*s/", (int)raw.len, raw.ptr);
+    while (i < path.len && path.ptr[i] == '/')
+        i++;
+    loc[o++] = '/';
+    for (; i < path.len; i++) {
+        unsigned char c = (unsigned char)path.ptr[i];
+
+        if (path_safe(c)) {
+            loc[o++] = (char)c;
+        } else {
+            loc[o++] = '%';
+            loc[o++] = hex[c >> 4];
+            loc[o++] = hex[c & 15];
+        }
+    }
+    if (loc[o - 1] != '/')
+        loc[o++] = '/';
+    if (q.ptr) {
+        loc[o++] = '?';
+        memcpy(loc + o, q.ptr, q.len);
+        o += q.len;
+    }
+    loc[o] = '\0';
     api->set_status(req, 301);
     api->add_header(req, "Location", loc);
     api->add_header(req, "Content-Type", "text/plain; charset=utf-8");
@@ -406,6 +459,12 @@ static int64_t now_ms(void)
      * milliseconds of resolution are far below any useful cache_ttl. */
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The sp_check()/sp_open() flags for the route's dotfile keys. */
+static unsigned path_flags(const static_inst_t *in)
+{
+    return (in->allow_dotfiles ? SP_ALLOW_DOTFILES : 0) | (in->well_known ? SP_ALLOW_WELL_KNOWN : 0);
 }
 
 /* This thread's cache for the instance, made on the thread's first request.
@@ -444,13 +503,16 @@ typedef struct view {
 } view_t;
 
 /*
- * Looks rel up. A cache entry younger than cache_ttl is used as it is; an
- * older one is revalidated by opening rel again (the same safe open as any
- * request) and comparing identity, size and times, and rebuilt when they
- * differ; a missing one is opened and added. Failures that say something
- * about the path (404, 403) are cached too; transient ones (500) are not.
- * Without a cache, rel is opened into *own. The caller releases *own
- * afterwards in every case.
+ * Looks rel up. A cache entry younger than cache_ttl is used as it is,
+ * unless it holds a descriptor whose file changed or lost its name since
+ * (sf_current: a file truncated, grown or deleted in place must never go
+ * out with its old length and ETag). An older or no longer current one is
+ * revalidated by opening rel again (the same safe open as any request) and
+ * comparing identity, size and times, and rebuilt when they differ; a
+ * missing one is opened and added. Failures that say something about the
+ * path (404, 403) are cached too; transient ones (500) are not. Without a
+ * cache, rel is opened into *own. The caller releases *own afterwards in
+ * every case.
  */
 static view_t find(const static_inst_t *in, scache_t *c, const char *rel, sf_file_t *own)
 {
@@ -463,10 +525,13 @@ static view_t find(const static_inst_t *in, scache_t *c, const char *rel, sf_fil
     if (c != NULL) {
         now = now_ms();
         e = scache_get(c, rel);
-        if (e != NULL && now - e->checked < in->cache_ttl_ms)
-            return (view_t){&e->file, 1};
+        if (e != NULL) {
+            scache_touch(e, now);
+            if (now - e->checked < in->cache_ttl_ms && sf_current(&e->file))
+                return (view_t){&e->file, 1};
+        }
     }
-    sf_open(own, in->root_fd, rel, in->symlinks);
+    sf_open(own, in->root_fd, rel, in->symlinks, path_flags(in));
     if (e != NULL && sf_unchanged(&e->file, own)) {
         sf_release(own);
         e->checked = now;
@@ -516,14 +581,26 @@ static int send_body(const static_inst_t *in, ph_request_t *req, view_t v, int64
     return in->api->body_file(req, fd, (off_t)start, (off_t)length) == PH_OK ? PH_OK : PH_ERROR;
 }
 
+static int older(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 /* Picks the representation: the file itself or a .br/.gz sibling (looked up
- * like any path, so through the cache). Replaces *v when a sibling wins and
- * returns its Content-Encoding, NULL for the file itself; *own holds what
- * the caller releases. Sets *vary when the choice depends on the request. */
+ * like any path, so through the cache), in the order of the client's
+ * preference (q-values; equal ones prefer br, then gzip, then the file). A
+ * sibling older than the file is stale, never served. When nothing the
+ * client accepts exists, the file itself goes out. Replaces *v when a
+ * sibling wins and returns its Content-Encoding, NULL for the file itself;
+ * *own holds what the caller releases. Sets *vary when the choice depends
+ * on the request. */
 static const char *choose_encoding(const static_inst_t *in, scache_t *c, ph_request_t *req,
                                    const char *path, view_t *v, sf_file_t *own, int *vary)
 {
-    static const struct { const char *coding, *suffix; } order[] = {{"br", ".br"}, {"gzip", ".gz"}};
+    static const char *const codings[] = {"br", "gzip", "identity"};
+    static const char *const suffixes[] = {".br", ".gz", NULL};
+    struct timespec mtime;
+    size_t order[3], n;
     ph_str_t ae;
 
     *vary = 0;
@@ -532,20 +609,23 @@ static const char *choose_encoding(const static_inst_t *in, scache_t *c, ph_requ
     *vary = 1;
     if (header_list(in, req, "Accept-Encoding", &ae) < 0 || ae.ptr == NULL)
         return NULL;
-    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+    mtime = v->f->st.st_mtim;
+    n = se_rank(ae.ptr, ae.len, codings, 3, order);
+    for (size_t k = 0; k < n; k++) {
         char sib[SP_PATH_MAX + 1];
-        int n;
+        size_t i = order[k];
+        int len;
         view_t s;
 
-        if (!se_accepts(ae.ptr, ae.len, order[i].coding))
-            continue;
-        n = snprintf(sib, sizeof(sib), "%s%s", path, order[i].suffix);
-        if (n < 0 || (size_t)n >= sizeof(sib))
+        if (suffixes[i] == NULL)
+            return NULL;
+        len = snprintf(sib, sizeof(sib), "%s%s", path, suffixes[i]);
+        if (len < 0 || (size_t)len >= sizeof(sib))
             continue;
         s = find(in, c, sib, own);
-        if (s.f->err == 0 && S_ISREG(s.f->st.st_mode)) {
+        if (s.f->err == 0 && S_ISREG(s.f->st.st_mode) && !older(&s.f->st.st_mtim, &mtime)) {
             *v = s;
-            return order[i].coding;
+            return codings[i];
         }
         sf_release(own);
     }
@@ -677,7 +757,8 @@ static int serve_dir(const static_inst_t *in, scache_t *c, ph_request_t *req, co
         return send_status(in, req, 403);
     upath = api->path(req);
     snprintf(url, sizeof(url), "%.*s", (int)upath.len, upath.ptr);
-    if (sd_listing(&page, in->root_fd, rel, url, in->allow_dotfiles ? SD_SHOW_DOTFILES : 0,
+    if (sd_listing(&page, in->root_fd, rel, url,
+                   (in->allow_dotfiles ? SD_SHOW_DOTFILES : 0) | (in->well_known ? SD_WELL_KNOWN : 0),
                    in->symlinks) < 0)
         return send_errno(in, req, errno, "listing");
     api->add_header(req, "Content-Type", "text/html; charset=utf-8");
@@ -726,7 +807,7 @@ static int static_handle(void *instance, ph_request_t *req)
         return send_status_hdr(in, req, 405, "Allow", "GET, HEAD");
     }
     if (sub.len > SP_PATH_MAX
-        || sp_check(sub.ptr, sub.len, in->allow_dotfiles ? SP_ALLOW_DOTFILES : 0) < 0)
+        || sp_check(sub.ptr, sub.len, path_flags(in)) < 0)
         return send_status(in, req, 404);
     memcpy(rel, sub.ptr, sub.len);
     rel[sub.len] = '\0';
@@ -742,9 +823,13 @@ static int static_handle(void *instance, ph_request_t *req)
     else
         rc = serve_file(in, c, req, rel, v);
     sf_release(&own);
-    /* The response holds copies and dup()s only: entries may go now. */
-    if (c != NULL)
+    /* The response holds copies and dup()s only: entries may go now,
+     * and so may those nobody used for cache_ttl (a deleted file's
+     * descriptor is not kept open for long by an idle entry). */
+    if (c != NULL) {
         scache_trim(c);
+        scache_sweep(c, now_ms() - in->cache_ttl_ms);
+    }
     return rc;
 }
 

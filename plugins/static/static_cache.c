@@ -1,7 +1,6 @@
 /* static_cache: per-thread open-file cache; contracts in static_cache.h. */
 #include "static_cache.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +125,7 @@ scache_entry_t *scache_put(scache_t *c, const char *key, sf_file_t *f, int64_t n
         return NULL;
     sf_move(&e->file, f);
     e->checked = now;
+    e->used = now;
     e->hash = h;
     e->keylen = len;
     memcpy(e->key, key, len + 1);
@@ -145,6 +145,7 @@ void scache_replace(scache_t *c, scache_entry_t *e, sf_file_t *f, int64_t now)
     sf_move(&e->file, f);
     c->bytes += e->file.data_len;
     e->checked = now;
+    e->used = now;
 }
 
 static void hash_unlink(scache_t *c, scache_entry_t *e)
@@ -156,16 +157,40 @@ static void hash_unlink(scache_t *c, scache_entry_t *e)
     *p = e->hnext;
 }
 
+static void evict_tail(scache_t *c)
+{
+    scache_entry_t *e = c->tail;
+
+    /* The analyzer cannot see that lru_unlink() moves c->tail off the
+     * freed entry (it does: tail becomes e->prev). */
+    lru_unlink(c, e); // NOLINT(clang-analyzer-unix.Malloc)
+    hash_unlink(c, e);
+    entry_free(c, e);
+}
+
 void scache_trim(scache_t *c)
 {
-    while (c->tail && (c->count > c->max_entries || c->bytes > c->max_bytes)) {
-        scache_entry_t *e = c->tail;
+    while (c->tail && (c->count > c->max_entries || c->bytes > c->max_bytes))
+        evict_tail(c);
+}
 
-        /* The analyzer cannot see that lru_unlink() moves c->tail off the
-         * freed entry (it does: tail becomes e->prev). */
-        lru_unlink(c, e); // NOLINT(clang-analyzer-unix.Malloc)
+void scache_touch(scache_entry_t *e, int64_t now)
+{
+    e->used = now;
+}
+
+void scache_sweep(scache_t *c, int64_t before)
+{
+    scache_entry_t *e = c->tail;
+
+    /* Walks towards the head, taking the next entry before e is freed. */
+    while (e != NULL && e->used < before) {
+        scache_entry_t *newer = e->prev;
+
+        lru_unlink(c, e);
         hash_unlink(c, e);
         entry_free(c, e);
+        e = newer;
     }
 }
 
@@ -177,60 +202,4 @@ size_t scache_count(const scache_t *c)
 size_t scache_bytes(const scache_t *c)
 {
     return c->bytes;
-}
-
-/* Leading decimal digits of s into *v (saturating far above any limit).
- * Returns the first byte after them, or NULL without digits. */
-static const char *parse_digits(const char *s, uint64_t *v)
-{
-    const char *p = s;
-
-    *v = 0;
-    for (; isdigit((unsigned char)*p); p++)
-        *v = *v > (UINT64_MAX / 20) ? UINT64_MAX / 20 : *v * 10 + (uint64_t)(*p - '0');
-    return p == s ? NULL : p;
-}
-
-int scache_parse_ms(const char *s, int64_t *ms)
-{
-    uint64_t v, mult;
-    const char *p = parse_digits(s, &v);
-
-    if (p == NULL)
-        return -1;
-    if (!strcmp(p, "ms"))
-        mult = 1;
-    else if (*p == '\0' || !strcmp(p, "s"))
-        mult = 1000;
-    else if (!strcmp(p, "m"))
-        mult = 60000;
-    else if (!strcmp(p, "h"))
-        mult = 3600000;
-    else
-        return -1;
-    if (v > 86400000u / mult)
-        return -1;
-    *ms = (int64_t)(v * mult);
-    return 0;
-}
-
-int scache_parse_size(const char *s, size_t limit, size_t *bytes)
-{
-    uint64_t v, mult;
-    const char *p = parse_digits(s, &v);
-
-    if (p == NULL)
-        return -1;
-    if (*p == '\0')
-        mult = 1;
-    else if (!strcmp(p, "k") || !strcmp(p, "K"))
-        mult = 1024;
-    else if (!strcmp(p, "m") || !strcmp(p, "M"))
-        mult = 1024 * 1024;
-    else
-        return -1;
-    if (v > limit / mult)
-        return -1;
-    *bytes = (size_t)(v * mult);
-    return 0;
 }

@@ -26,6 +26,7 @@ typedef struct scache scache_t;
 typedef struct scache_entry {
     sf_file_t file;  /* owned by the cache */
     int64_t checked; /* caller's clock when file was last opened or revalidated */
+    int64_t used;    /* caller's clock when last looked up (scache_touch) */
     /* private */
     struct scache_entry *hnext, *prev, *next;
     uint64_t hash;
@@ -58,17 +59,22 @@ void scache_replace(scache_t *c, scache_entry_t *e, sf_file_t *f, int64_t now);
 /* Evicts least-recently-used entries until the bounds hold again. */
 void scache_trim(scache_t *c);
 
+/* Records a use of e at now (for scache_sweep). scache_put() and
+ * scache_replace() count as one. */
+void scache_touch(scache_entry_t *e, int64_t now);
+
+/*
+ * Evicts every entry not used since before the given time (closing its
+ * descriptor), least recently used first; stops at the first more recent
+ * one, so it costs nothing when nothing is idle. Entries are ordered by
+ * use only if each scache_get() that counts is followed by scache_touch()
+ * with a clock that never goes back. Like scache_trim(), for the end of a
+ * request only.
+ */
+void scache_sweep(scache_t *c, int64_t before);
+
 /* Entries held, and bytes of file data they hold in memory. */
 size_t scache_count(const scache_t *c);
 size_t scache_bytes(const scache_t *c);
-
-/*
- * Route key parsers for the cache's knobs. scache_parse_ms: "0", "250ms",
- * "2s", "1m", "1h" or a bare number of seconds, at most one day; sets *ms.
- * scache_parse_size: bytes, with an optional k or m suffix (KiB, MiB), at
- * most limit; sets *bytes. Both return 0, or -1 for anything else.
- */
-int scache_parse_ms(const char *s, int64_t *ms);
-int scache_parse_size(const char *s, size_t limit, size_t *bytes);
 
 #endif /* PH_STATIC_CACHE_H */

@@ -107,7 +107,7 @@ static int cmp_entry(const void *a, const void *b)
 /* Decides whether name is listed and as what. Returns 1 (list; *is_dir
  * set) or 0 (leave out). */
 static int classify(int dfd, int root_fd, const char *rel_dir, const char *name,
-                    sp_symlinks_t policy, int *is_dir)
+                    sp_symlinks_t policy, unsigned spflags, int *is_dir)
 {
     struct stat st;
 
@@ -124,7 +124,7 @@ static int classify(int dfd, int root_fd, const char *rel_dir, const char *name,
         n = snprintf(path, sizeof(path), "%s/%s", rel_dir, name);
         if (n < 0 || (size_t)n >= sizeof(path))
             return 0;
-        fd = sp_open(root_fd, path, O_PATH, policy);
+        fd = sp_open(root_fd, path, O_PATH, policy, spflags);
         if (fd < 0)
             return 0;
         n = fstat(fd, &st);
@@ -146,7 +146,10 @@ static int read_entries(int root_fd, const char *rel_dir, unsigned flags, sp_sym
     size_t n = 0, cap = 0;
     struct dirent *de;
     DIR *d;
-    int fd = sp_open(root_fd, rel_dir, O_RDONLY | O_DIRECTORY | O_NONBLOCK, policy);
+    /* The same name rules as a request: a link to a dotfile is not listed. */
+    unsigned spflags = ((flags & SD_SHOW_DOTFILES) ? SP_ALLOW_DOTFILES : 0)
+                     | ((flags & SD_WELL_KNOWN) ? SP_ALLOW_WELL_KNOWN : 0);
+    int fd = sp_open(root_fd, rel_dir, O_RDONLY | O_DIRECTORY | O_NONBLOCK, policy, spflags);
 
     if (fd < 0)
         return -1;
@@ -162,7 +165,7 @@ static int read_entries(int root_fd, const char *rel_dir, unsigned flags, sp_sym
             continue;
         if (de->d_name[0] == '.' && !(flags & SD_SHOW_DOTFILES))
             continue;
-        if (!classify(dirfd(d), root_fd, rel_dir, de->d_name, policy, &is_dir))
+        if (!classify(dirfd(d), root_fd, rel_dir, de->d_name, policy, spflags, &is_dir))
             continue;
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 64;

@@ -32,6 +32,8 @@ int sd_url_escape(sd_buf_t *b, const char *s, size_t len);
 
 /* sd_listing() flags. */
 #define SD_SHOW_DOTFILES 0x1u /* list names starting with '.' */
+#define SD_WELL_KNOWN 0x2u    /* ".well-known" below the root may be listed
+                                 (its own contents; it is never shown) */
 
 /* Most entries one listing shows; the rest are left out. */
 #define SD_MAX_ENTRIES 10000
@@ -42,8 +44,9 @@ int sd_url_escape(sd_buf_t *b, const char *s, size_t len);
  * the title, HTML-escaped). Entries are sorted (directories first, then by
  * name in byte order); directories end in '/'; "." and ".." are never
  * listed, dotfiles only with SD_SHOW_DOTFILES; symlinks only when policy
- * allows them and they resolve beneath the root (a symlink is listed as what
- * it points to); anything that is neither a regular file nor a directory is
+ * allows them and they resolve beneath the root to a name a request could
+ * have (without SD_SHOW_DOTFILES, never to a dotfile; a symlink is listed
+ * as what it points to); anything that is neither a regular file nor a directory is
  * left out. A "../" link leads up unless url_path is "/".
  * Returns 0, or -1 with errno set (the directory cannot be read, memory).
  */

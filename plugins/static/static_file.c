@@ -12,12 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
-void sf_open(sf_file_t *f, int root_fd, const char *rel, sp_symlinks_t policy)
+void sf_open(sf_file_t *f, int root_fd, const char *rel, sp_symlinks_t policy, unsigned flags)
 {
     memset(f, 0, sizeof(*f));
     f->fd = -1;
     /* O_NONBLOCK: opening a FIFO must never wait for a writer. */
-    int fd = sp_open(root_fd, rel, O_RDONLY | O_NONBLOCK, policy);
+    int fd = sp_open(root_fd, rel, O_RDONLY | O_NONBLOCK, policy, flags);
     if (fd < 0) {
         f->err = errno;
         return;
@@ -133,6 +133,18 @@ int sf_unchanged(const sf_file_t *a, const sf_file_t *b)
         && (a->st.st_mode & S_IFMT) == (b->st.st_mode & S_IFMT)
         && a->st.st_size == b->st.st_size && same_time(&a->st.st_mtim, &b->st.st_mtim)
         && same_time(&a->st.st_ctim, &b->st.st_ctim);
+}
+
+int sf_current(const sf_file_t *f)
+{
+    struct stat now;
+
+    if (f->err != 0 || f->fd < 0)
+        return 1;
+    if (fstat(f->fd, &now) < 0 || now.st_nlink == 0)
+        return 0;
+    return now.st_dev == f->st.st_dev && now.st_ino == f->st.st_ino && now.st_size == f->st.st_size
+        && same_time(&now.st_mtim, &f->st.st_mtim) && same_time(&now.st_ctim, &f->st.st_ctim);
 }
 
 void sf_release(sf_file_t *f)

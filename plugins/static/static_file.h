@@ -37,13 +37,13 @@ typedef struct sf_file {
 } sf_file_t;
 
 /*
- * Opens rel beneath root_fd with sp_open() (policy as there) and fstat()s
+ * Opens rel beneath root_fd with sp_open() (policy and flags as there) and fstat()s
  * it, filling *f: err on failure; otherwise st, and for a regular file fd.
  * Directories and other non-regular files are closed at once (their st is
  * all a caller needs). Never fails as a call: the outcome is in f->err.
  * Release with sf_release().
  */
-void sf_open(sf_file_t *f, int root_fd, const char *rel, sp_symlinks_t policy);
+void sf_open(sf_file_t *f, int root_fd, const char *rel, sp_symlinks_t policy, unsigned flags);
 
 /*
  * Completes a file from sf_open(): the header values (ctype from name's
@@ -62,6 +62,17 @@ void sf_finish(sf_file_t *f, const sm_table_t *mime, const char *name, size_t ma
  * cached file without re-reading it.
  */
 int sf_unchanged(const sf_file_t *a, const sf_file_t *b);
+
+/*
+ * 1 when f's open descriptor still describes the file as f->st recorded it:
+ * fstat() shows the same device, inode, size, mtime and ctime, and the file
+ * still has a name (st_nlink > 0). 0 when the file was changed in place,
+ * truncated, grown or deleted since, or fstat() fails: f's size, ETag and
+ * bytes would then promise something the descriptor cannot deliver. A file
+ * held in memory (fd -1) or a failure (err set) has nothing to re-check:
+ * 1.
+ */
+int sf_current(const sf_file_t *f);
 
 /* Closes fd and drops f's reference to data; leaves f empty (fd -1, data
  * NULL), so calling it twice is harmless. */

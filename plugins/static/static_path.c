@@ -17,9 +17,22 @@
 /* Directory fds held at once by the walk. */
 #define SP_MAX_DEPTH 256
 
+#define WELL_KNOWN ".well-known"
+
+/* 1 when the name (n bytes, not "." or "..") may be served under flags;
+ * first: it sits directly below the root. */
+static int name_ok(const char *name, size_t n, unsigned flags, int first)
+{
+    if (n == 0 || name[0] != '.' || (flags & SP_ALLOW_DOTFILES))
+        return 1;
+    return first && (flags & SP_ALLOW_WELL_KNOWN) && n == sizeof(WELL_KNOWN) - 1
+        && memcmp(name, WELL_KNOWN, n) == 0;
+}
+
 int sp_check(const char *path, size_t len, unsigned flags)
 {
     size_t i = 0;
+    int first = 1;
 
     if (memchr(path, '\0', len) != NULL || memchr(path, '\\', len) != NULL)
         return -1;
@@ -32,12 +45,13 @@ int sp_check(const char *path, size_t len, unsigned flags)
         while (i < len && path[i] != '/')
             i++;
         clen = i - start;
-        if (clen == 0 || path[start] != '.')
+        if (clen == 0)
             continue;
-        if (clen == 2 && path[start + 1] == '.')
+        if (clen == 2 && path[start] == '.' && path[start + 1] == '.')
             return -1; /* ".." is never allowed, whatever the core did */
-        if (!(flags & SP_ALLOW_DOTFILES))
+        if (!name_ok(path + start, clen, flags, first))
             return -1;
+        first = 0;
     }
     return 0;
 }
@@ -68,7 +82,7 @@ static void close_stack(int *fds, int depth)
         close(fds[i]);
 }
 
-int sp_open_walk(int root_fd, const char *rel, int oflags, sp_symlinks_t policy)
+int sp_open_walk(int root_fd, const char *rel, int oflags, sp_symlinks_t policy, unsigned flags)
 {
     char pending[2 * SP_PATH_MAX + 2];
     char target[SP_PATH_MAX + 1];
@@ -124,6 +138,12 @@ int sp_open_walk(int root_fd, const char *rel, int oflags, sp_symlinks_t policy)
         char saved_ch = pending[end];
         pending[end] = '\0';
         name = pending + start;
+        /* Checked on every name looked up, so a symlink's target is held to
+         * the same rule as the request path. */
+        if (!name_ok(name, end - start, flags, depth == 0)) {
+            errno = ENOENT;
+            goto fail;
+        }
         if (fstatat(fds[depth], name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             goto fail;
         if (S_ISLNK(st.st_mode)) {
@@ -190,10 +210,19 @@ fail:
  * probe twice. */
 static int have_openat2 = -1;
 
-int sp_open(int root_fd, const char *rel, int oflags, sp_symlinks_t policy)
+/* 1 when some component of rel starts with '.' ("." and ".." included). */
+static int has_dot_component(const char *rel)
+{
+    for (const char *p = rel; *p; p++)
+        if (*p == '.' && (p == rel || p[-1] == '/'))
+            return 1;
+    return 0;
+}
+
+int sp_open(int root_fd, const char *rel, int oflags, sp_symlinks_t policy, unsigned flags)
 {
     struct open_how how;
-    int fd, tries = 0;
+    int fd, tries = 0, names_checked = (flags & SP_ALLOW_DOTFILES) != 0;
 
     while (*rel == '/')
         rel++;
@@ -201,13 +230,17 @@ int sp_open(int root_fd, const char *rel, int oflags, sp_symlinks_t policy)
         errno = ENAMETOOLONG;
         return -1;
     }
-    if (__atomic_load_n(&have_openat2, __ATOMIC_RELAXED) == 0)
-        return sp_open_walk(root_fd, rel, oflags, policy);
+    /* The kernel's resolution hides the names it passes through: when they
+     * matter, openat2 only takes paths it resolves literally (no dot
+     * component, no symlink) and the walk does the rest. */
+    if (__atomic_load_n(&have_openat2, __ATOMIC_RELAXED) == 0
+        || (!names_checked && has_dot_component(rel)))
+        return sp_open_walk(root_fd, rel, oflags, policy, flags);
 
     memset(&how, 0, sizeof(how));
     how.flags = (unsigned long long)(oflags | O_CLOEXEC);
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    if (policy == SP_SYMLINKS_OFF)
+    if (policy == SP_SYMLINKS_OFF || !names_checked)
         how.resolve |= RESOLVE_NO_SYMLINKS;
     do {
         fd = (int)syscall(SYS_openat2, root_fd, *rel ? rel : ".", &how, sizeof(how));
@@ -216,8 +249,12 @@ int sp_open(int root_fd, const char *rel, int oflags, sp_symlinks_t policy)
     } while (fd < 0 && errno == EAGAIN && ++tries < 8);
     if (fd < 0 && errno == ENOSYS) {
         __atomic_store_n(&have_openat2, 0, __ATOMIC_RELAXED);
-        return sp_open_walk(root_fd, rel, oflags, policy);
+        return sp_open_walk(root_fd, rel, oflags, policy, flags);
     }
+    /* A symlink on the way that the policy allows: the walk follows it and
+     * checks the names of its target. */
+    if (fd < 0 && errno == ELOOP && policy == SP_SYMLINKS_INSIDE && !names_checked)
+        return sp_open_walk(root_fd, rel, oflags, policy, flags);
     if (fd >= 0)
         __atomic_store_n(&have_openat2, 1, __ATOMIC_RELAXED);
     return fd;

@@ -9,7 +9,8 @@
  *    segment and no control byte;
  *  - normalising is idempotent once no '%' is left (decoding happens once);
  *  - whatever sp_check() accepts holds no NUL, no backslash and no ".."
- *    component, and without SP_ALLOW_DOTFILES no component starting with '.'.
+ *    component, and without SP_ALLOW_DOTFILES no component starting with '.'
+ *    (but a first ".well-known" with SP_ALLOW_WELL_KNOWN).
  */
 #include "http_parse.h"
 #include "static_path.h"
@@ -29,6 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void check_accepted(const char *p, size_t len, unsigned flags)
 {
     size_t i = 0;
+    int first = 1;
 
     REQUIRE(memchr(p, '\0', len) == NULL && memchr(p, '\\', len) == NULL);
     while (i < len) {
@@ -38,8 +40,11 @@ static void check_accepted(const char *p, size_t len, unsigned flags)
             e++;
         if (e > i) {
             REQUIRE(!(e - i == 2 && p[i] == '.' && p[i + 1] == '.'));
-            if (!(flags & SP_ALLOW_DOTFILES))
-                REQUIRE(p[i] != '.');
+            /* only ".well-known", only first, only when allowed */
+            if (!(flags & SP_ALLOW_DOTFILES) && p[i] == '.')
+                REQUIRE((flags & SP_ALLOW_WELL_KNOWN) && first && e - i == 11
+                        && memcmp(p + i, ".well-known", 11) == 0);
+            first = 0;
         }
         i = e + 1;
     }
@@ -71,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
-    flags = data[0] & 1 ? SP_ALLOW_DOTFILES : 0;
+    flags = (data[0] & 1 ? SP_ALLOW_DOTFILES : 0) | (data[0] & 2 ? SP_ALLOW_WELL_KNOWN : 0);
     data++;
     size--;
     in = malloc(size ? size : 1);

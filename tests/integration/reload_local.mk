@@ -12,6 +12,9 @@ tests_plugins_version_b_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 RELOAD_TESTS = \
 	tests/integration/test_reload.py \
 	tests/integration/test_processes.py \
-	tests/integration/test_service.py
+	tests/integration/test_service.py \
+	tests/integration/test_process_reloads.py \
+	tests/integration/test_privileges.py \
+	tests/integration/test_container.py
 TESTS += $(RELOAD_TESTS)
 EXTRA_DIST += $(RELOAD_TESTS)

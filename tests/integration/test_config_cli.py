@@ -156,6 +156,15 @@ class BadConfigTest(ConfigFiles):
         self.assertNotRegex(log, r"\bready\b")
         return p.stderr
 
+    def test_access_log_that_cannot_be_opened(self):
+        text = server_ini(routes="[route /echo]\nplugin = echo\n", access_log="/nonexistent-ph-dir/access.log")
+        self.check_bad(text, "access_log =", "access_log /nonexistent-ph-dir/access.log: No such file or directory")
+
+    def test_error_log_that_cannot_be_opened(self):
+        text = server_ini(routes="[route /echo]\nplugin = echo\n",
+                          server_extra="error_log = /nonexistent-ph-dir/error.log")
+        self.check_bad(text, "error_log =", "error_log /nonexistent-ph-dir/error.log: No such file or directory")
+
     def test_unknown_server_key(self):
         text = server_ini(routes="[route /echo]\nplugin = echo\n",
                           server_extra="bogus_key = 1")
@@ -226,6 +235,56 @@ class BadConfigTest(ConfigFiles):
         path = self.write(server_ini(routes="[route /r]\nplugin = %s\nok = yes\n" % so))
         p = run("-t", "-c", path)
         self.assertEqual(p.returncode, 0, p.stderr)
+
+
+class StartupLogTest(ConfigFiles):
+    """What the start-up says goes to error_log once it is configured,
+    plugins' messages included; stderr says where a failed start's reason is."""
+
+    VERSION_A = os.path.join(harness.FIXTURE_DIR, "version_a.so")
+
+    def wait_for(self, path, needle, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if os.path.exists(path):
+                with open(path) as f:
+                    text = f.read()
+                if needle in text:
+                    return text
+            time.sleep(0.01)
+        return None
+
+    def test_plugin_messages_at_startup_go_to_error_log(self):
+        errlog = os.path.join(self.dir, "error.log")
+        for processes in (1, 2):
+            os.path.exists(errlog) and os.unlink(errlog)
+            text = server_ini(routes="[route /swap]\nplugin = %s\n" % self.VERSION_A,
+                              server_extra="error_log = %s\nprocesses = %d" % (errlog, processes))
+            srv = Server(text, expect_ready=False)
+            try:
+                log = self.wait_for(errlog, "ready: plughttpd")
+                self.assertIsNotNone(log, srv.log())
+            finally:
+                self.assertEqual(srv.stop(), 0)
+            self.assertRegex(log, r"plugin: swap: (create|check) pid %d" % srv.proc.pid)
+            self.assertEqual(srv.log(), "", "start-up messages on stderr")
+
+    def test_failed_start_names_the_error_log_on_stderr(self):
+        errlog = os.path.join(self.dir, "error.log")
+        text = server_ini(routes="[route /swap]\nplugin = %s\nbogus = 1\n" % self.VERSION_A,
+                          server_extra="error_log = %s" % errlog)
+        srv = Server(text, expect_ready=False)
+        try:
+            rc = srv.proc.wait(15)
+        finally:
+            srv.stop()
+        self.assertEqual(rc, 1)
+        self.assertIn("plughttpd: start failed; the reason is in %s" % errlog, srv.log())
+        with open(errlog) as f:
+            log = f.read()
+        self.assertIn("server.ini:%d: [route /swap] plugin swap refused its configuration: unknown or repeated key "
+                      "\"bogus\"" % line_of(text, "bogus = 1"), log)
+        self.assertNotIn("listening on", log)
 
 
 class CheckLeavesNothingTest(ConfigFiles):

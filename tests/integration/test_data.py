@@ -3,12 +3,26 @@
 a locked database (503) and a waiting data request next to other routes."""
 
 import contextlib
+import json
 import os
+import shutil
 import sqlite3
+import tempfile
 import unittest
 
 import harness
-from data_cases import DataApiCases
+from data_cases import DataApiCases, jbody, schema_text
+
+MIB = 1 << 20
+
+
+def vm_hwm(pid):
+    """Peak resident set of a process, in bytes (VmHWM)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM for pid %d" % pid)
 
 
 class SqliteDataTest(DataApiCases, unittest.TestCase):
@@ -59,6 +73,109 @@ class SqliteDataTest(DataApiCases, unittest.TestCase):
             self.assertFalse(os.path.exists(os.path.join(srv.dir, "data", "x.db")))
         finally:
             srv.stop()
+
+    def fill_notes(self, rows, size):
+        """rows rows of size bytes of title, written straight to the file
+        (the API takes bodies up to max_body)."""
+        con = sqlite3.connect(self.db_path(), timeout=5)
+        try:
+            with con:
+                con.executemany("INSERT INTO notes (title) VALUES (?)",
+                                [(chr(ord("a") + i % 26) * size,) for i in range(rows)])
+        finally:
+            con.close()
+
+    @unittest.skipIf(harness.SANITIZED or harness.WRAPPER, "RSS of an instrumented server says nothing")
+    def test_listing_memory_is_bounded(self):
+        # 40 rows of 1 MiB: the answer is 40 MiB of JSON. It is built once,
+        # in one buffer the core sends from; around it live SQLite's page
+        # cache (2 MiB a connection) and one row being converted (a few
+        # MiB). So the peak may grow by the data plus half of it at most;
+        # holding the rows as JSON values, then as text, then as a copy for
+        # the core (3.5 times the data) cannot pass.
+        self.fill_notes(40, MIB)
+        self.assertEqual(self.req("GET", "/api/notes?limit=1").status, 200)
+        before = vm_hwm(self.srv.proc.pid)
+        r = self.req("GET", "/api/notes?limit=40")
+        after = vm_hwm(self.srv.proc.pid)
+        self.assertEqual(r.status, 200)
+        rows = jbody(r)
+        self.assertEqual((len(rows), r.header("X-Total-Count")), (40, "40"))
+        self.assertEqual([len(x["title"]) for x in rows], [MIB] * 40)
+        self.assertEqual(rows[1]["title"][:3], "bbb")
+        print("listing of 40 MiB: peak RSS %.1f -> %.1f MiB" % (before / MIB, after / MIB))
+        self.assertLess(after - before, 60 * MIB, "peak RSS grew by %.1f MiB" % ((after - before) / MIB))
+
+    def test_listing_larger_than_max_response_bytes_is_an_error(self):
+        self.start(extra="max_response_bytes = 512k")
+        self.fill_notes(10, 100 * 1024)
+        r = self.req("GET", "/api/notes")
+        self.assertError(r, 500, "max_response_bytes")
+        self.assertIn("limit=", jbody(r)["error"])
+        r = self.req("GET", "/api/notes?limit=4&offset=6")
+        self.assertEqual((r.status, r.header("X-Total-Count")), (200, "10"))
+        self.assertEqual([x["title"][:2] for x in jbody(r)], ["gg", "hh", "ii", "jj"])
+        self.assertEqual(self.srv.get("/echo/x").status, 200)
+
+    def test_unwritable_database_file_fails_at_start(self):
+        # A WAL-mode database the server's user may read but not write, in
+        # a folder it may write: SQLite would open it read-only and every
+        # write would be a 503. As root (CI) the server runs as nobody.
+        seed = tempfile.mkdtemp(prefix="phseed-")
+        self.addCleanup(shutil.rmtree, seed, True)
+        con = sqlite3.connect(os.path.join(seed, "x.db"))
+        con.executescript(schema_text("sqlite"))
+        con.execute("PRAGMA journal_mode = WAL")
+        con.close()
+        with open(os.path.join(seed, "x.db"), "rb") as f:
+            db = f.read()
+        uid = 65534 if os.geteuid() == 0 else os.geteuid()
+        # The launcher runs after the files exist: it opens the scratch
+        # folder to the server's user and takes write access away.
+        script = ('for a; do ini=$a; done; d=$(dirname "$ini"); chmod 755 "$d"; chmod 777 "$d/data"; '
+                  'chmod 444 "$d/data/x.db"; ')
+        if os.geteuid() == 0:
+            script += 'exec setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"'
+        else:
+            script += 'exec "$@"'
+        routes = "[route /api]\nplugin = data\ndatabase = sqlite:data/x.db\ntables = notes\n"
+        srv = harness.Server(harness.server_ini(routes=routes), files={"data/x.db": db},
+                             launcher=("sh", "-c", script, "sh"), expect_ready=False)
+        try:
+            srv.proc.wait(15)
+            self.assertNotEqual(srv.proc.returncode, 0, srv.log())
+            path = os.path.join(srv.dir, "data", "x.db")
+            self.assertTrue(srv.wait_log(r"database %s is not writable by uid %d" % (path, uid), 5), srv.log())
+        finally:
+            srv.stop()
+
+    def test_core_errors_are_json(self):
+        # Needs the core side of PH_PLUGIN_JSON_ERRORS: errors the core
+        # answers itself on a data route are JSON in the plugin's own shape
+        # and bytes: {"error":"<reason>","status":N} and a newline.
+        keys = self.database_keys(self.fresh_name())
+        routes = "[route /api]\nplugin = data\n%s\ntables = notes\n" % keys
+        srv = harness.Server(harness.server_ini(routes=routes, server_extra="max_body_bytes = 1k\n"
+                                                "max_header_bytes = 4k\nmax_uri_bytes = 256"),
+                             files={"schema.sql": schema_text("sqlite")})
+        self.addCleanup(srv.stop)
+        cases = [(413, dict(method="POST", body=b"{}" + b" " * 4096,
+                            headers={"Content-Type": "application/json"})),
+                 (431, dict(method="GET", headers={"X-Big": "y" * 8192})),
+                 (414, dict(method="GET", path="/api/notes?" + "q" * 300))]
+        for status, kw in cases:
+            r = srv.get(kw.pop("path", "/api/notes"), **kw)
+            self.assertEqual(r.status, status, r.body)
+            self.assertEqual(r.header("Content-Type"), "application/json", r.body)
+            e = json.loads(r.body.decode("utf-8"))
+            self.assertEqual(list(e), ["error", "status"])
+            self.assertEqual(e["status"], status)
+            self.assertTrue(e["error"])
+            self.assertEqual(r.body, (json.dumps(e, separators=(",", ":")) + "\n").encode())
+        # a route whose plugin did not ask for JSON keeps the text line
+        r = srv.get("/elsewhere?" + "q" * 300)
+        self.assertEqual((r.status, r.header("Content-Type"), r.body),
+                         (414, "text/plain; charset=utf-8", b"414 URI Too Long\n"))
 
 
 if __name__ == "__main__":

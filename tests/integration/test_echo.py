@@ -22,7 +22,14 @@ plugin = echo
 plugin = echo
 header = X-Test: yes
 status = 201
+
+[route /creds]
+plugin = echo
+show_credentials = Yes
 """
+
+CREDENTIALS = {"Cookie": "session=s3cr3t-cookie", "Authorization": "Basic dXNlcjpwYXNz",
+               "Proxy-Authorization": "Bearer pr0xy-t0ken"}
 
 
 def pattern(n):
@@ -117,6 +124,35 @@ class EchoTest(unittest.TestCase):
         # Order as sent by harness.get (Host, Connection, then ours), names as received.
         self.assertEqual(names, ["Host", "Connection", "Accept", "X-Custom", "x-MiXeD-case"])
         self.assertIn(["X-Custom", "abc"], j["headers"])
+
+    def test_credentials_redacted_json(self):
+        h = dict(CREDENTIALS, **{"X-Other": "kept"})
+        h["cOOKIE"] = h.pop("Cookie")  # names match in any case
+        j = self.json_get("/echo", headers=h)
+        self.assertIn(["cOOKIE", "[redacted]"], j["headers"])
+        self.assertIn(["Authorization", "[redacted]"], j["headers"])
+        self.assertIn(["Proxy-Authorization", "[redacted]"], j["headers"])
+        self.assertIn(["X-Other", "kept"], j["headers"])
+        raw = json.dumps(j)
+        for secret in ("s3cr3t", "dXNlcjpwYXNz", "pr0xy"):
+            self.assertNotIn(secret, raw)
+
+    def test_credentials_redacted_text(self):
+        r = self.srv.get("/echo", headers=CREDENTIALS)
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"Cookie: [redacted]\n", r.body)
+        self.assertIn(b"Authorization: [redacted]\n", r.body)
+        self.assertIn(b"Proxy-Authorization: [redacted]\n", r.body)
+        for secret in (b"s3cr3t", b"dXNlcjpwYXNz", b"pr0xy"):
+            self.assertNotIn(secret, r.body)
+
+    def test_credentials_shown_when_asked(self):
+        # show_credentials = Yes: the core's boolean spelling, any case
+        j = self.json_get("/creds", headers=CREDENTIALS)
+        for name, value in CREDENTIALS.items():
+            self.assertIn([name, value], j["headers"])
+        r = self.srv.get("/creds", headers=CREDENTIALS)
+        self.assertIn(b"Cookie: session=s3cr3t-cookie\n", r.body)
 
     def test_json_prefix_only(self):
         j = self.json_get("/echo")
@@ -262,6 +298,16 @@ class EchoConfigTest(unittest.TestCase):
     def test_bad_header(self):
         log = self.refused("[route /echo]\nplugin = echo\nheader = No Colon\n")
         self.assertIn("header must be", log)
+
+    def test_bad_show_credentials(self):
+        log = self.refused("[route /echo]\nplugin = echo\nshow_credentials = maybe\n")
+        self.assertIn('show_credentials must be yes or no, not "maybe"', log)
+
+    def test_boolean_spellings_as_core(self):
+        # the spellings server.ini's own booleans accept
+        for v in ("yes", "Yes", "ON", "true", "1", "no", "Off", "FALSE", "0"):
+            p = self.check_plugin("show_credentials=" + v)
+            self.assertEqual(p.returncode, 0, (v, p.stdout))
 
     def check_plugin(self, *keys):
         so = os.path.join(harness.PLUGIN_DIR, "echo.so")

@@ -16,7 +16,10 @@ request sent on a fresh connection during that must never fail.
 """
 
 import os
+import re
 import signal
+import socket
+import subprocess
 import time
 import unittest
 
@@ -57,6 +60,49 @@ def pids_serving(srv, want, timeout=20.0):
     return seen
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fetch_status(port):
+    """Status of GET /swap on a fresh connection to port, or "refused"."""
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    except ConnectionRefusedError:
+        return "refused"
+    with s:
+        s.sendall(b"GET /swap HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        resp = harness.read_responses(s, 1, timeout=5)
+        return resp[0].status if resp else "no answer"
+
+
+def listening_ports():
+    """Ports in LISTEN state on 127.0.0.1 (from /proc/net/tcp)."""
+    ports = set()
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, state = fields[1], fields[3]
+            if state == "0A" and local.startswith("0100007F:"):
+                ports.add(int(local.split(":")[1], 16))
+    return ports
+
+
+def reload_and_wait(test, srv, gen, old):
+    """SIGHUP; waits for generation gen to serve and the old workers to exit."""
+    start = harness.log_count(srv)
+    srv.signal(signal.SIGHUP)
+    m, _ = harness.wait_log_from(srv, r"reload: generation %d serving|reload failed.*" % gen, start, 20)
+    test.assertIsNotNone(m, srv.log()[-2000:])
+    test.assertIn("serving", m.group(0))
+    for p in old:
+        test.assertTrue(settle(lambda: not harness.alive(p), bool, 20),
+                        "old worker %d still there:\n%s" % (p, srv.log()[-3000:]))
+
+
 def swap_check(path, r):
     if r.status != 200:
         return "status %d" % r.status
@@ -80,9 +126,9 @@ class Processes(unittest.TestCase):
         return srv, ini, set(kids)
 
     def test_data_plugin_in_worker_processes(self):
-        # The data route's instance is created in the master, before the
-        # fork: each worker process must open database connections of its
-        # own instead of sharing the one the master used to read the schema.
+        # Each worker process creates its own data instance (the first one
+        # creates the database file and its schema, the second finds them):
+        # concurrent writes through both lose nothing.
         import json
         import threading
         schema = os.path.join(harness.SRCDIR, "conf", "schema.sql")
@@ -252,6 +298,97 @@ class Processes(unittest.TestCase):
         for k in kids:
             self.assertTrue(settle(lambda: not harness.alive(k), bool, 10), "worker %d outlived the master" % k)
         self.assertRegex(srv.log(), r"SIGTERM: stopping worker processes")
+
+    def test_route_instances_live_in_the_worker_processes(self):
+        # The master serves nothing: it only validates (create() with
+        # PH_CREATE_CHECK, destroy() at once). Each worker creates its own
+        # instance and destroys it once, at its exit.
+        srv, _, kids = self.start()
+        master = srv.proc.pid
+        self.assertEqual(srv.stop(), 0, srv.log()[-2000:])
+        log = srv.log()
+        for pid in kids:
+            self.assertEqual(len(re.findall(r"swap: create pid %d\b" % pid, log)), 1, log[-3000:])
+            self.assertEqual(len(re.findall(r"swap: destroy pid %d\b" % pid, log)), 1, log[-3000:])
+        self.assertEqual(re.findall(r"swap: create pid %d\b" % master, log), [], "the master created an instance")
+        self.assertEqual(len(re.findall(r"swap: check pid %d\b" % master, log)), 1, log[-3000:])
+        self.assertEqual(len(re.findall(r"swap: destroy pid %d\b" % master, log)), 1, log[-3000:])
+        self.assertEqual(len(re.findall(r"swap: destroy pid", log)), 1 + len(kids), log[-3000:])
+
+    def test_start_fails_when_worker_processes_cannot_start(self):
+        # The master's validation passes (refuse_real accepts a check), each
+        # worker's create() fails: the master must not announce "ready" nor
+        # respawn workers forever; it exits 1 and says why.
+        ini = harness.server_ini(routes=routes("").replace(
+            "plugin = %s\n" % VERSION_A, "plugin = %s\nrefuse_real = yes\n" % VERSION_A),
+            threads=1, access_log="off", server_extra="processes = 2")
+        srv = harness.Server(ini, expect_ready=False)
+        self.addCleanup(srv.stop)
+        try:
+            rc = srv.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            rc = None
+        self.assertEqual(rc, 1, srv.log()[-3000:])
+        log = srv.log()
+        self.assertRegex(log, r"worker process cannot start: .*server\.ini:\d+: \[route /swap\] plugin swap "
+                              r"refused its configuration: refuse_real")
+        self.assertRegex(log, r"worker processes did not start: stopping")
+        self.assertNotRegex(log, r"ready: plughttpd \S+ master")
+        self.assertEqual(len(re.findall(r"worker process \d+ started", log)), 1, "started more than one: " + log)
+
+    def test_reload_whose_workers_fail_keeps_the_old_ones(self):
+        srv, ini, old = self.start()
+        master = srv.proc.pid
+        with open(srv.ini, "w") as f:
+            f.write(ini.replace("plugin = %s\n" % VERSION_A, "plugin = %s\nrefuse_real = yes\n" % VERSION_A))
+        start = harness.log_count(srv)
+        srv.signal(signal.SIGHUP)
+        m, i = harness.wait_log_from(srv, r"reload: generation 2 serving|reload failed.*", start, 20)
+        self.assertIsNotNone(m, srv.log()[-2000:])
+        self.assertRegex(m.group(0), r"reload failed, generation 1 keeps serving: 2 of 2 new worker processes "
+                                     r"did not start")
+        # the failed worker is reaped, not replaced; the old ones go on
+        m, _ = harness.wait_log_from(srv, r"worker process \d+ exited with status 1", start, 10)
+        self.assertIsNotNone(m, srv.log()[-2000:])
+        self.assertEqual(set(harness.proc_children(master)), old)
+        self.assertEqual(pids_serving(srv, old), old)
+        self.assertNotRegex("\n".join(srv.log_lines[start:]), r"worker process \d+ killed by signal .*starting a new")
+        # the next good reload works
+        with open(srv.ini, "w") as f:
+            f.write(ini)
+        start = harness.log_count(srv)
+        srv.signal(signal.SIGHUP)
+        m, _ = harness.wait_log_from(srv, r"reload: generation 3 serving|reload failed", start, 20)
+        self.assertIsNotNone(m, srv.log()[-2000:])
+        self.assertIn("serving", m.group(0))
+        new = settle(lambda: set(harness.proc_children(master)), lambda k: len(k) == 2 and not (k & old), 20)
+        self.assertEqual(pids_serving(srv, new), new)
+        self.assertEqual(srv.stop(), 0)
+
+    def test_removed_listener_is_closed_in_new_workers(self):
+        # New worker processes must hold only the new generation's sockets:
+        # a port removed by a reload stops accepting, and adding it back in
+        # a later reload binds it again.
+        extra = free_port()
+        ini = harness.server_ini(routes=routes(), threads=1, access_log="off", server_extra="processes = 2",
+                                 listen=("127.0.0.1:0", "127.0.0.1:%d" % extra))
+        srv = harness.Server(ini)
+        self.addCleanup(srv.stop)
+        master = srv.proc.pid
+        old = settle(lambda: set(harness.proc_children(master)), lambda k: len(k) == 2)
+        base = srv.port
+        self.assertEqual(fetch_status(extra), 200)
+        with open(srv.ini, "w") as f:
+            f.write(ini.replace("listen = 127.0.0.1:%d\n" % extra, ""))
+        reload_and_wait(self, srv, 2, old)
+        self.assertNotIn(extra, listening_ports())
+        self.assertIn(base, listening_ports())
+        self.assertEqual(fetch_status(extra), "refused")
+        with open(srv.ini, "w") as f:
+            f.write(ini)
+        reload_and_wait(self, srv, 3, set(harness.proc_children(master)))
+        self.assertEqual(fetch_status(extra), 200)
+        self.assertEqual(srv.stop(), 0)
 
     def test_default_is_one_process(self):
         # processes = 1 (the default): no master, the server itself serves.

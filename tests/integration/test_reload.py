@@ -133,6 +133,58 @@ def swap_memfds(pid):
     return [t for t in harness.proc_fd_targets(pid) if "plughttpd:swap.so" in t]
 
 
+class ReloadedLimits(unittest.TestCase):
+    """processes = 1: a reload applies max_connections, and says that the
+    sizes of the running thread pools (threads, blocking_threads,
+    blocking_queue) keep their values until a restart."""
+
+    def ini(self, extra, threads=1):
+        return harness.server_ini(routes="[route /echo]\nplugin = echo\n", threads=threads, access_log="off",
+                                  server_extra=extra)
+
+    def test_pool_sizes_warn(self):
+        srv = harness.Server(self.ini("blocking_threads = 2\nblocking_queue = 16\nmax_connections = 100"))
+        self.addCleanup(srv.stop)
+        write_ini(srv, self.ini("blocking_threads = 3\nblocking_queue = 32\nmax_connections = 2", threads=2))
+        start = harness.log_count(srv)
+        outcome, _ = reload(srv)
+        self.assertEqual(outcome, "ok", srv.log()[-2000:])
+        log = "\n".join(srv.log_lines[start:])
+        self.assertIn("reload: threads = 2 takes effect on restart; keeping 1", log)
+        self.assertIn("reload: blocking_threads = 3 takes effect on restart; keeping 2", log)
+        self.assertIn("reload: blocking_queue = 32 takes effect on restart; keeping 16", log)
+        # a second reload compares with what runs, not with the last file
+        start = harness.log_count(srv)
+        self.assertEqual(reload(srv)[0], "ok")
+        self.assertIn("blocking_threads = 3 takes effect on restart; keeping 2", "\n".join(srv.log_lines[start:]))
+        self.assertEqual(srv.stop(), 0)
+
+    def test_max_connections_applies(self):
+        srv = harness.Server(self.ini("max_connections = 100"))
+        self.addCleanup(srv.stop)
+        write_ini(srv, self.ini("max_connections = 2"))
+        self.assertEqual(reload(srv)[0], "ok", srv.log()[-2000:])
+        # max_connections = 2 now: a third connection waits until one closes
+        held = []
+        for i in range(2):
+            c = srv.connect()
+            c.sendall(b"GET /echo/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+            self.assertEqual(harness.read_responses(c, 1)[0].status, 200)
+            held.append(c)
+        third = srv.connect()
+        third.sendall(b"GET /echo/3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        third.settimeout(1.0)
+        with self.assertRaises(socket.timeout, msg="a third connection was served at max_connections = 2"):
+            third.recv(1)
+        held.pop().close()
+        third.settimeout(harness.IO_TIMEOUT)
+        r = harness.read_responses(third, 1)
+        self.assertEqual(r[0].status, 200)
+        for c in held + [third]:
+            c.close()
+        self.assertEqual(srv.stop(), 0)
+
+
 class ReloadUnderLoad(unittest.TestCase):
     def setUp(self):
         need_fixtures(VERSION_A, VERSION_B)

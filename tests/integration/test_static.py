@@ -62,8 +62,12 @@ FILES = {
     "www/pc/app.js.br": b"FAKE-BROTLI-BYTES",
     "www/pc/style.css": STYLE,
     "www/pc/style.css.gz": gzip.compress(STYLE),
+    "www/pc/stale.js": APP_JS,
+    "www/pc/stale.js.gz": b"STALE-GZIP",
+    "www/pc/stale.js.br": b"STALE-BROTLI",
     "www/pc/image.png": b"\x89PNG-plain",
     "www/pc/image.png.gz": b"GZ-OF-PNG",
+    "www/odd dir?#%/x.txt": b"odd\n",
     "www/dots/.env": b"ALLOWED_DOT\n",
     "www/dots/.well-known/x.txt": b"wk\n",
 }
@@ -121,6 +125,15 @@ class StaticTest(unittest.TestCase):
         os.symlink("/etc", os.path.join(www, "link_etc"))
         os.symlink("link_in", os.path.join(www, "chain"))
         os.symlink("../secret.txt", os.path.join(www, "auto", "escape"))
+        os.symlink(".env", os.path.join(www, "link_dot"))
+        os.symlink(".git", os.path.join(www, "link_dotdir"))
+        os.symlink("../.env", os.path.join(www, "docs", "link_dot_up"))
+        os.symlink("../.env", os.path.join(www, "auto", "dotlink"))
+        os.symlink(".env", os.path.join(www, "dots", "link_dot"))
+        # siblings compressed before the file last changed: stale
+        t = os.stat(os.path.join(www, "pc", "stale.js")).st_mtime
+        for sib in ("stale.js.gz", "stale.js.br"):
+            os.utime(os.path.join(www, "pc", sib), (t - 60, t - 60))
         cls.www = www
         cls.errors = []  # every error response seen, checked for paths
 
@@ -359,6 +372,25 @@ class StaticTest(unittest.TestCase):
         self.assertEqual(r.status, 301)
         self.assertEqual(r.header("Location"), "/auto/sub/")
 
+    def test_directory_redirect_stays_on_origin(self):
+        # Location comes from the normalised path, re-encoded: never a
+        # scheme-relative "//host/..." a browser would follow off-site
+        cases = [
+            (b"//evil.example/..%2fsub", "/sub/"),
+            (b"/\\evil.example/../sub", "/sub/"),
+            (b"//evil.example/..%2fsub?next=1", "/sub/?next=1"),
+            (b"//docs", "/docs/"),
+            (b"///docs?a=%2F%2F", "/docs/?a=%2F%2F"),
+            (b"/%2F%2Fdocs", "/docs/"),
+            (b"/odd%20dir%3F%23%25", "/odd%20dir%3F%23%25/"),
+        ]
+        for target, loc in cases:
+            r = self.raw_status(target)
+            self.assertEqual((r.status, r.header("Location")), (301, loc), target)
+        # the redirect leads to the directory itself
+        r = self.raw_status(b"/odd%20dir%3F%23%25/x.txt")
+        self.assertEqual((r.status, r.body), (200, b"odd\n"))
+
     def test_index(self):
         r = self.get("/docs/")
         self.assertEqual((r.status, r.body), (200, b"docs index\n"))
@@ -401,6 +433,20 @@ class StaticTest(unittest.TestCase):
             self.assertNotIn(b"SECRET_ENV", r.body)
             self.assertNotIn(b"user:hash", r.body)
             self.assert_no_leak(r)
+
+    def test_dotfiles_denied_through_symlinks(self):
+        # the rule holds for the resolved path, not only the requested one
+        for path in ("/link_dot", "/link_dotdir/config", "/link_dotdir/", "/docs/link_dot_up",
+                     "/auto/dotlink"):
+            r = self.get(path)
+            self.assertEqual(r.status, 404, path)
+            self.assertNotIn(b"SECRET_ENV", r.body)
+            self.assertNotIn(b"[core]", r.body)
+        r = self.get("/auto/")
+        self.assertNotIn(b"dotlink", r.body)  # not advertised either
+        # allowed where dotfiles are
+        r = self.get("/dots/link_dot")
+        self.assertEqual((r.status, r.body), (200, b"ALLOWED_DOT\n"))
 
     def test_dotfiles_allowed(self):
         r = self.get("/dots/.env")
@@ -494,6 +540,39 @@ class StaticTest(unittest.TestCase):
         r = self.get("/pc/style.css", {"Accept-Encoding": "br"})
         self.assertIsNone(r.header("Content-Encoding"))
         self.assertEqual(r.body, STYLE)
+
+    def test_precompressed_stale_sibling_not_served(self):
+        for ae in ("gzip, br", "gzip", "br", "x-gzip"):
+            r = self.get("/pc/stale.js", {"Accept-Encoding": ae})
+            self.assertEqual((r.status, r.body), (200, APP_JS), ae)
+            self.assertIsNone(r.header("Content-Encoding"), ae)
+            self.assertEqual(r.header("Vary"), "Accept-Encoding", ae)
+
+    def test_precompressed_q_values(self):
+        # (Accept-Encoding, the coding that must go out; None: the file)
+        cases = [
+            ("br;q=0.1, gzip;q=0.9", "gzip"),
+            ("gzip;q=1.0, br;q=0.999", "gzip"),
+            ("x-gzip", "gzip"),
+            ("X-GZIP;q=0.5, br;q=0.4", "gzip"),
+            ("gzip;q=0", None),
+            ("x-gzip;q=0, br;q=0", None),
+            ("gzip;q=0.5, identity", None),
+            ("*;q=0.5, br;q=0", "gzip"),
+            ("*;q=0", None),  # identity refused too, but nothing else exists
+            ("gzip;q=2", None),  # not a qvalue: never selects
+            ("gzip;q=0.5x, br;q=0.0001", None),
+            ("gzip ; q=0.8 , br ; q=0.7", "gzip"),
+            ("br;q=0.5, gzip;q=0.5", "br"),  # equal: the smaller one
+            ("", None),
+        ]
+        for ae, coding in cases:
+            r = self.get("/pc/app.js", {"Accept-Encoding": ae})
+            self.assertEqual(r.status, 200, ae)
+            self.assertEqual(r.header("Content-Encoding"), coding, ae)
+            want = {None: APP_JS, "br": b"FAKE-BROTLI-BYTES"}.get(coding)
+            body = gzip.decompress(r.body) if coding == "gzip" else r.body
+            self.assertEqual(body, want or APP_JS, ae)
 
     def test_precompressed_not_for_binary_types(self):
         r = self.get("/pc/image.png", {"Accept-Encoding": "gzip"})
@@ -845,6 +924,152 @@ cache_max_file = 1m
                                  (200, b"", str(len(data))))
 
 
+class StaticCachedDescriptorTest(unittest.TestCase):
+    """Files above cache_max_file are cached as an open descriptor. One
+    thread, so every request meets the same cache. A file changed in place
+    within cache_ttl must never go out with its old length or ETag, and a
+    deleted file's descriptor must not stay open past cache_ttl."""
+
+    ROUTES = """
+[route /hold]
+plugin = static
+root = www
+cache_ttl = 1h
+cache_max_file = 1k
+cache_control = public, max-age=60
+
+[route /idle]
+plugin = static
+root = www
+cache_ttl = 300ms
+cache_max_file = 1k
+"""
+
+    @classmethod
+    def setUpClass(cls):
+        files = {"www/other.txt": b"other\n"}
+        cls.srv = harness.Server(harness.server_ini(routes=cls.ROUTES, threads=1), files=files)
+        cls.www = os.path.join(cls.srv.dir, "www")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        shutil.rmtree(cls.srv.dir, ignore_errors=True)
+
+    def write(self, name, data):
+        with open(os.path.join(self.www, name), "wb") as f:
+            f.write(data)
+
+    def rewrite_in_place(self, name, data):
+        """Same inode: truncate and write through the existing file."""
+        with open(os.path.join(self.www, name), "r+b") as f:
+            f.truncate(0)
+            f.write(data)
+
+    def deleted_fds(self, name):
+        out = []
+        fd_dir = "/proc/%d/fd" % self.srv.proc.pid
+        for fd in os.listdir(fd_dir):
+            try:
+                t = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if t.endswith("/" + name + " (deleted)"):
+                out.append(t)
+        return out
+
+    def test_truncated_in_place(self):
+        self.write("trunc.bin", BIG[:100 * 1024])
+        self.assertEqual(self.srv.get("/hold/trunc.bin").body, BIG[:100 * 1024])
+        self.rewrite_in_place("trunc.bin", b"short now\n")
+        r = self.srv.get("/hold/trunc.bin")
+        self.assertEqual((r.status, r.header("Content-Length"), r.body), (200, "10", b"short now\n"))
+        r = self.srv.get("/hold/trunc.bin", {"Range": "bytes=50000-50099"})
+        self.assertEqual(r.status, 416)
+
+    def test_grown_in_place(self):
+        old, new = BIG[:100 * 1024], BIG[-150 * 1024:]
+        self.write("grow.bin", old)
+        r1 = self.srv.get("/hold/grow.bin")
+        self.assertEqual(r1.body, old)
+        self.rewrite_in_place("grow.bin", new)
+        r2 = self.srv.get("/hold/grow.bin")
+        self.assertEqual((r2.status, r2.header("Content-Length")), (200, str(len(new))))
+        self.assertTrue(r2.body == new, "not the new bytes")
+        self.assertNotEqual(r2.header("ETag"), r1.header("ETag"))
+        # the old validator no longer matches
+        r = self.srv.get("/hold/grow.bin", {"If-None-Match": r1.header("ETag")})
+        self.assertEqual((r.status, r.body), (200, new))
+
+    def test_deleted_within_ttl(self):
+        self.write("del.bin", BIG[:64 * 1024])
+        self.assertEqual(self.srv.get("/hold/del.bin").status, 200)
+        self.assertEqual(self.deleted_fds("del.bin"), [])
+        os.unlink(os.path.join(self.www, "del.bin"))
+        r = self.srv.get("/hold/del.bin")
+        self.assertEqual(r.status, 404)
+        self.assertEqual(self.deleted_fds("del.bin"), [])
+
+    def test_replaced_by_rename_within_ttl(self):
+        self.write("ren.bin", BIG[:64 * 1024])
+        self.assertEqual(self.srv.get("/hold/ren.bin").body, BIG[:64 * 1024])
+        self.write("ren.tmp", BIG[-70 * 1024:])
+        os.rename(os.path.join(self.www, "ren.tmp"), os.path.join(self.www, "ren.bin"))
+        r = self.srv.get("/hold/ren.bin")
+        self.assertTrue(r.body == BIG[-70 * 1024:], "the replaced file's old bytes")
+
+    def test_idle_descriptor_closed_after_ttl(self):
+        self.write("gone.bin", BIG[:64 * 1024])
+        self.assertEqual(self.srv.get("/idle/gone.bin").status, 200)
+        os.unlink(os.path.join(self.www, "gone.bin"))
+        self.assertEqual(len(self.deleted_fds("gone.bin")), 1)  # still cached
+        # nobody asks for gone.bin again; other requests on the route let
+        # the cache drop what stayed idle for cache_ttl (300ms)
+        deadline = time.time() + 5
+        while self.deleted_fds("gone.bin") and time.time() < deadline:
+            self.assertEqual(self.srv.get("/idle/other.txt").status, 200)
+            time.sleep(0.05)
+        self.assertEqual(self.deleted_fds("gone.bin"), [])
+
+
+class StaticWellKnownTest(unittest.TestCase):
+    """well_known = on: /.well-known below the root is served although
+    dotfiles are denied (ACME http-01); nothing else starting with '.'."""
+
+    ROUTES = """
+[route /]
+plugin = static
+root = www
+well_known = on
+autoindex = on
+
+[route /off]
+plugin = static
+root = www
+"""
+    FILES = {
+        "www/.well-known/acme-challenge/tok123": b"tok123.key\n",
+        "www/.well-known/.hidden": b"hidden\n",
+        "www/.env": b"SECRET_ENV=1\n",
+        "www/sub/.well-known/x": b"not at the root\n",
+    }
+
+    def test_well_known(self):
+        with harness.Server(harness.server_ini(routes=self.ROUTES), files=self.FILES) as srv:
+            os.symlink(".well-known/acme-challenge/tok123", os.path.join(srv.dir, "www", "wk_link"))
+            r = srv.get("/.well-known/acme-challenge/tok123")
+            self.assertEqual((r.status, r.body), (200, b"tok123.key\n"))
+            r = srv.get("/wk_link")
+            self.assertEqual((r.status, r.body), (200, b"tok123.key\n"))
+            r = srv.get("/.well-known/acme-challenge/")
+            self.assertEqual(r.status, 200)
+            self.assertIn(b">tok123</a>", r.body)
+            for path in ("/.well-known/.hidden", "/.env", "/sub/.well-known/x", "/.well-knownx",
+                         "/off/.well-known/acme-challenge/tok123", "/off/wk_link"):
+                r = srv.get(path)
+                self.assertEqual(r.status, 404, path)
+
+
 class StaticConfigTest(unittest.TestCase):
     def start_expect_failure(self, route_keys):
         ini = harness.server_ini(routes="[route /]\nplugin = static\n" + route_keys)
@@ -875,7 +1100,29 @@ class StaticConfigTest(unittest.TestCase):
                      "root = www\nindex = ../x.html\n", "root = www\ncache_ttl = soon\n",
                      "root = www\ncache_ttl = -1s\n", "root = www\ncache_ttl = 2d\n",
                      "root = www\ncache_entries = 0\n", "root = www\ncache_entries = 100000\n",
-                     "root = www\ncache_max_file = 2m\n", "root = www\ncache_max_file = 1x\n"):
+                     "root = www\ncache_max_file = 2m\n", "root = www\ncache_max_file = 1x\n",
+                     "root = www\nwell_known = sometimes\n"):
+            self.start_expect_failure(keys)
+
+    def test_core_value_spellings(self):
+        # the keys go through the server's parsers: spellings server.ini
+        # accepts (1, Yes, 64KB, 1m, 5s) mean the same here
+        routes = ("[route /a]\nplugin = static\nroot = www\nautoindex = 1\n"
+                  "cache_max_file = 64KB\ncache_ttl = 1m\n\n"
+                  "[route /b]\nplugin = static\nroot = www\nautoindex = Yes\n"
+                  "precompressed = TRUE\ncache_max_file = 64k\ncache_ttl = 5s\n"
+                  "cache_entries = 1k\n")
+        files = {"www/d/x.txt": b"x\n"}
+        with harness.Server(harness.server_ini(routes=routes), files=files) as srv:
+            for p in ("/a/d/", "/b/d/"):
+                r = srv.get(p)
+                self.assertEqual(r.status, 200, p)
+                self.assertIn(b'<a href="x.txt">x.txt</a>', r.body)
+
+    def test_limits_after_parsing(self):
+        for keys in ("root = www\ncache_max_file = 1025k\n", "root = www\ncache_max_file = 1g\n",
+                     "root = www\ncache_ttl = 1441m\n", "root = www\ncache_entries = 65537\n",
+                     "root = www\nautoindex = 2\n"):
             self.start_expect_failure(keys)
 
 

@@ -11,7 +11,15 @@
  * Route keys:
  *   tag = TEXT   echoed as "X-Swap-Tag: TEXT" (changing it re-creates the
  *                instance, which is what the reload tests use it for)
+ *   refuse_real = yes
+ *                create() accepts the keys when told it is a check
+ *                (PH_CREATE_CHECK) and refuses them otherwise: the
+ *                validation of "-t" or of a master passes, creating the
+ *                instance that serves fails
  *   any other key is refused, so a test can make create() fail on reload.
+ *
+ * create() and destroy() log "swap: create|check|destroy pid PID" (at info
+ * level), so a test can count where and how often plugin code runs.
  */
 #include <plughttpd/plugin.h>
 
@@ -42,7 +50,17 @@ static int swap_create(const ph_create_args_t *args, void **instance, ph_error_t
         return PH_ERROR;
     }
     s->api = args->api;
+    int check = args->size >= offsetof(ph_create_args_t, flags) + sizeof(args->flags) &&
+                (args->flags & PH_CREATE_CHECK);
     for (size_t i = 0; i < args->nkeys; i++) {
+        if (strcmp(args->keys[i].key, "refuse_real") == 0 && strcmp(args->keys[i].value, "yes") == 0) {
+            if (check)
+                continue;
+            err->key = (int)i;
+            snprintf(err->msg, sizeof(err->msg), "refuse_real = yes: refusing a real instance");
+            swap_destroy(s);
+            return PH_ERROR;
+        }
         if (strcmp(args->keys[i].key, "tag") != 0 || s->tag) {
             err->key = (int)i;
             snprintf(err->msg, sizeof(err->msg), "unknown or repeated key \"%.200s\"", args->keys[i].key);
@@ -61,6 +79,7 @@ static int swap_create(const ph_create_args_t *args, void **instance, ph_error_t
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     snprintf(s->instance, sizeof(s->instance), "%lld%09ld", (long long)ts.tv_sec, ts.tv_nsec);
+    s->api->log(PH_LOG_INFO, "swap: %s pid %d", check ? "check" : "create", (int)getpid());
     *instance = s;
     return PH_OK;
 }
@@ -84,6 +103,8 @@ static int swap_handle(void *instance, ph_request_t *req)
 static void swap_destroy(void *instance)
 {
     swap_t *s = instance;
+    if (s->instance[0]) /* a whole instance, not one refused half-way */
+        s->api->log(PH_LOG_INFO, "swap: destroy pid %d", (int)getpid());
     free(s->tag);
     free(s);
 }

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h" /* server/: the parsers the API offers plugins */
 #include "data_conf.h"
+#include "data_cors.h"
 #include "data_json.h"
 #include "data_query.h"
 #include "data_schema.h"
@@ -508,6 +510,33 @@ END_TEST
 
 /* --- route keys ------------------------------------------------------------- */
 
+/* The API's value parsers, as the server fills them in (request.c). */
+static int t_parse_bool(const char *s, int *out)
+{
+    return cfg_parse_bool(s, out) < 0 ? PH_ERROR : PH_OK;
+}
+
+static int t_parse_size(const char *s, uint64_t *out)
+{
+    size_t v;
+    if (cfg_parse_size(s, &v) < 0)
+        return PH_ERROR;
+    *out = v;
+    return PH_OK;
+}
+
+static int t_parse_duration(const char *s, uint64_t *ms)
+{
+    return cfg_parse_duration(s, ms) < 0 ? PH_ERROR : PH_OK;
+}
+
+static const ph_server_api_t api = {
+    .size = sizeof(ph_server_api_t),
+    .parse_bool = t_parse_bool,
+    .parse_size = t_parse_size,
+    .parse_duration = t_parse_duration,
+};
+
 START_TEST(conf_keys)
 {
     ph_kv_t ok[] = {{"database", "sqlite:../data/app.db"}, {"tables", " notes , tags"},
@@ -515,7 +544,7 @@ START_TEST(conf_keys)
                     {"busy_timeout", "200"}};
     data_conf_t c;
     ph_error_t e;
-    ck_assert_int_eq(data_conf_parse(&c, "/etc/ph", ok, 6, &e), PH_OK);
+    ck_assert_int_eq(data_conf_parse(&c, &api, "/etc/ph", ok, 6, &e), PH_OK);
     ck_assert_int_eq(c.backend, DATA_BACKEND_SQLITE);
     ck_assert_str_eq(c.target, "/etc/ph/../data/app.db");
     ck_assert_str_eq(c.schema, "/etc/ph/schema.sql");
@@ -528,7 +557,7 @@ START_TEST(conf_keys)
     data_conf_free(&c);
 
     ph_kv_t pg[] = {{"database", "postgresql://u@127.0.0.1:5/db"}};
-    ck_assert_int_eq(data_conf_parse(&c, "/etc/ph", pg, 1, &e), PH_OK);
+    ck_assert_int_eq(data_conf_parse(&c, &api, "/etc/ph", pg, 1, &e), PH_OK);
     ck_assert_int_eq(c.backend, DATA_BACKEND_PG);
     ck_assert_str_eq(c.target, "postgresql://u@127.0.0.1:5/db");
     ck_assert_int_eq(c.max_rows, 1000);
@@ -545,11 +574,107 @@ START_TEST(conf_keys)
         {{{"tables", "a"}, {"max_rows", "5"}}, -1, "missing key \"database\""},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ck_assert_int_eq(data_conf_parse(&c, "/x", bad[i].kv, 2, &e), PH_ERROR);
+        ck_assert_int_eq(data_conf_parse(&c, &api, "/x", bad[i].kv, 2, &e), PH_ERROR);
         ck_assert_int_eq(e.key, bad[i].key);
         ck_assert_msg(strstr(e.msg, bad[i].msg) != NULL, "\"%s\" lacks \"%s\"", e.msg, bad[i].msg);
         data_conf_free(&c);
     }
+}
+END_TEST
+
+/* --- media type and origins ---------------------------------------------- */
+
+START_TEST(media_type_is_exact)
+{
+    static const char *const ok[] = {"application/json", "APPLICATION/Json", " application/json\t",
+                                     "application/json;charset=utf-8", "application/json ; charset=\"UTF-8\"",
+                                     "application/json; foo=bar"};
+    static const char *const bad[] = {"", " ", "application/jsonfoo", "application/json-patch+json",
+                                      "application/json,text/plain", "text/plain", "application/jso",
+                                      "application/json; charset=latin1", "application/json;charset=\"\"",
+                                      "xapplication/json"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        ck_assert_msg(data_json_media_type_ok(ok[i], strlen(ok[i])), "refused \"%s\"", ok[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(!data_json_media_type_ok(bad[i], strlen(bad[i])), "accepted \"%s\"", bad[i]);
+    /* Not NUL-terminated: only len bytes count. */
+    ck_assert(data_json_media_type_ok("application/jsonXYZ", 16));
+}
+END_TEST
+
+START_TEST(same_origin)
+{
+    static const struct { const char *origin, *host; bool same; } cases[] = {
+        {"http://localhost", "localhost", true},
+        {"http://localhost", "localhost:80", true},
+        {"https://localhost", "localhost:443", true},
+        {"https://LocalHost", "localhost", true},
+        {"http://localhost:8080", "localhost:8080", true},
+        {"http://[::1]:8080", "[::1]:8080", true},
+        {"http://[::1]", "[::1]", true},
+        {"http://localhost:8080", "localhost", false},
+        {"https://localhost", "localhost:80", false},
+        {"http://localhost.evil", "localhost", false},
+        {"http://local", "localhost", false},
+        {"http://localhost/", "localhost", false},
+        {"null", "localhost", false},
+        {"file://", "localhost", false},
+        {"http://", "", false},
+        {"http://a:99999", "a:99999", false},
+        {"http://a:", "a:", false},
+        {"http://[::1", "[::1", false},
+        {"http://a", "", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ck_assert_msg(data_cors_same_origin(cases[i].origin, strlen(cases[i].origin), cases[i].host,
+                                            strlen(cases[i].host)) == cases[i].same,
+                      "%s vs %s", cases[i].origin, cases[i].host);
+}
+END_TEST
+
+START_TEST(cors_grants_and_preflights)
+{
+    ph_kv_t kv[] = {{"database", "sqlite:x"}, {"cors_origins", "https://App.example, *"},
+                    {"cors_methods", "get post"}, {"cors_headers", "Content-Type X-A"}};
+    data_conf_t c;
+    ph_error_t e;
+    char why[96];
+    ck_assert_int_eq(data_conf_parse(&c, &api, "/x", kv, 4, &e), PH_OK);
+    const data_cors_conf_t *p = &c.cors;
+    ck_assert_str_eq(p->methods_text, "GET, POST");
+    ck_assert_str_eq(p->headers_text, "Content-Type, X-A");
+    ck_assert_int_eq(data_cors_grant(p, "https://app.example", 19), DATA_CORS_LISTED);
+    ck_assert_int_eq(data_cors_grant(p, "https://app.example.evil", 24), DATA_CORS_READ);
+    ck_assert_int_eq(data_cors_preflight(p, DATA_CORS_LISTED, "POST", 4, "content-type, x-a", 17, why, sizeof why), PH_OK);
+    ck_assert_int_eq(data_cors_preflight(p, DATA_CORS_LISTED, "PUT", 3, NULL, 0, why, sizeof why), PH_ERROR);
+    ck_assert_int_eq(data_cors_preflight(p, DATA_CORS_LISTED, "POST", 4, "x-b", 3, why, sizeof why), PH_ERROR);
+    ck_assert_int_eq(data_cors_preflight(p, DATA_CORS_READ, "GET", 3, NULL, 0, why, sizeof why), PH_OK);
+    ck_assert_int_eq(data_cors_preflight(p, DATA_CORS_READ, "POST", 4, NULL, 0, why, sizeof why), PH_ERROR);
+    ck_assert_int_eq(data_cors_preflight(p, DATA_CORS_READ, "GET", 3, "x-a", 3, why, sizeof why), PH_ERROR);
+    ck_assert_int_eq(data_cors_preflight(p, DATA_CORS_DENIED, "GET", 3, NULL, 0, why, sizeof why), PH_ERROR);
+    data_conf_free(&c);
+}
+END_TEST
+
+START_TEST(conf_server_spellings)
+{
+    ph_kv_t kv[] = {{"database", "sqlite:x"}, {"read_only", "Yes"}, {"max_body", "64k"},
+                    {"busy_timeout", "5s"}, {"retry_after", "1m"}, {"cors_max_age", "1m"},
+                    {"max_response_bytes", "2m"}};
+    data_conf_t c;
+    ph_error_t e;
+    ck_assert_int_eq(data_conf_parse(&c, &api, "/x", kv, 7, &e), PH_OK);
+    ck_assert(c.read_only);
+    ck_assert_uint_eq(c.max_body, 65536);
+    ck_assert_int_eq(c.busy_timeout_ms, 5000);
+    ck_assert_uint_eq(c.retry_after_s, 60);
+    ck_assert_uint_eq(c.cors.max_age_s, 60);
+    ck_assert_uint_eq(c.max_response_bytes, 2 << 20);
+    data_conf_free(&c);
+    ph_kv_t legacy[] = {{"database", "sqlite:x"}, {"busy_timeout", "250"}};
+    ck_assert_int_eq(data_conf_parse(&c, &api, "/x", legacy, 2, &e), PH_OK);
+    ck_assert_int_eq(c.busy_timeout_ms, 250); /* bare: milliseconds, as before */
+    data_conf_free(&c);
 }
 END_TEST
 
@@ -587,6 +712,10 @@ static Suite *data_suite(void)
     tcase_add_test(v, json_in_typing);
     tcase_add_test(v, put_nulls_the_rest);
     tcase_add_test(v, conf_keys);
+    tcase_add_test(v, conf_server_spellings);
+    tcase_add_test(v, media_type_is_exact);
+    tcase_add_test(v, same_origin);
+    tcase_add_test(v, cors_grants_and_preflights);
     suite_add_tcase(s, v);
     return s;
 }

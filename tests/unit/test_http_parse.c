@@ -468,6 +468,31 @@ START_TEST(test_uri_limit)
 }
 END_TEST
 
+/* A method is refused with 501 once it passes HP_MAX_METHOD bytes, also
+ * before its end has arrived; one of exactly that length is accepted. */
+START_TEST(test_method_limit)
+{
+    hp_request_t r;
+    char *ok = repeat("", 'M', HP_MAX_METHOD, " / HTTP/1.1\r\nHost: a\r\n\r\n");
+    char *big = repeat("", 'M', HP_MAX_METHOD + 1, " / HTTP/1.1\r\nHost: a\r\n\r\n");
+    char *partial = repeat("", 'M', HP_MAX_METHOD + 1, "");
+    char *huge = repeat("", 'A', 2100, " / HTTP/1.1\r\nHost: a\r\n\r\n");
+
+    ck_assert_int_eq(parse_whole(&r, ok, strlen(ok), NULL), (int)strlen(ok));
+    ck_assert_uint_eq(r.method.len, HP_MAX_METHOD);
+    ck_assert_int_eq(parse_whole(&r, big, strlen(big), NULL), HP_ERROR);
+    ck_assert_int_eq(r.status, 501);
+    ck_assert_int_eq(parse_whole(&r, partial, strlen(partial), NULL), HP_ERROR);
+    ck_assert_int_eq(r.status, 501);
+    ck_assert_int_eq(parse_steps(&r, huge, strlen(huge), 1, 1, NULL), HP_ERROR);
+    ck_assert_int_eq(r.status, 501);
+    free(ok);
+    free(big);
+    free(partial);
+    free(huge);
+}
+END_TEST
+
 START_TEST(test_header_limit)
 {
     const char *pre = "GET / HTTP/1.1\r\nHost: a\r\nX: ";
@@ -950,6 +975,7 @@ static Suite *http_parse_suite(void)
 
     tc = tcase_create("limits");
     tcase_add_test(tc, test_uri_limit);
+    tcase_add_test(tc, test_method_limit);
     tcase_add_test(tc, test_header_limit);
     tcase_add_test(tc, test_leading_empty_lines_count);
     tcase_add_test(tc, test_header_count_limit);

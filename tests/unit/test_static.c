@@ -351,7 +351,63 @@ START_TEST(test_accept_encoding)
     ck_assert_int_eq(AE("xgzip, gzipx", "gzip"), 0);
     ck_assert_int_eq(AE("", "gzip"), 0);
     ck_assert_int_eq(AE("identity", "gzip"), 0);
+    ck_assert_int_eq(AE("x-gzip", "gzip"), 1);
+    ck_assert_int_eq(AE("X-Gzip;q=0, br", "gzip"), 0);
+    ck_assert_int_eq(AE("x-gzip", "br"), 0);
 #undef AE
+}
+END_TEST
+
+START_TEST(test_accept_encoding_quality)
+{
+#define Q(v, c) se_quality((v), strlen(v), (c))
+    ck_assert_int_eq(Q("gzip", "gzip"), 1000);
+    ck_assert_int_eq(Q("gzip;q=0.5", "gzip"), 500);
+    ck_assert_int_eq(Q("gzip;Q=0.25", "gzip"), 250);
+    ck_assert_int_eq(Q("gzip ; q=0.125 ", "gzip"), 125);
+    ck_assert_int_eq(Q("gzip;q=1.000", "gzip"), 1000);
+    ck_assert_int_eq(Q("gzip;q=1.001", "gzip"), 0);
+    ck_assert_int_eq(Q("gzip;q=2", "gzip"), 0);
+    ck_assert_int_eq(Q("gzip;q=0.0001", "gzip"), 0);
+    ck_assert_int_eq(Q("gzip;q=.5", "gzip"), 0);
+    ck_assert_int_eq(Q("gzip;q=", "gzip"), 0);
+    ck_assert_int_eq(Q("gzip;q=0.", "gzip"), 0);
+    ck_assert_int_eq(Q("gzip;level=9;q=0.3", "gzip"), 300);
+    ck_assert_int_eq(Q("gzip;q=0.2, x-gzip;q=0.7", "gzip"), 700);
+    ck_assert_int_eq(Q("*;q=0.4, br", "gzip"), 400);
+    ck_assert_int_eq(Q("*;q=0.4, gzip;q=0", "gzip"), 0);
+    ck_assert_int_eq(Q("br", "gzip"), SE_UNLISTED);
+    ck_assert_int_eq(Q("", "gzip"), SE_UNLISTED);
+#undef Q
+}
+END_TEST
+
+/* se_rank() over {br, gzip, identity}: the order as a string of initials. */
+static const char *rank(const char *ae)
+{
+    static const char *const c[] = {"br", "gzip", "identity"};
+    static char out[4];
+    size_t order[3], n = se_rank(ae, strlen(ae), c, 3, order);
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = c[order[i]][0];
+    out[n] = '\0';
+    return out;
+}
+
+START_TEST(test_accept_encoding_rank)
+{
+    ck_assert_str_eq(rank("gzip, br"), "bgi");
+    ck_assert_str_eq(rank("br;q=0.1, gzip;q=0.9"), "gbi");
+    ck_assert_str_eq(rank("gzip;q=0.5"), "gi");
+    ck_assert_str_eq(rank("gzip;q=0.5, identity"), "ig");
+    ck_assert_str_eq(rank("gzip;q=0.5, identity;q=0.1"), "gi");
+    ck_assert_str_eq(rank("gzip, identity;q=0"), "g");
+    ck_assert_str_eq(rank("*;q=0"), "");
+    ck_assert_str_eq(rank("*;q=0, identity"), "i");
+    ck_assert_str_eq(rank("*;q=0.3, br;q=0"), "gi");
+    ck_assert_str_eq(rank(""), "i");
+    ck_assert_str_eq(rank("deflate"), "i");
 }
 END_TEST
 
@@ -538,6 +594,17 @@ static void make_tree(void)
     put_file("esc/.hidden", "H");
     put_link("../../outside.txt", "esc/escape");
     put_link("../a", "esc/alink");
+    put_link(".env", "link_dot");
+    put_link(".git", "link_dotdir");
+    put_link("a/../.env", "link_dot_up");
+    put_link("../.git/config", "a/link_dot_parent");
+    put_dir(".well-known");
+    put_file(".well-known/acme", "ACME");
+    put_file(".well-known/.hidden", "WKHIDDEN");
+    put_link(".well-known/acme", "link_wk");
+    put_dir("a/.well-known");
+    put_file("a/.well-known/x", "NOTROOTWK");
+    put_link("../.env", "esc/dotlink");
     root_fd = open(tmp_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0) {
         perror(tmp_root);
@@ -575,6 +642,13 @@ static const check_case_t check_cases[] = {
     {"..", SP_ALLOW_DOTFILES, 0},
     {"a\\..\\b", 0, 0},
     {"a\\b", SP_ALLOW_DOTFILES, 0},
+    {"/.well-known/acme-challenge/x", SP_ALLOW_WELL_KNOWN, 1},
+    {"//.well-known/", SP_ALLOW_WELL_KNOWN, 1},
+    {"/.well-known/.x", SP_ALLOW_WELL_KNOWN, 0},
+    {"/.well-known", 0, 0},
+    {"/a/.well-known/x", SP_ALLOW_WELL_KNOWN, 0},
+    {"/.well-knownx", SP_ALLOW_WELL_KNOWN, 0},
+    {"/.git", SP_ALLOW_WELL_KNOWN, 0},
     {".git/config", 0, 0},
     {"/a/.git/config", 0, 0},
     {".env", 0, 0},
@@ -638,15 +712,18 @@ static const open_case_t open_cases[] = {
     {"esc/escape", NULL, NULL},
 };
 
-typedef int (*open_fn)(int, const char *, int, sp_symlinks_t);
+typedef int (*open_fn)(int, const char *, int, sp_symlinks_t, unsigned);
 
-static void run_open_case(open_fn fn, const open_case_t *c, sp_symlinks_t policy, const char *name)
+/* Runs case c with dotfiles denied and allowed: none of its names starts
+ * with '.', so both give the same answer. */
+static void run_open_case_flags(open_fn fn, const open_case_t *c, sp_symlinks_t policy,
+                                const char *name, unsigned flags)
 {
     const char *want = policy == SP_SYMLINKS_INSIDE ? c->inside : c->off;
     int fd;
 
     errno = 0;
-    fd = fn(root_fd, c->path, O_RDONLY | O_NONBLOCK, policy);
+    fd = fn(root_fd, c->path, O_RDONLY | O_NONBLOCK, policy, flags);
     if (want == NULL) {
         int e = errno;
         if (fd >= 0)
@@ -662,6 +739,12 @@ static void run_open_case(open_fn fn, const open_case_t *c, sp_symlinks_t policy
     close(fd);
     ck_assert_int_ge(n, 0);
     ck_assert_msg(strcmp(buf, want) == 0, "%s '%s': read '%s' want '%s'", name, c->path, buf, want);
+}
+
+static void run_open_case(open_fn fn, const open_case_t *c, sp_symlinks_t policy, const char *name)
+{
+    run_open_case_flags(fn, c, policy, name, 0);
+    run_open_case_flags(fn, c, policy, name, SP_ALLOW_DOTFILES);
 }
 
 START_TEST(test_open_openat2)
@@ -718,29 +801,29 @@ START_TEST(test_open_root_and_dirs)
 
     for (int i = 0; i < 2; i++) {
         struct stat st;
-        int fd = fns[i](root_fd, "", O_RDONLY | O_DIRECTORY, SP_SYMLINKS_INSIDE);
+        int fd = fns[i](root_fd, "", O_RDONLY | O_DIRECTORY, SP_SYMLINKS_INSIDE, 0);
 
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(fstat(fd, &st), 0);
         ck_assert(S_ISDIR(st.st_mode));
         close(fd);
-        fd = fns[i](root_fd, "a/b/", O_RDONLY, SP_SYMLINKS_INSIDE);
+        fd = fns[i](root_fd, "a/b/", O_RDONLY, SP_SYMLINKS_INSIDE, 0);
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(fstat(fd, &st), 0);
         ck_assert(S_ISDIR(st.st_mode));
         close(fd);
         /* a trailing slash on a file fails as the kernel would */
-        fd = fns[i](root_fd, "a/file.txt/", O_RDONLY, SP_SYMLINKS_INSIDE);
+        fd = fns[i](root_fd, "a/file.txt/", O_RDONLY, SP_SYMLINKS_INSIDE, 0);
         ck_assert_int_lt(fd, 0);
         ck_assert_int_eq(errno, ENOTDIR);
         /* escapes report EXDEV (absolute) or EXDEV/ELOOP, never success */
-        fd = fns[i](root_fd, "abs_link", O_RDONLY, SP_SYMLINKS_INSIDE);
+        fd = fns[i](root_fd, "abs_link", O_RDONLY, SP_SYMLINKS_INSIDE, 0);
         ck_assert_int_lt(fd, 0);
         ck_assert_int_eq(errno, EXDEV);
-        fd = fns[i](root_fd, "loop1", O_RDONLY, SP_SYMLINKS_INSIDE);
+        fd = fns[i](root_fd, "loop1", O_RDONLY, SP_SYMLINKS_INSIDE, 0);
         ck_assert_int_lt(fd, 0);
         ck_assert_int_eq(errno, ELOOP);
-        fd = fns[i](root_fd, "in_link", O_RDONLY, SP_SYMLINKS_OFF);
+        fd = fns[i](root_fd, "in_link", O_RDONLY, SP_SYMLINKS_OFF, 0);
         ck_assert_int_lt(fd, 0);
         ck_assert_int_eq(errno, ELOOP);
     }
@@ -753,9 +836,9 @@ START_TEST(test_open_long_path)
 
     memset(p, 'a', SP_PATH_MAX + 1);
     p[SP_PATH_MAX + 1] = '\0';
-    ck_assert_int_lt(sp_open(root_fd, p, O_RDONLY, SP_SYMLINKS_INSIDE), 0);
+    ck_assert_int_lt(sp_open(root_fd, p, O_RDONLY, SP_SYMLINKS_INSIDE, 0), 0);
     ck_assert_int_eq(errno, ENAMETOOLONG);
-    ck_assert_int_lt(sp_open_walk(root_fd, p, O_RDONLY, SP_SYMLINKS_INSIDE), 0);
+    ck_assert_int_lt(sp_open_walk(root_fd, p, O_RDONLY, SP_SYMLINKS_INSIDE, 0), 0);
     ck_assert_int_eq(errno, ENAMETOOLONG);
     free(p);
 }
@@ -816,6 +899,103 @@ START_TEST(test_listing)
 }
 END_TEST
 
+/* Dotfiles reached through symlinks: the rule holds for the resolved path. */
+typedef struct dot_case {
+    const char *path;
+    unsigned flags;
+    const char *want; /* content, NULL: must fail with a 404 errno */
+} dot_case_t;
+
+static const dot_case_t dot_cases[] = {
+    {".env", 0, NULL},
+    {".env", SP_ALLOW_DOTFILES, "ENV"},
+    {"link_dot", 0, NULL},
+    {"link_dot", SP_ALLOW_DOTFILES, "ENV"},
+    {"link_dot", SP_ALLOW_WELL_KNOWN, NULL},
+    {"link_dotdir/config", 0, NULL},
+    {"link_dotdir/config", SP_ALLOW_DOTFILES, "GITCONFIG"},
+    {"link_dot_up", 0, NULL},
+    {"a/link_dot_parent", 0, NULL},
+    {"a/link_dot_parent", SP_ALLOW_DOTFILES, "GITCONFIG"},
+    {"a/../.env", 0, NULL},
+    {".well-known/acme", 0, NULL},
+    {".well-known/acme", SP_ALLOW_WELL_KNOWN, "ACME"},
+    {".well-known/.hidden", SP_ALLOW_WELL_KNOWN, NULL},
+    {"link_wk", 0, NULL},
+    {"link_wk", SP_ALLOW_WELL_KNOWN, "ACME"},
+    {"a/.well-known/x", SP_ALLOW_WELL_KNOWN, NULL},
+    {"a/../.well-known/acme", SP_ALLOW_WELL_KNOWN, "ACME"},
+    /* links without a dot on the way still resolve with dotfiles denied */
+    {"in_link", 0, "AFILE"},
+    {"chain1", 0, "AFILE"},
+    {"dir_link/b/deep.txt", 0, "DEEP"},
+    {"out_link", 0, NULL},
+};
+
+static void run_dot_case(open_fn fn, const dot_case_t *c, const char *name)
+{
+    char buf[64] = {0};
+    int fd, e;
+
+    errno = 0;
+    fd = fn(root_fd, c->path, O_RDONLY | O_NONBLOCK, SP_SYMLINKS_INSIDE, c->flags);
+    e = errno;
+    if (c->want == NULL) {
+        if (fd >= 0)
+            close(fd);
+        ck_assert_msg(fd < 0, "%s '%s' flags %u: opened, must fail", name, c->path, c->flags);
+        ck_assert_msg(sp_errno_status(e) == 404, "%s '%s': errno %d", name, c->path, e);
+        return;
+    }
+    ck_assert_msg(fd >= 0, "%s '%s' flags %u: %s", name, c->path, c->flags, strerror(e));
+    ck_assert_int_ge(read(fd, buf, sizeof(buf) - 1), 0);
+    close(fd);
+    ck_assert_msg(strcmp(buf, c->want) == 0, "%s '%s': read '%s'", name, c->path, buf);
+}
+
+START_TEST(test_open_dotfiles)
+{
+    run_dot_case(sp_open, &dot_cases[_i], "sp_open");
+    run_dot_case(sp_open_walk, &dot_cases[_i], "walk");
+}
+END_TEST
+
+START_TEST(test_open_dotfiles_without_openat2)
+{
+    if (runner == NULL || srunner_fork_status(runner) == CK_NOFORK)
+        return;
+    deny_openat2();
+    for (int i = 0; i < NCASES(dot_cases); i++)
+        run_dot_case(sp_open, &dot_cases[i], "sp_open/ENOSYS");
+}
+END_TEST
+
+START_TEST(test_listing_hides_dot_links)
+{
+    sd_buf_t b = {0};
+
+    ck_assert_int_eq(sd_listing(&b, root_fd, "", "/", 0, SP_SYMLINKS_INSIDE), 0);
+    ck_assert_ptr_null(strstr(b.ptr, "link_dot"));
+    ck_assert_ptr_null(strstr(b.ptr, "link_wk"));
+    ck_assert_ptr_nonnull(strstr(b.ptr, ">in_link</a>"));
+    sd_buf_free(&b);
+    ck_assert_int_eq(sd_listing(&b, root_fd, "esc/", "/esc/", 0, SP_SYMLINKS_INSIDE), 0);
+    ck_assert_ptr_null(strstr(b.ptr, "dotlink"));
+    sd_buf_free(&b);
+    ck_assert_int_eq(sd_listing(&b, root_fd, "esc/", "/esc/", SD_SHOW_DOTFILES, SP_SYMLINKS_INSIDE), 0);
+    ck_assert_ptr_nonnull(strstr(b.ptr, ">dotlink</a>"));
+    sd_buf_free(&b);
+    /* .well-known's own listing, when allowed */
+    ck_assert_int_eq(sd_listing(&b, root_fd, ".well-known/", "/.well-known/", SD_WELL_KNOWN,
+                                SP_SYMLINKS_INSIDE), 0);
+    ck_assert_ptr_nonnull(strstr(b.ptr, ">acme</a>"));
+    ck_assert_ptr_null(strstr(b.ptr, "hidden"));
+    sd_buf_free(&b);
+    ck_assert_int_eq(sd_listing(&b, root_fd, ".well-known/", "/.well-known/", 0, SP_SYMLINKS_INSIDE), -1);
+    sd_buf_free(&b);
+}
+END_TEST
+
 static Suite *static_suite(void)
 {
     Suite *s = suite_create("static");
@@ -840,6 +1020,8 @@ static Suite *static_suite(void)
 
     tc = tcase_create("enc_mime_escape");
     tcase_add_test(tc, test_accept_encoding);
+    tcase_add_test(tc, test_accept_encoding_quality);
+    tcase_add_test(tc, test_accept_encoding_rank);
     tcase_add_test(tc, test_mime_builtin);
     tcase_add_test(tc, test_mime_file);
     tcase_add_test(tc, test_html_escape);
@@ -852,10 +1034,13 @@ static Suite *static_suite(void)
     tcase_add_loop_test(tc, test_open_openat2, 0, NCASES(open_cases));
     tcase_add_loop_test(tc, test_open_walk, 0, NCASES(open_cases));
     tcase_add_test(tc, test_open_without_openat2);
+    tcase_add_loop_test(tc, test_open_dotfiles, 0, NCASES(dot_cases));
+    tcase_add_test(tc, test_open_dotfiles_without_openat2);
     tcase_add_test(tc, test_open_root_and_dirs);
     tcase_add_test(tc, test_open_long_path);
     tcase_add_test(tc, test_errno_status);
     tcase_add_test(tc, test_listing);
+    tcase_add_test(tc, test_listing_hides_dot_links);
     suite_add_tcase(s, tc);
     return s;
 }

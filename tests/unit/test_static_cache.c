@@ -3,7 +3,7 @@
  * opened safely and described once, small files read into memory, the
  * revalidation comparison) against a real directory tree, and static_cache
  * (lookup, least-recently-used eviction only at trim, the entry and byte
- * bounds, descriptors closed on eviction) plus its route-key parsers.
+ * bounds, descriptors closed on eviction). (The route keys go through the server's parsers, tested with the plugin in tests/integration/test_static.py.)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -22,62 +22,6 @@
 #include "static_file.h"
 
 #define NCASES(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-/* --- route-key parsers ------------------------------------------------ */
-
-typedef struct ms_case {
-    const char *s;
-    int ok;
-    int64_t ms;
-} ms_case_t;
-
-static const ms_case_t ms_cases[] = {
-    {"0", 1, 0},          {"1", 1, 1000},        {"200ms", 1, 200},   {"2s", 1, 2000},
-    {"0ms", 1, 0},        {"1m", 1, 60000},      {"1h", 1, 3600000},  {"86400", 1, 86400000},
-    {"86401", 0, 0},      {"25h", 0, 0},         {"", 0, 0},          {"ms", 0, 0},
-    {"-1", 0, 0},         {"1.5s", 0, 0},        {" 1s", 0, 0},       {"1s ", 0, 0},
-    {"1 s", 0, 0},        {"1d", 0, 0},          {"99999999999999999999999", 0, 0},
-};
-
-START_TEST(test_parse_ms)
-{
-    const ms_case_t *c = &ms_cases[_i];
-    int64_t ms = -7;
-    int rc = scache_parse_ms(c->s, &ms);
-
-    ck_assert_msg(rc == (c->ok ? 0 : -1), "'%s': rc %d", c->s, rc);
-    if (c->ok)
-        ck_assert_msg(ms == c->ms, "'%s': %lld ms, want %lld", c->s, (long long)ms, (long long)c->ms);
-    else
-        ck_assert_int_eq(ms, -7); /* untouched on failure */
-}
-END_TEST
-
-typedef struct size_case {
-    const char *s;
-    size_t limit;
-    int ok;
-    size_t bytes;
-} size_case_t;
-
-static const size_case_t size_cases[] = {
-    {"0", 100, 1, 0},          {"100", 100, 1, 100},        {"101", 100, 0, 0},
-    {"32k", 1 << 20, 1, 32768}, {"32K", 1 << 20, 1, 32768}, {"1m", 1 << 20, 1, 1 << 20},
-    {"1M", 1 << 20, 1, 1 << 20}, {"2m", 1 << 20, 0, 0},     {"1025k", 1 << 20, 0, 0},
-    {"", 100, 0, 0},           {"k", 100, 0, 0},            {"1g", 1u << 31, 0, 0},
-    {"-5", 100, 0, 0},         {"5 ", 100, 0, 0},           {"99999999999999999999999", 100, 0, 0},
-};
-
-START_TEST(test_parse_size)
-{
-    const size_case_t *c = &size_cases[_i];
-    size_t bytes = 7;
-    int rc = scache_parse_size(c->s, c->limit, &bytes);
-
-    ck_assert_msg(rc == (c->ok ? 0 : -1), "'%s': rc %d", c->s, rc);
-    ck_assert_msg(bytes == (c->ok ? c->bytes : 7), "'%s': %zu bytes", c->s, bytes);
-}
-END_TEST
 
 /* --- the cache ----------------------------------------------------------- */
 
@@ -235,6 +179,38 @@ START_TEST(test_cache_closes_fds)
 }
 END_TEST
 
+/* Idle entries go at the end of a request: those not used since before
+ * the given time, oldest first, closing their descriptors. */
+START_TEST(test_cache_sweep)
+{
+    scache_t *c = scache_new(16, 1 << 20);
+    int fds[2];
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(pipe(fds), 0);
+    put_fake(c, "old-fd", fds[0], 10, 100);
+    put_fake(c, "old-mem", -1, 10, 150);
+    put_fake(c, "recent", -1, 10, 300);
+    scache_touch(scache_get(c, "old-mem"), 400); /* used again: stays */
+    scache_sweep(c, 200);
+    ck_assert_uint_eq(scache_count(c), 2);
+    ck_assert_ptr_null(scache_get(c, "old-fd"));
+    /* its descriptor is closed */
+    errno = 0;
+    ck_assert_int_eq(fcntl(fds[0], F_GETFD), -1);
+    ck_assert_int_eq(errno, EBADF);
+    ck_assert_ptr_nonnull(scache_get(c, "old-mem"));
+    ck_assert_ptr_nonnull(scache_get(c, "recent"));
+    scache_sweep(c, 300); /* nothing older than 300 left */
+    ck_assert_uint_eq(scache_count(c), 2);
+    scache_sweep(c, 1000);
+    ck_assert_uint_eq(scache_count(c), 0);
+    ck_assert_uint_eq(scache_bytes(c), 0);
+    close(fds[1]);
+    scache_free(c);
+}
+END_TEST
+
 START_TEST(test_cache_replace)
 {
     scache_t *c = scache_new(4, 1 << 20);
@@ -360,7 +336,7 @@ START_TEST(test_file_small_inline)
     char etag[SC_ETAG_MAX], date[SC_DATE_MAX];
 
     write_file("a.txt", "hello\n", 6);
-    sf_open(&f, root_fd, "/a.txt", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "/a.txt", SP_SYMLINKS_INSIDE, 0);
     ck_assert_int_eq(f.err, 0);
     ck_assert(S_ISREG(f.st.st_mode));
     ck_assert_int_ge(f.fd, 0);
@@ -389,7 +365,7 @@ START_TEST(test_file_large_keeps_fd)
 
     memset(buf, 'z', sizeof(buf));
     write_file("b.png", buf, sizeof(buf));
-    sf_open(&f, root_fd, "b.png", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "b.png", SP_SYMLINKS_INSIDE, 0);
     sf_finish(&f, NULL, "b.png", 99); /* one byte too many to inline */
     ck_assert_int_eq(f.err, 0);
     ck_assert_ptr_null(f.data);
@@ -404,7 +380,7 @@ START_TEST(test_file_large_keeps_fd)
 
     /* cache off: max_inline 0 never reads, even an empty file */
     write_file("empty", "", 0);
-    sf_open(&f, root_fd, "empty", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "empty", SP_SYMLINKS_INSIDE, 0);
     sf_finish(&f, NULL, "empty", 0);
     ck_assert_ptr_null(f.data);
     ck_assert_int_ge(f.fd, 0);
@@ -418,7 +394,7 @@ START_TEST(test_file_empty_inline)
     sf_file_t f;
 
     write_file("empty", "", 0);
-    sf_open(&f, root_fd, "empty", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "empty", SP_SYMLINKS_INSIDE, 0);
     sf_finish(&f, NULL, "empty", 10);
     ck_assert_int_eq(f.fd, -1);
     ck_assert_ptr_nonnull(f.data); /* in memory, zero bytes */
@@ -431,7 +407,7 @@ START_TEST(test_file_not_regular_or_missing)
 {
     sf_file_t f;
 
-    sf_open(&f, root_fd, "sub", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "sub", SP_SYMLINKS_INSIDE, 0);
     ck_assert_int_eq(f.err, 0);
     ck_assert(S_ISDIR(f.st.st_mode));
     ck_assert_int_eq(f.fd, -1);
@@ -439,23 +415,23 @@ START_TEST(test_file_not_regular_or_missing)
     ck_assert_ptr_null(f.data);
     ck_assert_str_eq(f.etag, "");
 
-    sf_open(&f, root_fd, "fifo", SP_SYMLINKS_INSIDE); /* must not block */
+    sf_open(&f, root_fd, "fifo", SP_SYMLINKS_INSIDE, 0); /* must not block */
     ck_assert_int_eq(f.err, 0);
     ck_assert(S_ISFIFO(f.st.st_mode));
     ck_assert_int_eq(f.fd, -1);
 
-    sf_open(&f, root_fd, "missing.txt", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "missing.txt", SP_SYMLINKS_INSIDE, 0);
     ck_assert_int_eq(f.err, ENOENT);
     ck_assert_int_eq(f.fd, -1);
     sf_finish(&f, NULL, "missing.txt", 1000);
     ck_assert_ptr_null(f.data);
 
     /* the same safe open as every request: no way out of the root */
-    sf_open(&f, root_fd, "out", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "out", SP_SYMLINKS_INSIDE, 0);
     ck_assert_int_ne(f.err, 0);
     ck_assert_int_eq(sp_errno_status(f.err), 404);
     ck_assert_int_eq(f.fd, -1);
-    sf_open(&f, root_fd, "../secret.txt", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "../secret.txt", SP_SYMLINKS_INSIDE, 0);
     ck_assert_int_ne(f.err, 0);
     sf_release(&f);
 }
@@ -465,9 +441,76 @@ static sf_file_t open_now(const char *rel)
 {
     sf_file_t f;
 
-    sf_open(&f, root_fd, rel, SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, rel, SP_SYMLINKS_INSIDE, 0);
     return f;
 }
+
+/* A descriptor kept for a large file is re-checked before use: changed in
+ * place (truncated, grown, rewritten) or deleted, it no longer matches what
+ * the entry promises. */
+START_TEST(test_file_current)
+{
+    char big[4096], path[512];
+    sf_file_t f;
+    int fd;
+
+    memset(big, 'a', sizeof(big));
+    write_file("big.bin", big, sizeof(big));
+    f = open_now("big.bin");
+    sf_finish(&f, NULL, "big.bin", 0); /* 0: never inline, keep the fd */
+    ck_assert_int_ge(f.fd, 0);
+    ck_assert_int_eq(sf_current(&f), 1);
+    snprintf(path, sizeof(path), "%s/root/big.bin", tree);
+    /* truncated in place */
+    fd = open(path, O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, 10), 0);
+    close(fd);
+    ck_assert_int_eq(sf_current(&f), 0);
+    sf_release(&f);
+
+    /* grown in place */
+    f = open_now("big.bin");
+    sf_finish(&f, NULL, "big.bin", 0);
+    fd = open(path, O_WRONLY | O_APPEND);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, big, 100), 100);
+    close(fd);
+    ck_assert_int_eq(sf_current(&f), 0);
+    sf_release(&f);
+
+    /* same size, rewritten: mtime/ctime tell (a timestamp tick apart) */
+    f = open_now("big.bin");
+    sf_finish(&f, NULL, "big.bin", 0);
+    {
+        struct timespec ts[2] = {{1, 0}, {1, 0}};
+        ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+    }
+    ck_assert_int_eq(sf_current(&f), 0);
+    sf_release(&f);
+
+    /* deleted: the name is gone although the descriptor still reads */
+    f = open_now("big.bin");
+    sf_finish(&f, NULL, "big.bin", 0);
+    ck_assert_int_eq(sf_current(&f), 1);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(sf_current(&f), 0);
+    sf_release(&f);
+
+    /* nothing to re-check: in memory, or a failure */
+    write_file("small.txt", "abc", 3);
+    f = open_now("small.txt");
+    sf_finish(&f, NULL, "small.txt", 100);
+    ck_assert_int_eq(f.fd, -1);
+    snprintf(path, sizeof(path), "%s/root/small.txt", tree);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(sf_current(&f), 1);
+    sf_release(&f);
+    f = open_now("missing");
+    ck_assert_int_eq(sf_current(&f), 1);
+    sf_release(&f);
+}
+END_TEST
 
 /* A response lent a file's bytes keeps them after the cache entry is
  * replaced and the cache itself freed (ASan/valgrind passes would report a
@@ -481,7 +524,7 @@ START_TEST(test_data_outlives_entry)
 
     ck_assert_ptr_nonnull(c);
     write_file("d.txt", "first version\n", 14);
-    sf_open(&f, root_fd, "d.txt", SP_SYMLINKS_INSIDE);
+    sf_open(&f, root_fd, "d.txt", SP_SYMLINKS_INSIDE, 0);
     sf_finish(&f, NULL, "d.txt", 100);
     ck_assert_ptr_nonnull(f.data);
     e = scache_put(c, "d.txt", &f, 0);
@@ -567,11 +610,6 @@ static Suite *cache_suite(void)
     Suite *s = suite_create("static_cache");
     TCase *tc;
 
-    tc = tcase_create("parse");
-    tcase_add_loop_test(tc, test_parse_ms, 0, NCASES(ms_cases));
-    tcase_add_loop_test(tc, test_parse_size, 0, NCASES(size_cases));
-    suite_add_tcase(s, tc);
-
     tc = tcase_create("cache");
     tcase_add_test(tc, test_cache_put_get);
     tcase_add_test(tc, test_cache_lru_order);
@@ -579,6 +617,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_cache_byte_bound);
     tcase_add_test(tc, test_cache_closes_fds);
     tcase_add_test(tc, test_cache_replace);
+    tcase_add_test(tc, test_cache_sweep);
     tcase_add_test(tc, test_cache_many_keys);
     tcase_add_test(tc, test_cache_long_key);
     suite_add_tcase(s, tc);
@@ -591,6 +630,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_file_not_regular_or_missing);
     tcase_add_test(tc, test_file_unchanged);
     tcase_add_test(tc, test_data_outlives_entry);
+    tcase_add_test(tc, test_file_current);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""What `make install` installs, checked where it lands.
+
+The build under test is installed into a scratch DESTDIR (make's
+install-exec and install-data: what `make install` runs after `all`, which
+`make check` has already built; `all` would re-link the build tree's plugin
+folder under the feet of the tests running next to this one). Then:
+
+- the installed files are exactly the expected ones, at the paths configure
+  chose (read from the build's Makefile), with no @placeholder@ left in any;
+- the unit names the installed binary and configuration, passes
+  `systemd-analyze verify` and has an offline security exposure of at most
+  2.0; the man page and pkg-config file name the configured paths; the
+  installed binary's built-in defaults are those paths;
+- the installed binary, with the installed plugins and the installed
+  configuration (its listen address, plugin folder and data paths moved
+  into DESTDIR and a scratch folder), serves a request from every bundled
+  plugin;
+- the example out-of-tree plugin Makefile builds a plugin against the
+  installed tree (pkg-config with the installed plughttpd-plugin.pc), and
+  the installed server runs it.
+
+CI (.ci/run) configures its normal build with a non-default prefix,
+sbindir and sysconfdir, so a path that ignores configure shows up there.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import harness
+
+BUILDDIR = os.path.dirname(os.path.abspath(harness.BINARY))
+ANALYZE = shutil.which("systemd-analyze")
+PLACEHOLDER = re.compile(rb"@[A-Za-z_]+@")
+PLUGINS = ("data", "echo", "static")
+PATH_VARS = ("prefix", "sbindir", "sysconfdir", "libdir", "includedir", "mandir", "pkgdatadir", "plugindir",
+             "systemdunitdir", "VERSION")
+
+
+def make_env():
+    """The environment without make's own variables: the jobserver
+    descriptors they name are not passed down to this test."""
+    env = dict(os.environ)
+    for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
+        env.pop(k, None)
+    return env
+
+
+def configured_paths(scratch):
+    """configure's installation paths, expanded, as the build's make sees them."""
+    mk = os.path.join(scratch, "print-paths.mk")
+    with open(mk, "w") as f:
+        f.write("ph-print-paths:\n" + "".join("\t@echo '%s=$(%s)'\n" % (v, v) for v in PATH_VARS))
+    out = subprocess.run(["make", "-s", "-C", BUILDDIR, "-f", "Makefile", "-f", mk, "ph-print-paths"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                         env=make_env(), timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(out.stdout)
+    paths = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    missing = [v for v in PATH_VARS if not paths.get(v)]
+    if missing:
+        raise RuntimeError("no value for %s in:\n%s" % (missing, out.stdout))
+    return paths
+
+
+def setUpModule():
+    global SCRATCH, DEST, P
+    SCRATCH = tempfile.mkdtemp(prefix="phinstall-")
+    DEST = os.path.join(SCRATCH, "dest")
+    P = configured_paths(SCRATCH)
+    out = subprocess.run(["make", "-C", BUILDDIR, "install-exec", "install-data", "DESTDIR=" + DEST],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                         env=make_env(), timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError("make install failed:\n" + out.stdout[-4000:])
+
+
+def tearDownModule():
+    if not os.environ.get("PH_KEEP_TMP"):
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+
+
+def dest(path):
+    """Where an installed path lands under DESTDIR."""
+    return DEST + path
+
+
+def read(path, mode="r"):
+    with open(dest(path), mode) as f:
+        return f.read()
+
+
+def unit_values(text, key):
+    out = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if line.startswith(("#", ";")) or "=" not in line:
+            continue
+        k, _, v = line.partition("=")
+        if k.strip() == key:
+            out.append(v.strip())
+    return out
+
+
+def installed_files():
+    out = set()
+    for root, _, files in os.walk(DEST):
+        for name in files:
+            out.add(os.path.join(root, name)[len(DEST):])
+    return out
+
+
+class Files(unittest.TestCase):
+    def test_exactly_the_expected_files(self):
+        www = sorted(os.listdir(os.path.join(harness.SRCDIR, "www")))
+        want = {P["sbindir"] + "/plughttpd",
+                P["includedir"] + "/plughttpd/plugin.h",
+                P["libdir"] + "/pkgconfig/plughttpd-plugin.pc",
+                P["systemdunitdir"] + "/plughttpd.service",
+                P["systemdunitdir"] + "/plughttpd.socket",
+                P["mandir"] + "/man8/plughttpd.8",
+                P["sysconfdir"] + "/plughttpd/server.ini",
+                P["sysconfdir"] + "/plughttpd/schema.sql",
+                P["sysconfdir"] + "/plughttpd/schema.pg.sql"}
+        want |= {"%s/%s.so" % (P["plugindir"], p) for p in PLUGINS}
+        want |= {"%s/www/%s" % (P["pkgdatadir"], w) for w in www}
+        self.assertEqual(installed_files(), want)
+        self.assertTrue(os.access(dest(P["sbindir"] + "/plughttpd"), os.X_OK))
+
+    def test_no_placeholder_left(self):
+        for path in sorted(installed_files()):
+            m = PLACEHOLDER.search(read(path, "rb"))
+            self.assertIsNone(m, "%s: %r left unsubstituted" % (path, m and m.group(0)))
+
+    def test_pkg_config(self):
+        env = dict(os.environ, PKG_CONFIG_PATH=dest(P["libdir"] + "/pkgconfig"), PKG_CONFIG_LIBDIR="")
+        def q(*args):
+            return subprocess.run(["pkg-config"] + list(args) + ["plughttpd-plugin"], env=env, check=True,
+                                  stdout=subprocess.PIPE, universal_newlines=True, timeout=20).stdout.strip()
+        self.assertEqual(q("--variable=plugindir"), P["plugindir"])
+        self.assertEqual(q("--modversion"), P["VERSION"])
+        self.assertIn("-I" + P["includedir"], q("--cflags").split())
+
+    def test_man_page_paths(self):
+        text = read(P["mandir"] + "/man8/plughttpd.8")
+        self.assertIn(P["sysconfdir"] + "/plughttpd/server.ini", text)
+        self.assertIn(P["plugindir"] + "/", text)
+        self.assertIn('"plughttpd %s"' % P["VERSION"], text)
+        allowed = (P["sysconfdir"] + "/", P["plugindir"] + "/", P["pkgdatadir"] + "/", "/var/lib/plughttpd/")
+        for line in text.split("\n"):
+            if line.startswith((".I ", ".IR ")):
+                path = line.split()[1]
+                if path.startswith("/"):
+                    self.assertTrue(path.startswith(allowed), "%r is none of the configured paths %s" %
+                                    (line, allowed))
+
+    @unittest.skipUnless(shutil.which("man"), "man not installed")
+    def test_man_page_renders(self):
+        p = subprocess.run(["man", "--warnings", "-l", "-E", "UTF-8", dest(P["mandir"] + "/man8/plughttpd.8")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                           env=dict(os.environ, MANWIDTH="80"), timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # A configured path longer than the line (distcheck's prefix) cannot
+        # be broken; that says nothing about the page's markup.
+        warnings = [l for l in p.stderr.splitlines() if "can't break line" not in l]
+        self.assertEqual(warnings, [])
+        self.assertIn("Default plugin folder", p.stdout)
+
+
+class Unit(unittest.TestCase):
+    def setUp(self):
+        self.path = dest(P["systemdunitdir"] + "/plughttpd.service")
+        self.text = read(P["systemdunitdir"] + "/plughttpd.service")
+
+    def test_exec_lines_name_the_installed_files(self):
+        conf = P["sysconfdir"] + "/plughttpd/server.ini"
+        binary = P["sbindir"] + "/plughttpd"
+        self.assertEqual(unit_values(self.text, "ExecStartPre"), ["%s -t -c %s" % (binary, conf)])
+        self.assertEqual(unit_values(self.text, "ExecStart"), ["%s -c %s" % (binary, conf)])
+        self.assertTrue(os.access(dest(binary), os.X_OK))
+        self.assertTrue(os.path.isfile(dest(conf)))
+
+    @unittest.skipIf(ANALYZE is None, "systemd-analyze not installed (.ci/deps installs the systemd package)")
+    def test_verify(self):
+        # The unit names the installed paths, which exist under DESTDIR
+        # only: verify a copy whose configured paths carry the DESTDIR
+        # prefix, with the installed socket unit next to it and the
+        # installed man page on MANPATH (Documentation=man:plughttpd(8)).
+        d = os.path.join(SCRATCH, "verify")
+        os.makedirs(d, exist_ok=True)
+        text = self.text
+        for var in ("sbindir", "sysconfdir"):
+            self.assertIn(P[var] + "/", text)
+            text = text.replace(P[var] + "/", dest(P[var]) + "/")
+        with open(os.path.join(d, "plughttpd.service"), "w") as f:
+            f.write(text)
+        shutil.copy(dest(P["systemdunitdir"] + "/plughttpd.socket"), d)
+        env = dict(os.environ, MANPATH=dest(P["mandir"]))
+        man = "--man=yes" if shutil.which("man") else "--man=no"
+        for unit in ("plughttpd.service", "plughttpd.socket"):
+            p = subprocess.run([ANALYZE, "verify", man, os.path.join(d, unit)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, universal_newlines=True, timeout=60, cwd=d, env=env)
+            self.assertEqual(p.returncode, 0, p.stdout)
+            self.assertNotIn("plughttpd.", p.stdout)
+
+    @unittest.skipIf(ANALYZE is None, "systemd-analyze not installed (.ci/deps installs the systemd package)")
+    def test_security_exposure_at_most_2(self):
+        p = subprocess.run([ANALYZE, "security", "--offline=yes", self.path], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
+        m = re.search(r"Overall exposure level for plughttpd\.service: (\d+\.\d+)", p.stdout)
+        self.assertIsNotNone(m, p.stdout)
+        self.assertLessEqual(float(m.group(1)), 2.0, p.stdout)
+
+
+def installed_ini(scratch):
+    """The installed server.ini, moved to a scratch folder and port: each
+    rewritten line must be found, so a change to the installed file cannot
+    quietly leave part of it untested."""
+    text = read(P["sysconfdir"] + "/plughttpd/server.ini")
+    edits = [
+        ("listen = 8080\n", "listen = 127.0.0.1:0\n"),
+        ("[server]\n", "[server]\nplugin_dir = %s\n" % dest(P["plugindir"])),
+        ("root = %s/www\n" % P["pkgdatadir"], "root = %s/www\n" % dest(P["pkgdatadir"])),
+        ("database = sqlite:/var/lib/plughttpd/app.db\n", "database = sqlite:%s/app.db\n" % scratch),
+        ("schema = schema.sql\n", "schema = %s/plughttpd/schema.sql\n" % dest(P["sysconfdir"])),
+    ]
+    for old, new in edits:
+        if text.count(old) != 1:
+            raise AssertionError("installed server.ini: %r not found once in:\n%s" % (old, text))
+        text = text.replace(old, new)
+    return text
+
+
+class Run(unittest.TestCase):
+    def setUp(self):
+        self.scratch = tempfile.mkdtemp(prefix="phinstrun-")
+        self.addCleanup(shutil.rmtree, self.scratch, True)
+        self.binary = dest(P["sbindir"] + "/plughttpd")
+        saved = harness.BINARY
+        harness.BINARY = self.binary
+        self.addCleanup(setattr, harness, "BINARY", saved)
+
+    def run_binary(self, *args):
+        return subprocess.run([self.binary] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, timeout=60)
+
+    def test_built_in_defaults_are_the_configured_paths(self):
+        p = self.run_binary("-h")
+        self.assertIn("default %s/plughttpd/server.ini" % P["sysconfdir"], p.stdout)
+        # plugin_dir's default: a configuration without it looks there.
+        ini = os.path.join(self.scratch, "s.ini")
+        with open(ini, "w") as f:
+            f.write("[server]\nlisten = 127.0.0.1:0\n\n[route /echo]\nplugin = echo\n")
+        p = self.run_binary("-t", "-c", ini)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(P["plugindir"] + "/echo.so", p.stdout)
+
+    def test_check_passes(self):
+        ini = os.path.join(self.scratch, "server.ini")
+        with open(ini, "w") as f:
+            f.write(installed_ini(self.scratch))
+        p = self.run_binary("-t", "-c", ini)
+        self.assertEqual(p.returncode, 0, p.stdout)
+
+    def test_serves_every_bundled_plugin(self):
+        with harness.Server(installed_ini(self.scratch)) as srv:
+            r = srv.get("/")
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.body, read(P["pkgdatadir"] + "/www/index.html", "rb"))
+            r = srv.get("/echo/installed")
+            self.assertEqual(r.status, 200)
+            self.assertTrue(r.body.startswith(b"Method: GET\n"), r.body[:200])
+            self.assertIn(b"Subpath: /installed\n", r.body)
+            note = json.dumps({"title": "installed"}).encode()
+            r = srv.get("/api/notes", method="POST", body=note, headers={"Content-Type": "application/json"})
+            self.assertEqual(r.status, 201, r.body)
+            r = srv.get("/api/notes")
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual([n["title"] for n in json.loads(r.body)], ["installed"])
+            self.assertEqual(srv.stop(), 0)
+
+    @unittest.skipUnless(shutil.which("cc") and shutil.which("pkg-config"), "no C compiler or pkg-config")
+    def test_example_plugin_makefile_builds_against_the_installed_tree(self):
+        src = os.path.join(harness.SRCDIR, "tests", "integration", "plugin_oot")
+        work = os.path.join(self.scratch, "hello")
+        shutil.copytree(src, work)
+        # The installed .pc names the final paths; PKG_CONFIG_SYSROOT_DIR
+        # maps them into DESTDIR. PKG_CONFIG_LIBDIR="" hides any system
+        # plughttpd-plugin.pc (and the source tree's header is not on the
+        # path at all), so only the installed files can satisfy the build.
+        env = make_env()
+        env.update(PKG_CONFIG_PATH=dest(P["libdir"] + "/pkgconfig"), PKG_CONFIG_LIBDIR="",
+                   PKG_CONFIG_SYSROOT_DIR=DEST, CFLAGS="-O2 -Wall -Wextra -Werror")
+        p = subprocess.run(["make", "-C", work], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True, env=env, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("-I%s%s" % (DEST, P["includedir"]), p.stdout)
+        so = os.path.join(work, "hello.so")
+        ini = installed_ini(self.scratch) + "\n[route /hi]\nplugin = %s\ngreeting = installed\n" % so
+        with harness.Server(ini) as srv:
+            r = srv.get("/hi/there")
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.body, b"installed /there\n")
+            self.assertEqual(srv.stop(), 0)
+
+
+if __name__ == "__main__":
+    harness.main()

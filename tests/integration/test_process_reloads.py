@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Resources across many reloads with processes = 2.
+
+The configuration alternates between two listen sets (a port kept by
+every generation plus one of two others) while routes hold plugin
+instances with descriptors of their own (a SQLite database). After every
+reload, awaited on its log line, the master and each worker process must
+hold exactly the LISTEN sockets the current configuration names, and a
+bounded number of descriptors that does not grow with the reload count.
+
+RELOADS reloads (PH_RELOADS overrides, e.g. for a quick local run).
+"""
+
+import os
+import signal
+import socket
+import time
+import unittest
+
+import harness
+
+RELOADS = int(os.environ.get("PH_RELOADS", "1000"))
+# Bounded in time whatever the machine: the test fails rather than hang.
+MAX_SECONDS = 110.0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listen_inodes():
+    """{socket inode: port} of sockets in LISTEN state on 127.0.0.1."""
+    out = {}
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[1].startswith("0100007F:"):
+                out[fields[9]] = int(fields[1].split(":")[1], 16)
+    return out
+
+
+def held_listen_ports(pid, inodes):
+    """Sorted ports of the LISTEN sockets that pid holds descriptors of."""
+    ports = []
+    for target in harness.proc_fd_targets(pid):
+        if target.startswith("socket:["):
+            ino = target[len("socket:["):-1]
+            if ino in inodes:
+                ports.append(inodes[ino])
+    return sorted(ports)
+
+
+class ProcessReloads(unittest.TestCase):
+    def test_reloads_keep_listeners_and_descriptors_bounded(self):
+        if not harness.SRCDIR:
+            raise unittest.SkipTest("PH_SRCDIR not set")
+        schema = os.path.join(harness.SRCDIR, "conf", "schema.sql")
+        base, one, two = free_port(), free_port(), free_port()
+        routes = ("[route /echo]\nplugin = echo\n\n[route /api]\nplugin = data\n"
+                  "database = sqlite:notes.db\nschema = %s\ntables = notes\n" % schema)
+
+        def ini(port):
+            return harness.server_ini(routes=routes, threads=1, access_log="off",
+                                      listen=("127.0.0.1:%d" % base, "127.0.0.1:%d" % port),
+                                      server_extra="processes = 2")
+
+        srv = harness.Server(ini(one))
+        self.addCleanup(srv.stop)
+        master = srv.proc.pid
+        t0 = time.time()
+        baseline = None
+        gen = 1
+        for n in range(1, RELOADS + 1):
+            port = two if n % 2 else one
+            with open(srv.ini, "w") as f:
+                f.write(ini(port))
+            start = harness.log_count(srv)
+            srv.signal(signal.SIGHUP)
+            gen += 1
+            m, _ = harness.wait_log_from(srv, r"reload: generation %d serving|reload failed.*" % gen, start, 20)
+            self.assertIsNotNone(m, "reload %d: no answer\n%s" % (n, srv.log()[-3000:]))
+            self.assertIn("serving", m.group(0), "reload %d" % n)
+            self.assertLess(time.time() - t0, MAX_SECONDS, "only %d reloads in %.0f s" % (n, MAX_SECONDS))
+            if n in (10, RELOADS):
+                counts = self.settled_counts(srv, master, [base, port], {base, one, two})
+                if baseline is None:
+                    baseline = counts
+                else:
+                    self.assertEqual(counts, baseline,
+                                     "descriptors (master, worker, worker) after 10 reloads vs after %d" % n)
+        elapsed = time.time() - t0
+        print("%d reloads in %.1f s (%.1f ms each)" % (RELOADS, elapsed, 1000 * elapsed / RELOADS))
+        # still serving, on the ports of the last configuration only
+        self.assertEqual(srv.get("/echo/x").status, 200)
+        port = two if RELOADS % 2 else one
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
+        gone = one if port == two else two
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", gone), timeout=5).close()
+        self.assertEqual(srv.stop(), 0)
+
+    def settled_counts(self, srv, master, ports, candidates):
+        """Once the old workers have exited: checks that the master and each
+        worker hold exactly the LISTEN sockets of ports; returns the
+        descriptor counts (master, then workers in ascending count)."""
+        kids = harness.settle(lambda: harness.proc_children(master), lambda k: len(k) == 2, 20)
+        self.assertEqual(len(kids), 2, "worker processes: %r\n%s" % (kids, srv.log()[-3000:]))
+        inodes = listen_inodes()
+        self.assertEqual(sorted(set(inodes.values()) & candidates), sorted(ports),
+                         "LISTEN sockets on the machine")
+        for pid in [master] + kids:
+            self.assertEqual(held_listen_ports(pid, inodes), sorted(ports),
+                             "LISTEN sockets held by %s %d" % ("master" if pid == master else "worker", pid))
+        return (harness.proc_fd_count(master),) + tuple(sorted(harness.proc_fd_count(k) for k in kids))
+
+
+if __name__ == "__main__":
+    harness.main()
