@@ -300,7 +300,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(path, sizeof path, "%s/server.ini", tmpdir);
     cfg_t *cfg;
     gen_t *gen;
-    if (cfg_load(path, &cfg, err, sizeof err) < 0 || gen_build(cfg, NULL, 1, &gen, err, sizeof err) < 0) {
+    if (cfg_load(path, &cfg, err, sizeof err) < 0 || gen_build(cfg, NULL, 1, GEN_CREATE, &gen, err, sizeof err) < 0) {
         fprintf(stderr, "fuzz_conn: %s\n", err);
         exit(1);
     }
