@@ -21,7 +21,8 @@ vsnprintf, strcpy, a local helper such as log_escape) in the form
 "name + expr" or "&name[expr]", where expr is not a plain number, or as a
 pointer set to such an expression in the same function ("char *p = line +
 o; strcpy(p, s)"). Calls that only read their first argument (strlen,
-strchr, memcmp, ...) are not hits. Not checked: writes through an index
+strchr, memcmp, ..., and functions of the file whose first parameter is a
+pointer to const) are not hits. Not checked: writes through an index
 ("name[o++] = c"), arrays inside structs, pointers passed through other
 functions.
 
@@ -157,9 +158,16 @@ def first_args(body):
         yield m.start(), m.group(1), args[0]
 
 
+def const_first(text):
+    """Functions declared or defined in text whose first parameter is a
+    pointer to const: they only read through it."""
+    return set(re.findall(r"^[\w \t\*]*?\b(\w+)\s*\(\s*const\s+[\w\s]+\*", text, re.M))
+
+
 def hits_in(path, src):
     text = strip(src)
     hits = []
+    readers = READERS | const_first(text)
     for start, end in functions(text):
         body = text[start:end]
         arrays = arrays_in(body)
@@ -174,7 +182,7 @@ def hits_in(path, src):
                 if not NUMBER.match(m.group(2) or m.group(3)):
                     aliases[m.group(1)] = (name, size)
         for off, callee, arg in first_args(body):
-            if callee in READERS:
+            if callee in readers:
                 continue
             a = re.sub(r"^\s*\((?:const\s+)?(?:unsigned\s+)?\w+\s*\*\s*\)", "", arg).strip()
             alias = re.match(r"^\(?\s*(\w+)\s*(?:\+.*)?\)?$", a, re.S)
@@ -208,6 +216,7 @@ void f(const char *a, size_t n)
 }
 """
 SELF_TEST_GOOD = """
+static int check(const char *name, size_t n);
 void g(const char *a, char *heap, size_t o)
 {
     char line[64];  /* "char x[9] + y" in a comment */
@@ -216,6 +225,8 @@ void g(const char *a, char *heap, size_t o)
     write(1, line + o, 2);
     if (strchr(line + 1, 'x'))
         memcpy(line + 8, a, 2);
+    char *name = line + o;
+    check(name, 2);
 }
 """
 
