@@ -142,6 +142,18 @@ static void on_accept_retry(ev_loop_t *loop, ev_timer_t *t)
         start_accepting(w);
 }
 
+int worker_adopt(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen)
+{
+    conn_t *c = conn_new(w, fd, peer, peerlen);
+    if (c == NULL)
+        return -1;
+    conn_link(c, &w->conns);
+    w->nconns++;
+    __atomic_add_fetch(w->total_conns, 1, __ATOMIC_RELAXED);
+    conn_start(c);
+    return 0;
+}
+
 static void on_accept(ev_loop_t *loop, ev_io_t *io, unsigned events)
 {
     worker_t *w = io->data;
@@ -174,13 +186,8 @@ static void on_accept(ev_loop_t *loop, ev_io_t *io, unsigned events)
             log_error("accept: %s", strerror(errno));
             return;
         }
-        conn_t *c = conn_new(w, fd, (struct sockaddr *)&ss, len);
-        if (c == NULL)
+        if (worker_adopt(w, fd, (struct sockaddr *)&ss, len) < 0)
             continue;
-        conn_link(c, &w->conns);
-        w->nconns++;
-        __atomic_add_fetch(w->total_conns, 1, __ATOMIC_RELAXED);
-        conn_start(c);
         if (over_share(w)) {
             stop_accepting(w);
             ev_timer_set(loop, &w->accept_retry, 5);

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "blocking.h"
 #include "ev.h"
@@ -79,5 +80,10 @@ pool_t *worker_pool_get(worker_t *w);
 void worker_pool_put(worker_t *w, pool_t *p);
 void worker_conn_closed(worker_t *w, struct conn *c);
 size_t worker_buf_size(const worker_t *w);
+/* Serves fd (connected, non-blocking; ownership passes to w) as a
+ * connection from peer, exactly as an accepted one: on_accept's path, and
+ * the fuzz harness's way in. Returns 0, or -1 when out of memory (fd is
+ * then closed). The connection may already be closed on return. */
+int worker_adopt(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen);
 
 #endif

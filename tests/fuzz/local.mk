@@ -7,16 +7,20 @@
 #   make check-valgrind   the integration tests with the server under valgrind
 #
 # The harnesses compile the pure sources directly with clang, whatever CC
-# configure chose, so they live outside automake's program lists.
+# configure chose, so they live outside automake's program lists. fuzz_conn
+# compiles the whole core and loads the echo and static plugins, built here
+# with the same instrumentation, from tests/fuzz/conn-plugins/.
 
 TESTS += tests/integration/test_hostile.py
-EXTRA_DIST += tests/integration/test_hostile.py tests/fuzz tests/static-analysis.sh .clang-tidy
+EXTRA_DIST += tests/integration/test_hostile.py tests/fuzz tests/static-analysis.sh .clang-tidy \
+	tests/check_stack_writes.py
 
 FUZZ_CC = clang
 FUZZ_TIME = 60
-FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=all -D_GNU_SOURCE -I$(top_srcdir)/include -I$(top_srcdir)/server
-FUZZ_HARNESSES = http_parse range path data_query
+FUZZ_COMMON = -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all -D_GNU_SOURCE \
+	-I$(top_srcdir)/include -I$(top_srcdir)/server
+FUZZ_FLAGS = -fsanitize=fuzzer,address,undefined $(FUZZ_COMMON)
+FUZZ_HARNESSES = http_parse range path data_query conn
 
 # Each harness: its sources (the pure files it drives) and include folders.
 fuzz_http_parse_SRC = tests/fuzz/fuzz_http_parse.c server/http_parse.c
@@ -29,6 +33,27 @@ fuzz_data_query_SRC = tests/fuzz/fuzz_data_query.c plugins/data/data_query.c \
 	plugins/data/data_schema.c plugins/data/data_value.c
 fuzz_data_query_INC = -I$(top_srcdir)/plugins/data
 fuzz_data_query_LIBS = -lm
+# The whole core library (everything but main()), as the server links it.
+fuzz_conn_SRC = tests/fuzz/fuzz_conn.c $(filter %.c,$(server_libphcore_la_SOURCES))
+fuzz_conn_INC = -I$(top_builddir) $(INIH_CFLAGS) -DPH_PLUGIN_DIR='"/nonexistent"' -DPH_SYSCONF_DIR='"/nonexistent"'
+fuzz_conn_LIBS = $(INIH_LIBS) -ldl -lpthread
+
+# The plugins fuzz_conn loads: instrumented like the harness (coverage
+# included, libFuzzer itself is in the program), loaded by the real plugin
+# loader, which refuses a file writable by group or others.
+FUZZ_SO_FLAGS = -fsanitize=fuzzer-no-link,address,undefined $(FUZZ_COMMON) -fPIC -shared -fvisibility=hidden
+FUZZ_PLUGINS = tests/fuzz/conn-plugins/echo.so tests/fuzz/conn-plugins/static.so
+CLEANFILES += $(FUZZ_PLUGINS)
+tests/fuzz/conn-plugins/echo.so: $(top_srcdir)/plugins/echo/echo.c $(top_srcdir)/include/plughttpd/plugin.h
+	@$(MKDIR_P) tests/fuzz/conn-plugins
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_SO_FLAGS) $(JANSSON_CFLAGS) $(top_srcdir)/plugins/echo/echo.c -o $@ $(JANSSON_LIBS)
+	@chmod go-w $@
+tests/fuzz/conn-plugins/static.so: $(wildcard $(top_srcdir)/plugins/static/*.[ch]) $(top_srcdir)/include/plughttpd/plugin.h
+	@$(MKDIR_P) tests/fuzz/conn-plugins
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_SO_FLAGS) -I$(top_srcdir)/plugins/static \
+		$(wildcard $(top_srcdir)/plugins/static/*.c) -o $@
+	@chmod go-w $@
+tests/fuzz/fuzz_conn: $(FUZZ_PLUGINS) $(wildcard $(top_srcdir)/server/*.[ch])
 
 FUZZ_BINS = $(FUZZ_HARNESSES:%=tests/fuzz/fuzz_%)
 CLEANFILES += $(FUZZ_BINS)

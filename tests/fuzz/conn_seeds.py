@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of fuzz_conn (tests/fuzz/corpus/conn/).
+
+Every seed is fuzz_conn's 4-byte header (how the client splits, reads and
+ends; see fuzz_conn.c) followed by the bytes the client sends: each request
+of the http_parse corpus, sent whole, and hand-written sessions for the
+routes of the harness's config (/ static, /c static with its cache,
+/echo, /teapot, /slow: echo on the helper pool): pipelining,
+chunked bodies, HEAD, Expect: 100-continue, ranges, long methods and
+targets, each also sent in small pieces.
+
+Run from anywhere; rewrites the folder. Seeds are named by the SHA-1 of
+their content, except the named reproducers (crash-*), kept by name.
+Usage: tests/fuzz/conn_seeds.py
+"""
+import hashlib
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "corpus", "conn")
+PARSE = os.path.join(HERE, "corpus", "http_parse")
+
+
+def header(end=0, wclass=0, rclass=0, peer=0, seed=0):
+    """end: 0 half-close, 2 stay open, 3 close; size classes 0 (all) .. 7."""
+    return bytes([end | wclass << 2 | rclass << 5, peer, seed >> 8 & 255, seed & 255])
+
+
+def req(method="GET", target="/", headers=(("Host", "x"),), body=b"", version="1.1"):
+    head = "%s %s HTTP/%s\r\n" % (method, target, version)
+    head += "".join("%s: %s\r\n" % h for h in headers)
+    return head.encode("latin-1") + b"\r\n" + body
+
+
+def chunked(*pieces, trailer=b""):
+    out = b""
+    for p in pieces:
+        out += b"%x\r\n" % len(p) + p + b"\r\n"
+    return out + b"0\r\n" + trailer + b"\r\n"
+
+
+SESSIONS = {
+    "get-index": req(),
+    "get-big": req(target="/big.txt"),
+    "get-range": req(target="/big.txt", headers=(("Host", "x"), ("Range", "bytes=0-9,100-199,-5"))),
+    "get-gzip": req(target="/a.css", headers=(("Host", "x"), ("Accept-Encoding", "gzip, br;q=0"))),
+    "get-listing": req(target="/sub/"),
+    "get-dir-redirect": req(target="/sub"),
+    "get-dotfile": req(target="/.secret"),
+    "get-links": req(target="/link_in") + req(target="/link_out"),
+    "get-cond": req(target="/index.html", headers=(("Host", "x"), ("If-Modified-Since",
+                                                                     "Sun, 06 Nov 1994 08:49:37 GMT"),
+                                                    ("If-None-Match", '"x", W/"y"'))),
+    "head-big": req("HEAD", "/big.txt"),
+    "head-echo": req("HEAD", "/echo"),
+    "echo-json": req(target="/echo/a%20b?x=1&y", headers=(("Host", "x"), ("Accept", "application/json"),
+                                                        ("User-Agent", "fz\x01\"\\"), ("Referer", "r\xff"))),
+    "echo-post": req("POST", "/echo", headers=(("Host", "x"), ("Content-Length", "5")), body=b"hello"),
+    "echo-chunked": req("POST", "/echo", headers=(("Host", "x"), ("Transfer-Encoding", "chunked")),
+                        body=chunked(b"abc", b"x" * 300, trailer=b"X-T: 1\r\n")),
+    "echo-continue": req("PUT", "/echo", headers=(("Host", "x"), ("Expect", "100-continue"),
+                                                 ("Content-Length", "3")), body=b"abc"),
+    "teapot": req(target="/teapot"),
+    "pipeline": req() + req("HEAD", "/big.txt") + req(target="/echo") +
+                req("POST", "/echo", headers=(("Host", "x"), ("Content-Length", "2")), body=b"hi") +
+                req(target="/nope", headers=(("Host", "x"), ("Connection", "close"))),
+    "pipeline-chunked": req("POST", "/echo", headers=(("Host", "x"), ("Transfer-Encoding", "chunked")),
+                            body=chunked(b"one")) + req(target="/echo"),
+    "http10": req(version="1.0", headers=()) + req(version="1.0", headers=(("Connection", "keep-alive"),)),
+    "options-star": req("OPTIONS", "*"),
+    "too-big-body": req("POST", "/echo", headers=(("Host", "x"), ("Content-Length", "999999"))),
+    "bad-then-more": b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n" + req(),
+    "partial-head": b"GET /echo HTTP/1.1\r\nHost: x\r\n",
+    "partial-body": req("POST", "/echo", headers=(("Host", "x"), ("Content-Length", "100")), body=b"abc"),
+    "long-method": req("A" * 40, "/echo"),
+    "long-method-2100": req("A" * 2100, "/"),
+    "long-target-quotes": req(target="/" + '"' * 8000),
+    "long-header": req(headers=(("Host", "x"), ("X-Long", "v" * 11000))),
+    "many-requests": req() * 10,
+    "slow": req(target="/slow") + req("POST", "/slow/x", headers=(("Host", "x"), ("Content-Length", "3")),
+                                      body=b"abc") + req("HEAD", "/slow") + req(target="/echo"),
+    "cached": req(target="/c/big.txt") + req(target="/c/index.html") + req("HEAD", "/c/a.css") +
+              req(target="/c/big.txt", headers=(("Host", "x"), ("Range", "bytes=5-"))),
+}
+
+# The access-log overflow of issue 11: a 2100-byte method and an 8000-byte
+# target of '"' (each escaped to 4 bytes in the log line).
+CRASH = {
+    "crash-access-log-long-method-target":
+        header() + b"A" * 2100 + b" /" + b'"' * 8000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+}
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    for f in os.listdir(OUT):
+        os.unlink(os.path.join(OUT, f))
+    seeds = set()
+    for f in sorted(os.listdir(PARSE)):
+        with open(os.path.join(PARSE, f), "rb") as fh:
+            seeds.add(header() + fh.read())
+    for i, (name, data) in enumerate(sorted(SESSIONS.items())):
+        seeds.add(header() + data)
+        seeds.add(header(end=2) + data)                          # stay open: timeouts
+        seeds.add(header(wclass=1 + i % 4, rclass=1 + i % 5, peer=1 + i % 2, seed=i))  # in pieces
+        seeds.add(header(end=3, wclass=3, seed=i))               # client gone early
+    for data in seeds:
+        with open(os.path.join(OUT, hashlib.sha1(data).hexdigest()), "wb") as fh:
+            fh.write(data)
+    for name, data in CRASH.items():
+        with open(os.path.join(OUT, name), "wb") as fh:
+            fh.write(data)
+    print("%d seeds in %s" % (len(seeds) + len(CRASH), OUT), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
