@@ -125,7 +125,7 @@ static bool is_origin_host_char(char c)
 static int origin_item(data_conf_t *conf, const char *item, size_t len, int key, ph_error_t *err)
 {
     data_cors_conf_t *c = &conf->cors;
-    char o[256];
+    char o[256] = "";
     if (len == 1 && item[0] == '*') {
         c->any_origin = true;
         return PH_OK;
@@ -315,9 +315,9 @@ static int parse_key(data_conf_t *conf, const ph_server_api_t *api, const char *
          * used here (where they mean seconds): keep that meaning. */
         char buf[32];
         bool bare = v[0] != '\0' && strspn(v, "0123456789") == strlen(v) && strlen(v) < 20;
-        if (bare)
-            snprintf(buf, sizeof buf, "%sms", v);
-        if (api->parse_duration(bare ? buf : v, &ms) != PH_OK || ms < 1 || ms > 600000)
+        int len = snprintf(buf, sizeof buf, bare ? "%sms" : "%s", v);
+        if (len < 0 || (size_t)len >= sizeof buf || api->parse_duration(buf, &ms) != PH_OK || ms < 1 ||
+            ms > 600000)
             return refuse(err, i, "busy_timeout: expected a duration from 1ms to 10m (\"250ms\", \"5s\"; "
                           "a bare number is milliseconds), got \"%.100s\"", v);
         conf->busy_timeout_ms = (int)ms;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -148,7 +149,6 @@ int sp_open_walk(int root_fd, const char *rel, int oflags, sp_symlinks_t policy,
             goto fail;
         if (S_ISLNK(st.st_mode)) {
             ssize_t n;
-            size_t rest_len;
 
             if (policy == SP_SYMLINKS_OFF || ++links > SP_MAX_SYMLINKS) {
                 errno = ELOOP;
@@ -165,15 +165,16 @@ int sp_open_walk(int root_fd, const char *rel, int oflags, sp_symlinks_t policy,
                 errno = EXDEV; /* an absolute target is never beneath */
                 goto fail;
             }
-            /* Splice: target followed by the rest after this component. */
+            /* Splice: target followed by the rest after this component,
+             * formatted with its bound checked, then copied back whole. */
             pending[end] = saved_ch;
-            rest_len = strlen(pending + end);
-            if ((size_t)n + rest_len > SP_PATH_MAX) {
+            char spliced[SP_PATH_MAX + 1];
+            int k = snprintf(spliced, sizeof spliced, "%.*s%s", (int)n, target, pending + end);
+            if (k < 0 || (size_t)k >= sizeof spliced) {
                 errno = ENAMETOOLONG;
                 goto fail;
             }
-            memmove(pending + n, pending + end, rest_len + 1);
-            memcpy(pending, target, (size_t)n);
+            memcpy(pending, spliced, (size_t)k + 1);
             pos = 0;
             continue;
         }
