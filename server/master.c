@@ -251,6 +251,7 @@ static void reload(master_t *m)
     unsigned missing = start_gen(m);
     if (missing > 0) {
         m->s->gen = old;
+        gen_apply_listener_access(old);
         /* A ready one may hold connections already: it drains them. */
         for (size_t i = 0; i < m->nkids; i++)
             if (m->kids[i].gen == g->id)
