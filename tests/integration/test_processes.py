@@ -107,6 +107,14 @@ def reload_and_wait(test, srv, gen, old):
                         "old worker %d still there:\n%s" % (p, srv.log()[-3000:]))
 
 
+def read_text(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def in_nanosleep(pid):
     """Whether a thread of pid is inside nanosleep/clock_nanosleep (a
     handler of the misbehave fixture sleeping)."""
@@ -381,6 +389,32 @@ class Processes(unittest.TestCase):
         self.assertIn("serving", m.group(0))
         new = settle(lambda: set(harness.proc_children(master)), lambda k: len(k) == 2 and not (k & old), 20)
         self.assertEqual(pids_serving(srv, new), new)
+        self.assertEqual(srv.stop(), 0)
+
+    def test_reload_whose_workers_fail_keeps_the_log_files(self):
+        """A reload naming another error_log whose worker processes fail
+        changes nothing: the failure and what follows go to the old file."""
+        folder = tempfile.mkdtemp(prefix="phlog-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        first, second = os.path.join(folder, "first.log"), os.path.join(folder, "second.log")
+
+        def ini(log, extra=""):
+            return harness.server_ini(routes=routes(extra), threads=1, access_log="off",
+                                      server_extra="processes = 2\nerror_log = %s" % log)
+        srv = harness.Server(ini(first), expect_ready=False)
+        self.addCleanup(srv.stop)
+        self.assertTrue(settle(lambda: read_text(first), lambda t: "ready: plughttpd" in t and " master" in t, 20),
+                        read_text(first))
+        with open(srv.ini, "w") as f:
+            f.write(ini(second).replace("plugin = %s\n" % VERSION_A, "plugin = %s\nrefuse_real = yes\n" % VERSION_A))
+        srv.signal(signal.SIGHUP)
+        self.assertTrue(settle(lambda: read_text(first) + read_text(second),
+                               lambda t: "reload failed, generation 1 keeps serving" in t, 20),
+                        read_text(first) + read_text(second))
+        self.assertIn("reload failed, generation 1 keeps serving: 2 of 2 new worker processes", read_text(first))
+        srv.signal(signal.SIGUSR1)
+        self.assertTrue(settle(lambda: read_text(first), lambda t: "log files reopened" in t, 10), read_text(first))
+        self.assertNotIn("log files reopened", read_text(second))
         self.assertEqual(srv.stop(), 0)
 
     def test_removed_listener_is_closed_in_new_workers(self):
