@@ -306,7 +306,9 @@ gen_t *server_build_next(server_t *s)
         return NULL;
     }
     s->next_id++;
-    if (server_open_logs(g->cfg) < 0)
+    /* The access log is opened first: back to the previous one too when
+     * the error log then fails. */
+    if (server_open_logs(g->cfg) < 0 && server_open_logs(s->gen->cfg) == 0)
         log_warn("reload: keeping the previous log files");
     for (size_t i = 0; i < g->nlisteners; i++)
         log_info("listening on %s", g->listeners[i]->l.name);

@@ -218,6 +218,29 @@ class ReloadPidFile(unittest.TestCase):
         self.check(2)
 
 
+class ReloadLogFiles(unittest.TestCase):
+    def test_unopenable_error_log_keeps_both_log_files(self):
+        """A reload whose error_log cannot be opened keeps the previous log
+        files, both of them: the access log does not move alone."""
+        folder = tempfile.mkdtemp(prefix="phlogs-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        first, second = os.path.join(folder, "first.log"), os.path.join(folder, "second.log")
+
+        def ini(access, extra=""):
+            return harness.server_ini(routes="[route /echo]\nplugin = echo\n", access_log=access,
+                                      server_extra=extra)
+        srv = harness.Server(ini(first))
+        self.addCleanup(srv.stop)
+        write_ini(srv, ini(second, "error_log = /nonexistent-ph-dir/error.log"))
+        start = harness.log_count(srv)
+        self.assertEqual(reload(srv)[0], "ok", srv.log()[-2000:])
+        self.assertIn("reload: keeping the previous log files", "\n".join(srv.log_lines[start:]))
+        self.assertEqual(srv.get("/echo/after").status, 200)
+        self.assertTrue(settle(lambda: read_file(first), lambda b: b"/echo/after" in b, 10), read_file(first))
+        self.assertEqual(read_file(second), b"")
+        self.assertEqual(srv.stop(), 0)
+
+
 class ReloadUnderLoad(unittest.TestCase):
     def setUp(self):
         need_fixtures(VERSION_A, VERSION_B)
