@@ -99,13 +99,6 @@ static int build_listeners(gen_t *g, gen_t *prev, char *err, size_t errlen)
             if (strcmp(prev->listeners[j]->l.text, cfg->listens[i].text) == 0)
                 found = prev->listeners[j];
         if (found) {
-            char why[512];
-            /* The socket stays (its clients with it): a changed mode,
-             * owner or group is applied to it, or it keeps its old ones. */
-            if (listener_access_differs(&found->l, &cfg->listens[i]) &&
-                listener_set_access(&found->l, &cfg->listens[i], why, sizeof why) < 0)
-                log_warn("%s:%d: %s; the socket keeps its old access until it is created again", cfg->path,
-                         cfg->listens[i].line, why);
             found->refs++;
             g->listeners[i] = found;
             listener_set_defer(&found->l, cfg->defer_accept);
@@ -134,6 +127,18 @@ static int build_listeners(gen_t *g, gen_t *prev, char *err, size_t errlen)
                 return -1;
             }
     return 0;
+}
+
+void gen_apply_listener_access(const gen_t *g)
+{
+    const cfg_t *cfg = g->cfg;
+    for (size_t i = 0; i < g->nlisteners; i++) {
+        char why[512];
+        if (listener_access_differs(&g->listeners[i]->l, &cfg->listens[i]) &&
+            listener_set_access(&g->listeners[i]->l, &cfg->listens[i], why, sizeof why) < 0)
+            log_warn("%s:%d: %s; the socket keeps its old access until it is created again", cfg->path,
+                     cfg->listens[i].line, why);
+    }
 }
 
 /* A socket passed by systemd is never closed (listener.h): say what
@@ -313,8 +318,10 @@ static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_how_t 
         gen_destroy(g);
         return -1;
     }
-    if (bind)
+    if (bind) {
+        gen_apply_listener_access(g);
         note_dropped_passed(g, prev);
+    }
     *out = g;
     return 0;
 }

@@ -53,10 +53,10 @@ static void usage(FILE *f)
 
 /* --- commands ----------------------------------------------------------------- */
 
-/* Whether the start-up will be able to open a log file for appending,
- * without creating it: the file is writable, or it is missing and its
- * folder is. */
-static int check_log(const cfg_t *cfg, const char *key, const char *path, int line)
+/* Whether the start-up will be able to open a log file for appending, or
+ * write the pid file, without creating it: the file is writable, or it is
+ * missing and its folder is. */
+static int check_writable(const cfg_t *cfg, const char *key, const char *path, int line)
 {
     if (path == NULL || strcmp(path, "-") == 0 || strcmp(path, "off") == 0)
         return 0;
@@ -91,10 +91,11 @@ static int cmd_test(const char *path)
         fprintf(stderr, "plughttpd: configuration %s test failed\n", path);
         return 1;
     }
-    /* As the start-up: log files are opened as root, plugins run as the
-     * user the server becomes. */
-    if (check_log(cfg, "error_log", cfg->error_log, cfg->error_log_line) < 0 ||
-        check_log(cfg, "access_log", cfg->access_log, cfg->access_log_line) < 0 ||
+    /* As the start-up: log files and the pid file are opened as root,
+     * plugins run as the user the server becomes. */
+    if (check_writable(cfg, "error_log", cfg->error_log, cfg->error_log_line) < 0 ||
+        check_writable(cfg, "access_log", cfg->access_log, cfg->access_log_line) < 0 ||
+        check_writable(cfg, "pid_file", cfg->pid_file, cfg->pid_file_line) < 0 ||
         (geteuid() == 0 && server_become_user(cfg) < 0)) {
         cfg_free(cfg);
         fprintf(stderr, "plughttpd: configuration %s test failed\n", path);

@@ -251,6 +251,11 @@ static void reload(master_t *m)
     unsigned missing = start_gen(m);
     if (missing > 0) {
         m->s->gen = old;
+        gen_apply_listener_access(old);
+        /* The new workers were forked onto the new log files: back to the
+         * serving generation's, which the failure is reported in. */
+        if (server_open_logs(old->cfg) < 0)
+            log_warn("reload: cannot reopen generation %lu's log files", old->id);
         /* A ready one may hold connections already: it drains them. */
         for (size_t i = 0; i < m->nkids; i++)
             if (m->kids[i].gen == g->id)

@@ -216,6 +216,24 @@ static int write_pid_file(const cfg_t *cfg)
     return 0;
 }
 
+/* What only the start-up uses, copied out of its configuration, which a
+ * reload replaces. */
+static int keep_fixed(server_t *s, const cfg_t *cfg)
+{
+    s->pid_file = cfg->pid_file ? strdup(cfg->pid_file) : NULL;
+    s->user = cfg->user ? strdup(cfg->user) : NULL;
+    s->group = cfg->group ? strdup(cfg->group) : NULL;
+    return (cfg->pid_file && !s->pid_file) || (cfg->user && !s->user) || (cfg->group && !s->group) ? -1 : 0;
+}
+
+static void forget_fixed(server_t *s)
+{
+    free(s->pid_file);
+    free(s->user);
+    free(s->group);
+    s->pid_file = s->user = s->group = NULL;
+}
+
 /* A start-up that fails after error_log was opened has said why there:
  * stderr, which whoever started the server reads, says where. */
 static void start_failed(const cfg_t *cfg)
@@ -226,10 +244,26 @@ static void start_failed(const cfg_t *cfg)
 
 /* --- running ----------------------------------------------------------------- */
 
+static int differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+static const char *or_unset(const char *v) { return v ? v : "(unset)"; }
+
 /* What a reload cannot change in a running process: said, not ignored. A
- * new worker process (processes = N) starts with all of them applied. */
+ * new worker process (processes = N) starts with the pool sizes applied;
+ * pid_file, user and group wait for a restart in every mode. */
 static void warn_restart_only(const server_t *s, const cfg_t *cfg)
 {
+    if (differs(cfg->pid_file, s->pid_file))
+        log_warn("reload: pid_file = %s takes effect on restart; keeping %s", or_unset(cfg->pid_file),
+                 or_unset(s->pid_file));
+    if (differs(cfg->user, s->user))
+        log_warn("reload: user = %s takes effect on restart; keeping %s", or_unset(cfg->user), or_unset(s->user));
+    if (differs(cfg->group, s->group))
+        log_warn("reload: group = %s takes effect on restart; keeping %s", or_unset(cfg->group),
+                 or_unset(s->group));
     if (cfg->processes != s->processes)
         log_warn("reload: processes = %u takes effect on restart; keeping %u", cfg->processes, s->processes);
     if (s->workers == NULL) /* a master: every new worker process applies them */
@@ -272,7 +306,9 @@ gen_t *server_build_next(server_t *s)
         return NULL;
     }
     s->next_id++;
-    if (server_open_logs(g->cfg) < 0)
+    /* The access log is opened first: back to the previous one too when
+     * the error log then fails. */
+    if (server_open_logs(g->cfg) < 0 && server_open_logs(s->gen->cfg) == 0)
         log_warn("reload: keeping the previous log files");
     for (size_t i = 0; i < g->nlisteners; i++)
         log_info("listening on %s", g->listeners[i]->l.name);
@@ -440,8 +476,8 @@ static void stop_workers(server_t *s, int child)
     }
     if (stuck) {
         log_warn("a plugin handler is still running after shutdown_timeout; exiting without it");
-        if (s->gen->cfg->pid_file)
-            unlink(s->gen->cfg->pid_file);
+        if (!child && s->pid_file) /* a worker process's master still runs */
+            unlink(s->pid_file);
         _exit(0);
     }
     blocking_free(s->blocking);
@@ -509,14 +545,18 @@ int server_start(server_t *s, const char *path)
      * start-up as at every reload, so whatever they open or create is the
      * user's. The master of worker processes only validates the routes. */
     err[0] = '\0';
-    int pid_ok = cfg->pid_file == NULL || write_pid_file(cfg) == 0;
+    int kept = keep_fixed(s, cfg) == 0;
+    int pid_ok = kept && (cfg->pid_file == NULL || write_pid_file(cfg) == 0);
     if (!pid_ok || drop_privileges(uid, gid) < 0 ||
         gen_create(s->gen, s->processes > 1 ? GEN_CHECK : GEN_CREATE, err, sizeof err) < 0) {
+        if (!kept)
+            log_error("out of memory");
         if (err[0])
             log_error("%s", err);
         start_failed(cfg);
-        if (pid_ok && cfg->pid_file)
-            unlink(cfg->pid_file); /* may be refused after the drop: then it stays, stale */
+        if (pid_ok && s->pid_file)
+            unlink(s->pid_file); /* may be refused after the drop: then it stays, stale */
+        forget_fixed(s);
         gen_unref(s->gen);
         gen_reap();
         s->gen = NULL;
@@ -599,20 +639,16 @@ void server_finish(server_t *s, int remove_pid_file)
     if (s->conn_slots && s->conn_slots != MAP_FAILED)
         munmap(s->conn_slots, s->nslots * sizeof *s->conn_slots);
     s->conn_slots = NULL;
-    if (s->gen == NULL) {
-        listener_release_passed();
-        return;
+    if (s->gen) {
+        gen_unref(s->gen);
+        s->gen = NULL;
+        gen_reap();
     }
-    char *pid_file = s->gen->cfg->pid_file && remove_pid_file ? strdup(s->gen->cfg->pid_file) : NULL;
-    gen_unref(s->gen);
-    s->gen = NULL;
-    gen_reap();
     listener_release_passed();
-    if (pid_file) {
-        /* Written as root; after the privilege drop its folder (/run) may
-         * refuse the removal: said, as the file is then stale. */
-        if (unlink(pid_file) < 0 && errno != ENOENT)
-            log_info("pid_file %s left in place: %s", pid_file, strerror(errno));
-        free(pid_file);
-    }
+    /* The file the start-up wrote, whatever a reload's configuration says.
+     * Written as root; after the privilege drop its folder (/run) may
+     * refuse the removal: said, as the file is then stale. */
+    if (remove_pid_file && s->pid_file && unlink(s->pid_file) < 0 && errno != ENOENT)
+        log_info("pid_file %s left in place: %s", s->pid_file, strerror(errno));
+    forget_fixed(s);
 }

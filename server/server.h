@@ -21,6 +21,9 @@ typedef struct server {
     blocking_t *blocking;
     unsigned blocking_threads, blocking_queue; /* what the pool was made with */
     unsigned processes;    /* fixed at start: 1, or worker processes */
+    /* Used once, at start-up, so fixed then (owned copies): the pid file
+     * written, which the stop removes, and the user and group become. */
+    char *pid_file, *user, *group;
     /* Open connections per serving process, in memory shared with the
      * master's other worker processes (atomic): slot[slot] is this
      * process's count, the limit max_connections applies to; the sum lets

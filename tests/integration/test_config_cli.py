@@ -165,6 +165,11 @@ class BadConfigTest(ConfigFiles):
                           server_extra="error_log = /nonexistent-ph-dir/error.log")
         self.check_bad(text, "error_log =", "error_log /nonexistent-ph-dir/error.log: No such file or directory")
 
+    def test_pid_file_that_cannot_be_written(self):
+        text = server_ini(routes="[route /echo]\nplugin = echo\n",
+                          server_extra="pid_file = /nonexistent-ph-dir/plughttpd.pid")
+        self.check_bad(text, "pid_file =", "pid_file /nonexistent-ph-dir/plughttpd.pid: No such file or directory")
+
     def test_unknown_server_key(self):
         text = server_ini(routes="[route /echo]\nplugin = echo\n",
                           server_extra="bogus_key = 1")

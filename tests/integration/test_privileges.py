@@ -225,6 +225,7 @@ class Privileges(unittest.TestCase):
             rc = srv.proc.wait(15)
         except Exception:
             rc = None
+        srv.stop()  # once it exited: returns when every line of its stderr is read
         self.assertEqual(rc, 1, srv.log()[-2000:])
         self.assertRegex(srv.log(), r"server\.ini:\d+: \[route /api\] plugin data refused its configuration: "
                                     r"database \S*/root\.db is not writable by uid %d" % pwd.getpwnam(USER).pw_uid)

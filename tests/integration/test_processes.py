@@ -16,16 +16,20 @@ request sent on a fresh connection during that must never fail.
 """
 
 import os
+import platform
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import unittest
 
 import harness
 
 VERSION_A = os.path.join(harness.FIXTURE_DIR, "version_a.so")
+MISBEHAVE = os.path.join(harness.FIXTURE_DIR, "misbehave.so")
 
 
 def need_fixture():
@@ -101,6 +105,28 @@ def reload_and_wait(test, srv, gen, old):
     for p in old:
         test.assertTrue(settle(lambda: not harness.alive(p), bool, 20),
                         "old worker %d still there:\n%s" % (p, srv.log()[-3000:]))
+
+
+def read_text(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def in_nanosleep(pid):
+    """Whether a thread of pid is inside nanosleep/clock_nanosleep (a
+    handler of the misbehave fixture sleeping)."""
+    calls = {"x86_64": ("35", "230"), "aarch64": ("101", "115")}.get(platform.machine(), ())
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/syscall" % (pid, tid)) as f:
+                if f.read().split()[0] in calls:
+                    return True
+    except OSError:
+        pass
+    return False
 
 
 def swap_check(path, r):
@@ -365,6 +391,32 @@ class Processes(unittest.TestCase):
         self.assertEqual(pids_serving(srv, new), new)
         self.assertEqual(srv.stop(), 0)
 
+    def test_reload_whose_workers_fail_keeps_the_log_files(self):
+        """A reload naming another error_log whose worker processes fail
+        changes nothing: the failure and what follows go to the old file."""
+        folder = tempfile.mkdtemp(prefix="phlog-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        first, second = os.path.join(folder, "first.log"), os.path.join(folder, "second.log")
+
+        def ini(log, extra=""):
+            return harness.server_ini(routes=routes(extra), threads=1, access_log="off",
+                                      server_extra="processes = 2\nerror_log = %s" % log)
+        srv = harness.Server(ini(first), expect_ready=False)
+        self.addCleanup(srv.stop)
+        self.assertTrue(settle(lambda: read_text(first), lambda t: "ready: plughttpd" in t and " master" in t, 20),
+                        read_text(first))
+        with open(srv.ini, "w") as f:
+            f.write(ini(second).replace("plugin = %s\n" % VERSION_A, "plugin = %s\nrefuse_real = yes\n" % VERSION_A))
+        srv.signal(signal.SIGHUP)
+        self.assertTrue(settle(lambda: read_text(first) + read_text(second),
+                               lambda t: "reload failed, generation 1 keeps serving" in t, 20),
+                        read_text(first) + read_text(second))
+        self.assertIn("reload failed, generation 1 keeps serving: 2 of 2 new worker processes", read_text(first))
+        srv.signal(signal.SIGUSR1)
+        self.assertTrue(settle(lambda: read_text(first), lambda t: "log files reopened" in t, 10), read_text(first))
+        self.assertNotIn("log files reopened", read_text(second))
+        self.assertEqual(srv.stop(), 0)
+
     def test_removed_listener_is_closed_in_new_workers(self):
         # New worker processes must hold only the new generation's sockets:
         # a port removed by a reload stops accepting, and adding it back in
@@ -389,6 +441,40 @@ class Processes(unittest.TestCase):
         reload_and_wait(self, srv, 3, set(harness.proc_children(master)))
         self.assertEqual(fetch_status(extra), 200)
         self.assertEqual(srv.stop(), 0)
+
+    def test_stuck_draining_worker_leaves_the_pid_file(self):
+        """A worker process that exits past shutdown_timeout without its
+        stuck handler leaves the pid file alone: it is the master's, and
+        the master still runs."""
+        if not os.path.exists(MISBEHAVE):
+            raise unittest.SkipTest("fixture not built: %s" % MISBEHAVE)
+        folder = tempfile.mkdtemp(prefix="phpid-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        pid_file = os.path.join(folder, "plughttpd.pid")
+        ini = harness.server_ini(routes=routes("\n[route /mb]\nplugin = %s\n" % MISBEHAVE), threads=1,
+                                 access_log="off",
+                                 server_extra="processes = 2\nshutdown_timeout = 1s\npid_file = %s" % pid_file)
+        srv = harness.Server(ini)
+        self.addCleanup(srv.stop)
+        master = srv.proc.pid
+        kids = settle(lambda: harness.proc_children(master), lambda k: len(k) == 2)
+        self.assertEqual(len(kids), 2, srv.log())
+        c = srv.connect(timeout=20)
+        self.addCleanup(c.close)
+        c.sendall(b"GET /mb/sleep?ms=5000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        busy = settle(lambda: [k for k in kids if in_nanosleep(k)], bool, 10)
+        self.assertTrue(busy, "no worker process entered the handler's sleep")
+        start = harness.log_count(srv)
+        srv.signal(signal.SIGHUP)
+        m, _ = harness.wait_log_from(srv, r"%d: a plugin handler is still running after shutdown_timeout"
+                                     % busy[0], start, 15)
+        self.assertIsNotNone(m, srv.log()[-3000:])
+        self.assertTrue(settle(lambda: not harness.alive(busy[0]), bool, 10), srv.log()[-2000:])
+        with open(pid_file) as f:
+            self.assertEqual(f.read(), "%d\n" % master)
+        self.assertEqual(fetch_status(srv.port), 200)
+        self.assertEqual(srv.stop(), 0)
+        self.assertFalse(os.path.exists(pid_file))
 
     def test_default_is_one_process(self):
         # processes = 1 (the default): no master, the server itself serves.

@@ -185,6 +185,62 @@ class ReloadedLimits(unittest.TestCase):
         self.assertEqual(srv.stop(), 0)
 
 
+class ReloadPidFile(unittest.TestCase):
+    """pid_file, user and group are used once, at start-up: a reload that
+    changes them is told so, and the stop removes the pid file the start
+    wrote, never a file the reloaded configuration names."""
+
+    def check(self, processes):
+        def ini(pid_file):
+            return harness.server_ini(routes="[route /echo]\nplugin = echo\n", access_log="off",
+                                      server_extra="processes = %d\npid_file = %s" % (processes, pid_file))
+        folder = tempfile.mkdtemp(prefix="phpid-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        first, other = os.path.join(folder, "first.pid"), os.path.join(folder, "other.txt")
+        srv = harness.Server(ini(first))
+        self.addCleanup(srv.stop)
+        self.assertEqual(read_file(first), b"%d\n" % srv.proc.pid)
+        with open(other, "w") as f:
+            f.write("not the server's\n")
+        write_ini(srv, ini(other))
+        start = harness.log_count(srv)
+        self.assertEqual(reload(srv)[0], "ok", srv.log()[-2000:])
+        self.assertIn("reload: pid_file = %s takes effect on restart; keeping %s" % (other, first),
+                      "\n".join(srv.log_lines[start:]))
+        self.assertEqual(srv.stop(), 0)
+        self.assertEqual(read_file(other), b"not the server's\n")
+        self.assertFalse(os.path.exists(first), "the pid file the start wrote is left behind")
+
+    def test_pid_file_changed_by_reload(self):
+        self.check(1)
+
+    def test_pid_file_changed_by_reload_processes(self):
+        self.check(2)
+
+
+class ReloadLogFiles(unittest.TestCase):
+    def test_unopenable_error_log_keeps_both_log_files(self):
+        """A reload whose error_log cannot be opened keeps the previous log
+        files, both of them: the access log does not move alone."""
+        folder = tempfile.mkdtemp(prefix="phlogs-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        first, second = os.path.join(folder, "first.log"), os.path.join(folder, "second.log")
+
+        def ini(access, extra=""):
+            return harness.server_ini(routes="[route /echo]\nplugin = echo\n", access_log=access,
+                                      server_extra=extra)
+        srv = harness.Server(ini(first))
+        self.addCleanup(srv.stop)
+        write_ini(srv, ini(second, "error_log = /nonexistent-ph-dir/error.log"))
+        start = harness.log_count(srv)
+        self.assertEqual(reload(srv)[0], "ok", srv.log()[-2000:])
+        self.assertIn("reload: keeping the previous log files", "\n".join(srv.log_lines[start:]))
+        self.assertEqual(srv.get("/echo/after").status, 200)
+        self.assertTrue(settle(lambda: read_file(first), lambda b: b"/echo/after" in b, 10), read_file(first))
+        self.assertEqual(read_file(second), b"")
+        self.assertEqual(srv.stop(), 0)
+
+
 class ReloadUnderLoad(unittest.TestCase):
     def setUp(self):
         need_fixtures(VERSION_A, VERSION_B)

@@ -449,6 +449,36 @@ class UnixSocketAccess(unittest.TestCase):
         self.assertEqual(srv.stop(), 0)
 
 
+    def check_failed_reload_leaves_the_socket_access(self, processes, route, failure):
+        # mode=0600 to mode=0666 in a reload that then fails: generation 1
+        # keeps serving, and with it the socket's access
+        srv, path = self.start("mode=0600", server_extra="user = nobody\nprocesses = %d" % processes)
+        with open(srv.ini) as f:
+            text = f.read()
+        text = text.replace("%s mode=0600" % path, "%s mode=0666" % path) + route
+        with open(srv.ini, "w") as f:
+            f.write(text)
+        srv.signal(signal.SIGHUP)
+        m = srv.wait_log(r"reload failed, generation 1 keeps serving.*|reload: generation 2 serving")
+        self.assertIsNotNone(m, srv.log()[-2000:])
+        self.assertIn(failure, m.group(0))
+        self.assertEqual(stat.S_IMODE(os.lstat(path).st_mode), 0o600)
+        self.assertEqual(connect_as(path, self.OTHER, self.OTHER), "errno EACCES")
+        self.assertEqual(srv.stop(), 0)
+
+    def test_failed_reload_leaves_the_socket_access(self):
+        self.check_failed_reload_leaves_the_socket_access(
+            1, "\n[route /missing]\nplugin = no-such-plugin\n", "no-such-plugin")
+
+    def test_reload_whose_workers_fail_leaves_the_socket_access(self):
+        # the configuration passes the master's check; the worker processes
+        # refuse it
+        fixture = os.path.join(harness.FIXTURE_DIR, "version_a.so")
+        if not os.path.exists(fixture):
+            self.skipTest("fixture not built: %s" % fixture)
+        self.check_failed_reload_leaves_the_socket_access(
+            2, "\n[route /swap]\nplugin = %s\nrefuse_real = yes\n" % fixture, "new worker processes did not start")
+
 class UnixSocketOptionErrors(unittest.TestCase):
     def check(self, listen, message):
         folder = tempfile.mkdtemp(prefix="phunixbad-")
