@@ -165,9 +165,32 @@ static void pct_append(char *out, size_t *o, const char *s, size_t len, bool kee
     out[*o] = '\0';
 }
 
+/* Whether a path can carry key (len bytes) as PREFIX/TABLE/ID. The core
+ * decodes %2E and %2F before it removes dot segments, so a key that is
+ * empty, or "." or ".." between its '/'s, would name another resource
+ * ("../notes/1" the row of another table), and the core refuses a control
+ * byte. */
+static bool addressable(const char *key, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0, start = 0; i <= len; i++) {
+        if (i < len && ((unsigned char)key[i] < 0x20 || key[i] == 0x7f))
+            return false;
+        if (i < len && key[i] != '/')
+            continue;
+        size_t n = i - start;
+        if ((n == 1 || n == 2) && memcmp(key + start, "..", n) == 0)
+            return false;
+        start = i + 1;
+    }
+    return true;
+}
+
 /* Location of a stored row: PREFIX/TABLE/ID, each part percent-encoded,
  * so that the core's decoding gives back the exact key (a '/' in a key is
- * %2F and stays one path segment, see route()). */
+ * %2F and stays one path segment, see route()). None for a key no path
+ * can carry (addressable()). */
 static void add_location(rest_t *r, const json_t *row)
 {
     const json_t *pk = json_object_get(row, r->table->cols[r->table->pk].name);
@@ -182,6 +205,8 @@ static void add_location(rest_t *r, const json_t *row)
     } else if (json_is_string(pk)) {
         idp = json_string_value(pk);
         idlen = json_string_length(pk);
+        if (!addressable(idp, idlen))
+            return;
     } else {
         return; /* no key to point at */
     }

@@ -772,11 +772,12 @@ static int serve_dir(const static_inst_t *in, scache_t *c, ph_request_t *req, co
 /* rel (len bytes, room for SP_PATH_MAX + 1) names a directory. */
 static int dir_request(const static_inst_t *in, scache_t *c, ph_request_t *req, char *rel, size_t len)
 {
-    ph_str_t full = in->api->path(req);
+    ph_str_t full = in->api->path(req), raw = in->api->raw_path(req);
 
-    /* Decided on the full path: relative links in the listing and in
-     * index pages only work below a URL that ends in '/'. */
-    if (full.len == 0 || full.ptr[full.len - 1] != '/')
+    /* Relative links in the listing and in index pages only work below a
+     * URL that ends in '/', as the client sent it: "/dir%2F" and "/dir/."
+     * end in '/' only once decoded and normalised. */
+    if (full.len == 0 || full.ptr[full.len - 1] != '/' || raw.len == 0 || raw.ptr[raw.len - 1] != '/')
         return redirect_slash(in, req);
     if (len > 0 && rel[len - 1] != '/') {
         if (len == SP_PATH_MAX)

@@ -567,6 +567,24 @@ class DataApiCases:
         # A literal '/' still separates segments: no such resource.
         self.assertError(self.req("GET", "/api/keyed/a/b"), 404)
 
+    def test_no_location_for_keys_a_path_cannot_carry(self):
+        # The core removes dot segments after decoding, so "%2E%2E" and
+        # "..%2Fnotes" name another resource (the table list, another
+        # table): such a key, the empty one and one with a control byte
+        # (refused by the core once decoded) get no Location at all.
+        self.start(tables="notes, keyed")
+        n = jbody(self.post({"title": "not yours"}))
+        for k in ["..", ".", "", "../notes/%d" % n["id"], "a/./b", "a/..", "./x", "line\nbreak"]:
+            r = self.post({"k": k, "v": "one"}, table="keyed")
+            self.assertEqual((r.status, jbody(r)), (201, {"k": k, "v": "one"}), k)
+            self.assertIsNone(r.header("Location"), k)
+        # Dots that are not a whole segment travel as they are.
+        for k in ["...", ".a", "a.", "a/.../b"]:
+            r = self.post({"k": k, "v": "one"}, table="keyed")
+            loc = r.header("Location")
+            self.assertEqual(loc, "/api/keyed/" + urllib.parse.quote(k, safe="-._~"), k)
+            self.assertEqual(jbody(self.req("GET", loc)), {"k": k, "v": "one"}, k)
+
     def test_location_when_mounted_at_root(self):
         self.start(prefix="/")
         r = self.req("POST", "/notes", {"title": "root"})

@@ -391,6 +391,16 @@ class StaticTest(unittest.TestCase):
         r = self.raw_status(b"/odd%20dir%3F%23%25/x.txt")
         self.assertEqual((r.status, r.body), (200, b"odd\n"))
 
+    def test_directory_redirect_when_only_the_decoded_path_ends_in_slash(self):
+        # A browser resolves relative links against the target it sent:
+        # below "/docs%2F" or "/docs/." they would miss the directory.
+        cases = [(b"/docs%2F", "/docs/"), (b"/docs%2f?x=1", "/docs/?x=1"), (b"/docs/.", "/docs/"),
+                 (b"/auto/sub%2F", "/auto/sub/")]
+        for target, loc in cases:
+            r = self.raw_status(target)
+            self.assertEqual((r.status, r.header("Location")), (301, loc), target)
+        self.assertEqual(self.get("/docs/").status, 200)
+
     def test_index(self):
         r = self.get("/docs/")
         self.assertEqual((r.status, r.body), (200, b"docs index\n"))
