@@ -759,8 +759,11 @@ static int serve_dir(const static_inst_t *in, scache_t *c, ph_request_t *req, co
     snprintf(url, sizeof(url), "%.*s", (int)upath.len, upath.ptr);
     if (sd_listing(&page, in->root_fd, rel, url,
                    (in->allow_dotfiles ? SD_SHOW_DOTFILES : 0) | (in->well_known ? SD_WELL_KNOWN : 0),
-                   in->symlinks) < 0)
-        return send_errno(in, req, errno, "listing");
+                   in->symlinks) < 0) {
+        int err = errno;
+        sd_buf_free(&page); /* what was built before the failure */
+        return send_errno(in, req, err, "listing");
+    }
     api->add_header(req, "Content-Type", "text/html; charset=utf-8");
     if (in->cache_control)
         api->add_header(req, "Cache-Control", in->cache_control);
