@@ -405,6 +405,19 @@ def recv_until_closed(sock, timeout=IO_TIMEOUT):
         chunks.append(b)
 
 
+def unit_values(text, key):
+    """Every value of key in a systemd unit, in order (comments skipped)."""
+    out = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if line.startswith(("#", ";")) or "=" not in line:
+            continue
+        k, _, v = line.partition("=")
+        if k.strip() == key:
+            out.append(v.strip())
+    return out
+
+
 def main():
     unittest.main(verbosity=2)
 

@@ -95,17 +95,6 @@ def read(path, mode="r"):
         return f.read()
 
 
-def unit_values(text, key):
-    out = []
-    for line in text.split("\n"):
-        line = line.strip()
-        if line.startswith(("#", ";")) or "=" not in line:
-            continue
-        k, _, v = line.partition("=")
-        if k.strip() == key:
-            out.append(v.strip())
-    return out
-
 
 def installed_files():
     out = set()
@@ -180,8 +169,8 @@ class Unit(unittest.TestCase):
     def test_exec_lines_name_the_installed_files(self):
         conf = P["sysconfdir"] + "/plughttpd/server.ini"
         binary = P["sbindir"] + "/plughttpd"
-        self.assertEqual(unit_values(self.text, "ExecStartPre"), ["%s -t -c %s" % (binary, conf)])
-        self.assertEqual(unit_values(self.text, "ExecStart"), ["%s -c %s" % (binary, conf)])
+        self.assertEqual(harness.unit_values(self.text, "ExecStartPre"), ["%s -t -c %s" % (binary, conf)])
+        self.assertEqual(harness.unit_values(self.text, "ExecStart"), ["%s -c %s" % (binary, conf)])
         self.assertTrue(os.access(dest(binary), os.X_OK))
         self.assertTrue(os.path.isfile(dest(conf)))
 

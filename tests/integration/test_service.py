@@ -34,18 +34,6 @@ UNIT = os.path.join(BUILDDIR, "conf", "plughttpd.service")
 ECHO = "[route /echo]\nplugin = echo\n"
 
 
-def unit_values(text, key):
-    """Every value of key in the unit, in order (comments skipped)."""
-    out = []
-    for line in text.split("\n"):
-        line = line.strip()
-        if line.startswith(("#", ";")) or "=" not in line:
-            continue
-        k, _, v = line.partition("=")
-        if k.strip() == key:
-            out.append(v.strip())
-    return out
-
 
 class UnitFile(unittest.TestCase):
     def setUp(self):
@@ -53,15 +41,15 @@ class UnitFile(unittest.TestCase):
             self.text = f.read()
 
     def test_directives(self):
-        self.assertEqual(unit_values(self.text, "Type"), ["notify"])
-        reload_cmd = unit_values(self.text, "ExecReload")
+        self.assertEqual(harness.unit_values(self.text, "Type"), ["notify"])
+        reload_cmd = harness.unit_values(self.text, "ExecReload")
         self.assertEqual(len(reload_cmd), 1)
         self.assertRegex(reload_cmd[0], r"kill (-HUP|-s HUP|--signal=HUP|-SIGHUP|-s SIGHUP) \$MAINPID")
-        self.assertEqual(unit_values(self.text, "CapabilityBoundingSet"), ["CAP_NET_BIND_SERVICE"])
-        for v in unit_values(self.text, "AmbientCapabilities"):
+        self.assertEqual(harness.unit_values(self.text, "CapabilityBoundingSet"), ["CAP_NET_BIND_SERVICE"])
+        for v in harness.unit_values(self.text, "AmbientCapabilities"):
             self.assertEqual(v, "CAP_NET_BIND_SERVICE")
-        self.assertEqual(unit_values(self.text, "NoNewPrivileges"), ["yes"])
-        start = unit_values(self.text, "ExecStart")
+        self.assertEqual(harness.unit_values(self.text, "NoNewPrivileges"), ["yes"])
+        start = harness.unit_values(self.text, "ExecStart")
         self.assertEqual(len(start), 1)
         self.assertRegex(start[0], r"^/\S+/plughttpd -c /\S+/plughttpd/server\.ini$")
         self.assertIsNone(re.search(r"@[A-Za-z_]+@", self.text), "a placeholder was left unsubstituted")

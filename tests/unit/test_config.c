@@ -304,11 +304,11 @@ START_TEST(routes_and_plugins)
                          "\n"                       /* 10 */
                          "[route /]\n"              /* 11 */
                          "plugin = ./x/y.so\n"      /* 12 */
-                         "blocking = yes\n"         /* 13 */
+                         "blocking = Yes\n"         /* 13: any case */
                          "[route /abs/deep]\n"      /* 14 */
                          "; a comment\n"            /* 15 */
                          "plugin = /opt/p/z.so\n"   /* 16 */
-                         "blocking = no\n");        /* 17 */
+                         "blocking = OFF\n");       /* 17 */
     ck_assert_uint_eq(cfg->nroutes, 3);
 
     const cfg_route_t *r = &cfg->routes[0];
