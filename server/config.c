@@ -522,7 +522,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
     struct { const char *name; char **dst; int path; int *line; } strs[] = {
         {"plugin_dir", &cfg->plugin_dir, 1, NULL}, {"access_log", &cfg->access_log, 1, &cfg->access_log_line},
         {"error_log", &cfg->error_log, 1, &cfg->error_log_line}, {"pid_file", &cfg->pid_file, 1, &cfg->pid_file_line},
-        {"user", &cfg->user, 0, NULL}, {"group", &cfg->group, 0, NULL},
+        {"user", &cfg->user, 0, &cfg->user_line}, {"group", &cfg->group, 0, &cfg->group_line},
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (strcmp(name, strs[i].name) == 0) {

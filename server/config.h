@@ -63,6 +63,7 @@ typedef struct cfg {
     int log_level;
     char *user, *group, *pid_file;
     int access_log_line, error_log_line, pid_file_line; /* 0: not in the file */
+    int user_line, group_line;
 
     /* limits (bytes) and timeouts (milliseconds) */
     uint64_t header_timeout, body_timeout, keepalive_timeout, send_timeout, shutdown_timeout;

@@ -90,7 +90,7 @@ static int run_ids(const cfg_t *cfg, uid_t *uid, gid_t *gid)
     if (cfg->group) {
         struct group *gr = getgrnam(cfg->group);
         if (gr == NULL) {
-            log_error("group %s: no such group", cfg->group);
+            log_error("%s:%d: group %s: no such group", cfg->path, cfg->group_line, cfg->group);
             return -1;
         }
         *gid = gr->gr_gid;
@@ -98,7 +98,7 @@ static int run_ids(const cfg_t *cfg, uid_t *uid, gid_t *gid)
     if (cfg->user) {
         struct passwd *pw = getpwnam(cfg->user);
         if (pw == NULL) {
-            log_error("user %s: no such user", cfg->user);
+            log_error("%s:%d: user %s: no such user", cfg->path, cfg->user_line, cfg->user);
             return -1;
         }
         *uid = pw->pw_uid;

@@ -170,6 +170,12 @@ class BadConfigTest(ConfigFiles):
                           server_extra="pid_file = /nonexistent-ph-dir/plughttpd.pid")
         self.check_bad(text, "pid_file =", "pid_file /nonexistent-ph-dir/plughttpd.pid: No such file or directory")
 
+    def test_unknown_user_and_group(self):
+        text = server_ini(routes="[route /echo]\nplugin = echo\n", server_extra="user = no-such-user-ph")
+        self.check_bad(text, "user =", "user no-such-user-ph: no such user")
+        text = server_ini(routes="[route /echo]\nplugin = echo\n", server_extra="group = no-such-group-ph")
+        self.check_bad(text, "group =", "group no-such-group-ph: no such group")
+
     def test_unknown_server_key(self):
         text = server_ini(routes="[route /echo]\nplugin = echo\n",
                           server_extra="bogus_key = 1")
