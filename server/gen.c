@@ -101,8 +101,7 @@ static int build_listeners(gen_t *g, gen_t *prev, char *err, size_t errlen)
         if (found) {
             found->refs++;
             g->listeners[i] = found;
-            listener_set_defer(&found->l, cfg->defer_accept);
-            continue;
+            continue; /* its options change only once g is complete */
         }
         gen_listener_t *gl = calloc(1, sizeof *gl);
         char why[512];
@@ -134,6 +133,7 @@ void gen_apply_listener_access(const gen_t *g)
     const cfg_t *cfg = g->cfg;
     for (size_t i = 0; i < g->nlisteners; i++) {
         char why[512];
+        listener_set_defer(&g->listeners[i]->l, cfg->defer_accept);
         if (listener_access_differs(&g->listeners[i]->l, &cfg->listens[i]) &&
             listener_set_access(&g->listeners[i]->l, &cfg->listens[i], why, sizeof why) < 0)
             log_warn("%s:%d: %s; the socket keeps its old access until it is created again", cfg->path,

@@ -99,9 +99,9 @@ void gen_forget_others(const gen_t *keep);
 int gen_build_dry(cfg_t *cfg, gen_t **out, char *err, size_t errlen);
 
 /* Destroys a generation nobody else references (start-up failures, -t). */
-/* Gives g's unix sockets the mode, owner and group its configuration
- * names where they differ (logged when that fails: the socket keeps its
- * old access). A kept socket (its clients with it) gets a reload's access
+/* Gives g's listeners the defer_accept setting and g's unix sockets the
+ * mode, owner and group its configuration names where they differ (logged
+ * when that fails: the socket keeps its old access). A kept socket (its clients with it) gets a reload's access
  * only once the generation is complete, so a reload refused by its
  * configuration leaves it as it was; a reload that fails later (its worker
  * processes) calls this again on the generation that keeps serving. */
