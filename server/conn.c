@@ -574,9 +574,9 @@ static int dispatch(conn_t *c)
             return 0;
         }
         c->state = ST_HANDLING;
-        if (r == 0)
-            ev_io_set(c->w->loop, &c->io, EV_WRITE);
-        else
+        /* if epoll cannot take the change, the earlier answers wait for
+         * this one rather than leave a read watch nothing here serves */
+        if (r != 0 || ev_io_set(c->w->loop, &c->io, EV_WRITE) < 0)
             ev_io_stop(c->w->loop, &c->io);
         if (limit > 0)
             set_timer(c, limit);
