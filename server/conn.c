@@ -32,13 +32,14 @@
 #define CHUNKED_BODY_FIRST 16384
 
 enum state {
-    ST_IDLE,     /* between requests: keep-alive timeout */
+    ST_IDLE,     /* between requests: keep-alive timeout (before the first
+                    one, header timeout from accept) */
     ST_HEAD,     /* part of a request head is buffered: header timeout */
-    ST_BODY,     /* reading the request body: body timeout */
+    ST_BODY,     /* reading the request body: body timeout, minimum rate */
     ST_HANDLING, /* a blocking handler runs on a helper thread */
     ST_RESPOND,  /* a response is queued for c->req */
-    ST_SENDING,  /* waiting for the socket to take more of the response */
-    ST_LINGER,   /* half-closed after an error answer, discarding input */
+    ST_SENDING,  /* waiting for the socket to take more queued output */
+    ST_LINGER,   /* half-closed over unread input, discarding it (finish) */
     ST_CLOSED,
 };
 
@@ -797,10 +798,7 @@ static void wait_input(conn_t *c)
         close_conn(c);
 }
 
-/* Closes after the last response. An error answer may leave unread input
- * in the socket, and closing over unread input sends a reset that can
- * destroy the answer before the client reads it: half-close and discard
- * what still comes for a moment instead. */
+/* Whether the client sent bytes this connection has not consumed. */
 static int input_unread(const conn_t *c)
 {
     if (c->rbuf && c->rpos < c->rlen)
@@ -809,6 +807,11 @@ static int input_unread(const conn_t *c)
     return recv(c->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
 }
 
+/* Closes after the last response. Closing over unread input (an error
+ * answer's request, pipelined requests after Connection: close) sends a
+ * reset that can destroy the answer before the client reads it: half-close
+ * and discard what still comes, for at most LINGER_MS and LINGER_MAX_BYTES,
+ * instead. */
 static void finish(conn_t *c)
 {
     if (!c->linger && !input_unread(c)) {
