@@ -37,6 +37,9 @@ import harness
 BUILDDIR = os.path.dirname(os.path.abspath(harness.BINARY))
 ANALYZE = shutil.which("systemd-analyze")
 PLACEHOLDER = re.compile(rb"@[A-Za-z_]+@")
+# In a compiled file any three bytes may read "@e@": there, look only for
+# the names configure and automake substitute.
+NAMED_PLACEHOLDER = re.compile(rb"@(?:prefix|exec_prefix|[a-z]*dir|PACKAGE[A-Z_]*|VERSION|[A-Z]+_(?:CFLAGS|LIBS))@")
 PLUGINS = ("data", "echo", "static")
 PATH_VARS = ("prefix", "sbindir", "sysconfdir", "libdir", "includedir", "mandir", "pkgdatadir", "plugindir",
              "systemdunitdir", "VERSION")
@@ -123,7 +126,8 @@ class Files(unittest.TestCase):
 
     def test_no_placeholder_left(self):
         for path in sorted(installed_files()):
-            m = PLACEHOLDER.search(read(path, "rb"))
+            data = read(path, "rb")
+            m = (NAMED_PLACEHOLDER if data.startswith(b"\x7fELF") else PLACEHOLDER).search(data)
             self.assertIsNone(m, "%s: %r left unsubstituted" % (path, m and m.group(0)))
 
     def test_pkg_config(self):
