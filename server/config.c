@@ -632,24 +632,42 @@ static void set_defaults(cfg_t *cfg)
     cfg->max_keepalive_requests = 10000;
 }
 
-/* A unix socket without owner= or group= goes to the user and group the
- * server runs as after dropping privileges (user =, group =). */
-static int unix_defaults(load_state_t *st)
+int cfg_run_ids(const cfg_t *cfg, uid_t *uid, gid_t *gid, const char **unknown)
 {
-    cfg_t *cfg = st->cfg;
-    uid_t uid = (uid_t)-1;
-    gid_t gid = (gid_t)-1;
-    if (cfg->user) {
-        struct passwd *pw = getpwnam(cfg->user);
-        if (pw) { /* an unknown user is refused when dropping privileges */
-            uid = pw->pw_uid;
-            gid = pw->pw_gid;
-        }
-    }
+    *uid = (uid_t)-1;
+    *gid = (gid_t)-1;
     if (cfg->group) {
         struct group *gr = getgrnam(cfg->group);
-        if (gr)
-            gid = gr->gr_gid;
+        if (gr == NULL) {
+            *unknown = "group";
+            return -1;
+        }
+        *gid = gr->gr_gid;
+    }
+    if (cfg->user) {
+        struct passwd *pw = getpwnam(cfg->user);
+        if (pw == NULL) {
+            *unknown = "user";
+            return -1;
+        }
+        *uid = pw->pw_uid;
+        if (*gid == (gid_t)-1)
+            *gid = pw->pw_gid;
+    }
+    return 0;
+}
+
+/* A unix socket without owner= or group= goes to the user and group the
+ * server runs as after dropping privileges (user =, group =). An unknown
+ * name leaves them unset here: the start-up refuses it. */
+static void unix_defaults(cfg_t *cfg)
+{
+    uid_t uid;
+    gid_t gid;
+    const char *unknown;
+    if (cfg_run_ids(cfg, &uid, &gid, &unknown) < 0) {
+        uid = (uid_t)-1;
+        gid = (gid_t)-1;
     }
     for (size_t i = 0; i < cfg->nlistens; i++) {
         cfg_listen_t *l = &cfg->listens[i];
@@ -660,7 +678,6 @@ static int unix_defaults(load_state_t *st)
         if (l->unix_gid == (gid_t)-1)
             l->unix_gid = gid;
     }
-    return 0;
 }
 
 static int finish(load_state_t *st)
@@ -692,8 +709,7 @@ static int finish(load_state_t *st)
             snprintf(r->plugin_path, n, "%s/%s.so", cfg->plugin_dir, r->plugin);
         }
     }
-    if (unix_defaults(st) < 0)
-        return -1;
+    unix_defaults(cfg);
     for (size_t i = 0; i < cfg->nlistens; i++)
         for (size_t j = 0; j < i; j++)
             if (strcmp(cfg->listens[i].text, cfg->listens[j].text) == 0) {

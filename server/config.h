@@ -96,4 +96,9 @@ int cfg_parse_size(const char *s, size_t *out);
 int cfg_parse_duration(const char *s, uint64_t *ms);
 int cfg_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 
+/* The user and group the server runs as (user =, group =; a user's own
+ * group unless group = is set), -1 where unset. Returns 0, or -1 with
+ * *unknown set to "user" or "group" when that name does not exist. */
+int cfg_run_ids(const cfg_t *cfg, uid_t *uid, gid_t *gid, const char **unknown);
+
 #endif

@@ -312,7 +312,6 @@ static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_how_t 
     g->cfg = cfg;
     g->limits.max_header_bytes = cfg->max_header_bytes;
     g->limits.max_uri_bytes = cfg->max_uri_bytes;
-    g->dry = !bind;
     if ((bind && build_listeners(g, prev, err, errlen) < 0) || build_routes(g, prev, how, err, errlen) < 0) {
         g->cfg = NULL; /* still the caller's */
         gen_destroy(g);

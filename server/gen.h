@@ -60,7 +60,6 @@ typedef struct gen {
     gen_listener_t **listeners;
     size_t nlisteners;
     hp_limits_t limits;
-    int dry;   /* built for "-t": plugins are told (PH_CREATE_CHECK) */
     struct gen *next_dead;
     struct gen *next_all; /* every generation not yet destroyed */
 } gen_t;
@@ -98,14 +97,16 @@ void gen_forget_others(const gen_t *keep);
  * check (PH_CREATE_CHECK), so they leave nothing behind. */
 int gen_build_dry(cfg_t *cfg, gen_t **out, char *err, size_t errlen);
 
-/* Destroys a generation nobody else references (start-up failures, -t). */
 /* Gives g's listeners the defer_accept setting and g's unix sockets the
  * mode, owner and group its configuration names where they differ (logged
- * when that fails: the socket keeps its old access). A kept socket (its clients with it) gets a reload's access
- * only once the generation is complete, so a reload refused by its
- * configuration leaves it as it was; a reload that fails later (its worker
- * processes) calls this again on the generation that keeps serving. */
+ * when that fails: the socket keeps its old access). A kept socket (its
+ * clients with it) gets a reload's settings only once the generation is
+ * complete, so a reload refused by its configuration leaves it as it was;
+ * a reload that fails later (its worker processes) calls this again on the
+ * generation that keeps serving. */
 void gen_apply_listener_access(const gen_t *g);
+
+/* Destroys a generation nobody else references (start-up failures, -t). */
 void gen_discard(gen_t *g);
 
 /* Thread-safe reference counting. */

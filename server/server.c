@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,30 +81,17 @@ int server_open_logs(const cfg_t *cfg)
     return 0;
 }
 
-/* The user and group to run as (user =, group =); -1 where unset. */
+/* The user and group to run as, -1 where unset; an unknown name is an
+ * error naming its line. */
 static int run_ids(const cfg_t *cfg, uid_t *uid, gid_t *gid)
 {
-    *uid = (uid_t)-1;
-    *gid = (gid_t)-1;
-    if (cfg->group) {
-        struct group *gr = getgrnam(cfg->group);
-        if (gr == NULL) {
-            log_error("%s:%d: group %s: no such group", cfg->path, cfg->group_line, cfg->group);
-            return -1;
-        }
-        *gid = gr->gr_gid;
-    }
-    if (cfg->user) {
-        struct passwd *pw = getpwnam(cfg->user);
-        if (pw == NULL) {
-            log_error("%s:%d: user %s: no such user", cfg->path, cfg->user_line, cfg->user);
-            return -1;
-        }
-        *uid = pw->pw_uid;
-        if (*gid == (gid_t)-1)
-            *gid = pw->pw_gid;
-    }
-    return 0;
+    const char *unknown;
+    if (cfg_run_ids(cfg, uid, gid, &unknown) == 0)
+        return 0;
+    int user = strcmp(unknown, "user") == 0;
+    log_error("%s:%d: %s %s: no such %s", cfg->path, user ? cfg->user_line : cfg->group_line, unknown,
+              user ? cfg->user : cfg->group, unknown);
+    return -1;
 }
 
 static int drop_privileges(uid_t uid, gid_t gid)
