@@ -198,14 +198,13 @@ void log_vmsg(int lvl, const char *file, int line, const char *prefix, const cha
                 (int)getpid(), prefix ? prefix : "");
     sbuf_vprintf(&b, fmt, ap);
     char tail[64];
-    size_t tl = 0;
+    sbuf_t t;
+    sbuf_init(&t, tail, sizeof tail, 1);
     if (file && lvl <= PH_LOG_WARN) {
         const char *base = strrchr(file, '/');
-        int m = snprintf(tail, sizeof tail - 1, " (%s:%d)", base ? base + 1 : file, line);
-        tl = m < 0 ? 0 : (size_t)m < sizeof tail - 1 ? (size_t)m : sizeof tail - 2;
+        sbuf_printf(&t, " (%s:%d)", base ? base + 1 : file, line);
     }
-    tail[tl++] = '\n';
-    size_t len = sbuf_finish(&b, tail, tl);
+    size_t len = sbuf_finish(&b, tail, sbuf_finish(&t, "\n", 1));
     int fd = __atomic_load_n(&error_fd, __ATOMIC_ACQUIRE);
     if (write(fd, buf, len) < 0) {
         /* stderr gone: nowhere left to report it */
