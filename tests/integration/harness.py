@@ -36,6 +36,16 @@ import unittest
 BINARY = os.environ.get("PH_BINARY", "plughttpd")
 PLUGIN_DIR = os.environ.get("PH_PLUGIN_DIR", "")
 FIXTURE_DIR = os.environ.get("PH_FIXTURE_DIR", "")
+MISBEHAVE = os.path.join(FIXTURE_DIR, "misbehave.so")
+
+
+def fixture_routes(slow=False):
+    """Routes of echo at /echo and the misbehave fixture at /mb; with slow,
+    the fixture again at /slow as a blocking route."""
+    text = "[route /echo]\nplugin = echo\n\n[route /mb]\nplugin = %s\n" % MISBEHAVE
+    if slow:
+        text += "\n[route /slow]\nplugin = %s\nblocking = yes\n" % MISBEHAVE
+    return text
 SRCDIR = os.environ.get("PH_SRCDIR", ".")
 WRAPPER = os.environ.get("PH_WRAPPER", "").split()
 STRICT_EXIT = bool(WRAPPER) or os.environ.get("PH_STRICT_EXIT", "") == "1"
@@ -50,6 +60,7 @@ START_TIMEOUT = 60.0 if WRAPPER else 15.0
 # Server.signal() shadows the module inside the class body: keep a name for
 # stop()'s default.
 _SIGTERM = signal.SIGTERM
+_SIGHUP = signal.SIGHUP
 IO_TIMEOUT = 10.0
 
 
@@ -205,6 +216,15 @@ class Server:
     # --- stopping ----------------------------------------------------------
     def signal(self, sig):
         self.proc.send_signal(sig)
+
+    def reload(self, text, pattern, timeout=IO_TIMEOUT):
+        """Write text as the server's ini, send SIGHUP, and wait for a log
+        line matching pattern (which should match both the success and the
+        failure line); returns the match or None."""
+        with open(self.ini, "w") as f:
+            f.write(text)
+        self.signal(_SIGHUP)
+        return self.wait_log(pattern, timeout)
 
     def stop(self, sig=_SIGTERM, timeout=20.0):
         graceful = False

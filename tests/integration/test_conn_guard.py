@@ -18,19 +18,7 @@ import harness
 from harness import (Server, parse_responses, read_responses, recv_until_closed,
                      server_ini, settle)
 
-MISBEHAVE = os.path.join(harness.FIXTURE_DIR, "misbehave.so")
-
-ROUTES = """
-[route /echo]
-plugin = echo
-
-[route /mb]
-plugin = %s
-
-[route /slow]
-plugin = %s
-blocking = yes
-""" % (MISBEHAVE, MISBEHAVE)
+ROUTES = harness.fixture_routes(slow=True)
 
 
 def start(extra="", access_log="-"):
@@ -48,6 +36,15 @@ def reset(s):
     """Close with SO_LINGER 0: the kernel sends RST instead of FIN."""
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()
+
+
+def slow_reader(srv):
+    """A connected client with a small receive window: what it does not
+    read soon stays queued in the server."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", srv.port))
+    return s
 
 
 def read_access_log(srv, count):
@@ -170,9 +167,7 @@ class BlockingHandlerTest(unittest.TestCase):
         # handler; a response the client never reads must still be cut off
         # by send_timeout (1 s; nothing else is set that short).
         with start("handler_timeout = 0\nsend_timeout = 1s\nkeepalive_timeout = 30s\nheader_timeout = 20s") as srv:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.connect(("127.0.0.1", srv.port))
+            s = slow_reader(srv)
             try:
                 # 8 MiB asked for, far more than the socket buffers hold
                 s.sendall(b"GET /slow/big HTTP/1.1\r\nHost: x\r\n\r\n" * 8)
@@ -214,9 +209,7 @@ class HalfCloseTest(unittest.TestCase):
         # little at a time (send_buffer), so most answers are still queued
         # when the server sees the end of input: they must all arrive.
         with start("send_buffer = 4096\nlog_level = debug") as srv:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.connect(("127.0.0.1", srv.port))
+            s = slow_reader(srv)
             try:
                 body = b"b" * 7000
                 one = b"POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 7000\r\n\r\n" + body
@@ -325,9 +318,7 @@ class LingeringCloseTest(unittest.TestCase):
         # send a reset and throw away what the kernel still holds. The answer
         # must arrive whole, then a clean end of stream.
         with start() as srv:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.connect(("127.0.0.1", srv.port))
+            s = slow_reader(srv)
             try:
                 s.sendall(b"GET /mb/big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" +
                           b"GET /echo/more HTTP/1.1\r\nHost: x\r\n\r\n" * 5000)

@@ -22,19 +22,7 @@ import harness
 from harness import (Server, parse_responses, read_head, read_responses,
                      recv_until_closed, server_ini, settle)
 
-MISBEHAVE = os.path.join(harness.FIXTURE_DIR, "misbehave.so")
-
-ROUTES = """
-[route /echo]
-plugin = echo
-
-[route /mb]
-plugin = %s
-
-[route /slow]
-plugin = %s
-blocking = yes
-""" % (MISBEHAVE, MISBEHAVE)
+ROUTES = harness.fixture_routes(slow=True)
 
 IMF_FIXDATE = re.compile(
     r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} "

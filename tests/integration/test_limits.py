@@ -14,15 +14,7 @@ import harness
 from harness import (Server, parse_responses, read_responses, recv_until_closed,
                      server_ini)
 
-MISBEHAVE = os.path.join(harness.FIXTURE_DIR, "misbehave.so")
-
-ROUTES = """
-[route /echo]
-plugin = echo
-
-[route /mb]
-plugin = %s
-""" % MISBEHAVE
+ROUTES = harness.fixture_routes(slow=False)
 
 MAX_URI = 64
 MAX_HEADER = 1024

@@ -412,10 +412,7 @@ class UnixSocketAccess(unittest.TestCase):
         with open(srv.ini) as f:
             text = f.read()
         text = text.replace("listen = 127.0.0.1:0\n", "listen = 127.0.0.1:0\nlisten = unix:%s mode=0666\n" % new)
-        with open(srv.ini, "w") as f:
-            f.write(text)
-        srv.signal(signal.SIGHUP)
-        m = srv.wait_log(r"reload: generation 2 serving|reload failed.*")
+        m = srv.reload(text, r"reload: generation 2 serving|reload failed.*")
         self.assertIsNotNone(m, srv.log()[-2000:])
         self.assertIn("serving", m.group(0))
         st = os.lstat(new)
@@ -425,10 +422,7 @@ class UnixSocketAccess(unittest.TestCase):
         # with the line, and generation 2 keeps serving
         text = text.replace("listen = 127.0.0.1:0\n", "listen = 127.0.0.1:0\nlisten = unix:%s owner=root\n"
                             % os.path.join(self.folder, "c.sock"))
-        with open(srv.ini, "w") as f:
-            f.write(text)
-        srv.signal(signal.SIGHUP)
-        m = srv.wait_log(r"reload failed, generation 2 keeps serving: (.*)|reload: generation 3 serving")
+        m = srv.reload(text, r"reload failed, generation 2 keeps serving: (.*)|reload: generation 3 serving")
         self.assertIsNotNone(m, srv.log()[-2000:])
         self.assertIn("keeps serving", m.group(0))
         self.assertIn("%s:3: listen unix:%s/c.sock: owner 0" % (srv.ini, self.folder), m.group(1))
@@ -444,10 +438,7 @@ class UnixSocketAccess(unittest.TestCase):
         with open(srv.ini) as f:
             text = f.read()
         text = text.replace("%s mode=0600" % path, "%s mode=0666" % path) + route
-        with open(srv.ini, "w") as f:
-            f.write(text)
-        srv.signal(signal.SIGHUP)
-        m = srv.wait_log(r"reload failed, generation 1 keeps serving.*|reload: generation 2 serving")
+        m = srv.reload(text, r"reload failed, generation 1 keeps serving.*|reload: generation 2 serving")
         self.assertIsNotNone(m, srv.log()[-2000:])
         self.assertIn(failure, m.group(0))
         self.assertEqual(stat.S_IMODE(os.lstat(path).st_mode), 0o600)
