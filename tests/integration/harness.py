@@ -121,6 +121,10 @@ class Server:
         self.log_lines = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
+        # With worker processes, each worker says "ready" for itself before
+        # the master has started the next: only the master's line counts.
+        m = re.search(r"^processes\s*=\s*(\d+)", ini_text, re.M)
+        self._ready_re = r"\bready: plughttpd \S+ master\b" if m and int(m.group(1)) > 1 else r"\bready\b"
         self._exited = threading.Event()
         penv = dict(os.environ)
         if env:
@@ -151,7 +155,7 @@ class Server:
             m = re.search(r"listening on (\S+)", line)
             if m:
                 self.addresses.append(m.group(1))
-            if re.search(r"\bready\b", line):
+            if re.search(self._ready_re, line):
                 self._ready.set()
         self._exited.set()
 
