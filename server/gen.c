@@ -262,6 +262,16 @@ int gen_create(gen_t *g, gen_how_t how, char *err, size_t errlen)
     return 0;
 }
 
+void gen_hooks_of(const ph_plugin_t *d, ph_hooks_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (d->size < offsetof(ph_plugin_t, hooks) + sizeof d->hooks || d->hooks == NULL)
+        return;
+    size_t n = d->hooks->size < sizeof *out ? d->hooks->size : sizeof *out;
+    memcpy(out, d->hooks, n);
+    out->size = (uint32_t)n;
+}
+
 static int build_routes(gen_t *g, gen_t *prev, gen_how_t how, char *err, size_t errlen)
 {
     cfg_t *cfg = g->cfg;
@@ -287,6 +297,8 @@ static int build_routes(gen_t *g, gen_t *prev, gen_how_t how, char *err, size_t 
         gr->inst = gi;
         gr->desc = gi->lib->desc;
         gr->blocking = r->blocking || (gr->desc->flags & PH_PLUGIN_BLOCKING);
+        gen_hooks_of(gr->desc, &gr->hooks);
+        gr->max_body_bytes = cfg->max_body_bytes;
         if (router_add(g->router, r->prefix, gr) < 0) {
             snprintf(err, errlen, "%s:%d: cannot add route %s", cfg->path, r->line, r->prefix);
             return -1;

@@ -43,12 +43,33 @@ typedef struct gen_instance {
     uint64_t signature; /* hash of file content + prefix + keys */
 } gen_instance_t;
 
-typedef struct gen_route {
-    const cfg_route_t *cfg;
+/* One plugin of a route's stack: an access stage or an output filter. */
+typedef struct gen_stage {
     gen_instance_t *inst;
     const ph_plugin_t *desc;
+    ph_hooks_t hooks;   /* the plugin's, zero past what it has (or all
+                           zero: a plugin before ABI 1.3 has none) */
+} gen_stage_t;
+
+typedef struct gen_route {
+    const cfg_route_t *cfg;
+    gen_instance_t *inst;      /* the content handler */
+    const ph_plugin_t *desc;
+    ph_hooks_t hooks;          /* the content handler's, as in gen_stage */
     int blocking;
+    gen_stage_t *access;       /* on_head stages, in the order listed */
+    size_t naccess;
+    gen_stage_t *filters;      /* output filters, in the order listed */
+    size_t nfilters;
+    uint64_t max_body_bytes;   /* the route's limit (else the server's) */
+    uint64_t body_spill;       /* buffered bodies above this go to a
+                                  temporary file; 0: always in memory */
+    void *stats;               /* the route's counters (stats.c) */
 } gen_route_t;
+
+/* Copies the plugin's hooks into out, zero past the size it was built
+ * with: code reads every hook through this copy. */
+void gen_hooks_of(const ph_plugin_t *d, ph_hooks_t *out);
 
 typedef struct gen {
     long refs; /* atomic */

@@ -13,6 +13,8 @@ server_libphcore_la_SOURCES = \
 	server/plugin.c server/plugin.h \
 	server/gen.c server/gen.h \
 	server/request.c server/request.h \
+	server/api_loop.c server/api_loop.h \
+	server/stats.c server/stats.h \
 	server/response.c server/response.h \
 	server/conn.c server/conn.h \
 	server/worker.c server/worker.h \

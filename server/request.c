@@ -7,10 +7,12 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "api_loop.h"
 #include "config.h"
 #include "conn.h"
 #include "gen.h"
 #include "log.h"
+#include "stats.h"
 #include "version.h"
 
 void request_init(ph_request_t *req, pool_t *p)
@@ -377,6 +379,26 @@ void request_error(ph_request_t *req, int status)
         api_add_header(req, "Retry-After", "1");
 }
 
+/* --- ABI 1.3: placeholders the request lifecycle replaces -------------- */
+static void api_vlog(int level, const char *fmt, va_list ap) { log_vmsg(level, NULL, 0, "plugin: ", fmt, ap); }
+static int api_body_vprintf(ph_request_t *req, const char *fmt, va_list ap) { (void)req; (void)fmt; (void)ap; return PH_ERROR; }
+static ph_str_t api_request_id(const ph_request_t *req) { (void)req; return (ph_str_t){"", 0}; }
+static const char *api_local(const ph_request_t *req) { (void)req; return ""; }
+static ph_str_t api_scheme(const ph_request_t *req) { (void)req; return (ph_str_t){"http", 4}; }
+static ph_str_t api_authority(const ph_request_t *req) { (void)req; return (ph_str_t){"", 0}; }
+static int api_resp_header(const ph_request_t *req, const char *name, ph_str_t *value) { (void)req; (void)name; (void)value; return 0; }
+static int api_set_header(ph_request_t *req, const char *name, const char *value) { (void)req; (void)name; (void)value; return PH_ERROR; }
+static int api_remove_header(ph_request_t *req, const char *name) { (void)req; (void)name; return 0; }
+static int api_early_hints(ph_request_t *req, const ph_kv_t *h, size_t n) { (void)req; (void)h; (void)n; return PH_ERROR; }
+static int api_add_trailer(ph_request_t *req, const char *name, const char *value) { (void)req; (void)name; (void)value; return PH_ERROR; }
+static int api_resume(ph_request_t *req, int rc) { (void)req; (void)rc; return PH_ERROR; }
+static int api_cancelled(const ph_request_t *req) { (void)req; return 0; }
+static int api_body_pause(ph_request_t *req) { (void)req; return PH_ERROR; }
+static int api_body_resume(ph_request_t *req) { (void)req; return PH_ERROR; }
+static int api_body_fd(const ph_request_t *req, int *fd, uint64_t *len) { (void)req; (void)fd; (void)len; return 0; }
+static int api_stream_wake(ph_request_t *req) { (void)req; return PH_ERROR; }
+static int api_filter_emit(ph_request_t *req, const void *d, size_t n) { (void)req; (void)d; (void)n; return PH_ERROR; }
+
 static int api_parse_bool(const char *s, int *out)
 {
     int v;
@@ -436,4 +458,37 @@ const ph_server_api_t request_api = {
     .parse_bool = api_parse_bool,
     .parse_size = api_parse_size,
     .parse_duration = api_parse_duration,
+    .vlog = api_vlog,
+    .body_vprintf = api_body_vprintf,
+    .request_id = api_request_id,
+    .local = api_local,
+    .scheme = api_scheme,
+    .authority = api_authority,
+    .resp_header = api_resp_header,
+    .set_header = api_set_header,
+    .remove_header = api_remove_header,
+    .early_hints = api_early_hints,
+    .add_trailer = api_add_trailer,
+    .resume = api_resume,
+    .cancelled = api_cancelled,
+    .body_pause = api_body_pause,
+    .body_resume = api_body_resume,
+    .body_fd = api_body_fd,
+    .stream_wake = api_stream_wake,
+    .loop_of = api_loop_of,
+    .loop_current = api_loop_current,
+    .loops = api_loops,
+    .loop_at = api_loop_at,
+    .run_on = api_run_on,
+    .watch_new = api_watch_new,
+    .watch_set = api_watch_set,
+    .watch_free = api_watch_free,
+    .timer_new = api_timer_new,
+    .timer_set = api_timer_set,
+    .timer_stop = api_timer_stop,
+    .timer_free = api_timer_free,
+    .connect = api_connect,
+    .filter_emit = api_filter_emit,
+    .server_info = stats_server_info,
+    .routes_visit = stats_routes_visit,
 };

@@ -40,6 +40,7 @@
 #ifndef PLUGHTTPD_PLUGIN_H
 #define PLUGHTTPD_PLUGIN_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -50,7 +51,7 @@ extern "C" {
 
 #define PH_ABI_MAGIC 0x70684731u /* "phG1" */
 #define PH_ABI_MAJOR 1u
-#define PH_ABI_MINOR 2u
+#define PH_ABI_MINOR 3u
 
 /* Name of the one symbol a plugin exports. */
 #define PH_PLUGIN_SYMBOL "plughttpd_plugin"
@@ -59,6 +60,11 @@ extern "C" {
 #define PH_OK 0
 #define PH_ERROR (-1)
 #define PH_DECLINED 1 /* handle(): not mine; the core answers 404 */
+/* ABI 1.3 */
+#define PH_PENDING 2  /* handle(), on_head(): the answer comes later, through
+                         api->resume() (see "Asynchronous answers") */
+#define PH_DONE 3     /* on_head(): the response is set; send it and skip
+                         the rest of the request (its body is not read) */
 
 /* Log levels for api->log(). */
 #define PH_LOG_ERROR 0
@@ -79,6 +85,14 @@ extern "C" {
  * 504, ...) then carry {"error":"<reason phrase>","status":N} and a
  * newline as application/json instead of a text/plain line. */
 #define PH_PLUGIN_JSON_ERRORS 0x2u
+/* ABI 1.3: handle() runs as soon as the request head is complete (after
+ * the route's access stages), before any body byte is read; the body then
+ * arrives piece by piece through hooks->on_body(), with back-pressure
+ * (api->body_pause/body_resume). handle() answers at once (the body is then
+ * not read, and the connection closes after the answer) or returns
+ * PH_PENDING and calls api->resume() when its answer is ready, usually
+ * from on_body() once it has seen the last piece. Needs hooks->on_body. */
+#define PH_PLUGIN_STREAM_BODY 0x4u
 
 /* A byte span. Not NUL-terminated unless documented; valid for the duration
  * of the request unless documented otherwise. */
@@ -98,6 +112,10 @@ typedef struct ph_kv {
 typedef struct ph_error {
     char msg[256]; /* one line, no trailing period, no file name */
     int key;       /* index into args->keys of the offending key, or -1 */
+    /* --- ABI 1.3: the server allocates this struct, so it may grow;
+     * size tells how much of it the server has. --- */
+    uint32_t size;
+    char hint[256]; /* optional: what would be accepted, logged after msg */
 } ph_error_t;
 
 /* Opaque: one request and its response under construction. */
@@ -108,12 +126,67 @@ typedef struct ph_request ph_request_t;
  * PH_ERROR to abort the connection. Runs on the thread that serves the
  * connection and must not block. */
 typedef ssize_t (*ph_read_fn)(void *arg, void *buf, size_t cap);
+/* ABI 1.3: a ph_read_fn may return PH_STREAM_WAIT: "nothing now". The core
+ * sends everything produced so far (output filters are told to flush) and
+ * calls fn again only after api->stream_wake(req). A plugin built against
+ * an older minor never returns it. */
+#define PH_STREAM_WAIT ((ssize_t)-2)
+
+/* ABI 1.3: a worker thread's event loop, and what plugins register on it.
+ * All opaque. */
+typedef struct ph_loop ph_loop_t;
+typedef struct ph_watch ph_watch_t;
+typedef struct ph_timer ph_timer_t;
+
+/* Events for watches. */
+#define PH_EV_READ 0x1u
+#define PH_EV_WRITE 0x2u
+#define PH_EV_HUP 0x4u /* hang-up or error; delivered whatever was asked */
+
+typedef void (*ph_watch_fn)(ph_watch_t *w, int fd, unsigned events, void *arg);
+typedef void (*ph_timer_fn)(ph_timer_t *t, void *arg);
+typedef void (*ph_task_fn)(void *arg);
+
+/* ABI 1.3: what the introspection calls report. The server fills size with
+ * how much of each struct it wrote; later minors append. */
+typedef struct ph_route_info {
+    uint32_t size;
+    unsigned long generation; /* id of the generation holding the route */
+    int current;              /* 1 for the generation new requests get */
+    const char *prefix;       /* "/api" */
+    const char *plugins;      /* the route's "plugin =" value, as written */
+    const char *file;         /* the content handler's .so */
+    uint64_t in_flight;       /* requests started and not yet ended */
+    uint64_t requests;        /* requests ended */
+    uint64_t status[6];       /* ended with status 1xx..5xx: status[1..5];
+                                 status[0]: no response (client gone) */
+    uint64_t bytes_out;       /* response body bytes sent */
+} ph_route_info_t;
+
+typedef struct ph_server_info {
+    uint32_t size;
+    unsigned long generation; /* the current generation's id */
+    unsigned generations;     /* generations alive in this process */
+    unsigned process_index;   /* 0..processes-1 (0 with processes = 1) */
+    unsigned threads;         /* worker threads of this process */
+    uint64_t connections;     /* open now, in this process */
+    uint64_t connections_total; /* accepted since start, this process */
+    uint64_t in_flight;       /* requests started and not yet ended */
+    uint64_t reloads;         /* generations published after the first */
+    uint64_t reloads_failed;
+} ph_server_info_t;
+
+typedef int (*ph_route_visit_fn)(void *arg, const ph_route_info_t *route);
 
 /*
  * The function table. The server fills it; a plugin only reads it. Every
  * function taking a ph_request_t may be called only from inside handle() for
  * that request (or from a ph_read_fn/cleanup the request owns), on the
- * thread running it.
+ * thread running it. ABI 1.3 widens this: also from the request's hooks
+ * (on_head, on_body, filter_*, on_cancel), and, between PH_PENDING and
+ * resume(), from whichever one thread the plugin answers on. Calls marked
+ * "thread-safe" or "any thread" may be made from anywhere at any time
+ * between create() and destroy().
  */
 typedef struct ph_server_api {
     uint32_t size; /* sizeof the table as filled by the server */
@@ -202,6 +275,131 @@ typedef struct ph_server_api {
     int (*parse_bool)(const char *s, int *out);
     int (*parse_size)(const char *s, uint64_t *out);
     int (*parse_duration)(const char *s, uint64_t *ms);
+
+    /* --- ABI 1.3 ------------------------------------------------------ */
+    /* va_list forms of log() and body_printf(). */
+    void (*vlog)(int level, const char *fmt, va_list ap);
+    int (*body_vprintf)(ph_request_t *req, const char *fmt, va_list ap);
+
+    /* More of the request. Strings are valid until the request ends.
+     *   request_id: unique within this server's run, 16 hex digits; the
+     *               same value appears as the access log's %{id} field
+     *   local:      the address the request came in on, as peer() writes
+     *               it ("127.0.0.1:8080", "[::1]:8080", "unix")
+     *   scheme:     "http" ("https" on a TLS listener)
+     *   authority:  the host the client asked for: the absolute-form
+     *               target's authority, else the Host header; empty when
+     *               neither is there (HTTP/1.0) */
+    ph_str_t (*request_id)(const ph_request_t *req);
+    const char *(*local)(const ph_request_t *req);
+    ph_str_t (*scheme)(const ph_request_t *req);
+    ph_str_t (*authority)(const ph_request_t *req);
+
+    /* Response headers before the head is sent (on_head, handle, a filter's
+     * filter_head, or a pending request before resume()).
+     *   resp_header:   first header so named (case-insensitive): 1 and
+     *                  *value, or 0
+     *   set_header:    replaces every header so named by one (add_header's
+     *                  rules and refusals)
+     *   remove_header: removes every header so named; returns how many */
+    int (*resp_header)(const ph_request_t *req, const char *name, ph_str_t *value);
+    int (*set_header)(ph_request_t *req, const char *name, const char *value);
+    int (*remove_header)(ph_request_t *req, const char *name);
+
+    /* 103 Early Hints: sends "103 Early Hints" with the n headers at once
+     * (typically Link: </style.css>; rel=preload), ahead of the response.
+     * Only before the response head is sent; a no-op returning PH_OK for an
+     * HTTP/1.0 client, which cannot take informational answers. Loop thread
+     * only. */
+    int (*early_hints)(ph_request_t *req, const ph_kv_t *headers, size_t n);
+
+    /* Trailer fields, sent after the last chunk of a streamed body (chunked
+     * framing; dropped where the framing has no trailers). Call before the
+     * stream's fn returns 0. Same rules as add_header(). */
+    int (*add_trailer)(ph_request_t *req, const char *name, const char *value);
+
+    /* --- asynchronous answers --------------------------------------- */
+    /* A stage that returned PH_PENDING (handle(), on_head()) finishes with
+     * resume(req, rc), rc being what the stage would have returned: for
+     * handle() PH_OK, PH_DECLINED or PH_ERROR; for on_head() PH_OK (go on),
+     * PH_DONE or PH_ERROR. Between PH_PENDING and resume() the plugin owns
+     * the request's response: it may build it from ANY ONE thread at a
+     * time (set_status, add_header, body_*...), and nothing else touches
+     * it. resume() is thread-safe: it hands the request back to its
+     * worker's loop, and the plugin must not touch req afterwards.
+     * Exactly one resume() per PH_PENDING, always, also after
+     * cancellation: the request (and its generation) lives until then.
+     * Returns PH_OK when the answer will be sent, PH_ERROR when the
+     * request was cancelled and it will not. */
+    int (*resume)(ph_request_t *req, int rc);
+    /* Whether the client no longer waits for req: gone, timed out
+     * (handler_timeout answered 504), or the server is stopping. Any
+     * thread; once 1, stays 1. */
+    int (*cancelled)(const ph_request_t *req);
+
+    /* --- request bodies ------------------------------------------------ */
+    /* Streamed bodies (PH_PLUGIN_STREAM_BODY): stop and restart reading
+     * the body from the socket. While paused the client is not charged
+     * with body_timeout or body_min_rate, and the socket's buffers fill,
+     * which slows the client down. Loop thread only (from elsewhere, post
+     * a task with run_on()). */
+    int (*body_pause)(ph_request_t *req);
+    int (*body_resume)(ph_request_t *req);
+    /* A buffered body the route spilled to a temporary file (route key
+     * body_spill = SIZE): 1 with *fd (owned by the core; valid until the
+     * request ends; read it with pread) and *len, or 0 when the body is in
+     * memory. body() works either way (the file is mapped). */
+    int (*body_fd)(const ph_request_t *req, int *fd, uint64_t *len);
+
+    /* --- responses that wait ------------------------------------------ */
+    /* A stream whose fn returned PH_STREAM_WAIT: call fn again. Thread-safe
+     * and cheap; a wake while fn runs is not lost (fn is called again). A
+     * wake after the request ended is ignored, so the plugin must not
+     * touch req after the stream's cleanup ran: call it under the plugin's
+     * own lock that its on_cleanup also takes. */
+    int (*stream_wake)(ph_request_t *req);
+
+    /* --- the event loop ------------------------------------------------- */
+    /* The loop serving req (loop thread or not: any thread). */
+    ph_loop_t *(*loop_of)(const ph_request_t *req);
+    /* The calling thread's loop: NULL on a thread that is not a worker. */
+    ph_loop_t *(*loop_current)(void);
+    /* Worker threads of this process: loop_at(i) for 0 <= i < loops(). */
+    unsigned (*loops)(void);
+    ph_loop_t *(*loop_at)(unsigned i);
+    /* fn(arg) runs soon on loop's thread. Thread-safe. Returns PH_ERROR
+     * when out of memory or the loop has stopped (fn will not run). */
+    int (*run_on)(ph_loop_t *loop, ph_task_fn fn, void *arg);
+    /* Watches fd (non-blocking; stays the plugin's) on loop for events:
+     * cb runs on the loop's thread. Create, change and free on that
+     * thread only. watch_set(w, 0) pauses. */
+    ph_watch_t *(*watch_new)(ph_loop_t *loop, int fd, unsigned events, ph_watch_fn cb, void *arg);
+    int (*watch_set)(ph_watch_t *w, unsigned events);
+    void (*watch_free)(ph_watch_t *w);
+    /* One-shot timer on loop: timer_set() (re)arms it for ms from now;
+     * loop's thread only. */
+    ph_timer_t *(*timer_new)(ph_loop_t *loop, ph_timer_fn cb, void *arg);
+    int (*timer_set)(ph_timer_t *t, uint64_t ms);
+    void (*timer_stop)(ph_timer_t *t);
+    void (*timer_free)(ph_timer_t *t);
+    /* Starts a non-blocking connect to "host:port" (numeric IPv4, [IPv6]
+     * or a name resolved by getaddrinfo: resolve names at create(), not
+     * per request, as it may block) or "unix:/path". Returns a connected or
+     * connecting socket (close-on-exec, non-blocking; the caller's), or
+     * -1 with errno set. Watch it for PH_EV_WRITE and read SO_ERROR to
+     * know when and whether it connected. Any thread. */
+    int (*connect)(const char *address);
+
+    /* Output filters: hands len bytes on, from filter_body() (copied).
+     * Loop thread. */
+    int (*filter_emit)(ph_request_t *req, const void *data, size_t len);
+
+    /* --- introspection (any thread; a consistent-enough snapshot) ------ */
+    int (*server_info)(ph_server_info_t *out);
+    /* fn(arg, route) for every route of every generation alive in this
+     * process, current generation first; stops when fn returns nonzero and
+     * returns that value. */
+    int (*routes_visit)(ph_route_visit_fn fn, void *arg);
 } ph_server_api_t;
 
 /* True when the server's table has the member (safe across minors). */
@@ -220,12 +418,103 @@ typedef struct ph_create_args {
     unsigned threads;             /* worker threads that may call handle() */
     /* --- ABI 1.1 ------------------------------------------------------ */
     uint32_t flags;               /* PH_CREATE_* */
+    /* --- ABI 1.3 ------------------------------------------------------ */
+    const char *name;             /* this plugin's name in the route's
+                                     "plugin =" list (keys "name.key") */
+    unsigned processes;           /* worker processes (1: the one process) */
 } ph_create_args_t;
 
 /* create() runs for a configuration test (plughttpd -t, --check-plugin):
  * validate everything as for real, but leave nothing behind: no files or
  * databases created, nothing written. destroy() follows at once. */
 #define PH_CREATE_CHECK 0x1u
+
+/*
+ * ABI 1.3: optional hooks, pointed to by the descriptor. Any may be NULL.
+ * The server reads only the first hooks->size bytes, so a later minor can
+ * append hooks.
+ *
+ * Stacked handlers. A route may list several plugins:
+ *     [route /app]
+ *     plugin = ratelimit, auth, proxy, gzip
+ *     auth.realm = app          ; "name.key" goes to the plugin so named
+ *     upstream = 127.0.0.1:9000 ; a bare key goes to the content handler
+ * Each listed plugin has one role, from its descriptor: a plugin with
+ * handle() is the content handler (exactly one per route); one without
+ * handle() but with on_head() is an access stage; one with filter_body()
+ * and no handle() is an output filter. Per request: the access stages'
+ * on_head() in the order listed, then the content handler's on_head() and
+ * handle(), then, for the response, the filters in the order listed (the
+ * first one listed sees the handler's output, the next one its output).
+ *
+ * Threads: every hook runs on the loop thread of the request's worker,
+ * except handle() of a blocking plugin (PH_PLUGIN_BLOCKING), which runs on
+ * a helper thread.
+ */
+typedef struct ph_hooks {
+    uint32_t size; /* sizeof(ph_hooks_t) at build time */
+
+    /* The request head is complete: before "100 Continue" is sent and
+     * before any body byte is read. Return PH_OK to let the request go on,
+     * PH_DONE after setting the answer (e.g. send_error(req, 401, ...),
+     * or 413, or a redirect): it is sent, the body is not read, and the
+     * connection closes after it when a body was announced. PH_PENDING to
+     * decide later with resume(); PH_ERROR for a 500. The content handler's
+     * own on_head() runs after the access stages'. */
+    int (*on_head)(void *instance, ph_request_t *req);
+
+    /* PH_PLUGIN_STREAM_BODY: the next len bytes of the decoded body (data
+     * valid during the call only), last = 1 with the final piece (len may
+     * be 0). Return PH_OK, or PH_ERROR to answer 500 and stop reading. */
+    int (*on_body)(void *instance, ph_request_t *req, const void *data, size_t len, int last);
+
+    /* The client no longer waits for req (gone, handler_timeout,
+     * shutdown): for a request that is pending (PH_PENDING) or whose
+     * streamed response has not ended. Stop the work and resume() as
+     * promised; the answer will not be sent. Runs once, on the loop. */
+    void (*on_cancel)(void *instance, ph_request_t *req);
+
+    /* Output filter. filter_head() sees the response before its head is
+     * sent: it may change the status and headers, and returns PH_OK to
+     * transform this body or PH_DECLINED to let it pass untouched (e.g. a
+     * compressor facing an already compressed type). *state is the
+     * filter's per-request slot (NULL at first; allocate it with
+     * api->alloc()). A filtered body has no Content-Length: it goes out
+     * chunked (HTTP/1.1) or close-delimited (HTTP/1.0).
+     * filter_body() gets the body as it is produced, with PH_FILTER_FLUSH
+     * when the producer waits (a stream returned PH_STREAM_WAIT: emit all
+     * you can now) and PH_FILTER_END with the last piece (len may be 0);
+     * it hands its output on with api->filter_emit(). Return PH_OK, or
+     * PH_ERROR to abort the response (the connection closes). */
+    int (*filter_head)(void *instance, ph_request_t *req, void **state);
+    int (*filter_body)(void *instance, ph_request_t *req, void *state, const void *data, size_t len,
+                       unsigned flags);
+
+    /* Lifecycle. process_init() runs once per instance in each process that
+     * serves requests (each worker process with processes = N, the one
+     * process otherwise), after every instance of the generation was
+     * created and before any of its requests; process_exit() before the
+     * instance's destroy(), in the same process. thread_init() and
+     * thread_exit() run on each worker thread (index 0..threads-1) when
+     * that thread starts and stops taking new requests for the instance's
+     * generation (after a reload, requests already running on the thread
+     * may still reach the instance after thread_exit()). A failing
+     * process_init() (PH_ERROR) fails the start or the reload. The master
+     * of worker processes runs none of them. */
+    int (*process_init)(void *instance, unsigned index);
+    void (*process_exit)(void *instance, unsigned index);
+    int (*thread_init)(void *instance, unsigned index);
+    void (*thread_exit)(void *instance, unsigned index);
+
+    /* Asked at each reload when the instance would be kept (same file,
+     * keys and prefix): return 1 to be created anew instead (e.g. a file
+     * the instance read has changed), 0 to be kept. Main thread. */
+    int (*reload_check)(void *instance);
+} ph_hooks_t;
+
+/* filter_body() flags. */
+#define PH_FILTER_FLUSH 0x1u
+#define PH_FILTER_END 0x2u
 
 /* The descriptor a plugin exports as PH_PLUGIN_SYMBOL. */
 typedef struct ph_plugin {
@@ -241,9 +530,15 @@ typedef struct ph_plugin {
     int (*create)(const ph_create_args_t *args, void **instance, ph_error_t *err);
     /* Build the response for req. Return PH_OK (response set; a plugin that
      * set nothing answers 200 with an empty body), PH_DECLINED (404), or
-     * PH_ERROR (500 unless a status >= 400 was set). */
+     * PH_ERROR (500 unless a status >= 400 was set). ABI 1.3: or
+     * PH_PENDING, and answer later with api->resume() (the route's
+     * handler_timeout still applies: past it the client gets a 504, the
+     * plugin on_cancel(), and its resume() returns PH_ERROR). NULL for an
+     * access stage or an output filter (see ph_hooks_t). */
     int (*handle)(void *instance, ph_request_t *req);
     void (*destroy)(void *instance);
+    /* --- ABI 1.3 ------------------------------------------------------ */
+    const ph_hooks_t *hooks; /* NULL: none */
 } ph_plugin_t;
 
 #if defined(__GNUC__)
@@ -259,7 +554,17 @@ typedef struct ph_plugin {
     PH_EXPORT extern const ph_plugin_t plughttpd_plugin;                              \
     PH_EXPORT const ph_plugin_t plughttpd_plugin = {                                  \
         PH_ABI_MAGIC, PH_ABI_MAJOR, PH_ABI_MINOR, (uint32_t)sizeof(ph_plugin_t),     \
-        (flags_), (name_), (version_), (create_), (handle_), (destroy_)}
+        (flags_), (name_), (version_), (create_), (handle_), (destroy_), NULL}
+
+/* ABI 1.3: the same with hooks (a const ph_hooks_t *), e.g.
+ *   static const ph_hooks_t hooks = {sizeof hooks, .on_head = auth_head};
+ *   PH_PLUGIN_DEFINE_HOOKS("auth", "1.0", 0, auth_create, NULL, auth_destroy,
+ *                          &hooks);                                       */
+#define PH_PLUGIN_DEFINE_HOOKS(name_, version_, flags_, create_, handle_, destroy_, hooks_) \
+    PH_EXPORT extern const ph_plugin_t plughttpd_plugin;                              \
+    PH_EXPORT const ph_plugin_t plughttpd_plugin = {                                  \
+        PH_ABI_MAGIC, PH_ABI_MAJOR, PH_ABI_MINOR, (uint32_t)sizeof(ph_plugin_t),     \
+        (flags_), (name_), (version_), (create_), (handle_), (destroy_), (hooks_)}
 
 #ifdef __cplusplus
 }
