@@ -227,7 +227,7 @@ static int create_instance(const gen_t *g, const cfg_route_t *r, gen_instance_t 
         .threads = cfg->threads,
         .flags = flags,
     };
-    ph_error_t perr = {.msg = "", .key = -1};
+    ph_error_t perr = {.msg = "", .key = -1, .size = sizeof perr, .hint = ""};
     void *instance = NULL;
     int rc = d->create(&args, &instance, &perr);
     free(kv);
@@ -235,8 +235,12 @@ static int create_instance(const gen_t *g, const cfg_route_t *r, gen_instance_t 
         int line = r->plugin_line;
         if (perr.key >= 0 && (size_t)perr.key < r->nkeys)
             line = r->keys[perr.key].line;
-        snprintf(err, errlen, "%s:%d: [route %s] plugin %s refused its configuration: %s", cfg->path, line,
-                 r->prefix, d->name, perr.msg[0] ? perr.msg : "(no reason given)");
+        perr.msg[sizeof perr.msg - 1] = perr.hint[sizeof perr.hint - 1] = '\0';
+        snprintf(err, errlen, "%s:%d: [route %s] plugin %s refused its configuration: %s%s%s", cfg->path, line,
+                 r->prefix, d->name, perr.msg[0] ? perr.msg : "(no reason given)", perr.hint[0] ? " (" : "",
+                 perr.hint[0] ? perr.hint : "");
+        if (perr.hint[0])
+            snprintf(err + strlen(err), errlen - strlen(err), ")");
         return -1;
     }
     if (flags & PH_CREATE_CHECK) {
