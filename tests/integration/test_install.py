@@ -116,6 +116,7 @@ class Files(unittest.TestCase):
                 P["systemdunitdir"] + "/plughttpd.service",
                 P["systemdunitdir"] + "/plughttpd.socket",
                 P["mandir"] + "/man8/plughttpd.8",
+                P["mandir"] + "/man3/plughttpd-plugin.3",
                 P["sysconfdir"] + "/plughttpd/server.ini",
                 P["sysconfdir"] + "/plughttpd/schema.sql",
                 P["sysconfdir"] + "/plughttpd/schema.pg.sql"}
@@ -163,6 +164,17 @@ class Files(unittest.TestCase):
         warnings = [l for l in p.stderr.splitlines() if "can't break line" not in l]
         self.assertEqual(warnings, [])
         self.assertIn("Default plugin folder", p.stdout)
+
+    @unittest.skipUnless(shutil.which("man"), "man not installed")
+    def test_plugin_man_page_renders(self):
+        page = dest(P["mandir"] + "/man3/plughttpd-plugin.3")
+        p = subprocess.run(["man", "--warnings", "-l", "-E", "UTF-8", page], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True, env=dict(os.environ, MANWIDTH="80"),
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, "")
+        self.assertIn('plughttpd %s' % P["VERSION"], p.stdout)
+        self.assertIn("api->resume", p.stdout)
 
 
 class Unit(unittest.TestCase):
