@@ -30,6 +30,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 import harness
@@ -335,6 +336,53 @@ class Run(unittest.TestCase):
             p = self.run_binary("--check-plugin", so, key)
             self.assertNotEqual(p.returncode, 0, p.stdout)
             self.assertIn(msg, p.stdout)
+
+    @unittest.skipUnless(shutil.which("cc") and shutil.which("pkg-config"), "no C compiler or pkg-config")
+    def test_async_example_answers_later_and_streams(self):
+        so = os.path.join(self.build_examples(), "oot_async.so")
+        ini = installed_ini(self.scratch) + (
+            "\n[route /late]\nplugin = %s\ndelay = 30ms\n"
+            "\n[route /ticks]\nplugin = %s\nmode = stream\ndelay = 20ms\nticks = 3\n" % (so, so))
+        with harness.Server(ini) as srv:
+            t0 = time.monotonic()
+            r = srv.get("/late/there")
+            self.assertGreaterEqual(time.monotonic() - t0, 0.030)
+            self.assertEqual((r.status, r.body), (200, b"async /there after 30 ms\n"))
+            # HTTP/1.1: chunked, three lines released 20 ms apart, then the
+            # trailer.
+            t0 = time.monotonic()
+            status, headers, body, trailers = chunked_with_trailers(srv.raw(
+                b"GET /ticks/ HTTP/1.1\r\nHost: localhost\r\nTE: trailers\r\nConnection: close\r\n\r\n"))
+            self.assertGreaterEqual(time.monotonic() - t0, 0.060)
+            self.assertEqual(status, 200)
+            self.assertIn(("transfer-encoding", "chunked"), headers)
+            self.assertEqual(body, b"tick 1\ntick 2\ntick 3\n")
+            self.assertEqual(trailers, [("x-ticks", "3")])
+            # HTTP/1.0: delimited by the close, no trailer.
+            r = harness.parse_responses(srv.raw(b"GET /ticks/ HTTP/1.0\r\n\r\n"))[0]
+            self.assertEqual((r.status, r.body), (200, b"tick 1\ntick 2\ntick 3\n"))
+            self.assertIsNone(r.header("X-Ticks"))
+            self.assertEqual(srv.stop(), 0)
+
+
+def chunked_with_trailers(data):
+    """Status, headers, decoded body and trailer fields (names lower-cased)
+    of one chunked response."""
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    fields = lambda ls: [(k.strip().lower(), v.strip()) for k, _, v in (l.partition(":") for l in ls)]
+    body = b""
+    while True:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        body, rest = body + rest[:size], rest[size + 2:]
+    trailer, _, tail = rest.partition(b"\r\n\r\n")
+    if tail:
+        raise AssertionError("bytes after the response: %r" % tail[:100])
+    tlines = trailer.decode("latin-1").split("\r\n") if trailer else []
+    return int(lines[0].split()[1]), fields(lines[1:]), body, fields(tlines)
 
 
 if __name__ == "__main__":
