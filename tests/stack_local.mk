@@ -32,3 +32,11 @@ EXTRA_tests_unit_test_stats_DEPENDENCIES = $(plugin_LTLIBRARIES)
 STACK_TESTS = tests/integration/test_stack_config.py
 TESTS += tests/unit/test_stats $(STACK_TESTS)
 EXTRA_DIST += $(STACK_TESTS)
+
+check_PROGRAMS += tests/unit/test_gen
+tests_unit_test_gen_SOURCES = tests/unit/test_gen.c
+tests_unit_test_gen_CFLAGS = $(UNIT_CFLAGS) -DECHO_PLUGIN='"$(abs_builddir)/plugins/echo/.libs/echo.so"' \
+	-DTEST_PLUGIN_DIR='"$(abs_builddir)/tests/plugins/.libs"'
+tests_unit_test_gen_LDADD = $(UNIT_LDADD)
+EXTRA_tests_unit_test_gen_DEPENDENCIES = $(check_LTLIBRARIES) $(plugin_LTLIBRARIES)
+TESTS += tests/unit/test_gen
