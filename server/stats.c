@@ -34,7 +34,7 @@ static conn_slot_t conns[PROCESS_SLOTS];
 static stats_slot_t unrouted[PROCESS_SLOTS];
 
 /* Each thread's slot index, 1.., drawn at its first count. */
-static __thread unsigned my_index;
+static __thread unsigned my_index __attribute__((tls_model("initial-exec")));
 static unsigned next_index;
 
 static unsigned long current_gen;
