@@ -312,6 +312,19 @@ class Introspection(unittest.TestCase):
             self.assertEqual((info["generation"], info["generations"]), (2, 1))
             self.assertEqual([r["generation"] for r in info["routes"]], [2, 2, 2])
 
+    def test_worker_processes(self):
+        """A worker process serves one generation; one forked for a reload
+        counts it, and a failed reload before it."""
+        with Server(server_ini(self.routes(), server_extra="processes = 2")) as srv:
+            info = self.info(srv)
+            self.assertEqual((info["generation"], info["generations"], info["reloads"]), (1, 1, 0))
+            srv.reload(server_ini("[server]\nbogus = 1\n", server_extra="processes = 2"), FAILED)
+            srv.reload(server_ini(self.routes(), server_extra="processes = 2"), r"reload: generation 2 serving")
+            info = self.info(srv)
+            self.assertEqual((info["generation"], info["generations"], info["reloads"], info["reloads_failed"]),
+                             (2, 1, 1, 1))
+            self.assertEqual({r["generation"] for r in info["routes"]}, {2})
+
     def test_requests_per_route(self):
         with Server(server_ini(self.routes())) as srv:
             for _ in range(5):
