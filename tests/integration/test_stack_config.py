@@ -324,6 +324,22 @@ class Introspection(unittest.TestCase):
             self.assertEqual((info["generation"], info["generations"], info["reloads"], info["reloads_failed"]),
                              (2, 1, 1, 1))
             self.assertEqual({r["generation"] for r in info["routes"]}, {2})
+            # each worker process has its own index. Idle connections held
+            # open make a process that holds more than its share step back
+            # from accepting, so requests reach both.
+            seen = {}
+            idle = []
+            try:
+                for _ in range(100):
+                    info = self.info(srv)
+                    seen.setdefault(info["pid"], set()).add(info["process_index"])
+                    if len(seen) == 2:
+                        break
+                    idle.append(srv.connect())
+            finally:
+                for s in idle:
+                    s.close()
+            self.assertEqual(sorted(i for v in seen.values() for i in v), [0, 1], seen)
 
     def test_requests_per_route(self):
         with Server(server_ini(self.routes())) as srv:

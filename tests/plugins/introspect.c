@@ -3,7 +3,7 @@
  * introspection (ABI 1.3 api->server_info and api->routes_visit) as one
  * line of JSON:
  *
- *   {"generation":G,"generations":N,"process_index":P,"threads":T,
+ *   {"pid":PID,"generation":G,"generations":N,"process_index":P,"threads":T,
  *    "connections":C,"connections_total":CT,"in_flight":I,"reloads":R,
  *    "reloads_failed":RF,"routes":[{"generation":G,"current":1,
  *    "prefix":"/a","plugins":"gate, echo","file":"/x/echo.so",
@@ -16,6 +16,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 typedef struct intro {
     const ph_server_api_t *api;
@@ -94,10 +95,10 @@ static int intro_handle(void *instance, ph_request_t *req)
         return api->send_error(req, 500, "server_info failed") == PH_OK ? PH_OK : PH_ERROR;
     api->add_header(req, "Content-Type", "application/json");
     api->body_printf(req,
-                     "{\"generation\":%lu,\"generations\":%u,\"process_index\":%u,\"threads\":%u,"
+                     "{\"pid\":%d,\"generation\":%lu,\"generations\":%u,\"process_index\":%u,\"threads\":%u,"
                      "\"connections\":%llu,\"connections_total\":%llu,\"in_flight\":%llu,\"reloads\":%llu,"
                      "\"reloads_failed\":%llu,\"routes\":[",
-                     si.generation, si.generations, si.process_index, si.threads,
+                     (int)getpid(), si.generation, si.generations, si.process_index, si.threads,
                      (unsigned long long)si.connections, (unsigned long long)si.connections_total,
                      (unsigned long long)si.in_flight, (unsigned long long)si.reloads,
                      (unsigned long long)si.reloads_failed);
