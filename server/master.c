@@ -34,6 +34,7 @@ typedef struct child {
     int ready, stopped;
     int failed;              /* its pipe closed before it said 'R' */
     unsigned slot;           /* its connection counter in s->conn_slots */
+    unsigned index;          /* 0..n-1 among its generation's processes */
     uint64_t started;        /* monotonic usec */
 } child_t;
 
@@ -48,7 +49,7 @@ typedef struct master {
 /* A new worker process: forget every generation but the one it serves,
  * create that one's route instances (as the user the master runs as),
  * serve. It exits with 1, before saying 'R', when it cannot. */
-static void child_main(server_t *s, pid_t master)
+static void child_main(server_t *s, pid_t master, unsigned index)
 {
     /* The master's death must not leave orphans serving an old config.
      * Compared with the master's own pid, not with 1: in a container the
@@ -58,6 +59,7 @@ static void child_main(server_t *s, pid_t master)
         _exit(0);
     listener_keep_paths();
     gen_forget_others(s->gen);
+    gen_set_process_index(index);
     char err[1024];
     if (gen_create(s->gen, GEN_CREATE, err, sizeof err) < 0) {
         log_error("worker process cannot start: %s", err);
@@ -85,7 +87,8 @@ static unsigned free_slot(master_t *m)
     return 0; /* more children than slots: share one (counts stay bounded) */
 }
 
-static int spawn(master_t *m)
+/* Starts worker process number index (0..n-1) of the current generation. */
+static int spawn(master_t *m, unsigned index)
 {
     m->s->slot = free_slot(m);
     pid_t master = getpid();
@@ -106,7 +109,7 @@ static int spawn(master_t *m)
             close(m->kids[i].fd);
         close(p[0]);
         m->s->master_fd = p[1];
-        child_main(m->s, master);
+        child_main(m->s, master, index);
     }
     close(p[1]);
     fcntl(p[0], F_SETFL, O_NONBLOCK);
@@ -119,7 +122,7 @@ static int spawn(master_t *m)
         m->capkids = cap;
     }
     m->kids[m->nkids++] = (child_t){.pid = pid, .fd = p[0], .gen = m->s->gen->id, .slot = m->s->slot,
-                                    .started = server_monotonic_usec()};
+                                    .started = server_monotonic_usec(), .index = index};
     log_info("worker process %d started (generation %lu)", (int)pid, m->s->gen->id);
     return 0;
 }
@@ -170,7 +173,7 @@ static void reap(master_t *m)
             struct timespec pause = {1, 0};
             nanosleep(&pause, NULL);
         }
-        spawn(m);
+        spawn(m, k.index);
     }
 }
 
@@ -231,7 +234,7 @@ static unsigned wait_kids(master_t *m, char what, unsigned long id, int ms)
 static unsigned start_gen(master_t *m)
 {
     for (unsigned i = 0; i < m->n; i++)
-        if (spawn(m) < 0 || wait_kids(m, 'R', m->s->gen->id, 10000) > 0)
+        if (spawn(m, i) < 0 || wait_kids(m, 'R', m->s->gen->id, 10000) > 0)
             return m->n - i;
     return 0;
 }
