@@ -1187,3 +1187,5 @@ void conn_abort(conn_t *c)
     }
     close_conn(c);
 }
+
+worker_t *conn_worker(const conn_t *c) { return c->w; }

@@ -43,4 +43,7 @@ conn_t *conn_next(const conn_t *c);
 void conn_link(conn_t *c, conn_t **head);
 void conn_unlink(conn_t *c, conn_t **head);
 
+/* The worker serving c (any thread: fixed for c's life). */
+struct worker *conn_worker(const conn_t *c);
+
 #endif

@@ -385,13 +385,34 @@ static int start_workers(server_t *s)
         w->conn_slots = s->conn_slots;
         w->nslots = s->nslots;
         w->loops = cfg->threads * cfg->processes;
-        if (worker_init(w, i, s->gen, s->blocking, &s->conn_slots[s->slot]) < 0 ||
-            worker_start(&s->workers[i]) < 0) {
+        if (worker_init(w, i, s->gen, s->blocking, &s->conn_slots[s->slot]) < 0) {
             log_error("cannot start worker %u: %s", i, strerror(errno));
             return -1;
         }
     }
+    /* Every loop exists before any thread runs a plugin hook that may ask
+     * for them (loop_at, run_on). */
+    worker_set_all(s->workers, s->nworkers);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        if (worker_start(&s->workers[i]) < 0) {
+            log_error("cannot start worker %u: %s", i, strerror(errno));
+            return -1;
+        }
     return 0;
+}
+
+/* Once the instances are destroyed, nothing can reach the workers through
+ * the plugin API: the rest of them goes. */
+static void release_workers(server_t *s)
+{
+    if (s->workers == NULL)
+        return;
+    worker_set_all(NULL, 0);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        worker_release(&s->workers[i]);
+    free(s->workers);
+    s->workers = NULL;
+    s->nworkers = 0;
 }
 
 /* Waits for the workers to drain, up to the shutdown timeout, then cuts the
@@ -467,11 +488,11 @@ static void stop_workers(server_t *s, int child)
         _exit(0);
     }
     blocking_free(s->blocking);
+    /* The array itself stays until the instances are destroyed (see
+     * release_workers): a plugin's own thread may still call run_on(),
+     * which then fails. */
     for (unsigned i = 0; i < s->nworkers; i++)
         worker_destroy(&s->workers[i]);
-    free(s->workers);
-    s->workers = NULL;
-    s->nworkers = 0;
 }
 
 int server_start(server_t *s, const char *path)
@@ -630,6 +651,7 @@ void server_finish(server_t *s, int remove_pid_file)
         s->gen = NULL;
         gen_reap();
     }
+    release_workers(s);
     listener_release_passed();
     /* The file the start-up wrote, whatever a reload's configuration says.
      * Written as root; after the privilege drop its folder (/run) may
