@@ -313,7 +313,7 @@ static int collect_members(gen_t *g)
 /* process_init for each created instance new to this process, in route
  * order. One that fails gets no process_exit; those before it do, when
  * the failed generation is discarded. */
-static int init_process(gen_t *g, char *err, size_t errlen)
+int gen_init_process(gen_t *g, char *err, size_t errlen)
 {
     for (size_t i = 0; i < g->nmembers; i++) {
         const gen_member_t *m = &g->members[i];
@@ -346,7 +346,7 @@ int gen_create(gen_t *g, gen_how_t how, char *err, size_t errlen)
             return -1;
         stat_created++;
     }
-    return how == GEN_CREATE ? init_process(g, err, errlen) : 0;
+    return 0;
 }
 
 void gen_hooks_of(const ph_plugin_t *d, ph_hooks_t *out)
@@ -412,7 +412,8 @@ static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_how_t 
     g->cfg = cfg;
     g->limits.max_header_bytes = cfg->max_header_bytes;
     g->limits.max_uri_bytes = cfg->max_uri_bytes;
-    if ((bind && build_listeners(g, prev, err, errlen) < 0) || build_routes(g, prev, how, err, errlen) < 0) {
+    if ((bind && build_listeners(g, prev, err, errlen) < 0) || build_routes(g, prev, how, err, errlen) < 0 ||
+        (how == GEN_CREATE && gen_init_process(g, err, errlen) < 0)) {
         g->cfg = NULL; /* still the caller's */
         gen_destroy(g);
         return -1;

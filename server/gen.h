@@ -130,15 +130,22 @@ int gen_build(cfg_t *cfg, gen_t *prev, unsigned long id, gen_how_t how, gen_t **
 
 /* Takes every route instance of g to how (GEN_CHECK or GEN_CREATE): the
  * start-up builds with GEN_LOAD as root, drops privileges, then creates, so
- * plugins always run as the server's user. GEN_CREATE is what a serving
- * process does: once every instance exists, each one new to this process
- * gets its process_init hook (a failure fails the whole step); its
- * process_exit runs before its destroy(). Returns 0, or -1 with err
+ * plugins always run as the server's user. Returns 0, or -1 with err
  * filled; g is then fit only for being discarded. Main thread only.
  *
- * A reload building with GEN_CREATE asks each instance it would keep its
- * reload_check hook (once per build): nonzero has it created anew. */
+ * A reload building with GEN_CREATE (gen_build) asks each instance it would
+ * keep its reload_check hook (once per build): nonzero has it created
+ * anew; and it ends with gen_init_process. */
 int gen_create(gen_t *g, gen_how_t how, char *err, size_t errlen);
+
+/* What only a serving process does, once g's instances are created (and,
+ * at start-up, once its worker loops exist, so that process_init finds
+ * them): process_init for each created instance new to this process, in
+ * route order. A failure fails the whole step, and the start or reload
+ * with it: that instance gets no process_exit, those before it get theirs
+ * when g is discarded. process_exit always runs before destroy(). Returns
+ * 0, or -1 with err filled. Main thread only. */
+int gen_init_process(gen_t *g, char *err, size_t errlen);
 
 /* In a process just forked: destroys every generation but keep without
  * calling any plugin (only libraries, listening sockets and memory are

@@ -366,7 +366,7 @@ static void tell_master(server_t *s, char what)
         log_warn("cannot reach the master: %s", strerror(errno));
 }
 
-static int start_workers(server_t *s)
+static int start_workers(server_t *s, int child)
 {
     const cfg_t *cfg = s->gen->cfg;
     s->blocking = blocking_new(cfg->blocking_threads, cfg->blocking_queue);
@@ -390,9 +390,20 @@ static int start_workers(server_t *s)
             return -1;
         }
     }
-    /* Every loop exists before any thread runs a plugin hook that may ask
-     * for them (loop_at, run_on). */
+    /* Every loop exists before any plugin hook may ask for them (loop_at,
+     * run_on): process_init runs here, before any thread starts. */
     worker_set_all(s->workers, s->nworkers);
+    char err[1024];
+    if (gen_init_process(s->gen, err, sizeof err) < 0) {
+        log_error("%s", err);
+        if (!child)
+            start_failed(s->gen->cfg);
+        for (unsigned i = 0; i < s->nworkers; i++)
+            worker_destroy(&s->workers[i]);
+        blocking_free(s->blocking);
+        s->blocking = NULL;
+        return -1;
+    }
     for (unsigned i = 0; i < s->nworkers; i++)
         if (worker_start(&s->workers[i]) < 0) {
             log_error("cannot start worker %u: %s", i, strerror(errno));
@@ -604,7 +615,7 @@ int server_run(server_t *s, int child)
 {
     sigset_t set;
     server_signals(&set, 0);
-    if (start_workers(s) < 0)
+    if (start_workers(s, child) < 0)
         return 1;
     const cfg_t *cfg = s->gen->cfg;
     log_info("ready: plughttpd %s, generation %lu, %u thread%s, %zu route%s%s", PH_SERVER_VERSION, s->gen->id,

@@ -199,8 +199,8 @@ class Lifecycle(unittest.TestCase):
             must_log(self, srv, r"loopy\[life\] thread_init index=1")
             must_log(self, srv, r"loopy\[life\] thread_init index=0")
             self.assertEqual([(m.group(1), int(m.group(2))) for m in lines_from(
-                srv, r"loopy\[life\] process_init index=(\d+) pid=(\d+) id=%s loops=0" % first)],
-                [("0", pid)], "process_init runs once, before the worker threads exist")
+                srv, r"loopy\[life\] process_init index=(\d+) pid=(\d+) id=%s loops=2" % first)],
+                [("0", pid)], "process_init runs once, and finds the loops")
             self.assertEqual(sorted(hook_lines(srv, "life", "thread_init")),
                              [(0, int(first), 1), (1, int(first), 1)])
 
@@ -287,7 +287,7 @@ class Lifecycle(unittest.TestCase):
             master = srv.proc.pid
             self.assertEqual(lines_from(srv, r"loopy\[pp\] create id=\d+ pid=%d check=0" % master), [])
             inits = {(int(m.group(1)), int(m.group(2))) for m in
-                     lines_from(srv, r"loopy\[pp\] process_init index=(\d+) pid=(\d+)")}
+                     lines_from(srv, r"loopy\[pp\] process_init index=(\d+) pid=(\d+) id=\d+ loops=2")}
             self.assertEqual(sorted(i for i, _ in inits), [0, 1], inits)
             pids = {p for _, p in inits}
             self.assertEqual(len(pids), 2)

@@ -269,6 +269,7 @@ static int do_run_on(loopy_t *l, ph_request_t *req)
 typedef struct timers {
     loopy_t *l;
     ph_timer_t *stopped;
+    void *stopped_arg;
     int stopped_fired;
 } timers_t;
 
@@ -286,12 +287,12 @@ static void timer_fired(ph_timer_t *t, void *arg)
     if (ot->done) {
         LOG(ts->l, "loopy[%s] timers done; stopped timer fired=%d", ts->l->tag, ts->stopped_fired);
         api->timer_free(ts->stopped);
+        free(ts->stopped_arg);
         free(ts);
     } else if (ot->ms == 5) {
         ts->stopped_fired = 1;
         LOG(ts->l, "loopy[%s] timer 5 fired", ts->l->tag);
-        free(ot);
-        return; /* freed with the others at "done" */
+        return; /* freed at "done" */
     } else {
         LOG(ts->l, "loopy[%s] timer %u fired", ts->l->tag, ot->ms);
     }
@@ -299,8 +300,8 @@ static void timer_fired(ph_timer_t *t, void *arg)
     api->timer_free(t);
 }
 
-/* A timer named name, set for ms. */
-static ph_timer_t *arm(timers_t *ts, unsigned name, unsigned ms, int done)
+/* A timer named name, set for ms; *arg (if asked) is its callback's. */
+static ph_timer_t *arm(timers_t *ts, unsigned name, unsigned ms, int done, void **arg)
 {
     const ph_server_api_t *api = ts->l->api;
     one_timer_t *ot = calloc(1, sizeof *ot);
@@ -310,6 +311,8 @@ static ph_timer_t *arm(timers_t *ts, unsigned name, unsigned ms, int done)
         free(ot);
         return NULL;
     }
+    if (arg)
+        *arg = ot;
     return t;
 }
 
@@ -318,13 +321,13 @@ static int do_timers(loopy_t *l, ph_request_t *req)
     const ph_server_api_t *api = l->api;
     timers_t *ts = calloc(1, sizeof *ts);
     ts->l = l;
-    arm(ts, 30, 30, 0);
-    arm(ts, 10, 10, 0);
-    arm(ts, 20, 20, 0);
-    ph_timer_t *t15 = arm(ts, 15, 1000, 0);
-    ts->stopped = arm(ts, 5, 5, 0);
+    arm(ts, 30, 30, 0, NULL);
+    arm(ts, 10, 10, 0, NULL);
+    arm(ts, 20, 20, 0, NULL);
+    ph_timer_t *t15 = arm(ts, 15, 1000, 0, NULL);
+    ts->stopped = arm(ts, 5, 5, 0, &ts->stopped_arg);
     api->timer_stop(ts->stopped);
-    arm(ts, 40, 40, 1);
+    arm(ts, 40, 40, 1, NULL);
     /* re-set: fires at 15 ms, not 1000 */
     int rc = api->timer_set(t15, 15);
     return api->body_printf(req, "armed rc=%d\n", rc);
