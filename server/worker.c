@@ -340,19 +340,20 @@ int worker_post_task(worker_t *w, void (*fn)(void *), void *arg)
     if (m == NULL)
         return -1;
     *m = (wmsg_t){.kind = MSG_TASK, .ptr = arg, .fn = fn};
+    /* The wake-up is sent under the lock: a plugin's thread is not
+     * ordered with the stop, and once closed is set (under the lock) the
+     * eventfd may be closed and its number reused. */
     pthread_mutex_lock(&w->lock);
     int closed = w->closed;
     if (!closed) {
         *w->inbox_tail = m;
         w->inbox_tail = &m->next;
+        ev_async_send(&w->wake);
     }
     pthread_mutex_unlock(&w->lock);
-    if (closed) {
+    if (closed)
         free(m);
-        return -1;
-    }
-    ev_async_send(&w->wake);
-    return 0;
+    return closed ? -1 : 0;
 }
 
 static void begin_stop(worker_t *w)

@@ -82,8 +82,7 @@ class LoopCalls(unittest.TestCase):
         self.assertEqual(m.group(1), m.group(2), "loop_current() and loop_of(req) differ on the loop thread")
 
     def test_thread_init_once_per_index_at_start(self):
-        must_log(self, self.srv, r"loopy\[calls\] thread_init index=2")
-        inits = hook_lines(self.srv, "calls", "thread_init")
+        inits = harness.settle(lambda: hook_lines(self.srv, "calls", "thread_init"), lambda v: len(v) >= 3)
         self.assertEqual(sorted(i for i, _, _ in inits), [0, 1, 2], inits)
         self.assertEqual({(i_d, match) for _, i_d, match in inits}, {(inits[0][1], 1)}, inits)
 
@@ -238,6 +237,7 @@ class Lifecycle(unittest.TestCase):
         ini = harness.server_ini(routes=route("pi"), threads=2, access_log="off")
         with harness.Server(ini) as srv:
             first = srv.get("/l/").header("X-Loopy-Id")
+            harness.settle(lambda: hook_lines(srv, "pi", "thread_init"), lambda v: len(v) == 2)
             mark = harness.log_count(srv)
             with open(srv.ini, "w") as f:
                 f.write(ini.replace("tag = pi", "tag = pi\nfail = process_init"))
@@ -250,7 +250,7 @@ class Lifecycle(unittest.TestCase):
             must_log(self, srv, r"loopy\[pi\] destroy id=%s" % new, mark)
             self.assertEqual([m.group(1) for m in lines_from(srv, r"loopy\[pi\] (\w+) .*id=%s\b" % new, mark)],
                              ["create", "process_init", "destroy"])
-            self.assertEqual(lines_from(srv, r"loopy\[pi\] thread_", mark), [])
+            self.assertEqual([m.group(0) for m in lines_from(srv, r"loopy\[pi\] thread_.*", mark)], [])
             r = srv.get("/l/")
             self.assertEqual((r.status, r.header("X-Loopy-Id")), (200, first))
             self.assertEqual(srv.stop(), 0)
@@ -276,6 +276,23 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(srv.stop(), 0)
         self.assertEqual(lines_from(srv, r"loopy\[ti\] thread_exit"), [], "thread_exit after a failed thread_init")
         self.assertEqual(len(lines_from(srv, r"loopy\[ti\] process_exit")), 1)
+
+    def test_run_on_refused_once_the_loop_stopped(self):
+        """A thread of the plugin posts to loop 0 every millisecond: every
+        task run_on accepted runs, also those accepted while the server
+        stops, and once the loop is gone run_on refuses."""
+        ini = harness.server_ini(routes=route("po"), threads=2, access_log="off")
+        with harness.Server(ini) as srv:
+            self.assertEqual(srv.get("/l/poster").body, b"posting\n")
+            must_log(self, srv, r"loopy\[po\] poster's first task ran")
+            self.assertEqual(srv.stop(), 0)
+        refused = lines_from(srv, r"loopy\[po\] poster refused after accepted=(\d+)")
+        done = lines_from(srv, r"loopy\[po\] poster accepted=(\d+) ran=(\d+)")
+        self.assertEqual(len(refused), 1, srv.log()[-3000:])
+        self.assertEqual(len(done), 1, srv.log()[-3000:])
+        accepted = int(refused[0].group(1))
+        self.assertGreater(accepted, 0)
+        self.assertEqual((int(done[0].group(1)), int(done[0].group(2))), (accepted, accepted))
 
     def test_process_hooks_with_two_processes(self):
         """processes = 2: each worker process runs process_init and

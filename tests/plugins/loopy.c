@@ -24,6 +24,10 @@
  *              loopy\n" and logs "connect ADDR: connected") or "connect
  *              ADDR: errno=NAME\n"
  *   /misuse    calls that must be refused, one line each
+ *   /poster    starts a thread posting a task to loop 0 every millisecond
+ *              until run_on refuses ("poster refused after accepted=N"),
+ *              the first task logging "poster's first task ran";
+ *              destroy() joins it and logs "poster accepted=N ran=M"
  */
 #include <plughttpd/plugin.h>
 
@@ -45,6 +49,10 @@ typedef struct loopy {
     char renew_flag[512];
     int fail_process_init, fail_thread_init;
     unsigned long long id;
+    /* /poster: a thread of the plugin's posting to loop 0 until refused */
+    pthread_t poster;
+    int poster_started, poster_stop; /* atomic */
+    unsigned long accepted, ran;     /* atomic */
 } loopy_t;
 
 /* Unique per instance in the whole run: each reload that loads the file
@@ -105,6 +113,19 @@ static int ly_create(const ph_create_args_t *args, void **instance, ph_error_t *
 static void ly_destroy(void *instance)
 {
     loopy_t *l = instance;
+    if (__atomic_load_n(&l->poster_started, __ATOMIC_ACQUIRE) == 1) {
+        /* At the stop the loops have ended: the poster is refused and
+         * ends by itself. Otherwise (a reload), it is told to. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 2;
+        if (pthread_timedjoin_np(l->poster, NULL, &until) != 0) {
+            __atomic_store_n(&l->poster_stop, 1, __ATOMIC_RELEASE);
+            pthread_join(l->poster, NULL);
+        }
+        LOG(l, "loopy[%s] poster accepted=%lu ran=%lu", l->tag, __atomic_load_n(&l->accepted, __ATOMIC_ACQUIRE),
+            __atomic_load_n(&l->ran, __ATOMIC_ACQUIRE));
+    }
     LOG(l, "loopy[%s] destroy id=%llu pid=%d", l->tag, l->id, (int)getpid());
     free(l);
 }
@@ -490,6 +511,47 @@ static int do_connect(loopy_t *l, ph_request_t *req)
     return PH_OK;
 }
 
+/* --- /poster -------------------------------------------------------------- */
+
+static void count_task(void *arg)
+{
+    loopy_t *l = arg;
+    if (__atomic_add_fetch(&l->ran, 1, __ATOMIC_ACQ_REL) == 1)
+        LOG(l, "loopy[%s] poster's first task ran", l->tag);
+}
+
+/* Posts to loop 0 every millisecond (for at most 120 s) until run_on
+ * refuses (the loop has stopped) or destroy() asks it to end. */
+static void *post_until_refused(void *arg)
+{
+    loopy_t *l = arg;
+    ph_loop_t *loop = l->api->loop_at(0);
+    for (int i = 0; i < 120000 && !__atomic_load_n(&l->poster_stop, __ATOMIC_ACQUIRE); i++) {
+        if (l->api->run_on(loop, count_task, l) != PH_OK) {
+            LOG(l, "loopy[%s] poster refused after accepted=%lu", l->tag,
+                __atomic_load_n(&l->accepted, __ATOMIC_ACQUIRE));
+            return NULL;
+        }
+        __atomic_add_fetch(&l->accepted, 1, __ATOMIC_ACQ_REL);
+        struct timespec ms = {0, 1000000L};
+        nanosleep(&ms, NULL);
+    }
+    return NULL;
+}
+
+static int do_poster(loopy_t *l, ph_request_t *req)
+{
+    int expected = 0;
+    if (!__atomic_compare_exchange_n(&l->poster_started, &expected, 2, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return l->api->body_printf(req, "already posting\n");
+    if (pthread_create(&l->poster, NULL, post_until_refused, l) != 0) {
+        __atomic_store_n(&l->poster_started, 0, __ATOMIC_RELEASE);
+        return PH_ERROR;
+    }
+    __atomic_store_n(&l->poster_started, 1, __ATOMIC_RELEASE);
+    return l->api->body_printf(req, "posting\n");
+}
+
 /* --- /misuse -------------------------------------------------------------- */
 
 typedef struct foreign {
@@ -570,6 +632,8 @@ static int ly_handle(void *instance, ph_request_t *req)
         return do_connect(l, req);
     if (IS("/misuse"))
         return do_misuse(l, req);
+    if (IS("/poster"))
+        return do_poster(l, req);
 #undef IS
     char id[24];
     snprintf(id, sizeof id, "%llu", l->id);
