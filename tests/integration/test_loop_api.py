@@ -255,6 +255,27 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual((r.status, r.header("X-Loopy-Id")), (200, first))
             self.assertEqual(srv.stop(), 0)
 
+    def test_failing_process_init_fails_a_reload_with_two_processes(self):
+        """processes = 2: the new worker process whose process_init fails
+        does not start, so the reload fails and the old processes serve on
+        with their instances."""
+        ini = harness.server_ini(routes=route("p2"), threads=1, access_log="off", server_extra="processes = 2")
+        with harness.Server(ini) as srv:
+            old = {m.group(1) for m in lines_from(srv, r"loopy\[p2\] process_init index=\d pid=\d+ id=(\d+)")}
+            self.assertEqual(len(old), 2)
+            with open(srv.ini, "w") as f:
+                f.write(ini.replace("tag = p2", "tag = p2\nfail = process_init"))
+            mark = harness.log_count(srv)
+            srv.signal(harness._SIGHUP)
+            must_log(self, srv, r"reload failed, generation 1 keeps serving: 2 of 2 new worker processes did not start",
+                     mark)
+            self.assertEqual(len(lines_from(srv, r"\[route /l\] plugin loopy: process_init failed", mark)), 1)
+            for _ in range(4):
+                r = srv.get("/l/")
+                self.assertEqual(r.status, 200)
+                self.assertIn(r.header("X-Loopy-Id"), old)
+            self.assertEqual(srv.stop(), 0)
+
     def test_failing_process_init_fails_the_start(self):
         ini = harness.server_ini(routes=route("ps", "fail = process_init"), access_log="off")
         srv = harness.Server(ini, expect_ready=False)
