@@ -510,7 +510,10 @@ typedef struct ph_hooks {
      * generation (after a reload, requests already running on the thread
      * may still reach the instance after thread_exit()). A failing
      * process_init() (PH_ERROR) fails the start or the reload. The master
-     * of worker processes runs none of them. */
+     * of worker processes runs none of them. An instance a reload keeps
+     * gets none of them again; process_exit() and thread_exit() follow
+     * only an init that succeeded (or is absent), and a failing
+     * thread_init() is logged while the thread serves on. */
     int (*process_init)(void *instance, unsigned index);
     void (*process_exit)(void *instance, unsigned index);
     int (*thread_init)(void *instance, unsigned index);
