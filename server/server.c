@@ -495,6 +495,8 @@ static void stop_workers(server_t *s, int child)
         deadline_in(&grace, 1000);
         if (pthread_timedjoin_np(s->workers[i].thread, NULL, &grace) != 0)
             stuck++;
+        else if (s->workers[i].nheld > 0) /* plugins still hold requests */
+            stuck++;
     }
     if (stuck) {
         log_warn("a plugin handler is still running after shutdown_timeout; exiting without it");

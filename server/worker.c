@@ -233,7 +233,7 @@ static void on_tick(ev_loop_t *loop, void *data)
         conn_unlink(c, &w->dead);
         conn_free(c);
     }
-    if (w->stopping && w->nconns == 0 && w->nheld == 0)
+    if (w->stopping && w->nconns == 0 && (w->nheld == 0 || w->aborting))
         ev_break(loop);
 }
 
@@ -428,12 +428,16 @@ static void on_wake(ev_loop_t *loop, ev_async_t *a)
             break;
         case MSG_ABORT: {
             begin_stop(w);
+            w->aborting = 1;
             conn_t *c = w->conns;
             while (c) {
                 conn_t *n = conn_next(c);
                 conn_abort(c);
                 c = n;
             }
+            if (w->nheld)
+                log_warn("worker %u: shutdown_timeout: %u request%s still held by plugins left behind", w->id,
+                         w->nheld, w->nheld == 1 ? "" : "s");
             break;
         }
         case MSG_REQ_RESUME:
