@@ -233,7 +233,7 @@ static void on_tick(ev_loop_t *loop, void *data)
         conn_unlink(c, &w->dead);
         conn_free(c);
     }
-    if (w->stopping && w->nconns == 0 && (w->nheld == 0 || w->aborting))
+    if (w->stopping && w->nconns == 0 && w->nheld == 0)
         ev_break(loop);
 }
 
@@ -428,15 +428,16 @@ static void on_wake(ev_loop_t *loop, ev_async_t *a)
             break;
         case MSG_ABORT: {
             begin_stop(w);
-            w->aborting = 1;
             conn_t *c = w->conns;
             while (c) {
                 conn_t *n = conn_next(c);
                 conn_abort(c);
                 c = n;
             }
+            /* their plugins were told (on_cancel): the loop runs on
+             * until they let go, within the server's last grace */
             if (w->nheld)
-                log_warn("worker %u: shutdown_timeout: %u request%s still held by plugins left behind", w->id,
+                log_warn("worker %u: shutdown_timeout: waiting for plugins to let go of %u request%s", w->id,
                          w->nheld, w->nheld == 1 ? "" : "s");
             break;
         }

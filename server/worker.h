@@ -72,7 +72,6 @@ typedef struct worker {
     unsigned nslots;
     unsigned loops;           /* event loops sharing the listeners */
     unsigned nheld;           /* detached requests a plugin still holds */
-    int aborting;             /* shutdown_timeout: stop without them */
     uint64_t nrequests;       /* requests started (request ids) */
     uint64_t id_base;         /* process and worker bits of request ids */
     unsigned max_conns;
