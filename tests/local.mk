@@ -54,6 +54,36 @@ tests_plugins_refuse_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 tests_plugins_misbehave_la_SOURCES = tests/plugins/misbehave.c
 tests_plugins_misbehave_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 
+# ABI 1.3 request-lifecycle fixtures (tests/integration/test_api13_*.py).
+check_LTLIBRARIES += tests/plugins/gate.la tests/plugins/gatesrv.la tests/plugins/sink.la \
+	tests/plugins/later.la tests/plugins/sse.la tests/plugins/upper.la tests/plugins/probe.la
+FIXTURE13_CFLAGS = $(AM_CFLAGS) -pthread
+FIXTURE13_LIBADD = -lpthread
+tests_plugins_gate_la_SOURCES = tests/plugins/gate.c
+tests_plugins_gate_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_gate_la_CFLAGS = $(FIXTURE13_CFLAGS)
+tests_plugins_gate_la_LIBADD = $(FIXTURE13_LIBADD)
+tests_plugins_gatesrv_la_SOURCES = tests/plugins/gate.c
+tests_plugins_gatesrv_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_gatesrv_la_CFLAGS = $(FIXTURE13_CFLAGS) -DGATE_CONTENT
+tests_plugins_gatesrv_la_LIBADD = $(FIXTURE13_LIBADD)
+tests_plugins_sink_la_SOURCES = tests/plugins/sink.c tests/plugins/sha256.h
+tests_plugins_sink_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_sink_la_CFLAGS = $(FIXTURE13_CFLAGS)
+tests_plugins_sink_la_LIBADD = $(FIXTURE13_LIBADD)
+tests_plugins_later_la_SOURCES = tests/plugins/later.c
+tests_plugins_later_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_later_la_CFLAGS = $(FIXTURE13_CFLAGS)
+tests_plugins_later_la_LIBADD = $(FIXTURE13_LIBADD)
+tests_plugins_sse_la_SOURCES = tests/plugins/sse.c
+tests_plugins_sse_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_sse_la_CFLAGS = $(FIXTURE13_CFLAGS)
+tests_plugins_sse_la_LIBADD = $(FIXTURE13_LIBADD)
+tests_plugins_upper_la_SOURCES = tests/plugins/upper.c
+tests_plugins_upper_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_probe_la_SOURCES = tests/plugins/probe.c tests/plugins/sha256.h
+tests_plugins_probe_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+
 TESTS += tests/unit/test_http_parse tests/unit/test_router tests/unit/test_config \
 	tests/unit/test_plugin tests/unit/test_ev tests/unit/test_pool tests/unit/test_log
 
