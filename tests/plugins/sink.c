@@ -10,6 +10,10 @@
  *   pause_every = SIZE  pause the body after each SIZE bytes (0: never)
  *   pause_for = DURATION  how long; a thread of the plugin's posts the
  *                       body_resume() to the request's loop (run_on)
+ *   trace = BOOL        log "sink: first piece, N bytes" per request
+ *
+ * on_cancel (the client left mid-body) resumes with PH_ERROR and logs
+ * "sink: on_cancel after N bytes, resume returned PH_OK|PH_ERROR".
  *
  * The hooks get no per-request slot, so the per-request state is found
  * through a small list keyed by the request, under the instance's lock;
@@ -32,6 +36,7 @@ typedef struct sink {
     const ph_server_api_t *api;
     uint64_t pause_every;
     uint64_t pause_for;
+    int trace;
     pthread_mutex_t lock;
     sink_req_t *reqs; /* requests between handle() and their cleanup */
 } sink_t;
@@ -43,6 +48,7 @@ struct sink_req {
     sha256_t sha;
     uint64_t pieces, pauses, early, since_pause;
     int paused;
+    int resumed; /* resume() called: by the last piece or on_cancel */
 };
 
 static int sink_create(const ph_create_args_t *args, void **instance, ph_error_t *err)
@@ -59,6 +65,7 @@ static int sink_create(const ph_create_args_t *args, void **instance, ph_error_t
         const char *k = args->keys[i].key, *v = args->keys[i].value;
         int ok = strcmp(k, "pause_every") == 0 ? args->api->parse_size(v, &s->pause_every)
                  : strcmp(k, "pause_for") == 0 ? args->api->parse_duration(v, &s->pause_for)
+                 : strcmp(k, "trace") == 0     ? args->api->parse_bool(v, &s->trace)
                                                : PH_ERROR;
         if (ok != PH_OK) {
             err->key = (int)i;
@@ -191,21 +198,25 @@ static int sink_body(void *instance, ph_request_t *req, const void *data, size_t
     sink_t *s = instance;
     pthread_mutex_lock(&s->lock);
     sink_req_t *r = sink_find(s, req);
-    if (!r) {
+    if (!r || r->resumed) {
         pthread_mutex_unlock(&s->lock);
-        s->api->log(PH_LOG_ERROR, "sink: on_body for an unknown request");
+        s->api->log(PH_LOG_ERROR, "sink: on_body for a request %s", r ? "already resumed" : "unknown");
         return PH_ERROR;
     }
     if (r->paused)
         r->early++;
     sha256_update(&r->sha, data, len);
     r->pieces++;
+    if (s->trace && r->pieces == 1)
+        s->api->log(PH_LOG_INFO, "sink: first piece, %zu bytes", len);
     r->since_pause += len;
     int rc = PH_OK;
     if (!last && s->pause_every && r->since_pause >= s->pause_every) {
         r->since_pause = 0;
         rc = sink_pause(s, r);
     }
+    if (last)
+        r->resumed = 1;
     pthread_mutex_unlock(&s->lock);
     if (rc != PH_OK || !last)
         return rc;
@@ -221,7 +232,27 @@ static int sink_body(void *instance, ph_request_t *req, const void *data, size_t
     return PH_OK;
 }
 
-static const ph_hooks_t sink_hooks = {sizeof(ph_hooks_t), .on_body = sink_body};
+/* The client left mid-body: resume as promised; the answer is not sent. */
+static void sink_cancel(void *instance, ph_request_t *req)
+{
+    sink_t *s = instance;
+    pthread_mutex_lock(&s->lock);
+    sink_req_t *r = sink_find(s, req);
+    int mine = r && !r->resumed;
+    uint64_t got = r ? r->sha.len : 0;
+    if (mine)
+        r->resumed = 1;
+    pthread_mutex_unlock(&s->lock);
+    if (!mine) {
+        s->api->log(PH_LOG_INFO, "sink: on_cancel after resume");
+        return;
+    }
+    int rc = s->api->resume(req, PH_ERROR);
+    s->api->log(PH_LOG_INFO, "sink: on_cancel after %llu bytes, resume returned %s", (unsigned long long)got,
+                rc == PH_OK ? "PH_OK" : "PH_ERROR");
+}
+
+static const ph_hooks_t sink_hooks = {sizeof(ph_hooks_t), .on_body = sink_body, .on_cancel = sink_cancel};
 
 PH_PLUGIN_DEFINE_HOOKS("sink", "1.0", PH_PLUGIN_STREAM_BODY, sink_create, sink_handle, sink_destroy,
                        &sink_hooks);
