@@ -96,6 +96,11 @@ INTEGRATION_TESTS = \
 	tests/integration/test_echo.py \
 	tests/integration/test_conn_guard.py \
 	tests/integration/test_socket_activation.py
+# ABI 1.3 request lifecycle (fixtures: tests/plugins/{gate,sink,later,sse,upper,probe}.c)
+INTEGRATION_TESTS += tests/integration/test_api13_head.py tests/integration/test_api13_body.py \
+	tests/integration/test_api13_async.py tests/integration/test_api13_stream.py \
+	tests/integration/test_api13_output.py
+EXTRA_DIST += tests/integration/api13.py
 TESTS += $(INTEGRATION_TESTS)
 # What make install installs (issue 11): a DESTDIR install of this build.
 TESTS += tests/integration/test_install.py tests/integration/test_reasons.py
