@@ -41,9 +41,13 @@ int plugin_check(const ph_plugin_t *d, const char *path, char *err, size_t errle
     plugin_hooks(d, &h);
     /* Before 1.3 every plugin is a content handler; from 1.3 a plugin
      * without handle() is a stage of a stack, which its hooks say. */
-    if (d->handle == NULL && (d->abi_minor < 3 || (h.on_head == NULL && h.filter_body == NULL))) {
-        snprintf(err, errlen, "%s: plugin descriptor lacks a name, create, handle or destroy%s", path,
-                 d->abi_minor < 3 ? "" : " (without handle(), an on_head or filter_body hook)");
+    if (d->handle == NULL && d->abi_minor < 3) {
+        snprintf(err, errlen, "%s: plugin descriptor lacks a name, create, handle or destroy", path);
+        return -1;
+    }
+    if (d->handle == NULL && h.on_head == NULL && h.filter_body == NULL) {
+        snprintf(err, errlen, "%s: plugin has no handle() and neither an on_head nor a filter_body hook: it is no "
+                 "content handler, access stage or output filter", path);
         return -1;
     }
     if (d->abi_minor >= 3 && (d->flags & PH_PLUGIN_STREAM_BODY) && h.on_body == NULL) {
