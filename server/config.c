@@ -564,6 +564,28 @@ static int server_key(load_state_t *st, const char *name, const char *value)
     return 0;
 }
 
+/* The route's own sizes: "max_body_bytes" (the route's limit instead of
+ * [server]'s) and "body_spill" (buffered bodies above it go to a
+ * temporary file; 0: never). */
+static int route_size_key(load_state_t *st, cfg_route_t *r, const char *name, const char *value)
+{
+    int spill = strcmp(name, "body_spill") == 0;
+    int *seen = spill ? &r->body_spill_line : &r->max_body_line;
+    if (*seen) {
+        fail(st, st->lineno, "duplicate key \"%s\" in [route %s] (first on line %d)", name, r->prefix, *seen);
+        return 0;
+    }
+    size_t v;
+    if (cfg_parse_size(value, &v) < 0) {
+        fail(st, st->lineno, "%s: bad size \"%s\" (e.g. 8k, 1m; 0 %s)", name, value,
+             spill ? "keeps every body in memory" : "refuses any body");
+        return 0;
+    }
+    *(spill ? &r->body_spill : &r->max_body_bytes) = v;
+    *seen = st->lineno;
+    return 1;
+}
+
 static int route_key(load_state_t *st, const char *name, const char *value)
 {
     cfg_route_t *r = &st->cfg->routes[st->cfg->nroutes - 1];
@@ -588,6 +610,8 @@ static int route_key(load_state_t *st, const char *name, const char *value)
         }
         return 1;
     }
+    if (strcmp(name, "max_body_bytes") == 0 || strcmp(name, "body_spill") == 0)
+        return route_size_key(st, r, name, value);
     r->keys = xrealloc(r->keys, (r->nkeys + 1) * sizeof *r->keys);
     r->keys[r->nkeys].key = xstrdup(name);
     r->keys[r->nkeys].value = xstrdup(value);
@@ -680,6 +704,148 @@ static void unix_defaults(cfg_t *cfg)
     }
 }
 
+/* --- a route's plugin list ---------------------------------------------- */
+
+/* A plugin's file: a path (holding a '/') relative to the configuration's
+ * folder, or a name in plugin_dir. */
+static char *plugin_file(const cfg_t *cfg, const char *item)
+{
+    if (strchr(item, '/'))
+        return resolve(cfg->dir, item);
+    size_t n = strlen(cfg->plugin_dir) + strlen(item) + 5;
+    char *path = xrealloc(NULL, n);
+    snprintf(path, n, "%s/%s.so", cfg->plugin_dir, item);
+    return path;
+}
+
+/* The name an item goes by in "name.key" keys: its file name without
+ * ".so". */
+static char *stage_name(const char *item)
+{
+    const char *base = strrchr(item, '/');
+    base = base ? base + 1 : item;
+    size_t n = strlen(base);
+    if (n >= 3 && strcmp(base + n - 3, ".so") == 0)
+        n -= 3;
+    char *name = xrealloc(NULL, n + 1);
+    memcpy(name, base, n);
+    name[n] = '\0';
+    return name;
+}
+
+static int add_stage(load_state_t *st, cfg_route_t *r, const char *item)
+{
+    char *name = stage_name(item);
+    if (name[0] == '\0') {
+        fail(st, r->plugin_line, "[route %s] plugin: \"%s\" names no file", r->prefix, item);
+        free(name);
+        return -1;
+    }
+    for (size_t i = 0; i < r->nstages; i++) {
+        if (strcmp(r->stages[i].name, name) == 0) {
+            fail(st, r->plugin_line, "[route %s] plugin: %s is listed twice (\"%s\" and \"%s\"); a route runs "
+                 "each plugin once", r->prefix, name, r->stages[i].plugin, item);
+            free(name);
+            return -1;
+        }
+    }
+    r->stages = xrealloc(r->stages, (r->nstages + 1) * sizeof *r->stages);
+    cfg_stage_t *s = &r->stages[r->nstages++];
+    memset(s, 0, sizeof *s);
+    s->name = name;
+    s->plugin = xstrdup(item);
+    s->path = plugin_file(st->cfg, item);
+    return 0;
+}
+
+/* "plugin = a, b, c": one stage per item, spaces around items ignored. A
+ * value without a comma is one item exactly as written, as it always was. */
+static int split_plugins(load_state_t *st, cfg_route_t *r)
+{
+    if (strchr(r->plugin, ',') == NULL)
+        return add_stage(st, r, r->plugin);
+    char *copy = xstrdup(r->plugin);
+    int rc = 0;
+    for (char *item = copy, *next; rc == 0 && item; item = next) {
+        next = strchr(item, ',');
+        if (next)
+            *next++ = '\0';
+        while (*item == ' ' || *item == '\t')
+            item++;
+        char *e = item + strlen(item);
+        while (e > item && (e[-1] == ' ' || e[-1] == '\t'))
+            *--e = '\0';
+        if (*item == '\0') {
+            fail(st, r->plugin_line, "[route %s] plugin: empty item in \"%s\" (expected plugin names or paths "
+                 "separated by commas)", r->prefix, r->plugin);
+            rc = -1;
+        } else {
+            rc = add_stage(st, r, item);
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+/* The stage whose "name." starts key, the longest name winning (a name
+ * may hold dots); NULL when none does. */
+static cfg_stage_t *key_stage(cfg_route_t *r, const char *key)
+{
+    cfg_stage_t *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; i < r->nstages; i++) {
+        size_t n = strlen(r->stages[i].name);
+        if (n > best_len && strncmp(key, r->stages[i].name, n) == 0 && key[n] == '.') {
+            best = &r->stages[i];
+            best_len = n;
+        }
+    }
+    return best;
+}
+
+/* assign_keys() stopped at key i: keys i.. are still r's (and cfg_free's),
+ * after the kept ones. Returns -1. */
+static int keys_left(cfg_route_t *r, size_t kept, size_t i)
+{
+    memmove(&r->keys[kept], &r->keys[i], (r->nkeys - i) * sizeof *r->keys);
+    r->nkeys = kept + (r->nkeys - i);
+    return -1;
+}
+
+/* Moves each "name.key" key to the stage so named, without "name.".
+ * Bare keys stay in r->keys. In a stack a dotted key must name a listed
+ * plugin; with one plugin it stays bare, as before stacks existed. */
+static int assign_keys(load_state_t *st, cfg_route_t *r)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < r->nkeys; i++) {
+        cfg_kv_t kv = r->keys[i];
+        cfg_stage_t *s = key_stage(r, kv.key);
+        const char *dot = strchr(kv.key, '.');
+        if (s == NULL && dot && r->nstages > 1) {
+            fail(st, kv.line, "[route %s] key \"%s\": no plugin named \"%.*s\" in this route's list \"%s\"",
+                 r->prefix, kv.key, (int)(dot - kv.key), kv.key, r->plugin);
+            return keys_left(r, kept, i);
+        }
+        if (s == NULL) {
+            r->keys[kept++] = kv;
+            continue;
+        }
+        size_t skip = strlen(s->name) + 1;
+        if (kv.key[skip] == '\0') {
+            fail(st, kv.line, "[route %s] key \"%s\": no key name after \"%s.\"", r->prefix, kv.key, s->name);
+            return keys_left(r, kept, i);
+        }
+        char *key = xstrdup(kv.key + skip);
+        free(kv.key);
+        kv.key = key;
+        s->keys = xrealloc(s->keys, (s->nkeys + 1) * sizeof *s->keys);
+        s->keys[s->nkeys++] = kv;
+    }
+    r->nkeys = kept;
+    return 0;
+}
+
 static int finish(load_state_t *st)
 {
     cfg_t *cfg = st->cfg;
@@ -701,13 +867,9 @@ static int finish(load_state_t *st)
             fail(st, r->line, "[route %s] has no plugin key", r->prefix);
             return -1;
         }
-        if (strchr(r->plugin, '/')) {
-            r->plugin_path = resolve(cfg->dir, r->plugin);
-        } else {
-            size_t n = strlen(cfg->plugin_dir) + strlen(r->plugin) + 5;
-            r->plugin_path = xrealloc(NULL, n);
-            snprintf(r->plugin_path, n, "%s/%s.so", cfg->plugin_dir, r->plugin);
-        }
+        if (split_plugins(st, r) < 0 || assign_keys(st, r) < 0)
+            return -1;
+        r->plugin_path = xstrdup(r->stages[0].path);
     }
     unix_defaults(cfg);
     for (size_t i = 0; i < cfg->nlistens; i++)
@@ -784,6 +946,18 @@ void cfg_free(cfg_t *cfg)
             free(r->keys[k].value);
         }
         free(r->keys);
+        for (size_t j = 0; j < r->nstages; j++) {
+            cfg_stage_t *s = &r->stages[j];
+            for (size_t k = 0; k < s->nkeys; k++) {
+                free(s->keys[k].key);
+                free(s->keys[k].value);
+            }
+            free(s->keys);
+            free(s->name);
+            free(s->plugin);
+            free(s->path);
+        }
+        free(r->stages);
     }
     free(cfg->routes);
     free(cfg->path);

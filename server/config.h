@@ -35,16 +35,37 @@ typedef struct cfg_kv {
     int line;
 } cfg_kv_t;
 
+/* One plugin of a route's "plugin =" list. Its role (content handler,
+ * access stage, output filter) comes from its descriptor, so the
+ * generation decides it (gen.c), not the configuration. */
+typedef struct cfg_stage {
+    char *name;         /* the item's file name without ".so": "auth" for
+                           "auth" and for "./lib/auth.so"; keys "auth.x" */
+    char *plugin;       /* the item as written */
+    char *path;         /* resolved file name */
+    cfg_kv_t *keys;     /* its "name.key" keys, "name." removed, in order */
+    size_t nkeys;
+} cfg_stage_t;
+
 typedef struct cfg_route {
     char *prefix;       /* normalised: "/" or "/a/b" without trailing slash */
     size_t prefix_len;
-    char *plugin;       /* as written */
-    char *plugin_path;  /* resolved file name */
+    char *plugin;       /* the "plugin =" value as written */
+    char *plugin_path;  /* the first listed plugin's file (stages[0].path) */
     int blocking;       /* "blocking = yes": run handle() off the loop */
     int line;           /* of the [route] header */
     int plugin_line;
-    cfg_kv_t *keys;     /* every other key, in order */
+    cfg_kv_t *keys;     /* bare keys, in order: the content handler's (with
+                           its own "name.key" keys, see cfg_stage_t). With
+                           one plugin, a dotted key naming no listed plugin
+                           is bare too, as before stacks existed. */
     size_t nkeys;
+    cfg_stage_t *stages; /* the "plugin =" list, in order (>= 1) */
+    size_t nstages;
+    size_t max_body_bytes; /* "max_body_bytes =" of the route ... */
+    int max_body_line;     /* ... when this is not 0; else [server]'s */
+    size_t body_spill;     /* "body_spill =": 0 = bodies stay in memory */
+    int body_spill_line;   /* 0: not in the section */
 } cfg_route_t;
 
 typedef struct cfg {

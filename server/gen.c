@@ -7,11 +7,15 @@
 
 #include "log.h"
 #include "request.h"
+#include "stats.h"
 
 static pthread_mutex_t dead_lock = PTHREAD_MUTEX_INITIALIZER;
 static gen_t *dead;
 static unsigned alive;
-static gen_t *all; /* every generation built and not destroyed (main thread) */
+/* Every complete generation not yet destroyed. Changed by the main thread
+ * under the write lock; read by introspection on any thread (gen_each). */
+static gen_t *all;
+static pthread_rwlock_t all_lock = PTHREAD_RWLOCK_INITIALIZER;
 static unsigned stat_reused, stat_created;
 
 void gen_build_stats(unsigned *reused, unsigned *created)
@@ -32,17 +36,57 @@ static uint64_t mix(uint64_t h, const char *s)
     return h * 0x100000001b3ULL;
 }
 
-static uint64_t route_signature(const cfg_route_t *r, uint64_t file_hash)
+/* A stage's keys as create() gets them: its own "name.key" keys and, for
+ * the content handler, the route's bare keys, in the order written. */
+typedef struct stage_keys {
+    const cfg_kv_t **kv;
+    size_t n;
+} stage_keys_t;
+
+static int keys_of(const cfg_route_t *r, const cfg_stage_t *s, int handler, stage_keys_t *out)
+{
+    size_t nb = handler ? r->nkeys : 0;
+    out->n = nb + s->nkeys;
+    out->kv = calloc(out->n + 1, sizeof *out->kv);
+    if (out->kv == NULL)
+        return -1;
+    size_t i = 0, j = 0, k = 0;
+    while (i < nb || j < s->nkeys) /* both lists are in file order */
+        if (j == s->nkeys || (i < nb && r->keys[i].line < s->keys[j].line))
+            out->kv[k++] = &r->keys[i++];
+        else
+            out->kv[k++] = &s->keys[j++];
+    return 0;
+}
+
+/* What decides whether an instance can be kept across a reload: the
+ * plugin file's content, its path, the route, its name and its keys (and
+ * for the content handler the route's blocking). */
+static uint64_t stage_signature(const cfg_route_t *r, const cfg_stage_t *s, const stage_keys_t *keys, int handler,
+                                uint64_t file_hash)
 {
     uint64_t h = file_hash ^ 0xcbf29ce484222325ULL;
-    h = mix(h, r->plugin_path);
+    h = mix(h, s->path);
     h = mix(h, r->prefix);
-    h = mix(h, r->blocking ? "b" : "n");
-    for (size_t i = 0; i < r->nkeys; i++) {
-        h = mix(h, r->keys[i].key);
-        h = mix(h, r->keys[i].value);
+    h = mix(h, handler ? (r->blocking ? "b" : "n") : "s");
+    h = mix(h, s->name);
+    for (size_t i = 0; i < keys->n; i++) {
+        h = mix(h, keys->kv[i]->key);
+        h = mix(h, keys->kv[i]->value);
     }
     return h;
+}
+
+/* Instance k of route gr: the content handler (k = 0), then the access
+ * stages, then the filters; NULL past the last. */
+static gen_instance_t *route_inst(const gen_route_t *gr, size_t k)
+{
+    if (k == 0)
+        return gr->inst;
+    if (--k < gr->naccess)
+        return gr->access[k].inst;
+    k -= gr->naccess;
+    return k < gr->nfilters ? gr->filters[k].inst : NULL;
 }
 
 static void listener_unref(gen_listener_t *gl)
@@ -63,11 +107,30 @@ static void instance_unref(gen_instance_t *gi)
     free(gi);
 }
 
+static void route_release(gen_route_t *gr)
+{
+    if (gr->inst)
+        instance_unref(gr->inst);
+    for (size_t k = 0; k < gr->naccess; k++)
+        instance_unref(gr->access[k].inst);
+    for (size_t k = 0; k < gr->nfilters; k++)
+        instance_unref(gr->filters[k].inst);
+    free(gr->access);
+    free(gr->filters);
+    stats_route_free(gr->stats);
+}
+
 static void gen_destroy(gen_t *g)
 {
+    pthread_rwlock_wrlock(&all_lock);
+    gen_t **p = &all;
+    while (*p && *p != g)
+        p = &(*p)->next_all;
+    if (*p)
+        *p = g->next_all;
+    pthread_rwlock_unlock(&all_lock);
     for (size_t i = 0; i < g->nroutes; i++)
-        if (g->routes[i].inst)
-            instance_unref(g->routes[i].inst);
+        route_release(&g->routes[i]);
     for (size_t i = 0; i < g->nlisteners; i++)
         if (g->listeners[i])
             listener_unref(g->listeners[i]);
@@ -75,11 +138,6 @@ static void gen_destroy(gen_t *g)
     free(g->listeners);
     router_free(g->router);
     cfg_free(g->cfg);
-    gen_t **p = &all;
-    while (*p && *p != g)
-        p = &(*p)->next_all;
-    if (*p)
-        *p = g->next_all;
     free(g);
     alive--;
 }
@@ -163,29 +221,38 @@ static void note_dropped_passed(const gen_t *g, const gen_t *prev)
 static gen_instance_t *find_instance(gen_t *prev, uint64_t sig, gen_how_t how)
 {
     for (size_t i = 0; prev && i < prev->nroutes; i++) {
-        gen_instance_t *gi = prev->routes[i].inst;
-        if (gi->signature == sig && (how != GEN_CREATE || gi->instance))
-            return gi;
+        gen_instance_t *gi;
+        for (size_t k = 0; (gi = route_inst(&prev->routes[i], k)) != NULL; k++)
+            if (gi->signature == sig && (how != GEN_CREATE || gi->instance))
+                return gi;
     }
     return NULL;
 }
 
-static int load_instance(gen_t *g, const cfg_route_t *r, uint64_t sig, gen_instance_t **out, char *err,
-                         size_t errlen)
+/* A library this generation already loaded from path (routes and stages
+ * naming the same file share it), with a new reference; NULL if none. */
+static plugin_lib_t *loaded_lib(const gen_t *g, const gen_route_t *building, const char *path)
 {
-    cfg_t *cfg = g->cfg;
-    plugin_lib_t *lib = NULL;
-    char why[768];
-    /* Routes of one generation naming the same file share its library. */
-    for (size_t i = 0; i < g->nroutes; i++) {
-        gen_instance_t *gi = g->routes[i].inst;
-        if (gi && gi->born == g->id && strcmp(gi->lib->path, r->plugin_path) == 0) {
-            lib = gi->lib;
-            plugin_ref(lib);
-            break;
+    for (size_t i = 0; i <= g->nroutes; i++) {
+        const gen_route_t *gr = i < g->nroutes ? &g->routes[i] : building;
+        gen_instance_t *gi;
+        for (size_t k = 0; gr && (gi = route_inst(gr, k)) != NULL; k++) {
+            if (gi->born == g->id && strcmp(gi->lib->path, path) == 0) {
+                plugin_ref(gi->lib);
+                return gi->lib;
+            }
         }
     }
-    if (lib == NULL && plugin_open(r->plugin_path, &lib, why, sizeof why) < 0) {
+    return NULL;
+}
+
+static int load_instance(gen_t *g, const gen_route_t *building, const cfg_route_t *r, const cfg_stage_t *s,
+                         gen_instance_t **out, char *err, size_t errlen)
+{
+    cfg_t *cfg = g->cfg;
+    char why[768];
+    plugin_lib_t *lib = loaded_lib(g, building, s->path);
+    if (lib == NULL && plugin_open(s->path, &lib, why, sizeof why) < 0) {
         snprintf(err, errlen, "%s:%d: [route %s]: %s", cfg->path, r->plugin_line, r->prefix, why);
         return -1;
     }
@@ -198,47 +265,52 @@ static int load_instance(gen_t *g, const cfg_route_t *r, uint64_t sig, gen_insta
     gi->lib = lib;
     gi->refs = 1;
     gi->born = g->id;
-    gi->signature = sig;
     *out = gi;
     return 0;
 }
 
-/* Calls the plugin's create() for route r into gi->instance; with
- * PH_CREATE_CHECK in flags, destroys the instance at once. */
-static int create_instance(const gen_t *g, const cfg_route_t *r, gen_instance_t *gi, uint32_t flags, char *err,
-                           size_t errlen)
+/* Calls the plugin's create() for stage s of route r into gi->instance;
+ * with PH_CREATE_CHECK in flags, destroys the instance at once. */
+static int create_instance(const gen_t *g, const cfg_route_t *r, const cfg_stage_t *s, int handler,
+                           gen_instance_t *gi, uint32_t flags, char *err, size_t errlen)
 {
     const cfg_t *cfg = g->cfg;
     const ph_plugin_t *d = gi->lib->desc;
-    ph_kv_t *kv = calloc(r->nkeys + 1, sizeof *kv);
-    if (kv == NULL) {
+    stage_keys_t keys;
+    ph_kv_t *kv = NULL;
+    if (keys_of(r, s, handler, &keys) < 0 || (kv = calloc(keys.n + 1, sizeof *kv)) == NULL) {
+        free(keys.kv);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < r->nkeys; i++)
-        kv[i] = (ph_kv_t){r->keys[i].key, r->keys[i].value};
+    for (size_t i = 0; i < keys.n; i++)
+        kv[i] = (ph_kv_t){keys.kv[i]->key, keys.kv[i]->value};
     ph_create_args_t args = {
         .size = sizeof args,
         .api = &request_api,
         .prefix = r->prefix,
         .config_dir = cfg->dir,
         .keys = kv,
-        .nkeys = r->nkeys,
+        .nkeys = keys.n,
         .threads = cfg->threads,
         .flags = flags,
+        .name = s->name,
+        .processes = cfg->processes,
     };
-    ph_error_t perr = {.msg = "", .key = -1};
+    ph_error_t perr = {.msg = "", .key = -1, .size = sizeof perr};
     void *instance = NULL;
     int rc = d->create(&args, &instance, &perr);
     free(kv);
     if (rc != PH_OK) {
         int line = r->plugin_line;
-        if (perr.key >= 0 && (size_t)perr.key < r->nkeys)
-            line = r->keys[perr.key].line;
+        if (perr.key >= 0 && (size_t)perr.key < keys.n)
+            line = keys.kv[perr.key]->line;
+        free(keys.kv);
         snprintf(err, errlen, "%s:%d: [route %s] plugin %s refused its configuration: %s", cfg->path, line,
                  r->prefix, d->name, perr.msg[0] ? perr.msg : "(no reason given)");
         return -1;
     }
+    free(keys.kv);
     if (flags & PH_CREATE_CHECK) {
         d->destroy(instance);
         gi->checked = 1;
@@ -248,28 +320,153 @@ static int create_instance(const gen_t *g, const cfg_route_t *r, gen_instance_t 
     return 0;
 }
 
-int gen_create(gen_t *g, gen_how_t how, char *err, size_t errlen)
+/* Takes instance gi (stage s of route r) to how, unless it is there. */
+static int create_to(const gen_t *g, const cfg_route_t *r, const cfg_stage_t *s, int handler, gen_instance_t *gi,
+                     gen_how_t how, char *err, size_t errlen)
 {
-    for (size_t i = 0; how != GEN_LOAD && i < g->nroutes; i++) {
-        gen_instance_t *gi = g->routes[i].inst; /* build_routes sets one for every route it adds */
-        if (gi == NULL || gi->instance || (how == GEN_CHECK && gi->checked))
-            continue;
-        uint32_t flags = how == GEN_CHECK ? PH_CREATE_CHECK : 0;
-        if (create_instance(g, g->routes[i].cfg, gi, flags, err, errlen) < 0)
+    if (gi == NULL || gi->instance || (how == GEN_CHECK && gi->checked))
+        return 0;
+    uint32_t flags = how == GEN_CHECK ? PH_CREATE_CHECK : 0;
+    if (create_instance(g, r, s, handler, gi, flags, err, errlen) < 0)
+        return -1;
+    stat_created++;
+    return 0;
+}
+
+/* A route's instances in the order listed, so that a plugin that refuses
+ * its keys is the first one reported. */
+static int create_route(const gen_t *g, const gen_route_t *gr, gen_how_t how, char *err, size_t errlen)
+{
+    const cfg_route_t *r = gr->cfg;
+    size_t a = 0, f = 0;
+    for (size_t i = 0; i < r->nstages; i++) {
+        const cfg_stage_t *s = &r->stages[i];
+        int rc;
+        if (gr->stage == s)
+            rc = create_to(g, r, s, 1, gr->inst, how, err, errlen);
+        else if (a < gr->naccess && gr->access[a].cfg == s)
+            rc = create_to(g, r, s, 0, gr->access[a++].inst, how, err, errlen);
+        else if (f < gr->nfilters && gr->filters[f].cfg == s)
+            rc = create_to(g, r, s, 0, gr->filters[f++].inst, how, err, errlen);
+        else
+            continue; /* a route build_routes stopped in the middle of */
+        if (rc < 0)
             return -1;
-        stat_created++;
     }
     return 0;
 }
 
-void gen_hooks_of(const ph_plugin_t *d, ph_hooks_t *out)
+int gen_create(gen_t *g, gen_how_t how, char *err, size_t errlen)
 {
-    memset(out, 0, sizeof *out);
-    if (d->size < offsetof(ph_plugin_t, hooks) + sizeof d->hooks || d->hooks == NULL)
-        return;
-    size_t n = d->hooks->size < sizeof *out ? d->hooks->size : sizeof *out;
-    memcpy(out, d->hooks, n);
-    out->size = (uint32_t)n;
+    for (size_t i = 0; how != GEN_LOAD && i < g->nroutes; i++)
+        if (create_route(g, &g->routes[i], how, err, errlen) < 0)
+            return -1;
+    return 0;
+}
+
+void gen_hooks_of(const ph_plugin_t *d, ph_hooks_t *out) { plugin_hooks(d, out); }
+
+/* The instance for stage s of route r: prev's when unchanged, else a new
+ * one (its library loaded). *handler says which role it has, from its
+ * descriptor: the content handler's keys include the route's bare keys,
+ * so its signature does too. */
+static int stage_instance(gen_t *g, gen_t *prev, const gen_route_t *building, const cfg_stage_t *s,
+                          gen_how_t how, gen_instance_t **out, char *err, size_t errlen)
+{
+    const cfg_route_t *r = building->cfg;
+    uint64_t hash = plugin_file_hash(s->path);
+    uint64_t sig[2] = {0, 0};
+    for (int handler = 0; handler < 2; handler++) {
+        stage_keys_t keys;
+        if (keys_of(r, s, handler, &keys) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        sig[handler] = stage_signature(r, s, &keys, handler, hash);
+        free(keys.kv);
+        gen_instance_t *gi = hash ? find_instance(prev, sig[handler], how) : NULL;
+        /* the file's content (in the signature) fixes the role */
+        if (gi && (gi->lib->desc->handle != NULL) == handler) {
+            gi->refs++;
+            stat_reused++;
+            *out = gi;
+            return 0;
+        }
+    }
+    if (load_instance(g, building, r, s, out, err, errlen) < 0)
+        return -1;
+    (*out)->signature = sig[(*out)->lib->desc->handle != NULL];
+    return 0;
+}
+
+/* Puts instance gi of stage s where its role says. Returns 0, or -1 with
+ * err filled (gi is then the caller's). */
+static int place_stage(const gen_t *g, gen_route_t *gr, const cfg_stage_t *s, gen_instance_t *gi, char *err,
+                       size_t errlen)
+{
+    const cfg_t *cfg = g->cfg;
+    const cfg_route_t *r = gr->cfg;
+    const ph_plugin_t *d = gi->lib->desc;
+    plugin_role_t role = plugin_role(d);
+    if (role == PLUGIN_ROLE_AMBIGUOUS) {
+        snprintf(err, errlen, "%s:%d: [route %s]: plugin %s has no handle() but both on_head and filter_body "
+                 "hooks: neither an access stage nor an output filter, it cannot be placed", cfg->path,
+                 r->plugin_line, r->prefix, s->name);
+        return -1;
+    }
+    if (role == PLUGIN_ROLE_HANDLER) {
+        if (gr->inst) {
+            snprintf(err, errlen, "%s:%d: [route %s]: plugins %s and %s both have handle(); a route has exactly "
+                     "one content handler", cfg->path, r->plugin_line, r->prefix, gr->stage->name, s->name);
+            return -1;
+        }
+        gr->inst = gi;
+        gr->stage = s;
+        gr->desc = d;
+        gen_hooks_of(d, &gr->hooks);
+        gr->blocking = r->blocking || (d->flags & PH_PLUGIN_BLOCKING);
+        return 0;
+    }
+    gen_stage_t *list = role == PLUGIN_ROLE_ACCESS ? gr->access : gr->filters;
+    size_t *n = role == PLUGIN_ROLE_ACCESS ? &gr->naccess : &gr->nfilters;
+    list[*n] = (gen_stage_t){.inst = gi, .cfg = s, .desc = d};
+    gen_hooks_of(d, &list[*n].hooks);
+    (*n)++;
+    return 0;
+}
+
+/* Fills gr from route r: every stage's instance in its role, the
+ * route's limits and counters. On failure what gr holds is released with
+ * the generation. */
+static int build_route(gen_t *g, gen_t *prev, gen_route_t *gr, const cfg_route_t *r, gen_how_t how, char *err,
+                       size_t errlen)
+{
+    const cfg_t *cfg = g->cfg;
+    gr->cfg = r;
+    gr->max_body_bytes = r->max_body_line ? r->max_body_bytes : cfg->max_body_bytes;
+    gr->body_spill = r->body_spill;
+    gr->access = calloc(r->nstages, sizeof *gr->access);
+    gr->filters = calloc(r->nstages, sizeof *gr->filters);
+    gr->stats = stats_route_new(cfg->threads);
+    if (gr->access == NULL || gr->filters == NULL || gr->stats == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t k = 0; k < r->nstages; k++) {
+        gen_instance_t *gi;
+        if (stage_instance(g, prev, gr, &r->stages[k], how, &gi, err, errlen) < 0)
+            return -1;
+        if (place_stage(g, gr, &r->stages[k], gi, err, errlen) < 0) {
+            instance_unref(gi);
+            return -1;
+        }
+    }
+    if (gr->inst == NULL) {
+        snprintf(err, errlen, "%s:%d: [route %s]: no plugin of \"%s\" has handle(); a route needs exactly one "
+                 "content handler", cfg->path, r->plugin_line, r->prefix, r->plugin);
+        return -1;
+    }
+    return 0;
 }
 
 static int build_routes(gen_t *g, gen_t *prev, gen_how_t how, char *err, size_t errlen)
@@ -283,22 +480,11 @@ static int build_routes(gen_t *g, gen_t *prev, gen_how_t how, char *err, size_t 
     }
     for (size_t i = 0; i < cfg->nroutes; i++) {
         const cfg_route_t *r = &cfg->routes[i];
-        uint64_t h = plugin_file_hash(r->plugin_path);
-        uint64_t sig = route_signature(r, h);
-        gen_instance_t *gi = h ? find_instance(prev, sig, how) : NULL;
-        if (gi) {
-            gi->refs++;
-            stat_reused++;
-        } else if (load_instance(g, r, sig, &gi, err, errlen) < 0) {
+        gen_route_t *gr = &g->routes[g->nroutes];
+        int rc = build_route(g, prev, gr, r, how, err, errlen);
+        g->nroutes++; /* even half built: gen_destroy releases what it holds */
+        if (rc < 0)
             return -1;
-        }
-        gen_route_t *gr = &g->routes[g->nroutes++];
-        gr->cfg = r;
-        gr->inst = gi;
-        gr->desc = gi->lib->desc;
-        gr->blocking = r->blocking || (gr->desc->flags & PH_PLUGIN_BLOCKING);
-        gen_hooks_of(gr->desc, &gr->hooks);
-        gr->max_body_bytes = cfg->max_body_bytes;
         if (router_add(g->router, r->prefix, gr) < 0) {
             snprintf(err, errlen, "%s:%d: cannot add route %s", cfg->path, r->line, r->prefix);
             return -1;
@@ -316,8 +502,6 @@ static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_how_t 
         return -1;
     }
     alive++;
-    g->next_all = all;
-    all = g;
     stat_reused = stat_created = 0;
     g->refs = 1;
     g->id = id;
@@ -333,6 +517,11 @@ static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_how_t 
         gen_apply_listener_access(g);
         note_dropped_passed(g, prev);
     }
+    /* complete: from now on introspection sees it (gen_each) */
+    pthread_rwlock_wrlock(&all_lock);
+    g->next_all = all;
+    all = g;
+    pthread_rwlock_unlock(&all_lock);
     *out = g;
     return 0;
 }
@@ -362,6 +551,20 @@ void gen_forget_others(const gen_t *keep)
 }
 
 void gen_discard(gen_t *g) { gen_destroy(g); }
+
+int gen_each(unsigned long first, int (*fn)(const gen_t *g, void *arg), void *arg)
+{
+    int rc = 0;
+    pthread_rwlock_rdlock(&all_lock);
+    for (const gen_t *g = all; g && rc == 0; g = g->next_all)
+        if (g->id == first)
+            rc = fn(g, arg);
+    for (const gen_t *g = all; g && rc == 0; g = g->next_all)
+        if (g->id != first)
+            rc = fn(g, arg);
+    pthread_rwlock_unlock(&all_lock);
+    return rc;
+}
 
 void gen_ref(gen_t *g) { __atomic_add_fetch(&g->refs, 1, __ATOMIC_RELAXED); }
 

@@ -46,6 +46,7 @@ typedef struct gen_instance {
 /* One plugin of a route's stack: an access stage or an output filter. */
 typedef struct gen_stage {
     gen_instance_t *inst;
+    const cfg_stage_t *cfg;    /* its item of the route's plugin list */
     const ph_plugin_t *desc;
     ph_hooks_t hooks;   /* the plugin's, zero past what it has (or all
                            zero: a plugin before ABI 1.3 has none) */
@@ -54,6 +55,7 @@ typedef struct gen_stage {
 typedef struct gen_route {
     const cfg_route_t *cfg;
     gen_instance_t *inst;      /* the content handler */
+    const cfg_stage_t *stage;  /* its item of the route's plugin list */
     const ph_plugin_t *desc;
     ph_hooks_t hooks;          /* the content handler's, as in gen_stage */
     int blocking;
@@ -139,6 +141,14 @@ void gen_unref(gen_t *g);
 int gen_reap(void);
 /* Main thread: number of generations built but not yet destroyed. */
 unsigned gen_alive(void);
+
+/* Any thread: fn(g, arg) for every complete generation not yet destroyed:
+ * the one whose id is first (when alive) first, then the others newest
+ * first; stops when fn returns nonzero and returns that value. The
+ * generations cannot be destroyed during the walk (a read lock the main
+ * thread's gen_reap waits for), so fn must be quick and must not block;
+ * it may walk again (the lock prefers readers). */
+int gen_each(unsigned long first, int (*fn)(const gen_t *g, void *arg), void *arg);
 
 /* Route instances reused / created (or checked) by the last gen_build and
  * gen_create (for the log). */

@@ -113,6 +113,58 @@ static int cmd_test(const char *path)
     return 0;
 }
 
+/* What --check-plugin says about a descriptor, after its ABI line, one
+ * "field: value" line each (README "Checking a plugin"):
+ *   flags: blocking json_errors stream_body (those set, in this order; an
+ *          unknown bit as 0x...), or none
+ *   role:  content handler | access stage | output filter | none
+ *   hooks: the ph_hooks_t members it has, in their order, or none */
+static void print_features(const ph_plugin_t *d)
+{
+    static const struct { uint32_t bit; const char *name; } flags[] = {
+        {PH_PLUGIN_BLOCKING, "blocking"}, {PH_PLUGIN_JSON_ERRORS, "json_errors"},
+        {PH_PLUGIN_STREAM_BODY, "stream_body"},
+    };
+    uint32_t known = 0;
+    printf("flags:");
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        known |= flags[i].bit;
+        if (d->flags & flags[i].bit)
+            printf(" %s", flags[i].name);
+    }
+    if (d->flags & ~known)
+        printf(" 0x%x", (unsigned)(d->flags & ~known));
+    printf("%s\nrole: %s\nhooks:", d->flags ? "" : " none", plugin_role_name(plugin_role(d)));
+    ph_hooks_t h;
+    plugin_hooks(d, &h);
+    const struct { int set; const char *name; } hooks[] = {
+        {h.on_head != NULL, "on_head"}, {h.on_body != NULL, "on_body"}, {h.on_cancel != NULL, "on_cancel"},
+        {h.filter_head != NULL, "filter_head"}, {h.filter_body != NULL, "filter_body"},
+        {h.process_init != NULL, "process_init"}, {h.process_exit != NULL, "process_exit"},
+        {h.thread_init != NULL, "thread_init"}, {h.thread_exit != NULL, "thread_exit"},
+        {h.reload_check != NULL, "reload_check"},
+    };
+    int any = 0;
+    for (size_t i = 0; i < sizeof hooks / sizeof hooks[0]; i++)
+        if (hooks[i].set) {
+            printf(" %s", hooks[i].name);
+            any = 1;
+        }
+    printf("%s\n", any ? "" : " none");
+}
+
+/* The name a route's plugin list gives the file: its file name without
+ * ".so" (create() gets it as args->name). */
+static void plugin_name(const char *path, char *out, size_t cap)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (n >= 3 && strcmp(base + n - 3, ".so") == 0)
+        n -= 3;
+    snprintf(out, cap, "%.*s", (int)n, base);
+}
+
 static int cmd_check_plugin(int argc, char **argv)
 {
     if (argc < 1) {
@@ -127,9 +179,15 @@ static int cmd_check_plugin(int argc, char **argv)
         return 1;
     }
     const ph_plugin_t *d = lib->desc;
-    printf("plugin: %s %s\nfile: %s\nABI: %u.%u (server %u.%u)\nflags: %s\n", d->name,
-           d->version ? d->version : "?", path, d->abi_major, d->abi_minor, PH_ABI_MAJOR, PH_ABI_MINOR,
-           (d->flags & PH_PLUGIN_BLOCKING) ? "blocking" : "none");
+    printf("plugin: %s %s\nfile: %s\nABI: %u.%u (server %u.%u)\n", d->name, d->version ? d->version : "?", path,
+           d->abi_major, d->abi_minor, PH_ABI_MAJOR, PH_ABI_MINOR);
+    print_features(d);
+    if (plugin_role(d) == PLUGIN_ROLE_AMBIGUOUS) {
+        fprintf(stderr, "plughttpd: %s: no handle() but both on_head and filter_body hooks: neither an access stage "
+                "nor an output filter, no route can place it\n", path);
+        plugin_unref(lib);
+        return 1;
+    }
     size_t nkeys = (size_t)(argc - 1);
     ph_kv_t *kv = calloc(nkeys + 1, sizeof *kv);
     if (kv == NULL) {
@@ -151,9 +209,12 @@ static int cmd_check_plugin(int argc, char **argv)
     char cwd[4096];
     if (getcwd(cwd, sizeof cwd) == NULL)
         snprintf(cwd, sizeof cwd, ".");
+    char name[256];
+    plugin_name(path, name, sizeof name);
     ph_create_args_t args = {.size = sizeof args, .api = &request_api, .prefix = "/", .config_dir = cwd,
-                             .keys = kv, .nkeys = nkeys, .threads = 1, .flags = PH_CREATE_CHECK};
-    ph_error_t perr = {.msg = "", .key = -1};
+                             .keys = kv, .nkeys = nkeys, .threads = 1, .flags = PH_CREATE_CHECK,
+                             .name = name, .processes = 1};
+    ph_error_t perr = {.msg = "", .key = -1, .size = sizeof perr};
     void *inst = NULL;
     int rc = d->create(&args, &inst, &perr);
     if (rc != PH_OK) {

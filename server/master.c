@@ -24,6 +24,7 @@
 
 #include "listener.h"
 #include "log.h"
+#include "stats.h"
 #include "version.h"
 
 typedef struct child {
@@ -265,6 +266,7 @@ static void reload(master_t *m)
         snprintf(m->s->last_reload, sizeof m->s->last_reload, "last reload failed: %u worker processes did not start",
                  missing);
         server_notify("READY=1\nSTATUS=generation %lu; %s", old->id, m->s->last_reload);
+        stats_reload_failed();
         gen_unref(g);
         gen_reap();
         return;

@@ -33,11 +33,60 @@ int plugin_check(const ph_plugin_t *d, const char *path, char *err, size_t errle
                  d->abi_major, d->abi_minor, (size_t)MIN_DESC_SIZE);
         return -1;
     }
-    if (d->name == NULL || d->create == NULL || d->handle == NULL || d->destroy == NULL) {
+    if (d->name == NULL || d->create == NULL || d->destroy == NULL) {
         snprintf(err, errlen, "%s: plugin descriptor lacks a name, create, handle or destroy", path);
         return -1;
     }
+    ph_hooks_t h;
+    plugin_hooks(d, &h);
+    /* Before 1.3 every plugin is a content handler; from 1.3 a plugin
+     * without handle() is a stage of a stack, which its hooks say. */
+    if (d->handle == NULL && d->abi_minor < 3) {
+        snprintf(err, errlen, "%s: plugin descriptor lacks a name, create, handle or destroy", path);
+        return -1;
+    }
+    if (d->handle == NULL && h.on_head == NULL && h.filter_body == NULL) {
+        snprintf(err, errlen, "%s: plugin has no handle() and neither an on_head nor a filter_body hook: it is no "
+                 "content handler, access stage or output filter", path);
+        return -1;
+    }
+    if (d->abi_minor >= 3 && (d->flags & PH_PLUGIN_STREAM_BODY) && h.on_body == NULL) {
+        snprintf(err, errlen, "%s: plugin declares PH_PLUGIN_STREAM_BODY but has no on_body hook to take the body",
+                 path);
+        return -1;
+    }
     return 0;
+}
+
+void plugin_hooks(const ph_plugin_t *d, ph_hooks_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (d->abi_minor < 3 || d->size < offsetof(ph_plugin_t, hooks) + sizeof d->hooks || d->hooks == NULL)
+        return;
+    size_t n = d->hooks->size < sizeof *out ? d->hooks->size : sizeof *out;
+    memcpy(out, d->hooks, n);
+    out->size = (uint32_t)n;
+}
+
+plugin_role_t plugin_role(const ph_plugin_t *d)
+{
+    if (d->handle)
+        return PLUGIN_ROLE_HANDLER;
+    ph_hooks_t h;
+    plugin_hooks(d, &h);
+    if (h.on_head && h.filter_body)
+        return PLUGIN_ROLE_AMBIGUOUS;
+    return h.on_head ? PLUGIN_ROLE_ACCESS : PLUGIN_ROLE_FILTER;
+}
+
+const char *plugin_role_name(plugin_role_t role)
+{
+    switch (role) {
+    case PLUGIN_ROLE_HANDLER: return "content handler";
+    case PLUGIN_ROLE_ACCESS: return "access stage";
+    case PLUGIN_ROLE_FILTER: return "output filter";
+    default: return "none";
+    }
 }
 
 int plugin_check_file(int fd, const char *path, char *err, size_t errlen)

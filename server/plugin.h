@@ -25,8 +25,27 @@ typedef struct plugin_lib {
     unsigned refs;   /* owners: generations using it (main thread only) */
 } plugin_lib_t;
 
+/* A plugin's place in a route's stack, from its descriptor alone (see
+ * "Stacked handlers" in plugin.h). */
+typedef enum plugin_role {
+    PLUGIN_ROLE_HANDLER,   /* handle(): the content handler */
+    PLUGIN_ROLE_ACCESS,    /* no handle(), on_head(): an access stage */
+    PLUGIN_ROLE_FILTER,    /* no handle(), filter_body(): an output filter */
+    PLUGIN_ROLE_AMBIGUOUS, /* no handle(), both hooks: no route can place it */
+} plugin_role_t;
+
+/* d's hooks, zero past the size it was built with (all zero before ABI
+ * 1.3 or without hooks). */
+void plugin_hooks(const ph_plugin_t *d, ph_hooks_t *out);
+/* d's role; d passed plugin_check(). */
+plugin_role_t plugin_role(const ph_plugin_t *d);
+/* "content handler", "access stage", "output filter", "none". */
+const char *plugin_role_name(plugin_role_t role);
+
 /* Refuses a descriptor this server cannot run: wrong magic, other major,
- * newer minor, too small, missing functions. Pure; err names path and both
+ * newer minor, too small, missing functions (handle() may be missing from
+ * an ABI 1.3 access stage or output filter), a streamed body without
+ * on_body(). Pure; err names path and both
  * versions. Returns 0 or -1. */
 int plugin_check(const ph_plugin_t *d, const char *path, char *err, size_t errlen);
 

@@ -27,6 +27,7 @@
 
 #include "listener.h"
 #include "log.h"
+#include "stats.h"
 #include "version.h"
 
 /* --- systemd notification (sd_notify protocol, spoken directly) -------- */
@@ -276,6 +277,7 @@ gen_t *server_build_next(server_t *s)
     if (cfg_load(s->config_path, &cfg, err, sizeof err) < 0) {
         log_error("reload failed, generation %lu keeps serving: %s", s->gen->id, err);
         snprintf(s->last_reload, sizeof s->last_reload, "last reload failed: %.120s", err);
+        stats_reload_failed();
         server_notify("READY=1\nSTATUS=generation %lu; %s", s->gen->id, s->last_reload);
         return NULL;
     }
@@ -288,6 +290,7 @@ gen_t *server_build_next(server_t *s)
         cfg_free(cfg);
         log_error("reload failed, generation %lu keeps serving: %s", s->gen->id, err);
         snprintf(s->last_reload, sizeof s->last_reload, "last reload failed: %.120s", err);
+        stats_reload_failed();
         server_notify("READY=1\nSTATUS=generation %lu; %s", s->gen->id, s->last_reload);
         return NULL;
     }
@@ -307,6 +310,7 @@ void server_publish(server_t *s, gen_t *g)
     gen_t *old = s->gen;
     s->gen = g;
     gen_unref(old);
+    stats_generation_current(g->id);
     unsigned reused, created;
     gen_build_stats(&reused, &created);
     uint64_t dt = server_monotonic_usec() - s->reload_started;
@@ -583,8 +587,10 @@ int server_run(server_t *s, int child)
 {
     sigset_t set;
     server_signals(&set, 0);
+    stats_generation_current(s->gen->id); /* a worker process's is its own */
     if (start_workers(s) < 0)
         return 1;
+    stats_threads(s->nworkers);
     const cfg_t *cfg = s->gen->cfg;
     log_info("ready: plughttpd %s, generation %lu, %u thread%s, %zu route%s%s", PH_SERVER_VERSION, s->gen->id,
              s->nworkers, s->nworkers == 1 ? "" : "s", cfg->nroutes, cfg->nroutes == 1 ? "" : "s",

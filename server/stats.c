@@ -1,12 +1,243 @@
 #include "stats.h"
 
-/* Placeholders until the counters land. */
-void stats_request_begin(const struct gen_route *r) { (void)r; }
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen.h"
+
+/* A thread's counters for one route: 72 bytes, aligned to (and so
+ * occupying) its own cache lines. */
+typedef struct stats_slot {
+    uint64_t begun;
+    uint64_t ended;
+    uint64_t status[6];
+    uint64_t bytes_out;
+} __attribute__((aligned(64))) stats_slot_t;
+
+typedef struct stats_route {
+    unsigned nslots;     /* slot 0 is shared (atomic additions) */
+    stats_slot_t slot[]; /* slot i >= 1: thread index i only */
+} stats_route_t;
+
+typedef struct conn_slot {
+    uint64_t opened;
+    uint64_t closed;
+} __attribute__((aligned(64))) conn_slot_t;
+
+/* Room for a few threads that are not worker threads (helper threads
+ * ending a blocking request) before they share slot 0. */
+#define EXTRA_SLOTS 4
+/* Process-wide counters: connections, and requests no route matched. */
+#define PROCESS_SLOTS 64
+
+static conn_slot_t conns[PROCESS_SLOTS];
+static stats_slot_t unrouted[PROCESS_SLOTS];
+
+/* Each thread's slot index, 1.., drawn at its first count. */
+static __thread unsigned my_index;
+static unsigned next_index;
+
+static unsigned long current_gen;
+static uint64_t reloads, reloads_failed;
+static unsigned nthreads;
+
+static unsigned thread_index(void)
+{
+    if (my_index == 0)
+        my_index = __atomic_add_fetch(&next_index, 1, __ATOMIC_RELAXED);
+    return my_index;
+}
+
+/* Adds n to *c: a plain store for a slot only this thread writes, an
+ * atomic addition for the shared one. Release: a reader that sees the
+ * new value sees what this thread counted before it. */
+static void add(uint64_t *c, uint64_t n, int shared)
+{
+    if (shared)
+        __atomic_add_fetch(c, n, __ATOMIC_RELEASE);
+    else
+        __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELEASE);
+}
+
+static uint64_t get(const uint64_t *c) { return __atomic_load_n(c, __ATOMIC_ACQUIRE); }
+
+void *stats_route_new(unsigned threads)
+{
+    unsigned n = threads + 1 + EXTRA_SLOTS;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, sizeof(stats_route_t) + n * sizeof(stats_slot_t)) != 0)
+        return NULL;
+    stats_route_t *s = p;
+    memset(s, 0, sizeof *s + n * sizeof(stats_slot_t));
+    s->nslots = n;
+    return s;
+}
+
+void stats_route_free(void *stats) { free(stats); }
+
+/* The calling thread's slot among n, and whether it is the shared one. */
+static stats_slot_t *slot_of(stats_slot_t *slots, unsigned n, int *shared)
+{
+    unsigned i = thread_index();
+    *shared = i >= n;
+    return &slots[*shared ? 0 : i];
+}
+
+static stats_slot_t *request_slot(const struct gen_route *r, int *shared)
+{
+    stats_route_t *s = r ? r->stats : NULL;
+    if (s)
+        return slot_of(s->slot, s->nslots, shared);
+    return slot_of(unrouted, PROCESS_SLOTS, shared);
+}
+
+void stats_request_begin(const struct gen_route *r)
+{
+    int shared;
+    stats_slot_t *sl = request_slot(r, &shared);
+    add(&sl->begun, 1, shared);
+}
+
 void stats_request_end(const struct gen_route *r, int status, uint64_t bytes_out)
 {
-    (void)r; (void)status; (void)bytes_out;
+    int shared;
+    stats_slot_t *sl = request_slot(r, &shared);
+    int cls = status >= 100 && status <= 599 ? status / 100 : 0;
+    add(&sl->status[cls], 1, shared);
+    add(&sl->bytes_out, bytes_out, shared);
+    add(&sl->ended, 1, shared); /* last: ended never runs ahead of the rest */
 }
-void stats_conn_open(void) {}
-void stats_conn_close(void) {}
-int stats_server_info(ph_server_info_t *out) { (void)out; return PH_ERROR; }
-int stats_routes_visit(ph_route_visit_fn fn, void *arg) { (void)fn; (void)arg; return PH_ERROR; }
+
+void stats_conn_open(void)
+{
+    int shared;
+    unsigned i = thread_index();
+    shared = i >= PROCESS_SLOTS;
+    add(&conns[shared ? 0 : i].opened, 1, shared);
+}
+
+void stats_conn_close(void)
+{
+    int shared;
+    unsigned i = thread_index();
+    shared = i >= PROCESS_SLOTS;
+    add(&conns[shared ? 0 : i].closed, 1, shared);
+}
+
+void stats_generation_current(unsigned long id)
+{
+    unsigned long was = __atomic_load_n(&current_gen, __ATOMIC_RELAXED);
+    if (was != 0 && was != id)
+        __atomic_add_fetch(&reloads, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&current_gen, id, __ATOMIC_RELEASE);
+}
+
+void stats_reload_failed(void) { __atomic_add_fetch(&reloads_failed, 1, __ATOMIC_RELAXED); }
+
+void stats_threads(unsigned n) { __atomic_store_n(&nthreads, n, __ATOMIC_RELAXED); }
+
+/* Sums n slots into out (route counters). ended is read before begun, so
+ * a request counted as ended is counted as begun too. */
+static void sum_slots(const stats_slot_t *slots, unsigned n, ph_route_info_t *out)
+{
+    uint64_t begun = 0, ended = 0;
+    for (unsigned i = 0; i < n; i++) {
+        ended += get(&slots[i].ended);
+        for (int c = 0; c < 6; c++)
+            out->status[c] += get(&slots[i].status[c]);
+        out->bytes_out += get(&slots[i].bytes_out);
+        begun += get(&slots[i].begun);
+    }
+    out->requests += ended;
+    /* a request may end on another thread than the one it began on */
+    out->in_flight += begun > ended ? begun - ended : 0;
+}
+
+void stats_route_read(const struct gen_route *r, ph_route_info_t *out)
+{
+    const stats_route_t *s = r->stats;
+    if (s)
+        sum_slots(s->slot, s->nslots, out);
+}
+
+typedef struct server_sum {
+    unsigned generations;
+    uint64_t in_flight;
+} server_sum_t;
+
+static int sum_gen(const gen_t *g, void *arg)
+{
+    server_sum_t *sum = arg;
+    sum->generations++;
+    for (size_t i = 0; i < g->nroutes; i++) {
+        ph_route_info_t ri;
+        memset(&ri, 0, sizeof ri);
+        stats_route_read(&g->routes[i], &ri);
+        sum->in_flight += ri.in_flight;
+    }
+    return 0;
+}
+
+int stats_server_info(ph_server_info_t *out)
+{
+    if (out == NULL)
+        return PH_ERROR;
+    server_sum_t sum = {0, 0};
+    unsigned long current = __atomic_load_n(&current_gen, __ATOMIC_ACQUIRE);
+    gen_each(current, sum_gen, &sum);
+    ph_route_info_t none;
+    memset(&none, 0, sizeof none);
+    sum_slots(unrouted, PROCESS_SLOTS, &none);
+    uint64_t closed = 0, opened = 0;
+    for (unsigned i = 0; i < PROCESS_SLOTS; i++) {
+        closed += get(&conns[i].closed);
+        opened += get(&conns[i].opened);
+    }
+    memset(out, 0, sizeof *out);
+    out->size = sizeof *out;
+    out->generation = current;
+    out->generations = sum.generations;
+    out->process_index = 0;
+    out->threads = __atomic_load_n(&nthreads, __ATOMIC_RELAXED);
+    out->connections = opened > closed ? opened - closed : 0;
+    out->connections_total = opened;
+    out->in_flight = sum.in_flight + none.in_flight;
+    out->reloads = __atomic_load_n(&reloads, __ATOMIC_RELAXED);
+    out->reloads_failed = __atomic_load_n(&reloads_failed, __ATOMIC_RELAXED);
+    return PH_OK;
+}
+
+typedef struct visit {
+    ph_route_visit_fn fn;
+    void *arg;
+    unsigned long current;
+} visit_t;
+
+static int visit_gen(const gen_t *g, void *arg)
+{
+    visit_t *v = arg;
+    for (size_t i = 0; i < g->nroutes; i++) {
+        const gen_route_t *gr = &g->routes[i];
+        ph_route_info_t ri;
+        memset(&ri, 0, sizeof ri);
+        ri.size = sizeof ri;
+        ri.generation = g->id;
+        ri.current = g->id == v->current;
+        ri.prefix = gr->cfg->prefix;
+        ri.plugins = gr->cfg->plugin;
+        ri.file = gr->stage->path;
+        stats_route_read(gr, &ri);
+        int rc = v->fn(v->arg, &ri);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int stats_routes_visit(ph_route_visit_fn fn, void *arg)
+{
+    if (fn == NULL)
+        return PH_ERROR;
+    visit_t v = {fn, arg, __atomic_load_n(&current_gen, __ATOMIC_ACQUIRE)};
+    return gen_each(v.current, visit_gen, &v);
+}

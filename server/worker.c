@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "httpdate.h"
 #include "log.h"
+#include "stats.h"
 
 #define BUF_SIZE 16384
 #define MAX_FREE_BUFS 64
@@ -150,6 +151,7 @@ int worker_adopt(worker_t *w, int fd, const struct sockaddr *peer, socklen_t pee
     conn_link(c, &w->conns);
     w->nconns++;
     __atomic_add_fetch(w->total_conns, 1, __ATOMIC_RELAXED);
+    stats_conn_open();
     conn_start(c);
     return 0;
 }
@@ -202,6 +204,7 @@ void worker_conn_closed(worker_t *w, conn_t *c)
     conn_link(c, &w->dead);
     w->nconns--;
     __atomic_sub_fetch(w->total_conns, 1, __ATOMIC_RELAXED);
+    stats_conn_close();
 }
 
 /* After each batch of events: free connections closed during it, and stop
