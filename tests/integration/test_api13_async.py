@@ -39,6 +39,17 @@ class AsyncTest(unittest.TestCase):
         self.assertGreaterEqual(time.time() - t0, 0.2)
         self.assertIsNotNone(self.srv.wait_log(r"later -: resume tag=plain cancelled=0 returned PH_OK"))
 
+    def test_resume_racing_the_pending_return(self):
+        # ms=0: the plugin's thread may resume() before handle() has even
+        # returned PH_PENDING to the core
+        for i in range(200):
+            r = self.srv.get("/later/x?ms=0")
+            self.assertEqual((r.status, r.body), (200, b"later - 0\n"), "request %d" % i)
+
+    def test_http10_pending(self):
+        data = self.srv.raw(b"GET /later/x?ms=20 HTTP/1.0\r\n\r\n")
+        self.assertEqual(parse_responses(data)[0].body, b"later - 20\n")
+
     def test_pending_keeps_keep_alive(self):
         s = self.srv.connect()
         s.sendall(b"GET /later/1?ms=50 HTTP/1.1\r\nHost: x\r\n\r\nGET /later/2?now HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -168,7 +179,7 @@ class ReloadTest(unittest.TestCase):
             self.assertIsNotNone(m)
             self.assertIn("serving", m.group(0))
             # new requests reach the new instances
-            self.assertEqual(srv.get("/later/x?ms=0").body, b"later v2 0\n")
+            self.assertEqual(srv.get("/later/x?ms=10").body, b"later v2 10\n")
             self.assertNotRegex(srv.log(), r"generation 1 released")
             self.assertNotIn("later v1: destroy", srv.log())
             data, closed = recv_until_closed(p, timeout=20)

@@ -85,10 +85,6 @@ class FilterTest(unittest.TestCase):
         self.assertNotIn(b"Content-Length", head)
         self.assertEqual(body, b"".join(b"PIECE %d\n" % i for i in range(5)))
 
-    def test_errors_of_the_handler_are_filtered_like_any_body(self):
-        r = self.srv.get("/m/declined")
-        self.assertEqual(r.status, 404)
-
     def test_waiting_stream_is_flushed_through_filter(self):
         # upper holds its input until FLUSH or END: the first event can only
         # arrive before the stream ends if the core flushed the filters
