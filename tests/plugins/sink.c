@@ -141,12 +141,14 @@ static void sink_resume_task(void *arg)
     sink_wake_t *w = arg;
     pthread_mutex_lock(&w->s->lock);
     sink_req_t *r = sink_find(w->s, w->req);
-    if (r && r->paused) {
+    int go = r && r->paused;
+    if (go)
         r->paused = 0;
-        if (w->s->api->body_resume(w->req) != PH_OK)
-            w->s->api->log(PH_LOG_ERROR, "sink: body_resume failed");
-    }
     pthread_mutex_unlock(&w->s->lock);
+    /* Outside the lock: body_resume() may deliver the next piece at once.
+     * The request cannot end meanwhile: it ends on this (its loop) thread. */
+    if (go && w->s->api->body_resume(w->req) != PH_OK)
+        w->s->api->log(PH_LOG_ERROR, "sink: body_resume failed");
     free(w);
 }
 
@@ -169,22 +171,20 @@ static void *sink_timer_thread(void *arg)
     return NULL;
 }
 
-/* Caller holds s->lock. */
-static int sink_pause(sink_t *s, sink_req_t *r)
+/* On the loop thread, outside s->lock (body_pause() might call back). */
+static int sink_pause(sink_t *s, ph_request_t *req)
 {
     sink_wake_t *w = malloc(sizeof(*w));
     pthread_t t;
     if (!w)
         return PH_ERROR;
     w->s = s;
-    w->req = r->req;
-    if (s->api->body_pause(r->req) != PH_OK) {
+    w->req = req;
+    if (s->api->body_pause(req) != PH_OK) {
         s->api->log(PH_LOG_ERROR, "sink: body_pause failed");
         free(w);
         return PH_ERROR;
     }
-    r->paused = 1;
-    r->pauses++;
     if (pthread_create(&t, NULL, sink_timer_thread, w) != 0) {
         free(w);
         return PH_ERROR;
@@ -210,14 +210,16 @@ static int sink_body(void *instance, ph_request_t *req, const void *data, size_t
     if (s->trace && r->pieces == 1)
         s->api->log(PH_LOG_INFO, "sink: first piece, %zu bytes", len);
     r->since_pause += len;
-    int rc = PH_OK;
-    if (!last && s->pause_every && r->since_pause >= s->pause_every) {
+    int pause = !last && s->pause_every && r->since_pause >= s->pause_every;
+    if (pause) {
         r->since_pause = 0;
-        rc = sink_pause(s, r);
+        r->paused = 1;
+        r->pauses++;
     }
     if (last)
         r->resumed = 1;
     pthread_mutex_unlock(&s->lock);
+    int rc = pause ? sink_pause(s, req) : PH_OK;
     if (rc != PH_OK || !last)
         return rc;
     char hex[65];
