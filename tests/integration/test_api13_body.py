@@ -144,5 +144,41 @@ class StreamBodyTest(unittest.TestCase):
             self.assertLess(growth_kib, 32 * 1024, "server memory grew by %d KiB" % growth_kib)
 
 
+class StreamBodyLimitTest(unittest.TestCase):
+    """A streamed body over max_body_bytes: 413 from the core, the
+    request cancelled (on_cancel), the plugin's resume() refused."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(server_ini(routes=route("/traced", "sink", trace="yes"), threads=1,
+                                    server_extra="max_body_bytes = 64k"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_chunked_body_over_the_limit(self):
+        start = harness.log_count(self.srv)
+        piece = b"%x\r\n%s\r\n" % (8192, b"k" * 8192)
+        s = self.srv.connect()
+        up = Uploader(s, b"POST /traced/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                      len(piece) * 128, block=piece, timeout=20).start()
+        data, closed = recv_until_closed(s, timeout=15)
+        up.join(25)
+        s.close()
+        self.assertTrue(closed)
+        r = parse_responses(data)[0]
+        self.assertEqual((r.status, r.body), (413, b"413 Content Too Large\n"))
+        m, _ = harness.wait_log_from(self.srv, r"sink: on_cancel after (\d+) bytes, resume returned (\S+)", start)
+        self.assertIsNotNone(m, self.srv.log()[-2000:])
+        self.assertEqual(m.group(2), "PH_ERROR")
+        self.assertLessEqual(int(m.group(1)), 64 * 1024)
+
+    def test_announced_length_over_the_limit(self):
+        data = self.srv.raw(b"POST /traced/x HTTP/1.1\r\nHost: x\r\nContent-Length: 65537\r\n\r\n", timeout=5)
+        self.assertEqual(parse_responses(data)[0].status, 413)
+        self.assertEqual(answer(self.srv.get("/traced/y", method="POST", body=b"k" * 65536))[0], 65536)
+
+
 if __name__ == "__main__":
     harness.main()
