@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "exchange.h"
 #include "gen.h"
 #include "httpdate.h"
 #include "listener.h"
@@ -28,17 +29,17 @@
  * long and this many bytes, then closes. */
 #define LINGER_MS 2000
 #define LINGER_MAX_BYTES (256 * 1024)
-/* First size of a chunked body's buffer; it doubles from there. */
-#define CHUNKED_BODY_FIRST 16384
 
 enum state {
     ST_IDLE,     /* between requests: keep-alive timeout (before the first
                     one, header timeout from accept) */
     ST_HEAD,     /* part of a request head is buffered: header timeout */
     ST_BODY,     /* reading the request body: body timeout, minimum rate */
-    ST_HANDLING, /* a blocking handler runs on a helper thread */
+    ST_HANDLING, /* a plugin has the request (blocking pool, PH_PENDING):
+                    handler timeout */
     ST_RESPOND,  /* a response is queued for c->req */
     ST_SENDING,  /* waiting for the socket to take more queued output */
+    ST_WAITING,  /* a streamed response waits for its producer's wake-up */
     ST_LINGER,   /* half-closed over unread input, discarding it (finish) */
     ST_CLOSED,
 };
@@ -54,6 +55,8 @@ struct conn {
     unsigned sent_continue : 1;
     unsigned linger : 1;     /* input may be left unread: linger on close */
     unsigned responded : 1;  /* the current request has a queued response */
+    unsigned body_paused : 1;/* the plugin paused a streamed body */
+    unsigned busy : 1;       /* process() is running */
     unsigned nrequests;
 
     char *rbuf;              /* NULL while idle with nothing buffered */
@@ -61,10 +64,6 @@ struct conn {
 
     buf_t out;               /* queued response bytes */
     ph_request_t *req;       /* the request being read, handled or sent */
-    /* A blocking request that overran handler_timeout: its helper thread
-     * still runs the plugin on it, so it lives, and keeps this struct
-     * alive, until the thread is done (conn_blocking_done). */
-    ph_request_t *orphan;
     int is_head;
     response_info_t info;
     uint64_t body_need;      /* Content-Length bytes still to read */
@@ -78,7 +77,10 @@ struct conn {
     int stream_done;
 
     char peer[56];
+    char local[56];          /* filled when first asked for */
 };
+
+static const exch_ops_t h1_ops;
 
 static void on_io(ev_loop_t *loop, ev_io_t *io, unsigned events);
 static void on_timer(ev_loop_t *loop, ev_timer_t *t);
@@ -86,6 +88,8 @@ static void process(conn_t *c);
 static void close_conn(conn_t *c);
 static void respond(conn_t *c);
 static void arm_body_timer(conn_t *c);
+static int body_pending(const conn_t *c);
+static void take_step(conn_t *c, exch_step_t step);
 
 const char *conn_peer(const conn_t *c) { return c->peer; }
 conn_t *conn_next(const conn_t *c) { return c->next; }
@@ -237,56 +241,10 @@ static int ensure_rbuf(conn_t *c)
 
 static ph_request_t *request_new(conn_t *c)
 {
-    pool_t *p = worker_pool_get(c->w);
-    if (p == NULL)
-        return NULL;
-    ph_request_t *req = pool_calloc(p, sizeof *req);
-    if (req == NULL) {
-        worker_pool_put(c->w, p);
-        return NULL;
-    }
-    request_init(req, p);
-    req->conn = c;
-    req->gen = c->w->gen;
-    gen_ref(req->gen);
-    req->start_ms = ev_now(c->w->loop);
-    hp_request_init(&req->hp);
+    ph_request_t *req = exchange_new(c->w, &h1_ops, c);
+    if (req)
+        hp_request_init(&req->hp);
     return req;
-}
-
-static void access_log(conn_t *c, ph_request_t *req, uint64_t bytes)
-{
-    if (!log_access_enabled())
-        return;
-    char line[LOG_LINE_MAX], t[32];
-    httpdate_clf(ev_wall(c->w->loop), t);
-    log_access_entry_t e = {
-        .peer = c->peer,
-        .time = t,
-        .status = req->status,
-        .bytes = bytes,
-    };
-    if (req->head && req->hp.method.len) {
-        e.method = (ph_str_t){req->head + req->hp.method.off, req->hp.method.len};
-        e.target = (ph_str_t){req->head + req->hp.target.off, req->hp.target.len};
-        e.version_minor = req->hp.version_minor;
-    }
-    if (req->head) {
-        request_header(req, "Referer", &e.referer);
-        request_header(req, "User-Agent", &e.user_agent);
-    }
-    log_access_add(&c->w->alog, line, log_access_format(line, &e));
-}
-
-/* Frees req's pool (running its cleanups: plugin resources, file
- * descriptors) and drops its generation. */
-static void request_release(conn_t *c, ph_request_t *req)
-{
-    gen_t *g = req->gen;
-    pool_t *p = req->pool;
-    pool_reset(p);
-    worker_pool_put(c->w, p);
-    gen_unref(g);
 }
 
 /* The response is fully queued or sent: release everything it held. */
@@ -296,13 +254,21 @@ static void request_end(conn_t *c)
     if (req == NULL)
         return;
     c->req = NULL;
-    if (c->responded)
-        access_log(c, req, c->sent_body);
+    if (exchange_held(req)) {
+        /* a plugin still has it (the client went away): it ends when
+         * the plugin lets go */
+        exchange_cancel(req);
+        exchange_detach(req);
+    } else {
+        if (req->streaming && body_pending(c))
+            exchange_cancel(req);
+        exchange_end(req, c->responded, c->sent_body);
+    }
     c->responded = 0;
     c->is_head = 0; /* an error before the next head is parsed has a body */
     c->info.framing = FRAME_NONE;
     c->sent_body = 0;
-    request_release(c, req);
+    c->body_paused = 0;
 }
 
 /* --- output ------------------------------------------------------------ */
@@ -326,6 +292,12 @@ static int queue_response(conn_t *c)
     ph_request_t *req = c->req;
     if (req->bad)
         request_error(req, 500);
+    if (exchange_filter_head(req, c->is_head) < 0) {
+        log_warn("an output filter on \"%s\" refused the response: answering 500", req->path ? req->path : "");
+        request_error(req, 500);
+        req->fstate = NULL; /* the 500 goes out unfiltered */
+    }
+    req->streaming = req->body_kind == BODY_STREAM;
     c->responded = 1;
     if (ensure_out(c) < 0)
         return -1;
@@ -364,7 +336,8 @@ static int body_pending(const conn_t *c)
 }
 
 /* Sends what it can. Returns 1 when everything queued went out, 0 when the
- * socket is full, -1 on a connection error. */
+ * socket is full, 2 when a streamed body waits for its producer (all else
+ * sent), -1 on a connection error. */
 static int flush(conn_t *c)
 {
     int fd = c->io.fd;
@@ -428,12 +401,14 @@ static int flush(conn_t *c)
             if (buf_reserve(&c->out, STREAM_PIECE + 32) < 0)
                 return -1;
             char *dst = c->out.p + c->out.len + 16; /* room for the size line */
-            ssize_t n = req->stream_fn(req->stream_arg, dst, STREAM_PIECE);
+            ssize_t n = exchange_pull(req, dst, STREAM_PIECE);
+            if (n == PH_STREAM_WAIT)
+                return 2;
             if (n < 0 || n > STREAM_PIECE)
                 return -1;
             if (n == 0) {
                 c->stream_done = 1;
-                if (c->info.framing == FRAME_CHUNKED && response_chunk_last(&c->out) < 0)
+                if (c->info.framing == FRAME_CHUNKED && response_chunk_last(&c->out, req->trailers) < 0)
                     return -1;
                 continue;
             }
@@ -455,145 +430,188 @@ static int flush(conn_t *c)
     }
 }
 
-/* --- dispatch ------------------------------------------------------------ */
+/* --- waiting on plugins ------------------------------------------------------ */
 
-static void run_handler(ph_request_t *req)
+/* A plugin has the request (blocking pool, PH_PENDING). Answers to
+ * earlier pipelined requests go out now, not after it. The socket is
+ * watched for them, and for the client's hang-up (which cancels the
+ * request); input that is not a hang-up is left for later, unwatched, so
+ * neither a reset nor pipelined bytes make the loop spin. */
+static void wait_plugin(conn_t *c)
 {
-    const gen_route_t *route = req->route;
-    int rc = route->desc->handle(route->inst->instance, req);
-    if (rc == PH_DECLINED) {
-        request_error(req, 404);
-    } else if (rc != PH_OK && !req->bad) {
-        if (req->status < 400)
-            request_error(req, 500);
+    uint64_t limit = cur_cfg(c)->handler_timeout;
+    int r = buf_pending(&c->out) > 0 ? flush(c) : 1;
+    if (r < 0) {
+        close_conn(c);
+        return;
     }
-}
-
-/* Runs on a helper thread: only the request is touched here. It is given
- * the request, not read from the connection, whose c->req changes when the
- * handler overruns its time (handler_timed_out). */
-static void blocking_job(void *arg)
-{
-    ph_request_t *req = arg;
-    conn_t *c = req->conn;
-    if (__atomic_load_n(&req->cancelled, __ATOMIC_ACQUIRE))
-        req->skipped = 1; /* read on the loop after worker_post_done() */
+    c->state = ST_HANDLING;
+    unsigned mask = EV_READ | (r == 0 ? EV_WRITE : 0);
+    if (c->rbuf && c->rpos < c->rlen)
+        mask &= ~EV_READ; /* pipelined input already here: not a hang-up */
+    if (ev_io_set(c->w->loop, &c->io, mask) < 0)
+        ev_io_stop(c->w->loop, &c->io);
+    if (limit > 0)
+        set_timer(c, limit);
     else
-        run_handler(req);
-    worker_post_done(c->w, c);
+        ev_timer_stop(c->w->loop, &c->timer);
 }
 
-void conn_blocking_done(conn_t *c)
-{
-    if (c->orphan != NULL) {
-        /* Too late: the client already had its 504. A job still queued
-         * when that happened was skipped (blocking_job). */
-        if (c->orphan->skipped)
-            log_info("handler for \"%s\" not run: its request timed out while queued",
-                     c->orphan->path ? c->orphan->path : "");
-        else
-            log_info("handler for \"%s\" finished %llu ms after it started; its response was discarded",
-                     c->orphan->path ? c->orphan->path : "",
-                     (unsigned long long)(ev_now(c->w->loop) - c->orphan->start_ms));
-        request_release(c, c->orphan);
-        c->orphan = NULL;
-        if (c->state == ST_CLOSED)
-            worker_conn_closed(c->w, c);
-        return;
-    }
-    if (c->state != ST_HANDLING)
-        return;
-    respond(c);
-    process(c);
-}
-
-/* The blocking handler overran handler_timeout. A helper thread cannot be
- * stopped, so its request is set aside as c->orphan and the client gets a
- * 504 from a request of the connection's own, carrying the same request
- * line for the access log; then the connection closes. */
-static void handler_timed_out(conn_t *c)
+/* The plugin holding c->req cannot answer any more for it (it overran
+ * handler_timeout, or its streamed body broke a limit): c->req is
+ * cancelled and set aside (it lives until the plugin lets go), and the
+ * client gets status from a request of the connection's own, carrying the
+ * same request line for the access log; then the connection closes. */
+static void replace_held(conn_t *c, int status)
 {
     ph_request_t *late = c->req, *r;
 
-    /* head, hp and path were written before the job was queued and the
-     * plugin API only reads them: safe to read while the thread runs. */
-    log_warn("handler for \"%s\" still running after handler_timeout: answering 504",
-             late->path ? late->path : "");
-    c->orphan = late;
-    __atomic_store_n(&late->cancelled, 1, __ATOMIC_RELEASE);
+    /* head, hp and path were written before the plugin got the request
+     * and the API only reads them: safe to read while it runs. */
+    c->req = NULL;
+    exchange_cancel(late);
+    exchange_detach(late);
     c->req = r = request_new(c);
     if (r == NULL) {
-        c->state = ST_RESPOND; /* not ST_HANDLING: close_conn() must close */
         close_conn(c);
         return;
     }
     r->hp = late->hp;
     r->route = late->route;
+    r->path = late->path;
     r->head = late->head_len ? pool_alloc(r->pool, late->head_len) : NULL;
     if (r->head != NULL) {
         memcpy(r->head, late->head, late->head_len);
         r->head_len = late->head_len;
+        if (r->path)
+            r->path = pool_strndup(r->pool, late->path, late->path_len);
     } else {
         r->hp.method.len = 0; /* logged as "-" */
+        r->path = NULL;
     }
-    request_error(r, 504);
+    request_error(r, status);
     c->want_close = 1;
     c->linger = 1; /* pipelined requests may still sit unread */
     respond(c);
+}
+
+static void handler_timed_out(conn_t *c)
+{
+    log_warn("handler for \"%s\" still running after handler_timeout: answering 504",
+             c->req->path ? c->req->path : "");
+    replace_held(c, 504);
+}
+
+/* What the exchange said comes next for c->req. */
+static void take_step(conn_t *c, exch_step_t step)
+{
+    switch (step) {
+    case EX_BODY:
+        c->state = ST_BODY;
+        c->body_start_ms = c->last_read_ms = ev_now(c->w->loop);
+        c->body_got = c->rlen - c->rpos;
+        arm_body_timer(c);
+        break;
+    case EX_RESPOND:
+        if (c->req->refused) { /* answered before its body was read */
+            c->want_close = 1;
+            c->linger = 1;
+        }
+        respond(c);
+        break;
+    case EX_WAIT:
+        wait_plugin(c);
+        break;
+    }
+}
+
+/* exch_ops: a plugin let go of c->req. */
+static void h1_ready(ph_request_t *req)
+{
+    conn_t *c = req->carrier;
+    if (c->state == ST_CLOSED)
+        return;
+    take_step(c, exchange_step(req));
+    if (c->state == ST_BODY && c->body_paused)
+        return;
     process(c);
 }
 
-/* Finds the route and runs the plugin (inline or on the helper pool).
- * Returns 1 when the response is ready to queue, 0 when a helper thread has
- * it. */
-static int dispatch(conn_t *c)
+static void h1_body_flow(ph_request_t *req, int on)
 {
-    ph_request_t *req = c->req;
-    if (req->hp.asterisk) {
-        if (req->hp.method.len == 7 && memcmp(req->head + req->hp.method.off, "OPTIONS", 7) == 0) {
-            req->status = 200;
-            request_api.add_header(req, "Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
-        } else {
-            request_error(req, 400);
-        }
-        return 1;
-    }
-    const gen_route_t *route = req->route;
-    if (route == NULL) {
-        request_error(req, 404);
-        return 1;
-    }
-    if (route->blocking) {
-        uint64_t limit = cur_cfg(c)->handler_timeout;
-        /* Answers to earlier pipelined requests go out now, not after
-         * this handler. While it runs the socket is watched for writing
-         * only as long as they need; otherwise not at all, so a client
-         * that resets costs nothing until the handler is done. */
-        int r = buf_pending(&c->out) > 0 ? flush(c) : 1;
-        if (r < 0) {
+    conn_t *c = req->carrier;
+    if (c->req != req || c->state != ST_BODY || c->body_paused == !on)
+        return;
+    c->body_paused = !on;
+    if (!on) {
+        /* not the client's delay: no body timers while paused */
+        ev_timer_stop(c->w->loop, &c->timer);
+        if (ev_io_set(c->w->loop, &c->io, buf_pending(&c->out) ? EV_WRITE : 0) < 0)
             close_conn(c);
-            return 0;
-        }
-        c->state = ST_HANDLING;
-        /* if epoll cannot take the change, the earlier answers wait for
-         * this one rather than leave a read watch nothing here serves */
-        if (r != 0 || ev_io_set(c->w->loop, &c->io, EV_WRITE) < 0)
-            ev_io_stop(c->w->loop, &c->io);
-        if (limit > 0)
-            set_timer(c, limit);
-        else
-            ev_timer_stop(c->w->loop, &c->timer);
-        if (blocking_submit(c->w->blocking, blocking_job, req) < 0) {
-            c->state = ST_IDLE;
-            log_warn("blocking pool queue is full: answering 503");
-            request_error(req, 503);
-            return 1;
-        }
-        return 0;
+        return;
     }
-    run_handler(req);
-    return 1;
+    c->body_start_ms = c->last_read_ms = ev_now(c->w->loop);
+    c->body_got = 0;
+    arm_body_timer(c);
+    process(c);
 }
+
+static void h1_wake(ph_request_t *req)
+{
+    conn_t *c = req->carrier;
+    if (c->req != req || c->state != ST_WAITING)
+        return;
+    c->state = ST_RESPOND;
+    process(c);
+}
+
+static int h1_informational(ph_request_t *req, int status, const ph_kv_t *h, size_t n)
+{
+    conn_t *c = req->carrier;
+    if (c->req != req || c->responded || req->hp.version_minor == 0)
+        return PH_OK;
+    if (ensure_out(c) < 0 || response_informational(&c->out, status, h, n) < 0)
+        return PH_ERROR;
+    if (c->state != ST_HANDLING) /* the loop flushes it on its way */
+        return PH_OK;
+    int r = flush(c);
+    if (r < 0)
+        return PH_ERROR;
+    if (r == 0 && ev_io_set(c->w->loop, &c->io, c->io.mask | EV_WRITE) < 0)
+        return PH_ERROR;
+    return PH_OK;
+}
+
+static const char *h1_peer(const ph_request_t *req)
+{
+    const conn_t *c = req->carrier;
+    return c->peer;
+}
+
+static const char *h1_local(const ph_request_t *req)
+{
+    conn_t *c = req->carrier;
+    if (c->local[0] == '\0') {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        if (getsockname(c->io.fd, (struct sockaddr *)&ss, &len) < 0)
+            snprintf(c->local, sizeof c->local, "-");
+        else if (ss.ss_family == AF_UNIX)
+            snprintf(c->local, sizeof c->local, "unix");
+        else
+            listener_format_addr((struct sockaddr *)&ss, len, c->local, sizeof c->local);
+    }
+    return c->local;
+}
+
+static const exch_ops_t h1_ops = {
+    .ready = h1_ready,
+    .body_flow = h1_body_flow,
+    .wake = h1_wake,
+    .informational = h1_informational,
+    .peer = h1_peer,
+    .local = h1_local,
+};
 
 /* --- input ---------------------------------------------------------------- */
 
@@ -678,63 +696,48 @@ static int start_request(conn_t *c, size_t head_len)
         hp_chunked_init(&c->chunked);
         c->body_need = UINT64_MAX;
     } else if (req->hp.content_length > 0) {
-        if ((uint64_t)req->hp.content_length > cfg->max_body_bytes) {
+        if ((uint64_t)req->hp.content_length > exchange_body_limit(req)) {
             fail_request(c, 413);
             return -1;
         }
         c->body_need = (uint64_t)req->hp.content_length;
-        req->body = pool_alloc(req->pool, c->body_need);
-        if (req->body == NULL) {
-            fail_request(c, 500);
-            return -1;
-        }
     } else {
         c->body_need = 0;
     }
     return 0;
 }
 
-static void free_chunked_body(void *arg)
+/* Passes a decoded body piece on. Returns 0, or -1 when the exchange
+ * refused it: its answer is then set (or c->req replaced) and queued. */
+static int pass_body(conn_t *c, const char *p, size_t n)
 {
-    ph_request_t *req = arg;
-    free(req->body);
-}
-
-/* Makes room for need bytes of a chunked body. The buffer doubles (up to
- * max), so a body of n bytes costs O(n) memory and copies however small
- * its chunks; realloc gives the old buffer back at once. */
-static int grow_chunked_body(ph_request_t *req, size_t need, size_t max)
-{
-    if (need <= req->body_cap)
+    int r = exchange_body(c->req, p, n);
+    if (r == 0)
         return 0;
-    size_t cap = req->body_cap ? req->body_cap : CHUNKED_BODY_FIRST;
-    while (cap < need && cap <= SIZE_MAX / 2)
-        cap *= 2;
-    if (cap > max)
-        cap = max > need ? max : need;
-    if (req->body_cap == 0 && pool_cleanup_add(req->pool, free_chunked_body, req) < 0)
-        return -1;
-    char *b = realloc(req->body, cap);
-    if (b == NULL)
-        return -1;
-    req->body = b;
-    req->body_cap = cap;
-    return 0;
+    c->want_close = 1; /* the rest of the body is not read */
+    c->linger = 1;
+    if (r > 0)
+        replace_held(c, r);
+    else
+        respond(c);
+    return -1;
 }
 
-/* Moves buffered body bytes into the request. Returns 1 when the body is
- * complete, 0 when more must be read, -1 after fail_request(). */
+/* Moves buffered body bytes into the exchange. Returns 1 when the body is
+ * complete, 0 when more must be read, -1 when an answer was queued
+ * instead (fail_request(), pass_body()). */
 static int take_body(conn_t *c)
 {
     ph_request_t *req = c->req;
     size_t avail = c->rlen - c->rpos;
     if (!req->hp.chunked) {
         size_t n = avail < c->body_need ? avail : (size_t)c->body_need;
-        if (n > 0) /* rbuf is NULL when nothing is buffered */
-            memcpy(req->body + req->body_len, c->rbuf + c->rpos, n);
-        req->body_len += n;
-        c->rpos += n;
-        c->body_need -= n;
+        if (n > 0) { /* rbuf is NULL when nothing is buffered */
+            c->rpos += n;
+            c->body_need -= n;
+            if (pass_body(c, c->rbuf + c->rpos - n, n) < 0)
+                return -1;
+        }
         return c->body_need == 0;
     }
     if (avail == 0)
@@ -742,21 +745,16 @@ static int take_body(conn_t *c)
     size_t len = avail;
     ssize_t rest = hp_chunked_decode(&c->chunked, c->rbuf + c->rpos, &len, cur_cfg(c)->max_header_bytes);
     if (rest == HP_ERROR) {
-        fail_request(c, 400);
-        return -1;
-    }
-    if (req->body_len + len > cur_cfg(c)->max_body_bytes) {
-        fail_request(c, 413);
-        return -1;
-    }
-    if (len > 0) {
-        if (grow_chunked_body(req, req->body_len + len, cur_cfg(c)->max_body_bytes) < 0) {
-            fail_request(c, 500);
+        if (exchange_held(req)) {
+            replace_held(c, 400);
             return -1;
         }
-        memcpy(req->body + req->body_len, c->rbuf + c->rpos, len);
-        req->body_len += len;
+        fail_request(c, 400);
+        respond(c);
+        return -1;
     }
+    if (len > 0 && pass_body(c, c->rbuf + c->rpos, len) < 0)
+        return -1;
     if (rest == HP_INCOMPLETE) {
         c->rlen = c->rpos; /* every byte was consumed */
         return 0;
@@ -831,13 +829,14 @@ static void finish(conn_t *c)
 }
 
 /* Parses and runs requests from the buffer until it needs I/O. */
-static void process(conn_t *c)
+static void process_loop(conn_t *c)
 {
     for (;;) {
         switch (c->state) {
         case ST_CLOSED:
         case ST_HANDLING:
         case ST_SENDING:
+        case ST_WAITING:
         case ST_LINGER:
             return;
 
@@ -853,6 +852,16 @@ static void process(conn_t *c)
             int r = flush(c);
             if (r < 0) {
                 close_conn(c);
+                return;
+            }
+            if (r == 2) {
+                /* the stream's producer has nothing now: no timer (an
+                 * event stream may idle for long); watch for the client
+                 * going away, unless its next request is already here */
+                c->state = ST_WAITING;
+                ev_timer_stop(c->w->loop, &c->timer);
+                if (ev_io_set(c->w->loop, &c->io, c->rbuf && c->rpos < c->rlen ? 0 : EV_READ) < 0)
+                    close_conn(c);
                 return;
             }
             if (r == 0) {
@@ -875,12 +884,14 @@ static void process(conn_t *c)
         }
 
         case ST_BODY: {
+            if (c->body_paused)
+                return; /* h1_body_flow() set the watch */
             int r = take_body(c);
-            if (r < 0) {
-                respond(c);
+            if (r < 0)
                 continue;
-            }
             if (r == 0) {
+                if (c->body_paused)
+                    return;
                 ph_request_t *req = c->req;
                 if (req->hp.expect_continue && !c->sent_continue && req->hp.version_minor) {
                     c->sent_continue = 1;
@@ -892,8 +903,7 @@ static void process(conn_t *c)
                 wait_input(c);
                 return;
             }
-            if (dispatch(c))
-                respond(c);
+            take_step(c, exchange_body_end(c->req));
             continue;
         }
 
@@ -940,19 +950,23 @@ static void process(conn_t *c)
                 respond(c);
                 continue;
             }
-            if (c->body_need > 0) {
-                c->state = ST_BODY;
-                c->body_start_ms = c->last_read_ms = ev_now(c->w->loop);
-                c->body_got = c->rlen - c->rpos;
-                arm_body_timer(c);
-                continue;
-            }
-            if (dispatch(c))
-                respond(c);
+            take_step(c, exchange_head(c->req, c->body_need > 0));
             continue;
         }
         }
     }
+}
+
+/* Plugins' calls back into the connection (h1_ready, h1_body_flow...) may
+ * come from inside process_loop() itself: the loop running already
+ * re-reads the state, so only the outermost call runs it. */
+static void process(conn_t *c)
+{
+    if (c->busy)
+        return;
+    c->busy = 1;
+    process_loop(c);
+    c->busy = 0;
 }
 
 /* The client sent all it ever will (a half-close, or a close whose reset
@@ -1007,6 +1021,14 @@ static void read_input(conn_t *c)
     process(c);
 }
 
+/* Whether the socket says the client closed or reset the connection. */
+static int client_gone(conn_t *c)
+{
+    char b;
+    ssize_t n = recv(c->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
 static void discard_input(conn_t *c)
 {
     char sink[4096];
@@ -1024,19 +1046,30 @@ static void on_io(ev_loop_t *loop, ev_io_t *io, unsigned events)
     case ST_CLOSED:
         return;
     case ST_HANDLING:
-        /* Only earlier responses can be pending here (dispatch). A reset
-         * or hang-up stops the watch: level-triggered, it would be
-         * reported again on every turn of the loop until the handler is
-         * done. The connection closes then. */
-        if (events & EV_HUP) {
-            ev_io_stop(loop, io);
-            c->want_close = 1;
-        } else if (events & EV_WRITE) {
+    case ST_WAITING:
+        /* A plugin has the request, or its stream waits: only earlier
+         * answers can be queued (wait_plugin), and input can only be the
+         * client leaving or its next request. */
+        if (events & (EV_READ | EV_HUP)) {
+            if (client_gone(c)) {
+                log_debug("%s: the client went away while its request waited", c->peer);
+                close_conn(c);
+                return;
+            }
+            /* its next request: read after this one (level-triggered,
+             * a watch left on would fire on every turn of the loop) */
+            if (ev_io_set(loop, io, io->mask & ~EV_READ) < 0)
+                close_conn(c);
+            return;
+        }
+        if (events & EV_WRITE) {
             int r = flush(c);
-            if (r != 0)
-                ev_io_stop(loop, io);
-            if (r < 0)
-                c->want_close = 1;
+            if (r < 0) {
+                close_conn(c);
+                return;
+            }
+            if (r != 0 && ev_io_set(loop, io, io->mask & ~EV_WRITE) < 0)
+                close_conn(c);
         }
         return;
     case ST_LINGER:
@@ -1124,6 +1157,7 @@ static void on_timer(ev_loop_t *loop, ev_timer_t *t)
         break;
     case ST_HANDLING:
         handler_timed_out(c);
+        process(c);
         break;
     default:
         close_conn(c);
@@ -1135,13 +1169,8 @@ static void close_conn(conn_t *c)
 {
     if (c->state == ST_CLOSED)
         return;
-    if (c->state == ST_HANDLING) {
-        /* A helper thread still owns the request: finish when it is done. */
-        c->want_close = 1;
-        return;
-    }
     c->state = ST_CLOSED;
-    request_end(c);
+    request_end(c); /* a request a plugin holds lives on without c */
     ev_timer_stop(c->w->loop, &c->timer);
     ev_io_forget(&c->io); /* close() takes it out of epoll: no fd is dup()ed */
     close(c->io.fd);
@@ -1149,8 +1178,7 @@ static void close_conn(conn_t *c)
     release_rbuf(c);
     c->out.off = c->out.len;
     release_out(c);
-    if (c->orphan == NULL) /* else conn_blocking_done() does it */
-        worker_conn_closed(c->w, c);
+    worker_conn_closed(c->w, c);
 }
 
 void conn_free(conn_t *c) { free(c); }
@@ -1163,6 +1191,8 @@ void conn_drain(conn_t *c)
         close_conn(c);
         return;
     }
+    if (c->state == ST_WAITING && c->req)
+        exchange_cancel(c->req); /* the stream's producer ends it */
     if (c->state != ST_IDLE || c->req != NULL || buf_pending(&c->out) > 0)
         return; /* closes after its response */
     /* A connection accepted just before the stop has a request in the
@@ -1179,11 +1209,4 @@ void conn_drain(conn_t *c)
     close_conn(c);
 }
 
-void conn_abort(conn_t *c)
-{
-    if (c->state == ST_HANDLING) {
-        c->want_close = 1;
-        return;
-    }
-    close_conn(c);
-}
+void conn_abort(conn_t *c) { close_conn(c); }

@@ -1,9 +1,11 @@
 /*
- * One client connection: reading and parsing requests, bodies, dispatching
- * to the route's plugin, sending responses in order, keep-alive, timeouts
- * and limits. Runs on its worker's loop thread only; the one exception is a
- * blocking route, whose handle() runs on a helper thread while the
- * connection waits (it touches nothing but the request then).
+ * One HTTP/1 client connection: the framing under the exchanges
+ * (exchange.h) it carries. Reading and parsing request heads, decoding
+ * bodies (Content-Length, chunked), sending responses in order with their
+ * framing (length, chunked, close), pipelining, keep-alive, 100-continue,
+ * timeouts and limits. What runs the route's plugins is the exchange's;
+ * this file knows requests only as heads, bodies and answers. Runs on its
+ * worker's loop thread only.
  */
 #ifndef PH_CONN_H
 #define PH_CONN_H
@@ -28,9 +30,6 @@ void conn_drain(conn_t *c);
 
 /* Force-close (shutdown timeout). */
 void conn_abort(conn_t *c);
-
-/* A blocking handler finished on a helper thread; continue on the loop. */
-void conn_blocking_done(conn_t *c);
 
 /* "127.0.0.1:5555", "[::1]:5555" or "unix". */
 const char *conn_peer(const conn_t *c);

@@ -13,6 +13,7 @@ server_libphcore_la_SOURCES = \
 	server/plugin.c server/plugin.h \
 	server/gen.c server/gen.h \
 	server/request.c server/request.h \
+	server/exchange.c server/exchange.h \
 	server/api_loop.c server/api_loop.h \
 	server/stats.c server/stats.h \
 	server/response.c server/response.h \

@@ -56,7 +56,7 @@ pool_t *pool_new(size_t first_size)
     return p;
 }
 
-static void run_cleanups(pool_t *p)
+void pool_run_cleanups(pool_t *p)
 {
     while (p->cleanups) {
         cleanup_t *c = p->cleanups;
@@ -67,7 +67,7 @@ static void run_cleanups(pool_t *p)
 
 void pool_reset(pool_t *p)
 {
-    run_cleanups(p);
+    pool_run_cleanups(p);
     block_t *b = p->head;
     while (b != p->first) {
         block_t *next = b->next;

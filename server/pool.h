@@ -29,6 +29,9 @@ void *pool_realloc(pool_t *p, void *old, size_t old_size, size_t new_size);
  * fn is NOT registered: the caller releases arg itself). */
 int pool_cleanup_add(pool_t *p, void (*fn)(void *), void *arg);
 
+/* Runs the cleanups now (pool_reset() then has none left to run), for an
+ * owner that must release what they hold before the memory goes. */
+void pool_run_cleanups(pool_t *p);
 /* Bytes held in blocks (for tests and memory accounting). */
 size_t pool_capacity(const pool_t *p);
 

@@ -9,7 +9,8 @@
 
 #include "api_loop.h"
 #include "config.h"
-#include "conn.h"
+#include "exchange.h"
+#include "worker.h"
 #include "gen.h"
 #include "log.h"
 #include "stats.h"
@@ -21,6 +22,7 @@ void request_init(ph_request_t *req, pool_t *p)
     req->status = 200;
     req->headers_tail = &req->headers;
     req->file_fd = -1;
+    req->spill_fd = -1;
 }
 
 static void close_fd(void *arg)
@@ -173,7 +175,10 @@ static int api_header_at(const ph_request_t *req, size_t i, ph_str_t *name, ph_s
 
 static ph_str_t api_body(const ph_request_t *req) { return (ph_str_t){req->body ? req->body : "", req->body_len}; }
 
-static const char *api_peer(const ph_request_t *req) { return conn_peer(req->conn); }
+static const char *api_peer(const ph_request_t *req)
+{
+    return req->carrier ? req->ops->peer(req) : req->peer_copy;
+}
 
 static void api_log(int level, const char *fmt, ...)
 {
@@ -233,7 +238,9 @@ static int core_owned(const char *name, size_t n)
     }
 }
 
-static int api_add_header(ph_request_t *req, const char *name, const char *value)
+/* A valid field: name an HTTP token, value without controls or edge
+ * whitespace, and not a field the core owns. */
+static int header_valid(const char *name, const char *value)
 {
     size_t nlen = strlen(name), vlen = strlen(value);
     unsigned ok = nlen > 0 ? 1 : 0;
@@ -245,16 +252,30 @@ static int api_add_header(ph_request_t *req, const char *name, const char *value
     ok = ok && vok;
     if (ok && vlen && (value[0] == ' ' || value[0] == '\t' || value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
         ok = 0;
-    if (!ok || core_owned(name, nlen)) {
-        log_warn("plugin added %s header \"%.*s\": answering 500", ok ? "a core-owned" : "an invalid",
-                 (int)(nlen > 64 ? 64 : nlen), name);
-        req->bad = 1;
-        return PH_ERROR;
-    }
+    return ok;
+}
+
+static int header_ok(const char *name, const char *value)
+{
+    return name && value && header_valid(name, value) && !core_owned(name, strlen(name));
+}
+
+static void header_refused(ph_request_t *req, const char *name, const char *value)
+{
+    size_t nlen = name ? strlen(name) : 0;
+    log_warn("plugin added %s header \"%.*s\": answering 500",
+             name && value && header_valid(name, value) ? "a core-owned" : "an invalid", (int)(nlen > 64 ? 64 : nlen),
+             name ? name : "(null)");
+    req->bad = 1;
+}
+
+static resp_header_t *header_new(ph_request_t *req, const char *name, const char *value)
+{
+    size_t nlen = strlen(name), vlen = strlen(value);
     resp_header_t *h = pool_alloc(req->pool, sizeof *h);
     char *copy = pool_alloc(req->pool, nlen + vlen + 2);
     if (h == NULL || copy == NULL)
-        return PH_ERROR;
+        return NULL;
     memcpy(copy, name, nlen + 1);
     memcpy(copy + nlen + 1, value, vlen + 1);
     h->name = copy;
@@ -262,9 +283,21 @@ static int api_add_header(ph_request_t *req, const char *name, const char *value
     h->value = copy + nlen + 1;
     h->vlen = vlen;
     h->next = NULL;
+    return h;
+}
+
+static int api_add_header(ph_request_t *req, const char *name, const char *value)
+{
+    if (!header_ok(name, value)) {
+        header_refused(req, name, value);
+        return PH_ERROR;
+    }
+    resp_header_t *h = header_new(req, name, value);
+    if (h == NULL)
+        return PH_ERROR;
     *req->headers_tail = h;
     req->headers_tail = &h->next;
-    if (nlen == 12 && strncasecmp(name, "content-type", 12) == 0)
+    if (h->nlen == 12 && strncasecmp(name, "content-type", 12) == 0)
         req->has_content_type = 1;
     return PH_OK;
 }
@@ -379,25 +412,174 @@ void request_error(ph_request_t *req, int status)
         api_add_header(req, "Retry-After", "1");
 }
 
-/* --- ABI 1.3: placeholders the request lifecycle replaces -------------- */
+/* --- ABI 1.3 ------------------------------------------------------------ */
+
 static void api_vlog(int level, const char *fmt, va_list ap) { log_vmsg(level, NULL, 0, "plugin: ", fmt, ap); }
-static int api_body_vprintf(ph_request_t *req, const char *fmt, va_list ap) { (void)req; (void)fmt; (void)ap; return PH_ERROR; }
-static ph_str_t api_request_id(const ph_request_t *req) { (void)req; return (ph_str_t){"", 0}; }
-static const char *api_local(const ph_request_t *req) { (void)req; return ""; }
-static ph_str_t api_scheme(const ph_request_t *req) { (void)req; return (ph_str_t){"http", 4}; }
-static ph_str_t api_authority(const ph_request_t *req) { (void)req; return (ph_str_t){"", 0}; }
-static int api_resp_header(const ph_request_t *req, const char *name, ph_str_t *value) { (void)req; (void)name; (void)value; return 0; }
-static int api_set_header(ph_request_t *req, const char *name, const char *value) { (void)req; (void)name; (void)value; return PH_ERROR; }
-static int api_remove_header(ph_request_t *req, const char *name) { (void)req; (void)name; return 0; }
-static int api_early_hints(ph_request_t *req, const ph_kv_t *h, size_t n) { (void)req; (void)h; (void)n; return PH_ERROR; }
-static int api_add_trailer(ph_request_t *req, const char *name, const char *value) { (void)req; (void)name; (void)value; return PH_ERROR; }
-static int api_resume(ph_request_t *req, int rc) { (void)req; (void)rc; return PH_ERROR; }
-static int api_cancelled(const ph_request_t *req) { (void)req; return 0; }
-static int api_body_pause(ph_request_t *req) { (void)req; return PH_ERROR; }
-static int api_body_resume(ph_request_t *req) { (void)req; return PH_ERROR; }
-static int api_body_fd(const ph_request_t *req, int *fd, uint64_t *len) { (void)req; (void)fd; (void)len; return 0; }
-static int api_stream_wake(ph_request_t *req) { (void)req; return PH_ERROR; }
-static int api_filter_emit(ph_request_t *req, const void *d, size_t n) { (void)req; (void)d; (void)n; return PH_ERROR; }
+
+static int api_body_vprintf(ph_request_t *req, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0 || mem_reserve(req, (size_t)n + 1) < 0)
+        return PH_ERROR;
+    vsnprintf(req->mem + req->mem_len, (size_t)n + 1, fmt, ap);
+    req->mem_len += (size_t)n;
+    return PH_OK;
+}
+
+static ph_str_t api_request_id(const ph_request_t *req)
+{
+    static const char hex[] = "0123456789abcdef";
+    ph_request_t *r = (ph_request_t *)req; /* the id is written once, lazily */
+    if (r->id[0] == '\0') {
+        for (int i = 0; i < 16; i++)
+            r->id[i] = hex[(req->seq >> (60 - 4 * i)) & 0xf];
+        r->id[16] = '\0';
+    }
+    return (ph_str_t){r->id, 16};
+}
+
+static const char *api_local(const ph_request_t *req)
+{
+    return req->carrier ? req->ops->local(req) : req->local_copy;
+}
+
+static ph_str_t api_scheme(const ph_request_t *req)
+{
+    (void)req; /* TLS listeners say https once they exist */
+    return (ph_str_t){"http", 4};
+}
+
+static ph_str_t api_authority(const ph_request_t *req)
+{
+    ph_str_t t = span(req, req->hp.target), v;
+    /* absolute-form: scheme "://" authority [path] */
+    const char *p = t.len > 3 ? memchr(t.ptr, ':', t.len) : NULL;
+    if (t.len && t.ptr[0] != '/' && p && (size_t)(t.ptr + t.len - p) > 3 && p[1] == '/' && p[2] == '/') {
+        const char *a = p + 3, *end = t.ptr + t.len, *q = a;
+        while (q < end && *q != '/' && *q != '?' && *q != '#')
+            q++;
+        return (ph_str_t){a, (size_t)(q - a)};
+    }
+    if (request_header(req, "Host", &v))
+        return v;
+    return (ph_str_t){"", 0};
+}
+
+static int api_resp_header(const ph_request_t *req, const char *name, ph_str_t *value)
+{
+    size_t n = strlen(name);
+    for (const resp_header_t *h = req->headers; h; h = h->next)
+        if (h->nlen == n && strncasecmp(h->name, name, n) == 0) {
+            *value = (ph_str_t){h->value, h->vlen};
+            return 1;
+        }
+    return 0;
+}
+
+static int api_remove_header(ph_request_t *req, const char *name)
+{
+    size_t n = strlen(name);
+    int removed = 0;
+    resp_header_t **pp = &req->headers;
+    while (*pp) {
+        resp_header_t *h = *pp;
+        if (h->nlen == n && strncasecmp(h->name, name, n) == 0) {
+            *pp = h->next;
+            removed++;
+        } else {
+            pp = &h->next;
+        }
+    }
+    req->headers_tail = pp;
+    if (removed && n == 12 && strncasecmp(name, "content-type", 12) == 0)
+        req->has_content_type = 0;
+    return removed;
+}
+
+static int api_set_header(ph_request_t *req, const char *name, const char *value)
+{
+    if (!header_ok(name, value)) {
+        header_refused(req, name, value);
+        return PH_ERROR;
+    }
+    api_remove_header(req, name);
+    return api_add_header(req, name, value);
+}
+
+static int api_early_hints(ph_request_t *req, const ph_kv_t *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (h[i].key == NULL || h[i].value == NULL || !header_ok(h[i].key, h[i].value)) {
+            log_warn("plugin sent an invalid early hint: not sent");
+            return PH_ERROR;
+        }
+    if (req->carrier == NULL)
+        return PH_ERROR;
+    return req->ops->informational(req, 103, h, n);
+}
+
+static int api_add_trailer(ph_request_t *req, const char *name, const char *value)
+{
+    if (!header_ok(name, value)) {
+        header_refused(req, name, value);
+        return PH_ERROR;
+    }
+    resp_header_t *h = header_new(req, name, value);
+    if (h == NULL)
+        return PH_ERROR;
+    if (req->trailers_tail == NULL)
+        req->trailers_tail = &req->trailers;
+    *req->trailers_tail = h;
+    req->trailers_tail = &h->next;
+    return PH_OK;
+}
+
+static int api_resume(ph_request_t *req, int rc)
+{
+    if (__atomic_exchange_n(&req->resumed, 1, __ATOMIC_ACQ_REL)) {
+        log_error("plugin called resume() twice for one pending request: ignored");
+        return PH_ERROR;
+    }
+    req->pend_rc = rc; /* the post below publishes it to the loop */
+    int cancelled = __atomic_load_n(&req->cancelled, __ATOMIC_ACQUIRE);
+    worker_post_req(req->w, WREQ_RESUME, req);
+    return cancelled ? PH_ERROR : PH_OK;
+}
+
+static int api_cancelled(const ph_request_t *req) { return __atomic_load_n(&req->cancelled, __ATOMIC_ACQUIRE) != 0; }
+
+static int body_flow(ph_request_t *req, int on)
+{
+    if (!req->stream_body || req->carrier == NULL || req->body_done)
+        return PH_ERROR;
+    req->body_paused = !on;
+    req->ops->body_flow(req, on);
+    return PH_OK;
+}
+
+static int api_body_pause(ph_request_t *req) { return body_flow(req, 0); }
+static int api_body_resume(ph_request_t *req) { return body_flow(req, 1); }
+
+static int api_body_fd(const ph_request_t *req, int *fd, uint64_t *len)
+{
+    if (req->spill_fd < 0 || (req->spill_map == NULL && req->body_len > 0))
+        return 0;
+    *fd = req->spill_fd;
+    *len = req->body_len;
+    return 1;
+}
+
+static int api_stream_wake(ph_request_t *req)
+{
+    if (!__atomic_exchange_n(&req->wake_posted, 1, __ATOMIC_ACQ_REL))
+        worker_post_req(req->w, WREQ_WAKE, req);
+    return PH_OK;
+}
+
+static int api_filter_emit(ph_request_t *req, const void *d, size_t n) { return exchange_emit(req, d, n); }
 
 static int api_parse_bool(const char *s, int *out)
 {

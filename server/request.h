@@ -29,8 +29,29 @@ typedef struct resp_header {
  * keeps alive until the request ends (ref). */
 enum body_kind { BODY_NONE, BODY_MEM, BODY_REF, BODY_FILE, BODY_STREAM };
 
+struct exch_ops;
+struct worker;
+
+/* What an exchange is doing with the route's plugins (exchange.c). */
+enum exch_phase {
+    PHASE_ACCESS,   /* running on_head stages (req->stage is the next) */
+    PHASE_BODY,     /* the body is being read */
+    PHASE_HANDLER,  /* the content handler runs or is pending */
+    PHASE_RESPONSE, /* the response is set */
+};
+
+/* Who holds a request besides its carrier. */
+enum exch_hold {
+    HOLD_NONE,
+    HOLD_HEAD,      /* an on_head() returned PH_PENDING */
+    HOLD_HANDLER,   /* handle() returned PH_PENDING */
+    HOLD_BLOCKING,  /* handle() runs on the blocking pool */
+};
+
 struct ph_request {
-    struct conn *conn;
+    struct worker *w;                /* whose loop serves the request */
+    const struct exch_ops *ops;      /* the carrier's (exchange.h) */
+    void *carrier;                   /* NULL once detached */
     pool_t *pool;
     struct gen *gen;                 /* reference held until request_end() */
     const struct gen_route *route;   /* NULL when no route matched */
@@ -50,6 +71,43 @@ struct ph_request {
      * queued for it is then skipped instead of run. */
     int cancelled;
     int skipped;                     /* the job saw cancelled and did not run */
+
+    /* the exchange (exchange.c) */
+    uint64_t seq;                    /* request_id's number */
+    char id[17];                     /* its hex form, written when asked */
+    enum exch_phase phase;
+    enum exch_hold held;
+    unsigned stage;                  /* next on_head stage */
+    int pend_rc;                     /* resume()'s rc, read on the loop */
+    int job_rc;                      /* a blocking handle()'s rc */
+    unsigned resume_seen : 1;        /* resume() came before the job's end */
+    unsigned has_body : 1;
+    unsigned stream_body : 1;        /* body goes to on_body */
+    unsigned body_done : 1;          /* the whole body was passed on */
+    unsigned body_paused : 1;
+    unsigned refused : 1;            /* answered before its body: close */
+    unsigned cancel_told : 1;
+    unsigned streaming : 1;          /* a stream response is under way */
+    unsigned detached : 1;
+    int resumed;                     /* resume() was called (atomic) */
+    int wake_posted;                 /* a wake message is in flight (atomic) */
+    int ended;                       /* ended; waiting for that message */
+    uint64_t body_total;             /* decoded body bytes received */
+    int spill_fd;                    /* body spilled to a file, or -1 */
+    void *spill_map;
+    const char *peer_copy;           /* peer and local kept at detach */
+    const char *local_copy;
+    /* output */
+    resp_header_t *trailers, **trailers_tail;
+    void **fstate;                   /* per filter state */
+    unsigned char *factive;          /* per filter: filter_body runs */
+    unsigned fcur;                   /* filter being fed (filter_emit) */
+    char *fout;                      /* filtered bytes not yet pulled */
+    size_t fout_off, fout_len, fout_cap;
+    char *ftmp;                      /* source piece buffer */
+    int fsrc_done;
+    enum body_kind src_kind;         /* the unfiltered body */
+    off_t src_pos;
 
     /* the response */
     int status;

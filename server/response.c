@@ -105,4 +105,29 @@ int response_chunk_start(buf_t *out, size_t n)
 }
 
 int response_chunk_end(buf_t *out) { return ADDLIT(out, CRLF); }
-int response_chunk_last(buf_t *out) { return ADDLIT(out, "0" CRLF CRLF); }
+int response_chunk_last(buf_t *out, const resp_header_t *trailers)
+{
+    if (ADDLIT(out, "0" CRLF) < 0)
+        return -1;
+    for (const resp_header_t *h = trailers; h; h = h->next)
+        if (add(out, h->name, h->nlen) < 0 || ADDLIT(out, ": ") < 0 || add(out, h->value, h->vlen) < 0 ||
+            ADDLIT(out, CRLF) < 0)
+            return -1;
+    return ADDLIT(out, CRLF);
+}
+
+int response_informational(buf_t *out, int status, const ph_kv_t *h, size_t n)
+{
+    char st[13] = "HTTP/1.1 000 ";
+    st[9] = (char)('0' + status / 100);
+    st[10] = (char)('0' + status / 10 % 10);
+    st[11] = (char)('0' + status % 10);
+    const char *reason = request_reason(status);
+    if (add(out, st, sizeof st) < 0 || add(out, reason, strlen(reason)) < 0 || ADDLIT(out, CRLF) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (add(out, h[i].key, strlen(h[i].key)) < 0 || ADDLIT(out, ": ") < 0 ||
+            add(out, h[i].value, strlen(h[i].value)) < 0 || ADDLIT(out, CRLF) < 0)
+            return -1;
+    return ADDLIT(out, CRLF);
+}

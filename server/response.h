@@ -37,6 +37,9 @@ int response_continue(buf_t *out);
 /* Chunk framing around n bytes: the size line before, CRLF after. */
 int response_chunk_start(buf_t *out, size_t n);
 int response_chunk_end(buf_t *out);
-int response_chunk_last(buf_t *out);
+/* The last chunk, with the trailer fields (validated by the API). */
+int response_chunk_last(buf_t *out, const resp_header_t *trailers);
+/* An informational answer (1xx) with headers the caller validated. */
+int response_informational(buf_t *out, int status, const ph_kv_t *h, size_t n);
 
 #endif

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "exchange.h"
+#include "request.h"
 #include "httpdate.h"
 #include "log.h"
 #include "stats.h"
@@ -20,7 +22,7 @@
 #define POOL_FIRST 4096
 #define ACCEPT_BATCH 64
 
-enum msg_kind { MSG_GEN, MSG_STOP, MSG_ABORT, MSG_DONE };
+enum msg_kind { MSG_GEN, MSG_STOP, MSG_ABORT, MSG_REQ_RESUME, MSG_REQ_WAKE, MSG_REQ_DONE };
 
 typedef struct wmsg {
     struct wmsg *next;
@@ -221,8 +223,17 @@ static void on_tick(ev_loop_t *loop, void *data)
         conn_unlink(c, &w->dead);
         conn_free(c);
     }
-    if (w->stopping && w->nconns == 0)
+    if (w->stopping && w->nconns == 0 && w->nheld == 0)
         ev_break(loop);
+}
+
+uint64_t worker_next_request_id(worker_t *w)
+{
+    /* pid (16 bits), worker (8), count (40): unique across the worker
+     * processes and threads of one run for 2^40 requests per thread */
+    if (w->id_base == 0) /* first request: the process is final by now */
+        w->id_base = ((uint64_t)(getpid() & 0xffff) << 48) | ((uint64_t)(w->id & 0xff) << 40);
+    return w->id_base | (++w->nrequests & 0xffffffffffull);
 }
 
 /* --- messages ---------------------------------------------------------------- */
@@ -245,7 +256,12 @@ static void post(worker_t *w, enum msg_kind kind, void *ptr)
 void worker_post_gen(worker_t *w, gen_t *g) { post(w, MSG_GEN, g); }
 void worker_post_stop(worker_t *w) { post(w, MSG_STOP, NULL); }
 void worker_post_abort(worker_t *w) { post(w, MSG_ABORT, NULL); }
-void worker_post_done(worker_t *w, conn_t *c) { post(w, MSG_DONE, c); }
+void worker_post_req(worker_t *w, enum worker_req_msg kind, ph_request_t *req)
+{
+    static const enum msg_kind kinds[] = {
+        [WREQ_RESUME] = MSG_REQ_RESUME, [WREQ_WAKE] = MSG_REQ_WAKE, [WREQ_BLOCKING_DONE] = MSG_REQ_DONE};
+    post(w, kinds[kind], req);
+}
 
 static void begin_stop(worker_t *w)
 {
@@ -259,7 +275,7 @@ static void begin_stop(worker_t *w)
         conn_drain(c);
         c = next;
     }
-    if (w->nconns == 0)
+    if (w->nconns == 0 && w->nheld == 0)
         ev_break(w->loop);
 }
 
@@ -297,8 +313,14 @@ static void on_wake(ev_loop_t *loop, ev_async_t *a)
             }
             break;
         }
-        case MSG_DONE:
-            conn_blocking_done(m->ptr);
+        case MSG_REQ_RESUME:
+            exchange_on_resume(m->ptr);
+            break;
+        case MSG_REQ_WAKE:
+            exchange_on_wake(m->ptr);
+            break;
+        case MSG_REQ_DONE:
+            exchange_on_blocking_done(m->ptr);
             break;
         }
         free(m);

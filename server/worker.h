@@ -57,6 +57,9 @@ typedef struct worker {
     unsigned *conn_slots;     /* every serving process's count (atomic) */
     unsigned nslots;
     unsigned loops;           /* event loops sharing the listeners */
+    unsigned nheld;           /* detached requests a plugin still holds */
+    uint64_t nrequests;       /* requests started (request ids) */
+    uint64_t id_base;         /* process and worker bits of request ids */
     unsigned max_conns;
 } worker_t;
 
@@ -70,7 +73,10 @@ void worker_destroy(worker_t *w);
 void worker_post_gen(worker_t *w, gen_t *g);
 void worker_post_stop(worker_t *w);
 void worker_post_abort(worker_t *w);
-void worker_post_done(worker_t *w, struct conn *c);
+/* Request messages (exchange.c): a plugin's resume(), a stream's wake-up,
+ * a blocking handler's end. req stays valid until delivered. */
+enum worker_req_msg { WREQ_RESUME, WREQ_WAKE, WREQ_BLOCKING_DONE };
+void worker_post_req(worker_t *w, enum worker_req_msg kind, struct ph_request *req);
 
 /* Loop thread only. */
 const char *worker_date(worker_t *w);
@@ -79,6 +85,8 @@ void worker_buf_put(worker_t *w, char *buf);
 pool_t *worker_pool_get(worker_t *w);
 void worker_pool_put(worker_t *w, pool_t *p);
 void worker_conn_closed(worker_t *w, struct conn *c);
+/* A number for the next request's id, unique in this server's run. */
+uint64_t worker_next_request_id(worker_t *w);
 size_t worker_buf_size(const worker_t *w);
 /* Serves fd (connected, non-blocking; ownership passes to w) as a
  * connection from peer, exactly as an accepted one: on_accept's path, and

@@ -128,8 +128,10 @@ typedef struct ph_request ph_request_t;
 typedef ssize_t (*ph_read_fn)(void *arg, void *buf, size_t cap);
 /* ABI 1.3: a ph_read_fn may return PH_STREAM_WAIT: "nothing now". The core
  * sends everything produced so far (output filters are told to flush) and
- * calls fn again only after api->stream_wake(req). A plugin built against
- * an older minor never returns it. */
+ * calls fn again only after api->stream_wake(req). No timeout runs while a
+ * stream waits (an event stream may idle for hours); a client that leaves
+ * cancels the request (on_cancel), and so does a server that stops. A
+ * plugin built against an older minor never returns it. */
 #define PH_STREAM_WAIT ((ssize_t)-2)
 
 /* ABI 1.3: a worker thread's event loop, and what plugins register on it.
@@ -465,7 +467,10 @@ typedef struct ph_hooks {
 
     /* PH_PLUGIN_STREAM_BODY: the next len bytes of the decoded body (data
      * valid during the call only), last = 1 with the final piece (len may
-     * be 0). Return PH_OK, or PH_ERROR to answer 500 and stop reading. */
+     * be 0). Return PH_OK, or PH_ERROR to answer 500 and stop reading:
+     * PH_ERROR stands for the plugin's resume() (do not call it after).
+     * A body over the route's max_body_bytes is answered 413 by the core
+     * and the request cancelled (on_cancel); resume() as usual. */
     int (*on_body)(void *instance, ph_request_t *req, const void *data, size_t len, int last);
 
     /* The client no longer waits for req (gone, handler_timeout,

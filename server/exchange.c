@@ -1,0 +1,768 @@
+#include "exchange.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "gen.h"
+#include "httpdate.h"
+#include "log.h"
+#include "request.h"
+#include "stats.h"
+#include "worker.h"
+
+/* First size of a chunked body's buffer; it doubles from there. */
+#define CHUNKED_BODY_FIRST 16384
+/* Source pieces fed to output filters. */
+#define FILTER_PIECE 16384
+
+static const cfg_t *req_cfg(const ph_request_t *req) { return req->gen->cfg; }
+
+ph_request_t *exchange_new(worker_t *w, const exch_ops_t *ops, void *carrier)
+{
+    pool_t *p = worker_pool_get(w);
+    if (p == NULL)
+        return NULL;
+    ph_request_t *req = pool_calloc(p, sizeof *req);
+    if (req == NULL) {
+        worker_pool_put(w, p);
+        return NULL;
+    }
+    request_init(req, p);
+    req->w = w;
+    req->ops = ops;
+    req->carrier = carrier;
+    req->gen = w->gen;
+    gen_ref(req->gen);
+    req->start_ms = ev_now(w->loop);
+    req->seq = worker_next_request_id(w);
+    hp_request_init(&req->hp);
+    return req;
+}
+
+/* --- ending -------------------------------------------------------------- */
+
+/* Gives the request's memory back and drops its generation. The cleanups
+ * have run. */
+static void release(ph_request_t *req)
+{
+    worker_t *w = req->w;
+    gen_t *g = req->gen;
+    worker_pool_put(w, req->pool);
+    gen_unref(g);
+}
+
+/* Runs the cleanups; releases now, or once a wake message still in flight
+ * has arrived (exchange_on_wake), since it points at req. */
+static void finish(ph_request_t *req)
+{
+    if (req->spill_map) {
+        munmap(req->spill_map, req->body_len ? req->body_len : 1);
+        req->spill_map = NULL;
+    }
+    if (req->spill_fd >= 0) {
+        close(req->spill_fd);
+        req->spill_fd = -1;
+    }
+    pool_run_cleanups(req->pool);
+    req->ended = 1;
+    if (__atomic_load_n(&req->wake_posted, __ATOMIC_ACQUIRE))
+        return;
+    release(req);
+}
+
+static void access_log(ph_request_t *req, uint64_t bytes)
+{
+    if (!log_access_enabled())
+        return;
+    char line[LOG_LINE_MAX], t[32];
+    httpdate_clf(ev_wall(req->w->loop), t);
+    log_access_entry_t e = {
+        .peer = request_api.peer(req),
+        .time = t,
+        .status = req->status,
+        .bytes = bytes,
+    };
+    if (req->head && req->hp.method.len) {
+        e.method = (ph_str_t){req->head + req->hp.method.off, req->hp.method.len};
+        e.target = (ph_str_t){req->head + req->hp.target.off, req->hp.target.len};
+        e.version_minor = req->hp.version_minor;
+    }
+    if (req->head) {
+        request_header(req, "Referer", &e.referer);
+        request_header(req, "User-Agent", &e.user_agent);
+    }
+    log_access_add(&req->w->alog, line, log_access_format(line, &e));
+}
+
+void exchange_end(ph_request_t *req, int logged, uint64_t bytes)
+{
+    if (logged)
+        access_log(req, bytes);
+    if (req->head)
+        stats_request_end(req->route, logged ? req->status : 0, bytes);
+    finish(req);
+}
+
+int exchange_held(const ph_request_t *req) { return req->held != HOLD_NONE; }
+
+void exchange_detach(ph_request_t *req)
+{
+    /* peer() and local() must outlive the carrier. */
+    const char *peer = request_api.peer(req), *local = request_api.local(req);
+    req->peer_copy = pool_strndup(req->pool, peer, strlen(peer));
+    req->local_copy = pool_strndup(req->pool, local, strlen(local));
+    if (req->peer_copy == NULL)
+        req->peer_copy = "-";
+    if (req->local_copy == NULL)
+        req->local_copy = "-";
+    req->carrier = NULL;
+    req->detached = 1;
+    req->w->nheld++;
+}
+
+/* A detached request the plugin let go of: its answer is discarded. */
+static void end_detached(ph_request_t *req)
+{
+    if (req->skipped)
+        log_info("handler for \"%s\" not run: its request timed out while queued", req->path ? req->path : "");
+    else
+        log_info("handler for \"%s\" finished %llu ms after it started; its response was discarded",
+                 req->path ? req->path : "", (unsigned long long)(ev_now(req->w->loop) - req->start_ms));
+    worker_t *w = req->w;
+    if (req->head)
+        stats_request_end(req->route, 0, 0);
+    finish(req);
+    w->nheld--; /* on_tick ends a stopping worker once nothing is left */
+}
+
+/* --- cancellation ---------------------------------------------------------- */
+
+static const ph_hooks_t *content_hooks(const ph_request_t *req)
+{
+    return req->route ? &req->route->hooks : NULL;
+}
+
+void exchange_cancel(ph_request_t *req)
+{
+    if (__atomic_exchange_n(&req->cancelled, 1, __ATOMIC_ACQ_REL))
+        return;
+    if (req->cancel_told || (req->held == HOLD_NONE && !req->streaming) || req->route == NULL)
+        return;
+    req->cancel_told = 1;
+    void (*fn)(void *, ph_request_t *) = NULL;
+    void *inst = NULL;
+    if (req->held == HOLD_HEAD && req->stage > 0 && req->stage <= req->route->naccess) {
+        const gen_stage_t *st = &req->route->access[req->stage - 1];
+        fn = st->hooks.on_cancel;
+        inst = st->inst->instance;
+    } else {
+        fn = content_hooks(req)->on_cancel;
+        inst = req->route->inst->instance;
+    }
+    if (fn)
+        fn(inst, req);
+}
+
+/* --- the stages -------------------------------------------------------------- */
+
+/* What a finished content handler's rc makes of the response. */
+static void handler_result(ph_request_t *req, int rc)
+{
+    if (rc == PH_DECLINED)
+        request_error(req, 404);
+    else if (rc != PH_OK && !req->bad && req->status < 400)
+        request_error(req, 500);
+    else if (rc != PH_OK && !req->bad && req->body_kind == BODY_NONE)
+        request_error(req, req->status);
+    req->phase = PHASE_RESPONSE;
+}
+
+/* Whether a stage that returned rc still holds the request. A plugin that
+ * called resume() and then returned something else broke the contract; its
+ * message is on the way and points at req, so wait for it. */
+static int still_held(ph_request_t *req, int rc)
+{
+    if (rc == PH_PENDING)
+        return 1;
+    if (__atomic_load_n(&req->resumed, __ATOMIC_ACQUIRE)) {
+        log_warn("a plugin on \"%s\" called resume() but returned %d, not PH_PENDING", req->path, rc);
+        return 1;
+    }
+    return 0;
+}
+
+static int run_handler(ph_request_t *req)
+{
+    const gen_route_t *route = req->route;
+    __atomic_store_n(&req->resumed, 0, __ATOMIC_RELEASE);
+    return route->desc->handle(route->inst->instance, req);
+}
+
+/* A stage answered before the body was read: the carrier sends the answer
+ * and closes instead of reading what may be a large body. */
+static exch_step_t answered_early(ph_request_t *req)
+{
+    req->phase = PHASE_RESPONSE;
+    if (req->has_body && !req->body_done)
+        req->refused = 1;
+    return EX_RESPOND;
+}
+
+/* Applies an on_head() rc. Returns 1 when the request goes on. */
+static int head_result(ph_request_t *req, int rc)
+{
+    if (rc == PH_OK)
+        return 1;
+    if (rc == PH_DONE) {
+        if (req->bad)
+            request_error(req, 500);
+        return 0;
+    }
+    if (rc != PH_ERROR)
+        log_warn("on_head for \"%s\" returned %d: answering 500", req->path, rc);
+    if (req->bad || rc != PH_ERROR || req->status < 400)
+        request_error(req, 500);
+    return 0;
+}
+
+static exch_step_t after_access(ph_request_t *req);
+
+/* Runs the on_head() stages from req->stage: the access stages, then the
+ * content handler's own. */
+static exch_step_t run_access(ph_request_t *req)
+{
+    const gen_route_t *r = req->route;
+    req->phase = PHASE_ACCESS;
+    while (req->stage <= r->naccess) {
+        unsigned i = req->stage++;
+        int (*fn)(void *, ph_request_t *);
+        void *inst;
+        if (i < r->naccess) {
+            fn = r->access[i].hooks.on_head;
+            inst = r->access[i].inst->instance;
+        } else {
+            fn = r->hooks.on_head;
+            inst = r->inst->instance;
+        }
+        if (fn == NULL)
+            continue;
+        req->held = HOLD_HEAD;
+        __atomic_store_n(&req->resumed, 0, __ATOMIC_RELEASE);
+        int rc = fn(inst, req);
+        if (still_held(req, rc))
+            return EX_WAIT;
+        req->held = HOLD_NONE;
+        if (!head_result(req, rc))
+            return answered_early(req);
+    }
+    return after_access(req);
+}
+
+static int body_store_start(ph_request_t *req);
+
+static exch_step_t after_access(ph_request_t *req)
+{
+    if (req->stream_body) {
+        req->phase = PHASE_BODY;
+        req->held = HOLD_HANDLER;
+        int rc = run_handler(req);
+        if (!still_held(req, rc)) {
+            req->held = HOLD_NONE;
+            handler_result(req, rc);
+            return answered_early(req);
+        }
+        if (!req->has_body)
+            return exchange_body_end(req);
+        return EX_BODY;
+    }
+    if (!req->has_body)
+        return exchange_body_end(req);
+    if (body_store_start(req) < 0)
+        return answered_early(req);
+    req->phase = PHASE_BODY;
+    return EX_BODY;
+}
+
+exch_step_t exchange_head(ph_request_t *req, int has_body)
+{
+    stats_request_begin(req->route);
+    req->has_body = has_body != 0;
+    const gen_route_t *r = req->route;
+    if (r == NULL || req->hp.asterisk) {
+        req->phase = PHASE_BODY;
+        if (has_body && body_store_start(req) < 0)
+            return answered_early(req);
+        return has_body ? EX_BODY : exchange_body_end(req);
+    }
+    req->stream_body = (r->desc->flags & PH_PLUGIN_STREAM_BODY) && r->hooks.on_body != NULL;
+    return run_access(req);
+}
+
+/* --- the request body ---------------------------------------------------- */
+
+uint64_t exchange_body_limit(const ph_request_t *req)
+{
+    return req->route ? req->route->max_body_bytes : req_cfg(req)->max_body_bytes;
+}
+
+static void free_heap_body(void *arg)
+{
+    ph_request_t *req = arg;
+    free(req->body);
+}
+
+/* A temporary file for a body over the route's body_spill. */
+static int spill_open(ph_request_t *req)
+{
+    const char *dir = getenv("TMPDIR");
+    if (dir == NULL || *dir == '\0')
+        dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/plughttpd-body-XXXXXX", dir);
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd >= 0)
+            unlink(path);
+    }
+    if (fd < 0) {
+        log_error("cannot create a temporary file for a request body in %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    req->spill_fd = fd;
+    return 0;
+}
+
+static int body_store_start(ph_request_t *req)
+{
+    const gen_route_t *r = req->route;
+    uint64_t len = req->hp.chunked ? 0 : (uint64_t)req->hp.content_length;
+    if (len > exchange_body_limit(req)) {
+        request_error(req, 413);
+        return -1;
+    }
+    if (r && r->body_spill && (req->hp.chunked || len > r->body_spill))
+        return 0; /* spilled once it passes the threshold */
+    if (!req->hp.chunked && len > 0) {
+        req->body = pool_alloc(req->pool, len);
+        if (req->body == NULL) {
+            request_error(req, 500);
+            return -1;
+        }
+        req->body_cap = len;
+    }
+    return 0;
+}
+
+/* Makes room for need bytes of a chunked body in memory. The buffer
+ * doubles (up to max), so a body of n bytes costs O(n) memory and copies
+ * however small its chunks; realloc gives the old buffer back at once. */
+static int grow_heap_body(ph_request_t *req, size_t need, size_t max)
+{
+    if (need <= req->body_cap)
+        return 0;
+    size_t cap = req->body_cap ? req->body_cap : CHUNKED_BODY_FIRST;
+    while (cap < need && cap <= SIZE_MAX / 2)
+        cap *= 2;
+    if (cap > max)
+        cap = max > need ? max : need;
+    if (req->body_cap == 0 && pool_cleanup_add(req->pool, free_heap_body, req) < 0)
+        return -1;
+    char *b = realloc(req->body, cap);
+    if (b == NULL)
+        return -1;
+    req->body = b;
+    req->body_cap = cap;
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Buffered body bytes: to memory, or to the spill file once the body
+ * passes body_spill (what memory held so far moves there first). */
+static int body_store(ph_request_t *req, const char *data, size_t len)
+{
+    const gen_route_t *r = req->route;
+    if (req->spill_fd < 0 && r && r->body_spill && req->body_total > r->body_spill) {
+        if (spill_open(req) < 0 || write_all(req->spill_fd, req->body ? req->body : "", req->body_len) < 0)
+            return -1;
+    }
+    if (req->spill_fd >= 0) {
+        if (write_all(req->spill_fd, data, len) < 0) {
+            log_error("cannot write a request body to its temporary file: %s", strerror(errno));
+            return -1;
+        }
+        req->body_len += len;
+        return 0;
+    }
+    if (req->body_len + len > req->body_cap &&
+        grow_heap_body(req, req->body_len + len, (size_t)exchange_body_limit(req)) < 0)
+        return -1;
+    memcpy(req->body + req->body_len, data, len);
+    req->body_len += len;
+    return 0;
+}
+
+static void stream_body_failed(ph_request_t *req)
+{
+    /* PH_ERROR from on_body stands for the plugin's resume(). */
+    req->held = HOLD_NONE;
+    request_error(req, 500);
+    req->phase = PHASE_RESPONSE;
+}
+
+int exchange_body(ph_request_t *req, const char *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    req->body_total += len;
+    if (req->body_total > exchange_body_limit(req)) {
+        if (req->held != HOLD_NONE)
+            return 413; /* the plugin holds req: the carrier replaces it */
+        request_error(req, 413);
+        return -1;
+    }
+    if (req->stream_body) {
+        if (req->held == HOLD_NONE)
+            return 0; /* already answered: the rest is discarded */
+        const gen_route_t *r = req->route;
+        if (r->hooks.on_body(r->inst->instance, req, data, len, 0) != PH_OK) {
+            stream_body_failed(req);
+            return -1;
+        }
+        return 0;
+    }
+    if (body_store(req, data, len) < 0) {
+        request_error(req, 500);
+        return -1;
+    }
+    return 0;
+}
+
+/* Maps a spilled body so body() sees it as if in memory. */
+static int spill_finish(ph_request_t *req)
+{
+    if (req->body_len == 0)
+        return 0;
+    void *m = mmap(NULL, req->body_len, PROT_READ, MAP_PRIVATE, req->spill_fd, 0);
+    if (m == MAP_FAILED) {
+        log_error("cannot map a spilled request body of %zu bytes: %s", req->body_len, strerror(errno));
+        return -1;
+    }
+    req->spill_map = m;
+    if (req->body_cap) { /* memory held the first part: give it back */
+        if (req->hp.chunked)
+            free(req->body);
+        req->body_cap = 0;
+    }
+    req->body = m;
+    return 0;
+}
+
+static void blocking_job(void *arg)
+{
+    ph_request_t *req = arg;
+    if (__atomic_load_n(&req->cancelled, __ATOMIC_ACQUIRE))
+        req->skipped = 1; /* read on the loop after the message */
+    else
+        req->job_rc = run_handler(req);
+    worker_post_req(req->w, WREQ_BLOCKING_DONE, req);
+}
+
+exch_step_t exchange_body_end(ph_request_t *req)
+{
+    req->body_done = 1;
+    if (req->stream_body) {
+        if (req->held != HOLD_NONE) {
+            const gen_route_t *r = req->route;
+            if (r->hooks.on_body(r->inst->instance, req, NULL, 0, 1) != PH_OK) {
+                stream_body_failed(req);
+                return EX_RESPOND;
+            }
+        }
+        return req->held != HOLD_NONE ? EX_WAIT : EX_RESPOND;
+    }
+    if (req->spill_fd >= 0 && spill_finish(req) < 0) {
+        request_error(req, 500);
+        return EX_RESPOND;
+    }
+    req->phase = PHASE_HANDLER;
+    if (req->hp.asterisk) {
+        if (req->hp.method.len == 7 && memcmp(req->head + req->hp.method.off, "OPTIONS", 7) == 0) {
+            req->status = 200;
+            request_api.add_header(req, "Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+        } else {
+            request_error(req, 400);
+        }
+        req->phase = PHASE_RESPONSE;
+        return EX_RESPOND;
+    }
+    const gen_route_t *route = req->route;
+    if (route == NULL) {
+        request_error(req, 404);
+        req->phase = PHASE_RESPONSE;
+        return EX_RESPOND;
+    }
+    if (route->blocking) {
+        req->held = HOLD_BLOCKING;
+        if (blocking_submit(req->w->blocking, blocking_job, req) < 0) {
+            req->held = HOLD_NONE;
+            log_warn("blocking pool queue is full: answering 503");
+            request_error(req, 503);
+            req->phase = PHASE_RESPONSE;
+            return EX_RESPOND;
+        }
+        return EX_WAIT;
+    }
+    req->held = HOLD_HANDLER;
+    int rc = run_handler(req);
+    if (still_held(req, rc))
+        return EX_WAIT;
+    req->held = HOLD_NONE;
+    handler_result(req, rc);
+    return EX_RESPOND;
+}
+
+/* --- asynchronous answers ---------------------------------------------- */
+
+exch_step_t exchange_step(ph_request_t *req)
+{
+    switch (req->phase) {
+    case PHASE_ACCESS:
+        if (!head_result(req, req->pend_rc))
+            return answered_early(req);
+        return run_access(req);
+    case PHASE_BODY: /* a streamed body's handler answered */
+        handler_result(req, req->pend_rc);
+        return answered_early(req);
+    case PHASE_HANDLER:
+        handler_result(req, req->pend_rc);
+        return EX_RESPOND;
+    default:
+        return EX_RESPOND;
+    }
+}
+
+/* The plugin let go of req (resume, or its blocking job returned). */
+static void let_go(ph_request_t *req)
+{
+    req->held = HOLD_NONE;
+    if (req->detached) {
+        end_detached(req);
+        return;
+    }
+    req->ops->ready(req);
+}
+
+void exchange_on_resume(ph_request_t *req)
+{
+    if (req->held == HOLD_BLOCKING) {
+        req->resume_seen = 1; /* handle() resumed before it returned */
+        return;
+    }
+    let_go(req);
+}
+
+void exchange_on_blocking_done(ph_request_t *req)
+{
+    if (req->skipped) {
+        let_go(req);
+        return;
+    }
+    if (req->resume_seen || req->job_rc != PH_PENDING) {
+        if (!req->resume_seen)
+            req->pend_rc = req->job_rc;
+        else if (req->job_rc != PH_PENDING)
+            log_warn("a plugin on \"%s\" called resume() but returned %d, not PH_PENDING", req->path, req->job_rc);
+        let_go(req);
+        return;
+    }
+    req->held = HOLD_HANDLER; /* resume() will come */
+}
+
+void exchange_on_wake(ph_request_t *req)
+{
+    __atomic_store_n(&req->wake_posted, 0, __ATOMIC_RELEASE);
+    if (req->ended) {
+        release(req);
+        return;
+    }
+    if (req->carrier && req->streaming)
+        req->ops->wake(req);
+}
+
+/* --- output filters ---------------------------------------------------- */
+
+int exchange_filter_head(ph_request_t *req, int is_head)
+{
+    const gen_route_t *r = req->route;
+    if (r == NULL || r->nfilters == 0 || req->status < 200 || req->status == 204 || req->status == 304)
+        return 0;
+    req->fstate = pool_calloc(req->pool, r->nfilters * sizeof *req->fstate);
+    req->factive = pool_calloc(req->pool, r->nfilters);
+    if (req->fstate == NULL || req->factive == NULL)
+        return -1;
+    int any = 0;
+    for (size_t i = 0; i < r->nfilters; i++) {
+        const gen_stage_t *st = &r->filters[i];
+        if (st->hooks.filter_body == NULL)
+            continue;
+        int rc = st->hooks.filter_head ? st->hooks.filter_head(st->inst->instance, req, &req->fstate[i]) : PH_OK;
+        if (rc == PH_DECLINED)
+            continue;
+        if (rc != PH_OK || req->bad)
+            return -1;
+        req->factive[i] = 1;
+        any = 1;
+    }
+    if (!any || is_head)
+        return 0;
+    req->ftmp = pool_alloc(req->pool, FILTER_PIECE);
+    if (req->ftmp == NULL)
+        return -1;
+    req->src_kind = req->body_kind;
+    req->src_pos = req->body_kind == BODY_FILE ? req->file_off : 0;
+    req->body_kind = BODY_STREAM;
+    return 1;
+}
+
+static int append_out(ph_request_t *req, const void *data, size_t len);
+
+/* Feeds a piece to the first active filter from i on; the last filter's
+ * output collects in req->fout. Flush and end travel down the chain after
+ * the data a filter emitted while handling them. */
+static int feed(ph_request_t *req, unsigned i, const void *data, size_t len, unsigned flags)
+{
+    const gen_route_t *r = req->route;
+    while (i < r->nfilters && !req->factive[i])
+        i++;
+    if (i == r->nfilters)
+        return append_out(req, data, len);
+    unsigned saved = req->fcur;
+    req->fcur = i + 1; /* what filter i emits goes on from there */
+    const gen_stage_t *st = &r->filters[i];
+    int rc = st->hooks.filter_body(st->inst->instance, req, req->fstate[i], data, len, flags);
+    req->fcur = saved;
+    if (rc != PH_OK) {
+        log_warn("output filter %s failed on \"%s\": closing the connection", st->desc->name, req->path);
+        return PH_ERROR;
+    }
+    if (flags)
+        return feed(req, i + 1, NULL, 0, flags);
+    return PH_OK;
+}
+
+static void free_fout(void *arg)
+{
+    ph_request_t *req = arg;
+    free(req->fout);
+}
+
+/* The last filter's output, kept until exchange_pull() hands it on. */
+static int append_out(ph_request_t *req, const void *data, size_t len)
+{
+    if (len == 0)
+        return PH_OK;
+    if (req->fout_off == req->fout_len)
+        req->fout_off = req->fout_len = 0;
+    if (req->fout_len + len > req->fout_cap) {
+        size_t cap = req->fout_cap ? req->fout_cap : FILTER_PIECE;
+        while (cap < req->fout_len + len)
+            cap *= 2;
+        if (req->fout == NULL && pool_cleanup_add(req->pool, free_fout, req) < 0)
+            return PH_ERROR;
+        char *p = realloc(req->fout, cap);
+        if (p == NULL)
+            return PH_ERROR;
+        req->fout = p;
+        req->fout_cap = cap;
+    }
+    memcpy(req->fout + req->fout_len, data, len);
+    req->fout_len += len;
+    return PH_OK;
+}
+
+int exchange_emit(ph_request_t *req, const void *data, size_t len)
+{
+    if (req->fstate == NULL || req->route == NULL || (data == NULL && len > 0))
+        return PH_ERROR;
+    return feed(req, req->fcur, data, len, 0);
+}
+
+/* The unfiltered body's next piece: >0, 0 at the end, PH_STREAM_WAIT or
+ * PH_ERROR. */
+static ssize_t source_pull(ph_request_t *req, char *buf, size_t cap)
+{
+    const char *mem;
+    size_t len;
+    switch (req->src_kind) {
+    case BODY_MEM: mem = req->mem; len = req->mem_len; break;
+    case BODY_REF: mem = req->ref; len = req->ref_len; break;
+    case BODY_FILE: {
+        off_t end = req->file_off + req->file_len;
+        if (req->src_pos >= end)
+            return 0;
+        size_t want = (size_t)(end - req->src_pos) < cap ? (size_t)(end - req->src_pos) : cap;
+        ssize_t n = pread(req->file_fd, buf, want, req->src_pos);
+        if (n <= 0)
+            return PH_ERROR;
+        req->src_pos += n;
+        return n;
+    }
+    case BODY_STREAM: return req->stream_fn(req->stream_arg, buf, cap);
+    default: return 0;
+    }
+    if ((size_t)req->src_pos >= len)
+        return 0;
+    size_t n = len - (size_t)req->src_pos < cap ? len - (size_t)req->src_pos : cap;
+    memcpy(buf, mem + req->src_pos, n);
+    req->src_pos += (off_t)n;
+    return (ssize_t)n;
+}
+
+ssize_t exchange_pull(ph_request_t *req, char *buf, size_t cap)
+{
+    if (req->ftmp == NULL)
+        return req->stream_fn(req->stream_arg, buf, cap);
+    for (;;) {
+        if (req->fout_off < req->fout_len) {
+            size_t n = req->fout_len - req->fout_off < cap ? req->fout_len - req->fout_off : cap;
+            memcpy(buf, req->fout + req->fout_off, n);
+            req->fout_off += n;
+            return (ssize_t)n;
+        }
+        if (req->fsrc_done)
+            return 0;
+        ssize_t n = source_pull(req, req->ftmp, FILTER_PIECE);
+        if (n == PH_STREAM_WAIT) {
+            if (feed(req, 0, NULL, 0, PH_FILTER_FLUSH) < 0)
+                return PH_ERROR;
+            if (req->fout_off == req->fout_len)
+                return PH_STREAM_WAIT;
+            continue;
+        }
+        if (n < 0 || (size_t)n > FILTER_PIECE)
+            return PH_ERROR;
+        if (n == 0)
+            req->fsrc_done = 1;
+        if (feed(req, 0, req->ftmp, (size_t)n, n == 0 ? PH_FILTER_END : 0) < 0)
+            return PH_ERROR;
+    }
+}
