@@ -138,8 +138,9 @@ class RouteBodyLimitTest(unittest.TestCase):
         r = self.srv.get("/big/body", method="POST", body=body, timeout=20)
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, b"len=2097152 sha256=%s spilled=0 fdlen=0 fdsha=-\n" % sha256(body).encode())
-        r = self.srv.get("/big/body", method="POST", body=b"y" * (4 * 1024 * 1024 + 1), timeout=20)
-        self.assertEqual(r.status, 413)
+        # announced only: the 413 comes without the body
+        data = self.srv.raw(post_head("/big/body", 4 * 1024 * 1024 + 1), timeout=5)
+        self.assertEqual(parse_responses(data)[0].status, 413)
 
 
 class SpillTest(unittest.TestCase):
