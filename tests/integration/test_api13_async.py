@@ -152,6 +152,48 @@ class HandlerTimeoutTest(unittest.TestCase):
         self.assertEqual((r.status, r.body), (200, b"later - 100\n"))
 
 
+class ShutdownTest(unittest.TestCase):
+    """SIGTERM with a request pending and a stream waiting. A waiting
+    stream has no end of its own: it is cancelled at once. The pending
+    request is an answer in flight: it may finish until shutdown_timeout,
+    and is cancelled there. Both plugins' resume()/stream end cleanly and
+    the server exits 0."""
+
+    def test_stop_cancels_waiting_stream_then_pending_at_timeout(self):
+        routes = route("/later", "later") + route("/sse", "sse", events="100000", interval="1s")
+        srv = Server(server_ini(routes=routes, threads=1, server_extra="shutdown_timeout = 3s"))
+        try:
+            start = log_count(srv)
+            p = srv.connect()
+            p.sendall(b"GET /later/x?ms=60000&tag=stop HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertIsNotNone(wait_log_from(srv, r"later -: pending tag=stop", start)[0])
+            st = srv.connect()
+            st.sendall(b"GET /sse/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = b""
+            while b"data: - 0\n\n" not in got:
+                b = st.recv(65536)
+                self.assertTrue(b)
+                got += b
+            t0 = time.time()
+            srv.signal(harness.signal.SIGTERM)
+            m, i_cancel = wait_log_from(srv, r"sse -: on_cancel", start, timeout=2.5)
+            self.assertIsNotNone(m, "the waiting stream was not cancelled at once")
+            srv.proc.wait(20)
+            elapsed = time.time() - t0
+            p.close()
+            st.close()
+        finally:
+            rc = srv.stop()
+        self.assertEqual(rc, 0)
+        self.assertGreaterEqual(elapsed, 2.9)  # the pending answer had its shutdown_timeout
+        self.assertLess(elapsed, 10.0)
+        log = srv.log()
+        self.assertIn("later -: on_cancel tag=stop", log)
+        self.assertIn("later -: resume tag=stop cancelled=1 returned PH_ERROR", log)
+        self.assertIn("later -: destroy", log)
+        self.assertIn("sse -: destroy", log)
+
+
 def reload_ini(name):
     routes = (route("/later", "later", name=name) +
               route("/sse", "sse", name=name, events="5", interval="300ms"))

@@ -79,6 +79,33 @@ class StreamBodyTest(unittest.TestCase):
         self.assertGreaterEqual(elapsed, pauses * 0.030 * 0.9)
         self.assertNotIn("sink: body_resume failed", self.srv.log())
 
+    def test_expect_100_continue(self):
+        s = self.srv.connect()
+        s.sendall(b"POST /sink/e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n"
+                  b"Connection: close\r\n\r\n")
+        self.assertEqual(harness.read_head(s), b"HTTP/1.1 100 Continue\r\n\r\n")
+        s.sendall(b"hello")
+        data, _ = recv_until_closed(s)
+        s.close()
+        self.assertEqual(answer(parse_responses(data)[0])[0::4], (5, sha256(b"hello")))
+
+    def test_concurrent_uploads(self):
+        bodies = [bytes([i]) * (1024 * 1024 + i) for i in range(12)]
+        results = [None] * len(bodies)
+
+        def one(i):
+            try:
+                results[i] = answer(self.post("/sink/c%d" % i, bodies[i], timeout=30))
+            except Exception as e:  # reported below with its index
+                results[i] = e
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual([r[0::4] if isinstance(r, tuple) else r for r in results],
+                         [(len(b), sha256(b)) for b in bodies])
+
     def test_keep_alive_after_streamed_body(self):
         s = self.srv.connect()
         s.sendall(b"POST /sink/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"

@@ -27,7 +27,8 @@ def upper(b):
 def filtered_ini():
     routes = (route("/m", "misbehave, upper") +
               route("/st", "static, upper", root="www") +
-              route("/ev", "sse, upper", events="3", interval="300ms", upper__hold="yes"))
+              route("/ev", "sse, upper", events="3", interval="300ms", upper__hold="yes") +
+              route("/lu", "later, upper"))
     return server_ini(routes=routes, threads=1)
 
 
@@ -61,6 +62,9 @@ class FilterTest(unittest.TestCase):
 
     def test_static_file_body(self):
         self.check_filtered(self.srv.get("/st/a.txt"), b"HELLO, FILTERED FILE\n")
+
+    def test_pending_answer_is_filtered(self):
+        self.check_filtered(self.srv.get("/lu/x?ms=50"), b"LATER - 50\n")
 
     def test_declined_type_passes_untouched(self):
         r = self.srv.get("/st/b.png")

@@ -62,6 +62,8 @@ class StreamWaitTest(unittest.TestCase):
         self.assertEqual([r.body for r in resps], [events(b"-", 2), events(b"-", 1)])
 
     def test_thousand_streams_on_one_worker(self):
+        pid = self.srv.proc.pid
+        base_fds = harness.proc_fd_count(pid)
         sel = selectors.DefaultSelector()
         socks = []
         try:
@@ -101,6 +103,8 @@ class StreamWaitTest(unittest.TestCase):
                 s.close()
             sel.close()
         self.assertNotIn("sse -: on_cancel", self.srv.log())
+        # every connection's descriptor is given back
+        self.assertEqual(harness.settle(lambda: harness.proc_fd_count(pid), lambda n: n <= base_fds), base_fds)
 
     def test_client_gone_cancels_stream(self):
         start = log_count(self.srv)
