@@ -25,7 +25,7 @@ class AsyncTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.srv = Server(server_ini(routes=route("/later", "later"), threads=1,
-                                    server_extra=TIMEOUTS % "39s"))
+                                    server_extra=TIMEOUTS % "39s"), rlimit_nofile=4096)
 
     @classmethod
     def tearDownClass(cls):
@@ -100,6 +100,45 @@ class AsyncTest(unittest.TestCase):
         self.assertEqual((r.status, r.body), (200, b"later - %d\n" % delay))
         print("%d of %d requests answered before the pending one (at %.3f s)" % (done_before_a, n, a_at))
         self.assertEqual(done_before_a, n)
+
+    def test_thousand_pending_on_one_worker(self):
+        import resource
+        import selectors
+        n = 1000
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < n + 200:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+        sel = selectors.DefaultSelector()
+        socks, bufs = [], {}
+        try:
+            for i in range(n):
+                s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+                s.sendall(b"GET /later/x?ms=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % (100 + i % 50))
+                s.setblocking(False)
+                socks.append(s)
+                bufs[s] = b""
+                sel.register(s, selectors.EVENT_READ, i)
+            left = n
+            deadline = time.time() + 60
+            while left and time.time() < deadline:
+                for key, _ in sel.select(1.0):
+                    try:
+                        b = key.fileobj.recv(65536)
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except ConnectionResetError:
+                        b = b""
+                    bufs[key.fileobj] += b
+                    if not b:
+                        sel.unregister(key.fileobj)
+                        left -= 1
+            self.assertEqual(left, 0)
+            got = [parse_responses(bufs[s])[0].body for s in socks]
+            self.assertEqual(got, [b"later - %d\n" % (100 + i % 50) for i in range(n)])
+        finally:
+            for s in socks:
+                s.close()
+            sel.close()
 
     def test_client_gone_cancels(self):
         start = log_count(self.srv)

@@ -79,6 +79,20 @@ class StreamBodyTest(unittest.TestCase):
         self.assertGreaterEqual(elapsed, pauses * 0.030 * 0.9)
         self.assertNotIn("sink: body_resume failed", self.srv.log())
 
+    def test_handler_answering_at_once_reads_no_body(self):
+        total = 100 * 1000 * 1000
+        s = self.srv.connect()
+        up = Uploader(s, b"POST /sink/x?now HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % total,
+                      total, timeout=20).start()
+        data, closed = recv_until_closed(s, timeout=20)
+        self.assertTrue(up.join(25))
+        s.close()
+        self.assertTrue(closed)
+        r = parse_responses(data)[0]
+        self.assertEqual((r.status, r.body), (200, b"sink: not reading\n"))
+        self.assertEqual(r.header("Connection"), "close")
+        self.assertLess(up.sent, 16 * 1024 * 1024)
+
     def test_expect_100_continue(self):
         s = self.srv.connect()
         s.sendall(b"POST /sink/e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n"

@@ -20,7 +20,8 @@ REFUSAL_401 = b"gate: no token\n"
 
 ROUTES = (route("/gated", "gatesrv", mode="header") +
           route("/len", "gatesrv", mode="length", max="10") +
-          route("/agate", "gatesrv", mode="async", delay="150ms"))
+          route("/agate", "gatesrv", mode="async", delay="150ms") +
+          route("/slowgate", "gatesrv", mode="async", delay="1s"))
 LIMIT_ROUTES = route("/small", "probe", max_body_bytes="1k") + route("/big", "probe", max_body_bytes="4m")
 SPILL_ROUTES = (route("/spill", "probe", max_body_bytes="8m", body_spill="64k") +
                 route("/espill", "echo", max_body_bytes="1m", body_spill="1k"))
@@ -102,6 +103,17 @@ class HeadDecisionTest(unittest.TestCase):
         self.assertEqual((r.status, r.body), (401, REFUSAL_401))
         self.assertGreaterEqual(time.time() - t0, 0.15)
         self.assertIsNotNone(self.srv.wait_log(r"gate /agate: resume returned PH_OK"))
+
+    def test_client_gone_while_head_pending(self):
+        start = harness.log_count(self.srv)
+        s = self.srv.connect()
+        s.sendall(b"GET /slowgate/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIsNotNone(harness.wait_log_from(self.srv, r"gate /slowgate: pending", start)[0])
+        s.close()
+        m, _ = harness.wait_log_from(self.srv, r"gate /slowgate: resume returned (\S+)", start)
+        self.assertIsNotNone(m)
+        self.assertEqual(m.group(1), "PH_ERROR")
+        self.assertEqual(self.srv.get("/gated/x", headers={"X-Token": "1"}).body, b"passed 0\n")
 
     def test_async_decision_passes(self):
         r = self.srv.get("/agate/x", method="POST", body=b"abc", headers={"X-Token": "t"})

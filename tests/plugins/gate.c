@@ -17,7 +17,9 @@
  *             "delay" (parse_duration) as header mode does, and resumes
  *   header = NAME, max = N, delay = DURATION
  *
- * Every decision is logged: "gate <prefix>: pass|refuse <status>".
+ * Every decision is logged: "gate <prefix>: pass|refuse <status>"; async
+ * mode also logs "gate <prefix>: pending" and "gate <prefix>: resume
+ * returned PH_OK|PH_ERROR".
  */
 #include <plughttpd/plugin.h>
 
@@ -158,6 +160,7 @@ static int gate_async(const gate_t *g, ph_request_t *req)
         return PH_ERROR;
     }
     pthread_detach(t);
+    g->api->log(PH_LOG_INFO, "gate %s: pending", g->prefix);
     return PH_PENDING;
 }
 

@@ -4,7 +4,8 @@
  * and counts pieces and bytes; with the last piece it answers
  *   "len=N pieces=P pauses=Q early=E sha256=HEX\n"
  * and resumes. early counts pieces delivered while the body was paused
- * (must be 0).
+ * (must be 0). With the query "now", handle() answers "sink: not
+ * reading\n" at once instead (the body is then never read).
  *
  * Route keys:
  *   pause_every = SIZE  pause the body after each SIZE bytes (0: never)
@@ -113,6 +114,9 @@ static void sink_cleanup(void *arg)
 static int sink_handle(void *instance, ph_request_t *req)
 {
     sink_t *s = instance;
+    ph_str_t q = s->api->query(req);
+    if (q.ptr && q.len == 3 && memcmp(q.ptr, "now", 3) == 0)
+        return s->api->body_append(req, "sink: not reading\n", 18);
     sink_req_t *r = calloc(1, sizeof(*r));
     if (!r)
         return PH_ERROR;
