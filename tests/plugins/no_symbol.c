@@ -23,5 +23,5 @@ static void ns_destroy(void *instance)
 PH_EXPORT extern const ph_plugin_t plughttpd_plugin_v0;
 PH_EXPORT const ph_plugin_t plughttpd_plugin_v0 = {
     PH_ABI_MAGIC, PH_ABI_MAJOR, PH_ABI_MINOR, (uint32_t)sizeof(ph_plugin_t), 0,
-    "no_symbol", "1.0", ns_create, ns_handle, ns_destroy,
+    "no_symbol", "1.0", ns_create, ns_handle, ns_destroy, NULL,
 };
