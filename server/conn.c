@@ -253,6 +253,7 @@ static void request_end(conn_t *c)
     ph_request_t *req = c->req;
     if (req == NULL)
         return;
+    int unfinished = req->streaming && body_pending(c);
     c->req = NULL;
     if (exchange_held(req)) {
         /* a plugin still has it (the client went away): it ends when
@@ -260,7 +261,7 @@ static void request_end(conn_t *c)
         exchange_cancel(req);
         exchange_detach(req);
     } else {
-        if (req->streaming && body_pending(c))
+        if (unfinished) /* the client left a stream: tell its producer */
             exchange_cancel(req);
         exchange_end(req, c->responded, c->sent_body);
     }

@@ -60,15 +60,15 @@ static void release(ph_request_t *req)
  * has arrived (exchange_on_wake), since it points at req. */
 static void finish(ph_request_t *req)
 {
+    pool_run_cleanups(req->pool); /* plugins may still read the body */
     if (req->spill_map) {
-        munmap(req->spill_map, req->body_len ? req->body_len : 1);
+        munmap(req->spill_map, req->body_len);
         req->spill_map = NULL;
     }
     if (req->spill_fd >= 0) {
         close(req->spill_fd);
         req->spill_fd = -1;
     }
-    pool_run_cleanups(req->pool);
     req->ended = 1;
     if (__atomic_load_n(&req->wake_posted, __ATOMIC_ACQUIRE))
         return;
@@ -313,7 +313,8 @@ uint64_t exchange_body_limit(const ph_request_t *req)
 static void free_heap_body(void *arg)
 {
     ph_request_t *req = arg;
-    free(req->body);
+    if (req->spill_fd < 0) /* else the heap part went at the switch */
+        free(req->body);
 }
 
 /* A temporary file for a body over the route's body_spill. */
@@ -400,9 +401,16 @@ static int write_all(int fd, const char *p, size_t n)
 static int body_store(ph_request_t *req, const char *data, size_t len)
 {
     const gen_route_t *r = req->route;
-    if (req->spill_fd < 0 && r && r->body_spill && req->body_total > r->body_spill) {
+    if (req->spill_fd < 0 && r && r->body_spill &&
+        (req->body_total > r->body_spill ||
+         (req->hp.content_length > 0 && (uint64_t)req->hp.content_length > r->body_spill))) {
+        /* what memory held so far moves to the file, and memory goes */
         if (spill_open(req) < 0 || write_all(req->spill_fd, req->body ? req->body : "", req->body_len) < 0)
             return -1;
+        if (req->body_cap)
+            free(req->body); /* only a chunked body's heap buffer is here */
+        req->body = NULL;
+        req->body_cap = 0;
     }
     if (req->spill_fd >= 0) {
         if (write_all(req->spill_fd, data, len) < 0) {
@@ -467,11 +475,6 @@ static int spill_finish(ph_request_t *req)
         return -1;
     }
     req->spill_map = m;
-    if (req->body_cap) { /* memory held the first part: give it back */
-        if (req->hp.chunked)
-            free(req->body);
-        req->body_cap = 0;
-    }
     req->body = m;
     return 0;
 }
@@ -632,10 +635,11 @@ int exchange_filter_head(ph_request_t *req, int is_head)
         req->factive[i] = 1;
         any = 1;
     }
-    if (!any || is_head)
+    if (!any)
         return 0;
-    req->ftmp = pool_alloc(req->pool, FILTER_PIECE);
-    if (req->ftmp == NULL)
+    /* a HEAD answer gets the framing headers of the GET's (no length) */
+    req->ftmp = is_head ? NULL : pool_alloc(req->pool, FILTER_PIECE);
+    if (req->ftmp == NULL && !is_head)
         return -1;
     req->src_kind = req->body_kind;
     req->src_pos = req->body_kind == BODY_FILE ? req->file_off : 0;

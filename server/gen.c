@@ -297,7 +297,7 @@ static int create_instance(const gen_t *g, const cfg_route_t *r, const cfg_stage
         .name = s->name,
         .processes = cfg->processes,
     };
-    ph_error_t perr = {.msg = "", .key = -1, .size = sizeof perr};
+    ph_error_t perr = {.msg = "", .key = -1, .size = sizeof perr, .hint = ""};
     void *instance = NULL;
     int rc = d->create(&args, &instance, &perr);
     free(kv);
@@ -306,8 +306,12 @@ static int create_instance(const gen_t *g, const cfg_route_t *r, const cfg_stage
         if (perr.key >= 0 && (size_t)perr.key < keys.n)
             line = keys.kv[perr.key]->line;
         free(keys.kv);
-        snprintf(err, errlen, "%s:%d: [route %s] plugin %s refused its configuration: %s", cfg->path, line,
-                 r->prefix, d->name, perr.msg[0] ? perr.msg : "(no reason given)");
+        perr.msg[sizeof perr.msg - 1] = perr.hint[sizeof perr.hint - 1] = '\0';
+        snprintf(err, errlen, "%s:%d: [route %s] plugin %s refused its configuration: %s%s%s", cfg->path, line,
+                 r->prefix, d->name, perr.msg[0] ? perr.msg : "(no reason given)", perr.hint[0] ? " (" : "",
+                 perr.hint[0] ? perr.hint : "");
+        if (perr.hint[0])
+            snprintf(err + strlen(err), errlen - strlen(err), ")");
         return -1;
     }
     free(keys.kv);

@@ -72,6 +72,12 @@ man/plughttpd.8: $(top_srcdir)/man/plughttpd.8.in Makefile
 	$(AM_V_GEN)$(edit_rule)
 CLEANFILES += man/plughttpd.8
 EXTRA_DIST += man/plughttpd.8.in
+# The plugin API's man page.
+man_MANS += man/plughttpd-plugin.3
+man/plughttpd-plugin.3: $(top_srcdir)/man/plughttpd-plugin.3.in Makefile
+	$(AM_V_GEN)$(edit_rule)
+CLEANFILES += man/plughttpd-plugin.3
+EXTRA_DIST += man/plughttpd-plugin.3.in
 
 # The installed configuration, $(sysconfdir)/plughttpd/server.ini: every
 # bundled plugin mounted, with the installed paths. An existing one is the

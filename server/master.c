@@ -35,6 +35,7 @@ typedef struct child {
     int ready, stopped;
     int failed;              /* its pipe closed before it said 'R' */
     unsigned slot;           /* its connection counter in s->conn_slots */
+    unsigned index;          /* 0..n-1 among its generation's workers */
     uint64_t started;        /* monotonic usec */
 } child_t;
 
@@ -86,9 +87,23 @@ static unsigned free_slot(master_t *m)
     return 0; /* more children than slots: share one (counts stay bounded) */
 }
 
+/* The lowest process index no worker of the current generation holds
+ * (api->server_info's process_index): a replacement takes the dead one's. */
+static unsigned free_index(const master_t *m)
+{
+    for (unsigned idx = 0;; idx++) {
+        size_t i = 0;
+        while (i < m->nkids && (m->kids[i].gen != m->s->gen->id || m->kids[i].index != idx))
+            i++;
+        if (i == m->nkids)
+            return idx;
+    }
+}
+
 static int spawn(master_t *m)
 {
     m->s->slot = free_slot(m);
+    unsigned index = free_index(m);
     pid_t master = getpid();
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) {
@@ -107,6 +122,7 @@ static int spawn(master_t *m)
             close(m->kids[i].fd);
         close(p[0]);
         m->s->master_fd = p[1];
+        stats_process_index(index);
         child_main(m->s, master);
     }
     close(p[1]);
@@ -120,7 +136,7 @@ static int spawn(master_t *m)
         m->capkids = cap;
     }
     m->kids[m->nkids++] = (child_t){.pid = pid, .fd = p[0], .gen = m->s->gen->id, .slot = m->s->slot,
-                                    .started = server_monotonic_usec()};
+                                    .index = index, .started = server_monotonic_usec()};
     log_info("worker process %d started (generation %lu)", (int)pid, m->s->gen->id);
     return 0;
 }

@@ -528,6 +528,7 @@ int server_start(server_t *s, const char *path)
         return -1;
     }
     s->next_id++;
+    stats_generation_current(s->gen->id);
     cfg = s->gen->cfg;
     s->processes = cfg->processes;
     /* Sockets bound, pid file written (its folder is root's, e.g. /run):
@@ -587,7 +588,7 @@ int server_run(server_t *s, int child)
 {
     sigset_t set;
     server_signals(&set, 0);
-    stats_generation_current(s->gen->id); /* a worker process's is its own */
+    stats_generation_current(s->gen->id); /* a worker process forked for a reload: its own */
     if (start_workers(s) < 0)
         return 1;
     stats_threads(s->nworkers);

@@ -34,12 +34,13 @@ static conn_slot_t conns[PROCESS_SLOTS];
 static stats_slot_t unrouted[PROCESS_SLOTS];
 
 /* Each thread's slot index, 1.., drawn at its first count. */
-static __thread unsigned my_index;
+static __thread unsigned my_index __attribute__((tls_model("initial-exec")));
 static unsigned next_index;
 
 static unsigned long current_gen;
 static uint64_t reloads, reloads_failed;
 static unsigned nthreads;
+static unsigned process_index;
 
 static unsigned thread_index(void)
 {
@@ -136,6 +137,8 @@ void stats_reload_failed(void) { __atomic_add_fetch(&reloads_failed, 1, __ATOMIC
 
 void stats_threads(unsigned n) { __atomic_store_n(&nthreads, n, __ATOMIC_RELAXED); }
 
+void stats_process_index(unsigned i) { __atomic_store_n(&process_index, i, __ATOMIC_RELAXED); }
+
 /* Sums n slots into out (route counters). ended is read before begun, so
  * a request counted as ended is counted as begun too. */
 static void sum_slots(const stats_slot_t *slots, unsigned n, ph_route_info_t *out)
@@ -197,7 +200,7 @@ int stats_server_info(ph_server_info_t *out)
     out->size = sizeof *out;
     out->generation = current;
     out->generations = sum.generations;
-    out->process_index = 0;
+    out->process_index = __atomic_load_n(&process_index, __ATOMIC_RELAXED);
     out->threads = __atomic_load_n(&nthreads, __ATOMIC_RELAXED);
     out->connections = opened > closed ? opened - closed : 0;
     out->connections_total = opened;

@@ -37,8 +37,10 @@ void stats_conn_close(void);
 void stats_generation_current(unsigned long id);
 /* A reload failed: the current generation keeps serving. */
 void stats_reload_failed(void);
-/* This process's worker threads, for server_info. */
+/* This process's worker threads, and its index among the worker
+ * processes of its generation (0 with processes = 1), for server_info. */
 void stats_threads(unsigned n);
+void stats_process_index(unsigned i);
 
 /* The sums of route r's counters into out's counter fields. */
 void stats_route_read(const struct gen_route *r, ph_route_info_t *out);

@@ -105,6 +105,9 @@ TESTS += $(INTEGRATION_TESTS)
 # What make install installs (issue 11): a DESTDIR install of this build.
 TESTS += tests/integration/test_install.py tests/integration/test_reasons.py
 EXTRA_DIST += tests/integration/test_install.py tests/integration/test_reasons.py
+# The plugin API's man page against plugin.h (issue 12).
+TESTS += tests/integration/test_plugin_doc.py
+EXTRA_DIST += tests/integration/test_plugin_doc.py
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/harness.py tests/integration/plugin_oot
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = python3

@@ -331,6 +331,8 @@ typedef struct ph_server_api {
      * worker's loop, and the plugin must not touch req afterwards.
      * Exactly one resume() per PH_PENDING, always, also after
      * cancellation: the request (and its generation) lives until then.
+     * The plugin's other thread may call it before the stage has even
+     * returned PH_PENDING: the loop acts on it only after the return.
      * Returns PH_OK when the answer will be sent, PH_ERROR when the
      * request was cancelled and it will not. */
     int (*resume)(ph_request_t *req, int rc);

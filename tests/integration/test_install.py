@@ -30,6 +30,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 import harness
@@ -116,6 +117,7 @@ class Files(unittest.TestCase):
                 P["systemdunitdir"] + "/plughttpd.service",
                 P["systemdunitdir"] + "/plughttpd.socket",
                 P["mandir"] + "/man8/plughttpd.8",
+                P["mandir"] + "/man3/plughttpd-plugin.3",
                 P["sysconfdir"] + "/plughttpd/server.ini",
                 P["sysconfdir"] + "/plughttpd/schema.sql",
                 P["sysconfdir"] + "/plughttpd/schema.pg.sql"}
@@ -138,6 +140,8 @@ class Files(unittest.TestCase):
         self.assertEqual(q("--variable=plugindir"), P["plugindir"])
         self.assertEqual(q("--modversion"), P["VERSION"])
         self.assertIn("-I" + P["includedir"], q("--cflags").split())
+        self.assertIn("-pthread", q("--cflags").split())
+        self.assertIn("-pthread", q("--libs").split())
 
     def test_man_page_paths(self):
         text = read(P["mandir"] + "/man8/plughttpd.8")
@@ -163,6 +167,17 @@ class Files(unittest.TestCase):
         warnings = [l for l in p.stderr.splitlines() if "can't break line" not in l]
         self.assertEqual(warnings, [])
         self.assertIn("Default plugin folder", p.stdout)
+
+    @unittest.skipUnless(shutil.which("man"), "man not installed")
+    def test_plugin_man_page_renders(self):
+        page = dest(P["mandir"] + "/man3/plughttpd-plugin.3")
+        p = subprocess.run(["man", "--warnings", "-l", "-E", "UTF-8", page], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True, env=dict(os.environ, MANWIDTH="80"),
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, "")
+        self.assertIn('plughttpd %s' % P["VERSION"], p.stdout)
+        self.assertIn("api->resume", p.stdout)
 
 
 class Unit(unittest.TestCase):
@@ -277,10 +292,11 @@ class Run(unittest.TestCase):
             self.assertEqual([n["title"] for n in json.loads(r.body)], ["installed"])
             self.assertEqual(srv.stop(), 0)
 
-    @unittest.skipUnless(shutil.which("cc") and shutil.which("pkg-config"), "no C compiler or pkg-config")
-    def test_example_plugin_makefile_builds_against_the_installed_tree(self):
+    def build_examples(self):
+        """The out-of-tree examples, built by their Makefile against the
+        installed tree only; returns their folder."""
         src = os.path.join(harness.SRCDIR, "tests", "integration", "plugin_oot")
-        work = os.path.join(self.scratch, "hello")
+        work = os.path.join(self.scratch, "oot")
         shutil.copytree(src, work)
         # The installed .pc names the final paths; PKG_CONFIG_SYSROOT_DIR
         # maps them into DESTDIR. PKG_CONFIG_LIBDIR="" hides any system
@@ -293,13 +309,80 @@ class Run(unittest.TestCase):
                            universal_newlines=True, env=env, timeout=120)
         self.assertEqual(p.returncode, 0, p.stdout)
         self.assertIn("-I%s%s" % (DEST, P["includedir"]), p.stdout)
-        so = os.path.join(work, "hello.so")
+        self.assertIn("-o oot_async.so oot_async.c -pthread", p.stdout)
+        return work
+
+    @unittest.skipUnless(shutil.which("cc") and shutil.which("pkg-config"), "no C compiler or pkg-config")
+    def test_example_plugin_makefile_builds_against_the_installed_tree(self):
+        so = os.path.join(self.build_examples(), "hello.so")
         ini = installed_ini(self.scratch) + "\n[route /hi]\nplugin = %s\ngreeting = installed\n" % so
         with harness.Server(ini) as srv:
             r = srv.get("/hi/there")
             self.assertEqual(r.status, 200)
             self.assertEqual(r.body, b"installed /there\n")
             self.assertEqual(srv.stop(), 0)
+
+    @unittest.skipUnless(shutil.which("cc") and shutil.which("pkg-config"), "no C compiler or pkg-config")
+    def test_async_example_checks_its_keys(self):
+        so = os.path.join(self.build_examples(), "oot_async.so")
+        p = self.run_binary("--check-plugin", so, "mode=stream", "delay=20ms", "ticks=3")
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("plugin: oot_async 1.0", p.stdout)
+        self.assertIn("ABI: 1.3", p.stdout)
+        for key, msg in (("delay=61s", 'delay is a duration up to 60s, not "61s"'),
+                         ("ticks=0", 'ticks is a count from 1 to 1000, not "0"'),
+                         ("mode=later", 'mode is answer or stream, not "later"'),
+                         ("color=red", 'unknown key "color"')):
+            p = self.run_binary("--check-plugin", so, key)
+            self.assertNotEqual(p.returncode, 0, p.stdout)
+            self.assertIn(msg, p.stdout)
+
+    @unittest.skipUnless(shutil.which("cc") and shutil.which("pkg-config"), "no C compiler or pkg-config")
+    def test_async_example_answers_later_and_streams(self):
+        so = os.path.join(self.build_examples(), "oot_async.so")
+        ini = installed_ini(self.scratch) + (
+            "\n[route /late]\nplugin = %s\ndelay = 30ms\n"
+            "\n[route /ticks]\nplugin = %s\nmode = stream\ndelay = 20ms\nticks = 3\n" % (so, so))
+        with harness.Server(ini) as srv:
+            t0 = time.monotonic()
+            r = srv.get("/late/there")
+            self.assertGreaterEqual(time.monotonic() - t0, 0.030)
+            self.assertEqual((r.status, r.body), (200, b"async /there after 30 ms\n"))
+            # HTTP/1.1: chunked, three lines released 20 ms apart, then the
+            # trailer.
+            t0 = time.monotonic()
+            status, headers, body, trailers = chunked_with_trailers(srv.raw(
+                b"GET /ticks/ HTTP/1.1\r\nHost: localhost\r\nTE: trailers\r\nConnection: close\r\n\r\n"))
+            self.assertGreaterEqual(time.monotonic() - t0, 0.060)
+            self.assertEqual(status, 200)
+            self.assertIn(("transfer-encoding", "chunked"), headers)
+            self.assertEqual(body, b"tick 1\ntick 2\ntick 3\n")
+            self.assertEqual(trailers, [("x-ticks", "3")])
+            # HTTP/1.0: delimited by the close, no trailer.
+            r = harness.parse_responses(srv.raw(b"GET /ticks/ HTTP/1.0\r\n\r\n"))[0]
+            self.assertEqual((r.status, r.body), (200, b"tick 1\ntick 2\ntick 3\n"))
+            self.assertIsNone(r.header("X-Ticks"))
+            self.assertEqual(srv.stop(), 0)
+
+
+def chunked_with_trailers(data):
+    """Status, headers, decoded body and trailer fields (names lower-cased)
+    of one chunked response."""
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    fields = lambda ls: [(k.strip().lower(), v.strip()) for k, _, v in (l.partition(":") for l in ls)]
+    body = b""
+    while True:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        body, rest = body + rest[:size], rest[size + 2:]
+    trailer, _, tail = rest.partition(b"\r\n\r\n")
+    if tail:
+        raise AssertionError("bytes after the response: %r" % tail[:100])
+    tlines = trailer.decode("latin-1").split("\r\n") if trailer else []
+    return int(lines[0].split()[1]), fields(lines[1:]), body, fields(tlines)
 
 
 if __name__ == "__main__":

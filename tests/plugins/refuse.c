@@ -2,7 +2,8 @@
  * Fixture: create() accepts exactly one key, "ok = yes", and refuses
  * anything else with err->key on the offending key, so tests can check that
  * the server reports "FILE:LINE: message" for the right line and refuses to
- * start (or keeps the old generation on reload). Answers "refuse ok\n".
+ * start (or keeps the old generation on reload). A bad value also gets a
+ * hint (ABI 1.3). Answers "refuse ok\n".
  */
 #include <plughttpd/plugin.h>
 
@@ -26,6 +27,9 @@ static int refuse_create(const ph_create_args_t *args, void **instance, ph_error
         if (strcmp(kv->value, "yes") != 0) {
             err->key = (int)i;
             snprintf(err->msg, sizeof(err->msg), "ok must be \"yes\", not \"%s\"", kv->value);
+            /* ABI 1.3: the server's error struct may carry a hint */
+            if (err->size >= offsetof(ph_error_t, hint) + sizeof err->hint)
+                snprintf(err->hint, sizeof err->hint, "the only value is yes");
             return PH_ERROR;
         }
     }

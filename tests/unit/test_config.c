@@ -700,6 +700,112 @@ START_TEST(long_line_at_limit_loads)
 }
 END_TEST
 
+/* --- stacked routes: plugin lists and name.key keys ---------------------- */
+
+START_TEST(stack_list_and_keys)
+{
+    cfg_t *cfg = load_ok("[server]\n"                                  /* 1 */
+                         "listen = 8080\n"                             /* 2 */
+                         "plugin_dir = /p\n"                           /* 3 */
+                         "[route /app]\n"                              /* 4 */
+                         "gate.tag = early\n"                          /* 5: before the list */
+                         "plugin =  gate ,./lib/auth.so,\t/x/proxy , upper.so\n" /* 6 */
+                         "upstream = 127.0.0.1:9000\n"                 /* 7: bare */
+                         "auth.realm = app\n"                          /* 8 */
+                         "proxy.timeout = 5s\n"                        /* 9 */
+                         "gate.deny.why = a.b\n"                       /* 10: dots after the name */
+                         "max_body_bytes = 64k\n"                      /* 11 */
+                         "body_spill = 8k\n"                           /* 12 */
+                         "blocking = yes\n");                          /* 13 */
+    const cfg_route_t *r = &cfg->routes[0];
+    ck_assert_str_eq(r->plugin, "gate ,./lib/auth.so,\t/x/proxy , upper.so");
+    ck_assert_uint_eq(r->nstages, 4);
+    static const char *names[] = {"gate", "auth", "proxy", "upper"};
+    static const char *items[] = {"gate", "./lib/auth.so", "/x/proxy", "upper.so"};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_str_eq(r->stages[i].name, names[i]);
+        ck_assert_str_eq(r->stages[i].plugin, items[i]);
+    }
+    ck_assert_str_eq(r->stages[0].path, "/p/gate.so");
+    ck_assert_str_eq(r->stages[2].path, "/x/proxy");
+    ck_assert_str_eq(r->stages[3].path, "/p/upper.so.so"); /* a name gets ".so" appended, as always */
+    ck_assert_str_eq(r->plugin_path, "/p/gate.so");
+    ck_assert_uint_eq(r->stages[0].nkeys, 2);
+    ck_assert_str_eq(r->stages[0].keys[0].key, "tag");
+    ck_assert_str_eq(r->stages[0].keys[0].value, "early");
+    ck_assert_int_eq(r->stages[0].keys[0].line, 5);
+    ck_assert_str_eq(r->stages[0].keys[1].key, "deny.why");
+    ck_assert_str_eq(r->stages[0].keys[1].value, "a.b");
+    ck_assert_uint_eq(r->stages[1].nkeys, 1);
+    ck_assert_str_eq(r->stages[1].keys[0].key, "realm");
+    ck_assert_int_eq(r->stages[1].keys[0].line, 8);
+    ck_assert_uint_eq(r->stages[2].nkeys, 1);
+    ck_assert_str_eq(r->stages[2].keys[0].key, "timeout");
+    ck_assert_uint_eq(r->stages[3].nkeys, 0);
+    ck_assert_uint_eq(r->nkeys, 1); /* the content handler's, whichever it is */
+    ck_assert_str_eq(r->keys[0].key, "upstream");
+    ck_assert_int_eq(r->keys[0].line, 7);
+    ck_assert_int_eq(r->max_body_line, 11);
+    ck_assert_uint_eq(r->max_body_bytes, 64 * 1024);
+    ck_assert_uint_eq(r->body_spill, 8 * 1024);
+    ck_assert_int_eq(r->blocking, 1);
+    cfg_free(cfg);
+}
+END_TEST
+
+/* One plugin: the value is one item exactly as written; a dotted key that
+ * names another plugin stays the plugin's own, as before stacks. */
+START_TEST(single_plugin_keys_as_before)
+{
+    cfg_t *cfg = load_ok(MINIMAL "[route /a]\nplugin = echo\nother.key = 1\necho.status = 201\nx = y\n");
+    const cfg_route_t *r = &cfg->routes[0];
+    ck_assert_uint_eq(r->nstages, 1);
+    ck_assert_str_eq(r->stages[0].name, "echo");
+    ck_assert_str_eq(r->stages[0].path, PH_PLUGIN_DIR "/echo.so");
+    ck_assert_uint_eq(r->nkeys, 2);
+    ck_assert_str_eq(r->keys[0].key, "other.key");
+    ck_assert_str_eq(r->keys[1].key, "x");
+    ck_assert_uint_eq(r->stages[0].nkeys, 1);
+    ck_assert_str_eq(r->stages[0].keys[0].key, "status");
+    ck_assert_int_eq(r->max_body_line, 0);
+    ck_assert_uint_eq(r->body_spill, 0);
+    cfg_free(cfg);
+    /* a name with a dot in it: the longest listed name wins */
+    cfg = load_ok(MINIMAL "[route /a]\nplugin = ./a.so, ./a.b.so\na.b.k = 1\na.k = 2\n");
+    r = &cfg->routes[0];
+    ck_assert_str_eq(r->stages[1].name, "a.b");
+    ck_assert_uint_eq(r->stages[1].nkeys, 1);
+    ck_assert_str_eq(r->stages[1].keys[0].key, "k");
+    ck_assert_str_eq(r->stages[1].keys[0].value, "1");
+    ck_assert_uint_eq(r->stages[0].nkeys, 1);
+    ck_assert_str_eq(r->stages[0].keys[0].value, "2");
+    cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(error_stack_lists)
+{
+    expect_error(MINIMAL "[route /a]\nplugin = gate, , echo\n", 4,
+                 "[route /a] plugin: empty item in \"gate, , echo\" (expected plugin names or paths separated by commas)");
+    expect_error(MINIMAL "[route /a]\nplugin = gate, echo,\n", 4, "empty item");
+    expect_error(MINIMAL "[route /a]\nplugin = ,echo\n", 4, "empty item");
+    expect_error(MINIMAL "[route /a]\nplugin = echo, ./lib/echo.so\n", 4,
+                 "[route /a] plugin: echo is listed twice (\"echo\" and \"./lib/echo.so\"); a route runs each plugin "
+                 "once");
+    expect_error(MINIMAL "[route /a]\nplugin = gate, ./x/.so\n", 4, "[route /a] plugin: \"./x/.so\" names no file");
+    expect_error(MINIMAL "[route /a]\nplugin = gate, echo\nk = 1\nauht.realm = x\n", 6,
+                 "[route /a] key \"auht.realm\": no plugin named \"auht\" in this route's list \"gate, echo\"");
+    expect_error(MINIMAL "[route /a]\ngate. = 1\nplugin = gate, echo\n", 4,
+                 "[route /a] key \"gate.\": no key name after \"gate.\"");
+    expect_error(MINIMAL "[route /a]\nplugin = echo\nmax_body_bytes = 1k\nmax_body_bytes = 2k\n", 6,
+                 "duplicate key \"max_body_bytes\" in [route /a] (first on line 5)");
+    expect_error(MINIMAL "[route /a]\nplugin = echo\nbody_spill = lots\n", 5,
+                 "body_spill: bad size \"lots\" (e.g. 8k, 1m; 0 keeps every body in memory)");
+    expect_error(MINIMAL "[route /a]\nplugin = echo\nmax_body_bytes = -1\n", 5,
+                 "max_body_bytes: bad size \"-1\"");
+}
+END_TEST
+
 /* --- value parsers ----------------------------------------------------- */
 
 START_TEST(parse_size_table)
@@ -814,6 +920,8 @@ static Suite *config_suite(void)
     tcase_add_test(ok, last_line_without_newline);
     tcase_add_test(ok, utf8_bom);
     tcase_add_test(ok, repeated_route_key_allowed);
+    tcase_add_test(ok, stack_list_and_keys);
+    tcase_add_test(ok, single_plugin_keys_as_before);
     suite_add_tcase(s, ok);
 
     TCase *bad = tcase_create("errors");
@@ -835,6 +943,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, error_syntax);
     tcase_add_test(bad, error_missing_file);
     tcase_add_test(bad, error_small_buffer);
+    tcase_add_test(bad, error_stack_lists);
     suite_add_tcase(s, bad);
 
     TCase *longl = tcase_create("long lines");

@@ -1,0 +1,242 @@
+/*
+ * Unit tests for server/stats.c: route counters driven from several
+ * threads (each with its own slot, and more threads than slots, which
+ * share one), connection and reload counters, and routes_visit's order
+ * over real generations (built from a server.ini naming the echo plugin).
+ */
+#include "stats.h"
+
+#include <check.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gen.h"
+
+#define PER_THREAD 20000
+
+typedef struct run {
+    gen_route_t *route;
+    int status;
+} run_t;
+
+static void *requests(void *arg)
+{
+    run_t *r = arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        stats_request_begin(r->route);
+        stats_request_end(r->route, r->status, 10);
+    }
+    stats_conn_open();
+    return NULL;
+}
+
+/* threads threads, each ending PER_THREAD requests with its own status,
+ * on a route made for slots threads: every count must be exact. */
+static void count_from_threads(unsigned threads, unsigned slots)
+{
+    gen_route_t route;
+    memset(&route, 0, sizeof route);
+    route.stats = stats_route_new(slots);
+    ck_assert_ptr_nonnull(route.stats);
+    static const int statuses[] = {200, 404, 201, 503, 0, 302, 101, 99, 600, 204};
+    pthread_t t[16];
+    run_t runs[16];
+    for (unsigned i = 0; i < threads; i++) {
+        runs[i] = (run_t){&route, statuses[i % 10]};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, requests, &runs[i]), 0);
+    }
+    for (unsigned i = 0; i < threads; i++)
+        pthread_join(t[i], NULL);
+    ph_route_info_t ri;
+    memset(&ri, 0, sizeof ri);
+    stats_route_read(&route, &ri);
+    uint64_t want[6] = {0};
+    for (unsigned i = 0; i < threads; i++) {
+        int s = statuses[i % 10];
+        want[s >= 100 && s <= 599 ? s / 100 : 0] += PER_THREAD;
+    }
+    ck_assert_uint_eq(ri.requests, (uint64_t)threads * PER_THREAD);
+    ck_assert_uint_eq(ri.in_flight, 0);
+    for (int c = 0; c < 6; c++)
+        ck_assert_msg(ri.status[c] == want[c], "status[%d] = %llu, want %llu", c,
+                      (unsigned long long)ri.status[c], (unsigned long long)want[c]);
+    ck_assert_uint_eq(ri.bytes_out, (uint64_t)threads * PER_THREAD * 10);
+    ph_server_info_t si;
+    ck_assert_int_eq(stats_server_info(&si), PH_OK);
+    ck_assert_uint_eq(si.connections, threads);
+    ck_assert_uint_eq(si.connections_total, threads);
+    stats_route_free(route.stats);
+}
+
+START_TEST(route_counters_own_slots) { count_from_threads(4, 4); }
+END_TEST
+
+/* 16 threads on a route with room for 1: most share slot 0. */
+START_TEST(route_counters_shared_slot) { count_from_threads(16, 1); }
+END_TEST
+
+START_TEST(in_flight_and_unrouted)
+{
+    gen_route_t route;
+    memset(&route, 0, sizeof route);
+    route.stats = stats_route_new(1);
+    stats_request_begin(&route);
+    stats_request_begin(&route);
+    stats_request_begin(NULL); /* no route matched */
+    ph_route_info_t ri;
+    memset(&ri, 0, sizeof ri);
+    stats_route_read(&route, &ri);
+    ck_assert_uint_eq(ri.in_flight, 2);
+    ck_assert_uint_eq(ri.requests, 0);
+    stats_request_end(&route, 200, 5);
+    stats_request_end(NULL, 400, 7);
+    memset(&ri, 0, sizeof ri);
+    stats_route_read(&route, &ri);
+    ck_assert_uint_eq(ri.in_flight, 1);
+    ck_assert_uint_eq(ri.requests, 1);
+    ck_assert_uint_eq(ri.status[2], 1);
+    ck_assert_uint_eq(ri.bytes_out, 5);
+    ph_server_info_t si;
+    ck_assert_int_eq(stats_server_info(&si), PH_OK);
+    ck_assert_uint_eq(si.size, sizeof si);
+    ck_assert_uint_eq(si.in_flight, 0); /* no generation holds this route */
+    ck_assert_uint_eq(si.generations, 0);
+    stats_route_free(route.stats);
+}
+END_TEST
+
+START_TEST(connections_and_reloads)
+{
+    stats_conn_open();
+    stats_conn_open();
+    stats_conn_close();
+    stats_generation_current(1); /* start-up: not a reload */
+    stats_generation_current(1); /* a worker process forked on it */
+    stats_generation_current(2);
+    stats_generation_current(3);
+    stats_reload_failed();
+    stats_threads(3);
+    ph_server_info_t si;
+    ck_assert_int_eq(stats_server_info(&si), PH_OK);
+    ck_assert_uint_eq(si.connections, 1);
+    ck_assert_uint_eq(si.connections_total, 2);
+    ck_assert_uint_eq(si.generation, 3);
+    ck_assert_uint_eq(si.reloads, 2);
+    ck_assert_uint_eq(si.reloads_failed, 1);
+    ck_assert_uint_eq(si.threads, 3);
+    ck_assert_int_eq(stats_server_info(NULL), PH_ERROR);
+    ck_assert_int_eq(stats_routes_visit(NULL, NULL), PH_ERROR);
+}
+END_TEST
+
+/* --- routes_visit over real generations ----------------------------------- */
+
+static char tmpdir[64];
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+static cfg_t *load(const char *routes)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ph-test-stats-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    char ini[128];
+    snprintf(ini, sizeof ini, "%s/server.ini", tmpdir);
+    FILE *f = fopen(ini, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "[server]\nlisten = 127.0.0.1:0\n%s", routes);
+    fclose(f);
+    cfg_t *cfg;
+    char err[512];
+    ck_assert_msg(cfg_load(ini, &cfg, err, sizeof err) == 0, "%s", err);
+    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return cfg;
+}
+
+typedef struct seen {
+    char text[512];
+    int stop_after;
+    int n;
+} seen_t;
+
+static int note(void *arg, const ph_route_info_t *r)
+{
+    seen_t *s = arg;
+    size_t len = strlen(s->text);
+    snprintf(s->text + len, sizeof s->text - len, "%lu%s%s:%s:%llu;", r->generation, r->current ? "*" : "",
+             r->prefix, r->plugins, (unsigned long long)r->requests);
+    ck_assert_str_eq(r->file, ECHO_PLUGIN);
+    ck_assert_uint_eq(r->size, sizeof *r);
+    return ++s->n == s->stop_after ? 42 : 0;
+}
+
+START_TEST(visit_current_first)
+{
+    gen_t *g1, *g2;
+    char err[512];
+    cfg_t *c1 = load("[route /a]\nplugin = " ECHO_PLUGIN "\n[route /b]\nplugin = " ECHO_PLUGIN "\n");
+    ck_assert_msg(gen_build(c1, NULL, 1, GEN_LOAD, &g1, err, sizeof err) == 0, "%s", err);
+    cfg_t *c2 = load("[route /c]\nplugin = " ECHO_PLUGIN "\n");
+    ck_assert_msg(gen_build(c2, g1, 2, GEN_LOAD, &g2, err, sizeof err) == 0, "%s", err);
+    stats_request_begin(&g1->routes[1]);
+    stats_request_end(&g1->routes[1], 200, 1);
+
+    stats_generation_current(1);
+    seen_t s = {"", 0, 0};
+    ck_assert_int_eq(stats_routes_visit(note, &s), 0);
+    char want[512];
+    snprintf(want, sizeof want, "1*/a:%s:0;1*/b:%s:1;2/c:%s:0;", ECHO_PLUGIN, ECHO_PLUGIN, ECHO_PLUGIN);
+    ck_assert_str_eq(s.text, want);
+
+    stats_generation_current(2);
+    s = (seen_t){"", 0, 0};
+    ck_assert_int_eq(stats_routes_visit(note, &s), 0);
+    snprintf(want, sizeof want, "2*/c:%s:0;1/a:%s:0;1/b:%s:1;", ECHO_PLUGIN, ECHO_PLUGIN, ECHO_PLUGIN);
+    ck_assert_str_eq(s.text, want);
+
+    s = (seen_t){"", 2, 0}; /* fn's nonzero stops the walk and is returned */
+    ck_assert_int_eq(stats_routes_visit(note, &s), 42);
+    ck_assert_int_eq(s.n, 2);
+
+    ph_server_info_t si;
+    stats_server_info(&si);
+    ck_assert_uint_eq(si.generations, 2);
+    ck_assert_uint_eq(si.reloads, 1);
+    gen_discard(g1);
+    stats_server_info(&si);
+    ck_assert_uint_eq(si.generations, 1);
+    gen_discard(g2);
+}
+END_TEST
+
+static Suite *stats_suite(void)
+{
+    Suite *s = suite_create("stats");
+    TCase *tc = tcase_create("counters");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, route_counters_own_slots);
+    tcase_add_test(tc, route_counters_shared_slot);
+    tcase_add_test(tc, in_flight_and_unrouted);
+    tcase_add_test(tc, connections_and_reloads);
+    tcase_add_test(tc, visit_current_first);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(stats_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
