@@ -55,18 +55,18 @@ tests_plugins_misbehave_la_SOURCES = tests/plugins/misbehave.c
 tests_plugins_misbehave_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 
 # ABI 1.3 request-lifecycle fixtures (tests/integration/test_api13_*.py).
-check_LTLIBRARIES += tests/plugins/gate.la tests/plugins/gatesrv.la tests/plugins/sink.la \
-	tests/plugins/later.la tests/plugins/sse.la tests/plugins/upper.la tests/plugins/probe.la
+check_LTLIBRARIES += tests/plugins/guard.la tests/plugins/guardsrv.la tests/plugins/sink.la \
+	tests/plugins/later.la tests/plugins/sse.la tests/plugins/caps.la tests/plugins/probe.la
 FIXTURE13_CFLAGS = $(AM_CFLAGS) -pthread
 FIXTURE13_LIBADD = -lpthread
-tests_plugins_gate_la_SOURCES = tests/plugins/gate.c
-tests_plugins_gate_la_LDFLAGS = $(FIXTURE_LDFLAGS)
-tests_plugins_gate_la_CFLAGS = $(FIXTURE13_CFLAGS)
-tests_plugins_gate_la_LIBADD = $(FIXTURE13_LIBADD)
-tests_plugins_gatesrv_la_SOURCES = tests/plugins/gate.c
-tests_plugins_gatesrv_la_LDFLAGS = $(FIXTURE_LDFLAGS)
-tests_plugins_gatesrv_la_CFLAGS = $(FIXTURE13_CFLAGS) -DGATE_CONTENT
-tests_plugins_gatesrv_la_LIBADD = $(FIXTURE13_LIBADD)
+tests_plugins_guard_la_SOURCES = tests/plugins/guard.c
+tests_plugins_guard_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_guard_la_CFLAGS = $(FIXTURE13_CFLAGS)
+tests_plugins_guard_la_LIBADD = $(FIXTURE13_LIBADD)
+tests_plugins_guardsrv_la_SOURCES = tests/plugins/guard.c
+tests_plugins_guardsrv_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_guardsrv_la_CFLAGS = $(FIXTURE13_CFLAGS) -DGUARD_CONTENT
+tests_plugins_guardsrv_la_LIBADD = $(FIXTURE13_LIBADD)
 tests_plugins_sink_la_SOURCES = tests/plugins/sink.c tests/plugins/sha256.h
 tests_plugins_sink_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 tests_plugins_sink_la_CFLAGS = $(FIXTURE13_CFLAGS)
@@ -79,8 +79,8 @@ tests_plugins_sse_la_SOURCES = tests/plugins/sse.c
 tests_plugins_sse_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 tests_plugins_sse_la_CFLAGS = $(FIXTURE13_CFLAGS)
 tests_plugins_sse_la_LIBADD = $(FIXTURE13_LIBADD)
-tests_plugins_upper_la_SOURCES = tests/plugins/upper.c
-tests_plugins_upper_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_caps_la_SOURCES = tests/plugins/caps.c
+tests_plugins_caps_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 tests_plugins_probe_la_SOURCES = tests/plugins/probe.c tests/plugins/sha256.h
 tests_plugins_probe_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 
@@ -96,7 +96,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_echo.py \
 	tests/integration/test_conn_guard.py \
 	tests/integration/test_socket_activation.py
-# ABI 1.3 request lifecycle (fixtures: tests/plugins/{gate,sink,later,sse,upper,probe}.c)
+# ABI 1.3 request lifecycle (fixtures: tests/plugins/{guard,sink,later,sse,caps,probe}.c)
 INTEGRATION_TESTS += tests/integration/test_api13_head.py tests/integration/test_api13_body.py \
 	tests/integration/test_api13_async.py tests/integration/test_api13_stream.py \
 	tests/integration/test_api13_output.py

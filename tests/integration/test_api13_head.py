@@ -2,8 +2,8 @@
 """ABI 1.3: decisions taken on the request head (on_head, PH_DONE,
 PH_PENDING from on_head), per-route max_body_bytes and body_spill.
 
-Fixtures: tests/plugins/gate.c (gatesrv.so: its on_head on a content
-handler; gate.so: the same as an access stage of a stacked route) and
+Fixtures: tests/plugins/guard.c (guardsrv.so: its on_head on a content
+handler; guard.so: the same as an access stage of a stacked route) and
 tests/plugins/probe.c (a buffered handler reporting body()/body_fd())."""
 
 import os
@@ -16,12 +16,12 @@ from harness import Server, parse_responses, read_head, recv_until_closed, serve
 from api13 import Uploader, fixture, pattern_chunk, route, sha256
 
 HUNDRED_MB = 100 * 1000 * 1000
-REFUSAL_401 = b"gate: no token\n"
+REFUSAL_401 = b"guard: no token\n"
 
-ROUTES = (route("/gated", "gatesrv", mode="header") +
-          route("/len", "gatesrv", mode="length", max="10") +
-          route("/agate", "gatesrv", mode="async", delay="150ms") +
-          route("/slowgate", "gatesrv", mode="async", delay="1s"))
+ROUTES = (route("/gated", "guardsrv", mode="header") +
+          route("/len", "guardsrv", mode="length", max="10") +
+          route("/agate", "guardsrv", mode="async", delay="150ms") +
+          route("/slowgate", "guardsrv", mode="async", delay="1s"))
 LIMIT_ROUTES = route("/small", "probe", max_body_bytes="1k") + route("/big", "probe", max_body_bytes="4m")
 SPILL_ROUTES = (route("/spill", "probe", max_body_bytes="8m", body_spill="64k") +
                 route("/espill", "echo", max_body_bytes="1m", body_spill="1k"))
@@ -61,7 +61,7 @@ class HeadDecisionTest(unittest.TestCase):
         self.assertEqual(r.header("Connection"), "close")
         # socket buffers and the bounded lingering close, not the body
         self.assertLess(up.sent, 16 * 1024 * 1024, "client sent %d bytes" % up.sent)
-        self.assertIsNotNone(self.srv.wait_log(r"gate /gated: refuse 401"))
+        self.assertIsNotNone(self.srv.wait_log(r"guard /gated: refuse 401"))
 
     def test_expect_100_continue_gets_no_100_when_refused(self):
         s = self.srv.connect()
@@ -93,7 +93,7 @@ class HeadDecisionTest(unittest.TestCase):
 
     def test_length_refusal_413(self):
         r = self.srv.get("/len/x", method="POST", body=b"x" * 11)
-        self.assertEqual((r.status, r.body), (413, b"gate: too large\n"))
+        self.assertEqual((r.status, r.body), (413, b"guard: too large\n"))
         r = self.srv.get("/len/x", method="POST", body=b"x" * 10)
         self.assertEqual((r.status, r.body), (200, b"passed 10\n"))
 
@@ -102,15 +102,15 @@ class HeadDecisionTest(unittest.TestCase):
         r = self.srv.get("/agate/x", method="POST", body=b"abc")
         self.assertEqual((r.status, r.body), (401, REFUSAL_401))
         self.assertGreaterEqual(time.time() - t0, 0.15)
-        self.assertIsNotNone(self.srv.wait_log(r"gate /agate: resume returned PH_OK"))
+        self.assertIsNotNone(self.srv.wait_log(r"guard /agate: resume returned PH_OK"))
 
     def test_client_gone_while_head_pending(self):
         start = harness.log_count(self.srv)
         s = self.srv.connect()
         s.sendall(b"GET /slowgate/x HTTP/1.1\r\nHost: x\r\n\r\n")
-        self.assertIsNotNone(harness.wait_log_from(self.srv, r"gate /slowgate: pending", start)[0])
+        self.assertIsNotNone(harness.wait_log_from(self.srv, r"guard /slowgate: pending", start)[0])
         s.close()
-        m, _ = harness.wait_log_from(self.srv, r"gate /slowgate: resume returned (\S+)", start)
+        m, _ = harness.wait_log_from(self.srv, r"guard /slowgate: resume returned (\S+)", start)
         self.assertIsNotNone(m)
         self.assertEqual(m.group(1), "PH_ERROR")
         self.assertEqual(self.srv.get("/gated/x", headers={"X-Token": "1"}).body, b"passed 0\n")
@@ -211,8 +211,8 @@ class StackedAccessTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        routes = (route("/app", "gate, probe", gate__mode="header", gate__header="X-Key") +
-                  route("/sapp", "gate, sink", gate__mode="header", gate__header="X-Key"))
+        routes = (route("/app", "guard, probe", guard__mode="header", guard__header="X-Key") +
+                  route("/sapp", "guard, sink", guard__mode="header", guard__header="X-Key"))
         cls.srv = Server(server_ini(routes=routes, server_extra="max_body_bytes = 200m"))
 
     @classmethod

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """ABI 1.3 response side: output filters on stacked routes
-(tests/plugins/upper.c over memory, chunked and file bodies, HEAD, a
+(tests/plugins/caps.c over memory, chunked and file bodies, HEAD, a
 declined type, a waiting stream), 103 Early Hints, the request-info and
 response-header calls (tests/plugins/probe.c), and plugins of older minors
 (echo, static, data, old_minor) next to 1.3 routes."""
@@ -25,10 +25,10 @@ def upper(b):
 
 
 def filtered_ini():
-    routes = (route("/m", "misbehave, upper") +
-              route("/st", "static, upper", root="www") +
-              route("/ev", "sse, upper", events="3", interval="300ms", upper__hold="yes") +
-              route("/lu", "later, upper"))
+    routes = (route("/m", "misbehave, caps") +
+              route("/st", "static, caps", root="www") +
+              route("/ev", "sse, caps", events="3", interval="300ms", caps__hold="yes") +
+              route("/lu", "later, caps"))
     return server_ini(routes=routes, threads=1)
 
 
@@ -46,7 +46,7 @@ class FilterTest(unittest.TestCase):
 
     def check_filtered(self, r, body):
         self.assertEqual(r.status, 200)
-        self.assertEqual(r.header("X-Upper"), "1")
+        self.assertEqual(r.header("X-Caps"), "1")
         self.assertIsNone(r.header("Content-Length"))
         self.assertEqual(r.header("Transfer-Encoding"), "chunked")
         self.assertEqual(r.body, body)
@@ -70,7 +70,7 @@ class FilterTest(unittest.TestCase):
         r = self.srv.get("/st/b.png")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.header("Content-Type"), "image/png")
-        self.assertIsNone(r.header("X-Upper"))
+        self.assertIsNone(r.header("X-Caps"))
         self.assertEqual(r.header("Content-Length"), str(len(FILES["www/b.png"])))
         self.assertEqual(r.body, FILES["www/b.png"])
 
@@ -78,7 +78,7 @@ class FilterTest(unittest.TestCase):
         data = self.srv.raw(b"HEAD /st/a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         head, sep, rest = data.partition(b"\r\n\r\n")
         self.assertTrue(head.startswith(b"HTTP/1.1 200 OK\r\n"), head)
-        self.assertIn(b"\r\nX-Upper: 1", head)
+        self.assertIn(b"\r\nX-Caps: 1", head)
         self.assertNotIn(b"Content-Length", head)
         self.assertEqual(rest, b"")
 
@@ -90,7 +90,7 @@ class FilterTest(unittest.TestCase):
         self.assertEqual(body, b"".join(b"PIECE %d\n" % i for i in range(5)))
 
     def test_waiting_stream_is_flushed_through_filter(self):
-        # upper holds its input until FLUSH or END: the first event can only
+        # caps holds its input until FLUSH or END: the first event can only
         # arrive before the stream ends if the core flushed the filters
         s = self.srv.connect(timeout=20)
         s.sendall(b"GET /ev/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -105,7 +105,7 @@ class FilterTest(unittest.TestCase):
         data = got + rest
         self.assertTrue(data.endswith(b"0\r\nX-Events: 3\r\n\r\n"), data[-100:])
         self.assertEqual(parse_responses(data)[0].body, b"".join(b"DATA: - %d\n\n" % i for i in range(3)))
-        self.assertIsNotNone(self.srv.wait_log(r"upper: end pieces=\d+ flushes=[1-9]"))
+        self.assertIsNotNone(self.srv.wait_log(r"caps: end pieces=\d+ flushes=[1-9]"))
 
 
 class EarlyHintsAndInfoTest(unittest.TestCase):

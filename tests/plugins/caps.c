@@ -1,13 +1,13 @@
 /*
  * Fixture: an output filter (ABI 1.3 filter_head/filter_body). Uppercases
- * ASCII letters of the body and adds "X-Upper: 1". filter_head() declines
- * (the body passes untouched, no X-Upper) when the response's Content-Type
+ * ASCII letters of the body and adds "X-Caps: 1". filter_head() declines
+ * (the body passes untouched, no X-Caps) when the response's Content-Type
  * starts with the route key "skip" (default "image/").
  *
  * With "hold = yes" it keeps what it gets until PH_FILTER_FLUSH or
  * PH_FILTER_END and emits it then, so a test can see that a waiting
  * stream's bytes are flushed through the filter. Output pieces are counted
- * and logged at the end: "upper: end pieces=N flushes=F bytes=B".
+ * and logged at the end: "caps: end pieces=N flushes=F bytes=B".
  */
 #include <plughttpd/plugin.h>
 
@@ -15,21 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct upper {
+typedef struct caps {
     const ph_server_api_t *api;
     char skip[64];
     int hold;
-} upper_t;
+} caps_t;
 
-typedef struct upper_state {
+typedef struct caps_state {
     unsigned char *held; /* request memory; grows by doubling */
     size_t len, cap;
     unsigned long pieces, flushes, bytes;
-} upper_state_t;
+} caps_state_t;
 
-static int upper_create(const ph_create_args_t *args, void **instance, ph_error_t *err)
+static int caps_create(const ph_create_args_t *args, void **instance, ph_error_t *err)
 {
-    upper_t *u = calloc(1, sizeof(*u));
+    caps_t *u = calloc(1, sizeof(*u));
     if (!u) {
         err->key = -1;
         snprintf(err->msg, sizeof(err->msg), "out of memory");
@@ -55,27 +55,27 @@ static int upper_create(const ph_create_args_t *args, void **instance, ph_error_
     return PH_OK;
 }
 
-static void upper_destroy(void *instance)
+static void caps_destroy(void *instance)
 {
     free(instance);
 }
 
-static int upper_head(void *instance, ph_request_t *req, void **state)
+static int caps_head(void *instance, ph_request_t *req, void **state)
 {
-    upper_t *u = instance;
+    caps_t *u = instance;
     ph_str_t ct;
     if (u->api->resp_header(req, "Content-Type", &ct) && ct.len >= strlen(u->skip) &&
         strncmp(ct.ptr, u->skip, strlen(u->skip)) == 0)
         return PH_DECLINED;
-    upper_state_t *st = u->api->alloc(req, sizeof(*st));
+    caps_state_t *st = u->api->alloc(req, sizeof(*st));
     if (!st)
         return PH_ERROR;
     memset(st, 0, sizeof(*st));
     *state = st;
-    return u->api->add_header(req, "X-Upper", "1");
+    return u->api->add_header(req, "X-Caps", "1");
 }
 
-static int upper_hold(upper_t *u, ph_request_t *req, upper_state_t *st, const unsigned char *p, size_t n)
+static int caps_hold(caps_t *u, ph_request_t *req, caps_state_t *st, const unsigned char *p, size_t n)
 {
     if (st->len + n > st->cap) {
         size_t cap = st->cap ? st->cap : 4096;
@@ -94,7 +94,7 @@ static int upper_hold(upper_t *u, ph_request_t *req, upper_state_t *st, const un
     return PH_OK;
 }
 
-static int upper_emit(upper_t *u, ph_request_t *req, upper_state_t *st)
+static int caps_emit(caps_t *u, ph_request_t *req, caps_state_t *st)
 {
     if (st->len == 0)
         return PH_OK;
@@ -105,24 +105,24 @@ static int upper_emit(upper_t *u, ph_request_t *req, upper_state_t *st)
     return rc;
 }
 
-static int upper_body(void *instance, ph_request_t *req, void *state, const void *data, size_t len,
+static int caps_body(void *instance, ph_request_t *req, void *state, const void *data, size_t len,
                       unsigned flags)
 {
-    upper_t *u = instance;
-    upper_state_t *st = state;
-    if (upper_hold(u, req, st, data, len) != PH_OK)
+    caps_t *u = instance;
+    caps_state_t *st = state;
+    if (caps_hold(u, req, st, data, len) != PH_OK)
         return PH_ERROR;
     if (flags & PH_FILTER_FLUSH)
         st->flushes++;
     if (!u->hold || (flags & (PH_FILTER_FLUSH | PH_FILTER_END)))
-        if (upper_emit(u, req, st) != PH_OK)
+        if (caps_emit(u, req, st) != PH_OK)
             return PH_ERROR;
     if (flags & PH_FILTER_END)
-        u->api->log(PH_LOG_INFO, "upper: end pieces=%lu flushes=%lu bytes=%lu", st->pieces, st->flushes,
+        u->api->log(PH_LOG_INFO, "caps: end pieces=%lu flushes=%lu bytes=%lu", st->pieces, st->flushes,
                     st->bytes);
     return PH_OK;
 }
 
-static const ph_hooks_t upper_hooks = {sizeof(ph_hooks_t), .filter_head = upper_head, .filter_body = upper_body};
+static const ph_hooks_t caps_hooks = {sizeof(ph_hooks_t), .filter_head = caps_head, .filter_body = caps_body};
 
-PH_PLUGIN_DEFINE_HOOKS("upper", "1.0", 0, upper_create, NULL, upper_destroy, &upper_hooks);
+PH_PLUGIN_DEFINE_HOOKS("caps", "1.0", 0, caps_create, NULL, caps_destroy, &caps_hooks);
