@@ -46,6 +46,12 @@ class AsyncTest(unittest.TestCase):
             r = self.srv.get("/later/x?ms=0")
             self.assertEqual((r.status, r.body), (200, b"later - 0\n"), "request %d" % i)
 
+    def test_resume_with_declined_and_error(self):
+        r = self.srv.get("/later/x?ms=20&rc=declined")
+        self.assertEqual((r.status, r.body), (404, b"404 Not Found\n"))
+        r = self.srv.get("/later/x?ms=20&rc=error")
+        self.assertEqual((r.status, r.body), (500, b"500 Internal Server Error\n"))
+
     def test_http10_pending(self):
         data = self.srv.raw(b"GET /later/x?ms=20 HTTP/1.0\r\n\r\n")
         self.assertEqual(parse_responses(data)[0].body, b"later - 20\n")

@@ -93,6 +93,20 @@ class StreamBodyTest(unittest.TestCase):
         self.assertEqual(r.header("Connection"), "close")
         self.assertLess(up.sent, 16 * 1024 * 1024)
 
+    def test_on_body_error_answers_500_and_stops_reading(self):
+        total = 100 * 1000 * 1000
+        s = self.srv.connect()
+        up = Uploader(s, b"POST /sink/x?fail HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % total,
+                      total, timeout=20).start()
+        data, closed = recv_until_closed(s, timeout=20)
+        self.assertTrue(up.join(25))
+        s.close()
+        self.assertTrue(closed)
+        r = parse_responses(data)[0]
+        self.assertEqual((r.status, r.body), (500, b"500 Internal Server Error\n"))
+        self.assertLess(up.sent, 16 * 1024 * 1024)
+        self.assertEqual(answer(self.post("/sink/after", b"ok"))[0], 2)
+
     def test_expect_100_continue(self):
         s = self.srv.connect()
         s.sendall(b"POST /sink/e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n"

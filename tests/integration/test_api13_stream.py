@@ -15,7 +15,8 @@ from api13 import route
 
 STREAMS = 1000
 ROUTES = (route("/sse", "sse", events="3", interval="50ms") +
-          route("/ssec", "sse", name="c", events="1000", interval="50ms"))
+          route("/ssec", "sse", name="c", events="1000", interval="50ms") +
+          route("/idle", "sse", name="idle", events="3", interval="1h"))
 
 
 def events(name, n):
@@ -106,6 +107,20 @@ class StreamWaitTest(unittest.TestCase):
         self.assertNotIn("sse -: on_cancel", self.srv.log())
         # every connection's descriptor is given back
         self.assertLessEqual(harness.settle(lambda: harness.proc_fd_count(pid), lambda n: n <= base_fds), base_fds)
+
+    def test_client_gone_from_idle_stream_cancels(self):
+        # no event for an hour: nothing is written that could fail, yet the
+        # client's leaving must reach the plugin (no timeout runs meanwhile)
+        start = log_count(self.srv)
+        s = self.srv.connect()
+        s.sendall(b"GET /idle/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = harness.read_head(s)
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 OK\r\n"), head)
+        s.close()
+        t0 = time.time()
+        m, _ = wait_log_from(self.srv, r"sse idle: on_cancel", start, timeout=10)
+        self.assertIsNotNone(m, self.srv.log()[-2000:])
+        self.assertLess(time.time() - t0, 5.0)
 
     def test_client_gone_cancels_stream(self):
         start = log_count(self.srv)

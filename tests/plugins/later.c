@@ -6,6 +6,8 @@
  *                      route key delay), or at once when on_cancel() tells
  *                      it the client no longer waits
  *   GET /x?now         answers "now\n" at once (no PH_PENDING)
+ *   &rc=declined|error resume() with PH_DECLINED or PH_ERROR instead of
+ *                      PH_OK (and no body)
  *
  * Route keys: delay = DURATION (default 200ms), name = TEXT (default "-",
  * echoed in the answer and the log so a test can tell instances apart).
@@ -40,6 +42,7 @@ struct later_job {
     ph_request_t *req;
     later_job_t *next;
     uint64_t ms;
+    int rc;            /* what resume() hands back: query rc=declined|error */
     char tag[32];
     int cancel;        /* set by on_cancel, under l->lock */
     pthread_cond_t cond;
@@ -128,12 +131,12 @@ static void *later_thread(void *arg)
     }
     pthread_mutex_unlock(&l->lock);
     /* The response is ours to build from this one thread until resume(). */
-    if (!cancel) {
+    if (!cancel && j->rc == PH_OK) {
         l->api->add_header(j->req, "Content-Type", "text/plain");
         l->api->body_printf(j->req, "later %s %llu\n", l->name, (unsigned long long)j->ms);
     }
     int c = l->api->cancelled(j->req);
-    int rc = l->api->resume(j->req, PH_OK);
+    int rc = l->api->resume(j->req, j->rc);
     l->api->log(PH_LOG_INFO, "later %s: resume tag=%s cancelled=%d returned %s", l->name, j->tag, c,
                 rc == PH_OK ? "PH_OK" : "PH_ERROR");
     pthread_cond_destroy(&j->cond);
@@ -156,6 +159,9 @@ static int later_handle(void *instance, ph_request_t *req)
     j->ms = query_get(q, "ms", buf, sizeof(buf)) ? strtoull(buf, NULL, 10) : l->delay_ms;
     if (j->ms > 60000)
         j->ms = 60000;
+    j->rc = PH_OK;
+    if (query_get(q, "rc", buf, sizeof(buf)))
+        j->rc = strcmp(buf, "declined") == 0 ? PH_DECLINED : strcmp(buf, "error") == 0 ? PH_ERROR : PH_OK;
     if (!query_get(q, "tag", j->tag, sizeof(j->tag)))
         strcpy(j->tag, "-");
     pthread_cond_init(&j->cond, NULL);

@@ -5,7 +5,8 @@
  *   "len=N pieces=P pauses=Q early=E sha256=HEX\n"
  * and resumes. early counts pieces delivered while the body was paused
  * (must be 0). With the query "now", handle() answers "sink: not
- * reading\n" at once instead (the body is then never read).
+ * reading\n" at once instead (the body is then never read); with "fail",
+ * on_body() refuses the first piece with PH_ERROR (a 500).
  *
  * Route keys:
  *   pause_every = SIZE  pause the body after each SIZE bytes (0: never)
@@ -50,6 +51,7 @@ struct sink_req {
     uint64_t pieces, pauses, early, since_pause;
     int paused;
     int resumed; /* resume() called: by the last piece or on_cancel */
+    int fail;    /* query "fail": refuse the first piece with PH_ERROR */
 };
 
 static int sink_create(const ph_create_args_t *args, void **instance, ph_error_t *err)
@@ -122,6 +124,7 @@ static int sink_handle(void *instance, ph_request_t *req)
         return PH_ERROR;
     r->s = s;
     r->req = req;
+    r->fail = q.ptr && q.len == 4 && memcmp(q.ptr, "fail", 4) == 0;
     sha256_init(&r->sha);
     if (s->api->on_cleanup(req, sink_cleanup, r) != PH_OK) {
         free(r);
@@ -205,6 +208,13 @@ static int sink_body(void *instance, ph_request_t *req, const void *data, size_t
     if (!r || r->resumed) {
         pthread_mutex_unlock(&s->lock);
         s->api->log(PH_LOG_ERROR, "sink: on_body for a request %s", r ? "already resumed" : "unknown");
+        return PH_ERROR;
+    }
+    if (r->fail) {
+        /* PH_ERROR stands for resume(): the request is not ours any more */
+        r->resumed = 1;
+        pthread_mutex_unlock(&s->lock);
+        s->api->log(PH_LOG_INFO, "sink: refusing the body with PH_ERROR");
         return PH_ERROR;
     }
     if (r->paused)
