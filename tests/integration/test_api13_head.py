@@ -146,6 +146,15 @@ class RouteBodyLimitTest(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, b"len=1024 sha256=%s spilled=0 fdlen=0 fdsha=-\n" % sha256(body).encode())
 
+    def test_route_limit_refuses_expect_without_100(self):
+        s = self.srv.connect()
+        s.sendall(post_head("/small/body", 2000, "Expect: 100-continue\r\n"))
+        data, closed = recv_until_closed(s, timeout=5)
+        s.close()
+        self.assertTrue(closed)
+        self.assertTrue(data.startswith(b"HTTP/1.1 413 Content Too Large\r\n"), data[:200])
+        self.assertNotIn(b"100 Continue", data)
+
     def test_route_max_body_bytes_higher_than_server(self):
         body = pattern_chunk(2 * 1024 * 1024)
         r = self.srv.get("/big/body", method="POST", body=body, timeout=20)
