@@ -466,9 +466,6 @@ static void wait_plugin(conn_t *c)
 static void replace_held(conn_t *c, int status)
 {
     ph_request_t *late = c->req, *r;
-
-    /* head, hp and path were written before the plugin got the request
-     * and the API only reads them: safe to read while it runs. */
     c->req = NULL;
     exchange_cancel(late);
     exchange_detach(late);
@@ -477,19 +474,7 @@ static void replace_held(conn_t *c, int status)
         close_conn(c);
         return;
     }
-    r->hp = late->hp;
-    r->route = late->route;
-    r->path = late->path;
-    r->head = late->head_len ? pool_alloc(r->pool, late->head_len) : NULL;
-    if (r->head != NULL) {
-        memcpy(r->head, late->head, late->head_len);
-        r->head_len = late->head_len;
-        if (r->path)
-            r->path = pool_strndup(r->pool, late->path, late->path_len);
-    } else {
-        r->hp.method.len = 0; /* logged as "-" */
-        r->path = NULL;
-    }
+    exchange_replace(late, r);
     request_error(r, status);
     c->want_close = 1;
     c->linger = 1; /* pipelined requests may still sit unread */

@@ -103,7 +103,7 @@ void exchange_end(ph_request_t *req, int logged, uint64_t bytes)
 {
     if (logged)
         access_log(req, bytes);
-    if (req->head)
+    if (req->counted)
         stats_request_end(req->route, logged ? req->status : 0, bytes);
     finish(req);
 }
@@ -125,6 +125,31 @@ void exchange_detach(ph_request_t *req)
     req->w->nheld++;
 }
 
+int exchange_replace(ph_request_t *late, ph_request_t *r)
+{
+    /* head, hp and path were written before the plugin got late and the
+     * API only reads them: safe to read while it runs */
+    r->hp = late->hp;
+    r->route = late->route;
+    r->counted = late->counted; /* r's answer is the one counted */
+    late->counted = 0;
+    if (late->head_len == 0)
+        return 0;
+    r->head = pool_alloc(r->pool, late->head_len);
+    r->path = late->path ? pool_strndup(r->pool, late->path, late->path_len) : NULL;
+    if (r->head == NULL || (late->path && r->path == NULL)) {
+        r->head = NULL;
+        r->path = NULL;
+        r->hp.method.len = 0; /* logged as "-" */
+        return -1;
+    }
+    memcpy(r->head, late->head, late->head_len);
+    r->head_len = late->head_len;
+    r->path_len = late->path_len;
+    r->prefix_len = late->prefix_len;
+    return 0;
+}
+
 /* A detached request the plugin let go of: its answer is discarded. */
 static void end_detached(ph_request_t *req)
 {
@@ -134,7 +159,7 @@ static void end_detached(ph_request_t *req)
         log_info("handler for \"%s\" finished %llu ms after it started; its response was discarded",
                  req->path ? req->path : "", (unsigned long long)(ev_now(req->w->loop) - req->start_ms));
     worker_t *w = req->w;
-    if (req->head)
+    if (req->counted)
         stats_request_end(req->route, 0, 0);
     finish(req);
     w->nheld--; /* on_tick ends a stopping worker once nothing is left */
@@ -291,6 +316,7 @@ static exch_step_t after_access(ph_request_t *req)
 exch_step_t exchange_head(ph_request_t *req, int has_body)
 {
     stats_request_begin(req->route);
+    req->counted = 1;
     req->has_body = has_body != 0;
     const gen_route_t *r = req->route;
     if (r == NULL || req->hp.asterisk) {

@@ -81,6 +81,12 @@ int exchange_held(const ph_request_t *req);
  * carrier answered for it). */
 void exchange_detach(ph_request_t *req);
 
+/* r, a new request of the same carrier, answers for late (a request a
+ * plugin holds, detached): it takes late's request line, route, path and
+ * place in the counts. Returns 0, or -1 when out of memory (r is then
+ * logged as "-"). */
+int exchange_replace(ph_request_t *late, ph_request_t *r);
+
 /* The response is sent (or abandoned): access log (when logged), counters,
  * cleanups, release. bytes: body bytes sent. */
 void exchange_end(ph_request_t *req, int logged, uint64_t bytes);

@@ -17,6 +17,8 @@ static unsigned alive;
 static gen_t *all;
 static pthread_rwlock_t all_lock = PTHREAD_RWLOCK_INITIALIZER;
 static unsigned stat_reused, stat_created;
+static unsigned process_index; /* passed to process_init/process_exit */
+static unsigned long build_round; /* one per build: reload_check asked once */
 
 void gen_build_stats(unsigned *reused, unsigned *created)
 {
@@ -101,6 +103,8 @@ static void instance_unref(gen_instance_t *gi)
 {
     if (--gi->refs > 0)
         return;
+    if (gi->instance && gi->process_inited && gi->process_exit)
+        gi->process_exit(gi->instance, process_index);
     if (gi->instance)
         gi->lib->desc->destroy(gi->instance);
     plugin_unref(gi->lib);
@@ -135,6 +139,7 @@ static void gen_destroy(gen_t *g)
         if (g->listeners[i])
             listener_unref(g->listeners[i]);
     free(g->routes);
+    free(g->members);
     free(g->listeners);
     router_free(g->router);
     cfg_free(g->cfg);
@@ -215,6 +220,22 @@ static void note_dropped_passed(const gen_t *g, const gen_t *prev)
     }
 }
 
+/* An instance a reload would keep: its reload_check hook (asked once per
+ * build however many routes find it) may want it created anew. */
+static int asks_renewal(const gen_route_t *r, gen_instance_t *gi)
+{
+    if (gi->renew_round == build_round)
+        return gi->renew;
+    ph_hooks_t h;
+    gen_hooks_of(gi->lib->desc, &h);
+    gi->renew_round = build_round;
+    gi->renew = h.reload_check && h.reload_check(gi->instance) != 0;
+    if (gi->renew)
+        log_info("reload: [route %s] plugin %s asked to be created anew (reload_check)", r->cfg->prefix,
+                 gi->lib->desc->name);
+    return gi->renew;
+}
+
 /* An instance of prev this generation can take over: same signature, and
  * at least as far along as this generation needs (a checked-only one of a
  * master cannot serve a single process's requests). */
@@ -224,7 +245,7 @@ static gen_instance_t *find_instance(gen_t *prev, uint64_t sig, gen_how_t how)
         gen_instance_t *gi;
         for (size_t k = 0; (gi = route_inst(&prev->routes[i], k)) != NULL; k++)
             if (gi->signature == sig && (how != GEN_CREATE || gi->instance))
-                return gi;
+                return how == GEN_CREATE && asks_renewal(&prev->routes[i], gi) ? NULL : gi;
     }
     return NULL;
 }
@@ -360,8 +381,74 @@ static int create_route(const gen_t *g, const gen_route_t *gr, gen_how_t how, ch
     return 0;
 }
 
+void gen_set_process_index(unsigned index) { process_index = index; }
+
+static int member_index(const gen_t *g, const gen_instance_t *gi)
+{
+    for (size_t i = 0; i < g->nmembers; i++)
+        if (g->members[i].inst == gi)
+            return (int)i;
+    return -1;
+}
+
+int gen_has_member(const gen_t *g, const gen_instance_t *gi) { return member_index(g, gi) >= 0; }
+
+static void add_member(gen_t *g, gen_instance_t *gi, const ph_hooks_t *hooks, const gen_route_t *r)
+{
+    if (gi == NULL || member_index(g, gi) >= 0)
+        return;
+    g->members[g->nmembers++] = (gen_member_t){gi, *hooks, r->cfg->prefix, gi->lib->desc->name};
+}
+
+/* Lists g's distinct instances once its routes are complete. */
+static int collect_members(gen_t *g)
+{
+    if (g->members)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < g->nroutes; i++)
+        n += 1 + g->routes[i].naccess + g->routes[i].nfilters;
+    g->members = calloc(n ? n : 1, sizeof *g->members);
+    if (g->members == NULL)
+        return -1;
+    for (size_t i = 0; i < g->nroutes; i++) {
+        const gen_route_t *r = &g->routes[i];
+        add_member(g, r->inst, &r->hooks, r);
+        for (size_t k = 0; k < r->naccess; k++)
+            add_member(g, r->access[k].inst, &r->access[k].hooks, r);
+        for (size_t k = 0; k < r->nfilters; k++)
+            add_member(g, r->filters[k].inst, &r->filters[k].hooks, r);
+    }
+    return 0;
+}
+
+/* process_init for each created instance new to this process, in route
+ * order. One that fails gets no process_exit; those before it do, when
+ * the failed generation is discarded. */
+int gen_init_process(gen_t *g, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < g->nmembers; i++) {
+        const gen_member_t *m = &g->members[i];
+        gen_instance_t *gi = m->inst;
+        if (gi->instance == NULL || gi->process_inited)
+            continue;
+        if (m->hooks.process_init && m->hooks.process_init(gi->instance, process_index) != PH_OK) {
+            snprintf(err, errlen, "%s: [route %s] plugin %s: process_init failed", g->cfg->path, m->prefix,
+                     m->name);
+            return -1;
+        }
+        gi->process_inited = 1;
+        gi->process_exit = m->hooks.process_exit;
+    }
+    return 0;
+}
+
 int gen_create(gen_t *g, gen_how_t how, char *err, size_t errlen)
 {
+    if (collect_members(g) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     for (size_t i = 0; how != GEN_LOAD && i < g->nroutes; i++)
         if (create_route(g, &g->routes[i], how, err, errlen) < 0)
             return -1;
@@ -506,13 +593,15 @@ static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_how_t 
         return -1;
     }
     alive++;
+    build_round++;
     stat_reused = stat_created = 0;
     g->refs = 1;
     g->id = id;
     g->cfg = cfg;
     g->limits.max_header_bytes = cfg->max_header_bytes;
     g->limits.max_uri_bytes = cfg->max_uri_bytes;
-    if ((bind && build_listeners(g, prev, err, errlen) < 0) || build_routes(g, prev, how, err, errlen) < 0) {
+    if ((bind && build_listeners(g, prev, err, errlen) < 0) || build_routes(g, prev, how, err, errlen) < 0 ||
+        (how == GEN_CREATE && gen_init_process(g, err, errlen) < 0)) {
         g->cfg = NULL; /* still the caller's */
         gen_destroy(g);
         return -1;

@@ -41,6 +41,12 @@ typedef struct gen_instance {
     unsigned refs; /* generations holding it (main thread only) */
     unsigned long born; /* generation that created it */
     uint64_t signature; /* hash of file content + prefix + keys */
+    /* process_init succeeded in this process: process_exit is owed before
+     * destroy() (main thread only) */
+    void (*process_exit)(void *instance, unsigned index);
+    int process_inited;
+    unsigned long renew_round; /* reload_check asked in this build round */
+    int renew;                 /* and its answer */
 } gen_instance_t;
 
 /* One plugin of a route's stack: an access stage or an output filter. */
@@ -85,7 +91,28 @@ typedef struct gen {
     hp_limits_t limits;
     struct gen *next_dead;
     struct gen *next_all; /* every generation not yet destroyed */
+    struct gen_member *members; /* every distinct created-or-not instance */
+    size_t nmembers;
 } gen_t;
+
+/* One instance of a generation, listed once however many routes (content
+ * handler or stage) share it, with its hooks and the first route using it
+ * (for messages). Filled by gen_create; immutable afterwards, so worker
+ * threads read it freely. */
+typedef struct gen_member {
+    gen_instance_t *inst;
+    ph_hooks_t hooks;
+    const char *prefix;
+    const char *name; /* the plugin's descriptor name */
+} gen_member_t;
+
+/* Whether g uses the instance gi (route or stage). */
+int gen_has_member(const gen_t *g, const gen_instance_t *gi);
+
+/* This process's index among the worker processes (0..processes-1; 0 with
+ * one process), passed to process_init and process_exit. Set by a worker
+ * process before it creates its instances. */
+void gen_set_process_index(unsigned index);
 
 /* How far gen_build() and gen_create() take each route's instance. */
 typedef enum gen_how {
@@ -106,8 +133,21 @@ int gen_build(cfg_t *cfg, gen_t *prev, unsigned long id, gen_how_t how, gen_t **
 /* Takes every route instance of g to how (GEN_CHECK or GEN_CREATE): the
  * start-up builds with GEN_LOAD as root, drops privileges, then creates, so
  * plugins always run as the server's user. Returns 0, or -1 with err
- * filled; g is then fit only for being discarded. Main thread only. */
+ * filled; g is then fit only for being discarded. Main thread only.
+ *
+ * A reload building with GEN_CREATE (gen_build) asks each instance it would
+ * keep its reload_check hook (once per build): nonzero has it created
+ * anew; and it ends with gen_init_process. */
 int gen_create(gen_t *g, gen_how_t how, char *err, size_t errlen);
+
+/* What only a serving process does, once g's instances are created (and,
+ * at start-up, once its worker loops exist, so that process_init finds
+ * them): process_init for each created instance new to this process, in
+ * route order. A failure fails the whole step, and the start or reload
+ * with it: that instance gets no process_exit, those before it get theirs
+ * when g is discarded. process_exit always runs before destroy(). Returns
+ * 0, or -1 with err filled. Main thread only. */
+int gen_init_process(gen_t *g, char *err, size_t errlen);
 
 /* In a process just forked: destroys every generation but keep without
  * calling any plugin (only libraries, listening sockets and memory are

@@ -50,7 +50,7 @@ typedef struct master {
 /* A new worker process: forget every generation but the one it serves,
  * create that one's route instances (as the user the master runs as),
  * serve. It exits with 1, before saying 'R', when it cannot. */
-static void child_main(server_t *s, pid_t master)
+static void child_main(server_t *s, pid_t master, unsigned index)
 {
     /* The master's death must not leave orphans serving an old config.
      * Compared with the master's own pid, not with 1: in a container the
@@ -60,6 +60,7 @@ static void child_main(server_t *s, pid_t master)
         _exit(0);
     listener_keep_paths();
     gen_forget_others(s->gen);
+    gen_set_process_index(index);
     char err[1024];
     if (gen_create(s->gen, GEN_CREATE, err, sizeof err) < 0) {
         log_error("worker process cannot start: %s", err);
@@ -123,7 +124,7 @@ static int spawn(master_t *m)
         close(p[0]);
         m->s->master_fd = p[1];
         stats_process_index(index);
-        child_main(m->s, master);
+        child_main(m->s, master, index);
     }
     close(p[1]);
     fcntl(p[0], F_SETFL, O_NONBLOCK);

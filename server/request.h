@@ -89,6 +89,7 @@ struct ph_request {
     unsigned cancel_told : 1;
     unsigned streaming : 1;          /* a stream response is under way */
     unsigned detached : 1;
+    unsigned counted : 1;            /* in the route's in-flight count */
     int resumed;                     /* resume() was called (atomic) */
     int wake_posted;                 /* a wake message is in flight (atomic) */
     int ended;                       /* ended; waiting for that message */

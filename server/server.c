@@ -370,7 +370,7 @@ static void tell_master(server_t *s, char what)
         log_warn("cannot reach the master: %s", strerror(errno));
 }
 
-static int start_workers(server_t *s)
+static int start_workers(server_t *s, int child)
 {
     const cfg_t *cfg = s->gen->cfg;
     s->blocking = blocking_new(cfg->blocking_threads, cfg->blocking_queue);
@@ -389,13 +389,45 @@ static int start_workers(server_t *s)
         w->conn_slots = s->conn_slots;
         w->nslots = s->nslots;
         w->loops = cfg->threads * cfg->processes;
-        if (worker_init(w, i, s->gen, s->blocking, &s->conn_slots[s->slot]) < 0 ||
-            worker_start(&s->workers[i]) < 0) {
+        if (worker_init(w, i, s->gen, s->blocking, &s->conn_slots[s->slot]) < 0) {
             log_error("cannot start worker %u: %s", i, strerror(errno));
             return -1;
         }
     }
+    /* Every loop exists before any plugin hook may ask for them (loop_at,
+     * run_on): process_init runs here, before any thread starts. */
+    worker_set_all(s->workers, s->nworkers);
+    char err[1024];
+    if (gen_init_process(s->gen, err, sizeof err) < 0) {
+        log_error("%s", err);
+        if (!child)
+            start_failed(s->gen->cfg);
+        for (unsigned i = 0; i < s->nworkers; i++)
+            worker_destroy(&s->workers[i]);
+        blocking_free(s->blocking);
+        s->blocking = NULL;
+        return -1;
+    }
+    for (unsigned i = 0; i < s->nworkers; i++)
+        if (worker_start(&s->workers[i]) < 0) {
+            log_error("cannot start worker %u: %s", i, strerror(errno));
+            return -1;
+        }
     return 0;
+}
+
+/* Once the instances are destroyed, nothing can reach the workers through
+ * the plugin API: the rest of them goes. */
+static void release_workers(server_t *s)
+{
+    if (s->workers == NULL)
+        return;
+    worker_set_all(NULL, 0);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        worker_release(&s->workers[i]);
+    free(s->workers);
+    s->workers = NULL;
+    s->nworkers = 0;
 }
 
 /* Waits for the workers to drain, up to the shutdown timeout, then cuts the
@@ -463,6 +495,8 @@ static void stop_workers(server_t *s, int child)
         deadline_in(&grace, 1000);
         if (pthread_timedjoin_np(s->workers[i].thread, NULL, &grace) != 0)
             stuck++;
+        else if (s->workers[i].nheld > 0) /* plugins still hold requests */
+            stuck++;
     }
     if (stuck) {
         log_warn("a plugin handler is still running after shutdown_timeout; exiting without it");
@@ -471,11 +505,11 @@ static void stop_workers(server_t *s, int child)
         _exit(0);
     }
     blocking_free(s->blocking);
+    /* The array itself stays until the instances are destroyed (see
+     * release_workers): a plugin's own thread may still call run_on(),
+     * which then fails. */
     for (unsigned i = 0; i < s->nworkers; i++)
         worker_destroy(&s->workers[i]);
-    free(s->workers);
-    s->workers = NULL;
-    s->nworkers = 0;
 }
 
 int server_start(server_t *s, const char *path)
@@ -589,7 +623,7 @@ int server_run(server_t *s, int child)
     sigset_t set;
     server_signals(&set, 0);
     stats_generation_current(s->gen->id); /* a worker process forked for a reload: its own */
-    if (start_workers(s) < 0)
+    if (start_workers(s, child) < 0)
         return 1;
     stats_threads(s->nworkers);
     const cfg_t *cfg = s->gen->cfg;
@@ -637,6 +671,7 @@ void server_finish(server_t *s, int remove_pid_file)
         s->gen = NULL;
         gen_reap();
     }
+    release_workers(s);
     listener_release_passed();
     /* The file the start-up wrote, whatever a reload's configuration says.
      * Written as root; after the privilege drop its folder (/run) may

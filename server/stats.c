@@ -183,8 +183,11 @@ static int sum_gen(const gen_t *g, void *arg)
 
 int stats_server_info(ph_server_info_t *out)
 {
-    if (out == NULL)
+    /* the caller's struct may be an older, shorter one: its size says */
+    if (out == NULL || out->size < offsetof(ph_server_info_t, generation))
         return PH_ERROR;
+    size_t room = out->size < sizeof(ph_server_info_t) ? out->size : sizeof(ph_server_info_t);
+    ph_server_info_t full;
     server_sum_t sum = {0, 0};
     unsigned long current = __atomic_load_n(&current_gen, __ATOMIC_ACQUIRE);
     gen_each(current, sum_gen, &sum);
@@ -196,17 +199,18 @@ int stats_server_info(ph_server_info_t *out)
         closed += get(&conns[i].closed);
         opened += get(&conns[i].opened);
     }
-    memset(out, 0, sizeof *out);
-    out->size = sizeof *out;
-    out->generation = current;
-    out->generations = sum.generations;
-    out->process_index = __atomic_load_n(&process_index, __ATOMIC_RELAXED);
-    out->threads = __atomic_load_n(&nthreads, __ATOMIC_RELAXED);
-    out->connections = opened > closed ? opened - closed : 0;
-    out->connections_total = opened;
-    out->in_flight = sum.in_flight + none.in_flight;
-    out->reloads = __atomic_load_n(&reloads, __ATOMIC_RELAXED);
-    out->reloads_failed = __atomic_load_n(&reloads_failed, __ATOMIC_RELAXED);
+    memset(&full, 0, sizeof full);
+    full.size = (uint32_t)room;
+    full.generation = current;
+    full.generations = sum.generations;
+    full.process_index = __atomic_load_n(&process_index, __ATOMIC_RELAXED);
+    full.threads = __atomic_load_n(&nthreads, __ATOMIC_RELAXED);
+    full.connections = opened > closed ? opened - closed : 0;
+    full.connections_total = opened;
+    full.in_flight = sum.in_flight + none.in_flight;
+    full.reloads = __atomic_load_n(&reloads, __ATOMIC_RELAXED);
+    full.reloads_failed = __atomic_load_n(&reloads_failed, __ATOMIC_RELAXED);
+    memcpy(out, &full, room);
     return PH_OK;
 }
 

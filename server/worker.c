@@ -22,13 +22,18 @@
 #define POOL_FIRST 4096
 #define ACCEPT_BATCH 64
 
-enum msg_kind { MSG_GEN, MSG_STOP, MSG_ABORT, MSG_REQ_RESUME, MSG_REQ_WAKE, MSG_REQ_DONE };
+enum msg_kind { MSG_GEN, MSG_STOP, MSG_ABORT, MSG_REQ_RESUME, MSG_REQ_WAKE, MSG_REQ_DONE, MSG_TASK };
 
 typedef struct wmsg {
     struct wmsg *next;
     enum msg_kind kind;
     void *ptr;
+    void (*fn)(void *); /* MSG_TASK: fn(ptr) */
 } wmsg_t;
+
+static worker_t *all_workers;   /* atomic */
+static unsigned nall_workers;   /* atomic */
+static __thread worker_t *current;
 
 static void on_accept(ev_loop_t *loop, ev_io_t *io, unsigned events);
 
@@ -215,6 +220,11 @@ static void on_tick(ev_loop_t *loop, void *data)
 {
     worker_t *w = data;
     log_access_flush(&w->alog);
+    while (w->later) {
+        worker_later_t *n = w->later;
+        w->later = n->next;
+        free(n);
+    }
     for (size_t i = 0; i < w->nretired; i++)
         free(w->retired[i]);
     w->nretired = 0;
@@ -223,7 +233,7 @@ static void on_tick(ev_loop_t *loop, void *data)
         conn_unlink(c, &w->dead);
         conn_free(c);
     }
-    if (w->stopping && w->nconns == 0 && w->nheld == 0)
+    if (w->stopping && w->nconns == 0 && (w->nheld == 0 || w->aborting))
         ev_break(loop);
 }
 
@@ -236,6 +246,86 @@ uint64_t worker_next_request_id(worker_t *w)
     return w->id_base | (++w->nrequests & 0xffffffffffull);
 }
 
+void worker_free_later(worker_t *w, worker_later_t *node)
+{
+    node->next = w->later;
+    w->later = node;
+}
+
+/* --- plugins' thread hooks ------------------------------------------------- */
+
+static int tinit_failed(worker_t *w, const gen_instance_t *gi, int forget)
+{
+    for (size_t i = 0; i < w->ntinit_failed; i++)
+        if (w->tinit_failed[i] == gi) {
+            if (forget)
+                w->tinit_failed[i] = w->tinit_failed[--w->ntinit_failed];
+            return 1;
+        }
+    return 0;
+}
+
+/* thread_init for each instance of g the thread did not serve in old. A
+ * failure is logged; the thread serves on (requests cannot be refused
+ * per thread) and that instance gets no thread_exit here. */
+static void thread_enter(worker_t *w, const gen_t *g, const gen_t *old)
+{
+    for (size_t i = 0; i < g->nmembers; i++) {
+        const gen_member_t *m = &g->members[i];
+        if (m->inst->instance == NULL || m->hooks.thread_init == NULL || (old && gen_has_member(old, m->inst)))
+            continue;
+        if (m->hooks.thread_init(m->inst->instance, w->id) == PH_OK)
+            continue;
+        log_error("[route %s] plugin %s: thread_init failed on worker thread %u", m->prefix, m->name, w->id);
+        gen_instance_t **f = realloc(w->tinit_failed, (w->ntinit_failed + 1) * sizeof *f);
+        if (f) {
+            w->tinit_failed = f;
+            w->tinit_failed[w->ntinit_failed++] = m->inst;
+        }
+    }
+}
+
+/* thread_exit for each instance of g that next (NULL: none) does not keep. */
+static void thread_leave(worker_t *w, const gen_t *g, const gen_t *next)
+{
+    for (size_t i = 0; i < g->nmembers; i++) {
+        const gen_member_t *m = &g->members[i];
+        if (m->inst->instance == NULL || (next && gen_has_member(next, m->inst)))
+            continue;
+        if (!tinit_failed(w, m->inst, 1) && m->hooks.thread_exit)
+            m->hooks.thread_exit(m->inst->instance, w->id);
+    }
+}
+
+/* --- the plugin API's registry ------------------------------------------- */
+
+void worker_set_all(worker_t *ws, unsigned n)
+{
+    __atomic_store_n(&nall_workers, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&all_workers, ws, __ATOMIC_RELEASE);
+    __atomic_store_n(&nall_workers, ws ? n : 0, __ATOMIC_RELEASE);
+}
+
+unsigned worker_count(void) { return __atomic_load_n(&nall_workers, __ATOMIC_ACQUIRE); }
+
+worker_t *worker_at(unsigned i)
+{
+    unsigned n = worker_count();
+    worker_t *ws = __atomic_load_n(&all_workers, __ATOMIC_ACQUIRE);
+    return i < n && ws ? &ws[i] : NULL;
+}
+
+int worker_is_one(const worker_t *w)
+{
+    unsigned n = worker_count();
+    worker_t *ws = __atomic_load_n(&all_workers, __ATOMIC_ACQUIRE);
+    return w && ws && w >= ws && w < ws + n && (size_t)((const char *)w - (const char *)ws) % sizeof *w == 0;
+}
+
+worker_t *worker_current(void) { return current; }
+
+int worker_ended(const worker_t *w) { return __atomic_load_n(&w->ended, __ATOMIC_ACQUIRE); }
+
 /* --- messages ---------------------------------------------------------------- */
 
 static void post(worker_t *w, enum msg_kind kind, void *ptr)
@@ -246,11 +336,19 @@ static void post(worker_t *w, enum msg_kind kind, void *ptr)
     m->kind = kind;
     m->ptr = ptr;
     m->next = NULL;
+    /* Under the lock, as for tasks: a plugin's resume() or stream_wake()
+     * may come from its own thread after the loop has ended (a shutdown
+     * that gave up waiting on it); its request is then left as it is. */
     pthread_mutex_lock(&w->lock);
-    *w->inbox_tail = m;
-    w->inbox_tail = &m->next;
+    int closed = w->closed;
+    if (!closed) {
+        *w->inbox_tail = m;
+        w->inbox_tail = &m->next;
+        ev_async_send(&w->wake);
+    }
     pthread_mutex_unlock(&w->lock);
-    ev_async_send(&w->wake);
+    if (closed)
+        free(m);
 }
 
 void worker_post_gen(worker_t *w, gen_t *g) { post(w, MSG_GEN, g); }
@@ -261,6 +359,28 @@ void worker_post_req(worker_t *w, enum worker_req_msg kind, ph_request_t *req)
     static const enum msg_kind kinds[] = {
         [WREQ_RESUME] = MSG_REQ_RESUME, [WREQ_WAKE] = MSG_REQ_WAKE, [WREQ_BLOCKING_DONE] = MSG_REQ_DONE};
     post(w, kinds[kind], req);
+}
+
+int worker_post_task(worker_t *w, void (*fn)(void *), void *arg)
+{
+    wmsg_t *m = malloc(sizeof *m);
+    if (m == NULL)
+        return -1;
+    *m = (wmsg_t){.kind = MSG_TASK, .ptr = arg, .fn = fn};
+    /* The wake-up is sent under the lock: a plugin's thread is not
+     * ordered with the stop, and once closed is set (under the lock) the
+     * eventfd may be closed and its number reused. */
+    pthread_mutex_lock(&w->lock);
+    int closed = w->closed;
+    if (!closed) {
+        *w->inbox_tail = m;
+        w->inbox_tail = &m->next;
+        ev_async_send(&w->wake);
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (closed)
+        free(m);
+    return closed ? -1 : 0;
 }
 
 static void begin_stop(worker_t *w)
@@ -296,6 +416,9 @@ static void on_wake(ev_loop_t *loop, ev_async_t *a)
             w->max_conns = w->gen->cfg->max_connections; /* a reload applies it */
             if (watch_listeners(w) < 0)
                 log_error("worker %u: out of memory watching listeners", w->id);
+            /* the old instances' thread_exit, then the new ones' init */
+            thread_leave(w, old, w->gen);
+            thread_enter(w, w->gen, old);
             __atomic_store_n(&w->gen_seen, w->gen->id, __ATOMIC_RELEASE);
             gen_unref(old);
             break;
@@ -305,12 +428,16 @@ static void on_wake(ev_loop_t *loop, ev_async_t *a)
             break;
         case MSG_ABORT: {
             begin_stop(w);
+            w->aborting = 1;
             conn_t *c = w->conns;
             while (c) {
                 conn_t *n = conn_next(c);
                 conn_abort(c);
                 c = n;
             }
+            if (w->nheld)
+                log_warn("worker %u: shutdown_timeout: %u request%s still held by plugins left behind", w->id,
+                         w->nheld, w->nheld == 1 ? "" : "s");
             break;
         }
         case MSG_REQ_RESUME:
@@ -321,6 +448,9 @@ static void on_wake(ev_loop_t *loop, ev_async_t *a)
             break;
         case MSG_REQ_DONE:
             exchange_on_blocking_done(m->ptr);
+            break;
+        case MSG_TASK:
+            m->fn(m->ptr);
             break;
         }
         free(m);
@@ -355,11 +485,51 @@ int worker_init(worker_t *w, unsigned id, gen_t *gen, blocking_t *blocking, unsi
     return watch_listeners(w);
 }
 
+/* The loop has ended: no task is accepted any more, and those accepted
+ * meanwhile run now, on this thread, in order. Other messages stay for
+ * worker_destroy. */
+static void run_last_tasks(worker_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->closed = 1;
+    wmsg_t *m = w->inbox;
+    w->inbox = NULL;
+    w->inbox_tail = &w->inbox;
+    pthread_mutex_unlock(&w->lock);
+    wmsg_t *keep = NULL, **tail = &keep;
+    while (m) {
+        wmsg_t *next = m->next;
+        if (m->kind == MSG_TASK) {
+            m->fn(m->ptr);
+            free(m);
+        } else {
+            m->next = NULL;
+            *tail = m;
+            tail = &m->next;
+        }
+        m = next;
+    }
+    if (keep == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    *tail = w->inbox;
+    if (w->inbox == NULL)
+        w->inbox_tail = tail;
+    w->inbox = keep;
+    pthread_mutex_unlock(&w->lock);
+}
+
 static void *run(void *arg)
 {
     worker_t *w = arg;
+    current = w;
+    thread_enter(w, w->gen, NULL);
     if (ev_run(w->loop) < 0)
         log_error("worker %u: event loop failed: %s", w->id, strerror(errno));
+    run_last_tasks(w);
+    thread_leave(w, w->gen, NULL);
+    __atomic_store_n(&w->ended, 1, __ATOMIC_RELEASE);
+    current = NULL;
     return NULL;
 }
 
@@ -382,16 +552,26 @@ void worker_destroy(worker_t *w)
     on_tick(w->loop, w); /* frees closed connections */
     /* messages that arrived after the loop ended */
     pthread_mutex_lock(&w->lock);
+    w->closed = 1;
     wmsg_t *m = w->inbox;
     w->inbox = NULL;
+    w->inbox_tail = &w->inbox;
     pthread_mutex_unlock(&w->lock);
+    __atomic_store_n(&w->ended, 1, __ATOMIC_RELEASE);
+    unsigned dropped = 0;
     while (m) {
         wmsg_t *next = m->next;
         if (m->kind == MSG_GEN)
             gen_unref(m->ptr);
+        dropped += m->kind == MSG_TASK; /* only when the thread never ran */
         free(m);
         m = next;
     }
+    if (dropped)
+        log_warn("worker %u: %u plugin task%s dropped: the thread never ran", w->id, dropped, dropped == 1 ? "" : "s");
+    free(w->tinit_failed);
+    w->tinit_failed = NULL;
+    w->ntinit_failed = 0;
     for (unsigned i = 0; i < w->nfree_bufs; i++)
         free(w->free_bufs[i]);
     for (unsigned i = 0; i < w->nfree_pools; i++)
@@ -402,7 +582,10 @@ void worker_destroy(worker_t *w)
     free(w->retired);
     ev_async_close(w->loop, &w->wake);
     ev_free(w->loop);
-    pthread_mutex_destroy(&w->lock);
+    w->loop = NULL;
     if (w->gen)
         gen_unref(w->gen);
+    w->gen = NULL;
 }
+
+void worker_release(worker_t *w) { pthread_mutex_destroy(&w->lock); }

@@ -2,7 +2,14 @@
  * A worker thread: one event loop, the connections it accepted, and its own
  * caches (Date header, free buffers and pools). Other threads talk to it only
  * through messages (a locked list plus an eventfd wake-up): a new
- * generation, stop, a finished blocking job. No locks on the request path.
+ * generation, stop, a finished blocking job, a plugin's task (run_on). No
+ * locks on the request path.
+ *
+ * Plugins' thread hooks run here, on the thread: thread_init for every
+ * instance of a generation when the thread starts serving it, thread_exit
+ * when it stops (a newer generation, or the end of the loop). An instance
+ * a reload keeps spans both generations: the thread never stops serving it,
+ * so it gets neither hook again.
  */
 #ifndef PH_WORKER_H
 #define PH_WORKER_H
@@ -19,6 +26,13 @@
 
 struct conn;
 struct wmsg;
+
+/* Memory to free after the current batch of events (an ev_io_t inside it
+ * may still be named by a pending event): the node is the first member of
+ * a malloc()ed block, which free(node) releases. */
+typedef struct worker_later {
+    struct worker_later *next;
+} worker_later_t;
 
 typedef struct worker {
     unsigned id;
@@ -58,16 +72,28 @@ typedef struct worker {
     unsigned nslots;
     unsigned loops;           /* event loops sharing the listeners */
     unsigned nheld;           /* detached requests a plugin still holds */
+    int aborting;             /* shutdown_timeout: stop without them */
     uint64_t nrequests;       /* requests started (request ids) */
     uint64_t id_base;         /* process and worker bits of request ids */
     unsigned max_conns;
+
+    /* The plugin API's view (api_loop.c): ph_loop_t is a worker_t. */
+    int closed;               /* no more tasks accepted (under lock) */
+    int ended;                /* the thread is done with the loop (atomic) */
+    worker_later_t *later;    /* freed after the batch (on_tick) */
+    gen_instance_t **tinit_failed; /* thread_init failed: no thread_exit */
+    size_t ntinit_failed;
 } worker_t;
 
 /* Set up w (zeroed by the caller) on gen (the worker takes a reference). */
 int worker_init(worker_t *w, unsigned id, gen_t *gen, blocking_t *blocking, unsigned *total_conns);
 int worker_start(worker_t *w);
 void worker_join(worker_t *w);
+/* After the thread ended: frees everything but what the plugin API may
+ * still touch until the instances are destroyed (w->lock, w->closed);
+ * worker_release() frees that. */
 void worker_destroy(worker_t *w);
+void worker_release(worker_t *w);
 
 /* Thread-safe messages. worker_post_gen transfers one reference of g. */
 void worker_post_gen(worker_t *w, gen_t *g);
@@ -77,6 +103,25 @@ void worker_post_abort(worker_t *w);
  * a blocking handler's end. req stays valid until delivered. */
 enum worker_req_msg { WREQ_RESUME, WREQ_WAKE, WREQ_BLOCKING_DONE };
 void worker_post_req(worker_t *w, enum worker_req_msg kind, struct ph_request *req);
+/* fn(arg) runs on w's thread: soon while its loop runs; a task accepted
+ * while the loop winds down runs on that thread right after the loop's
+ * last round, so every accepted task runs exactly once. Returns 0, or -1
+ * when w no longer accepts tasks (its loop has stopped) or out of memory:
+ * fn then never runs. */
+int worker_post_task(worker_t *w, void (*fn)(void *), void *arg);
+
+/* The workers of this process, for the plugin API (loop_at, loops): set
+ * once they are initialised and before their threads start; cleared (NULL,
+ * 0) only after every plugin instance was destroyed, as plugins may call
+ * run_on until then. Readers on any thread. */
+void worker_set_all(worker_t *ws, unsigned n);
+unsigned worker_count(void);
+worker_t *worker_at(unsigned i);   /* NULL when i >= worker_count() */
+int worker_is_one(const worker_t *w); /* w is one of them */
+/* The worker whose loop thread calls, NULL on any other thread. */
+worker_t *worker_current(void);
+/* Whether w's thread is done with its loop for good (any thread). */
+int worker_ended(const worker_t *w);
 
 /* Loop thread only. */
 const char *worker_date(worker_t *w);
@@ -93,5 +138,7 @@ size_t worker_buf_size(const worker_t *w);
  * the fuzz harness's way in. Returns 0, or -1 when out of memory (fd is
  * then closed). The connection may already be closed on return. */
 int worker_adopt(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen);
+/* Frees node (see worker_later_t) after the current batch. */
+void worker_free_later(worker_t *w, worker_later_t *node);
 
 #endif

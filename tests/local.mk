@@ -84,6 +84,18 @@ tests_plugins_caps_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 tests_plugins_probe_la_SOURCES = tests/plugins/probe.c tests/plugins/sha256.h
 tests_plugins_probe_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 
+# The event-loop calls and lifecycle hooks (ABI 1.3): test_loop_api.py.
+check_LTLIBRARIES += tests/plugins/loopy.la
+tests_plugins_loopy_la_SOURCES = tests/plugins/loopy.c
+tests_plugins_loopy_la_CFLAGS = $(AM_CFLAGS) -pthread
+tests_plugins_loopy_la_LDFLAGS = $(FIXTURE_LDFLAGS) -pthread
+check_PROGRAMS += tests/unit/test_api_loop
+tests_unit_test_api_loop_SOURCES = tests/unit/test_api_loop.c
+tests_unit_test_api_loop_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_api_loop_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_api_loop tests/integration/test_loop_api.py
+EXTRA_DIST += tests/integration/test_loop_api.py
+
 TESTS += tests/unit/test_http_parse tests/unit/test_router tests/unit/test_config \
 	tests/unit/test_plugin tests/unit/test_ev tests/unit/test_pool tests/unit/test_log
 

@@ -149,8 +149,11 @@ typedef void (*ph_watch_fn)(ph_watch_t *w, int fd, unsigned events, void *arg);
 typedef void (*ph_timer_fn)(ph_timer_t *t, void *arg);
 typedef void (*ph_task_fn)(void *arg);
 
-/* ABI 1.3: what the introspection calls report. The server fills size with
- * how much of each struct it wrote; later minors append. */
+/* ABI 1.3: what the introspection calls report; later minors append.
+ * server_info(): set out->size = sizeof *out first: the server writes at
+ * most that much (an older plugin's shorter struct is safe) and sets size
+ * to what it wrote. routes_visit(): the server's struct, whose size says
+ * how much of it there is. */
 typedef struct ph_route_info {
     uint32_t size;
     unsigned long generation; /* id of the generation holding the route */
@@ -507,7 +510,10 @@ typedef struct ph_hooks {
      * generation (after a reload, requests already running on the thread
      * may still reach the instance after thread_exit()). A failing
      * process_init() (PH_ERROR) fails the start or the reload. The master
-     * of worker processes runs none of them. */
+     * of worker processes runs none of them. An instance a reload keeps
+     * gets none of them again; process_exit() and thread_exit() follow
+     * only an init that succeeded (or is absent), and a failing
+     * thread_init() is logged while the thread serves on. */
     int (*process_init)(void *instance, unsigned index);
     void (*process_exit)(void *instance, unsigned index);
     int (*thread_init)(void *instance, unsigned index);

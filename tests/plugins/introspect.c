@@ -90,7 +90,7 @@ static int put_route(void *arg, const ph_route_info_t *r)
 static int intro_handle(void *instance, ph_request_t *req)
 {
     const ph_server_api_t *api = ((intro_t *)instance)->api;
-    ph_server_info_t si;
+    ph_server_info_t si = {.size = sizeof si};
     if (api->server_info(&si) != PH_OK)
         return api->send_error(req, 500, "server_info failed") == PH_OK ? PH_OK : PH_ERROR;
     api->add_header(req, "Content-Type", "application/json");

@@ -65,7 +65,7 @@ static void count_from_threads(unsigned threads, unsigned slots)
         ck_assert_msg(ri.status[c] == want[c], "status[%d] = %llu, want %llu", c,
                       (unsigned long long)ri.status[c], (unsigned long long)want[c]);
     ck_assert_uint_eq(ri.bytes_out, (uint64_t)threads * PER_THREAD * 10);
-    ph_server_info_t si;
+    ph_server_info_t si = {.size = sizeof si};
     ck_assert_int_eq(stats_server_info(&si), PH_OK);
     ck_assert_uint_eq(si.connections, threads);
     ck_assert_uint_eq(si.connections_total, threads);
@@ -100,7 +100,7 @@ START_TEST(in_flight_and_unrouted)
     ck_assert_uint_eq(ri.requests, 1);
     ck_assert_uint_eq(ri.status[2], 1);
     ck_assert_uint_eq(ri.bytes_out, 5);
-    ph_server_info_t si;
+    ph_server_info_t si = {.size = sizeof si};
     ck_assert_int_eq(stats_server_info(&si), PH_OK);
     ck_assert_uint_eq(si.size, sizeof si);
     ck_assert_uint_eq(si.in_flight, 0); /* no generation holds this route */
@@ -120,7 +120,7 @@ START_TEST(connections_and_reloads)
     stats_generation_current(3);
     stats_reload_failed();
     stats_threads(3);
-    ph_server_info_t si;
+    ph_server_info_t si = {.size = sizeof si};
     ck_assert_int_eq(stats_server_info(&si), PH_OK);
     ck_assert_uint_eq(si.connections, 1);
     ck_assert_uint_eq(si.connections_total, 2);
@@ -130,6 +130,16 @@ START_TEST(connections_and_reloads)
     ck_assert_uint_eq(si.threads, 3);
     ck_assert_int_eq(stats_server_info(NULL), PH_ERROR);
     ck_assert_int_eq(stats_routes_visit(NULL, NULL), PH_ERROR);
+    /* an older plugin's shorter struct: nothing past its size is written */
+    ph_server_info_t old;
+    memset(&old, 0xab, sizeof old);
+    old.size = (uint32_t)offsetof(ph_server_info_t, connections);
+    ck_assert_int_eq(stats_server_info(&old), PH_OK);
+    ck_assert_uint_eq(old.size, offsetof(ph_server_info_t, connections));
+    ck_assert_uint_eq(old.threads, 3);
+    ck_assert_uint_eq(old.connections, 0xababababababababull);
+    ph_server_info_t none = {.size = 0};
+    ck_assert_int_eq(stats_server_info(&none), PH_ERROR);
 }
 END_TEST
 
@@ -207,7 +217,7 @@ START_TEST(visit_current_first)
     ck_assert_int_eq(stats_routes_visit(note, &s), 42);
     ck_assert_int_eq(s.n, 2);
 
-    ph_server_info_t si;
+    ph_server_info_t si = {.size = sizeof si};
     stats_server_info(&si);
     ck_assert_uint_eq(si.generations, 2);
     ck_assert_uint_eq(si.reloads, 1);
