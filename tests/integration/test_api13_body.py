@@ -20,7 +20,8 @@ BIG = 256 * 1024 * 1024 if (harness.SANITIZED or harness.WRAPPER) else GIB
 ANSWER = re.compile(rb"^len=(\d+) pieces=(\d+) pauses=(\d+) early=(\d+) sha256=([0-9a-f]{64})\n$")
 
 ROUTES = (route("/sink", "sink") + route("/traced", "sink", trace="yes") +
-          route("/paused", "sink", pause_every="64k", pause_for="30ms"))
+          route("/paused", "sink", pause_every="64k", pause_for="30ms") +
+          route("/longpause", "sink", pause_every="16k", pause_for="700ms", trace="yes"))
 
 
 def answer(r):
@@ -133,6 +134,22 @@ class StreamBodyTest(unittest.TestCase):
             t.join(60)
         self.assertEqual([r[0::4] if isinstance(r, tuple) else r for r in results],
                          [(len(b), sha256(b)) for b in bodies])
+
+    def test_client_gone_while_paused(self):
+        # the plugin's timer posts body_resume() for a request that may be
+        # gone by then: the core must cancel it once, and nothing breaks
+        start = harness.log_count(self.srv)
+        s = self.srv.connect()
+        s.sendall(b"POST /longpause/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b"p" * 40000)
+        self.assertIsNotNone(harness.wait_log_from(self.srv, r"sink: first piece", start)[0])
+        s.close()
+        m, _ = harness.wait_log_from(self.srv, r"sink: on_cancel after (\d+) bytes, resume returned (\S+)", start)
+        self.assertIsNotNone(m, self.srv.log()[-2000:])
+        self.assertEqual(m.group(2), "PH_ERROR")
+        self.assertLess(int(m.group(1)), 1000000)
+        r = self.post("/paused/after", b"still here")
+        self.assertEqual(answer(r)[0::4], (10, sha256(b"still here")))
+        self.assertNotIn("sink: body_resume failed", self.srv.log())
 
     def test_keep_alive_after_streamed_body(self):
         s = self.srv.connect()
