@@ -578,7 +578,7 @@ static const char *h1_local(const ph_request_t *req)
 {
     conn_t *c = req->carrier;
     if (c->local[0] == '\0') {
-        struct sockaddr_storage ss;
+        struct sockaddr_storage ss = {0};
         socklen_t len = sizeof ss;
         if (getsockname(c->io.fd, (struct sockaddr *)&ss, &len) < 0)
             snprintf(c->local, sizeof c->local, "-");

@@ -493,9 +493,8 @@ static void stop_workers(server_t *s, int child)
         worker_post_abort(&s->workers[i]);
         struct timespec grace;
         deadline_in(&grace, 1000);
-        if (pthread_timedjoin_np(s->workers[i].thread, NULL, &grace) != 0)
-            stuck++;
-        else if (s->workers[i].nheld > 0) /* plugins still hold requests */
+        /* a worker that ended may have left requests plugins still hold */
+        if (pthread_timedjoin_np(s->workers[i].thread, NULL, &grace) != 0 || s->workers[i].nheld > 0)
             stuck++;
     }
     if (stuck) {
