@@ -54,6 +54,36 @@ tests_plugins_refuse_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 tests_plugins_misbehave_la_SOURCES = tests/plugins/misbehave.c
 tests_plugins_misbehave_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 
+# ABI 1.3 request-lifecycle fixtures (tests/integration/test_api13_*.py).
+check_LTLIBRARIES += tests/plugins/guard.la tests/plugins/guardsrv.la tests/plugins/sink.la \
+	tests/plugins/later.la tests/plugins/sse.la tests/plugins/caps.la tests/plugins/probe.la
+FIXTURE13_CFLAGS = $(AM_CFLAGS) -pthread
+FIXTURE13_LIBADD = -lpthread
+tests_plugins_guard_la_SOURCES = tests/plugins/guard.c
+tests_plugins_guard_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_guard_la_CFLAGS = $(FIXTURE13_CFLAGS)
+tests_plugins_guard_la_LIBADD = $(FIXTURE13_LIBADD)
+tests_plugins_guardsrv_la_SOURCES = tests/plugins/guard.c
+tests_plugins_guardsrv_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_guardsrv_la_CFLAGS = $(FIXTURE13_CFLAGS) -DGUARD_CONTENT
+tests_plugins_guardsrv_la_LIBADD = $(FIXTURE13_LIBADD)
+tests_plugins_sink_la_SOURCES = tests/plugins/sink.c tests/plugins/sha256.h
+tests_plugins_sink_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_sink_la_CFLAGS = $(FIXTURE13_CFLAGS)
+tests_plugins_sink_la_LIBADD = $(FIXTURE13_LIBADD)
+tests_plugins_later_la_SOURCES = tests/plugins/later.c
+tests_plugins_later_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_later_la_CFLAGS = $(FIXTURE13_CFLAGS)
+tests_plugins_later_la_LIBADD = $(FIXTURE13_LIBADD)
+tests_plugins_sse_la_SOURCES = tests/plugins/sse.c
+tests_plugins_sse_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_sse_la_CFLAGS = $(FIXTURE13_CFLAGS)
+tests_plugins_sse_la_LIBADD = $(FIXTURE13_LIBADD)
+tests_plugins_caps_la_SOURCES = tests/plugins/caps.c
+tests_plugins_caps_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_probe_la_SOURCES = tests/plugins/probe.c tests/plugins/sha256.h
+tests_plugins_probe_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+
 # The event-loop calls and lifecycle hooks (ABI 1.3): test_loop_api.py.
 check_LTLIBRARIES += tests/plugins/loopy.la
 tests_plugins_loopy_la_SOURCES = tests/plugins/loopy.c
@@ -78,6 +108,11 @@ INTEGRATION_TESTS = \
 	tests/integration/test_echo.py \
 	tests/integration/test_conn_guard.py \
 	tests/integration/test_socket_activation.py
+# ABI 1.3 request lifecycle (fixtures: tests/plugins/{guard,sink,later,sse,caps,probe}.c)
+INTEGRATION_TESTS += tests/integration/test_api13_head.py tests/integration/test_api13_body.py \
+	tests/integration/test_api13_async.py tests/integration/test_api13_stream.py \
+	tests/integration/test_api13_output.py
+EXTRA_DIST += tests/integration/api13.py
 TESTS += $(INTEGRATION_TESTS)
 # What make install installs (issue 11): a DESTDIR install of this build.
 TESTS += tests/integration/test_install.py tests/integration/test_reasons.py
