@@ -56,6 +56,7 @@ struct conn {
     unsigned linger : 1;     /* input may be left unread: linger on close */
     unsigned responded : 1;  /* the current request has a queued response */
     unsigned body_paused : 1;/* the plugin paused a streamed body */
+    unsigned body_complete : 1; /* read whole while paused: end pending */
     unsigned busy : 1;       /* process() is running */
     unsigned nrequests;
 
@@ -270,6 +271,7 @@ static void request_end(conn_t *c)
     c->info.framing = FRAME_NONE;
     c->sent_body = 0;
     c->body_paused = 0;
+    c->body_complete = 0;
 }
 
 /* --- output ------------------------------------------------------------ */
@@ -483,8 +485,8 @@ static void replace_held(conn_t *c, int status)
 
 static void handler_timed_out(conn_t *c)
 {
-    log_warn("handler for \"%s\" still running after handler_timeout: answering 504",
-             c->req->path ? c->req->path : "");
+    log_warn("handler for \"%s\" still %s after handler_timeout: answering 504", c->req->path ? c->req->path : "",
+             c->body_paused ? "pausing its body" : "running");
     replace_held(c, 504);
 }
 
@@ -530,8 +532,13 @@ static void h1_body_flow(ph_request_t *req, int on)
         return;
     c->body_paused = !on;
     if (!on) {
-        /* not the client's delay: no body timers while paused */
-        ev_timer_stop(c->w->loop, &c->timer);
+        /* not the client's delay: no body timers while paused, but the
+         * plugin's, handler_timeout */
+        uint64_t limit = cur_cfg(c)->handler_timeout;
+        if (limit > 0)
+            set_timer(c, limit);
+        else
+            ev_timer_stop(c->w->loop, &c->timer);
         if (ev_io_set(c->w->loop, &c->io, buf_pending(&c->out) ? EV_WRITE : 0) < 0)
             close_conn(c);
         return;
@@ -872,9 +879,14 @@ static void process_loop(conn_t *c)
         case ST_BODY: {
             if (c->body_paused)
                 return; /* h1_body_flow() set the watch */
-            int r = take_body(c);
+            int r = c->body_complete ? 1 : take_body(c);
             if (r < 0)
                 continue;
+            if (r == 1 && c->body_paused) {
+                /* paused by the last piece's on_body: the end waits too */
+                c->body_complete = 1;
+                return;
+            }
             if (r == 0) {
                 if (c->body_paused)
                     return;
@@ -889,6 +901,7 @@ static void process_loop(conn_t *c)
                 wait_input(c);
                 return;
             }
+            c->body_complete = 0;
             take_step(c, exchange_body_end(c->req));
             continue;
         }
@@ -1128,6 +1141,11 @@ static void on_timer(ev_loop_t *loop, ev_timer_t *t)
         too_slow(c);
         break;
     case ST_BODY:
+        if (c->body_paused) {
+            handler_timed_out(c);
+            process(c);
+            break;
+        }
         if (body_too_slow(c)) {
             log_info("%s: request body below body_min_rate (%llu bytes in %llu ms); answering 408", c->peer,
                      (unsigned long long)c->body_got,

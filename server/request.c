@@ -581,6 +581,27 @@ static int api_stream_wake(ph_request_t *req)
 
 static int api_filter_emit(ph_request_t *req, const void *d, size_t n) { return exchange_emit(req, d, n); }
 
+struct req_slot {
+    struct req_slot *next;
+    const void *instance;
+    void *value;
+};
+
+static void **api_slot(ph_request_t *req, const void *instance)
+{
+    struct req_slot *s;
+    for (s = req->slots; s; s = s->next)
+        if (s->instance == instance)
+            return &s->value;
+    s = pool_calloc(req->pool, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->instance = instance;
+    s->next = req->slots;
+    req->slots = s;
+    return &s->value;
+}
+
 static int api_parse_bool(const char *s, int *out)
 {
     int v;
@@ -673,4 +694,5 @@ const ph_server_api_t request_api = {
     .filter_emit = api_filter_emit,
     .server_info = stats_server_info,
     .routes_visit = stats_routes_visit,
+    .slot = api_slot,
 };

@@ -98,6 +98,7 @@ struct ph_request {
     void *spill_map;
     const char *peer_copy;           /* peer and local kept at detach */
     const char *local_copy;
+    struct req_slot *slots;          /* api->slot(), per instance */
     /* output */
     resp_header_t *trailers, **trailers_tail;
     void **fstate;                   /* per filter state */

@@ -346,10 +346,12 @@ typedef struct ph_server_api {
 
     /* --- request bodies ------------------------------------------------ */
     /* Streamed bodies (PH_PLUGIN_STREAM_BODY): stop and restart reading
-     * the body from the socket. While paused the client is not charged
-     * with body_timeout or body_min_rate, and the socket's buffers fill,
-     * which slows the client down. Loop thread only (from elsewhere, post
-     * a task with run_on()). */
+     * the body from the socket. After body_pause() returns, on_body() is
+     * not called (not even for the end) until body_resume(). While paused
+     * the client is not charged with body_timeout or body_min_rate, the
+     * socket's buffers fill, which slows the client down, and the route's
+     * handler_timeout runs (past it: 504 and on_cancel). Loop thread only
+     * (from elsewhere, post a task with run_on()). */
     int (*body_pause)(ph_request_t *req);
     int (*body_resume)(ph_request_t *req);
     /* A buffered body the route spilled to a temporary file (route key
@@ -407,6 +409,14 @@ typedef struct ph_server_api {
      * process, current generation first; stops when fn returns nonzero and
      * returns that value. */
     int (*routes_visit)(ph_route_visit_fn fn, void *arg);
+
+    /* Per-request state of an instance: the address of a pointer slot
+     * that belongs to (req, instance), NULL at first, so hooks of one
+     * request (on_head, on_body, on_cancel, filter_*) find what handle()
+     * or an earlier hook left there; each stage of a stacked route has its
+     * own. NULL when out of memory. Freed with the request: release what
+     * the slot points to with on_cleanup(). Same threads as the request. */
+    void **(*slot)(ph_request_t *req, const void *instance);
 } ph_server_api_t;
 
 /* True when the server's table has the member (safe across minors). */
@@ -481,7 +491,10 @@ typedef struct ph_hooks {
     /* The client no longer waits for req (gone, handler_timeout,
      * shutdown): for a request that is pending (PH_PENDING) or whose
      * streamed response has not ended. Stop the work and resume() as
-     * promised; the answer will not be sent. Runs once, on the loop. */
+     * promised; the answer will not be sent. Runs once, on the loop.
+     * At shutdown a waiting stream is cancelled at once (it would never
+     * end by itself); a pending answer gets until shutdown_timeout to
+     * come, and is cancelled then. */
     void (*on_cancel)(void *instance, ph_request_t *req);
 
     /* Output filter. filter_head() sees the response before its head is

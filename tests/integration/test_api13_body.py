@@ -252,5 +252,25 @@ class StreamBodyLimitTest(unittest.TestCase):
         self.assertEqual(answer(self.srv.get("/traced/y", method="POST", body=b"k" * 65536))[0], 65536)
 
 
+
+class PausedTooLongTest(unittest.TestCase):
+    """A plugin that keeps its body paused past handler_timeout: the client
+    gets a 504 (distinct timeouts: handler 600 ms, body 23 s, pause 5 s),
+    the plugin its on_cancel, and the connection closes."""
+
+    def test_pause_past_handler_timeout_is_504(self):
+        ini = server_ini(routes=route("/stuck", "sink", pause_every="16k", pause_for="5s"), threads=1,
+                         server_extra="max_body_bytes = 8m\nbody_timeout = 23s\nhandler_timeout = 600ms")
+        with Server(ini) as srv:
+            t0 = time.monotonic()
+            r = srv.get("/stuck/x", method="POST", body=b"p" * (1024 * 1024), timeout=20)
+            elapsed = time.monotonic() - t0
+            self.assertEqual((r.status, r.body), (504, b"504 Gateway Timeout\n"))
+            self.assertLess(elapsed, 4.0)  # the 5 s pause did not run out first
+            self.assertTrue(srv.wait_log(r'handler for "/stuck/x" still pausing its body after handler_timeout'),
+                            srv.log())
+            self.assertTrue(srv.wait_log(r"sink: on_cancel after \d+ bytes, resume returned PH_ERROR"), srv.log())
+
+
 if __name__ == "__main__":
     harness.main()

@@ -157,6 +157,7 @@ class EarlyHintsAndInfoTest(unittest.TestCase):
     def test_response_header_calls(self):
         r, v = self.info(b"GET /probe/info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         self.assertEqual((v["x-a"], v["removed"]), ("3", "1"))
+        self.assertEqual(v["slots"], "1")  # api->slot: fresh, stable, per instance
         self.assertEqual(r.header_all("X-A"), ["3"])
         self.assertEqual(r.header_all("X-B"), [])
         self.assertEqual(r.header_all("Content-Type"), ["text/plain"])

@@ -86,10 +86,17 @@ static int probe_info(const ph_server_api_t *api, ph_request_t *req)
     ph_str_t id = api->request_id(req), sc = api->scheme(req), au = api->authority(req);
     if (api->set_header(req, "Content-Type", "text/plain") != PH_OK)
         return PH_ERROR;
+    /* slots: NULL at first, stable, one per (request, instance) */
+    static const int other; /* stands for another instance */
+    void **s1 = api->slot(req, api), **s2 = api->slot(req, &other);
+    int fresh = s1 && s2 && *s1 == NULL && *s2 == NULL;
+    if (s1)
+        *s1 = (void *)req;
+    int slots = fresh && s1 != s2 && api->slot(req, api) == s1 && *s1 == (void *)req && *s2 == NULL;
     return probe_line(api, req,
-                      "id=%.*s\nlocal=%s\nscheme=%.*s\nauthority=%.*s\npeer=%s\nx-a=%.*s\nremoved=%d\n",
+                      "id=%.*s\nlocal=%s\nscheme=%.*s\nauthority=%.*s\npeer=%s\nx-a=%.*s\nremoved=%d\nslots=%d\n",
                       (int)id.len, id.ptr, api->local(req), (int)sc.len, sc.ptr, (int)au.len, au.ptr,
-                      api->peer(req), (int)xa.len, xa.ptr, removed);
+                      api->peer(req), (int)xa.len, xa.ptr, removed, slots);
 }
 
 static int probe_body(const ph_server_api_t *api, ph_request_t *req)
