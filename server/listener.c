@@ -435,7 +435,8 @@ int listener_open(const cfg_listen_t *cl, listener_t *l, char *err, size_t errle
 
 void listener_set_defer(listener_t *l, int seconds)
 {
-    if (l->family != AF_UNIX)
+    /* A socket passed by systemd keeps its unit's DeferAcceptSec=. */
+    if (l->family != AF_UNIX && !l->passed)
         setsockopt(l->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
 }
 
