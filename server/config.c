@@ -21,6 +21,10 @@
 #ifndef PH_PLUGIN_DIR
 #define PH_PLUGIN_DIR "/usr/local/lib/plughttpd/plugins"
 #endif
+/* defer_accept = yes: TCP_DEFER_ACCEPT of 1 s, which the kernel rounds to
+ * one SYN-ACK retransmission, so a connection that sends nothing reaches
+ * the server about a second late and header_timeout then still bounds it. */
+#define DEFER_ACCEPT_SECS 1
 
 /* Parse state shared by the line reader and the inih handler. The reader
  * sees every physical line, so it, not inih, tracks line numbers, section
@@ -546,7 +550,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
             fail(st, line, "defer_accept must be yes or no");
             return 0;
         }
-        cfg->defer_accept = on ? 10 : 0;
+        cfg->defer_accept = on ? DEFER_ACCEPT_SECS : 0;
         return 1;
     }
     if (strcmp(name, "log_level") == 0) {
@@ -654,6 +658,7 @@ static void set_defaults(cfg_t *cfg)
     cfg->max_body_bytes = 1024 * 1024;
     cfg->max_connections = 16384;
     cfg->max_keepalive_requests = 10000;
+    cfg->defer_accept = DEFER_ACCEPT_SECS;
 }
 
 int cfg_run_ids(const cfg_t *cfg, uid_t *uid, gid_t *gid, const char **unknown)

@@ -34,17 +34,56 @@ static int unlink_on_close = 1;
 
 void listener_keep_paths(void) { unlink_on_close = 0; }
 
+/* Appends the decimal digits of v at p; returns the end. */
+static char *put_uint(char *p, unsigned v)
+{
+    char digits[10];
+    int k = 0;
+    do {
+        digits[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k)
+        *p++ = digits[--k];
+    return p;
+}
+
+/* Copies the n bytes at src into buf as snprintf would: cut to fit, always
+ * terminated. */
+static void put_cut(char *buf, size_t size, const char *src, size_t n)
+{
+    if (size == 0)
+        return;
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, src, n);
+    buf[n] = '\0';
+}
+
+/* Every accepted connection formats its peer: IPv4 without printf, which
+ * inet_ntop() and "%s:%u" would each call once. */
 void listener_format_addr(const struct sockaddr *sa, socklen_t len, char *buf, size_t size)
 {
-    char host[INET6_ADDRSTRLEN];
+    char text[INET6_ADDRSTRLEN + 16], *p = text;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        snprintf(buf, size, "%s:%u", host, ntohs(in->sin_port));
+        const unsigned char *a = (const unsigned char *)&in->sin_addr;
+        for (int i = 0; i < 4; i++) {
+            p = put_uint(p, a[i]);
+            *p++ = i < 3 ? '.' : ':';
+        }
+        p = put_uint(p, ntohs(in->sin_port));
+        put_cut(buf, size, text, (size_t)(p - text));
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        snprintf(buf, size, "[%s]:%u", host, ntohs(in6->sin6_port));
+        *p++ = '[';
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, p, INET6_ADDRSTRLEN) == NULL)
+            *p = '\0';
+        p += strlen(p);
+        *p++ = ']';
+        *p++ = ':';
+        p = put_uint(p, ntohs(in6->sin6_port));
+        put_cut(buf, size, text, (size_t)(p - text));
     } else if (sa->sa_family == AF_UNIX) {
         const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
         if (len > offsetof(struct sockaddr_un, sun_path) && un->sun_path[0])
@@ -396,7 +435,8 @@ int listener_open(const cfg_listen_t *cl, listener_t *l, char *err, size_t errle
 
 void listener_set_defer(listener_t *l, int seconds)
 {
-    if (l->family != AF_UNIX)
+    /* A socket passed by systemd keeps its unit's DeferAcceptSec=. */
+    if (l->family != AF_UNIX && !l->passed)
         setsockopt(l->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
 }
 

@@ -61,7 +61,8 @@ void listener_close(listener_t *l);
 void listener_stop(listener_t *l);
 /* TCP_DEFER_ACCEPT: wake accept() only once a request's first bytes are in
  * (0 turns it off). A connection that sends nothing is handed over after
- * about that many seconds anyway. */
+ * about that many seconds anyway. Unix sockets have no such option, and a
+ * socket passed by systemd keeps what its unit set (DeferAcceptSec=). */
 void listener_set_defer(listener_t *l, int seconds);
 /* From now on listener_close() leaves unix socket paths in place (worker
  * processes: the master owns the paths). */

@@ -7,6 +7,11 @@ tests_unit_test_http_parse_SOURCES = tests/unit/test_http_parse.c
 tests_unit_test_http_parse_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_http_parse_LDADD = $(UNIT_LDADD)
 
+check_PROGRAMS += tests/unit/test_listener
+tests_unit_test_listener_SOURCES = tests/unit/test_listener.c
+tests_unit_test_listener_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_listener_LDADD = $(UNIT_LDADD)
+
 check_PROGRAMS += tests/unit/test_router
 tests_unit_test_router_SOURCES = tests/unit/test_router.c
 tests_unit_test_router_CFLAGS = $(UNIT_CFLAGS)
@@ -97,7 +102,8 @@ TESTS += tests/unit/test_api_loop tests/integration/test_loop_api.py
 EXTRA_DIST += tests/integration/test_loop_api.py
 
 TESTS += tests/unit/test_http_parse tests/unit/test_router tests/unit/test_config \
-	tests/unit/test_plugin tests/unit/test_ev tests/unit/test_pool tests/unit/test_log
+	tests/unit/test_plugin tests/unit/test_ev tests/unit/test_pool tests/unit/test_log \
+	tests/unit/test_listener
 
 # Integration tests: the real binary on an ephemeral port, driven over
 # sockets and with curl. Each is a Python script using tests/integration/harness.py.

@@ -842,6 +842,56 @@ class DeferAcceptTest(unittest.TestCase):
             self.assertTrue(closed)
             self.assertEqual(parse_responses(data)[0].status, 200)
 
+    def server_side_state(self, srv_port, client_port):
+        """/proc/net/tcp state of the server's end of a loopback connection:
+        "01" established (accepted or acceptable), "03" SYN_RECV (held back
+        by TCP_DEFER_ACCEPT), None while it is not listed."""
+        want = ("0100007F:%04X" % srv_port, "0100007F:%04X" % client_port)
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                p = line.split()
+                if (p[1], p[2]) == want:
+                    return p[3]
+        return None
+
+    def test_on_by_default(self):
+        # no defer_accept key: a connection that has sent nothing stays a
+        # half-open request in the kernel, not a socket the server took
+        with Server(server_ini(routes=ROUTES)) as srv:
+            quiet = srv.connect()
+            port = quiet.getsockname()[1]
+            state = settle(lambda: self.server_side_state(srv.port, port), lambda st: st is not None,
+                           timeout=5)
+            self.assertEqual(state, "03", "the server's end is not SYN_RECV: accept is not deferred")
+            quiet.sendall(req("GET", "/echo/now", {"Connection": "close"}))
+            data, closed = recv_until_closed(quiet, timeout=5)
+            quiet.close()
+            self.assertTrue(closed)
+            self.assertEqual(parse_responses(data)[0].status, 200)
+
+    def test_silent_connection_reaches_server_after_a_second(self):
+        # The deferral is one SYN-ACK retransmission (about 1 s), then the
+        # header timeout (3 s here) runs from accept as without it: closed
+        # after about 4 s, neither at 3 s (no deferral) nor after 18 s (a
+        # 10 s deferral, which the kernel rounds up to 15 s). The default
+        # and an explicit "yes" side by side, at the same time.
+        with Server(server_ini(routes=ROUTES, server_extra="header_timeout = 3s")) as default, \
+                Server(server_ini(routes=ROUTES, server_extra="header_timeout = 3s\ndefer_accept = yes")) as yes:
+            quiet = [default.connect(), yes.connect()]
+            t0 = time.monotonic()
+            for name, s in zip(("default", "defer_accept = yes"), quiet):
+                data, closed = recv_until_closed(s, timeout=30)
+                elapsed = time.monotonic() - t0
+                s.close()
+                self.assertTrue(closed, name)
+                self.assertEqual(data, b"", name)
+                self.assertGreaterEqual(elapsed, 3.9, "%s: closed after %.1f s: accept was not deferred"
+                                        % (name, elapsed))
+                self.assertLess(elapsed, 10.0, "%s: closed after %.1f s: deferred for more than a second"
+                                % (name, elapsed))
+            self.assertEqual(default.get("/echo/after").status, 200)
+            self.assertEqual(yes.get("/echo/after").status, 200)
+
     def test_defer_accept_must_be_boolean(self):
         srv = Server(server_ini(routes=ROUTES, server_extra="defer_accept = maybe"), expect_ready=False)
         self.assertNotEqual(srv.proc.wait(10), 0)

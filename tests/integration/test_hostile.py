@@ -168,9 +168,14 @@ class ManyConnections(unittest.TestCase):
         n = many_conns_target()
         if n < 1000 and not harness.WRAPPER:
             self.skipTest("fd limit too low for a meaningful count: %d" % n)
+        # Accept is not deferred here: the test wants the earliest silent
+        # connections to take the server's slots. With TCP_DEFER_ACCEPT they
+        # wait in the kernel's SYN queue, and once that is full SYN cookies
+        # hand later ones over first.
         with Server(server_ini(routes=ROUTES, threads=2, server_extra="""
 max_connections = 100
 header_timeout = 30s
+defer_accept = no
 """)) as srv:
             socks = open_nonblocking(srv.port, n)
             try:

@@ -160,6 +160,26 @@ class Activation(unittest.TestCase):
         self.assertEqual(os.stat("/proc/%d/fd/3" % srv.proc.pid).st_ino, sock_inode(sock))
         self.assertEqual(srv.stop(), 0)
 
+    def test_passed_socket_keeps_its_defer_accept(self):
+        # The unit's DeferAcceptSec= (or its absence) stays: the server's
+        # defer_accept is for the sockets it binds itself.
+        plain, deferring = self.passed(), self.passed()
+        deferring.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 5)
+        before = [s.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT) for s in (plain, deferring)]
+        self.assertEqual(before[0], 0)
+        self.assertGreater(before[1], 0)
+        for extra in ("", "defer_accept = no"):
+            with self.subTest(extra=extra or "default"):
+                srv = self.start(ini_for("127.0.0.1:%d" % port_of(plain), "127.0.0.1:%d" % port_of(deferring),
+                                         extra=extra), [plain, deferring])
+                for sock in (plain, deferring):  # served: the server took both sockets
+                    with socket.create_connection(("127.0.0.1", port_of(sock)), timeout=harness.IO_TIMEOUT) as c:
+                        send_request(c)
+                        self.assertEqual(read_response(c).status, 200, srv.log())
+                after = [s.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT) for s in (plain, deferring)]
+                self.assertEqual(srv.stop(), 0)
+                self.assertEqual(after, before)
+
     def test_mixed_passed_and_bound_listeners(self):
         a, b = self.passed(), self.passed()
         srv = self.start(ini_for("127.0.0.1:%d" % port_of(b), "127.0.0.1:0", "127.0.0.1:%d" % port_of(a)),
