@@ -110,6 +110,12 @@ void exchange_end(ph_request_t *req, int logged, uint64_t bytes)
 
 int exchange_held(const ph_request_t *req) { return req->held != HOLD_NONE; }
 
+int exchange_answer_coming(const ph_request_t *req)
+{
+    /* a blocking handle() that resumed is still running: not coming yet */
+    return (req->held == HOLD_HEAD || req->held == HOLD_HANDLER) && __atomic_load_n(&req->resumed, __ATOMIC_ACQUIRE);
+}
+
 void exchange_detach(ph_request_t *req)
 {
     /* peer() and local() must outlive the carrier. */
