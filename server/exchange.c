@@ -118,14 +118,9 @@ int exchange_answer_coming(const ph_request_t *req)
 
 void exchange_detach(ph_request_t *req)
 {
-    /* peer() and local() must outlive the carrier. */
-    const char *peer = request_api.peer(req), *local = request_api.local(req);
-    req->peer_copy = pool_strndup(req->pool, peer, strlen(peer));
-    req->local_copy = pool_strndup(req->pool, local, strlen(local));
-    if (req->peer_copy == NULL)
-        req->peer_copy = "-";
-    if (req->local_copy == NULL)
-        req->local_copy = "-";
+    /* no allocation from req->pool here: the plugin holding req may be
+     * building its response in that pool on its own thread right now;
+     * peer() and local() were copied at exchange_head */
     req->carrier = NULL;
     req->detached = 1;
     req->w->nheld++;
@@ -319,8 +314,16 @@ static exch_step_t after_access(ph_request_t *req)
     return EX_BODY;
 }
 
+/* Copies peer() and local() into req, for plugin threads (see request.h). */
+static void copy_addrs(ph_request_t *req)
+{
+    snprintf(req->peer_copy, sizeof req->peer_copy, "%s", req->ops->peer(req));
+    snprintf(req->local_copy, sizeof req->local_copy, "%s", req->ops->local(req));
+}
+
 exch_step_t exchange_head(ph_request_t *req, int has_body)
 {
+    copy_addrs(req);
     stats_request_begin(req->route);
     req->counted = 1;
     req->has_body = has_body != 0;
