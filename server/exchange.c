@@ -348,7 +348,9 @@ uint64_t exchange_body_limit(const ph_request_t *req)
 static void free_heap_body(void *arg)
 {
     ph_request_t *req = arg;
-    if (req->spill_fd < 0) /* else the heap part went at the switch */
+    /* body_cap is 0 once the heap part went to the spill file (or was
+     * never there); a switch whose write failed still holds it */
+    if (req->body_cap)
         free(req->body);
 }
 
