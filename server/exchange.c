@@ -473,10 +473,20 @@ static void stream_body_failed(ph_request_t *req)
     req->phase = PHASE_RESPONSE;
 }
 
+/* A streamed body's handler that already called resume() has answered:
+ * on_body() must not hand it req again; the rest of the body is dropped
+ * until the loop takes the resume message. */
+static int stream_answered(const ph_request_t *req)
+{
+    return req->held == HOLD_NONE || __atomic_load_n(&req->resumed, __ATOMIC_ACQUIRE);
+}
+
 int exchange_body(ph_request_t *req, const char *data, size_t len)
 {
     if (len == 0)
         return 0;
+    if (req->stream_body && req->held != HOLD_NONE && stream_answered(req))
+        return 0; /* its answer is on the way: no 413 over it */
     req->body_total += len;
     if (req->body_total > exchange_body_limit(req)) {
         if (req->held != HOLD_NONE)
@@ -485,7 +495,7 @@ int exchange_body(ph_request_t *req, const char *data, size_t len)
         return -1;
     }
     if (req->stream_body) {
-        if (req->held == HOLD_NONE)
+        if (stream_answered(req))
             return 0; /* already answered: the rest is discarded */
         const gen_route_t *r = req->route;
         if (r->hooks.on_body(r->inst->instance, req, data, len, 0) != PH_OK) {
@@ -530,7 +540,7 @@ exch_step_t exchange_body_end(ph_request_t *req)
 {
     req->body_done = 1;
     if (req->stream_body) {
-        if (req->held != HOLD_NONE) {
+        if (!stream_answered(req)) {
             const gen_route_t *r = req->route;
             if (r->hooks.on_body(r->inst->instance, req, NULL, 0, 1) != PH_OK) {
                 stream_body_failed(req);

@@ -99,6 +99,37 @@ class SpillWriteFailsTest(unittest.TestCase):
         self.assertLess(grown, 16 * 1024, "RSS grew by %d KiB over 40 failed spills" % grown)
 
 
+class AnsweredMidBodyTest(unittest.TestCase):
+    """A streamed-body handler that answers at the first piece: the rest of
+    the body is the core's to discard, on_body() is not called again."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(server_ini(routes=route("/sink", "sink", max_body_bytes="64m"), threads=1,
+                                    server_extra="max_keepalive_requests = 0"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_no_on_body_after_resume(self):
+        start = log_count(self.srv)
+        for i in range(20):
+            s = self.srv.connect()
+            body = b"y" * (4 << 20)
+            try:
+                s.sendall(b"POST /sink/x?early HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            except OSError:
+                pass  # answered and closed before the end
+            data, closed = harness.recv_until_closed(s)
+            s.close()
+            r = parse_responses(data)[0]
+            self.assertEqual((r.status, r.body), (200, b"sink: early\n"), "request %d" % i)
+            self.assertTrue(closed)
+        self.assertEqual(self.srv.get("/sink/x?now").body, b"sink: not reading\n")
+        self.assertEqual(log_count_of(self.srv, r"sink: on_body for a request already resumed", start), 0)
+
+
 def log_count_of(srv, pattern, start):
     with srv._lock:
         lines = srv.log_lines[start:]
