@@ -94,6 +94,8 @@ class SpillWriteFailsTest(unittest.TestCase):
         for i in range(40):
             r = self.post_chunked(3 << 20)
             self.assertEqual((r.status, r.body), (500, b"500 Internal Server Error\n"), "request %d" % i)
+        if harness.SANITIZED or harness.WRAPPER:
+            return  # freed memory sits in the checker's quarantine; its leak report at exit judges
         grown = harness.proc_rss_kib(self.srv.proc.pid) - before
         # each request held 2 MiB of body in memory: 40 leaked would be 80 MiB
         self.assertLess(grown, 16 * 1024, "RSS grew by %d KiB over 40 failed spills" % grown)
