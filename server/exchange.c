@@ -70,8 +70,12 @@ static void finish(ph_request_t *req)
         req->spill_fd = -1;
     }
     req->ended = 1;
-    if (__atomic_load_n(&req->wake_posted, __ATOMIC_ACQUIRE))
+    if (__atomic_load_n(&req->wake_posted, __ATOMIC_ACQUIRE)) {
+        /* held until then: a stopping worker's loop must run on to take
+         * the message (on_tick), or the generation would never be freed */
+        req->w->nheld++;
         return;
+    }
     release(req);
 }
 
@@ -651,6 +655,7 @@ void exchange_on_wake(ph_request_t *req)
 {
     __atomic_store_n(&req->wake_posted, 0, __ATOMIC_RELEASE);
     if (req->ended) {
+        req->w->nheld--;
         release(req);
         return;
     }

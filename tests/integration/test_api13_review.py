@@ -132,6 +132,39 @@ class AnsweredMidBodyTest(unittest.TestCase):
         self.assertEqual(log_count_of(self.srv, r"sink: on_body for a request already resumed", start), 0)
 
 
+class StreamEndsWithWakeAtShutdownTest(unittest.TestCase):
+    """A stream whose fn calls stream_wake() as it ends leaves a wake message
+    in flight after its request ended; the request is released when that
+    message arrives. A worker stopping as that connection closes must still
+    take it: otherwise the generation is never freed and destroy() never
+    runs."""
+
+    def test_generation_freed_at_stop(self):
+        srv = Server(server_ini(routes=route("/sse", "sse", events="3", interval="200ms", wake_at_end="yes"),
+                                threads=1, server_extra="shutdown_timeout = 9s"))
+        try:
+            start = log_count(srv)
+            st = srv.connect()
+            st.sendall(b"GET /sse/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = b""
+            while b"data: - 0\n\n" not in got:
+                b = st.recv(65536)
+                self.assertTrue(b)
+                got += b
+            srv.signal(harness.signal.SIGTERM)
+            self.assertIsNotNone(wait_log_from(srv, r"sse -: on_cancel", start)[0])
+            rest, closed = harness.recv_until_closed(st, timeout=8)
+            st.close()
+            self.assertTrue(closed)
+            r = parse_responses(got + rest)[0]
+            self.assertEqual(r.body, b"data: - 0\n\ndata: - 1\n\ndata: - 2\n\n")
+            srv.proc.wait(20)
+        finally:
+            rc = srv.stop()
+        self.assertEqual(rc, 0)
+        self.assertIn("sse -: destroy", srv.log())
+
+
 def log_count_of(srv, pattern, start):
     with srv._lock:
         lines = srv.log_lines[start:]
