@@ -1131,6 +1131,11 @@ static void too_slow(conn_t *c)
 static void on_timer(ev_loop_t *loop, ev_timer_t *t)
 {
     conn_t *c = t->data;
+    /* resume() already returned PH_OK ("the answer will be sent"): its
+     * message is queued and the loop takes it in this same turn */
+    if ((c->state == ST_HANDLING || (c->state == ST_BODY && c->body_paused)) && c->req &&
+        exchange_answer_coming(c->req))
+        return;
     switch (c->state) {
     case ST_HEAD:
         if (c->draining)

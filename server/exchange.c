@@ -70,8 +70,12 @@ static void finish(ph_request_t *req)
         req->spill_fd = -1;
     }
     req->ended = 1;
-    if (__atomic_load_n(&req->wake_posted, __ATOMIC_ACQUIRE))
+    if (__atomic_load_n(&req->wake_posted, __ATOMIC_ACQUIRE)) {
+        /* held until then: a stopping worker's loop must run on to take
+         * the message (on_tick), or the generation would never be freed */
+        req->w->nheld++;
         return;
+    }
     release(req);
 }
 
@@ -110,16 +114,17 @@ void exchange_end(ph_request_t *req, int logged, uint64_t bytes)
 
 int exchange_held(const ph_request_t *req) { return req->held != HOLD_NONE; }
 
+int exchange_answer_coming(const ph_request_t *req)
+{
+    /* a blocking handle() that resumed is still running: not coming yet */
+    return (req->held == HOLD_HEAD || req->held == HOLD_HANDLER) && __atomic_load_n(&req->resumed, __ATOMIC_ACQUIRE);
+}
+
 void exchange_detach(ph_request_t *req)
 {
-    /* peer() and local() must outlive the carrier. */
-    const char *peer = request_api.peer(req), *local = request_api.local(req);
-    req->peer_copy = pool_strndup(req->pool, peer, strlen(peer));
-    req->local_copy = pool_strndup(req->pool, local, strlen(local));
-    if (req->peer_copy == NULL)
-        req->peer_copy = "-";
-    if (req->local_copy == NULL)
-        req->local_copy = "-";
+    /* no allocation from req->pool here: the plugin holding req may be
+     * building its response in that pool on its own thread right now;
+     * peer() and local() were copied at exchange_head */
     req->carrier = NULL;
     req->detached = 1;
     req->w->nheld++;
@@ -313,8 +318,16 @@ static exch_step_t after_access(ph_request_t *req)
     return EX_BODY;
 }
 
+/* Copies peer() and local() into req, for plugin threads (see request.h). */
+static void copy_addrs(ph_request_t *req)
+{
+    snprintf(req->peer_copy, sizeof req->peer_copy, "%s", req->ops->peer(req));
+    snprintf(req->local_copy, sizeof req->local_copy, "%s", req->ops->local(req));
+}
+
 exch_step_t exchange_head(ph_request_t *req, int has_body)
 {
+    copy_addrs(req);
     stats_request_begin(req->route);
     req->counted = 1;
     req->has_body = has_body != 0;
@@ -339,7 +352,9 @@ uint64_t exchange_body_limit(const ph_request_t *req)
 static void free_heap_body(void *arg)
 {
     ph_request_t *req = arg;
-    if (req->spill_fd < 0) /* else the heap part went at the switch */
+    /* body_cap is 0 once the heap part went to the spill file (or was
+     * never there); a switch whose write failed still holds it */
+    if (req->body_cap)
         free(req->body);
 }
 
@@ -462,10 +477,20 @@ static void stream_body_failed(ph_request_t *req)
     req->phase = PHASE_RESPONSE;
 }
 
+/* A streamed body's handler that already called resume() has answered:
+ * on_body() must not hand it req again; the rest of the body is dropped
+ * until the loop takes the resume message. */
+static int stream_answered(const ph_request_t *req)
+{
+    return req->held == HOLD_NONE || __atomic_load_n(&req->resumed, __ATOMIC_ACQUIRE);
+}
+
 int exchange_body(ph_request_t *req, const char *data, size_t len)
 {
     if (len == 0)
         return 0;
+    if (req->stream_body && req->held != HOLD_NONE && stream_answered(req))
+        return 0; /* its answer is on the way: no 413 over it */
     req->body_total += len;
     if (req->body_total > exchange_body_limit(req)) {
         if (req->held != HOLD_NONE)
@@ -474,7 +499,7 @@ int exchange_body(ph_request_t *req, const char *data, size_t len)
         return -1;
     }
     if (req->stream_body) {
-        if (req->held == HOLD_NONE)
+        if (stream_answered(req))
             return 0; /* already answered: the rest is discarded */
         const gen_route_t *r = req->route;
         if (r->hooks.on_body(r->inst->instance, req, data, len, 0) != PH_OK) {
@@ -519,7 +544,7 @@ exch_step_t exchange_body_end(ph_request_t *req)
 {
     req->body_done = 1;
     if (req->stream_body) {
-        if (req->held != HOLD_NONE) {
+        if (!stream_answered(req)) {
             const gen_route_t *r = req->route;
             if (r->hooks.on_body(r->inst->instance, req, NULL, 0, 1) != PH_OK) {
                 stream_body_failed(req);
@@ -630,6 +655,7 @@ void exchange_on_wake(ph_request_t *req)
 {
     __atomic_store_n(&req->wake_posted, 0, __ATOMIC_RELEASE);
     if (req->ended) {
+        req->w->nheld--;
         release(req);
         return;
     }

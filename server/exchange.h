@@ -76,6 +76,10 @@ void exchange_cancel(ph_request_t *req);
 /* Whether a plugin still holds req (blocking job or PH_PENDING): the
  * carrier may then not end it, only detach it. */
 int exchange_held(const ph_request_t *req);
+/* The plugin holding req already called resume() (its message is on the
+ * way): the answer resume() promised is coming, so a timeout must not
+ * replace it. Loop thread. */
+int exchange_answer_coming(const ph_request_t *req);
 /* The carrier is gone or replaced req (handler_timeout): req lives on
  * without it until the plugin lets go, then ends (not access-logged: the
  * carrier answered for it). */

@@ -20,8 +20,9 @@ static pthread_mutex_t reopen_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
-void log_set_level(int l) { level = l; }
-int log_get_level(void) { return level; }
+/* A reload sets it on the main thread while workers log: atomic. */
+void log_set_level(int l) { __atomic_store_n(&level, l, __ATOMIC_RELAXED); }
+int log_get_level(void) { return __atomic_load_n(&level, __ATOMIC_RELAXED); }
 
 static int open_append(const char *path)
 {
@@ -182,7 +183,7 @@ size_t log_access_format(char *line, const log_access_entry_t *e)
 
 void log_vmsg(int lvl, const char *file, int line, const char *prefix, const char *fmt, va_list ap)
 {
-    if (lvl > level)
+    if (lvl > log_get_level())
         return;
     char buf[2048];
     struct timespec ts;

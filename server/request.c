@@ -177,7 +177,9 @@ static ph_str_t api_body(const ph_request_t *req) { return (ph_str_t){req->body 
 
 static const char *api_peer(const ph_request_t *req)
 {
-    return req->carrier ? req->ops->peer(req) : req->peer_copy;
+    if (req->peer_copy[0] || req->carrier == NULL) /* copied: any thread */
+        return req->peer_copy[0] ? req->peer_copy : "-";
+    return req->ops->peer(req);
 }
 
 static void api_log(int level, const char *fmt, ...)
@@ -443,7 +445,9 @@ static ph_str_t api_request_id(const ph_request_t *req)
 
 static const char *api_local(const ph_request_t *req)
 {
-    return req->carrier ? req->ops->local(req) : req->local_copy;
+    if (req->local_copy[0] || req->carrier == NULL) /* copied: any thread */
+        return req->local_copy[0] ? req->local_copy : "-";
+    return req->ops->local(req);
 }
 
 static ph_str_t api_scheme(const ph_request_t *req)

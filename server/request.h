@@ -96,8 +96,11 @@ struct ph_request {
     uint64_t body_total;             /* decoded body bytes received */
     int spill_fd;                    /* body spilled to a file, or -1 */
     void *spill_map;
-    const char *peer_copy;           /* peer and local kept at detach */
-    const char *local_copy;
+    /* peer() and local(), copied on the loop before the first plugin
+     * stage runs (exchange_head): a plugin's own thread reads these, never
+     * the carrier, which the loop may detach and free meanwhile. */
+    char peer_copy[56];
+    char local_copy[56];
     struct req_slot *slots;          /* api->slot(), per instance */
     /* output */
     resp_header_t *trailers, **trailers_tail;

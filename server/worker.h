@@ -71,7 +71,8 @@ typedef struct worker {
     unsigned *conn_slots;     /* every serving process's count (atomic) */
     unsigned nslots;
     unsigned loops;           /* event loops sharing the listeners */
-    unsigned nheld;           /* detached requests a plugin still holds */
+    unsigned nheld;           /* detached requests a plugin still holds, and
+                                 ended ones a wake message still points at */
     uint64_t nrequests;       /* requests started (request ids) */
     uint64_t id_base;         /* process and worker bits of request ids */
     unsigned max_conns;

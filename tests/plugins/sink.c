@@ -6,7 +6,9 @@
  * and resumes. early counts pieces delivered while the body was paused
  * (must be 0). With the query "now", handle() answers "sink: not
  * reading\n" at once instead (the body is then never read); with "fail",
- * on_body() refuses the first piece with PH_ERROR (a 500).
+ * on_body() refuses the first piece with PH_ERROR (a 500); with "early",
+ * on_body() answers "sink: early\n" and resumes at the first piece (the
+ * rest of the body is not the plugin's any more).
  *
  * Route keys:
  *   pause_every = SIZE  pause the body after each SIZE bytes (0: never)
@@ -52,6 +54,7 @@ struct sink_req {
     int paused;
     int resumed; /* resume() called: by the last piece or on_cancel */
     int fail;    /* query "fail": refuse the first piece with PH_ERROR */
+    int answer_early; /* query "early": answer and resume at the first piece */
 };
 
 static int sink_create(const ph_create_args_t *args, void **instance, ph_error_t *err)
@@ -125,6 +128,7 @@ static int sink_handle(void *instance, ph_request_t *req)
     r->s = s;
     r->req = req;
     r->fail = q.ptr && q.len == 4 && memcmp(q.ptr, "fail", 4) == 0;
+    r->answer_early = q.ptr && q.len == 5 && memcmp(q.ptr, "early", 5) == 0;
     sha256_init(&r->sha);
     if (s->api->on_cleanup(req, sink_cleanup, r) != PH_OK) {
         free(r);
@@ -216,6 +220,13 @@ static int sink_body(void *instance, ph_request_t *req, const void *data, size_t
         pthread_mutex_unlock(&s->lock);
         s->api->log(PH_LOG_INFO, "sink: refusing the body with PH_ERROR");
         return PH_ERROR;
+    }
+    if (r->answer_early) {
+        r->resumed = 1;
+        pthread_mutex_unlock(&s->lock);
+        s->api->body_append(req, "sink: early\n", 12);
+        s->api->resume(req, PH_OK);
+        return PH_OK;
     }
     if (r->paused)
         r->early++;

@@ -8,7 +8,9 @@
  * ends.
  *
  * Route keys: events = N (default 3), interval = DURATION (default 50ms),
- * name = TEXT (default "-"). Query "events=N" overrides events.
+ * name = TEXT (default "-"), wake_at_end = BOOL (default no: the stream's
+ * fn also calls stream_wake() when it ends, as a plugin that wakes after
+ * every step would). Query "events=N" overrides events.
  *
  * Log lines: "sse NAME: on_cancel", "sse NAME: destroy".
  */
@@ -32,6 +34,7 @@ typedef struct sse {
     sse_stream_t *streams;
     int started, stop;
     pthread_t thread;
+    int wake_at_end;
 } sse_t;
 
 struct sse_stream {
@@ -64,6 +67,8 @@ static int sse_create(const ph_create_args_t *args, void **instance, ph_error_t 
             s->events = (unsigned)n, ok = PH_OK;
         else if (strcmp(k, "interval") == 0)
             ok = args->api->parse_duration(v, &s->interval_ms);
+        else if (strcmp(k, "wake_at_end") == 0)
+            ok = args->api->parse_bool(v, &s->wake_at_end);
         else if (strcmp(k, "name") == 0 && strlen(v) < sizeof(s->name))
             ok = (strcpy(s->name, v), PH_OK);
         if (ok != PH_OK) {
@@ -133,6 +138,8 @@ static ssize_t sse_read(void *arg, void *buf, size_t cap)
         snprintf(n, sizeof(n), "%u", st->events);
         if (s->api->add_trailer(st->req, "X-Events", n) != PH_OK)
             s->api->log(PH_LOG_ERROR, "sse %s: add_trailer failed", s->name);
+        if (s->wake_at_end) /* before the cleanup: allowed */
+            s->api->stream_wake(st->req);
         return 0;
     }
     if (sent == produced)
