@@ -561,8 +561,10 @@ static void h1_wake(ph_request_t *req)
 static int h1_informational(ph_request_t *req, int status, const ph_kv_t *h, size_t n)
 {
     conn_t *c = req->carrier;
-    if (c->req != req || c->responded || req->hp.version_minor == 0)
-        return PH_OK;
+    if (c->req != req || c->responded)
+        return PH_ERROR; /* the final head is on its way: too late */
+    if (req->hp.version_minor == 0)
+        return PH_OK; /* HTTP/1.0 has no informational answers */
     if (ensure_out(c) < 0 || response_informational(&c->out, status, h, n) < 0)
         return PH_ERROR;
     if (c->state != ST_HANDLING) /* the loop flushes it on its way */

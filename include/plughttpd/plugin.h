@@ -25,6 +25,9 @@
  *              read-only after create(), or protect it yourself.
  *   destroy()  once per instance, in the process that created it, after
  *              the last request that could reach the instance has finished
+ *              (a request a plugin answers later has finished only after
+ *              its resume(): a thread of the plugin that runs on past its
+ *              last resume() must be stopped and joined by destroy())
  *              (after a reload, when the old generation drains; at
  *              shutdown).
  *
@@ -313,9 +316,9 @@ typedef struct ph_server_api {
 
     /* 103 Early Hints: sends "103 Early Hints" with the n headers at once
      * (typically Link: </style.css>; rel=preload), ahead of the response.
-     * Only before the response head is sent; a no-op returning PH_OK for an
-     * HTTP/1.0 client, which cannot take informational answers. Loop thread
-     * only. */
+     * Only before the response head is queued (PH_ERROR after); a no-op
+     * returning PH_OK for an HTTP/1.0 client, which cannot take
+     * informational answers. Loop thread only. */
     int (*early_hints)(ph_request_t *req, const ph_kv_t *headers, size_t n);
 
     /* Trailer fields, sent after the last chunk of a streamed body (chunked
@@ -491,7 +494,8 @@ typedef struct ph_hooks {
     /* The client no longer waits for req (gone, handler_timeout,
      * shutdown): for a request that is pending (PH_PENDING) or whose
      * streamed response has not ended. Stop the work and resume() as
-     * promised; the answer will not be sent. Runs once, on the loop.
+     * promised; the answer will not be sent. Runs once, on the loop, also
+     * for a blocking plugin whose handle() still runs on a helper thread.
      * At shutdown a waiting stream is cancelled at once (it would never
      * end by itself); a pending answer gets until shutdown_timeout to
      * come, and is cancelled then. */
