@@ -106,7 +106,11 @@ VALGRIND_FLAGS = --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=de
 	--suppressions=$(top_srcdir)/tests/fuzz/valgrind.supp
 VALGRIND_TESTS = tests/integration/test_core.py tests/integration/test_echo.py \
 	tests/integration/test_static.py tests/integration/test_hostile.py \
-	tests/integration/test_socket_activation.py
+	tests/integration/test_socket_activation.py \
+	tests/integration/test_api13_head.py tests/integration/test_api13_body.py \
+	tests/integration/test_api13_async.py tests/integration/test_api13_stream.py \
+	tests/integration/test_api13_output.py tests/integration/test_loop_api.py \
+	tests/integration/test_stack_config.py
 EXTRA_DIST += tests/fuzz/valgrind.supp
 
 check-valgrind: all $(check_PROGRAMS) $(check_LTLIBRARIES)

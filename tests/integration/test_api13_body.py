@@ -15,8 +15,11 @@ from harness import Server, parse_responses, recv_until_closed, server_ini
 from api13 import Uploader, pattern_chunk, route, sha256
 
 GIB = 1024 * 1024 * 1024
-# sanitizers and valgrind make the server several times slower
-BIG = 256 * 1024 * 1024 if (harness.SANITIZED or harness.WRAPPER) else GIB
+# sanitizers make the server several times slower, valgrind some tens of
+# times; 64 MiB is still twice the growth bound the test asserts, so a
+# server that kept the body whole would still fail it
+BIG = (64 * 1024 * 1024 if harness.WRAPPER else
+       256 * 1024 * 1024 if harness.SANITIZED else GIB)
 ANSWER = re.compile(rb"^len=(\d+) pieces=(\d+) pauses=(\d+) early=(\d+) sha256=([0-9a-f]{64})\n$")
 
 ROUTES = (route("/sink", "sink") + route("/traced", "sink", trace="yes") +
