@@ -22,6 +22,22 @@
 
 static const cfg_t *req_cfg(const ph_request_t *req) { return req->gen->cfg; }
 
+/* peer() and local() answer from the request's own copies, made here on
+ * the loop thread before any plugin sees the request: a plugin may read
+ * them from another thread (a blocking handler, or its answering thread
+ * after PH_PENDING) and keep the pointer while the client leaves and the
+ * carrier, whose strings they were, is freed. */
+static void pin_addresses(ph_request_t *req)
+{
+    const char *peer = req->ops->peer(req), *local = req->ops->local(req);
+    req->peer_copy = pool_strndup(req->pool, peer, strlen(peer));
+    req->local_copy = pool_strndup(req->pool, local, strlen(local));
+    if (req->peer_copy == NULL)
+        req->peer_copy = "-";
+    if (req->local_copy == NULL)
+        req->local_copy = "-";
+}
+
 ph_request_t *exchange_new(worker_t *w, const exch_ops_t *ops, void *carrier)
 {
     pool_t *p = worker_pool_get(w);
@@ -41,6 +57,7 @@ ph_request_t *exchange_new(worker_t *w, const exch_ops_t *ops, void *carrier)
     req->start_ms = ev_now(w->loop);
     req->seq = worker_next_request_id(w);
     hp_request_init(&req->hp);
+    pin_addresses(req);
     return req;
 }
 
@@ -112,14 +129,7 @@ int exchange_held(const ph_request_t *req) { return req->held != HOLD_NONE; }
 
 void exchange_detach(ph_request_t *req)
 {
-    /* peer() and local() must outlive the carrier. */
-    const char *peer = request_api.peer(req), *local = request_api.local(req);
-    req->peer_copy = pool_strndup(req->pool, peer, strlen(peer));
-    req->local_copy = pool_strndup(req->pool, local, strlen(local));
-    if (req->peer_copy == NULL)
-        req->peer_copy = "-";
-    if (req->local_copy == NULL)
-        req->local_copy = "-";
+    /* peer() and local() were copied at exchange_new */
     req->carrier = NULL;
     req->detached = 1;
     req->w->nheld++;

@@ -177,7 +177,7 @@ static ph_str_t api_body(const ph_request_t *req) { return (ph_str_t){req->body 
 
 static const char *api_peer(const ph_request_t *req)
 {
-    return req->carrier ? req->ops->peer(req) : req->peer_copy;
+    return req->peer_copy; /* the request's own: see exchange_new */
 }
 
 static void api_log(int level, const char *fmt, ...)
@@ -443,7 +443,7 @@ static ph_str_t api_request_id(const ph_request_t *req)
 
 static const char *api_local(const ph_request_t *req)
 {
-    return req->carrier ? req->ops->local(req) : req->local_copy;
+    return req->local_copy;
 }
 
 static ph_str_t api_scheme(const ph_request_t *req)

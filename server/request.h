@@ -96,7 +96,7 @@ struct ph_request {
     uint64_t body_total;             /* decoded body bytes received */
     int spill_fd;                    /* body spilled to a file, or -1 */
     void *spill_map;
-    const char *peer_copy;           /* peer and local kept at detach */
+    const char *peer_copy;           /* peer and local, copied at creation */
     const char *local_copy;
     struct req_slot *slots;          /* api->slot(), per instance */
     /* output */
