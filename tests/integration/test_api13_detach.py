@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""A request that outlives its connection (the client left while a plugin
+held it): what the plugin read from it before stays valid. peer() and
+local() are the request's own strings from the start, so a handler on the
+helper pool (or a plugin thread between PH_PENDING and resume()) that took
+them keeps reading the same bytes after the connection is freed and its
+memory reused by the next one."""
+import re
+import socket
+import unittest
+
+from harness import Server, fixture_routes, server_ini, wait_log_from, log_count
+
+
+class PeerAfterDetach(unittest.TestCase):
+    def test_peer_taken_before_the_client_left(self):
+        ini = server_ini(routes=fixture_routes(slow=True), server_extra="log_level = debug\n")
+        with Server(ini) as srv:
+            a = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            a_peer = "127.0.0.1:%d" % a.getsockname()[1]
+            start = log_count(srv)
+            a.sendall(b"GET /slow/peerlate?ms=600 HTTP/1.1\r\nHost: x\r\n\r\n")
+            m, _ = wait_log_from(srv, r"misbehave: peer taken: " + re.escape(a_peer), start)
+            self.assertIsNotNone(m, "the handler never started")
+            a.close()
+            m, _ = wait_log_from(srv, re.escape(a_peer) + r": the client went away while its request waited", start)
+            self.assertIsNotNone(m, "the server did not see the client leave")
+            # the next connections take the freed connection's memory
+            bs = []
+            for _ in range(8):
+                b = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                b.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertIn(b"200 OK", b.recv(4096))
+                bs.append(b)
+            m, _ = wait_log_from(srv, r"misbehave: peer after sleep: (\S*) local (\S*)", start)
+            self.assertIsNotNone(m, "the handler never finished")
+            self.assertEqual(m.group(1), a_peer)
+            self.assertEqual(m.group(2), "127.0.0.1:%d" % srv.port)
+            for b in bs:
+                b.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
