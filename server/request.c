@@ -516,6 +516,13 @@ static int api_early_hints(ph_request_t *req, const ph_kv_t *h, size_t n)
             log_warn("plugin sent an invalid early hint: not sent");
             return PH_ERROR;
         }
+    /* It writes to the connection, which only the loop thread may touch
+     * (a blocking handler or a plugin's own thread would race it, or
+     * reach it after the client left). */
+    if (worker_current() != req->w) {
+        log_error("plugin: early_hints called off its loop's thread: refused");
+        return PH_ERROR;
+    }
     if (req->carrier == NULL)
         return PH_ERROR;
     return req->ops->informational(req, 103, h, n);
