@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""A request that outlives its connection (the client left while a plugin
+"""Plugin calls made off the request's loop thread (a blocking handler on
+the helper pool; the same holds for a plugin's answering thread after
+PH_PENDING).
+
+A request that outlives its connection (the client left while a plugin
 held it): what the plugin read from it before stays valid. peer() and
 local() are the request's own strings from the start, so a handler on the
 helper pool (or a plugin thread between PH_PENDING and resume()) that took
@@ -9,7 +13,8 @@ import re
 import socket
 import unittest
 
-from harness import Server, fixture_routes, server_ini, wait_log_from, log_count
+from api13 import route
+from harness import Server, fixture_routes, parse_responses, server_ini, wait_log_from, log_count
 
 
 class PeerAfterDetach(unittest.TestCase):
@@ -38,6 +43,24 @@ class PeerAfterDetach(unittest.TestCase):
             self.assertEqual(m.group(2), "127.0.0.1:%d" % srv.port)
             for b in bs:
                 b.close()
+
+
+class EarlyHintsOffLoop(unittest.TestCase):
+    """early_hints() is loop-thread only: it writes to the connection,
+    which the loop thread owns. From a blocking handler it is refused (the
+    probe fixture then fails its request: 500), and no 103 goes out."""
+
+    def test_refused_from_a_blocking_handler(self):
+        ini = server_ini(routes=route("/p", "probe", blocking="yes") + route("/q", "probe"))
+        with Server(ini) as srv:
+            start = log_count(srv)
+            data = srv.raw(b"GET /p/info?hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            self.assertEqual([r.status for r in parse_responses(data)], [500], data[:300])
+            m, _ = wait_log_from(srv, r"plugin: early_hints called off its loop's thread: refused", start)
+            self.assertIsNotNone(m)
+            # on the loop thread it is sent
+            data = srv.raw(b"GET /q/info?hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            self.assertEqual([r.status for r in parse_responses(data)], [103, 200], data[:300])
 
 
 if __name__ == "__main__":
