@@ -354,6 +354,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     /* The plugin API's registry: run_on() (the sink fixture's resume)
      * accepts only a registered loop. */
     worker_set_all(&worker, 1);
+    /* this thread runs the loop: the loop-thread-only calls (body_pause)
+     * accept it */
+    worker_claim_thread(&worker);
     gen_unref(gen); /* the worker holds its own reference */
     kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (kick_fd < 0)
