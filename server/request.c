@@ -560,6 +560,11 @@ static int api_cancelled(const ph_request_t *req) { return __atomic_load_n(&req-
 
 static int body_flow(ph_request_t *req, int on)
 {
+    /* It changes what the connection reads: the loop thread's alone. */
+    if (worker_current() != req->w) {
+        log_error("plugin: %s called off its loop's thread: refused", on ? "body_resume" : "body_pause");
+        return PH_ERROR;
+    }
     if (!req->stream_body || req->carrier == NULL || req->body_done)
         return PH_ERROR;
     req->body_paused = !on;
