@@ -63,5 +63,22 @@ class EarlyHintsOffLoop(unittest.TestCase):
             self.assertEqual([r.status for r in parse_responses(data)], [103, 200], data[:300])
 
 
+class BodyFlowOffLoop(unittest.TestCase):
+    """body_pause()/body_resume() are loop-thread only (they change what
+    the connection reads). The sink fixture with direct = yes calls
+    body_resume() from its own thread: refused, so the body stays paused
+    until handler_timeout answers 504."""
+
+    def test_resume_from_a_plugin_thread_is_refused(self):
+        ini = server_ini(routes=route("/d", "sink", pause_every="1k", pause_for="20ms", direct="yes"),
+                         server_extra="handler_timeout = 700ms\n")
+        with Server(ini) as srv:
+            start = log_count(srv)
+            data = srv.raw(b"POST /d HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + b"s" * 5000)
+            self.assertEqual([r.status for r in parse_responses(data)], [504], data[:300])
+            m, _ = wait_log_from(srv, r"plugin: body_resume called off its loop's thread: refused", start)
+            self.assertIsNotNone(m)
+
+
 if __name__ == "__main__":
     unittest.main()
