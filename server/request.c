@@ -520,6 +520,13 @@ static int api_early_hints(ph_request_t *req, const ph_kv_t *h, size_t n)
             log_warn("plugin sent an invalid early hint: not sent");
             return PH_ERROR;
         }
+    /* It writes to the connection, which only the loop thread may touch
+     * (a blocking handler or a plugin's own thread would race it, or
+     * reach it after the client left). */
+    if (worker_current() != req->w) {
+        log_error("plugin: early_hints called off its loop's thread: refused");
+        return PH_ERROR;
+    }
     if (req->carrier == NULL)
         return PH_ERROR;
     return req->ops->informational(req, 103, h, n);
@@ -557,6 +564,11 @@ static int api_cancelled(const ph_request_t *req) { return __atomic_load_n(&req-
 
 static int body_flow(ph_request_t *req, int on)
 {
+    /* It changes what the connection reads: the loop thread's alone. */
+    if (worker_current() != req->w) {
+        log_error("plugin: %s called off its loop's thread: refused", on ? "body_resume" : "body_pause");
+        return PH_ERROR;
+    }
     if (!req->stream_body || req->carrier == NULL || req->body_done)
         return PH_ERROR;
     req->body_paused = !on;

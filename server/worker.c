@@ -324,6 +324,8 @@ int worker_is_one(const worker_t *w)
 
 worker_t *worker_current(void) { return current; }
 
+void worker_claim_thread(worker_t *w) { current = w; }
+
 int worker_ended(const worker_t *w) { return __atomic_load_n(&w->ended, __ATOMIC_ACQUIRE); }
 
 /* --- messages ---------------------------------------------------------------- */

@@ -120,6 +120,9 @@ worker_t *worker_at(unsigned i);   /* NULL when i >= worker_count() */
 int worker_is_one(const worker_t *w); /* w is one of them */
 /* The worker whose loop thread calls, NULL on any other thread. */
 worker_t *worker_current(void);
+/* The calling thread runs w's loop itself, without worker_start() (a test
+ * harness driving ev_run): worker_current() answers w on it. */
+void worker_claim_thread(worker_t *w);
 /* Whether w's thread is done with its loop for good (any thread). */
 int worker_ended(const worker_t *w);
 

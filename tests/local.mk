@@ -117,7 +117,8 @@ INTEGRATION_TESTS = \
 # ABI 1.3 request lifecycle (fixtures: tests/plugins/{guard,sink,later,sse,caps,probe}.c)
 INTEGRATION_TESTS += tests/integration/test_api13_head.py tests/integration/test_api13_body.py \
 	tests/integration/test_api13_async.py tests/integration/test_api13_stream.py \
-	tests/integration/test_api13_output.py tests/integration/test_api13_review.py
+	tests/integration/test_api13_output.py tests/integration/test_api13_review.py \
+	tests/integration/test_api13_offthread.py
 EXTRA_DIST += tests/integration/api13.py
 TESTS += $(INTEGRATION_TESTS)
 # What make install installs (issue 11): a DESTDIR install of this build.

@@ -82,6 +82,38 @@ SESSIONS = {
                                       body=b"abc") + req("HEAD", "/slow") + req(target="/echo"),
     "cached": req(target="/c/big.txt") + req(target="/c/index.html") + req("HEAD", "/c/a.css") +
               req(target="/c/big.txt", headers=(("Host", "x"), ("Range", "bytes=5-"))),
+    # ABI 1.3 routes (see make_config in fuzz_conn.c)
+    "guard-refuse": req(target="/g") + req(target="/g", headers=(("Host", "x"), ("X-Token", "t"))),
+    "guard-continue": req("PUT", "/g", headers=(("Host", "x"), ("Expect", "100-continue"),
+                                               ("Content-Length", "3")), body=b"abc") +
+                      req("PUT", "/g", headers=(("Host", "x"), ("X-Token", "t"), ("Expect", "100-continue"),
+                                                ("Content-Length", "3")), body=b"abc"),
+    "guard-async": req("POST", "/ga", headers=(("Host", "x"), ("X-Token", "t"), ("Content-Length", "3000")),
+                       body=b"z" * 3000) + req(target="/ga") + req("HEAD", "/ga"),
+    "guard-async-pipeline": req(target="/ga") * 3 + req(target="/echo"),
+    "deny": req(target="/deny") + req("POST", "/deny", headers=(("Host", "x"), ("Content-Length", "5")),
+                                      body=b"hello") + req(target="/echo"),
+    "sink": req("POST", "/sink", headers=(("Host", "x"), ("Content-Length", "5000")), body=b"s" * 5000) +
+            req("POST", "/sink?now", headers=(("Host", "x"), ("Content-Length", "4")), body=b"abcd") +
+            req(target="/sink"),
+    "sink-chunked": req("POST", "/sink", headers=(("Host", "x"), ("Transfer-Encoding", "chunked")),
+                        body=chunked(b"a" * 700, b"b" * 1500, trailer=b"X-T: 1\r\n")) +
+                    req("POST", "/sink?fail", headers=(("Host", "x"), ("Content-Length", "2")), body=b"xy"),
+    "sink-partial": req("POST", "/sink", headers=(("Host", "x"), ("Content-Length", "9000")), body=b"p" * 2500),
+    "later": req(target="/later") + req(target="/later?now") + req(target="/later?ms=3&tag=a&rc=declined") +
+             req(target="/later?ms=1&rc=error") + req("HEAD", "/later"),
+    "later-pipeline": req(target="/later?ms=4") + req(target="/echo") + req(target="/later?ms=1"),
+    "sse": req(target="/sse") + req(target="/sse?events=3") + req("HEAD", "/sse"),
+    "sse-http10": req(target="/sse", version="1.0", headers=()),
+    "filter": req(target="/g/x", headers=(("Host", "x"), ("X-Token", "t"))) +
+              req("HEAD", "/g", headers=(("Host", "x"), ("X-Token", "t"))) +
+              req(target="/up/index.html") + req("HEAD", "/up/big.txt") +
+              req(target="/up/big.txt", headers=(("Host", "x"), ("Range", "bytes=3-9"))) +
+              req(target="/up/sub/") + req(target="/up/index.html", version="1.0", headers=()),
+    "spill": req("POST", "/spill", headers=(("Host", "x"), ("Content-Length", "3000")), body=b"q" * 3000) +
+             req("POST", "/spill", headers=(("Host", "x"), ("Transfer-Encoding", "chunked")),
+                 body=chunked(b"c" * 900, b"d" * 900)) +
+             req("POST", "/spill", headers=(("Host", "x"), ("Content-Length", "40000"))),
 }
 
 # The access-log overflow of issue 11: a 2100-byte method and an 8000-byte
@@ -103,8 +135,8 @@ def main():
     for i, (name, data) in enumerate(sorted(SESSIONS.items())):
         seeds.add(header() + data)
         seeds.add(header(end=2) + data)                          # stay open: timeouts
-        seeds.add(header(wclass=1 + i % 4, rclass=1 + i % 5, peer=1 + i % 2, seed=i))  # in pieces
-        seeds.add(header(end=3, wclass=3, seed=i))               # client gone early
+        seeds.add(header(wclass=1 + i % 4, rclass=1 + i % 5, peer=1 + i % 2, seed=i) + data)  # in pieces
+        seeds.add(header(end=3, wclass=3, seed=i) + data)        # client gone early
     for data in seeds:
         with open(os.path.join(OUT, hashlib.sha1(data).hexdigest()), "wb") as fh:
             fh.write(data)

@@ -3,7 +3,11 @@
  * config loader, generation (plugin loader, router), worker event loop,
  * connection state machine, parser, the echo and static plugins (echo also
  * as a blocking route, on the helper pool), the response writer and the
- * access log (on, written to /dev/null).
+ * access log (on, written to /dev/null), and the ABI 1.3 paths through the
+ * fixtures of tests/plugins/: an access stage (deciding at once or from a
+ * thread of its own), a streamed body paused and resumed from a thread, an
+ * answer from a thread, a waiting event stream, output filters over echo
+ * and static, and a buffered body spilled to a temporary file.
  *
  * Each input is one client. The server end of a socketpair is handed to the
  * worker exactly as an accepted socket is (worker_adopt); the client end is
@@ -234,7 +238,40 @@ static void make_config(void)
               * handling state, pipelined requests behind it */
              "\n[route /slow]\n"
              "plugin = echo\n"
-             "blocking = yes\n",
+             "blocking = yes\n"
+             /* ABI 1.3, delays of a few ms so a session stays short: an
+              * access stage refusing without X-Token, the same deciding
+              * from its own thread, one refusing everything, a streamed
+              * body paused every 1k, an answer from a thread, a waiting
+              * event stream, filters over echo and static, a spilled body */
+             "\n[route /g]\n"
+             "plugin = guard, echo, upper\n"
+             "guard.mode = header\n"
+             "\n[route /ga]\n"
+             "plugin = guard, sink\n"
+             "guard.mode = async\n"
+             "guard.delay = 2ms\n"
+             "\n[route /deny]\n"
+             "plugin = gate, echo\n"
+             "gate.deny = yes\n"
+             "\n[route /sink]\n"
+             "plugin = sink\n"
+             "pause_every = 1k\n"
+             "pause_for = 1ms\n"
+             "\n[route /later]\n"
+             "plugin = later\n"
+             "delay = 2ms\n"
+             "\n[route /sse]\n"
+             "plugin = sse, upper\n"
+             "sse.events = 2\n"
+             "sse.interval = 2ms\n"
+             "\n[route /up]\n"
+             "plugin = gate, static, upper\n"
+             "static.root = www\n"
+             "\n[route /spill]\n"
+             "plugin = echo\n"
+             "max_body_bytes = 32k\n"
+             "body_spill = 1k\n",
              tmpdir, plugins);
     put_text("server.ini", ini);
 }
@@ -314,6 +351,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         die("blocking_new");
     if (worker_init(&worker, 0, gen, pool, &total_conns) < 0)
         die("worker_init");
+    /* The plugin API's registry: run_on() (the sink fixture's resume)
+     * accepts only a registered loop. */
+    worker_set_all(&worker, 1);
+    /* this thread runs the loop: the loop-thread-only calls (body_pause)
+     * accept it */
+    worker_claim_thread(&worker);
     gen_unref(gen); /* the worker holds its own reference */
     kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (kick_fd < 0)

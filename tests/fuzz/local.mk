@@ -43,7 +43,23 @@ fuzz_conn_LIBS = $(INIH_LIBS) -ldl -lpthread
 # loader, which refuses a file writable by group or others.
 FUZZ_SO_FLAGS = -fsanitize=fuzzer-no-link,address,undefined $(FUZZ_COMMON) -fPIC -shared -fvisibility=hidden
 FUZZ_PLUGINS = tests/fuzz/conn-plugins/echo.so tests/fuzz/conn-plugins/static.so
+# ABI 1.3 stages and answers (fixtures of tests/plugins/): an access stage
+# (sync and async), a streamed body with pauses, an answer from a thread,
+# a waiting event stream, and the gate/upper stages of a stacked route.
+FUZZ_FIXTURES = guard sink later sse
+FUZZ_STAGES = gate upper
+FUZZ_PLUGINS += $(FUZZ_FIXTURES:%=tests/fuzz/conn-plugins/%.so) $(FUZZ_STAGES:%=tests/fuzz/conn-plugins/%.so)
 CLEANFILES += $(FUZZ_PLUGINS)
+$(FUZZ_FIXTURES:%=tests/fuzz/conn-plugins/%.so): tests/fuzz/conn-plugins/%.so: $(top_srcdir)/tests/plugins/%.c \
+		$(top_srcdir)/include/plughttpd/plugin.h
+	@$(MKDIR_P) tests/fuzz/conn-plugins
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_SO_FLAGS) -pthread $< -o $@ -lpthread
+	@chmod go-w $@
+tests/fuzz/conn-plugins/gate.so tests/fuzz/conn-plugins/upper.so: tests/fuzz/conn-plugins/%.so: \
+		$(top_srcdir)/tests/plugins/stage.c $(top_srcdir)/include/plughttpd/plugin.h
+	@$(MKDIR_P) tests/fuzz/conn-plugins
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_SO_FLAGS) -DSTAGE_$(shell echo $* | tr a-z A-Z) $< -o $@
+	@chmod go-w $@
 tests/fuzz/conn-plugins/echo.so: $(top_srcdir)/plugins/echo/echo.c $(top_srcdir)/include/plughttpd/plugin.h
 	@$(MKDIR_P) tests/fuzz/conn-plugins
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_SO_FLAGS) $(JANSSON_CFLAGS) $(top_srcdir)/plugins/echo/echo.c -o $@ $(JANSSON_LIBS)

@@ -12,6 +12,10 @@
  *   /file        body_file() of bytes 10..99999 of a 100000-byte pattern file
  *   /sleep?ms=N  sleeps N ms (at most 5000), then answers "slept N\n"
  *   /alloc       100 x 64 KiB from api->alloc; answers "sum=5050\n"
+ *   /peerlate?ms=N  takes peer() and local(), logs "misbehave: peer taken:
+ *                P", sleeps N ms (at most 5000), then logs "misbehave: peer after sleep: P local L" with
+ *                the strings taken before the sleep (which must stay valid
+ *                and unchanged however the connection ended meanwhile)
  *
  * pattern(i) = i % 251, so a slice is easy to recompute in a test.
  * Route keys: none ("blocking = yes" is the core's and never reaches create).
@@ -136,6 +140,15 @@ static int do_sleep(const ph_server_api_t *api, ph_request_t *req)
     return api->body_printf(req, "slept %ld\n", ms);
 }
 
+static int do_peerlate(const ph_server_api_t *api, ph_request_t *req)
+{
+    const char *peer = api->peer(req), *local = api->local(req);
+    api->log(PH_LOG_INFO, "misbehave: peer taken: %s", peer);
+    int rc = do_sleep(api, req);
+    api->log(PH_LOG_INFO, "misbehave: peer after sleep: %s local %s", peer, local);
+    return rc;
+}
+
 /* Distinct, writable blocks: each keeps its own marker until the end. */
 static int do_alloc(const ph_server_api_t *api, ph_request_t *req)
 {
@@ -196,6 +209,8 @@ static int mb_handle(void *instance, ph_request_t *req)
         return do_sleep(api, req);
     if (is(sub, "/alloc"))
         return do_alloc(api, req);
+    if (is(sub, "/peerlate"))
+        return do_peerlate(api, req);
     return PH_DECLINED;
 }
 

@@ -15,6 +15,9 @@
  *   pause_for = DURATION  how long; a thread of the plugin's posts the
  *                       body_resume() to the request's loop (run_on)
  *   trace = BOOL        log "sink: first piece, N bytes" per request
+ *   direct = BOOL       the thread calls body_resume() itself instead of
+ *                       posting it (breaks the loop-thread-only rule, for
+ *                       a test that the core refuses it)
  *
  * on_cancel (the client left mid-body) resumes with PH_ERROR and logs
  * "sink: on_cancel after N bytes, resume returned PH_OK|PH_ERROR".
@@ -41,6 +44,7 @@ typedef struct sink {
     uint64_t pause_every;
     uint64_t pause_for;
     int trace;
+    int direct;
     pthread_mutex_t lock;
     sink_req_t *reqs; /* requests between handle() and their cleanup */
 } sink_t;
@@ -72,6 +76,7 @@ static int sink_create(const ph_create_args_t *args, void **instance, ph_error_t
         int ok = strcmp(k, "pause_every") == 0 ? args->api->parse_size(v, &s->pause_every)
                  : strcmp(k, "pause_for") == 0 ? args->api->parse_duration(v, &s->pause_for)
                  : strcmp(k, "trace") == 0     ? args->api->parse_bool(v, &s->trace)
+                 : strcmp(k, "direct") == 0    ? args->api->parse_bool(v, &s->direct)
                                                : PH_ERROR;
         if (ok != PH_OK) {
             err->key = (int)i;
@@ -172,6 +177,10 @@ static void *sink_timer_thread(void *arg)
         ;
     /* The loop is asked under the lock, so the request cannot end between
      * the lookup and loop_of(). */
+    if (w->s->direct) {
+        sink_resume_task(w);
+        return NULL;
+    }
     pthread_mutex_lock(&w->s->lock);
     ph_loop_t *loop = sink_find(w->s, w->req) ? w->s->api->loop_of(w->req) : NULL;
     pthread_mutex_unlock(&w->s->lock);
