@@ -23,6 +23,8 @@
  */
 #include <plughttpd/plugin.h>
 
+#include "fx_threads.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,7 @@ typedef struct guard {
     uint64_t max;
     uint64_t delay_ms;
     char prefix[128];
+    fx_threads_t threads; /* the async mode's deciders */
 } guard_t;
 
 static int guard_fail(ph_error_t *err, int key, const char *msg, const char *what)
@@ -91,13 +94,16 @@ static int guard_create(const ph_create_args_t *args, void **instance, ph_error_
             return PH_ERROR;
         }
     }
+    fx_threads_init(&g->threads);
     *instance = g;
     return PH_OK;
 }
 
 static void guard_destroy(void *instance)
 {
-    free(instance);
+    guard_t *g = instance;
+    fx_join_all(&g->threads);
+    free(g);
 }
 
 /* Builds the refusal; returns PH_DONE, or PH_ERROR when the core refused a
@@ -154,12 +160,10 @@ static int guard_async(const guard_t *g, ph_request_t *req)
     job->g = g;
     job->req = req;
     job->allow = guard_has_header(g, req);
-    pthread_t t;
-    if (pthread_create(&t, NULL, guard_thread, job) != 0) {
+    if (fx_spawn((fx_threads_t *)&g->threads, guard_thread, job) != 0) {
         free(job);
         return PH_ERROR;
     }
-    pthread_detach(t);
     g->api->log(PH_LOG_INFO, "guard %s: pending", g->prefix);
     return PH_PENDING;
 }

@@ -20,6 +20,8 @@
  */
 #include <plughttpd/plugin.h>
 
+#include "fx_threads.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -35,6 +37,7 @@ typedef struct later {
     char name[64];
     pthread_mutex_t lock;
     later_job_t *jobs; /* pending requests, for on_cancel */
+    fx_threads_t threads;
 } later_t;
 
 struct later_job {
@@ -74,6 +77,7 @@ static int later_create(const ph_create_args_t *args, void **instance, ph_error_
         }
     }
     pthread_mutex_init(&l->lock, NULL);
+    fx_threads_init(&l->threads);
     *instance = l;
     return PH_OK;
 }
@@ -81,6 +85,7 @@ static int later_create(const ph_create_args_t *args, void **instance, ph_error_
 static void later_destroy(void *instance)
 {
     later_t *l = instance;
+    fx_join_all(&l->threads);
     l->api->log(PH_LOG_INFO, "later %s: destroy", l->name);
     pthread_mutex_destroy(&l->lock);
     free(l);
@@ -169,15 +174,13 @@ static int later_handle(void *instance, ph_request_t *req)
     pthread_mutex_lock(&l->lock);
     j->next = l->jobs;
     l->jobs = j;
-    pthread_t t;
-    if (pthread_create(&t, NULL, later_thread, j) != 0) {
+    if (fx_spawn(&l->threads, later_thread, j) != 0) {
         l->jobs = j->next;
         pthread_mutex_unlock(&l->lock);
         pthread_cond_destroy(&j->cond);
         free(j);
         return PH_ERROR;
     }
-    pthread_detach(t);
     pthread_mutex_unlock(&l->lock);
     return PH_PENDING;
 }

@@ -28,6 +28,8 @@
  */
 #include <plughttpd/plugin.h>
 
+#include "fx_threads.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +49,7 @@ typedef struct sink {
     int direct;
     pthread_mutex_t lock;
     sink_req_t *reqs; /* requests between handle() and their cleanup */
+    fx_threads_t threads;
 } sink_t;
 
 struct sink_req {
@@ -86,6 +89,7 @@ static int sink_create(const ph_create_args_t *args, void **instance, ph_error_t
         }
     }
     pthread_mutex_init(&s->lock, NULL);
+    fx_threads_init(&s->threads);
     *instance = s;
     return PH_OK;
 }
@@ -93,6 +97,7 @@ static int sink_create(const ph_create_args_t *args, void **instance, ph_error_t
 static void sink_destroy(void *instance)
 {
     sink_t *s = instance;
+    fx_join_all(&s->threads);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -195,7 +200,6 @@ static void *sink_timer_thread(void *arg)
 static int sink_pause(sink_t *s, ph_request_t *req)
 {
     sink_wake_t *w = malloc(sizeof(*w));
-    pthread_t t;
     if (!w)
         return PH_ERROR;
     w->s = s;
@@ -205,11 +209,10 @@ static int sink_pause(sink_t *s, ph_request_t *req)
         free(w);
         return PH_ERROR;
     }
-    if (pthread_create(&t, NULL, sink_timer_thread, w) != 0) {
+    if (fx_spawn(&w->s->threads, sink_timer_thread, w) != 0) {
         free(w);
         return PH_ERROR;
     }
-    pthread_detach(t);
     return PH_OK;
 }
 
