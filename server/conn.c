@@ -485,6 +485,10 @@ static void replace_held(conn_t *c, int status)
 
 static void handler_timed_out(conn_t *c)
 {
+    if (c->req == NULL) { /* nothing is waited on: nothing to answer */
+        close_conn(c);
+        return;
+    }
     log_warn("handler for \"%s\" still %s after handler_timeout: answering 504", c->req->path ? c->req->path : "",
              c->body_paused ? "pausing its body" : "running");
     replace_held(c, 504);
