@@ -21,6 +21,7 @@ void request_init(ph_request_t *req, pool_t *p)
     req->pool = p;
     req->status = 200;
     req->headers_tail = &req->headers;
+    req->trailers_tail = &req->trailers;
     req->file_fd = -1;
     req->spill_fd = -1;
 }
@@ -288,17 +289,27 @@ static resp_header_t *header_new(ph_request_t *req, const char *name, const char
     return h;
 }
 
-static int api_add_header(ph_request_t *req, const char *name, const char *value)
+/* Appends a checked field at *tail (headers or trailers); NULL when it was
+ * refused (the response is then a 500) or memory ran out. */
+static resp_header_t *field_append(ph_request_t *req, resp_header_t ***tail, const char *name, const char *value)
 {
     if (!header_ok(name, value)) {
         header_refused(req, name, value);
-        return PH_ERROR;
+        return NULL;
     }
     resp_header_t *h = header_new(req, name, value);
     if (h == NULL)
+        return NULL;
+    **tail = h;
+    *tail = &h->next;
+    return h;
+}
+
+static int api_add_header(ph_request_t *req, const char *name, const char *value)
+{
+    resp_header_t *h = field_append(req, &req->headers_tail, name, value);
+    if (h == NULL)
         return PH_ERROR;
-    *req->headers_tail = h;
-    req->headers_tail = &h->next;
     if (h->nlen == 12 && strncasecmp(name, "content-type", 12) == 0)
         req->has_content_type = 1;
     return PH_OK;
@@ -534,18 +545,7 @@ static int api_early_hints(ph_request_t *req, const ph_kv_t *h, size_t n)
 
 static int api_add_trailer(ph_request_t *req, const char *name, const char *value)
 {
-    if (!header_ok(name, value)) {
-        header_refused(req, name, value);
-        return PH_ERROR;
-    }
-    resp_header_t *h = header_new(req, name, value);
-    if (h == NULL)
-        return PH_ERROR;
-    if (req->trailers_tail == NULL)
-        req->trailers_tail = &req->trailers;
-    *req->trailers_tail = h;
-    req->trailers_tail = &h->next;
-    return PH_OK;
+    return field_append(req, &req->trailers_tail, name, value) ? PH_OK : PH_ERROR;
 }
 
 static int api_resume(ph_request_t *req, int rc)

@@ -21,6 +21,19 @@ static char *u64_digits(uint64_t v, char buf[20])
 }
 #define ADDLIT(b, s) add((b), (s), sizeof(s) - 1)
 
+/* "HTTP/1.1 NNN Reason\r\n" */
+static int status_line(buf_t *out, int status)
+{
+    char st[13] = "HTTP/1.1 000 ";
+    st[9] = (char)('0' + status / 100);
+    st[10] = (char)('0' + status / 10 % 10);
+    st[11] = (char)('0' + status % 10);
+    const char *reason = request_reason(status);
+    if (add(out, st, sizeof st) < 0 || add(out, reason, strlen(reason)) < 0)
+        return -1;
+    return ADDLIT(out, CRLF);
+}
+
 static int body_allowed(int status) { return !(status == 204 || status == 304 || status < 200); }
 
 int response_head(const ph_request_t *req, int is_head, const char *date, buf_t *out, response_info_t *info)
@@ -44,14 +57,7 @@ int response_head(const ph_request_t *req, int is_head, const char *date, buf_t 
         return -1;
     size_t before = buf_pending(out); /* invariant under compaction */
     char line[64];
-    char st[13] = "HTTP/1.1 000 ";
-    st[9] = (char)('0' + status / 100);
-    st[10] = (char)('0' + status / 10 % 10);
-    st[11] = (char)('0' + status % 10);
-    if (add(out, st, sizeof st) < 0)
-        return -1;
-    const char *reason = request_reason(status);
-    if (add(out, reason, strlen(reason)) < 0 || ADDLIT(out, CRLF "Server: " PH_SERVER_NAME CRLF "Date: ") < 0 ||
+    if (status_line(out, status) < 0 || ADDLIT(out, "Server: " PH_SERVER_NAME CRLF "Date: ") < 0 ||
         add(out, date, strlen(date)) < 0 || ADDLIT(out, CRLF) < 0)
         return -1;
 
@@ -118,12 +124,7 @@ int response_chunk_last(buf_t *out, const resp_header_t *trailers)
 
 int response_informational(buf_t *out, int status, const ph_kv_t *h, size_t n)
 {
-    char st[13] = "HTTP/1.1 000 ";
-    st[9] = (char)('0' + status / 100);
-    st[10] = (char)('0' + status / 10 % 10);
-    st[11] = (char)('0' + status % 10);
-    const char *reason = request_reason(status);
-    if (add(out, st, sizeof st) < 0 || add(out, reason, strlen(reason)) < 0 || ADDLIT(out, CRLF) < 0)
+    if (status_line(out, status) < 0)
         return -1;
     for (size_t i = 0; i < n; i++)
         if (add(out, h[i].key, strlen(h[i].key)) < 0 || ADDLIT(out, ": ") < 0 ||

@@ -330,17 +330,12 @@ int worker_ended(const worker_t *w) { return __atomic_load_n(&w->ended, __ATOMIC
 
 /* --- messages ---------------------------------------------------------------- */
 
-static void post(worker_t *w, enum msg_kind kind, void *ptr)
+/* Queues m and wakes w, or frees m when w takes no more messages: returns
+ * 0 or -1. The wake-up is sent under the lock: other threads are not
+ * ordered with the stop, and once closed is set (under the lock) the
+ * eventfd may be closed and its number reused. */
+static int enqueue(worker_t *w, wmsg_t *m)
 {
-    wmsg_t *m = malloc(sizeof *m);
-    if (m == NULL)
-        abort(); /* a lost message would leak a generation or hang a request */
-    m->kind = kind;
-    m->ptr = ptr;
-    m->next = NULL;
-    /* Under the lock, as for tasks: a plugin's resume() or stream_wake()
-     * may come from its own thread after the loop has ended (a shutdown
-     * that gave up waiting on it); its request is then left as it is. */
     pthread_mutex_lock(&w->lock);
     int closed = w->closed;
     if (!closed) {
@@ -351,6 +346,21 @@ static void post(worker_t *w, enum msg_kind kind, void *ptr)
     pthread_mutex_unlock(&w->lock);
     if (closed)
         free(m);
+    return closed ? -1 : 0;
+}
+
+static void post(worker_t *w, enum msg_kind kind, void *ptr)
+{
+    wmsg_t *m = malloc(sizeof *m);
+    if (m == NULL)
+        abort(); /* a lost message would leak a generation or hang a request */
+    m->kind = kind;
+    m->ptr = ptr;
+    m->next = NULL;
+    /* a plugin's resume() or stream_wake() may come from its own thread
+     * after the loop has ended (a shutdown that gave up waiting on it);
+     * its request is then left as it is */
+    enqueue(w, m);
 }
 
 void worker_post_gen(worker_t *w, gen_t *g) { post(w, MSG_GEN, g); }
@@ -369,20 +379,7 @@ int worker_post_task(worker_t *w, void (*fn)(void *), void *arg)
     if (m == NULL)
         return -1;
     *m = (wmsg_t){.kind = MSG_TASK, .ptr = arg, .fn = fn};
-    /* The wake-up is sent under the lock: a plugin's thread is not
-     * ordered with the stop, and once closed is set (under the lock) the
-     * eventfd may be closed and its number reused. */
-    pthread_mutex_lock(&w->lock);
-    int closed = w->closed;
-    if (!closed) {
-        *w->inbox_tail = m;
-        w->inbox_tail = &m->next;
-        ev_async_send(&w->wake);
-    }
-    pthread_mutex_unlock(&w->lock);
-    if (closed)
-        free(m);
-    return closed ? -1 : 0;
+    return enqueue(w, m);
 }
 
 static void begin_stop(worker_t *w)
