@@ -67,6 +67,15 @@ static uint64_t async_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The millisecond at or after now: a delay counted from it is never cut
+ * short by the part of a millisecond already gone. */
+static uint64_t async_now_ms_up(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + ((uint64_t)ts.tv_nsec + 999999u) / 1000000u;
+}
+
 /* --- create / destroy ---------------------------------------------------- */
 
 static int async_refuse(ph_error_t *err, int key, const char *what, const char *value)
@@ -274,7 +283,7 @@ static void async_process_exit(void *instance, unsigned index)
 static int async_enqueue(async_t *a, async_job_t *job)
 {
     int rc = PH_ERROR;
-    job->due_ms = async_now_ms() + a->delay_ms;
+    job->due_ms = async_now_ms_up() + a->delay_ms;
     pthread_mutex_lock(&a->lock);
     if (a->running && !a->stopping) {
         job->next = a->jobs;
