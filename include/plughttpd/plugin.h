@@ -54,7 +54,7 @@ extern "C" {
 
 #define PH_ABI_MAGIC 0x70684731u /* "phG1" */
 #define PH_ABI_MAJOR 1u
-#define PH_ABI_MINOR 3u
+#define PH_ABI_MINOR 4u
 
 /* Name of the one symbol a plugin exports. */
 #define PH_PLUGIN_SYMBOL "plughttpd_plugin"
@@ -96,6 +96,20 @@ extern "C" {
  * PH_PENDING and calls api->resume() when its answer is ready, usually
  * from on_body() once it has seen the last piece. Needs hooks->on_body. */
 #define PH_PLUGIN_STREAM_BODY 0x4u
+/* ABI 1.4: handle() runs as a coroutine on the worker's event loop (see
+ * "Coroutines" below): it may call the api->co_* and api->sock_* functions,
+ * which look blocking but let the loop serve other connections while they
+ * wait. A route asks the same of any plugin with "coroutine = yes" (and
+ * sets the stack with "coroutine_stack = 64k"). With PH_PLUGIN_STREAM_BODY
+ * as well, handle() starts when the head is complete and reads the body
+ * with api->co_body_read() (on_body is then not needed and not called).
+ * Not with PH_PLUGIN_BLOCKING. */
+#define PH_PLUGIN_COROUTINE 0x8u
+/* ABI 1.4: the plugin takes "Upgrade" requests (WebSocket and the like)
+ * and switches protocols with api->upgrade(). Without it the core answers
+ * such requests as if the Upgrade header were absent (RFC 9110 section
+ * 7.8 lets a server ignore it). Needs PH_PLUGIN_COROUTINE. */
+#define PH_PLUGIN_UPGRADE 0x10u
 
 /* A byte span. Not NUL-terminated unless documented; valid for the duration
  * of the request unless documented otherwise. */
@@ -185,6 +199,44 @@ typedef struct ph_server_info {
 } ph_server_info_t;
 
 typedef int (*ph_route_visit_fn)(void *arg, const ph_route_info_t *route);
+
+/* ABI 1.4: a socket for coroutines, with a read buffer (see "Coroutines").
+ * Opaque; the plugin's until sock_close(). */
+typedef struct ph_sock ph_sock_t;
+
+/* ABI 1.4: one descriptor for api->co_poll(). */
+typedef struct ph_pollfd {
+    int fd;
+    unsigned events;  /* PH_EV_READ | PH_EV_WRITE */
+    unsigned revents; /* set by co_poll(): what is ready (PH_EV_HUP too) */
+} ph_pollfd_t;
+
+/* ABI 1.4: an HTTP/1 response head, as api->parse_response() reads it.
+ * The caller sets size, names, values and cap; the parser fills the rest.
+ * Spans point into the parsed buffer. */
+typedef struct ph_http_response {
+    uint32_t size;          /* sizeof *out, set by the caller */
+    int status;             /* 100-999 */
+    int version;            /* 10 or 11 */
+    ph_str_t reason;        /* may be empty */
+    ph_str_t *names;        /* caller's arrays of cap entries */
+    ph_str_t *values;       /* values without leading/trailing OWS */
+    size_t cap;
+    size_t nheaders;        /* fields found (all <= cap) */
+    int64_t content_length; /* -1 when absent */
+    int chunked;            /* Transfer-Encoding's last coding is chunked */
+    int keep_alive;         /* the connection may carry another request,
+                               after Connection and the version's default */
+} ph_http_response_t;
+
+/* api->chunked_decode(): the chunked body goes on. */
+#define PH_CHUNKED_MORE ((ssize_t)-2)
+
+/* ABI 1.4: state of api->chunked_decode(). Opaque; set it up with
+ * api->chunked_init(). */
+typedef struct ph_chunked {
+    uint64_t opaque[4];
+} ph_chunked_t;
 
 /*
  * The function table. The server fills it; a plugin only reads it. Every
@@ -420,6 +472,165 @@ typedef struct ph_server_api {
      * own. NULL when out of memory. Freed with the request: release what
      * the slot points to with on_cleanup(). Same threads as the request. */
     void **(*slot)(ph_request_t *req, const void *instance);
+
+    /* --- ABI 1.4: coroutines -------------------------------------------
+     * A coroutine is code with its own small stack that runs on a worker
+     * thread's event loop. Its co_* and sock_* calls look blocking: while
+     * one waits, the coroutine is suspended and the loop serves everyone
+     * else; when the event comes the call returns. Thousands may wait at
+     * once on one thread. Handlers run as coroutines with
+     * PH_PLUGIN_COROUTINE or the route key "coroutine = yes"; co_spawn()
+     * starts others.
+     *
+     * Results. The calls that wait return a count or 0 on success, or a
+     * negative errno value:
+     *   -ETIMEDOUT  timeout_ms passed (timeout_ms < 0: no timeout; 0: do
+     *               not wait, only what is ready now)
+     *   -ECANCELED  the coroutine's request was cancelled (client gone,
+     *               handler_timeout, shutdown, reload drain of a
+     *               co_spawn()ed coroutine: see co_cancel); once cancelled,
+     *               every further waiting call returns -ECANCELED at once,
+     *               so the code unwinds: free what it holds and return
+     *   -EPERM      not called on a coroutine
+     *   others      the system's (-ECONNREFUSED, -EPIPE, -ENOMEM, ...)
+     *
+     * Rules inside a coroutine:
+     *   - never call what blocks the thread: blocking sockets, sleep(),
+     *     blocking DNS (getaddrinfo), file or database calls that wait on
+     *     the network; use co_* instead, or run the blocking call with
+     *     co_blocking();
+     *   - thread-local state does not carry across a waiting call: the
+     *     coroutine resumes on the same thread, but other coroutines ran
+     *     in between (errno included: read it right after the call);
+     *   - no mutex may be held across a waiting call;
+     *   - the stack is small (route key coroutine_stack, 64 KiB unless
+     *     set): no large arrays on it; allocate them. An overflow hits a
+     *     guard page: the server logs the route and stops the process
+     *     (never silent corruption);
+     *   - request calls (api->set_status, add_header, body_append, ...)
+     *     are allowed on the coroutine of that request's handler.
+     *
+     * co_active: 1 on a coroutine, else 0. */
+    int (*co_active)(void);
+    /* Waits ms milliseconds: 0 or -ECANCELED. */
+    int (*co_sleep)(uint64_t ms);
+    /* Waits until fd (non-blocking; stays the caller's) is ready for
+     * events: returns the events ready (> 0; PH_EV_HUP included on hang-up
+     * or error), -ETIMEDOUT or -ECANCELED. */
+    int (*co_wait_fd)(int fd, unsigned events, int64_t timeout_ms);
+    /* Waits until one of fds[0..n) is ready: sets each revents and returns
+     * how many are ready (> 0), or a negative errno (n <= 64). */
+    int (*co_poll)(ph_pollfd_t *fds, size_t n, int64_t timeout_ms);
+    /* Resolves "host:port" without blocking the loop (getaddrinfo on a
+     * helper thread) and writes the first address, numeric, as co_connect
+     * takes it ("192.0.2.1:80", "[2001:db8::1]:80"), NUL-terminated, to
+     * out[0..cap). 0, -ENOENT (no such name), -EAGAIN (temporary failure),
+     * -ENOSPC (cap too small), -ETIMEDOUT, -ECANCELED. A numeric address
+     * is copied as it is. */
+    int (*co_resolve)(const char *hostport, char *out, size_t cap, int64_t timeout_ms);
+    /* Runs fn(arg) on a helper thread (the server's blocking pool) and
+     * returns when it has returned: 0, or -ENOMEM when it could not be
+     * queued (fn did not run). fn always runs to its end: a cancellation
+     * meanwhile does not interrupt it; co_blocking() then still waits for
+     * it and returns -ECANCELED. For blocking libraries (SQLite, libpq's
+     * synchronous calls, file I/O) from a coroutine. */
+    int (*co_blocking)(ph_task_fn fn, void *arg);
+    /* Starts fn(arg) as a coroutine on loop (a worker's; from any thread;
+     * it starts soon, on that loop's thread), with a stack of stack_size
+     * bytes (0: 64 KiB). Not tied to a request: for background work such
+     * as a health check. Returns a handle for co_cancel(), or NULL (out of
+     * memory, loop stopped). The server cancels it when the loop stops;
+     * the handle is valid until fn returns. */
+    void *(*co_spawn)(ph_loop_t *loop, ph_task_fn fn, void *arg, size_t stack_size);
+    /* Cancels a co_spawn()ed coroutine (its loop's thread only, not from
+     * that coroutine): its waiting call returns -ECANCELED, and co_cancel
+     * returns only after fn has returned (run thread_exit's cleanup with
+     * it before destroy()). */
+    void (*co_cancel)(void *handle);
+
+    /* Sockets. sock_new() wraps a connected non-blocking descriptor
+     * (ownership passes to the socket) with a read buffer of buffer bytes
+     * (0: 16 KiB); NULL when out of memory (fd is then closed). A socket
+     * may outlive a request (a keep-alive pool), and is used by one
+     * coroutine at a time, on one thread at a time (moving between
+     * threads is allowed between calls). */
+    ph_sock_t *(*sock_new)(int fd, size_t buffer);
+    /* Connects to "host:port", "[v6]:port" or "unix:/path" (names through
+     * co_resolve) within timeout_ms: 0 with *out set, or -errno
+     * (-ECONNREFUSED, -ETIMEDOUT, -ENOENT, ...). */
+    int (*co_connect)(const char *address, int64_t timeout_ms, ph_sock_t **out);
+    /* Reads what is buffered, else waits for data: > 0 bytes, 0 at the
+     * peer's end of stream, or -errno. */
+    ssize_t (*sock_read)(ph_sock_t *s, void *buf, size_t cap, int64_t timeout_ms);
+    /* Reads exactly n bytes into buf: n, or -errno (-EPIPE when the
+     * stream ends first; what was read is lost). */
+    ssize_t (*sock_read_exactly)(ph_sock_t *s, void *buf, size_t n, int64_t timeout_ms);
+    /* Reads up to and including delim (dlen bytes): *line spans it, in the
+     * socket's buffer, valid until the next call on s; returns line->len.
+     * -ENOBUFS when max bytes (at most the buffer's size) hold no delim,
+     * -EPIPE when the stream ends first. */
+    ssize_t (*sock_read_until)(ph_sock_t *s, const char *delim, size_t dlen, size_t max, ph_str_t *line,
+                               int64_t timeout_ms);
+    /* Writes all len bytes: len, or -errno (-EPIPE, -ETIMEDOUT: some may
+     * have been sent). Never raises SIGPIPE. */
+    ssize_t (*sock_write)(ph_sock_t *s, const void *buf, size_t len, int64_t timeout_ms);
+    /* Bytes read from the peer and not yet taken by the caller (a pooled
+     * connection must have none). */
+    size_t (*sock_buffered)(const ph_sock_t *s);
+    /* The descriptor (the socket's: do not close it). */
+    int (*sock_fd)(const ph_sock_t *s);
+    /* Closes the descriptor and frees s. Any thread, not while a call on s
+     * waits. */
+    void (*sock_close)(ph_sock_t *s);
+
+    /* The request body, from the handler's coroutine: the next decoded
+     * bytes (> 0), 0 at its end, or -errno (-ECANCELED, -ETIMEDOUT,
+     * -EMSGSIZE: over max_body_bytes, the client is answered 413). A
+     * buffered body (no PH_PLUGIN_STREAM_BODY) is read from memory. While
+     * nobody reads, the core stops reading the socket (back-pressure). */
+    ssize_t (*co_body_read)(ph_request_t *req, void *buf, size_t cap, int64_t timeout_ms);
+    /* Sends the response head now, as set so far, with length bytes of
+     * body to follow (length >= 0: Content-Length) or an unknown length
+     * (-1: chunked for HTTP/1.1, close-delimited for HTTP/1.0; trailers
+     * from add_trailer() go after the last chunk). Then co_send() writes
+     * the body, and the handler's return ends it (PH_OK; anything else, or
+     * fewer bytes than announced, aborts the connection). Output filters
+     * apply as to any stream. Once responded, handler_timeout no longer
+     * applies (the response is under way); the plugin bounds its own
+     * waits. A HEAD request's body bytes are taken and dropped. */
+    int (*co_respond)(ph_request_t *req, int64_t length);
+    /* Queues len bytes (copied) of the body after co_respond(); waits
+     * while the client is slower than the producer (output above a few
+     * hundred KiB), so memory stays flat. len, or -errno (-ECANCELED:
+     * the client left; -EMSGSIZE: more than the announced length). */
+    ssize_t (*co_send)(ph_request_t *req, const void *data, size_t len, int64_t timeout_ms);
+    /* PH_PLUGIN_UPGRADE: switches protocols. Sends "101 Switching
+     * Protocols" with the headers set so far (the plugin adds Upgrade:;
+     * the core adds "Connection: upgrade") and hands the client
+     * connection over: *client reads what the client sent after the
+     * request head (already-received bytes included) and writes to it.
+     * From then on the connection is the plugin's: no HTTP, no timeouts
+     * but its own; sock_close(*client) when done (the handler's return
+     * without it closes it too). Only from the handler's coroutine, for a
+     * request without a body, before anything was sent. PH_OK, or
+     * PH_ERROR (not an Upgrade request, not allowed, already answered). */
+    int (*upgrade)(ph_request_t *req, ph_sock_t **client);
+
+    /* --- ABI 1.4: HTTP/1 helpers (pure; any thread) --------------------- */
+    /* Parses a response head from buf[0..len): returns its length through
+     * the empty line (> 0), 0 when more bytes are needed, PH_ERROR when it
+     * is not a valid HTTP/1.x response head (bad status line or field,
+     * obs-fold, bare LF, more fields than out->cap, a bad or conflicting
+     * Content-Length, Content-Length with Transfer-Encoding). */
+    int (*parse_response)(const char *buf, size_t len, ph_http_response_t *out);
+    /* The server's own chunked decoder, for a body that arrives chunked:
+     * decodes buf[0..*len) in place, leaving the data in buf[0..*len).
+     * Returns PH_CHUNKED_MORE when the body goes on (call again with the
+     * next bytes), PH_ERROR when malformed, or, at the end
+     * of the last chunk and trailers, the number of bytes after them (at
+     * buf[*len] on). max_trailer_bytes bounds trailers and extensions. */
+    void (*chunked_init)(ph_chunked_t *c);
+    ssize_t (*chunked_decode)(ph_chunked_t *c, char *buf, size_t *len, size_t max_trailer_bytes);
 } ph_server_api_t;
 
 /* True when the server's table has the member (safe across minors). */
