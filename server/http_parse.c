@@ -735,6 +735,131 @@ need_more:
     return HP_INCOMPLETE;
 }
 
+/* ---- response head ------------------------------------------------------ */
+
+static int resp_fail(hp_response_t *r, const char *why)
+{
+    r->error = why;
+    return HP_ERROR;
+}
+
+/*
+ * The status line's fixed part, "HTTP/1.x NNN ", checked byte by byte so a
+ * wrong byte fails at once, however few have arrived. Returns the bytes
+ * checked (13 when all are there) or HP_ERROR.
+ */
+static int status_prefix(hp_response_t *r, const unsigned char *b, size_t end)
+{
+    static const char shape[] = "HTTP/#.# ### "; /* '#': DIGIT */
+    size_t i, n = end < 13 ? end : 13;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = b[i];
+
+        if (shape[i] == '#' ? !IS_DIGIT(c) : c != (unsigned char)shape[i])
+            return resp_fail(r, i < 8 ? "malformed HTTP version" : "malformed status line");
+        if (i == 5 && c != '1')
+            return resp_fail(r, "HTTP version not supported");
+        if (i == 9 && c == '0')
+            return resp_fail(r, "status code below 100");
+    }
+    return (int)n;
+}
+
+/* Content-Length, Transfer-Encoding and Connection, one field at a time. */
+static int response_field(hp_response_t *r, const unsigned char *b, const hp_header_t *h, te_state_t *te,
+                          int *conn_close, int *conn_keep)
+{
+    const char *cb = (const char *)b, *why;
+
+    switch (h->name.len) {
+    case 10:
+        if (hp_span_ieq(cb, h->name, "connection"))
+            scan_connection(b, h->value, conn_close, conn_keep);
+        break;
+    case 14:
+        if (hp_span_ieq(cb, h->name, "content-length") &&
+            parse_content_length(&r->content_length, b, h->value, &why) != HP_OK)
+            return resp_fail(r, why);
+        break;
+    case 17:
+        if (hp_span_ieq(cb, h->name, "transfer-encoding"))
+            scan_transfer_encoding(te, b, h->value);
+        break;
+    default:
+        break;
+    }
+    return HP_OK;
+}
+
+/* Framing checks once the head is complete (see hp_parse_response()). */
+static int finish_response(hp_response_t *r, const te_state_t *te, int conn_close, int conn_keep)
+{
+    if (te->seen) {
+        if (r->content_length >= 0)
+            return resp_fail(r, "both Content-Length and Transfer-Encoding");
+        if (r->version_minor == 0)
+            return resp_fail(r, "Transfer-Encoding in an HTTP/1.0 response");
+        if (te->bad)
+            return resp_fail(r, "empty Transfer-Encoding element");
+        if (te->nchunked > 1)
+            return resp_fail(r, "chunked applied more than once");
+        r->chunked = te->last_chunked;
+    }
+    r->keep_alive = !conn_close && (r->version_minor > 0 || conn_keep);
+    return HP_OK;
+}
+
+int hp_parse_response(hp_response_t *r, const char *buf, size_t len, hp_field_fn fn, void *arg)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    size_t end = len < INT_MAX ? len : INT_MAX, p;
+    te_state_t te = {0};
+    int state = S_FIELD_START, conn_close = 0, conn_keep = 0, rc;
+    const char *why = NULL;
+    hp_header_t h;
+
+    memset(r, 0, sizeof(*r));
+    r->content_length = -1;
+    rc = status_prefix(r, b, end);
+    if (rc < 13)
+        return rc == HP_ERROR ? HP_ERROR : HP_INCOMPLETE;
+    r->version_minor = b[7] == '0' ? 0 : 1;
+    r->status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+    p = skip_field_words(b, 13, end);
+    while (p < end && (cls[b[p]] & C_FIELD))
+        p++;
+    if (p < end && b[p] != '\r')
+        return resp_fail(r, b[p] == '\n' ? "status line not ended by CRLF" : "control byte in reason phrase");
+    if (p + 1 >= end)
+        goto need_more;
+    if (b[p + 1] != '\n')
+        return resp_fail(r, "bare CR in status line");
+    r->reason = span(13, p - 13);
+    p += 2;
+
+    while ((rc = scan_field_line(b, &p, end, &state, &h, &why)) == FL_FIELD) {
+        if (response_field(r, b, &h, &te, &conn_close, &conn_keep) != HP_OK)
+            return HP_ERROR;
+        if (fn != NULL && fn(arg, r->nheaders, h.name, h.value) != 0)
+            return resp_fail(r, "too many header fields");
+        r->nheaders++;
+    }
+    if (rc == FL_ERROR)
+        return resp_fail(r, why);
+    if (rc == HP_INCOMPLETE)
+        goto need_more;
+    if (finish_response(r, &te, conn_close, conn_keep) != HP_OK)
+        return HP_ERROR;
+    return (int)p;
+
+need_more:
+    /* The head would end past INT_MAX: its length could not be returned. */
+    if (len >= INT_MAX)
+        return resp_fail(r, "response head too large");
+    return HP_INCOMPLETE;
+}
+
 /* ---- chunked body -------------------------------------------------------- */
 
 enum {
