@@ -522,6 +522,7 @@ int coro_thread_init(void)
         T.altstack = p;
         T.altstack_len = len;
     }
+    T.switches = 0;
     pthread_once(&segv_once, segv_install);
     if (segv_err) {
         errno = segv_err;
