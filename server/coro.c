@@ -103,8 +103,8 @@ static size_t page_size(void)
     return ps;
 }
 
-static char *stack_lo(const coro_t *c) { return c->map + page_size(); }
-static char *stack_hi(const coro_t *c) { return c->map + c->map_len; }
+static inline char *stack_lo(const coro_t *c) { return c->map + page_size(); }
+static inline char *stack_hi(const coro_t *c) { return c->map + c->map_len; }
 
 /* ---- sanitizers: announce every stack switch to ASan ---------------- */
 

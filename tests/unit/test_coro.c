@@ -13,6 +13,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fenv.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -404,6 +405,35 @@ START_TEST(longjmp_inside)
 }
 END_TEST
 
+/* ---- floating-point control ---- */
+
+/* The rounding mode is part of a context: a coroutine's setting stays with
+ * it across switches and does not leak to the thread's stack. */
+static void round_up(void *arg)
+{
+    int *seen = arg;
+    fesetround(FE_UPWARD);
+    coro_yield();
+    seen[0] = fegetround() == FE_UPWARD;
+    fesetround(FE_TONEAREST);
+}
+
+START_TEST(fp_control)
+{
+    int seen[1] = {0};
+    ck_assert_int_eq(fegetround(), FE_TONEAREST);
+    coro_t *c = coro_new(round_up, seen, 0, "fp");
+    ck_assert_int_eq(coro_resume(c), 0);
+    ck_assert_int_eq(fegetround(), FE_TONEAREST);
+    fesetround(FE_TOWARDZERO);
+    ck_assert_int_eq(coro_resume(c), 1);
+    ck_assert_int_eq(seen[0], 1);
+    ck_assert_int_eq(fegetround(), FE_TOWARDZERO);
+    fesetround(FE_TONEAREST);
+    coro_free(c);
+}
+END_TEST
+
 /* ---- free of a coroutine that never ran ---- */
 
 START_TEST(free_unresumed)
@@ -548,6 +578,7 @@ static Suite *coro_suite(void)
     tcase_add_test(t, deep_recursion);
     tcase_add_test(t, locals_across_yield);
     tcase_add_test(t, longjmp_inside);
+    tcase_add_test(t, fp_control);
     tcase_add_test(t, free_unresumed);
     tcase_add_test(t, overflow_report);
     tcase_add_test(t, other_fault);
