@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sbuf.h"
 
 /* The hand-written switch where there is one, ucontext elsewhere (or when
  * configure was told --with-coro-switch=ucontext, or a test defines
@@ -97,10 +98,13 @@ static __thread struct coro_thread T __attribute__((tls_model("initial-exec")));
 
 static size_t page_size(void)
 {
-    static size_t ps;
-    if (ps == 0)
-        ps = (size_t)sysconf(_SC_PAGESIZE);
-    return ps;
+    static size_t ps; /* any thread may set it first: the same value */
+    size_t v = __atomic_load_n(&ps, __ATOMIC_RELAXED);
+    if (v == 0) {
+        v = (size_t)sysconf(_SC_PAGESIZE);
+        __atomic_store_n(&ps, v, __ATOMIC_RELAXED);
+    }
+    return v;
 }
 
 static inline char *stack_lo(const coro_t *c) { return c->map + page_size(); }
@@ -379,35 +383,27 @@ static int is_overflow(const coro_t *c, const siginfo_t *si, const void *uctx)
     return sp != 0 && sp < lo && lo - sp < CORO_STACK_MAX;
 }
 
-/* Async-signal-safe formatting: the decimal digits of v at p. */
-static size_t put_u(char *p, uint64_t v, int width)
+/* Async-signal-safe formatting (sbuf_put is a bounded memcpy; no printf,
+ * no gmtime_r): v in decimal, at least width digits. */
+static void put_dec(sbuf_t *b, uint64_t v, int width)
 {
-    char d[24];
+    char d[20];
     int n = 0;
     do {
-        d[n++] = (char)('0' + v % 10);
+        d[sizeof d - 1 - n] = (char)('0' + v % 10);
         v /= 10;
-    } while (v);
-    while (n < width)
-        d[n++] = '0';
-    for (int i = 0; i < n; i++)
-        p[i] = d[n - 1 - i];
-    return (size_t)n;
-}
-
-static size_t put_s(char *p, const char *s, size_t max)
-{
-    size_t n = 0;
-    while (s[n] && n < max) {
-        p[n] = s[n];
+        n++;
+    } while (v && n < (int)sizeof d);
+    while (n < width && n < (int)sizeof d) {
+        d[sizeof d - 1 - n] = '0';
         n++;
     }
-    return n;
+    sbuf_put(b, d + sizeof d - n, (size_t)n);
 }
 
-/* "YYYY-MM-DDTHH:MM:SSZ" of the epoch time t (proleptic Gregorian, from
- * the day count; gmtime_r is not async-signal-safe). */
-static size_t put_time(char *p, int64_t t)
+/* "YYYY-MM-DDTHH:MM:SSZ" of the epoch time t, from the day count
+ * (proleptic Gregorian calendar, as log.c's gmtime_r() gives). */
+static void put_time(sbuf_t *b, int64_t t)
 {
     int64_t days = t / 86400, rem = t % 86400;
     int64_t z = days + 719468;
@@ -419,38 +415,41 @@ static size_t put_time(char *p, int64_t t)
     int64_t d = doy - (153 * mp + 2) / 5 + 1;
     int64_t m = mp < 10 ? mp + 3 : mp - 9;
     int64_t y = yoe + era * 400 + (m <= 2);
-    size_t n = 0;
-    n += put_u(p + n, (uint64_t)y, 4);
-    p[n++] = '-';
-    n += put_u(p + n, (uint64_t)m, 2);
-    p[n++] = '-';
-    n += put_u(p + n, (uint64_t)d, 2);
-    p[n++] = 'T';
-    n += put_u(p + n, (uint64_t)(rem / 3600), 2);
-    p[n++] = ':';
-    n += put_u(p + n, (uint64_t)(rem / 60 % 60), 2);
-    p[n++] = ':';
-    n += put_u(p + n, (uint64_t)(rem % 60), 2);
-    p[n++] = 'Z';
-    return n;
+    put_dec(b, (uint64_t)y, 4);
+    sbuf_putc(b, '-');
+    put_dec(b, (uint64_t)m, 2);
+    sbuf_putc(b, '-');
+    put_dec(b, (uint64_t)d, 2);
+    sbuf_putc(b, 'T');
+    put_dec(b, (uint64_t)(rem / 3600), 2);
+    sbuf_putc(b, ':');
+    put_dec(b, (uint64_t)(rem / 60 % 60), 2);
+    sbuf_putc(b, ':');
+    put_dec(b, (uint64_t)(rem % 60), 2);
+    sbuf_putc(b, 'Z');
 }
 
-/* One error-log line, in log.c's format, with write(2) only. */
+/* One error-log line in log.c's format, written with write(2): "TIME
+ * [error] PID: coroutine stack overflow on LABEL (stack N bytes)". The
+ * label (a route prefix) is escaped so the line stays one line. */
 static void report_overflow(const coro_t *c)
 {
-    char buf[512];
-    size_t n = 0;
+    char line[512];
+    sbuf_t b;
+    sbuf_init(&b, line, sizeof line, 1);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    n += put_time(buf + n, (int64_t)ts.tv_sec);
-    n += put_s(buf + n, " [error] ", 16);
-    n += put_u(buf + n, (uint64_t)getpid(), 1);
-    n += put_s(buf + n, ": coroutine stack overflow on ", 64);
-    n += put_s(buf + n, c->label ? c->label : "(unnamed)", 256);
-    n += put_s(buf + n, " (stack ", 16);
-    n += put_u(buf + n, c->size, 1);
-    n += put_s(buf + n, " bytes)\n", 16);
-    if (write(log_error_fd(), buf, n) < 0) {
+    put_time(&b, (int64_t)ts.tv_sec);
+    sbuf_puts(&b, " [error] ");
+    put_dec(&b, (uint64_t)getpid(), 1);
+    sbuf_puts(&b, ": coroutine stack overflow on ");
+    const char *label = c->label ? c->label : "(unnamed)";
+    sbuf_put_escaped(&b, label, strlen(label), 256);
+    sbuf_puts(&b, " (stack ");
+    put_dec(&b, c->size, 1);
+    sbuf_puts(&b, " bytes)");
+    size_t n = sbuf_finish(&b, "\n", 1);
+    if (write(log_error_fd(), line, n) < 0) {
         /* nowhere left to report it; the crash still happens */
     }
 }

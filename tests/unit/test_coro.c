@@ -10,6 +10,7 @@
  * on the ucontext fallback.
  */
 #include "coro.h"
+#include "log.h"
 
 #include <check.h>
 #include <errno.h>
@@ -475,9 +476,10 @@ static void overflow(void *arg)
     (void)arg;
 }
 
-/* Runs the overflowing coroutine in a child with stderr on a pipe; returns
- * the wait status and what the child wrote. */
-static int overflow_child(char *out, size_t cap)
+/* Runs the overflowing coroutine in a child with stderr on a pipe (and the
+ * error log in logpath unless NULL); returns the wait status and what the
+ * child wrote to stderr; *child is its pid. */
+static int overflow_child(char *out, size_t cap, const char *logpath, pid_t *child)
 {
     int p[2];
     ck_assert_int_eq(pipe(p), 0);
@@ -487,6 +489,8 @@ static int overflow_child(char *out, size_t cap)
         dup2(p[1], STDERR_FILENO);
         close(p[0]);
         close(p[1]);
+        if (logpath && log_error_open(logpath) < 0)
+            _exit(89);
         if (coro_thread_init() < 0)
             _exit(90);
         coro_t *c = coro_new(overflow, NULL, CORO_STACK_MIN, "/deep/route");
@@ -495,6 +499,7 @@ static int overflow_child(char *out, size_t cap)
         coro_resume(c);
         _exit(92); /* not reached: the overflow kills the process */
     }
+    *child = pid;
     close(p[1]);
     size_t len = 0;
     ssize_t r;
@@ -514,12 +519,12 @@ static int overflow_child(char *out, size_t cap)
 START_TEST(overflow_report)
 {
     static char out[16384];
-    int status = overflow_child(out, sizeof out);
-    char want[128];
-    snprintf(want, sizeof want, ": coroutine stack overflow on /deep/route (stack %u bytes)\n",
-             (unsigned)CORO_STACK_MIN);
+    pid_t pid;
+    int status = overflow_child(out, sizeof out, NULL, &pid);
+    char want[160];
+    snprintf(want, sizeof want, "Z [error] %d: coroutine stack overflow on /deep/route (stack %u bytes)\n",
+             (int)pid, (unsigned)CORO_STACK_MIN);
     ck_assert_msg(strstr(out, want) != NULL, "no overflow report in: %s", out);
-    ck_assert_msg(strstr(out, " [error] ") != NULL, "not an error-log line: %s", out);
 #ifdef TEST_ASAN
     /* ASan's SIGSEGV handler runs after the report (it was installed
      * first, and the overflow handler hands the fault on): it prints its
@@ -530,6 +535,32 @@ START_TEST(overflow_report)
     ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "status %#x, not killed by SIGSEGV",
                   status);
 #endif
+}
+END_TEST
+
+/* With an error log file, the report goes there, as one whole line in the
+ * log's format, and not to stderr. */
+START_TEST(overflow_to_error_log)
+{
+    char path[] = "/tmp/test_coro_log_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    static char out[16384];
+    pid_t pid;
+    int status = overflow_child(out, sizeof out, path, &pid);
+    char log[4096];
+    ssize_t n = read(fd, log, sizeof log - 1);
+    close(fd);
+    unlink(path);
+    ck_assert_int_gt(n, 0);
+    log[n] = '\0';
+    char want[160];
+    snprintf(want, sizeof want, "Z [error] %d: coroutine stack overflow on /deep/route (stack %u bytes)\n",
+             (int)pid, (unsigned)CORO_STACK_MIN);
+    /* "YYYY-MM-DDTHH:MM:SS" then the rest */
+    ck_assert_msg(n > 19 && strcmp(log + 19, want) == 0 && log[4] == '-' && log[10] == 'T', "log: %s", log);
+    ck_assert_msg(strstr(out, "coroutine stack overflow") == NULL, "also on stderr: %s", out);
+    ck_assert(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
 }
 END_TEST
 
@@ -581,6 +612,7 @@ static Suite *coro_suite(void)
     tcase_add_test(t, fp_control);
     tcase_add_test(t, free_unresumed);
     tcase_add_test(t, overflow_report);
+    tcase_add_test(t, overflow_to_error_log);
     tcase_add_test(t, other_fault);
     suite_add_tcase(s, t);
     return s;
