@@ -15,6 +15,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fenv.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -476,10 +477,23 @@ static void overflow(void *arg)
     (void)arg;
 }
 
-/* Runs the overflowing coroutine in a child with stderr on a pipe (and the
- * error log in logpath unless NULL); returns the wait status and what the
- * child wrote to stderr; *child is its pid. */
-static int overflow_child(char *out, size_t cap, const char *logpath, pid_t *child)
+/* The overflow, on the calling thread. Returns only on failure. */
+static void *overflow_here(void *arg)
+{
+    if (coro_thread_init() < 0)
+        _exit(90);
+    coro_t *c = coro_new(overflow, NULL, CORO_STACK_MIN, "/deep/route");
+    if (c == NULL)
+        _exit(91);
+    coro_resume(c);
+    return arg;
+}
+
+/* Runs the overflowing coroutine in a child (on a second thread if
+ * in_thread) with stderr on a pipe (and the error log in logpath unless
+ * NULL); returns the wait status and what the child wrote to stderr;
+ * *child is its pid. */
+static int overflow_child(char *out, size_t cap, const char *logpath, int in_thread, pid_t *child)
 {
     int p[2];
     ck_assert_int_eq(pipe(p), 0);
@@ -491,12 +505,11 @@ static int overflow_child(char *out, size_t cap, const char *logpath, pid_t *chi
         close(p[1]);
         if (logpath && log_error_open(logpath) < 0)
             _exit(89);
-        if (coro_thread_init() < 0)
-            _exit(90);
-        coro_t *c = coro_new(overflow, NULL, CORO_STACK_MIN, "/deep/route");
-        if (c == NULL)
-            _exit(91);
-        coro_resume(c);
+        pthread_t t;
+        if (!in_thread)
+            overflow_here(NULL);
+        else if (pthread_create(&t, NULL, overflow_here, NULL) == 0)
+            pthread_join(t, NULL);
         _exit(92); /* not reached: the overflow kills the process */
     }
     *child = pid;
@@ -516,11 +529,13 @@ static int overflow_child(char *out, size_t cap, const char *logpath, pid_t *chi
     return status;
 }
 
+/* _i 0: on the main thread; 1: on another thread, which has its own
+ * alternate signal stack. */
 START_TEST(overflow_report)
 {
     static char out[16384];
     pid_t pid;
-    int status = overflow_child(out, sizeof out, NULL, &pid);
+    int status = overflow_child(out, sizeof out, NULL, _i, &pid);
     char want[160];
     snprintf(want, sizeof want, "Z [error] %d: coroutine stack overflow on /deep/route (stack %u bytes)\n",
              (int)pid, (unsigned)CORO_STACK_MIN);
@@ -547,7 +562,7 @@ START_TEST(overflow_to_error_log)
     ck_assert_int_ge(fd, 0);
     static char out[16384];
     pid_t pid;
-    int status = overflow_child(out, sizeof out, path, &pid);
+    int status = overflow_child(out, sizeof out, path, 0, &pid);
     char log[4096];
     ssize_t n = read(fd, log, sizeof log - 1);
     close(fd);
@@ -611,7 +626,7 @@ static Suite *coro_suite(void)
     tcase_add_test(t, longjmp_inside);
     tcase_add_test(t, fp_control);
     tcase_add_test(t, free_unresumed);
-    tcase_add_test(t, overflow_report);
+    tcase_add_loop_test(t, overflow_report, 0, 2);
     tcase_add_test(t, overflow_to_error_log);
     tcase_add_test(t, other_fault);
     suite_add_tcase(s, t);
