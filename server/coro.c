@@ -107,11 +107,18 @@ static size_t page_size(void)
     return v;
 }
 
+/* A broken contract (the caller's bug, not bad input): say which, stop. */
+static __attribute__((noreturn)) void die(const char *why)
+{
+    log_error("coroutine misuse: %s", why);
+    abort();
+}
+
 static inline char *stack_lo(const coro_t *c) { return c->map + page_size(); }
 static inline char *stack_hi(const coro_t *c) { return c->map + c->map_len; }
 
-/* ---- sanitizers: announce every stack switch to ASan ---------------- */
-
+/* ASan keeps a stack extent and a fake stack per thread: every switch is
+ * announced, or it reports false errors on coroutine stacks. */
 static void san_start(void **fake_save, const void *bottom, size_t size)
 {
 #ifdef CORO_ASAN
@@ -129,8 +136,6 @@ static void san_finish(void *fake_save, const void **bottom_old, size_t *size_ol
     (void)fake_save, (void)bottom_old, (void)size_old;
 #endif
 }
-
-/* ---- the context switch ------------------------------------------------ */
 
 void coro_entry(coro_t *c); /* called by coro_boot / the ucontext start */
 
@@ -204,10 +209,8 @@ void coro_entry(coro_t *c)
     /* leaving for good: NULL lets ASan drop this run's fake stack */
     san_start(NULL, T.main_bottom, T.main_size);
     switch_out(c);
-    abort(); /* a finished coroutine is never resumed */
+    die("a finished coroutine was resumed");
 }
-
-/* ---- stacks and the pool ------------------------------------------------- */
 
 static void stack_unmap(coro_t *c)
 {
@@ -226,8 +229,8 @@ static coro_t *stack_map(size_t size)
         return NULL;
     c->size = size;
     c->map_len = size + page_size();
-    c->map = mmap(NULL, c->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                  -1, 0);
+    c->map = mmap(NULL, c->map_len, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (c->map == MAP_FAILED) {
         free(c);
         errno = ENOMEM;
@@ -272,8 +275,6 @@ static void pool_put(coro_t *c)
     T.pooled++;
 }
 
-/* ---- the API ------------------------------------------------------------- */
-
 coro_t *coro_new(coro_fn fn, void *arg, size_t stack_size, const char *label)
 {
     if (stack_size == 0)
@@ -312,8 +313,10 @@ coro_t *coro_new(coro_fn fn, void *arg, size_t stack_size, const char *label)
 
 int coro_resume(coro_t *c)
 {
-    if (T.current != NULL || c->state == CORO_DONE)
-        abort(); /* coroutines do not nest; a finished one has no next step */
+    if (T.current != NULL)
+        die("coro_resume() from a coroutine (they do not nest)");
+    if (c->state == CORO_DONE)
+        die("coro_resume() of a finished coroutine");
     T.current = c;
     c->state = CORO_STARTED;
     T.switches++;
@@ -328,7 +331,7 @@ void coro_yield(void)
 {
     coro_t *c = T.current;
     if (c == NULL)
-        abort(); /* the thread's own stack has nothing to yield to */
+        die("coro_yield() outside a coroutine");
     san_start(&c->fake, T.main_bottom, T.main_size);
     switch_out(c);
     san_finish(c->fake, &T.main_bottom, &T.main_size);
@@ -344,7 +347,7 @@ void coro_free(coro_t *c)
     if (c == NULL)
         return;
     if (c->state == CORO_STARTED || c == T.current)
-        abort(); /* a suspended stack may hold live objects */
+        die("coro_free() of a suspended coroutine (its stack may hold live objects)");
     T.live--;
     pool_put(c);
 }
@@ -355,8 +358,6 @@ void coro_stats(coro_stats_t *out)
     out->pooled = T.pooled;
     out->switches = T.switches;
 }
-
-/* ---- overflow: SIGSEGV on the alternate stack ----------------------------- */
 
 static struct sigaction old_segv;
 static pthread_once_t segv_once = PTHREAD_ONCE_INIT;

@@ -37,8 +37,6 @@ static void teardown(void) { coro_thread_exit(); }
 
 static size_t page(void) { return (size_t)sysconf(_SC_PAGESIZE); }
 
-/* ---- run to completion ---- */
-
 struct once {
     int ran;
     coro_t *self;
@@ -68,8 +66,6 @@ START_TEST(run_to_completion)
     coro_free(c);
 }
 END_TEST
-
-/* ---- yield / resume order ---- */
 
 struct step {
     char *log;
@@ -125,8 +121,6 @@ START_TEST(interleave)
 }
 END_TEST
 
-/* ---- data ---- */
-
 static void data_step(void *arg)
 {
     coro_t *self = coro_current();
@@ -153,8 +147,6 @@ START_TEST(user_data)
     coro_free(c);
 }
 END_TEST
-
-/* ---- pool ---- */
 
 static void nop(void *arg) { (void)arg; }
 
@@ -231,8 +223,6 @@ START_TEST(many)
 }
 END_TEST
 
-/* ---- stack sizes ---- */
-
 START_TEST(stack_sizes)
 {
     size_t ps = page();
@@ -264,8 +254,6 @@ START_TEST(stack_sizes)
     ck_assert_uint_eq(st.live, 0);
 }
 END_TEST
-
-/* ---- deep recursion on the default stack ---- */
 
 /* 1 KiB frames: DEPTH of them use about 40 KiB of the 64 KiB stack. */
 enum { DEPTH = 40 };
@@ -300,8 +288,6 @@ START_TEST(deep_recursion)
     coro_free(c);
 }
 END_TEST
-
-/* ---- locals live across a yield ---- */
 
 /* A suspended coroutine's frames stay valid: others may read them through
  * a pointer it handed out, and other coroutines' frames (on the real stack
@@ -350,8 +336,6 @@ START_TEST(locals_across_yield)
     }
 }
 END_TEST
-
-/* ---- longjmp inside a coroutine ---- */
 
 /* The frames longjmp() skips leave their redzones poisoned under ASan;
  * ASan clears them only if it knows which stack is running, which the
@@ -407,8 +391,6 @@ START_TEST(longjmp_inside)
 }
 END_TEST
 
-/* ---- floating-point control ---- */
-
 /* The rounding mode is part of a context: a coroutine's setting stays with
  * it across switches and does not leak to the thread's stack. */
 static void round_up(void *arg)
@@ -436,8 +418,6 @@ START_TEST(fp_control)
 }
 END_TEST
 
-/* ---- free of a coroutine that never ran ---- */
-
 START_TEST(free_unresumed)
 {
     struct once o = {0};
@@ -457,8 +437,6 @@ START_TEST(free_unresumed)
     coro_free(c);
 }
 END_TEST
-
-/* ---- overflow ---- */
 
 static volatile int limit = 1 << 30;
 
@@ -579,6 +557,70 @@ START_TEST(overflow_to_error_log)
 }
 END_TEST
 
+/* Breaking the contract stops the process with a message that names the
+ * mistake, rather than switching to garbage. _i picks the mistake. */
+static void nested(void *arg)
+{
+    coro_resume(arg); /* from inside a coroutine */
+}
+
+static void misuse(int which)
+{
+    coro_t *c;
+    switch (which) {
+    case 0:
+        coro_yield();
+        break;
+    case 1:
+        c = coro_new(data_step, &(void *){NULL}, 0, "suspended");
+        coro_resume(c);
+        coro_free(c);
+        break;
+    case 2:
+        c = coro_new(nested, coro_new(nop, NULL, 0, "inner"), 0, "outer");
+        coro_resume(c);
+        break;
+    default:
+        c = coro_new(nop, NULL, 0, "finished");
+        coro_resume(c);
+        coro_resume(c);
+        break;
+    }
+}
+
+START_TEST(misuse_dies)
+{
+    static const char *const why[] = {
+        "coroutine misuse: coro_yield() outside a coroutine",
+        "coroutine misuse: coro_free() of a suspended coroutine",
+        "coroutine misuse: coro_resume() from a coroutine",
+        "coroutine misuse: coro_resume() of a finished coroutine",
+    };
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], STDERR_FILENO);
+        close(p[0]);
+        close(p[1]);
+        misuse(_i);
+        _exit(92);
+    }
+    close(p[1]);
+    char out[4096];
+    ssize_t n, len = 0;
+    while ((n = read(p[0], out + len, sizeof out - 1 - (size_t)len)) > 0)
+        len += n;
+    out[len] = '\0';
+    close(p[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(strstr(out, why[_i]) != NULL, "case %d: %s", _i, out);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "case %d: status %#x", _i, status);
+}
+END_TEST
+
 /* A fault that is not an overflow (a null write on the thread's stack) is
  * not reported as one and still kills the process. */
 START_TEST(other_fault)
@@ -629,6 +671,7 @@ static Suite *coro_suite(void)
     tcase_add_loop_test(t, overflow_report, 0, 2);
     tcase_add_test(t, overflow_to_error_log);
     tcase_add_test(t, other_fault);
+    tcase_add_loop_test(t, misuse_dies, 0, 4);
     suite_add_tcase(s, t);
     return s;
 }
