@@ -13,5 +13,5 @@ plugins_pubsub_pubsub_la_SOURCES = \
 plugins_pubsub_pubsub_la_LIBADD = -lpthread
 plugins_pubsub_pubsub_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
 
-TESTS += tests/integration/test_pubsub.py
-EXTRA_DIST += tests/integration/test_pubsub.py plugins/pubsub/README.md
+TESTS += tests/integration/test_pubsub.py tests/integration/test_pubsub_browser.py
+EXTRA_DIST += tests/integration/test_pubsub.py tests/integration/test_pubsub_browser.py plugins/pubsub/README.md
