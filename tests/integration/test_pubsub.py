@@ -174,6 +174,23 @@ class PubsubTest(unittest.TestCase):
         self.assertIn(b"Cache-Control: no-store", head)
         self.assertEqual(body, want)
 
+    def test_events_go_out_at_once(self):
+        # An event written before the stream waits again must leave at
+        # once, not sit in the kernel's send queue as output "with more to
+        # come" (MSG_MORE) until its 200 ms timer. Medians of 5: the
+        # difference is 0.2 ms against 200 ms.
+        for version in ("1.0", "1.1"):
+            s = self.open_stream("/ps/latency" + version, version=version)
+            self.wait_subscribers("/ps/latency" + version, 1)
+            took = []
+            for i in range(1, 6):
+                t0 = time.monotonic()
+                self.publish("/ps/latency" + version, b"t%d" % i)
+                s.read_until(b"t%d\n\n" % i)
+                took.append(time.monotonic() - t0)
+            took.sort()
+            self.assertLess(took[2], 0.1, (version, took))
+
     def test_heartbeat_comment(self):
         hb = b": heartbeat\n\n"
         s = self.open_stream("/hb/beat")
