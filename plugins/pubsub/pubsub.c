@@ -60,7 +60,7 @@ static int ps_create(const ph_create_args_t *args, void **instance, ph_error_t *
     ps->prefix = strdup(args->prefix ? args->prefix : "");
     ps->loops = calloc(ps->nloops, sizeof *ps->loops);
     if (ps->prefix == NULL || ps->loops == NULL ||
-        ps_hub_init(&ps->hub, ps->nloops, ps->conf.buffer, ps->conf.max_channels) < 0) {
+        ps_hub_init(&ps->hub, ps->nloops, ps->conf.buffer, ps->conf.buffer_bytes, ps->conf.max_channels) < 0) {
         snprintf(err->msg, sizeof err->msg, "out of memory");
         ps_destroy(ps);
         return PH_ERROR;

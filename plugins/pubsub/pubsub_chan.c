@@ -13,7 +13,7 @@ static size_t ps_hash(const char *s, size_t len)
     return (size_t)h;
 }
 
-int ps_hub_init(ps_hub_t *hub, unsigned nlanes, unsigned cap, unsigned max_channels)
+int ps_hub_init(ps_hub_t *hub, unsigned nlanes, unsigned cap, size_t max_bytes, unsigned max_channels)
 {
     memset(hub, 0, sizeof *hub);
     size_t n = 16;
@@ -25,6 +25,7 @@ int ps_hub_init(ps_hub_t *hub, unsigned nlanes, unsigned cap, unsigned max_chann
     hub->nbuckets = n;
     hub->nlanes = nlanes;
     hub->cap = cap;
+    hub->max_bytes = max_bytes;
     hub->max_channels = max_channels;
     pthread_mutex_init(&hub->lock, NULL);
     pthread_cond_init(&hub->idle, NULL);
@@ -111,18 +112,29 @@ void ps_chan_unref(ps_hub_t *hub, ps_chan_t *ch)
         ps_chan_free(ch); /* unlisted: the table's reference was the last to stay */
 }
 
+/* Drops the oldest buffered message. */
+static void ps_chan_drop_oldest(ps_chan_t *ch)
+{
+    ps_msg_t **slot = &ch->ring[(ch->last_id - ch->count + 1) % ch->cap];
+    ch->bytes -= (*slot)->data_len;
+    ps_msg_unref(*slot);
+    *slot = NULL;
+    ch->count--;
+}
+
 void ps_chan_put(ps_chan_t *ch, ps_msg_t *msg, uint64_t now_ms)
 {
+    if (ch->count == ch->cap)
+        ps_chan_drop_oldest(ch); /* its slot is the new one's */
     uint64_t id = ch->last_id + 1;
     ps_msg_number(msg, id);
-    ps_msg_t **slot = &ch->ring[id % ch->cap];
-    if (ch->count == ch->cap)
-        ps_msg_unref(*slot); /* the oldest, id - cap */
-    else
-        ch->count++;
-    *slot = msg;
+    ch->ring[id % ch->cap] = msg;
+    ch->count++;
+    ch->bytes += msg->data_len;
     ch->last_id = id;
     ch->active_ms = now_ms;
+    while (ch->count > 1 && ch->bytes > ch->hub->max_bytes)
+        ps_chan_drop_oldest(ch);
 }
 
 uint64_t ps_chan_oldest(const ps_chan_t *ch) { return ch->count ? ch->last_id - ch->count + 1 : 0; }

@@ -56,6 +56,7 @@ struct ps_chan {
     unsigned count;     /* messages in the ring: ids last_id-count+1..last_id */
     unsigned cap;
     ps_msg_t **ring;    /* id lives at ring[id % cap] */
+    size_t bytes;       /* of the messages in the ring (bodies) */
     uint64_t active_ms; /* last publish, or when the last subscriber left */
     ps_lane_t *lanes;   /* one per worker thread */
     unsigned nlanes;
@@ -72,10 +73,12 @@ struct ps_hub {
     unsigned nsubs;      /* in all channels */
     unsigned tasks;      /* delivery tasks queued or running */
     unsigned nlanes, cap, max_channels;
+    size_t max_bytes;    /* per channel ring */
 };
 
-/* Sets up an empty hub: nlanes worker threads, rings of cap messages. */
-int ps_hub_init(ps_hub_t *hub, unsigned nlanes, unsigned cap, unsigned max_channels);
+/* Sets up an empty hub: nlanes worker threads, rings of cap messages and
+ * at most max_bytes bytes of message bodies. */
+int ps_hub_init(ps_hub_t *hub, unsigned nlanes, unsigned cap, size_t max_bytes, unsigned max_channels);
 /* Frees every channel; no subscriber or task may remain. */
 void ps_hub_free(ps_hub_t *hub);
 
@@ -89,7 +92,8 @@ void ps_chan_ref(ps_chan_t *ch);
 /* Drops a reference; frees an unlisted channel at the last. */
 void ps_chan_unref(ps_hub_t *hub, ps_chan_t *ch);
 /* Numbers msg as the channel's next id and keeps it (the ring's reference
- * is msg's first one, handed over); the oldest falls out when full. */
+ * is msg's first one, handed over); the oldest fall out while the ring
+ * holds more than cap messages or max_bytes (the newest always stays). */
 void ps_chan_put(ps_chan_t *ch, ps_msg_t *msg, uint64_t now_ms);
 /* The first buffered message after id `after`, with a new reference, or
  * NULL when there is none yet. An id older than the ring gets the oldest

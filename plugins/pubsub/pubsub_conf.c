@@ -18,6 +18,7 @@ typedef struct ps_key {
 
 static const ps_key_t ps_keys[] = {
     PS_KEY("buffer", PS_COUNT, 1, 65536, buffer),
+    PS_KEY("buffer_bytes", PS_SIZE, 1, 1ull << 30, buffer_bytes),
     PS_KEY("message_max", PS_SIZE, 1, 16u << 20, message_max),
     PS_KEY("channel_name_max", PS_COUNT, 1, 255, name_max),
     PS_KEY("max_channels", PS_COUNT, 1, 1000000, max_channels),
@@ -65,6 +66,7 @@ int ps_conf_parse(ps_conf_t *conf, const ph_server_api_t *api, const ph_kv_t *ke
 {
     *conf = (ps_conf_t){
         .buffer = 64,
+        .buffer_bytes = 1024 * 1024,
         .message_max = 64 * 1024,
         .name_max = 64,
         .max_channels = 1024,
@@ -85,7 +87,7 @@ int ps_conf_parse(ps_conf_t *conf, const ph_server_api_t *api, const ph_kv_t *ke
             snprintf(err->msg, sizeof err->msg, "unknown key \"%s\"", keys[i].key);
             if (hint)
                 snprintf(err->hint, sizeof err->hint,
-                         "keys: buffer, message_max, channel_name_max, max_channels, max_subscribers, "
+                         "keys: buffer, buffer_bytes, message_max, channel_name_max, max_channels, max_subscribers, "
                          "channel_subscribers, heartbeat, poll_timeout, channel_timeout");
             return PH_ERROR;
         }
@@ -101,5 +103,11 @@ int ps_conf_parse(ps_conf_t *conf, const ph_server_api_t *api, const ph_kv_t *ke
         ps_key_store(conf, k, n);
     }
     err->key = -1;
+    if (conf->message_max > conf->buffer_bytes) {
+        /* a message the ring could not keep could not be resumed from */
+        snprintf(err->msg, sizeof err->msg, "message_max (%zu) is larger than buffer_bytes (%zu)", conf->message_max,
+                 conf->buffer_bytes);
+        return PH_ERROR;
+    }
     return PH_OK;
 }

@@ -9,6 +9,7 @@
 
 typedef struct ps_conf {
     unsigned buffer;              /* messages kept per channel (the ring) */
+    size_t buffer_bytes;          /* and at most so many bytes of them */
     size_t message_max;           /* bytes of one published message */
     unsigned name_max;            /* bytes of a channel name */
     unsigned max_channels;        /* channels alive in the process */

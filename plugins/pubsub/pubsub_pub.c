@@ -34,6 +34,19 @@ static void ps_pub_task(void *arg)
     ps_pub_task_done(hub, ch);
 }
 
+/* A Content-Type kept for long polls: short, printable ASCII only, so
+ * that set_header() never refuses it when the answer goes out (a refused
+ * header would turn every poll answer for the message into a 500). */
+static int ps_pub_type_ok(ph_str_t t)
+{
+    if (t.len == 0 || t.len > 255)
+        return 0;
+    for (size_t i = 0; i < t.len; i++)
+        if ((unsigned char)t.ptr[i] < 0x20 || (unsigned char)t.ptr[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
 int ps_pub_publish(ps_t *ps, ph_request_t *req, ph_str_t name)
 {
     const ph_server_api_t *api = ps->api;
@@ -45,7 +58,7 @@ int ps_pub_publish(ps_t *ps, ph_request_t *req, ph_str_t name)
         return ps_http_error(api, req, 413, why);
     }
     ph_str_t type = {NULL, 0};
-    if (!api->header(req, "Content-Type", &type) || type.len > 255)
+    if (!api->header(req, "Content-Type", &type) || !ps_pub_type_ok(type))
         type.len = 0;
     unsigned char *post = api->alloc(req, ps->nloops);
     ps_msg_t *msg = post ? ps_msg_new(body.ptr, body.len, type.ptr, type.len) : NULL;

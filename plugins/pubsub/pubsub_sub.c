@@ -270,8 +270,11 @@ int ps_sub_poll(ps_t *ps, ph_request_t *req, unsigned idx, ph_str_t name, int ha
         return ps_poll_answer_set(sub, ready);
     }
     sub->timer = api->timer_new(api->loop_of(req), ps_poll_timeout, sub);
-    if (sub->timer == NULL || api->timer_set(sub->timer, ps->conf.poll_timeout_ms) != PH_OK)
+    if (sub->timer == NULL || api->timer_set(sub->timer, ps->conf.poll_timeout_ms) != PH_OK) {
+        sub->answered = 1; /* no delivery may resume() a request not pending */
+        ps_sub_detach(sub);
         return PH_ERROR;
+    }
     return PH_PENDING;
 }
 

@@ -51,6 +51,12 @@ plugin = pubsub
 message_max = 16
 channel_name_max = 8
 
+[route /bytes]
+plugin = pubsub
+buffer = 8
+buffer_bytes = 10
+message_max = 10
+
 [route /exp]
 plugin = pubsub
 channel_timeout = 400ms
@@ -236,6 +242,17 @@ class PubsubTest(unittest.TestCase):
         s2 = self.open_stream("/ps/over", headers=[("Last-Event-ID", "500")])
         self.assertEqual(s2.read_until(want), want)
 
+    def test_buffer_bytes_bound_the_ring(self):
+        for i in range(1, 5):
+            self.publish("/bytes/b", b"b%03d" % i)  # 4 bytes each, 10 kept at most
+        st, j = self.stats("/bytes/b")
+        self.assertEqual((j["last_id"], j["oldest_id"], j["buffered"]), (4, 3, 2))
+        self.publish("/bytes/b", b"x" * 10)  # alone it fills the ring
+        st, j = self.stats("/bytes/b")
+        self.assertEqual((j["last_id"], j["oldest_id"], j["buffered"]), (5, 5, 1))
+        r = self.srv.get("/bytes/b?after=0")
+        self.assertEqual((r.status, r.header("X-Event-Id"), r.body), (200, "5", b"x" * 10))
+
     # --- long polls -----------------------------------------------------------
     def test_long_poll_gets_the_next_message(self):
         self.publish("/ps/lp", b"old")
@@ -258,6 +275,10 @@ class PubsubTest(unittest.TestCase):
         # a poll for an id already buffered is answered at once
         r = self.srv.get("/ps/lp?after=0")
         self.assertEqual((r.status, r.header("X-Event-Id"), r.body), (200, "1", b"old"))
+        # a Content-Type a response header could not carry (a tab) is not kept
+        self.publish("/ps/lp", b"t", headers={"Content-Type": "text/plain;\tcharset=utf-8"})
+        r = self.srv.get("/ps/lp?after=2")
+        self.assertEqual((r.status, r.header("Content-Type"), r.body), (200, "application/octet-stream", b"t"))
         self.wait_subscribers("/ps/lp", 0)
 
     def test_long_poll_timeout_answers_204(self):
@@ -541,6 +562,11 @@ class PubsubLifecycleTest(unittest.TestCase):
         srv.proc.wait(30 * SCALE)
         srv.stop()
         self.assertIn('unknown key "bufer"', srv.log())
+        srv = Server(pubsub_ini("[route /ps]\nplugin = pubsub\nbuffer_bytes = 1k\nmessage_max = 2k\n"),
+                     expect_ready=False)
+        srv.proc.wait(30 * SCALE)
+        srv.stop()
+        self.assertIn("message_max (2048) is larger than buffer_bytes (1024)", srv.log())
 
 
 if __name__ == "__main__":
