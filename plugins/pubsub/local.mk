@@ -14,4 +14,5 @@ plugins_pubsub_pubsub_la_LIBADD = -lpthread
 plugins_pubsub_pubsub_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
 
 TESTS += tests/integration/test_pubsub.py tests/integration/test_pubsub_browser.py
-EXTRA_DIST += tests/integration/test_pubsub.py tests/integration/test_pubsub_browser.py plugins/pubsub/README.md
+EXTRA_DIST += tests/integration/test_pubsub.py tests/integration/test_pubsub_browser.py plugins/pubsub/README.md \
+	bench/pubsub

@@ -467,9 +467,24 @@ class PubsubLifecycleTest(unittest.TestCase):
             polls.append(p)
         self.wait_subs(srv, "/ps/down", 20)
         self.wait_subs(srv, "/short/down", 2)
+        answers = []
+
+        def publisher():
+            # publishes on until the server is gone
+            for _ in range(100000):
+                try:
+                    answers.append(srv.get("/ps/down", method="POST", body=b"p", timeout=5).status)
+                except (OSError, AssertionError):
+                    return
+
+        t = threading.Thread(target=publisher)
+        t.start()
+        settle(lambda: len(answers), lambda n: n >= 3)
         t0 = time.time()
         rc = srv.stop()
         took = time.time() - t0
+        t.join(30)
+        self.assertTrue(answers and set(answers) <= {201}, set(answers))
         self.assertEqual(rc, 0, srv.log()[-3000:])
         self.assertLess(took, 10 * SCALE)  # not the 20 s shutdown_timeout
         for s in streams:
@@ -477,7 +492,7 @@ class PubsubLifecycleTest(unittest.TestCase):
             data, closed = recv_until_closed(s.sock, 5)
             self.assertTrue(closed)
             # the stream ended cleanly: its last chunk
-            self.assertTrue((s.buf + data).endswith(b"0\r\n\r\n"), s.buf + data)
+            self.assertTrue((s.buf + data).endswith(b"0\r\n\r\n"), (s.buf + data)[-200:])
             s.close()
         for p in polls:
             data, closed = recv_until_closed(p, 5)
