@@ -13,6 +13,28 @@ static const char ps_heartbeat[] = ": heartbeat\n\n";
 
 /* --- joining and leaving (the worker thread) ------------------------------ */
 
+/* The channel named name when a subscriber more fits the limits, else
+ * NULL and *busy says which limit. Hub lock held. */
+static ps_chan_t *ps_sub_room(ps_t *ps, ph_str_t name, const char **busy)
+{
+    ps_hub_t *hub = &ps->hub;
+    int full = 0;
+    if (hub->nsubs >= ps->conf.max_subscribers) {
+        *busy = "too many subscribers on this server: max_subscribers reached";
+        return NULL;
+    }
+    ps_chan_t *ch = ps_hub_get(hub, name.ptr, name.len, ps_now_ms(), &full);
+    if (ch == NULL) {
+        *busy = full ? "too many channels: max_channels reached" : "out of memory";
+        return NULL;
+    }
+    if (ch->nsubs >= ps->conf.channel_subscribers) {
+        *busy = "too many subscribers on this channel: channel_subscribers reached";
+        return NULL;
+    }
+    return ch;
+}
+
 /* Counts sub into the channel named name under the limits and links it on
  * its lane and loop. `after` (has_after) or the channel's newest id is
  * where it starts. PH_OK, or an error answer set and PH_ERROR. */
@@ -21,16 +43,9 @@ static int ps_sub_attach(ps_sub_t *sub, ph_str_t name, int has_after, uint64_t a
     ps_t *ps = sub->ps;
     ps_hub_t *hub = &ps->hub;
     const char *busy = NULL;
-    int full = 0;
     pthread_mutex_lock(&hub->lock);
-    ps_chan_t *ch = NULL;
-    if (hub->nsubs >= ps->conf.max_subscribers)
-        busy = "too many subscribers on this server: max_subscribers reached";
-    else if ((ch = ps_hub_get(hub, name.ptr, name.len, ps_now_ms(), &full)) == NULL)
-        busy = full ? "too many channels: max_channels reached" : "out of memory";
-    else if (ch->nsubs >= ps->conf.channel_subscribers)
-        busy = "too many subscribers on this channel: channel_subscribers reached";
-    if (busy == NULL) {
+    ps_chan_t *ch = ps_sub_room(ps, name, &busy);
+    if (ch) {
         ps_chan_ref(ch);
         ch->nsubs++;
         hub->nsubs++;
@@ -41,8 +56,10 @@ static int ps_sub_attach(ps_sub_t *sub, ph_str_t name, int has_after, uint64_t a
             *ready = ps_chan_next(ch, sub->cursor);
     }
     pthread_mutex_unlock(&hub->lock);
-    if (busy)
-        return ps_http_busy(ps->api, sub->req, busy) == PH_OK ? PH_ERROR : PH_ERROR;
+    if (ch == NULL) {
+        ps_http_busy(ps->api, sub->req, busy);
+        return PH_ERROR;
+    }
     ps_lane_t *lane = &sub->chan->lanes[sub->idx];
     sub->lane_next = lane->head;
     if (lane->head)
