@@ -522,6 +522,15 @@ int coro_thread_init(void)
         T.altstack = p;
         T.altstack_len = len;
     }
+    /* Worker threads start with every signal blocked (signals go to the
+     * main thread), and a synchronous fault with SIGSEGV blocked kills the
+     * process without running any handler: the overflow report needs the
+     * fault signals unblocked on every thread that runs coroutines. */
+    sigset_t faults;
+    sigemptyset(&faults);
+    sigaddset(&faults, SIGSEGV);
+    sigaddset(&faults, SIGBUS);
+    pthread_sigmask(SIG_UNBLOCK, &faults, NULL);
     T.switches = 0;
     pthread_once(&segv_once, segv_install);
     if (segv_err) {

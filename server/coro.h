@@ -42,7 +42,9 @@ typedef void (*coro_fn)(void *arg);
 
 /* Sets up the calling thread: its alternate signal stack and the SIGSEGV
  * handler (installed once per process; it passes faults that are not a
- * coroutine's guard page on to the default action). 0, or -1 with errno. */
+ * coroutine's guard page on to the default action), and unblocks SIGSEGV
+ * and SIGBUS on the thread (a fault on a thread that blocks them kills the
+ * process unreported). 0, or -1 with errno. */
 int coro_thread_init(void);
 /* Frees the thread's stack pool and alternate stack. Every coroutine of
  * the thread must have been freed. */
