@@ -128,6 +128,16 @@ EXTRA_DIST += tests/integration/test_install.py tests/integration/test_reasons.p
 TESTS += tests/integration/test_plugin_doc.py
 EXTRA_DIST += tests/integration/test_plugin_doc.py
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/harness.py tests/integration/plugin_oot
+# ABI 1.4 coroutine handlers (tests/integration/test_coroutines.py): one
+# fixture built twice, with the body buffered (cofx) and streamed (cofxs).
+check_LTLIBRARIES += tests/plugins/cofx.la tests/plugins/cofxs.la
+tests_plugins_cofx_la_SOURCES = tests/plugins/cofx.c
+tests_plugins_cofx_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_cofxs_la_SOURCES = tests/plugins/cofx.c
+tests_plugins_cofxs_la_CFLAGS = $(AM_CFLAGS) -DCOFX_STREAM
+tests_plugins_cofxs_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+TESTS += tests/integration/test_coroutines.py
+EXTRA_DIST += tests/integration/test_coroutines.py
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = python3
 AM_TESTS_ENVIRONMENT = \
