@@ -653,12 +653,15 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(srv.stop(), 0)
 
 
-@unittest.skipIf(harness.SANITIZED or harness.WRAPPER,
-                 "the overflow kills the server: ASan and valgrind report the fault as their own error")
+@unittest.skipIf(harness.WRAPPER, "valgrind reports the write into the guard page as its own error")
 class Overflow(unittest.TestCase):
     def test_stack_overflow_stops_the_process_with_the_route_named(self):
         ini = server_ini("[route /deep]\nplugin = %s\ncoroutine_stack = 16k\n\n[route /echo]\nplugin = echo\n" % FX)
-        srv = Server(ini)
+        # coro.c chains the fault to the handler it found (ASan's, which
+        # would report it as its own error): without one, the default
+        # action kills the process as in a normal build.
+        env = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":handle_segv=0"}
+        srv = Server(ini, env=env)
         try:
             self.assertEqual(get(srv, "/echo/").status, 200)
             try:
