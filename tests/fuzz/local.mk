@@ -127,8 +127,6 @@ VALGRIND_TESTS = tests/integration/test_core.py tests/integration/test_echo.py \
 	tests/integration/test_api13_async.py tests/integration/test_api13_stream.py \
 	tests/integration/test_api13_output.py tests/integration/test_loop_api.py \
 	tests/integration/test_stack_config.py
-# Coroutine handlers (ABI 1.4); its 10,000-request test runs 200 under valgrind.
-VALGRIND_TESTS += tests/integration/test_coroutines.py
 EXTRA_DIST += tests/fuzz/valgrind.supp
 
 check-valgrind: all $(check_PROGRAMS) $(check_LTLIBRARIES)
@@ -136,3 +134,6 @@ check-valgrind: all $(check_PROGRAMS) $(check_LTLIBRARIES)
 		$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(VALGRIND_TESTS)"
 
 .PHONY: fuzz fuzz-run check-valgrind
+
+# Coroutine handlers (ABI 1.4); its 10,000-request test runs 200 under valgrind.
+VALGRIND_TESTS += tests/integration/test_coroutines.py
