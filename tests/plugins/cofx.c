@@ -540,7 +540,8 @@ static int do_socknew(cofx_t *f, ph_request_t *req)
         api->body_printf(req, "socketpair write failed\n");
     ph_str_t line = {NULL, 0};
     char buf[16];
-    if (out_read(&o, "until", api->sock_read_until(s, "\n", 1, 32, &line, 1000), line.ptr) == 0) {
+    ssize_t n = api->sock_read_until(s, "\n", 1, 32, &line, 1000);
+    if (out_read(&o, "until", n, line.ptr) == 0) {
         api->body_printf(req, "buffered: %zu\n", api->sock_buffered(s));
         close(sv[1]);
         sv[1] = -1;
