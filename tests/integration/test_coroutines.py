@@ -197,9 +197,11 @@ class Calls(unittest.TestCase):
         self.assertEqual(self.body("/co/sleep?ms=0"), "sleep 0: 0\n")
 
     def test_wait_fd_ready(self):
+        # the writer is a loop timer (ABI 1.3), which may fire up to a
+        # millisecond early: the bound allows for that, not more
         t0 = time.monotonic()
-        self.assertEqual(self.body("/co/wait_fd?after=30&timeout=4000"), "wait_fd: 1\n")
-        self.assertGreaterEqual(time.monotonic() - t0, 0.030)
+        self.assertEqual(self.body("/co/wait_fd?after=60&timeout=4000"), "wait_fd: 1\n")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.059)
 
     def test_wait_fd_hang_up(self):
         m = re.fullmatch(r"wait_fd: (\d+)\n", self.body("/co/wait_fd?after=20&close=1&timeout=4000"))
@@ -616,15 +618,18 @@ class Lifecycle(unittest.TestCase):
         self.flag = os.path.join(self.tmp, "release")
 
     def test_shutdown_with_coroutines_waiting(self):
+        # SIGTERM lets requests in flight finish for up to shutdown_timeout,
+        # coroutines as any; those still waiting then are cancelled, unwind,
+        # and the server exits 0 right after
         n = 50
-        srv = Server(hold_ini("shutdown_timeout = 20s", spawn=True))
+        srv = Server(hold_ini("shutdown_timeout = %dms" % (1500 * SLOW), spawn=True))
         socks = open_holders(srv, n, self.flag, every=200)
         try:
             t0 = time.monotonic()
             rc = srv.stop()
             took = time.monotonic() - t0
             self.assertEqual(rc, 0, srv.log()[-3000:])
-            self.assertLess(took, 5 * SLOW, "shutdown took %.1f s with coroutines waiting" % took)
+            self.assertLess(took, 1.5 * SLOW + 3, "shutdown took %.1f s with coroutines waiting" % took)
             cancelled = re.findall(CANCELLED % ("hold", "/co"), srv.log())
             self.assertEqual(len(cancelled), n, srv.log()[-3000:])
             self.assertEqual({c[0] for c in cancelled}, {"-ECANCELED"})
