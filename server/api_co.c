@@ -1307,7 +1307,8 @@ int apico_upgrade(ph_request_t *req, ph_sock_t **client)
     x->up_fd = -1; /* the socket's now (closed by it when out of memory) */
     if (s == NULL)
         return PH_ERROR;
-    memcpy(s->buf, x->up_in, x->up_inlen);
+    if (x->up_inlen)
+        memcpy(s->buf, x->up_in, x->up_inlen);
     s->len = x->up_inlen;
     x->up = s;
     s->up_of = x;
