@@ -65,6 +65,8 @@ typedef struct co_ctx {
     unsigned defer_what;
     ev_io_t io;            /* co_wait_fd() */
     ev_io_t *pios;         /* co_poll() */
+    int *pdup;             /* per watch: a duplicate descriptor, or -1 */
+    int pfd[POLL_MAX];     /* per watch: the caller's descriptor */
     size_t npios;
     co_job_t *job;
     /* the handler's request */
@@ -181,8 +183,12 @@ static int wait_for(co_ctx_t *x, enum wait_kind kind, int64_t timeout_ms)
     x->woke = 0;
     x->kicked = 0;
     if (timeout_ms > 0) {
+        /* the loop's clock was read at the start of its round: count from
+         * now, so a wait never ends early */
         const int64_t max = (int64_t)1 << 40;
-        ev_timer_set(x->w->loop, &x->timer, (uint64_t)(timeout_ms < max ? timeout_ms : max) + 1);
+        uint64_t now = now_ms(), loop_now = ev_now(x->w->loop);
+        uint64_t lag = now > loop_now ? now - loop_now : 0;
+        ev_timer_set(x->w->loop, &x->timer, (uint64_t)(timeout_ms < max ? timeout_ms : max) + lag);
     }
     while (!x->woke)
         coro_yield();
@@ -255,6 +261,7 @@ static void ctx_release(void *arg)
     free(x->bq);
     free(x->oq);
     free(x->pios);
+    free(x->pdup);
     free(x->up_out);
     free(x->up_in);
     if (x->up_fd >= 0)
@@ -347,7 +354,9 @@ static void spawned_ended(co_ctx_t *x)
     if (x->joiner)
         kick(x->joiner, 0, 1);
     free(x->pios);
+    free(x->pdup);
     x->pios = NULL;
+    x->pdup = NULL;
     worker_free_later(x->w, &x->later);
 }
 
@@ -510,6 +519,37 @@ static unsigned to_ev(unsigned events)
     return ((events & PH_EV_READ) ? EV_READ : 0) | ((events & PH_EV_WRITE) ? EV_WRITE : 0);
 }
 
+/* Watches fd for mask on x's loop. An fd the loop watches already (a
+ * socket of this API between its waits, a plugin's watch) is watched
+ * through a duplicate (*dup, closed by unwatch_fd): epoll takes each
+ * descriptor number once, but a duplicate reports the same events. */
+static int watch_fd(co_ctx_t *x, ev_io_t *io, int fd, unsigned mask, ev_io_cb cb, int *dup)
+{
+    *dup = -1;
+    ev_io_init(io, fd, cb, x);
+    if (ev_io_start(x->w->loop, io, mask, 0) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return -errno;
+    *dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (*dup < 0)
+        return -errno;
+    io->fd = *dup;
+    if (ev_io_start(x->w->loop, io, mask, 0) == 0)
+        return 0;
+    int e = errno;
+    close(*dup);
+    *dup = -1;
+    return -e;
+}
+
+static void unwatch_fd(co_ctx_t *x, ev_io_t *io, int dup)
+{
+    ev_io_stop(x->w->loop, io);
+    if (dup >= 0)
+        close(dup);
+}
+
 static void on_fd(ev_loop_t *loop, ev_io_t *io, unsigned ev)
 {
     co_ctx_t *x = io->data;
@@ -570,11 +610,12 @@ int apico_wait_fd(int fd, unsigned events, int64_t timeout_ms)
         int k = poll_now(&p, 1);
         return k < 0 ? k : k == 0 ? -ETIMEDOUT : (int)p.revents;
     }
-    ev_io_init(&x->io, fd, on_fd, x);
-    if (ev_io_start(x->w->loop, &x->io, to_ev(events), 0) < 0)
-        return -errno; /* EEXIST: the fd is watched on this loop already */
-    int r = wait_for(x, W_FD, timeout_ms);
-    ev_io_stop(x->w->loop, &x->io);
+    int dup = -1;
+    int r = watch_fd(x, &x->io, fd, to_ev(events), on_fd, &dup);
+    if (r < 0)
+        return r;
+    r = wait_for(x, W_FD, timeout_ms);
+    unwatch_fd(x, &x->io, dup);
     return r;
 }
 
@@ -591,7 +632,7 @@ static void on_poll(ev_loop_t *loop, ev_io_t *io, unsigned ev)
 static void poll_unwatch(co_ctx_t *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        ev_io_stop(x->w->loop, &x->pios[i]);
+        unwatch_fd(x, &x->pios[i], x->pdup[i]);
 }
 
 /* Watches every distinct fd of fds (the union of what is asked of it). */
@@ -602,6 +643,10 @@ static int poll_watch(co_ctx_t *x, const ph_pollfd_t *fds, size_t n, size_t *nw)
         if (p == NULL)
             return -ENOMEM;
         x->pios = p;
+        int *d = realloc(x->pdup, n * sizeof *d);
+        if (d == NULL)
+            return -ENOMEM;
+        x->pdup = d;
         x->npios = n;
     }
     *nw = 0;
@@ -609,7 +654,7 @@ static int poll_watch(co_ctx_t *x, const ph_pollfd_t *fds, size_t n, size_t *nw)
         if (fds[i].fd < 0)
             continue;
         size_t j;
-        for (j = 0; j < *nw && x->pios[j].fd != fds[i].fd; j++) {
+        for (j = 0; j < *nw && x->pfd[j] != fds[i].fd; j++) {
         }
         unsigned m = to_ev(fds[i].events);
         if (j < *nw) {
@@ -617,9 +662,12 @@ static int poll_watch(co_ctx_t *x, const ph_pollfd_t *fds, size_t n, size_t *nw)
                 goto fail;
             continue;
         }
-        ev_io_init(&x->pios[j], fds[i].fd, on_poll, x);
-        if (ev_io_start(x->w->loop, &x->pios[j], m, 0) < 0)
-            goto fail;
+        int r = watch_fd(x, &x->pios[j], fds[i].fd, m, on_poll, &x->pdup[j]);
+        if (r < 0) {
+            poll_unwatch(x, *nw);
+            return r;
+        }
+        x->pfd[j] = fds[i].fd;
         (*nw)++;
     }
     return 0;

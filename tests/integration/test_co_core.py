@@ -47,6 +47,12 @@ class CoCoreTest(unittest.TestCase):
         self.assertEqual(self.srv.get("/co/now").body, b"now\n")
         self.assertEqual(self.srv.get("/co/nothing").status, 404)
 
+    def test_poll_a_socket_the_loop_watches(self):
+        # the socket stays registered between its waits; co_poll and
+        # co_wait_fd on its descriptor still work (ETIMEDOUT 110, then READ)
+        r = self.srv.get("/co/poll")
+        self.assertEqual((r.status, r.body), (200, b"read -110 poll -110 wait -110 ready 1\n"))
+
     def test_keep_alive_after_a_wait(self):
         s = self.srv.connect()
         s.sendall(b"GET /co/sleep?ms=50 HTTP/1.1\r\nHost: x\r\n\r\nGET /co/now HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -13,6 +13,9 @@
  *   /short?len=N         co_respond(N), sends N / 2 bytes and returns
  *   /body                reads the body with co_body_read: "got N sum S\n"
  *                        (S: the bytes' sum modulo 2^32), or logs the error
+ *   /poll                a socket that waited once (so the loop watches it
+ *                        between waits) is waited on with co_poll and
+ *                        co_wait_fd: "poll R1 wait R2 ready R3\n"
  *   /upgrade             upgrade(): echoes what the client sends until it
  *                        closes or the wait fails (logged); "no upgrade\n"
  *                        when refused
@@ -28,6 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define PIECE (64 * 1024)
 
@@ -196,6 +201,31 @@ static int do_upgrade(co_core_t *c, ph_request_t *req)
     return PH_OK;
 }
 
+static int do_poll(co_core_t *c, ph_request_t *req)
+{
+    const ph_server_api_t *api = c->api;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+        return PH_ERROR;
+    ph_sock_t *s = api->sock_new(sv[0], 0);
+    if (s == NULL) {
+        close(sv[1]);
+        return PH_ERROR;
+    }
+    char b;
+    ssize_t r0 = api->sock_read(s, &b, 1, 10);
+    ph_pollfd_t p = {api->sock_fd(s), PH_EV_READ, 0};
+    int r1 = api->co_poll(&p, 1, 20);
+    int r2 = api->co_wait_fd(api->sock_fd(s), PH_EV_READ, 20);
+    int r3 = -1;
+    if (write(sv[1], "x", 1) == 1)
+        r3 = api->co_wait_fd(api->sock_fd(s), PH_EV_READ, 1000);
+    api->sock_close(s);
+    close(sv[1]);
+    api->body_printf(req, "read %zd poll %d wait %d ready %d\n", r0, r1, r2, r3);
+    return PH_OK;
+}
+
 static int co_handle(void *instance, ph_request_t *req)
 {
     co_core_t *c = instance;
@@ -223,6 +253,8 @@ static int co_handle(void *instance, ph_request_t *req)
         return do_stream(c, req, 0);
     if (IS("/body"))
         return do_body(c, req);
+    if (IS("/poll"))
+        return do_poll(c, req);
     if (IS("/upgrade"))
         return do_upgrade(c, req);
 #undef IS
