@@ -53,6 +53,17 @@ class CoCoreTest(unittest.TestCase):
         r = self.srv.get("/co/poll")
         self.assertEqual((r.status, r.body), (200, b"read -110 poll -110 wait -110 ready 1\n"))
 
+    def test_blocking_resolve_and_cancel(self):
+        self.assertEqual(self.srv.get("/co/blocking").body, b"blocking 0\n")
+        r = self.srv.get("/co/resolve?h=127.0.0.1")
+        self.assertEqual(r.body, b"resolve 0 127.0.0.1:80\n")
+        r = self.srv.get("/co/resolve?h=localhost")
+        self.assertIn(r.body, (b"resolve 0 127.0.0.1:80\n", b"resolve 0 [::1]:80\n"))
+        r = self.srv.get("/co/resolve?h=no-such-host.invalid")
+        self.assertEqual(r.body, b"resolve -2 \n")
+        # co_cancel from a handler's coroutine waits for the end of the other
+        self.assertEqual(self.srv.get("/co/cancel").body, b"cancel -%d done 1\n" % ECANCELED)
+
     def test_keep_alive_after_a_wait(self):
         s = self.srv.connect()
         s.sendall(b"GET /co/sleep?ms=50 HTTP/1.1\r\nHost: x\r\n\r\nGET /co/now HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -224,6 +235,28 @@ class CoShutdownTest(unittest.TestCase):
         self.assertEqual(recv_until_closed(s), (b"", True))
         s.close()
         self.assertIsNotNone(re.search(r"co_core -: tunnel ended -%d" % ECANCELED, srv.log()))
+
+
+class CoSpawnTest(unittest.TestCase):
+    def test_background_coroutines_end_at_reload_and_shutdown(self):
+        text = server_ini(routes=route("/co", "co_core", gen="one", spawn="yes"), threads=2,
+                          server_extra=TIMEOUTS % "0")
+        srv = Server(text)
+        try:
+            srv.reload(text.replace("gen = one", "gen = two"), r"reload: generation \d+ serving|reload failed")
+            for i in (0, 1):
+                # reload: thread_exit cancels it on the running loop
+                self.assertIsNotNone(srv.wait_log(r"co_core one: background %d ended -%d" % (i, ECANCELED)))
+                self.assertIsNotNone(srv.wait_log(r"co_core one: thread_exit %d cancelled its background" % i))
+            self.assertEqual(srv.get("/co/now").body, b"now\n")
+        finally:
+            srv.stop()
+        log = srv.log()
+        for i in (0, 1):
+            # shutdown: the worker cancels it and waits for its end
+            self.assertIn("co_core two: background %d ended -%d" % (i, ECANCELED), log)
+            self.assertNotIn("co_core two: thread_exit %d cancelled" % i, log)
+        self.assertNotIn("still suspended", log)
 
 
 class CoReloadTest(unittest.TestCase):

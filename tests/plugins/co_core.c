@@ -20,10 +20,20 @@
  *                        closes or the wait fails (logged); "no upgrade\n"
  *                        when refused
  *
- * Route key: gen = TEXT (default "-"), in the log lines, so a test tells a
- * reload's instances apart. Log lines ("co_core GEN: ..."):
+ *   /blocking            co_blocking() of a 30 ms sleep: "blocking R\n"
+ *   /resolve?h=NAME      co_resolve("NAME:80"): "resolve R ADDR\n"
+ *   /cancel              co_spawn()s a sleeper on its loop and co_cancel()s
+ *                        it from the handler: "cancel R\n" (R: what its
+ *                        wait returned)
+ *
+ * Route keys: gen = TEXT (default "-"), in the log lines, so a test tells a
+ * reload's instances apart; spawn = yes: each worker thread runs a
+ * background coroutine (co_spawn at thread_init) that sleeps until its
+ * wait fails, and thread_exit co_cancel()s it if it still runs.
+ * Log lines ("co_core GEN: ..."):
  *   "tag=T waiting", "tag=T wait returned R", "body error R",
- *   "tunnel ended R", "stream sent N returned R", "destroy"
+ *   "tunnel ended R", "stream sent N returned R", "destroy",
+ *   "background I ended R", "thread_exit I cancelled its background"
  */
 #include <plughttpd/plugin.h>
 
@@ -32,13 +42,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PIECE (64 * 1024)
 
+#define MAX_LOOPS 64
+
 typedef struct co_core {
     const ph_server_api_t *api;
     char gen[32];
+    int spawn;                 /* key spawn = yes */
+    void *bg[MAX_LOOPS];       /* per loop: the background coroutine, NULL
+                                  once it returned */
 } co_core_t;
 
 static int co_create(const ph_create_args_t *args, void **instance, ph_error_t *err)
@@ -57,6 +73,8 @@ static int co_create(const ph_create_args_t *args, void **instance, ph_error_t *
             snprintf(c->gen, sizeof c->gen, "%s", args->keys[i].value);
             continue;
         }
+        if (strcmp(args->keys[i].key, "spawn") == 0 && args->api->parse_bool(args->keys[i].value, &c->spawn) == 0)
+            continue;
         snprintf(err->msg, sizeof err->msg, "unknown key \"%s\"", args->keys[i].key);
         err->key = (int)i;
         free(c);
@@ -226,6 +244,86 @@ static int do_poll(co_core_t *c, ph_request_t *req)
     return PH_OK;
 }
 
+typedef struct bg {
+    co_core_t *c;
+    unsigned index;
+    int *result;               /* /cancel: where the wait's result goes */
+} bg_t;
+
+static void background(void *arg)
+{
+    bg_t *b = arg;
+    co_core_t *c = b->c;
+    int r;
+    while ((r = c->api->co_sleep(20)) == 0) {
+    }
+    c->api->log(PH_LOG_INFO, "co_core %s: background %u ended %d", c->gen, b->index, r);
+    c->bg[b->index] = NULL;
+    free(b);
+}
+
+static int co_thread_init(void *instance, unsigned index)
+{
+    co_core_t *c = instance;
+    if (!c->spawn || index >= MAX_LOOPS)
+        return PH_OK;
+    bg_t *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return PH_ERROR;
+    b->c = c;
+    b->index = index;
+    c->bg[index] = c->api->co_spawn(c->api->loop_at(index), background, b, 0);
+    if (c->bg[index] == NULL) {
+        free(b);
+        return PH_ERROR;
+    }
+    return PH_OK;
+}
+
+static void co_thread_exit(void *instance, unsigned index)
+{
+    co_core_t *c = instance;
+    if (index < MAX_LOOPS && c->bg[index]) {
+        c->api->co_cancel(c->bg[index]);
+        c->api->log(PH_LOG_INFO, "co_core %s: thread_exit %u cancelled its background", c->gen, index);
+    }
+}
+
+static void nap(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 30 * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+typedef struct sleeper {
+    const ph_server_api_t *api;
+    int result, done;
+} sleeper_t;
+
+static void sleeper(void *arg)
+{
+    sleeper_t *sl = arg;
+    sl->result = sl->api->co_sleep(60000);
+    sl->done = 1;
+}
+
+static int do_cancel(co_core_t *c, ph_request_t *req)
+{
+    const ph_server_api_t *api = c->api;
+    sleeper_t *sl = api->alloc(req, sizeof *sl);
+    if (sl == NULL)
+        return PH_ERROR;
+    *sl = (sleeper_t){api, 0, 0};
+    void *h = api->co_spawn(api->loop_of(req), sleeper, sl, 0);
+    if (h == NULL)
+        return PH_ERROR;
+    api->co_sleep(20); /* it starts and waits */
+    api->co_cancel(h);
+    api->body_printf(req, "cancel %d done %d\n", sl->result, sl->done);
+    return PH_OK;
+}
+
 static int co_handle(void *instance, ph_request_t *req)
 {
     co_core_t *c = instance;
@@ -255,11 +353,30 @@ static int co_handle(void *instance, ph_request_t *req)
         return do_body(c, req);
     if (IS("/poll"))
         return do_poll(c, req);
+    if (IS("/cancel"))
+        return do_cancel(c, req);
+    if (IS("/blocking")) {
+        int r = api->co_blocking(nap, NULL);
+        api->body_printf(req, "blocking %d\n", r);
+        return PH_OK;
+    }
+    if (IS("/resolve")) {
+        char host[300], out[80] = "";
+        ph_str_t q = api->query(req);
+        if (q.len < 3 || q.len > 250 || memcmp(q.ptr, "h=", 2) != 0)
+            return PH_DECLINED;
+        snprintf(host, sizeof host, "%.*s:80", (int)q.len - 2, q.ptr + 2);
+        int r = api->co_resolve(host, out, sizeof out, 5000);
+        api->body_printf(req, "resolve %d %s\n", r, out);
+        return PH_OK;
+    }
     if (IS("/upgrade"))
         return do_upgrade(c, req);
 #undef IS
     return PH_DECLINED;
 }
 
-PH_PLUGIN_DEFINE("co_core", "1.0", PH_PLUGIN_COROUTINE | PH_PLUGIN_UPGRADE | PH_PLUGIN_STREAM_BODY, co_create,
-                 co_handle, co_destroy);
+static const ph_hooks_t hooks = {sizeof hooks, .thread_init = co_thread_init, .thread_exit = co_thread_exit};
+
+PH_PLUGIN_DEFINE_HOOKS("co_core", "1.0", PH_PLUGIN_COROUTINE | PH_PLUGIN_UPGRADE | PH_PLUGIN_STREAM_BODY, co_create,
+                       co_handle, co_destroy, &hooks);
