@@ -32,7 +32,8 @@ def pattern(off, n):
 class CoCoreTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = Server(server_ini(routes=route("/co", "co_core") + "[route /echo]\nplugin = echo\n",
+        cls.srv = Server(server_ini(routes=route("/co", "co_core") + route("/small", "co_core", max_body_bytes="1k") +
+                                    "[route /echo]\nplugin = echo\n",
                                     threads=1, server_extra=TIMEOUTS % "3s"), rlimit_nofile=4096)
 
     @classmethod
@@ -180,6 +181,21 @@ class CoCoreTest(unittest.TestCase):
         body = pattern(0, 700000)
         r = self.srv.get("/co/body?slow=1", method="POST", body=body)
         self.assertEqual((r.status, r.body), (200, b"got %d sum %d\n" % (len(body), sum(body) % (1 << 32))))
+
+    def test_streamed_body_over_the_limit(self):
+        # chunked, so only the decoded bytes tell: 413 to the client, and
+        # co_body_read says -EMSGSIZE (90)
+        start = log_count(self.srv)
+        s = self.srv.connect()
+        s.sendall(b"POST /small/body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                  b"400\r\n" + b"a" * 1024 + b"\r\n" + b"400\r\n" + b"b" * 1024 + b"\r\n0\r\n\r\n")
+        data, closed = recv_until_closed(s)
+        s.close()
+        self.assertEqual(parse_responses(data)[0].status, 413)
+        m, _ = wait_log_from(self.srv, r"co_core -: body error (-?\d+)", start)
+        self.assertEqual(int(m.group(1)), -90)
+        r = self.srv.get("/small/body", method="POST", body=b"c" * 1000)
+        self.assertEqual((r.status, r.body), (200, b"got 1000 sum %d\n" % (99 * 1000)))
 
     def test_upgrade_request_elsewhere_is_served_normally(self):
         data = self.srv.raw(b"GET /echo/x HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: upgrade\r\n\r\n")
