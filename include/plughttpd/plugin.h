@@ -545,7 +545,10 @@ typedef struct ph_server_api {
     /* Cancels a co_spawn()ed coroutine (its loop's thread only, not from
      * that coroutine): its waiting call returns -ECANCELED, and co_cancel
      * returns only after fn has returned (run thread_exit's cleanup with
-     * it before destroy()). */
+     * it before destroy()). When the loop stops, the server's own
+     * cancellation ends fn before thread_exit runs: fn clears the handle
+     * it was kept in as it returns, and thread_exit cancels only a handle
+     * still set (a reload's thread_exit finds it running). */
     void (*co_cancel)(void *handle);
 
     /* Sockets. sock_new() wraps a connected non-blocking descriptor
@@ -597,7 +600,10 @@ typedef struct ph_server_api {
      * fewer bytes than announced, aborts the connection). Output filters
      * apply as to any stream. Once responded, handler_timeout no longer
      * applies (the response is under way); the plugin bounds its own
-     * waits. A HEAD request's body bytes are taken and dropped. */
+     * waits. A HEAD request's body bytes are taken and dropped.
+     * Returns 0 once the head is under way, or -ECANCELED (the client
+     * left), -EINVAL (already responded or upgraded), -EPERM (not from
+     * this request's handler coroutine). */
     int (*co_respond)(ph_request_t *req, int64_t length);
     /* Queues len bytes (copied) of the body after co_respond(); waits
      * while the client is slower than the producer (output above a few
