@@ -52,8 +52,11 @@ typedef struct co_ctx {
     int started;
     int cancelled;
     struct co_ctx *prev, *next;  /* the worker's spawned list */
-    struct co_ctx *joiner;       /* a coroutine waiting in co_cancel() */
-    struct co_ctx *join;         /* what this one waits for in co_cancel() */
+    struct co_ctx *joiners;      /* coroutines waiting in co_cancel() */
+    struct co_ctx *next_joiner;
+    struct co_ctx *join;         /* what this one waits for in co_cancel();
+                                    NULL once it ended (it is freed after
+                                    the loop's batch: never read it then) */
     /* the wait */
     enum wait_kind kind;
     int woke, result;
@@ -351,8 +354,10 @@ static void spawned_ended(co_ctx_t *x)
     x->finished = 1;
     spawn_unlink(x);
     ev_timer_stop(x->w->loop, &x->timer);
-    if (x->joiner)
-        kick(x->joiner, 0, 1);
+    for (co_ctx_t *j = x->joiners; j; j = j->next_joiner) {
+        j->join = NULL;
+        kick(j, 0, 1);
+    }
     free(x->pios);
     free(x->pdup);
     x->pios = NULL;
@@ -478,11 +483,11 @@ void apico_cancel(void *handle)
     } else {
         kick(t, -ECANCELED, 0);
     }
-    t->joiner = me;
     me->join = t;
-    while (!t->finished)
+    me->next_joiner = t->joiners;
+    t->joiners = me;
+    while (me->join)
         wait_for(me, W_JOIN, -1);
-    me->join = NULL;
 }
 
 void apico_worker_stop(worker_t *w)
