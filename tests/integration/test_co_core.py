@@ -64,6 +64,11 @@ class CoCoreTest(unittest.TestCase):
         self.assertEqual(r.body, b"resolve -2 \n")
         # co_cancel from a handler's coroutine waits for the end of the other
         self.assertEqual(self.srv.get("/co/cancel").body, b"cancel -%d done 1\n" % ECANCELED)
+        # two cancellers of one coroutine: both return
+        start = log_count(self.srv)
+        self.assertEqual(self.srv.get("/co/cancel?twice=1").body, b"cancel -%d done 1\n" % ECANCELED)
+        m, _ = wait_log_from(self.srv, r"co_core -: second canceller returned", start)
+        self.assertIsNotNone(m)
 
     def test_keep_alive_after_a_wait(self):
         s = self.srv.connect()

@@ -22,9 +22,10 @@
  *
  *   /blocking            co_blocking() of a 30 ms sleep: "blocking R\n"
  *   /resolve?h=NAME      co_resolve("NAME:80"): "resolve R ADDR\n"
- *   /cancel              co_spawn()s a sleeper on its loop and co_cancel()s
- *                        it from the handler: "cancel R\n" (R: what its
- *                        wait returned)
+ *   /cancel              co_spawn()s a coroutine that waits 200 ms in
+ *                        co_blocking and co_cancel()s it from the handler
+ *                        (&twice=1: a spawned coroutine cancels it too):
+ *                        "cancel R done 1\n" (R: what its wait returned)
  *
  * Route keys: gen = TEXT (default "-"), in the log lines, so a test tells a
  * reload's instances apart; spawn = yes: each worker thread runs a
@@ -301,11 +302,33 @@ typedef struct sleeper {
     int result, done;
 } sleeper_t;
 
+static void long_nap(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 200 * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Waits 200 ms in co_blocking, which a cancellation does not cut short:
+ * co_cancel() callers wait for it, and it returns -ECANCELED. */
 static void sleeper(void *arg)
 {
     sleeper_t *sl = arg;
-    sl->result = sl->api->co_sleep(60000);
+    sl->result = sl->api->co_blocking(long_nap, NULL);
     sl->done = 1;
+}
+
+typedef struct canceller {
+    co_core_t *c;
+    void *target;
+} canceller_t;
+
+static void canceller(void *arg)
+{
+    canceller_t *k = arg;
+    k->c->api->co_cancel(k->target);
+    k->c->api->log(PH_LOG_INFO, "co_core %s: second canceller returned", k->c->gen);
+    free(k);
 }
 
 static int do_cancel(co_core_t *c, ph_request_t *req)
@@ -319,6 +342,17 @@ static int do_cancel(co_core_t *c, ph_request_t *req)
     if (h == NULL)
         return PH_ERROR;
     api->co_sleep(20); /* it starts and waits */
+    if (qnum(c, req, "twice", 0)) { /* a background coroutine cancels it too */
+        canceller_t *k = calloc(1, sizeof *k);
+        if (k == NULL)
+            return PH_ERROR;
+        *k = (canceller_t){c, h};
+        if (api->co_spawn(api->loop_of(req), canceller, k, 0) == NULL) {
+            free(k);
+            return PH_ERROR;
+        }
+        api->co_sleep(5); /* it waits in co_cancel first */
+    }
     api->co_cancel(h);
     api->body_printf(req, "cancel %d done %d\n", sl->result, sl->done);
     return PH_OK;
