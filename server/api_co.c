@@ -1292,6 +1292,10 @@ int apico_respond(ph_request_t *req, int64_t length)
     req->stream_len = length >= 0 ? (uint64_t)length : 0;
     x->out_len = length;
     x->responded = 1;
+    /* a response before the end of a streamed body: the carrier reads no
+     * more of it (and closes after the answer) */
+    if (req->co_body && !x->body_end && !x->body_err)
+        x->body_err = -EPIPE;
     exchange_co_respond(req);
     defer(x, D_READY);
     return wait_for(x, W_DEFER, -1);
