@@ -160,6 +160,13 @@ class CoCoreTest(unittest.TestCase):
             if not harness.SANITIZED and not harness.WRAPPER:
                 self.assertLess(peak - base, 16 * 1024)
 
+    def test_handler_timeout_ends_at_co_respond(self):
+        # 4 pieces 1.2 s apart: 4.8 s in all, past handler_timeout (3s)
+        t0 = time.time()
+        r = self.srv.get("/co/stream?len=%d&known=1&pace=1200" % (4 * 65536), timeout=30)
+        self.assertEqual((r.status, r.body), (200, pattern(0, 4 * 65536)))
+        self.assertGreaterEqual(time.time() - t0, 4.8)
+
     def test_head_drops_the_stream_and_keeps_the_connection(self):
         s = self.srv.connect()
         s.sendall(b"HEAD /co/stream?len=1000000&known=1 HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -201,6 +208,20 @@ class CoCoreTest(unittest.TestCase):
         self.assertEqual(int(m.group(1)), -90)
         r = self.srv.get("/small/body", method="POST", body=b"c" * 1000)
         self.assertEqual((r.status, r.body), (200, b"got 1000 sum %d\n" % (99 * 1000)))
+
+    def test_respond_before_the_body_ends(self):
+        # the carrier reads no more of the body: co_body_read says -EPIPE
+        # (32) at once instead of waiting for bytes nobody reads
+        start = log_count(self.srv)
+        s = self.srv.connect()
+        s.sendall(b"POST /co/early HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b"z" * 1000)
+        data, closed = recv_until_closed(s)
+        s.close()
+        self.assertTrue(closed)
+        r = parse_responses(data)[0]
+        self.assertEqual((r.status, r.body), (200, b"early\n"))
+        m, _ = wait_log_from(self.srv, r"co_core -: early body (-?\d+)", start)
+        self.assertEqual(int(m.group(1)), -32)
 
     def test_upgrade_request_elsewhere_is_served_normally(self):
         data = self.srv.raw(b"GET /echo/x HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: upgrade\r\n\r\n")

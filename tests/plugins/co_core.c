@@ -9,10 +9,14 @@
  *                        "waited N\n", or PH_ERROR when the wait failed
  *   /now                 "now\n" without waiting
  *   /stream?len=N&known=K co_respond(K ? N : -1), then N bytes of
- *                        (offset % 251) in pieces of 64 KiB
+ *                        (offset % 251) in pieces of 64 KiB (&pace=MS:
+ *                        co_sleep(MS) before each piece)
  *   /short?len=N         co_respond(N), sends N / 2 bytes and returns
  *   /body                reads the body with co_body_read: "got N sum S\n"
  *                        (S: the bytes' sum modulo 2^32), or logs the error
+ *   /early               co_respond(-1) before reading the body, then
+ *                        co_body_read (logged: "early body R") and
+ *                        "early\n"
  *   /poll                a socket that waited once (so the loop watches it
  *                        between waits) is waited on with co_poll and
  *                        co_wait_fd: "poll R1 wait R2 ready R3\n"
@@ -154,9 +158,11 @@ static int do_stream(co_core_t *c, ph_request_t *req, int complete)
         return PH_ERROR;
     }
     long long todo = complete ? len : len / 2;
-    long long off = 0;
+    long long off = 0, pace = qnum(c, req, "pace", 0);
     ssize_t r = 0;
     while (off < todo) {
+        if (pace && (r = api->co_sleep((uint64_t)pace)) < 0)
+            break;
         size_t n = todo - off < PIECE ? (size_t)(todo - off) : PIECE;
         for (size_t i = 0; i < n; i++)
             buf[i] = (char)((off + (long long)i) % 251);
@@ -387,6 +393,14 @@ static int co_handle(void *instance, ph_request_t *req)
         return do_body(c, req);
     if (IS("/poll"))
         return do_poll(c, req);
+    if (IS("/early")) {
+        char b[16];
+        if (api->co_respond(req, -1) < 0)
+            return PH_ERROR;
+        ssize_t r = api->co_body_read(req, b, sizeof b, 10000);
+        api->log(PH_LOG_INFO, "co_core %s: early body %zd", c->gen, r);
+        return api->co_send(req, "early\n", 6, 10000) == 6 ? PH_OK : PH_ERROR;
+    }
     if (IS("/cancel"))
         return do_cancel(c, req);
     if (IS("/blocking")) {
