@@ -70,6 +70,11 @@ class CoCoreTest(unittest.TestCase):
         m, _ = wait_log_from(self.srv, r"co_core -: second canceller returned", start)
         self.assertIsNotNone(m)
 
+    def test_resume_from_a_coroutine_is_refused(self):
+        r = self.srv.get("/co/resume")
+        self.assertEqual((r.status, r.body), (200, b"resume -1\n"))
+        self.assertEqual(self.srv.get("/co/now").body, b"now\n")
+
     def test_keep_alive_after_a_wait(self):
         s = self.srv.connect()
         s.sendall(b"GET /co/sleep?ms=50 HTTP/1.1\r\nHost: x\r\n\r\nGET /co/now HTTP/1.1\r\nHost: x\r\n\r\n")

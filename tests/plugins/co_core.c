@@ -17,6 +17,8 @@
  *   /early               co_respond(-1) before reading the body, then
  *                        co_body_read (logged: "early body R") and
  *                        "early\n"
+ *   /resume              misuse: calls resume() (refused: its return
+ *                        answers), waits 20 ms: "resume R\n"
  *   /poll                a socket that waited once (so the loop watches it
  *                        between waits) is waited on with co_poll and
  *                        co_wait_fd: "poll R1 wait R2 ready R3\n"
@@ -393,6 +395,13 @@ static int co_handle(void *instance, ph_request_t *req)
         return do_body(c, req);
     if (IS("/poll"))
         return do_poll(c, req);
+    if (IS("/resume")) {
+        int r = api->resume(req, PH_OK);
+        if (api->co_sleep(20) < 0)
+            return PH_ERROR;
+        api->body_printf(req, "resume %d\n", r);
+        return PH_OK;
+    }
     if (IS("/early")) {
         char b[16];
         if (api->co_respond(req, -1) < 0)
