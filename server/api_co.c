@@ -865,8 +865,18 @@ static void reg_release(sock_reg_t *reg, int fd_closing)
         reg_drop(reg);
         return;
     }
-    if (worker_ended(reg->w) || worker_post_task(reg->w, reg_drop, reg) < 0)
+    if (worker_ended(reg->w)) {
         free(reg); /* that loop polls no more */
+        return;
+    }
+    /* moving to another thread: out of the old loop's epoll now (a
+     * thread-safe call), before the descriptor can be closed and its
+     * number reused there; the memory goes once that loop is past any
+     * event naming it */
+    if (!fd_closing)
+        ev_io_stop(reg->w->loop, &reg->io);
+    if (worker_post_task(reg->w, reg_drop, reg) < 0)
+        free(reg);
 }
 
 static void on_sock(ev_loop_t *loop, ev_io_t *io, unsigned ev)
