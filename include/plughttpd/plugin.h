@@ -590,7 +590,9 @@ typedef struct ph_server_api {
      * bytes (> 0), 0 at its end, or -errno (-ECANCELED, -ETIMEDOUT,
      * -EMSGSIZE: over max_body_bytes, the client is answered 413). A
      * buffered body (no PH_PLUGIN_STREAM_BODY) is read from memory. While
-     * nobody reads, the core stops reading the socket (back-pressure). */
+     * nobody reads, the core stops reading the socket (back-pressure).
+     * After co_respond() before the body's end: -EPIPE (the rest of the
+     * body is not read; the connection closes after the response). */
     ssize_t (*co_body_read)(ph_request_t *req, void *buf, size_t cap, int64_t timeout_ms);
     /* Sends the response head now, as set so far, with length bytes of
      * body to follow (length >= 0: Content-Length) or an unknown length
