@@ -9,7 +9,8 @@
  *   timeout = 2s                each wait: connect, write, read (up to 60s)
  *
  * Each request: connect, send the request's subpath and a newline, read
- * one line back (at most 4 KiB), answer it as the body (text/plain). An
+ * one line back (at most 4 KiB), answer it as the body (text/plain). A
+ * subpath holding control characters (a decoded %0A) is answered 400. An
  * upstream that fails is answered 502 naming the step and the error; one
  * that is too slow, 504.
  *
@@ -91,16 +92,29 @@ static int relay_fail(relay_t *r, ph_request_t *req, const char *step, long rc)
     return r->api->send_error(req, rc == -ETIMEDOUT ? 504 : 502, msg);
 }
 
+/* The subpath is percent-decoded: "%0A" would end the line early and
+ * smuggle a second one to the upstream. (The core refuses such paths
+ * today, but plugin.h does not promise it.) */
+static int one_line(ph_str_t s)
+{
+    for (size_t i = 0; i < s.len; i++)
+        if ((unsigned char)s.ptr[i] < 0x20 || s.ptr[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 static int relay_handle(void *instance, ph_request_t *req)
 {
     relay_t *r = instance;
     const ph_server_api_t *api = r->api;
     int64_t t = (int64_t)r->timeout_ms;
+    ph_str_t sub = api->subpath(req);
+    if (!one_line(sub))
+        return api->send_error(req, 400, "control characters in the path");
     ph_sock_t *s = NULL;
     int rc = api->co_connect(r->upstream, t, &s);
     if (rc != 0)
         return relay_fail(r, req, "connect", rc);
-    ph_str_t sub = api->subpath(req);
     ssize_t n = api->sock_write(s, sub.ptr, sub.len, t);
     if (n >= 0)
         n = api->sock_write(s, "\n", 1, t);
