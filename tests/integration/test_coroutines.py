@@ -452,6 +452,8 @@ class Config(unittest.TestCase):
         p = subprocess.run(harness.WRAPPER + [harness.BINARY, "-t", "-c", path], stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
         self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
+        # refusing frees what was built: no memory checker report
+        self.assertNotRegex(p.stderr, harness._TOOL_ERROR)
         self.assertTrue(any("%s:%d:" % (path, line) in p.stderr for line in lines),
                         "no error at line %s: %s" % (lines, p.stderr))
         for frag in fragments:
