@@ -1,6 +1,8 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,7 @@ struct conn {
     unsigned body_paused : 1;/* the plugin paused a streamed body */
     unsigned body_complete : 1; /* read whole while paused: end pending */
     unsigned busy : 1;       /* process() is running */
+    unsigned corked : 1;     /* bytes went out with MSG_MORE, not pushed */
     unsigned nrequests;
 
     char *rbuf;              /* NULL while idle with nothing buffered */
@@ -376,8 +379,10 @@ static int flush(conn_t *c)
             } else {
                 n = send(fd, c->out.p + c->out.off, buf_pending(&c->out),
                          MSG_NOSIGNAL | (more ? MSG_MORE : 0));
-                if (n > 0)
+                if (n > 0) {
                     c->out.off += (size_t)n;
+                    c->corked = more != 0;
+                }
             }
             if (n < 0) {
                 if (errno == EAGAIN || errno == EINTR)
@@ -411,8 +416,18 @@ static int flush(conn_t *c)
                 return -1;
             char *dst = c->out.p + c->out.len + 16; /* room for the size line */
             ssize_t n = exchange_pull(req, dst, STREAM_PIECE);
-            if (n == PH_STREAM_WAIT)
+            if (n == PH_STREAM_WAIT) {
+                /* The kernel holds what went out with MSG_MORE for more
+                 * (up to 200 ms); the producer has nothing now, so push
+                 * it: setting TCP_NODELAY flushes pending output (tcp(7)).
+                 * It fails harmlessly on a Unix socket, which never holds. */
+                if (c->corked) {
+                    int one = 1;
+                    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    c->corked = 0;
+                }
                 return 2;
+            }
             if (n < 0 || n > STREAM_PIECE)
                 return -1;
             if (n == 0) {
