@@ -28,8 +28,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -310,6 +312,7 @@ class Run(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout)
         self.assertIn("-I%s%s" % (DEST, P["includedir"]), p.stdout)
         self.assertIn("-o oot_async.so oot_async.c -pthread", p.stdout)
+        self.assertIn("-o oot_coro.so oot_coro.c", p.stdout)
         return work
 
     @unittest.skipUnless(shutil.which("cc") and shutil.which("pkg-config"), "no C compiler or pkg-config")
@@ -363,6 +366,112 @@ class Run(unittest.TestCase):
             self.assertEqual((r.status, r.body), (200, b"tick 1\ntick 2\ntick 3\n"))
             self.assertIsNone(r.header("X-Ticks"))
             self.assertEqual(srv.stop(), 0)
+
+    @unittest.skipUnless(shutil.which("cc") and shutil.which("pkg-config"), "no C compiler or pkg-config")
+    def test_coro_example_checks_its_keys(self):
+        so = os.path.join(self.build_examples(), "oot_coro.so")
+        p = self.run_binary("--check-plugin", so, "upstream=127.0.0.1:9", "timeout=300ms")
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("plugin: oot_coro 1.0", p.stdout)
+        self.assertIn("ABI: 1.4", p.stdout)
+        for keys, msg in ((("timeout=61s", "upstream=127.0.0.1:9"), 'timeout is a duration up to 60s, not "61s"'),
+                          (("timeout=1s",), "upstream is required"),
+                          (("upstream=",), 'upstream is host:port or unix:/path, not ""'),
+                          (("color=red",), 'unknown key "color"')):
+            p = self.run_binary("--check-plugin", so, *keys)
+            self.assertNotEqual(p.returncode, 0, p.stdout)
+            self.assertIn(msg, p.stdout)
+
+    @unittest.skipUnless(shutil.which("cc") and shutil.which("pkg-config"), "no C compiler or pkg-config")
+    def test_coro_example_relays_a_line(self):
+        so = os.path.join(self.build_examples(), "oot_coro.so")
+        ups = [LineUpstream(), LineUpstream(os.path.join(self.scratch, "up.sock"))]
+        for u in ups:
+            self.addCleanup(u.close)
+        silent = LineUpstream(silent=True)
+        self.addCleanup(silent.close)
+        ini = installed_ini(self.scratch) + "".join(
+            "\n[route /%s]\nplugin = %s\nupstream = %s\ntimeout = 300ms\n" % (name, so, addr)
+            for name, addr in (("tcp", ups[0].address), ("unix", ups[1].address),
+                               ("refused", "127.0.0.1:%d" % closed_port()), ("silent", silent.address)))
+        with harness.Server(ini) as srv:
+            for name in ("tcp", "unix"):
+                r = srv.get("/%s/hello" % name)
+                self.assertEqual((r.status, r.body), (200, b"upstream got /hello\n"), name)
+                self.assertEqual(r.header("Content-Type"), "text/plain")
+            # a decoded newline would make two lines upstream: refused
+            # (by the core today, which takes no control byte in a path;
+            # the plugin checks too, as plugin.h does not promise it)
+            self.assertEqual(srv.get("/tcp/a%0Aecho%20b").status, 400)
+            r = srv.get("/refused/x")
+            self.assertEqual((r.status, r.body), (502, b"upstream connect: Connection refused\n"))
+            t0 = time.monotonic()
+            r = srv.get("/silent/x")
+            self.assertGreaterEqual(time.monotonic() - t0, 0.3)
+            self.assertEqual((r.status, r.body), (504, b"upstream read: Connection timed out\n"))
+            self.assertEqual(srv.stop(), 0)
+
+
+class LineUpstream:
+    """Answers each line with "upstream got LINE" (or, silent, never),
+    on TCP 127.0.0.1 or a unix socket; one thread per connection."""
+
+    def __init__(self, unix_path=None, silent=False):
+        self.silent = silent
+        self.stop = threading.Event()
+        if unix_path:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.bind(unix_path)
+            self.address = "unix:" + unix_path
+        else:
+            self.sock = socket.socket()
+            self.sock.bind(("127.0.0.1", 0))
+            self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        c.settimeout(10)
+        buf = b""
+        try:
+            while b"\n" not in buf:
+                b = c.recv(4096)
+                if not b:
+                    return
+                buf += b
+            if self.silent:
+                self.stop.wait(10)
+                return
+            c.sendall(b"upstream got " + buf.partition(b"\n")[0] + b"\n")
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+        self.thread.join(5)
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def chunked_with_trailers(data):
