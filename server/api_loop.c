@@ -181,16 +181,6 @@ ph_timer_t *api_timer_new(ph_loop_t *loop, ph_timer_fn cb, void *arg)
     return t;
 }
 
-/* The loop's clock is read once per round; a timer set late in a long
- * round would fire early by the time the round has taken so far. */
-static uint64_t round_lag(const ev_loop_t *loop)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* the clock ev_epoll.c reads */
-    uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-    return now > ev_now(loop) ? now - ev_now(loop) : 0;
-}
-
 int api_timer_set(ph_timer_t *t, uint64_t ms)
 {
     if (t == NULL) {
@@ -200,7 +190,7 @@ int api_timer_set(ph_timer_t *t, uint64_t ms)
     if (!on_thread(t->w, "timer_set"))
         return PH_ERROR;
     const uint64_t max = (uint64_t)1 << 48; /* thousands of years: no overflow */
-    ev_timer_set(t->w->loop, &t->t, (ms < max ? ms : max) + round_lag(t->w->loop));
+    ev_timer_set_exact(t->w->loop, &t->t, ms < max ? ms : max);
     return PH_OK;
 }
 

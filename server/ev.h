@@ -75,6 +75,11 @@ void ev_io_forget(ev_io_t *io);
 void ev_timer_init(ev_timer_t *t, ev_timer_cb cb, void *data);
 /* (Re)arms t to fire after ms milliseconds; O(log n). */
 void ev_timer_set(ev_loop_t *loop, ev_timer_t *t, uint64_t ms);
+/* The same, never firing before ms have passed since the call (the plain
+ * form counts from the loop's cached coarse clock: cheaper, and up to a
+ * few ms early, which the core's own timeouts do not mind). For waits a
+ * plugin can measure. */
+void ev_timer_set_exact(ev_loop_t *loop, ev_timer_t *t, uint64_t ms);
 void ev_timer_stop(ev_loop_t *loop, ev_timer_t *t);
 int ev_timer_active(const ev_timer_t *t);
 

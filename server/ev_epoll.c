@@ -187,9 +187,24 @@ static void heap_remove(ev_loop_t *loop, size_t i)
     t->slot = SIZE_MAX;
 }
 
-void ev_timer_set(ev_loop_t *loop, ev_timer_t *t, uint64_t ms)
+static void timer_at(ev_loop_t *loop, ev_timer_t *t, uint64_t when);
+
+void ev_timer_set(ev_loop_t *loop, ev_timer_t *t, uint64_t ms) { timer_at(loop, t, loop->now + ms); }
+
+/* loop->now is the coarse clock, read once per round: it lags the precise
+ * clock by up to a tick plus the round's time so far. Counting from the
+ * precise clock, rounded up to the next whole millisecond, and firing
+ * when the coarse one reaches the deadline, never fires early. */
+void ev_timer_set_exact(ev_loop_t *loop, ev_timer_t *t, uint64_t ms)
 {
-    uint64_t when = loop->now + ms;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000 + ((uint64_t)ts.tv_nsec + 999999) / 1000000;
+    timer_at(loop, t, now + ms);
+}
+
+static void timer_at(ev_loop_t *loop, ev_timer_t *t, uint64_t when)
+{
     if (t->slot != SIZE_MAX) {
         int later = when > t->when;
         t->when = when;

@@ -508,6 +508,52 @@ static void rearm_cb(ev_loop_t *loop, ev_timer_t *t)
         ev_timer_set(loop, t, 10);
 }
 
+/* ev_timer_set_exact() never fires before its delay has passed on the
+ * precise clock, even when set late in a round whose cached coarse clock
+ * is stale (here: 6 ms of work after the loop last read it). */
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t exact_fired_ns;
+
+static void exact_cb(ev_loop_t *loop, ev_timer_t *t)
+{
+    (void)t;
+    exact_fired_ns = mono_ns();
+    ev_break(loop);
+}
+
+static void stale_round(ev_loop_t *loop, ev_timer_t *t)
+{
+    uint64_t until = mono_ns() + 6000000u;
+    while (mono_ns() < until)
+        ;
+    ev_timer_t *exact = t->data;
+    *(uint64_t *)exact->data = mono_ns();
+    ev_timer_set_exact(loop, exact, 7);
+}
+
+START_TEST(timer_exact_never_early)
+{
+    for (int i = 0; i < 20; i++) {
+        ev_loop_t *loop = new_loop();
+        uint64_t set_ns = 0;
+        ev_timer_t exact, kick;
+        ev_timer_init(&exact, exact_cb, &set_ns);
+        ev_timer_init(&kick, stale_round, &exact);
+        ev_timer_set(loop, &kick, 0);
+        ck_assert_int_eq(ev_run(loop), 0);
+        ck_assert_msg(exact_fired_ns >= set_ns + 7000000u, "fired %.3f ms after a 7 ms timer was set",
+                      (double)(exact_fired_ns - set_ns) / 1e6);
+        free_loop(loop);
+    }
+}
+END_TEST
+
 START_TEST(timer_rearm_from_callback)
 {
     ev_loop_t *loop = new_loop();
@@ -695,6 +741,7 @@ static Suite *ev_suite(void)
     tcase_add_test(timers, timer_heap_stress);
     tcase_add_test(timers, timer_stop_prevents_firing);
     tcase_add_test(timers, timer_rearm_from_callback);
+    tcase_add_test(timers, timer_exact_never_early);
     suite_add_tcase(s, timers);
 
     TCase *loop = tcase_create("loop");
