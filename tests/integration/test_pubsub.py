@@ -281,6 +281,16 @@ class PubsubTest(unittest.TestCase):
         self.assertEqual((r.status, r.header("Content-Type"), r.body), (200, "application/octet-stream", b"t"))
         self.wait_subscribers("/ps/lp", 0)
 
+    def test_long_poll_answer_cannot_run_in_the_page_origin(self):
+        # Anyone may publish, with any Content-Type: a poll answered with a
+        # publisher's text/html must not run as a page of this server.
+        self.publish("/ps/xss", b"<script>alert(1)</script>", headers={"Content-Type": "text/html"})
+        r = self.srv.get("/ps/xss?after=0")
+        self.assertEqual((r.status, r.header("Content-Type"), r.body),
+                         (200, "text/html", b"<script>alert(1)</script>"))
+        self.assertEqual(r.header("Content-Security-Policy"), "sandbox; default-src 'none'")
+        self.assertEqual(r.header("X-Content-Type-Options"), "nosniff")
+
     def test_long_poll_timeout_answers_204(self):
         self.publish("/short/t", b"x")
         t0 = time.time()
