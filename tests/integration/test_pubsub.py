@@ -54,8 +54,14 @@ channel_name_max = 8
 [route /bytes]
 plugin = pubsub
 buffer = 8
-buffer_bytes = 10
+buffer_bytes = 40
 message_max = 10
+
+[route /lf]
+plugin = pubsub
+buffer = 64
+buffer_bytes = 8k
+message_max = 1000
 
 [route /exp]
 plugin = pubsub
@@ -244,14 +250,29 @@ class PubsubTest(unittest.TestCase):
 
     def test_buffer_bytes_bound_the_ring(self):
         for i in range(1, 5):
-            self.publish("/bytes/b", b"b%03d" % i)  # 4 bytes each, 10 kept at most
+            # 4 bytes and a 12-byte event frame each, 40 kept at most
+            self.publish("/bytes/b", b"b%03d" % i)
         st, j = self.stats("/bytes/b")
         self.assertEqual((j["last_id"], j["oldest_id"], j["buffered"]), (4, 3, 2))
-        self.publish("/bytes/b", b"x" * 10)  # alone it fills the ring
+        self.publish("/bytes/b", b"x" * 10)  # 10 + 18: alone it fills the ring
         st, j = self.stats("/bytes/b")
         self.assertEqual((j["last_id"], j["oldest_id"], j["buffered"]), (5, 5, 1))
         r = self.srv.get("/bytes/b?after=0")
         self.assertEqual((r.status, r.header("X-Event-Id"), r.body), (200, "5", b"x" * 10))
+
+    def test_buffer_bytes_count_the_event_frames(self):
+        # A message keeps its body and its event frame, 7 bytes a line
+        # ("data: ", LF): a body of line breaks takes 8 times its size.
+        # buffer_bytes bounds both, so the ring holds what it says.
+        for i in range(8):
+            self.publish("/lf/text", b"x" * 1000)  # 1000 + 1008 bytes
+            self.publish("/lf/breaks", b"\n" * 1000)  # 1000 + 8008 bytes
+        st, j = self.stats("/lf/text")
+        self.assertEqual((j["last_id"], j["oldest_id"], j["buffered"]), (8, 5, 4))
+        st, j = self.stats("/lf/breaks")
+        self.assertEqual((j["last_id"], j["oldest_id"], j["buffered"]), (8, 8, 1))
+        r = self.srv.get("/lf/breaks?after=0")
+        self.assertEqual((r.status, r.header("X-Event-Id"), r.body), (200, "8", b"\n" * 1000))
 
     # --- long polls -----------------------------------------------------------
     def test_long_poll_gets_the_next_message(self):
