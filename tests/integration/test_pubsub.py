@@ -312,6 +312,17 @@ class PubsubTest(unittest.TestCase):
         self.assertEqual(r.header("Content-Security-Policy"), "sandbox; default-src 'none'")
         self.assertEqual(r.header("X-Content-Type-Options"), "nosniff")
 
+    def test_accept_q0_refuses_a_type(self):
+        # RFC 9110 12.4.2: q=0 marks a type not acceptable: no event
+        # stream nor JSON for a client that refuses them; a long poll.
+        self.publish("/ps/q0", b"m")
+        for accept in ("text/event-stream;q=0", "text/event-stream; q=0.000, */*",
+                       "application/json;Q=0.0"):
+            r = self.srv.get("/ps/q0?after=0", headers={"Accept": accept})
+            self.assertEqual((r.status, r.header("X-Event-Id"), r.body), (200, "1", b"m"), accept)
+        r = self.srv.get("/ps/q0", headers={"Accept": "application/json;q=0.001"})
+        self.assertEqual((r.status, json.loads(r.body)["last_id"]), (200, 1))
+
     def test_long_poll_timeout_answers_204(self):
         self.publish("/short/t", b"x")
         t0 = time.time()
