@@ -112,11 +112,16 @@ void ps_chan_unref(ps_hub_t *hub, ps_chan_t *ch)
         ps_chan_free(ch); /* unlisted: the table's reference was the last to stay */
 }
 
+/* Bytes a buffered message holds beyond its fixed part: the body (for
+ * long polls) and the event frame (for streams), which a body of line
+ * breaks makes 7 times larger than the body. */
+static size_t ps_msg_bytes(const ps_msg_t *m) { return m->data_len + m->frame_len; }
+
 /* Drops the oldest buffered message. */
 static void ps_chan_drop_oldest(ps_chan_t *ch)
 {
     ps_msg_t **slot = &ch->ring[(ch->last_id - ch->count + 1) % ch->cap];
-    ch->bytes -= (*slot)->data_len;
+    ch->bytes -= ps_msg_bytes(*slot);
     ps_msg_unref(*slot);
     *slot = NULL;
     ch->count--;
@@ -130,7 +135,7 @@ void ps_chan_put(ps_chan_t *ch, ps_msg_t *msg, uint64_t now_ms)
     ps_msg_number(msg, id);
     ch->ring[id % ch->cap] = msg;
     ch->count++;
-    ch->bytes += msg->data_len;
+    ch->bytes += ps_msg_bytes(msg);
     ch->last_id = id;
     ch->active_ms = now_ms;
     while (ch->count > 1 && ch->bytes > ch->hub->max_bytes)

@@ -56,7 +56,7 @@ struct ps_chan {
     unsigned count;     /* messages in the ring: ids last_id-count+1..last_id */
     unsigned cap;
     ps_msg_t **ring;    /* id lives at ring[id % cap] */
-    size_t bytes;       /* of the messages in the ring (bodies) */
+    size_t bytes;       /* of the messages in the ring (bodies, frames) */
     uint64_t active_ms; /* last publish, or when the last subscriber left */
     ps_lane_t *lanes;   /* one per worker thread */
     unsigned nlanes;
@@ -77,7 +77,7 @@ struct ps_hub {
 };
 
 /* Sets up an empty hub: nlanes worker threads, rings of cap messages and
- * at most max_bytes bytes of message bodies. */
+ * at most max_bytes bytes of message bodies and event frames. */
 int ps_hub_init(ps_hub_t *hub, unsigned nlanes, unsigned cap, size_t max_bytes, unsigned max_channels);
 /* Frees every channel; no subscriber or task may remain. */
 void ps_hub_free(ps_hub_t *hub);

@@ -28,17 +28,50 @@ int ps_http_busy(const ph_server_api_t *api, ph_request_t *req, const char *msg)
     return PH_OK;
 }
 
-/* One element of an Accept list: trimmed, parameters cut. */
+/* Whether parameters p (len bytes, each after a ';') hold q=0: a weight
+ * of 0, 0.0, 0.00 or 0.000 marks the type not acceptable (RFC 9110
+ * 12.4.2). */
+static int ps_params_q0(const char *p, size_t len)
+{
+    while (len) {
+        const char *semi = memchr(p, ';', len);
+        size_t n = semi ? (size_t)(semi - p) : len;
+        const char *q = p;
+        size_t k = n;
+        while (k && (*q == ' ' || *q == '\t'))
+            q++, k--;
+        while (k && (q[k - 1] == ' ' || q[k - 1] == '\t'))
+            k--;
+        if (k >= 3 && k <= 7 && (q[0] == 'q' || q[0] == 'Q') && q[1] == '=' && q[2] == '0' &&
+            (k == 3 || q[3] == '.')) {
+            size_t zeros = 4;
+            while (zeros < k && q[zeros] == '0')
+                zeros++;
+            if (zeros >= k) /* "q=0" or "q=0." and only zeros */
+                return 1;
+        }
+        p += n;
+        len -= n;
+        if (len)
+            p++, len--;
+    }
+    return 0;
+}
+
+/* One element of an Accept list: trimmed, parameters cut, not q=0. */
 static int ps_element_is(const char *p, size_t len, const char *type)
 {
     const char *semi = memchr(p, ';', len);
-    if (semi)
+    size_t params = 0;
+    if (semi) {
+        params = len - (size_t)(semi - p) - 1;
         len = (size_t)(semi - p);
+    }
     while (len && (*p == ' ' || *p == '\t'))
         p++, len--;
     while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
         len--;
-    return len == strlen(type) && strncasecmp(p, type, len) == 0;
+    return len == strlen(type) && strncasecmp(p, type, len) == 0 && !(semi && ps_params_q0(semi + 1, params));
 }
 
 int ps_http_accepts(const ph_server_api_t *api, const ph_request_t *req, const char *type)

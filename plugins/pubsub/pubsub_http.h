@@ -15,7 +15,7 @@ int ps_http_error(const ph_server_api_t *api, ph_request_t *req, int status, con
 int ps_http_busy(const ph_server_api_t *api, ph_request_t *req, const char *msg);
 /* 1 when the request's header `name` lists the media type `type` (a
  * case-insensitive match of one comma-separated element, parameters
- * ignored). */
+ * ignored but a weight of q=0, which refuses the type). */
 int ps_http_accepts(const ph_server_api_t *api, const ph_request_t *req, const char *type);
 /* Checks a channel name: 1 to name_max bytes of A-Z a-z 0-9 - . _ ~.
  * PH_OK, or PH_ERROR with a reason for a 400 in why. */

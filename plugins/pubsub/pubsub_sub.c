@@ -245,6 +245,11 @@ static int ps_poll_answer_set(ps_sub_t *sub, ps_msg_t *msg)
          * after the last body byte went out */
         sub->cur = msg;
         rc |= api->set_header(req, "Content-Type", msg->type ? msg->type : "application/octet-stream");
+        /* any client may publish any type: a text/html message opened in a
+         * browser must not run as a page of this origin (the events page
+         * lives there), nor be sniffed into one */
+        rc |= api->set_header(req, "Content-Security-Policy", "sandbox; default-src 'none'") |
+              api->set_header(req, "X-Content-Type-Options", "nosniff");
         if (msg->data_len)
             rc |= api->body_ref(req, msg->data, msg->data_len);
     }

@@ -54,8 +54,14 @@ channel_name_max = 8
 [route /bytes]
 plugin = pubsub
 buffer = 8
-buffer_bytes = 10
+buffer_bytes = 40
 message_max = 10
+
+[route /lf]
+plugin = pubsub
+buffer = 64
+buffer_bytes = 8k
+message_max = 1000
 
 [route /exp]
 plugin = pubsub
@@ -244,14 +250,29 @@ class PubsubTest(unittest.TestCase):
 
     def test_buffer_bytes_bound_the_ring(self):
         for i in range(1, 5):
-            self.publish("/bytes/b", b"b%03d" % i)  # 4 bytes each, 10 kept at most
+            # 4 bytes and a 12-byte event frame each, 40 kept at most
+            self.publish("/bytes/b", b"b%03d" % i)
         st, j = self.stats("/bytes/b")
         self.assertEqual((j["last_id"], j["oldest_id"], j["buffered"]), (4, 3, 2))
-        self.publish("/bytes/b", b"x" * 10)  # alone it fills the ring
+        self.publish("/bytes/b", b"x" * 10)  # 10 + 18: alone it fills the ring
         st, j = self.stats("/bytes/b")
         self.assertEqual((j["last_id"], j["oldest_id"], j["buffered"]), (5, 5, 1))
         r = self.srv.get("/bytes/b?after=0")
         self.assertEqual((r.status, r.header("X-Event-Id"), r.body), (200, "5", b"x" * 10))
+
+    def test_buffer_bytes_count_the_event_frames(self):
+        # A message keeps its body and its event frame, 7 bytes a line
+        # ("data: ", LF): a body of line breaks takes 8 times its size.
+        # buffer_bytes bounds both, so the ring holds what it says.
+        for i in range(8):
+            self.publish("/lf/text", b"x" * 1000)  # 1000 + 1008 bytes
+            self.publish("/lf/breaks", b"\n" * 1000)  # 1000 + 8008 bytes
+        st, j = self.stats("/lf/text")
+        self.assertEqual((j["last_id"], j["oldest_id"], j["buffered"]), (8, 5, 4))
+        st, j = self.stats("/lf/breaks")
+        self.assertEqual((j["last_id"], j["oldest_id"], j["buffered"]), (8, 8, 1))
+        r = self.srv.get("/lf/breaks?after=0")
+        self.assertEqual((r.status, r.header("X-Event-Id"), r.body), (200, "8", b"\n" * 1000))
 
     # --- long polls -----------------------------------------------------------
     def test_long_poll_gets_the_next_message(self):
@@ -280,6 +301,27 @@ class PubsubTest(unittest.TestCase):
         r = self.srv.get("/ps/lp?after=2")
         self.assertEqual((r.status, r.header("Content-Type"), r.body), (200, "application/octet-stream", b"t"))
         self.wait_subscribers("/ps/lp", 0)
+
+    def test_long_poll_answer_cannot_run_in_the_page_origin(self):
+        # Anyone may publish, with any Content-Type: a poll answered with a
+        # publisher's text/html must not run as a page of this server.
+        self.publish("/ps/xss", b"<script>alert(1)</script>", headers={"Content-Type": "text/html"})
+        r = self.srv.get("/ps/xss?after=0")
+        self.assertEqual((r.status, r.header("Content-Type"), r.body),
+                         (200, "text/html", b"<script>alert(1)</script>"))
+        self.assertEqual(r.header("Content-Security-Policy"), "sandbox; default-src 'none'")
+        self.assertEqual(r.header("X-Content-Type-Options"), "nosniff")
+
+    def test_accept_q0_refuses_a_type(self):
+        # RFC 9110 12.4.2: q=0 marks a type not acceptable: no event
+        # stream nor JSON for a client that refuses them; a long poll.
+        self.publish("/ps/q0", b"m")
+        for accept in ("text/event-stream;q=0", "text/event-stream; q=0.000, */*",
+                       "application/json;Q=0.0"):
+            r = self.srv.get("/ps/q0?after=0", headers={"Accept": accept})
+            self.assertEqual((r.status, r.header("X-Event-Id"), r.body), (200, "1", b"m"), accept)
+        r = self.srv.get("/ps/q0", headers={"Accept": "application/json;q=0.001"})
+        self.assertEqual((r.status, json.loads(r.body)["last_id"]), (200, 1))
 
     def test_long_poll_timeout_answers_204(self):
         self.publish("/short/t", b"x")
