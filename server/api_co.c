@@ -142,8 +142,10 @@ static uint64_t now_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
 /* A deadline for timeout_ms (< 0: none, UINT64_MAX). */
 static uint64_t deadline_of(int64_t timeout_ms)
 {
+    if (timeout_ms <= 0) /* 0: only what is ready now */
+        return timeout_ms < 0 ? UINT64_MAX : 0;
     /* + 1: now_ms() drops the fraction of the current millisecond */
-    return timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)timeout_ms + 1;
+    return now_ms() + (uint64_t)timeout_ms + 1;
 }
 
 /* What is left of a deadline, as a wait's timeout (0: do not wait). */
