@@ -512,24 +512,28 @@ static int place_stage(const gen_t *g, gen_route_t *gr, const cfg_stage_t *s, ge
                      "one content handler", cfg->path, r->plugin_line, r->prefix, gr->stage->name, s->name);
             return -1;
         }
-        gr->inst = gi;
-        gr->stage = s;
-        gr->desc = d;
-        gen_hooks_of(d, &gr->hooks);
-        gr->blocking = r->blocking || (d->flags & PH_PLUGIN_BLOCKING);
-        gr->coroutine = r->coroutine || (d->flags & PH_PLUGIN_COROUTINE);
-        gr->coroutine_stack = r->coroutine_stack ? r->coroutine_stack : CORO_STACK_DEFAULT;
-        if (gr->coroutine && gr->blocking) {
+        /* refusals first: on failure gi goes back to the caller, and gr
+         * must not keep it */
+        int blocking = r->blocking || (d->flags & PH_PLUGIN_BLOCKING);
+        int coroutine = r->coroutine || (d->flags & PH_PLUGIN_COROUTINE);
+        if (coroutine && blocking) {
             snprintf(err, errlen, "%s:%d: [route %s]: plugin %s: a coroutine handler cannot be blocking (coroutine "
                      "and blocking exclude each other)", cfg->path, r->plugin_line, r->prefix, s->name);
             return -1;
         }
-        if ((d->flags & PH_PLUGIN_UPGRADE) && !gr->coroutine) {
+        if ((d->flags & PH_PLUGIN_UPGRADE) && !coroutine) {
             snprintf(err, errlen, "%s:%d: [route %s]: plugin %s takes Upgrade requests (PH_PLUGIN_UPGRADE) and needs "
                      "a coroutine (PH_PLUGIN_COROUTINE or coroutine = yes)", cfg->path, r->plugin_line, r->prefix,
                      s->name);
             return -1;
         }
+        gr->inst = gi;
+        gr->stage = s;
+        gr->desc = d;
+        gen_hooks_of(d, &gr->hooks);
+        gr->blocking = blocking;
+        gr->coroutine = coroutine;
+        gr->coroutine_stack = r->coroutine_stack ? r->coroutine_stack : CORO_STACK_DEFAULT;
         return 0;
     }
     gen_stage_t *list = role == PLUGIN_ROLE_ACCESS ? gr->access : gr->filters;

@@ -75,6 +75,11 @@ class CoCoreTest(unittest.TestCase):
         self.assertEqual((r.status, r.body), (200, b"resume -1\n"))
         self.assertEqual(self.srv.get("/co/now").body, b"now\n")
 
+    def test_timed_waits_never_end_early(self):
+        # the loop's clock is coarse (a jiffy): waits of 7 ms timed on the
+        # precise clock
+        self.assertEqual(self.srv.get("/co/timing").body, b"early 0\n")
+
     def test_keep_alive_after_a_wait(self):
         s = self.srv.connect()
         s.sendall(b"GET /co/sleep?ms=50 HTTP/1.1\r\nHost: x\r\n\r\nGET /co/now HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -17,6 +17,9 @@
  *   /early               co_respond(-1) before reading the body, then
  *                        co_body_read (logged: "early body R") and
  *                        "early\n"
+ *   /timing              300 co_sleep(1..3 ms) and 200 sock_read()s timing
+ *                        out after 1..3 ms, each timed with CLOCK_MONOTONIC: "early N\n",
+ *                        N the waits that ended before their time
  *   /resume              misuse: calls resume() (refused: its return
  *                        answers), waits 20 ms: "resume R\n"
  *   /poll                a socket that waited once (so the loop watches it
@@ -366,6 +369,39 @@ static int do_cancel(co_core_t *c, ph_request_t *req)
     return PH_OK;
 }
 
+static long long mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int do_timing(co_core_t *c, ph_request_t *req)
+{
+    const ph_server_api_t *api = c->api;
+    int early = 0, sv[2];
+    for (int i = 0; i < 300; i++) {
+        long long t0 = mono_us();
+        if (api->co_sleep(1 + i % 3) < 0)
+            return PH_ERROR;
+        early += mono_us() - t0 < 1000 * (1 + i % 3);
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+        return PH_ERROR;
+    ph_sock_t *s = api->sock_new(sv[0], 0);
+    for (int i = 0; s && i < 200; i++) {
+        char b;
+        long long t0 = mono_us();
+        if (api->sock_read(s, &b, 1, 1 + i % 3) != -ETIMEDOUT)
+            early += 1000;
+        early += mono_us() - t0 < 1000 * (1 + i % 3);
+    }
+    api->sock_close(s);
+    close(sv[1]);
+    api->body_printf(req, "early %d\n", early);
+    return PH_OK;
+}
+
 static int co_handle(void *instance, ph_request_t *req)
 {
     co_core_t *c = instance;
@@ -395,6 +431,8 @@ static int co_handle(void *instance, ph_request_t *req)
         return do_body(c, req);
     if (IS("/poll"))
         return do_poll(c, req);
+    if (IS("/timing"))
+        return do_timing(c, req);
     if (IS("/resume")) {
         int r = api->resume(req, PH_OK);
         if (api->co_sleep(20) < 0)
