@@ -21,3 +21,10 @@ plugins_proxy_proxy_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
 
 #TESTS += tests/integration/test_proxy.py
 EXTRA_DIST += tests/integration/test_proxy.py plugins/proxy/README.md
+
+check_PROGRAMS += tests/unit/test_proxy
+tests_unit_test_proxy_SOURCES = tests/unit/test_proxy.c $(PROXY_PURE_SOURCES)
+tests_unit_test_proxy_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/proxy
+tests_unit_test_proxy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_proxy_LDADD = $(CHECK_LIBS)
+TESTS += tests/unit/test_proxy

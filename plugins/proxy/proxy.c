@@ -143,19 +143,31 @@ static void note_failure(proxy_exchange_t *x, proxy_x_t r)
 {
     proxy_t *p = x->p;
     const char *addr = p->conf.ups.list[x->up].address;
-    proxy_log(p, PH_LOG_ERROR, "upstream %s: %s", addr, x->why);
-    if (r == PROXY_X_CLIENT || r == PROXY_X_CANCELED || r == PROXY_X_NOMEM)
+    if (r == PROXY_X_CLIENT || r == PROXY_X_CANCELED || r == PROXY_X_NOMEM) {
+        /* Not the upstream's doing. */
+        if (r == PROXY_X_CLIENT && x->body_client_rc != -EMSGSIZE)
+            proxy_log(p, PH_LOG_INFO, "client %s: %s (upstream %s)", x->ip, x->why, addr);
         return;
+    }
+    proxy_log(p, PH_LOG_ERROR, "upstream %s: %s", addr, x->why);
     if (proxy_upstream_failed(&p->conf.ups, x->up))
         proxy_log(p, PH_LOG_WARN, "upstream %s: marked down for %lld ms after %u failure%s", addr,
                   (long long)p->conf.ups.fail_timeout_ms, p->conf.ups.max_fails,
                   p->conf.ups.max_fails == 1 ? "" : "s");
 }
 
+/* The client's body failed: past max_body_bytes the core has answered
+ * 413; a body that stopped coming gets 408. */
+static int client_failed(proxy_exchange_t *x, int rc)
+{
+    if (rc == -ETIMEDOUT && !x->body_sent)
+        return answer(x, 408, "Request Timeout: the request body did not arrive in time");
+    return PH_ERROR;
+}
+
 static int proxy_handle(void *instance, ph_request_t *req)
 {
     proxy_t *p = instance;
-    const ph_server_api_t *api = p->api;
     int client_rc;
     proxy_exchange_t *x = proxy_exchange_new(p, req, &client_rc);
     if (!x)
@@ -164,7 +176,7 @@ static int proxy_handle(void *instance, ph_request_t *req)
         /* The core answers a body over max_body_bytes (413) itself. */
         if (client_rc != -ECANCELED && client_rc != -EMSGSIZE)
             proxy_log(p, PH_LOG_INFO, "client %s: request body: %s", x->ip, strerror(-client_rc));
-        return PH_ERROR;
+        return client_failed(x, client_rc);
     }
     unsigned tries = 1 + (x->idempotent && x->body_whole ? p->conf.retries : 0);
     uint64_t tried = 0;
@@ -189,7 +201,9 @@ static int proxy_handle(void *instance, ph_request_t *req)
     if (!picked) {
         proxy_log(p, PH_LOG_ERROR, "no upstream available: all %zu marked down", p->conf.ups.n);
         rc = answer(x, 503, "Service Unavailable: no upstream server is available");
-    } else if (r == PROXY_X_CLIENT || r == PROXY_X_CANCELED) {
+    } else if (r == PROXY_X_CLIENT) {
+        rc = client_failed(x, x->body_client_rc);
+    } else if (r == PROXY_X_CANCELED) {
         rc = PH_ERROR;
     } else if (r != PROXY_X_OK) {
         rc = failed_answer(x, r);
@@ -199,7 +213,6 @@ static int proxy_handle(void *instance, ph_request_t *req)
         proxy_upstream_release(&p->conf.ups, x->up);
     }
     proxy_exchange_free(x);
-    (void)api;
     return rc;
 }
 
