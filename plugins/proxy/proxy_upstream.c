@@ -174,7 +174,7 @@ int proxy_upstream_checked(proxy_upstreams_t *u, int i, int up)
 {
     int down = !up;
     int was = __atomic_exchange_n(&u->list[i].check_down, down, __ATOMIC_RELAXED);
-    if (up)
-        STORE(&u->list[i].down_until, 0); /* a passing check ends a passive mark too */
+    if (up && was)
+        STORE(&u->list[i].down_until, 0); /* back up: a passive mark meanwhile ends too */
     return was != down;
 }

@@ -60,7 +60,9 @@ void proxy_upstream_release(proxy_upstreams_t *u, int i);
  * fail_timeout. Return 1 when this call marked it down (the caller logs). */
 int proxy_upstream_failed(proxy_upstreams_t *u, int i);
 void proxy_upstream_succeeded(proxy_upstreams_t *u, int i);
-/* Active health: the outcome of a check. Returns 1 when the state changed. */
+/* Active health: the outcome of a check. Returns 1 when the state changed.
+ * A check that brings an upstream back up also ends a passive mark; one
+ * that finds it up again leaves a passive mark to run its course. */
 int proxy_upstream_checked(proxy_upstreams_t *u, int i, int up);
 int proxy_upstream_is_up(proxy_upstreams_t *u, int i, int64_t now);
 

@@ -109,8 +109,11 @@ START_TEST(round_robin_and_down)
     }
     /* tried ones are skipped; none left: -1 */
     ck_assert_int_eq(proxy_upstream_pick(&u, 1u | 4u, ""), -1);
-    /* an active check passing ends the passive mark */
+    /* a passing check leaves a passive mark; coming back up ends it */
     ck_assert_int_eq(proxy_upstream_checked(&u, 1, 1), 0);
+    ck_assert(!proxy_upstream_is_up(&u, 1, proxy_now_ms()));
+    ck_assert_int_eq(proxy_upstream_checked(&u, 1, 0), 1);
+    ck_assert_int_eq(proxy_upstream_checked(&u, 1, 1), 1);
     ck_assert(proxy_upstream_is_up(&u, 1, proxy_now_ms()));
     ck_assert_int_eq(proxy_upstream_checked(&u, 0, 0), 1);
     ck_assert(!proxy_upstream_is_up(&u, 0, proxy_now_ms()));
