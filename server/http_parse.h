@@ -1,5 +1,6 @@
 /*
- * Strict HTTP/1.1 request parser (RFC 9110, RFC 9112).
+ * Strict HTTP/1.1 request parser (RFC 9110, RFC 9112), and a response head
+ * parser with the same field rules.
  *
  * Pure functions over byte spans: no I/O, no allocation, no globals. The
  * results are offsets into the caller's buffer, so the buffer may move
@@ -106,6 +107,64 @@ void hp_request_init(hp_request_t *r);
  * result. A complete head's length is at most INT_MAX.
  */
 int hp_parse_request(hp_request_t *r, const char *buf, size_t len, const hp_limits_t *lim);
+
+/*
+ * Strict HTTP/1.x response head parser (RFC 9112 sections 4 to 6), for a
+ * plugin that reads responses from an upstream server (api->parse_response).
+ * Unlike hp_parse_request() it is not resumable: each call parses
+ * buf[0..len) from the start, so call it again with the same bytes plus
+ * what arrived since.
+ */
+typedef struct hp_response {
+    int status;             /* 100-999 (600-999: invalid per RFC 9110
+                               section 15, to be handled as a 5xx) */
+    int version_minor;      /* 0 or 1 ("HTTP/1.2".."HTTP/1.9" read as 1.1) */
+    hp_span_t reason;       /* as received, possibly empty */
+    unsigned nheaders;      /* field lines */
+    int64_t content_length; /* -1 when absent */
+    unsigned chunked : 1;   /* Transfer-Encoding's last coding is chunked */
+    unsigned keep_alive : 1;/* from Connection and the version only */
+    const char *error;      /* on HP_ERROR: static, human-readable */
+} hp_response_t;
+
+/*
+ * Receives field line `index` (0, 1, ...) as soon as it is scanned; spans
+ * are offsets into the parsed buffer. Return 0 to go on, nonzero when the
+ * field cannot be taken (no room): the parse then fails with "too many
+ * header fields". A call that ends incomplete or in an error may already
+ * have reported some fields.
+ */
+typedef int (*hp_field_fn)(void *arg, unsigned index, hp_span_t name, hp_span_t value);
+
+/*
+ * Parse a response head from buf[0..len). Returns its length through the
+ * empty line (> 0), HP_INCOMPLETE when the bytes so far are a valid start
+ * of one, or HP_ERROR with r->error set. fn (may be NULL) gets each field.
+ *
+ * Status line: "HTTP/1." DIGIT SP 3DIGIT SP reason CRLF, exactly: the
+ * second SP is required even when the reason is empty; the status is 100
+ * to 999; another major version is an error; the reason is HTAB, SP,
+ * VCHAR and obs-text. No empty lines before it. Field lines follow the
+ * request parser's rules (tokens, no whitespace before the colon, no
+ * obs-fold, CRLF only, no controls but HTAB). Content-Length: plain digits
+ * up to 2^62, repeats (fields or list) identical. Transfer-Encoding (all
+ * its fields as one list): no empty element, "chunked" at most once, and
+ * not with Content-Length or in an HTTP/1.0 response (faulty framing,
+ * RFC 9112 section 6.1): each an error. Its last coding chunked sets
+ * chunked; any other last coding (chunked=0, content_length=-1) means the
+ * body runs until the server closes (RFC 9112 section 6.3). keep_alive:
+ * "close" in Connection clears it, else HTTP/1.1 or "keep-alive" sets it
+ * (options are case-insensitive, the field a list). A head longer than
+ * INT_MAX bytes is an error.
+ *
+ * Framing stays the caller's (RFC 9112 section 6.3), since only it knows
+ * the request: a response to HEAD and every 1xx, 204 and 304 response has
+ * no body whatever its fields say (a 1xx but 101 is followed by another
+ * head); otherwise a chunked body, else content_length bytes, else the
+ * body runs until the server closes, and the connection cannot be reused
+ * whatever keep_alive says.
+ */
+int hp_parse_response(hp_response_t *r, const char *buf, size_t len, hp_field_fn fn, void *arg);
 
 /* Incremental, in-place chunked body decoder. */
 typedef struct hp_chunked {

@@ -627,6 +627,88 @@ static int api_parse_bool(const char *s, int *out)
     return PH_OK;
 }
 
+/* ---- ABI 1.4 HTTP/1 helpers: the pure parsers of http_parse.c ---------- */
+
+/* A member of the plugin's ph_http_response_t lies within its out->size. */
+#define RESP_HAS(out, m) ((out)->size >= offsetof(ph_http_response_t, m) + sizeof((out)->m))
+
+typedef struct {
+    const char *buf;
+    ph_str_t *names, *values;
+    size_t cap;
+} resp_fields_t;
+
+static int api_resp_field(void *arg, unsigned i, hp_span_t name, hp_span_t value)
+{
+    resp_fields_t *f = arg;
+
+    if (i >= f->cap)
+        return -1;
+    f->names[i] = (ph_str_t){f->buf + name.off, name.len};
+    f->values[i] = (ph_str_t){f->buf + value.off, value.len};
+    return 0;
+}
+
+static int api_parse_response(const char *buf, size_t len, ph_http_response_t *out)
+{
+    resp_fields_t f = {buf, NULL, NULL, 0};
+    hp_response_t r;
+    int rc;
+
+    /* Without both arrays there is no room: any field is one too many. */
+    if (RESP_HAS(out, cap) && out->names != NULL && out->values != NULL) {
+        f.names = out->names;
+        f.values = out->values;
+        f.cap = out->cap;
+    }
+    rc = hp_parse_response(&r, buf, len, api_resp_field, &f);
+    if (rc == HP_INCOMPLETE)
+        return 0;
+    if (rc < 0)
+        return PH_ERROR;
+    if (RESP_HAS(out, status))
+        out->status = r.status;
+    if (RESP_HAS(out, version))
+        out->version = r.version_minor ? 11 : 10;
+    if (RESP_HAS(out, reason))
+        out->reason = (ph_str_t){buf + r.reason.off, r.reason.len};
+    if (RESP_HAS(out, nheaders))
+        out->nheaders = r.nheaders;
+    if (RESP_HAS(out, content_length))
+        out->content_length = r.content_length;
+    if (RESP_HAS(out, chunked))
+        out->chunked = r.chunked;
+    if (RESP_HAS(out, keep_alive))
+        out->keep_alive = r.keep_alive;
+    return rc;
+}
+
+/* The plugin's opaque state holds an hp_chunked_t, copied in and out so the
+ * plugin's object is never accessed through another type. */
+_Static_assert(sizeof(hp_chunked_t) <= sizeof(ph_chunked_t), "ph_chunked_t too small for hp_chunked_t");
+
+static void api_chunked_init(ph_chunked_t *c)
+{
+    hp_chunked_t h;
+
+    hp_chunked_init(&h);
+    memset(c, 0, sizeof(*c));
+    memcpy(c, &h, sizeof(h));
+}
+
+static ssize_t api_chunked_decode(ph_chunked_t *c, char *buf, size_t *len, size_t max_trailer_bytes)
+{
+    hp_chunked_t h;
+    ssize_t rc;
+
+    memcpy(&h, c, sizeof(h));
+    rc = hp_chunked_decode(&h, buf, len, max_trailer_bytes);
+    memcpy(c, &h, sizeof(h));
+    if (rc == HP_INCOMPLETE)
+        return PH_CHUNKED_MORE;
+    return rc < 0 ? PH_ERROR : rc;
+}
+
 static int api_parse_size(const char *s, uint64_t *out)
 {
     size_t v;
@@ -677,6 +759,10 @@ const ph_server_api_t request_api = {
     .parse_bool = api_parse_bool,
     .parse_size = api_parse_size,
     .parse_duration = api_parse_duration,
+    /* ABI 1.4 HTTP/1 helpers */
+    .parse_response = api_parse_response,
+    .chunked_init = api_chunked_init,
+    .chunked_decode = api_chunked_decode,
     .vlog = api_vlog,
     .body_vprintf = api_body_vprintf,
     .request_id = api_request_id,

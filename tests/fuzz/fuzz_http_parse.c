@@ -10,10 +10,16 @@
  * parsing in two pieces gives the same answer as parsing at once; every
  * returned span lies inside the head; chunked decoding is the same whole
  * and byte by byte; a normalised path starts with '/', never grows and
- * holds no "." or ".." segment.
+ * holds no "." or ".." segment. Response heads (the input as is, and after
+ * a fixed status line so request-shaped inputs reach the field rules too):
+ * a prefix of a complete head is incomplete and a longer input gives the
+ * same length, a prefix of an incomplete one is incomplete, the fields
+ * reported lie inside the head, and a field cap fails exactly when there
+ * are more fields than it.
  */
 #include "http_parse.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,6 +135,62 @@ static void fuzz_path(const char *in, size_t size)
     free(out);
 }
 
+typedef struct {
+    unsigned n, cap;
+    size_t len; /* bytes parsed: every span lies inside */
+} resp_sink_t;
+
+static int resp_field(void *arg, unsigned i, hp_span_t name, hp_span_t value)
+{
+    resp_sink_t *s = arg;
+
+    REQUIRE(i == s->n && name.len > 0);
+    REQUIRE((size_t)name.off + name.len <= s->len && (size_t)value.off + value.len <= s->len);
+    if (i >= s->cap)
+        return 1;
+    s->n++;
+    return 0;
+}
+
+static int parse_response(hp_response_t *r, const char *buf, size_t len, unsigned cap, resp_sink_t *s)
+{
+    s->n = 0;
+    s->cap = cap;
+    s->len = len;
+    return hp_parse_response(r, buf, len, resp_field, s);
+}
+
+static void fuzz_response(const char *buf, size_t size, size_t split, unsigned cap)
+{
+    hp_response_t a, b;
+    resp_sink_t sa, sb;
+    int ra, rb;
+
+    ra = parse_response(&a, buf, size, UINT_MAX, &sa);
+    rb = parse_response(&b, buf, split, UINT_MAX, &sb);
+    if (ra == HP_ERROR) {
+        /* The fault lies inside the head, so no prefix completes it. */
+        REQUIRE(a.error != NULL && (rb == HP_INCOMPLETE || rb == HP_ERROR));
+        return;
+    }
+    if (ra == HP_INCOMPLETE) {
+        REQUIRE(rb == HP_INCOMPLETE);
+        return;
+    }
+    REQUIRE(ra > 0 && (size_t)ra <= size);
+    REQUIRE(rb == (split >= (size_t)ra ? ra : HP_INCOMPLETE));
+    REQUIRE(a.status >= 100 && a.status <= 999 && (a.version_minor == 0 || a.version_minor == 1));
+    REQUIRE(sa.n == a.nheaders && (size_t)a.reason.off + a.reason.len <= (size_t)ra);
+    REQUIRE(!(a.chunked && a.content_length >= 0) && a.content_length >= -1);
+    REQUIRE(!(a.chunked && a.version_minor == 0));
+    /* With a cap, the same head parses iff it has no more fields. */
+    rb = parse_response(&b, buf, size, cap, &sb);
+    if (a.nheaders <= cap)
+        REQUIRE(rb == ra && b.nheaders == a.nheaders);
+    else
+        REQUIRE(rb == HP_ERROR && sb.n == cap && strcmp(b.error, "too many header fields") == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* Exact-size copy, so any read past the end is caught by ASan. */
@@ -139,5 +201,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_chunked(data, size);
     fuzz_path(buf, size);
     free(buf);
+
+    {
+        static const char status[] = "HTTP/1.1 200 OK\r\n";
+        size_t n = sizeof(status) - 1 + size;
+        unsigned cap = size ? data[size - 1] % 8 : 0;
+
+        buf = malloc(size ? size : 1);
+        memcpy(buf, data, size);
+        fuzz_response(buf, size, size ? data[0] % (size + 1) : 0, cap);
+        free(buf);
+        buf = malloc(n);
+        memcpy(buf, status, sizeof(status) - 1);
+        memcpy(buf + sizeof(status) - 1, data, size);
+        fuzz_response(buf, n, size ? (data[0] + sizeof(status) - 1) % (n + 1) : 0, cap);
+        free(buf);
+    }
     return 0;
 }

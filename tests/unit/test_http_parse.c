@@ -7,6 +7,7 @@
  * past the given length shows up under AddressSanitizer.
  */
 #include "http_parse.h"
+#include "request.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -950,6 +951,348 @@ START_TEST(test_path_normalize)
 }
 END_TEST
 
+/* ---- response heads ------------------------------------------------------ */
+
+/* Collects up to RESP_CAP fields; refuses the one after (a full array). */
+#define RESP_CAP 8
+typedef struct {
+    hp_header_t h[RESP_CAP];
+    unsigned n, cap;
+} resp_sink_t;
+
+static int resp_collect(void *arg, unsigned i, hp_span_t name, hp_span_t value)
+{
+    resp_sink_t *s = arg;
+
+    ck_assert_uint_eq(i, s->n); /* in order, none skipped */
+    if (i >= s->cap)
+        return 1;
+    s->h[i].name = name;
+    s->h[i].value = value;
+    s->n++;
+    return 0;
+}
+
+/* Parse raw[0..len) from an exact-size copy; fields go to *sink. */
+static int parse_resp(hp_response_t *r, const char *raw, size_t len, resp_sink_t *sink)
+{
+    char *b = malloc(len ? len : 1);
+    int rc;
+
+    memcpy(b, raw, len);
+    sink->n = 0;
+    if (sink->cap == 0)
+        sink->cap = RESP_CAP;
+    rc = hp_parse_response(r, b, len, resp_collect, sink);
+    free(b);
+    return rc;
+}
+
+typedef struct {
+    const char *raw;
+    size_t head; /* length of the head; 0: all of raw */
+    int status, minor;
+    const char *reason;
+    unsigned nheaders;
+    int64_t cl;
+    int chunked, keep_alive;
+} resp_case_t;
+
+static const resp_case_t resp_valid[] = {
+    {"HTTP/1.1 200 OK\r\n\r\n", 0, 200, 1, "OK", 0, -1, 0, 1},
+    {"HTTP/1.0 200 OK\r\n\r\n", 0, 200, 0, "OK", 0, -1, 0, 0},
+    /* an empty reason, and one with HTAB, SP and obs-text */
+    {"HTTP/1.1 204 \r\n\r\n", 0, 204, 1, "", 0, -1, 0, 1},
+    {"HTTP/1.1 404 Not\tFound \xe9t\xe9\r\n\r\n", 0, 404, 1, "Not\tFound \xe9t\xe9", 0, -1, 0, 1},
+    {"HTTP/1.9 100 Continue\r\n\r\n", 0, 100, 1, "Continue", 0, -1, 0, 1},
+    {"HTTP/1.1 999 x\r\n\r\n", 0, 999, 1, "x", 0, -1, 0, 1},
+    /* the head ends at the empty line: the body is the caller's */
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 38, 200, 1, "OK", 1, 5, 0, 1},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length: 5, 5\r\n\r\n", 0, 200, 1, "OK", 2, 5, 0, 1},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, 200, 1, "OK", 1, 0, 0, 1},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 200, 1, "OK", 1, -1, 1, 1},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: CHUNKED\r\n\r\n", 0, 200, 1,
+     "OK", 2, -1, 1, 1},
+    /* a last coding other than chunked: read until close (chunked 0, no length) */
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 0, 200, 1, "OK", 1, -1, 0, 1},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 0, 200, 1, "OK", 1, -1, 0, 1},
+    /* Connection: list-valued, case-insensitive; close wins */
+    {"HTTP/1.1 200 OK\r\nConnection: Upgrade, CLOSE\r\n\r\n", 0, 200, 1, "OK", 1, -1, 0, 0},
+    {"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nconnection: close\r\n\r\n", 0, 200, 1, "OK", 2, -1,
+     0, 0},
+    {"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n", 0, 200, 0, "OK", 1, -1, 0, 1},
+    {"HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\n\r\n", 0, 200, 0, "OK", 1, -1, 0, 0},
+    {"HTTP/1.1 200 OK\r\nConnection: closed\r\n\r\n", 0, 200, 1, "OK", 1, -1, 0, 1},
+    /* 1xx/204/304 fields are reported as they are: framing is the caller's */
+    {"HTTP/1.1 304 Not Modified\r\nContent-Length: 42\r\n\r\n", 0, 304, 1, "Not Modified", 1, 42, 0,
+     1},
+    {"HTTP/1.1 200 OK\r\nX-Empty:\r\nX-A:  a b \t\r\n\r\n", 0, 200, 1, "OK", 2, -1, 0, 1},
+};
+#define N_RESP_VALID (int)(sizeof(resp_valid) / sizeof(resp_valid[0]))
+
+START_TEST(test_response_valid)
+{
+    const resp_case_t *c = &resp_valid[_i];
+    size_t n = strlen(c->raw), head = c->head ? c->head : n;
+    resp_sink_t sink = {.cap = RESP_CAP};
+    hp_response_t r;
+    int rc = parse_resp(&r, c->raw, n, &sink);
+
+    ck_assert_msg(rc == (int)head, "case %d: %d, want %zu (%s)", _i, rc, head,
+                  rc == HP_ERROR ? r.error : "");
+    ck_assert_int_eq(r.status, c->status);
+    ck_assert_int_eq(r.version_minor, c->minor);
+    CHECK_SPAN(c->raw, r.reason, c->reason, "reason");
+    ck_assert_uint_eq(r.nheaders, c->nheaders);
+    ck_assert_uint_eq(sink.n, c->nheaders);
+    ck_assert_int_eq(r.content_length, c->cl);
+    ck_assert_int_eq(r.chunked, c->chunked);
+    ck_assert_int_eq(r.keep_alive, c->keep_alive);
+}
+END_TEST
+
+/* Every proper prefix of a valid head is a valid start: HP_INCOMPLETE. */
+START_TEST(test_response_prefixes)
+{
+    const resp_case_t *c = &resp_valid[_i];
+    size_t head = c->head ? c->head : strlen(c->raw), k;
+    resp_sink_t sink = {.cap = RESP_CAP};
+    hp_response_t r;
+
+    for (k = 0; k < head; k++)
+        ck_assert_msg(parse_resp(&r, c->raw, k, &sink) == HP_INCOMPLETE, "case %d prefix %zu: %s", _i, k,
+                      r.error ? r.error : "not incomplete");
+}
+END_TEST
+
+START_TEST(test_response_fields)
+{
+    const char *raw = "HTTP/1.1 200 OK\r\nServer:  up \r\nX-Multi: a, b\r\nX-Empty:\r\n\r\n";
+    resp_sink_t sink = {.cap = RESP_CAP};
+    hp_response_t r;
+
+    ck_assert_int_eq(parse_resp(&r, raw, strlen(raw), &sink), (int)strlen(raw));
+    ck_assert_uint_eq(sink.n, 3);
+    CHECK_SPAN(raw, sink.h[0].name, "Server", "name 0");
+    CHECK_SPAN(raw, sink.h[0].value, "up", "value 0");
+    CHECK_SPAN(raw, sink.h[1].name, "X-Multi", "name 1");
+    CHECK_SPAN(raw, sink.h[1].value, "a, b", "value 1");
+    CHECK_SPAN(raw, sink.h[2].name, "X-Empty", "name 2");
+    CHECK_SPAN(raw, sink.h[2].value, "", "value 2");
+    /* No callback: fields are still validated and counted. */
+    ck_assert_int_eq(hp_parse_response(&r, raw, strlen(raw), NULL, NULL), (int)strlen(raw));
+    ck_assert_uint_eq(r.nheaders, 3);
+}
+END_TEST
+
+/* Exactly cap fields fit; one more is an error, even before the head ends. */
+START_TEST(test_response_cap)
+{
+    const char *two = "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n";
+    const char *three = "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n";
+    resp_sink_t sink = {.cap = 2};
+    hp_response_t r;
+
+    ck_assert_int_eq(parse_resp(&r, two, strlen(two), &sink), (int)strlen(two));
+    ck_assert_uint_eq(sink.n, 2);
+    ck_assert_int_eq(parse_resp(&r, three, strlen(three), &sink), HP_ERROR);
+    ck_assert_str_eq(r.error, "too many header fields");
+    ck_assert_uint_eq(sink.n, 2);
+}
+END_TEST
+
+typedef struct {
+    const char *raw;
+    const char *error; /* r.error, exactly */
+    size_t len;        /* of raw, which may hold a NUL */
+} resp_bad_t;
+#define BAD(raw, error) {raw, error, sizeof(raw) - 1}
+
+#define OK_LINE "HTTP/1.1 200 OK\r\n"
+static const resp_bad_t resp_bad[] = {
+    /* status line */
+    BAD("HTTP/2.0 200 OK\r\n\r\n", "HTTP version not supported"),
+    BAD("HTTP/0.9 200 OK\r\n\r\n", "HTTP version not supported"),
+    BAD("http/1.1 200 OK\r\n\r\n", "malformed HTTP version"),
+    BAD("HTTP/1.x 200 OK\r\n\r\n", "malformed HTTP version"),
+    BAD("HTTP/11 200 OK\r\n\r\n", "malformed HTTP version"),
+    BAD("\r\nHTTP/1.1 200 OK\r\n\r\n", "malformed HTTP version"),
+    BAD(" HTTP/1.1 200 OK\r\n\r\n", "malformed HTTP version"),
+    BAD("HTTP/1.1  200 OK\r\n\r\n", "malformed status line"),
+    BAD("HTTP/1.1 200\r\n\r\n", "malformed status line"),
+    BAD("HTTP/1.1 20 OK\r\n\r\n", "malformed status line"),
+    BAD("HTTP/1.1 2000 OK\r\n\r\n", "malformed status line"),
+    BAD("HTTP/1.1 2x0 OK\r\n\r\n", "malformed status line"),
+    BAD("HTTP/1.1 099 OK\r\n\r\n", "status code below 100"),
+    BAD("HTTP/1.1\t200 OK\r\n\r\n", "malformed status line"),
+    BAD("HTTP/1.1 200 O\x01K\r\n\r\n", "control byte in reason phrase"),
+    BAD("HTTP/1.1 200 O\x7fK\r\n\r\n", "control byte in reason phrase"),
+    BAD("HTTP/1.1 200 OK\n\r\n", "status line not ended by CRLF"),
+    BAD("HTTP/1.1 200 OK\rX\r\n\r\n", "bare CR in status line"),
+    /* field lines: the request parser's rules */
+    BAD(OK_LINE "Server : x\r\n\r\n", "whitespace before colon"),
+    BAD(OK_LINE " folded\r\n\r\n", "line folding or whitespace before a field"),
+    BAD(OK_LINE "A: 1\r\n\tfolded\r\n\r\n", "line folding or whitespace before a field"),
+    BAD(OK_LINE "A(b): 1\r\n\r\n", "malformed field name"),
+    BAD(OK_LINE ": 1\r\n\r\n", "malformed field name"),
+    BAD(OK_LINE "A: 1\n\r\n", "control byte in field value"),
+    BAD(OK_LINE "A: 1\x00x\r\n\r\n", "control byte in field value"),
+    BAD(OK_LINE "A: 1\rx\r\n\r\n", "bare CR in field line"),
+    BAD(OK_LINE "A: 1\r\n\n", "malformed field name"),
+    BAD(OK_LINE "A: 1\r\n\rx", "bare CR"),
+    /* Content-Length */
+    BAD(OK_LINE "Content-Length: +5\r\n\r\n", "Content-Length is not a plain number"),
+    BAD(OK_LINE "Content-Length: 0x5\r\n\r\n", "Content-Length is not a plain number"),
+    BAD(OK_LINE "Content-Length:\r\n\r\n", "empty Content-Length"),
+    BAD(OK_LINE "Content-Length: 5,\r\n\r\n", "empty Content-Length"),
+    BAD(OK_LINE "Content-Length: 5\r\nContent-Length: 6\r\n\r\n", "conflicting Content-Length values"),
+    BAD(OK_LINE "Content-Length: 5, 6\r\n\r\n", "conflicting Content-Length values"),
+    BAD(OK_LINE "Content-Length: 4611686018427387905\r\n\r\n", "Content-Length too large"),
+    /* Transfer-Encoding */
+    BAD(OK_LINE "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+     "both Content-Length and Transfer-Encoding"),
+    BAD(OK_LINE "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\n",
+     "both Content-Length and Transfer-Encoding"),
+    BAD("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "Transfer-Encoding in an HTTP/1.0 response"),
+    BAD(OK_LINE "Transfer-Encoding: chunked,\r\n\r\n", "empty Transfer-Encoding element"),
+    BAD(OK_LINE "Transfer-Encoding:\r\n\r\n", "empty Transfer-Encoding element"),
+    BAD(OK_LINE "Transfer-Encoding: chunked, chunked\r\n\r\n", "chunked applied more than once"),
+    BAD(OK_LINE "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+     "chunked applied more than once"),
+};
+#define N_RESP_BAD (int)(sizeof(resp_bad) / sizeof(resp_bad[0]))
+
+/* Refused whole, with its own reason; and no prefix parses as complete. */
+START_TEST(test_response_bad)
+{
+    const resp_bad_t *c = &resp_bad[_i];
+    size_t n = c->len, k;
+    resp_sink_t sink = {.cap = RESP_CAP};
+    hp_response_t r;
+    int rc;
+
+    rc = parse_resp(&r, c->raw, n, &sink);
+    ck_assert_msg(rc == HP_ERROR, "case %d: %d, want an error", _i, rc);
+    ck_assert_str_eq(r.error, c->error);
+    for (k = 0; k < n; k++) {
+        rc = parse_resp(&r, c->raw, k, &sink);
+        ck_assert_msg(rc == HP_INCOMPLETE || rc == HP_ERROR, "case %d prefix %zu: %d", _i, k, rc);
+    }
+}
+END_TEST
+
+/* ---- the plugin API table's HTTP/1 helpers --------------------------------- */
+
+START_TEST(test_api_members)
+{
+    const ph_server_api_t *api = &request_api;
+
+    ck_assert(PH_API_HAS(api, parse_response) && api->parse_response != NULL);
+    ck_assert(PH_API_HAS(api, chunked_init) && api->chunked_init != NULL);
+    ck_assert(PH_API_HAS(api, chunked_decode) && api->chunked_decode != NULL);
+}
+END_TEST
+
+START_TEST(test_api_parse_response)
+{
+    const char *raw = "HTTP/1.1 201 Created\r\nLocation: /x\r\nContent-Length: 3\r\n\r\nabc";
+    int head = (int)strlen(raw) - 3;
+    ph_str_t names[2], values[2];
+    ph_http_response_t out = {.size = sizeof out, .names = names, .values = values, .cap = 2};
+
+    ck_assert_int_eq(request_api.parse_response(raw, strlen(raw), &out), head);
+    ck_assert_int_eq(out.status, 201);
+    ck_assert_int_eq(out.version, 11);
+    ck_assert(out.reason.len == 7 && memcmp(out.reason.ptr, "Created", 7) == 0);
+    ck_assert(out.reason.ptr == raw + 13);
+    ck_assert_uint_eq(out.nheaders, 2);
+    ck_assert(names[0].ptr == raw + 22 && names[0].len == 8);
+    ck_assert(values[0].len == 2 && memcmp(values[0].ptr, "/x", 2) == 0);
+    ck_assert(names[1].len == 14 && memcmp(names[1].ptr, "Content-Length", 14) == 0);
+    ck_assert(values[1].len == 1 && values[1].ptr[0] == '3');
+    ck_assert_int_eq(out.content_length, 3);
+    ck_assert_int_eq(out.chunked, 0);
+    ck_assert_int_eq(out.keep_alive, 1);
+
+    /* More bytes needed: 0. Not a response head, or no room: PH_ERROR. */
+    ck_assert_int_eq(request_api.parse_response(raw, (size_t)head - 1, &out), 0);
+    ck_assert_int_eq(request_api.parse_response("HTTP/1.1 200 OK\n", 16, &out), PH_ERROR);
+    out.cap = 1;
+    ck_assert_int_eq(request_api.parse_response(raw, strlen(raw), &out), PH_ERROR);
+    out.cap = 0;
+    out.names = out.values = NULL;
+    ck_assert_int_eq(request_api.parse_response("HTTP/1.0 200 OK\r\n\r\n", 19, &out), 19);
+    ck_assert_int_eq(out.version, 10);
+    ck_assert_int_eq(out.keep_alive, 0);
+    ck_assert_uint_eq(out.nheaders, 0);
+}
+END_TEST
+
+/* A struct shorter than today's: nothing past out->size is written or read. */
+START_TEST(test_api_parse_response_size)
+{
+    const char *raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    ph_http_response_t out;
+
+    memset(&out, 0x5a, sizeof out);
+    out.size = (uint32_t)offsetof(ph_http_response_t, chunked);
+    out.cap = 0;
+    ck_assert_int_eq(request_api.parse_response(raw, strlen(raw), &out), PH_ERROR); /* no room */
+    memset(&out, 0x5a, sizeof out);
+    out.size = (uint32_t)offsetof(ph_http_response_t, chunked);
+    out.cap = 1;
+    out.names = &(ph_str_t){0};
+    out.values = &(ph_str_t){0};
+    ck_assert_int_eq(request_api.parse_response(raw, strlen(raw), &out), (int)strlen(raw));
+    ck_assert_int_eq(out.status, 200);
+    ck_assert_int_eq(out.content_length, -1);
+    ck_assert_int_eq(out.chunked, 0x5a5a5a5a);
+    ck_assert_int_eq(out.keep_alive, 0x5a5a5a5a);
+    /* Too short to hold the arrays: they are not read, so no field fits. */
+    memset(&out, 0x5a, sizeof out);
+    out.size = (uint32_t)offsetof(ph_http_response_t, cap);
+    ck_assert_int_eq(request_api.parse_response(raw, strlen(raw), &out), PH_ERROR);
+    ck_assert_int_eq(request_api.parse_response("HTTP/1.1 200 OK\r\n\r\n", 19, &out), 19);
+    ck_assert_int_eq(out.status, 200);
+    ck_assert_uint_eq(out.cap, 0x5a5a5a5a5a5a5a5aull);
+}
+END_TEST
+
+START_TEST(test_api_chunked)
+{
+    char buf[64];
+    size_t len;
+    ph_chunked_t c;
+
+    memset(&c, 0xff, sizeof c); /* chunked_init must set every byte it uses */
+    request_api.chunked_init(&c);
+    /* The first piece ends inside a chunk: its data so far, PH_CHUNKED_MORE. */
+    memcpy(buf, "5\r\nhel", 6);
+    len = 6;
+    ck_assert_int_eq(request_api.chunked_decode(&c, buf, &len, 64), PH_CHUNKED_MORE);
+    ck_assert(len == 3 && memcmp(buf, "hel", 3) == 0);
+    /* The rest, a trailer, then the next response: its bytes are left over. */
+    memcpy(buf, "lo\r\n0\r\nX-T: 1\r\n\r\nHTTP/1.1", 25);
+    len = 25;
+    ck_assert_int_eq(request_api.chunked_decode(&c, buf, &len, 64), 8);
+    ck_assert(len == 2 && memcmp(buf, "lo", 2) == 0);
+    ck_assert(memcmp(buf + len, "HTTP/1.1", 8) == 0);
+    /* Malformed: PH_ERROR, and it stays failed. */
+    request_api.chunked_init(&c);
+    memcpy(buf, "g\r\n", 3);
+    len = 3;
+    ck_assert_int_eq(request_api.chunked_decode(&c, buf, &len, 64), PH_ERROR);
+    memcpy(buf, "0\r\n\r\n", 5);
+    len = 5;
+    ck_assert_int_eq(request_api.chunked_decode(&c, buf, &len, 64), PH_ERROR);
+    /* Trailers over max_trailer_bytes: PH_ERROR. */
+    request_api.chunked_init(&c);
+    memcpy(buf, "0\r\nX-Trailer: 1\r\n\r\n", 19);
+    len = 19;
+    ck_assert_int_eq(request_api.chunked_decode(&c, buf, &len, 4), PH_ERROR);
+}
+END_TEST
+
 /* ---- runner -------------------------------------------------------------- */
 
 static Suite *http_parse_suite(void)
@@ -985,6 +1328,21 @@ static Suite *http_parse_suite(void)
     tcase_add_loop_test(tc, test_chunked_splits, 0, N_CHUNK);
     tcase_add_test(tc, test_chunked_after_done_and_error);
     tcase_add_test(tc, test_chunked_large);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("response");
+    tcase_add_loop_test(tc, test_response_valid, 0, N_RESP_VALID);
+    tcase_add_loop_test(tc, test_response_prefixes, 0, N_RESP_VALID);
+    tcase_add_test(tc, test_response_fields);
+    tcase_add_test(tc, test_response_cap);
+    tcase_add_loop_test(tc, test_response_bad, 0, N_RESP_BAD);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("api");
+    tcase_add_test(tc, test_api_members);
+    tcase_add_test(tc, test_api_parse_response);
+    tcase_add_test(tc, test_api_parse_response_size);
+    tcase_add_test(tc, test_api_chunked);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("path");
