@@ -49,7 +49,8 @@ int coro_thread_init(void);
 void coro_thread_exit(void);
 
 /* A new coroutine that will run fn(arg) on a stack of stack_size bytes
- * (0: CORO_STACK_DEFAULT). label names it in an overflow report (e.g. the
+ * (0: CORO_STACK_DEFAULT; below CORO_STACK_MIN: CORO_STACK_MIN; above
+ * CORO_STACK_MAX: NULL with errno EINVAL). label names it in an overflow report (e.g. the
  * route prefix); the string must outlive the coroutine. It does not run
  * until coro_resume(). NULL when out of memory. */
 coro_t *coro_new(coro_fn fn, void *arg, size_t stack_size, const char *label);
@@ -70,6 +71,10 @@ coro_t *coro_current(void);
 /* The user pointer of c (NULL until set): api_co.c's wait state. */
 void *coro_data(const coro_t *c);
 void coro_set_data(coro_t *c, void *data);
+
+/* The usable stack of c in bytes: the requested size rounded up to whole
+ * pages (the guard page not counted). Overflow reports name it. */
+size_t coro_stack_size(const coro_t *c);
 
 /* Frees c, returning its stack to the pool. c must be finished or never
  * resumed (a suspended coroutine's stack may hold live objects: it has

@@ -23,6 +23,7 @@ server_libphcore_la_SOURCES = \
 	server/server.c server/server.h \
 	server/master.c server/master.h \
 	server/httpdate.c server/httpdate.h \
+	server/coro.c server/coro.h server/coro_switch_x86_64.S server/coro_switch_aarch64.S \
 	server/version.h
 server_libphcore_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 server_libphcore_la_LIBADD = $(INIH_LIBS)

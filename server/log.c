@@ -115,6 +115,8 @@ int log_reopen(void)
     return rc;
 }
 
+int log_error_fd(void) { return __atomic_load_n(&error_fd, __ATOMIC_ACQUIRE); }
+
 int log_access_enabled(void) { return __atomic_load_n(&access_fd, __ATOMIC_RELAXED) >= 0; }
 
 void log_access_write(const char *lines, size_t len)

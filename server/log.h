@@ -67,6 +67,10 @@ size_t log_access_format(char *line, const log_access_entry_t *e);
 void log_access_add(log_buf_t *b, const char *line, size_t len);
 void log_access_flush(log_buf_t *b);
 
+/* The error log's descriptor, for writers that may not call log_msg():
+ * a signal handler writes its line there with write(2). */
+int log_error_fd(void);
+
 void log_msg(int level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void log_vmsg(int level, const char *file, int line, const char *prefix, const char *fmt, va_list ap);

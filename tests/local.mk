@@ -38,6 +38,16 @@ tests_unit_test_log_SOURCES = tests/unit/test_log.c
 tests_unit_test_log_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_log_LDADD = $(UNIT_LDADD)
 
+check_PROGRAMS += tests/unit/test_coro tests/unit/test_coro_ucontext
+tests_unit_test_coro_SOURCES = tests/unit/test_coro.c
+tests_unit_test_coro_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_coro_LDADD = $(UNIT_LDADD)
+# The same tests on the ucontext switch, which the server uses only where
+# there is no hand-written one: built here too so both are tested.
+tests_unit_test_coro_ucontext_SOURCES = tests/unit/test_coro.c server/coro.c
+tests_unit_test_coro_ucontext_CFLAGS = $(UNIT_CFLAGS) -DCORO_UCONTEXT=1
+tests_unit_test_coro_ucontext_LDADD = $(UNIT_LDADD)
+
 check_PROGRAMS += tests/unit/test_pool
 tests_unit_test_pool_SOURCES = tests/unit/test_pool.c
 tests_unit_test_pool_CFLAGS = $(UNIT_CFLAGS)
@@ -103,7 +113,7 @@ EXTRA_DIST += tests/integration/test_loop_api.py
 
 TESTS += tests/unit/test_http_parse tests/unit/test_router tests/unit/test_config \
 	tests/unit/test_plugin tests/unit/test_ev tests/unit/test_pool tests/unit/test_log \
-	tests/unit/test_listener
+	tests/unit/test_listener tests/unit/test_coro tests/unit/test_coro_ucontext
 
 # Integration tests: the real binary on an ephemeral port, driven over
 # sockets and with curl. Each is a Python script using tests/integration/harness.py.
