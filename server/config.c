@@ -18,6 +18,8 @@
 
 #include <plughttpd/plugin.h>
 
+#include "coro.h"
+
 #ifndef PH_PLUGIN_DIR
 #define PH_PLUGIN_DIR "/usr/local/lib/plughttpd/plugins"
 #endif
@@ -612,6 +614,23 @@ static int route_key(load_state_t *st, const char *name, const char *value)
             fail(st, line, "blocking must be yes or no");
             return 0;
         }
+        return 1;
+    }
+    if (strcmp(name, "coroutine") == 0) {
+        if (cfg_parse_bool(value, &r->coroutine) < 0) {
+            fail(st, line, "coroutine must be yes or no");
+            return 0;
+        }
+        return 1;
+    }
+    if (strcmp(name, "coroutine_stack") == 0) {
+        size_t v;
+        if (cfg_parse_size(value, &v) < 0 || v < CORO_STACK_MIN || v > CORO_STACK_MAX) {
+            fail(st, line, "coroutine_stack: bad size \"%s\" (%uk to %um, e.g. 64k)", value, CORO_STACK_MIN / 1024,
+                 CORO_STACK_MAX / (1024 * 1024));
+            return 0;
+        }
+        r->coroutine_stack = v;
         return 1;
     }
     if (strcmp(name, "max_body_bytes") == 0 || strcmp(name, "body_spill") == 0)

@@ -53,6 +53,8 @@ typedef struct cfg_route {
     char *plugin;       /* the "plugin =" value as written */
     char *plugin_path;  /* the first listed plugin's file (stages[0].path) */
     int blocking;       /* "blocking = yes": run handle() off the loop */
+    int coroutine;      /* "coroutine = yes": run handle() on a coroutine */
+    size_t coroutine_stack; /* "coroutine_stack =": 0 = the default */
     int line;           /* of the [route] header */
     int plugin_line;
     cfg_kv_t *keys;     /* bare keys, in order: the content handler's (with

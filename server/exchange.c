@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "api_co.h"
 #include "gen.h"
 #include "httpdate.h"
 #include "log.h"
@@ -184,6 +185,8 @@ void exchange_cancel(ph_request_t *req)
     if (req->cancel_told || (req->held == HOLD_NONE && !req->streaming) || req->route == NULL)
         return;
     req->cancel_told = 1;
+    if (req->held == HOLD_CORO)
+        apico_req_cancel(req);
     void (*fn)(void *, ph_request_t *) = NULL;
     void *inst = NULL;
     if (req->held == HOLD_HEAD && req->stage > 0 && req->stage <= req->route->naccess) {
@@ -231,6 +234,27 @@ static int run_handler(ph_request_t *req)
     const gen_route_t *route = req->route;
     __atomic_store_n(&req->resumed, 0, __ATOMIC_RELEASE);
     return route->desc->handle(route->inst->instance, req);
+}
+
+/* Runs the content handler: inline, or on a coroutine for a coroutine
+ * route. Returns 1 when it still holds req (PH_PENDING, or a coroutine
+ * that waits), else 0 with *rc. */
+static int start_handler(ph_request_t *req, int *rc)
+{
+    if (!req->route->coroutine) {
+        req->held = HOLD_HANDLER;
+        *rc = run_handler(req);
+        return still_held(req, *rc);
+    }
+    req->held = HOLD_CORO;
+    __atomic_store_n(&req->resumed, 0, __ATOMIC_RELEASE);
+    if (apico_handler_start(req, rc))
+        return 1;
+    if (*rc == PH_PENDING) {
+        log_warn("coroutine handler for \"%s\" returned PH_PENDING: answering 500", req->path);
+        *rc = PH_ERROR;
+    }
+    return 0;
 }
 
 /* A stage answered before the body was read: the carrier sends the answer
@@ -299,9 +323,8 @@ static exch_step_t after_access(ph_request_t *req)
 {
     if (req->stream_body) {
         req->phase = PHASE_BODY;
-        req->held = HOLD_HANDLER;
-        int rc = run_handler(req);
-        if (!still_held(req, rc)) {
+        int rc;
+        if (!start_handler(req, &rc)) {
             req->held = HOLD_NONE;
             handler_result(req, rc);
             return answered_early(req);
@@ -338,7 +361,8 @@ exch_step_t exchange_head(ph_request_t *req, int has_body)
             return answered_early(req);
         return has_body ? EX_BODY : exchange_body_end(req);
     }
-    req->stream_body = (r->desc->flags & PH_PLUGIN_STREAM_BODY) && r->hooks.on_body != NULL;
+    req->stream_body = (r->desc->flags & PH_PLUGIN_STREAM_BODY) && (r->hooks.on_body != NULL || r->coroutine);
+    req->co_body = req->stream_body && r->coroutine;
     return run_access(req);
 }
 
@@ -493,6 +517,8 @@ int exchange_body(ph_request_t *req, const char *data, size_t len)
         return 0; /* its answer is on the way: no 413 over it */
     req->body_total += len;
     if (req->body_total > exchange_body_limit(req)) {
+        if (req->co_body)
+            apico_body_end(req, -EMSGSIZE);
         if (req->held != HOLD_NONE)
             return 413; /* the plugin holds req: the carrier replaces it */
         request_error(req, 413);
@@ -501,6 +527,13 @@ int exchange_body(ph_request_t *req, const char *data, size_t len)
     if (req->stream_body) {
         if (stream_answered(req))
             return 0; /* already answered: the rest is discarded */
+        if (req->co_body) {
+            if (apico_body_piece(req, data, len) < 0) {
+                stream_body_failed(req);
+                return -1;
+            }
+            return 0;
+        }
         const gen_route_t *r = req->route;
         if (r->hooks.on_body(r->inst->instance, req, data, len, 0) != PH_OK) {
             stream_body_failed(req);
@@ -543,6 +576,11 @@ static void blocking_job(void *arg)
 exch_step_t exchange_body_end(ph_request_t *req)
 {
     req->body_done = 1;
+    if (req->co_body) {
+        if (req->held != HOLD_NONE)
+            apico_body_end(req, 0);
+        return req->held != HOLD_NONE ? EX_WAIT : EX_RESPOND;
+    }
     if (req->stream_body) {
         if (!stream_answered(req)) {
             const gen_route_t *r = req->route;
@@ -585,9 +623,8 @@ exch_step_t exchange_body_end(ph_request_t *req)
         }
         return EX_WAIT;
     }
-    req->held = HOLD_HANDLER;
-    int rc = run_handler(req);
-    if (still_held(req, rc))
+    int rc;
+    if (start_handler(req, &rc))
         return EX_WAIT;
     req->held = HOLD_NONE;
     handler_result(req, rc);
@@ -651,6 +688,32 @@ void exchange_on_blocking_done(ph_request_t *req)
     req->held = HOLD_HANDLER; /* resume() will come */
 }
 
+void exchange_co_respond(ph_request_t *req)
+{
+    req->co_resp = 1;
+    answered_early(req);
+}
+
+void exchange_co_done(ph_request_t *req, int rc)
+{
+    if (rc == PH_PENDING && !req->co_resp && !req->upgraded) {
+        log_warn("coroutine handler for \"%s\" returned PH_PENDING: answering 500", req->path);
+        rc = PH_ERROR;
+    }
+    req->held = HOLD_NONE;
+    if (req->detached) {
+        end_detached(req);
+        return;
+    }
+    if (req->co_resp) { /* the stream ends: the carrier pulls its end */
+        if (req->streaming)
+            req->ops->wake(req);
+        return;
+    }
+    req->pend_rc = rc;
+    req->ops->ready(req);
+}
+
 void exchange_on_wake(ph_request_t *req)
 {
     __atomic_store_n(&req->wake_posted, 0, __ATOMIC_RELEASE);
@@ -696,6 +759,7 @@ int exchange_filter_head(ph_request_t *req, int is_head)
     req->src_kind = req->body_kind;
     req->src_pos = req->body_kind == BODY_FILE ? req->file_off : 0;
     req->body_kind = BODY_STREAM;
+    req->stream_has_len = 0; /* a filtered body has no Content-Length */
     return 1;
 }
 

@@ -36,6 +36,15 @@ typedef struct exch_ops {
     /* The client's and the server's addresses, as api->peer() says them. */
     const char *(*peer)(const ph_request_t *req);
     const char *(*local)(const ph_request_t *req);
+    /* api->upgrade(), for a request whose coroutine handler holds it:
+     * queues the 101 head (status line, req's headers, "Connection:
+     * upgrade") after any earlier answers not yet sent, and hands the
+     * connection over: *fd, the output not sent yet (*out, *outlen) and
+     * the input read past the request head (*in, *inlen), both malloc()ed
+     * and the caller's (NULL when empty). The carrier then leaves its
+     * protocol, and ends req and itself at ops->ready(req) (the handler
+     * returned). 0, or -1 when it cannot (NULL member: never). */
+    int (*upgrade)(ph_request_t *req, int *fd, char **out, size_t *outlen, char **in, size_t *inlen);
 } exch_ops_t;
 
 /* Where an exchange stands; what the carrier does next. */
@@ -111,5 +120,13 @@ int exchange_filter_head(ph_request_t *req, int is_head);
 void exchange_on_resume(ph_request_t *req);
 void exchange_on_wake(ph_request_t *req);
 void exchange_on_blocking_done(ph_request_t *req);
+
+/* Coroutine handlers (api_co.c). co_respond(): the response is set (a
+ * stream), the handler runs on while it goes out. */
+void exchange_co_respond(ph_request_t *req);
+/* The handler's coroutine returned rc, after it had waited: req's answer,
+ * as resume(rc) would give; after co_respond() the stream's end; after
+ * upgrade() the connection's end. Loop thread, outside any coroutine. */
+void exchange_co_done(ph_request_t *req, int rc);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coro.h"
 #include "log.h"
 #include "request.h"
 #include "stats.h"
@@ -516,6 +517,19 @@ static int place_stage(const gen_t *g, gen_route_t *gr, const cfg_stage_t *s, ge
         gr->desc = d;
         gen_hooks_of(d, &gr->hooks);
         gr->blocking = r->blocking || (d->flags & PH_PLUGIN_BLOCKING);
+        gr->coroutine = r->coroutine || (d->flags & PH_PLUGIN_COROUTINE);
+        gr->coroutine_stack = r->coroutine_stack ? r->coroutine_stack : CORO_STACK_DEFAULT;
+        if (gr->coroutine && gr->blocking) {
+            snprintf(err, errlen, "%s:%d: [route %s]: plugin %s: a coroutine handler cannot be blocking (coroutine "
+                     "and blocking exclude each other)", cfg->path, r->plugin_line, r->prefix, s->name);
+            return -1;
+        }
+        if ((d->flags & PH_PLUGIN_UPGRADE) && !gr->coroutine) {
+            snprintf(err, errlen, "%s:%d: [route %s]: plugin %s takes Upgrade requests (PH_PLUGIN_UPGRADE) and needs "
+                     "a coroutine (PH_PLUGIN_COROUTINE or coroutine = yes)", cfg->path, r->plugin_line, r->prefix,
+                     s->name);
+            return -1;
+        }
         return 0;
     }
     gen_stage_t *list = role == PLUGIN_ROLE_ACCESS ? gr->access : gr->filters;

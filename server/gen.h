@@ -65,6 +65,8 @@ typedef struct gen_route {
     const ph_plugin_t *desc;
     ph_hooks_t hooks;          /* the content handler's, as in gen_stage */
     int blocking;
+    int coroutine;             /* handle() runs on a coroutine (api_co.c) */
+    size_t coroutine_stack;    /* its stack size */
     gen_stage_t *access;       /* on_head stages, in the order listed */
     size_t naccess;
     gen_stage_t *filters;      /* output filters, in the order listed */

@@ -15,6 +15,7 @@ server_libphcore_la_SOURCES = \
 	server/request.c server/request.h \
 	server/exchange.c server/exchange.h \
 	server/api_loop.c server/api_loop.h \
+	server/api_co.c server/api_co.h \
 	server/stats.c server/stats.h \
 	server/response.c server/response.h \
 	server/conn.c server/conn.h \

@@ -50,7 +50,9 @@ int plugin_check(const ph_plugin_t *d, const char *path, char *err, size_t errle
                  "content handler, access stage or output filter", path);
         return -1;
     }
-    if (d->abi_minor >= 3 && (d->flags & PH_PLUGIN_STREAM_BODY) && h.on_body == NULL) {
+    /* a coroutine handler reads its body with co_body_read() instead */
+    if (d->abi_minor >= 3 && (d->flags & PH_PLUGIN_STREAM_BODY) && !(d->flags & PH_PLUGIN_COROUTINE) &&
+        h.on_body == NULL) {
         snprintf(err, errlen, "%s: plugin declares PH_PLUGIN_STREAM_BODY but has no on_body hook to take the body",
                  path);
         return -1;

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "api_co.h"
 #include "api_loop.h"
 #include "config.h"
 #include "exchange.h"
@@ -41,6 +42,7 @@ void request_reset_response(ph_request_t *req)
     req->ref = NULL;
     req->ref_len = 0;
     req->stream_fn = NULL;
+    req->stream_has_len = 0;
     req->file_fd = -1; /* a file already handed over is closed by its cleanup */
 }
 
@@ -263,6 +265,16 @@ static int header_ok(const char *name, const char *value)
     return name && value && header_valid(name, value) && !core_owned(name, strlen(name));
 }
 
+/* ABI 1.4: a route that takes Upgrade requests (PH_PLUGIN_UPGRADE) names
+ * the protocol it switches to (101) or asks for (426) itself. */
+static int response_header_ok(const ph_request_t *req, const char *name, const char *value)
+{
+    if (header_ok(name, value))
+        return 1;
+    return name && value && strcasecmp(name, "upgrade") == 0 && header_valid(name, value) && req->route &&
+           (req->route->desc->flags & PH_PLUGIN_UPGRADE);
+}
+
 static void header_refused(ph_request_t *req, const char *name, const char *value)
 {
     size_t nlen = name ? strlen(name) : 0;
@@ -293,7 +305,7 @@ static resp_header_t *header_new(ph_request_t *req, const char *name, const char
  * refused (the response is then a 500) or memory ran out. */
 static resp_header_t *field_append(ph_request_t *req, resp_header_t ***tail, const char *name, const char *value)
 {
-    if (!header_ok(name, value)) {
+    if (tail == &req->headers_tail ? !response_header_ok(req, name, value) : !header_ok(name, value)) {
         header_refused(req, name, value);
         return NULL;
     }
@@ -516,7 +528,7 @@ static int api_remove_header(ph_request_t *req, const char *name)
 
 static int api_set_header(ph_request_t *req, const char *name, const char *value)
 {
-    if (!header_ok(name, value)) {
+    if (!response_header_ok(req, name, value)) {
         header_refused(req, name, value);
         return PH_ERROR;
     }
@@ -797,4 +809,25 @@ const ph_server_api_t request_api = {
     .server_info = stats_server_info,
     .routes_visit = stats_routes_visit,
     .slot = api_slot,
+    .co_active = apico_active,
+    .co_sleep = apico_sleep,
+    .co_wait_fd = apico_wait_fd,
+    .co_poll = apico_poll,
+    .co_resolve = apico_resolve,
+    .co_blocking = apico_blocking,
+    .co_spawn = apico_spawn,
+    .co_cancel = apico_cancel,
+    .sock_new = apico_sock_new,
+    .co_connect = apico_connect,
+    .sock_read = apico_sock_read,
+    .sock_read_exactly = apico_sock_read_exactly,
+    .sock_read_until = apico_sock_read_until,
+    .sock_write = apico_sock_write,
+    .sock_buffered = apico_sock_buffered,
+    .sock_fd = apico_sock_fd,
+    .sock_close = apico_sock_close,
+    .co_body_read = apico_body_read,
+    .co_respond = apico_respond,
+    .co_send = apico_send,
+    .upgrade = apico_upgrade,
 };

@@ -46,6 +46,7 @@ enum exch_hold {
     HOLD_HEAD,      /* an on_head() returned PH_PENDING */
     HOLD_HANDLER,   /* handle() returned PH_PENDING */
     HOLD_BLOCKING,  /* handle() runs on the blocking pool */
+    HOLD_CORO,      /* handle() runs on a coroutine that waits (api_co.c) */
 };
 
 struct ph_request {
@@ -90,6 +91,13 @@ struct ph_request {
     unsigned streaming : 1;          /* a stream response is under way */
     unsigned detached : 1;
     unsigned counted : 1;            /* in the route's in-flight count */
+    unsigned co_body : 1;            /* a streamed body for co_body_read */
+    unsigned co_resp : 1;            /* co_respond(): the response streams
+                                        while the coroutine runs */
+    unsigned upgraded : 1;           /* api->upgrade() took the connection */
+    unsigned stream_has_len : 1;     /* BODY_STREAM of stream_len bytes */
+    uint64_t stream_len;
+    struct co_ctx *co;               /* the handler's coroutine (api_co.c) */
     int resumed;                     /* resume() was called (atomic) */
     int wake_posted;                 /* a wake message is in flight (atomic) */
     int ended;                       /* ended; waiting for that message */

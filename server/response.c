@@ -47,7 +47,14 @@ int response_head(const ph_request_t *req, int is_head, const char *date, buf_t 
     case BODY_MEM: len = req->mem_len; f = FRAME_LENGTH; break;
     case BODY_REF: len = req->ref_len; f = FRAME_LENGTH; break;
     case BODY_FILE: len = (uint64_t)req->file_len; f = FRAME_LENGTH; break;
-    case BODY_STREAM: f = http11 ? FRAME_CHUNKED : FRAME_CLOSE; break;
+    case BODY_STREAM:
+        if (req->stream_has_len) { /* co_respond() with a length */
+            len = req->stream_len;
+            f = FRAME_LENGTH;
+        } else {
+            f = http11 ? FRAME_CHUNKED : FRAME_CLOSE;
+        }
+        break;
     default: f = FRAME_LENGTH; break;
     }
     if (f == FRAME_CLOSE)

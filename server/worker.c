@@ -9,7 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api_co.h"
 #include "conn.h"
+#include "coro.h"
 #include "exchange.h"
 #include "request.h"
 #include "httpdate.h"
@@ -233,7 +235,7 @@ static void on_tick(ev_loop_t *loop, void *data)
         conn_unlink(c, &w->dead);
         conn_free(c);
     }
-    if (w->stopping && w->nconns == 0 && w->nheld == 0)
+    if (w->stopping && w->nconns == 0 && w->nheld == 0 && w->ncoro == 0)
         ev_break(loop);
 }
 
@@ -394,7 +396,8 @@ static void begin_stop(worker_t *w)
         conn_drain(c);
         c = next;
     }
-    if (w->nconns == 0 && w->nheld == 0)
+    apico_worker_stop(w);
+    if (w->nconns == 0 && w->nheld == 0 && w->ncoro == 0)
         ev_break(w->loop);
 }
 
@@ -523,11 +526,18 @@ static void *run(void *arg)
 {
     worker_t *w = arg;
     current = w;
+    if (coro_thread_init() < 0)
+        log_error("worker %u: cannot set up coroutines: %s", w->id, strerror(errno));
     thread_enter(w, w->gen, NULL);
     if (ev_run(w->loop) < 0)
         log_error("worker %u: event loop failed: %s", w->id, strerror(errno));
     run_last_tasks(w);
     thread_leave(w, w->gen, NULL);
+    if (w->ncoro)
+        log_error("worker %u: %u coroutine%s still suspended at the end of the loop", w->id, w->ncoro,
+                  w->ncoro == 1 ? "" : "s");
+    else
+        coro_thread_exit();
     __atomic_store_n(&w->ended, 1, __ATOMIC_RELEASE);
     current = NULL;
     return NULL;

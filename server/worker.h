@@ -83,6 +83,10 @@ typedef struct worker {
     worker_later_t *later;    /* freed after the batch (on_tick) */
     gen_instance_t **tinit_failed; /* thread_init failed: no thread_exit */
     size_t ntinit_failed;
+
+    /* Coroutines (api_co.c): the loop runs on until none is left. */
+    unsigned ncoro;           /* live coroutines, handlers and spawned */
+    struct co_ctx *co_spawned; /* co_spawn()ed ones, cancelled at stop */
 } worker_t;
 
 /* Set up w (zeroed by the caller) on gen (the worker takes a reference). */

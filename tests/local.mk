@@ -111,6 +111,17 @@ tests_unit_test_api_loop_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_api_loop tests/integration/test_loop_api.py
 EXTRA_DIST += tests/integration/test_loop_api.py
 
+# Coroutine handlers, the core's side (ABI 1.4): test_co_core.py.
+check_LTLIBRARIES += tests/plugins/co_core.la
+tests_plugins_co_core_la_SOURCES = tests/plugins/co_core.c
+tests_plugins_co_core_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+check_PROGRAMS += tests/unit/test_api_co
+tests_unit_test_api_co_SOURCES = tests/unit/test_api_co.c
+tests_unit_test_api_co_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_api_co_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_api_co tests/integration/test_co_core.py
+EXTRA_DIST += tests/integration/test_co_core.py
+
 TESTS += tests/unit/test_http_parse tests/unit/test_router tests/unit/test_config \
 	tests/unit/test_plugin tests/unit/test_ev tests/unit/test_pool tests/unit/test_log \
 	tests/unit/test_listener tests/unit/test_coro tests/unit/test_coro_ucontext
