@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "proxy_hop.h"
 #include "proxy_tunnel.h"
@@ -219,35 +218,10 @@ static proxy_x_t send_request(proxy_exchange_t *x)
     return rc == -ETIMEDOUT ? PROXY_X_TIMEOUT : PROXY_X_SEND;
 }
 
-/* A pooled connection: whether the upstream closed it instead of
- * answering (no byte came). Waits for the first byte. */
-static proxy_x_t first_byte(proxy_exchange_t *x)
-{
-    const ph_server_api_t *api = x->p->api;
-    if (api->sock_buffered(x->sock) > 0)
-        return PROXY_X_OK;
-    int fd = api->sock_fd(x->sock);
-    int ev = api->co_wait_fd(fd, PH_EV_READ, x->p->conf.read_ms);
-    if (ev == -ETIMEDOUT)
-        return fail(x, PROXY_X_TIMEOUT, "read: timed out (read_timeout)");
-    if (ev < 0)
-        return fail(x, ev == -ECANCELED ? PROXY_X_CANCELED : PROXY_X_BAD, "read: %s", err_text(ev));
-    char c;
-    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-        return fail(x, PROXY_X_STALE, "read: %s", n == 0 ? "connection closed" : strerror(errno));
-    return PROXY_X_OK;
-}
-
 /* Reads the final response head (1xx skipped, 103 passed on). */
 static proxy_x_t read_head(proxy_exchange_t *x, proxy_x_t sent)
 {
     const ph_server_api_t *api = x->p->api;
-    if (x->reused && sent == PROXY_X_OK) {
-        proxy_x_t r = first_byte(x);
-        if (r != PROXY_X_OK)
-            return r;
-    }
     /* After a failed send only an answer already there counts. */
     int64_t wait = sent == PROXY_X_OK ? x->p->conf.read_ms : 0;
     for (int i = 0; i <= PROXY_INFORMATIONAL_MAX; i++) {
@@ -264,6 +238,10 @@ static proxy_x_t read_head(proxy_exchange_t *x, proxy_x_t sent)
             return fail(x, PROXY_X_CANCELED, "read: cancelled");
         if (n == -ENOBUFS)
             return fail(x, PROXY_X_BAD, "response head over %u bytes", PROXY_HEAD_MAX);
+        /* A pooled connection the upstream closed instead of answering:
+         * not one byte came (a cut head leaves its bytes buffered). */
+        if (x->reused && i == 0 && (n == -EPIPE || n == -ECONNRESET) && api->sock_buffered(x->sock) == 0)
+            return fail(x, PROXY_X_STALE, "read: %s", n == -EPIPE ? "connection closed" : err_text(n));
         if (n < 0)
             return fail(x, PROXY_X_BAD, "read: %s before a whole response head",
                         n == -EPIPE ? "connection closed" : err_text(n));
