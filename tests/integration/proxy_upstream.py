@@ -238,6 +238,9 @@ class Upstream:
                       b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n")
             self._send(c, 200, [("Content-Length", "5")], b"final")
             return True
+        if path.startswith("/fixed"):
+            self._send(c, 200, [("Content-Length", "10")], b"0123456789" if req.method != "HEAD" else b"")
+            return True
         if path.startswith("/204"):
             self._send(c, 204, [("X-Kind", "none")], reason="No Content")
             return True

@@ -419,9 +419,13 @@ class Framing(Base):
         self.assertEqual((r.status, r.header("X-Kind"), r.header("Content-Length")), (204, "none", None))
         r = get(srv, "/app/304")
         self.assertEqual((r.status, r.header("ETag")), (304, '"v1"'))
-        full = get(srv, "/app/head")
-        r = get(srv, "/app/head", method="HEAD")
-        self.assertEqual((r.status, r.header("Content-Length")), (200, full.header("Content-Length")))
+        # HEAD keeps the upstream's Content-Length, and the connection
+        s = srv.connect()
+        s.sendall(b"HEAD /app/fixed HTTP/1.1\r\nHost: x\r\n\r\nGET /app/fixed HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, get_ = harness.read_responses(s, 2, head=[True, False])
+        s.close()
+        self.assertEqual((head.status, head.header("Content-Length"), head.body), (200, "10", b""))
+        self.assertEqual((get_.status, get_.body), (200, b"0123456789"))
 
 
 class WebSocket(Base):
