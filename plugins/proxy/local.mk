@@ -19,8 +19,8 @@ plugins_proxy_proxy_la_SOURCES = plugins/proxy/proxy.c plugins/proxy/proxy.h \
 	$(PROXY_PURE_SOURCES)
 plugins_proxy_proxy_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
 
-#TESTS += tests/integration/test_proxy.py
-EXTRA_DIST += tests/integration/test_proxy.py plugins/proxy/README.md
+TESTS += tests/integration/test_proxy.py
+EXTRA_DIST += tests/integration/test_proxy.py tests/integration/proxy_upstream.py plugins/proxy/README.md bench/proxy
 
 check_PROGRAMS += tests/unit/test_proxy
 tests_unit_test_proxy_SOURCES = tests/unit/test_proxy.c $(PROXY_PURE_SOURCES)

@@ -44,7 +44,8 @@ int proxy_response_head(const proxy_t *p, ph_request_t *req, const ph_http_respo
     const ph_server_api_t *api = p->api;
     proxy_hop_t hop;
     hop_of(r, &hop);
-    if (api->set_status(req, r->status) != PH_OK && !(upgrade && r->status == 101))
+    /* A 101 is sent by api->upgrade(), which sets the status itself. */
+    if (!(upgrade && r->status == 101) && api->set_status(req, r->status) != PH_OK)
         return PH_ERROR;
     char *scratch = malloc(widest(r));
     if (!scratch)

@@ -253,7 +253,7 @@ class Upstream:
                                 ("Proxy-Authenticate", "Basic"), ("Trailer", "X-T"), ("Upgrade", "h2c"),
                                 ("X-Keep", "yes"), ("Content-Length", "2")], b"ok")
             return True
-        if path.startswith("/ws") and (req.header("Upgrade") or "").lower() == "websocket":
+        if (req.header("Upgrade") or "").lower() == "websocket":
             return self._websocket(c, req)
         if path.startswith("/early"):
             # answers before the body is read, then closes

@@ -397,6 +397,20 @@ class Framing(Base):
             import hashlib
             self.assertEqual(info["body_sha"], hashlib.sha256(body).hexdigest())
 
+    def test_expect_continue(self):
+        a = self.upstream("a")
+        srv = self.server(route("/app", [a.address]))
+        s = srv.connect()
+        s.sendall(b"POST /app/e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n"
+                  b"Connection: close\r\n\r\n")
+        self.assertEqual(harness.read_head(s), b"HTTP/1.1 100 Continue\r\n\r\n")
+        s.sendall(b"hello")
+        r = parse_responses(harness.recv_all(s))[0]
+        s.close()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(json.loads(r.body)["body_len"], 5)
+        self.assertIsNone(a.requests[-1].header("Expect"))
+
     def test_response_bodies(self):
         a = self.upstream("a")
         srv = self.server(route("/app", [a.address]))
@@ -450,8 +464,9 @@ class WebSocket(Base):
         frame, buf = ws_read_frame(s, buf)
         self.assertEqual(frame[0], 8)
         s.close()
+        self.assertNotIn("invalid status", srv.log())
         # without websocket = yes the Upgrade is not forwarded: a plain GET
-        r = get(srv, "/nows/ws", headers={"Upgrade": "websocket", "Connection": "Upgrade",
+        r = get(srv, "/nows/ws", headers={"Upgrade": "websocket", "Connection": "Upgrade, close",
                                           "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
         self.assertEqual(r.status, 200)
         self.assertIsNone(a.requests[-1].header("Upgrade"))
