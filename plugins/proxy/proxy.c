@@ -133,6 +133,8 @@ static int failed_answer(proxy_exchange_t *x, proxy_x_t r)
         return answer(x, 502, "Bad Gateway: the upstream server is unreachable");
     case PROXY_X_NOMEM:
         return PH_ERROR;
+    case PROXY_X_LOCAL:
+        return answer(x, 503, "Service Unavailable: the proxy is out of resources");
     default:
         return answer(x, 502, "Bad Gateway: the upstream server failed to answer");
     }
@@ -143,6 +145,10 @@ static void note_failure(proxy_exchange_t *x, proxy_x_t r)
 {
     proxy_t *p = x->p;
     const char *addr = p->conf.ups.list[x->up].address;
+    if (r == PROXY_X_LOCAL) {
+        proxy_log(p, PH_LOG_ERROR, "upstream %s: %s (not counted against it)", addr, x->why);
+        return;
+    }
     if (r == PROXY_X_CLIENT || r == PROXY_X_CANCELED || r == PROXY_X_NOMEM) {
         /* Not the upstream's doing. */
         if (r == PROXY_X_CLIENT && x->body_client_rc != -EMSGSIZE)
@@ -194,7 +200,8 @@ static int proxy_handle(void *instance, ph_request_t *req)
         note_failure(x, r);
         proxy_upstream_release(&p->conf.ups, up);
         x->up = -1;
-        if (r == PROXY_X_CLIENT || r == PROXY_X_CANCELED || r == PROXY_X_NOMEM || x->body_sent)
+        if (r == PROXY_X_CLIENT || r == PROXY_X_CANCELED || r == PROXY_X_NOMEM || r == PROXY_X_LOCAL ||
+            x->body_sent || x->head_set)
             break;
     }
     int rc;

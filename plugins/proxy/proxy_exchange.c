@@ -278,8 +278,10 @@ proxy_x_t proxy_exchange_attempt(proxy_exchange_t *x, int up)
                 x->sock = NULL;
                 if (rc == -ETIMEDOUT)
                     return fail(x, PROXY_X_TIMEOUT, "connect: timed out (connect_timeout)");
-                return fail(x, rc == -ECANCELED ? PROXY_X_CANCELED : PROXY_X_CONNECT, "connect: %s",
-                            strerror(-rc));
+                int local = rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM || rc == -ENOBUFS ||
+                            rc == -EADDRNOTAVAIL;
+                return fail(x, rc == -ECANCELED ? PROXY_X_CANCELED : local ? PROXY_X_LOCAL : PROXY_X_CONNECT,
+                            "connect: %s", strerror(-rc));
             }
         }
         x->head.len = 0;
@@ -301,6 +303,7 @@ proxy_x_t proxy_exchange_attempt(proxy_exchange_t *x, int up)
             r = PROXY_X_BAD;
         if (r != PROXY_X_OK)
             return r;
+        x->head_set = 1;
         if (proxy_response_head(x->p, x->req, &x->resp, x->upgrade && x->resp.status == 101) != PH_OK)
             return fail(x, PROXY_X_BAD, "response head refused by the server (a field it does not take)");
         return PROXY_X_OK;

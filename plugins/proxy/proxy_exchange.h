@@ -37,6 +37,8 @@ typedef enum {
     PROXY_X_CLIENT,   /* the client's body failed (too large, timed out) */
     PROXY_X_CANCELED, /* the request was cancelled */
     PROXY_X_NOMEM,
+    PROXY_X_LOCAL,    /* this process ran out of descriptors or memory
+                         connecting: 503, not the upstream's failure */
 } proxy_x_t;
 
 typedef struct proxy_exchange {
@@ -54,6 +56,8 @@ typedef struct proxy_exchange {
     int body_whole;      /* pre holds the whole body: it can be replayed */
     int body_sent;       /* some of the body beyond pre was consumed */
     int body_client_rc;  /* PROXY_X_CLIENT: co_body_read()'s -errno */
+    int head_set;        /* the client's response head was touched: no
+                            other upstream may answer */
     char *buf;           /* I/O buffer of conf.buffer bytes */
     proxy_buf_t head;    /* the head sent upstream; owned */
     /* the current attempt */
