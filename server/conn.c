@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -78,6 +80,8 @@ struct conn {
     uint64_t sent_body;      /* body bytes of the current response sent */
     off_t file_pos;
     int stream_done;
+    int corked;              /* bytes went out with MSG_MORE: the kernel holds
+                                them (up to 200 ms) until more come or a push */
 
     char peer[56];
     char local[56];          /* filled when first asked for */
@@ -344,6 +348,18 @@ static int body_pending(const conn_t *c)
     }
 }
 
+/* Sends what MSG_MORE held back: the producer has nothing more for now
+ * (its stream waits or ended). Enabling TCP_NODELAY pushes pending frames
+ * (it is already on: accepted sockets inherit it; a unix socket ignores
+ * both). */
+static void uncork(conn_t *c)
+{
+    int one = 1;
+    if (c->corked)
+        setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->corked = 0;
+}
+
 /* Sends what it can. Returns 1 when everything queued went out, 0 when the
  * socket is full, 2 when a streamed body waits for its producer (all else
  * sent), -1 on a connection error. */
@@ -376,8 +392,10 @@ static int flush(conn_t *c)
             } else {
                 n = send(fd, c->out.p + c->out.off, buf_pending(&c->out),
                          MSG_NOSIGNAL | (more ? MSG_MORE : 0));
-                if (n > 0)
+                if (n > 0) {
                     c->out.off += (size_t)n;
+                    c->corked = more;
+                }
             }
             if (n < 0) {
                 if (errno == EAGAIN || errno == EINTR)
@@ -388,8 +406,10 @@ static int flush(conn_t *c)
                 sent_some(c);
             continue;
         }
-        if (!more)
+        if (!more) {
+            uncork(c);
             return 1;
+        }
         if (in_mem) {
             ssize_t n = send(fd, mem + c->sent_body, mem_len - c->sent_body, MSG_NOSIGNAL);
             if (n < 0)
@@ -411,8 +431,10 @@ static int flush(conn_t *c)
                 return -1;
             char *dst = c->out.p + c->out.len + 16; /* room for the size line */
             ssize_t n = exchange_pull(req, dst, STREAM_PIECE);
-            if (n == PH_STREAM_WAIT)
+            if (n == PH_STREAM_WAIT) {
+                uncork(c);
                 return 2;
+            }
             if (n < 0 || n > STREAM_PIECE)
                 return -1;
             if (n == 0) {
