@@ -183,6 +183,20 @@ class KeepAlive(Base):
         self.assertEqual(b.connections, 20)
         self.assertEqual(b.requests[0].header("Connection"), "close")
 
+    def test_streamed_answers_are_not_held_back(self):
+        # The answer's last bytes must leave at once, not when the kernel's
+        # MSG_MORE hold expires (200 ms): 10 answers take well under 1 s.
+        a = self.upstream("a")
+        srv = self.server(route("/app", [a.address]))
+        s = srv.connect()
+        t0 = time.time()
+        for i in range(10):
+            s.sendall(b"GET /app/fixed HTTP/1.1\r\nHost: x\r\n\r\n")
+            r = harness.read_responses(s, 1)[0]
+            self.assertEqual((r.status, r.body), (200, b"0123456789"))
+        s.close()
+        self.assertLess(time.time() - t0, 1.0)
+
     def test_pooled_connection_closed_is_retried_for_get_only(self):
         a = self.upstream("a")
         srv = self.server(route("/app", [a.address], "max_fails = 0"))
