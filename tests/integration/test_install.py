@@ -41,7 +41,7 @@ PLACEHOLDER = re.compile(rb"@[A-Za-z_]+@")
 # In a compiled file any three bytes may read "@e@": there, look only for
 # the names configure and automake substitute.
 NAMED_PLACEHOLDER = re.compile(rb"@(?:prefix|exec_prefix|[a-z]*dir|PACKAGE[A-Z_]*|VERSION|[A-Z]+_(?:CFLAGS|LIBS))@")
-PLUGINS = ("data", "echo", "static")
+PLUGINS = ("data", "echo", "proxy", "static")
 PATH_VARS = ("prefix", "sbindir", "sysconfdir", "libdir", "includedir", "mandir", "pkgdatadir", "plugindir",
              "systemdunitdir", "VERSION")
 
