@@ -27,13 +27,15 @@ static int is_idempotent(ph_str_t m)
     return 0;
 }
 
-/* An Upgrade the route relays: websocket = yes, a GET asking for it in
- * both Upgrade and Connection (RFC 9110 section 7.8), and no body. */
+/* An Upgrade the route relays: websocket = yes, an HTTP/1.1 GET asking
+ * for it in both Upgrade and Connection (RFC 9110 section 7.8), and no
+ * body. */
 static int wants_upgrade(const proxy_t *p, ph_request_t *req, proxy_body_kind_t kind)
 {
     const ph_server_api_t *api = p->api;
     ph_str_t v;
-    if (!p->conf.websocket || kind != PROXY_BODY_NONE || !proxy_str_ieq(api->method(req), "GET") ||
+    if (!p->conf.websocket || kind != PROXY_BODY_NONE || api->version(req) != 11 ||
+        !proxy_str_ieq(api->method(req), "GET") ||
         api->header(req, "Upgrade", &v) != 1 || v.len == 0)
         return 0;
     proxy_hop_t hop = {0};

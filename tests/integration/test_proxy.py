@@ -479,6 +479,11 @@ class WebSocket(Base):
         self.assertEqual(frame[0], 8)
         s.close()
         self.assertNotIn("invalid status", srv.log())
+        # an HTTP/1.0 client cannot switch protocols: a plain GET upstream
+        data = raw_request(srv, b"GET /ws/old HTTP/1.0\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data[:200])
+        self.assertIsNone(a.requests[-1].header("Upgrade"))
         # without websocket = yes the Upgrade is not forwarded: a plain GET
         r = get(srv, "/nows/ws", headers={"Upgrade": "websocket", "Connection": "Upgrade, close",
                                           "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
