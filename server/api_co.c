@@ -52,8 +52,11 @@ typedef struct co_ctx {
     int started;
     int cancelled;
     struct co_ctx *prev, *next;  /* the worker's spawned list */
-    struct co_ctx *joiner;       /* a coroutine waiting in co_cancel() */
-    struct co_ctx *join;         /* what this one waits for in co_cancel() */
+    struct co_ctx *joiners;      /* coroutines waiting in co_cancel() */
+    struct co_ctx *next_joiner;
+    struct co_ctx *join;         /* what this one waits for in co_cancel();
+                                    NULL once it ended (it is freed after
+                                    the loop's batch: never read it then) */
     /* the wait */
     enum wait_kind kind;
     int woke, result;
@@ -65,6 +68,8 @@ typedef struct co_ctx {
     unsigned defer_what;
     ev_io_t io;            /* co_wait_fd() */
     ev_io_t *pios;         /* co_poll() */
+    int *pdup;             /* per watch: a duplicate descriptor, or -1 */
+    int pfd[POLL_MAX];     /* per watch: the caller's descriptor */
     size_t npios;
     co_job_t *job;
     /* the handler's request */
@@ -181,8 +186,12 @@ static int wait_for(co_ctx_t *x, enum wait_kind kind, int64_t timeout_ms)
     x->woke = 0;
     x->kicked = 0;
     if (timeout_ms > 0) {
+        /* the loop's clock was read at the start of its round: count from
+         * now, so a wait never ends early */
         const int64_t max = (int64_t)1 << 40;
-        ev_timer_set(x->w->loop, &x->timer, (uint64_t)(timeout_ms < max ? timeout_ms : max) + 1);
+        uint64_t now = now_ms(), loop_now = ev_now(x->w->loop);
+        uint64_t lag = now > loop_now ? now - loop_now : 0;
+        ev_timer_set(x->w->loop, &x->timer, (uint64_t)(timeout_ms < max ? timeout_ms : max) + lag);
     }
     while (!x->woke)
         coro_yield();
@@ -255,6 +264,7 @@ static void ctx_release(void *arg)
     free(x->bq);
     free(x->oq);
     free(x->pios);
+    free(x->pdup);
     free(x->up_out);
     free(x->up_in);
     if (x->up_fd >= 0)
@@ -344,10 +354,14 @@ static void spawned_ended(co_ctx_t *x)
     x->finished = 1;
     spawn_unlink(x);
     ev_timer_stop(x->w->loop, &x->timer);
-    if (x->joiner)
-        kick(x->joiner, 0, 1);
+    for (co_ctx_t *j = x->joiners; j; j = j->next_joiner) {
+        j->join = NULL;
+        kick(j, 0, 1);
+    }
     free(x->pios);
+    free(x->pdup);
     x->pios = NULL;
+    x->pdup = NULL;
     worker_free_later(x->w, &x->later);
 }
 
@@ -469,11 +483,11 @@ void apico_cancel(void *handle)
     } else {
         kick(t, -ECANCELED, 0);
     }
-    t->joiner = me;
     me->join = t;
-    while (!t->finished)
+    me->next_joiner = t->joiners;
+    t->joiners = me;
+    while (me->join)
         wait_for(me, W_JOIN, -1);
-    me->join = NULL;
 }
 
 void apico_worker_stop(worker_t *w)
@@ -508,6 +522,37 @@ static unsigned to_ph(unsigned ev)
 static unsigned to_ev(unsigned events)
 {
     return ((events & PH_EV_READ) ? EV_READ : 0) | ((events & PH_EV_WRITE) ? EV_WRITE : 0);
+}
+
+/* Watches fd for mask on x's loop. An fd the loop watches already (a
+ * socket of this API between its waits, a plugin's watch) is watched
+ * through a duplicate (*dup, closed by unwatch_fd): epoll takes each
+ * descriptor number once, but a duplicate reports the same events. */
+static int watch_fd(co_ctx_t *x, ev_io_t *io, int fd, unsigned mask, ev_io_cb cb, int *dup)
+{
+    *dup = -1;
+    ev_io_init(io, fd, cb, x);
+    if (ev_io_start(x->w->loop, io, mask, 0) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return -errno;
+    *dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (*dup < 0)
+        return -errno;
+    io->fd = *dup;
+    if (ev_io_start(x->w->loop, io, mask, 0) == 0)
+        return 0;
+    int e = errno;
+    close(*dup);
+    *dup = -1;
+    return -e;
+}
+
+static void unwatch_fd(co_ctx_t *x, ev_io_t *io, int dup)
+{
+    ev_io_stop(x->w->loop, io);
+    if (dup >= 0)
+        close(dup);
 }
 
 static void on_fd(ev_loop_t *loop, ev_io_t *io, unsigned ev)
@@ -570,11 +615,12 @@ int apico_wait_fd(int fd, unsigned events, int64_t timeout_ms)
         int k = poll_now(&p, 1);
         return k < 0 ? k : k == 0 ? -ETIMEDOUT : (int)p.revents;
     }
-    ev_io_init(&x->io, fd, on_fd, x);
-    if (ev_io_start(x->w->loop, &x->io, to_ev(events), 0) < 0)
-        return -errno; /* EEXIST: the fd is watched on this loop already */
-    int r = wait_for(x, W_FD, timeout_ms);
-    ev_io_stop(x->w->loop, &x->io);
+    int dup = -1;
+    int r = watch_fd(x, &x->io, fd, to_ev(events), on_fd, &dup);
+    if (r < 0)
+        return r;
+    r = wait_for(x, W_FD, timeout_ms);
+    unwatch_fd(x, &x->io, dup);
     return r;
 }
 
@@ -591,7 +637,7 @@ static void on_poll(ev_loop_t *loop, ev_io_t *io, unsigned ev)
 static void poll_unwatch(co_ctx_t *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        ev_io_stop(x->w->loop, &x->pios[i]);
+        unwatch_fd(x, &x->pios[i], x->pdup[i]);
 }
 
 /* Watches every distinct fd of fds (the union of what is asked of it). */
@@ -602,6 +648,10 @@ static int poll_watch(co_ctx_t *x, const ph_pollfd_t *fds, size_t n, size_t *nw)
         if (p == NULL)
             return -ENOMEM;
         x->pios = p;
+        int *d = realloc(x->pdup, n * sizeof *d);
+        if (d == NULL)
+            return -ENOMEM;
+        x->pdup = d;
         x->npios = n;
     }
     *nw = 0;
@@ -609,7 +659,7 @@ static int poll_watch(co_ctx_t *x, const ph_pollfd_t *fds, size_t n, size_t *nw)
         if (fds[i].fd < 0)
             continue;
         size_t j;
-        for (j = 0; j < *nw && x->pios[j].fd != fds[i].fd; j++) {
+        for (j = 0; j < *nw && x->pfd[j] != fds[i].fd; j++) {
         }
         unsigned m = to_ev(fds[i].events);
         if (j < *nw) {
@@ -617,9 +667,12 @@ static int poll_watch(co_ctx_t *x, const ph_pollfd_t *fds, size_t n, size_t *nw)
                 goto fail;
             continue;
         }
-        ev_io_init(&x->pios[j], fds[i].fd, on_poll, x);
-        if (ev_io_start(x->w->loop, &x->pios[j], m, 0) < 0)
-            goto fail;
+        int r = watch_fd(x, &x->pios[j], fds[i].fd, m, on_poll, &x->pdup[j]);
+        if (r < 0) {
+            poll_unwatch(x, *nw);
+            return r;
+        }
+        x->pfd[j] = fds[i].fd;
         (*nw)++;
     }
     return 0;
@@ -812,8 +865,18 @@ static void reg_release(sock_reg_t *reg, int fd_closing)
         reg_drop(reg);
         return;
     }
-    if (worker_ended(reg->w) || worker_post_task(reg->w, reg_drop, reg) < 0)
+    if (worker_ended(reg->w)) {
         free(reg); /* that loop polls no more */
+        return;
+    }
+    /* moving to another thread: out of the old loop's epoll now (a
+     * thread-safe call), before the descriptor can be closed and its
+     * number reused there; the memory goes once that loop is past any
+     * event naming it */
+    if (!fd_closing)
+        ev_io_stop(reg->w->loop, &reg->io);
+    if (worker_post_task(reg->w, reg_drop, reg) < 0)
+        free(reg);
 }
 
 static void on_sock(ev_loop_t *loop, ev_io_t *io, unsigned ev)
@@ -1240,6 +1303,10 @@ int apico_respond(ph_request_t *req, int64_t length)
     req->stream_len = length >= 0 ? (uint64_t)length : 0;
     x->out_len = length;
     x->responded = 1;
+    /* a response before the end of a streamed body: the carrier reads no
+     * more of it (and closes after the answer) */
+    if (req->co_body && !x->body_end && !x->body_err)
+        x->body_err = -EPIPE;
     exchange_co_respond(req);
     defer(x, D_READY);
     return wait_for(x, W_DEFER, -1);
@@ -1308,7 +1375,8 @@ int apico_upgrade(ph_request_t *req, ph_sock_t **client)
     x->up_fd = -1; /* the socket's now (closed by it when out of memory) */
     if (s == NULL)
         return PH_ERROR;
-    memcpy(s->buf, x->up_in, x->up_inlen);
+    if (x->up_inlen)
+        memcpy(s->buf, x->up_in, x->up_inlen);
     s->len = x->up_inlen;
     x->up = s;
     s->up_of = x;

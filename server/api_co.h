@@ -19,6 +19,10 @@
  * returns, then exchange_co_done() takes its rc. The request, and its
  * generation, are never released while the coroutine lives.
  *
+ * co_respond() before a streamed body's end: the carrier reads no more of
+ * the body (the connection closes after the answer), and co_body_read()
+ * returns -EPIPE from then on.
+ *
  * Shutdown: a worker counts its live coroutines (worker_t.ncoro) and its
  * loop runs on until there are none; apico_worker_stop() cancels the
  * co_spawn()ed ones when the worker begins to stop.

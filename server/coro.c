@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sbuf.h"
 
 /* The hand-written switch where there is one, ucontext elsewhere (or when
  * configure was told --with-coro-switch=ucontext, or a test defines
@@ -97,17 +98,27 @@ static __thread struct coro_thread T __attribute__((tls_model("initial-exec")));
 
 static size_t page_size(void)
 {
-    static size_t ps;
-    if (ps == 0)
-        ps = (size_t)sysconf(_SC_PAGESIZE);
-    return ps;
+    static size_t ps; /* any thread may set it first: the same value */
+    size_t v = __atomic_load_n(&ps, __ATOMIC_RELAXED);
+    if (v == 0) {
+        v = (size_t)sysconf(_SC_PAGESIZE);
+        __atomic_store_n(&ps, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+/* A broken contract (the caller's bug, not bad input): say which, stop. */
+static __attribute__((noreturn)) void die(const char *why)
+{
+    log_error("coroutine misuse: %s", why);
+    abort();
 }
 
 static inline char *stack_lo(const coro_t *c) { return c->map + page_size(); }
 static inline char *stack_hi(const coro_t *c) { return c->map + c->map_len; }
 
-/* ---- sanitizers: announce every stack switch to ASan ---------------- */
-
+/* ASan keeps a stack extent and a fake stack per thread: every switch is
+ * announced, or it reports false errors on coroutine stacks. */
 static void san_start(void **fake_save, const void *bottom, size_t size)
 {
 #ifdef CORO_ASAN
@@ -125,8 +136,6 @@ static void san_finish(void *fake_save, const void **bottom_old, size_t *size_ol
     (void)fake_save, (void)bottom_old, (void)size_old;
 #endif
 }
-
-/* ---- the context switch ------------------------------------------------ */
 
 void coro_entry(coro_t *c); /* called by coro_boot / the ucontext start */
 
@@ -200,10 +209,8 @@ void coro_entry(coro_t *c)
     /* leaving for good: NULL lets ASan drop this run's fake stack */
     san_start(NULL, T.main_bottom, T.main_size);
     switch_out(c);
-    abort(); /* a finished coroutine is never resumed */
+    die("a finished coroutine was resumed");
 }
-
-/* ---- stacks and the pool ------------------------------------------------- */
 
 static void stack_unmap(coro_t *c)
 {
@@ -222,8 +229,8 @@ static coro_t *stack_map(size_t size)
         return NULL;
     c->size = size;
     c->map_len = size + page_size();
-    c->map = mmap(NULL, c->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                  -1, 0);
+    c->map = mmap(NULL, c->map_len, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (c->map == MAP_FAILED) {
         free(c);
         errno = ENOMEM;
@@ -268,8 +275,6 @@ static void pool_put(coro_t *c)
     T.pooled++;
 }
 
-/* ---- the API ------------------------------------------------------------- */
-
 coro_t *coro_new(coro_fn fn, void *arg, size_t stack_size, const char *label)
 {
     if (stack_size == 0)
@@ -308,8 +313,10 @@ coro_t *coro_new(coro_fn fn, void *arg, size_t stack_size, const char *label)
 
 int coro_resume(coro_t *c)
 {
-    if (T.current != NULL || c->state == CORO_DONE)
-        abort(); /* coroutines do not nest; a finished one has no next step */
+    if (T.current != NULL)
+        die("coro_resume() from a coroutine (they do not nest)");
+    if (c->state == CORO_DONE)
+        die("coro_resume() of a finished coroutine");
     T.current = c;
     c->state = CORO_STARTED;
     T.switches++;
@@ -324,7 +331,7 @@ void coro_yield(void)
 {
     coro_t *c = T.current;
     if (c == NULL)
-        abort(); /* the thread's own stack has nothing to yield to */
+        die("coro_yield() outside a coroutine");
     san_start(&c->fake, T.main_bottom, T.main_size);
     switch_out(c);
     san_finish(c->fake, &T.main_bottom, &T.main_size);
@@ -340,7 +347,7 @@ void coro_free(coro_t *c)
     if (c == NULL)
         return;
     if (c->state == CORO_STARTED || c == T.current)
-        abort(); /* a suspended stack may hold live objects */
+        die("coro_free() of a suspended coroutine (its stack may hold live objects)");
     T.live--;
     pool_put(c);
 }
@@ -351,8 +358,6 @@ void coro_stats(coro_stats_t *out)
     out->pooled = T.pooled;
     out->switches = T.switches;
 }
-
-/* ---- overflow: SIGSEGV on the alternate stack ----------------------------- */
 
 static struct sigaction old_segv;
 static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
@@ -379,35 +384,27 @@ static int is_overflow(const coro_t *c, const siginfo_t *si, const void *uctx)
     return sp != 0 && sp < lo && lo - sp < CORO_STACK_MAX;
 }
 
-/* Async-signal-safe formatting: the decimal digits of v at p. */
-static size_t put_u(char *p, uint64_t v, int width)
+/* Async-signal-safe formatting (sbuf_put is a bounded memcpy; no printf,
+ * no gmtime_r): v in decimal, at least width digits. */
+static void put_dec(sbuf_t *b, uint64_t v, int width)
 {
-    char d[24];
+    char d[20];
     int n = 0;
     do {
-        d[n++] = (char)('0' + v % 10);
+        d[sizeof d - 1 - n] = (char)('0' + v % 10);
         v /= 10;
-    } while (v);
-    while (n < width)
-        d[n++] = '0';
-    for (int i = 0; i < n; i++)
-        p[i] = d[n - 1 - i];
-    return (size_t)n;
-}
-
-static size_t put_s(char *p, const char *s, size_t max)
-{
-    size_t n = 0;
-    while (s[n] && n < max) {
-        p[n] = s[n];
+        n++;
+    } while (v && n < (int)sizeof d);
+    while (n < width && n < (int)sizeof d) {
+        d[sizeof d - 1 - n] = '0';
         n++;
     }
-    return n;
+    sbuf_put(b, d + sizeof d - n, (size_t)n);
 }
 
-/* "YYYY-MM-DDTHH:MM:SSZ" of the epoch time t (proleptic Gregorian, from
- * the day count; gmtime_r is not async-signal-safe). */
-static size_t put_time(char *p, int64_t t)
+/* "YYYY-MM-DDTHH:MM:SSZ" of the epoch time t, from the day count
+ * (proleptic Gregorian calendar, as log.c's gmtime_r() gives). */
+static void put_time(sbuf_t *b, int64_t t)
 {
     int64_t days = t / 86400, rem = t % 86400;
     int64_t z = days + 719468;
@@ -419,38 +416,41 @@ static size_t put_time(char *p, int64_t t)
     int64_t d = doy - (153 * mp + 2) / 5 + 1;
     int64_t m = mp < 10 ? mp + 3 : mp - 9;
     int64_t y = yoe + era * 400 + (m <= 2);
-    size_t n = 0;
-    n += put_u(p + n, (uint64_t)y, 4);
-    p[n++] = '-';
-    n += put_u(p + n, (uint64_t)m, 2);
-    p[n++] = '-';
-    n += put_u(p + n, (uint64_t)d, 2);
-    p[n++] = 'T';
-    n += put_u(p + n, (uint64_t)(rem / 3600), 2);
-    p[n++] = ':';
-    n += put_u(p + n, (uint64_t)(rem / 60 % 60), 2);
-    p[n++] = ':';
-    n += put_u(p + n, (uint64_t)(rem % 60), 2);
-    p[n++] = 'Z';
-    return n;
+    put_dec(b, (uint64_t)y, 4);
+    sbuf_putc(b, '-');
+    put_dec(b, (uint64_t)m, 2);
+    sbuf_putc(b, '-');
+    put_dec(b, (uint64_t)d, 2);
+    sbuf_putc(b, 'T');
+    put_dec(b, (uint64_t)(rem / 3600), 2);
+    sbuf_putc(b, ':');
+    put_dec(b, (uint64_t)(rem / 60 % 60), 2);
+    sbuf_putc(b, ':');
+    put_dec(b, (uint64_t)(rem % 60), 2);
+    sbuf_putc(b, 'Z');
 }
 
-/* One error-log line, in log.c's format, with write(2) only. */
+/* One error-log line in log.c's format, written with write(2): "TIME
+ * [error] PID: coroutine stack overflow on LABEL (stack N bytes)". The
+ * label (a route prefix) is escaped so the line stays one line. */
 static void report_overflow(const coro_t *c)
 {
-    char buf[512];
-    size_t n = 0;
+    char line[512];
+    sbuf_t b;
+    sbuf_init(&b, line, sizeof line, 1);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    n += put_time(buf + n, (int64_t)ts.tv_sec);
-    n += put_s(buf + n, " [error] ", 16);
-    n += put_u(buf + n, (uint64_t)getpid(), 1);
-    n += put_s(buf + n, ": coroutine stack overflow on ", 64);
-    n += put_s(buf + n, c->label ? c->label : "(unnamed)", 256);
-    n += put_s(buf + n, " (stack ", 16);
-    n += put_u(buf + n, c->size, 1);
-    n += put_s(buf + n, " bytes)\n", 16);
-    if (write(log_error_fd(), buf, n) < 0) {
+    put_time(&b, (int64_t)ts.tv_sec);
+    sbuf_puts(&b, " [error] ");
+    put_dec(&b, (uint64_t)getpid(), 1);
+    sbuf_puts(&b, ": coroutine stack overflow on ");
+    const char *label = c->label ? c->label : "(unnamed)";
+    sbuf_put_escaped(&b, label, strlen(label), 256);
+    sbuf_puts(&b, " (stack ");
+    put_dec(&b, c->size, 1);
+    sbuf_puts(&b, " bytes)");
+    size_t n = sbuf_finish(&b, "\n", 1);
+    if (write(log_error_fd(), line, n) < 0) {
         /* nowhere left to report it; the crash still happens */
     }
 }

@@ -527,13 +527,8 @@ int exchange_body(ph_request_t *req, const char *data, size_t len)
     if (req->stream_body) {
         if (stream_answered(req))
             return 0; /* already answered: the rest is discarded */
-        if (req->co_body) {
-            if (apico_body_piece(req, data, len) < 0) {
-                stream_body_failed(req);
-                return -1;
-            }
-            return 0;
-        }
+        if (req->co_body) /* out of memory: its coroutine holds req */
+            return apico_body_piece(req, data, len) < 0 ? 500 : 0;
         const gen_route_t *r = req->route;
         if (r->hooks.on_body(r->inst->instance, req, data, len, 0) != PH_OK) {
             stream_body_failed(req);
@@ -664,6 +659,10 @@ static void let_go(ph_request_t *req)
 
 void exchange_on_resume(ph_request_t *req)
 {
+    if (req->held == HOLD_CORO) { /* its return answers, not resume() */
+        log_warn("a coroutine handler on \"%s\" called resume(): ignored", req->path ? req->path : "");
+        return;
+    }
     if (req->held == HOLD_BLOCKING) {
         req->resume_seen = 1; /* handle() resumed before it returned */
         return;

@@ -4,7 +4,8 @@
  * connection, conn.c; HTTP/2 streams later) parses the head, finds the
  * route, decodes the body and writes the response; the exchange runs the
  * route's plugins over the request: access stages, the content handler
- * (inline, on the blocking pool, or pending an asynchronous answer), the
+ * (inline, on the blocking pool, pending an asynchronous answer, or on a
+ * coroutine that waits: api_co.c), the
  * streamed or buffered (memory or spilled) request body, output filters,
  * cancellation, and the request's end (statistics, access log, release).
  *
@@ -82,8 +83,9 @@ exch_step_t exchange_step(ph_request_t *req);
 /* The client no longer waits (gone, timeout, stopping): marks req
  * cancelled and tells a plugin that holds it (on_cancel). */
 void exchange_cancel(ph_request_t *req);
-/* Whether a plugin still holds req (blocking job or PH_PENDING): the
- * carrier may then not end it, only detach it. */
+/* Whether a plugin still holds req (blocking job, PH_PENDING, or a
+ * coroutine handler still running): the carrier may then not end it,
+ * only detach it. */
 int exchange_held(const ph_request_t *req);
 /* The plugin holding req already called resume() (its message is on the
  * way): the answer resume() promised is coming, so a timeout must not

@@ -562,6 +562,10 @@ static int api_add_trailer(ph_request_t *req, const char *name, const char *valu
 
 static int api_resume(ph_request_t *req, int rc)
 {
+    if (__atomic_load_n(&req->held, __ATOMIC_RELAXED) == HOLD_CORO) { /* set before handle() ran */
+        log_error("plugin called resume() for a coroutine handler's request (its return answers): ignored");
+        return PH_ERROR;
+    }
     if (__atomic_exchange_n(&req->resumed, 1, __ATOMIC_ACQ_REL)) {
         log_error("plugin called resume() twice for one pending request: ignored");
         return PH_ERROR;

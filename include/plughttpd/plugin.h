@@ -545,7 +545,10 @@ typedef struct ph_server_api {
     /* Cancels a co_spawn()ed coroutine (its loop's thread only, not from
      * that coroutine): its waiting call returns -ECANCELED, and co_cancel
      * returns only after fn has returned (run thread_exit's cleanup with
-     * it before destroy()). */
+     * it before destroy()). When the loop stops, the server's own
+     * cancellation ends fn before thread_exit runs: fn clears the handle
+     * it was kept in as it returns, and thread_exit cancels only a handle
+     * still set (a reload's thread_exit finds it running). */
     void (*co_cancel)(void *handle);
 
     /* Sockets. sock_new() wraps a connected non-blocking descriptor
@@ -587,7 +590,9 @@ typedef struct ph_server_api {
      * bytes (> 0), 0 at its end, or -errno (-ECANCELED, -ETIMEDOUT,
      * -EMSGSIZE: over max_body_bytes, the client is answered 413). A
      * buffered body (no PH_PLUGIN_STREAM_BODY) is read from memory. While
-     * nobody reads, the core stops reading the socket (back-pressure). */
+     * nobody reads, the core stops reading the socket (back-pressure).
+     * After co_respond() before the body's end: -EPIPE (the rest of the
+     * body is not read; the connection closes after the response). */
     ssize_t (*co_body_read)(ph_request_t *req, void *buf, size_t cap, int64_t timeout_ms);
     /* Sends the response head now, as set so far, with length bytes of
      * body to follow (length >= 0: Content-Length) or an unknown length
@@ -597,7 +602,10 @@ typedef struct ph_server_api {
      * fewer bytes than announced, aborts the connection). Output filters
      * apply as to any stream. Once responded, handler_timeout no longer
      * applies (the response is under way); the plugin bounds its own
-     * waits. A HEAD request's body bytes are taken and dropped. */
+     * waits. A HEAD request's body bytes are taken and dropped.
+     * Returns 0 once the head is under way, or -ECANCELED (the client
+     * left), -EINVAL (already responded or upgraded), -EPERM (not from
+     * this request's handler coroutine). */
     int (*co_respond)(ph_request_t *req, int64_t length);
     /* Queues len bytes (copied) of the body after co_respond(); waits
      * while the client is slower than the producer (output above a few

@@ -32,7 +32,8 @@ def pattern(off, n):
 class CoCoreTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = Server(server_ini(routes=route("/co", "co_core") + "[route /echo]\nplugin = echo\n",
+        cls.srv = Server(server_ini(routes=route("/co", "co_core") + route("/small", "co_core", max_body_bytes="1k") +
+                                    "[route /echo]\nplugin = echo\n",
                                     threads=1, server_extra=TIMEOUTS % "3s"), rlimit_nofile=4096)
 
     @classmethod
@@ -46,6 +47,33 @@ class CoCoreTest(unittest.TestCase):
         self.assertGreaterEqual(time.time() - t0, 0.15)
         self.assertEqual(self.srv.get("/co/now").body, b"now\n")
         self.assertEqual(self.srv.get("/co/nothing").status, 404)
+
+    def test_poll_a_socket_the_loop_watches(self):
+        # the socket stays registered between its waits; co_poll and
+        # co_wait_fd on its descriptor still work (ETIMEDOUT 110, then READ)
+        r = self.srv.get("/co/poll")
+        self.assertEqual((r.status, r.body), (200, b"read -110 poll -110 wait -110 ready 1\n"))
+
+    def test_blocking_resolve_and_cancel(self):
+        self.assertEqual(self.srv.get("/co/blocking").body, b"blocking 0\n")
+        r = self.srv.get("/co/resolve?h=127.0.0.1")
+        self.assertEqual(r.body, b"resolve 0 127.0.0.1:80\n")
+        r = self.srv.get("/co/resolve?h=localhost")
+        self.assertIn(r.body, (b"resolve 0 127.0.0.1:80\n", b"resolve 0 [::1]:80\n"))
+        r = self.srv.get("/co/resolve?h=no-such-host.invalid")
+        self.assertEqual(r.body, b"resolve -2 \n")
+        # co_cancel from a handler's coroutine waits for the end of the other
+        self.assertEqual(self.srv.get("/co/cancel").body, b"cancel -%d done 1\n" % ECANCELED)
+        # two cancellers of one coroutine: both return
+        start = log_count(self.srv)
+        self.assertEqual(self.srv.get("/co/cancel?twice=1").body, b"cancel -%d done 1\n" % ECANCELED)
+        m, _ = wait_log_from(self.srv, r"co_core -: second canceller returned", start)
+        self.assertIsNotNone(m)
+
+    def test_resume_from_a_coroutine_is_refused(self):
+        r = self.srv.get("/co/resume")
+        self.assertEqual((r.status, r.body), (200, b"resume -1\n"))
+        self.assertEqual(self.srv.get("/co/now").body, b"now\n")
 
     def test_keep_alive_after_a_wait(self):
         s = self.srv.connect()
@@ -137,6 +165,13 @@ class CoCoreTest(unittest.TestCase):
             if not harness.SANITIZED and not harness.WRAPPER:
                 self.assertLess(peak - base, 16 * 1024)
 
+    def test_handler_timeout_ends_at_co_respond(self):
+        # 4 pieces 1.2 s apart: 4.8 s in all, past handler_timeout (3s)
+        t0 = time.time()
+        r = self.srv.get("/co/stream?len=%d&known=1&pace=1200" % (4 * 65536), timeout=30)
+        self.assertEqual((r.status, r.body), (200, pattern(0, 4 * 65536)))
+        self.assertGreaterEqual(time.time() - t0, 4.8)
+
     def test_head_drops_the_stream_and_keeps_the_connection(self):
         s = self.srv.connect()
         s.sendall(b"HEAD /co/stream?len=1000000&known=1 HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -163,6 +198,35 @@ class CoCoreTest(unittest.TestCase):
         body = pattern(0, 700000)
         r = self.srv.get("/co/body?slow=1", method="POST", body=body)
         self.assertEqual((r.status, r.body), (200, b"got %d sum %d\n" % (len(body), sum(body) % (1 << 32))))
+
+    def test_streamed_body_over_the_limit(self):
+        # chunked, so only the decoded bytes tell: 413 to the client, and
+        # co_body_read says -EMSGSIZE (90)
+        start = log_count(self.srv)
+        s = self.srv.connect()
+        s.sendall(b"POST /small/body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                  b"400\r\n" + b"a" * 1024 + b"\r\n" + b"400\r\n" + b"b" * 1024 + b"\r\n0\r\n\r\n")
+        data, closed = recv_until_closed(s)
+        s.close()
+        self.assertEqual(parse_responses(data)[0].status, 413)
+        m, _ = wait_log_from(self.srv, r"co_core -: body error (-?\d+)", start)
+        self.assertEqual(int(m.group(1)), -90)
+        r = self.srv.get("/small/body", method="POST", body=b"c" * 1000)
+        self.assertEqual((r.status, r.body), (200, b"got 1000 sum %d\n" % (99 * 1000)))
+
+    def test_respond_before_the_body_ends(self):
+        # the carrier reads no more of the body: co_body_read says -EPIPE
+        # (32) at once instead of waiting for bytes nobody reads
+        start = log_count(self.srv)
+        s = self.srv.connect()
+        s.sendall(b"POST /co/early HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b"z" * 1000)
+        data, closed = recv_until_closed(s)
+        s.close()
+        self.assertTrue(closed)
+        r = parse_responses(data)[0]
+        self.assertEqual((r.status, r.body), (200, b"early\n"))
+        m, _ = wait_log_from(self.srv, r"co_core -: early body (-?\d+)", start)
+        self.assertEqual(int(m.group(1)), -32)
 
     def test_upgrade_request_elsewhere_is_served_normally(self):
         data = self.srv.raw(b"GET /echo/x HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: upgrade\r\n\r\n")
@@ -218,6 +282,28 @@ class CoShutdownTest(unittest.TestCase):
         self.assertEqual(recv_until_closed(s), (b"", True))
         s.close()
         self.assertIsNotNone(re.search(r"co_core -: tunnel ended -%d" % ECANCELED, srv.log()))
+
+
+class CoSpawnTest(unittest.TestCase):
+    def test_background_coroutines_end_at_reload_and_shutdown(self):
+        text = server_ini(routes=route("/co", "co_core", gen="one", spawn="yes"), threads=2,
+                          server_extra=TIMEOUTS % "0")
+        srv = Server(text)
+        try:
+            srv.reload(text.replace("gen = one", "gen = two"), r"reload: generation \d+ serving|reload failed")
+            for i in (0, 1):
+                # reload: thread_exit cancels it on the running loop
+                self.assertIsNotNone(srv.wait_log(r"co_core one: background %d ended -%d" % (i, ECANCELED)))
+                self.assertIsNotNone(srv.wait_log(r"co_core one: thread_exit %d cancelled its background" % i))
+            self.assertEqual(srv.get("/co/now").body, b"now\n")
+        finally:
+            srv.stop()
+        log = srv.log()
+        for i in (0, 1):
+            # shutdown: the worker cancels it and waits for its end
+            self.assertIn("co_core two: background %d ended -%d" % (i, ECANCELED), log)
+            self.assertNotIn("co_core two: thread_exit %d cancelled" % i, log)
+        self.assertNotIn("still suspended", log)
 
 
 class CoReloadTest(unittest.TestCase):

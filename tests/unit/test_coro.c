@@ -10,10 +10,12 @@
  * on the ucontext fallback.
  */
 #include "coro.h"
+#include "log.h"
 
 #include <check.h>
 #include <errno.h>
 #include <fenv.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,8 +36,6 @@ static void setup(void) { ck_assert_int_eq(coro_thread_init(), 0); }
 static void teardown(void) { coro_thread_exit(); }
 
 static size_t page(void) { return (size_t)sysconf(_SC_PAGESIZE); }
-
-/* ---- run to completion ---- */
 
 struct once {
     int ran;
@@ -66,8 +66,6 @@ START_TEST(run_to_completion)
     coro_free(c);
 }
 END_TEST
-
-/* ---- yield / resume order ---- */
 
 struct step {
     char *log;
@@ -123,8 +121,6 @@ START_TEST(interleave)
 }
 END_TEST
 
-/* ---- data ---- */
-
 static void data_step(void *arg)
 {
     coro_t *self = coro_current();
@@ -151,8 +147,6 @@ START_TEST(user_data)
     coro_free(c);
 }
 END_TEST
-
-/* ---- pool ---- */
 
 static void nop(void *arg) { (void)arg; }
 
@@ -229,8 +223,6 @@ START_TEST(many)
 }
 END_TEST
 
-/* ---- stack sizes ---- */
-
 START_TEST(stack_sizes)
 {
     size_t ps = page();
@@ -262,8 +254,6 @@ START_TEST(stack_sizes)
     ck_assert_uint_eq(st.live, 0);
 }
 END_TEST
-
-/* ---- deep recursion on the default stack ---- */
 
 /* 1 KiB frames: DEPTH of them use about 40 KiB of the 64 KiB stack. */
 enum { DEPTH = 40 };
@@ -298,8 +288,6 @@ START_TEST(deep_recursion)
     coro_free(c);
 }
 END_TEST
-
-/* ---- locals live across a yield ---- */
 
 /* A suspended coroutine's frames stay valid: others may read them through
  * a pointer it handed out, and other coroutines' frames (on the real stack
@@ -348,8 +336,6 @@ START_TEST(locals_across_yield)
     }
 }
 END_TEST
-
-/* ---- longjmp inside a coroutine ---- */
 
 /* The frames longjmp() skips leave their redzones poisoned under ASan;
  * ASan clears them only if it knows which stack is running, which the
@@ -405,8 +391,6 @@ START_TEST(longjmp_inside)
 }
 END_TEST
 
-/* ---- floating-point control ---- */
-
 /* The rounding mode is part of a context: a coroutine's setting stays with
  * it across switches and does not leak to the thread's stack. */
 static void round_up(void *arg)
@@ -434,8 +418,6 @@ START_TEST(fp_control)
 }
 END_TEST
 
-/* ---- free of a coroutine that never ran ---- */
-
 START_TEST(free_unresumed)
 {
     struct once o = {0};
@@ -456,8 +438,6 @@ START_TEST(free_unresumed)
 }
 END_TEST
 
-/* ---- overflow ---- */
-
 static volatile int limit = 1 << 30;
 
 static __attribute__((noinline)) int bottomless(int n)
@@ -475,9 +455,23 @@ static void overflow(void *arg)
     (void)arg;
 }
 
-/* Runs the overflowing coroutine in a child with stderr on a pipe; returns
- * the wait status and what the child wrote. */
-static int overflow_child(char *out, size_t cap)
+/* The overflow, on the calling thread. Returns only on failure. */
+static void *overflow_here(void *arg)
+{
+    if (coro_thread_init() < 0)
+        _exit(90);
+    coro_t *c = coro_new(overflow, NULL, CORO_STACK_MIN, "/deep/route");
+    if (c == NULL)
+        _exit(91);
+    coro_resume(c);
+    return arg;
+}
+
+/* Runs the overflowing coroutine in a child (on a second thread if
+ * in_thread) with stderr on a pipe (and the error log in logpath unless
+ * NULL); returns the wait status and what the child wrote to stderr;
+ * *child is its pid. */
+static int overflow_child(char *out, size_t cap, const char *logpath, int in_thread, pid_t *child)
 {
     int p[2];
     ck_assert_int_eq(pipe(p), 0);
@@ -487,14 +481,16 @@ static int overflow_child(char *out, size_t cap)
         dup2(p[1], STDERR_FILENO);
         close(p[0]);
         close(p[1]);
-        if (coro_thread_init() < 0)
-            _exit(90);
-        coro_t *c = coro_new(overflow, NULL, CORO_STACK_MIN, "/deep/route");
-        if (c == NULL)
-            _exit(91);
-        coro_resume(c);
+        if (logpath && log_error_open(logpath) < 0)
+            _exit(89);
+        pthread_t t;
+        if (!in_thread)
+            overflow_here(NULL);
+        else if (pthread_create(&t, NULL, overflow_here, NULL) == 0)
+            pthread_join(t, NULL);
         _exit(92); /* not reached: the overflow kills the process */
     }
+    *child = pid;
     close(p[1]);
     size_t len = 0;
     ssize_t r;
@@ -511,15 +507,17 @@ static int overflow_child(char *out, size_t cap)
     return status;
 }
 
+/* _i 0: on the main thread; 1: on another thread, which has its own
+ * alternate signal stack. */
 START_TEST(overflow_report)
 {
     static char out[16384];
-    int status = overflow_child(out, sizeof out);
-    char want[128];
-    snprintf(want, sizeof want, ": coroutine stack overflow on /deep/route (stack %u bytes)\n",
-             (unsigned)CORO_STACK_MIN);
+    pid_t pid;
+    int status = overflow_child(out, sizeof out, NULL, _i, &pid);
+    char want[160];
+    snprintf(want, sizeof want, "Z [error] %d: coroutine stack overflow on /deep/route (stack %u bytes)\n",
+             (int)pid, (unsigned)CORO_STACK_MIN);
     ck_assert_msg(strstr(out, want) != NULL, "no overflow report in: %s", out);
-    ck_assert_msg(strstr(out, " [error] ") != NULL, "not an error-log line: %s", out);
 #ifdef TEST_ASAN
     /* ASan's SIGSEGV handler runs after the report (it was installed
      * first, and the overflow handler hands the fault on): it prints its
@@ -530,6 +528,96 @@ START_TEST(overflow_report)
     ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "status %#x, not killed by SIGSEGV",
                   status);
 #endif
+}
+END_TEST
+
+/* With an error log file, the report goes there, as one whole line in the
+ * log's format, and not to stderr. */
+START_TEST(overflow_to_error_log)
+{
+    char path[] = "/tmp/test_coro_log_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    static char out[16384];
+    pid_t pid;
+    int status = overflow_child(out, sizeof out, path, 0, &pid);
+    char log[4096];
+    ssize_t n = read(fd, log, sizeof log - 1);
+    close(fd);
+    unlink(path);
+    ck_assert_int_gt(n, 0);
+    log[n] = '\0';
+    char want[160];
+    snprintf(want, sizeof want, "Z [error] %d: coroutine stack overflow on /deep/route (stack %u bytes)\n",
+             (int)pid, (unsigned)CORO_STACK_MIN);
+    /* "YYYY-MM-DDTHH:MM:SS" then the rest */
+    ck_assert_msg(n > 19 && strcmp(log + 19, want) == 0 && log[4] == '-' && log[10] == 'T', "log: %s", log);
+    ck_assert_msg(strstr(out, "coroutine stack overflow") == NULL, "also on stderr: %s", out);
+    ck_assert(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+}
+END_TEST
+
+/* Breaking the contract stops the process with a message that names the
+ * mistake, rather than switching to garbage. _i picks the mistake. */
+static void nested(void *arg)
+{
+    coro_resume(arg); /* from inside a coroutine */
+}
+
+static void misuse(int which)
+{
+    coro_t *c;
+    switch (which) {
+    case 0:
+        coro_yield();
+        break;
+    case 1:
+        c = coro_new(data_step, &(void *){NULL}, 0, "suspended");
+        coro_resume(c);
+        coro_free(c);
+        break;
+    case 2:
+        c = coro_new(nested, coro_new(nop, NULL, 0, "inner"), 0, "outer");
+        coro_resume(c);
+        break;
+    default:
+        c = coro_new(nop, NULL, 0, "finished");
+        coro_resume(c);
+        coro_resume(c);
+        break;
+    }
+}
+
+START_TEST(misuse_dies)
+{
+    static const char *const why[] = {
+        "coroutine misuse: coro_yield() outside a coroutine",
+        "coroutine misuse: coro_free() of a suspended coroutine",
+        "coroutine misuse: coro_resume() from a coroutine",
+        "coroutine misuse: coro_resume() of a finished coroutine",
+    };
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], STDERR_FILENO);
+        close(p[0]);
+        close(p[1]);
+        misuse(_i);
+        _exit(92);
+    }
+    close(p[1]);
+    char out[4096];
+    ssize_t n, len = 0;
+    while ((n = read(p[0], out + len, sizeof out - 1 - (size_t)len)) > 0)
+        len += n;
+    out[len] = '\0';
+    close(p[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(strstr(out, why[_i]) != NULL, "case %d: %s", _i, out);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "case %d: status %#x", _i, status);
 }
 END_TEST
 
@@ -580,8 +668,10 @@ static Suite *coro_suite(void)
     tcase_add_test(t, longjmp_inside);
     tcase_add_test(t, fp_control);
     tcase_add_test(t, free_unresumed);
-    tcase_add_test(t, overflow_report);
+    tcase_add_loop_test(t, overflow_report, 0, 2);
+    tcase_add_test(t, overflow_to_error_log);
     tcase_add_test(t, other_fault);
+    tcase_add_loop_test(t, misuse_dies, 0, 4);
     suite_add_tcase(s, t);
     return s;
 }
