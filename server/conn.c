@@ -1,13 +1,13 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -62,6 +62,7 @@ struct conn {
     unsigned body_paused : 1;/* the plugin paused a streamed body */
     unsigned body_complete : 1; /* read whole while paused: end pending */
     unsigned busy : 1;       /* process() is running */
+    unsigned corked : 1;     /* bytes went out with MSG_MORE, not pushed */
     unsigned nrequests;
 
     char *rbuf;              /* NULL while idle with nothing buffered */
@@ -80,8 +81,6 @@ struct conn {
     uint64_t sent_body;      /* body bytes of the current response sent */
     off_t file_pos;
     int stream_done;
-    int corked;              /* bytes went out with MSG_MORE: the kernel holds
-                                them (up to 200 ms) until more come or a push */
 
     char peer[56];
     char local[56];          /* filled when first asked for */
@@ -348,10 +347,10 @@ static int body_pending(const conn_t *c)
     }
 }
 
-/* Sends what MSG_MORE held back: the producer has nothing more for now
- * (its stream waits or ended). Enabling TCP_NODELAY pushes pending frames
- * (it is already on: accepted sockets inherit it; a unix socket ignores
- * both). */
+/* The kernel holds what went out with MSG_MORE for more (up to 200 ms);
+ * the producer has nothing now (its stream waits or ended), so push it:
+ * setting TCP_NODELAY flushes pending output (tcp(7)). It fails
+ * harmlessly on a Unix socket, which never holds. */
 static void uncork(conn_t *c)
 {
     int one = 1;
@@ -394,7 +393,7 @@ static int flush(conn_t *c)
                          MSG_NOSIGNAL | (more ? MSG_MORE : 0));
                 if (n > 0) {
                     c->out.off += (size_t)n;
-                    c->corked = more;
+                    c->corked = more != 0;
                 }
             }
             if (n < 0) {

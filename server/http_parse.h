@@ -159,10 +159,10 @@ typedef int (*hp_field_fn)(void *arg, unsigned index, hp_span_t name, hp_span_t 
  *
  * Framing stays the caller's (RFC 9112 section 6.3), since only it knows
  * the request: a response to HEAD and every 1xx, 204 and 304 response has
- * no body whatever its fields say (a 1xx but 101 is followed by another
- * head); otherwise a chunked body, else content_length bytes, else the
- * body runs until the server closes, and the connection cannot be reused
- * whatever keep_alive says.
+ * no body whatever its fields say (a 1xx other than 101 is followed by
+ * another head); otherwise a chunked body, else content_length bytes, else
+ * the body runs until the server closes, and the connection cannot be
+ * reused whatever keep_alive says.
  */
 int hp_parse_response(hp_response_t *r, const char *buf, size_t len, hp_field_fn fn, void *arg);
 

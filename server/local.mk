@@ -102,7 +102,8 @@ install-data-local: conf/plughttpd.ini
 
 # The bundled site the installed configuration serves.
 wwwdir = $(pkgdatadir)/www
-dist_www_DATA = www/index.html www/notes.html www/notes.css www/notes.js www/style.css
+dist_www_DATA = www/index.html www/notes.html www/notes.css www/notes.js www/style.css \
+	www/events.html www/events.css www/events.js
 
 # Plugins are loaded by file name; libtool's .la descriptions are not needed.
 install-data-hook:

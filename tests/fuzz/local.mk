@@ -127,10 +127,15 @@ VALGRIND_TESTS = tests/integration/test_core.py tests/integration/test_echo.py \
 	tests/integration/test_api13_async.py tests/integration/test_api13_stream.py \
 	tests/integration/test_api13_output.py tests/integration/test_loop_api.py \
 	tests/integration/test_stack_config.py \
-	tests/integration/test_co_core.py
+	tests/integration/test_co_core.py \
+	tests/integration/test_pubsub.py
 EXTRA_DIST += tests/fuzz/valgrind.supp
+CLEANFILES += tests/unit/test_coro_valgrind.log
 
 check-valgrind: all $(check_PROGRAMS) $(check_LTLIBRARIES)
+	@# the coroutine switches and stacks (registered with valgrind), in one process
+	CK_FORK=no $(VALGRIND) $(VALGRIND_FLAGS) tests/unit/test_coro > tests/unit/test_coro_valgrind.log 2>&1 || \
+		{ cat tests/unit/test_coro_valgrind.log; exit 1; }
 	PH_WRAPPER="$(VALGRIND) $(VALGRIND_FLAGS)" PH_TIMEOUT_SCALE=10 \
 		$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(VALGRIND_TESTS)"
 

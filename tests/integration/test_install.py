@@ -41,7 +41,7 @@ PLACEHOLDER = re.compile(rb"@[A-Za-z_]+@")
 # In a compiled file any three bytes may read "@e@": there, look only for
 # the names configure and automake substitute.
 NAMED_PLACEHOLDER = re.compile(rb"@(?:prefix|exec_prefix|[a-z]*dir|PACKAGE[A-Z_]*|VERSION|[A-Z]+_(?:CFLAGS|LIBS))@")
-PLUGINS = ("data", "echo", "proxy", "static")
+PLUGINS = ("data", "echo", "proxy", "pubsub", "static")
 PATH_VARS = ("prefix", "sbindir", "sysconfdir", "libdir", "includedir", "mandir", "pkgdatadir", "plugindir",
              "systemdunitdir", "VERSION")
 
@@ -328,7 +328,7 @@ class Run(unittest.TestCase):
         p = self.run_binary("--check-plugin", so, "mode=stream", "delay=20ms", "ticks=3")
         self.assertEqual(p.returncode, 0, p.stdout)
         self.assertIn("plugin: oot_async 1.0", p.stdout)
-        self.assertIn("ABI: 1.3", p.stdout)
+        self.assertIn("ABI: 1.4", p.stdout)
         for key, msg in (("delay=61s", 'delay is a duration up to 60s, not "61s"'),
                          ("ticks=0", 'ticks is a count from 1 to 1000, not "0"'),
                          ("mode=later", 'mode is answer or stream, not "later"'),

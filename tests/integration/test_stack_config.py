@@ -145,8 +145,8 @@ class CheckPluginReport(unittest.TestCase):
     def setUp(self):
         need(GATE, UPPER, BOTH, OLD_MINOR)
 
-    def report(self, path, role, hooks, flags="none", abi="1.3"):
-        return ("plugin: %s 1.0\nfile: %s\nABI: %s (server 1.3)\nflags: %s\nrole: %s\nhooks: %s\n"
+    def report(self, path, role, hooks, flags="none", abi="1.4"):
+        return ("plugin: %s 1.0\nfile: %s\nABI: %s (server 1.4)\nflags: %s\nrole: %s\nhooks: %s\n"
                 % (os.path.basename(path)[:-3], path, abi, flags, role, hooks))
 
     def test_access_stage(self):

@@ -2,12 +2,16 @@
  * Unit tests for server/coro.c: a coroutine runs to completion, several
  * interleave in the order they are resumed, the user pointer, the stack
  * pool (through coro_stats), stack sizes (rounding and bounds), a deep but
- * legal recursion on the default stack, freeing one that never ran, and
- * the overflow report (a child process overflows and must die of SIGSEGV
- * with the report on stderr).
+ * legal recursion on the default stack, locals that live across a yield,
+ * longjmp inside a coroutine, the floating-point control words, freeing
+ * one that never ran, the overflow report (a child process overflows, on
+ * the main thread or another, and must die of SIGSEGV with the report on
+ * stderr or in the error log), and misuse stopping with a message.
  *
  * Built twice: test_coro on the switch configure chose, test_coro_ucontext
- * on the ucontext fallback.
+ * on the ucontext fallback. Under ASan, ASan's SIGSEGV handler (installed
+ * first) gets the fault after the report: the child then exits with ASan's
+ * error code instead of dying of the signal.
  */
 #include "coro.h"
 #include "log.h"
