@@ -43,6 +43,8 @@ enum state {
     ST_SENDING,  /* waiting for the socket to take more queued output */
     ST_WAITING,  /* a streamed response waits for its producer's wake-up */
     ST_LINGER,   /* half-closed over unread input, discarding it (finish) */
+    ST_UPGRADED, /* api->upgrade() took the socket: no HTTP, no timers; the
+                    handler's return ends the request and closes c */
     ST_CLOSED,
 };
 
@@ -333,6 +335,10 @@ static int body_pending(const conn_t *c)
 {
     if (c->req == NULL)
         return 0;
+    /* a coroutine's stream (co_respond) runs to its end whatever the
+     * framing: a HEAD answer's bytes are taken and dropped */
+    if (c->req->co_resp && c->req->body_kind == BODY_STREAM && c->responded)
+        return !c->stream_done;
     switch (c->info.framing) {
     case FRAME_LENGTH: return c->sent_body < c->info.body_len;
     case FRAME_CHUNKED:
@@ -425,10 +431,23 @@ static int flush(conn_t *c)
             if (n < 0 || n > STREAM_PIECE)
                 return -1;
             if (n == 0) {
+                if (c->info.framing == FRAME_LENGTH && c->sent_body != c->info.body_len) {
+                    log_warn("stream for \"%s\" ended %llu bytes short of its Content-Length; closing the "
+                             "connection", req->path ? req->path : "",
+                             (unsigned long long)(c->info.body_len - c->sent_body));
+                    return -1;
+                }
                 c->stream_done = 1;
                 if (c->info.framing == FRAME_CHUNKED && response_chunk_last(&c->out, req->trailers) < 0)
                     return -1;
                 continue;
+            }
+            if (c->info.framing == FRAME_NONE) /* HEAD, 204, 304: dropped */
+                continue;
+            if (c->info.framing == FRAME_LENGTH && c->sent_body + (uint64_t)n > c->info.body_len) {
+                log_warn("stream for \"%s\" is longer than its Content-Length; closing the connection",
+                         req->path ? req->path : "");
+                return -1;
             }
             if (c->info.framing == FRAME_CHUNKED) {
                 char line[20];
@@ -538,6 +557,12 @@ static void h1_ready(ph_request_t *req)
     conn_t *c = req->carrier;
     if (c->state == ST_CLOSED)
         return;
+    if (c->state == ST_UPGRADED) { /* the upgraded handler returned */
+        c->req = NULL;
+        exchange_end(req, 1, 0);
+        close_conn(c);
+        return;
+    }
     take_step(c, exchange_step(req));
     if (c->state == ST_BODY && c->body_paused)
         return;
@@ -618,6 +643,63 @@ static const char *h1_local(const ph_request_t *req)
     return c->local;
 }
 
+/* "101 Switching Protocols" with req's headers, into c->out. */
+static int queue_switching(conn_t *c, const ph_request_t *req)
+{
+    static const char st[] = "HTTP/1.1 101 Switching Protocols\r\n", conn[] = "Connection: upgrade\r\n\r\n";
+    if (buf_append(&c->out, st, sizeof st - 1) < 0)
+        return -1;
+    for (const resp_header_t *h = req->headers; h; h = h->next)
+        if (buf_append(&c->out, h->name, h->nlen) < 0 || buf_append(&c->out, ": ", 2) < 0 ||
+            buf_append(&c->out, h->value, h->vlen) < 0 || buf_append(&c->out, "\r\n", 2) < 0)
+            return -1;
+    return buf_append(&c->out, conn, sizeof conn - 1);
+}
+
+static char *copy_bytes(const char *p, size_t n)
+{
+    char *q = n ? malloc(n) : NULL;
+    if (q)
+        memcpy(q, p, n);
+    return q;
+}
+
+static int h1_upgrade(ph_request_t *req, int *fd, char **out, size_t *outlen, char **in, size_t *inlen)
+{
+    conn_t *c = req->carrier;
+    if (c == NULL || c->req != req || c->state != ST_HANDLING || c->responded)
+        return -1;
+    size_t mark = c->out.p ? c->out.len : 0;
+    if (ensure_out(c) < 0 || queue_switching(c, req) < 0) {
+        if (c->out.p)
+            c->out.len = mark; /* nothing of it stays queued */
+        return -1;
+    }
+    *outlen = buf_pending(&c->out);
+    *inlen = c->rbuf ? c->rlen - c->rpos : 0;
+    *out = copy_bytes(c->out.p + c->out.off, *outlen);
+    *in = copy_bytes(c->rbuf ? c->rbuf + c->rpos : NULL, *inlen);
+    if (*out == NULL || (*inlen && *in == NULL)) {
+        free(*out);
+        free(*in);
+        *out = *in = NULL;
+        c->out.len = mark;
+        return -1;
+    }
+    ev_timer_stop(c->w->loop, &c->timer);
+    ev_io_stop(c->w->loop, &c->io); /* the plugin's socket watches the fd now */
+    *fd = c->io.fd;
+    c->io.fd = -1;
+    c->rpos = c->rlen;
+    release_rbuf(c);
+    c->out.off = c->out.len;
+    release_out(c);
+    c->state = ST_UPGRADED;
+    c->responded = 1;
+    c->want_close = 1;
+    return 0;
+}
+
 static const exch_ops_t h1_ops = {
     .ready = h1_ready,
     .body_flow = h1_body_flow,
@@ -625,6 +707,7 @@ static const exch_ops_t h1_ops = {
     .informational = h1_informational,
     .peer = h1_peer,
     .local = h1_local,
+    .upgrade = h1_upgrade,
 };
 
 /* --- input ---------------------------------------------------------------- */
@@ -852,6 +935,7 @@ static void process_loop(conn_t *c)
         case ST_SENDING:
         case ST_WAITING:
         case ST_LINGER:
+        case ST_UPGRADED:
             return;
 
         case ST_RESPOND: {
@@ -1064,6 +1148,7 @@ static void on_io(ev_loop_t *loop, ev_io_t *io, unsigned events)
     conn_t *c = io->data;
     switch (c->state) {
     case ST_CLOSED:
+    case ST_UPGRADED: /* not watched: the plugin's socket is */
         return;
     case ST_HANDLING:
     case ST_WAITING:
@@ -1189,6 +1274,8 @@ static void on_timer(ev_loop_t *loop, ev_timer_t *t)
         handler_timed_out(c);
         process(c);
         break;
+    case ST_UPGRADED: /* no timers: stopped at the upgrade */
+        break;
     default:
         close_conn(c);
         break;
@@ -1203,7 +1290,8 @@ static void close_conn(conn_t *c)
     request_end(c); /* a request a plugin holds lives on without c */
     ev_timer_stop(c->w->loop, &c->timer);
     ev_io_forget(&c->io); /* close() takes it out of epoll: no fd is dup()ed */
-    close(c->io.fd);
+    if (c->io.fd >= 0) /* -1: upgraded, the plugin's socket owns it */
+        close(c->io.fd);
     c->rpos = c->rlen; /* discard unread input: release_rbuf() then frees it */
     release_rbuf(c);
     c->out.off = c->out.len;
@@ -1217,6 +1305,11 @@ void conn_drain(conn_t *c)
 {
     c->draining = 1;
     c->want_close = 1;
+    if (c->state == ST_UPGRADED) { /* a tunnel never ends by itself */
+        if (c->req)
+            exchange_cancel(c->req);
+        return;
+    }
     if (c->state == ST_LINGER) {
         close_conn(c);
         return;
