@@ -963,6 +963,8 @@ int apico_sock_fd(const ph_sock_t *s) { return s ? s->fd : -1; }
 static size_t take_buffered(ph_sock_t *s, void *buf, size_t cap)
 {
     size_t n = s->len < cap ? s->len : cap;
+    if (n == 0)
+        return 0;
     memcpy(buf, s->buf + s->off, n);
     s->off += n;
     s->len -= n;
@@ -1190,10 +1192,10 @@ ssize_t apico_body_read(ph_request_t *req, void *buf, size_t cap, int64_t timeou
     co_ctx_t *x = req_ctx(req);
     if (x == NULL)
         return -EPERM;
-    if (buf == NULL && cap > 0)
-        return -EINVAL;
+    if (buf == NULL || cap == 0)
+        return cap == 0 ? 0 : -EINVAL;
     if (!req->co_body) {
-        if (x->body_pos >= req->body_len || cap == 0)
+        if (x->body_pos >= req->body_len)
             return 0;
         size_t n = req->body_len - x->body_pos < cap ? req->body_len - x->body_pos : cap;
         memcpy(buf, req->body + x->body_pos, n);
@@ -1217,7 +1219,7 @@ ssize_t apico_body_read(ph_request_t *req, void *buf, size_t cap, int64_t timeou
             }
             return (ssize_t)n;
         }
-        if (x->body_end || cap == 0)
+        if (x->body_end)
             return 0;
         int r = wait_for(x, W_BODY, left_of(deadline));
         if (r < 0 && !x->body_err) /* a broken limit says so, not "cancelled" */

@@ -127,8 +127,8 @@ VALGRIND_TESTS = tests/integration/test_core.py tests/integration/test_echo.py \
 	tests/integration/test_api13_async.py tests/integration/test_api13_stream.py \
 	tests/integration/test_api13_output.py tests/integration/test_loop_api.py \
 	tests/integration/test_stack_config.py \
-	tests/integration/test_co_core.py \
-	tests/integration/test_pubsub.py
+	tests/integration/test_pubsub.py \
+	tests/integration/test_co_core.py
 EXTRA_DIST += tests/fuzz/valgrind.supp
 CLEANFILES += tests/unit/test_coro_valgrind.log
 
