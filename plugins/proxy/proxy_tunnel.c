@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 /* Moves what from has now (timeout 0: buffered or ready bytes) to to.
  * 1 when bytes moved, 0 when nothing was ready, -1 at from's end, or a
@@ -25,19 +24,9 @@ int proxy_tunnel(const proxy_t *p, ph_sock_t *client, ph_sock_t *upstream)
 {
     const ph_server_api_t *api = p->api;
     size_t cap = p->conf.buffer;
-    /* co_poll() watches copies of the descriptors: a socket that has
-     * waited keeps its own descriptor registered on the loop, where a
-     * second watch on the same number is refused (EEXIST). */
-    int pfd[2] = {dup(api->sock_fd(client)), dup(api->sock_fd(upstream))};
     char *buf = malloc(cap);
-    if (!buf || pfd[0] < 0 || pfd[1] < 0) {
-        free(buf);
-        if (pfd[0] >= 0)
-            close(pfd[0]);
-        if (pfd[1] >= 0)
-            close(pfd[1]);
+    if (!buf)
         return -ENOMEM;
-    }
     ph_sock_t *side[2] = {client, upstream};
     int rc = 0;
     for (;;) {
@@ -53,7 +42,7 @@ int proxy_tunnel(const proxy_t *p, ph_sock_t *client, ph_sock_t *upstream)
         }
         if (rc)
             break;
-        ph_pollfd_t fds[2] = {{pfd[0], PH_EV_READ, 0}, {pfd[1], PH_EV_READ, 0}};
+        ph_pollfd_t fds[2] = {{api->sock_fd(client), PH_EV_READ, 0}, {api->sock_fd(upstream), PH_EV_READ, 0}};
         int n = api->co_poll(fds, 2, p->conf.tunnel_ms);
         if (n < 0) {
             rc = n;
@@ -70,7 +59,5 @@ int proxy_tunnel(const proxy_t *p, ph_sock_t *client, ph_sock_t *upstream)
             break;
     }
     free(buf);
-    close(pfd[0]);
-    close(pfd[1]);
     return rc == -1 ? 0 : rc;
 }
