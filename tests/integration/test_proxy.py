@@ -491,6 +491,23 @@ class WebSocket(Base):
         self.assertIsNone(a.requests[-1].header("Upgrade"))
 
 
+    def test_idle_tunnel_closes_after_tunnel_timeout(self):
+        a = self.upstream("a")
+        srv = self.server(route("/ws", [a.address], "websocket = yes\ntunnel_timeout = 400ms\nread_timeout = 5s"))
+        s = srv.connect()
+        s.sendall(b"GET /ws/idle HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        self.assertIn(b" 101 ", harness.read_head(s))
+        t0 = time.time()
+        rest = harness.recv_all(s, 5)  # nothing comes; the proxy closes
+        dt = time.time() - t0
+        s.close()
+        self.assertEqual(rest, b"")
+        self.assertTrue(0.39 <= dt < 3.0, dt)
+        self.assertTrue(srv.wait_log(r"proxy /ws: upstream %s: tunnel idle past tunnel_timeout: closed"
+                                     % re.escape(a.address)))
+
+
 class Reload(Base):
     def test_in_flight_requests_finish_on_the_old_generation(self):
         a, b = self.upstream("a"), self.upstream("b")
