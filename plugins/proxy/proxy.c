@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "proxy_exchange.h"
+#include "proxy_hop.h"
 #include "proxy_health.h"
 #include "proxy_pool.h"
 
@@ -178,6 +179,11 @@ static int proxy_handle(void *instance, ph_request_t *req)
     proxy_exchange_t *x = proxy_exchange_new(p, req, &client_rc);
     if (!x)
         return PH_ERROR;
+    if (x->hop_overflow) {
+        proxy_log(p, PH_LOG_INFO, "client %s: Connection names more than %d options: refused", x->ip,
+                  PROXY_HOP_TOKENS_MAX);
+        return answer(x, 400, "Bad Request: too many Connection options");
+    }
     if (client_rc < 0) {
         /* The core answers a body over max_body_bytes (413) itself. */
         if (client_rc != -ECANCELED && client_rc != -EMSGSIZE)

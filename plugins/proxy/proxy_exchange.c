@@ -30,22 +30,23 @@ static int is_idempotent(ph_str_t m)
 /* An Upgrade the route relays: websocket = yes, an HTTP/1.1 GET asking
  * for it in both Upgrade and Connection (RFC 9110 section 7.8), and no
  * body. */
-static int wants_upgrade(const proxy_t *p, ph_request_t *req, proxy_body_kind_t kind)
+static int wants_upgrade(const proxy_t *p, ph_request_t *req, proxy_body_kind_t kind, const proxy_hop_t *hop)
 {
     const ph_server_api_t *api = p->api;
     ph_str_t v;
-    if (!p->conf.websocket || kind != PROXY_BODY_NONE || api->version(req) != 11 ||
-        !proxy_str_ieq(api->method(req), "GET") ||
-        api->header(req, "Upgrade", &v) != 1 || v.len == 0)
-        return 0;
-    proxy_hop_t hop = {0};
+    return p->conf.websocket && kind == PROXY_BODY_NONE && api->version(req) == 11 &&
+           proxy_str_ieq(api->method(req), "GET") && api->header(req, "Upgrade", &v) == 1 && v.len > 0 &&
+           hop->upgrade;
+}
+
+static void request_hop(const ph_server_api_t *api, ph_request_t *req, proxy_hop_t *hop)
+{
     size_t n = api->header_count(req);
     for (size_t i = 0; i < n; i++) {
-        ph_str_t k;
+        ph_str_t k, v;
         if (api->header_at(req, i, &k, &v) == 1 && proxy_str_ieq(k, "Connection"))
-            proxy_hop_add(&hop, v);
+            proxy_hop_add(hop, v);
     }
-    return hop.upgrade;
 }
 
 /* The client's framing: the core has already refused a conflicting or
@@ -83,7 +84,12 @@ proxy_exchange_t *proxy_exchange_new(proxy_t *p, ph_request_t *req, int *client_
     x->idempotent = is_idempotent(m);
     x->head_only = proxy_str_ieq(m, "HEAD") && m.ptr[0] == 'H';
     body_kind(api, req, &x->kind, &x->length);
-    x->upgrade = wants_upgrade(p, req, x->kind);
+    proxy_hop_t hop = {0};
+    request_hop(api, req, &hop);
+    x->hop_overflow = hop.overflow;
+    x->upgrade = wants_upgrade(p, req, x->kind, &hop);
+    if (x->hop_overflow)
+        return x; /* refused before anything is read */
     x->buf = api->alloc(req, p->conf.buffer);
     if (!x->buf)
         return NULL;
@@ -307,7 +313,8 @@ proxy_x_t proxy_exchange_attempt(proxy_exchange_t *x, int up)
             return r;
         x->head_set = 1;
         if (proxy_response_head(x->p, x->req, &x->resp, x->upgrade && x->resp.status == 101) != PH_OK)
-            return fail(x, PROXY_X_BAD, "response head refused by the server (a field it does not take)");
+            return fail(x, PROXY_X_BAD, "response head not passed on (a field the server refuses, or over %d "
+                                         "Connection options)", PROXY_HOP_TOKENS_MAX);
         return PROXY_X_OK;
     }
     return fail(x, PROXY_X_BAD, "read: connection closed before a response head");

@@ -56,6 +56,8 @@ typedef struct proxy_exchange {
     int body_whole;      /* pre holds the whole body: it can be replayed */
     int body_sent;       /* some of the body beyond pre was consumed */
     int body_client_rc;  /* PROXY_X_CLIENT: co_body_read()'s -errno */
+    int hop_overflow;    /* the client's Connection names too many fields:
+                            answered 400 */
     int head_set;        /* the client's response head was touched: no
                             other upstream may answer */
     char *buf;           /* I/O buffer of conf.buffer bytes */

@@ -10,8 +10,9 @@
 #define PROXY_HOP_TOKENS_MAX 32
 
 /* The field names one message's Connection headers list, spans into the
- * header values. Tokens past PROXY_HOP_TOKENS_MAX are dropped (a message
- * naming so many is refused by the caller: overflow is set). */
+ * header values. Past PROXY_HOP_TOKENS_MAX tokens, overflow is set and
+ * the rest are not remembered: the caller refuses such a message (the
+ * fields it names could not all be dropped). */
 typedef struct proxy_hop {
     ph_str_t tokens[PROXY_HOP_TOKENS_MAX];
     size_t n;

@@ -88,7 +88,6 @@ ph_sock_t *proxy_pool_get(proxy_thread_t *t, int i)
         ph_sock_t *s = e->sock;
         e->sock = NULL;
         if (now - e->since < t->p->conf.keepalive_ms && api->sock_buffered(s) == 0 && still_open(api->sock_fd(s))) {
-            t->reused++;
             return s;
         }
         api->sock_close(s);

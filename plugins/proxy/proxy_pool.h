@@ -26,7 +26,6 @@ struct proxy_thread {
     proxy_idle_t *idle;/* conf.ups.n * conf.keepalive slots */
     unsigned *nidle;   /* per upstream: slots in use (a stack) */
     void *health;      /* co_spawn() handle while the check runs */
-    unsigned reused;   /* counters for the debug log */
 };
 
 /* The calling thread's slot, or NULL (not a worker, or not opened). */

@@ -23,9 +23,8 @@ void proxy_peer_ip(const char *peer, char *out, size_t cap)
 }
 
 /* Fields the proxy writes itself, or that never go upstream. */
-static int replaced(const proxy_conf_t *c, ph_str_t name)
+static int replaced(ph_str_t name)
 {
-    (void)c;
     return proxy_str_ieq(name, "Host") || proxy_str_ieq(name, "Content-Length") || proxy_str_ieq(name, "Expect") ||
            proxy_str_ieq(name, "Forwarded") || proxy_str_ieq(name, "X-Forwarded-For") ||
            proxy_str_ieq(name, "X-Forwarded-Proto") || proxy_str_ieq(name, "X-Forwarded-Host");
@@ -138,7 +137,7 @@ int proxy_request_head(const proxy_t *p, ph_request_t *req, const char *upstream
     }
     for (size_t i = 0; i < n; i++) {
         ph_str_t k, v;
-        if (api->header_at(req, i, &k, &v) != 1 || proxy_hop_is(&hop, k) || replaced(c, k))
+        if (api->header_at(req, i, &k, &v) != 1 || proxy_hop_is(&hop, k) || replaced(k))
             continue;
         ok &= proxy_buf_field(out, k.ptr, k.len, v.ptr, v.len) == 0;
     }

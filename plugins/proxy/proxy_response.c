@@ -44,6 +44,8 @@ int proxy_response_head(const proxy_t *p, ph_request_t *req, const ph_http_respo
     const ph_server_api_t *api = p->api;
     proxy_hop_t hop;
     hop_of(r, &hop);
+    if (hop.overflow)
+        return PH_ERROR;
     /* A 101 is sent by api->upgrade(), which sets the status itself. */
     if (!(upgrade && r->status == 101) && api->set_status(req, r->status) != PH_OK)
         return PH_ERROR;
@@ -71,6 +73,8 @@ void proxy_response_hints(const proxy_t *p, ph_request_t *req, const ph_http_res
     const ph_server_api_t *api = p->api;
     proxy_hop_t hop;
     hop_of(r, &hop);
+    if (hop.overflow)
+        return;
     size_t total = 1;
     for (size_t i = 0; i < r->nheaders; i++)
         total += r->names[i].len + r->values[i].len + 2;

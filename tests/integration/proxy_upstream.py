@@ -247,6 +247,10 @@ class Upstream:
         if path.startswith("/304"):
             self._send(c, 304, [("ETag", '"v1"')], reason="Not Modified")
             return True
+        if path.startswith("/manyconn"):
+            opts = ", ".join("x-o%d" % i for i in range(40))
+            self._send(c, 200, [("Connection", opts), ("Content-Length", "2")], b"ok")
+            return True
         if path.startswith("/hop"):
             self._send(c, 200, [("Connection", "X-Bar, keep-alive"), ("X-Bar", "1"), ("Keep-Alive", "timeout=5"),
                                 ("Server", "upstream/1"), ("Date", "Mon, 01 Jan 2001 00:00:00 GMT"),

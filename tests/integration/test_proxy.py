@@ -336,7 +336,7 @@ class Errors(Base):
         self.assertIn(b"0123456789", body)
 
 
-REQ_HEADERS = (b"Host: example.test\r\nConnection: keep-alive, X-Foo\r\nX-Foo: secret\r\nKeep-Alive: timeout=5\r\n"
+REQ_HEADERS = (b"Host: example.test\r\nConnection: close, X-Foo\r\nX-Foo: secret\r\nKeep-Alive: timeout=5\r\n"
                b"TE: trailers\r\nProxy-Authorization: Basic abc\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\n"
                b"X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.test\r\n"
                b"Forwarded: for=1.2.3.4\r\nVia: 1.1 edge\r\nAccept: */*\r\n")
@@ -371,6 +371,19 @@ class Headers(Base):
             ("Forwarded", 'for=1.2.3.4, for=127.0.0.1;proto=http;host="example.test"'),
             ("X-Forwarded-For", "1.2.3.4, 127.0.0.1"), ("X-Forwarded-Proto", "https"),
             ("X-Forwarded-Host", "evil.test"), ("Via", "1.1 plughttpd")])
+
+    def test_too_many_connection_options(self):
+        # every field Connection names must be dropped: past what the proxy
+        # tracks, the message is refused rather than passed with some left
+        a = self.upstream("a")
+        srv = self.server(route("/app", [a.address], "max_fails = 0"))
+        opts = ", ".join("x-o%d" % i for i in range(40))
+        r = get(srv, "/app/x", headers={"Connection": "close, " + opts})
+        self.assertEqual((r.status, r.body), (400, b"Bad Request: too many Connection options\n"))
+        self.assertEqual(a.count(), 0)
+        r = get(srv, "/app/manyconn")
+        self.assertEqual(r.status, 502)
+        self.assertTrue(srv.wait_log(r"upstream %s: response head not passed on" % re.escape(a.address)))
 
     def test_response_fields(self):
         a = self.upstream("a")
