@@ -276,12 +276,27 @@ class Upstream:
             self._send(c, 200, [("Content-Length", str(len(body))), ("Content-Type", "application/json")], body)
         return (req.header("Connection") or "").lower() != "close"
 
+    def _echo_bytes(self, c):
+        """After a 101: echoes every byte back as it comes, writing each
+        piece whole before reading more (as a simple echo server does)."""
+        total = 0
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d)
+            total += len(d)
+        self.echoed = total
+        return False
+
     def _websocket(self, c, req):
         key = req.header("Sec-WebSocket-Key")
         accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode())
                                   .digest()).decode()
         self._send(c, 101, [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", accept)],
                    reason="Switching Protocols")
+        if behaviour(req.target).startswith("/echo-bytes"):
+            return self._echo_bytes(c)
         buf = b""
         while True:
             frame, buf = ws_read_frame(c, buf)

@@ -504,6 +504,36 @@ class WebSocket(Base):
         self.assertIsNone(a.requests[-1].header("Upgrade"))
 
 
+    def test_both_ways_at_once(self):
+        # 32 MiB through an echo upstream that writes each piece whole
+        # before reading on, while the client sends and reads at once:
+        # every byte comes back, in time (no direction starves the other).
+        n = 32 << 20
+        a = self.upstream("a")
+        srv = self.server(route("/ws", [a.address], "websocket = yes\nsend_timeout = 20s"))
+        s = srv.connect(timeout=30)
+        s.sendall(b"GET /ws/echo-bytes HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        self.assertIn(b" 101 ", harness.read_head(s))
+        t0 = time.time()
+        sender = threading.Thread(target=lambda: _send_zeros(s, n), daemon=True)
+        sender.start()
+        got = 0
+        s.settimeout(30)
+        try:
+            while got < n:
+                d = s.recv(1 << 20)
+                if not d:
+                    break
+                got += len(d)
+        except socket.timeout:
+            pass
+        dt = time.time() - t0
+        s.close()
+        sender.join(30)
+        self.assertEqual(got, n)
+        self.assertLess(dt, 15.0)
+
     def test_idle_tunnel_closes_after_tunnel_timeout(self):
         a = self.upstream("a")
         srv = self.server(route("/ws", [a.address], "websocket = yes\ntunnel_timeout = 400ms\nread_timeout = 5s"))
