@@ -1258,7 +1258,8 @@ static ssize_t out_pull(void *arg, void *buf, size_t cap)
                      x->req->path ? x->req->path : "", x->rc);
             return PH_ERROR;
         }
-        if (x->out_len >= 0 && x->out_sent != (uint64_t)x->out_len) {
+        /* a HEAD answer announces the length and sends no body */
+        if (x->out_len >= 0 && x->out_sent != (uint64_t)x->out_len && !x->req->hp.is_head) {
             log_warn("coroutine handler for \"%s\" sent %llu of the %lld bytes it announced: aborting the response",
                      x->req->path ? x->req->path : "", (unsigned long long)x->out_sent, (long long)x->out_len);
             return PH_ERROR;
