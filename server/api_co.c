@@ -126,18 +126,15 @@ static void on_defer(ev_loop_t *loop, ev_timer_t *t);
 
 /* --- time ---------------------------------------------------------------- */
 
-/* Milliseconds of clk. */
-static uint64_t clock_ms(clockid_t clk)
-{
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Deadlines run on the precise clock: the coarse one the loop reads lags
  * real time by up to a jiffy, and a deadline taken from it ended a
  * sequence of waits up to that much early. */
-static uint64_t now_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* A deadline for timeout_ms (< 0: none, UINT64_MAX). */
 static uint64_t deadline_of(int64_t timeout_ms)
@@ -195,13 +192,8 @@ static int wait_for(co_ctx_t *x, enum wait_kind kind, int64_t timeout_ms)
     x->woke = 0;
     x->kicked = 0;
     if (timeout_ms > 0) {
-        /* the loop's clock was read at the start of its round: count from
-         * now (the loop's epoll_wait sleeps at least that long in real
-         * time), so a wait never ends early */
         const int64_t max = (int64_t)1 << 40;
-        uint64_t now = clock_ms(CLOCK_MONOTONIC_COARSE), loop_now = ev_now(x->w->loop);
-        uint64_t lag = now > loop_now ? now - loop_now : 0;
-        ev_timer_set(x->w->loop, &x->timer, (uint64_t)(timeout_ms < max ? timeout_ms : max) + lag);
+        ev_timer_set_exact(x->w->loop, &x->timer, (uint64_t)(timeout_ms < max ? timeout_ms : max));
     }
     while (!x->woke)
         coro_yield();

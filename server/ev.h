@@ -76,9 +76,9 @@ void ev_timer_init(ev_timer_t *t, ev_timer_cb cb, void *data);
 /* (Re)arms t to fire after ms milliseconds; O(log n). */
 void ev_timer_set(ev_loop_t *loop, ev_timer_t *t, uint64_t ms);
 /* The same, never firing before ms have passed since the call (the plain
- * form counts from the loop's cached coarse clock: cheaper, and up to a
- * few ms early, which the core's own timeouts do not mind). For waits a
- * plugin can measure. */
+ * form counts from the clock the loop read at the start of its round:
+ * cheaper, and early by the round's time so far, which the core's own
+ * timeouts do not mind). For waits a plugin can measure. */
 void ev_timer_set_exact(ev_loop_t *loop, ev_timer_t *t, uint64_t ms);
 void ev_timer_stop(ev_loop_t *loop, ev_timer_t *t);
 int ev_timer_active(const ev_timer_t *t);

@@ -27,7 +27,9 @@ struct ev_loop {
 static void update_now(ev_loop_t *loop)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    /* the precise clock (a vDSO read, ~20 ns): the coarse one moves in
+     * jiffies, which would make a 1 ms timer take up to 4 ms */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     loop->now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     loop->wall = ts.tv_sec;
@@ -191,10 +193,10 @@ static void timer_at(ev_loop_t *loop, ev_timer_t *t, uint64_t when);
 
 void ev_timer_set(ev_loop_t *loop, ev_timer_t *t, uint64_t ms) { timer_at(loop, t, loop->now + ms); }
 
-/* loop->now is the coarse clock, read once per round: it lags the precise
- * clock by up to a tick plus the round's time so far. Counting from the
- * precise clock, rounded up to the next whole millisecond, and firing
- * when the coarse one reaches the deadline, never fires early. */
+/* loop->now is read once per round (and rounded down): it lags the clock
+ * by the round's time so far. Counting from a fresh reading, rounded up to
+ * the next whole millisecond, and firing when loop->now reaches the
+ * deadline, never fires early. */
 void ev_timer_set_exact(ev_loop_t *loop, ev_timer_t *t, uint64_t ms)
 {
     struct timespec ts;
