@@ -258,6 +258,10 @@ static proxy_x_t read_head(proxy_exchange_t *x, proxy_x_t sent)
         if (api->parse_response(line.ptr, line.len, &x->resp) != (int)line.len)
             return fail(x, PROXY_X_BAD, "bad response head");
         int st = x->resp.status;
+        /* RFC 9110 section 15: 100..599; the core would answer any other
+         * final status with a 500, as if the fault were ours. */
+        if (st > 599)
+            return fail(x, PROXY_X_BAD, "status %d out of range", st);
         if (st >= 200 || (st == 101 && x->upgrade))
             return PROXY_X_OK;
         if (st == 101)

@@ -220,6 +220,9 @@ class Upstream:
         if path.startswith("/garbage"):
             c.sendall(b"HTTP/1.1 two hundred\r\n\r\n")
             return False
+        if path.startswith("/status999"):
+            self._send(c, 999, [("Content-Length", "2")], b"ok", "Weird")
+            return True
         if path.startswith("/cut"):
             self._send(c, 200, [("Content-Length", "100")], b"0123456789")
             return False

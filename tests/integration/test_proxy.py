@@ -320,6 +320,15 @@ class Errors(Base):
         self.assertTrue(srv.wait_log(r"proxy /app: upstream %s: read: connection closed before a whole response head"
                                      % re.escape(a.address)))
 
+    def test_status_out_of_range_is_502(self):
+        # a status code is 100..599 (RFC 9110 section 15): another is the
+        # upstream's fault, answered 502 like any bad head, not a 500
+        a = self.upstream("a")
+        srv = self.server(route("/app", [a.address], "max_fails = 0"))
+        r = get(srv, "/app/status999")
+        self.assertEqual((r.status, r.body), (502, b"Bad Gateway: the upstream server failed to answer\n"))
+        self.assertTrue(srv.wait_log(r"proxy /app: upstream %s: status 999 out of range$" % re.escape(a.address)))
+
     def test_cut_response_aborts_the_client(self):
         a = self.upstream("a")
         srv = self.server(route("/app", [a.address], "max_fails = 0"))
