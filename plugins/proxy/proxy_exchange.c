@@ -404,8 +404,12 @@ static int relay_tunnel(proxy_exchange_t *x)
                   x->p->conf.ups.list[x->up].address);
         return PH_ERROR;
     }
-    int rc = proxy_tunnel(x->p, client, x->sock);
-    if (rc == -ETIMEDOUT)
+    int stalled;
+    int rc = proxy_tunnel(x->p, client, x->sock, &stalled);
+    if (rc == -ETIMEDOUT && stalled >= 0)
+        proxy_log(x->p, PH_LOG_INFO, "upstream %s: tunnel: the %s read nothing for send_timeout: closed",
+                  x->p->conf.ups.list[x->up].address, stalled == 0 ? "client" : "upstream");
+    else if (rc == -ETIMEDOUT)
         proxy_log(x->p, PH_LOG_INFO, "upstream %s: tunnel idle past tunnel_timeout: closed",
                   x->p->conf.ups.list[x->up].address);
     api->sock_close(client);

@@ -10,7 +10,9 @@
 
 /* Relays between client and upstream (neither closed here). Returns 0 when
  * a side closed, -ETIMEDOUT when idle, or another -errno (-ECANCELED:
- * the server is stopping). */
-int proxy_tunnel(const proxy_t *p, ph_sock_t *client, ph_sock_t *upstream);
+ * the server is stopping). A side that took no byte for send_timeout
+ * also ends it with -ETIMEDOUT, and sets *stalled to that side (0 the
+ * client, 1 the upstream); *stalled is -1 otherwise. */
+int proxy_tunnel(const proxy_t *p, ph_sock_t *client, ph_sock_t *upstream, int *stalled);
 
 #endif

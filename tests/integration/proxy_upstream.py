@@ -292,6 +292,18 @@ class Upstream:
         self.echoed = total
         return False
 
+    def _flood(self, c):
+        """After a 101: writes bytes until the connection fails, counting
+        them (self.flooded), for a client that never reads."""
+        chunk = b"x" * 65536
+        self.flooded = 0
+        try:
+            while True:
+                self.flooded += c.send(chunk)
+        except OSError:
+            pass
+        return False
+
     def _websocket(self, c, req):
         key = req.header("Sec-WebSocket-Key")
         accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode())
@@ -300,6 +312,8 @@ class Upstream:
                    reason="Switching Protocols")
         if behaviour(req.target).startswith("/echo-bytes"):
             return self._echo_bytes(c)
+        if behaviour(req.target).startswith("/flood"):
+            return self._flood(c)
         buf = b""
         while True:
             frame, buf = ws_read_frame(c, buf)

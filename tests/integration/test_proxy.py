@@ -543,6 +543,21 @@ class WebSocket(Base):
         self.assertEqual(got, n)
         self.assertLess(dt, 15.0)
 
+    def test_client_not_reading_closes_after_send_timeout(self):
+        # the upstream writes without end to a client that never reads:
+        # the tunnel holds one buffer, closes after send_timeout (not
+        # tunnel_timeout, and not reported as idle)
+        a = self.upstream("a")
+        srv = self.server(route("/ws", [a.address], "websocket = yes\nsend_timeout = 600ms\ntunnel_timeout = 30s"))
+        s = srv.connect()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b"GET /ws/flood HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        self.assertTrue(srv.wait_log(r"proxy /ws: upstream %s: tunnel: the client read nothing for send_timeout: "
+                                     r"closed$" % re.escape(a.address), timeout=10))
+        self.assertNotIn("tunnel idle", srv.log())
+        s.close()
+
     def test_idle_tunnel_closes_after_tunnel_timeout(self):
         a = self.upstream("a")
         srv = self.server(route("/ws", [a.address], "websocket = yes\ntunnel_timeout = 400ms\nread_timeout = 5s"))
