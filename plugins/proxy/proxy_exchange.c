@@ -328,6 +328,10 @@ proxy_x_t proxy_exchange_attempt(proxy_exchange_t *x, int up)
 
 static int relay_error(proxy_exchange_t *x, const char *what, ssize_t rc)
 {
+    /* Cancelled: the client left or the server is stopping; no fault of
+     * the upstream's, and nothing to report. */
+    if (rc == -ECANCELED)
+        return PH_ERROR;
     proxy_log(x->p, PH_LOG_ERROR, "upstream %s: response body: %s: %s; client connection aborted",
               x->p->conf.ups.list[x->up].address, what,
               rc == -ETIMEDOUT ? "timed out (read_timeout)" : err_text(rc));

@@ -223,6 +223,11 @@ class Upstream:
         if path.startswith("/status999"):
             self._send(c, 999, [("Content-Length", "2")], b"ok", "Weird")
             return True
+        if path.startswith("/partial"):
+            # part of the body, then nothing until released
+            self._send(c, 200, [("Content-Length", "100")], b"0123456789")
+            self.release.wait(30)
+            return False
         if path.startswith("/cut"):
             self._send(c, 200, [("Content-Length", "100")], b"0123456789")
             return False

@@ -320,6 +320,22 @@ class Errors(Base):
         self.assertTrue(srv.wait_log(r"proxy /app: upstream %s: read: connection closed before a whole response head"
                                      % re.escape(a.address)))
 
+    def test_client_gone_mid_body_is_not_an_upstream_error(self):
+        # the client leaves while the proxy waits for more of the
+        # upstream's body: its wait is cancelled, which is no fault of the
+        # upstream's and is not logged as one
+        a = self.upstream("a")
+        srv = self.server(route("/app", [a.address], "read_timeout = 20s"))
+        s = srv.connect()
+        s.sendall(b"GET /app/partial HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = harness.read_head(s)
+        self.assertIn(b"Content-Length: 100", head)
+        s.close()
+        self.assertTrue(srv.wait_log(r'handler for "/app/partial" finished'))
+        a.release.set()
+        self.assertNotIn("response body", srv.log())
+        self.assertNotIn("[error]", srv.log())
+
     def test_status_out_of_range_is_502(self):
         # a status code is 100..599 (RFC 9110 section 15): another is the
         # upstream's fault, answered 502 like any bad head, not a 500
