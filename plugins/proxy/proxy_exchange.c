@@ -226,6 +226,28 @@ static proxy_x_t send_request(proxy_exchange_t *x)
     return rc == -ETIMEDOUT ? PROXY_X_TIMEOUT : PROXY_X_SEND;
 }
 
+/* A Transfer-Encoding field other than "chunked" (OWS around it
+ * allowed), or NULL. The proxy decodes chunked only, and Transfer-Encoding
+ * is hop-by-hop: a body under another coding would reach the client
+ * still coded with nothing saying so. */
+static const ph_str_t *other_coding(const ph_http_response_t *r)
+{
+    for (size_t i = 0; i < r->nheaders; i++) {
+        if (!proxy_str_ieq(r->names[i], "Transfer-Encoding"))
+            continue;
+        ph_str_t v = r->values[i];
+        while (v.len && (v.ptr[0] == ' ' || v.ptr[0] == '\t')) {
+            v.ptr++;
+            v.len--;
+        }
+        while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t'))
+            v.len--;
+        if (!proxy_str_ieq(v, "chunked"))
+            return &r->values[i];
+    }
+    return NULL;
+}
+
 /* Reads the final response head (1xx skipped, 103 passed on). */
 static proxy_x_t read_head(proxy_exchange_t *x, proxy_x_t sent)
 {
@@ -262,6 +284,9 @@ static proxy_x_t read_head(proxy_exchange_t *x, proxy_x_t sent)
          * final status with a 500, as if the fault were ours. */
         if (st > 599)
             return fail(x, PROXY_X_BAD, "status %d out of range", st);
+        const ph_str_t *coding = st >= 200 ? other_coding(&x->resp) : NULL;
+        if (coding)
+            return fail(x, PROXY_X_BAD, "Transfer-Encoding \"%.*s\" not supported", (int)coding->len, coding->ptr);
         if (st >= 200 || (st == 101 && x->upgrade))
             return PROXY_X_OK;
         if (st == 101)

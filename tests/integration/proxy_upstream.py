@@ -223,6 +223,13 @@ class Upstream:
         if path.startswith("/status999"):
             self._send(c, 999, [("Content-Length", "2")], b"ok", "Weird")
             return True
+        if path.startswith("/te-gzip"):
+            # a transfer coding besides chunked: the body is gzip data
+            import gzip
+            z = gzip.compress(b"hello")
+            body = b"%x\r\n" % len(z) + z + b"\r\n0\r\n\r\n"
+            self._send(c, 200, [("Transfer-Encoding", "gzip, chunked")], body)
+            return True
         if path.startswith("/partial"):
             # part of the body, then nothing until released
             self._send(c, 200, [("Content-Length", "100")], b"0123456789")

@@ -320,6 +320,17 @@ class Errors(Base):
         self.assertTrue(srv.wait_log(r"proxy /app: upstream %s: read: connection closed before a whole response head"
                                      % re.escape(a.address)))
 
+    def test_transfer_coding_besides_chunked_is_502(self):
+        # the proxy decodes chunked only: passing a gzip-coded body on
+        # without its Transfer-Encoding would hand the client gzip bytes as
+        # the content, so the answer is refused
+        a = self.upstream("a")
+        srv = self.server(route("/app", [a.address], "max_fails = 0"))
+        r = get(srv, "/app/te-gzip")
+        self.assertEqual((r.status, r.body), (502, b"Bad Gateway: the upstream server failed to answer\n"))
+        self.assertTrue(srv.wait_log(r'proxy /app: upstream %s: Transfer-Encoding "gzip, chunked" not supported$'
+                                     % re.escape(a.address)))
+
     def test_client_gone_mid_body_is_not_an_upstream_error(self):
         # the client leaves while the proxy waits for more of the
         # upstream's body: its wait is cancelled, which is no fault of the
