@@ -34,7 +34,7 @@ fuzz_data_query_SRC = tests/fuzz/fuzz_data_query.c plugins/data/data_query.c \
 fuzz_data_query_INC = -I$(top_srcdir)/plugins/data
 fuzz_data_query_LIBS = -lm
 # The whole core library (everything but main()), as the server links it.
-fuzz_conn_SRC = tests/fuzz/fuzz_conn.c $(filter %.c,$(server_libphcore_la_SOURCES))
+fuzz_conn_SRC = tests/fuzz/fuzz_conn.c $(filter %.c %.S,$(server_libphcore_la_SOURCES))
 fuzz_conn_INC = -I$(top_builddir) $(INIH_CFLAGS) -DPH_PLUGIN_DIR='"/nonexistent"' -DPH_SYSCONF_DIR='"/nonexistent"'
 fuzz_conn_LIBS = $(INIH_LIBS) -ldl -lpthread
 
@@ -69,7 +69,7 @@ tests/fuzz/conn-plugins/static.so: $(wildcard $(top_srcdir)/plugins/static/*.[ch
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_SO_FLAGS) -I$(top_srcdir)/plugins/static \
 		$(wildcard $(top_srcdir)/plugins/static/*.c) -o $@
 	@chmod go-w $@
-tests/fuzz/fuzz_conn: $(FUZZ_PLUGINS) $(wildcard $(top_srcdir)/server/*.[ch])
+tests/fuzz/fuzz_conn: $(FUZZ_PLUGINS) $(wildcard $(top_srcdir)/server/*.[chS])
 
 FUZZ_BINS = $(FUZZ_HARNESSES:%=tests/fuzz/fuzz_%)
 CLEANFILES += $(FUZZ_BINS)
