@@ -62,6 +62,8 @@ SESSIONS = {
     "echo-continue": req("PUT", "/echo", headers=(("Host", "x"), ("Expect", "100-continue"),
                                                  ("Content-Length", "3")), body=b"abc"),
     "teapot": req(target="/teapot"),
+    "co": req(target="/co/x") + req("POST", "/co/y", body=b"hello") + req("HEAD", "/co") +
+          req("POST", "/co/z", headers=(("Host", "x"), ("Transfer-Encoding", "chunked")), body=b"3\r\nabc\r\n0\r\n\r\n"),
     "pipeline": req() + req("HEAD", "/big.txt") + req(target="/echo") +
                 req("POST", "/echo", headers=(("Host", "x"), ("Content-Length", "2")), body=b"hi") +
                 req(target="/nope", headers=(("Host", "x"), ("Connection", "close"))),

@@ -231,6 +231,11 @@ static void make_config(void)
              "\n[route /echo]\n"
              "plugin = echo\n"
              "header = X-Fuzz: yes\n"
+             /* the same handler on a coroutine (ABI 1.4), smallest stack */
+             "\n[route /co]\n"
+             "plugin = echo\n"
+             "coroutine = yes\n"
+             "coroutine_stack = 16k\n"
              "\n[route /teapot]\n"
              "plugin = echo\n"
              "status = 418\n"
