@@ -387,7 +387,8 @@ int worker_post_task(worker_t *w, void (*fn)(void *), void *arg)
 struct worker_barrier {
     unsigned remaining; /* posted tasks not yet run (atomic) */
     unsigned n;         /* entries in refused */
-    worker_t *refused[]; /* workers that took no task: wait for ended */
+    unsigned refused[]; /* indices of workers that took no task: wait for
+                           ended (by index: the array may be gone later) */
 };
 
 static void barrier_task(void *arg)
@@ -408,7 +409,7 @@ worker_barrier_t *worker_barrier_post(void)
         worker_t *w = worker_at(i);
         if (w == NULL || worker_post_task(w, barrier_task, b) < 0) {
             if (w)
-                b->refused[b->n++] = w;
+                b->refused[b->n++] = i;
             __atomic_sub_fetch(&b->remaining, 1, __ATOMIC_ACQ_REL);
         }
     }
@@ -419,9 +420,12 @@ int worker_barrier_passed(worker_barrier_t *b)
 {
     if (__atomic_load_n(&b->remaining, __ATOMIC_ACQUIRE) != 0)
         return 0;
-    for (unsigned i = 0; i < b->n; i++)
-        if (!worker_ended(b->refused[i]))
+    for (unsigned i = 0; i < b->n; i++) {
+        /* Cleared workers (NULL) were joined before the list was cleared. */
+        const worker_t *w = worker_at(b->refused[i]);
+        if (w && !worker_ended(w))
             return 0;
+    }
     free(b);
     return 1;
 }
