@@ -703,5 +703,6 @@ int gen_reap(void)
         list = next;
         n++;
     }
+    plugin_unload_pending(); /* a barrier posted earlier may have passed */
     return n;
 }

@@ -1,4 +1,5 @@
 #include "plugin.h"
+#include "worker.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -242,10 +243,62 @@ int plugin_open(const char *path, plugin_lib_t **out, char *err, size_t errlen)
 
 void plugin_ref(plugin_lib_t *lib) { lib->refs++; }
 
+/* Libraries with no reference left (main thread only): fresh ones wait for
+ * a barrier to be posted; waiting ones for the barrier to pass. */
+typedef struct unload {
+    struct unload *next;
+    plugin_lib_t *lib;
+} unload_t;
+static unload_t *fresh, *waiting;
+static worker_barrier_t *barrier;
+
+static void close_lib(plugin_lib_t *lib);
+
 void plugin_unref(plugin_lib_t *lib)
 {
     if (lib == NULL || --lib->refs > 0)
         return;
+    unload_t *u = malloc(sizeof *u);
+    if (u == NULL)
+        return; /* stays mapped for good: safe, only a leak */
+    *u = (unload_t){.next = fresh, .lib = lib};
+    fresh = u;
+    plugin_unload_pending(); /* at once when no worker thread runs */
+}
+
+static unsigned count(const unload_t *u)
+{
+    unsigned n = 0;
+    for (; u; u = u->next)
+        n++;
+    return n;
+}
+
+unsigned plugin_unload_pending(void)
+{
+    for (int round = 0; round < 2; round++) {
+        if (barrier && worker_barrier_passed(barrier)) {
+            barrier = NULL;
+            while (waiting) {
+                unload_t *u = waiting;
+                waiting = u->next;
+                close_lib(u->lib);
+                free(u);
+            }
+        }
+        if (barrier == NULL && fresh) {
+            barrier = worker_barrier_post();
+            if (barrier == NULL)
+                break; /* out of memory: tried again next time */
+            waiting = fresh;
+            fresh = NULL;
+        }
+    }
+    return count(fresh) + count(waiting);
+}
+
+static void close_lib(plugin_lib_t *lib)
+{
     dlclose(lib->dl);
     if (lib->memfd >= 0) {
         /* A library that stays loaded (RTLD_NODELETE, unique symbols) keeps

@@ -57,8 +57,19 @@ int plugin_check_file(int fd, const char *path, char *err, size_t errlen);
 /* Opens and checks a plugin (refs = 1). Returns 0, or -1 with err filled. */
 int plugin_open(const char *path, plugin_lib_t **out, char *err, size_t errlen);
 void plugin_ref(plugin_lib_t *lib);
-/* Drops a reference; the last one dlclose()s the library. */
+/* Drops a reference. The last one queues the library for unloading (see
+ * plugin_unload_pending(), which it calls): closed on return when no
+ * worker thread runs. */
 void plugin_unref(plugin_lib_t *lib);
+/* dlclose()s the libraries whose last reference is gone once no worker
+ * thread can still be inside their code: a worker may still be returning
+ * through a plugin's task, callback or coroutine that started before the
+ * instance's destroy() returned, so a barrier is posted behind them
+ * (worker_barrier_post) and the libraries close when it passed. Never
+ * blocks; main thread; call it again (gen_reap does, each tick) until
+ * it returns 0 (the number of libraries still waiting). Without worker
+ * threads the libraries close at once. */
+unsigned plugin_unload_pending(void);
 
 /* Hash of a file's content; 0 on error. For reload change detection. */
 uint64_t plugin_file_hash(const char *path);

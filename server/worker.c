@@ -384,6 +384,52 @@ int worker_post_task(worker_t *w, void (*fn)(void *), void *arg)
     return enqueue(w, m);
 }
 
+struct worker_barrier {
+    unsigned remaining; /* posted tasks not yet run (atomic) */
+    unsigned n;         /* entries in refused */
+    unsigned refused[]; /* indices of workers that took no task: wait for
+                           ended (by index: the array may be gone later) */
+};
+
+static void barrier_task(void *arg)
+{
+    worker_barrier_t *b = arg;
+    __atomic_sub_fetch(&b->remaining, 1, __ATOMIC_ACQ_REL);
+}
+
+worker_barrier_t *worker_barrier_post(void)
+{
+    unsigned n = worker_count();
+    worker_barrier_t *b = calloc(1, sizeof *b + n * sizeof b->refused[0]);
+    if (b == NULL)
+        return NULL;
+    /* Counted before posting: a task may run before the next is posted. */
+    b->remaining = n;
+    for (unsigned i = 0; i < n; i++) {
+        worker_t *w = worker_at(i);
+        if (w == NULL || worker_post_task(w, barrier_task, b) < 0) {
+            if (w)
+                b->refused[b->n++] = i;
+            __atomic_sub_fetch(&b->remaining, 1, __ATOMIC_ACQ_REL);
+        }
+    }
+    return b;
+}
+
+int worker_barrier_passed(worker_barrier_t *b)
+{
+    if (__atomic_load_n(&b->remaining, __ATOMIC_ACQUIRE) != 0)
+        return 0;
+    for (unsigned i = 0; i < b->n; i++) {
+        /* Cleared workers (NULL) were joined before the list was cleared. */
+        const worker_t *w = worker_at(b->refused[i]);
+        if (w && !worker_ended(w))
+            return 0;
+    }
+    free(b);
+    return 1;
+}
+
 static void begin_stop(worker_t *w)
 {
     w->stopping = 1;

@@ -114,6 +114,18 @@ void worker_post_req(worker_t *w, enum worker_req_msg kind, struct ph_request *r
  * fn then never runs. */
 int worker_post_task(worker_t *w, void (*fn)(void *), void *arg);
 
+/* A barrier behind everything queued so far on every live worker: a task
+ * posted to each inbox (FIFO, so it runs after every earlier task, and after
+ * whatever callback the thread is in). A worker that takes no more tasks is
+ * waited for until its thread is done with the loop. Never blocks: the
+ * caller polls worker_barrier_passed(), so a worker waiting on the caller
+ * cannot deadlock it. Returns NULL when out of memory. */
+typedef struct worker_barrier worker_barrier_t;
+worker_barrier_t *worker_barrier_post(void);
+/* 1 once every worker ran the barrier or ended. A passed barrier is freed
+ * here (b is then invalid); one not passed stays the caller's. */
+int worker_barrier_passed(worker_barrier_t *b);
+
 /* The workers of this process, for the plugin API (loop_at, loops): set
  * once they are initialised and before their threads start; cleared (NULL,
  * 0) only after every plugin instance was destroyed, as plugins may call

@@ -111,6 +111,15 @@ tests_unit_test_api_loop_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_api_loop tests/integration/test_loop_api.py
 EXTRA_DIST += tests/integration/test_loop_api.py
 
+# A released generation's libraries stay mapped until the loops left its
+# tasks (fixture: tests/plugins/linger.c): test_unload_barrier.py.
+check_LTLIBRARIES += tests/plugins/linger.la
+tests_plugins_linger_la_SOURCES = tests/plugins/linger.c
+tests_plugins_linger_la_CFLAGS = $(AM_CFLAGS) -pthread
+tests_plugins_linger_la_LDFLAGS = $(FIXTURE_LDFLAGS) -pthread
+TESTS += tests/integration/test_unload_barrier.py
+EXTRA_DIST += tests/integration/test_unload_barrier.py
+
 # Coroutine handlers, the core's side (ABI 1.4): test_co_core.py.
 check_LTLIBRARIES += tests/plugins/co_core.la
 tests_plugins_co_core_la_SOURCES = tests/plugins/co_core.c

@@ -432,7 +432,11 @@ typedef struct ph_server_api {
     unsigned (*loops)(void);
     ph_loop_t *(*loop_at)(unsigned i);
     /* fn(arg) runs soon on loop's thread. Thread-safe. Returns PH_ERROR
-     * when out of memory or the loop has stopped (fn will not run). */
+     * when out of memory or the loop has stopped (fn will not run).
+     * The plugin's code stays mapped until every task queued before
+     * destroy() returned has returned (likewise a watch or timer callback,
+     * or a coroutine, already running on a loop then): a task may mark
+     * itself done for destroy() and still return through the plugin. */
     int (*run_on)(ph_loop_t *loop, ph_task_fn fn, void *arg);
     /* Watches fd (non-blocking; stays the plugin's) on loop for events:
      * cb runs on the loop's thread. Create, change and free on that
