@@ -172,6 +172,10 @@ class Server:
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
     def log(self):
+        # A server that has exited may still have lines in the pipe that the
+        # reader thread has not taken yet: let it reach the end first.
+        if self.proc.poll() is not None:
+            self._reader.join(10)
         with self._lock:
             return "\n".join(self.log_lines)
 

@@ -354,6 +354,7 @@ class Processes(unittest.TestCase):
             rc = srv.proc.wait(20)
         except subprocess.TimeoutExpired:
             rc = None
+        srv.stop()  # once it exited: returns when every line of its stderr is read
         self.assertEqual(rc, 1, srv.log()[-3000:])
         log = srv.log()
         self.assertRegex(log, r"worker process cannot start: .*server\.ini:\d+: \[route /swap\] plugin swap "
