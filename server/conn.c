@@ -347,6 +347,18 @@ static int body_pending(const conn_t *c)
     }
 }
 
+/* Pushes bytes the kernel holds from a MSG_MORE send (it would hold them up
+ * to 200 ms waiting for more): setting TCP_NODELAY flushes pending output
+ * (tcp(7)). It fails harmlessly on a Unix socket, which never holds. */
+static void uncork(conn_t *c)
+{
+    if (c->corked) {
+        int one = 1;
+        (void)setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c->corked = 0;
+    }
+}
+
 /* Sends what it can. Returns 1 when everything queued went out, 0 when the
  * socket is full, 2 when a streamed body waits for its producer (all else
  * sent), -1 on a connection error. */
@@ -393,8 +405,12 @@ static int flush(conn_t *c)
                 sent_some(c);
             continue;
         }
-        if (!more)
+        if (!more) {
+            /* the last bytes may have gone out with MSG_MORE before the
+             * stream said it had ended: nothing follows them, so push */
+            uncork(c);
             return 1;
+        }
         if (in_mem) {
             ssize_t n = send(fd, mem + c->sent_body, mem_len - c->sent_body, MSG_NOSIGNAL);
             if (n < 0)
@@ -421,11 +437,7 @@ static int flush(conn_t *c)
                  * (up to 200 ms); the producer has nothing now, so push
                  * it: setting TCP_NODELAY flushes pending output (tcp(7)).
                  * It fails harmlessly on a Unix socket, which never holds. */
-                if (c->corked) {
-                    int one = 1;
-                    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-                    c->corked = 0;
-                }
+                uncork(c);
                 return 2;
             }
             if (n < 0 || n > STREAM_PIECE)
