@@ -55,7 +55,7 @@
  * neither a madvise() on each free nor page faults on each start. Only
  * stacks pooled beyond them are trimmed to CORO_POOL_KEEP, so what the
  * pool pins stays bounded by CORO_POOL_HOT stacks plus CORO_POOL_MAX tops. */
-#define CORO_POOL_HOT 16
+#define CORO_POOL_HOT 64
 /* The alternate signal stack: the overflow handler's only stack. */
 #define CORO_ALTSTACK (64u * 1024u)
 
