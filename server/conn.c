@@ -445,6 +445,7 @@ static int flush(conn_t *c)
             if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : -1;
             c->sent_body += (size_t)n;
+            c->corked = 0; /* a send without MSG_MORE pushed what was held */
         } else if (req->body_kind == BODY_FILE) {
             size_t left = (size_t)(c->info.body_len - c->sent_body);
             ssize_t n = sendfile(fd, req->file_fd, &c->file_pos, left > (1u << 30) ? (1u << 30) : left);
@@ -456,6 +457,8 @@ static int flush(conn_t *c)
                 return -1;
             }
             c->sent_body += (size_t)n;
+            if (c->sent_body == c->info.body_len)
+                c->corked = 0; /* the file's last page went out pushed */
         } else { /* BODY_STREAM */
             if (buf_reserve(&c->out, STREAM_PIECE + 32) < 0)
                 return -1;
