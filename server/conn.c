@@ -380,7 +380,9 @@ static int send_gathered(conn_t *c)
  * A streamed body is gathered behind what is queued (the head, earlier
  * pieces) while its producer has bytes ready, up to STREAM_PIECE, and goes
  * out in one send the moment the producer has none: one syscall for a small
- * answer, and nothing is held back waiting for more. */
+ * answer whose bytes are ready, and nothing is held back waiting for more.
+ * (A coroutine's co_respond() has the head flushed before its first
+ * co_send(): that head finds the producer empty and goes alone.) */
 static int flush(conn_t *c)
 {
     int fd = c->io.fd;
