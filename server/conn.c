@@ -347,18 +347,55 @@ static int body_pending(const conn_t *c)
     }
 }
 
+/* Pushes bytes the kernel holds from a MSG_MORE send (it would hold them up
+ * to 200 ms waiting for more): setting TCP_NODELAY flushes pending output
+ * (tcp(7)). It fails harmlessly on a Unix socket, which never holds. */
+static void uncork(conn_t *c)
+{
+    if (c->corked) {
+        int one = 1;
+        (void)setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c->corked = 0;
+    }
+}
+
+/* The stream broke: the bytes gathered before it broke still go out as far
+ * as the socket takes them now, as they would have one piece at a time;
+ * then the connection is to be closed. Returns -1. */
+static int send_gathered(conn_t *c)
+{
+    while (buf_pending(&c->out) > 0) {
+        ssize_t n = send(c->io.fd, c->out.p + c->out.off, buf_pending(&c->out), MSG_NOSIGNAL);
+        if (n <= 0 && !(n < 0 && errno == EINTR))
+            break;
+        if (n > 0)
+            c->out.off += (size_t)n;
+    }
+    return -1;
+}
+
 /* Sends what it can. Returns 1 when everything queued went out, 0 when the
  * socket is full, 2 when a streamed body waits for its producer (all else
- * sent), -1 on a connection error. */
+ * sent), -1 on a connection error.
+ * A streamed body is gathered behind what is queued (the head, earlier
+ * pieces) while its producer has bytes ready, up to STREAM_PIECE, and goes
+ * out in one send the moment the producer has none: one syscall for a small
+ * answer whose bytes are ready, and nothing is held back waiting for more.
+ * (A coroutine's co_respond() has the head flushed before its first
+ * co_send(): that head finds the producer empty and goes alone.) */
 static int flush(conn_t *c)
 {
     int fd = c->io.fd;
+    int waiting = 0; /* the stream said PH_STREAM_WAIT in this call */
     for (;;) {
         ph_request_t *req = c->req;
         int more = body_pending(c);
         const char *mem = NULL;
         size_t mem_len = 0;
         int in_mem = more && request_mem_body(req, &mem, &mem_len);
+        int stream = more && !in_mem && req->body_kind != BODY_FILE;
+        if (stream && !waiting && buf_pending(&c->out) > 0 && buf_pending(&c->out) < STREAM_PIECE)
+            goto pull; /* gather more before sending */
         if (buf_pending(&c->out) > 0) {
             ssize_t n;
             if (in_mem) {
@@ -377,11 +414,12 @@ static int flush(conn_t *c)
                     }
                 }
             } else {
+                int hold = more && !stream; /* a file body follows at once */
                 n = send(fd, c->out.p + c->out.off, buf_pending(&c->out),
-                         MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+                         MSG_NOSIGNAL | (hold ? MSG_MORE : 0));
                 if (n > 0) {
                     c->out.off += (size_t)n;
-                    c->corked = more != 0;
+                    c->corked = hold != 0;
                 }
             }
             if (n < 0) {
@@ -393,13 +431,23 @@ static int flush(conn_t *c)
                 sent_some(c);
             continue;
         }
-        if (!more)
+        if (!more) {
+            /* the last bytes may have gone out with MSG_MORE before the
+             * stream said it had ended: nothing follows them, so push */
+            uncork(c);
             return 1;
+        }
+        if (waiting) { /* all gathered went out; the producer has nothing */
+            uncork(c);
+            return 2;
+        }
+    pull:
         if (in_mem) {
             ssize_t n = send(fd, mem + c->sent_body, mem_len - c->sent_body, MSG_NOSIGNAL);
             if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : -1;
             c->sent_body += (size_t)n;
+            c->corked = 0; /* a send without MSG_MORE pushed what was held */
         } else if (req->body_kind == BODY_FILE) {
             size_t left = (size_t)(c->info.body_len - c->sent_body);
             ssize_t n = sendfile(fd, req->file_fd, &c->file_pos, left > (1u << 30) ? (1u << 30) : left);
@@ -411,31 +459,29 @@ static int flush(conn_t *c)
                 return -1;
             }
             c->sent_body += (size_t)n;
+            if (c->sent_body == c->info.body_len)
+                c->corked = 0; /* the file's last page went out pushed */
         } else { /* BODY_STREAM */
             if (buf_reserve(&c->out, STREAM_PIECE + 32) < 0)
                 return -1;
             char *dst = c->out.p + c->out.len + 16; /* room for the size line */
             ssize_t n = exchange_pull(req, dst, STREAM_PIECE);
             if (n == PH_STREAM_WAIT) {
-                /* The kernel holds what went out with MSG_MORE for more
-                 * (up to 200 ms); the producer has nothing now, so push
-                 * it: setting TCP_NODELAY flushes pending output (tcp(7)).
-                 * It fails harmlessly on a Unix socket, which never holds. */
-                if (c->corked) {
-                    int one = 1;
-                    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-                    c->corked = 0;
+                if (buf_pending(&c->out) > 0) { /* send what was gathered */
+                    waiting = 1;
+                    continue;
                 }
+                uncork(c);
                 return 2;
             }
             if (n < 0 || n > STREAM_PIECE)
-                return -1;
+                return send_gathered(c);
             if (n == 0) {
                 if (c->info.framing == FRAME_LENGTH && c->sent_body != c->info.body_len) {
                     log_warn("stream for \"%s\" ended %llu bytes short of its Content-Length; closing the "
                              "connection", req->path ? req->path : "",
                              (unsigned long long)(c->info.body_len - c->sent_body));
-                    return -1;
+                    return send_gathered(c);
                 }
                 c->stream_done = 1;
                 if (c->info.framing == FRAME_CHUNKED && response_chunk_last(&c->out, req->trailers) < 0)
@@ -447,7 +493,7 @@ static int flush(conn_t *c)
             if (c->info.framing == FRAME_LENGTH && c->sent_body + (uint64_t)n > c->info.body_len) {
                 log_warn("stream for \"%s\" is longer than its Content-Length; closing the connection",
                          req->path ? req->path : "");
-                return -1;
+                return send_gathered(c);
             }
             if (c->info.framing == FRAME_CHUNKED) {
                 char line[20];

@@ -50,6 +50,12 @@
  * touches: the entry frames and a typical handler's locals) and gives the
  * rest back, so a burst of deep coroutines does not pin its memory. */
 #define CORO_POOL_KEEP (8u * 1024u)
+/* Up to this many pooled stacks per thread are kept whole ("hot") and are
+ * reused first: the next coroutines find their pages resident, with
+ * neither a madvise() on each free nor page faults on each start. Only
+ * stacks pooled beyond them are trimmed to CORO_POOL_KEEP, so what the
+ * pool pins stays bounded by CORO_POOL_HOT stacks plus CORO_POOL_MAX tops. */
+#define CORO_POOL_HOT 64
 /* The alternate signal stack: the overflow handler's only stack. */
 #define CORO_ALTSTACK (64u * 1024u)
 
@@ -80,8 +86,10 @@ struct coro {
  * current, and only this model is a plain load (no __tls_get_addr). */
 struct coro_thread {
     coro_t *current;
-    coro_t *pool;
+    coro_t *pool; /* hot stacks, kept whole (T.hot of them) */
+    coro_t *cold; /* stacks trimmed to their top */
     size_t pooled, live, switches;
+    size_t hot;
 #ifdef CORO_UCONTEXT
     ucontext_t main_uc;
 #else
@@ -248,18 +256,30 @@ static coro_t *stack_map(size_t size)
     return c;
 }
 
-/* A pooled coroutine whose stack has exactly size bytes, unlinked. */
-static coro_t *pool_take(size_t size)
+static coro_t *list_take(coro_t **head, size_t size)
 {
-    for (coro_t **p = &T.pool; *p; p = &(*p)->next) {
+    for (coro_t **p = head; *p; p = &(*p)->next) {
         if ((*p)->size == size) {
             coro_t *c = *p;
             *p = c->next;
-            T.pooled--;
             return c;
         }
     }
     return NULL;
+}
+
+/* A pooled coroutine whose stack has exactly size bytes, unlinked: a hot
+ * one if there is one. */
+static coro_t *pool_take(size_t size)
+{
+    coro_t *c = list_take(&T.pool, size);
+    if (c != NULL)
+        T.hot--;
+    else
+        c = list_take(&T.cold, size);
+    if (c != NULL)
+        T.pooled--;
+    return c;
 }
 
 static void pool_put(coro_t *c)
@@ -268,10 +288,16 @@ static void pool_put(coro_t *c)
         stack_unmap(c);
         return;
     }
-    if (c->size > CORO_POOL_KEEP)
-        madvise(stack_lo(c), c->size - CORO_POOL_KEEP, MADV_DONTNEED);
-    c->next = T.pool;
-    T.pool = c;
+    if (T.hot < CORO_POOL_HOT) {
+        c->next = T.pool;
+        T.pool = c;
+        T.hot++;
+    } else {
+        if (c->size > CORO_POOL_KEEP)
+            madvise(stack_lo(c), c->size - CORO_POOL_KEEP, MADV_DONTNEED);
+        c->next = T.cold;
+        T.cold = c;
+    }
     T.pooled++;
 }
 
@@ -540,14 +566,21 @@ int coro_thread_init(void)
     return 0;
 }
 
-void coro_thread_exit(void)
+static void list_unmap(coro_t **head)
 {
-    while (T.pool) {
-        coro_t *c = T.pool;
-        T.pool = c->next;
+    while (*head) {
+        coro_t *c = *head;
+        *head = c->next;
         stack_unmap(c);
     }
+}
+
+void coro_thread_exit(void)
+{
+    list_unmap(&T.pool);
+    list_unmap(&T.cold);
     T.pooled = 0;
+    T.hot = 0;
     if (T.altstack) {
         stack_t ss, cur;
         memset(&ss, 0, sizeof ss);
