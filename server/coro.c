@@ -53,9 +53,12 @@
 /* Up to this many pooled stacks per thread are kept whole ("hot") and are
  * reused first: the next coroutines find their pages resident, with
  * neither a madvise() on each free nor page faults on each start. Only
- * stacks pooled beyond them are trimmed to CORO_POOL_KEEP, so what the
- * pool pins stays bounded by CORO_POOL_HOT stacks plus CORO_POOL_MAX tops. */
+ * stacks pooled beyond them (the oldest first) and stacks larger than
+ * CORO_HOT_STACK_MAX are trimmed to CORO_POOL_KEEP, so what the pool pins
+ * stays bounded by CORO_POOL_HOT stacks of at most CORO_HOT_STACK_MAX
+ * (16 MiB) plus CORO_POOL_MAX tops. */
 #define CORO_POOL_HOT 64
+#define CORO_HOT_STACK_MAX (256u * 1024u)
 /* The alternate signal stack: the overflow handler's only stack. */
 #define CORO_ALTSTACK (64u * 1024u)
 
@@ -282,23 +285,38 @@ static coro_t *pool_take(size_t size)
     return c;
 }
 
+static void cold_put(coro_t *c)
+{
+    if (c->size > CORO_POOL_KEEP)
+        madvise(stack_lo(c), c->size - CORO_POOL_KEEP, MADV_DONTNEED);
+    c->next = T.cold;
+    T.cold = c;
+}
+
 static void pool_put(coro_t *c)
 {
     if (T.pooled >= CORO_POOL_MAX) {
         stack_unmap(c);
         return;
     }
-    if (T.hot < CORO_POOL_HOT) {
-        c->next = T.pool;
-        T.pool = c;
-        T.hot++;
-    } else {
-        if (c->size > CORO_POOL_KEEP)
-            madvise(stack_lo(c), c->size - CORO_POOL_KEEP, MADV_DONTNEED);
-        c->next = T.cold;
-        T.cold = c;
-    }
     T.pooled++;
+    if (c->size > CORO_HOT_STACK_MAX) {
+        cold_put(c);
+        return;
+    }
+    c->next = T.pool;
+    T.pool = c;
+    if (++T.hot <= CORO_POOL_HOT)
+        return;
+    /* the oldest hot stack goes cold: hot slots follow the sizes in use
+     * (after a reload changed coroutine_stack, say) */
+    coro_t **pp = &T.pool;
+    while ((*pp)->next != NULL)
+        pp = &(*pp)->next;
+    coro_t *old = *pp;
+    *pp = NULL;
+    T.hot--;
+    cold_put(old);
 }
 
 coro_t *coro_new(coro_fn fn, void *arg, size_t stack_size, const char *label)

@@ -199,6 +199,10 @@ void ev_timer_set(ev_loop_t *loop, ev_timer_t *t, uint64_t ms) { timer_at(loop, 
  * deadline, never fires early. */
 void ev_timer_set_exact(ev_loop_t *loop, ev_timer_t *t, uint64_t ms)
 {
+    if (ms == 0) { /* due now: the next round runs it, without a 1 ms wait */
+        timer_at(loop, t, loop->now);
+        return;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now = (uint64_t)ts.tv_sec * 1000 + ((uint64_t)ts.tv_nsec + 999999) / 1000000;

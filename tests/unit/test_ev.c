@@ -567,6 +567,20 @@ START_TEST(timer_exact_never_early)
 }
 END_TEST
 
+/* An exact timer of 0 ms is due in the loop's current millisecond: the
+ * next round runs it, with no 1 ms sleep for the rounding up. */
+START_TEST(timer_exact_zero_is_due_now)
+{
+    ev_loop_t *loop = new_loop();
+    ev_timer_t t;
+    ev_timer_init(&t, exact_cb, NULL);
+    ev_timer_set_exact(loop, &t, 0);
+    ck_assert_uint_eq(t.when, ev_now(loop));
+    ev_timer_stop(loop, &t);
+    free_loop(loop);
+}
+END_TEST
+
 START_TEST(timer_rearm_from_callback)
 {
     ev_loop_t *loop = new_loop();
@@ -755,6 +769,7 @@ static Suite *ev_suite(void)
     tcase_add_test(timers, timer_stop_prevents_firing);
     tcase_add_test(timers, timer_rearm_from_callback);
     tcase_add_test(timers, timer_exact_never_early);
+    tcase_add_test(timers, timer_exact_zero_is_due_now);
     suite_add_tcase(s, timers);
 
     TCase *loop = tcase_create("loop");
