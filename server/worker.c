@@ -384,45 +384,57 @@ int worker_post_task(worker_t *w, void (*fn)(void *), void *arg)
     return enqueue(w, m);
 }
 
+/* One slot per worker index (by index: the worker array may be gone by
+ * the time the barrier is polled). */
+struct barrier_slot {
+    unsigned char posted; /* its task is queued (caller's thread only) */
+    unsigned char done;   /* its task ran (atomic) */
+};
+
 struct worker_barrier {
-    unsigned remaining; /* posted tasks not yet run (atomic) */
-    unsigned n;         /* entries in refused */
-    unsigned refused[]; /* indices of workers that took no task: wait for
-                           ended (by index: the array may be gone later) */
+    unsigned n;
+    struct barrier_slot slot[];
 };
 
 static void barrier_task(void *arg)
 {
-    worker_barrier_t *b = arg;
-    __atomic_sub_fetch(&b->remaining, 1, __ATOMIC_ACQ_REL);
+    struct barrier_slot *s = arg;
+    __atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+}
+
+/* Queues the task of every slot not queued yet on a live worker: a post
+ * that failed for lack of memory is tried again at the next poll, so one
+ * failed malloc() does not hold the barrier until the worker ends. */
+static void barrier_post_missing(worker_barrier_t *b)
+{
+    for (unsigned i = 0; i < b->n; i++) {
+        worker_t *w = worker_at(i);
+        if (!b->slot[i].posted && w && !worker_ended(w) && worker_post_task(w, barrier_task, &b->slot[i]) == 0)
+            b->slot[i].posted = 1;
+    }
 }
 
 worker_barrier_t *worker_barrier_post(void)
 {
     unsigned n = worker_count();
-    worker_barrier_t *b = calloc(1, sizeof *b + n * sizeof b->refused[0]);
+    worker_barrier_t *b = calloc(1, sizeof *b + n * sizeof b->slot[0]);
     if (b == NULL)
         return NULL;
-    /* Counted before posting: a task may run before the next is posted. */
-    b->remaining = n;
-    for (unsigned i = 0; i < n; i++) {
-        worker_t *w = worker_at(i);
-        if (w == NULL || worker_post_task(w, barrier_task, b) < 0) {
-            if (w)
-                b->refused[b->n++] = i;
-            __atomic_sub_fetch(&b->remaining, 1, __ATOMIC_ACQ_REL);
-        }
-    }
+    b->n = n;
+    barrier_post_missing(b);
     return b;
 }
 
 int worker_barrier_passed(worker_barrier_t *b)
 {
-    if (__atomic_load_n(&b->remaining, __ATOMIC_ACQUIRE) != 0)
-        return 0;
+    barrier_post_missing(b);
     for (unsigned i = 0; i < b->n; i++) {
-        /* Cleared workers (NULL) were joined before the list was cleared. */
-        const worker_t *w = worker_at(b->refused[i]);
+        if (__atomic_load_n(&b->slot[i].done, __ATOMIC_ACQUIRE))
+            continue;
+        /* A worker that ended runs no more plugin code (a task still queued
+         * to it is dropped, never run); cleared workers (NULL) were joined
+         * before the list was cleared. */
+        const worker_t *w = worker_at(i);
         if (w && !worker_ended(w))
             return 0;
     }
