@@ -698,8 +698,10 @@ int gen_reap(void)
     int n = 0;
     while (list) {
         gen_t *next = list->next_dead;
-        log_info("generation %lu released", list->id);
+        unsigned long id = list->id;
         gen_destroy(list);
+        /* after: whoever reads the line finds it gone (server_info) */
+        log_info("generation %lu released", id);
         list = next;
         n++;
     }

@@ -289,7 +289,7 @@ class ReloadTest(unittest.TestCase):
             self.assertEqual(r.body, b"".join(b"data: v1 %d\n\n" % i for i in range(5)))
             m, _ = wait_log_from(srv, r"generation 1 released", start)
             self.assertIsNotNone(m, srv.log()[-3000:])
-            # the instances go with it (their lines follow the release line)
+            # the instances go with it (their lines come with the release line)
             self.assertIsNotNone(wait_log_from(srv, r"later v1: destroy", start)[0])
             self.assertIsNotNone(wait_log_from(srv, r"sse v1: destroy", start)[0])
             self.assertNotIn("later v2: destroy", srv.log())
