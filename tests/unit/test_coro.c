@@ -206,14 +206,24 @@ END_TEST
  * a 4 MiB stack is no longer resident once it is freed. */
 static char *deep_lo;
 
-static void touch_deep(void *arg)
+/* Descends 3 MiB in 128 KiB frames: one 3 MiB frame would look to
+ * valgrind like a switch of stacks (its limit is 2 MiB per frame). */
+__attribute__((noinline)) static void descend(int levels)
 {
-    (void)arg;
-    size_t n = (size_t)3 << 20;
+    size_t n = (size_t)128 << 10;
     char *p = __builtin_alloca(n);
     memset(p, 1, n);
     __asm__ volatile("" ::"r"(p) : "memory");
-    deep_lo = p;
+    if (levels > 1)
+        descend(levels - 1);
+    else
+        deep_lo = p;
+}
+
+static void touch_deep(void *arg)
+{
+    (void)arg;
+    descend(24);
 }
 
 START_TEST(big_stacks_not_pinned)
