@@ -162,6 +162,17 @@ void conn_start(conn_t *c)
         close_conn(c);
 }
 
+/* --- the byte stream ------------------------------------------------------ */
+
+ssize_t conn_io_read(conn_t *c, void *buf, size_t cap) { return recv(c->io.fd, buf, cap, 0); }
+
+ssize_t conn_io_write(conn_t *c, const void *buf, size_t len)
+{
+    return send(c->io.fd, buf, len, MSG_NOSIGNAL);
+}
+
+int conn_io_watch(conn_t *c, unsigned mask) { return ev_io_set(c->w->loop, &c->io, mask); }
+
 /* --- buffers ----------------------------------------------------------- */
 
 /* Idle connections hold no read buffer: thousands of idle keep-alive

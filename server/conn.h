@@ -11,6 +11,7 @@
 #define PH_CONN_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 struct worker;
 typedef struct conn conn_t;
@@ -33,6 +34,18 @@ void conn_abort(conn_t *c);
 
 /* "127.0.0.1:5555", "[::1]:5555" or "unix". */
 const char *conn_peer(const conn_t *c);
+
+/* The byte stream under a connection's framing: TLS over the socket on a
+ * TLS listener, else the socket itself. For a framing layer other than
+ * HTTP/1 (h2.c). Like recv() and send(): > 0 bytes, 0 at the end of the
+ * stream (read), or -1 with errno (EAGAIN: nothing now; watch the socket
+ * with conn_io_watch() and try again when it fires). */
+ssize_t conn_io_read(conn_t *c, void *buf, size_t cap);
+ssize_t conn_io_write(conn_t *c, const void *buf, size_t len);
+/* Watches c's socket for mask (EV_READ, EV_WRITE); 0 or -1. Under TLS,
+ * plaintext already decrypted and buffered makes the read side fire at
+ * once, as unread socket bytes would. */
+int conn_io_watch(conn_t *c, unsigned mask);
 
 /* Frees a closed connection (the worker calls it after the event batch). */
 void conn_free(conn_t *c);
