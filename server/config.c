@@ -18,6 +18,7 @@
 
 #include <plughttpd/plugin.h>
 
+#include "config_tls.h"
 #include "coro.h"
 
 #ifndef PH_PLUGIN_DIR
@@ -36,7 +37,9 @@ typedef struct load_state {
     FILE *f;
     const char *file;
     int lineno;
-    int in_route;        /* current section: 0 = [server], 1 = a route */
+    int in_route;        /* current section: 0 = [server], 1 = a route,
+                            2 = [tls] or [certificate NAME] */
+    int tls_cert;        /* in_route 2: the certificate its keys fill */
     int have_section;
     int error;           /* first error recorded */
     char *err;
@@ -301,7 +304,26 @@ static void section_header(load_state_t *st, char *line)
         st->in_route = 1;
         return;
     }
-    fail(st, st->lineno, "unknown section [%s] (expected [server] or [route /prefix])", name);
+    if (strcmp(name, "tls") == 0 ||
+        (strncmp(name, "certificate", 11) == 0 && (name[11] == ' ' || name[11] == '\t'))) {
+        const char *label = NULL;
+        if (name[0] == 'c') {
+            label = name + 12;
+            while (*label == ' ' || *label == '\t')
+                label++;
+        }
+        char why[200];
+        int cert = cfg_tls_section(&st->cfg->tls, label, st->lineno, why, sizeof why);
+        if (cert < 0) {
+            fail(st, st->lineno, "%s", why);
+            return;
+        }
+        st->in_route = 2;
+        st->tls_cert = cert;
+        return;
+    }
+    fail(st, st->lineno, "unknown section [%s] (expected [server], [route /prefix], [tls] or [certificate NAME])",
+         name);
 }
 
 /* inih's line reader: one physical line per call (see load_state_t). */
@@ -378,6 +400,23 @@ static int listen_option(load_state_t *st, cfg_listen_t *l, const char *opt)
     const char *eq = strchr(opt, '=');
     const char *v = eq ? eq + 1 : "";
     size_t klen = eq ? (size_t)(eq - opt) : strlen(opt);
+    if (strcmp(opt, "tls") == 0 || (klen == 14 && strncmp(opt, "https-redirect", 14) == 0)) {
+        if (l->addr.ss_family == AF_UNIX) {
+            fail(st, line, "listen: \"%s\" is for TCP listeners", opt);
+            return -1;
+        }
+        if (opt[0] == 't') {
+            l->tls = 1;
+            return 0;
+        }
+        unsigned port = 443;
+        if (eq && parse_uint(v, 1, 65535, &port) < 0) {
+            fail(st, line, "listen: https-redirect=%s: expected a port (1..65535)", v);
+            return -1;
+        }
+        l->https_redirect = (int)port;
+        return 0;
+    }
     if (l->addr.ss_family != AF_UNIX) {
         fail(st, line, "listen: \"%s\": options are for unix sockets only", opt);
         return -1;
@@ -654,6 +693,14 @@ static int on_key(void *user, const char *section, const char *name, const char 
         fail(st, st->lineno, "key \"%s\" outside any section", name);
         return 0;
     }
+    if (st->in_route == 2) {
+        char why[200];
+        if (cfg_tls_key(&st->cfg->tls, st->tls_cert, st->cfg->dir, name, value, st->lineno, why, sizeof why) < 0) {
+            fail(st, st->lineno, "%s", why);
+            return 0;
+        }
+        return 1;
+    }
     return st->in_route ? route_key(st, name, value) : server_key(st, name, value);
 }
 
@@ -877,6 +924,12 @@ static int finish(load_state_t *st)
         fail(st, st->lineno, "no listen address in [server]");
         return -1;
     }
+    char why[200];
+    int tls_line;
+    if (cfg_tls_finish(cfg, &tls_line, why, sizeof why) < 0) {
+        fail(st, tls_line, "%s", why);
+        return -1;
+    }
     if (cfg->plugin_dir == NULL)
         cfg->plugin_dir = xstrdup(PH_PLUGIN_DIR);
     if (cfg->access_log == NULL)
@@ -992,5 +1045,6 @@ void cfg_free(cfg_t *cfg)
     free(cfg->user);
     free(cfg->group);
     free(cfg->pid_file);
+    cfg_tls_free(&cfg->tls);
     free(cfg);
 }

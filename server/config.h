@@ -27,7 +27,40 @@ typedef struct cfg_listen {
     int unix_mode;
     uid_t unix_uid;
     gid_t unix_gid;
+    /* "tls": connections speak TLS ([tls] holds the certificates).
+     * "https-redirect[=PORT]" (plain listeners): every request is answered
+     * with a redirect to https://HOST[:PORT]/target; 0 = off, else PORT. */
+    int tls;
+    int https_redirect;
 } cfg_listen_t;
+
+/* A certificate chain and its key: [tls]'s own (the default) or a
+ * [certificate NAME] section's, chosen by SNI for its host names. */
+typedef struct cfg_cert {
+    char *label;        /* "default" or the section's NAME */
+    char *chain, *key;  /* absolute paths */
+    char **hosts;       /* "hosts =": names it serves; NULL: its own names */
+    size_t nhosts;
+    int line, chain_line, key_line;
+} cfg_cert_t;
+
+/* [tls]: settings shared by every TLS listener and certificate. */
+typedef struct cfg_tls {
+    int line;             /* of [tls]; 0: no such section */
+    cfg_cert_t *certs;    /* [0]: [tls]'s certificate, the default */
+    size_t ncerts;
+    int min_version, max_version; /* "protocols =": TLS1_2_VERSION.. */
+    char *ciphers;        /* TLS 1.2 cipher list (OpenSSL syntax) */
+    char *ciphersuites;   /* TLS 1.3 suites */
+    char *groups;         /* key exchange groups */
+    int prefer_server_ciphers;
+    uint64_t handshake_timeout;  /* ms */
+    int tickets;          /* session tickets on */
+    char *ticket_key_file;/* absolute; NULL: a random secret per start */
+    uint64_t ticket_rotation;    /* ms */
+    unsigned session_cache;      /* sessions kept per process; 0 = off */
+    char *hsts;           /* Strict-Transport-Security value; NULL = none */
+} cfg_tls_t;
 
 typedef struct cfg_kv {
     char *key;
@@ -103,6 +136,8 @@ typedef struct cfg {
 
     cfg_route_t *routes;
     size_t nroutes;
+
+    cfg_tls_t tls;
 } cfg_t;
 
 /* Returns 0 and *out, or -1 with err filled ("server.ini:12: ..."). */

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "request.h"
 #include "response.h"
+#include "tls.h"
 #include "worker.h"
 
 /* Responses whose in-memory body is at most this big are copied into the
@@ -33,6 +34,7 @@
 #define LINGER_MAX_BYTES (256 * 1024)
 
 enum state {
+    ST_TLS,      /* the TLS handshake (TLS listeners): handshake_timeout */
     ST_IDLE,     /* between requests: keep-alive timeout (before the first
                     one, header timeout from accept) */
     ST_HEAD,     /* part of a request head is buffered: header timeout */
@@ -82,6 +84,12 @@ struct conn {
     off_t file_pos;
     int stream_done;
 
+    tls_conn_t *tls;         /* NULL: plaintext */
+    ev_timer_t kick;         /* TLS: decrypted input waits in the session */
+    unsigned tls_listener : 1; /* accepted on a "tls" listener */
+    unsigned tls_plain : 1;  /* ... but the client spoke plain HTTP */
+    int https_redirect;      /* the listener's https-redirect port, or 0 */
+
     char peer[56];
     char local[56];          /* filled when first asked for */
 };
@@ -89,6 +97,8 @@ struct conn {
 static const exch_ops_t h1_ops;
 
 static void on_io(ev_loop_t *loop, ev_io_t *io, unsigned events);
+static void set_timer(conn_t *c, uint64_t ms);
+static void read_input(conn_t *c);
 static void on_timer(ev_loop_t *loop, ev_timer_t *t);
 static void process(conn_t *c);
 static void close_conn(conn_t *c);
@@ -123,7 +133,9 @@ void conn_unlink(conn_t *c, conn_t **head)
 static const gen_t *cur_gen(const conn_t *c) { return c->w->gen; }
 static const cfg_t *cur_cfg(const conn_t *c) { return c->w->gen->cfg; }
 
-conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen)
+static void on_kick(ev_loop_t *loop, ev_timer_t *t);
+
+conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen, const cfg_listen_t *cl)
 {
     conn_t *c = calloc(1, sizeof *c);
     if (c == NULL) {
@@ -136,11 +148,95 @@ conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t pee
         snprintf(c->peer, sizeof c->peer, "unix");
     ev_io_init(&c->io, fd, on_io, c);
     ev_timer_init(&c->timer, on_timer, c);
+    ev_timer_init(&c->kick, on_kick, c);
     c->state = ST_IDLE;
+    if (cl && cl->tls && cur_gen(c)->tls) {
+        c->tls_listener = 1;
+        c->state = ST_TLS;
+        ev_timer_set(w->loop, &c->timer, cur_cfg(c)->tls.handshake_timeout);
+        return c;
+    }
+    c->https_redirect = cl ? cl->https_redirect : 0;
     /* A client that never sends a byte gets the header timeout, counted
      * from accept: the keep-alive timeout is for clients already served. */
     ev_timer_set(w->loop, &c->timer, cur_cfg(c)->header_timeout);
     return c;
+}
+
+/* --- TLS ---------------------------------------------------------------- */
+
+/* The first bytes on a TLS listener: a TLS record (a handshake, 0x16)
+ * starts the session; plain HTTP (a method's capital letter) is read as
+ * HTTP/1 and answered 400 with a note; anything else is closed. 1: go on
+ * (c->tls set, or plain), 0: wait for bytes, -1: closed. */
+static int tls_first_bytes(conn_t *c)
+{
+    unsigned char b;
+    ssize_t n = recv(c->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (n <= 0) {
+        close_conn(c);
+        return -1;
+    }
+    if (b == 0x16) {
+        c->tls = tls_conn_new(cur_gen(c)->tls, c->io.fd, 0);
+        if (c->tls == NULL) {
+            close_conn(c);
+            return -1;
+        }
+        return 1;
+    }
+    if (b >= 'A' && b <= 'Z') {
+        log_info("%s: plain HTTP on a TLS listener; answering 400", c->peer);
+        c->tls_plain = 1;
+        c->state = ST_IDLE;
+        ev_timer_set(c->w->loop, &c->timer, cur_cfg(c)->header_timeout);
+        return 1;
+    }
+    log_info("%s: not a TLS handshake on a TLS listener (first byte 0x%02x); closing", c->peer, b);
+    close_conn(c);
+    return -1;
+}
+
+/* Advances the handshake; once done, serves HTTP/1 on the session. */
+static void tls_step(conn_t *c)
+{
+    if (c->tls == NULL && (tls_first_bytes(c) <= 0 || c->tls_plain)) {
+        if (c->tls_plain)
+            read_input(c);
+        return;
+    }
+    const char *why = NULL;
+    int r = tls_handshake(c->tls, &why);
+    if (r < 0) {
+        log_info("%s: TLS handshake failed: %s", c->peer, why);
+        close_conn(c);
+        return;
+    }
+    if (r == 0) {
+        if (ev_io_set(c->w->loop, &c->io, tls_want(c->tls)) < 0)
+            close_conn(c);
+        return;
+    }
+    log_debug("%s: %s%s, ALPN %s", c->peer, tls_version(c->tls), tls_resumed(c->tls) ? " resumed" : "",
+              tls_alpn(c->tls) ? tls_alpn(c->tls) : "-");
+    c->state = ST_IDLE;
+    set_timer(c, cur_cfg(c)->header_timeout);
+    if (tls_pending(c->tls)) {
+        read_input(c);
+        return;
+    }
+    if (conn_io_watch(c, EV_READ) < 0)
+        close_conn(c);
+}
+
+/* Plaintext already in the TLS session: read as if the socket fired. */
+static void on_kick(ev_loop_t *loop, ev_timer_t *t)
+{
+    conn_t *c = t->data;
+    if (c->tls && tls_pending(c->tls) && (c->io.mask & EV_READ))
+        on_io(loop, &c->io, EV_READ);
 }
 
 static void read_input(conn_t *c);
@@ -155,23 +251,72 @@ void conn_start(conn_t *c)
     /* With TCP_DEFER_ACCEPT the request is already in the socket: serve it
      * before asking epoll about the socket at all. A short request on a
      * closing connection then never costs an epoll_ctl(). */
-    if (cur_cfg(c)->defer_accept)
-        read_input(c);
+    if (cur_cfg(c)->defer_accept) {
+        if (c->state == ST_TLS)
+            tls_step(c);
+        else
+            read_input(c);
+    }
     if (c->state != ST_CLOSED && !c->io.active && c->state != ST_HANDLING &&
-        ev_io_set(c->w->loop, &c->io, EV_READ) < 0)
+        conn_io_watch(c, EV_READ) < 0)
         close_conn(c);
 }
 
 /* --- the byte stream ------------------------------------------------------ */
 
-ssize_t conn_io_read(conn_t *c, void *buf, size_t cap) { return recv(c->io.fd, buf, cap, 0); }
+ssize_t conn_io_read(conn_t *c, void *buf, size_t cap)
+{
+    return c->tls ? tls_read(c->tls, buf, cap) : recv(c->io.fd, buf, cap, 0);
+}
 
 ssize_t conn_io_write(conn_t *c, const void *buf, size_t len)
 {
-    return send(c->io.fd, buf, len, MSG_NOSIGNAL);
+    return c->tls ? tls_write(c->tls, buf, len) : send(c->io.fd, buf, len, MSG_NOSIGNAL);
 }
 
-int conn_io_watch(conn_t *c, unsigned mask) { return ev_io_set(c->w->loop, &c->io, mask); }
+/* A TLS read wants the socket writable at times (and a write readable):
+ * the watch asks the socket for what the session waits on, and plaintext
+ * the session already holds is read at once (epoll cannot see it). */
+int conn_io_watch(conn_t *c, unsigned mask)
+{
+    if (c->tls == NULL)
+        return ev_io_set(c->w->loop, &c->io, mask);
+    if (mask & EV_READ) {
+        if (tls_pending(c->tls))
+            ev_timer_set_exact(c->w->loop, &c->kick, 0);
+        else if (tls_want(c->tls) == EV_WRITE)
+            mask |= EV_WRITE;
+    }
+    return ev_io_set(c->w->loop, &c->io, mask);
+}
+
+/* send() of a queued piece; more: a file body follows at once (plaintext:
+ * MSG_MORE holds the piece back to go out with it). */
+static ssize_t io_send(conn_t *c, const void *p, size_t n, int more)
+{
+    if (c->tls)
+        return tls_write(c->tls, p, n);
+    ssize_t r = send(c->io.fd, p, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+    if (r > 0)
+        c->corked = more != 0;
+    return r;
+}
+
+/* The queued head and an in-memory body: one writev() in plaintext; under
+ * TLS the head's record first (the body follows on the next call). */
+static ssize_t io_send2(conn_t *c, const struct iovec iov[2])
+{
+    if (c->tls)
+        return tls_write(c->tls, iov[0].iov_base, iov[0].iov_len);
+    return writev(c->io.fd, iov, 2);
+}
+
+static ssize_t io_sendfile(conn_t *c, int fd, off_t *pos, size_t n)
+{
+    if (c->tls)
+        return tls_sendfile(c->tls, fd, pos, n);
+    return sendfile(c->io.fd, fd, pos, n);
+}
 
 /* --- buffers ----------------------------------------------------------- */
 
@@ -376,7 +521,7 @@ static void uncork(conn_t *c)
 static int send_gathered(conn_t *c)
 {
     while (buf_pending(&c->out) > 0) {
-        ssize_t n = send(c->io.fd, c->out.p + c->out.off, buf_pending(&c->out), MSG_NOSIGNAL);
+        ssize_t n = io_send(c, c->out.p + c->out.off, buf_pending(&c->out), 0);
         if (n <= 0 && !(n < 0 && errno == EINTR))
             break;
         if (n > 0)
@@ -396,7 +541,6 @@ static int send_gathered(conn_t *c)
  * co_send(): that head finds the producer empty and goes alone.) */
 static int flush(conn_t *c)
 {
-    int fd = c->io.fd;
     int waiting = 0; /* the stream said PH_STREAM_WAIT in this call */
     for (;;) {
         ph_request_t *req = c->req;
@@ -414,7 +558,7 @@ static int flush(conn_t *c)
                     {c->out.p + c->out.off, buf_pending(&c->out)},
                     {(char *)mem + c->sent_body, mem_len - c->sent_body},
                 };
-                n = writev(fd, iov, 2);
+                n = io_send2(c, iov);
                 if (n > 0) {
                     size_t head = buf_pending(&c->out);
                     if ((size_t)n >= head) {
@@ -426,12 +570,9 @@ static int flush(conn_t *c)
                 }
             } else {
                 int hold = more && !stream; /* a file body follows at once */
-                n = send(fd, c->out.p + c->out.off, buf_pending(&c->out),
-                         MSG_NOSIGNAL | (hold ? MSG_MORE : 0));
-                if (n > 0) {
+                n = io_send(c, c->out.p + c->out.off, buf_pending(&c->out), hold);
+                if (n > 0)
                     c->out.off += (size_t)n;
-                    c->corked = hold != 0;
-                }
             }
             if (n < 0) {
                 if (errno == EAGAIN || errno == EINTR)
@@ -454,14 +595,14 @@ static int flush(conn_t *c)
         }
     pull:
         if (in_mem) {
-            ssize_t n = send(fd, mem + c->sent_body, mem_len - c->sent_body, MSG_NOSIGNAL);
+            ssize_t n = io_send(c, mem + c->sent_body, mem_len - c->sent_body, 0);
             if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : -1;
             c->sent_body += (size_t)n;
             c->corked = 0; /* a send without MSG_MORE pushed what was held */
         } else if (req->body_kind == BODY_FILE) {
             size_t left = (size_t)(c->info.body_len - c->sent_body);
-            ssize_t n = sendfile(fd, req->file_fd, &c->file_pos, left > (1u << 30) ? (1u << 30) : left);
+            ssize_t n = io_sendfile(c, req->file_fd, &c->file_pos, left > (1u << 30) ? (1u << 30) : left);
             if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : -1;
             if (n == 0) { /* the file shrank under us: the framing is broken */
@@ -543,7 +684,7 @@ static void wait_plugin(conn_t *c)
     unsigned mask = EV_READ | (r == 0 ? EV_WRITE : 0);
     if (c->rbuf && c->rpos < c->rlen)
         mask &= ~EV_READ; /* pipelined input already here: not a hang-up */
-    if (ev_io_set(c->w->loop, &c->io, mask) < 0)
+    if (conn_io_watch(c, mask) < 0)
         ev_io_stop(c->w->loop, &c->io);
     if (limit > 0)
         set_timer(c, limit);
@@ -640,7 +781,7 @@ static void h1_body_flow(ph_request_t *req, int on)
             set_timer(c, limit);
         else
             ev_timer_stop(c->w->loop, &c->timer);
-        if (ev_io_set(c->w->loop, &c->io, buf_pending(&c->out) ? EV_WRITE : 0) < 0)
+        if (conn_io_watch(c, buf_pending(&c->out) ? EV_WRITE : 0) < 0)
             close_conn(c);
         return;
     }
@@ -673,7 +814,7 @@ static int h1_informational(ph_request_t *req, int status, const ph_kv_t *h, siz
     int r = flush(c);
     if (r < 0)
         return PH_ERROR;
-    if (r == 0 && ev_io_set(c->w->loop, &c->io, c->io.mask | EV_WRITE) < 0)
+    if (r == 0 && conn_io_watch(c, c->io.mask | EV_WRITE) < 0)
         return PH_ERROR;
     return PH_OK;
 }
@@ -724,7 +865,9 @@ static char *copy_bytes(const char *p, size_t n)
 static int h1_upgrade(ph_request_t *req, int *fd, char **out, size_t *outlen, char **in, size_t *inlen)
 {
     conn_t *c = req->carrier;
-    if (c == NULL || c->req != req || c->state != ST_HANDLING || c->responded)
+    /* under TLS the socket's bytes are the session's: a plugin reading
+     * the raw socket would see records, so there is no hand-over */
+    if (c == NULL || c->req != req || c->state != ST_HANDLING || c->responded || c->tls)
         return -1;
     size_t mark = c->out.p ? c->out.len : 0;
     if (ensure_out(c) < 0 || queue_switching(c, req) < 0) {
@@ -757,6 +900,12 @@ static int h1_upgrade(ph_request_t *req, int *fd, char **out, size_t *outlen, ch
     return 0;
 }
 
+static int h1_secure(const ph_request_t *req)
+{
+    const conn_t *c = req->carrier;
+    return c->tls != NULL;
+}
+
 static const exch_ops_t h1_ops = {
     .ready = h1_ready,
     .body_flow = h1_body_flow,
@@ -765,6 +914,7 @@ static const exch_ops_t h1_ops = {
     .peer = h1_peer,
     .local = h1_local,
     .upgrade = h1_upgrade,
+    .secure = h1_secure,
 };
 
 /* --- input ---------------------------------------------------------------- */
@@ -814,6 +964,64 @@ static void fail_request(conn_t *c, int status)
     c->linger = 1;
 }
 
+/* The request's host for a Location: Host without its port, made only of
+ * the characters a host name or an IP literal has. 0, or -1. */
+static int redirect_host(const ph_request_t *req, char *out, size_t cap)
+{
+    ph_str_t h;
+    if (request_header(req, "host", &h) < 0 || h.len == 0 || h.len >= cap)
+        return -1;
+    size_t n = h.len;
+    const char *colon = h.ptr[0] == '[' ? memchr(h.ptr, ']', n) : memchr(h.ptr, ':', n);
+    if (colon && h.ptr[0] == '[')
+        colon++; /* "[::1]:80": the port follows the bracket */
+    if (colon && colon < h.ptr + n)
+        n = (size_t)(colon - h.ptr);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)h.ptr[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+              ch == '-' || ch == '[' || ch == ']' || ch == ':'))
+            return -1;
+    }
+    memcpy(out, h.ptr, n);
+    out[n] = '\0';
+    return n ? 0 : -1;
+}
+
+/* A request on an https-redirect listener: 301 to its https:// address
+ * (308 for other methods than GET and HEAD, which must be repeated as
+ * they were). Returns -1 after fail_request() or with the answer set. */
+static int redirect_to_https(conn_t *c)
+{
+    ph_request_t *req = c->req;
+    char host[256], port[8] = "", loc[320];
+    if (redirect_host(req, host, sizeof host) < 0) {
+        fail_request(c, 400);
+        return -1;
+    }
+    if (c->https_redirect != 443)
+        snprintf(port, sizeof port, ":%d", c->https_redirect);
+    const char *t = req->head + req->hp.target.off;
+    size_t tlen = req->hp.target.len;
+    if (tlen == 0 || t[0] != '/') { /* absolute or asterisk form */
+        t = "/";
+        tlen = 1;
+    }
+    size_t need = strlen("https://") + strlen(host) + strlen(port) + tlen + 1;
+    char *buf = need <= sizeof loc ? loc : pool_alloc(req->pool, need);
+    if (buf == NULL) {
+        fail_request(c, 500);
+        return -1;
+    }
+    snprintf(buf, need, "https://%s%s%.*s", host, port, (int)tlen, t);
+    int get = req->hp.is_head || (req->hp.method.len == 3 && memcmp(req->head + req->hp.method.off, "GET", 3) == 0);
+    request_answer(req, get ? 301 : 308, "This resource is served over HTTPS.", buf);
+    if (req->hp.chunked || req->hp.content_length > 0)
+        c->want_close = 1; /* its body is not read */
+    c->linger = 1;
+    return -1;
+}
+
 /* The head is complete: copy it out of the read buffer, normalise the path,
  * decide how the body arrives. Returns 0, or -1 after fail_request(). */
 static int start_request(conn_t *c, size_t head_len)
@@ -845,6 +1053,14 @@ static int start_request(conn_t *c, size_t head_len)
         req->route = router_match(req->gen->router, req->path, req->path_len, &plen);
         req->prefix_len = plen;
     }
+    if (c->tls_plain) {
+        request_answer(req, 400, "400 Bad Request: plain HTTP was sent to an HTTPS port; use https://.", NULL);
+        c->want_close = 1;
+        c->linger = 1;
+        return -1;
+    }
+    if (c->https_redirect)
+        return redirect_to_https(c);
 
     if (req->hp.chunked) {
         hp_chunked_init(&c->chunked);
@@ -946,7 +1162,7 @@ static void wait_input(conn_t *c)
         if (c->state == ST_IDLE)
             set_timer(c, r == 0 ? cur_cfg(c)->send_timeout : cur_cfg(c)->keepalive_timeout);
     }
-    if (ev_io_set(c->w->loop, &c->io, mask) < 0)
+    if (conn_io_watch(c, mask) < 0)
         close_conn(c);
 }
 
@@ -954,6 +1170,8 @@ static void wait_input(conn_t *c)
 static int input_unread(const conn_t *c)
 {
     if (c->rbuf && c->rpos < c->rlen)
+        return 1;
+    if (c->tls && tls_pending(c->tls))
         return 1;
     char b;
     return recv(c->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
@@ -975,7 +1193,7 @@ static void finish(conn_t *c)
     c->lingered = 0;
     c->rpos = c->rlen;
     release_rbuf(c);
-    if (ev_io_set(c->w->loop, &c->io, EV_READ) < 0) {
+    if (conn_io_watch(c, EV_READ) < 0) {
         close_conn(c);
         return;
     }
@@ -988,6 +1206,7 @@ static void process_loop(conn_t *c)
     for (;;) {
         switch (c->state) {
         case ST_CLOSED:
+        case ST_TLS:
         case ST_HANDLING:
         case ST_SENDING:
         case ST_WAITING:
@@ -1015,7 +1234,7 @@ static void process_loop(conn_t *c)
                  * going away, unless its next request is already here */
                 c->state = ST_WAITING;
                 ev_timer_stop(c->w->loop, &c->timer);
-                if (ev_io_set(c->w->loop, &c->io, c->rbuf && c->rpos < c->rlen ? 0 : EV_READ) < 0)
+                if (conn_io_watch(c, c->rbuf && c->rpos < c->rlen ? 0 : EV_READ) < 0)
                     close_conn(c);
                 return;
             }
@@ -1025,7 +1244,7 @@ static void process_loop(conn_t *c)
                  * for a handler with handler_timeout = 0) */
                 c->state = ST_SENDING;
                 set_timer(c, cur_cfg(c)->send_timeout);
-                if (ev_io_set(c->w->loop, &c->io, EV_WRITE) < 0)
+                if (conn_io_watch(c, EV_WRITE) < 0)
                     close_conn(c);
                 return;
             }
@@ -1147,7 +1366,7 @@ static void peer_done_sending(conn_t *c)
     c->want_close = 1;
     c->state = ST_SENDING;
     set_timer(c, cur_cfg(c)->send_timeout);
-    if (ev_io_set(c->w->loop, &c->io, EV_WRITE) < 0)
+    if (conn_io_watch(c, EV_WRITE) < 0)
         close_conn(c);
 }
 
@@ -1162,7 +1381,7 @@ static void read_input(conn_t *c)
         process(c);
         return;
     }
-    ssize_t n = recv(c->io.fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+    ssize_t n = conn_io_read(c, c->rbuf + c->rlen, c->rcap - c->rlen);
     if (n == 0) {
         peer_done_sending(c);
         return;
@@ -1185,15 +1404,19 @@ static void read_input(conn_t *c)
 /* Whether the socket says the client closed or reset the connection. */
 static int client_gone(conn_t *c)
 {
-    char b;
+    unsigned char b;
     ssize_t n = recv(c->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    /* under TLS an alert record (0x15) is a close_notify or a fatal
+     * alert: the client is leaving either way */
+    if (n == 1 && c->tls && b == 0x15)
+        return 1;
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
 }
 
 static void discard_input(conn_t *c)
 {
     char sink[4096];
-    ssize_t n = recv(c->io.fd, sink, sizeof sink, 0);
+    ssize_t n = conn_io_read(c, sink, sizeof sink);
     if (n > 0)
         c->lingered += (size_t)n;
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || c->lingered > LINGER_MAX_BYTES)
@@ -1204,6 +1427,9 @@ static void on_io(ev_loop_t *loop, ev_io_t *io, unsigned events)
 {
     conn_t *c = io->data;
     switch (c->state) {
+    case ST_TLS:
+        tls_step(c);
+        return;
     case ST_CLOSED:
     case ST_UPGRADED: /* not watched: the plugin's socket is */
         return;
@@ -1220,7 +1446,7 @@ static void on_io(ev_loop_t *loop, ev_io_t *io, unsigned events)
             }
             /* its next request: read after this one (level-triggered,
              * a watch left on would fire on every turn of the loop) */
-            if (ev_io_set(loop, io, io->mask & ~EV_READ) < 0)
+            if (conn_io_watch(c, io->mask & ~EV_READ) < 0)
                 close_conn(c);
             return;
         }
@@ -1230,7 +1456,7 @@ static void on_io(ev_loop_t *loop, ev_io_t *io, unsigned events)
                 close_conn(c);
                 return;
             }
-            if (r != 0 && ev_io_set(loop, io, io->mask & ~EV_WRITE) < 0)
+            if (r != 0 && conn_io_watch(c, io->mask & ~EV_WRITE) < 0)
                 close_conn(c);
         }
         return;
@@ -1300,6 +1526,11 @@ static void on_timer(ev_loop_t *loop, ev_timer_t *t)
         exchange_answer_coming(c->req))
         return;
     switch (c->state) {
+    case ST_TLS:
+        log_info("%s: handshake_timeout: TLS handshake not complete after %llu ms; closing", c->peer,
+                 (unsigned long long)cur_cfg(c)->tls.handshake_timeout);
+        close_conn(c);
+        break;
     case ST_HEAD:
         if (c->draining)
             log_info("%s: shutting down: request head still incomplete; answering 408", c->peer);
@@ -1346,6 +1577,9 @@ static void close_conn(conn_t *c)
     c->state = ST_CLOSED;
     request_end(c); /* a request a plugin holds lives on without c */
     ev_timer_stop(c->w->loop, &c->timer);
+    ev_timer_stop(c->w->loop, &c->kick);
+    tls_conn_free(c->tls); /* close_notify, when the socket takes it */
+    c->tls = NULL;
     ev_io_forget(&c->io); /* close() takes it out of epoll: no fd is dup()ed */
     if (c->io.fd >= 0) /* -1: upgraded, the plugin's socket owns it */
         close(c->io.fd);
@@ -1367,7 +1601,7 @@ void conn_drain(conn_t *c)
             exchange_cancel(c->req);
         return;
     }
-    if (c->state == ST_LINGER) {
+    if (c->state == ST_LINGER || c->state == ST_TLS) {
         close_conn(c);
         return;
     }

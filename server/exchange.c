@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -727,8 +728,23 @@ void exchange_on_wake(ph_request_t *req)
 
 /* --- output filters ---------------------------------------------------- */
 
+/* Strict-Transport-Security on answers over TLS ([tls] hsts), unless the
+ * plugin set its own. */
+static int add_hsts(ph_request_t *req)
+{
+    const char *v = req->gen->cfg->tls.hsts;
+    if (v == NULL || req->carrier == NULL || req->ops->secure == NULL || !req->ops->secure(req))
+        return 0;
+    for (const resp_header_t *h = req->headers; h; h = h->next)
+        if (h->nlen == 25 && strncasecmp(h->name, "strict-transport-security", 25) == 0)
+            return 0;
+    return request_add_header(req, "Strict-Transport-Security", v);
+}
+
 int exchange_filter_head(ph_request_t *req, int is_head)
 {
+    if (add_hsts(req) < 0)
+        return -1;
     const gen_route_t *r = req->route;
     if (r == NULL || r->nfilters == 0 || req->status < 200 || req->status == 204 || req->status == 304)
         return 0;

@@ -46,6 +46,8 @@ typedef struct exch_ops {
      * protocol, and ends req and itself at ops->ready(req) (the handler
      * returned). 0, or -1 when it cannot (NULL member: never). */
     int (*upgrade)(ph_request_t *req, int *fd, char **out, size_t *outlen, char **in, size_t *inlen);
+    /* 1 when the request came over TLS (scheme https, HSTS); NULL: never. */
+    int (*secure)(const ph_request_t *req);
 } exch_ops_t;
 
 /* Where an exchange stands; what the carrier does next. */

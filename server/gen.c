@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "coro.h"
+#include "tls.h"
 #include "log.h"
 #include "request.h"
 #include "stats.h"
@@ -143,6 +144,7 @@ static void gen_destroy(gen_t *g)
     free(g->members);
     free(g->listeners);
     router_free(g->router);
+    tls_ctx_free(g->tls); /* open sessions keep what they use */
     cfg_free(g->cfg);
     free(g);
     alive--;
@@ -618,7 +620,7 @@ static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_how_t 
     g->cfg = cfg;
     g->limits.max_header_bytes = cfg->max_header_bytes;
     g->limits.max_uri_bytes = cfg->max_uri_bytes;
-    if ((bind && build_listeners(g, prev, err, errlen) < 0) || build_routes(g, prev, how, err, errlen) < 0 ||
+    if (tls_ctx_build(cfg, &g->tls, err, errlen) < 0 || (bind && build_listeners(g, prev, err, errlen) < 0) || build_routes(g, prev, how, err, errlen) < 0 ||
         (how == GEN_CREATE && gen_init_process(g, err, errlen) < 0)) {
         g->cfg = NULL; /* still the caller's */
         gen_destroy(g);

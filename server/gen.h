@@ -91,6 +91,7 @@ typedef struct gen {
     gen_listener_t **listeners;
     size_t nlisteners;
     hp_limits_t limits;
+    struct tls_ctx *tls; /* the TLS listeners' certificates; NULL: none */
     struct gen *next_dead;
     struct gen *next_all; /* every generation not yet destroyed */
     struct gen_member *members; /* every distinct created-or-not instance */

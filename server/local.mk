@@ -8,6 +8,8 @@ server_libphcore_la_SOURCES = \
 	server/http_parse.c server/http_parse.h \
 	server/ev.h server/ev_epoll.c \
 	server/config.c server/config.h \
+	server/config_tls.c server/config_tls.h \
+	server/tls.c server/tls.h \
 	server/listener.c server/listener.h \
 	server/router.c server/router.h \
 	server/plugin.c server/plugin.h \
@@ -26,12 +28,12 @@ server_libphcore_la_SOURCES = \
 	server/httpdate.c server/httpdate.h \
 	server/coro.c server/coro.h server/coro_switch_x86_64.S server/coro_switch_aarch64.S \
 	server/version.h
-server_libphcore_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
-server_libphcore_la_LIBADD = $(INIH_LIBS)
+server_libphcore_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS) $(OPENSSL_CFLAGS)
+server_libphcore_la_LIBADD = $(INIH_LIBS) $(OPENSSL_LIBS)
 
 sbin_PROGRAMS += plughttpd
 plughttpd_SOURCES = server/main.c
-plughttpd_LDADD = server/libphcore.la $(INIH_LIBS)
+plughttpd_LDADD = server/libphcore.la $(INIH_LIBS) $(OPENSSL_LIBS)
 
 # Uninstalled plugins, gathered where conf/server.ini looks for them, so the
 # server runs from the build tree.

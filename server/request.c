@@ -420,6 +420,25 @@ static int api_send_error(ph_request_t *req, int status, const char *message)
     return api_body_printf(req, "%s\n", message ? message : request_reason(status));
 }
 
+int request_answer(ph_request_t *req, int status, const char *text, const char *location)
+{
+    req->status = status;
+    req->bad = 0;
+    request_reset_response(req);
+    if (api_add_header(req, "Content-Type", "text/plain; charset=utf-8") != PH_OK ||
+        (location && api_add_header(req, "Location", location) != PH_OK) ||
+        api_body_printf(req, "%s\n", text) != PH_OK) {
+        req->bad = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int request_add_header(ph_request_t *req, const char *name, const char *value)
+{
+    return api_add_header(req, name, value) == PH_OK ? 0 : -1;
+}
+
 void request_error(ph_request_t *req, int status)
 {
     req->status = status;
@@ -475,7 +494,8 @@ static const char *api_local(const ph_request_t *req)
 
 static ph_str_t api_scheme(const ph_request_t *req)
 {
-    (void)req; /* TLS listeners say https once they exist */
+    if (req->carrier && req->ops->secure && req->ops->secure(req))
+        return (ph_str_t){"https", 5};
     return (ph_str_t){"http", 4};
 }
 

@@ -147,6 +147,12 @@ void request_init(ph_request_t *req, pool_t *p);
 void request_reset_response(ph_request_t *req);
 /* Core error: status with a short text body. */
 void request_error(ph_request_t *req, int status);
+/* Core answer: status with text as its plain-text body and, when location
+ * is not NULL, a Location header (a redirect). 0, or -1 when memory ran
+ * out (req->bad is then set). */
+int request_answer(ph_request_t *req, int status, const char *text, const char *location);
+/* Adds a header the core checked; 0 or -1. */
+int request_add_header(ph_request_t *req, const char *name, const char *value);
 
 /* Reason phrase for a status ("Not Found"), "Unknown" when unlisted. */
 const char *request_reason(int status);

@@ -156,7 +156,7 @@ size_t worker_buf_size(const worker_t *w);
  * connection from peer, exactly as an accepted one: on_accept's path, and
  * the fuzz harness's way in. Returns 0, or -1 when out of memory (fd is
  * then closed). The connection may already be closed on return. */
-int worker_adopt(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen);
+int worker_adopt(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen, const cfg_listen_t *cl);
 /* Frees node (see worker_later_t) after the current batch. */
 void worker_free_later(worker_t *w, worker_later_t *node);
 

@@ -549,7 +549,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cur = &s;
     struct sockaddr_storage ss;
     socklen_t sslen = peer_addr(data[1] & 3, &ss);
-    if (worker_adopt(&worker, sv[0], (struct sockaddr *)&ss, sslen) < 0)
+    if (worker_adopt(&worker, sv[0], (struct sockaddr *)&ss, sslen, NULL) < 0)
         die("worker_adopt");
     ev_io_init(&s.io, s.fd, on_client, &s);
     if (ev_io_start(worker.loop, &s.io, EV_READ | EV_WRITE, 0) < 0)
