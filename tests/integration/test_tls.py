@@ -1,0 +1,435 @@
+#!/usr/bin/env python3
+"""HTTPS: TLS listeners, certificates and SNI, protocol and cipher defaults,
+session resumption, hostile handshakes, plain HTTP on a TLS port, redirects
+to HTTPS, HSTS, and certificate checks at start, -t and reload."""
+
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from harness import (BINARY, IO_TIMEOUT, PLUGIN_DIR, Server, log_count, main, parse_responses, recv_all,
+                     server_ini, wait_log_from)
+from tlsutil import (cert_serial, client_context, https_get, make_cert, peer_serial, tls_connect)
+
+CERTS = tempfile.mkdtemp(prefix="phtls-")
+
+
+def tearDownModule():
+    shutil.rmtree(CERTS, ignore_errors=True)
+
+
+def setUpModule():
+    global MAIN, OTHER, WILD, MAIN2
+    MAIN = make_cert(CERTS, "main", cn="localhost", sans=("localhost",))
+    MAIN2 = make_cert(CERTS, "main2", cn="localhost", sans=("localhost",))
+    OTHER = make_cert(CERTS, "other", cn="other.test", sans=())
+    WILD = make_cert(CERTS, "wild", cn="wild", sans=("*.wild.test", "wild.test"))
+
+
+def tls_section(cert=None, extra=""):
+    cert = cert or MAIN
+    return "[tls]\ncertificate = %s\nkey = %s\n%s\n" % (cert[0], cert[1], extra)
+
+
+def ini(tls="", routes="[route /echo]\nplugin = echo\n", listen=("127.0.0.1:0 tls",), server_extra="", threads=1):
+    return server_ini(routes, server_extra=server_extra, listen=listen, threads=threads) + (tls or tls_section())
+
+
+class Basics(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(ini(tls_section(extra="hsts = yes\nhandshake_timeout = 700ms\n") +
+                             "[certificate other]\ncertificate = %s\nkey = %s\n" % OTHER +
+                             "[certificate wild]\ncertificate = %s\nkey = %s\n" % WILD +
+                             "[certificate named]\ncertificate = %s\nkey = %s\nhosts = Named.Test\n" % MAIN2,
+                             server_extra="header_timeout = 9s"))
+        cls.ctx = client_context(MAIN[0])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_get_and_post(self):
+        r, _, _ = https_get(self.srv.port, "/echo?q=1", self.ctx)
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"Target: /echo?q=1\n", r.body)
+        r, _, _ = https_get(self.srv.port, "/echo", self.ctx, method="POST", body=b"x" * 100000)
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"Content-Length: 100000\n", r.body)
+
+    def test_hsts_only_over_tls(self):
+        r, _, _ = https_get(self.srv.port, "/echo", self.ctx)
+        self.assertEqual(r.header("Strict-Transport-Security"), "max-age=63072000")
+
+    def test_pipelined_requests_in_one_record(self):
+        # three requests in one TLS record: the second and third wait as
+        # decrypted plaintext inside the session, which epoll cannot see
+        s = tls_connect(self.srv.port, self.ctx)
+        try:
+            one = b"GET /echo?n=%d HTTP/1.1\r\nHost: localhost\r\n\r\n"
+            s.sendall(one % 1 + one % 2 + (one % 3).replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+            resps = parse_responses(recv_all(s))
+        finally:
+            s.close()
+        self.assertEqual([r.status for r in resps], [200, 200, 200])
+        for i, r in enumerate(resps, 1):
+            self.assertIn(b"Target: /echo?n=%d\n" % i, r.body)
+
+    def test_head_split_over_many_records(self):
+        s = tls_connect(self.srv.port, self.ctx)
+        try:
+            req = b"GET /echo HTTP/1.1\r\nHost: localhost\r\nX-Long: " + b"a" * 3000 + b"\r\nConnection: close\r\n\r\n"
+            for i in range(0, len(req), 7):
+                s.sendall(req[i:i + 7])
+            resps = parse_responses(recv_all(s))
+        finally:
+            s.close()
+        self.assertEqual(len(resps), 1)
+        self.assertIn(b"X-Long: " + b"a" * 3000 + b"\n", resps[0].body)
+
+    def test_sni_selects_certificates(self):
+        main_serial = cert_serial(MAIN[0])
+        cases = [
+            ("localhost", main_serial),             # the default's own name
+            (None, main_serial),                    # no SNI: the default
+            ("unknown.test", main_serial),          # unknown: the default
+            ("other.test", cert_serial(OTHER[0])),  # by common name
+            ("OTHER.test", cert_serial(OTHER[0])),  # names compare without case
+            ("a.wild.test", cert_serial(WILD[0])),  # wildcard subjectAltName
+            ("wild.test", cert_serial(WILD[0])),    # exact subjectAltName
+            ("a.b.wild.test", main_serial),         # a wildcard covers one label
+            ("named.test", cert_serial(MAIN2[0])),  # hosts = overrides
+        ]
+        ctx = client_context(None)
+        for name, want in cases:
+            s = tls_connect(self.srv.port, ctx, server_name=name)
+            try:
+                self.assertEqual(peer_serial(s), want, name)
+            finally:
+                s.close()
+
+    def test_old_protocols_and_weak_ciphers_refused(self):
+        ctx = client_context(None, max_version=ssl.TLSVersion.TLSv1_1)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.set_ciphers("ALL:@SECLEVEL=0")
+        with self.assertRaises((ssl.SSLError, ConnectionResetError)):
+            tls_connect(self.srv.port, ctx).close()
+        # TLS 1.2 with a cipher outside the intermediate list (no forward secrecy)
+        ctx = client_context(None, max_version=ssl.TLSVersion.TLSv1_2, ciphers="AES128-GCM-SHA256")
+        with self.assertRaises((ssl.SSLError, ConnectionResetError)):
+            tls_connect(self.srv.port, ctx).close()
+        # the client's order decides (no server preference): its first choice
+        ctx = client_context(MAIN[0], max_version=ssl.TLSVersion.TLSv1_2,
+                             ciphers="ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384")
+        for version, cipher in ((ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-GCM-SHA256"),
+                                (ssl.TLSVersion.TLSv1_3, "TLS_AES_256_GCM_SHA384")):
+            if version == ssl.TLSVersion.TLSv1_3:
+                ctx = client_context(MAIN[0], min_version=version, max_version=version)
+            s = tls_connect(self.srv.port, ctx)
+            try:
+                self.assertEqual(s.version(), "TLSv1.2" if version == ssl.TLSVersion.TLSv1_2 else "TLSv1.3")
+                self.assertEqual(s.cipher()[0], cipher)
+            finally:
+                s.close()
+
+    def test_alpn_http11_only_without_h2(self):
+        s = tls_connect(self.srv.port, client_context(MAIN[0], alpn=("h2", "http/1.1")))
+        try:
+            self.assertEqual(s.selected_alpn_protocol(), "http/1.1")
+        finally:
+            s.close()
+
+    def test_plain_http_on_tls_port(self):
+        data = self.srv.raw(b"GET /echo HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        body = b"400 Bad Request: plain HTTP was sent to an HTTPS port; use https://.\n"
+        self.assertTrue(data.startswith(b"HTTP/1.1 400 Bad Request\r\n"), data[:80])
+        self.assertTrue(data.endswith(b"\r\n\r\n" + body), data[-120:])
+        self.assertIn(b"Connection: close\r\n", data)
+
+    def test_garbage_is_closed(self):
+        start = log_count(self.srv)
+        data = self.srv.raw(b"\x00\x01garbage\r\n\r\n")
+        self.assertEqual(data, b"")
+        m, _ = wait_log_from(self.srv, r"not a TLS handshake on a TLS listener \(first byte 0x00\); closing", start)
+        self.assertIsNotNone(m)
+        # a broken handshake record: closed with an alert, nothing else
+        data = self.srv.raw(b"\x16\x03\x01\x00\x05hello" + b"\x00" * 40)
+        self.assertNotIn(b"HTTP/", data)
+        self.assertTrue(data == b"" or data[0] == 0x15, data[:10])
+        self.assertEqual(https_get(self.srv.port, "/echo", self.ctx)[0].status, 200)
+
+    def test_slow_handshake_times_out(self):
+        start = log_count(self.srv)
+        s = self.srv.connect()
+        try:
+            s.sendall(b"\x16\x03\x01\x02\x00\x01")  # a ClientHello that never completes
+            t0 = time.time()
+            s.settimeout(5)
+            self.assertEqual(s.recv(100), b"")
+            elapsed = time.time() - t0
+        finally:
+            s.close()
+        m, _ = wait_log_from(self.srv, r"handshake_timeout: TLS handshake not complete after 700 ms; closing", start)
+        self.assertIsNotNone(m, self.srv.log()[-2000:])
+        self.assertLess(elapsed, 5)
+
+    def test_idle_before_any_byte_gets_handshake_timeout(self):
+        start = log_count(self.srv)
+        s = self.srv.connect()
+        try:
+            s.settimeout(5)
+            self.assertEqual(s.recv(100), b"")
+        finally:
+            s.close()
+        m, _ = wait_log_from(self.srv, r"handshake_timeout: TLS handshake not complete after 700 ms", start)
+        self.assertIsNotNone(m)
+
+    def test_session_resumption_with_tickets(self):
+        ctx = client_context(MAIN[0], max_version=ssl.TLSVersion.TLSv1_3)
+        _, sess, reused = https_get(self.srv.port, "/echo", ctx)
+        self.assertFalse(reused)
+        self.assertIsNotNone(sess)
+        for _ in range(3):
+            r, _, reused = https_get(self.srv.port, "/echo", ctx, session=sess)
+            self.assertEqual(r.status, 200)
+            self.assertTrue(reused)
+        ctx12 = client_context(MAIN[0], max_version=ssl.TLSVersion.TLSv1_2)
+        _, sess, _ = https_get(self.srv.port, "/echo", ctx12)
+        _, _, reused = https_get(self.srv.port, "/echo", ctx12, session=sess)
+        self.assertTrue(reused)
+
+
+class Redirect(unittest.TestCase):
+    def test_https_redirect(self):
+        text = server_ini("[route /echo]\nplugin = echo\n", listen=("127.0.0.1:0 https-redirect=8443",))
+        with Server(text) as srv:
+            r = srv.get("/a/b?c=d", headers={"Host": "Example.com:8080"})
+            self.assertEqual((r.status, r.header("Location")), (301, "https://Example.com:8443/a/b?c=d"))
+            self.assertEqual(r.body, b"This resource is served over HTTPS.\n")
+            r = srv.get("/form", method="POST", body=b"x=1", headers={"Host": "[::1]:80"})
+            self.assertEqual((r.status, r.header("Location")), (308, "https://[::1]:8443/form"))
+            r = srv.get("/", headers={"Host": "evil.test/x"})
+            self.assertEqual(r.status, 400)
+            r = srv.get("/", headers={"Host": ""})
+            self.assertEqual(r.status, 400)
+        text = server_ini("[route /echo]\nplugin = echo\n", listen=("127.0.0.1:0 https-redirect",))
+        with Server(text) as srv:
+            r = srv.get("/x", headers={"Host": "example.com"})
+            self.assertEqual((r.status, r.header("Location")), (301, "https://example.com/x"))
+
+
+class Scheme(unittest.TestCase):
+    def test_plugins_see_https(self):
+        # the proxy plugin passes api->scheme() on as X-Forwarded-Proto to
+        # its upstream, a plain server whose echo shows it
+        with Server(server_ini("[route /echo]\nplugin = echo\n")) as up:
+            routes = "[route /echo]\nplugin = proxy\nupstream = 127.0.0.1:%d\n" % up.port
+            with Server(ini(routes=routes, listen=("127.0.0.1:0 tls",))) as srv:
+                r, _, _ = https_get(srv.port, "/echo", client_context(MAIN[0]))
+                self.assertEqual(r.status, 200, r.body)
+                self.assertIn(b"X-Forwarded-Proto: https\n", r.body)
+            with Server(ini(routes=routes, listen=("127.0.0.1:0",))) as srv:
+                r = srv.get("/echo")
+                self.assertIn(b"X-Forwarded-Proto: http\n", r.body)
+
+
+class Config(unittest.TestCase):
+    def start_fails(self, text, pattern):
+        srv = Server(text, expect_ready=False)
+        try:
+            self.assertNotEqual(srv.proc.wait(30), 0)
+            self.assertRegex(srv.log(), pattern)
+        finally:
+            srv.stop()
+
+    def test_tls_listener_needs_tls_section(self):
+        self.start_fails(server_ini("", listen=("127.0.0.1:0 tls",)),
+                         r"server\.ini:2: a tls listener needs a \[tls\] section with certificate and key")
+
+    def test_mismatched_key_refused(self):
+        text = ini("[tls]\ncertificate = %s\nkey = %s\n" % (MAIN[0], OTHER[1]))
+        self.start_fails(text, r"server\.ini:\d+: .*other\.key: the key does not match the certificate .*main\.pem")
+
+    def test_expired_and_future_certificates_refused(self):
+        old = make_cert(CERTS, "expired", start="20200101000000Z", end="20200201000000Z")
+        self.start_fails(ini(tls_section(old)), r"expired\.pem: the certificate expired on 2020-02-01 00:00:00 UTC")
+        future = make_cert(CERTS, "future", start="20991201000000Z", end="20991231000000Z")
+        self.start_fails(ini(tls_section(future)), r"future\.pem: the certificate is not valid before")
+
+    def test_expiry_soon_warns(self):
+        soon = make_cert(CERTS, "soon", days=5)
+        with Server(ini(tls_section(soon))) as srv:
+            self.assertIsNotNone(srv.wait_log(r"\[warn\].*tls: certificate default \(.*soon\.pem, /CN=localhost\) "
+                                              r"expires in [45] days, on "))
+
+    def test_bad_keys_and_files(self):
+        self.start_fails(ini(tls_section(extra="protocols = SSLv3\n")),
+                         r"server\.ini:\d+: protocols: expected TLSv1\.2 and/or TLSv1\.3")
+        self.start_fails(ini(tls_section(extra="ciphers = NOPE-NOTHING\n")), r"tls: ciphers: ")
+        self.start_fails(ini("[tls]\ncertificate = %s\nkey = /nonexistent/k.pem\n" % MAIN[0]),
+                         r"/nonexistent/k\.pem: No such file or directory")
+        with open(os.path.join(CERTS, "enc.key"), "w") as f:
+            f.write(subprocess.run(["openssl", "pkey", "-in", MAIN[1], "-aes256", "-passout", "pass:x"],
+                                   capture_output=True, text=True, check=True).stdout)
+        self.start_fails(ini("[tls]\ncertificate = %s\nkey = %s\n" % (MAIN[0], os.path.join(CERTS, "enc.key"))),
+                         r"enc\.key: no PEM private key could be read \(an encrypted key is not supported\)")
+        self.start_fails(ini(tls_section() + "[certificate x]\ncertificate = %s\n" % OTHER[0]),
+                         r"\[certificate x\] needs both certificate = and key =")
+        self.start_fails(server_ini("", listen=("unix:/tmp/x.sock tls",)), r"\"tls\" is for TCP listeners")
+
+    def test_check_mode_reports(self):
+        path = os.path.join(CERTS, "check.ini")
+        with open(path, "w") as f:
+            f.write(ini())
+        out = subprocess.run([BINARY, "-t", "-c", path], capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertRegex(out.stderr, r"tls: certificate default \(.*main\.pem, /CN=localhost\) expires on 20\d\d-")
+        with open(path, "w") as f:
+            f.write(ini("[tls]\ncertificate = %s\nkey = %s\n" % (MAIN[0], OTHER[1])))
+        out = subprocess.run([BINARY, "-t", "-c", path], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("the key does not match the certificate", out.stderr)
+
+
+class Reload(unittest.TestCase):
+    def test_new_certificate_on_reload_and_bad_one_refused(self):
+        folder = tempfile.mkdtemp(prefix="phtls-reload-", dir=CERTS)
+        cert, key = os.path.join(folder, "c.pem"), os.path.join(folder, "c.key")
+        shutil.copy(MAIN[0], cert)
+        shutil.copy(MAIN[1], key)
+        text = ini("[tls]\ncertificate = %s\nkey = %s\n" % (cert, key))
+        ctx = client_context(None)
+        with Server(text) as srv:
+            old = tls_connect(srv.port, ctx)  # open across the reload
+            self.assertEqual(peer_serial(old), cert_serial(MAIN[0]))
+            # a renewed certificate (an ACME client replacing the files)
+            shutil.copy(MAIN2[0], cert)
+            shutil.copy(MAIN2[1], key)
+            m = srv.reload(text, r"generation 2 serving|reload failed")
+            self.assertIn("serving", m.group(0))
+            s = tls_connect(srv.port, ctx)
+            self.assertEqual(peer_serial(s), cert_serial(MAIN2[0]))
+            s.close()
+            # the connection opened before still works, on its old session
+            old.sendall(b"GET /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            self.assertEqual(parse_responses(recv_all(old))[0].status, 200)
+            old.close()
+            # a key that does not match: the reload fails and changes nothing
+            shutil.copy(OTHER[1], key)
+            m = srv.reload(text, r"generation 3 serving|reload failed")
+            self.assertIn("reload failed", m.group(0))
+            self.assertRegex(srv.log(), r"reload failed, generation 2 keeps serving: .*c\.key: the key does not "
+                                        r"match the certificate")
+            s = tls_connect(srv.port, ctx)
+            self.assertEqual(peer_serial(s), cert_serial(MAIN2[0]))
+            s.close()
+
+    def test_reload_under_load_loses_nothing(self):
+        folder = tempfile.mkdtemp(prefix="phtls-load-", dir=CERTS)
+        cert, key = os.path.join(folder, "c.pem"), os.path.join(folder, "c.key")
+        shutil.copy(MAIN[0], cert)
+        shutil.copy(MAIN[1], key)
+        text = ini("[tls]\ncertificate = %s\nkey = %s\n" % (cert, key), threads=2)
+        errors, done = [], [0]
+        stop = threading.Event()
+        ctx = client_context(None)
+
+        def client(keepalive):
+            while not stop.is_set() and done[0] < 20000:
+                try:
+                    if keepalive:
+                        s = tls_connect(srv.port, ctx)
+                        try:
+                            for i in range(20):
+                                s.sendall(b"GET /echo HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                                buf = b""
+                                while b"\r\n\r\n" not in buf or len(parse_responses(buf)) < 1:
+                                    b = s.recv(65536)
+                                    if not b:
+                                        raise AssertionError("closed mid keep-alive")
+                                    buf += b
+                                if parse_responses(buf)[0].status != 200:
+                                    raise AssertionError(buf[:100])
+                                done[0] += 1
+                        finally:
+                            s.close()
+                    else:
+                        r, _, _ = https_get(srv.port, "/echo", ctx)
+                        if r.status != 200:
+                            raise AssertionError(r.status)
+                        done[0] += 1
+                except Exception as e:  # noqa: BLE001 - every failure counts
+                    errors.append(repr(e))
+
+        with Server(text) as srv:
+            threads = [threading.Thread(target=client, args=(k,)) for k in (True, False, True, False)]
+            for t in threads:
+                t.start()
+            for gen, src in ((2, MAIN2), (3, MAIN), (4, MAIN2)):
+                shutil.copy(src[0], cert)
+                shutil.copy(src[1], key)
+                before = done[0]
+                m = srv.reload(text, r"generation %d serving|reload failed" % gen, timeout=30)
+                self.assertIsNotNone(m)
+                self.assertIn("serving", m.group(0))
+                deadline = time.time() + 30
+                while done[0] < before + 50 and time.time() < deadline and not errors:
+                    time.sleep(0.01)
+            stop.set()
+            for t in threads:
+                t.join(60)
+        self.assertEqual(errors, [])
+        self.assertGreater(done[0], 150)
+
+
+class Tickets(unittest.TestCase):
+    def test_resumption_across_worker_processes(self):
+        text = ini(server_extra="processes = 2\nlog_level = debug")
+        ctx = client_context(MAIN[0])
+        with Server(text) as srv:
+            _, sess, _ = https_get(srv.port, "/echo", ctx)
+            resumed = 0
+            for _ in range(30):
+                _, _, reused = https_get(srv.port, "/echo", ctx, session=sess)
+                resumed += reused
+            self.assertEqual(resumed, 30)
+            pids = set(re.findall(r"\] (\d+): \S+: TLSv1\.3 resumed", srv.log()))
+            self.assertGreaterEqual(len(pids), 2, "all resumptions were served by one process: %s" % pids)
+
+    def test_shared_ticket_key_file_and_tickets_off(self):
+        keyfile = os.path.join(CERTS, "ticket.key")
+        with open(keyfile, "wb") as f:
+            f.write(os.urandom(48))
+        ctx = client_context(MAIN[0])
+        with Server(ini(tls_section(extra="ticket_key_file = %s\n" % keyfile))) as a, \
+                Server(ini(tls_section(extra="ticket_key_file = %s\n" % keyfile))) as b, \
+                Server(ini()) as c:
+            _, sess, _ = https_get(a.port, "/echo", ctx)
+            self.assertTrue(https_get(b.port, "/echo", ctx, session=sess)[2])   # same key file
+            self.assertFalse(https_get(c.port, "/echo", ctx, session=sess)[2])  # its own secret
+        with open(keyfile, "wb") as f:
+            f.write(b"short")
+        srv = Server(ini(tls_section(extra="ticket_key_file = %s\n" % keyfile)), expect_ready=False)
+        try:
+            self.assertNotEqual(srv.proc.wait(30), 0)
+            self.assertIn("a ticket key file holds 32 to 1024 bytes", srv.log())
+        finally:
+            srv.stop()
+        with Server(ini(tls_section(extra="session_tickets = no\n"))) as srv:
+            _, sess, _ = https_get(srv.port, "/echo", ctx)
+            self.assertFalse(https_get(srv.port, "/echo", ctx, session=sess)[2])
+        with Server(ini(tls_section(extra="session_tickets = no\nsession_cache = 1000\n"))) as srv:
+            ctx12 = client_context(MAIN[0], max_version=ssl.TLSVersion.TLSv1_2)
+            _, sess, _ = https_get(srv.port, "/echo", ctx12)
+            self.assertTrue(https_get(srv.port, "/echo", ctx12, session=sess)[2])
+
+
+if __name__ == "__main__":
+    main()
