@@ -33,6 +33,7 @@ static void defaults(cfg_tls_t *t)
     t->max_version = TLS1_3_VERSION;
     t->handshake_timeout = 10000;
     t->tickets = 1;
+    t->prefer_server_ciphers = 1;
     t->ticket_rotation = 12 * 3600 * 1000ull;
 }
 

@@ -360,7 +360,7 @@ static SSL_CTX *new_ctx(const cfg_tls_t *ct, char *err, size_t errlen)
     }
     uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_KTLS;
     if (ct->prefer_server_ciphers)
-        opts |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+        opts |= SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA;
     if (!ct->tickets)
         opts |= SSL_OP_NO_TICKET;
     SSL_CTX_set_options(ctx, opts);

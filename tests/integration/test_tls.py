@@ -125,17 +125,19 @@ class Basics(unittest.TestCase):
         ctx = client_context(None, max_version=ssl.TLSVersion.TLSv1_2, ciphers="AES128-GCM-SHA256")
         with self.assertRaises((ssl.SSLError, ConnectionResetError)):
             tls_connect(self.srv.port, ctx).close()
-        # the client's order decides (no server preference): its first choice
-        ctx = client_context(MAIN[0], max_version=ssl.TLSVersion.TLSv1_2,
-                             ciphers="ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384")
-        for version, cipher in ((ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-GCM-SHA256"),
-                                (ssl.TLSVersion.TLSv1_3, "TLS_AES_256_GCM_SHA384")):
-            if version == ssl.TLSVersion.TLSv1_3:
-                ctx = client_context(MAIN[0], min_version=version, max_version=version)
+        # the server's order decides (the client lists AES-256 first) ...
+        ctx12 = client_context(MAIN[0], max_version=ssl.TLSVersion.TLSv1_2,
+                               ciphers="ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256")
+        ctx13 = client_context(MAIN[0], min_version=ssl.TLSVersion.TLSv1_3)
+        # ... unless the client puts ChaCha20 first (no AES instructions)
+        ctxcc = client_context(MAIN[0], max_version=ssl.TLSVersion.TLSv1_2,
+                               ciphers="ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256")
+        for ctx, version, cipher in ((ctx12, "TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256"),
+                                     (ctx13, "TLSv1.3", "TLS_AES_128_GCM_SHA256"),
+                                     (ctxcc, "TLSv1.2", "ECDHE-ECDSA-CHACHA20-POLY1305")):
             s = tls_connect(self.srv.port, ctx)
             try:
-                self.assertEqual(s.version(), "TLSv1.2" if version == ssl.TLSVersion.TLSv1_2 else "TLSv1.3")
-                self.assertEqual(s.cipher()[0], cipher)
+                self.assertEqual((s.version(), s.cipher()[0]), (version, cipher))
             finally:
                 s.close()
 

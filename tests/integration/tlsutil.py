@@ -119,3 +119,31 @@ def https_get(port, path, ctx, server_name="localhost", headers=None, method="GE
         return resps[0], s.session, s.session_reused
     finally:
         s.close()
+
+
+def make_ca_and_leaf(folder, host="localhost"):
+    """A certificate authority and a leaf for host it signs, the leaf with
+    an OCSP responder and a CRL address (never fetched): what a public
+    certificate carries. Returns (ca.pem, leaf.pem, leaf.key)."""
+    ca, cakey = os.path.join(folder, "ca.pem"), os.path.join(folder, "ca.key")
+    leaf, key = os.path.join(folder, "leaf.pem"), os.path.join(folder, "leaf.key")
+    csr, ext = os.path.join(folder, "leaf.csr"), os.path.join(folder, "leaf.ext")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    run = dict(check=True, capture_output=True, timeout=60)
+    subprocess.run(["openssl", "req", "-x509", "-nodes", "-keyout", cakey, "-out", ca, "-days", "60", "-subj",
+                    "/CN=plughttpd test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"] + ec, **run)
+    subprocess.run(["openssl", "req", "-new", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=" + host] + ec,
+                   **run)
+    with open(ext, "w") as f:
+        f.write("subjectAltName = DNS:%s\n" % host)
+        f.write("basicConstraints = critical,CA:FALSE\n")
+        f.write("keyUsage = critical,digitalSignature\n")
+        f.write("extendedKeyUsage = serverAuth\n")
+        f.write("authorityInfoAccess = OCSP;URI:http://127.0.0.1:9/ocsp\n")
+        f.write("crlDistributionPoints = URI:http://127.0.0.1:9/ca.crl\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey, "-CAcreateserial",
+                    "-days", "30", "-sha256", "-extfile", ext, "-out", leaf], **run)
+    with open(leaf, "a") as f, open(ca) as c:
+        f.write(c.read())  # the chain as served: leaf, then its issuer
+    return ca, leaf, key
