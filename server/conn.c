@@ -284,7 +284,7 @@ int conn_io_watch(conn_t *c, unsigned mask)
     if (mask & EV_READ) {
         if (tls_pending(c->tls))
             ev_timer_set_exact(c->w->loop, &c->kick, 0);
-        else if (tls_want(c->tls) == EV_WRITE)
+        else if (tls_read_want(c->tls) == EV_WRITE)
             mask |= EV_WRITE;
     }
     return ev_io_set(c->w->loop, &c->io, mask);
@@ -1473,7 +1473,8 @@ static void on_io(ev_loop_t *loop, ev_io_t *io, unsigned events)
             if (c->state == ST_CLOSED)
                 return;
         }
-        if (events & EV_READ)
+        /* a TLS read that waits for the socket to be writable */
+        if ((events & EV_READ) || (c->tls && (events & EV_WRITE) && tls_read_want(c->tls) == EV_WRITE))
             read_input(c);
     }
 }

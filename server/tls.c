@@ -54,7 +54,8 @@ struct tls_ctx {
 struct tls_conn {
     SSL *ssl;
     tls_ctx_t *t;
-    unsigned want;
+    unsigned want;       /* what the last call that waited waits for */
+    unsigned read_want;  /* the same for the last read: 0 once one succeeds */
     unsigned allow_h2 : 1;
     unsigned done : 1;   /* handshake completed */
     unsigned broken : 1; /* a fatal error: no close_notify */
@@ -628,6 +629,7 @@ int tls_handshake(tls_conn_t *c, const char **why)
 }
 
 unsigned tls_want(const tls_conn_t *c) { return c->want; }
+unsigned tls_read_want(const tls_conn_t *c) { return c->read_want; }
 
 ssize_t tls_read(tls_conn_t *c, void *buf, size_t cap)
 {
@@ -635,9 +637,13 @@ ssize_t tls_read(tls_conn_t *c, void *buf, size_t cap)
     ERR_clear_error();
     errno = 0;
     int r = SSL_read_ex(c->ssl, buf, cap, &n);
-    if (r == 1)
+    if (r == 1) {
+        c->read_want = 0;
         return (ssize_t)n;
-    return failed(c, r, 1);
+    }
+    ssize_t rc = failed(c, r, 1);
+    c->read_want = rc < 0 && errno == EAGAIN ? c->want : 0;
+    return rc;
 }
 
 ssize_t tls_write(tls_conn_t *c, const void *buf, size_t len)

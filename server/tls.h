@@ -54,6 +54,10 @@ int tls_handshake(tls_conn_t *c, const char **why);
 /* The events the last call that returned EAGAIN (or 0) waits for:
  * EV_READ, EV_WRITE or both (ev.h's values). */
 unsigned tls_want(const tls_conn_t *c);
+/* What the last tls_read() that returned EAGAIN waits for (a read can need
+ * the socket writable, e.g. to answer a key update); 0 after a read that
+ * returned data. */
+unsigned tls_read_want(const tls_conn_t *c);
 
 /* Like recv() and send() on the plaintext: > 0 bytes, 0 at the end of the
  * stream (close_notify or the peer's close), or -1 with errno: EAGAIN
