@@ -3,23 +3,33 @@
 session resumption, hostile handshakes, plain HTTP on a TLS port, redirects
 to HTTPS, HSTS, and certificate checks at start, -t and reload."""
 
+import fcntl
 import os
 import re
 import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
+import termios
 import tempfile
 import threading
 import time
 import unittest
 
-from harness import (BINARY, IO_TIMEOUT, PLUGIN_DIR, Server, log_count, main, parse_responses, recv_all,
-                     server_ini, wait_log_from)
+from harness import (BINARY, Server, log_count, main, parse_responses, recv_all, server_ini, settle,
+                     wait_log_from)
 from tlsutil import (cert_serial, client_context, https_get, make_cert, peer_serial, tls_connect)
 
 CERTS = tempfile.mkdtemp(prefix="phtls-")
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tearDownModule():
@@ -64,6 +74,38 @@ class Basics(unittest.TestCase):
         r, _, _ = https_get(self.srv.port, "/echo", self.ctx, method="POST", body=b"x" * 100000)
         self.assertEqual(r.status, 200)
         self.assertIn(b"Content-Length: 100000\n", r.body)
+
+    def test_idle_after_a_blocked_write_costs_no_cpu(self):
+        # a 2 MB answer to a client that does not read at first: the
+        # server's writes wait for the socket; afterwards the connection
+        # idles in keep-alive and must not be woken for writability
+        folder = tempfile.mkdtemp(prefix="phtls-big-", dir=CERTS)
+        with open(os.path.join(folder, "big.bin"), "wb") as f:
+            f.write(os.urandom(2 << 20))
+        routes = "[route /files]\nplugin = static\nroot = %s\n" % folder
+        with Server(ini(routes=routes, server_extra="send_buffer = 32k")) as srv:
+            s = tls_connect(srv.port, client_context(MAIN[0]))
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.sendall(b"GET /files/big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                # the client's small receive buffer fills: the flow stopped
+                unread = lambda: struct.unpack("i", fcntl.ioctl(s.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+                self.assertGreaterEqual(settle(unread, lambda n: n >= 4000), 4000)
+                got = b""
+                while len(got) < (2 << 20):
+                    b = s.recv(1 << 20)
+                    self.assertTrue(b)
+                    got += b
+                    if b"\r\n\r\n" in got:
+                        head, _, rest = got.partition(b"\r\n\r\n")
+                        if len(rest) >= (2 << 20):
+                            break
+                before = cpu_seconds(srv.proc.pid)
+                time.sleep(1.0)  # idle keep-alive
+                spent = cpu_seconds(srv.proc.pid) - before
+            finally:
+                s.close()
+        self.assertLess(spent, 0.2, "the server used %.2f s of CPU in 1 s of idle keep-alive" % spent)
 
     def test_hsts_only_over_tls(self):
         r, _, _ = https_get(self.srv.port, "/echo", self.ctx)
