@@ -22,6 +22,11 @@
  *            bits 2-4  write size class, bits 5-7 read size class (below)
  *   byte 1   bits 0-1  peer address the connection claims: unix, 127.0.0.1,
  *                      ::1 (access-log and echo formatting)
+ *            bits 2-3  both set: the connection is accepted on a TLS
+ *                      listener and the client does a real TLS handshake
+ *                      (OpenSSL, a certificate made at start-up) before
+ *                      sending the bytes as application data; ending 1 then
+ *                      sends close_notify before the half-close
  *   bytes 2-3          seed of the generator that picks each write's and
  *                      read's size within its class
  *   the rest           the bytes the client sends
@@ -61,6 +66,12 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "blocking.h"
 #include "config.h"
@@ -107,6 +118,9 @@ typedef struct session {
     unsigned steps, writes;
     unsigned kicks;     /* iterations since the client closed */
     ev_io_t io;
+    SSL *ssl;           /* TLS sessions: the client's end */
+    int handshaken;
+    size_t retry;       /* an SSL_write to repeat with this length, or 0 */
 } session_t;
 
 static worker_t worker;
@@ -117,6 +131,7 @@ static ev_io_t kick_io;
 static ev_timer_t poll_timer; /* re-arms the kick while the server takes its time */
 static session_t *cur;
 static int dump; /* FUZZ_CONN_DUMP set: what the client receives goes to stderr */
+static SSL_CTX *client_ctx;
 
 /* --- set-up ----------------------------------------------------------------- */
 
@@ -189,6 +204,40 @@ static void exe_dir(char *out, size_t size)
         *slash = '\0';
 }
 
+/* A self-signed ECDSA certificate for the TLS listener. */
+static void make_certificate(void)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    if (key == NULL || x == NULL)
+        die("certificate");
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -86400);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (const unsigned char *)"localhost",
+                               -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    X509_set_pubkey(x, key);
+    if (X509_sign(x, key, EVP_sha256()) == 0)
+        die("X509_sign");
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/cert.pem", tmpdir);
+    FILE *f = fopen(path, "w");
+    if (f == NULL || PEM_write_X509(f, x) != 1 || fclose(f) != 0)
+        die(path);
+    snprintf(path, sizeof path, "%s/key.pem", tmpdir);
+    f = fopen(path, "w");
+    if (f == NULL || PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) != 1 || fclose(f) != 0)
+        die(path);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    client_ctx = SSL_CTX_new(TLS_client_method());
+    if (client_ctx == NULL)
+        die("SSL_CTX_new");
+    SSL_CTX_set_mode(client_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+}
+
 static void make_config(void)
 {
     char plugins[PATH_MAX - 32], ini[8192];
@@ -196,6 +245,7 @@ static void make_config(void)
     snprintf(ini, sizeof ini,
              "[server]\n"
              "listen = unix:%s/listen.sock\n"
+             "listen = 127.0.0.1:0 tls\n"
              "threads = 1\n"
              "plugin_dir = %s/conn-plugins\n"
              "access_log = /dev/null\n"
@@ -276,7 +326,11 @@ static void make_config(void)
              "\n[route /spill]\n"
              "plugin = echo\n"
              "max_body_bytes = 32k\n"
-             "body_spill = 1k\n",
+             "body_spill = 1k\n"
+             "\n[tls]\n"
+             "certificate = cert.pem\n"
+             "key = key.pem\n"
+             "handshake_timeout = 30ms\n",
              tmpdir, plugins);
     put_text("server.ini", ini);
 }
@@ -336,6 +390,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         die("mkdtemp");
     atexit(remove_tmpdir);
     make_site();
+    make_certificate();
     make_config();
 
     char path[PATH_MAX], err[1024];
@@ -419,11 +474,36 @@ static void step(session_t *s)
     REQUIRE(s->steps < MAX_STEPS, "the server neither finished nor closed the connection");
 }
 
+/* A TLS client call's outcome as recv()/send() would say it. */
+static ssize_t tls_result(session_t *s, int ok, size_t n)
+{
+    if (ok == 1)
+        return (ssize_t)n;
+    int e = SSL_get_error(s->ssl, ok);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    errno = ECONNRESET;
+    return -1;
+}
+
+static ssize_t client_recv(session_t *s, char *buf, size_t want)
+{
+    if (s->ssl == NULL)
+        return recv(s->fd, buf, want, 0);
+    size_t n = 0;
+    return tls_result(s, SSL_read_ex(s->ssl, buf, want, &n), n);
+}
+
 static void client_read(ev_loop_t *loop, session_t *s)
 {
     char buf[65536];
     size_t want = s->steps > SMALL_READS ? sizeof buf : pick(s, s->rclass, sizeof buf);
-    ssize_t n = recv(s->fd, buf, want, 0);
+    ssize_t n = client_recv(s, buf, want);
     if (n > 0 && dump)
         fwrite(buf, 1, (size_t)n, stderr);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
@@ -437,7 +517,16 @@ static void client_write(session_t *s)
     size_t floor = s->len / MAX_WRITES + 1;
     if (n < floor)
         n = floor < left ? floor : left;
-    ssize_t k = send(s->fd, s->in + s->off, n, MSG_NOSIGNAL);
+    ssize_t k;
+    if (s->ssl) {
+        size_t done = 0;
+        if (s->retry) /* OpenSSL wants a repeated write to be the same */
+            n = s->retry;
+        k = tls_result(s, SSL_write_ex(s->ssl, s->in + s->off, n, &done), done);
+        s->retry = k < 0 && errno == EAGAIN ? n : 0;
+    } else {
+        k = send(s->fd, s->in + s->off, n, MSG_NOSIGNAL);
+    }
     if (k > 0) {
         s->off += (size_t)k;
         s->writes++;
@@ -451,6 +540,11 @@ static void client_end(ev_loop_t *loop, session_t *s)
     s->ended = 1;
     switch (s->end) {
     case END_HALF_CLOSE:
+        if (s->ssl)
+            (void)SSL_shutdown(s->ssl); /* close_notify first */
+        ERR_clear_error();
+        shutdown(s->fd, SHUT_WR);
+        break;
     case END_HALF_CLOSE2:
         shutdown(s->fd, SHUT_WR);
         break;
@@ -466,6 +560,22 @@ static void on_client(ev_loop_t *loop, ev_io_t *io, unsigned events)
 {
     session_t *s = io->data;
     step(s);
+    if (s->ssl && !s->handshaken) {
+        int r = SSL_do_handshake(s->ssl);
+        if (r == 1) {
+            s->handshaken = 1;
+        } else {
+            int e = SSL_get_error(s->ssl, r);
+            ERR_clear_error();
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                client_close(loop, s); /* the server refused or closed */
+                return;
+            }
+            if (ev_io_set(loop, &s->io, e == SSL_ERROR_WANT_READ ? EV_READ : EV_READ | EV_WRITE) < 0)
+                die("epoll_ctl");
+            return;
+        }
+    }
     if (events & EV_READ)
         client_read(loop, s);
     if (s->fd >= 0 && (events & EV_WRITE) && s->off < s->len)
@@ -549,7 +659,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cur = &s;
     struct sockaddr_storage ss;
     socklen_t sslen = peer_addr(data[1] & 3, &ss);
-    if (worker_adopt(&worker, sv[0], (struct sockaddr *)&ss, sslen, NULL) < 0)
+    const cfg_listen_t *cl = NULL;
+    if ((data[1] & 0x0c) == 0x0c) {
+        cl = &worker.gen->cfg->listens[1];
+        s.ssl = SSL_new(client_ctx);
+        if (s.ssl == NULL || SSL_set_fd(s.ssl, s.fd) != 1)
+            die("SSL_new");
+        SSL_set_connect_state(s.ssl);
+    }
+    if (worker_adopt(&worker, sv[0], (struct sockaddr *)&ss, sslen, cl) < 0)
         die("worker_adopt");
     ev_io_init(&s.io, s.fd, on_client, &s);
     if (ev_io_start(worker.loop, &s.io, EV_READ | EV_WRITE, 0) < 0)
@@ -563,6 +681,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         open_fds(1);
         REQUIRE(0, "a descriptor leaked");
     }
+    SSL_free(s.ssl);
     cur = NULL;
     return 0;
 }
