@@ -417,6 +417,14 @@ static int listen_option(load_state_t *st, cfg_listen_t *l, const char *opt)
         l->https_redirect = (int)port;
         return 0;
     }
+    if (strcmp(opt, "h2c") == 0) {
+        l->h2c = 1;
+        return 0;
+    }
+    if (strcmp(opt, "h2c") == 0) {
+        l->h2c = 1;
+        return 0;
+    }
     if (l->addr.ss_family != AF_UNIX) {
         fail(st, line, "listen: \"%s\": options are for unix sockets only", opt);
         return -1;
@@ -515,6 +523,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
         {"max_keepalive_requests", &cfg->max_keepalive_requests, 0, 4000000000u},
         {"blocking_threads", &cfg->blocking_threads, 1, 1024},
         {"blocking_queue", &cfg->blocking_queue, 1, 1000000},
+        {"http2_max_streams", &cfg->http2_max_streams, 1, 1000},
     };
     for (size_t i = 0; i < sizeof uints / sizeof uints[0]; i++) {
         if (strcmp(name, uints[i].name) == 0) {
@@ -552,6 +561,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
         {"max_body_bytes", &cfg->max_body_bytes, 0, SIZE_MAX},
         {"send_buffer", &cfg->send_buffer, 0, 1u << 30}, /* SO_SNDBUF takes an int */
         {"body_min_rate", &cfg->body_min_rate, 0, 1u << 30},
+        {"http2_window", &cfg->http2_window, 16384, 0x7fffffff}, /* RFC 9113 6.9.2 */
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         if (strcmp(name, sizes[i].name) == 0) {
@@ -714,6 +724,8 @@ static void set_defaults(cfg_t *cfg)
     cfg->header_timeout = 60000;
     cfg->body_timeout = 60000;
     cfg->keepalive_timeout = 75000;
+    cfg->http2_max_streams = 100;
+    cfg->http2_window = 256 * 1024;
     cfg->send_timeout = 60000;
     cfg->shutdown_timeout = 30000;
     cfg->handler_timeout = 60000;

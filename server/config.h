@@ -32,6 +32,9 @@ typedef struct cfg_listen {
      * with a redirect to https://HOST[:PORT]/target; 0 = off, else PORT. */
     int tls;
     int https_redirect;
+    /* "h2c": HTTP/2 with prior knowledge (RFC 9113 section 3.3) besides
+     * HTTP/1.1, for a listener behind a proxy that speaks it */
+    int h2c;
 } cfg_listen_t;
 
 /* A certificate chain and its key: [tls]'s own (the default) or a
@@ -60,6 +63,7 @@ typedef struct cfg_tls {
     uint64_t ticket_rotation;    /* ms */
     unsigned session_cache;      /* sessions kept per process; 0 = off */
     char *hsts;           /* Strict-Transport-Security value; NULL = none */
+    int http2;            /* offer h2 by ALPN */
 } cfg_tls_t;
 
 typedef struct cfg_kv {
@@ -132,6 +136,11 @@ typedef struct cfg {
     size_t send_buffer; /* SO_SNDBUF of each connection; 0: the kernel's autotuning */
     unsigned max_connections;
     unsigned max_keepalive_requests;
+    /* HTTP/2: streams a client may have open at once, and each stream's
+     * receive window (the request body bytes it may send ahead of the
+     * plugin reading them: a paused body holds at most this much) */
+    unsigned http2_max_streams;
+    size_t http2_window;
     int defer_accept;   /* seconds of TCP_DEFER_ACCEPT, 0 = off */
 
     cfg_route_t *routes;

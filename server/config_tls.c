@@ -34,6 +34,7 @@ static void defaults(cfg_tls_t *t)
     t->handshake_timeout = 10000;
     t->tickets = 1;
     t->prefer_server_ciphers = 1;
+    t->http2 = 1;
     t->ticket_rotation = 12 * 3600 * 1000ull;
 }
 
@@ -206,8 +207,9 @@ int cfg_tls_key(cfg_tls_t *t, int cert, const char *dir, const char *name, const
     }
     if (strcmp(name, "groups") == 0)
         return set_once(&t->groups, value, name, why, whylen);
-    if (strcmp(name, "prefer_server_ciphers") == 0 || strcmp(name, "session_tickets") == 0) {
-        int *dst = name[0] == 'p' ? &t->prefer_server_ciphers : &t->tickets;
+    if (strcmp(name, "prefer_server_ciphers") == 0 || strcmp(name, "session_tickets") == 0 ||
+        strcmp(name, "http2") == 0) {
+        int *dst = name[0] == 'p' ? &t->prefer_server_ciphers : name[0] == 's' ? &t->tickets : &t->http2;
         if (cfg_parse_bool(value, dst) < 0) {
             snprintf(why, whylen, "%s: expected yes or no", name);
             return -1;

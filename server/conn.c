@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "exchange.h"
 #include "gen.h"
+#include "h2.h"
 #include "httpdate.h"
 #include "listener.h"
 #include "log.h"
@@ -45,6 +46,7 @@ enum state {
     ST_SENDING,  /* waiting for the socket to take more queued output */
     ST_WAITING,  /* a streamed response waits for its producer's wake-up */
     ST_LINGER,   /* half-closed over unread input, discarding it (finish) */
+    ST_H2,       /* HTTP/2 (h2.c has the connection's framing and timers) */
     ST_UPGRADED, /* api->upgrade() took the socket: no HTTP, no timers; the
                     handler's return ends the request and closes c */
     ST_CLOSED,
@@ -89,6 +91,8 @@ struct conn {
     unsigned tls_listener : 1; /* accepted on a "tls" listener */
     unsigned tls_plain : 1;  /* ... but the client spoke plain HTTP */
     int https_redirect;      /* the listener's https-redirect port, or 0 */
+    unsigned h2c : 1;        /* the listener takes HTTP/2 prior knowledge */
+    h2_t *h2;                /* ST_H2 */
 
     char peer[56];
     char local[56];          /* filled when first asked for */
@@ -134,6 +138,7 @@ static const gen_t *cur_gen(const conn_t *c) { return c->w->gen; }
 static const cfg_t *cur_cfg(const conn_t *c) { return c->w->gen->cfg; }
 
 static void on_kick(ev_loop_t *loop, ev_timer_t *t);
+static void start_h2(conn_t *c, const char *in, size_t inlen);
 
 conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen, const cfg_listen_t *cl)
 {
@@ -157,6 +162,7 @@ conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t pee
         return c;
     }
     c->https_redirect = cl ? cl->https_redirect : 0;
+    c->h2c = cl && cl->h2c;
     /* A client that never sends a byte gets the header timeout, counted
      * from accept: the keep-alive timeout is for clients already served. */
     ev_timer_set(w->loop, &c->timer, cur_cfg(c)->header_timeout);
@@ -180,7 +186,7 @@ static int tls_first_bytes(conn_t *c)
         return -1;
     }
     if (b == 0x16) {
-        c->tls = tls_conn_new(cur_gen(c)->tls, c->io.fd, 0);
+        c->tls = tls_conn_new(cur_gen(c)->tls, c->io.fd, cur_cfg(c)->tls.http2);
         if (c->tls == NULL) {
             close_conn(c);
             return -1;
@@ -221,6 +227,11 @@ static void tls_step(conn_t *c)
     }
     log_debug("%s: %s%s, ALPN %s", c->peer, tls_version(c->tls), tls_resumed(c->tls) ? " resumed" : "",
               tls_alpn(c->tls) ? tls_alpn(c->tls) : "-");
+    const char *alpn = tls_alpn(c->tls);
+    if (alpn && strcmp(alpn, "h2") == 0) {
+        start_h2(c, NULL, 0);
+        return;
+    }
     c->state = ST_IDLE;
     set_timer(c, cur_cfg(c)->header_timeout);
     if (tls_pending(c->tls)) {
@@ -825,9 +836,8 @@ static const char *h1_peer(const ph_request_t *req)
     return c->peer;
 }
 
-static const char *h1_local(const ph_request_t *req)
+const char *conn_local(conn_t *c)
 {
-    conn_t *c = req->carrier;
     if (c->local[0] == '\0') {
         struct sockaddr_storage ss = {0};
         socklen_t len = sizeof ss;
@@ -840,6 +850,8 @@ static const char *h1_local(const ph_request_t *req)
     }
     return c->local;
 }
+
+static const char *h1_local(const ph_request_t *req) { return conn_local(req->carrier); }
 
 /* "101 Switching Protocols" with req's headers, into c->out. */
 static int queue_switching(conn_t *c, const ph_request_t *req)
@@ -900,10 +912,39 @@ static int h1_upgrade(ph_request_t *req, int *fd, char **out, size_t *outlen, ch
     return 0;
 }
 
-static int h1_secure(const ph_request_t *req)
+int conn_secure(const conn_t *c) { return c->tls != NULL; }
+static int h1_secure(const ph_request_t *req) { return conn_secure(req->carrier); }
+struct worker *conn_worker(const conn_t *c) { return c->w; }
+void conn_close(conn_t *c) { close_conn(c); }
+
+/* From here on c speaks HTTP/2; in[0..inlen) are its first bytes. */
+static void start_h2(conn_t *c, const char *in, size_t inlen)
 {
-    const conn_t *c = req->carrier;
-    return c->tls != NULL;
+    ev_timer_stop(c->w->loop, &c->timer);
+    c->state = ST_H2;
+    c->h2 = h2_new(c, in, inlen);
+    if (c->rbuf) {
+        c->rpos = c->rlen;
+        release_rbuf(c);
+    }
+    if (c->h2 == NULL) {
+        close_conn(c);
+        return;
+    }
+    h2_on_io(c->h2, 0);
+}
+
+/* "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" (RFC 9113 section 3.4) at the start
+ * of a connection: 1 when the buffer holds it, 0 when what is there may
+ * still become it, -1 when it is something else (HTTP/1). */
+static int h2_preface(const conn_t *c)
+{
+    static const char pri[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    size_t n = c->rlen - c->rpos;
+    size_t k = n < sizeof pri - 1 ? n : sizeof pri - 1;
+    if (memcmp(c->rbuf + c->rpos, pri, k) != 0)
+        return -1;
+    return k == sizeof pri - 1 ? 1 : 0;
 }
 
 static const exch_ops_t h1_ops = {
@@ -1041,17 +1082,9 @@ static int start_request(conn_t *c, size_t head_len)
     if (!req->hp.keep_alive || (cfg->max_keepalive_requests && c->nrequests >= cfg->max_keepalive_requests))
         c->want_close = 1;
 
-    if (!req->hp.asterisk) {
-        req->path = pool_alloc(req->pool, req->hp.path.len + 1);
-        if (req->path == NULL ||
-            hp_path_normalize(req->head + req->hp.path.off, req->hp.path.len, req->path, &req->path_len) != HP_OK) {
-            fail_request(c, 400);
-            return -1;
-        }
-        req->path[req->path_len] = '\0';
-        size_t plen = 0;
-        req->route = router_match(req->gen->router, req->path, req->path_len, &plen);
-        req->prefix_len = plen;
+    if (exchange_route(req) < 0) {
+        fail_request(c, 400);
+        return -1;
     }
     if (c->tls_plain) {
         request_answer(req, 400, "400 Bad Request: plain HTTP was sent to an HTTPS port; use https://.", NULL);
@@ -1212,6 +1245,7 @@ static void process_loop(conn_t *c)
         case ST_WAITING:
         case ST_LINGER:
         case ST_UPGRADED:
+        case ST_H2:
             return;
 
         case ST_RESPOND: {
@@ -1302,6 +1336,18 @@ static void process_loop(conn_t *c)
                 if (c->state != ST_CLOSED && c->req == NULL)
                     release_out(c);
                 return;
+            }
+            if (c->h2c && c->nrequests == 0 && c->req == NULL) {
+                int pri = h2_preface(c);
+                if (pri == 0) {
+                    c->state = ST_HEAD;
+                    wait_input(c);
+                    return;
+                }
+                if (pri == 1) {
+                    start_h2(c, c->rbuf + c->rpos, c->rlen - c->rpos);
+                    return;
+                }
             }
             if (c->req == NULL) {
                 c->req = request_new(c);
@@ -1432,6 +1478,9 @@ static void on_io(ev_loop_t *loop, ev_io_t *io, unsigned events)
         return;
     case ST_CLOSED:
     case ST_UPGRADED: /* not watched: the plugin's socket is */
+        return;
+    case ST_H2:
+        h2_on_io(c->h2, events);
         return;
     case ST_HANDLING:
     case ST_WAITING:
@@ -1564,6 +1613,7 @@ static void on_timer(ev_loop_t *loop, ev_timer_t *t)
         process(c);
         break;
     case ST_UPGRADED: /* no timers: stopped at the upgrade */
+    case ST_H2:       /* h2.c has its own */
         break;
     default:
         close_conn(c);
@@ -1577,6 +1627,11 @@ static void close_conn(conn_t *c)
         return;
     c->state = ST_CLOSED;
     request_end(c); /* a request a plugin holds lives on without c */
+    if (c->h2) {
+        h2_t *h = c->h2;
+        c->h2 = NULL;
+        h2_free(h);
+    }
     ev_timer_stop(c->w->loop, &c->timer);
     ev_timer_stop(c->w->loop, &c->kick);
     tls_conn_free(c->tls); /* close_notify, when the socket takes it */
@@ -1604,6 +1659,10 @@ void conn_drain(conn_t *c)
     }
     if (c->state == ST_LINGER || c->state == ST_TLS) {
         close_conn(c);
+        return;
+    }
+    if (c->state == ST_H2) {
+        h2_drain(c->h2);
         return;
     }
     if (c->state == ST_WAITING && c->req)

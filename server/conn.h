@@ -51,6 +51,14 @@ ssize_t conn_io_write(conn_t *c, const void *buf, size_t len);
  * once, as unread socket bytes would. */
 int conn_io_watch(conn_t *c, unsigned mask);
 
+/* For the framing above the byte stream (h2.c): c's worker, its local
+ * address as api->local() says it, whether it is TLS, and closing it
+ * (the framing's state is freed through h2_free() on the way). */
+struct worker *conn_worker(const conn_t *c);
+const char *conn_local(conn_t *c);
+int conn_secure(const conn_t *c);
+void conn_close(conn_t *c);
+
 /* Frees a closed connection (the worker calls it after the event batch). */
 void conn_free(conn_t *c);
 

@@ -97,6 +97,7 @@ static void access_log(ph_request_t *req, uint64_t bytes)
         e.method = (ph_str_t){req->head + req->hp.method.off, req->hp.method.len};
         e.target = (ph_str_t){req->head + req->hp.target.off, req->hp.target.len};
         e.version_minor = req->hp.version_minor;
+        e.http2 = req->http2;
     }
     if (req->head) {
         request_header(req, "Referer", &e.referer);
@@ -112,6 +113,21 @@ void exchange_end(ph_request_t *req, int logged, uint64_t bytes)
     if (req->counted)
         stats_request_end(req->route, logged ? req->status : 0, bytes);
     finish(req);
+}
+
+int exchange_route(ph_request_t *req)
+{
+    if (req->hp.asterisk)
+        return 0;
+    req->path = pool_alloc(req->pool, req->hp.path.len + 1);
+    if (req->path == NULL ||
+        hp_path_normalize(req->head + req->hp.path.off, req->hp.path.len, req->path, &req->path_len) != HP_OK)
+        return -1;
+    req->path[req->path_len] = '\0';
+    size_t plen = 0;
+    req->route = router_match(req->gen->router, req->path, req->path_len, &plen);
+    req->prefix_len = plen;
+    return 0;
 }
 
 int exchange_held(const ph_request_t *req) { return req->held != HOLD_NONE; }

@@ -61,6 +61,11 @@ typedef enum exch_step {
  * out of memory. The request holds a reference to w's generation. */
 ph_request_t *exchange_new(struct worker *w, const exch_ops_t *ops, void *carrier);
 
+/* The head is parsed (req->head, req->hp): normalises the path into
+ * req->path and finds req->route (NULL when none matches; nothing for an
+ * asterisk-form target). 0, or -1 when the path is invalid (answer 400). */
+int exchange_route(ph_request_t *req);
+
 /* The head is parsed, req->path and req->route are set (route may be NULL):
  * count the request, run the access stages and the content handler's
  * on_head(), and for a PH_PLUGIN_STREAM_BODY handler handle() as well.

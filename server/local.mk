@@ -10,6 +10,7 @@ server_libphcore_la_SOURCES = \
 	server/config.c server/config.h \
 	server/config_tls.c server/config_tls.h \
 	server/tls.c server/tls.h \
+	server/h2.c server/h2.h \
 	server/listener.c server/listener.h \
 	server/router.c server/router.h \
 	server/plugin.c server/plugin.h \
@@ -28,12 +29,12 @@ server_libphcore_la_SOURCES = \
 	server/httpdate.c server/httpdate.h \
 	server/coro.c server/coro.h server/coro_switch_x86_64.S server/coro_switch_aarch64.S \
 	server/version.h
-server_libphcore_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS) $(OPENSSL_CFLAGS)
-server_libphcore_la_LIBADD = $(INIH_LIBS) $(OPENSSL_LIBS)
+server_libphcore_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS) $(OPENSSL_CFLAGS) $(NGHTTP2_CFLAGS)
+server_libphcore_la_LIBADD = $(INIH_LIBS) $(OPENSSL_LIBS) $(NGHTTP2_LIBS)
 
 sbin_PROGRAMS += plughttpd
 plughttpd_SOURCES = server/main.c
-plughttpd_LDADD = server/libphcore.la $(INIH_LIBS) $(OPENSSL_LIBS)
+plughttpd_LDADD = server/libphcore.la $(INIH_LIBS) $(OPENSSL_LIBS) $(NGHTTP2_LIBS)
 
 # Uninstalled plugins, gathered where conf/server.ini looks for them, so the
 # server runs from the build tree.

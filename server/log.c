@@ -162,7 +162,10 @@ size_t log_access_format(char *line, const log_access_entry_t *e)
         sbuf_put_escaped(&b, e->method.ptr, e->method.len, 128);
         sbuf_putc(&b, ' ');
         sbuf_put_escaped(&b, e->target.ptr, e->target.len, 2048);
-        sbuf_printf(&b, " HTTP/1.%d", e->version_minor);
+        if (e->http2)
+            sbuf_puts(&b, " HTTP/2.0");
+        else
+            sbuf_printf(&b, " HTTP/1.%d", e->version_minor);
     } else {
         sbuf_putc(&b, '-');
     }

@@ -48,6 +48,7 @@ typedef struct log_access_entry {
     const char *time;          /* "[10/Oct/2026:13:55:36 +0000]" */
     ph_str_t method, target;   /* method.len 0: no request line, "-" */
     int version_minor;
+    int http2;                 /* "HTTP/2.0" instead of "HTTP/1.x" */
     int status;
     uint64_t bytes;            /* body bytes sent; 0 is logged as "-" */
     ph_str_t referer, user_agent; /* ptr NULL: "-" */

@@ -96,6 +96,8 @@ struct ph_request {
                                         while the coroutine runs */
     unsigned upgraded : 1;           /* api->upgrade() took the connection */
     unsigned stream_has_len : 1;     /* BODY_STREAM of stream_len bytes */
+    unsigned http2 : 1;              /* carried by an HTTP/2 stream (h2.c):
+                                        hp is parsed from a head h2.c wrote */
     uint64_t stream_len;
     struct co_ctx *co;               /* the handler's coroutine (api_co.c) */
     int resumed;                     /* resume() was called (atomic) */

@@ -35,8 +35,8 @@ fuzz_data_query_INC = -I$(top_srcdir)/plugins/data
 fuzz_data_query_LIBS = -lm
 # The whole core library (everything but main()), as the server links it.
 fuzz_conn_SRC = tests/fuzz/fuzz_conn.c $(filter %.c %.S,$(server_libphcore_la_SOURCES))
-fuzz_conn_INC = -I$(top_builddir) $(INIH_CFLAGS) $(OPENSSL_CFLAGS) -DPH_PLUGIN_DIR='"/nonexistent"' -DPH_SYSCONF_DIR='"/nonexistent"'
-fuzz_conn_LIBS = $(INIH_LIBS) $(OPENSSL_LIBS) -ldl -lpthread
+fuzz_conn_INC = -I$(top_builddir) $(INIH_CFLAGS) $(OPENSSL_CFLAGS) $(NGHTTP2_CFLAGS) -DPH_PLUGIN_DIR='"/nonexistent"' -DPH_SYSCONF_DIR='"/nonexistent"'
+fuzz_conn_LIBS = $(INIH_LIBS) $(OPENSSL_LIBS) $(NGHTTP2_LIBS) -ldl -lpthread
 
 # The plugins fuzz_conn loads: instrumented like the harness (coverage
 # included, libFuzzer itself is in the program), loaded by the real plugin
