@@ -58,6 +58,7 @@ struct h2 {
     unsigned blocked : 1;      /* the socket took less than offered */
     unsigned dead : 1;         /* close at the outermost leave() */
     unsigned draining : 1;     /* GOAWAY sent: no new streams */
+    unsigned closing : 1;      /* input refused: close once the GOAWAY is out */
 };
 
 struct h2_stream {
@@ -803,6 +804,37 @@ static uint64_t stream_due(h2_stream_t *s, uint64_t now, int act)
         }
         return due;
     }
+    if (s->responded) {
+        if (s->eof || s->deferred) /* sent, or a stream that waits: no timer */
+            return UINT64_MAX;
+        uint64_t due = s->last_out + cfg->send_timeout;
+        if (act && now >= due) {
+            log_info("%s: send_timeout: HTTP/2 stream %d took no bytes for %llu ms; resetting it",
+                     conn_peer(s->h->c), s->id, (unsigned long long)cfg->send_timeout);
+            reset(s, NGHTTP2_CANCEL);
+            s->last_out = now; /* once */
+            return UINT64_MAX;
+        }
+        return due;
+    }
+    /* the client's to send: body_timeout, also while a plugin holds
+     * the request to take its streamed body */
+    if (s->body_ok && !s->body_done && !s->body_end && !s->body_paused) {
+        uint64_t due = s->last_in + cfg->body_timeout;
+        if (act && now >= due) {
+            log_info("%s: body_timeout: no body bytes for %llu ms on HTTP/2 stream %d; answering 408",
+                     conn_peer(s->h->c), (unsigned long long)cfg->body_timeout, s->id);
+            s->body_done = 1;
+            if (exchange_held(req)) {
+                replace_held(s, 408);
+            } else {
+                request_error(req, 408);
+                respond(s);
+            }
+            return UINT64_MAX;
+        }
+        return due;
+    }
     if (exchange_held(req) || (s->body_paused && !s->body_done)) {
         if (cfg->handler_timeout == 0 || exchange_answer_coming(req))
             return UINT64_MAX;
@@ -817,29 +849,6 @@ static uint64_t stream_due(h2_stream_t *s, uint64_t now, int act)
                 s->body_done = 1;
                 respond(s);
             }
-            return UINT64_MAX;
-        }
-        return due;
-    }
-    if (s->body_ok && !s->body_done && !s->body_end) {
-        uint64_t due = s->last_in + cfg->body_timeout;
-        if (act && now >= due) {
-            log_info("%s: body_timeout: no body bytes for %llu ms on HTTP/2 stream %d; answering 408",
-                     conn_peer(s->h->c), (unsigned long long)cfg->body_timeout, s->id);
-            request_error(req, 408);
-            s->body_done = 1;
-            respond(s);
-            return UINT64_MAX;
-        }
-        return due;
-    }
-    if (s->responded && !s->eof && !s->deferred) {
-        uint64_t due = s->last_out + cfg->send_timeout;
-        if (act && now >= due) {
-            log_info("%s: send_timeout: HTTP/2 stream %d took no bytes for %llu ms; resetting it",
-                     conn_peer(s->h->c), s->id, (unsigned long long)cfg->send_timeout);
-            reset(s, NGHTTP2_CANCEL);
-            s->last_out = now; /* once */
             return UINT64_MAX;
         }
         return due;
@@ -937,8 +946,8 @@ static void leave(h2_t *h)
         return;
     if (!h->dead)
         pump(h);
-    if (!h->dead && buf_pending(&h->out) == 0 && !nghttp2_session_want_read(h->ss) &&
-        !nghttp2_session_want_write(h->ss))
+    if (!h->dead && buf_pending(&h->out) == 0 && !nghttp2_session_want_write(h->ss) &&
+        (h->closing || !nghttp2_session_want_read(h->ss)))
         h->dead = 1; /* GOAWAY exchanged, or the session ended */
     if (!h->dead && h->draining && h->nstreams == 0 && buf_pending(&h->out) == 0)
         h->dead = 1;
@@ -948,7 +957,7 @@ static void leave(h2_t *h)
     }
     if (buf_pending(&h->out) == 0)
         h->out.off = h->out.len = 0;
-    unsigned mask = EV_READ | (h->blocked ? EV_WRITE : 0);
+    unsigned mask = (h->closing ? 0 : EV_READ) | (h->blocked ? EV_WRITE : 0);
     if (conn_io_watch(h->c, mask) < 0) {
         conn_close(h->c);
         return;
@@ -960,12 +969,19 @@ static void leave(h2_t *h)
         ev_timer_set(h->w->loop, &h->timer, due > now ? due - now : 0);
 }
 
-/* Input to the session; -1 when the connection is to close. */
+/* Input to the session. A fatal error (a flood, a broken frame) queues
+ * a GOAWAY that says why, sent before the connection closes. -1: close
+ * once that is out. */
 static int take_input(h2_t *h, const char *p, size_t n)
 {
     ssize_t r = nghttp2_session_mem_recv(h->ss, (const uint8_t *)p, n);
     if (r < 0) {
         log_info("%s: HTTP/2: %s; closing", conn_peer(h->c), nghttp2_strerror((int)r));
+        uint32_t code = r == NGHTTP2_ERR_FLOODED || r == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
+                            ? NGHTTP2_ENHANCE_YOUR_CALM
+                            : NGHTTP2_PROTOCOL_ERROR;
+        nghttp2_session_terminate_session(h->ss, code);
+        h->closing = 1;
         return -1;
     }
     return 0;
@@ -978,12 +994,11 @@ void h2_on_io(h2_t *h, unsigned events)
     if (h->pre) {
         char *pre = h->pre;
         h->pre = NULL;
-        if (take_input(h, pre, h->prelen) < 0)
-            h->dead = 1;
+        take_input(h, pre, h->prelen);
         free(pre);
     }
     char in[READ_PIECE];
-    for (int i = 0; i < READS_PER_EVENT && !h->dead; i++) {
+    for (int i = 0; i < READS_PER_EVENT && !h->dead && !h->closing; i++) {
         if (!nghttp2_session_want_read(h->ss))
             break;
         ssize_t n = conn_io_read(h->c, in, sizeof in);
@@ -997,7 +1012,7 @@ void h2_on_io(h2_t *h, unsigned events)
             break;
         }
         if (take_input(h, in, (size_t)n) < 0)
-            h->dead = 1;
+            break;
         if ((size_t)n < sizeof in)
             break;
     }

@@ -138,7 +138,7 @@ TESTS += tests/unit/test_http_parse tests/unit/test_router tests/unit/test_confi
 # Integration tests: the real binary on an ephemeral port, driven over
 # sockets and with curl. Each is a Python script using tests/integration/harness.py.
 # HTTPS (tests/integration/tlsutil.py makes the certificates)
-INTEGRATION_TESTS = tests/integration/test_tls.py tests/integration/test_testssl.py
+INTEGRATION_TESTS = tests/integration/test_tls.py tests/integration/test_testssl.py tests/integration/test_h2.py
 INTEGRATION_TESTS += \
 	tests/integration/test_core.py \
 	tests/integration/test_limits.py \
@@ -159,7 +159,7 @@ EXTRA_DIST += tests/integration/test_install.py tests/integration/test_reasons.p
 # The plugin API's man page against plugin.h (issue 12).
 TESTS += tests/integration/test_plugin_doc.py
 EXTRA_DIST += tests/integration/test_plugin_doc.py
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/harness.py tests/integration/tlsutil.py tests/integration/plugin_oot
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/harness.py tests/integration/tlsutil.py tests/integration/h2util.py tests/integration/plugin_oot
 # ABI 1.4 coroutine handlers (tests/integration/test_coroutines.py): one
 # fixture built twice, with the body buffered (cofx) and streamed (cofxs).
 check_LTLIBRARIES += tests/plugins/cofx.la tests/plugins/cofxs.la
