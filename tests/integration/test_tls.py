@@ -184,10 +184,11 @@ class Basics(unittest.TestCase):
             finally:
                 s.close()
 
-    def test_alpn_http11_only_without_h2(self):
-        s = tls_connect(self.srv.port, client_context(MAIN[0], alpn=("h2", "http/1.1")))
+    def test_alpn_prefers_h2(self):
+        # [tls] http2 = no offers http/1.1 alone (test_h2.py)
+        s = tls_connect(self.srv.port, client_context(MAIN[0], alpn=("http/1.1", "h2")))
         try:
-            self.assertEqual(s.selected_alpn_protocol(), "http/1.1")
+            self.assertEqual(s.selected_alpn_protocol(), "h2")
         finally:
             s.close()
 
