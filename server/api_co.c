@@ -39,6 +39,13 @@ enum wait_kind { W_NONE, W_TIMER, W_FD, W_POLL, W_SOCK, W_JOB, W_RESOLVE, W_BODY
 
 typedef struct co_job co_job_t;
 
+/* co_poll()'s watches, freed after the current batch of events (one of
+ * them may be named by an event still to be dispatched in it). */
+typedef struct co_pios {
+    worker_later_t later; /* first */
+    ev_io_t io[];
+} co_pios_t;
+
 typedef struct co_ctx {
     worker_later_t later;  /* first: freed after the batch (its ev_io_t may
                               be named by an event still to be delivered) */
@@ -67,7 +74,7 @@ typedef struct co_ctx {
     ev_timer_t defer;      /* on_defer */
     unsigned defer_what;
     ev_io_t io;            /* co_wait_fd() */
-    ev_io_t *pios;         /* co_poll() */
+    co_pios_t *pios;       /* co_poll()'s watches */
     int *pdup;             /* per watch: a duplicate descriptor, or -1 */
     int pfd[POLL_MAX];     /* per watch: the caller's descriptor */
     size_t npios;
@@ -88,6 +95,14 @@ typedef struct co_ctx {
     size_t up_outlen, up_inlen;
     ph_sock_t *up;         /* the upgraded client, until closed */
 } co_ctx_t;
+
+static void free_pios(co_ctx_t *x)
+{
+    if (x->pios)
+        worker_free_later(x->w, &x->pios->later);
+    x->pios = NULL;
+    x->npios = 0;
+}
 
 /* A socket's registration on one loop. It outlives the socket until the
  * loop has no event left for it. */
@@ -265,7 +280,7 @@ static void ctx_release(void *arg)
     ev_timer_stop(x->w->loop, &x->defer);
     free(x->bq);
     free(x->oq);
-    free(x->pios);
+    free_pios(x);
     free(x->pdup);
     free(x->up_out);
     free(x->up_in);
@@ -360,9 +375,8 @@ static void spawned_ended(co_ctx_t *x)
         j->join = NULL;
         kick(j, 0, 1);
     }
-    free(x->pios);
+    free_pios(x);
     free(x->pdup);
-    x->pios = NULL;
     x->pdup = NULL;
     worker_free_later(x->w, &x->later);
 }
@@ -639,16 +653,19 @@ static void on_poll(ev_loop_t *loop, ev_io_t *io, unsigned ev)
 static void poll_unwatch(co_ctx_t *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        unwatch_fd(x, &x->pios[i], x->pdup[i]);
+        unwatch_fd(x, &x->pios->io[i], x->pdup[i]);
 }
 
 /* Watches every distinct fd of fds (the union of what is asked of it). */
 static int poll_watch(co_ctx_t *x, const ph_pollfd_t *fds, size_t n, size_t *nw)
 {
     if (x->npios < n) {
-        ev_io_t *p = realloc(x->pios, n * sizeof *p);
+        /* none of the old watches is active here; the block goes after
+         * the batch, as an event of it may still name one */
+        co_pios_t *p = malloc(sizeof *p + n * sizeof p->io[0]);
         if (p == NULL)
             return -ENOMEM;
+        free_pios(x);
         x->pios = p;
         int *d = realloc(x->pdup, n * sizeof *d);
         if (d == NULL)
@@ -665,11 +682,11 @@ static int poll_watch(co_ctx_t *x, const ph_pollfd_t *fds, size_t n, size_t *nw)
         }
         unsigned m = to_ev(fds[i].events);
         if (j < *nw) {
-            if (ev_io_set(x->w->loop, &x->pios[j], x->pios[j].mask | m) < 0)
+            if (ev_io_set(x->w->loop, &x->pios->io[j], x->pios->io[j].mask | m) < 0)
                 goto fail;
             continue;
         }
-        int r = watch_fd(x, &x->pios[j], fds[i].fd, m, on_poll, &x->pdup[j]);
+        int r = watch_fd(x, &x->pios->io[j], fds[i].fd, m, on_poll, &x->pdup[j]);
         if (r < 0) {
             poll_unwatch(x, *nw);
             return r;

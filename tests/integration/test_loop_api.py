@@ -102,8 +102,8 @@ class LoopCalls(unittest.TestCase):
         self.assertEqual(self.get("/l/timers"), "armed rc=0\n")
         must_log(self, self.srv, r"loopy\[calls\] timers done; stopped timer fired=0", start)
         fired = [int(m.group(1)) for m in lines_from(self.srv, r"loopy\[calls\] timer (\d+) fired", start)]
-        # 1000 re-set to 15 fires at 15; the stopped 5 never does.
-        self.assertEqual(fired, [10, 15, 20, 30])
+        # 1000 re-set to 150 fires at 150; the stopped 50 never does.
+        self.assertEqual(fired, [100, 150, 200, 300])
 
     def test_watch_on_a_socketpair(self):
         start = harness.log_count(self.srv)

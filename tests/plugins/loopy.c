@@ -13,8 +13,8 @@
  *              handler waits (at most 5 s) for the other loops' tasks and
  *              answers "loop J: ran on K rc=0\n" per loop; the task for its
  *              own loop logs "self task ran on loop K (posted for J)"
- *   /timers    timers of 30, 10 and 20 ms, one of 1000 ms re-set to 15, one
- *              of 5 ms stopped at once, and one of 40 ms that logs "timers
+ *   /timers    timers of 300, 100 and 200 ms, one of 1000 ms re-set to 150,
+ *              one of 50 ms stopped at once, and one of 400 ms that logs "timers
  *              done; stopped timer fired=0"; each other logs "timer MS fired"
  *   /watch     a socketpair: "watch read ping", pause, "watch paused:
  *              nothing read meanwhile", "watch read more", "watch writable",
@@ -310,9 +310,9 @@ static void timer_fired(ph_timer_t *t, void *arg)
         api->timer_free(ts->stopped);
         free(ts->stopped_arg);
         free(ts);
-    } else if (ot->ms == 5) {
+    } else if (ot->ms == 50) {
         ts->stopped_fired = 1;
-        LOG(ts->l, "loopy[%s] timer 5 fired", ts->l->tag);
+        LOG(ts->l, "loopy[%s] timer 50 fired", ts->l->tag);
         return; /* freed at "done" */
     } else {
         LOG(ts->l, "loopy[%s] timer %u fired", ts->l->tag, ot->ms);
@@ -342,15 +342,16 @@ static int do_timers(loopy_t *l, ph_request_t *req)
     const ph_server_api_t *api = l->api;
     timers_t *ts = calloc(1, sizeof *ts);
     ts->l = l;
-    arm(ts, 30, 30, 0, NULL);
-    arm(ts, 10, 10, 0, NULL);
-    arm(ts, 20, 20, 0, NULL);
-    ph_timer_t *t15 = arm(ts, 15, 1000, 0, NULL);
-    ts->stopped = arm(ts, 5, 5, 0, &ts->stopped_arg);
+    /* 50 ms apart: the order holds however slowly this runs (valgrind) */
+    arm(ts, 300, 300, 0, NULL);
+    arm(ts, 100, 100, 0, NULL);
+    arm(ts, 200, 200, 0, NULL);
+    ph_timer_t *t150 = arm(ts, 150, 1000, 0, NULL);
+    ts->stopped = arm(ts, 50, 50, 0, &ts->stopped_arg);
     api->timer_stop(ts->stopped);
-    arm(ts, 40, 40, 1, NULL);
-    /* re-set: fires at 15 ms, not 1000 */
-    int rc = api->timer_set(t15, 15);
+    arm(ts, 400, 400, 1, NULL);
+    /* re-set: fires at 150 ms, not 1000 */
+    int rc = api->timer_set(t150, 150);
     return api->body_printf(req, "armed rc=%d\n", rc);
 }
 
