@@ -446,8 +446,10 @@ static char *compose_head(h2_stream_t *s, size_t *len)
     if (host)
         k += snprintf(p + k, need - (size_t)k, "host: %s\r\n", host);
     size_t off = (size_t)k;
-    memcpy(p + off, s->lines.p + s->lines.off, buf_pending(&s->lines));
-    off += buf_pending(&s->lines);
+    if (buf_pending(&s->lines) > 0) { /* lines.p is NULL when empty */
+        memcpy(p + off, s->lines.p + s->lines.off, buf_pending(&s->lines));
+        off += buf_pending(&s->lines);
+    }
     if (buf_pending(&s->cookie) > 0) {
         memcpy(p + off, "cookie: ", 8);
         off += 8;

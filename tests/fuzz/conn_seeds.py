@@ -10,7 +10,8 @@ chunked bodies, HEAD, Expect: 100-continue, ranges, long methods and
 targets, each also sent in small pieces.
 
 Run from anywhere; rewrites the folder. Seeds are named by the SHA-1 of
-their content, except the named reproducers (crash-*), kept by name.
+their content, except the named reproducers (crash-*) and the HTTP/2
+sessions (h2c-*, h2-tls-*: the preface is the harness's), kept by name.
 Usage: tests/fuzz/conn_seeds.py
 """
 import hashlib
@@ -126,6 +127,51 @@ CRASH = {
 }
 
 
+def frame(ftype, flags, sid, payload=b""):
+    """An HTTP/2 frame (RFC 9113 section 4.1)."""
+    return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + sid.to_bytes(4, "big") + payload
+
+
+def fields(*pairs):
+    """A header block of literal fields, not indexed (RFC 7541 6.2.2),
+    for names and values under 127 bytes."""
+    out = b""
+    for n, v in pairs:
+        out += b"\x00" + bytes([len(n)]) + n.encode() + bytes([len(v)]) + v.encode()
+    return out
+
+
+def h2_get(sid, path, end=True, extra=()):
+    block = fields((":method", "GET"), (":path", path), (":scheme", "http"), (":authority", "x"), *extra)
+    return frame(1, 0x4 | (0x1 if end else 0), sid, block)
+
+
+SETTINGS = frame(4, 0, 0)
+# HTTP/2 sessions, after the preface the harness sends (peer byte: bit 2
+# alone, h2c; 0x1c: TLS with ALPN h2)
+H2_SESSIONS = {
+    "get": SETTINGS + h2_get(1, "/echo?a=1"),
+    "streams": SETTINGS + h2_get(1, "/") + h2_get(3, "/sse") + h2_get(5, "/later/x?ms=1") + h2_get(7, "/c/"),
+    "post": SETTINGS + frame(1, 0x4, 1, fields((":method", "POST"), (":path", "/echo"), (":scheme", "http"),
+                                              (":authority", "x"), ("content-length", "10"))) +
+            frame(0, 0, 1, b"hello") + frame(0, 1, 1, b"world"),
+    "sink": SETTINGS + frame(1, 0x4, 1, fields((":method", "POST"), (":path", "/sink"), (":scheme", "http"),
+                                              (":authority", "x"))) +
+            frame(0, 0, 1, b"a" * 3000) + frame(0, 0, 1, b"b" * 3000) + frame(0, 1, 1, b"c"),
+    "trailers": SETTINGS + frame(1, 0x4, 1, fields((":method", "POST"), (":path", "/spill"), (":scheme", "http"),
+                                                  (":authority", "x"))) +
+                frame(0, 0, 1, b"x" * 2000) + frame(1, 0x5, 1, fields(("x-t", "1"))),
+    "reset": SETTINGS + h2_get(1, "/sse") + frame(3, 0, 1, b"\0\0\0\x08") + h2_get(3, "/echo"),
+    "control": SETTINGS + frame(6, 0, 0, b"12345678") + frame(8, 0, 0, b"\0\0\x10\0") +
+               frame(2, 0, 3, b"\0\0\0\x01\x10") + h2_get(1, "/echo") + frame(7, 0, 0, b"\0\0\0\x01\0\0\0\0"),
+    "continuation": SETTINGS + frame(1, 0, 1, fields((":method", "GET"), (":path", "/echo"))) +
+                    frame(9, 0, 1, fields((":scheme", "http"))) + frame(9, 0x4, 1, fields((":authority", "x"))),
+    "zero-window": frame(4, 0, 0, b"\0\x04\0\0\0\0") + h2_get(1, "/") + frame(8, 0, 1, b"\0\0\x01\0"),
+    "head-big": SETTINGS + frame(1, 0x5, 1, fields((":method", "HEAD"), (":path", "/"), (":scheme", "http"),
+                                                  (":authority", "x"), ("x-b", "v" * 120))),
+}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
@@ -142,6 +188,10 @@ def main():
     for data in seeds:
         with open(os.path.join(OUT, hashlib.sha1(data).hexdigest()), "wb") as fh:
             fh.write(data)
+    for name, data in sorted(H2_SESSIONS.items()):
+        for tag, peer in (("h2c", 0x04), ("h2-tls", 0x1c)):
+            with open(os.path.join(OUT, "%s-%s" % (tag, name)), "wb") as fh:
+                fh.write(header(peer=peer) + data)
     for name, data in CRASH.items():
         with open(os.path.join(OUT, name), "wb") as fh:
             fh.write(data)

@@ -26,7 +26,12 @@
  *                      listener and the client does a real TLS handshake
  *                      (OpenSSL, a certificate made at start-up) before
  *                      sending the bytes as application data; ending 1 then
- *                      sends close_notify before the half-close
+ *                      sends close_notify before the half-close;
+ *                      bit 2 alone: the connection is accepted on an h2c
+ *                      listener and the client sends the HTTP/2 preface
+ *                      before the bytes (which then are frames)
+ *            bit 4     with TLS: the client offers h2 by ALPN and sends
+ *                      the preface too
  *   bytes 2-3          seed of the generator that picks each write's and
  *                      read's size within its class
  *   the rest           the bytes the client sends
@@ -246,6 +251,7 @@ static void make_config(void)
              "[server]\n"
              "listen = unix:%s/listen.sock\n"
              "listen = 127.0.0.1:0 tls\n"
+             "listen = unix:%s/h2c.sock h2c\n"
              "threads = 1\n"
              "plugin_dir = %s/conn-plugins\n"
              "access_log = /dev/null\n"
@@ -331,7 +337,7 @@ static void make_config(void)
              "certificate = cert.pem\n"
              "key = key.pem\n"
              "handshake_timeout = 30ms\n",
-             tmpdir, plugins);
+             tmpdir, tmpdir, plugins);
     put_text("server.ini", ini);
 }
 
@@ -660,12 +666,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sockaddr_storage ss;
     socklen_t sslen = peer_addr(data[1] & 3, &ss);
     const cfg_listen_t *cl = NULL;
+    int h2 = 0;
     if ((data[1] & 0x0c) == 0x0c) {
         cl = &worker.gen->cfg->listens[1];
         s.ssl = SSL_new(client_ctx);
         if (s.ssl == NULL || SSL_set_fd(s.ssl, s.fd) != 1)
             die("SSL_new");
         SSL_set_connect_state(s.ssl);
+        if (data[1] & 0x10) {
+            static const unsigned char alpn[] = "\x02h2";
+            if (SSL_set_alpn_protos(s.ssl, alpn, sizeof alpn - 1) != 0)
+                die("SSL_set_alpn_protos");
+            h2 = 1;
+        }
+    } else if ((data[1] & 0x0c) == 0x04) {
+        cl = &worker.gen->cfg->listens[2];
+        h2 = 1;
+    }
+    uint8_t *framed = NULL;
+    if (h2) { /* the preface, then the input as frames */
+        static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+        framed = malloc(sizeof preface - 1 + s.len);
+        if (framed == NULL)
+            die("malloc");
+        memcpy(framed, preface, sizeof preface - 1);
+        if (s.len) /* rules out memcpy from a NULL input */
+            memcpy(framed + sizeof preface - 1, s.in, s.len);
+        s.in = framed;
+        s.len += sizeof preface - 1;
     }
     if (worker_adopt(&worker, sv[0], (struct sockaddr *)&ss, sslen, cl) < 0)
         die("worker_adopt");
@@ -682,6 +710,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         REQUIRE(0, "a descriptor leaked");
     }
     SSL_free(s.ssl);
+    free(framed);
     cur = NULL;
     return 0;
 }
