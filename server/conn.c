@@ -555,7 +555,7 @@ static int flush(conn_t *c)
     int waiting = 0; /* the stream said PH_STREAM_WAIT in this call */
     for (;;) {
         ph_request_t *req = c->req;
-        int more = body_pending(c);
+        int more = req != NULL && body_pending(c);
         const char *mem = NULL;
         size_t mem_len = 0;
         int in_mem = more && request_mem_body(req, &mem, &mem_len);

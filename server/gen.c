@@ -589,6 +589,7 @@ static int build_routes(gen_t *g, gen_t *prev, gen_how_t how, char *err, size_t 
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    g->nroutes = 0; /* counts the routes built so far (gen_create walks these) */
     for (size_t i = 0; i < cfg->nroutes; i++) {
         const cfg_route_t *r = &cfg->routes[i];
         gen_route_t *gr = &g->routes[g->nroutes];

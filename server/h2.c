@@ -106,9 +106,20 @@ static void leave(h2_t *h);
 
 /* --- streams ---------------------------------------------------------------- */
 
-static void stream_free(h2_stream_t *s)
+/* Frees what a stream holds (the stream is out of the list). */
+static void stream_release(h2_stream_t *s)
 {
-    h2_t *h = s->h;
+    free(s->method);
+    free(s->path);
+    free(s->authority);
+    buf_release(&s->lines);
+    buf_release(&s->cookie);
+    buf_release(&s->pend);
+    free(s);
+}
+
+static void stream_free(h2_t *h, h2_stream_t *s)
+{
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -117,13 +128,7 @@ static void stream_free(h2_stream_t *s)
         s->next->prev = s->prev;
     if (--h->nstreams == 0)
         h->idle_since = now_ms(h);
-    free(s->method);
-    free(s->path);
-    free(s->authority);
-    buf_release(&s->lines);
-    buf_release(&s->cookie);
-    buf_release(&s->pend);
-    free(s);
+    stream_release(s);
 }
 
 /* The stream is over (closed, reset, or the connection ends): its request
@@ -451,15 +456,15 @@ static char *compose_head(h2_stream_t *s, size_t *len)
         off += buf_pending(&s->lines);
     }
     if (buf_pending(&s->cookie) > 0) {
-        memcpy(p + off, "cookie: ", 8);
-        off += 8;
+        off += (size_t)snprintf(p + off, need - off, "cookie: ");
         memcpy(p + off, s->cookie.p + s->cookie.off, buf_pending(&s->cookie));
         off += buf_pending(&s->cookie);
-        memcpy(p + off, "\r\n", 2);
-        off += 2;
+        p[off++] = '\r';
+        p[off++] = '\n';
     }
-    memcpy(p + off, "\r\n", 2);
-    *len = off + 2;
+    p[off++] = '\r';
+    p[off++] = '\n';
+    *len = off;
     return p;
 }
 
@@ -688,7 +693,7 @@ static int on_stream_close(nghttp2_session *ss, int32_t id, uint32_t code, void 
         return 0;
     nghttp2_session_set_stream_user_data(ss, id, NULL);
     stream_end(s);
-    stream_free(s);
+    stream_free(s->h, s);
     return 0;
 }
 
@@ -1103,10 +1108,13 @@ void h2_drain(h2_t *h)
 void h2_free(h2_t *h)
 {
     ev_timer_stop(h->w->loop, &h->timer);
-    while (h->streams) {
-        h2_stream_t *s = h->streams;
+    h2_stream_t *s;
+    while ((s = h->streams) != NULL) {
         stream_end(s);
-        stream_free(s);
+        h->streams = s->next;
+        if (s->next)
+            s->next->prev = NULL;
+        stream_release(s);
     }
     nghttp2_session_del(h->ss);
     buf_release(&h->out);
