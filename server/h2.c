@@ -34,6 +34,12 @@
  * as a failure if it comes while they are still sending. */
 #define LINGER_MS 2000
 #define LINGER_MAX_BYTES (1024 * 1024)
+/* Body bytes a connection may hold for its streams before any handler
+ * takes them (paused bodies, bodies not yet accepted), in stream windows:
+ * its connection window. Past it the connection's window is given back
+ * only as handlers take bytes, so the client waits, and a connection holds
+ * at most twice this, whatever its number of streams. */
+#define HELD_WINDOWS 4
 /* HEADERS and CONTINUATION frames making up one header block, at most. */
 #define MAX_CONTINUATIONS 8
 
@@ -54,6 +60,9 @@ struct h2 {
     uint64_t last_write;       /* the socket last took bytes */
     uint64_t empty_since;      /* the empty-DATA count's second */
     unsigned empty_data;
+    size_t held;               /* body bytes in the streams' pend buffers */
+    size_t held_max;           /* HELD_WINDOWS windows */
+    size_t owed;               /* received, not yet given back to the window */
     int depth;                 /* enter()/leave() nesting */
     unsigned blocked : 1;      /* the socket took less than offered */
     unsigned dead : 1;         /* close at the outermost leave() */
@@ -118,8 +127,12 @@ static void stream_release(h2_stream_t *s)
     free(s);
 }
 
+static void give_back(h2_t *h);
+
 static void stream_free(h2_t *h, h2_stream_t *s)
 {
+    h->held -= buf_pending(&s->pend);
+    give_back(h);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -384,6 +397,8 @@ static void deliver(h2_stream_t *s)
         if (n > 0) {
             const char *p = s->pend.p + s->pend.off;
             s->pend.off = s->pend.len;
+            h->held -= n;
+            give_back(h);
             nghttp2_session_consume_stream(h->ss, s->id, n);
             int r = exchange_body(s->req, p, n);
             if (r != 0) {
@@ -661,13 +676,28 @@ static int on_data_chunk(nghttp2_session *ss, uint8_t flags, int32_t id, const u
     }
     s->got_data = 1;
     s->last_in = now_ms(s->h);
-    /* the connection's window opens at once; the stream's only once the
-     * exchange has the bytes, so a paused body holds at most a window */
-    nghttp2_session_consume_connection(ss, len);
+    /* the stream's window opens once the exchange has the bytes, so a
+     * paused body holds at most a window; the connection's at once while
+     * the connection holds less than held_max (give_back) */
     if (buf_append(&s->pend, data, len) < 0)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    s->h->held += len;
+    s->h->owed += len;
+    give_back(s->h);
     deliver(s);
     return 0;
+}
+
+/* Gives back to the connection's window what it owes, as far as the bytes
+ * held stay under held_max. */
+static void give_back(h2_t *h)
+{
+    size_t room = h->held < h->held_max ? h->held_max - h->held : 0;
+    size_t n = h->owed < room ? h->owed : room;
+    if (n > 0) {
+        nghttp2_session_consume_connection(h->ss, n);
+        h->owed -= n;
+    }
 }
 
 static int on_frame_send(nghttp2_session *ss, const nghttp2_frame *f, void *user)
@@ -1075,11 +1105,14 @@ h2_t *h2_new(conn_t *c, const char *in, size_t inlen)
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
          cfg->max_header_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)cfg->max_header_bytes},
     };
-    /* the connection's window: every stream's at once, at most 1 GiB */
-    uint64_t conn_window = (uint64_t)cfg->http2_window * cfg->http2_max_streams;
+    /* the connection's window: HELD_WINDOWS streams' (at most 1 GiB) */
+    uint64_t conn_window = (uint64_t)cfg->http2_window * HELD_WINDOWS;
+    if (conn_window > (1u << 30))
+        conn_window = 1u << 30;
+    h->held_max = (size_t)conn_window;
     if (rc != 0 || nghttp2_submit_settings(h->ss, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) != 0 ||
         nghttp2_session_set_local_window_size(h->ss, NGHTTP2_FLAG_NONE, 0,
-                                              (int32_t)(conn_window > (1u << 30) ? (1u << 30) : conn_window)) != 0) {
+                                              (int32_t)conn_window) != 0) {
         if (rc == 0)
             nghttp2_session_del(h->ss);
         free(h->pre);

@@ -74,6 +74,7 @@ class H2Client:
         self.goaway = None       # (error code, last stream id)
         self.closed = False
         self.remote_settings = {}
+        self.pings_acked = 0
         self.flush()
 
     def flush(self):
@@ -148,6 +149,8 @@ class H2Client:
                 st.reset = ev.error_code
         elif isinstance(ev, h2.events.ConnectionTerminated):
             self.goaway = (ev.error_code, ev.last_stream_id)
+        elif isinstance(ev, h2.events.PingAckReceived):
+            self.pings_acked += 1
         elif isinstance(ev, h2.events.RemoteSettingsChanged):
             for k, v in ev.changed_settings.items():
                 self.remote_settings[k] = v.new_value

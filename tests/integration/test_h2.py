@@ -410,6 +410,55 @@ class Floods(unittest.TestCase):
         self.still_serves()
 
 
+class HeldBodies(unittest.TestCase):
+    """Bodies no handler takes (paused) cost a connection at most twice its
+    window (4 stream windows), however many streams it opens."""
+
+    WINDOW = 128 * 1024
+    STREAMS = 16
+
+    def test_paused_bodies_hold_at_most_two_connection_windows(self):
+        # each body pauses for 4 s after its first bytes (the server's stop
+        # waits for the plugin's pause to end)
+        srv = Server(ini(routes=route("/hold", "sink", pause_every="1", pause_for="4s", max_body_bytes="8m") +
+                         "[route /echo]\nplugin = echo\n",
+                         server_extra=TIMEOUTS + "\nhttp2_window = 128k"))
+        self.addCleanup(srv.stop)
+        tls, _ = ports(srv)
+        c = H2Client(tls, tls_ctx())
+        self.addCleanup(c.close)
+        sids = [c.request("/hold", method="POST", end=False) for _ in range(self.STREAMS)]
+
+        def ping_round():
+            # the ACK comes after any WINDOW_UPDATE earned by what came before
+            acks = c.pings_acked
+            c.conn.ping(b"heldbody")
+            c.flush()
+            c.wait(lambda: c.pings_acked > acks)
+
+        ping_round()  # the server's SETTINGS and connection window are in
+        sent = 0
+        for _ in range(1000):
+            before = sent
+            for sid in sids:
+                room = min(c.conn.local_flow_control_window(sid), c.conn.max_outbound_frame_size)
+                if room > 0:
+                    c.conn.send_data(sid, b"x" * room)
+                    sent += room
+            c.flush()
+            ping_round()
+            if sent == before:
+                break
+        # every stream could take a window (16 x 128 KiB = 2 MiB): the
+        # connection's window stops the client at 2 x 4 windows (1 MiB), plus
+        # the first frame each stream's handler took before pausing
+        self.assertEqual(c.conn.outbound_flow_control_window, 0)
+        self.assertLessEqual(sent, 2 * 4 * self.WINDOW + self.STREAMS * 16384)
+        self.assertGreaterEqual(sent, 4 * self.WINDOW)
+        # a request without a body still goes through on that connection
+        self.assertEqual(c.get("/echo").status, 200)
+
+
 class Lifecycle(unittest.TestCase):
     def test_shutdown_sends_goaway_and_finishes_streams(self):
         srv = Server(ini(routes="[route /echo]\nplugin = echo\n\n" +
