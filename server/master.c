@@ -326,6 +326,7 @@ int master_run(server_t *s, unsigned n)
         int sig = sigtimedwait(&set, NULL, &tick);
         reap(&m);
         gen_reap();
+        server_check_certificates(s);
         if (m.stopping) {
             if (m.nkids == 0)
                 break;

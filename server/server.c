@@ -28,6 +28,7 @@
 #include "listener.h"
 #include "log.h"
 #include "stats.h"
+#include "tls.h"
 #include "version.h"
 
 /* --- systemd notification (sd_notify protocol, spoken directly) -------- */
@@ -56,6 +57,10 @@ void server_notify(const char *fmt, ...)
            (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
     close(fd);
 }
+
+/* How often a running server looks at its certificates' expiry dates
+ * again (a start and each reload look too). */
+#define CERT_CHECK_USEC (12 * 3600 * 1000000ull)
 
 uint64_t server_monotonic_usec(void)
 {
@@ -637,6 +642,8 @@ int server_run(server_t *s, int child)
         struct timespec tick = {0, 200 * 1000000L};
         int sig = sigtimedwait(&set, NULL, &tick);
         gen_reap();
+        if (!child)
+            server_check_certificates(s);
         if (sig < 0)
             continue;
         if (sig == SIGHUP) {
@@ -657,6 +664,17 @@ int server_run(server_t *s, int child)
     }
     stop_workers(s, child);
     return 0;
+}
+
+void server_check_certificates(server_t *s)
+{
+    uint64_t now = server_monotonic_usec();
+    if (s->next_cert_check == 0) /* the start has logged the dates */
+        s->next_cert_check = now + CERT_CHECK_USEC;
+    if (now < s->next_cert_check)
+        return;
+    s->next_cert_check = now + CERT_CHECK_USEC;
+    tls_ctx_check_expiry(s->gen->tls, time(NULL));
 }
 
 void server_finish(server_t *s, int remove_pid_file)

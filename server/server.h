@@ -34,6 +34,7 @@ typedef struct server {
     uint64_t reload_started;
     int master_fd;         /* worker process: pipe to the master, else -1 */
     char last_reload[160];
+    uint64_t next_cert_check; /* server_monotonic_usec() of the next */
 } server_t;
 
 /* Loads the config and builds generation 1 (binds the listeners), opens
@@ -58,6 +59,10 @@ int server_become_user(const cfg_t *cfg);
 void server_signals(sigset_t *set, int master);
 int server_open_logs(const cfg_t *cfg);
 uint64_t server_monotonic_usec(void);
+/* Called on each tick of the master's (or the only process's) loop: twice
+ * a day, logs the certificates near or past their expiry
+ * (tls_ctx_check_expiry()). */
+void server_check_certificates(server_t *s);
 void server_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -42,6 +42,7 @@ typedef struct tls_name {
 struct tls_ctx {
     long refs; /* atomic: the generation's and each connection's */
     SSL_CTX **ctxs; /* [0]: the default certificate's */
+    char **labels;  /* per ctx: "LABEL (CHAIN FILE)", for the log */
     size_t nctx;
     tls_name_t *names;
     size_t nnames;
@@ -469,6 +470,16 @@ static int any_tls_listener(const cfg_t *cfg)
     return 0;
 }
 
+/* "LABEL (CHAIN FILE)", malloc()ed; NULL when out of memory. */
+static char *cert_label(const cfg_cert_t *cc)
+{
+    size_t n = strlen(cc->label) + strlen(cc->chain) + 4;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s (%s)", cc->label, cc->chain);
+    return p;
+}
+
 int tls_ctx_build(const cfg_t *cfg, tls_ctx_t **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -476,7 +487,10 @@ int tls_ctx_build(const cfg_t *cfg, tls_ctx_t **out, char *err, size_t errlen)
     if (ct->ncerts == 0 || !any_tls_listener(cfg))
         return 0;
     tls_ctx_t *t = calloc(1, sizeof *t);
-    if (t == NULL || (t->ctxs = calloc(ct->ncerts, sizeof *t->ctxs)) == NULL) {
+    if (t == NULL || (t->ctxs = calloc(ct->ncerts, sizeof *t->ctxs)) == NULL ||
+        (t->labels = calloc(ct->ncerts, sizeof *t->labels)) == NULL) {
+        if (t)
+            free(t->ctxs);
         free(t);
         snprintf(err, errlen, "tls: out of memory");
         return -1;
@@ -495,12 +509,13 @@ int tls_ctx_build(const cfg_t *cfg, tls_ctx_t **out, char *err, size_t errlen)
             snprintf(err, errlen, "%s:%d: %s", cfg->path, cc->key_line ? cc->key_line : cc->line, why);
             goto fail;
         }
-        t->ctxs[t->nctx++] = ctx;
-        int rc = 0;
-        if (cc->nhosts)
+        t->ctxs[t->nctx] = ctx;
+        t->labels[t->nctx] = cert_label(cc);
+        int rc = t->labels[t->nctx++] ? 0 : -1;
+        if (rc == 0 && cc->nhosts)
             for (size_t j = 0; j < cc->nhosts && rc == 0; j++)
                 rc = add_name(t, cc->hosts[j], strlen(cc->hosts[j]), ctx);
-        else if (i > 0) /* the default serves every unknown name anyway */
+        else if (rc == 0 && i > 0) /* the default serves every unknown name anyway */
             rc = add_cert_names(t, SSL_CTX_get0_certificate(ctx), ctx);
         if (rc < 0) {
             snprintf(err, errlen, "tls: out of memory");
@@ -519,9 +534,12 @@ void tls_ctx_free(tls_ctx_t *t)
 {
     if (t == NULL || __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
-    for (size_t i = 0; i < t->nctx; i++)
+    for (size_t i = 0; i < t->nctx; i++) {
         SSL_CTX_free(t->ctxs[i]); /* a session still open holds its own reference */
+        free(t->labels[i]);
+    }
     free(t->ctxs);
+    free(t->labels);
     for (size_t i = 0; i < t->nnames; i++)
         free(t->names[i].name);
     free(t->names);
@@ -707,3 +725,30 @@ const char *tls_version(const tls_conn_t *c) { return SSL_get_version(c->ssl); }
 int tls_resumed(const tls_conn_t *c) { return SSL_session_reused(c->ssl); }
 int tls_ktls_send(const tls_conn_t *c) { return BIO_get_ktls_send(SSL_get_wbio(c->ssl)) > 0; }
 const char *tls_server_name(const tls_conn_t *c) { return SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name); }
+
+int tls_ctx_check_expiry(const tls_ctx_t *t, time_t now)
+{
+    int reported = 0;
+    ASN1_TIME *from = t ? ASN1_TIME_set(NULL, now) : NULL;
+    for (size_t i = 0; from && i < t->nctx; i++) {
+        const X509 *x = SSL_CTX_get0_certificate(t->ctxs[i]);
+        const ASN1_TIME *na = x ? X509_get0_notAfter(x) : NULL;
+        int days, secs;
+        if (na == NULL || ASN1_TIME_diff(&days, &secs, from, na) != 1)
+            continue;
+        struct tm tm;
+        char when[40] = "?";
+        if (ASN1_TIME_to_tm(na, &tm) == 1)
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+        if (days < 0 || secs < 0 || (days == 0 && secs == 0)) {
+            log_error("tls: certificate %s expired on %s: clients refuse it; renew it and reload", t->labels[i],
+                      when);
+            reported++;
+        } else if (days < EXPIRY_WARN_DAYS) {
+            log_warn("tls: certificate %s expires in %d days, on %s: renew it and reload", t->labels[i], days, when);
+            reported++;
+        }
+    }
+    ASN1_TIME_free(from);
+    return reported;
+}

@@ -39,6 +39,11 @@ typedef struct tls_conn tls_conn_t;
  * (naming the file and line). */
 int tls_ctx_build(const cfg_t *cfg, tls_ctx_t **out, char *err, size_t errlen);
 void tls_ctx_free(tls_ctx_t *t);
+/* The check a long-running server repeats (server.c, twice a day): logs a
+ * warning for each of t's certificates that expires within 14 days of now,
+ * an error for one that has expired. Returns how many it reported; t may
+ * be NULL (no TLS). */
+int tls_ctx_check_expiry(const tls_ctx_t *t, time_t now);
 
 /* A server session over fd, for a listener whose ALPN list offers h2 when
  * allow_h2. NULL when out of memory. fd stays the caller's. */

@@ -131,6 +131,12 @@ tests_unit_test_api_co_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_api_co tests/integration/test_co_core.py
 EXTRA_DIST += tests/integration/test_co_core.py
 
+check_PROGRAMS += tests/unit/test_tls
+tests_unit_test_tls_SOURCES = tests/unit/test_tls.c
+tests_unit_test_tls_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tls_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_tls
+
 TESTS += tests/unit/test_http_parse tests/unit/test_router tests/unit/test_config \
 	tests/unit/test_plugin tests/unit/test_ev tests/unit/test_pool tests/unit/test_log \
 	tests/unit/test_listener tests/unit/test_coro tests/unit/test_coro_ucontext
