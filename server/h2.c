@@ -242,7 +242,7 @@ static ssize_t read_body(nghttp2_session *ss, int32_t id, uint8_t *buf, size_t l
             s->eof = 1;
             *flags |= NGHTTP2_DATA_FLAG_EOF;
             size_t nt = 0;
-            nghttp2_nv *tv = req->trailers ? fields_nv(req, req->trailers, NULL, 0, &nt) : NULL;
+            nghttp2_nv *tv = req->trailers && !s->no_body ? fields_nv(req, req->trailers, NULL, 0, &nt) : NULL;
             if (tv && nt > 0 && nghttp2_submit_trailer(s->h->ss, s->id, tv, nt) == 0)
                 *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
             return 0;
@@ -331,9 +331,13 @@ static void respond(h2_stream_t *s)
     }
     s->no_body = s->is_head || !allowed;
     nghttp2_data_provider prd = {.source.ptr = s, .read_callback = read_body};
-    /* a stream is run to its end even when nothing of it is sent (a
-     * coroutine's co_respond() waits for its bytes to be taken) */
-    int provide = req->body_kind == BODY_STREAM || (!s->no_body && req->body_kind != BODY_NONE && len > 0);
+    /* HEAD, 204 and 304 end with the HEADERS frame and nothing of the body
+     * is pulled: a filtered answer to HEAD has no producer behind its
+     * stream at all. The one stream run to its end regardless is a
+     * coroutine's co_respond(): the coroutine waits for its bytes to be
+     * taken (they are dropped), and its end ends the request. */
+    int provide = req->body_kind == BODY_STREAM ? !s->no_body || req->co_resp
+                                                : !s->no_body && req->body_kind != BODY_NONE && len > 0;
     if (nghttp2_submit_response(h->ss, s->id, nv, n, provide ? &prd : NULL) != 0)
         reset(s, NGHTTP2_INTERNAL_ERROR);
     if (!provide)

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""HTTP/2 under attack and at its edges: HEAD, 204 and 304 answers of
+every body kind (memory, referenced, file, stream, filtered, a
+coroutine's co_respond stream) send no body and pull none; a header block
+left open holds the connection no longer than header_timeout; a request
+body below body_min_rate ends its stream, not the connection; Host must
+agree with :authority."""
+
+import os
+import socket
+import struct
+import time
+import unittest
+
+import h2util  # first: it may re-run this test under Debian's python3
+from h2util import H2Client, PREFACE, encode_headers, frame
+
+from api13 import route
+from harness import IO_TIMEOUT, Server, log_count, main, server_ini, wait_log_from
+
+# frame types and flags (RFC 9113 section 6)
+DATA, HEADERS, RST_STREAM, SETTINGS, GOAWAY, WINDOW_UPDATE, CONTINUATION = 0, 1, 3, 4, 7, 8, 9
+END_STREAM, END_HEADERS = 0x1, 0x4
+NO_ERROR, CANCEL = 0x0, 0x8
+
+BIG = os.urandom(300 * 1024)  # over static's cache_max_file: a file body
+FILES = {"www/small.txt": b"small file\n", "www/big.bin": BIG}
+
+
+def h2c_ini(routes, server_extra=""):
+    return server_ini(routes, server_extra=server_extra, listen=("127.0.0.1:0 h2c",))
+
+
+class Raw:
+    """An HTTP/2 connection written and read frame by frame, for what
+    python3-h2 hides (which frames carried a response, their flags) or
+    refuses to send. Windows are opened wide at the start, so responses
+    flow without WINDOW_UPDATEs."""
+
+    def __init__(self, port, settings=True):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
+        self.enc, self.dec = h2util.hpack.Encoder(), h2util.hpack.Decoder()
+        self.buf = b""
+        self.next_sid = 1
+        if settings:
+            self.sock.sendall(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 4, 0x7fffffff)) +
+                              frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 0x7fffffff - 65535)))
+
+    def close(self):
+        self.sock.close()
+
+    def block(self, path, method="GET", authority="localhost", extra=()):
+        head = [(":method", method), (":path", path), (":scheme", "http")]
+        if authority is not None:
+            head.append((":authority", authority))
+        return self.enc.encode(head + list(extra))
+
+    def request(self, path, method="GET", authority="localhost", extra=(), end=True):
+        sid = self.next_sid
+        self.next_sid += 2
+        flags = END_HEADERS | (END_STREAM if end else 0)
+        self.sock.sendall(frame(HEADERS, flags, sid, self.block(path, method, authority, extra)))
+        return sid
+
+    def frame(self, timeout=IO_TIMEOUT):
+        """The next frame (type, flags, stream id, payload; a HEADERS
+        payload decoded to a dict), or None when the server closed."""
+        deadline = time.time() + timeout
+        while len(self.buf) < 9 or len(self.buf) < 9 + int.from_bytes(self.buf[:3], "big"):
+            left = deadline - time.time()
+            if left <= 0:
+                raise TimeoutError("no frame")
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                return None
+            self.buf += data
+        n = int.from_bytes(self.buf[:3], "big")
+        ftype, flags = self.buf[3], self.buf[4]
+        sid = struct.unpack(">I", self.buf[5:9])[0] & 0x7fffffff
+        payload, self.buf = self.buf[9:9 + n], self.buf[9 + n:]
+        if ftype == HEADERS:
+            payload = dict(self.dec.decode(payload))
+        return ftype, flags, sid, payload
+
+    def frames(self, sid, timeout=IO_TIMEOUT):
+        """Frames of stream sid until it ends (END_STREAM or RST_STREAM)."""
+        out = []
+        while True:
+            f = self.frame(timeout)
+            if f is None:
+                raise ConnectionError("closed before stream %d ended" % sid)
+            if f[2] != sid:
+                continue
+            out.append(f)
+            if f[0] == RST_STREAM or (f[0] in (DATA, HEADERS) and f[1] & END_STREAM):
+                return out
+
+
+def without_date(fields):
+    return {k: v for k, v in fields.items() if k != "date"}
+
+
+class HeadAndNoBody(unittest.TestCase):
+    """HEAD, 204 and 304: the HEADERS frame ends the stream, with the
+    fields a GET gets, whatever the body's kind. Nothing of the body is
+    pulled: a filtered answer's stream has no producer behind it at all."""
+
+    @classmethod
+    def setUpClass(cls):
+        routes = ("[route /echo]\nplugin = echo\n\n[route /nocontent]\nplugin = echo\nstatus = 204\n\n" +
+                  route("/s", "static", root="www") +
+                  route("/f", "static", root="www", cache_ttl="0") +
+                  route("/m", "misbehave") +
+                  route("/mc", "misbehave, caps") +
+                  route("/sc", "static, caps", root="www") +
+                  route("/sse", "sse", events="3", interval="20ms", name="h") +
+                  route("/ssec", "sse, caps", events="3", interval="20ms", name="h") +
+                  route("/co", "co_core") +
+                  route("/coc", "co_core, caps"))
+        cls.srv = Server(h2c_ini(routes), files=FILES)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def raw(self):
+        r = Raw(self.srv.port)
+        self.addCleanup(r.close)
+        return r
+
+    def get_head(self, path):
+        """The GET's head, and the HEAD's frames, on one connection."""
+        r = self.raw()
+        got = r.frames(r.request(path))
+        self.assertEqual(got[0][0], HEADERS, got)
+        frames = r.frames(r.request(path, method="HEAD"))
+        return got[0][3], frames
+
+    def check_head(self, path, extra=None):
+        get, frames = self.get_head(path)
+        self.assertEqual(len(frames), 1, frames)  # no DATA
+        ftype, flags, _, fields = frames[0]
+        self.assertEqual((ftype, flags & END_STREAM), (HEADERS, END_STREAM))
+        self.assertEqual(without_date(fields), without_date(get))
+        if extra:
+            for k, v in extra.items():
+                self.assertEqual(fields.get(k), v, fields)
+        return fields
+
+    def test_memory(self):
+        self.check_head("/m/big", {":status": "200", "content-length": str(1024 * 1024)})
+        # echo's text names the method: one letter more than the GET's
+        r = self.raw()
+        got = r.frames(r.request("/echo"))
+        body = b"".join(f[3] for f in got if f[0] == DATA)
+        self.assertIn(b"GET", body)
+        frames = r.frames(r.request("/echo", method="HEAD"))
+        self.assertEqual(len(frames), 1, frames)
+        self.assertEqual(frames[0][3]["content-length"], str(len(body) + 1))
+
+    def test_referenced(self):
+        # small enough for static's cache: lent from memory (body_ref)
+        self.check_head("/s/small.txt", {":status": "200", "content-length": "11"})
+
+    def test_file(self):
+        self.check_head("/s/big.bin", {":status": "200", "content-length": str(len(BIG))})
+        self.check_head("/f/small.txt", {":status": "200", "content-length": "11"})
+        self.check_head("/m/file", {":status": "200", "content-length": "99990"})
+
+    def test_stream(self):
+        fields = self.check_head("/m/stream", {":status": "200"})
+        self.assertNotIn("content-length", fields)
+        self.check_head("/sse", {":status": "200"})
+
+    def test_filtered(self):
+        for path in ("/mc/big", "/mc/stream", "/mc/file", "/sc/small.txt", "/sc/big.bin", "/ssec"):
+            fields = self.check_head(path, {":status": "200", "x-caps": "1"})
+            self.assertNotIn("content-length", fields)
+        # and the server is still there, serving the same connection kinds
+        c = H2Client(self.srv.port)
+        self.addCleanup(c.close)
+        st = c.get("/mc/stream")
+        self.assertEqual(bytes(st.data), b"".join(b"PIECE %d\n" % i for i in range(5)))
+
+    def test_204_and_304(self):
+        r = self.raw()
+        frames = r.frames(r.request("/nocontent"))
+        self.assertEqual(len(frames), 1, frames)
+        self.assertEqual(frames[0][3][":status"], "204")
+        self.assertNotIn("content-length", frames[0][3])
+        etag = r.frames(r.request("/s/small.txt"))[0][3]["etag"]
+        for path in ("/s/small.txt", "/sc/small.txt", "/f/small.txt"):
+            frames = r.frames(r.request(path, extra=[("if-none-match", etag)]))
+            self.assertEqual(len(frames), 1, frames)
+            self.assertEqual(frames[0][3][":status"], "304")
+
+    def test_coroutine_stream_runs_to_its_end(self):
+        # co_respond(): the coroutine waits for its bytes to be taken, so
+        # they are, and dropped; its end ends the stream and the request
+        for path, n in (("/co/stream?len=300000&known=1", 300000), ("/co/stream?len=70000&known=0", 70000),
+                        ("/coc/stream?len=70000&known=1", 70000)):
+            start = log_count(self.srv)
+            r = self.raw()
+            sid = r.request(path, method="HEAD")
+            frames = r.frames(sid)
+            self.assertEqual(frames[0][0], HEADERS)
+            self.assertEqual(frames[0][3][":status"], "200")
+            self.assertEqual(b"".join(f[3] for f in frames if f[0] == DATA), b"")
+            self.assertTrue(frames[-1][1] & END_STREAM, frames)
+            m, _ = wait_log_from(self.srv, r"co_core -: stream sent %d returned 0" % n, start)
+            self.assertIsNotNone(m, self.srv.log())
+            m, _ = wait_log_from(self.srv, r'"HEAD %s HTTP/2.0" 200 - ' % path.replace("?", r"\?"), start)
+            self.assertIsNotNone(m, self.srv.log())
+
+
+if __name__ == "__main__":
+    main()
