@@ -81,6 +81,8 @@ struct h2_stream {
     uint64_t sent;             /* response body bytes sent */
     uint64_t dropped;          /* body bytes dropped after the response */
     unsigned too_big : 1;      /* header list over max_header_bytes */
+    unsigned host_seen : 1;    /* a Host field agreeing with :authority */
+    unsigned bad_host : 1;     /* a Host field contradicting it, or two */
     unsigned started : 1;      /* the exchange has the head */
     unsigned body_ok : 1;      /* the exchange takes body bytes */
     unsigned body_paused : 1;
@@ -475,7 +477,7 @@ static void start_request(h2_stream_t *s, int end_stream)
     s->started = 1;
     s->body_end = end_stream != 0;
     h->nrequests++;
-    if (s->too_big || s->method == NULL || s->path == NULL) {
+    if (s->too_big || s->bad_host || s->method == NULL || s->path == NULL) {
         request_error(req, s->too_big ? 431 : 400);
         s->body_done = 1;
         respond(s);
@@ -593,8 +595,15 @@ static int on_header(nghttp2_session *ss, const nghttp2_frame *f, const uint8_t 
     }
     if (name[0] == ':') /* :scheme: the connection says it */
         return 0;
-    if (nlen == 4 && memcmp(name, "host", 4) == 0 && s->authority)
-        return 0; /* :authority wins (RFC 9113 section 8.3.1) */
+    if (nlen == 4 && memcmp(name, "host", 4) == 0 && s->authority) {
+        /* the head's Host line comes from :authority; a Host field must
+         * agree with it (RFC 9113 section 8.3.1), and there is one at
+         * most, as over HTTP/1 (the pseudo-header fields came first) */
+        if (s->host_seen || strlen(s->authority) != vlen || strncasecmp(s->authority, (const char *)value, vlen) != 0)
+            s->bad_host = 1;
+        s->host_seen = 1;
+        return 0;
+    }
     if (nlen == 6 && memcmp(name, "cookie", 6) == 0) {
         if ((buf_pending(&s->cookie) && buf_append(&s->cookie, "; ", 2) < 0) ||
             buf_append(&s->cookie, value, vlen) < 0)

@@ -217,5 +217,57 @@ class HeadAndNoBody(unittest.TestCase):
             self.assertIsNotNone(m, self.srv.log())
 
 
+class HostAndAuthority(unittest.TestCase):
+    """RFC 9113 section 8.3.1: a Host field must agree with :authority."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(h2c_ini("[route /echo]\nplugin = echo\n"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def answer(self, r, authority, hosts):
+        sid = r.request("/echo", authority=authority, extra=[("host", h) for h in hosts])
+        frames = r.frames(sid)
+        if frames[0][0] == RST_STREAM:
+            return "reset %d" % struct.unpack(">I", frames[0][3])[0], b""
+        return int(frames[0][3][":status"]), b"".join(f[3] for f in frames if f[0] == DATA)
+
+    def test_host_contradicting_authority_is_400(self):
+        r = Raw(self.srv.port)
+        self.addCleanup(r.close)
+        self.assertEqual(self.answer(r, "localhost", ["evil.example"])[0], 400)
+        self.assertEqual(self.answer(r, "localhost", ["localhost:8080"])[0], 400)
+        # two Host fields, agreeing or not: nghttp2 resets the stream
+        # (PROTOCOL_ERROR) before it is a request
+        self.assertEqual(self.answer(r, "localhost", ["localhost", "evil.example"])[0], "reset 1")
+        self.assertEqual(self.answer(r, "localhost", ["localhost", "localhost"])[0], "reset 1")
+        # a stream's answer: the connection serves on
+        status, body = self.answer(r, "localhost", [])
+        self.assertEqual(status, 200)
+        self.assertIn(b"host: localhost\n", body)
+
+    def test_host_agreeing_with_authority(self):
+        r = Raw(self.srv.port)
+        self.addCleanup(r.close)
+        for host in ("localhost", "LocalHost"):
+            status, body = self.answer(r, "localhost", [host])
+            self.assertEqual(status, 200)
+            self.assertEqual(body.lower().count(b"host: "), 1, body)
+            self.assertIn(b"host: localhost\n", body)
+
+    def test_host_alone(self):
+        r = Raw(self.srv.port)
+        self.addCleanup(r.close)
+        status, body = self.answer(r, None, ["example.org"])
+        self.assertEqual(status, 200)
+        self.assertIn(b"host: example.org\n", body)
+        # neither: a malformed request, reset by nghttp2 (PROTOCOL_ERROR)
+        self.assertEqual(self.answer(r, None, [])[0], "reset 1")
+        self.assertEqual(self.answer(r, "localhost", [])[0], 200)
+
+
 if __name__ == "__main__":
     main()
