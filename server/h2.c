@@ -53,12 +53,14 @@ struct h2 {
     uint64_t idle_since;       /* no stream open since then */
     uint64_t last_write;       /* the socket last took bytes */
     uint64_t empty_since;      /* the empty-DATA count's second */
+    uint64_t block_since;      /* the open header block began */
     unsigned empty_data;
     int depth;                 /* enter()/leave() nesting */
     unsigned blocked : 1;      /* the socket took less than offered */
     unsigned dead : 1;         /* close at the outermost leave() */
     unsigned draining : 1;     /* GOAWAY sent: no new streams */
     unsigned closing : 1;      /* input refused: close once the GOAWAY is out */
+    unsigned in_block : 1;     /* a header block awaits its CONTINUATION */
 };
 
 struct h2_stream {
@@ -75,6 +77,7 @@ struct h2_stream {
     unsigned nfields;
     /* the request body */
     buf_t pend;                /* received, not yet passed on */
+    uint64_t begun;            /* its first HEADERS frame began */
     uint64_t last_in;          /* a body byte last arrived */
     uint64_t held_since;       /* a plugin holds req since */
     uint64_t last_out;         /* the response last made progress */
@@ -83,7 +86,8 @@ struct h2_stream {
     unsigned too_big : 1;      /* header list over max_header_bytes */
     unsigned host_seen : 1;    /* a Host field agreeing with :authority */
     unsigned bad_host : 1;     /* a Host field contradicting it, or two */
-    unsigned started : 1;      /* the exchange has the head */
+    unsigned started : 1;      /* the header block is complete: the
+                                  exchange has the head */
     unsigned body_ok : 1;      /* the exchange takes body bytes */
     unsigned body_paused : 1;
     unsigned body_end : 1;     /* END_STREAM received */
@@ -545,6 +549,7 @@ static int on_begin_headers(nghttp2_session *ss, const nghttp2_frame *f, void *u
     hp_request_init(&s->req->hp);
     s->h = h;
     s->id = f->hd.stream_id;
+    s->begun = now_ms(h);
     s->next = h->streams;
     if (h->streams)
         h->streams->prev = s;
@@ -622,6 +627,25 @@ static int empty_data(h2_t *h)
         h->empty_data = 0;
     }
     return ++h->empty_data > EMPTY_DATA_PER_SEC ? -1 : 0;
+}
+
+/* A header block spans a HEADERS frame without END_HEADERS and the
+ * CONTINUATION frames up to the one with it, and nothing else may come on
+ * the connection in between (RFC 9113 section 6.10): a client that stops
+ * there holds the whole connection. Tracked from the frames' headers, so
+ * blocks nghttp2 decodes only to drop them (a refused stream's) count
+ * too; header_timeout bounds them (sweep). */
+static int on_begin_frame(nghttp2_session *ss, const nghttp2_frame_hd *hd, void *user)
+{
+    (void)ss;
+    h2_t *h = user;
+    if (hd->type == NGHTTP2_HEADERS || hd->type == NGHTTP2_PUSH_PROMISE) {
+        h->in_block = !(hd->flags & NGHTTP2_FLAG_END_HEADERS);
+        h->block_since = now_ms(h);
+    } else if (hd->type != NGHTTP2_CONTINUATION || (hd->flags & NGHTTP2_FLAG_END_HEADERS)) {
+        h->in_block = 0;
+    }
+    return 0;
 }
 
 static int on_frame_recv(nghttp2_session *ss, const nghttp2_frame *f, void *user)
@@ -887,6 +911,22 @@ static uint64_t sweep(h2_t *h, int act)
         }
         due = d;
     }
+    /* a header block that never ends (its CONTINUATION does not come, or
+     * the rest of a frame of it): the connection can carry nothing else */
+    uint64_t block = h->in_block ? h->block_since : UINT64_MAX;
+    for (const h2_stream_t *s = h->streams; s; s = s->next)
+        if (!s->started)
+            block = earlier(block, s->begun);
+    if (block != UINT64_MAX) {
+        uint64_t d = block + cfg->header_timeout;
+        if (act && now >= d) {
+            log_info("%s: header_timeout: HTTP/2 header block incomplete after %llu ms; closing the connection",
+                     conn_peer(h->c), (unsigned long long)cfg->header_timeout);
+            nghttp2_session_terminate_session(h->ss, NGHTTP2_NO_ERROR);
+            return UINT64_MAX;
+        }
+        due = earlier(due, d);
+    }
     if (h->nstreams == 0) {
         uint64_t d = h->idle_since + (h->nrequests ? cfg->keepalive_timeout : cfg->header_timeout);
         if (act && now >= d) {
@@ -1060,6 +1100,7 @@ h2_t *h2_new(conn_t *c, const char *in, size_t inlen)
         free(h);
         return NULL;
     }
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);

@@ -269,5 +269,95 @@ class HostAndAuthority(unittest.TestCase):
         self.assertEqual(self.answer(r, "localhost", [])[0], 200)
 
 
+class OpenHeaderBlock(unittest.TestCase):
+    """A header block left open (no CONTINUATION with END_HEADERS, or the
+    rest of its frame never sent) holds the whole connection: after
+    header_timeout it gets a GOAWAY and is closed. Each timer has its own
+    value, so the time and the log line tell which one fired."""
+
+    HEADER_MS = 1200
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(h2c_ini("[route /echo]\nplugin = echo\n",
+                                 server_extra="header_timeout = 1200ms\nbody_timeout = 2900ms\n"
+                                              "keepalive_timeout = 3700ms\nsend_timeout = 4300ms\n"
+                                              "handler_timeout = 4700ms\nbody_min_rate = 0"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def connection(self):
+        """A connection that has had one complete request: its idle timer
+        is keepalive_timeout from then, header_timeout never."""
+        r = Raw(self.srv.port)
+        self.addCleanup(r.close)
+        frames = r.frames(r.request("/echo"))
+        self.assertEqual(frames[0][3][":status"], "200")
+        return r
+
+    def goaway_then_close(self, r, t0, timeout=10):
+        """Reads to the close: (the GOAWAY's error code, seconds from t0
+        to it)."""
+        goaway = None
+        while True:
+            f = r.frame(timeout)
+            if f is None:
+                self.assertIsNotNone(goaway, "closed without a GOAWAY")
+                return goaway
+            if f[0] == GOAWAY:
+                goaway = (struct.unpack(">I", f[3][4:8])[0], time.time() - t0)
+
+    def check_header_timeout(self, r, t0, start):
+        code, after = self.goaway_then_close(r, t0)
+        self.assertEqual(code, NO_ERROR)
+        self.assertGreaterEqual(after, self.HEADER_MS / 1000 - 0.05)
+        self.assertLess(after, 2.9)  # before body_timeout and keepalive_timeout
+        m, _ = wait_log_from(self.srv, r"header_timeout: HTTP/2 header block incomplete after 1200 ms; "
+                                       r"closing the connection", start)
+        self.assertIsNotNone(m, self.srv.log())
+
+    def test_continuation_never_comes(self):
+        r = self.connection()
+        start = log_count(self.srv)
+        t0 = time.time()
+        r.sock.sendall(frame(HEADERS, END_STREAM, 3, r.block("/echo?held")))
+        self.check_header_timeout(r, t0, start)
+
+    def test_trailers_never_end(self):
+        r = self.connection()
+        sid = r.request("/echo", method="POST", end=False)
+        r.sock.sendall(frame(DATA, 0, sid, b"body"))
+        start = log_count(self.srv)
+        t0 = time.time()
+        r.sock.sendall(frame(HEADERS, END_STREAM, sid, r.enc.encode([("x-trailer", "1")])))
+        self.check_header_timeout(r, t0, start)
+
+    def test_headers_frame_never_completes(self):
+        r = self.connection()
+        block = r.block("/echo?cut")
+        start = log_count(self.srv)
+        t0 = time.time()
+        whole = frame(HEADERS, END_STREAM | END_HEADERS, 3, block)
+        r.sock.sendall(whole[:9 + len(block) // 2])
+        self.check_header_timeout(r, t0, start)
+
+    def test_late_continuation_is_fine(self):
+        # a block completed in time serves, and leaves no timer behind:
+        # the connection then ends on keepalive_timeout
+        r = self.connection()
+        block = r.block("/echo?late", extra=[("x-pad", "p" * 100)])
+        r.sock.sendall(frame(HEADERS, END_STREAM, 3, block[:20]))
+        time.sleep(0.4)  # the client's pause, shorter than header_timeout
+        r.sock.sendall(frame(CONTINUATION, END_HEADERS, 3, block[20:]))
+        frames = r.frames(3)
+        self.assertEqual(frames[0][3][":status"], "200")
+        self.assertIn(b"x-pad: " + b"p" * 100, b"".join(f[3] for f in frames if f[0] == DATA))
+        code, after = self.goaway_then_close(r, time.time())
+        self.assertEqual(code, NO_ERROR)
+        self.assertGreater(after, 3.0)  # keepalive_timeout's 3700 ms
+
+
 if __name__ == "__main__":
     main()
