@@ -79,6 +79,8 @@ struct h2_stream {
     buf_t pend;                /* received, not yet passed on */
     uint64_t begun;            /* its first HEADERS frame began */
     uint64_t last_in;          /* a body byte last arrived */
+    uint64_t body_start;       /* the body's rate is measured since */
+    uint64_t body_got;         /* body bytes received since body_start */
     uint64_t held_since;       /* a plugin holds req since */
     uint64_t last_out;         /* the response last made progress */
     uint64_t sent;             /* response body bytes sent */
@@ -414,7 +416,8 @@ static void take_step(h2_stream_t *s, exch_step_t step)
     switch (step) {
     case EX_BODY:
         s->body_ok = 1;
-        s->last_in = now_ms(s->h);
+        s->last_in = s->body_start = now_ms(s->h);
+        s->body_got = buf_pending(&s->pend); /* came before the exchange took a body */
         if (s->req->hp.expect_continue && !s->got_data) {
             nghttp2_nv cont = NV(":status", "100", 7, 3);
             nghttp2_submit_headers(s->h->ss, NGHTTP2_FLAG_NONE, s->id, NULL, &cont, 1, NULL);
@@ -693,6 +696,7 @@ static int on_data_chunk(nghttp2_session *ss, uint8_t flags, int32_t id, const u
     }
     s->got_data = 1;
     s->last_in = now_ms(s->h);
+    s->body_got += len;
     /* the connection's window opens at once; the stream's only once the
      * exchange has the bytes, so a paused body holds at most a window */
     nghttp2_session_consume_connection(ss, len);
@@ -749,7 +753,10 @@ static void h2_body_flow(ph_request_t *req, int on)
     enter(h);
     s->body_paused = !on;
     if (on) {
-        s->last_in = now_ms(h);
+        /* the plugin's pause is not the client's: the rate is measured
+         * afresh, as over HTTP/1 */
+        s->last_in = s->body_start = now_ms(h);
+        s->body_got = 0;
         deliver(s);
     } else {
         s->held_since = now_ms(h);
@@ -856,13 +863,25 @@ static uint64_t stream_due(h2_stream_t *s, uint64_t now, int act)
         }
         return due;
     }
-    /* the client's to send: body_timeout, also while a plugin holds
-     * the request to take its streamed body */
+    /* the client's to send: body_timeout, and body_min_rate once
+     * body_rate_grace has passed, also while a plugin holds the request
+     * to take its streamed body. (The answer has not begun: an answer
+     * before the body's end marks it done, and the rest is dropped.) */
     if (s->body_ok && !s->body_done && !s->body_end && !s->body_paused) {
-        uint64_t due = s->last_in + cfg->body_timeout;
-        if (act && now >= due) {
-            log_info("%s: body_timeout: no body bytes for %llu ms on HTTP/2 stream %d; answering 408",
-                     conn_peer(s->h->c), (unsigned long long)cfg->body_timeout, s->id);
+        uint64_t due = s->last_in + cfg->body_timeout, rate_due = UINT64_MAX;
+        if (cfg->body_min_rate) {
+            /* 1 ms past the last moment the bytes so far meet the rate */
+            uint64_t on_rate = s->body_got * 1000 / cfg->body_min_rate + 1;
+            rate_due = s->body_start + (on_rate > cfg->body_rate_grace ? on_rate : cfg->body_rate_grace);
+        }
+        if (act && now >= earlier(due, rate_due)) {
+            if (now >= rate_due)
+                log_info("%s: request body below body_min_rate on HTTP/2 stream %d (%llu bytes in %llu ms); "
+                         "answering 408", conn_peer(s->h->c), s->id, (unsigned long long)s->body_got,
+                         (unsigned long long)(now - s->body_start));
+            else
+                log_info("%s: body_timeout: no body bytes for %llu ms on HTTP/2 stream %d; answering 408",
+                         conn_peer(s->h->c), (unsigned long long)cfg->body_timeout, s->id);
             s->body_done = 1;
             if (exchange_held(req)) {
                 replace_held(s, 408);
@@ -872,7 +891,7 @@ static uint64_t stream_due(h2_stream_t *s, uint64_t now, int act)
             }
             return UINT64_MAX;
         }
-        return due;
+        return earlier(due, rate_due);
     }
     if (exchange_held(req) || (s->body_paused && !s->body_done)) {
         if (cfg->handler_timeout == 0 || exchange_answer_coming(req))

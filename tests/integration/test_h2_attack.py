@@ -359,5 +359,88 @@ class OpenHeaderBlock(unittest.TestCase):
         self.assertGreater(after, 3.0)  # keepalive_timeout's 3700 ms
 
 
+class SlowBody(unittest.TestCase):
+    """body_min_rate per stream: a body trickling below it gets its 408
+    once body_rate_grace has passed, while the connection's other streams
+    go on; bytes still arriving keep body_timeout from firing."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(h2c_ini("[route /echo]\nplugin = echo\n\n" + route("/sink", "sink"),
+                                 server_extra="header_timeout = 5300ms\nbody_timeout = 2900ms\n"
+                                              "keepalive_timeout = 5700ms\nsend_timeout = 4300ms\n"
+                                              "handler_timeout = 4700ms\nbody_min_rate = 1000\n"
+                                              "body_rate_grace = 1s"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def trickle(self, path):
+        """A stream whose body comes 10 bytes every 100 ms (100 bytes/s):
+        returns the connection, the stream and its frames, the seconds
+        from the first byte to its end, and what a stream opened meanwhile
+        got."""
+        r = Raw(self.srv.port)
+        self.addCleanup(r.close)
+        sid = r.request(path, method="POST", end=False)
+        t0 = time.time()
+        other, frames, got = None, [], {}
+        deadline = t0 + 10
+        while time.time() < deadline:
+            r.sock.sendall(frame(DATA, 0, sid, b"0123456789"))
+            if other is None and time.time() - t0 > 0.5:
+                other = r.request("/echo?other")
+            pause_end = time.time() + 0.1
+            while time.time() < pause_end:
+                try:
+                    f = r.frame(timeout=pause_end - time.time())
+                except TimeoutError:
+                    break
+                self.assertIsNotNone(f, "the connection closed")
+                if f[2] == sid:
+                    frames.append(f)
+                elif f[2] == other:
+                    got.setdefault("frames", []).append(f)
+            if frames and frames[-1][1] & END_STREAM:
+                return r, sid, frames, time.time() - t0, got
+        self.fail("no answer while the body trickled")
+
+    def check_slow(self, path):
+        start = log_count(self.srv)
+        r, sid, frames, after, got = self.trickle(path)
+        self.assertEqual(frames[0][3][":status"], "408")
+        # body_rate_grace, never body_timeout (bytes keep coming)
+        self.assertGreaterEqual(after, 0.95)
+        self.assertLess(after, 2.9)
+        m, _ = wait_log_from(self.srv, r"request body below body_min_rate on HTTP/2 stream %d \((\d+) bytes in "
+                                       r"(\d+) ms\); answering 408" % sid, start)
+        self.assertIsNotNone(m, self.srv.log())
+        self.assertLess(int(m.group(1)) * 1000, 1000 * int(m.group(2)))
+        # the stream opened meanwhile was answered; the connection serves on
+        self.assertEqual(got["frames"][0][3][":status"], "200")
+        again = r.frames(r.request("/echo?after"))
+        self.assertEqual(again[0][3][":status"], "200")
+        self.assertNotIn("body_timeout", "\n".join(self.srv.log().splitlines()[start:]))
+        return start
+
+    def test_buffered_body_below_the_rate(self):
+        self.check_slow("/echo")
+
+    def test_streamed_body_below_the_rate(self):
+        # the plugin holds the request: it is cancelled, the stream answered
+        start = self.check_slow("/sink")
+        m, _ = wait_log_from(self.srv, r"sink: on_cancel after \d+ bytes", start)
+        self.assertIsNotNone(m, self.srv.log())
+
+    def test_body_at_the_rate_passes(self):
+        c = H2Client(self.srv.port)
+        self.addCleanup(c.close)
+        body = os.urandom(200000)
+        st = c.get("/echo", method="POST", body=body)
+        self.assertEqual(st.status, 200)
+        self.assertTrue(st.data.endswith(body))
+
+
 if __name__ == "__main__":
     main()
