@@ -265,9 +265,10 @@ static ssize_t read_body(nghttp2_session *ss, int32_t id, uint8_t *buf, size_t l
     } else if (req->body_kind == BODY_FILE) {
         uint64_t left = (uint64_t)req->file_len - s->sent;
         size_t want = left < len ? (size_t)left : len;
-        n = pread(req->file_fd, buf, want, req->file_off + (off_t)s->sent);
-        if (n < 0 && errno == EINTR)
-            return 0; /* asked again */
+        /* 0 here would be an empty DATA frame, not a retry */
+        do
+            n = pread(req->file_fd, buf, want, req->file_off + (off_t)s->sent);
+        while (n < 0 && errno == EINTR);
         if (n <= 0 && want > 0) {
             log_warn("file body ended %llu bytes early; resetting the HTTP/2 stream", (unsigned long long)left);
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
