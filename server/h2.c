@@ -444,6 +444,13 @@ static int add_line(buf_t *b, const uint8_t *name, size_t nlen, const uint8_t *v
                : 0;
 }
 
+/* n bytes of src at p + off; the offset after them. */
+static size_t put(char *p, size_t off, const void *src, size_t n)
+{
+    memcpy(p + off, src, n);
+    return off + n;
+}
+
 /* The HTTP/1.1 head the stream's fields stand for, into req's pool:
  * "METHOD PATH HTTP/1.1", Host from :authority (else the host field), the
  * fields, one cookie field. NULL when out of memory. */
@@ -460,20 +467,14 @@ static char *compose_head(h2_stream_t *s, size_t *len)
     if (host)
         k += snprintf(p + k, need - (size_t)k, "host: %s\r\n", host);
     size_t off = (size_t)k;
-    if (buf_pending(&s->lines) > 0) { /* lines.p is NULL when empty */
-        memcpy(p + off, s->lines.p + s->lines.off, buf_pending(&s->lines));
-        off += buf_pending(&s->lines);
-    }
+    if (buf_pending(&s->lines) > 0) /* lines.p is NULL when empty */
+        off = put(p, off, s->lines.p + s->lines.off, buf_pending(&s->lines));
     if (buf_pending(&s->cookie) > 0) {
-        memcpy(p + off, "cookie: ", 8);
-        off += 8;
-        memcpy(p + off, s->cookie.p + s->cookie.off, buf_pending(&s->cookie));
-        off += buf_pending(&s->cookie);
-        memcpy(p + off, "\r\n", 2);
-        off += 2;
+        off = put(p, off, "cookie: ", 8);
+        off = put(p, off, s->cookie.p + s->cookie.off, buf_pending(&s->cookie));
+        off = put(p, off, "\r\n", 2);
     }
-    memcpy(p + off, "\r\n", 2);
-    *len = off + 2;
+    *len = put(p, off, "\r\n", 2);
     return p;
 }
 
@@ -1177,8 +1178,9 @@ void h2_drain(h2_t *h)
 void h2_free(h2_t *h)
 {
     ev_timer_stop(h->w->loop, &h->timer);
-    while (h->streams) {
-        h2_stream_t *s = h->streams;
+    h2_stream_t *next;
+    for (h2_stream_t *s = h->streams; s; s = next) {
+        next = s->next;
         stream_end(s);
         stream_free(s);
     }
