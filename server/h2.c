@@ -59,6 +59,7 @@ struct h2 {
     uint64_t idle_since;       /* no stream open since then */
     uint64_t last_write;       /* the socket last took bytes */
     uint64_t empty_since;      /* the empty-DATA count's second */
+    uint64_t block_since;      /* the open header block began */
     unsigned empty_data;
     size_t held;               /* body bytes in the streams' pend buffers */
     size_t held_max;           /* HELD_WINDOWS windows */
@@ -68,6 +69,7 @@ struct h2 {
     unsigned dead : 1;         /* close at the outermost leave() */
     unsigned draining : 1;     /* GOAWAY sent: no new streams */
     unsigned closing : 1;      /* input refused: close once the GOAWAY is out */
+    unsigned in_block : 1;     /* a header block awaits its CONTINUATION */
 };
 
 struct h2_stream {
@@ -84,13 +86,19 @@ struct h2_stream {
     unsigned nfields;
     /* the request body */
     buf_t pend;                /* received, not yet passed on */
+    uint64_t begun;            /* its first HEADERS frame began */
     uint64_t last_in;          /* a body byte last arrived */
+    uint64_t body_start;       /* the body's rate is measured since */
+    uint64_t body_got;         /* body bytes received since body_start */
     uint64_t held_since;       /* a plugin holds req since */
     uint64_t last_out;         /* the response last made progress */
     uint64_t sent;             /* response body bytes sent */
     uint64_t dropped;          /* body bytes dropped after the response */
     unsigned too_big : 1;      /* header list over max_header_bytes */
-    unsigned started : 1;      /* the exchange has the head */
+    unsigned host_seen : 1;    /* a Host field agreeing with :authority */
+    unsigned bad_host : 1;     /* a Host field contradicting it, or two */
+    unsigned started : 1;      /* the header block is complete: the
+                                  exchange has the head */
     unsigned body_ok : 1;      /* the exchange takes body bytes */
     unsigned body_paused : 1;
     unsigned body_end : 1;     /* END_STREAM received */
@@ -260,7 +268,7 @@ static ssize_t read_body(nghttp2_session *ss, int32_t id, uint8_t *buf, size_t l
             s->eof = 1;
             *flags |= NGHTTP2_DATA_FLAG_EOF;
             size_t nt = 0;
-            nghttp2_nv *tv = req->trailers ? fields_nv(req, req->trailers, NULL, 0, &nt) : NULL;
+            nghttp2_nv *tv = req->trailers && !s->no_body ? fields_nv(req, req->trailers, NULL, 0, &nt) : NULL;
             if (tv && nt > 0 && nghttp2_submit_trailer(s->h->ss, s->id, tv, nt) == 0)
                 *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
             return 0;
@@ -275,9 +283,10 @@ static ssize_t read_body(nghttp2_session *ss, int32_t id, uint8_t *buf, size_t l
     } else if (req->body_kind == BODY_FILE) {
         uint64_t left = (uint64_t)req->file_len - s->sent;
         size_t want = left < len ? (size_t)left : len;
-        n = pread(req->file_fd, buf, want, req->file_off + (off_t)s->sent);
-        if (n < 0 && errno == EINTR)
-            return 0; /* asked again */
+        /* 0 here would be an empty DATA frame, not a retry */
+        do
+            n = pread(req->file_fd, buf, want, req->file_off + (off_t)s->sent);
+        while (n < 0 && errno == EINTR);
         if (n <= 0 && want > 0) {
             log_warn("file body ended %llu bytes early; resetting the HTTP/2 stream", (unsigned long long)left);
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -349,9 +358,13 @@ static void respond(h2_stream_t *s)
     }
     s->no_body = s->is_head || !allowed;
     nghttp2_data_provider prd = {.source.ptr = s, .read_callback = read_body};
-    /* a stream is run to its end even when nothing of it is sent (a
-     * coroutine's co_respond() waits for its bytes to be taken) */
-    int provide = req->body_kind == BODY_STREAM || (!s->no_body && req->body_kind != BODY_NONE && len > 0);
+    /* HEAD, 204 and 304 end with the HEADERS frame and nothing of the body
+     * is pulled: a filtered answer to HEAD has no producer behind its
+     * stream at all. The one stream run to its end regardless is a
+     * coroutine's co_respond(): the coroutine waits for its bytes to be
+     * taken (they are dropped), and its end ends the request. */
+    int provide = req->body_kind == BODY_STREAM ? !s->no_body || req->co_resp
+                                                : !s->no_body && req->body_kind != BODY_NONE && len > 0;
     if (nghttp2_submit_response(h->ss, s->id, nv, n, provide ? &prd : NULL) != 0)
         reset(s, NGHTTP2_INTERNAL_ERROR);
     if (!provide)
@@ -424,7 +437,8 @@ static void take_step(h2_stream_t *s, exch_step_t step)
     switch (step) {
     case EX_BODY:
         s->body_ok = 1;
-        s->last_in = now_ms(s->h);
+        s->last_in = s->body_start = now_ms(s->h);
+        s->body_got = buf_pending(&s->pend); /* came before the exchange took a body */
         if (s->req->hp.expect_continue && !s->got_data) {
             nghttp2_nv cont = NV(":status", "100", 7, 3);
             nghttp2_submit_headers(s->h->ss, NGHTTP2_FLAG_NONE, s->id, NULL, &cont, 1, NULL);
@@ -450,6 +464,13 @@ static int add_line(buf_t *b, const uint8_t *name, size_t nlen, const uint8_t *v
                : 0;
 }
 
+/* n bytes of src at p + off; the offset after them. */
+static size_t put(char *p, size_t off, const void *src, size_t n)
+{
+    memcpy(p + off, src, n);
+    return off + n;
+}
+
 /* The HTTP/1.1 head the stream's fields stand for, into req's pool:
  * "METHOD PATH HTTP/1.1", Host from :authority (else the host field), the
  * fields, one cookie field. NULL when out of memory. */
@@ -466,20 +487,14 @@ static char *compose_head(h2_stream_t *s, size_t *len)
     if (host)
         k += snprintf(p + k, need - (size_t)k, "host: %s\r\n", host);
     size_t off = (size_t)k;
-    if (buf_pending(&s->lines) > 0) { /* lines.p is NULL when empty */
-        memcpy(p + off, s->lines.p + s->lines.off, buf_pending(&s->lines));
-        off += buf_pending(&s->lines);
-    }
+    if (buf_pending(&s->lines) > 0) /* lines.p is NULL when empty */
+        off = put(p, off, s->lines.p + s->lines.off, buf_pending(&s->lines));
     if (buf_pending(&s->cookie) > 0) {
-        off += (size_t)snprintf(p + off, need - off, "cookie: ");
-        memcpy(p + off, s->cookie.p + s->cookie.off, buf_pending(&s->cookie));
-        off += buf_pending(&s->cookie);
-        p[off++] = '\r';
-        p[off++] = '\n';
+        off = put(p, off, "cookie: ", 8);
+        off = put(p, off, s->cookie.p + s->cookie.off, buf_pending(&s->cookie));
+        off = put(p, off, "\r\n", 2);
     }
-    p[off++] = '\r';
-    p[off++] = '\n';
-    *len = off;
+    *len = put(p, off, "\r\n", 2);
     return p;
 }
 
@@ -491,7 +506,7 @@ static void start_request(h2_stream_t *s, int end_stream)
     s->started = 1;
     s->body_end = end_stream != 0;
     h->nrequests++;
-    if (s->too_big || s->method == NULL || s->path == NULL) {
+    if (s->too_big || s->bad_host || s->method == NULL || s->path == NULL) {
         request_error(req, s->too_big ? 431 : 400);
         s->body_done = 1;
         respond(s);
@@ -559,6 +574,7 @@ static int on_begin_headers(nghttp2_session *ss, const nghttp2_frame *f, void *u
     hp_request_init(&s->req->hp);
     s->h = h;
     s->id = f->hd.stream_id;
+    s->begun = now_ms(h);
     s->next = h->streams;
     if (h->streams)
         h->streams->prev = s;
@@ -609,8 +625,15 @@ static int on_header(nghttp2_session *ss, const nghttp2_frame *f, const uint8_t 
     }
     if (name[0] == ':') /* :scheme: the connection says it */
         return 0;
-    if (nlen == 4 && memcmp(name, "host", 4) == 0 && s->authority)
-        return 0; /* :authority wins (RFC 9113 section 8.3.1) */
+    if (nlen == 4 && memcmp(name, "host", 4) == 0 && s->authority) {
+        /* the head's Host line comes from :authority; a Host field must
+         * agree with it (RFC 9113 section 8.3.1), and there is one at
+         * most, as over HTTP/1 (the pseudo-header fields came first) */
+        if (s->host_seen || strlen(s->authority) != vlen || strncasecmp(s->authority, (const char *)value, vlen) != 0)
+            s->bad_host = 1;
+        s->host_seen = 1;
+        return 0;
+    }
     if (nlen == 6 && memcmp(name, "cookie", 6) == 0) {
         if ((buf_pending(&s->cookie) && buf_append(&s->cookie, "; ", 2) < 0) ||
             buf_append(&s->cookie, value, vlen) < 0)
@@ -629,6 +652,25 @@ static int empty_data(h2_t *h)
         h->empty_data = 0;
     }
     return ++h->empty_data > EMPTY_DATA_PER_SEC ? -1 : 0;
+}
+
+/* A header block spans a HEADERS frame without END_HEADERS and the
+ * CONTINUATION frames up to the one with it, and nothing else may come on
+ * the connection in between (RFC 9113 section 6.10): a client that stops
+ * there holds the whole connection. Tracked from the frames' headers, so
+ * blocks nghttp2 decodes only to drop them (a refused stream's) count
+ * too; header_timeout bounds them (sweep). */
+static int on_begin_frame(nghttp2_session *ss, const nghttp2_frame_hd *hd, void *user)
+{
+    (void)ss;
+    h2_t *h = user;
+    if (hd->type == NGHTTP2_HEADERS || hd->type == NGHTTP2_PUSH_PROMISE) {
+        h->in_block = !(hd->flags & NGHTTP2_FLAG_END_HEADERS);
+        h->block_since = now_ms(h);
+    } else if (hd->type != NGHTTP2_CONTINUATION || (hd->flags & NGHTTP2_FLAG_END_HEADERS)) {
+        h->in_block = 0;
+    }
+    return 0;
 }
 
 static int on_frame_recv(nghttp2_session *ss, const nghttp2_frame *f, void *user)
@@ -676,6 +718,7 @@ static int on_data_chunk(nghttp2_session *ss, uint8_t flags, int32_t id, const u
     }
     s->got_data = 1;
     s->last_in = now_ms(s->h);
+    s->body_got += len;
     /* the stream's window opens once the exchange has the bytes, so a
      * paused body holds at most a window; the connection's at once while
      * the connection holds less than held_max (give_back) */
@@ -747,7 +790,10 @@ static void h2_body_flow(ph_request_t *req, int on)
     enter(h);
     s->body_paused = !on;
     if (on) {
-        s->last_in = now_ms(h);
+        /* the plugin's pause is not the client's: the rate is measured
+         * afresh, as over HTTP/1 */
+        s->last_in = s->body_start = now_ms(h);
+        s->body_got = 0;
         deliver(s);
     } else {
         s->held_since = now_ms(h);
@@ -854,13 +900,25 @@ static uint64_t stream_due(h2_stream_t *s, uint64_t now, int act)
         }
         return due;
     }
-    /* the client's to send: body_timeout, also while a plugin holds
-     * the request to take its streamed body */
+    /* the client's to send: body_timeout, and body_min_rate once
+     * body_rate_grace has passed, also while a plugin holds the request
+     * to take its streamed body. (The answer has not begun: an answer
+     * before the body's end marks it done, and the rest is dropped.) */
     if (s->body_ok && !s->body_done && !s->body_end && !s->body_paused) {
-        uint64_t due = s->last_in + cfg->body_timeout;
-        if (act && now >= due) {
-            log_info("%s: body_timeout: no body bytes for %llu ms on HTTP/2 stream %d; answering 408",
-                     conn_peer(s->h->c), (unsigned long long)cfg->body_timeout, s->id);
+        uint64_t due = s->last_in + cfg->body_timeout, rate_due = UINT64_MAX;
+        if (cfg->body_min_rate) {
+            /* 1 ms past the last moment the bytes so far meet the rate */
+            uint64_t on_rate = s->body_got * 1000 / cfg->body_min_rate + 1;
+            rate_due = s->body_start + (on_rate > cfg->body_rate_grace ? on_rate : cfg->body_rate_grace);
+        }
+        if (act && now >= earlier(due, rate_due)) {
+            if (now >= rate_due)
+                log_info("%s: request body below body_min_rate on HTTP/2 stream %d (%llu bytes in %llu ms); "
+                         "answering 408", conn_peer(s->h->c), s->id, (unsigned long long)s->body_got,
+                         (unsigned long long)(now - s->body_start));
+            else
+                log_info("%s: body_timeout: no body bytes for %llu ms on HTTP/2 stream %d; answering 408",
+                         conn_peer(s->h->c), (unsigned long long)cfg->body_timeout, s->id);
             s->body_done = 1;
             if (exchange_held(req)) {
                 replace_held(s, 408);
@@ -870,7 +928,7 @@ static uint64_t stream_due(h2_stream_t *s, uint64_t now, int act)
             }
             return UINT64_MAX;
         }
-        return due;
+        return earlier(due, rate_due);
     }
     if (exchange_held(req) || (s->body_paused && !s->body_done)) {
         if (cfg->handler_timeout == 0 || exchange_answer_coming(req))
@@ -908,6 +966,22 @@ static uint64_t sweep(h2_t *h, int act)
             return UINT64_MAX;
         }
         due = d;
+    }
+    /* a header block that never ends (its CONTINUATION does not come, or
+     * the rest of a frame of it): the connection can carry nothing else */
+    uint64_t block = h->in_block ? h->block_since : UINT64_MAX;
+    for (const h2_stream_t *s = h->streams; s; s = s->next)
+        if (!s->started)
+            block = earlier(block, s->begun);
+    if (block != UINT64_MAX) {
+        uint64_t d = block + cfg->header_timeout;
+        if (act && now >= d) {
+            log_info("%s: header_timeout: HTTP/2 header block incomplete after %llu ms; closing the connection",
+                     conn_peer(h->c), (unsigned long long)cfg->header_timeout);
+            nghttp2_session_terminate_session(h->ss, NGHTTP2_NO_ERROR);
+            return UINT64_MAX;
+        }
+        due = earlier(due, d);
     }
     if (h->nstreams == 0) {
         uint64_t d = h->idle_since + (h->nrequests ? cfg->keepalive_timeout : cfg->header_timeout);
@@ -1082,6 +1156,7 @@ h2_t *h2_new(conn_t *c, const char *in, size_t inlen)
         free(h);
         return NULL;
     }
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
