@@ -871,8 +871,11 @@ static ssize_t source_pull(ph_request_t *req, char *buf, size_t cap)
         if (req->src_pos >= end)
             return 0;
         size_t want = (size_t)(end - req->src_pos) < cap ? (size_t)(end - req->src_pos) : cap;
-        ssize_t n = pread(req->file_fd, buf, want, req->src_pos);
-        if (n <= 0)
+        ssize_t n;
+        do
+            n = pread(req->file_fd, buf, want, req->src_pos);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0) /* 0: the file shrank under its length */
             return PH_ERROR;
         req->src_pos += n;
         return n;
