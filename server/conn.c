@@ -87,6 +87,11 @@ struct conn {
     int stream_done;
 
     tls_conn_t *tls;         /* NULL: plaintext */
+    /* Until the session starts: the certificates of the generation that
+     * accepted c, and whether its listener offered h2. A reload may drop
+     * TLS from the listener meanwhile; the client still expects it. */
+    tls_ctx_t *tls_ctx;
+    unsigned tls_h2 : 1;
     ev_timer_t kick;         /* TLS: decrypted input waits in the session */
     unsigned tls_listener : 1; /* accepted on a "tls" listener */
     unsigned tls_plain : 1;  /* ... but the client spoke plain HTTP */
@@ -157,6 +162,8 @@ conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t pee
     c->state = ST_IDLE;
     if (cl && cl->tls && cur_gen(c)->tls) {
         c->tls_listener = 1;
+        c->tls_ctx = tls_ctx_ref(cur_gen(c)->tls);
+        c->tls_h2 = cur_cfg(c)->tls.http2 != 0;
         c->state = ST_TLS;
         ev_timer_set(w->loop, &c->timer, cur_cfg(c)->tls.handshake_timeout);
         return c;
@@ -186,7 +193,9 @@ static int tls_first_bytes(conn_t *c)
         return -1;
     }
     if (b == 0x16) {
-        c->tls = tls_conn_new(cur_gen(c)->tls, c->io.fd, cur_cfg(c)->tls.http2);
+        c->tls = tls_conn_new(c->tls_ctx, c->io.fd, c->tls_h2);
+        tls_ctx_free(c->tls_ctx); /* the session holds its own reference */
+        c->tls_ctx = NULL;
         if (c->tls == NULL) {
             close_conn(c);
             return -1;
@@ -196,6 +205,8 @@ static int tls_first_bytes(conn_t *c)
     if (b >= 'A' && b <= 'Z') {
         log_info("%s: plain HTTP on a TLS listener; answering 400", c->peer);
         c->tls_plain = 1;
+        tls_ctx_free(c->tls_ctx);
+        c->tls_ctx = NULL;
         c->state = ST_IDLE;
         ev_timer_set(c->w->loop, &c->timer, cur_cfg(c)->header_timeout);
         return 1;
@@ -1636,6 +1647,8 @@ static void close_conn(conn_t *c)
     ev_timer_stop(c->w->loop, &c->kick);
     tls_conn_free(c->tls); /* close_notify, when the socket takes it */
     c->tls = NULL;
+    tls_ctx_free(c->tls_ctx);
+    c->tls_ctx = NULL;
     ev_io_forget(&c->io); /* close() takes it out of epoll: no fd is dup()ed */
     if (c->io.fd >= 0) /* -1: upgraded, the plugin's socket owns it */
         close(c->io.fd);

@@ -515,6 +515,13 @@ fail:
     return -1;
 }
 
+tls_ctx_t *tls_ctx_ref(tls_ctx_t *t)
+{
+    if (t)
+        __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+    return t;
+}
+
 void tls_ctx_free(tls_ctx_t *t)
 {
     if (t == NULL || __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) > 0)
@@ -545,8 +552,7 @@ tls_conn_t *tls_conn_new(tls_ctx_t *t, int fd, int allow_h2)
     }
     SSL_set_accept_state(c->ssl);
     SSL_set_app_data(c->ssl, c);
-    __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
-    c->t = t;
+    c->t = tls_ctx_ref(t);
     c->allow_h2 = allow_h2 != 0;
     c->want = EV_READ;
     return c;

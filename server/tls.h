@@ -38,6 +38,9 @@ typedef struct tls_conn tls_conn_t;
  * 0 and *out (NULL when cfg has no TLS listener), or -1 with err filled
  * (naming the file and line). */
 int tls_ctx_build(const cfg_t *cfg, tls_ctx_t **out, char *err, size_t errlen);
+/* One more reference to t (NULL: none), for a holder that may outlive the
+ * generation that built it; each reference is released by tls_ctx_free(). */
+tls_ctx_t *tls_ctx_ref(tls_ctx_t *t);
 void tls_ctx_free(tls_ctx_t *t);
 
 /* A server session over fd, for a listener whose ALPN list offers h2 when

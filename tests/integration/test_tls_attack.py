@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""HTTPS under attack and at its edges: reloads that take TLS away from
+connections still in it, clients that close without close_notify, the
+server's own close_notify, a TLS read waiting for writability, and
+redirects of absolute-form targets."""
+
+import shutil
+import socket
+import ssl
+import tempfile
+import unittest
+
+from harness import Server, main, parse_responses, proc_fd_targets, recv_all, server_ini, settle
+from tlsutil import cert_serial, client_context, make_cert, peer_serial
+
+CERTS = tempfile.mkdtemp(prefix="phtlsa-")
+ROUTES = "[route /echo]\nplugin = echo\n"
+REQUEST = b"GET /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+
+
+def setUpModule():
+    global MAIN
+    MAIN = make_cert(CERTS, "main", cn="localhost", sans=("localhost",))
+
+
+def tearDownModule():
+    shutil.rmtree(CERTS, ignore_errors=True)
+
+
+def tls_section(extra=""):
+    return "[tls]\ncertificate = %s\nkey = %s\n%s\n" % (MAIN[0], MAIN[1], extra)
+
+
+def sockets_of(pid):
+    return sum(1 for t in proc_fd_targets(pid) if t.startswith("socket:"))
+
+
+class MemoryHandshake:
+    """A client session driven step by step over a plain socket, so a test
+    can act between the ClientHello and the rest of the handshake."""
+
+    def __init__(self, sock, ctx):
+        self.sock = sock
+        self.inb, self.outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.inb, self.outb, server_hostname="localhost")
+
+    def flush(self):
+        out = self.outb.read()
+        if out:
+            self.sock.sendall(out)
+
+    def step(self):
+        """One turn of the handshake: True once it is complete."""
+        try:
+            self.obj.do_handshake()
+        except ssl.SSLWantReadError:
+            self.flush()
+            return False
+        self.flush()
+        return True
+
+    def feed(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("the server closed during the handshake")
+        self.inb.write(data)
+
+    def finish(self):
+        while not self.step():
+            self.feed()
+
+    def request(self, data):
+        self.obj.write(data)
+        self.flush()
+        got = b""
+        while True:
+            try:
+                chunk = self.obj.read(65536)
+                if not chunk:  # close_notify
+                    return got
+                got += chunk
+                continue
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLZeroReturnError:
+                return got
+            try:
+                self.feed()
+            except ConnectionError:
+                return got
+
+
+class ReloadDropsTls(unittest.TestCase):
+    """A connection belongs to the generation that accepted it until its
+    session starts: a reload that removes TLS from its listener (or the
+    certificates altogether) must neither crash the server nor leave the
+    client without the handshake it was promised."""
+
+    def test_accepted_before_any_byte(self):
+        # without TCP_DEFER_ACCEPT the connection is accepted (a socket
+        # more in the server) before the client sends its ClientHello
+        text = server_ini(ROUTES, server_extra="defer_accept = no", listen=("127.0.0.1:0 tls",))
+        with Server(text + tls_section()) as srv:
+            before = sockets_of(srv.proc.pid)
+            raw = srv.connect()
+            try:
+                self.assertEqual(settle(lambda: sockets_of(srv.proc.pid), lambda n: n == before + 1), before + 1)
+                # the listener stays (same address) but no longer speaks TLS
+                plain = server_ini(ROUTES, server_extra="defer_accept = no", listen=("127.0.0.1:0",))
+                m = srv.reload(plain + tls_section(), r"generation 2 serving|reload failed")
+                self.assertEqual(m.group(0), "generation 2 serving")
+                s = client_context(None).wrap_socket(raw, server_hostname="localhost")
+                raw = s
+                self.assertEqual(peer_serial(s), cert_serial(MAIN[0]))
+                s.sendall(REQUEST)
+                resps = parse_responses(recv_all(s))
+            finally:
+                raw.close()
+            self.assertEqual([r.status for r in resps], [200])
+            self.assertIsNone(srv.proc.poll())
+            self.assertEqual(srv.get("/echo").status, 200)  # new connections: plain
+
+    def test_handshake_in_progress(self):
+        text = server_ini(ROUTES, listen=("127.0.0.1:0 tls",))
+        with Server(text + tls_section()) as srv:
+            for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+                raw = srv.connect()
+                try:
+                    hs = MemoryHandshake(raw, client_context(None, max_version=version))
+                    self.assertFalse(hs.step())  # the ClientHello
+                    hs.feed()                    # the server's first flight: its session exists
+                    # gone from the configuration: the certificate and the listener's TLS
+                    gen = 2 if version == ssl.TLSVersion.TLSv1_2 else 4
+                    m = srv.reload(server_ini(ROUTES), r"generation %d serving|reload failed" % gen)
+                    self.assertEqual(m.group(0), "generation %d serving" % gen)
+                    hs.finish()
+                    resps = parse_responses(hs.request(REQUEST))
+                finally:
+                    raw.close()
+                self.assertEqual([r.status for r in resps], [200])
+                self.assertIsNone(srv.proc.poll())
+                m = srv.reload(text + tls_section(), r"generation %d serving|reload failed" % (gen + 1))
+                self.assertEqual(m.group(0), "generation %d serving" % (gen + 1))
+
+
+if __name__ == "__main__":
+    main()
