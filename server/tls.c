@@ -359,7 +359,11 @@ static SSL_CTX *new_ctx(const cfg_tls_t *ct, char *err, size_t errlen)
         openssl_reason(err, errlen, "tls");
         return NULL;
     }
-    uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_KTLS;
+    /* A client that closes without close_notify has ended its stream, as
+     * most do; OpenSSL would call it an error and answer with a fatal
+     * alert. HTTP framing tells a truncated request from a whole one. */
+    uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_KTLS |
+                    SSL_OP_IGNORE_UNEXPECTED_EOF;
     if (ct->prefer_server_ciphers)
         opts |= SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA;
     if (!ct->tickets)
@@ -587,7 +591,7 @@ static int failed(tls_conn_t *c, int r, int reading)
         c->want = EV_WRITE;
         errno = EAGAIN;
         return -1;
-    case SSL_ERROR_ZERO_RETURN: /* close_notify */
+    case SSL_ERROR_ZERO_RETURN: /* close_notify, or a close without it */
         if (reading)
             return 0;
         errno = EPIPE;

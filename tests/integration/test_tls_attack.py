@@ -4,14 +4,16 @@ connections still in it, clients that close without close_notify, the
 server's own close_notify, a TLS read waiting for writability, and
 redirects of absolute-form targets."""
 
+import os
 import shutil
 import socket
 import ssl
 import tempfile
 import unittest
 
-from harness import Server, main, parse_responses, proc_fd_targets, recv_all, server_ini, settle
-from tlsutil import cert_serial, client_context, make_cert, peer_serial
+from harness import (Server, log_count, main, parse_responses, proc_fd_targets, recv_all, server_ini, settle,
+                     wait_log_from)
+from tlsutil import cert_serial, client_context, make_cert, peer_serial, tls_connect
 
 CERTS = tempfile.mkdtemp(prefix="phtlsa-")
 ROUTES = "[route /echo]\nplugin = echo\n"
@@ -141,6 +143,78 @@ class ReloadDropsTls(unittest.TestCase):
                 self.assertIsNone(srv.proc.poll())
                 m = srv.reload(text + tls_section(), r"generation %d serving|reload failed" % (gen + 1))
                 self.assertEqual(m.group(0), "generation %d serving" % (gen + 1))
+
+
+def strict_context(version):
+    """A client that calls a close without close_notify an error (Python
+    may set OP_IGNORE_UNEXPECTED_EOF by default)."""
+    ctx = client_context(None, max_version=version)
+    ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+    return ctx
+
+
+def shut_write(s):
+    """Half-closes an SSL socket's TCP connection, sending no close_notify."""
+    dup = socket.socket(fileno=os.dup(s.fileno()))
+    try:
+        dup.shutdown(socket.SHUT_WR)
+    finally:
+        dup.close()
+
+
+class BareClose(unittest.TestCase):
+    """Most clients close TCP without close_notify: that is the end of
+    their stream, not a protocol error."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(server_ini(ROUTES, server_extra="log_level = debug", listen=("127.0.0.1:0 tls",)) +
+                         tls_section())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_half_close_still_gets_the_answers(self):
+        # OpenSSL alone answers the bare end of stream with a fatal alert
+        # (decode_error) instead of the answers still owed
+        one = b"GET /echo HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            s = tls_connect(self.srv.port, strict_context(version))
+            try:
+                s.sendall(one * 3)
+                shut_write(s)
+                got = b""
+                while True:
+                    b = s.recv(65536)
+                    if not b:
+                        break
+                    got += b
+            finally:
+                s.close()
+            self.assertEqual([r.status for r in parse_responses(got)], [200, 200, 200], version)
+
+    def test_close_during_the_handshake_is_no_error(self):
+        # a TLS 1.2 client that read the server's first flight and left
+        start = log_count(self.srv)
+        raw = self.srv.connect()
+        try:
+            hs = MemoryHandshake(raw, strict_context(ssl.TLSVersion.TLSv1_2))
+            self.assertFalse(hs.step())
+            # all of the flight read (an unread byte would make the close a
+            # reset), the client's answer made but never sent
+            while not hs.outb.pending:
+                hs.feed()
+                try:
+                    hs.obj.do_handshake()
+                except ssl.SSLWantReadError:
+                    pass
+        finally:
+            raw.close()
+        m, _ = wait_log_from(self.srv, r"127\.0\.0\.1:\d+: TLS handshake failed: .*", start)
+        self.assertIsNotNone(m)
+        self.assertTrue(m.group(0).endswith(": TLS handshake failed: the client closed the connection"), m.group(0))
+        self.assertNotIn("unexpected eof", self.srv.log())
 
 
 if __name__ == "__main__":
