@@ -1232,6 +1232,8 @@ static void finish(conn_t *c)
         close_conn(c);
         return;
     }
+    if (c->tls)
+        tls_close_notify(c->tls); /* the half-close would leave no way out for it */
     shutdown(c->io.fd, SHUT_WR);
     c->state = ST_LINGER;
     c->lingered = 0;

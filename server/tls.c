@@ -59,6 +59,7 @@ struct tls_conn {
     unsigned allow_h2 : 1;
     unsigned done : 1;   /* handshake completed */
     unsigned broken : 1; /* a fatal error: no close_notify */
+    unsigned notified : 1; /* close_notify sent, or tried */
 };
 
 /* The secret ticket keys come from without a ticket_key_file: random, made
@@ -562,14 +563,21 @@ tls_conn_t *tls_conn_new(tls_ctx_t *t, int fd, int allow_h2)
     return c;
 }
 
+void tls_close_notify(tls_conn_t *c)
+{
+    if (c->notified || !c->done || c->broken)
+        return;
+    c->notified = 1;
+    ERR_clear_error();
+    (void)SSL_shutdown(c->ssl); /* close_notify, if the socket takes it now */
+    ERR_clear_error();
+}
+
 void tls_conn_free(tls_conn_t *c)
 {
     if (c == NULL)
         return;
-    if (c->done && !c->broken) {
-        ERR_clear_error();
-        (void)SSL_shutdown(c->ssl); /* close_notify, if the socket takes it now */
-    }
+    tls_close_notify(c);
     SSL_free(c->ssl);
     ERR_clear_error();
     tls_ctx_free(c->t);

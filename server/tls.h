@@ -46,8 +46,13 @@ void tls_ctx_free(tls_ctx_t *t);
 /* A server session over fd, for a listener whose ALPN list offers h2 when
  * allow_h2. NULL when out of memory. fd stays the caller's. */
 tls_conn_t *tls_conn_new(tls_ctx_t *t, int fd, int allow_h2);
-/* Sends close_notify when the handshake had completed (best effort, never
- * waiting) and frees. */
+/* Sends close_notify, once the handshake has completed and unless a fatal
+ * error broke the session: one SSL_shutdown() that never waits (an alert
+ * the socket cannot take now is not sent). For the side that closes: call
+ * it before shutdown(2) of the socket's write side, after which it could
+ * not go out. Later calls do nothing. */
+void tls_close_notify(tls_conn_t *c);
+/* tls_close_notify(), then frees. */
 void tls_conn_free(tls_conn_t *c);
 
 /* Advances the handshake: 1 done, 0 not yet (wait for tls_want()'s

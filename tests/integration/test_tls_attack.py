@@ -217,5 +217,53 @@ class BareClose(unittest.TestCase):
         self.assertNotIn("unexpected eof", self.srv.log())
 
 
+def read_to_close_notify(s):
+    """Everything until the server's close_notify; a close without it
+    raises (the socket does not suppress ragged EOFs)."""
+    got = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            return got
+        got += b
+
+
+class CloseNotify(unittest.TestCase):
+    """The server ends its side with close_notify however it closes, so a
+    client can tell the end of the answers from a cut connection."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(server_ini(ROUTES, server_extra="keepalive_timeout = 1100ms\nheader_timeout = 1300ms",
+                                    listen=("127.0.0.1:0 tls",)) + tls_section())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def exchange(self, version, data):
+        raw = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+        s = strict_context(version).wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
+        try:
+            s.sendall(data)
+            return parse_responses(read_to_close_notify(s))
+        finally:
+            s.close()
+
+    def test_every_close_sends_close_notify(self):
+        one = b"GET /echo HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        cases = [
+            ("Connection: close", REQUEST, [200]),
+            # a request after the last one is left unread: the server half-closes
+            ("pipelined after Connection: close", REQUEST + one, [200]),
+            ("keepalive_timeout", one, [200]),
+            ("header_timeout (408, half-closed)", b"GET /echo HTTP/1.1\r\nHost: loc", [408]),
+        ]
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            for name, data, statuses in cases:
+                with self.subTest(version=version, case=name):
+                    self.assertEqual([r.status for r in self.exchange(version, data)], statuses)
+
+
 if __name__ == "__main__":
     main()
