@@ -1016,12 +1016,13 @@ static void fail_request(conn_t *c, int status)
     c->linger = 1;
 }
 
-/* The request's host for a Location: Host without its port, made only of
- * the characters a host name or an IP literal has. 0, or -1. */
+/* The request's host for a Location: its authority (the absolute-form
+ * target's, else Host) without the port, made only of the characters a
+ * host name or an IP literal has. 0, or -1. */
 static int redirect_host(const ph_request_t *req, char *out, size_t cap)
 {
-    ph_str_t h;
-    if (request_header(req, "host", &h) < 0 || h.len == 0 || h.len >= cap)
+    ph_str_t h = {req->head + req->hp.authority.off, req->hp.authority.len};
+    if (h.len == 0 || h.len >= cap)
         return -1;
     size_t n = h.len;
     const char *colon = h.ptr[0] == '[' ? memchr(h.ptr, ']', n) : memchr(h.ptr, ':', n);
@@ -1053,19 +1054,22 @@ static int redirect_to_https(conn_t *c)
     }
     if (c->https_redirect != 443)
         snprintf(port, sizeof port, ":%d", c->https_redirect);
-    const char *t = req->head + req->hp.target.off;
-    size_t tlen = req->hp.target.len;
-    if (tlen == 0 || t[0] != '/') { /* absolute or asterisk form */
-        t = "/";
-        tlen = 1;
+    /* the path and query as received, from an origin-form or an
+     * absolute-form target alike ("*" has neither) */
+    const char *path = "/", *query = req->head + req->hp.query.off;
+    size_t plen = 1, qlen = req->hp.has_query ? req->hp.query.len + 1 : 0;
+    if (!req->hp.asterisk) {
+        path = req->head + req->hp.path.off;
+        plen = req->hp.path.len;
     }
-    size_t need = strlen("https://") + strlen(host) + strlen(port) + tlen + 1;
+    size_t need = strlen("https://") + strlen(host) + strlen(port) + plen + qlen + 1;
     char *buf = need <= sizeof loc ? loc : pool_alloc(req->pool, need);
     if (buf == NULL) {
         fail_request(c, 500);
         return -1;
     }
-    snprintf(buf, need, "https://%s%s%.*s", host, port, (int)tlen, t);
+    snprintf(buf, need, "https://%s%s%.*s%s%.*s", host, port, (int)plen, path, qlen ? "?" : "",
+             (int)(qlen ? qlen - 1 : 0), query);
     int get = req->hp.is_head || (req->hp.method.len == 3 && memcmp(req->head + req->hp.method.off, "GET", 3) == 0);
     request_answer(req, get ? 301 : 308, "This resource is served over HTTPS.", buf);
     if (req->hp.chunked || req->hp.content_length > 0)

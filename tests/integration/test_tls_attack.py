@@ -265,5 +265,24 @@ class CloseNotify(unittest.TestCase):
                     self.assertEqual([r.status for r in self.exchange(version, data)], statuses)
 
 
+class Redirect(unittest.TestCase):
+    def test_absolute_form_keeps_path_and_query(self):
+        text = server_ini(ROUTES, listen=("127.0.0.1:0 https-redirect=8443",))
+        cases = [
+            (b"GET http://example.com/a/b?c=d HTTP/1.1\r\nHost: example.com", 301, "https://example.com:8443/a/b?c=d"),
+            # the target's authority overrides Host (RFC 9112, 3.2.2)
+            (b"GET http://Target.test:80/x HTTP/1.1\r\nHost: other.test", 301, "https://Target.test:8443/x"),
+            (b"GET http://example.com HTTP/1.1\r\nHost: example.com", 301, "https://example.com:8443/"),
+            (b"GET http://example.com?q=1 HTTP/1.1\r\nHost: example.com", 301, "https://example.com:8443/?q=1"),
+            (b"POST http://example.com/f?x HTTP/1.1\r\nHost: example.com", 308, "https://example.com:8443/f?x"),
+            (b"GET /p?q HTTP/1.1\r\nHost: example.com", 301, "https://example.com:8443/p?q"),
+            (b"OPTIONS * HTTP/1.1\r\nHost: example.com", 308, "https://example.com:8443/"),
+        ]
+        with Server(text) as srv:
+            for head, status, location in cases:
+                resps = parse_responses(srv.raw(head + b"\r\nConnection: close\r\n\r\n"))
+                self.assertEqual([(r.status, r.header("Location")) for r in resps], [(status, location)], head)
+
+
 if __name__ == "__main__":
     main()
