@@ -4,11 +4,17 @@ connections still in it, clients that close without close_notify, the
 server's own close_notify, a TLS read waiting for writability, and
 redirects of absolute-form targets."""
 
+import ctypes
+import ctypes.util
+import fcntl
 import os
 import shutil
 import socket
 import ssl
+import struct
 import tempfile
+import termios
+import time
 import unittest
 
 from harness import (Server, log_count, main, parse_responses, proc_fd_targets, recv_all, server_ini, settle,
@@ -282,6 +288,119 @@ class Redirect(unittest.TestCase):
             for head, status, location in cases:
                 resps = parse_responses(srv.raw(head + b"\r\nConnection: close\r\n\r\n"))
                 self.assertEqual([(r.status, r.header("Location")) for r in resps], [(status, location)], head)
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_rx_queue(server_port, client_port):
+    """Bytes the server has not read on its side of a local connection
+    (/proc/net/tcp), or None when it is not listed."""
+    want = ("%04X" % server_port, "%04X" % client_port)
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if (fields[1].split(":")[1], fields[2].split(":")[1]) == want:
+                return int(fields[4].split(":")[1], 16)
+    return None
+
+
+class RawTls:
+    """A TLS 1.3 client on libssl itself: Python's ssl module cannot send
+    a KeyUpdate. The socket blocks (writes give up after 5 s)."""
+
+    def __init__(self, port):
+        lib = ctypes.CDLL(ctypes.util.find_library("ssl"))
+        vp = ctypes.c_void_p
+        for name, res, args in (("TLS_client_method", vp, []), ("SSL_CTX_new", vp, [vp]), ("SSL_new", vp, [vp]),
+                                ("SSL_set_fd", ctypes.c_int, [vp, ctypes.c_int]), ("SSL_connect", ctypes.c_int, [vp]),
+                                ("SSL_write", ctypes.c_int, [vp, ctypes.c_char_p, ctypes.c_int]),
+                                ("SSL_read", ctypes.c_int, [vp, ctypes.c_char_p, ctypes.c_int]),
+                                ("SSL_key_update", ctypes.c_int, [vp, ctypes.c_int]),
+                                ("SSL_free", None, [vp]), ("SSL_CTX_free", None, [vp])):
+            getattr(lib, name).restype = res
+            getattr(lib, name).argtypes = args
+        self.lib = lib
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before the window is agreed
+        self.sock.connect(("127.0.0.1", port))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 5, 0))
+        self.ctx = lib.SSL_CTX_new(lib.TLS_client_method())
+        self.ssl = lib.SSL_new(self.ctx)
+        if lib.SSL_set_fd(self.ssl, self.sock.fileno()) != 1 or lib.SSL_connect(self.ssl) != 1:
+            self.close()
+            raise ConnectionError("TLS handshake failed")
+
+    def write(self, data):
+        if self.lib.SSL_write(self.ssl, data, len(data)) != len(data):
+            raise ConnectionError("SSL_write failed")
+
+    def key_update(self):
+        """Queues a KeyUpdate asking the server to update its keys too
+        (SSL_KEY_UPDATE_REQUESTED); it goes out with the next write."""
+        if self.lib.SSL_key_update(self.ssl, 1) != 1:
+            raise ConnectionError("SSL_key_update failed")
+
+    def read_all(self):
+        """Everything until the server closes."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 10, 0))
+        buf = ctypes.create_string_buffer(65536)
+        got = b""
+        while True:
+            n = self.lib.SSL_read(self.ssl, buf, len(buf))
+            if n <= 0:
+                return got
+            got += buf.raw[:n]
+
+    def unread(self):
+        return struct.unpack("i", fcntl.ioctl(self.sock.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+
+    def close(self):
+        self.lib.SSL_free(self.ssl)
+        self.lib.SSL_CTX_free(self.ctx)
+        self.sock.close()
+
+
+class ReadWantsWrite(unittest.TestCase):
+    """A client that asks for a KeyUpdate while it reads nothing: the
+    server's answering KeyUpdate cannot go out. Were the read to wait for
+    writability with the read-side watch left on a socket that stays
+    readable, the loop would wake on every turn. (OpenSSL 3 answers on the
+    next write instead, so the read goes on; this holds either way.)"""
+
+    def test_key_update_while_answers_wait_costs_no_cpu(self):
+        text = server_ini(ROUTES, server_extra="send_buffer = 32k\nsend_timeout = 20s", listen=("127.0.0.1:0 tls",))
+        with Server(text + tls_section()) as srv:
+            c = RawTls(srv.port)
+            try:
+                # pipelined answers (4 kB each, echoed headers) pile up
+                # unread; the last request stays incomplete, so the server
+                # waits for input with its answers unsent
+                one = b"GET /echo HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + b"p" * 4000 + b"\r\n\r\n"
+                c.write(one * 16 + b"GET /echo HTTP/1.1\r\nHost: loc")
+                self.assertGreaterEqual(settle(c.unread, lambda n: n >= 4000), 4000)
+                # the KeyUpdate needs the server to write, which it cannot;
+                # bytes sent after it stay readable in the server's socket
+                c.key_update()
+                c.write(b"alhost\r\nX-More: 1")
+                # read by the server (its session has taken the KeyUpdate)
+                port = c.sock.getsockname()[1]
+                self.assertEqual(settle(lambda: server_rx_queue(srv.port, port), lambda n: n == 0), 0)
+                before = cpu_seconds(srv.proc.pid)
+                time.sleep(1.0)
+                spent = cpu_seconds(srv.proc.pid) - before
+                # the connection goes on with the new keys both ways
+                c.write(b"\r\nConnection: close\r\n\r\n")
+                resps = parse_responses(c.read_all())
+            finally:
+                c.close()
+        self.assertLess(spent, 0.2, "the server used %.2f s of CPU in 1 s waiting for the client" % spent)
+        self.assertEqual([r.status for r in resps], [200] * 17)
+        self.assertIn(b"X-More: 1\n", resps[-1].body)
 
 
 if __name__ == "__main__":
