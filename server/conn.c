@@ -566,7 +566,9 @@ static int flush(conn_t *c)
     int waiting = 0; /* the stream said PH_STREAM_WAIT in this call */
     for (;;) {
         ph_request_t *req = c->req;
-        int more = body_pending(c);
+        /* body_pending() is 0 without a request; the test is repeated where
+         * the static analyzer, which does not always follow the call, sees it */
+        int more = req != NULL && body_pending(c);
         const char *mem = NULL;
         size_t mem_len = 0;
         int in_mem = more && request_mem_body(req, &mem, &mem_len);
