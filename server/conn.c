@@ -87,6 +87,11 @@ struct conn {
     int stream_done;
 
     tls_conn_t *tls;         /* NULL: plaintext */
+    /* Until the session starts: the certificates of the generation that
+     * accepted c, and whether its listener offered h2. A reload may drop
+     * TLS from the listener meanwhile; the client still expects it. */
+    tls_ctx_t *tls_ctx;
+    unsigned tls_h2 : 1;
     ev_timer_t kick;         /* TLS: decrypted input waits in the session */
     unsigned tls_listener : 1; /* accepted on a "tls" listener */
     unsigned tls_plain : 1;  /* ... but the client spoke plain HTTP */
@@ -157,6 +162,8 @@ conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t pee
     c->state = ST_IDLE;
     if (cl && cl->tls && cur_gen(c)->tls) {
         c->tls_listener = 1;
+        c->tls_ctx = tls_ctx_ref(cur_gen(c)->tls);
+        c->tls_h2 = cur_cfg(c)->tls.http2 != 0;
         c->state = ST_TLS;
         ev_timer_set(w->loop, &c->timer, cur_cfg(c)->tls.handshake_timeout);
         return c;
@@ -186,7 +193,9 @@ static int tls_first_bytes(conn_t *c)
         return -1;
     }
     if (b == 0x16) {
-        c->tls = tls_conn_new(cur_gen(c)->tls, c->io.fd, cur_cfg(c)->tls.http2);
+        c->tls = tls_conn_new(c->tls_ctx, c->io.fd, c->tls_h2);
+        tls_ctx_free(c->tls_ctx); /* the session holds its own reference */
+        c->tls_ctx = NULL;
         if (c->tls == NULL) {
             close_conn(c);
             return -1;
@@ -196,6 +205,8 @@ static int tls_first_bytes(conn_t *c)
     if (b >= 'A' && b <= 'Z') {
         log_info("%s: plain HTTP on a TLS listener; answering 400", c->peer);
         c->tls_plain = 1;
+        tls_ctx_free(c->tls_ctx);
+        c->tls_ctx = NULL;
         c->state = ST_IDLE;
         ev_timer_set(c->w->loop, &c->timer, cur_cfg(c)->header_timeout);
         return 1;
@@ -555,6 +566,8 @@ static int flush(conn_t *c)
     int waiting = 0; /* the stream said PH_STREAM_WAIT in this call */
     for (;;) {
         ph_request_t *req = c->req;
+        /* body_pending() is 0 without a request; the test is repeated where
+         * the static analyzer, which does not always follow the call, sees it */
         int more = req != NULL && body_pending(c);
         const char *mem = NULL;
         size_t mem_len = 0;
@@ -1005,12 +1018,13 @@ static void fail_request(conn_t *c, int status)
     c->linger = 1;
 }
 
-/* The request's host for a Location: Host without its port, made only of
- * the characters a host name or an IP literal has. 0, or -1. */
+/* The request's host for a Location: its authority (the absolute-form
+ * target's, else Host) without the port, made only of the characters a
+ * host name or an IP literal has. 0, or -1. */
 static int redirect_host(const ph_request_t *req, char *out, size_t cap)
 {
-    ph_str_t h;
-    if (request_header(req, "host", &h) < 0 || h.len == 0 || h.len >= cap)
+    ph_str_t h = {req->head + req->hp.authority.off, req->hp.authority.len};
+    if (h.len == 0 || h.len >= cap)
         return -1;
     size_t n = h.len;
     const char *colon = h.ptr[0] == '[' ? memchr(h.ptr, ']', n) : memchr(h.ptr, ':', n);
@@ -1042,19 +1056,22 @@ static int redirect_to_https(conn_t *c)
     }
     if (c->https_redirect != 443)
         snprintf(port, sizeof port, ":%d", c->https_redirect);
-    const char *t = req->head + req->hp.target.off;
-    size_t tlen = req->hp.target.len;
-    if (tlen == 0 || t[0] != '/') { /* absolute or asterisk form */
-        t = "/";
-        tlen = 1;
+    /* the path and query as received, from an origin-form or an
+     * absolute-form target alike ("*" has neither) */
+    const char *path = "/", *query = req->head + req->hp.query.off;
+    size_t plen = 1, qlen = req->hp.has_query ? req->hp.query.len + 1 : 0;
+    if (!req->hp.asterisk) {
+        path = req->head + req->hp.path.off;
+        plen = req->hp.path.len;
     }
-    size_t need = strlen("https://") + strlen(host) + strlen(port) + tlen + 1;
+    size_t need = strlen("https://") + strlen(host) + strlen(port) + plen + qlen + 1;
     char *buf = need <= sizeof loc ? loc : pool_alloc(req->pool, need);
     if (buf == NULL) {
         fail_request(c, 500);
         return -1;
     }
-    snprintf(buf, need, "https://%s%s%.*s", host, port, (int)tlen, t);
+    snprintf(buf, need, "https://%s%s%.*s%s%.*s", host, port, (int)plen, path, qlen ? "?" : "",
+             (int)(qlen ? qlen - 1 : 0), query);
     int get = req->hp.is_head || (req->hp.method.len == 3 && memcmp(req->head + req->hp.method.off, "GET", 3) == 0);
     request_answer(req, get ? 301 : 308, "This resource is served over HTTPS.", buf);
     if (req->hp.chunked || req->hp.content_length > 0)
@@ -1221,6 +1238,8 @@ static void finish(conn_t *c)
         close_conn(c);
         return;
     }
+    if (c->tls)
+        tls_close_notify(c->tls); /* the half-close would leave no way out for it */
     shutdown(c->io.fd, SHUT_WR);
     c->state = ST_LINGER;
     c->lingered = 0;
@@ -1636,6 +1655,8 @@ static void close_conn(conn_t *c)
     ev_timer_stop(c->w->loop, &c->kick);
     tls_conn_free(c->tls); /* close_notify, when the socket takes it */
     c->tls = NULL;
+    tls_ctx_free(c->tls_ctx);
+    c->tls_ctx = NULL;
     ev_io_forget(&c->io); /* close() takes it out of epoll: no fd is dup()ed */
     if (c->io.fd >= 0) /* -1: upgraded, the plugin's socket owns it */
         close(c->io.fd);

@@ -60,6 +60,7 @@ struct tls_conn {
     unsigned allow_h2 : 1;
     unsigned done : 1;   /* handshake completed */
     unsigned broken : 1; /* a fatal error: no close_notify */
+    unsigned notified : 1; /* close_notify sent, or tried */
 };
 
 /* The secret ticket keys come from without a ticket_key_file: random, made
@@ -360,7 +361,11 @@ static SSL_CTX *new_ctx(const cfg_tls_t *ct, char *err, size_t errlen)
         openssl_reason(err, errlen, "tls");
         return NULL;
     }
-    uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_KTLS;
+    /* A client that closes without close_notify has ended its stream, as
+     * most do; OpenSSL would call it an error and answer with a fatal
+     * alert. HTTP framing tells a truncated request from a whole one. */
+    uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_KTLS |
+                    SSL_OP_IGNORE_UNEXPECTED_EOF;
     if (ct->prefer_server_ciphers)
         opts |= SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA;
     if (!ct->tickets)
@@ -530,6 +535,13 @@ fail:
     return -1;
 }
 
+tls_ctx_t *tls_ctx_ref(tls_ctx_t *t)
+{
+    if (t)
+        __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+    return t;
+}
+
 void tls_ctx_free(tls_ctx_t *t)
 {
     if (t == NULL || __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) > 0)
@@ -563,21 +575,27 @@ tls_conn_t *tls_conn_new(tls_ctx_t *t, int fd, int allow_h2)
     }
     SSL_set_accept_state(c->ssl);
     SSL_set_app_data(c->ssl, c);
-    __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
-    c->t = t;
+    c->t = tls_ctx_ref(t);
     c->allow_h2 = allow_h2 != 0;
     c->want = EV_READ;
     return c;
+}
+
+void tls_close_notify(tls_conn_t *c)
+{
+    if (c->notified || !c->done || c->broken)
+        return;
+    c->notified = 1;
+    ERR_clear_error();
+    (void)SSL_shutdown(c->ssl); /* close_notify, if the socket takes it now */
+    ERR_clear_error();
 }
 
 void tls_conn_free(tls_conn_t *c)
 {
     if (c == NULL)
         return;
-    if (c->done && !c->broken) {
-        ERR_clear_error();
-        (void)SSL_shutdown(c->ssl); /* close_notify, if the socket takes it now */
-    }
+    tls_close_notify(c);
     SSL_free(c->ssl);
     ERR_clear_error();
     tls_ctx_free(c->t);
@@ -599,7 +617,7 @@ static int failed(tls_conn_t *c, int r, int reading)
         c->want = EV_WRITE;
         errno = EAGAIN;
         return -1;
-    case SSL_ERROR_ZERO_RETURN: /* close_notify */
+    case SSL_ERROR_ZERO_RETURN: /* close_notify, or a close without it */
         if (reading)
             return 0;
         errno = EPIPE;

@@ -38,6 +38,9 @@ typedef struct tls_conn tls_conn_t;
  * 0 and *out (NULL when cfg has no TLS listener), or -1 with err filled
  * (naming the file and line). */
 int tls_ctx_build(const cfg_t *cfg, tls_ctx_t **out, char *err, size_t errlen);
+/* One more reference to t (NULL: none), for a holder that may outlive the
+ * generation that built it; each reference is released by tls_ctx_free(). */
+tls_ctx_t *tls_ctx_ref(tls_ctx_t *t);
 void tls_ctx_free(tls_ctx_t *t);
 /* The check a long-running server repeats (server.c, twice a day): logs a
  * warning for each of t's certificates that expires within 14 days of now,
@@ -48,8 +51,13 @@ int tls_ctx_check_expiry(const tls_ctx_t *t, time_t now);
 /* A server session over fd, for a listener whose ALPN list offers h2 when
  * allow_h2. NULL when out of memory. fd stays the caller's. */
 tls_conn_t *tls_conn_new(tls_ctx_t *t, int fd, int allow_h2);
-/* Sends close_notify when the handshake had completed (best effort, never
- * waiting) and frees. */
+/* Sends close_notify, once the handshake has completed and unless a fatal
+ * error broke the session: one SSL_shutdown() that never waits (an alert
+ * the socket cannot take now is not sent). For the side that closes: call
+ * it before shutdown(2) of the socket's write side, after which it could
+ * not go out. Later calls do nothing. */
+void tls_close_notify(tls_conn_t *c);
+/* tls_close_notify(), then frees. */
 void tls_conn_free(tls_conn_t *c);
 
 /* Advances the handshake: 1 done, 0 not yet (wait for tls_want()'s

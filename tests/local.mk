@@ -144,8 +144,8 @@ TESTS += tests/unit/test_http_parse tests/unit/test_router tests/unit/test_confi
 # Integration tests: the real binary on an ephemeral port, driven over
 # sockets and with curl. Each is a Python script using tests/integration/harness.py.
 # HTTPS (tests/integration/tlsutil.py makes the certificates)
-INTEGRATION_TESTS = tests/integration/test_tls.py tests/integration/test_testssl.py tests/integration/test_h2.py \
-	tests/integration/test_h2_attack.py
+INTEGRATION_TESTS = tests/integration/test_tls.py tests/integration/test_tls_attack.py tests/integration/test_testssl.py \
+	tests/integration/test_h2.py tests/integration/test_h2_attack.py
 INTEGRATION_TESTS += \
 	tests/integration/test_core.py \
 	tests/integration/test_limits.py \
