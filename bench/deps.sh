@@ -1,11 +1,12 @@
 #!/bin/sh
-# Installs the Debian 12 packages the benchmark needs (anchor servers, load
-# generator, chart, profiler). Idempotent: when everything is present it does
+# Installs the Debian 12 packages the benchmark needs (anchor servers with
+# their TLS modules, load generators wrk and h2load, openssl for the TLS
+# scenarios' certificate, chart, profiler). Idempotent: when everything is present it does
 # nothing, otherwise it runs apt-get update once and installs only what is
 # missing. Installing a server package must not start its system service, so a
 # policy-rc.d that forbids starts is put in place for the duration.
 set -e
-PACKAGES="nginx lighttpd lighttpd-modules-lua h2o wrk gnuplot-nox curl procps util-linux python3"
+PACKAGES="nginx lighttpd lighttpd-modules-lua lighttpd-mod-openssl h2o wrk nghttp2-client openssl gnuplot-nox curl procps util-linux python3"
 OPTIONAL="linux-perf"
 
 installed() {

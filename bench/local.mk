@@ -4,8 +4,8 @@ EXTRA_DIST += bench/run bench/deps.sh bench/mkdocroot.py bench/idle_conns.py \
 	bench/wrk_summary.lua bench/chart.gp bench/README.md \
 	bench/conf/plughttpd.ini.in bench/conf/nginx.conf.in bench/conf/lighttpd.conf.in \
 	bench/conf/hello.lua.in bench/conf/h2o.conf.in \
-	bench/plugins/burn.c \
-	bench/results/RESULTS.md bench/results/chart.png
+	bench/plugins/burn.c bench/tls_resume.c \
+	bench/results/RESULTS.md bench/results/chart.png bench/results/tls/RESULTS.md
 
 # Coroutine switch and memory costs (bench/coro_switch.c): built with the
 # project, run by hand; the second build measures the ucontext fallback.
