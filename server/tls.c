@@ -373,6 +373,10 @@ static SSL_CTX *new_ctx(const cfg_tls_t *ct, char *err, size_t errlen)
     SSL_CTX_set_options(ctx, opts);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
+    /* a read takes whatever the socket holds, not a record header and then
+     * its body: one read() per request instead of two (tls_pending() then
+     * covers records read ahead) */
+    SSL_CTX_set_read_ahead(ctx, 1);
     const char *what = NULL;
     if (SSL_CTX_set_min_proto_version(ctx, ct->min_version) != 1 ||
         SSL_CTX_set_max_proto_version(ctx, ct->max_version) != 1)
@@ -725,7 +729,10 @@ ssize_t tls_sendfile(tls_conn_t *c, int fd, off_t *off, size_t len)
     return n;
 }
 
-int tls_pending(const tls_conn_t *c) { return SSL_pending(c->ssl) > 0; }
+int tls_pending(const tls_conn_t *c)
+{
+    return SSL_pending(c->ssl) > 0 || (c->read_want != EV_READ && SSL_has_pending(c->ssl));
+}
 
 const char *tls_alpn(const tls_conn_t *c)
 {

@@ -82,8 +82,10 @@ ssize_t tls_write(tls_conn_t *c, const void *buf, size_t len);
  * else read and written through tls_write(). As tls_write(); advances
  * *off by what was sent. */
 ssize_t tls_sendfile(tls_conn_t *c, int fd, off_t *off, size_t len);
-/* Plaintext already decrypted and buffered: a read returns it without the
- * socket being readable. */
+/* Input the session holds that a read may return without the socket being
+ * readable (epoll cannot see it): decrypted plaintext, or records read
+ * ahead from the socket, unless the last read found them incomplete (then
+ * only more bytes on the socket can complete them). */
 int tls_pending(const tls_conn_t *c);
 
 /* After the handshake: the ALPN protocol chosen ("h2", "http/1.1") or NULL;

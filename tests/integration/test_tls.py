@@ -4,6 +4,7 @@ session resumption, hostile handshakes, plain HTTP on a TLS port, redirects
 to HTTPS, HSTS, and certificate checks at start, -t and reload."""
 
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ import threading
 import time
 import unittest
 
+from api13 import route
 from harness import (BINARY, Server, log_count, main, parse_responses, recv_all, server_ini, settle,
                      wait_log_from)
 from tlsutil import (cert_serial, client_context, https_get, make_cert, peer_serial, tls_connect)
@@ -250,6 +252,107 @@ class Basics(unittest.TestCase):
         _, sess, _ = https_get(self.srv.port, "/echo", ctx12)
         _, _, reused = https_get(self.srv.port, "/echo", ctx12, session=sess)
         self.assertTrue(reused)
+
+
+class Records(unittest.TestCase):
+    """The server reads ahead (several records per read()): records it holds
+    are served without the socket being readable again, and a record it
+    holds only in part waits for the rest without spinning. The client's
+    records are cut by hand through a MemoryBIO."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(ini(routes="[route /echo]\nplugin = echo\n\n" +
+                             route("/sink", "sink", pause_every="4k", pause_for="20ms"),
+                             server_extra="header_timeout = 9s\nbody_timeout = 7s"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def handshake(self, hold_finished=False):
+        """A TLS 1.3 session through a MemoryBIO: (socket, SSLObject, bytes
+        still to send). hold_finished: the client's last handshake flight is
+        not sent, for the caller to send with what follows."""
+        sock = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+        self.addCleanup(sock.close)
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = client_context(MAIN[0]).wrap_bio(inc, out, server_hostname="localhost")
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                sock.sendall(out.read())
+                data = sock.recv(65536)
+                self.assertTrue(data, "closed during the handshake")
+                inc.write(data)
+        rest = out.read()
+        if not hold_finished:
+            sock.sendall(rest)
+            rest = b""
+        self.inc, self.obj = inc, obj
+        return sock, obj, out, rest
+
+    def read_answers(self, sock, n):
+        got = b""
+        while len(parse_responses(got)) < n:
+            try:
+                got += self.obj.read(65536)
+                continue
+            except ssl.SSLWantReadError:
+                pass
+            data = sock.recv(65536)
+            self.assertTrue(data, "closed with %d of %d answers" % (len(parse_responses(got)), n))
+            self.inc.write(data)
+        return parse_responses(got)
+
+    def test_requests_in_separate_records_sent_together(self):
+        sock, obj, out, rest = self.handshake(hold_finished=True)
+        records = rest  # the client's Finished, then a record per request
+        for i in range(3):
+            obj.write(b"GET /echo?r=%d HTTP/1.1\r\nHost: localhost\r\n\r\n" % i)
+            records += out.read()
+        sock.sendall(records)  # one segment: the server's first read takes all
+        answers = self.read_answers(sock, 3)
+        self.assertEqual([a.status for a in answers], [200, 200, 200])
+        for i, a in enumerate(answers):
+            self.assertIn(b"Target: /echo?r=%d\n" % i, a.body)
+
+    def test_body_records_held_while_paused_are_read_on_resume(self):
+        # the plugin pauses the body every 4 KiB: records the server read
+        # ahead meanwhile wait in the session, where epoll cannot see them
+        sock, obj, out, _ = self.handshake()
+        body = os.urandom(64 * 1024)
+        obj.write(b"POST /sink HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(body))
+        records = out.read()
+        for i in range(0, len(body), 1024):
+            obj.write(body[i:i + 1024])
+            records += out.read()
+        sock.sendall(records)
+        answer = self.read_answers(sock, 1)[0]
+        self.assertEqual(answer.status, 200, answer.body)
+        self.assertIn(b"len=%d " % len(body), answer.body)
+        self.assertIn(b"sha256=%s" % hashlib.sha256(body).hexdigest().encode(), answer.body)
+        self.assertNotIn(b"pauses=0 ", answer.body)
+
+    def test_part_of_a_record_waits_without_cpu(self):
+        sock, obj, out, _ = self.handshake()
+        obj.write(b"GET /echo?part=1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        record = out.read()
+        # a whole record the server reads at once, then 10 bytes of the next
+        obj.write(b"GET /echo?part=2 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        second = out.read()
+        sock.sendall(record + second[:10])
+        self.assertEqual(self.read_answers(sock, 1)[0].status, 200)
+        before = cpu_seconds(self.srv.proc.pid)
+        time.sleep(1.0)  # the server holds 10 bytes of a record
+        spent = cpu_seconds(self.srv.proc.pid) - before
+        self.assertLess(spent, 0.2, "the server used %.2f s of CPU on a partial record" % spent)
+        sock.sendall(second[10:])
+        answer = self.read_answers(sock, 1)[0]
+        self.assertEqual(answer.status, 200)
+        self.assertIn(b"Target: /echo?part=2\n", answer.body)
 
 
 class Redirect(unittest.TestCase):
