@@ -4,7 +4,8 @@ every body kind (memory, referenced, file, stream, filtered, a
 coroutine's co_respond stream) send no body and pull none; a header block
 left open holds the connection no longer than header_timeout; a request
 body below body_min_rate ends its stream, not the connection; Host must
-agree with :authority."""
+agree with :authority; a body of unknown length reaches a proxied
+upstream."""
 
 import os
 import socket
@@ -218,7 +219,8 @@ class HeadAndNoBody(unittest.TestCase):
 
 
 class HostAndAuthority(unittest.TestCase):
-    """RFC 9113 section 8.3.1: a Host field must agree with :authority."""
+    """RFC 9113 section 8.3.1: a Host field must agree with :authority; a body of unknown length reaches a proxied
+upstream."""
 
     @classmethod
     def setUpClass(cls):
@@ -440,6 +442,48 @@ class SlowBody(unittest.TestCase):
         st = c.get("/echo", method="POST", body=body)
         self.assertEqual(st.status, 200)
         self.assertTrue(st.data.endswith(body))
+
+
+
+class BodyWithoutLength(unittest.TestCase):
+    """A request body whose length no content-length gives (DATA frames up
+    to END_STREAM) stands for HTTP/1.1's Transfer-Encoding: chunked: a
+    plugin that reads the framing from the head, like the proxy, passes it
+    on, and one given a content-length gets no Transfer-Encoding."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.origin = Server(server_ini("[route /p]\nplugin = echo\n"))
+        cls.srv = Server(h2c_ini("[route /p]\nplugin = proxy\nupstream = 127.0.0.1:%d\n" % cls.origin.port))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.origin.stop()
+
+    def post(self, r, chunks, extra=()):
+        sid = r.request("/p", method="POST", end=False, extra=extra)
+        for i, c in enumerate(chunks):
+            r.sock.sendall(frame(DATA, END_STREAM if i == len(chunks) - 1 else 0, sid, c))
+        frames = r.frames(sid)
+        self.assertEqual(frames[0][0], HEADERS, frames)
+        return frames[0][3][":status"], b"".join(f[3] for f in frames if f[0] == DATA)
+
+    def test_proxied_body_of_unknown_length(self):
+        r = Raw(self.srv.port)
+        self.addCleanup(r.close)
+        status, body = self.post(r, [b"first ", b"second"])
+        self.assertEqual(status, "200")
+        self.assertTrue(body.endswith(b"\n\nfirst second"), body)
+
+    def test_proxied_body_with_content_length(self):
+        r = Raw(self.srv.port)
+        self.addCleanup(r.close)
+        status, body = self.post(r, [b"12345"], extra=[("content-length", "5")])
+        self.assertEqual(status, "200")
+        self.assertNotIn(b"Transfer-Encoding", body)
+        self.assertIn(b"\nContent-Length: 5\n", body)
+        self.assertTrue(body.endswith(b"\n\n12345"), body)
 
 
 if __name__ == "__main__":
