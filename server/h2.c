@@ -70,6 +70,8 @@ struct h2 {
     unsigned draining : 1;     /* GOAWAY sent: no new streams */
     unsigned closing : 1;      /* input refused: close once the GOAWAY is out */
     unsigned in_block : 1;     /* a header block awaits its CONTINUATION */
+    unsigned withheld : 1;     /* owed > 0: the client may wait for the
+                                  connection's window, not its own will */
 };
 
 struct h2_stream {
@@ -741,7 +743,10 @@ static int on_data_chunk(nghttp2_session *ss, uint8_t flags, int32_t id, const u
 }
 
 /* Gives back to the connection's window what it owes, as far as the bytes
- * held stay under held_max. */
+ * held stay under held_max. While some is withheld, a stream's body may
+ * stall for the connection's window, which is the server's doing: its
+ * body_timeout and body_min_rate wait (stream_due), and start afresh once
+ * all is given back, as after a plugin's pause. */
 static void give_back(h2_t *h)
 {
     size_t room = h->held < h->held_max ? h->held_max - h->held : 0;
@@ -749,6 +754,15 @@ static void give_back(h2_t *h)
     if (n > 0) {
         nghttp2_session_consume_connection(h->ss, n);
         h->owed -= n;
+    }
+    unsigned was = h->withheld;
+    h->withheld = h->owed > 0;
+    if (!was || h->withheld)
+        return;
+    uint64_t now = now_ms(h);
+    for (h2_stream_t *s = h->streams; s; s = s->next) {
+        s->last_in = s->body_start = now;
+        s->body_got = 0;
     }
 }
 
@@ -914,6 +928,8 @@ static uint64_t stream_due(h2_stream_t *s, uint64_t now, int act)
      * to take its streamed body. (The answer has not begun: an answer
      * before the body's end marks it done, and the rest is dropped.) */
     if (s->body_ok && !s->body_done && !s->body_end && !s->body_paused) {
+        if (s->h->withheld) /* see give_back() */
+            return UINT64_MAX;
         uint64_t due = s->last_in + cfg->body_timeout, rate_due = UINT64_MAX;
         if (cfg->body_min_rate) {
             /* 1 ms past the last moment the bytes so far meet the rate */

@@ -5,7 +5,8 @@ coroutine's co_respond stream) send no body and pull none; a header block
 left open holds the connection no longer than header_timeout; a request
 body below body_min_rate ends its stream, not the connection; Host must
 agree with :authority; a body of unknown length reaches a proxied
-upstream."""
+upstream; a stream that waits for the connection's window withheld
+by paused bodies is not too slow."""
 
 import os
 import socket
@@ -220,7 +221,8 @@ class HeadAndNoBody(unittest.TestCase):
 
 class HostAndAuthority(unittest.TestCase):
     """RFC 9113 section 8.3.1: a Host field must agree with :authority; a body of unknown length reaches a proxied
-upstream."""
+upstream; a stream that waits for the connection's window withheld
+by paused bodies is not too slow."""
 
     @classmethod
     def setUpClass(cls):
@@ -443,6 +445,87 @@ class SlowBody(unittest.TestCase):
         self.assertEqual(st.status, 200)
         self.assertTrue(st.data.endswith(body))
 
+
+
+
+class WithheldWindow(unittest.TestCase):
+    """Paused bodies past the connection's budget close its window: the
+    client cannot send on its other streams, which is the server's doing,
+    so their body_min_rate and body_timeout wait until the window opens."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(h2c_ini("[route /echo]\nplugin = echo\n\n" +
+                                 route("/sink", "sink", pause_every="1", pause_for="4s"),
+                                 server_extra="http2_window = 16k\nbody_min_rate = 1000\nbody_rate_grace = 1s\n"
+                                              "body_timeout = 3100ms\nhandler_timeout = 2300ms\n"
+                                              "header_timeout = 5300ms\nkeepalive_timeout = 5700ms\n"
+                                              "send_timeout = 4300ms"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_a_stream_waiting_for_the_connection_window_is_not_too_slow(self):
+        start = log_count(self.srv)
+        r = Raw(self.srv.port)
+        self.addCleanup(r.close)
+        conn = 65535
+        streams = {}   # stream id -> its window, as the client sees them
+        answers = {}   # stream id -> :status
+
+        def take(timeout):
+            nonlocal conn
+            try:
+                f = r.frame(timeout)
+            except TimeoutError:
+                return False
+            self.assertIsNotNone(f, "the connection closed")
+            ftype, _, sid, payload = f
+            if ftype == WINDOW_UPDATE:
+                n = struct.unpack(">I", payload)[0]
+                if sid == 0:
+                    conn += n
+                elif sid in streams:
+                    streams[sid] += n
+            elif ftype == HEADERS and sid in streams and ":status" in payload:
+                answers[sid] = payload[":status"]
+                if sid in sinks:  # the 504: the client lets the stream go
+                    r.sock.sendall(frame(RST_STREAM, 0, sid, struct.pack(">I", CANCEL)))
+            return True
+
+        # paused uploads: each sink takes its first frame and pauses, the
+        # rest is held; past 4 windows held (64k) nothing is given back,
+        # and the client's connection window stays shut
+        sinks = [r.request("/sink", method="POST", end=False) for _ in range(10)]
+        streams.update((sid, 16384) for sid in sinks)
+        deadline = time.time() + IO_TIMEOUT
+        while True:
+            self.assertLess(time.time(), deadline, "the window never closed")
+            for sid in sinks:
+                n = min(streams[sid], conn, 16000)
+                if n > 0:
+                    r.sock.sendall(frame(DATA, 0, sid, b"s" * n))
+                    streams[sid] -= n
+                    conn -= n
+            if not take(0.3) and conn == 0:
+                break
+        # a stream that cannot send a byte until the paused ones let go
+        # (handler_timeout: 504, then reset by the client)
+        echo = r.request("/echo", method="POST", end=False)
+        streams[echo] = 16384
+        sent = None
+        while echo not in answers:
+            self.assertLess(time.time(), deadline, "no answer on the waiting stream")
+            if sent is None and conn >= 5 and streams[echo] >= 5:
+                r.sock.sendall(frame(DATA, END_STREAM, echo, b"hello"))
+                sent = [answers.get(sid) for sid in sinks]
+            take(0.05)
+        self.assertEqual(answers[echo], "200")
+        # its body could go only once a paused stream had its 504
+        self.assertIn("504", sent)
+        log = "\n".join(self.srv.log().splitlines()[start:])
+        self.assertNotIn("HTTP/2 stream %d " % echo, log)
 
 
 class BodyWithoutLength(unittest.TestCase):
