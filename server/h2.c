@@ -70,6 +70,8 @@ struct h2 {
     unsigned draining : 1;     /* GOAWAY sent: no new streams */
     unsigned closing : 1;      /* input refused: close once the GOAWAY is out */
     unsigned in_block : 1;     /* a header block awaits its CONTINUATION */
+    unsigned withheld : 1;     /* owed > 0: the client may wait for the
+                                  connection's window, not its own will */
 };
 
 struct h2_stream {
@@ -97,6 +99,7 @@ struct h2_stream {
     unsigned too_big : 1;      /* header list over max_header_bytes */
     unsigned host_seen : 1;    /* a Host field agreeing with :authority */
     unsigned bad_host : 1;     /* a Host field contradicting it, or two */
+    unsigned has_clen : 1;     /* a content-length field came */
     unsigned started : 1;      /* the header block is complete: the
                                   exchange has the head */
     unsigned body_ok : 1;      /* the exchange takes body bytes */
@@ -471,15 +474,21 @@ static size_t put(char *p, size_t off, const void *src, size_t n)
     return off + n;
 }
 
+#define TE_CHUNKED "transfer-encoding: chunked\r\n"
+
 /* The HTTP/1.1 head the stream's fields stand for, into req's pool:
  * "METHOD PATH HTTP/1.1", Host from :authority (else the host field), the
- * fields, one cookie field. NULL when out of memory. */
-static char *compose_head(h2_stream_t *s, size_t *len)
+ * fields, one cookie field, and for a body whose length no content-length
+ * gives, Transfer-Encoding: chunked, as HTTP/1.1 would say it (a plugin
+ * that judges the body's presence by the head, like a proxy, would
+ * otherwise see none). NULL when out of memory. */
+static char *compose_head(h2_stream_t *s, int has_body, size_t *len)
 {
     ph_request_t *req = s->req;
     const char *host = s->authority;
+    int chunked = has_body && !s->has_clen;
     size_t need = strlen(s->method) + strlen(s->path) + 16 + (host ? strlen(host) + 8 : 0) +
-                  buf_pending(&s->lines) + buf_pending(&s->cookie) + 12;
+                  buf_pending(&s->lines) + buf_pending(&s->cookie) + 12 + (chunked ? sizeof TE_CHUNKED : 0);
     char *p = pool_alloc(req->pool, need);
     if (p == NULL)
         return NULL;
@@ -494,6 +503,8 @@ static char *compose_head(h2_stream_t *s, size_t *len)
         off = put(p, off, s->cookie.p + s->cookie.off, buf_pending(&s->cookie));
         off = put(p, off, "\r\n", 2);
     }
+    if (chunked)
+        off = put(p, off, TE_CHUNKED, sizeof TE_CHUNKED - 1);
     *len = put(p, off, "\r\n", 2);
     return p;
 }
@@ -513,7 +524,7 @@ static void start_request(h2_stream_t *s, int end_stream)
         return;
     }
     size_t len;
-    char *head = compose_head(s, &len);
+    char *head = compose_head(s, !end_stream, &len);
     buf_release(&s->lines);
     buf_release(&s->cookie);
     if (head == NULL) {
@@ -539,8 +550,6 @@ static void start_request(h2_stream_t *s, int end_stream)
         return;
     }
     int has_body = !end_stream;
-    if (has_body && req->hp.content_length < 0)
-        req->hp.chunked = 1; /* the body's length is not known in advance */
     if (req->hp.content_length > 0 && (uint64_t)req->hp.content_length > exchange_body_limit(req)) {
         request_error(req, 413);
         s->body_done = 1;
@@ -634,6 +643,8 @@ static int on_header(nghttp2_session *ss, const nghttp2_frame *f, const uint8_t 
         s->host_seen = 1;
         return 0;
     }
+    if (nlen == 14 && memcmp(name, "content-length", 14) == 0)
+        s->has_clen = 1; /* nghttp2 checked its value against the DATA */
     if (nlen == 6 && memcmp(name, "cookie", 6) == 0) {
         if ((buf_pending(&s->cookie) && buf_append(&s->cookie, "; ", 2) < 0) ||
             buf_append(&s->cookie, value, vlen) < 0)
@@ -732,7 +743,10 @@ static int on_data_chunk(nghttp2_session *ss, uint8_t flags, int32_t id, const u
 }
 
 /* Gives back to the connection's window what it owes, as far as the bytes
- * held stay under held_max. */
+ * held stay under held_max. While some is withheld, a stream's body may
+ * stall for the connection's window, which is the server's doing: its
+ * body_timeout and body_min_rate wait (stream_due), and start afresh once
+ * all is given back, as after a plugin's pause. */
 static void give_back(h2_t *h)
 {
     size_t room = h->held < h->held_max ? h->held_max - h->held : 0;
@@ -740,6 +754,15 @@ static void give_back(h2_t *h)
     if (n > 0) {
         nghttp2_session_consume_connection(h->ss, n);
         h->owed -= n;
+    }
+    unsigned was = h->withheld;
+    h->withheld = h->owed > 0;
+    if (!was || h->withheld)
+        return;
+    uint64_t now = now_ms(h);
+    for (h2_stream_t *s = h->streams; s; s = s->next) {
+        s->last_in = s->body_start = now;
+        s->body_got = 0;
     }
 }
 
@@ -905,6 +928,8 @@ static uint64_t stream_due(h2_stream_t *s, uint64_t now, int act)
      * to take its streamed body. (The answer has not begun: an answer
      * before the body's end marks it done, and the rest is dropped.) */
     if (s->body_ok && !s->body_done && !s->body_end && !s->body_paused) {
+        if (s->h->withheld) /* see give_back() */
+            return UINT64_MAX;
         uint64_t due = s->last_in + cfg->body_timeout, rate_due = UINT64_MAX;
         if (cfg->body_min_rate) {
             /* 1 ms past the last moment the bytes so far meet the rate */

@@ -4,7 +4,9 @@ every body kind (memory, referenced, file, stream, filtered, a
 coroutine's co_respond stream) send no body and pull none; a header block
 left open holds the connection no longer than header_timeout; a request
 body below body_min_rate ends its stream, not the connection; Host must
-agree with :authority."""
+agree with :authority; a body of unknown length reaches a proxied
+upstream; a stream that waits for the connection's window withheld
+by paused bodies is not too slow."""
 
 import os
 import socket
@@ -218,7 +220,9 @@ class HeadAndNoBody(unittest.TestCase):
 
 
 class HostAndAuthority(unittest.TestCase):
-    """RFC 9113 section 8.3.1: a Host field must agree with :authority."""
+    """RFC 9113 section 8.3.1: a Host field must agree with :authority; a body of unknown length reaches a proxied
+upstream; a stream that waits for the connection's window withheld
+by paused bodies is not too slow."""
 
     @classmethod
     def setUpClass(cls):
@@ -440,6 +444,129 @@ class SlowBody(unittest.TestCase):
         st = c.get("/echo", method="POST", body=body)
         self.assertEqual(st.status, 200)
         self.assertTrue(st.data.endswith(body))
+
+
+
+
+class WithheldWindow(unittest.TestCase):
+    """Paused bodies past the connection's budget close its window: the
+    client cannot send on its other streams, which is the server's doing,
+    so their body_min_rate and body_timeout wait until the window opens."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(h2c_ini("[route /echo]\nplugin = echo\n\n" +
+                                 route("/sink", "sink", pause_every="1", pause_for="4s"),
+                                 server_extra="http2_window = 16k\nbody_min_rate = 1000\nbody_rate_grace = 1s\n"
+                                              "body_timeout = 3100ms\nhandler_timeout = 2300ms\n"
+                                              "header_timeout = 5300ms\nkeepalive_timeout = 5700ms\n"
+                                              "send_timeout = 4300ms"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_a_stream_waiting_for_the_connection_window_is_not_too_slow(self):
+        start = log_count(self.srv)
+        r = Raw(self.srv.port)
+        self.addCleanup(r.close)
+        conn = 65535
+        streams = {}   # stream id -> its window, as the client sees them
+        answers = {}   # stream id -> :status
+
+        def take(timeout):
+            nonlocal conn
+            try:
+                f = r.frame(timeout)
+            except TimeoutError:
+                return False
+            self.assertIsNotNone(f, "the connection closed")
+            ftype, _, sid, payload = f
+            if ftype == WINDOW_UPDATE:
+                n = struct.unpack(">I", payload)[0]
+                if sid == 0:
+                    conn += n
+                elif sid in streams:
+                    streams[sid] += n
+            elif ftype == HEADERS and sid in streams and ":status" in payload:
+                answers[sid] = payload[":status"]
+                if sid in sinks:  # the 504: the client lets the stream go
+                    r.sock.sendall(frame(RST_STREAM, 0, sid, struct.pack(">I", CANCEL)))
+            return True
+
+        # paused uploads: each sink takes its first frame and pauses, the
+        # rest is held; past 4 windows held (64k) nothing is given back,
+        # and the client's connection window stays shut
+        sinks = [r.request("/sink", method="POST", end=False) for _ in range(10)]
+        streams.update((sid, 16384) for sid in sinks)
+        deadline = time.time() + IO_TIMEOUT
+        while True:
+            self.assertLess(time.time(), deadline, "the window never closed")
+            for sid in sinks:
+                n = min(streams[sid], conn, 16000)
+                if n > 0:
+                    r.sock.sendall(frame(DATA, 0, sid, b"s" * n))
+                    streams[sid] -= n
+                    conn -= n
+            if not take(0.3) and conn == 0:
+                break
+        # a stream that cannot send a byte until the paused ones let go
+        # (handler_timeout: 504, then reset by the client)
+        echo = r.request("/echo", method="POST", end=False)
+        streams[echo] = 16384
+        sent = None
+        while echo not in answers:
+            self.assertLess(time.time(), deadline, "no answer on the waiting stream")
+            if sent is None and conn >= 5 and streams[echo] >= 5:
+                r.sock.sendall(frame(DATA, END_STREAM, echo, b"hello"))
+                sent = [answers.get(sid) for sid in sinks]
+            take(0.05)
+        self.assertEqual(answers[echo], "200")
+        # its body could go only once a paused stream had its 504
+        self.assertIn("504", sent)
+        log = "\n".join(self.srv.log().splitlines()[start:])
+        self.assertNotIn("HTTP/2 stream %d " % echo, log)
+
+
+class BodyWithoutLength(unittest.TestCase):
+    """A request body whose length no content-length gives (DATA frames up
+    to END_STREAM) stands for HTTP/1.1's Transfer-Encoding: chunked: a
+    plugin that reads the framing from the head, like the proxy, passes it
+    on, and one given a content-length gets no Transfer-Encoding."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.origin = Server(server_ini("[route /p]\nplugin = echo\n"))
+        cls.srv = Server(h2c_ini("[route /p]\nplugin = proxy\nupstream = 127.0.0.1:%d\n" % cls.origin.port))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.origin.stop()
+
+    def post(self, r, chunks, extra=()):
+        sid = r.request("/p", method="POST", end=False, extra=extra)
+        for i, c in enumerate(chunks):
+            r.sock.sendall(frame(DATA, END_STREAM if i == len(chunks) - 1 else 0, sid, c))
+        frames = r.frames(sid)
+        self.assertEqual(frames[0][0], HEADERS, frames)
+        return frames[0][3][":status"], b"".join(f[3] for f in frames if f[0] == DATA)
+
+    def test_proxied_body_of_unknown_length(self):
+        r = Raw(self.srv.port)
+        self.addCleanup(r.close)
+        status, body = self.post(r, [b"first ", b"second"])
+        self.assertEqual(status, "200")
+        self.assertTrue(body.endswith(b"\n\nfirst second"), body)
+
+    def test_proxied_body_with_content_length(self):
+        r = Raw(self.srv.port)
+        self.addCleanup(r.close)
+        status, body = self.post(r, [b"12345"], extra=[("content-length", "5")])
+        self.assertEqual(status, "200")
+        self.assertNotIn(b"Transfer-Encoding", body)
+        self.assertIn(b"\nContent-Length: 5\n", body)
+        self.assertTrue(body.endswith(b"\n\n12345"), body)
 
 
 if __name__ == "__main__":
