@@ -1566,12 +1566,9 @@ static void arm_body_timer(conn_t *c)
     const cfg_t *cfg = cur_cfg(c);
     uint64_t now = ev_now(c->w->loop);
     uint64_t due = c->last_read_ms + cfg->body_timeout;
-    if (cfg->body_min_rate) {
-        uint64_t on_rate = c->body_got * 1000 / cfg->body_min_rate + 1;
-        uint64_t rate_due = c->body_start_ms + (on_rate > cfg->body_rate_grace ? on_rate : cfg->body_rate_grace);
-        if (rate_due < due)
-            due = rate_due;
-    }
+    uint64_t rate_due = exchange_body_rate_due(cfg, c->body_start_ms, c->body_got);
+    if (rate_due < due)
+        due = rate_due;
     set_timer(c, due > now ? due - now : 0);
 }
 

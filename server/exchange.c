@@ -390,6 +390,14 @@ uint64_t exchange_body_limit(const ph_request_t *req)
     return req->route ? req->route->max_body_bytes : req_cfg(req)->max_body_bytes;
 }
 
+uint64_t exchange_body_rate_due(const cfg_t *cfg, uint64_t start, uint64_t got)
+{
+    if (cfg->body_min_rate == 0)
+        return UINT64_MAX;
+    uint64_t on_rate = got * 1000 / cfg->body_min_rate + 1;
+    return start + (on_rate > cfg->body_rate_grace ? on_rate : cfg->body_rate_grace);
+}
+
 static void free_heap_body(void *arg)
 {
     ph_request_t *req = arg;

@@ -22,6 +22,7 @@
 #include <plughttpd/plugin.h>
 
 struct worker;
+struct cfg;
 
 /* What the carrier does for the exchange. Loop thread. */
 typedef struct exch_ops {
@@ -74,6 +75,11 @@ exch_step_t exchange_head(ph_request_t *req, int has_body);
 
 /* The most body bytes req may have: its route's max_body_bytes. */
 uint64_t exchange_body_limit(const ph_request_t *req);
+/* When a request body that began at start (ms) and has brought got bytes
+ * falls below cfg's body_min_rate: 1 ms past the last moment those bytes
+ * meet the rate, never before body_rate_grace has passed. UINT64_MAX when
+ * no rate is set. Both carriers (HTTP/1, an HTTP/2 stream) time a body by it. */
+uint64_t exchange_body_rate_due(const struct cfg *cfg, uint64_t start, uint64_t got);
 /* Decoded body bytes. Returns 0; or -1 with an error answer set (413 over
  * the limit, 500), after which the carrier stops reading and sends it; or
  * a status (413) when a plugin holds req (a streamed body's pending

@@ -930,12 +930,8 @@ static uint64_t stream_due(h2_stream_t *s, uint64_t now, int act)
     if (s->body_ok && !s->body_done && !s->body_end && !s->body_paused) {
         if (s->h->withheld) /* see give_back() */
             return UINT64_MAX;
-        uint64_t due = s->last_in + cfg->body_timeout, rate_due = UINT64_MAX;
-        if (cfg->body_min_rate) {
-            /* 1 ms past the last moment the bytes so far meet the rate */
-            uint64_t on_rate = s->body_got * 1000 / cfg->body_min_rate + 1;
-            rate_due = s->body_start + (on_rate > cfg->body_rate_grace ? on_rate : cfg->body_rate_grace);
-        }
+        uint64_t due = s->last_in + cfg->body_timeout;
+        uint64_t rate_due = exchange_body_rate_due(cfg, s->body_start, s->body_got);
         if (act && now >= earlier(due, rate_due)) {
             if (now >= rate_due)
                 log_info("%s: request body below body_min_rate on HTTP/2 stream %d (%llu bytes in %llu ms); "

@@ -326,25 +326,37 @@ static void openssl_reason(char *err, size_t errlen, const char *what)
     ERR_clear_error();
 }
 
+/* The time from `from` (NULL: now) to a certificate's notAfter: 1 with
+ * the whole days left, 0 when it has passed, -1 when the two cannot be
+ * compared. when gets notAfter as text ("?" if unreadable). */
+static int time_left(const ASN1_TIME *na, const ASN1_TIME *from, int *days, char when[40])
+{
+    struct tm tm;
+    int secs;
+    snprintf(when, 40, "?");
+    if (ASN1_TIME_to_tm(na, &tm) == 1)
+        strftime(when, 40, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    if (ASN1_TIME_diff(days, &secs, from, na) != 1)
+        return -1;
+    return *days < 0 || secs < 0 || (*days == 0 && secs == 0) ? 0 : 1;
+}
+
 /* Checks a certificate's dates: -1 (expired, not yet valid) with err
  * filled; logs its names and expiry, warning when it is near. */
 static int check_dates(const cfg_cert_t *cc, X509 *x, char *err, size_t errlen)
 {
     int days, secs;
-    const ASN1_TIME *na = X509_get0_notAfter(x), *nb = X509_get0_notBefore(x);
-    struct tm tm;
-    char when[40] = "?";
-    if (ASN1_TIME_to_tm(na, &tm) == 1)
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    if (ASN1_TIME_diff(&days, &secs, NULL, na) != 1 || days < 0 || secs < 0 || (days == 0 && secs == 0)) {
+    const ASN1_TIME *nb = X509_get0_notBefore(x);
+    char when[40];
+    if (time_left(X509_get0_notAfter(x), NULL, &days, when) != 1) {
         snprintf(err, errlen, "%s: the certificate expired on %s", cc->chain, when);
         return -1;
     }
-    if (ASN1_TIME_diff(&days, &secs, NULL, nb) == 1 && (days > 0 || secs > 0)) {
+    int before_days;
+    if (ASN1_TIME_diff(&before_days, &secs, NULL, nb) == 1 && (before_days > 0 || secs > 0)) {
         snprintf(err, errlen, "%s: the certificate is not valid before its notBefore date", cc->chain);
         return -1;
     }
-    ASN1_TIME_diff(&days, &secs, NULL, na);
     char subject[200];
     X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof subject);
     if (days < EXPIRY_WARN_DAYS)
@@ -758,14 +770,11 @@ int tls_ctx_check_expiry(const tls_ctx_t *t, time_t now)
     for (size_t i = 0; from && i < t->nctx; i++) {
         const X509 *x = SSL_CTX_get0_certificate(t->ctxs[i]);
         const ASN1_TIME *na = x ? X509_get0_notAfter(x) : NULL;
-        int days, secs;
-        if (na == NULL || ASN1_TIME_diff(&days, &secs, from, na) != 1)
+        int days, left;
+        char when[40];
+        if (na == NULL || (left = time_left(na, from, &days, when)) < 0)
             continue;
-        struct tm tm;
-        char when[40] = "?";
-        if (ASN1_TIME_to_tm(na, &tm) == 1)
-            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-        if (days < 0 || secs < 0 || (days == 0 && secs == 0)) {
+        if (left == 0) {
             log_error("tls: certificate %s expired on %s: clients refuse it; renew it and reload", t->labels[i],
                       when);
             reported++;
