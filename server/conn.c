@@ -423,13 +423,7 @@ static int ensure_rbuf(conn_t *c)
 
 /* --- request lifecycle --------------------------------------------------- */
 
-static ph_request_t *request_new(conn_t *c)
-{
-    ph_request_t *req = exchange_new(c->w, &h1_ops, c);
-    if (req)
-        hp_request_init(&req->hp);
-    return req;
-}
+static ph_request_t *request_new(conn_t *c) { return exchange_new(c->w, &h1_ops, c); }
 
 /* The response is fully queued or sent: release everything it held. */
 static void request_end(conn_t *c)

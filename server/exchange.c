@@ -358,11 +358,21 @@ static exch_step_t after_access(ph_request_t *req)
     return EX_BODY;
 }
 
+/* dst = src, cut to cap - 1 bytes: a plain copy, since it runs for every
+ * request (the two through snprintf were about 1,200 of the 7,800
+ * user-space instructions of a keep-alive /echo request). */
+static void copy_addr(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* Copies peer() and local() into req, for plugin threads (see request.h). */
 static void copy_addrs(ph_request_t *req)
 {
-    snprintf(req->peer_copy, sizeof req->peer_copy, "%s", req->ops->peer(req));
-    snprintf(req->local_copy, sizeof req->local_copy, "%s", req->ops->local(req));
+    copy_addr(req->peer_copy, sizeof req->peer_copy, req->ops->peer(req));
+    copy_addr(req->local_copy, sizeof req->local_copy, req->ops->local(req));
 }
 
 exch_step_t exchange_head(ph_request_t *req, int has_body)
