@@ -243,50 +243,61 @@ static int core_owned(const char *name, size_t n)
     }
 }
 
-/* A valid field: name an HTTP token, value without controls or edge
- * whitespace, and not a field the core owns. */
-static int header_valid(const char *name, const char *value)
+/* What a plugin's field is: not a valid field (FIELD_BAD), one the core
+ * owns (FIELD_CORE), or one it may add (FIELD_OK). Valid: name an HTTP
+ * token, value without controls or edge whitespace. *nlen and *vlen get
+ * the lengths (unless FIELD_BAD), so nothing is measured twice. */
+enum { FIELD_BAD, FIELD_CORE, FIELD_OK };
+
+static int field_class(const char *name, const char *value, size_t *nlen, size_t *vlen)
 {
-    size_t nlen = strlen(name), vlen = strlen(value);
-    unsigned ok = nlen > 0 ? 1 : 0;
-    for (size_t i = 0; i < nlen; i++)
+    if (name == NULL || value == NULL)
+        return FIELD_BAD;
+    size_t nl = strlen(name), vl = strlen(value);
+    unsigned ok = nl > 0 ? 1 : 0;
+    for (size_t i = 0; i < nl; i++)
         ok &= hclass[(unsigned char)name[i]] & 1;
     unsigned vok = 2;
-    for (size_t i = 0; i < vlen; i++)
+    for (size_t i = 0; i < vl; i++)
         vok &= hclass[(unsigned char)value[i]];
-    ok = ok && vok;
-    if (ok && vlen && (value[0] == ' ' || value[0] == '\t' || value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
-        ok = 0;
-    return ok;
+    if (!ok || !vok)
+        return FIELD_BAD;
+    if (vl && (value[0] == ' ' || value[0] == '\t' || value[vl - 1] == ' ' || value[vl - 1] == '\t'))
+        return FIELD_BAD;
+    *nlen = nl;
+    *vlen = vl;
+    return core_owned(name, nl) ? FIELD_CORE : FIELD_OK;
 }
 
 static int header_ok(const char *name, const char *value)
 {
-    return name && value && header_valid(name, value) && !core_owned(name, strlen(name));
+    size_t nl, vl;
+    return field_class(name, value, &nl, &vl) == FIELD_OK;
 }
 
-/* ABI 1.4: a route that takes Upgrade requests (PH_PLUGIN_UPGRADE) names
- * the protocol it switches to (101) or asks for (426) itself. */
-static int response_header_ok(const ph_request_t *req, const char *name, const char *value)
+/* field_class() for a response header. ABI 1.4: a route that takes
+ * Upgrade requests (PH_PLUGIN_UPGRADE) names the protocol it switches to
+ * (101) or asks for (426) itself. */
+static int response_field_class(const ph_request_t *req, const char *name, const char *value, size_t *nlen,
+                                size_t *vlen)
 {
-    if (header_ok(name, value))
-        return 1;
-    return name && value && strcasecmp(name, "upgrade") == 0 && header_valid(name, value) && req->route &&
-           (req->route->desc->flags & PH_PLUGIN_UPGRADE);
+    int k = field_class(name, value, nlen, vlen);
+    if (k == FIELD_CORE && *nlen == 7 && strncasecmp(name, "upgrade", 7) == 0 && req->route &&
+        (req->route->desc->flags & PH_PLUGIN_UPGRADE))
+        return FIELD_OK;
+    return k;
 }
 
-static void header_refused(ph_request_t *req, const char *name, const char *value)
+static void header_refused(ph_request_t *req, const char *name, int k)
 {
     size_t nlen = name ? strlen(name) : 0;
-    log_warn("plugin added %s header \"%.*s\": answering 500",
-             name && value && header_valid(name, value) ? "a core-owned" : "an invalid", (int)(nlen > 64 ? 64 : nlen),
-             name ? name : "(null)");
+    log_warn("plugin added %s header \"%.*s\": answering 500", k == FIELD_CORE ? "a core-owned" : "an invalid",
+             (int)(nlen > 64 ? 64 : nlen), name ? name : "(null)");
     req->bad = 1;
 }
 
-static resp_header_t *header_new(ph_request_t *req, const char *name, const char *value)
+static resp_header_t *header_new(ph_request_t *req, const char *name, size_t nlen, const char *value, size_t vlen)
 {
-    size_t nlen = strlen(name), vlen = strlen(value);
     resp_header_t *h = pool_alloc(req->pool, sizeof *h);
     char *copy = pool_alloc(req->pool, nlen + vlen + 2);
     if (h == NULL || copy == NULL)
@@ -305,11 +316,14 @@ static resp_header_t *header_new(ph_request_t *req, const char *name, const char
  * refused (the response is then a 500) or memory ran out. */
 static resp_header_t *field_append(ph_request_t *req, resp_header_t ***tail, const char *name, const char *value)
 {
-    if (tail == &req->headers_tail ? !response_header_ok(req, name, value) : !header_ok(name, value)) {
-        header_refused(req, name, value);
+    size_t nlen = 0, vlen = 0;
+    int k = tail == &req->headers_tail ? response_field_class(req, name, value, &nlen, &vlen)
+                                       : field_class(name, value, &nlen, &vlen);
+    if (k != FIELD_OK) {
+        header_refused(req, name, k);
         return NULL;
     }
-    resp_header_t *h = header_new(req, name, value);
+    resp_header_t *h = header_new(req, name, nlen, value, vlen);
     if (h == NULL)
         return NULL;
     **tail = h;
@@ -548,8 +562,10 @@ static int api_remove_header(ph_request_t *req, const char *name)
 
 static int api_set_header(ph_request_t *req, const char *name, const char *value)
 {
-    if (!response_header_ok(req, name, value)) {
-        header_refused(req, name, value);
+    size_t nlen, vlen;
+    int k = response_field_class(req, name, value, &nlen, &vlen);
+    if (k != FIELD_OK) {
+        header_refused(req, name, k);
         return PH_ERROR;
     }
     api_remove_header(req, name);
@@ -652,6 +668,51 @@ static void **api_slot(ph_request_t *req, const void *instance)
     s->next = req->slots;
     req->slots = s;
     return &s->value;
+}
+
+/* ABI 1.5 notes: a short list in the request's pool (a handful per
+ * request at most, so a list beats a table). */
+struct req_note {
+    struct req_note *next;
+    char *name, *value;
+};
+
+static int api_note_set(ph_request_t *req, const char *name, const char *value)
+{
+    if (name == NULL || name[0] == '\0')
+        return PH_ERROR;
+    struct req_note **p = &req->notes;
+    while (*p && strcmp((*p)->name, name) != 0)
+        p = &(*p)->next;
+    if (value == NULL) {
+        if (*p)
+            *p = (*p)->next;
+        return PH_OK;
+    }
+    char *v = pool_strndup(req->pool, value, strlen(value));
+    if (v == NULL)
+        return PH_ERROR;
+    if (*p == NULL) {
+        struct req_note *n = pool_alloc(req->pool, sizeof *n);
+        char *nm = pool_strndup(req->pool, name, strlen(name));
+        if (n == NULL || nm == NULL)
+            return PH_ERROR;
+        n->next = NULL;
+        n->name = nm;
+        *p = n;
+    }
+    (*p)->value = v;
+    return PH_OK;
+}
+
+static const char *api_note(const ph_request_t *req, const char *name)
+{
+    if (name == NULL)
+        return NULL;
+    for (const struct req_note *n = req->notes; n; n = n->next)
+        if (strcmp(n->name, name) == 0)
+            return n->value;
+    return NULL;
 }
 
 static int api_parse_bool(const char *s, int *out)
@@ -854,4 +915,6 @@ const ph_server_api_t request_api = {
     .co_respond = apico_respond,
     .co_send = apico_send,
     .upgrade = apico_upgrade,
+    .note_set = api_note_set,
+    .note = api_note,
 };

@@ -112,6 +112,7 @@ struct ph_request {
     char peer_copy[56];
     char local_copy[56];
     struct req_slot *slots;          /* api->slot(), per instance */
+    struct req_note *notes;          /* api->note_set() */
     /* output */
     resp_header_t *trailers, **trailers_tail;
     void **fstate;                   /* per filter state */

@@ -7,6 +7,11 @@ tests_unit_test_http_parse_SOURCES = tests/unit/test_http_parse.c
 tests_unit_test_http_parse_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_http_parse_LDADD = $(UNIT_LDADD)
 
+check_PROGRAMS += tests/unit/test_request
+tests_unit_test_request_SOURCES = tests/unit/test_request.c
+tests_unit_test_request_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_request_LDADD = $(UNIT_LDADD)
+
 check_PROGRAMS += tests/unit/test_listener
 tests_unit_test_listener_SOURCES = tests/unit/test_listener.c
 tests_unit_test_listener_CFLAGS = $(UNIT_CFLAGS)
@@ -137,7 +142,7 @@ tests_unit_test_tls_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_tls_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_tls
 
-TESTS += tests/unit/test_http_parse tests/unit/test_router tests/unit/test_config \
+TESTS += tests/unit/test_http_parse tests/unit/test_request tests/unit/test_router tests/unit/test_config \
 	tests/unit/test_plugin tests/unit/test_ev tests/unit/test_pool tests/unit/test_log \
 	tests/unit/test_listener tests/unit/test_coro tests/unit/test_coro_ucontext
 

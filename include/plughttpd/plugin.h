@@ -54,7 +54,7 @@ extern "C" {
 
 #define PH_ABI_MAGIC 0x70684731u /* "phG1" */
 #define PH_ABI_MAJOR 1u
-#define PH_ABI_MINOR 4u
+#define PH_ABI_MINOR 5u
 
 /* Name of the one symbol a plugin exports. */
 #define PH_PLUGIN_SYMBOL "plughttpd_plugin"
@@ -643,6 +643,21 @@ typedef struct ph_server_api {
      * buf[*len] on). max_trailer_bytes bounds trailers and extensions. */
     void (*chunked_init)(ph_chunked_t *c);
     ssize_t (*chunked_decode)(ph_chunked_t *c, char *buf, size_t *len, size_t max_trailer_bytes);
+
+    /* --- ABI 1.5: notes -------------------------------------------------- */
+    /* Named strings that the stages of one request leave for each other:
+     * an access stage that checked a token notes who the user is, and the
+     * content handler, the filters and later stages read it. Notes belong
+     * to the request and are never sent to the client.
+     *   note_set: copies name and value, replacing what was noted under
+     *             the same name (names compare exactly); value NULL removes
+     *             the note. PH_OK, or PH_ERROR when name is NULL or empty,
+     *             or out of memory.
+     *   note:     what is noted under name, or NULL; valid until the
+     *             request ends or the name is set again.
+     * Same threads as the request (see slot()). */
+    int (*note_set)(ph_request_t *req, const char *name, const char *value);
+    const char *(*note)(const ph_request_t *req, const char *name);
 } ph_server_api_t;
 
 /* True when the server's table has the member (safe across minors). */

@@ -47,6 +47,17 @@ def fixture_routes(slow=False):
         text += "\n[route /slow]\nplugin = %s\nblocking = yes\n" % MISBEHAVE
     return text
 SRCDIR = os.environ.get("PH_SRCDIR", ".")
+
+
+def header_abi():
+    """"1.N": the ABI of the source tree's plugin.h (PH_ABI_MAJOR and
+    PH_ABI_MINOR), which the server and every plugin built here report."""
+    with open(os.path.join(SRCDIR, "include", "plughttpd", "plugin.h")) as f:
+        code = f.read()
+    return "%s.%s" % (re.search(r"#define PH_ABI_MAJOR (\d+)u", code).group(1),
+                      re.search(r"#define PH_ABI_MINOR (\d+)u", code).group(1))
+
+
 WRAPPER = os.environ.get("PH_WRAPPER", "").split()
 STRICT_EXIT = bool(WRAPPER) or os.environ.get("PH_STRICT_EXIT", "") == "1"
 # The server is built with ASan/UBSan (CI sanitizer pass): its RSS is not

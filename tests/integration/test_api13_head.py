@@ -222,7 +222,10 @@ class StackedAccessTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         routes = (route("/app", "guard, probe", guard__mode="header", guard__header="X-Key") +
-                  route("/sapp", "guard, sink", guard__mode="header", guard__header="X-Key"))
+                  route("/sapp", "guard, sink", guard__mode="header", guard__header="X-Key") +
+                  route("/aapp", "guard, probe", guard__mode="async", guard__header="X-Key",
+                        guard__delay="50ms") +
+                  route("/bare", "probe"))
         cls.srv = Server(server_ini(routes=routes, server_extra="max_body_bytes = 200m"))
 
     @classmethod
@@ -245,6 +248,22 @@ class StackedAccessTest(unittest.TestCase):
         r = self.srv.get("/app/body", method="POST", body=b"abc", headers={"X-Key": "1"})
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, b"len=3 sha256=%s spilled=0 fdlen=0 fdsha=-\n" % sha256(b"abc").encode())
+
+    def test_access_stage_notes_for_the_handler(self):
+        """ABI 1.5 notes: what the access stage noted, the handler reads;
+        each request has its own, and a route without the stage has none."""
+        r = self.srv.get("/app/notes", headers={"X-Key": "alice"})
+        self.assertEqual((r.status, r.body), (200, b"user=alice\n"))
+        r = self.srv.get("/app/notes", headers={"X-Key": "bob"})
+        self.assertEqual((r.status, r.body), (200, b"user=bob\n"))
+        r = self.srv.get("/bare/notes", headers={"X-Key": "carol"})
+        self.assertEqual((r.status, r.body), (200, b"user=-\n"))
+
+    def test_async_access_stage_notes_from_its_thread(self):
+        r = self.srv.get("/aapp/notes", headers={"X-Key": "dave"})
+        self.assertEqual((r.status, r.body), (200, b"user=dave\n"))
+        r = self.srv.get("/aapp/notes")
+        self.assertEqual((r.status, r.body), (401, REFUSAL_401))
 
     def test_access_stage_before_streamed_body(self):
         body = pattern_chunk(1024 * 1024)

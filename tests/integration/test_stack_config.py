@@ -145,9 +145,9 @@ class CheckPluginReport(unittest.TestCase):
     def setUp(self):
         need(GATE, UPPER, BOTH, OLD_MINOR)
 
-    def report(self, path, role, hooks, flags="none", abi="1.4"):
-        return ("plugin: %s 1.0\nfile: %s\nABI: %s (server 1.4)\nflags: %s\nrole: %s\nhooks: %s\n"
-                % (os.path.basename(path)[:-3], path, abi, flags, role, hooks))
+    def report(self, path, role, hooks, flags="none", abi=harness.header_abi()):
+        return ("plugin: %s 1.0\nfile: %s\nABI: %s (server %s)\nflags: %s\nrole: %s\nhooks: %s\n"
+                % (os.path.basename(path)[:-3], path, abi, harness.header_abi(), flags, role, hooks))
 
     def test_access_stage(self):
         p = run("--check-plugin", GATE, "tag=t")

@@ -17,6 +17,10 @@
  *             "delay" (parse_duration) as header mode does, and resumes
  *   header = NAME, max = N, delay = DURATION
  *
+ * A request that passes has the value of its header noted as "user"
+ * (ABI 1.5 note_set), for the stages after the guard; in async mode the
+ * guard's own thread notes it before resume().
+ *
  * Every decision is logged: "guard <prefix>: pass|refuse <status>"; async
  * mode also logs "guard <prefix>: pending" and "guard <prefix>: resume
  * returned PH_OK|PH_ERROR".
@@ -128,6 +132,17 @@ static int guard_has_header(const guard_t *g, ph_request_t *req)
     return g->api->header(req, g->header, &v);
 }
 
+/* Notes the header's value as "user": PH_OK, or PH_ERROR (a 500). */
+static int guard_note_user(const guard_t *g, ph_request_t *req)
+{
+    ph_str_t v;
+    char user[128];
+    if (!g->api->header(req, g->header, &v))
+        return PH_ERROR;
+    snprintf(user, sizeof(user), "%.*s", (int)v.len, v.ptr);
+    return g->api->note_set(req, "user", user);
+}
+
 typedef struct guard_job {
     const guard_t *g;
     ph_request_t *req;
@@ -142,9 +157,10 @@ static void *guard_thread(void *arg)
     while (nanosleep(&ts, &ts) != 0)
         ;
     int rc = PH_OK;
-    if (job->allow)
+    if (job->allow) {
         g->api->log(PH_LOG_INFO, "guard %s: pass", g->prefix);
-    else
+        rc = guard_note_user(g, job->req);
+    } else
         rc = guard_refuse(g, job->req, 401);
     int r = g->api->resume(job->req, rc);
     g->api->log(PH_LOG_INFO, "guard %s: resume returned %s", g->prefix, r == PH_OK ? "PH_OK" : "PH_ERROR");
@@ -176,6 +192,8 @@ static int guard_head(void *instance, ph_request_t *req)
     case GUARD_HEADER:
         if (!guard_has_header(g, req))
             return guard_refuse(g, req, 401);
+        if (guard_note_user(g, req) != PH_OK)
+            return PH_ERROR;
         break;
     case GUARD_LENGTH:
         if (g->api->header(req, "Content-Length", &v) && v.len < 20) {

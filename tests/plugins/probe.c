@@ -14,6 +14,8 @@
  *            body() length and hash, and body_fd()'s answer with the
  *            file's length and hash read back with pread (fdsha "-" when
  *            not spilled).
+ *   /notes   answers "user=<note user>\n" ("-" when nothing is noted under
+ *            "user"): what an access stage in front of it noted (ABI 1.5).
  */
 #include <plughttpd/plugin.h>
 
@@ -134,6 +136,10 @@ static int probe_handle(void *instance, ph_request_t *req)
         return probe_info(p->api, req);
     if (sp.len == 5 && memcmp(sp.ptr, "/body", 5) == 0)
         return probe_body(p->api, req);
+    if (sp.len == 6 && memcmp(sp.ptr, "/notes", 6) == 0) {
+        const char *user = p->api->note(req, "user");
+        return p->api->body_printf(req, "user=%s\n", user ? user : "-");
+    }
     return PH_DECLINED;
 }
 
