@@ -100,7 +100,7 @@ struct conn {
     h2_t *h2;                /* ST_H2 */
 
     char peer[56];
-    char local[56];          /* filled when first asked for */
+    char local[56];          /* the listener's, or filled when first asked for */
 };
 
 static const exch_ops_t h1_ops;
@@ -145,7 +145,8 @@ static const cfg_t *cur_cfg(const conn_t *c) { return c->w->gen->cfg; }
 static void on_kick(ev_loop_t *loop, ev_timer_t *t);
 static void start_h2(conn_t *c, const char *in, size_t inlen);
 
-conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen, const cfg_listen_t *cl)
+conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen, const cfg_listen_t *cl,
+                 const char *local)
 {
     conn_t *c = calloc(1, sizeof *c);
     if (c == NULL) {
@@ -153,6 +154,8 @@ conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t pee
         return NULL;
     }
     c->w = w;
+    if (local && strlen(local) < sizeof c->local)
+        memcpy(c->local, local, strlen(local) + 1);
     listener_format_addr(peer, peerlen, c->peer, sizeof c->peer);
     if (peer->sa_family == AF_UNIX)
         snprintf(c->peer, sizeof c->peer, "unix");

@@ -19,10 +19,11 @@ struct worker;
 typedef struct conn conn_t;
 
 /* Takes ownership of fd (non-blocking, accepted on the listener cl, which
- * says TLS or https-redirect; NULL: plain). Returns NULL and closes fd
- * when out of memory. */
+ * says TLS or https-redirect; NULL: plain). local: the connection's local
+ * address when the listener knows it (see worker_adopt), else NULL or "".
+ * Returns NULL and closes fd when out of memory. */
 conn_t *conn_new(struct worker *w, int fd, const struct sockaddr *peer, socklen_t peerlen,
-                 const cfg_listen_t *cl);
+                 const cfg_listen_t *cl, const char *local);
 
 /* Starts serving c (after the worker has linked it): reads at once when
  * the listener defers accept, then waits for the socket. c may be closed

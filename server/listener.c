@@ -370,6 +370,24 @@ int listener_set_access(listener_t *l, const cfg_listen_t *cl, char *err, size_t
     return 0;
 }
 
+/* l->local from the address l is bound to (see listener.h): a socket bound
+ * to one address gives every connection that address, so no connection
+ * has to ask with getsockname(). */
+static void set_local(listener_t *l, const struct sockaddr_storage *ss)
+{
+    int one = 0;
+    if (ss->ss_family == AF_INET)
+        one = ((const struct sockaddr_in *)ss)->sin_addr.s_addr != htonl(INADDR_ANY);
+    else if (ss->ss_family == AF_INET6)
+        one = !IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+    if (ss->ss_family == AF_UNIX)
+        snprintf(l->local, sizeof l->local, "unix");
+    else if (one && strlen(l->name) < sizeof l->local)
+        memcpy(l->local, l->name, strlen(l->name) + 1);
+    else
+        l->local[0] = '\0';
+}
+
 int listener_open(const cfg_listen_t *cl, listener_t *l, char *err, size_t errlen)
 {
     memset(l, 0, sizeof *l);
@@ -426,10 +444,12 @@ int listener_open(const cfg_listen_t *cl, listener_t *l, char *err, size_t errle
     }
     struct sockaddr_storage ss = {0};
     socklen_t len = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
         listener_format_addr((struct sockaddr *)&ss, len, l->name, sizeof l->name);
-    else
+        set_local(l, &ss);
+    } else {
         snprintf(l->name, sizeof l->name, "%s", cl->text);
+    }
     return 0;
 }
 

@@ -23,6 +23,10 @@
 typedef struct listener {
     char *text;      /* the config's spelling, used to match across reloads */
     char name[128];  /* actual address, "127.0.0.1:41234", "unix:/run/x" */
+    /* Every accepted connection's local address as api->local() writes it
+     * ("127.0.0.1:41234", "unix"), when the socket is bound to one address;
+     * "" for a wildcard address, where each connection asks the kernel. */
+    char local[56];
     int fd;
     int family;
     char *unix_path; /* unlinked on close, for unix sockets we created */

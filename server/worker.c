@@ -152,9 +152,10 @@ static void on_accept_retry(ev_loop_t *loop, ev_timer_t *t)
         start_accepting(w);
 }
 
-int worker_adopt(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen, const cfg_listen_t *cl)
+int worker_adopt(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen, const cfg_listen_t *cl,
+                 const char *local)
 {
-    conn_t *c = conn_new(w, fd, peer, peerlen, cl);
+    conn_t *c = conn_new(w, fd, peer, peerlen, cl, local);
     if (c == NULL)
         return -1;
     conn_link(c, &w->conns);
@@ -197,8 +198,9 @@ static void on_accept(ev_loop_t *loop, ev_io_t *io, unsigned events)
             log_error("accept: %s", strerror(errno));
             return;
         }
-        const cfg_listen_t *cl = &w->gen->cfg->listens[io - w->lios];
-        if (worker_adopt(w, fd, (struct sockaddr *)&ss, len, cl) < 0)
+        size_t li = (size_t)(io - w->lios);
+        const cfg_listen_t *cl = &w->gen->cfg->listens[li];
+        if (worker_adopt(w, fd, (struct sockaddr *)&ss, len, cl, w->gen->listeners[li]->l.local) < 0)
             continue;
         if (over_share(w)) {
             stop_accepting(w);

@@ -117,6 +117,11 @@ SESSIONS = {
              req("POST", "/spill", headers=(("Host", "x"), ("Transfer-Encoding", "chunked")),
                  body=chunked(b"c" * 900, b"d" * 900)) +
              req("POST", "/spill", headers=(("Host", "x"), ("Content-Length", "40000"))),
+    "probe": req(target="/p/info?hints", headers=(("Host", "x"), ("X-Token", "alice"))) +
+             req(target="/p/notes", headers=(("Host", "x"), ("X-Token", "bob"))) +
+             req("POST", "/p/body", headers=(("Host", "x"), ("X-Token", "t"), ("Content-Length", "2000")),
+                 body=b"s" * 2000) +
+             req(target="/p/info", version="1.0", headers=(("X-Token", "t"),)) + req(target="/p/notes"),
 }
 
 # The access-log overflow of issue 11: a 2100-byte method and an 8000-byte
@@ -151,6 +156,8 @@ SETTINGS = frame(4, 0, 0)
 # alone, h2c; 0x1c: TLS with ALPN h2)
 H2_SESSIONS = {
     "get": SETTINGS + h2_get(1, "/echo?a=1"),
+    "probe": SETTINGS + h2_get(1, "/p/info?hints", extra=(("x-token", "a"),)) +
+             h2_get(3, "/p/notes", extra=(("x-token", "b"),)) + h2_get(5, "/p/notes"),
     "streams": SETTINGS + h2_get(1, "/") + h2_get(3, "/sse") + h2_get(5, "/later/x?ms=1") + h2_get(7, "/c/"),
     "post": SETTINGS + frame(1, 0x4, 1, fields((":method", "POST"), (":path", "/echo"), (":scheme", "http"),
                                               (":authority", "x"), ("content-length", "10"))) +

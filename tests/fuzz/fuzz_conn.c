@@ -333,6 +333,13 @@ static void make_config(void)
              "plugin = echo\n"
              "max_body_bytes = 32k\n"
              "body_spill = 1k\n"
+             /* request information, response-header calls, 103 Early
+              * Hints and a spilled body read back through body_fd, behind
+              * an access stage that notes the user (ABI 1.5) */
+             "\n[route /p]\n"
+             "plugin = guard, probe\n"
+             "guard.mode = header\n"
+             "body_spill = 1k\n"
              "\n[tls]\n"
              "certificate = cert.pem\n"
              "key = key.pem\n"
@@ -695,7 +702,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s.in = framed;
         s.len += sizeof preface - 1;
     }
-    if (worker_adopt(&worker, sv[0], (struct sockaddr *)&ss, sslen, cl) < 0)
+    if (worker_adopt(&worker, sv[0], (struct sockaddr *)&ss, sslen, cl, NULL) < 0)
         die("worker_adopt");
     ev_io_init(&s.io, s.fd, on_client, &s);
     if (ev_io_start(worker.loop, &s.io, EV_READ | EV_WRITE, 0) < 0)

@@ -45,8 +45,9 @@ FUZZ_SO_FLAGS = -fsanitize=fuzzer-no-link,address,undefined $(FUZZ_COMMON) -fPIC
 FUZZ_PLUGINS = tests/fuzz/conn-plugins/echo.so tests/fuzz/conn-plugins/static.so
 # ABI 1.3 stages and answers (fixtures of tests/plugins/): an access stage
 # (sync and async), a streamed body with pauses, an answer from a thread,
-# a waiting event stream, and the gate/upper stages of a stacked route.
-FUZZ_FIXTURES = guard sink later sse
+# a waiting event stream, the request-information calls, and the
+# gate/upper stages of a stacked route.
+FUZZ_FIXTURES = guard sink later sse probe
 FUZZ_STAGES = gate upper
 FUZZ_PLUGINS += $(FUZZ_FIXTURES:%=tests/fuzz/conn-plugins/%.so) $(FUZZ_STAGES:%=tests/fuzz/conn-plugins/%.so)
 CLEANFILES += $(FUZZ_PLUGINS)

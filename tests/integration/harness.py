@@ -489,6 +489,13 @@ def log_count(srv):
         return len(srv.log_lines)
 
 
+def log_count_of(srv, pattern, start):
+    """Log lines from index start on that match pattern."""
+    with srv._lock:
+        lines = srv.log_lines[start:]
+    return sum(1 for line in lines if re.search(pattern, line))
+
+
 def proc_fd_count(pid):
     """Open descriptors of a process, from /proc/PID/fd."""
     return len(os.listdir("/proc/%d/fd" % pid))

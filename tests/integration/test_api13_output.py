@@ -6,7 +6,11 @@ response-header calls (tests/plugins/probe.c), and plugins of older minors
 (echo, static, data, old_minor) next to 1.3 routes."""
 
 import json
+import os
 import re
+import shutil
+import socket
+import tempfile
 import unittest
 
 import harness
@@ -106,6 +110,41 @@ class FilterTest(unittest.TestCase):
         self.assertTrue(data.endswith(b"0\r\nX-Events: 3\r\n\r\n"), data[-100:])
         self.assertEqual(parse_responses(data)[0].body, b"".join(b"DATA: - %d\n\n" % i for i in range(3)))
         self.assertIsNotNone(self.srv.wait_log(r"caps: end pieces=\d+ flushes=[1-9]"))
+
+
+class LocalAddressTest(unittest.TestCase):
+    """api->local() on a wildcard listener names the address the client
+    connected to (the kernel is asked per connection), on a unix socket
+    "unix", and on a listener bound to one address that address."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="ph-local-")
+        cls.sock = os.path.join(cls.tmp, "s")
+        cls.srv = Server(server_ini(routes=route("/probe", "probe"),
+                                    listen=("0.0.0.0:0", "unix:" + cls.sock)))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def local_of(self, s):
+        s.sendall(b"GET /probe/info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        r = parse_responses(harness.recv_all(s))[0]
+        s.close()
+        self.assertEqual(r.status, 200, r.body)
+        return dict(l.split("=", 1) for l in r.body.decode().splitlines())["local"]
+
+    def test_wildcard_listener(self):
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+        self.assertEqual(self.local_of(s), "127.0.0.1:%d" % self.srv.port)
+
+    def test_unix_listener(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(self.sock)
+        self.assertEqual(self.local_of(s), "unix")
 
 
 class EarlyHintsAndInfoTest(unittest.TestCase):

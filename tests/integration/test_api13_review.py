@@ -4,12 +4,11 @@ what the client gets, even when the loop only sees the resume message after
 the request's handler_timeout has passed."""
 
 import os
-import re
 import sys
 import unittest
 
 import harness
-from harness import Server, parse_responses, server_ini, wait_log_from, log_count
+from harness import Server, parse_responses, server_ini, wait_log_from, log_count, log_count_of
 from api13 import route
 
 TIMEOUTS = ("header_timeout = 31s\nbody_timeout = 33s\nkeepalive_timeout = 35s\n"
@@ -163,12 +162,6 @@ class StreamEndsWithWakeAtShutdownTest(unittest.TestCase):
             rc = srv.stop()
         self.assertEqual(rc, 0)
         self.assertIn("sse -: destroy", srv.log())
-
-
-def log_count_of(srv, pattern, start):
-    with srv._lock:
-        lines = srv.log_lines[start:]
-    return sum(1 for line in lines if re.search(pattern, line))
 
 
 if __name__ == "__main__":

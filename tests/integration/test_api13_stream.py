@@ -10,7 +10,7 @@ import time
 import unittest
 
 import harness
-from harness import Server, parse_responses, recv_until_closed, server_ini, wait_log_from, log_count
+from harness import Server, parse_responses, recv_until_closed, server_ini, wait_log_from, log_count, log_count_of
 from api13 import route
 
 STREAMS = 1000
@@ -106,6 +106,57 @@ class StreamWaitTest(unittest.TestCase):
             sel.close()
         self.assertNotIn("sse -: on_cancel", self.srv.log())
         # every connection's descriptor is given back
+        self.assertLessEqual(harness.settle(lambda: harness.proc_fd_count(pid), lambda n: n <= base_fds), base_fds)
+
+    def test_thousand_streams_open_at_once(self):
+        """1,000 waiting streams held open together on the one worker thread:
+        every client has its response head while none has ended, and each
+        one's leaving reaches the plugin."""
+        pid = self.srv.proc.pid
+        base_fds = harness.proc_fd_count(pid)
+        start = log_count(self.srv)
+        sel = selectors.DefaultSelector()
+        socks = []
+        try:
+            for i in range(STREAMS):
+                s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+                s.sendall(b"GET /idle/ HTTP/1.1\r\nHost: x\r\n\r\n")
+                s.setblocking(False)
+                socks.append(s)
+                sel.register(s, selectors.EVENT_READ, i)
+            bufs = [b""] * STREAMS
+            heads = ended = 0
+            deadline = time.time() + 60
+            while heads < STREAMS and time.time() < deadline:
+                for key, _ in sel.select(1.0):
+                    i = key.data
+                    try:
+                        b = key.fileobj.recv(65536)
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except ConnectionResetError:
+                        b = b""
+                    if not b:
+                        ended += 1
+                        sel.unregister(key.fileobj)
+                        continue
+                    bufs[i] += b
+                    if b"\r\n\r\n" in bufs[i]:
+                        heads += 1
+                        sel.unregister(key.fileobj)
+            self.assertEqual((heads, ended), (STREAMS, 0))
+            bad = [i for i in range(STREAMS) if not bufs[i].startswith(b"HTTP/1.1 200 OK\r\n")
+                   or b"Transfer-Encoding: chunked\r\n" not in bufs[i]]
+            self.assertEqual(bad, [], bufs[bad[0]][:200] if bad else "")
+            # the server holds a descriptor for every one of them now
+            self.assertGreaterEqual(harness.proc_fd_count(pid), base_fds + STREAMS)
+        finally:
+            for s in socks:
+                s.close()
+            sel.close()
+        cancelled = harness.settle(lambda: log_count_of(self.srv, r"sse idle: on_cancel", start),
+                                   lambda n: n >= STREAMS, timeout=60)
+        self.assertEqual(cancelled, STREAMS)
         self.assertLessEqual(harness.settle(lambda: harness.proc_fd_count(pid), lambda n: n <= base_fds), base_fds)
 
     def test_client_gone_from_idle_stream_cancels(self):

@@ -173,6 +173,18 @@ class CheckPluginReport(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("\nflags: none\nrole: content handler\nhooks: none\n", p.stdout)
 
+    def test_flags_are_named(self):
+        """The features a plugin declares are named, so an operator sees
+        what the plugin will do with a request (data: blocking with JSON
+        errors; proxy: a coroutine taking streamed bodies and upgrades)."""
+        for so, want in (("data.so", "\nflags: blocking json_errors\nrole: content handler\nhooks: none\n"),
+                         ("proxy.so", "\nflags: stream_body coroutine upgrade\nrole: content handler\n")):
+            path = os.path.join(harness.PLUGIN_DIR, so)
+            if not os.path.exists(path):
+                self.skipTest("%s not built" % so)
+            p = run("--check-plugin", path)
+            self.assertIn(want, p.stdout, p.stdout + p.stderr)
+
     def test_undecidable_role(self):
         p = run("--check-plugin", BOTH)
         self.assertEqual(p.returncode, 1)
