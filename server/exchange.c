@@ -1,6 +1,7 @@
 #include "exchange.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +368,11 @@ static void copy_addr(char *dst, size_t cap, const char *src)
     memcpy(dst, src, n);
     dst[n] = '\0';
 }
+/* The longest peer or local address, "[" + inet_ntop's longest IPv6
+ * text + "]:65535", is never cut. */
+_Static_assert(sizeof((ph_request_t *)0)->peer_copy >= INET6_ADDRSTRLEN - 1 + sizeof "[]:65535" &&
+                   sizeof((ph_request_t *)0)->local_copy >= INET6_ADDRSTRLEN - 1 + sizeof "[]:65535",
+               "peer_copy and local_copy hold any IPv6 address with its port");
 
 /* Copies peer() and local() into req, for plugin threads (see request.h). */
 static void copy_addrs(ph_request_t *req)

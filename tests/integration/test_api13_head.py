@@ -7,6 +7,7 @@ handler; guard.so: the same as an access stage of a stacked route) and
 tests/plugins/probe.c (a buffered handler reporting body()/body_fd())."""
 
 import os
+import signal
 import socket
 import time
 import unittest
@@ -225,7 +226,15 @@ class StackedAccessTest(unittest.TestCase):
                   route("/sapp", "guard, sink", guard__mode="header", guard__header="X-Key") +
                   route("/aapp", "guard, probe", guard__mode="async", guard__header="X-Key",
                         guard__delay="50ms") +
-                  route("/bare", "probe"))
+                  route("/bare", "probe") +
+                  route("/bkapp", "guard, probe", guard__mode="header", guard__header="X-Key", blocking="yes") +
+                  route("/abkapp", "guard, probe", guard__mode="async", guard__header="X-Key",
+                        guard__delay="20ms", blocking="yes") +
+                  # probe's handle() has a 64 KiB buffer on its stack
+                  route("/capp", "guard, probe", guard__mode="header", guard__header="X-Key", coroutine="yes",
+                        coroutine_stack="256k") +
+                  route("/acapp", "guard, probe", guard__mode="async", guard__header="X-Key",
+                        guard__delay="20ms", coroutine="yes", coroutine_stack="256k"))
         cls.srv = Server(server_ini(routes=routes, server_extra="max_body_bytes = 200m"))
 
     @classmethod
@@ -264,6 +273,43 @@ class StackedAccessTest(unittest.TestCase):
         self.assertEqual((r.status, r.body), (200, b"user=dave\n"))
         r = self.srv.get("/aapp/notes")
         self.assertEqual((r.status, r.body), (401, REFUSAL_401))
+
+    def test_notes_on_blocking_and_coroutine_handlers(self):
+        """The handler reads the note on a helper thread (blocking = yes)
+        and on a coroutine, after a sync or an async access stage."""
+        for path in ("/bkapp", "/abkapp", "/capp", "/acapp"):
+            for user in ("erin", "frank"):
+                r = self.srv.get(path + "/notes", headers={"X-Key": user})
+                self.assertEqual((r.status, r.body), (200, b"user=%s\n" % user.encode()), path)
+
+    def test_notes_do_not_cross_keep_alive_requests(self):
+        """Pipelined on one connection: each request sees its own note and
+        a request through a route without the access stage sees none."""
+        paths = ("/app", "/bare", "/aapp", "/bare", "/bkapp", "/bare", "/capp", "/bare", "/abkapp", "/bare")
+        s = self.srv.connect()
+        reqs = b""
+        for i, p in enumerate(paths):
+            reqs += b"GET %s/notes HTTP/1.1\r\nHost: x\r\nX-Key: u%d\r\n\r\n" % (p.encode(), i)
+        s.sendall(reqs)
+        resps = harness.read_responses(s, len(paths))
+        # one at a time as well, waiting for each answer
+        for i, p in enumerate(paths):
+            s.sendall(b"GET %s/notes HTTP/1.1\r\nHost: x\r\nX-Key: v%d\r\n\r\n" % (p.encode(), i))
+            resps += harness.read_responses(s, 1)
+        s.close()
+        want = [(200, b"user=-\n" if p == "/bare" else b"user=%s%d\n" % (k, i))
+                for k in (b"u", b"v") for i, p in enumerate(paths)]
+        self.assertEqual([(r.status, r.body) for r in resps], want)
+
+    def test_notes_after_reload(self):
+        r = self.srv.get("/app/notes", headers={"X-Key": "before"})
+        self.assertEqual(r.body, b"user=before\n")
+        start = harness.log_count(self.srv)
+        self.srv.signal(signal.SIGHUP)
+        self.assertIsNotNone(harness.wait_log_from(self.srv, r"reload: generation \d+ serving", start)[0])
+        for path in ("/app", "/aapp", "/capp"):
+            r = self.srv.get(path + "/notes", headers={"X-Key": "after"})
+            self.assertEqual((r.status, r.body), (200, b"user=after\n"), path)
 
     def test_access_stage_before_streamed_body(self):
         body = pattern_chunk(1024 * 1024)

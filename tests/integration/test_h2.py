@@ -527,5 +527,37 @@ class Lifecycle(unittest.TestCase):
             srv.stop()
 
 
+class NotesOverH2(unittest.TestCase):
+    """ABI 1.5 notes over h2c: concurrent streams of one connection each
+    see only their own note (sync, async and blocking stages)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(ini(routes=(
+            route("/app", "guard, probe", guard__mode="header", guard__header="X-Key") +
+            route("/aapp", "guard, probe", guard__mode="async", guard__header="X-Key", guard__delay="30ms") +
+            route("/bkapp", "guard, probe", guard__mode="header", guard__header="X-Key", blocking="yes") +
+            route("/capp", "guard, probe", guard__mode="async", guard__header="X-Key", guard__delay="10ms",
+                  coroutine="yes", coroutine_stack="256k") +
+            route("/bare", "probe"))))
+        cls.tls, cls.h2c = ports(cls.srv)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_each_stream_sees_its_own_note(self):
+        c = H2Client(None, sock=socket.create_connection(("::1", self.h2c)))
+        self.addCleanup(c.close)
+        paths = ("/app", "/aapp", "/bkapp", "/capp", "/bare") * 4
+        sids = [c.request("%s/notes" % p, headers=[("x-key", "s%d" % i)]) for i, p in enumerate(paths)]
+        for i, (p, sid) in enumerate(zip(paths, sids)):
+            st = c.response(sid)
+            want = b"user=-\n" if p == "/bare" else b"user=s%d\n" % i
+            self.assertEqual((st.status, bytes(st.data)), (200, want), p)
+        st = c.get("/aapp/notes")
+        self.assertEqual(st.status, 401)
+
+
 if __name__ == "__main__":
     main()

@@ -3,6 +3,8 @@
  * the ABI 1.5 notes (note_set/note), on a request set up the way
  * exchange_new() sets one up, in a pool of its own.
  */
+#include "gen.h"
+#include "log.h"
 #include "pool.h"
 #include "request.h"
 
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static pool_t *pool;
 static ph_request_t *req;
@@ -92,6 +95,226 @@ START_TEST(note_many_and_long)
 }
 END_TEST
 
+
+START_TEST(note_aliasing_and_order)
+{
+    /* a note set from another note's value, or from its own */
+    ck_assert_int_eq(request_api.note_set(req, "a", "1"), PH_OK);
+    ck_assert_int_eq(request_api.note_set(req, "b", request_api.note(req, "a")), PH_OK);
+    ck_assert_int_eq(request_api.note_set(req, "a", request_api.note(req, "a")), PH_OK);
+    ck_assert_str_eq(request_api.note(req, "a"), "1");
+    ck_assert_str_eq(request_api.note(req, "b"), "1");
+    /* the old value stays readable after a replacement (pool memory) */
+    const char *old = request_api.note(req, "a");
+    ck_assert_int_eq(request_api.note_set(req, "a", "2"), PH_OK);
+    ck_assert_str_eq(old, "1");
+    ck_assert_str_eq(request_api.note(req, "a"), "2");
+    /* removing the first and the last of the list */
+    ck_assert_int_eq(request_api.note_set(req, "c", "3"), PH_OK);
+    ck_assert_int_eq(request_api.note_set(req, "a", NULL), PH_OK);
+    ck_assert_int_eq(request_api.note_set(req, "c", NULL), PH_OK);
+    ck_assert_ptr_null(request_api.note(req, "a"));
+    ck_assert_ptr_null(request_api.note(req, "c"));
+    ck_assert_str_eq(request_api.note(req, "b"), "1");
+    ck_assert_int_eq(request_api.note_set(req, "b", NULL), PH_OK);
+    ck_assert_ptr_null(req->notes);
+    /* removal by the note's own name pointer; a NULL name with NULL value */
+    ck_assert_int_eq(request_api.note_set(req, "d", "4"), PH_OK);
+    ck_assert_int_eq(request_api.note_set(req, NULL, NULL), PH_ERROR);
+    ck_assert_int_eq(request_api.note_set(req, "", NULL), PH_ERROR);
+    ck_assert_int_eq(request_api.note_set(req, "d", NULL), PH_OK);
+    ck_assert_ptr_null(request_api.note(req, "d"));
+    /* a name of 10,000 bytes and arbitrary bytes in names and values */
+    static char big[10001];
+    memset(big, 'n', sizeof big - 1);
+    ck_assert_int_eq(request_api.note_set(req, big, "\x01\xff\r\n"), PH_OK);
+    ck_assert_str_eq(request_api.note(req, big), "\x01\xff\r\n");
+    ck_assert_int_eq(request_api.note_set(req, "X", "y"), PH_OK);
+    ck_assert_ptr_null(request_api.note(req, "x"));
+}
+END_TEST
+
+/* --- response fields: add_header, set_header, add_trailer, early_hints -- */
+
+static char log_path[] = "/tmp/test_request_log.XXXXXX";
+static int log_fd = -1;
+static ph_plugin_t up_desc, plain_desc;
+static gen_route_t up_route, plain_route;
+
+static void fields_setup(void)
+{
+    setup();
+    log_fd = mkstemp(log_path);
+    ck_assert_int_ge(log_fd, 0);
+    ck_assert_int_eq(log_error_open(log_path), 0);
+    up_desc.flags = PH_PLUGIN_UPGRADE;
+    up_route.desc = &up_desc;
+    plain_route.desc = &plain_desc;
+}
+
+static void fields_teardown(void)
+{
+    log_error_open(NULL);
+    close(log_fd);
+    unlink(log_path);
+    strcpy(log_path, "/tmp/test_request_log.XXXXXX");
+    teardown();
+}
+
+/* The log written since the last call. */
+static const char *log_since(void)
+{
+    static char buf[4096];
+    static off_t seen;
+    off_t end = lseek(log_fd, 0, SEEK_END);
+    if (end < seen)
+        seen = 0;
+    ssize_t n = pread(log_fd, buf, sizeof buf - 1, seen);
+    buf[n > 0 ? n : 0] = '\0';
+    seen = end;
+    return buf;
+}
+
+enum { ADD, SET, TRAILER, HINT };
+enum { OK, INVALID, CORE };
+
+static const struct field_case {
+    int call;
+    int upgrade_route;
+    const char *name, *value;
+    int want;
+} field_cases[] = {
+    {ADD, 0, "X-A", "v", OK},
+    {ADD, 0, "X-A", "", OK},
+    {ADD, 0, "X-A", "a b\tc", OK},
+    {ADD, 0, "X-A", "\x80\xff", OK},
+    {ADD, 0, "!#$%&'*+-.^_`|~09azAZ", "v", OK},
+    {ADD, 0, NULL, "v", INVALID},
+    {ADD, 0, "X-A", NULL, INVALID},
+    {ADD, 0, NULL, NULL, INVALID},
+    {ADD, 0, "", "v", INVALID},
+    {ADD, 0, "X A", "v", INVALID},
+    {ADD, 0, "X:A", "v", INVALID},
+    {ADD, 0, "X-\xc3\xa9", "v", INVALID},
+    {ADD, 0, "X-A", " v", INVALID},
+    {ADD, 0, "X-A", "v ", INVALID},
+    {ADD, 0, "X-A", "\tv", INVALID},
+    {ADD, 0, "X-A", "v\t", INVALID},
+    {ADD, 0, "X-A", " ", INVALID},
+    {ADD, 0, "X-A", "a\r\nb", INVALID},
+    {ADD, 0, "X-A", "a\x7f", INVALID},
+    {ADD, 0, "X-A", "a\x01", INVALID},
+    {ADD, 0, "date", "x", CORE},
+    {ADD, 0, "DATE", "x", CORE},
+    {ADD, 0, "Connection", "close", CORE},
+    {ADD, 0, "kEEp-aLIVE", "x", CORE},
+    {ADD, 0, "Content-Length", "1", CORE},
+    {ADD, 0, "TRANSFER-ENCODING", "chunked", CORE},
+    {ADD, 0, "Trailer", "x", CORE},
+    {ADD, 0, "Upgrade", "websocket", CORE},
+    {ADD, 0, "Date", " x", INVALID},
+    {ADD, 0, "Upgrade ", "websocket", INVALID},
+    {ADD, 0, "Dates", "x", OK},
+    {ADD, 0, "Upgrades", "x", OK},
+    {ADD, 0, "Content-Lengt", "1", OK},
+    {ADD, 1, "Upgrade", "websocket", OK},
+    {ADD, 1, "UPGRADE", "websocket", OK},
+    {ADD, 1, "Upgrade", "web socket ", INVALID},
+    {ADD, 1, "Connection", "upgrade", CORE},
+    {ADD, 1, "Trailer", "x", CORE},
+    {SET, 0, "X-A", "v", OK},
+    {SET, 0, NULL, "v", INVALID},
+    {SET, 0, "X-A", NULL, INVALID},
+    {SET, 0, "", "v", INVALID},
+    {SET, 0, "Date", "x", CORE},
+    {SET, 0, "Upgrade", "h2c", CORE},
+    {SET, 1, "upgrade", "h2c", OK},
+    {SET, 1, "Date", "x", CORE},
+    {TRAILER, 0, "X-T", "v", OK},
+    {TRAILER, 0, NULL, "v", INVALID},
+    {TRAILER, 0, "X-T", " v", INVALID},
+    {TRAILER, 0, "Content-Length", "1", CORE},
+    {TRAILER, 0, "Upgrade", "x", CORE},
+    {TRAILER, 1, "Upgrade", "x", CORE},
+    {HINT, 0, "Link", "</a.css>; rel=preload", OK},
+    {HINT, 0, "Link", " x", INVALID},
+    {HINT, 0, "Connection", "x", INVALID},
+    {HINT, 1, "Upgrade", "x", INVALID},
+};
+
+START_TEST(response_fields)
+{
+    const struct field_case *c = &field_cases[_i];
+    req->route = c->upgrade_route ? &up_route : &plain_route;
+    log_since();
+    int rc;
+    switch (c->call) {
+    case ADD: rc = request_api.add_header(req, c->name, c->value); break;
+    case SET: rc = request_api.set_header(req, c->name, c->value); break;
+    case TRAILER: rc = request_api.add_trailer(req, c->name, c->value); break;
+    default: {
+        ph_kv_t kv = {c->name, c->value};
+        rc = request_api.early_hints(req, &kv, 1);
+        break;
+    }
+    }
+    const char *log = log_since();
+    char want[256];
+    if (c->call == HINT) {
+        /* no carrier here: a valid hint fails later, without the message */
+        ck_assert_int_eq(rc, PH_ERROR);
+        ck_assert_int_eq(strstr(log, "invalid early hint") != NULL, c->want != OK);
+        ck_assert_int_eq(req->bad, 0);
+        return;
+    }
+    if (c->want == OK) {
+        ck_assert_msg(rc == PH_OK, "case %d refused: %s", _i, log);
+        ck_assert_int_eq(req->bad, 0);
+        resp_header_t *h = c->call == TRAILER ? req->trailers : req->headers;
+        ck_assert_ptr_nonnull(h);
+        ck_assert_str_eq(h->name, c->name);
+        ck_assert_uint_eq(h->nlen, strlen(c->name));
+        ck_assert_str_eq(h->value, c->value);
+        ck_assert_uint_eq(h->vlen, strlen(c->value));
+        return;
+    }
+    ck_assert_msg(rc == PH_ERROR, "case %d taken", _i);
+    ck_assert_int_eq(req->bad, 1);
+    ck_assert_ptr_null(c->call == TRAILER ? req->trailers : req->headers);
+    size_t nlen = c->name ? strlen(c->name) : 0;
+    snprintf(want, sizeof want, "plugin added %s header \"%.*s\": answering 500",
+             c->want == CORE ? "a core-owned" : "an invalid", (int)(nlen > 64 ? 64 : nlen),
+             c->name ? c->name : "(null)");
+    ck_assert_msg(strstr(log, want) != NULL, "case %d: want \"%s\" in \"%s\"", _i, want, log);
+}
+END_TEST
+
+START_TEST(set_header_replaces)
+{
+    req->route = &up_route;
+    ck_assert_int_eq(request_api.add_header(req, "X-A", "1"), PH_OK);
+    ck_assert_int_eq(request_api.add_header(req, "Upgrade", "a"), PH_OK);
+    ck_assert_int_eq(request_api.add_header(req, "x-a", "2"), PH_OK);
+    ck_assert_int_eq(request_api.set_header(req, "X-a", "3"), PH_OK);
+    ck_assert_int_eq(request_api.set_header(req, "upgrade", "b"), PH_OK);
+    ck_assert_str_eq(req->headers->name, "X-a");
+    ck_assert_str_eq(req->headers->value, "3");
+    ck_assert_str_eq(req->headers->next->value, "b");
+    ck_assert_ptr_null(req->headers->next->next);
+    /* a refused set_header leaves what was there */
+    ck_assert_int_eq(request_api.set_header(req, "X-a", "bad "), PH_ERROR);
+    ck_assert_str_eq(req->headers->value, "3");
+    /* a long name is cut to 64 bytes in the message */
+    char name[100];
+    memset(name, 'k', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    log_since();
+    ck_assert_int_eq(request_api.add_header(req, name, "\x01"), PH_ERROR);
+    const char *log = log_since();
+    ck_assert_ptr_nonnull(strstr(log, "an invalid header \"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\":"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("request");
@@ -102,7 +325,13 @@ int main(void)
     tcase_add_test(tc, note_replaced_and_removed);
     tcase_add_test(tc, note_bad_names);
     tcase_add_test(tc, note_many_and_long);
+    tcase_add_test(tc, note_aliasing_and_order);
     suite_add_tcase(s, tc);
+    TCase *tf = tcase_create("fields");
+    tcase_add_checked_fixture(tf, fields_setup, fields_teardown);
+    tcase_add_loop_test(tf, response_fields, 0, (int)(sizeof field_cases / sizeof field_cases[0]));
+    tcase_add_test(tf, set_header_replaces);
+    suite_add_tcase(s, tf);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
