@@ -20,6 +20,7 @@
 
 #include "config_tls.h"
 #include "coro.h"
+#include "version.h"
 
 #ifndef PH_PLUGIN_DIR
 #define PH_PLUGIN_DIR "/usr/local/lib/plughttpd/plugins"
@@ -497,6 +498,24 @@ static int listen_key(load_state_t *st, const char *value)
     return 1;
 }
 
+/* server_header = off | TEXT: the Server field each response carries
+ * ("plughttpd" unless set). TEXT is sent as written, so it must be a valid
+ * field value: printable ASCII and inner spaces, at most 128 bytes. */
+static int set_server_header(cfg_t *cfg, load_state_t *st, int line, const char *value)
+{
+    size_t n = strlen(value);
+    int ok = n > 0 && n <= 128 && value[0] != ' ' && value[n - 1] != ' ';
+    for (size_t i = 0; ok && i < n; i++)
+        ok = value[i] >= 0x20 && value[i] < 0x7f;
+    if (!ok) {
+        fail(st, line, "server_header must be off or printable text of at most 128 bytes, not \"%s\"", value);
+        return 0;
+    }
+    free(cfg->server_header);
+    cfg->server_header = strcmp(value, "off") == 0 ? NULL : xstrdup(value);
+    return 1;
+}
+
 static int server_key(load_state_t *st, const char *name, const char *value)
 {
     cfg_t *cfg = st->cfg;
@@ -595,6 +614,8 @@ static int server_key(load_state_t *st, const char *name, const char *value)
             return 1;
         }
     }
+    if (strcmp(name, "server_header") == 0)
+        return set_server_header(cfg, st, line, value);
     if (strcmp(name, "defer_accept") == 0) {
         int on;
         if (cfg_parse_bool(value, &on) < 0) {
@@ -737,6 +758,7 @@ static void set_defaults(cfg_t *cfg)
     cfg->max_connections = 16384;
     cfg->max_keepalive_requests = 10000;
     cfg->defer_accept = DEFER_ACCEPT_SECS;
+    cfg->server_header = xstrdup(PH_SERVER_NAME);
 }
 
 int cfg_run_ids(const cfg_t *cfg, uid_t *uid, gid_t *gid, const char **unknown)
@@ -1053,6 +1075,7 @@ void cfg_free(cfg_t *cfg)
     free(cfg->dir);
     free(cfg->plugin_dir);
     free(cfg->access_log);
+    free(cfg->server_header);
     free(cfg->error_log);
     free(cfg->user);
     free(cfg->group);

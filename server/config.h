@@ -119,6 +119,7 @@ typedef struct cfg {
     unsigned blocking_queue;
     char *plugin_dir;   /* absolute */
     char *access_log;   /* "-", "off" or an absolute path */
+    char *server_header; /* the Server field's value; NULL: sent without one */
     char *error_log;    /* "-" or an absolute path */
     int log_level;
     char *user, *group, *pid_file;

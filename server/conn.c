@@ -487,7 +487,7 @@ static int queue_response(conn_t *c)
     c->info.keep_alive = !c->want_close && !c->draining;
     c->sent_body = 0;
     c->stream_done = 0;
-    if (response_head(req, c->is_head, worker_date(c->w), &c->out, &c->info) < 0)
+    if (response_head(req, c->is_head, worker_date(c->w), req->gen->cfg->server_header, &c->out, &c->info) < 0)
         return -1;
     if (!c->info.keep_alive)
         c->want_close = 1;

@@ -13,7 +13,6 @@
 #include "gen.h"
 #include "log.h"
 #include "request.h"
-#include "version.h"
 #include "worker.h"
 
 /* Output nghttp2 serialises is gathered up to this much per write. */
@@ -330,12 +329,11 @@ static void respond(h2_stream_t *s)
     }
     snprintf(status, 4, "%03d", req->status);
     const char *date = worker_date(h->w);
-    nghttp2_nv fixed[4] = {
-        NV(":status", status, 7, 3),
-        NV("server", PH_SERVER_NAME, 6, strlen(PH_SERVER_NAME)),
-        NV("date", date, 4, strlen(date)),
-    };
-    size_t nfixed = 3;
+    const char *server = req->gen->cfg->server_header;
+    nghttp2_nv fixed[4] = {NV(":status", status, 7, 3), NV("date", date, 4, strlen(date))};
+    size_t nfixed = 2;
+    if (server)
+        fixed[nfixed++] = NV("server", server, 6, strlen(server));
     int has_len = 1;
     uint64_t len = 0;
     switch (req->body_kind) {

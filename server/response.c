@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "version.h"
 
 #define CRLF "\r\n"
 
@@ -36,7 +35,8 @@ static int status_line(buf_t *out, int status)
 
 static int body_allowed(int status) { return !(status == 204 || status == 304 || status < 200); }
 
-int response_head(const ph_request_t *req, int is_head, const char *date, buf_t *out, response_info_t *info)
+int response_head(const ph_request_t *req, int is_head, const char *date, const char *server, buf_t *out,
+                  response_info_t *info)
 {
     int status = req->status;
     int http11 = req->hp.version_minor != 0;
@@ -64,8 +64,11 @@ int response_head(const ph_request_t *req, int is_head, const char *date, buf_t 
         return -1;
     size_t before = buf_pending(out); /* invariant under compaction */
     char line[64];
-    if (status_line(out, status) < 0 || ADDLIT(out, "Server: " PH_SERVER_NAME CRLF "Date: ") < 0 ||
-        add(out, date, strlen(date)) < 0 || ADDLIT(out, CRLF) < 0)
+    if (status_line(out, status) < 0)
+        return -1;
+    if (server && (ADDLIT(out, "Server: ") < 0 || add(out, server, strlen(server)) < 0 || ADDLIT(out, CRLF) < 0))
+        return -1;
+    if (ADDLIT(out, "Date: ") < 0 || add(out, date, strlen(date)) < 0 || ADDLIT(out, CRLF) < 0)
         return -1;
 
     if (!body_allowed(status)) {

@@ -27,9 +27,11 @@ typedef struct response_info {
 } response_info_t;
 
 /* Appends the response head for req to out. is_head: HEAD request (same
- * headers, no body). info->keep_alive is the connection's wish on entry and
- * the decision on return (FRAME_CLOSE forces it off). Returns 0 or -1 (OOM). */
-int response_head(const ph_request_t *req, int is_head, const char *date, buf_t *out, response_info_t *info);
+ * headers, no body). server: the Server field's value, NULL for none.
+ * info->keep_alive is the connection's wish on entry and the decision on
+ * return (FRAME_CLOSE forces it off). Returns 0 or -1 (OOM). */
+int response_head(const ph_request_t *req, int is_head, const char *date, const char *server, buf_t *out,
+                  response_info_t *info);
 
 /* "HTTP/1.1 100 Continue\r\n\r\n" */
 int response_continue(buf_t *out);

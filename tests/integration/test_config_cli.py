@@ -170,6 +170,11 @@ class BadConfigTest(ConfigFiles):
                           server_extra="pid_file = /nonexistent-ph-dir/plughttpd.pid")
         self.check_bad(text, "pid_file =", "pid_file /nonexistent-ph-dir/plughttpd.pid: No such file or directory")
 
+    def test_bad_server_header(self):
+        for value in ("tab\there", "x" * 129):
+            text = server_ini(routes="[route /echo]\nplugin = echo\n", server_extra="server_header = %s" % value)
+            self.check_bad(text, "server_header =", "server_header must be off or printable text of at most 128 bytes")
+
     def test_unknown_user_and_group(self):
         text = server_ini(routes="[route /echo]\nplugin = echo\n", server_extra="user = no-such-user-ph")
         self.check_bad(text, "user =", "user no-such-user-ph: no such user")

@@ -292,6 +292,18 @@ class CoreTest(unittest.TestCase):
             self.assertEqual(len(r.header_all("Date")), 1)
             self.assertEqual(len(r.header_all("Server")), 1)
 
+    def test_server_header_setting(self):
+        """server_header = TEXT sends TEXT; off sends no Server field at all,
+        on answers from plugins and from the core alike."""
+        for setting, want in (("edge/2 (front)", [b"edge/2 (front)"]), ("off", [])):
+            with Server(server_ini(routes=ROUTES, server_extra="server_header = %s" % setting)) as srv:
+                for path in ("/echo/x", "/nowhere"):
+                    data = srv.raw(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path.encode())
+                    head = data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+                    got = [l.split(b": ", 1)[1] for l in head if l.lower().startswith(b"server:")]
+                    self.assertEqual(got, want, (setting, path))
+                    self.assertTrue([l for l in head if l.startswith(b"Date: ")], head)
+
     # --- targets and routing ------------------------------------------------------
     def json_get(self, target, expect=200):
         with self.conn() as s:

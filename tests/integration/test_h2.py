@@ -559,5 +559,23 @@ class NotesOverH2(unittest.TestCase):
         self.assertEqual(st.status, 401)
 
 
+
+class ServerHeaderOverH2(unittest.TestCase):
+    """[server] server_header names the server, or leaves the field out,
+    on HTTP/2 as on HTTP/1."""
+
+    def served(self, setting):
+        with Server(ini(server_extra=TIMEOUTS + "\nserver_header = %s" % setting)) as srv:
+            _, h2c = ports(srv)
+            c = H2Client(None, sock=socket.create_connection(("::1", h2c)))
+            self.addCleanup(c.close)
+            st = c.get("/echo/x")
+            self.assertEqual(st.status, 200)
+            return st.headers
+
+    def test_custom_and_off(self):
+        self.assertEqual(self.served("edge 1.0")["server"], "edge 1.0")
+        self.assertNotIn("server", self.served("off"))
+
 if __name__ == "__main__":
     main()
