@@ -715,6 +715,13 @@ static const char *api_note(const ph_request_t *req, const char *name)
     return NULL;
 }
 
+static int api_field_check(const char *name, const char *value)
+{
+    size_t nl, vl;
+    int k = field_class(name, value, &nl, &vl);
+    return k == FIELD_OK ? PH_OK : k == FIELD_CORE ? PH_DECLINED : PH_ERROR;
+}
+
 static int api_parse_bool(const char *s, int *out)
 {
     int v;
@@ -917,4 +924,5 @@ const ph_server_api_t request_api = {
     .upgrade = apico_upgrade,
     .note_set = api_note_set,
     .note = api_note,
+    .field_check = api_field_check,
 };

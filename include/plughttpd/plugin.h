@@ -658,6 +658,14 @@ typedef struct ph_server_api {
      * Same threads as the request (see slot()). */
     int (*note_set)(ph_request_t *req, const char *name, const char *value);
     const char *(*note)(const ph_request_t *req, const char *name);
+
+    /* Whether add_header() takes name: value (on a route without
+     * PH_PLUGIN_UPGRADE): PH_OK; PH_DECLINED for a valid field the core
+     * owns (Content-Length, Transfer-Encoding, Connection, Keep-Alive,
+     * Date, Upgrade, Trailer); PH_ERROR when the name is not an HTTP token
+     * or the value holds controls or edge whitespace. For checking a
+     * plugin's keys in create(). Pure; any thread. */
+    int (*field_check)(const char *name, const char *value);
 } ph_server_api_t;
 
 /* True when the server's table has the member (safe across minors). */

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""The headers filter (plugins/headers) and the return handler
+(plugins/return): fields set, added and removed on answers of every origin
+(a plugin's, a file, the core's 404 and 500), refused keys naming what is
+wrong, and redirects and fixed answers built from templates, with the path
+re-encoded so it can neither break the Location field nor leave the site."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import harness
+from harness import Server, server_ini
+
+ROUTES = """
+[route /]
+plugin = static, headers
+static.root = {www}
+headers.set = Strict-Transport-Security: max-age=31536000
+headers.set = X-Content-Type-Options: nosniff
+headers.add = Link: </a.css>; rel=preload
+headers.add = Link: </b.js>; rel=preload
+
+[route /echo]
+plugin = echo, headers
+echo.header = X-Powered-By: php
+echo.header = Cache-Control: no-store
+headers.remove = x-powered-by
+headers.set = Cache-Control: max-age=60
+
+[route /old]
+plugin = return
+status = 301
+location = https://example.com/new$subpath$query
+
+[route /canon]
+plugin = return
+status = 308
+location = $scheme://$host$path$query
+
+[route /bare]
+plugin = return
+status = 302
+location = $path
+
+[route /sub]
+plugin = return
+status = 302
+location = $subpath
+
+[route /gone]
+plugin = return
+status = 410
+body = $path is gone; costs $$0
+content_type = text/plain
+
+[route /health]
+plugin = return
+status = 200
+"""
+
+
+def run(*args):
+    return subprocess.run(harness.WRAPPER + [harness.BINARY] + list(args), stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+
+
+class HeadersAndReturn(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="ph-hdr-")
+        cls.www = os.path.join(cls.tmp, "www")
+        os.mkdir(cls.www)
+        with open(os.path.join(cls.www, "index.html"), "wb") as f:
+            f.write(b"<p>hi</p>\n")
+        cls.srv = Server(server_ini(routes=ROUTES.format(www=cls.www)))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def head_lines(self, target, method="GET"):
+        data = self.srv.raw(b"%s %s HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n"
+                            % (method.encode(), target.encode()))
+        head, _, body = data.partition(b"\r\n\r\n")
+        return head.split(b"\r\n"), body
+
+    def fields(self, lines, name):
+        n = name.lower().encode() + b":"
+        return [l.split(b":", 1)[1].strip() for l in lines if l.lower().startswith(n)]
+
+    def test_file_gets_the_fields(self):
+        lines, body = self.head_lines("/index.html")
+        self.assertEqual(lines[0], b"HTTP/1.1 200 OK")
+        self.assertEqual(body, b"<p>hi</p>\n")
+        self.assertEqual(self.fields(lines, "Strict-Transport-Security"), [b"max-age=31536000"])
+        self.assertEqual(self.fields(lines, "X-Content-Type-Options"), [b"nosniff"])
+        self.assertEqual(self.fields(lines, "Link"), [b"</a.css>; rel=preload", b"</b.js>; rel=preload"])
+        # the body passes untouched: its length is still known
+        self.assertEqual(self.fields(lines, "Content-Length"), [b"10"])
+
+    def test_core_404_gets_the_fields(self):
+        lines, _ = self.head_lines("/missing.html")
+        self.assertEqual(lines[0], b"HTTP/1.1 404 Not Found")
+        self.assertEqual(self.fields(lines, "X-Content-Type-Options"), [b"nosniff"])
+
+    def test_head_gets_the_fields(self):
+        lines, body = self.head_lines("/index.html", method="HEAD")
+        self.assertEqual(body, b"")
+        self.assertEqual(self.fields(lines, "Strict-Transport-Security"), [b"max-age=31536000"])
+
+    def test_remove_and_replace_a_plugins_fields(self):
+        lines, _ = self.head_lines("/echo/x")
+        self.assertEqual(lines[0], b"HTTP/1.1 200 OK")
+        self.assertEqual(self.fields(lines, "X-Powered-By"), [])
+        self.assertEqual(self.fields(lines, "Cache-Control"), [b"max-age=60"])
+
+    def test_redirect_keeps_subpath_and_query(self):
+        lines, body = self.head_lines("/old/a%20b/c?x=1&y=%2F")
+        self.assertEqual(lines[0], b"HTTP/1.1 301 Moved Permanently")
+        self.assertEqual(self.fields(lines, "Location"), [b"https://example.com/new/a%20b/c?x=1&y=%2F"])
+        self.assertEqual(body, b"")
+        self.assertEqual(self.fields(lines, "Content-Length"), [b"0"])
+
+    def test_redirect_at_the_prefix_itself(self):
+        lines, _ = self.head_lines("/old")
+        self.assertEqual(self.fields(lines, "Location"), [b"https://example.com/new/"])
+
+    def test_canonical_redirect_from_scheme_and_host(self):
+        lines, _ = self.head_lines("/canon/p?q")
+        self.assertEqual(lines[0], b"HTTP/1.1 308 Permanent Redirect")
+        self.assertEqual(self.fields(lines, "Location"), [b"http://site.test/canon/p?q"])
+
+    def test_path_cannot_escape_the_site_or_the_field(self):
+        # bytes a URL may not hold as they are come back percent-encoded
+        lines, _ = self.head_lines("/bare/%22%3Cx%3E%C3%A9")
+        self.assertEqual(lines[0], b"HTTP/1.1 302 Found")
+        self.assertEqual(self.fields(lines, "Location"), [b"/bare/%22%3Cx%3E%C3%A9"])
+        # a decoded CR LF never gets this far: the core refuses the path
+        lines, _ = self.head_lines("/bare/%0d%0aSet-Cookie:%20a=b")
+        self.assertEqual(lines[0], b"HTTP/1.1 400 Bad Request")
+        self.assertEqual(self.fields(lines, "Set-Cookie"), [])
+        # several leading slashes would make a scheme-relative URL, which a
+        # browser follows to another host: they become one
+        lines, _ = self.head_lines("/sub//evil.example/x")
+        self.assertEqual(lines[0], b"HTTP/1.1 302 Found")
+        self.assertEqual(self.fields(lines, "Location"), [b"/evil.example/x"])
+
+    def test_fixed_answer_with_body(self):
+        lines, body = self.head_lines("/gone/v1/users")
+        self.assertEqual(lines[0], b"HTTP/1.1 410 Gone")
+        self.assertEqual(self.fields(lines, "Content-Type"), [b"text/plain"])
+        self.assertEqual(body, b"/gone/v1/users is gone; costs $0\n")
+
+    def test_fixed_answer_without_body(self):
+        lines, body = self.head_lines("/health")
+        self.assertEqual(lines[0], b"HTTP/1.1 200 OK")
+        self.assertEqual((self.fields(lines, "Content-Length"), body), ([b"0"], b""))
+
+
+class RefusedKeys(unittest.TestCase):
+    """A bad key refuses the configuration (plughttpd -t) naming it."""
+
+    def refused(self, routes, message):
+        with tempfile.TemporaryDirectory(prefix="ph-hdr-cfg-") as d:
+            path = os.path.join(d, "server.ini")
+            with open(path, "w") as f:
+                f.write(server_ini(routes=routes))
+            p = run("-t", "-c", path)
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        self.assertIn(message, p.stderr)
+
+    def test_headers_keys(self):
+        base = "[route /]\nplugin = echo, headers\n"
+        self.refused(base + "headers.set = Content-Length: 5\n",
+                     "\"Content-Length\" is a field the server writes itself")
+        self.refused(base + "headers.add = Bad Name: x\n", "\"Bad Name: x\" is not a valid header field")
+        self.refused(base + "headers.set = NoColon\n", "\"NoColon\" is not \"Name: value\"")
+        self.refused(base + "headers.remove = Server\n", "the Server field is set by [server] server_header")
+        self.refused(base + "headers.sett = A: b\n", "unknown key \"sett\" (remove, set, add)")
+        self.refused(base, "nothing to do: give remove, set or add keys")
+
+    def test_return_keys(self):
+        self.refused("[route /r]\nplugin = return\n", "status is required (e.g. status = 301)")
+        self.refused("[route /r]\nplugin = return\nstatus = 301\n", "status 301 needs a location")
+        self.refused("[route /r]\nplugin = return\nstatus = 99\n", "status must be 200-599, not \"99\"")
+        self.refused("[route /r]\nplugin = return\nstatus = 302\nlocation = /$nope\n",
+                     "location: unknown variable at \"$nope\"")
+
+
+if __name__ == "__main__":
+    harness.main()
