@@ -722,6 +722,8 @@ static int api_field_check(const char *name, const char *value)
     return k == FIELD_OK ? PH_OK : k == FIELD_CORE ? PH_DECLINED : PH_ERROR;
 }
 
+static int api_status(const ph_request_t *req) { return req->status; }
+
 static int api_parse_bool(const char *s, int *out)
 {
     int v;
@@ -925,4 +927,6 @@ const ph_server_api_t request_api = {
     .note_set = api_note_set,
     .note = api_note,
     .field_check = api_field_check,
+    .status = api_status,
+    .reason = request_reason,
 };

@@ -666,6 +666,13 @@ typedef struct ph_server_api {
      * or the value holds controls or edge whitespace. For checking a
      * plugin's keys in create(). Pure; any thread. */
     int (*field_check)(const char *name, const char *value);
+
+    /* The response's status as it stands (200 unless set), for filters
+     * and stages that act on the answer; same threads as the request.
+     * reason(): the phrase the server sends with a status ("Not Found"),
+     * "Unknown" for a code it has no name for; any thread. */
+    int (*status)(const ph_request_t *req);
+    const char *(*reason)(int status);
 } ph_server_api_t;
 
 /* True when the server's table has the member (safe across minors). */

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""The headers filter (plugins/headers) and the return handler
-(plugins/return): fields set, added and removed on answers of every origin
-(a plugin's, a file, the core's 404 and 500), refused keys naming what is
-wrong, and redirects and fixed answers built from templates, with the path
-re-encoded so it can neither break the Location field nor leave the site."""
+"""The site plugins: the headers filter (plugins/headers), the return
+handler (plugins/return) and the errorpages filter (plugins/errorpages).
+Fields set, added and removed on answers of every origin (a plugin's, a
+file, the core's 404); redirects and fixed answers built from templates,
+with the path re-encoded so it can neither break the Location field nor
+leave the site; error answers given the site's page or a JSON object,
+pages read again at a reload when their file changed; refused keys naming
+what is wrong."""
 
 import os
 import shutil
@@ -13,6 +16,8 @@ import unittest
 
 import harness
 from harness import Server, server_ini
+
+READY = r"reload: generation (\d+) serving|reload failed"
 
 ROUTES = """
 [route /]
@@ -161,6 +166,77 @@ class HeadersAndReturn(unittest.TestCase):
         self.assertEqual((self.fields(lines, "Content-Length"), body), ([b"0"], b""))
 
 
+ERROR_ROUTES = """
+[route /]
+plugin = static, errorpages
+static.root = {www}
+errorpages.404 = {pages}/404.html
+errorpages.5xx = {pages}/50x.html
+
+[route /api]
+plugin = echo, errorpages
+max_body_bytes = 10
+errorpages.json = yes
+
+[route /api/forbidden]
+plugin = echo, errorpages
+echo.status = 403
+errorpages.json = yes
+errorpages.403 = {pages}/403.txt
+errorpages.type = text/plain
+"""
+
+
+class ErrorPages(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ph-ep-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.www = os.path.join(self.tmp, "www")
+        self.pages = os.path.join(self.tmp, "pages")
+        os.mkdir(self.www)
+        os.mkdir(self.pages)
+        self.write("www/ok.html", b"fine\n")
+        self.write("pages/404.html", b"<h1>not here</h1>\n")
+        self.write("pages/50x.html", b"<h1>down</h1>\n")
+        self.write("pages/403.txt", b"no entry\n")
+        self.ini = server_ini(routes=ERROR_ROUTES.format(www=self.www, pages=self.pages))
+        self.srv = Server(self.ini)
+        self.addCleanup(self.srv.stop)
+
+    def write(self, rel, data):
+        with open(os.path.join(self.tmp, rel), "wb") as f:
+            f.write(data)
+
+    def test_page_for_a_404(self):
+        r = self.srv.get("/missing.html")
+        self.assertEqual((r.status, r.body), (404, b"<h1>not here</h1>\n"))
+        self.assertEqual(r.header("Content-Type"), "text/html; charset=utf-8")
+        r = self.srv.get("/missing.html", method="HEAD")
+        self.assertEqual((r.status, r.body), (404, b""))
+
+    def test_success_passes_untouched(self):
+        r = self.srv.get("/ok.html")
+        self.assertEqual((r.status, r.body, r.header("Content-Length")), (200, b"fine\n", "5"))
+
+    def test_json_for_the_cores_413_and_a_plugins_error(self):
+        r = self.srv.get("/api/x", method="POST", body=b"x" * 100)
+        self.assertEqual((r.status, r.body), (413, b'{"error":"Content Too Large","status":413}\n'))
+        self.assertEqual(r.header("Content-Type"), "application/json")
+        r = self.srv.get("/api/nothing-here-either")
+        self.assertEqual(r.status, 200)
+        # a page of its own wins over json, with its own type
+        r = self.srv.get("/api/forbidden")
+        self.assertEqual((r.status, r.body, r.header("Content-Type")), (403, b"no entry\n", "text/plain"))
+
+    def test_changed_page_is_read_again_at_a_reload(self):
+        self.write("pages/404.html", b"<h1>moved on</h1>\n")
+        m = self.srv.reload(self.ini, READY)
+        self.assertIsNotNone(m)
+        self.assertIn("serving", m.group(0))
+        r = self.srv.get("/missing.html")
+        self.assertEqual((r.status, r.body), (404, b"<h1>moved on</h1>\n"))
+
+
 class RefusedKeys(unittest.TestCase):
     """A bad key refuses the configuration (plughttpd -t) naming it."""
 
@@ -182,6 +258,14 @@ class RefusedKeys(unittest.TestCase):
         self.refused(base + "headers.remove = Server\n", "the Server field is set by [server] server_header")
         self.refused(base + "headers.sett = A: b\n", "unknown key \"sett\" (remove, set, add)")
         self.refused(base, "nothing to do: give remove, set or add keys")
+
+    def test_errorpages_keys(self):
+        base = "[route /]\nplugin = echo, errorpages\n"
+        self.refused(base + "errorpages.302 = /etc/hostname\n", "unknown key \"302\"")
+        self.refused(base + "errorpages.404 = /nonexistent-ph/404.html\n",
+                     "/nonexistent-ph/404.html: No such file or directory")
+        self.refused(base + "errorpages.json = maybe\n", "json must be yes or no, not \"maybe\"")
+        self.refused(base + "errorpages.5xx = /etc\n", "/etc: not a regular file")
 
     def test_return_keys(self):
         self.refused("[route /r]\nplugin = return\n", "status is required (e.g. status = 301)")
