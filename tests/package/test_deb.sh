@@ -71,7 +71,7 @@ if ! (cd "$src" && DEB_BUILD_OPTIONS="parallel=2" dpkg-buildpackage -us -uc -b) 
     fail "dpkg-buildpackage failed (log: $work/build.log)"
 fi
 deb="$work/plughttpd_${version}_${arch}.deb"
-devdeb="$work/plughttpd-dev_${version}_${arch}.deb"
+devdeb="$work/plughttpd-dev_${version}_all.deb"
 changes="$work/plughttpd_${version}_${arch}.changes"
 for f in "$deb" "$devdeb" "$changes"; do [ -f "$f" ] || fail "not built: $f"; done
 
@@ -93,7 +93,7 @@ for f in /usr/sbin/plughttpd "$conf" /etc/plughttpd/schema.sql /usr/lib/plughttp
          /lib/systemd/system/plughttpd.service /lib/systemd/system/plughttpd.socket /etc/logrotate.d/plughttpd \
          /usr/share/man/man8/plughttpd.8.gz /usr/share/man/man5/server.ini.5.gz \
          /usr/share/man/man3/plughttpd-plugin.3.gz /usr/include/plughttpd/plugin.h \
-         /usr/lib/pkgconfig/plughttpd-plugin.pc /usr/share/doc/plughttpd-dev/examples/echo.c \
+         /usr/share/pkgconfig/plughttpd-plugin.pc /usr/share/doc/plughttpd-dev/examples/echo.c \
          /usr/share/doc/plughttpd-dev/examples/Makefile; do
     [ -e "$f" ] || fail "not installed: $f"
 done
@@ -168,7 +168,7 @@ left=""
 while read -r f; do
     [ -n "$f" ] || continue
     # a folder others share (/usr/share/man/man5, /lib/systemd/system...) stays
-    if [ -d "$f" ] && [ ! -L "$f" ]; then
+    if [ -d "$f" ]; then
         case "$f" in *plughttpd*) ;; *) continue ;; esac
     fi
     [ -e "$f" ] || [ -L "$f" ] && left="$left $f"
