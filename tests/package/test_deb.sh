@@ -5,14 +5,17 @@
 #      from a clean copy of the source tree (git's files, uncommitted
 #      changes included; no build products);
 #   2. runs lintian on the result: any E: fails, warnings are printed;
-#   3. installs both with dpkg -i and checks the layout (FHS paths, the
+#   3. installs both with dpkg -i (twice: the maintainer scripts run again
+#      on an existing user and folders) and checks the layout (FHS paths, the
 #      conffile, the unit enabled, the system user, man pages, pkg-config),
 #      builds the -dev package's echo example against the installed API;
 #   4. runs the installed /usr/sbin/plughttpd -t on /etc/plughttpd/server.ini,
 #      then starts it in the foreground on the installed configuration with
 #      only the listen address changed (a free port on 127.0.0.1), GETs the
 #      default page and compares the body with the packaged file, checks the
-#      privilege drop to the plughttpd user and the access log, stops it by
+#      privilege drop to the plughttpd user and the access log, rotates
+#      the log with the logrotate file (where logrotate is installed: its
+#      SIGUSR1 must make the server write a new access.log), stops it by
 #      PID;
 #   5. purges both packages and checks that none of their files, folders,
 #      state, logs or unit links remain (the system user stays, as Debian
@@ -54,8 +57,13 @@ src="$work/plughttpd-$version"
 mkdir -p "$src"
 stamp "copying the source tree to $src"
 if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    # tracked and untracked-but-not-ignored files; deleted ones are skipped
-    (cd "$top" && git ls-files -z --cached --others --exclude-standard |
+    # tracked and untracked-but-not-ignored files (deleted ones are
+    # skipped), but for out-of-tree build folders (a config.status inside)
+    builds='^$'
+    for d in "$top"/*/; do
+        [ -f "$d/config.status" ] && builds="$builds|^$(basename "$d")/"
+    done
+    (cd "$top" && git ls-files -z --cached --others --exclude-standard | grep -zvE "$builds" |
         tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$src" ||
         fail "copying the tree"
 else
@@ -86,6 +94,9 @@ grep -q '^E:' "$work/lintian.log" && fail "lintian reports errors"
 # --- 3. install -------------------------------------------------------------
 stamp "dpkg -i"
 dpkg -i "$deb" "$devdeb" > "$work/install.log" 2>&1 || { cat "$work/install.log"; fail "dpkg -i failed"; }
+# again, as an upgrade to the same version runs the maintainer scripts: the
+# user and the folders exist by then
+dpkg -i "$deb" "$devdeb" >> "$work/install.log" 2>&1 || { cat "$work/install.log"; fail "dpkg -i a second time failed"; }
 conf=/etc/plughttpd/server.ini
 for f in /usr/sbin/plughttpd "$conf" /etc/plughttpd/schema.sql /usr/lib/plughttpd/plugins/static.so \
          /usr/lib/plughttpd/plugins/echo.so /usr/lib/plughttpd/plugins/data.so /usr/lib/plughttpd/plugins/proxy.so \
@@ -110,8 +121,16 @@ for d in /var/lib/plughttpd /var/log/plughttpd; do
 done
 [ "$(pkg-config --variable=plugindir plughttpd-plugin)" = /usr/lib/plughttpd/plugins ] || fail "pkg-config plugindir"
 man -l --warnings /usr/share/man/man5/server.ini.5.gz 2>&1 >/dev/null | grep . && fail "server.ini(5) renders with warnings"
+if command -v logrotate >/dev/null; then
+    logrotate -d /etc/logrotate.d/plughttpd > "$work/logrotate.log" 2>&1 || { cat "$work/logrotate.log"; fail "logrotate -d"; }
+fi
 if command -v systemd-analyze >/dev/null; then
     systemd-analyze verify --man=no /lib/systemd/system/plughttpd.service || fail "systemd-analyze verify"
+    # as hardened as the upstream unit (tests/integration/test_install.py: at most 2.0)
+    exposure=$(systemd-analyze security --offline=yes /lib/systemd/system/plughttpd.service 2>&1 |
+        sed -n 's/.*Overall exposure level for plughttpd.service: \([0-9.]*\).*/\1/p')
+    echo "systemd-analyze security: exposure $exposure"
+    [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }' || fail "unit exposure ${exposure:-unknown} above 2.0"
 fi
 
 stamp "the -dev example against the installed API"
@@ -129,10 +148,12 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 run="$work/run"
 mkdir -p "$run"
 # the installed file with only the listen address changed; schema.sql is
-# read after the drop to user plughttpd, so it is named where it is
-sed -e "s|^listen = .*|listen = 127.0.0.1:$port|" -e 's|^schema = schema.sql$|schema = /etc/plughttpd/schema.sql|' \
-    "$conf" > "$run/server.ini"
-[ "$(diff "$conf" "$run/server.ini" | grep -c '^>')" = 2 ] || fail "the configuration copy changed more than listen and schema"
+# read after the drop to user plughttpd, so it is named where it is; a
+# pid_file for the logrotate file's postrotate (as without systemd)
+sed -e "s|^listen = .*|listen = 127.0.0.1:$port\npid_file = /run/plughttpd.pid|" \
+    -e 's|^schema = schema.sql$|schema = /etc/plughttpd/schema.sql|' "$conf" > "$run/server.ini"
+[ "$(diff "$conf" "$run/server.ini" | grep -c '^>')" = 3 ] ||
+    fail "the configuration copy changed more than listen, pid_file and schema"
 stamp "starting /usr/sbin/plughttpd on 127.0.0.1:$port"
 /usr/sbin/plughttpd -c "$run/server.ini" > "$run/server.log" 2>&1 &
 pid=$!
@@ -150,6 +171,19 @@ cmp -s "$run/body" "$top/www/index.html" || fail "GET / body differs from www/in
 code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/notes")
 [ "$code" = 200 ] || fail "GET /api/notes answered $code (the data plugin's state folder)"
 [ "$(stat -c %U "/proc/$pid")" = plughttpd ] || fail "the server did not become user plughttpd"
+# the logrotate file: the log moves aside, SIGUSR1 (postrotate, by the
+# pid file) makes the server open a new one, which the next request reaches
+if command -v logrotate >/dev/null; then
+    logrotate -f -s "$run/logrotate.status" /etc/logrotate.d/plughttpd > "$run/logrotate.log" 2>&1 ||
+        { cat "$run/logrotate.log"; fail "logrotate -f"; }
+    grep -q '"GET / HTTP/1.1" 200' /var/log/plughttpd/access.log.1 || fail "logrotate: no access.log.1 with GET /"
+    curl -s -m 10 -o /dev/null "http://127.0.0.1:$port/?rotated" || fail "GET /?rotated"
+    for _ in $(seq 50); do grep -qs 'GET /?rotated' /var/log/plughttpd/access.log && break; sleep 0.1; done
+    grep -qs 'GET /?rotated' /var/log/plughttpd/access.log || fail "after logrotate and SIGUSR1: no new access.log"
+    echo "logrotate -f: access.log rotated, reopened on SIGUSR1"
+else
+    echo "logrotate not installed: the logrotate file's rotation not tried"
+fi
 kill -TERM "$pid"
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && fail "the server did not stop within 10 s of SIGTERM"
@@ -157,7 +191,10 @@ wait "$pid"
 rc=$?
 pid=""
 [ "$rc" = 0 ] || { cat "$run/server.log"; fail "the server exited $rc"; }
-grep -q '"GET / HTTP/1.1" 200' /var/log/plughttpd/access.log || fail "no GET / in /var/log/plughttpd/access.log"
+grep -q '"GET / HTTP/1.1" 200' /var/log/plughttpd/access.log* || fail "no GET / in /var/log/plughttpd/access.log"
+# after the drop to plughttpd the server may not unlink its pid file in
+# root's /run: it stays, stale, as documented (server.c)
+rm -f /run/plughttpd.pid
 echo "GET / on the installed server: 200, $(wc -c < "$run/body") bytes, as packaged"
 
 # --- 5. purge -----------------------------------------------------------------
