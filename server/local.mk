@@ -83,6 +83,12 @@ man/plughttpd-plugin.3: $(top_srcdir)/man/plughttpd-plugin.3.in Makefile
 	$(AM_V_GEN)$(edit_rule)
 CLEANFILES += man/plughttpd-plugin.3
 EXTRA_DIST += man/plughttpd-plugin.3.in
+# The configuration file's man page (conf/reference.ini's keys).
+man_MANS += man/server.ini.5
+man/server.ini.5: $(top_srcdir)/man/server.ini.5.in Makefile
+	$(AM_V_GEN)$(edit_rule)
+CLEANFILES += man/server.ini.5
+EXTRA_DIST += man/server.ini.5.in
 
 # The installed configuration, $(sysconfdir)/plughttpd/server.ini: every
 # bundled plugin mounted, with the installed paths. An existing one is the

@@ -171,6 +171,9 @@ EXTRA_DIST += tests/integration/test_install.py tests/integration/test_reasons.p
 # The plugin API's man page against plugin.h (issue 12).
 TESTS += tests/integration/test_plugin_doc.py
 EXTRA_DIST += tests/integration/test_plugin_doc.py
+# The configuration file's man page against conf/reference.ini (issue 16).
+TESTS += tests/integration/test_config_doc.py
+EXTRA_DIST += tests/integration/test_config_doc.py
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/harness.py tests/integration/tlsutil.py tests/integration/h2util.py tests/integration/plugin_oot
 # ABI 1.4 coroutine handlers (tests/integration/test_coroutines.py): one
 # fixture built twice, with the body buffered (cofx) and streamed (cofxs).

@@ -121,6 +121,7 @@ class Files(unittest.TestCase):
                 P["systemdunitdir"] + "/plughttpd.socket",
                 P["mandir"] + "/man8/plughttpd.8",
                 P["mandir"] + "/man3/plughttpd-plugin.3",
+                P["mandir"] + "/man5/server.ini.5",
                 P["sysconfdir"] + "/plughttpd/server.ini",
                 P["sysconfdir"] + "/plughttpd/schema.sql",
                 P["sysconfdir"] + "/plughttpd/schema.pg.sql"}
