@@ -40,6 +40,8 @@ static inline int buf_reserve(buf_t *b, size_t more)
 
 static inline int buf_append(buf_t *b, const void *data, size_t n)
 {
+    if (n == 0) /* an empty buffer has no memory yet: NULL + 0 is undefined */
+        return 0;
     if (buf_reserve(b, n) < 0)
         return -1;
     memcpy(b->p + b->len, data, n);

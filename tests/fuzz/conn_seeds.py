@@ -156,6 +156,9 @@ SETTINGS = frame(4, 0, 0)
 # alone, h2c; 0x1c: TLS with ALPN h2)
 H2_SESSIONS = {
     "get": SETTINGS + h2_get(1, "/echo?a=1"),
+    # an empty first cookie crumb: appended to a buffer that has no memory
+    # yet (NULL + 0, which UBSan reports)
+    "empty-cookie": SETTINGS + h2_get(1, "/echo", extra=(("cookie", ""), ("cookie", "a=1"))),
     "probe": SETTINGS + h2_get(1, "/p/info?hints", extra=(("x-token", "a"),)) +
              h2_get(3, "/p/notes", extra=(("x-token", "b"),)) + h2_get(5, "/p/notes"),
     "streams": SETTINGS + h2_get(1, "/") + h2_get(3, "/sse") + h2_get(5, "/later/x?ms=1") + h2_get(7, "/c/"),
