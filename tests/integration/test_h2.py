@@ -103,6 +103,16 @@ class Basics(unittest.TestCase):
         m = self.srv.wait_log(r'"GET /small.txt HTTP/2.0" 200 11 "-" "curl/')
         self.assertIsNotNone(m, self.srv.log)
 
+    def test_cookie_crumbs_joined_empty_first(self):
+        """Cookie crumbs (RFC 9113 8.2.3) are joined with "; " into one
+        field, an empty first crumb included (it once appended nothing to a
+        buffer without memory, which the sanitizer pass reports)."""
+        c = self.client()
+        sid = c.request("/echo/c", headers=[("cookie", ""), ("cookie", "a=1"), ("accept", "application/json")])
+        st = c.response(sid)
+        self.assertEqual(st.status, 200)
+        self.assertIn(b'"cookie"', bytes(st.data).lower())
+
     def test_http11_stays_on_the_tls_port(self):
         r = curl("--http1.1", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
                  "https://127.0.0.1:%d/small.txt" % self.tls)
