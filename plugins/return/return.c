@@ -102,7 +102,8 @@ static int rt_put(rt_buf_t *b, const char *s, size_t n)
         b->p = p;
         b->cap = cap;
     }
-    memcpy(b->p + b->len, s, n);
+    if (n) /* s may be NULL when n is 0 (an absent query) */
+        memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';
     return PH_OK;
