@@ -20,6 +20,7 @@
 
 #include "config_tls.h"
 #include "coro.h"
+#include "log_format.h"
 #include "version.h"
 
 #ifndef PH_PLUGIN_DIR
@@ -616,6 +617,17 @@ static int server_key(load_state_t *st, const char *name, const char *value)
     }
     if (strcmp(name, "server_header") == 0)
         return set_server_header(cfg, st, line, value);
+    if (strcmp(name, "access_log_format") == 0) {
+        char why[160];
+        log_format_t *f = log_format_compile(value, why, sizeof why);
+        if (f == NULL) {
+            fail(st, line, "%s", why);
+            return 0;
+        }
+        log_format_free(cfg->log_format);
+        cfg->log_format = f;
+        return 1;
+    }
     if (strcmp(name, "defer_accept") == 0) {
         int on;
         if (cfg_parse_bool(value, &on) < 0) {
@@ -1076,6 +1088,7 @@ void cfg_free(cfg_t *cfg)
     free(cfg->plugin_dir);
     free(cfg->access_log);
     free(cfg->server_header);
+    log_format_free(cfg->log_format);
     free(cfg->error_log);
     free(cfg->user);
     free(cfg->group);

@@ -120,6 +120,7 @@ typedef struct cfg {
     char *plugin_dir;   /* absolute */
     char *access_log;   /* "-", "off" or an absolute path */
     char *server_header; /* the Server field's value; NULL: sent without one */
+    struct log_format *log_format; /* access_log_format, compiled; NULL: combined */
     char *error_log;    /* "-" or an absolute path */
     int log_level;
     char *user, *group, *pid_file;

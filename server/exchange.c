@@ -14,6 +14,7 @@
 #include "gen.h"
 #include "httpdate.h"
 #include "log.h"
+#include "log_format.h"
 #include "request.h"
 #include "stats.h"
 #include "worker.h"
@@ -82,18 +83,32 @@ static void finish(ph_request_t *req)
     release(req);
 }
 
+static const char *log_note(const void *ctx, const char *name) { return request_api.note(ctx, name); }
+
 static void access_log(ph_request_t *req, uint64_t bytes)
 {
     if (!log_access_enabled())
         return;
     char line[LOG_LINE_MAX], t[32];
-    httpdate_clf(ev_wall(req->w->loop), t);
+    time_t now = (time_t)ev_wall(req->w->loop);
+    httpdate_clf(now, t);
     log_access_entry_t e = {
         .peer = request_api.peer(req),
         .time = t,
         .status = req->status,
         .bytes = bytes,
     };
+    const log_format_t *fmt = req->gen->cfg->log_format;
+    if (fmt) { /* what only access_log_format's other formats print */
+        e.when = now;
+        e.request_ms = ev_now(req->w->loop) - req->start_ms;
+        e.request_id = request_api.request_id(req);
+        e.scheme = request_api.scheme(req);
+        if (req->head)
+            e.host = request_api.authority(req);
+        e.note = log_note;
+        e.note_ctx = req;
+    }
     if (req->head && req->hp.method.len) {
         e.method = (ph_str_t){req->head + req->hp.method.off, req->hp.method.len};
         e.target = (ph_str_t){req->head + req->hp.target.off, req->hp.target.len};
@@ -104,7 +119,7 @@ static void access_log(ph_request_t *req, uint64_t bytes)
         request_header(req, "Referer", &e.referer);
         request_header(req, "User-Agent", &e.user_agent);
     }
-    log_access_add(&req->w->alog, line, log_access_format(line, &e));
+    log_access_add(&req->w->alog, line, log_format_line(fmt, line, &e));
 }
 
 void exchange_end(ph_request_t *req, int logged, uint64_t bytes)

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <plughttpd/plugin.h>
 
 /* Messages above this level are dropped. Default PH_LOG_INFO. */
@@ -52,6 +53,13 @@ typedef struct log_access_entry {
     int status;
     uint64_t bytes;            /* body bytes sent; 0 is logged as "-" */
     ph_str_t referer, user_agent; /* ptr NULL: "-" */
+    /* for the other formats (log_format.h) */
+    time_t when;               /* the same moment as time */
+    uint64_t request_ms;       /* from the head to the last byte */
+    ph_str_t request_id, host, scheme;
+    /* a plugin's note (api->note), or NULL; ctx is handed back */
+    const char *(*note)(const void *ctx, const char *name);
+    const void *note_ctx;
 } log_access_entry_t;
 
 /* The longest access-log line; log_access_format() never exceeds it. */

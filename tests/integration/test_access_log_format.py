@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""[server] access_log_format: JSON lines (each line one valid JSON object
+whatever bytes the client sent, the user an access stage noted included)
+and templates of $variables (exact lines, client-chosen bytes escaped,
+notes, a dollar sign), a request refused before its request line, and an
+unknown variable refused naming it."""
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+import unittest
+
+import harness
+from harness import Server, server_ini
+from api13 import route
+
+ROUTES = (route("/app", "guard, echo", guard__mode="header", guard__header="X-User") +
+          "[route /echo]\nplugin = echo\n")
+TEMPLATE = ('$remote_addr "$request" $status $bytes $host $scheme user=$note_user '
+            'm=$method t=$target p=$protocol ua="$user_agent" $$5 id=$request_id')
+
+
+class LogFormat(unittest.TestCase):
+    def start(self, fmt):
+        self.srv = Server(server_ini(routes=ROUTES, access_log="access.log",
+                                     server_extra="access_log_format = %s" % fmt))
+        self.addCleanup(self.srv.stop)
+        self.path = os.path.join(self.srv.dir, "access.log")
+
+    def wait_lines(self, n, timeout=10):
+        deadline = time.time() + timeout
+        lines = []
+        while time.time() < deadline:
+            if os.path.exists(self.path):
+                with open(self.path, "rb") as f:
+                    lines = f.read().splitlines()
+                if len(lines) >= n:
+                    return lines
+            time.sleep(0.05)
+        return lines
+
+    def test_json_lines(self):
+        self.start("json")
+        r = self.srv.get("/app/x?q=1", headers={"X-User": "alice", "Host": "site.test",
+                                               "User-Agent": 'probe "1" \xe9', "Referer": "http://r.test/"})
+        self.assertEqual(r.status, 200)
+        self.srv.raw(b"GET /echo/\x7fz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.srv.raw(b"BAD\r\n\r\n")
+        lines = self.wait_lines(3)
+        self.assertEqual(len(lines), 3, lines)
+        objs = [json.loads(l) for l in lines]  # every line is valid JSON
+        first = objs[0]
+        self.assertRegex(first.pop("time"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertRegex(first.pop("request_id"), r"^[0-9a-f]{16}$")
+        self.assertIsInstance(first.pop("request_time"), float)
+        self.assertEqual(first, {
+            "remote_addr": "127.0.0.1", "method": "GET", "target": "/app/x?q=1", "protocol": "HTTP/1.1",
+            "status": 200, "bytes": len(r.body), "host": "site.test", "scheme": "http",
+            "referer": "http://r.test/", "user_agent": 'probe "1" \u00e9', "user": "alice"})
+        # a request line the parser refused (a DEL in the target), and none
+        # at all: nulls, not made-up values
+        for o in objs[1:]:
+            self.assertEqual((o["method"], o["target"], o["protocol"], o["status"]), (None, None, None, 400))
+        self.assertNotIn(b"\x7f", lines[1])
+
+    def test_template(self):
+        self.start(TEMPLATE)
+        r = self.srv.get("/app/y", headers={"X-User": "bob", "Host": "h.test", "User-Agent": 'a"b'})
+        self.assertEqual(r.status, 200)
+        r2 = self.srv.get("/echo/z")
+        lines = self.wait_lines(2)
+        self.assertEqual(len(lines), 2, lines)
+        self.assertRegex(lines[0].decode(), r"^127\.0\.0\.1 \"GET /app/y HTTP/1\.1\" 200 %d h\.test http user=bob "
+                         r"m=GET t=/app/y p=HTTP/1\.1 ua=\"a\\x22b\" \$5 id=[0-9a-f]{16}$" % len(r.body))
+        self.assertRegex(lines[1].decode(), r"^127\.0\.0\.1 \"GET /echo/z HTTP/1\.1\" 200 %d localhost http "
+                         r"user=- m=GET t=/echo/z p=HTTP/1\.1 ua=\"-\" \$5 id=[0-9a-f]{16}$" % len(r2.body))
+
+    def test_request_time(self):
+        self.start("$request_time")
+        self.srv.get("/echo/t")
+        lines = self.wait_lines(1)
+        self.assertRegex(lines[0].decode(), r"^\d+\.\d{3}$")
+
+    def test_unknown_variable_refused(self):
+        with tempfile.TemporaryDirectory(prefix="ph-lf-") as d:
+            path = os.path.join(d, "server.ini")
+            with open(path, "w") as f:
+                f.write(server_ini(routes=ROUTES, server_extra="access_log_format = $status $nope x"))
+            p = subprocess.run(harness.WRAPPER + [harness.BINARY, "-t", "-c", path], stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('access_log_format: unknown variable "$nope"', p.stderr)
+
+
+if __name__ == "__main__":
+    harness.main()
