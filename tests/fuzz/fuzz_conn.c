@@ -255,6 +255,8 @@ static void make_config(void)
              "threads = 1\n"
              "plugin_dir = %s/conn-plugins\n"
              "access_log = /dev/null\n"
+             /* the JSON lines writer, whose escaping any client bytes reach */
+             "access_log_format = json\n"
              "error_log = /dev/null\n"
              "log_level = debug\n"
              /* distinct and short: a client that stays open meets them */
