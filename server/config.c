@@ -20,6 +20,7 @@
 
 #include "config_tls.h"
 #include "coro.h"
+#include "log.h"
 #include "log_format.h"
 #include "version.h"
 
@@ -608,7 +609,8 @@ static int server_key(load_state_t *st, const char *name, const char *value)
             free(*strs[i].dst);
             if (strs[i].line)
                 *strs[i].line = line;
-            if (strs[i].path && strcmp(value, "-") != 0 && strcmp(value, "off") != 0)
+            if (strs[i].path && strcmp(value, "-") != 0 && strcmp(value, "off") != 0 &&
+                !(strs[i].dst == &cfg->error_log && log_is_syslog(value)))
                 *strs[i].dst = resolve(cfg->dir, value);
             else
                 *strs[i].dst = xstrdup(value);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +21,12 @@ static char *access_path; /* NULL: off or stderr (see access_fd) */
 static pthread_mutex_t reopen_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+/* error_log = syslog: the socket's path (NULL: a file or stderr), and
+ * whether lines go out as syslog datagrams (read by every logging thread) */
+static char *syslog_path;
+static int error_syslog;
+#define SYSLOG_DEFAULT "/dev/log"
 
 /* A reload sets it on the main thread while workers log: atomic. */
 void log_set_level(int l) { __atomic_store_n(&level, l, __ATOMIC_RELAXED); }
@@ -53,8 +61,60 @@ static void swap_fd(int *fdp, int fd)
     }
 }
 
+int log_is_syslog(const char *value)
+{
+    return value && (strcmp(value, "syslog") == 0 || (strncmp(value, "syslog:/", 8) == 0 && value[8] != '\0'));
+}
+
+/* A datagram socket connected to the system log's at path. */
+static int syslog_connect(const char *path)
+{
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof un.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(un.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&un, sizeof un) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+static int open_syslog(const char *value)
+{
+    const char *path = strcmp(value, "syslog") == 0 ? SYSLOG_DEFAULT : value + 7;
+    int fd = syslog_connect(path);
+    if (fd < 0)
+        return -1;
+    char *copy = strdup(path);
+    if (copy == NULL) {
+        close(fd);
+        errno = ENOMEM;
+        return -1;
+    }
+    swap_fd(&error_fd, fd);
+    __atomic_store_n(&error_syslog, 1, __ATOMIC_RELEASE);
+    free(syslog_path);
+    syslog_path = copy;
+    free(error_path);
+    error_path = NULL;
+    return 0;
+}
+
 int log_error_open(const char *path)
 {
+    if (log_is_syslog(path))
+        return open_syslog(path);
+    __atomic_store_n(&error_syslog, 0, __ATOMIC_RELEASE);
+    free(syslog_path);
+    syslog_path = NULL;
     if (path == NULL || strcmp(path, "-") == 0) {
         swap_fd(&error_fd, STDERR_FILENO);
         free(error_path);
@@ -97,6 +157,13 @@ int log_reopen(void)
 {
     int rc = 0;
     pthread_mutex_lock(&reopen_lock);
+    if (syslog_path) {
+        int fd = syslog_connect(syslog_path);
+        if (fd >= 0)
+            swap_fd(&error_fd, fd);
+        else
+            rc = -1;
+    }
     if (error_path) {
         int fd = open_append(error_path);
         if (fd >= 0)
@@ -199,9 +266,17 @@ void log_vmsg(int lvl, const char *file, int line, const char *prefix, const cha
     /* the reserve keeps room for the source location and the newline
      * however long the message was */
     sbuf_init(&b, buf, sizeof buf, 64);
-    sbuf_printf(&b, "%04d-%02d-%02dT%02d:%02d:%02dZ [%s] %d: %s", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, level_names[lvl < 0 ? 0 : lvl > 3 ? 3 : lvl],
-                (int)getpid(), prefix ? prefix : "");
+    const char *name = level_names[lvl < 0 ? 0 : lvl > 3 ? 3 : lvl];
+    if (__atomic_load_n(&error_syslog, __ATOMIC_ACQUIRE)) {
+        /* RFC 3164: <facility daemon (3) x 8 + severity>TAG[PID]: ...; the
+         * daemon stamps the time. error 3, warn 4, info 6, debug 7 */
+        static const int severity[] = {3, 4, 6, 7};
+        sbuf_printf(&b, "<%d>plughttpd[%d]: [%s] %s", 3 * 8 + severity[lvl < 0 ? 0 : lvl > 3 ? 3 : lvl],
+                    (int)getpid(), name, prefix ? prefix : "");
+    } else {
+        sbuf_printf(&b, "%04d-%02d-%02dT%02d:%02d:%02dZ [%s] %d: %s", tm.tm_year + 1900, tm.tm_mon + 1,
+                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, name, (int)getpid(), prefix ? prefix : "");
+    }
     sbuf_vprintf(&b, fmt, ap);
     char tail[64];
     sbuf_t t;

@@ -17,14 +17,20 @@
 void log_set_level(int level);
 int log_get_level(void);
 
-/* Error log destination: NULL or "-" = stderr, else a file opened for append.
- * Returns 0, or -1 with errno set (the old destination stays). */
+/* Error log destination: NULL or "-" = stderr; "syslog" = the system log
+ * (datagrams to /dev/log, where journald or a syslog daemon listens;
+ * "syslog:/path" names another socket), facility daemon, tag "plughttpd";
+ * else a file opened for append. Returns 0, or -1 with errno set (the old
+ * destination stays). */
 int log_error_open(const char *path);
+/* Whether an error_log value names the system log rather than a file. */
+int log_is_syslog(const char *value);
 
 /* Access log: NULL/"off" disables, "-" = stderr, else a file (append).
  * Returns 0 or -1 with errno set; the old destination stays on failure. */
 int log_access_open(const char *path);
-/* Reopen both files at their paths (SIGUSR1, after logrotate). */
+/* Reopen both files at their paths (SIGUSR1, after logrotate); the
+ * system log's socket is connected again (its daemon may have restarted). */
 int log_reopen(void);
 int log_access_enabled(void);
 /* Writes access-log lines (whole lines, each ending with '\n'). */

@@ -58,7 +58,7 @@ static void usage(FILE *f)
  * missing and its folder is. */
 static int check_writable(const cfg_t *cfg, const char *key, const char *path, int line)
 {
-    if (path == NULL || strcmp(path, "-") == 0 || strcmp(path, "off") == 0)
+    if (path == NULL || strcmp(path, "-") == 0 || strcmp(path, "off") == 0 || log_is_syslog(path))
         return 0;
     struct stat sb;
     if (stat(path, &sb) == 0) {

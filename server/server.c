@@ -141,7 +141,7 @@ int server_become_user(const cfg_t *cfg)
  * that is a link is left as the administrator made it. */
 static int give_log_to(const cfg_t *cfg, const char *key, const char *path, int line, uid_t uid)
 {
-    if (path == NULL || strcmp(path, "-") == 0 || strcmp(path, "off") == 0)
+    if (path == NULL || strcmp(path, "-") == 0 || strcmp(path, "off") == 0 || log_is_syslog(path))
         return 0;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
     if (fd < 0 && errno == ELOOP)

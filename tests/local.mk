@@ -162,7 +162,7 @@ INTEGRATION_TESTS += \
 INTEGRATION_TESTS += tests/integration/test_api13_head.py tests/integration/test_api13_body.py \
 	tests/integration/test_api13_async.py tests/integration/test_api13_stream.py \
 	tests/integration/test_api13_output.py tests/integration/test_api13_review.py \
-	tests/integration/test_api13_offthread.py tests/integration/test_access_log_format.py
+	tests/integration/test_api13_offthread.py tests/integration/test_logs.py
 EXTRA_DIST += tests/integration/api13.py
 TESTS += $(INTEGRATION_TESTS)
 # What make install installs (issue 11): a DESTDIR install of this build.

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""[server] access_log_format: JSON lines (each line one valid JSON object
+"""Logs. [server] access_log_format: JSON lines (each line one valid JSON object
 whatever bytes the client sent, the user an access stage noted included)
 and templates of $variables (exact lines, client-chosen bytes escaped,
 notes, a dollar sign), a request refused before its request line, and an
-unknown variable refused naming it."""
+unknown variable refused naming it. error_log = syslog:PATH: each line a
+datagram "<PRI>plughttpd[PID]: ..." with the severity of its level, the
+socket connected again on SIGUSR1, a missing socket refusing the start."""
 
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -94,6 +98,63 @@ class LogFormat(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn('access_log_format: unknown variable "$nope"', p.stderr)
 
+
+
+class Syslog(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ph-sl-")
+        self.addCleanup(lambda: __import__("shutil").rmtree(self.tmp, True))
+        self.path = os.path.join(self.tmp, "log")
+        self.sock = self.listen()
+
+    def listen(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(self.path)
+        s.settimeout(10)
+        self.addCleanup(s.close)
+        return s
+
+    def until(self, sock, pattern, timeout=10):
+        """Datagrams until one matches pattern; returns them all."""
+        got, deadline = [], time.time() + timeout
+        while time.time() < deadline:
+            try:
+                d = sock.recv(65536).decode("utf-8", "replace")
+            except socket.timeout:
+                break
+            got.append(d)
+            if re.search(pattern, d):
+                return got
+        self.fail("no datagram matching %r in %r" % (pattern, got))
+
+    def test_lines_are_syslog_datagrams(self):
+        srv = Server(server_ini(routes="[route /echo]\nplugin = echo\n", access_log="off",
+                                server_extra="error_log = syslog:%s\nlog_level = debug" % self.path),
+                     expect_ready=False)
+        self.addCleanup(srv.stop)
+        pid = srv.proc.pid
+        got = self.until(self.sock, r"ready: plughttpd")
+        # daemon facility (3 x 8) + info (6)
+        self.assertRegex(got[-1], r"^<30>plughttpd\[%d\]: \[info\] ready: plughttpd " % pid)
+        # the daemon restarts: its socket is new, and SIGUSR1 reaches it
+        self.sock.close()
+        os.unlink(self.path)
+        fresh = self.listen()
+        srv.proc.send_signal(signal.SIGUSR1)
+        got = self.until(fresh, r"log files reopened")
+        self.assertRegex(got[-1], r"^<30>plughttpd\[%d\]: \[info\] log files reopened" % pid)
+        srv.proc.send_signal(signal.SIGHUP)
+        got = self.until(fresh, r"reload: generation 2 serving")
+        self.assertRegex(got[-1], r"^<30>plughttpd\[%d\]: \[info\] reload: generation 2 serving" % pid)
+        self.assertEqual(srv.stop(), 0)
+
+    def test_missing_socket_refuses_the_start(self):
+        gone = os.path.join(self.tmp, "nobody-here")
+        srv = Server(server_ini(routes="[route /echo]\nplugin = echo\n",
+                                server_extra="error_log = syslog:%s" % gone), expect_ready=False)
+        srv.proc.wait(timeout=20)
+        self.assertNotEqual(srv.stop(), 0)
+        self.assertIn("error_log syslog:%s: No such file or directory" % gone, srv.log())
 
 if __name__ == "__main__":
     harness.main()
