@@ -18,7 +18,7 @@
 #ifndef ACCESS_RULE_H
 #define ACCESS_RULE_H
 
-#include "proxy_cidr.h"
+#include "../proxy/proxy_cidr.h"
 
 #include <stddef.h>
 

@@ -18,7 +18,6 @@ plugins_access_access_la_SOURCES = plugins/access/access.c \
 	plugins/access/access_peer.c plugins/access/access_peer.h \
 	plugins/access/access_rule.c plugins/access/access_rule.h \
 	plugins/proxy/proxy_cidr.c plugins/proxy/proxy_cidr.h
-plugins_access_access_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/proxy
 plugins_access_access_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
 
 plugin_LTLIBRARIES += plugins/access/ratelimit.la
@@ -44,7 +43,7 @@ EXTRA_DIST += tests/integration/test_access.py plugins/access/README.md
 
 check_PROGRAMS += tests/unit/test_access
 tests_unit_test_access_SOURCES = tests/unit/test_access.c $(ACCESS_PURE_SOURCES)
-tests_unit_test_access_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/access -I$(top_srcdir)/plugins/proxy
+tests_unit_test_access_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/access
 tests_unit_test_access_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBXCRYPT_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_access_LDADD = $(CHECK_LIBS) -lpthread $(LIBXCRYPT_LIBS) $(OPENSSL_LIBS)
 TESTS += tests/unit/test_access

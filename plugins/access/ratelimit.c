@@ -79,7 +79,7 @@ static int parse_rate(const char *s, ratelimit_conf_t *c)
 
 static int conf_read(const ph_create_args_t *args, ratelimit_conf_t *c, ph_error_t *err)
 {
-    *c = (ratelimit_conf_t){.burst = 1, .max_keys = 65536};
+    *c = (ratelimit_conf_t){.burst = 1, .max_keys = 16384};
     for (size_t i = 0; i < args->nkeys; i++) {
         const char *k = args->keys[i].key, *v = args->keys[i].value;
         if (strcmp(k, "rate") == 0) {
