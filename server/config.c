@@ -424,8 +424,8 @@ static int listen_option(load_state_t *st, cfg_listen_t *l, const char *opt)
         l->h2c = 1;
         return 0;
     }
-    if (strcmp(opt, "h2c") == 0) {
-        l->h2c = 1;
+    if (strcmp(opt, "proxy_protocol") == 0) {
+        l->proxy_protocol = 1;
         return 0;
     }
     if (l->addr.ss_family != AF_UNIX) {

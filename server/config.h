@@ -35,6 +35,9 @@ typedef struct cfg_listen {
     /* "h2c": HTTP/2 with prior knowledge (RFC 9113 section 3.3) besides
      * HTTP/1.1, for a listener behind a proxy that speaks it */
     int h2c;
+    /* "proxy_protocol": each connection starts with a PROXY protocol
+     * header (v1 or v2) from the load balancer in front, naming the client */
+    int proxy_protocol;
 } cfg_listen_t;
 
 /* A certificate chain and its key: [tls]'s own (the default) or a

@@ -18,6 +18,7 @@
 #include "httpdate.h"
 #include "listener.h"
 #include "log.h"
+#include "proxy_proto.h"
 #include "request.h"
 #include "response.h"
 #include "tls.h"
@@ -35,6 +36,8 @@
 #define LINGER_MAX_BYTES (256 * 1024)
 
 enum state {
+    ST_PROXY,    /* the PROXY protocol header (proxy_protocol listeners):
+                    header timeout */
     ST_TLS,      /* the TLS handshake (TLS listeners): handshake_timeout */
     ST_IDLE,     /* between requests: keep-alive timeout (before the first
                     one, header timeout from accept) */
@@ -99,6 +102,7 @@ struct conn {
     unsigned h2c : 1;        /* the listener takes HTTP/2 prior knowledge */
     h2_t *h2;                /* ST_H2 */
 
+    enum state after_proxy;  /* ST_PROXY: the state its header leads to */
     char peer[56];
     char local[56];          /* the listener's, or filled when first asked for */
 };
@@ -144,6 +148,7 @@ static const cfg_t *cur_cfg(const conn_t *c) { return c->w->gen->cfg; }
 
 static void on_kick(ev_loop_t *loop, ev_timer_t *t);
 static void start_h2(conn_t *c, const char *in, size_t inlen);
+static conn_t *expect_proxy_header(conn_t *c);
 
 conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen, const cfg_listen_t *cl,
                  const char *local)
@@ -169,13 +174,23 @@ conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t pee
         c->tls_h2 = cur_cfg(c)->tls.http2 != 0;
         c->state = ST_TLS;
         ev_timer_set(w->loop, &c->timer, cur_cfg(c)->tls.handshake_timeout);
-        return c;
+        return cl->proxy_protocol ? expect_proxy_header(c) : c;
     }
     c->https_redirect = cl ? cl->https_redirect : 0;
     c->h2c = cl && cl->h2c;
     /* A client that never sends a byte gets the header timeout, counted
      * from accept: the keep-alive timeout is for clients already served. */
     ev_timer_set(w->loop, &c->timer, cur_cfg(c)->header_timeout);
+    return cl && cl->proxy_protocol ? expect_proxy_header(c) : c;
+}
+
+/* The load balancer's PROXY header comes before anything else, TLS
+ * included: read it first, then go on as the listener says. */
+static conn_t *expect_proxy_header(conn_t *c)
+{
+    c->after_proxy = c->state;
+    c->state = ST_PROXY;
+    ev_timer_set(c->w->loop, &c->timer, cur_cfg(c)->header_timeout);
     return c;
 }
 
@@ -260,11 +275,63 @@ static void tls_step(conn_t *c)
 static void on_kick(ev_loop_t *loop, ev_timer_t *t)
 {
     conn_t *c = t->data;
+    if (c->state == ST_PROXY) { /* a part of the PROXY header waited */
+        if (conn_io_watch(c, EV_READ) < 0)
+            close_conn(c);
+        return;
+    }
     if (c->tls && tls_pending(c->tls) && (c->io.mask & EV_READ))
         on_io(loop, &c->io, EV_READ);
 }
 
 static void read_input(conn_t *c);
+
+/* ST_PROXY: takes the PROXY header off the socket (peeked, then read to
+ * its exact length, so not a byte of what follows is consumed), takes the
+ * client's and the proxied addresses from it, and goes on to the TLS
+ * handshake or the first request. A connection without a valid header is
+ * closed: on such a listener every connection comes through the proxy. */
+static void proxy_step(conn_t *c)
+{
+    unsigned char buf[PP_MAX_HEADER];
+    ssize_t n = recv(c->io.fd, buf, sizeof buf, MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    pp_result_t pp;
+    int hl = n > 0 ? pp_parse(buf, (size_t)n, &pp) : -1;
+    if (hl == 0 && (size_t)n < sizeof buf) {
+        /* The rest of the header is on its way. Its first part stays in
+         * the socket (nothing after the header may be taken from it), so
+         * the socket stays readable: look again in a few milliseconds
+         * rather than at once, which would spin. header_timeout runs. */
+        if (conn_io_watch(c, 0) < 0)
+            close_conn(c);
+        else
+            ev_timer_set(c->w->loop, &c->kick, 5);
+        return;
+    }
+    if (hl <= 0) {
+        if (n > 0)
+            log_info("%s: no valid PROXY protocol header; closing", c->peer);
+        close_conn(c);
+        return;
+    }
+    if (recv(c->io.fd, buf, (size_t)hl, 0) != hl) {
+        close_conn(c);
+        return;
+    }
+    if (pp.known) {
+        listener_format_addr((struct sockaddr *)&pp.src, pp.len, c->peer, sizeof c->peer);
+        listener_format_addr((struct sockaddr *)&pp.dst, pp.len, c->local, sizeof c->local);
+    }
+    c->state = c->after_proxy;
+    if (c->state == ST_TLS) {
+        ev_timer_set(c->w->loop, &c->timer, cur_cfg(c)->tls.handshake_timeout);
+        tls_step(c);
+    } else {
+        read_input(c);
+    }
+}
 
 void conn_start(conn_t *c)
 {
@@ -277,7 +344,9 @@ void conn_start(conn_t *c)
      * before asking epoll about the socket at all. A short request on a
      * closing connection then never costs an epoll_ctl(). */
     if (cur_cfg(c)->defer_accept) {
-        if (c->state == ST_TLS)
+        if (c->state == ST_PROXY)
+            proxy_step(c);
+        else if (c->state == ST_TLS)
             tls_step(c);
         else
             read_input(c);
@@ -1255,6 +1324,7 @@ static void process_loop(conn_t *c)
     for (;;) {
         switch (c->state) {
         case ST_CLOSED:
+        case ST_PROXY:
         case ST_TLS:
         case ST_HANDLING:
         case ST_SENDING:
@@ -1489,6 +1559,9 @@ static void on_io(ev_loop_t *loop, ev_io_t *io, unsigned events)
 {
     conn_t *c = io->data;
     switch (c->state) {
+    case ST_PROXY:
+        proxy_step(c);
+        return;
     case ST_TLS:
         tls_step(c);
         return;
@@ -1589,6 +1662,11 @@ static void on_timer(ev_loop_t *loop, ev_timer_t *t)
         exchange_answer_coming(c->req))
         return;
     switch (c->state) {
+    case ST_PROXY:
+        log_info("%s: header_timeout: PROXY protocol header not complete after %llu ms; closing", c->peer,
+                 (unsigned long long)cur_cfg(c)->header_timeout);
+        close_conn(c);
+        break;
     case ST_TLS:
         log_info("%s: handshake_timeout: TLS handshake not complete after %llu ms; closing", c->peer,
                  (unsigned long long)cur_cfg(c)->tls.handshake_timeout);
@@ -1672,7 +1750,7 @@ void conn_drain(conn_t *c)
             exchange_cancel(c->req);
         return;
     }
-    if (c->state == ST_LINGER || c->state == ST_TLS) {
+    if (c->state == ST_LINGER || c->state == ST_TLS || c->state == ST_PROXY) {
         close_conn(c);
         return;
     }

@@ -4,6 +4,7 @@ noinst_LTLIBRARIES += server/libphcore.la
 server_libphcore_la_SOURCES = \
 	server/log.c server/log.h \
 	server/log_format.c server/log_format.h \
+	server/proxy_proto.c server/proxy_proto.h \
 	server/sbuf.c server/sbuf.h \
 	server/pool.c server/pool.h \
 	server/http_parse.c server/http_parse.h \

@@ -7,6 +7,11 @@ tests_unit_test_http_parse_SOURCES = tests/unit/test_http_parse.c
 tests_unit_test_http_parse_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_http_parse_LDADD = $(UNIT_LDADD)
 
+check_PROGRAMS += tests/unit/test_proxy_proto
+tests_unit_test_proxy_proto_SOURCES = tests/unit/test_proxy_proto.c
+tests_unit_test_proxy_proto_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_proxy_proto_LDADD = $(UNIT_LDADD)
+
 check_PROGRAMS += tests/unit/test_request
 tests_unit_test_request_SOURCES = tests/unit/test_request.c
 tests_unit_test_request_CFLAGS = $(UNIT_CFLAGS)
@@ -142,7 +147,7 @@ tests_unit_test_tls_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_tls_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_tls
 
-TESTS += tests/unit/test_http_parse tests/unit/test_request tests/unit/test_router tests/unit/test_config \
+TESTS += tests/unit/test_http_parse tests/unit/test_request tests/unit/test_proxy_proto tests/unit/test_router tests/unit/test_config \
 	tests/unit/test_plugin tests/unit/test_ev tests/unit/test_pool tests/unit/test_log \
 	tests/unit/test_listener tests/unit/test_coro tests/unit/test_coro_ucontext
 
@@ -162,7 +167,8 @@ INTEGRATION_TESTS += \
 INTEGRATION_TESTS += tests/integration/test_api13_head.py tests/integration/test_api13_body.py \
 	tests/integration/test_api13_async.py tests/integration/test_api13_stream.py \
 	tests/integration/test_api13_output.py tests/integration/test_api13_review.py \
-	tests/integration/test_api13_offthread.py tests/integration/test_logs.py
+	tests/integration/test_api13_offthread.py tests/integration/test_logs.py \
+	tests/integration/test_proxy_protocol.py
 EXTRA_DIST += tests/integration/api13.py
 TESTS += $(INTEGRATION_TESTS)
 # What make install installs (issue 11): a DESTDIR install of this build.
