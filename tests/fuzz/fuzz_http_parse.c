@@ -15,9 +15,14 @@
  * a prefix of a complete head is incomplete and a longer input gives the
  * same length, a prefix of an incomplete one is incomplete, the fields
  * reported lie inside the head, and a field cap fails exactly when there
- * are more fields than it.
+ * are more fields than it. The PROXY protocol header parser
+ * (server/proxy_proto.c), the other parser that meets a client's first
+ * bytes: a header's length never exceeds the input, the header alone
+ * parses to the same length while any shorter prefix asks for more, and an
+ * address it reports is IPv4 or IPv6 on both sides.
  */
 #include "http_parse.h"
+#include "proxy_proto.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -191,6 +196,27 @@ static void fuzz_response(const char *buf, size_t size, size_t split, unsigned c
         REQUIRE(rb == HP_ERROR && sb.n == cap && strcmp(b.error, "too many header fields") == 0);
 }
 
+static void fuzz_proxy_header(const uint8_t *data, size_t size)
+{
+    unsigned char *buf = malloc(size ? size : 1);
+    pp_result_t r;
+    memcpy(buf, data, size);
+    int n = pp_parse(buf, size, &r);
+    REQUIRE(n >= -1 && n <= (int)size);
+    if (n == 0)
+        REQUIRE(size < PP_MAX_HEADER);
+    if (n > 0) {
+        pp_result_t again;
+        REQUIRE(pp_parse(buf, (size_t)n, &again) == n && again.known == r.known);
+        REQUIRE(pp_parse(buf, (size_t)n - 1, &again) == 0);
+        REQUIRE(pp_parse(buf, data[0] % (size_t)n, &again) == 0);
+        if (r.known)
+            REQUIRE(r.src.ss_family == r.dst.ss_family &&
+                    (r.src.ss_family == AF_INET || r.src.ss_family == AF_INET6));
+    }
+    free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* Exact-size copy, so any read past the end is caught by ASan. */
@@ -199,6 +225,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(buf, data, size);
     fuzz_request(buf, size, size ? data[0] % (size + 1) : 0);
     fuzz_chunked(data, size);
+    fuzz_proxy_header(data, size);
     fuzz_path(buf, size);
     free(buf);
 

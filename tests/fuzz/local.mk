@@ -23,7 +23,7 @@ FUZZ_FLAGS = -fsanitize=fuzzer,address,undefined $(FUZZ_COMMON)
 FUZZ_HARNESSES = http_parse range path data_query conn
 
 # Each harness: its sources (the pure files it drives) and include folders.
-fuzz_http_parse_SRC = tests/fuzz/fuzz_http_parse.c server/http_parse.c
+fuzz_http_parse_SRC = tests/fuzz/fuzz_http_parse.c server/http_parse.c server/proxy_proto.c
 fuzz_http_parse_INC =
 fuzz_range_SRC = tests/fuzz/fuzz_range.c plugins/static/static_range.c
 fuzz_range_INC = -I$(top_srcdir)/plugins/static
