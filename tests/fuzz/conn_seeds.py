@@ -182,6 +182,21 @@ H2_SESSIONS = {
 }
 
 
+# Sessions on the proxy_protocol listener (peer byte bit 3): a v1 and a v2
+# header before requests, a LOCAL one, one cut short, none at all.
+V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+PP_SESSIONS = {
+    "v1": b"PROXY TCP4 203.0.113.7 192.0.2.1 56324 443\r\n" + req(target="/echo") + req(target="/"),
+    "v1-ipv6": b"PROXY TCP6 2001:db8::7 2001:db8::1 1 80\r\n" + req(target="/echo?x"),
+    "v1-unknown": b"PROXY UNKNOWN\r\n" + req(target="/echo"),
+    "v2": V2_SIG + b"\x21\x11\x00\x0c" + bytes([203, 0, 113, 7, 192, 0, 2, 1, 0xdc, 4, 1, 187]) +
+          req(target="/echo"),
+    "v2-local": V2_SIG + b"\x20\x00\x00\x00" + req(target="/echo"),
+    "cut": b"PROXY TCP4 203.0.1",
+    "none": req(target="/echo"),
+}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
@@ -202,6 +217,11 @@ def main():
         for tag, peer in (("h2c", 0x04), ("h2-tls", 0x1c)):
             with open(os.path.join(OUT, "%s-%s" % (tag, name)), "wb") as fh:
                 fh.write(header(peer=peer) + data)
+    for name, data in sorted(PP_SESSIONS.items()):
+        for tag, peer in (("pp", 0x08), ("pp-pieces", 0x08 | 1 << 0)):
+            wclass = 1 if tag == "pp-pieces" else 0
+            with open(os.path.join(OUT, "%s-%s" % (tag, name)), "wb") as fh:
+                fh.write(header(wclass=wclass, peer=peer, seed=len(name)) + data)
     for name, data in CRASH.items():
         with open(os.path.join(OUT, name), "wb") as fh:
             fh.write(data)

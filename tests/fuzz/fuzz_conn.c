@@ -30,6 +30,9 @@
  *                      bit 2 alone: the connection is accepted on an h2c
  *                      listener and the client sends the HTTP/2 preface
  *                      before the bytes (which then are frames)
+ *                      bit 3 alone: the connection is accepted on a
+ *                      proxy_protocol listener (the bytes should start
+ *                      with a PROXY header)
  *            bit 4     with TLS: the client offers h2 by ALPN and sends
  *                      the preface too
  *   bytes 2-3          seed of the generator that picks each write's and
@@ -252,6 +255,7 @@ static void make_config(void)
              "listen = unix:%s/listen.sock\n"
              "listen = 127.0.0.1:0 tls\n"
              "listen = unix:%s/h2c.sock h2c\n"
+             "listen = unix:%s/pp.sock proxy_protocol\n"
              "threads = 1\n"
              "plugin_dir = %s/conn-plugins\n"
              "access_log = /dev/null\n"
@@ -346,7 +350,7 @@ static void make_config(void)
              "certificate = cert.pem\n"
              "key = key.pem\n"
              "handshake_timeout = 30ms\n",
-             tmpdir, tmpdir, plugins);
+             tmpdir, tmpdir, tmpdir, plugins);
     put_text("server.ini", ini);
 }
 
@@ -691,6 +695,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if ((data[1] & 0x0c) == 0x04) {
         cl = &worker.gen->cfg->listens[2];
         h2 = 1;
+    } else if ((data[1] & 0x0c) == 0x08) {
+        cl = &worker.gen->cfg->listens[3];
     }
     uint8_t *framed = NULL;
     if (h2) { /* the preface, then the input as frames */
