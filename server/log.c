@@ -75,7 +75,9 @@ static int syslog_connect(const char *path)
         return -1;
     }
     memcpy(un.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    /* non-blocking: a daemon that falls behind loses lines (as nginx's syslog
+     * client does) instead of stalling every thread that logs */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -1;
     if (connect(fd, (struct sockaddr *)&un, sizeof un) < 0) {

@@ -148,6 +148,33 @@ class Syslog(unittest.TestCase):
         self.assertRegex(got[-1], r"^<30>plughttpd\[%d\]: \[info\] reload: generation 2 serving" % pid)
         self.assertEqual(srv.stop(), 0)
 
+    def test_a_stalled_daemon_does_not_stall_the_server(self):
+        # the daemon stops reading: its queue fills, and lines are dropped
+        # rather than blocking the thread that logs (here each connection
+        # without a PROXY header logs a line)
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        srv = Server(server_ini(routes="[route /echo]\nplugin = echo\n", access_log="off",
+                                listen=("127.0.0.1:%d proxy_protocol" % port,),
+                                server_extra="error_log = syslog:%s\nlog_level = info" % self.path),
+                     expect_ready=False)
+        self.addCleanup(srv.stop)
+        self.until(self.sock, r"ready: plughttpd")
+        for _ in range(1500):
+            c = socket.create_connection(("127.0.0.1", port), timeout=10)
+            c.sendall(b"BAD\r\n\r\n")
+            try:
+                c.recv(100)
+            except ConnectionResetError:
+                pass
+            c.close()
+        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.addCleanup(c.close)
+        c.sendall(b"PROXY UNKNOWN\r\nGET /echo/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertTrue(c.recv(100).startswith(b"HTTP/1.1 200 "))
+
     def test_missing_socket_refuses_the_start(self):
         gone = os.path.join(self.tmp, "nobody-here")
         srv = Server(server_ini(routes="[route /echo]\nplugin = echo\n",
