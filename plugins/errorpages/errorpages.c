@@ -27,11 +27,13 @@
 #include <plughttpd/plugin.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Pages for 400-599 plus one per class: slot status - 400, and 200/201
  * for the 4xx/5xx fallbacks. */
@@ -85,9 +87,16 @@ static int ep_slot(const char *key)
 
 static int ep_load(ep_page_t *p, const char *path, ph_error_t *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return ep_refuse(err, "%s: %s", path, strerror(errno));
+    /* O_NONBLOCK: a FIFO (or device) in a page's place is refused by the
+     * check below instead of blocking the start or a reload in open() */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
+    if (f == NULL) {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        return ep_refuse(err, "%s: %s", path, strerror(saved));
+    }
     struct stat sb;
     int rc = PH_ERROR;
     if (fstat(fileno(f), &sb) < 0 || !S_ISREG(sb.st_mode))

@@ -237,6 +237,17 @@ class ErrorPages(unittest.TestCase):
         self.assertEqual((r.status, r.body), (404, b"<h1>moved on</h1>\n"))
 
 
+    def test_fifo_in_a_pages_place_fails_the_reload(self):
+        # open() of a FIFO without a writer would wait for one: the reload
+        # (and the stop after it) must not hang on it
+        path = os.path.join(self.pages, "404.html")
+        os.unlink(path)
+        os.mkfifo(path)
+        m = self.srv.reload(self.ini, r"reload failed.*404\.html: not a regular file")
+        self.assertIsNotNone(m, self.srv.log()[-2000:])
+        r = self.srv.get("/missing.html")
+        self.assertEqual((r.status, r.body), (404, b"<h1>not here</h1>\n"))
+
 class RefusedKeys(unittest.TestCase):
     """A bad key refuses the configuration (plughttpd -t) naming it."""
 
