@@ -103,6 +103,9 @@ struct conn {
     h2_t *h2;                /* ST_H2 */
 
     enum state after_proxy;  /* ST_PROXY: the state its header leads to */
+    unsigned char *pp_buf;   /* ST_PROXY: the header's first part, taken off
+                              * the socket (NULL: none yet) */
+    size_t pp_len;
     char peer[56];
     char local[56];          /* the listener's, or filled when first asked for */
 };
@@ -275,11 +278,6 @@ static void tls_step(conn_t *c)
 static void on_kick(ev_loop_t *loop, ev_timer_t *t)
 {
     conn_t *c = t->data;
-    if (c->state == ST_PROXY) { /* a part of the PROXY header waited */
-        if (conn_io_watch(c, EV_READ) < 0)
-            close_conn(c);
-        return;
-    }
     if (c->tls && tls_pending(c->tls) && (c->io.mask & EV_READ))
         on_io(loop, &c->io, EV_READ);
 }
@@ -294,32 +292,47 @@ static void read_input(conn_t *c);
 static void proxy_step(conn_t *c)
 {
     unsigned char buf[PP_MAX_HEADER];
-    ssize_t n = recv(c->io.fd, buf, sizeof buf, MSG_PEEK);
+    size_t have = c->pp_len;
+    if (have)
+        memcpy(buf, c->pp_buf, have);
+    ssize_t n = recv(c->io.fd, buf + have, sizeof buf - have, MSG_PEEK);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     pp_result_t pp;
-    int hl = n > 0 ? pp_parse(buf, (size_t)n, &pp) : -1;
-    if (hl == 0 && (size_t)n < sizeof buf) {
-        /* The rest of the header is on its way. Its first part stays in
-         * the socket (nothing after the header may be taken from it), so
-         * the socket stays readable: look again in a few milliseconds
-         * rather than at once, which would spin. header_timeout runs. */
-        if (conn_io_watch(c, 0) < 0)
+    size_t total = have + (n > 0 ? (size_t)n : 0);
+    int hl = n > 0 ? pp_parse(buf, total, &pp) : -1;
+    if (hl == 0 && total < sizeof buf) {
+        /* The rest of the header is on its way. Every byte seen so far is
+         * the header's (a header wanting more has no end in them), so they
+         * are taken off the socket and kept: the socket is readable again
+         * only when more comes, and nothing after the header is consumed.
+         * Peeking at bytes left in the socket again and again would cost a
+         * wake-up per connection every few ms. header_timeout runs. */
+        if (c->pp_buf == NULL && (c->pp_buf = malloc(PP_MAX_HEADER)) == NULL) {
             close_conn(c);
-        else
-            ev_timer_set(c->w->loop, &c->kick, 5);
+            return;
+        }
+        if (recv(c->io.fd, c->pp_buf + have, (size_t)n, 0) != n) {
+            close_conn(c);
+            return;
+        }
+        c->pp_len = total;
         return;
     }
-    if (hl <= 0) {
+    if (hl <= 0 || (size_t)hl <= have) {
         if (n > 0)
             log_info("%s: no valid PROXY protocol header; closing", c->peer);
         close_conn(c);
         return;
     }
-    if (recv(c->io.fd, buf, (size_t)hl, 0) != hl) {
+    /* the header's remaining bytes */
+    if (recv(c->io.fd, buf + have, (size_t)hl - have, 0) != (ssize_t)((size_t)hl - have)) {
         close_conn(c);
         return;
     }
+    free(c->pp_buf);
+    c->pp_buf = NULL;
+    c->pp_len = 0;
     if (pp.known) {
         listener_format_addr((struct sockaddr *)&pp.src, pp.len, c->peer, sizeof c->peer);
         listener_format_addr((struct sockaddr *)&pp.dst, pp.len, c->local, sizeof c->local);
@@ -1729,6 +1742,8 @@ static void close_conn(conn_t *c)
     c->tls = NULL;
     tls_ctx_free(c->tls_ctx);
     c->tls_ctx = NULL;
+    free(c->pp_buf);
+    c->pp_buf = NULL;
     ev_io_forget(&c->io); /* close() takes it out of epoll: no fd is dup()ed */
     if (c->io.fd >= 0) /* -1: upgraded, the plugin's socket owns it */
         close(c->io.fd);

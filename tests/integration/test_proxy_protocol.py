@@ -81,6 +81,42 @@ class ProxyProtocol(unittest.TestCase):
         e = self.echo_peer(b"PROXY TCP4 198.51.100", b".9 192.0.2.1 1000 443\r\n", GET, gap=0.15)
         self.assertEqual(e["peer"], "198.51.100.9:1000")
 
+    def test_header_byte_by_byte(self):
+        # each piece is taken off the socket and kept until the header ends
+        h = b"PROXY TCP4 198.51.100.9 192.0.2.1 1000 443\r\n"
+        e = self.echo_peer(*[h[i:i + 1] for i in range(len(h))], GET, gap=0.005)
+        self.assertEqual(e["peer"], "198.51.100.9:1000")
+        h = v2(1, 0x11, socket.inet_aton("198.51.100.10") + socket.inet_aton("192.0.2.1") + struct.pack("!HH", 7, 443))
+        e = self.echo_peer(*[h[i:i + 1] for i in range(len(h))], GET, gap=0.005)
+        self.assertEqual(e["peer"], "198.51.100.10:7")
+
+    def test_unfinished_headers_cost_no_cpu(self):
+        # a connection whose header is in pieces waits for its socket, not
+        # for a timer that looks at the same bytes every few milliseconds
+        srv = Server(server_ini(routes="[route /echo]\nplugin = echo\n", listen=("127.0.0.1:0 proxy_protocol",),
+                                server_extra="header_timeout = 20s"))
+        self.addCleanup(srv.stop)
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks])
+        for i in range(1000):
+            s = srv.connect()
+            s.sendall(V2_SIG[:5] if i % 2 else b"PROXY TCP4 1.2")
+            socks.append(s)
+        time.sleep(0.5)
+
+        def cpu():
+            with open("/proc/%d/stat" % srv.proc.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        c0 = cpu()
+        time.sleep(2)
+        self.assertLess(cpu() - c0, 0.25)
+        # and the headers still complete
+        socks[0].sendall(b".3.4 5.6.7.8 1 2\r\n" + GET)
+        r = parse_responses(recv_all(socks[0]))[0]
+        self.assertEqual(json.loads(r.body)["peer"], "1.2.3.4:1")
+
     def test_no_header_closes(self):
         start = log_count(self.srv)
         s = self.srv.connect()
