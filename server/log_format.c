@@ -254,7 +254,10 @@ static void put_json_str(sbuf_t *b, const char *s, size_t n, size_t max)
             esc[1] = (char)c;
             k = 2;
         } else if (c < 0x20 || c >= 0x7f) {
-            memcpy(esc, "\\u00", 4);
+            esc[0] = '\\';
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
             k = 6;
