@@ -36,6 +36,7 @@ except ImportError:  # .ci/deps installs python3-zstandard
     zstandard = None
 
 SSE = os.path.join(harness.FIXTURE_DIR, "sse.so")
+UPPER = os.path.join(harness.FIXTURE_DIR, "upper.so")  # tests/plugins/stage.c
 
 # 64 KiB of text that compresses, but not to nothing
 BIG = b"".join(b"line %05d: the quick brown fox jumps over the lazy dog %d\n" % (i, i * 7919 % 1000)
@@ -82,6 +83,7 @@ def routes(extra=""):
             "[route /own]\nplugin = static, compress\nroot = www\ncompress.encodings = gzip, br\n"
             "compress.gzip_level = 9\ncompress.brotli_level = 11\ncompress.min_length = 0\n"
             "compress.types = text/plain\n\n"
+            "[route /up]\nplugin = static, %s, compress\nroot = www\n\n" % UPPER +
             "[route /ev]\nplugin = %s, compress\nevents = 3\ninterval = 500ms\n\n" % SSE + extra)
 
 
@@ -261,6 +263,18 @@ class CompressTest(unittest.TestCase):
         r = self.get("/nt/big.txt", "gzip, br, zstd")
         self.assertIn("no-transform", r.header("Cache-Control"))
         self.assert_identity(r, BIG, vary=False)
+
+    def test_after_another_filter(self):
+        # upper transforms the body first: its length is no longer known
+        # (api->resp_length -1), so even a small file is compressed, and
+        # zstd writes no length in its frame
+        for coding in ("gzip", "br", "zstd"):
+            with self.subTest(coding=coding):
+                r = self.get("/up/small.txt", coding)
+                self.assertEqual(r.header("Content-Encoding"), coding)
+                self.assertEqual(decode(coding, r.body), SMALL.upper())
+                r = self.get("/up/big.txt", coding)
+                self.assertEqual(decode(coding, r.body), BIG.upper())
 
     def test_errors_of_the_core_pass(self):
         r = self.get("/st/missing.txt", "gzip")
