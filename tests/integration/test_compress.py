@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The compress output filter (plugins/compress) end to end: stacked on
+"""The compress output filter (plugins/compress) end to end, over HTTP/1.1,
+HTTP/1.0 and HTTP/2 (h2c): stacked on
 static, echo and the sse fixture, decoded with Python's zlib, brotli and
 zstandard (python3-brotli, python3-zstandard), byte for byte.
 
@@ -337,6 +338,57 @@ class CompressTest(unittest.TestCase):
             if not b:
                 raise AssertionError("closed inside a chunk: %r" % buf[:200])
             buf += b
+
+
+class CompressH2Test(unittest.TestCase):
+    """The same filter under HTTP/2 (h2c prior knowledge): the framing
+    changes, the coding and the flushes do not."""
+
+    @classmethod
+    def setUpClass(cls):
+        if brotli is None or zstandard is None:
+            raise unittest.SkipTest("python3-brotli and python3-zstandard are needed (.ci/deps)")
+        global h2util
+        import h2util
+        cls.srv = Server(server_ini(routes=routes(), listen=("127.0.0.1:0", "[::1]:0 h2c")), files=FILES)
+        cls.port = next(int(l.rsplit(":", 1)[1]) for l in cls.srv.log_lines if "listening on [::1]:" in l)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def client(self):
+        c = h2util.H2Client(None, sock=socket.create_connection(("::1", self.port), timeout=harness.IO_TIMEOUT))
+        self.addCleanup(c.close)
+        return c
+
+    def test_file(self):
+        c = self.client()
+        for coding in ("gzip", "br", "zstd"):
+            with self.subTest(coding=coding):
+                st = c.get("/st/big.txt", headers=[("accept-encoding", coding)])
+                self.assertEqual(st.status, 200)
+                self.assertEqual(st.headers.get("content-encoding"), coding)
+                self.assertNotIn("content-length", st.headers)
+                self.assertEqual(decode(coding, bytes(st.data)), BIG)
+
+    def test_events_decode_before_the_end(self):
+        c = self.client()
+        sid = c.request("/ev/", headers=[("accept-encoding", "gzip")])
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        got = {"fed": 0, "plain": b""}
+
+        def first_event():
+            data = c.streams[sid].data
+            got["plain"] += d.decompress(bytes(data[got["fed"]:]))
+            got["fed"] = len(data)
+            return b"data: - 0\n\n" in got["plain"]
+
+        c.wait(first_event, timeout=20)
+        self.assertFalse(c.streams[sid].ended)
+        st = c.response(sid, timeout=20)
+        got["plain"] += d.decompress(bytes(st.data[got["fed"]:]))
+        self.assertEqual(got["plain"], b"".join(b"data: - %d\n\n" % i for i in range(3)))
 
 
 class CompressConfigErrors(unittest.TestCase):
