@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "compress_cache.h"
 #include "compress_codec.h"
 #include "compress_conf.h"
 #include "compress_neg.h"
@@ -26,7 +27,8 @@
 typedef struct compress {
     const ph_server_api_t *api;
     cz_conf_t conf;
-    char prefix[128]; /* the route, for log lines */
+    cz_cache_t *cache; /* idle codecs per worker thread */
+    char prefix[128];  /* the route, for log lines */
 } compress_t;
 
 /* One response being compressed. */
@@ -34,8 +36,22 @@ typedef struct cz_req {
     compress_t *c;
     ph_request_t *req;
     cz_codec_t *codec; /* NULL once finished or failed */
+    cz_coding_t coding;
+    unsigned thread;   /* the worker thread's index: its cache slot */
     int dirty;         /* input since the last flush */
 } cz_req_t;
+
+/* The calling worker thread's index + 1 (0: not a worker thread), set by
+ * thread_init: the filter hooks run on the request's loop thread. Every
+ * instance on a thread writes the same value. */
+static __thread unsigned cz_thread_slot;
+
+static int compress_thread_init(void *instance, unsigned index)
+{
+    (void)instance;
+    cz_thread_slot = index + 1;
+    return PH_OK;
+}
 
 static int compress_create(const ph_create_args_t *args, void **instance, ph_error_t *err)
 {
@@ -55,6 +71,13 @@ static int compress_create(const ph_create_args_t *args, void **instance, ph_err
         free(c);
         return PH_ERROR;
     }
+    c->cache = cz_cache_new(args->threads);
+    if (c->cache == NULL) {
+        err->key = -1;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        free(c);
+        return PH_ERROR;
+    }
     c->api = args->api;
     snprintf(c->prefix, sizeof c->prefix, "%s", args->prefix);
     *instance = c;
@@ -63,7 +86,9 @@ static int compress_create(const ph_create_args_t *args, void **instance, ph_err
 
 static void compress_destroy(void *instance)
 {
-    free(instance);
+    compress_t *c = instance;
+    cz_cache_free(c->cache);
+    free(c);
 }
 
 static int has_field(const ph_server_api_t *api, const ph_request_t *req, const char *name)
@@ -121,11 +146,23 @@ static int weaken_etag(const ph_server_api_t *api, ph_request_t *req)
     return api->set_header(req, "ETag", w);
 }
 
+/* Done with the codec: back to the thread's cache when it can serve again
+ * (a finished body, or one cut short: a reset makes either new), freed
+ * after a library error or on another thread. */
+static void release(cz_req_t *st, int reusable)
+{
+    cz_codec_t *z = st->codec;
+    st->codec = NULL;
+    if (reusable && cz_thread_slot == st->thread + 1)
+        cz_cache_put(st->c->cache, st->thread, st->coding, z);
+    else
+        cz_codec_free(z);
+}
+
+/* on_cleanup: the request ends, however it ends. */
 static void free_state(void *arg)
 {
-    cz_req_t *st = arg;
-    cz_codec_free(st->codec);
-    st->codec = NULL;
+    release(arg, 1);
 }
 
 static int compress_head(void *instance, ph_request_t *req, void **state)
@@ -151,8 +188,9 @@ static int compress_head(void *instance, ph_request_t *req, void **state)
     cz_req_t *st = api->alloc(req, sizeof *st);
     if (st == NULL)
         return PH_ERROR;
-    *st = (cz_req_t){c, req, NULL, 0};
-    st->codec = cz_codec_new((cz_coding_t)coding, c->conf.level[coding], api->resp_length(req), why, sizeof why);
+    *st = (cz_req_t){c, req, NULL, (cz_coding_t)coding, cz_thread_slot - 1, 0};
+    st->codec = cz_cache_take(c->cache, st->thread, st->coding, c->conf.level[coding], api->resp_length(req), why,
+                              sizeof why);
     if (st->codec == NULL) {
         api->log(PH_LOG_ERROR, "compress %s: %s", c->prefix, why);
         return PH_ERROR;
@@ -195,12 +233,12 @@ static int compress_body(void *instance, ph_request_t *req, void *state, const v
         return PH_OK;
     if (cz_codec_run(st->codec, data, len, op, emit, st, why, sizeof why) != 0) {
         c->api->log(PH_LOG_ERROR, "compress %s: %s", c->prefix, why);
-        free_state(st);
+        release(st, 0);
         return PH_ERROR;
     }
     st->dirty = op == CZ_PROCESS;
-    if (op == CZ_FINISH) /* free the library's memory now, not at cleanup */
-        free_state(st);
+    if (op == CZ_FINISH) /* the codec serves the thread's next response */
+        release(st, 1);
     return PH_OK;
 }
 
@@ -208,6 +246,7 @@ static const ph_hooks_t compress_hooks = {
     sizeof compress_hooks,
     .filter_head = compress_head,
     .filter_body = compress_body,
+    .thread_init = compress_thread_init,
 };
 
 PH_PLUGIN_DEFINE_HOOKS("compress", "1.0", 0, compress_create, NULL, compress_destroy, &compress_hooks);

@@ -23,6 +23,11 @@ typedef struct cz_backend {
     int level_min, level_max;
     /* The library's state, or NULL (reason in why). */
     void *(*open)(int level, int64_t size_hint, char *why, size_t cap);
+    /* Makes a finished or unfinished state ready for a new body at level
+     * and size_hint without freeing what it allocated: 0, or -1 when it
+     * cannot be (the caller then closes it and opens another). NULL: the
+     * library cannot reset its state. */
+    int (*reset)(void *state, int level, int64_t size_hint);
     /* As cz_codec_run(). */
     int (*run)(void *state, const unsigned char *in, size_t len, cz_op_t op, cz_out_t *out);
     void (*close)(void *state);

@@ -53,4 +53,5 @@ static void br_close(void *state)
     BrotliEncoderDestroyInstance(state);
 }
 
-const cz_backend_t cz_br_backend = {"br", BROTLI_MIN_QUALITY, BROTLI_MAX_QUALITY, br_open, br_run, br_close};
+const cz_backend_t cz_br_backend = {"br", BROTLI_MIN_QUALITY, BROTLI_MAX_QUALITY, br_open, NULL, br_run,
+                                    br_close}; /* libbrotlienc has no reset */

@@ -7,6 +7,7 @@
 #include "compress_backend.h"
 
 struct cz_codec {
+    cz_coding_t coding;
     const cz_backend_t *be;
     void *state;
     unsigned char buf[CZ_OUT_BYTES];
@@ -29,6 +30,7 @@ cz_codec_t *cz_codec_new(cz_coding_t c, int level, int64_t size_hint, char *why,
         snprintf(why, cap, "out of memory");
         return NULL;
     }
+    z->coding = c;
     z->be = backends[c];
     z->state = z->be->open(level, size_hint, why, cap);
     if (z->state == NULL) {
@@ -43,6 +45,18 @@ int cz_codec_run(cz_codec_t *z, const void *in, size_t len, cz_op_t op, cz_sink_
 {
     cz_out_t out = {z->buf, sizeof z->buf, sink, arg, why, cap};
     return z->be->run(z->state, in, len, op, &out);
+}
+
+int cz_codec_reuse(cz_codec_t *z, cz_coding_t c, int level, int64_t size_hint)
+{
+    if (z->coding != c || z->be->reset == NULL)
+        return -1;
+    return z->be->reset(z->state, level, size_hint);
+}
+
+int cz_codec_reusable(const cz_codec_t *z)
+{
+    return z->be->reset != NULL;
 }
 
 void cz_codec_free(cz_codec_t *z)

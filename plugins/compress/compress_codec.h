@@ -59,6 +59,16 @@ cz_codec_t *cz_codec_new(cz_coding_t c, int level, int64_t size_hint, char *why,
 int cz_codec_run(cz_codec_t *z, const void *in, size_t len, cz_op_t op, cz_sink_fn sink, void *arg, char *why,
                  size_t cap);
 
+/*
+ * Readies z, finished or not, for a new body of coding c at level and
+ * size_hint, keeping the library's memory (see compress_cache.h): 0, or -1
+ * when z cannot serve it (another coding, a window of another size, a
+ * library without a reset); z is unchanged then.
+ */
+int cz_codec_reuse(cz_codec_t *z, cz_coding_t c, int level, int64_t size_hint);
+/* 1 when the library can reset z's state at all (not libbrotlienc's). */
+int cz_codec_reusable(const cz_codec_t *z);
+
 /* Frees z and the library's state; NULL is fine. */
 void cz_codec_free(cz_codec_t *z);
 

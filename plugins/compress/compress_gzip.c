@@ -26,28 +26,54 @@ static void fit(int64_t size_hint, int *wbits, int *memlevel)
     }
 }
 
+/* zlib's stream and the window and hash sizes it was set up with, which a
+ * reset cannot change. */
+typedef struct gz {
+    z_stream s;
+    int wbits, memlevel, level;
+} gz_t;
+
 static void *gz_open(int level, int64_t size_hint, char *why, size_t cap)
 {
-    z_stream *s = calloc(1, sizeof *s);
+    gz_t *g = calloc(1, sizeof *g);
+    z_stream *s;
     int wbits, memlevel, rc;
-    if (s == NULL) {
+    if (g == NULL) {
         snprintf(why, cap, "out of memory");
         return NULL;
     }
+    s = &g->s;
     fit(size_hint, &wbits, &memlevel);
     /* windowBits + 16: a gzip header and trailer instead of zlib's */
     rc = deflateInit2(s, level, Z_DEFLATED, wbits + 16, memlevel, Z_DEFAULT_STRATEGY);
     if (rc != Z_OK) {
         snprintf(why, cap, "gzip: deflateInit2 failed (%d%s%s)", rc, s->msg ? ": " : "", s->msg ? s->msg : "");
-        free(s);
+        free(g);
         return NULL;
     }
-    return s;
+    g->wbits = wbits;
+    g->memlevel = memlevel;
+    g->level = level;
+    return g;
+}
+
+static int gz_reset(void *state, int level, int64_t size_hint)
+{
+    gz_t *g = state;
+    int wbits, memlevel;
+    fit(size_hint, &wbits, &memlevel);
+    if (wbits != g->wbits || memlevel != g->memlevel || deflateReset(&g->s) != Z_OK)
+        return -1;
+    /* deflateParams on a stream that has seen no input only sets the level */
+    if (level != g->level && deflateParams(&g->s, level, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    g->level = level;
+    return 0;
 }
 
 static int gz_run(void *state, const unsigned char *in, size_t len, cz_op_t op, cz_out_t *out)
 {
-    z_stream *s = state;
+    z_stream *s = &((gz_t *)state)->s;
     int flush = op == CZ_FINISH ? Z_FINISH : op == CZ_FLUSH ? Z_SYNC_FLUSH : Z_NO_FLUSH;
     for (;;) {
         /* avail_in is a uInt: feed a larger piece in slices */
@@ -79,11 +105,11 @@ static int gz_run(void *state, const unsigned char *in, size_t len, cz_op_t op, 
 
 static void gz_close(void *state)
 {
-    z_stream *s = state;
-    if (s == NULL)
+    gz_t *g = state;
+    if (g == NULL)
         return;
-    deflateEnd(s);
-    free(s);
+    deflateEnd(&g->s);
+    free(g);
 }
 
-const cz_backend_t cz_gzip_backend = {"gzip", 1, 9, gz_open, gz_run, gz_close};
+const cz_backend_t cz_gzip_backend = {"gzip", 1, 9, gz_open, gz_reset, gz_run, gz_close};

@@ -16,6 +16,22 @@ static int set(ZSTD_CCtx *c, ZSTD_cParameter p, int v, char *why, size_t cap)
     return -1;
 }
 
+/* Level, window and length of the next frame: 0, or -1 (reason in why). */
+static int setup(ZSTD_CCtx *c, int level, int64_t size_hint, char *why, size_t cap)
+{
+    if (set(c, ZSTD_c_compressionLevel, level, why, cap) < 0 || set(c, ZSTD_c_windowLog, CZ_WINDOW_LOG, why, cap) < 0)
+        return -1;
+    /* The length in the frame header, and tables sized to it. */
+    if (size_hint >= 0) {
+        size_t rc = ZSTD_CCtx_setPledgedSrcSize(c, (unsigned long long)size_hint);
+        if (ZSTD_isError(rc)) {
+            snprintf(why, cap, "zstd: %s", ZSTD_getErrorName(rc));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void *zs_open(int level, int64_t size_hint, char *why, size_t cap)
 {
     ZSTD_CCtx *c = ZSTD_createCCtx();
@@ -23,20 +39,20 @@ static void *zs_open(int level, int64_t size_hint, char *why, size_t cap)
         snprintf(why, cap, "zstd: out of memory");
         return NULL;
     }
-    if (set(c, ZSTD_c_compressionLevel, level, why, cap) < 0 || set(c, ZSTD_c_windowLog, CZ_WINDOW_LOG, why, cap) < 0)
-        goto fail;
-    /* The length in the frame header, and tables sized to it. */
-    if (size_hint >= 0) {
-        size_t rc = ZSTD_CCtx_setPledgedSrcSize(c, (unsigned long long)size_hint);
-        if (ZSTD_isError(rc)) {
-            snprintf(why, cap, "zstd: %s", ZSTD_getErrorName(rc));
-            goto fail;
-        }
+    if (setup(c, level, size_hint, why, cap) < 0) {
+        ZSTD_freeCCtx(c);
+        return NULL;
     }
     return c;
-fail:
-    ZSTD_freeCCtx(c);
-    return NULL;
+}
+
+/* The context keeps its workspace across frames: only the parameters go. */
+static int zs_reset(void *state, int level, int64_t size_hint)
+{
+    char why[128];
+    if (ZSTD_isError(ZSTD_CCtx_reset(state, ZSTD_reset_session_and_parameters)))
+        return -1;
+    return setup(state, level, size_hint, why, sizeof why);
 }
 
 static int zs_run(void *state, const unsigned char *in, size_t len, cz_op_t op, cz_out_t *out)
@@ -65,4 +81,4 @@ static void zs_close(void *state)
     ZSTD_freeCCtx(state);
 }
 
-const cz_backend_t cz_zstd_backend = {"zstd", 1, ZS_LEVEL_MAX, zs_open, zs_run, zs_close};
+const cz_backend_t cz_zstd_backend = {"zstd", 1, ZS_LEVEL_MAX, zs_open, zs_reset, zs_run, zs_close};

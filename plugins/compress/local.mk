@@ -7,6 +7,7 @@ COMPRESS_PURE_SOURCES = \
 	plugins/compress/compress_type.c plugins/compress/compress_type.h \
 	plugins/compress/compress_neg.c plugins/compress/compress_neg.h \
 	plugins/compress/compress_codec.c plugins/compress/compress_codec.h \
+	plugins/compress/compress_cache.c plugins/compress/compress_cache.h \
 	plugins/compress/compress_backend.h \
 	plugins/compress/compress_gzip.c plugins/compress/compress_br.c plugins/compress/compress_zstd.c \
 	plugins/static/static_enc.c plugins/static/static_enc.h
@@ -24,7 +25,7 @@ plugins_compress_compress_la_LIBADD = $(COMPRESS_LIBS)
 plugins_compress_compress_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
 
 TESTS += tests/integration/test_compress.py
-EXTRA_DIST += tests/integration/test_compress.py plugins/compress/README.md
+EXTRA_DIST += tests/integration/test_compress.py plugins/compress/README.md bench/compress
 
 # Unit test of the pure parts, decoding with each library's own decoder.
 check_PROGRAMS += tests/unit/test_compress

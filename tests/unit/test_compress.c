@@ -11,6 +11,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "compress_cache.h"
 #include "compress_codec.h"
 #include "compress_neg.h"
 #include "compress_type.h"
@@ -241,6 +242,50 @@ START_TEST(test_codec_sink_refuses)
 }
 END_TEST
 
+/* A codec kept by the cache serves the thread's next body like a new one,
+ * finished or cut short; another window size (gzip) or brotli gets a new
+ * one; another thread's slot is its own. */
+START_TEST(test_cache_reuse)
+{
+    cz_coding_t c = (cz_coding_t)_i;
+    char why[160];
+    cz_cache_t *cache = cz_cache_new(2);
+    unsigned char *in = text(50000), *out = malloc(50001);
+    cz_codec_t *first = NULL;
+    for (int round = 0; round < 4; round++) {
+        int64_t hint = round == 3 ? 300 : 50000; /* last: a small body */
+        size_t n = (size_t)hint;
+        sink_t s = {0};
+        cz_codec_t *z = cz_cache_take(cache, 0, c, round % 2 ? 1 : cz_level_max(c), hint, why, sizeof why);
+        ck_assert_msg(z != NULL, "%s", why);
+        if (round == 0)
+            first = z;
+        else if (round < 3)
+            ck_assert_msg((z == first) == (c != CZ_BR), "round %d: kept %d", round, z == first);
+        if (round == 1) { /* cut short: half the body, then given back */
+            ck_assert_int_eq(cz_codec_run(z, in, n / 2, CZ_PROCESS, sink_add, &s, why, sizeof why), 0);
+            cz_cache_put(cache, 0, c, z);
+            free(s.data);
+            continue;
+        }
+        ck_assert_int_eq(cz_codec_run(z, in, n, CZ_FINISH, sink_add, &s, why, sizeof why), 0);
+        size_t got = 50001;
+        decode(c, &s, out, &got);
+        ck_assert_uint_eq(got, n);
+        ck_assert(memcmp(out, in, n) == 0);
+        cz_cache_put(cache, 0, c, z);
+        free(s.data);
+    }
+    /* a thread out of range gets a codec that is never kept */
+    cz_codec_t *z = cz_cache_take(cache, 7, c, cz_level_min(c), -1, why, sizeof why);
+    ck_assert_ptr_nonnull(z);
+    cz_cache_put(cache, 7, c, z);
+    cz_cache_free(cache);
+    free(in);
+    free(out);
+}
+END_TEST
+
 static Suite *compress_suite(void)
 {
     Suite *s = suite_create("compress");
@@ -253,6 +298,7 @@ static Suite *compress_suite(void)
     tcase_add_loop_test(tc, test_codec_flushes, 0, CZ_NCODINGS);
     tcase_add_loop_test(tc, test_codec_known_length, 0, CZ_NCODINGS);
     tcase_add_loop_test(tc, test_codec_sink_refuses, 0, CZ_NCODINGS);
+    tcase_add_loop_test(tc, test_cache_reuse, 0, CZ_NCODINGS);
     suite_add_tcase(s, tc);
     return s;
 }
