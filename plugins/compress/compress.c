@@ -61,7 +61,7 @@ static int compress_create(const ph_create_args_t *args, void **instance, ph_err
         snprintf(err->msg, sizeof err->msg, "out of memory");
         return PH_ERROR;
     }
-    if (!PH_API_HAS(args->api, resp_length)) { /* the server is older than the header we need */
+    if (!PH_API_HAS(args->api, resp_length)) { /* older than the header we need (status too) */
         err->key = -1;
         snprintf(err->msg, sizeof err->msg, "needs plugin ABI 1.6 (api->resp_length)");
         free(c);
@@ -107,9 +107,9 @@ static int compressible(const compress_t *c, const ph_request_t *req)
     ph_str_t v;
     if (!api->resp_header(req, "Content-Type", &v) || !cz_types_match(&c->conf.types, v.ptr, v.len))
         return 0;
-    /* a 206 or 416 carries Content-Range; its bytes are offsets into the
-     * identity representation */
-    if (has_field(api, req, "Content-Encoding") || has_field(api, req, "Content-Range"))
+    /* a part (206, also multipart/byteranges without Content-Range) or a
+     * 416: the bytes are offsets into the identity representation */
+    if (api->status(req) == 206 || has_field(api, req, "Content-Encoding") || has_field(api, req, "Content-Range"))
         return 0;
     if (api->resp_header(req, "Cache-Control", &v) && cz_list_has(v.ptr, v.len, "no-transform"))
         return 0;

@@ -81,6 +81,7 @@ def routes(extra="", st_extra=""):
             "[route /pl]\nplugin = static, compress\nroot = www\n\n"
             "[route /nt]\nplugin = static, compress\nroot = www\ncache_control = no-transform\n\n"
             "[route /echo]\nplugin = echo, compress\n\n"
+            "[route /p206]\nplugin = echo, compress\nstatus = 206\ncompress.min_length = 0\n\n"
             "[route /own]\nplugin = static, compress\nroot = www\ncompress.encodings = gzip, br\n"
             "compress.gzip_level = 9\ncompress.brotli_level = 11\ncompress.min_length = 0\n"
             "compress.types = text/plain\n\n"
@@ -245,6 +246,14 @@ class CompressTest(unittest.TestCase):
         self.assertEqual(r.status, 206)
         self.assertIsNone(r.header("Content-Encoding"))
         self.assertEqual(r.body, BIG[100:200])
+
+    def test_206_without_content_range_is_not_compressed(self):
+        # api->status: a part without Content-Range (as multipart/byteranges
+        # has none) is still a part
+        r = self.get("/p206/x", "gzip")
+        self.assertEqual(r.status, 206)
+        self.assertIsNone(r.header("Content-Encoding"))
+        self.assertIn(b"Accept-Encoding: gzip", r.body)
 
     def test_already_encoded_is_not_compressed_again(self):
         r = self.get("/st/pre.txt", "gzip")
