@@ -818,6 +818,7 @@ int exchange_filter_head(ph_request_t *req, int is_head)
         if (rc != PH_OK || req->bad)
             return -1;
         req->factive[i] = 1;
+        req->ftransformed = 1; /* api->resp_length: -1 for the next ones */
         any = 1;
     }
     if (!any)

@@ -649,6 +649,20 @@ static int api_stream_wake(ph_request_t *req)
 
 static int api_filter_emit(ph_request_t *req, const void *d, size_t n) { return exchange_emit(req, d, n); }
 
+/* ABI 1.6: what response.c will frame the body with, as it stands. */
+static int64_t api_resp_length(const ph_request_t *req)
+{
+    if (req->ftransformed)
+        return -1;
+    switch (req->body_kind) {
+    case BODY_MEM: return (int64_t)req->mem_len;
+    case BODY_REF: return (int64_t)req->ref_len;
+    case BODY_FILE: return (int64_t)req->file_len;
+    case BODY_STREAM: return req->stream_has_len ? (int64_t)req->stream_len : -1;
+    default: return 0;
+    }
+}
+
 struct req_slot {
     struct req_slot *next;
     const void *instance;
@@ -929,4 +943,5 @@ const ph_server_api_t request_api = {
     .field_check = api_field_check,
     .status = api_status,
     .reason = request_reason,
+    .resp_length = api_resp_length,
 };

@@ -117,6 +117,8 @@ struct ph_request {
     resp_header_t *trailers, **trailers_tail;
     void **fstate;                   /* per filter state */
     unsigned char *factive;          /* per filter: filter_body runs */
+    int ftransformed;                /* a filter_head() took the body: its
+                                        length is no longer known */
     unsigned fcur;                   /* filter being fed (filter_emit) */
     char *fout;                      /* filtered bytes not yet pulled */
     size_t fout_off, fout_len, fout_cap;

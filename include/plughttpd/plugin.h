@@ -54,7 +54,7 @@ extern "C" {
 
 #define PH_ABI_MAGIC 0x70684731u /* "phG1" */
 #define PH_ABI_MAJOR 1u
-#define PH_ABI_MINOR 5u
+#define PH_ABI_MINOR 6u
 
 /* Name of the one symbol a plugin exports. */
 #define PH_PLUGIN_SYMBOL "plughttpd_plugin"
@@ -673,6 +673,15 @@ typedef struct ph_server_api {
      * "Unknown" for a code it has no name for; any thread. */
     int (*status)(const ph_request_t *req);
     const char *(*reason)(int status);
+
+    /* --- ABI 1.6: the response body's length ----------------------------- */
+    /* What the response body, as set so far, will measure: the in-memory,
+     * referenced or file body's length, the length co_respond() announced,
+     * 0 when no body was set; -1 when it is not known in advance (a
+     * stream, or an output filter listed earlier on the route transforms
+     * the body). For a filter's filter_head(): a compressor skips bodies
+     * too small to gain from it. Same calls and threads as resp_header(). */
+    int64_t (*resp_length)(const ph_request_t *req);
 } ph_server_api_t;
 
 /* True when the server's table has the member (safe across minors). */

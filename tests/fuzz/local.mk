@@ -150,3 +150,5 @@ check-valgrind: all $(check_PROGRAMS) $(check_LTLIBRARIES)
 # Coroutine handlers (ABI 1.4); its 10,000-request test runs 200 under valgrind.
 VALGRIND_TESTS += tests/integration/test_coroutines.py
 VALGRIND_TESTS += tests/integration/test_proxy.py
+# Output filter with zlib, brotli and zstd state per response (about 20 s).
+VALGRIND_TESTS += tests/integration/test_compress.py

@@ -44,8 +44,8 @@ PLACEHOLDER = re.compile(rb"@[A-Za-z_]+@")
 # In a compiled file any three bytes may read "@e@": there, look only for
 # the names configure and automake substitute.
 NAMED_PLACEHOLDER = re.compile(rb"@(?:prefix|exec_prefix|[a-z]*dir|PACKAGE[A-Z_]*|VERSION|[A-Z]+_(?:CFLAGS|LIBS))@")
-PLUGINS = ("access", "auth_basic", "data", "echo", "errorpages", "headers", "proxy", "pubsub", "ratelimit", "return",
-           "static")
+PLUGINS = ("access", "auth_basic", "compress", "data", "echo", "errorpages", "headers", "proxy", "pubsub",
+           "ratelimit", "return", "static")
 PATH_VARS = ("prefix", "sbindir", "sysconfdir", "libdir", "includedir", "mandir", "pkgdatadir", "plugindir",
              "systemdunitdir", "VERSION")
 
