@@ -649,7 +649,7 @@ static int api_stream_wake(ph_request_t *req)
 
 static int api_filter_emit(ph_request_t *req, const void *d, size_t n) { return exchange_emit(req, d, n); }
 
-/* ABI 1.6: what response.c will frame the body with, as it stands. */
+/* ABI 1.5: what response.c will frame the body with, as it stands. */
 static int64_t api_resp_length(const ph_request_t *req)
 {
     if (req->ftransformed)

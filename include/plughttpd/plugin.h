@@ -54,7 +54,7 @@ extern "C" {
 
 #define PH_ABI_MAGIC 0x70684731u /* "phG1" */
 #define PH_ABI_MAJOR 1u
-#define PH_ABI_MINOR 6u
+#define PH_ABI_MINOR 5u
 
 /* Name of the one symbol a plugin exports. */
 #define PH_PLUGIN_SYMBOL "plughttpd_plugin"
@@ -674,7 +674,7 @@ typedef struct ph_server_api {
     int (*status)(const ph_request_t *req);
     const char *(*reason)(int status);
 
-    /* --- ABI 1.6: the response body's length ----------------------------- */
+    /* --- ABI 1.5: the response body's length ----------------------------- */
     /* What the response body, as set so far, will measure: the in-memory,
      * referenced or file body's length, the length co_respond() announced,
      * 0 when no body was set; -1 when it is not known in advance (a

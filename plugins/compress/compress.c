@@ -63,7 +63,7 @@ static int compress_create(const ph_create_args_t *args, void **instance, ph_err
     }
     if (!PH_API_HAS(args->api, resp_length)) { /* older than the header we need (status too) */
         err->key = -1;
-        snprintf(err->msg, sizeof err->msg, "needs plugin ABI 1.6 (api->resp_length)");
+        snprintf(err->msg, sizeof err->msg, "needs plugin ABI 1.5 (api->resp_length)");
         free(c);
         return PH_ERROR;
     }
