@@ -243,8 +243,8 @@ START_TEST(test_codec_sink_refuses)
 END_TEST
 
 /* A codec kept by the cache serves the thread's next body like a new one,
- * finished or cut short; another window size (gzip) or brotli gets a new
- * one; another thread's slot is its own. */
+ * finished or cut short; another window size (gzip) gets a new one;
+ * another thread's slot is its own. */
 START_TEST(test_cache_reuse)
 {
     cz_coding_t c = (cz_coding_t)_i;
@@ -260,8 +260,10 @@ START_TEST(test_cache_reuse)
         ck_assert_msg(z != NULL, "%s", why);
         if (round == 0)
             first = z;
-        else if (round < 3)
-            ck_assert_msg((z == first) == (c != CZ_BR), "round %d: kept %d", round, z == first);
+        else if (round < 3 && c != CZ_BR)
+            /* brotli is never kept; its new codec may still land at the
+             * freed one's address, so only the kept codings are checked */
+            ck_assert_msg(z == first, "round %d: not kept", round);
         if (round == 1) { /* cut short: half the body, then given back */
             ck_assert_int_eq(cz_codec_run(z, in, n / 2, CZ_PROCESS, sink_add, &s, why, sizeof why), 0);
             cz_cache_put(cache, 0, c, z);
