@@ -152,25 +152,30 @@ class Syslog(unittest.TestCase):
         # the daemon stops reading: its queue fills, and lines are dropped
         # rather than blocking the thread that logs (here each connection
         # without a PROXY header logs a line)
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-        probe.close()
+        # a unix listener: with the log elsewhere, no line tells an
+        # ephemeral port, and a path needs none
+        where = os.path.join(self.tmp, "http.sock")
+
+        def connect(timeout):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.settimeout(timeout)
+            c.connect(where)
+            return c
         srv = Server(server_ini(routes="[route /echo]\nplugin = echo\n", access_log="off",
-                                listen=("127.0.0.1:%d proxy_protocol" % port,),
+                                listen=("unix:%s proxy_protocol" % where,),
                                 server_extra="error_log = syslog:%s\nlog_level = info" % self.path),
                      expect_ready=False)
         self.addCleanup(srv.stop)
         self.until(self.sock, r"ready: plughttpd")
         for _ in range(1500):
-            c = socket.create_connection(("127.0.0.1", port), timeout=10)
+            c = connect(10)
             c.sendall(b"BAD\r\n\r\n")
             try:
                 c.recv(100)
             except ConnectionResetError:
                 pass
             c.close()
-        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        c = connect(5)
         self.addCleanup(c.close)
         c.sendall(b"PROXY UNKNOWN\r\nGET /echo/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         self.assertTrue(c.recv(100).startswith(b"HTTP/1.1 200 "))
