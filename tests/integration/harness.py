@@ -489,6 +489,21 @@ def log_count(srv):
         return len(srv.log_lines)
 
 
+def have_ipv6_loopback():
+    """Whether this machine can bind ::1 (some containers have no IPv6)."""
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    except OSError:
+        return False
+    try:
+        s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def log_count_of(srv, pattern, start):
     """Log lines from index start on that match pattern."""
     with srv._lock:

@@ -18,21 +18,7 @@ from api13 import fixture
 from harness import Server, parse_responses, recv_until_closed, server_ini
 
 
-def have_ipv6_loopback():
-    try:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    except OSError:
-        return False
-    try:
-        s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-V6 = have_ipv6_loopback()
+V6 = harness.have_ipv6_loopback()
 
 
 def route(prefix, plugins, *keys):

@@ -18,12 +18,11 @@ The keys are taken from reference.ini itself (commented-out examples such as
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import unittest
 
 import harness
-from test_plugin_doc import roff_text
+from test_plugin_doc import groff_render, man_render, roff_text
 
 REFERENCE = os.path.join(harness.SRCDIR, "conf", "reference.ini")
 PAGE = os.path.join(harness.SRCDIR, "man", "server.ini.5.in")
@@ -162,16 +161,13 @@ class Render(unittest.TestCase):
 
     @unittest.skipUnless(shutil.which("groff"), "groff not installed (.ci/deps installs groff-base)")
     def test_groff_renders_without_warnings(self):
-        p = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", rendered_copy(self.tmp)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+        p = groff_render(rendered_copy(self.tmp))
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stderr, "")
 
     @unittest.skipUnless(shutil.which("man"), "man not installed (.ci/deps installs man-db)")
     def test_man_renders_without_warnings(self):
-        p = subprocess.run(["man", "--warnings", "-l", "-E", "UTF-8", rendered_copy(self.tmp)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                           env=dict(os.environ, MANWIDTH="80"), timeout=60)
+        p = man_render(rendered_copy(self.tmp))
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stderr, "")
         self.assertIn("THE SERVER SECTION", p.stdout)

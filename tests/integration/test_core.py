@@ -58,20 +58,6 @@ def curl(*args, timeout=30):
                           timeout=timeout)
 
 
-def have_ipv6_loopback():
-    try:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    except OSError:
-        return False
-    try:
-        s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
 class CoreTest(unittest.TestCase):
     """One server (two worker threads) shared by the stateless cases."""
 
@@ -454,7 +440,7 @@ class CoreTest(unittest.TestCase):
 
 class ListenersTest(unittest.TestCase):
     def test_ipv4_ipv6_unix(self):
-        v6 = have_ipv6_loopback()
+        v6 = harness.have_ipv6_loopback()
         listen = ["127.0.0.1:0", "unix:ph.sock"] + (["[::1]:0"] if v6 else [])
         with Server(server_ini(routes=ROUTES, listen=listen)) as srv:
             sock_path = os.path.join(os.path.realpath(srv.dir), "ph.sock")

@@ -192,6 +192,19 @@ def rendered_copy(tmp):
     return path
 
 
+def groff_render(path):
+    """groff with every warning on, output discarded: its exit and stderr."""
+    return subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", path], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+
+
+def man_render(path):
+    """man(1) rendering the page file at 80 columns, warnings on."""
+    return subprocess.run(["man", "--warnings", "-l", "-E", "UTF-8", path], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, env=dict(os.environ, MANWIDTH="80"),
+                          timeout=60)
+
+
 class Render(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="phdoc-")
@@ -199,16 +212,13 @@ class Render(unittest.TestCase):
 
     @unittest.skipUnless(shutil.which("groff"), "groff not installed (.ci/deps installs groff-base)")
     def test_groff_renders_without_warnings(self):
-        p = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", rendered_copy(self.tmp)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+        p = groff_render(rendered_copy(self.tmp))
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stderr, "")
 
     @unittest.skipUnless(shutil.which("man"), "man not installed (.ci/deps installs man-db)")
     def test_man_renders_without_warnings(self):
-        p = subprocess.run(["man", "--warnings", "-l", "-E", "UTF-8", rendered_copy(self.tmp)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                           env=dict(os.environ, MANWIDTH="80"), timeout=60)
+        p = man_render(rendered_copy(self.tmp))
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stderr, "")
         self.assertIn("ASYNCHRONOUS ANSWERS", p.stdout)
