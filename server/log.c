@@ -216,16 +216,18 @@ void log_access_add(log_buf_t *b, const char *line, size_t len)
     b->len += len;
 }
 
+size_t log_peer_host_len(const char *peer)
+{
+    const char *colon = strrchr(peer, ':');
+    return colon && peer[0] != 'u' ? (size_t)(colon - peer) : strlen(peer);
+}
+
 size_t log_access_format(char *line, const log_access_entry_t *e)
 {
     sbuf_t b;
     sbuf_init(&b, line, LOG_LINE_MAX, 2);
     /* the client's address without its port, as the format expects */
-    const char *colon = strrchr(e->peer, ':');
-    size_t hl = strlen(e->peer);
-    if (colon && e->peer[0] != 'u')
-        hl = (size_t)(colon - e->peer);
-    sbuf_put(&b, e->peer, hl);
+    sbuf_put(&b, e->peer, log_peer_host_len(e->peer));
     sbuf_printf(&b, " - - %s \"", e->time);
     if (e->method.len > 0) {
         sbuf_put_escaped(&b, e->method.ptr, e->method.len, 128);

@@ -68,6 +68,10 @@ typedef struct log_access_entry {
     const void *note_ctx;
 } log_access_entry_t;
 
+/* The length of a peer's address without its ":port" ("[::1]" of
+ * "[::1]:5555"); "unix" whole. */
+size_t log_peer_host_len(const char *peer);
+
 /* The longest access-log line; log_access_format() never exceeds it. */
 #define LOG_LINE_MAX 4096
 

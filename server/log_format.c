@@ -127,12 +127,6 @@ log_format_t *log_format_compile(const char *text, char *err, size_t errlen)
 
 /* --- values ---------------------------------------------------------------- */
 
-static size_t host_len(const char *peer)
-{
-    const char *colon = strrchr(peer, ':');
-    return colon && peer[0] != 'u' ? (size_t)(colon - peer) : strlen(peer);
-}
-
 static void put_iso(sbuf_t *b, time_t when)
 {
     struct tm tm;
@@ -159,7 +153,7 @@ static void put_var(sbuf_t *b, const lf_item_t *it, const log_access_entry_t *e)
 {
     int line = e->method.len > 0;
     switch (it->var) {
-    case V_REMOTE_ADDR: sbuf_put(b, e->peer, host_len(e->peer)); break;
+    case V_REMOTE_ADDR: sbuf_put(b, e->peer, log_peer_host_len(e->peer)); break;
     case V_TIME_LOCAL: sbuf_puts(b, e->time); break;
     case V_TIME_ISO: put_iso(b, e->when); break;
     case V_REQUEST:
@@ -289,7 +283,7 @@ static size_t json_line(char *line, const log_access_entry_t *e)
     sbuf_puts(&b, "{\"time\":\"");
     put_iso(&b, e->when);
     sbuf_puts(&b, "\",\"remote_addr\":");
-    put_json_str(&b, e->peer, host_len(e->peer), 64);
+    put_json_str(&b, e->peer, log_peer_host_len(e->peer), 64);
     int line_ = e->method.len > 0;
     put_json_field(&b, "method", line_ ? e->method : (ph_str_t){NULL, 0}, 256);
     put_json_field(&b, "target", line_ ? e->target : (ph_str_t){NULL, 0}, TARGET_MAX);
