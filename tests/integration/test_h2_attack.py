@@ -495,11 +495,15 @@ class WithheldWindow(unittest.TestCase):
                     reset.add(sid)  # no DATA after its reset (a connection error)
             return True
 
-        # paused uploads: each sink takes its first frame and pauses, the
-        # rest is held; past 4 windows held (64k) nothing is given back,
-        # and the client's connection window stays shut
+        # paused uploads: each sink takes its first piece and pauses, the
+        # rest is held. Held bytes are given back to the connection's window
+        # until 4 windows (64k) are held; the window (64k) shuts once 128k
+        # are held. A sink's first piece can be most of a 16k window (the
+        # whole first DATA frame, when one read carries it), and below 8k it
+        # opens no stream window, so a sink may hold as little as 8k: 20
+        # sinks hold at least 160k whatever the reads
         reset = set()
-        sinks = [r.request("/sink", method="POST", end=False) for _ in range(10)]
+        sinks = [r.request("/sink", method="POST", end=False) for _ in range(20)]
         streams.update((sid, 16384) for sid in sinks)
         deadline = time.time() + IO_TIMEOUT
         while True:
