@@ -27,6 +27,8 @@ typedef struct rest {
 
 /* --- answers ----------------------------------------------------------- */
 
+static int reply_err(rest_t *r, int status, const char *code, const char *details, const char *fmt,
+                     ...) __attribute__((format(printf, 5, 6)));
 static int reply_error(rest_t *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int reply_json(rest_t *r, int status, json_t *j)
@@ -43,7 +45,27 @@ static int reply_json(rest_t *r, int status, json_t *j)
     return PH_OK;
 }
 
-static int reply_error(rest_t *r, int status, const char *fmt, ...)
+/* This API's code for an error that carries none of its own: PostgREST's
+ * code for the same situation where it has one. */
+static const char *status_code(int status)
+{
+    switch (status) {
+    case 400: return "PGRST100"; /* the request cannot be parsed */
+    case 404: return "42P01";    /* no such table (or row: this API's 404) */
+    case 405: return "PGRST117"; /* method not allowed */
+    case 406: return "PGRST116"; /* not exactly one row for an object */
+    case 409: return "23505";
+    case 415: return "PGRST107"; /* media type */
+    case 503: return "PGRST001"; /* database unavailable */
+    default: return "PGRST000";
+    }
+}
+
+/* Every error of the plugin: PostgREST's object {"code", "message",
+ * "details", "hint"} plus this API's own {"error", "status"} (the same
+ * message and the HTTP status), so clients of either read it. code NULL:
+ * status_code(); details may be NULL. */
+static int reply_err(rest_t *r, int status, const char *code, const char *details, const char *fmt, ...)
 {
     char msg[320];
     va_list ap;
@@ -52,11 +74,15 @@ static int reply_error(rest_t *r, int status, const char *fmt, ...)
     va_end(ap);
     if (status >= 500)
         r->api->log(PH_LOG_WARN, "%d: %s", status, msg);
+    if (code == NULL || code[0] == '\0')
+        code = status_code(status);
     /* A message quoting bad input could be bad UTF-8: never lose the
      * status over it. */
-    json_t *j = json_pack("{s:s, s:i}", "error", msg, "status", status);
+    json_t *j = json_pack("{s:s, s:s, s:s?, s:n, s:s, s:i}", "code", code, "message", msg,
+                          "details", details, "hint", "error", msg, "status", status);
     if (j == NULL)
-        j = json_pack("{s:s, s:i}", "error", "request refused", "status", status);
+        j = json_pack("{s:s, s:s, s:n, s:n, s:s, s:i}", "code", code, "message", "request refused",
+                      "details", "hint", "error", "request refused", "status", status);
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     r->api->set_status(r->req, status);
@@ -74,6 +100,21 @@ static int reply_error(rest_t *r, int status, const char *fmt, ...)
     return PH_OK;
 }
 
+static int reply_error(rest_t *r, int status, const char *fmt, ...)
+{
+    char msg[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return reply_err(r, status, NULL, NULL, "%s", msg);
+}
+
+static int reply_qerr(rest_t *r, const data_qerr_t *e)
+{
+    return reply_err(r, 400, e->code, NULL, "%s", e->msg);
+}
+
 static int reply_405(rest_t *r, const char *allow, const char *why)
 {
     r->api->add_header(r->req, "Allow", allow);
@@ -82,7 +123,7 @@ static int reply_405(rest_t *r, const char *allow, const char *why)
 
 static int reply_db(rest_t *r, const data_dberr_t *e)
 {
-    return reply_error(r, e->status, "%s", e->msg);
+    return reply_err(r, e->status, e->code, NULL, "%s", e->msg);
 }
 
 /* --- helpers ------------------------------------------------------------ */
@@ -280,6 +321,7 @@ static int get_root(rest_t *r)
 typedef struct listing {
     char *buf;
     size_t len, cap, max; /* max: max_response_bytes */
+    size_t rows;
     bool too_big;
 } listing_t;
 
@@ -332,6 +374,7 @@ static int listing_row(void *arg, json_t *row, data_dberr_t *e)
         listing_error(l, e);
         return PH_ERROR;
     }
+    l->rows++;
     return PH_OK;
 }
 
@@ -342,53 +385,170 @@ static int count_row(void *arg, json_t *row, data_dberr_t *e)
     return PH_OK;
 }
 
+/* Whether the request's header name holds token (comma-separated list,
+ * case-insensitive, optional whitespace), e.g. Prefer: count=exact. */
+static bool header_has(rest_t *r, const char *name, const char *token)
+{
+    ph_str_t v;
+    size_t tl = strlen(token);
+    if (!r->api->header(r->req, name, &v))
+        return false;
+    for (size_t i = 0; i < v.len;) {
+        while (i < v.len && (v.ptr[i] == ' ' || v.ptr[i] == '\t' || v.ptr[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < v.len && v.ptr[i] != ',')
+            i++;
+        size_t end = i;
+        while (end > start && (v.ptr[end - 1] == ' ' || v.ptr[end - 1] == '\t'))
+            end--;
+        if (end - start == tl && strncasecmp(v.ptr + start, token, tl) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Accept asks for one JSON object instead of an array. */
+static bool wants_object(rest_t *r)
+{
+    return header_has(r, "Accept", "application/vnd.pgrst.object+json");
+}
+
+/* A "Range: FIRST-[LAST]" header (items) narrows the rows: it moves the
+ * offset and lowers the limit. Anything else in Range is ignored, as
+ * PostgREST does. */
+static void apply_range(rest_t *r, data_query_t *q)
+{
+    ph_str_t v;
+    char buf[48];
+    if (!r->api->header(r->req, "Range", &v) || v.len == 0 || v.len >= sizeof buf)
+        return;
+    memcpy(buf, v.ptr, v.len);
+    buf[v.len] = '\0';
+    char *dash = strchr(buf, '-');
+    if (dash == NULL || dash == buf || strspn(buf, "0123456789") != (size_t)(dash - buf) ||
+        strspn(dash + 1, "0123456789") != strlen(dash + 1) || dash - buf > 18 || strlen(dash + 1) > 18)
+        return;
+    int64_t first = strtoll(buf, NULL, 10);
+    q->offset = q->offset > INT64_MAX - first ? INT64_MAX : q->offset + first;
+    if (dash[1] != '\0') {
+        int64_t last = strtoll(dash + 1, NULL, 10);
+        if (last < first)
+            return;
+        if (last - first + 1 < q->limit)
+            q->limit = last - first + 1;
+    }
+}
+
+/* Content-Range (PostgREST's form: "FIRST-LAST/TOTAL", "*" for an empty
+ * result or a total not asked for) and the status it implies with a
+ * total: 416 past the end, 206 for part of the rows, else 200. */
+static int content_range(rest_t *r, const data_query_t *q, size_t rows, bool counted, json_int_t total)
+{
+    char cr[96], tot[32];
+    snprintf(tot, sizeof tot, counted ? "%" JSON_INTEGER_FORMAT : "*", total);
+    if (rows > 0)
+        snprintf(cr, sizeof cr, "%" PRId64 "-%" PRId64 "/%s", q->offset,
+                 q->offset + (int64_t)rows - 1, tot);
+    else
+        snprintf(cr, sizeof cr, "*/%s", tot);
+    r->api->add_header(r->req, "Content-Range", cr);
+    if (!counted)
+        return 200;
+    if (total > 0 && q->offset >= total)
+        return 416;
+    return (json_int_t)rows < total ? 206 : 200;
+}
+
+/* Runs q's SELECT into *l, typed by shape. */
+static int run_listing(rest_t *r, const data_query_t *q, const data_table_t *shape, listing_t *l,
+                       data_dberr_t *e)
+{
+    data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
+    int built = data_sql_select(&st, r->table, q);
+    if (listing_put("[", 1, l) != 0) {
+        data_stmt_free(&st);
+        listing_error(l, e);
+        return PH_ERROR;
+    }
+    if (run(r, &st, built, shape, listing_row, l, e) != PH_OK)
+        return PH_ERROR;
+    if (listing_put("]\n", 2, l) != 0) {
+        listing_error(l, e);
+        return PH_ERROR;
+    }
+    return PH_OK;
+}
+
+/* Answers with the listing l (its buffer handed over): the array, or for
+ * an object request the one row it holds. */
+static int reply_listing(rest_t *r, int status, listing_t *l, bool object)
+{
+    const char *body = l->buf;
+    size_t len = l->len;
+    if (object) { /* "[ROW]\n" -> "ROW\n" in place */
+        l->buf[l->len - 2] = '\n';
+        body = l->buf + 1;
+        len = l->len - 2;
+    }
+    if (r->api->on_cleanup(r->req, free, l->buf) != PH_OK) {
+        free(l->buf);
+        return reply_error(r, 500, "out of memory");
+    }
+    r->api->set_status(r->req, status);
+    r->api->add_header(r->req, "Content-Type",
+                       object ? "application/vnd.pgrst.object+json" : "application/json");
+    if (r->api->body_ref(r->req, body, len) != PH_OK)
+        return reply_error(r, 500, "out of memory"); /* l->buf: freed by the cleanup */
+    return PH_OK;
+}
+
 static int list_rows(rest_t *r)
 {
     ph_str_t qs = r->api->query(r->req);
     data_query_t q;
-    data_dberr_t e;
-    char msg[200], total[32];
+    data_qerr_t qe;
+    data_dberr_t e = {0};
+    data_schema_t shape = {0};
+    char total[32];
     json_int_t count = 0;
     listing_t l = {.max = r->d->conf.max_response_bytes};
+    bool object = wants_object(r), counted = header_has(r, "Prefer", "count=exact");
 
-    if (data_query_parse(r->table, qs.ptr, qs.ptr ? qs.len : 0, r->d->conf.max_rows, &q, msg,
-                         sizeof msg) != PH_OK)
-        return reply_error(r, 400, "%s", msg);
-
-    data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
-    data_stmt_t ct = DATA_STMT_INIT(r->d->ops->dialect);
-    int built = data_sql_select(&st, r->table, &q);
-    int cbuilt = data_sql_count(&ct, r->table, &q);
-    data_query_free(&q);
-    int rc = PH_ERROR;
-    if (listing_put("[", 1, &l) != 0)
-        listing_error(&l, &e);
-    else if (run(r, &st, built, r->table, listing_row, &l, &e) == PH_OK) {
-        if (listing_put("]\n", 2, &l) == 0)
-            rc = PH_OK;
-        else
-            listing_error(&l, &e);
-    }
-    data_stmt_free(&st); /* when run() did not */
-    if (rc != PH_OK) {
-        data_stmt_free(&ct);
-        free(l.buf);
-        return reply_db(r, &e);
-    }
-    if (run(r, &ct, cbuilt, NULL, count_row, &count, &e) != PH_OK) {
-        free(l.buf);
-        return reply_db(r, &e);
-    }
-    if (r->api->on_cleanup(r->req, free, l.buf) != PH_OK) {
-        free(l.buf);
+    if (data_query_parse(r->table, r->d->ops->dialect, qs.ptr, qs.ptr ? qs.len : 0,
+                         r->d->conf.max_rows, &q, &qe) != PH_OK)
+        return reply_qerr(r, &qe);
+    apply_range(r, &q);
+    if (q.nselect > 0 && data_query_shape(&q, r->table, &shape) != PH_OK) {
+        data_query_free(&q);
         return reply_error(r, 500, "out of memory");
+    }
+    data_stmt_t ct = DATA_STMT_INIT(r->d->ops->dialect);
+    int cbuilt = data_sql_count(&ct, r->table, &q);
+    int rc = run_listing(r, &q, q.nselect > 0 ? &shape.tables[0] : r->table, &l, &e);
+    data_schema_free(&shape);
+    if (rc != PH_OK || run(r, &ct, cbuilt, NULL, count_row, &count, &e) != PH_OK) {
+        data_stmt_free(&ct);
+        data_query_free(&q);
+        free(l.buf);
+        return reply_db(r, &e);
     }
     snprintf(total, sizeof total, "%" JSON_INTEGER_FORMAT, count);
     r->api->add_header(r->req, "X-Total-Count", total);
-    r->api->add_header(r->req, "Content-Type", "application/json");
-    if (r->api->body_ref(r->req, l.buf, l.len) != PH_OK)
-        return reply_error(r, 500, "out of memory"); /* l.buf: freed by the cleanup */
-    return PH_OK;
+    int status = content_range(r, &q, l.rows, counted, count);
+    data_query_free(&q);
+    if (object && l.rows != 1) {
+        free(l.buf);
+        char details[64];
+        snprintf(details, sizeof details, "The result contains %zu rows", l.rows);
+        return reply_err(r, 406, "PGRST116", details,
+                         "JSON object requested, multiple (or no) rows returned");
+    }
+    if (status == 416) {
+        free(l.buf);
+        return reply_err(r, 416, "PGRST103", NULL, "Requested range not satisfiable");
+    }
+    return reply_listing(r, object ? 200 : status, &l, object);
 }
 
 /* Answers with the first row of rows (consumed), or 404 when there is
@@ -407,7 +567,7 @@ static int reply_row(rest_t *r, int status, json_t *rows)
 static int get_row(rest_t *r)
 {
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
-    data_dberr_t e;
+    data_dberr_t e = {0};
     json_t *rows;
     if (run_rows(r, &st, data_sql_get(&st, r->table, &r->id), r->table, &rows, &e) != PH_OK)
         return reply_db(r, &e);
@@ -419,7 +579,7 @@ static int write_row(rest_t *r, data_json_mode_t mode)
 {
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
     data_assign_t *a;
-    data_dberr_t e;
+    data_dberr_t e = {0};
     size_t n;
     char msg[200];
     json_t *rows, *body = load_body(r);
@@ -441,7 +601,7 @@ static int write_row(rest_t *r, data_json_mode_t mode)
 static int delete_row(rest_t *r)
 {
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
-    data_dberr_t e;
+    data_dberr_t e = {0};
     json_t *rows;
     if (run_rows(r, &st, data_sql_delete(&st, r->table, &r->id), NULL, &rows, &e) != PH_OK)
         return reply_db(r, &e);

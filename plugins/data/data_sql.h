@@ -13,14 +13,10 @@
 
 #include <stddef.h>
 
+#include "data_dialect.h"
 #include "data_query.h"
 #include "data_schema.h"
 #include "data_value.h"
-
-typedef enum data_dialect {
-    DATA_DIALECT_SQLITE,
-    DATA_DIALECT_PG
-} data_dialect_t;
 
 /* A statement: NUL-terminated SQL text plus its parameters, in placeholder
  * order. Owns everything; start from DATA_STMT_INIT, free with
@@ -44,9 +40,12 @@ typedef struct data_assign {
 
 /* Each builder appends one statement to an empty stmt and returns PH_OK, or
  * PH_ERROR when out of memory. Values are copied.
- *   select: rows matching q's filters in q's order (then by primary key,
- *           so pages are stable), LIMIT q->limit OFFSET q->offset
- *   count:  one row {"count": N} of the rows matching q's filters
+ *   select: q's select list (or every column), of the rows matching q's
+ *           filters and logic trees, in q's order (then by primary key,
+ *           so pages are stable), LIMIT q->limit OFFSET q->offset. Each
+ *           condition is parenthesised; ilike is LIKE on SQLite (whose
+ *           LIKE ignores ASCII case), ILIKE on PostgreSQL
+ *   count:  one row {"count": N} of the rows matching q's conditions
  *   get:    the row whose primary key equals id
  *   insert: INSERT ... RETURNING the row; n == 0 inserts DEFAULT VALUES
  *   update: UPDATE ... SET the n assignments (n >= 1) WHERE pk = id

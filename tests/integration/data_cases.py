@@ -261,7 +261,7 @@ class DataApiCases:
         self.post({"title": "survivor"})
         evil = "x'; DROP TABLE notes; --"
         q = urllib.parse.quote(evil, safe="")
-        self.assertError(self.req("GET", "/api/notes?%s=eq.1" % q), 400, "unknown column")
+        self.assertError(self.req("GET", "/api/notes?%s=eq.1" % q), 400, "does not exist")
         self.assertError(self.req("GET", "/api/notes?order=" + q), 400)
         self.assertEqual(jbody(self.req("GET", "/api/notes?title=eq." + q)), [])
         self.assertError(self.post({evil: 1}), 400, "unknown column")
