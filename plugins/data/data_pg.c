@@ -311,6 +311,7 @@ static bool map_error(PGconn *c, PGresult *r, data_dberr_t *err)
         return true;
     }
     state = state ? state : "";
+    snprintf(err->code, sizeof err->code, "%s", state);
     if (starts(state, "23")) {
         err->status = 409;
         copy_msg(err->msg, sizeof err->msg, "constraint violation: ", msg);

@@ -84,6 +84,7 @@ static int parse_limit(qparse_t *p, const char *v, size_t len)
     if (p->seen_limit)
         return syntax(p, "%s given twice", "limit");
     p->seen_limit = true;
+    p->q->paged = true;
     if (!all_digits(v, len))
         return syntax(p, "%s must be a non-negative integer", "limit");
     /* Digits that overflow 64 bits still ask for "as many as allowed". */
@@ -102,6 +103,7 @@ static int parse_offset(qparse_t *p, const char *v, size_t len)
     if (p->seen_offset)
         return syntax(p, "%s given twice", "offset");
     p->seen_offset = true;
+    p->q->paged = true;
     if (!all_digits(v, len) || data_value_parse(DATA_TYPE_INTEGER, v, len, &n, e, sizeof e) != PH_OK)
         return syntax(p, "%s must be an integer from 0 to 9223372036854775807", "offset");
     p->q->offset = n.i;
@@ -291,8 +293,12 @@ static int parse_param(qparse_t *p, const char *name, size_t nlen, const char *v
         return add_tree(p, nlen == 2, false, v, vlen);
     if (is(name, nlen, "not.or") || is(name, nlen, "not.and"))
         return add_tree(p, nlen == 6, true, v, vlen);
-    if (is(name, nlen, "columns") || is(name, nlen, "on_conflict"))
-        return PH_OK; /* parameters of writes, read by data_rest.c */
+    if (is(name, nlen, "columns"))
+        return PH_OK; /* the body's keys say the same */
+    if (is(name, nlen, "on_conflict")) {
+        p->q->on_conflict = data_table_column(p->table, v, vlen);
+        return p->q->on_conflict ? PH_OK : unknown_column(p, v, vlen);
+    }
     const data_column_t *col = data_table_column(p->table, name, nlen);
     if (col == NULL)
         return unknown_column(p, name, nlen);

@@ -14,7 +14,9 @@
  *   order=c[.asc|.desc][.nullsfirst|.nullslast][,c2...]  sort keys
  *   <column>=[not.]op.value   a filter (data_filter.h)
  *   or=(...), and=(...), not.or=(...), not.and=(...)  logic trees
- *   columns=..., on_conflict=...  accepted, for writes (see data_rest.c)
+ *   on_conflict=column  the conflict target of an upsert
+ *   columns=...         accepted and ignored: the body's keys name the
+ *                       columns of an insert
  * select, limit, offset and order may appear once each; filters and trees
  * may repeat and are ANDed. Empty parameters ("a=1&&b=2") are ignored.
  * Anything else is an error meant for a 400 answer: code PGRST100 for
@@ -60,6 +62,8 @@ typedef struct data_query {
     size_t ngroups;
     data_order_t *order;
     size_t norder;
+    const data_column_t *on_conflict; /* NULL: the primary key */
+    bool paged; /* limit= or offset= was given */
 } data_query_t;
 
 /* Parses qs (len bytes, may be NULL when len is 0) against table, for

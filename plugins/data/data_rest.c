@@ -265,8 +265,10 @@ static void add_location(rest_t *r, const json_t *row)
     r->api->add_header(r->req, "Location", loc);
 }
 
-/* The JSON object of the request body, or NULL after answering the error. */
-static json_t *load_body(rest_t *r)
+/* The JSON object of the request body (or, when arrays, an array of
+ * them: data_json_rows checks the items), or NULL after answering the
+ * error. */
+static json_t *load_json(rest_t *r, bool arrays)
 {
     ph_str_t b = r->api->body(r->req);
     ph_str_t ct;
@@ -283,23 +285,30 @@ static json_t *load_body(rest_t *r)
         return NULL;
     }
     if (b.len == 0) {
-        reply_error(r, 400, "a JSON object body is required");
+        reply_err(r, 400, "PGRST102", NULL, "a JSON object body is required");
         return NULL;
     }
     json_t *j = json_loadb(b.ptr, b.len, JSON_REJECT_DUPLICATES, &je);
     if (j == NULL) {
         if (json_error_code(&je) == json_error_invalid_utf8)
-            reply_error(r, 400, "request body is not valid UTF-8");
+            reply_err(r, 400, "PGRST102", NULL, "request body is not valid UTF-8");
         else
-            reply_error(r, 400, "malformed JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+            reply_err(r, 400, "PGRST102", NULL, "malformed JSON: %s (line %d, column %d)", je.text, je.line,
+                      je.column);
         return NULL;
     }
-    if (!json_is_object(j)) {
+    if (!json_is_object(j) && !(arrays && json_is_array(j))) {
         json_decref(j);
-        reply_error(r, 400, "the body must be a JSON object");
+        reply_err(r, 400, "PGRST102", NULL, "%s", arrays ? "the body must be a JSON object or an array of objects"
+                                                         : "the body must be a JSON object");
         return NULL;
     }
     return j;
+}
+
+static json_t *load_body(rest_t *r)
+{
+    return load_json(r, false);
 }
 
 /* --- endpoints ------------------------------------------------------------ */
@@ -613,6 +622,218 @@ static int delete_row(rest_t *r)
     return PH_OK;
 }
 
+/* --- writes on a table (PostgREST) -------------------------------------- */
+
+/* Prefer: return=... ; RET_DEFAULT when absent. */
+typedef enum ret {
+    RET_DEFAULT,
+    RET_MINIMAL,
+    RET_HEADERS,
+    RET_REPRESENTATION
+} ret_t;
+
+static ret_t prefer_return(rest_t *r)
+{
+    if (header_has(r, "Prefer", "return=representation"))
+        return RET_REPRESENTATION;
+    if (header_has(r, "Prefer", "return=headers-only"))
+        return RET_HEADERS;
+    if (header_has(r, "Prefer", "return=minimal"))
+        return RET_MINIMAL;
+    return RET_DEFAULT;
+}
+
+/* The query string of a write, parsed; PH_ERROR after answering. Paging
+ * and order of writes are refused rather than ignored, so a limited
+ * DELETE never removes more than asked. */
+static int write_query(rest_t *r, data_query_t *q)
+{
+    ph_str_t qs = r->api->query(r->req);
+    data_qerr_t qe;
+    if (data_query_parse(r->table, r->d->ops->dialect, qs.ptr, qs.ptr ? qs.len : 0,
+                         r->d->conf.max_rows, q, &qe) != PH_OK)
+        return reply_qerr(r, &qe), PH_ERROR;
+    if (q->paged || q->norder > 0) {
+        data_query_free(q);
+        reply_err(r, 400, "PGRST100", NULL, "limit, offset and order are not supported on writes");
+        return PH_ERROR;
+    }
+    return PH_OK;
+}
+
+/* Runs a built write statement into *rows, typed by q's select list. */
+static int run_write(rest_t *r, data_stmt_t *st, int built, const data_query_t *q, json_t **rows,
+                     data_dberr_t *e)
+{
+    data_schema_t shape = {0};
+    if (built == PH_OK && q->nselect > 0 && data_query_shape(q, r->table, &shape) != PH_OK)
+        built = PH_ERROR;
+    int rc = run_rows(r, st, built, q->nselect > 0 ? &shape.tables[0] : r->table, rows, e);
+    data_schema_free(&shape);
+    return rc;
+}
+
+/* 406 unless exactly n rows is one (an object was asked for). */
+static int reply_not_one(rest_t *r, size_t n)
+{
+    char details[64];
+    snprintf(details, sizeof details, "The result contains %zu rows", n);
+    return reply_err(r, 406, "PGRST116", details, "JSON object requested, multiple (or no) rows returned");
+}
+
+/* Answers a write with its rows (consumed) as Prefer: return asks:
+ * minimal and headers-only without a body (201 for POST, else 204),
+ * headers-only with the Location of a single inserted row, representation
+ * with the rows (one object for an object request). */
+static int reply_written(rest_t *r, bool insert, ret_t ret, bool object, json_t *rows)
+{
+    if (ret == RET_REPRESENTATION) {
+        if (object) {
+            json_t *row = json_incref(json_array_get(rows, 0));
+            json_decref(rows);
+            return reply_json(r, insert ? 201 : 200, row);
+        }
+        return reply_json(r, insert ? 201 : 200, rows);
+    }
+    if (ret == RET_HEADERS && insert && json_array_size(rows) == 1)
+        add_location(r, json_array_get(rows, 0));
+    json_decref(rows);
+    r->api->set_status(r->req, insert ? 201 : 204);
+    return PH_OK;
+}
+
+/* POST on a table: one object or an array of them, one statement. */
+static int insert_rows(rest_t *r)
+{
+    data_query_t q;
+    data_rows_t rows;
+    data_dberr_t e = {0};
+    char msg[200];
+    json_t *out, *body = load_json(r, true);
+    ret_t ret = prefer_return(r);
+    bool object = wants_object(r);
+    data_conflict_t conflict = header_has(r, "Prefer", "resolution=merge-duplicates") ? DATA_CONFLICT_MERGE
+                               : header_has(r, "Prefer", "resolution=ignore-duplicates") ? DATA_CONFLICT_IGNORE
+                               : DATA_CONFLICT_ERROR;
+
+    if (body == NULL)
+        return PH_OK;
+    if (write_query(r, &q) != PH_OK) {
+        json_decref(body);
+        return PH_OK;
+    }
+    /* Without Prefer: return, one object answers with the stored row and
+     * its Location (this API's own form), an array with nothing
+     * (PostgREST's return=minimal). */
+    bool classic = ret == RET_DEFAULT && json_is_object(body);
+    if (data_query_filters(&q)) {
+        json_decref(body);
+        data_query_free(&q);
+        return reply_err(r, 400, "PGRST100", NULL, "filters are not allowed on POST");
+    }
+    int rc = data_json_rows(r->table, body, &rows, msg, sizeof msg);
+    json_decref(body);
+    if (rc != PH_OK) {
+        data_query_free(&q);
+        return reply_err(r, 400, "PGRST102", NULL, "%s", msg);
+    }
+    if (object && rows.nrows != 1) {
+        size_t n = rows.nrows;
+        data_json_rows_free(&rows);
+        data_query_free(&q);
+        return reply_not_one(r, n);
+    }
+    if (rows.nrows == 0 || (rows.ncols == 0 && rows.nrows > 1)) {
+        bool none = rows.nrows == 0;
+        data_json_rows_free(&rows);
+        data_query_free(&q);
+        if (none) /* nothing to insert: PostgREST answers the same */
+            return reply_written(r, true, ret, false, json_array());
+        return reply_err(r, 400, "PGRST102", NULL, "rows without any column: insert them one by one");
+    }
+    data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
+    int built = data_sql_insert_rows(&st, r->table, &rows, conflict, q.on_conflict, &q);
+    data_json_rows_free(&rows);
+    rc = run_write(r, &st, built, &q, &out, &e);
+    data_query_free(&q);
+    if (rc != PH_OK)
+        return reply_db(r, &e);
+    if (classic && json_array_size(out) == 0) { /* an ignored duplicate */
+        json_decref(out);
+        r->api->set_status(r->req, 201);
+        return PH_OK;
+    }
+    if (classic)
+        return reply_row(r, 201, out);
+    return reply_written(r, true, ret, object, out);
+}
+
+/* Whether a PATCH or DELETE without conditions may go ahead: only on a
+ * route with unfiltered_writes = yes. PH_ERROR after answering. */
+static int filtered_enough(rest_t *r, const data_query_t *q, bool update)
+{
+    if (data_query_filters(q) || r->d->conf.unfiltered_writes)
+        return PH_OK;
+    reply_err(r, 400, "PGRST100", "Add a filter such as id=eq.1, or set unfiltered_writes = yes on the route",
+              "%s on a whole table without a filter is refused", update ? "PATCH" : "DELETE");
+    return PH_ERROR;
+}
+
+/* For an object request: 406 unless exactly one row matches q, checked
+ * before the write (not in its transaction). PH_ERROR after answering. */
+static int exactly_one(rest_t *r, const data_query_t *q)
+{
+    json_int_t count = 0;
+    data_dberr_t e = {0};
+    data_stmt_t ct = DATA_STMT_INIT(r->d->ops->dialect);
+    if (run(r, &ct, data_sql_count(&ct, r->table, q), NULL, count_row, &count, &e) != PH_OK)
+        return reply_db(r, &e), PH_ERROR;
+    if (count != 1)
+        return reply_not_one(r, (size_t)count), PH_ERROR;
+    return PH_OK;
+}
+
+/* PATCH (update) or DELETE on a table, of the rows q's filters match. */
+static int change_rows(rest_t *r, bool update)
+{
+    data_query_t q;
+    data_assign_t *a = NULL;
+    size_t n = 0;
+    data_dberr_t e = {0};
+    char msg[200];
+    json_t *out, *body = NULL;
+    ret_t ret = prefer_return(r);
+    bool object = wants_object(r);
+
+    if (update && (body = load_body(r)) == NULL)
+        return PH_OK;
+    if (write_query(r, &q) != PH_OK || filtered_enough(r, &q, update) != PH_OK ||
+        (object && exactly_one(r, &q) != PH_OK)) {
+        json_decref(body);
+        data_query_free(&q);
+        return PH_OK;
+    }
+    if (update) {
+        int rc = data_json_assignments(r->table, body, DATA_JSON_INSERT, NULL, &a, &n, msg, sizeof msg);
+        json_decref(body);
+        if (rc != PH_OK || n == 0) {
+            data_query_free(&q);
+            data_json_assign_free(a, n);
+            return reply_err(r, 400, "PGRST102", NULL, "%s", rc != PH_OK ? msg : "nothing to update: "
+                             "give at least one column");
+        }
+    }
+    data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
+    int built = update ? data_sql_update_where(&st, r->table, a, n, &q)
+                       : data_sql_delete_where(&st, r->table, &q);
+    data_json_assign_free(a, n);
+    int rc = run_write(r, &st, built, &q, &out, &e);
+    data_query_free(&q);
+    if (rc != PH_OK)
+        return reply_db(r, &e);
+    return reply_written(r, false, ret, object, out);
+}
+
 /* --- routing -------------------------------------------------------------- */
 
 static const char ALLOW_READ[] = "GET, HEAD";
@@ -622,9 +843,14 @@ static int route_collection(rest_t *r, ph_str_t m)
     bool ro = r->d->conf.read_only;
     if (method_is(m, "GET") || method_is(m, "HEAD"))
         return list_rows(r);
-    if (method_is(m, "POST"))
-        return ro ? reply_405(r, ALLOW_READ, "this API is read-only") : write_row(r, DATA_JSON_INSERT);
-    return reply_405(r, ro ? ALLOW_READ : "GET, HEAD, POST", "method not allowed on a table");
+    bool post = method_is(m, "POST"), patch = method_is(m, "PATCH"), del = method_is(m, "DELETE");
+    if (!post && !patch && !del)
+        return reply_405(r, ro ? ALLOW_READ : "GET, HEAD, POST, PATCH, DELETE", "method not allowed on a table");
+    if (ro)
+        return reply_405(r, ALLOW_READ, "this API is read-only");
+    if (post)
+        return insert_rows(r);
+    return change_rows(r, patch);
 }
 
 static int route_item(rest_t *r, ph_str_t m, const char *id, size_t idlen)

@@ -299,6 +299,86 @@ int data_sql_delete(data_stmt_t *st, const data_table_t *t, const data_value_t *
     return done(st);
 }
 
+static void returning(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
+{
+    puts_(st, " RETURNING ");
+    select_list(st, t, q);
+}
+
+int data_sql_insert_rows(data_stmt_t *st, const data_table_t *t, const data_rows_t *rows,
+                         data_conflict_t conflict, const data_column_t *conflict_col,
+                         const data_query_t *q)
+{
+    puts_(st, "INSERT INTO ");
+    ident(st, t->name);
+    if (rows->ncols == 0) {
+        puts_(st, " DEFAULT VALUES");
+    } else {
+        puts_(st, " (");
+        for (size_t c = 0; c < rows->ncols; c++) {
+            if (c > 0)
+                puts_(st, ", ");
+            ident(st, rows->cols[c]->name);
+        }
+        puts_(st, ") VALUES ");
+        for (size_t r = 0; r < rows->nrows; r++) {
+            puts_(st, r > 0 ? ", (" : "(");
+            for (size_t c = 0; c < rows->ncols; c++) {
+                if (c > 0)
+                    puts_(st, ", ");
+                param(st, &rows->vals[r * rows->ncols + c]);
+            }
+            puts_(st, ")");
+        }
+    }
+    if (conflict != DATA_CONFLICT_ERROR) {
+        const data_column_t *key = conflict_col ? conflict_col : &t->cols[t->pk];
+        size_t set = 0;
+        puts_(st, " ON CONFLICT (");
+        ident(st, key->name);
+        puts_(st, ") DO ");
+        for (size_t c = 0; conflict == DATA_CONFLICT_MERGE && c < rows->ncols; c++) {
+            if (rows->cols[c] == key)
+                continue;
+            puts_(st, set++ == 0 ? "UPDATE SET " : ", ");
+            ident(st, rows->cols[c]->name);
+            puts_(st, " = excluded.");
+            ident(st, rows->cols[c]->name);
+        }
+        if (set == 0)
+            puts_(st, "NOTHING"); /* nothing to merge: the row stays as it is */
+    }
+    returning(st, t, q);
+    return done(st);
+}
+
+int data_sql_update_where(data_stmt_t *st, const data_table_t *t, const data_assign_t *a, size_t n,
+                          const data_query_t *q)
+{
+    puts_(st, "UPDATE ");
+    ident(st, t->name);
+    puts_(st, " SET ");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            puts_(st, ", ");
+        ident(st, a[i].col->name);
+        puts_(st, " = ");
+        param(st, &a[i].value);
+    }
+    where_filters(st, q);
+    returning(st, t, q);
+    return done(st);
+}
+
+int data_sql_delete_where(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
+{
+    puts_(st, "DELETE FROM ");
+    ident(st, t->name);
+    where_filters(st, q);
+    returning(st, t, q);
+    return done(st);
+}
+
 void data_stmt_free(data_stmt_t *st)
 {
     for (size_t i = 0; i < st->nparams; i++)

@@ -343,6 +343,25 @@ static data_db_t *sqlite_open(const data_conf_t *conf, data_schema_t *schema, ch
     return h;
 }
 
+/* PostgreSQL's SQLSTATE for a SQLite constraint violation (extended
+ * result code), so clients see the same codes on both backends. */
+static const char *constraint_code(int rc)
+{
+    switch (rc) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return "23505";
+    case SQLITE_CONSTRAINT_NOTNULL:
+        return "23502";
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        return "23503";
+    case SQLITE_CONSTRAINT_CHECK:
+        return "23514";
+    default:
+        return "23000";
+    }
+}
+
 /* Maps a SQLite result code to a status; *broken: reopen the connection. */
 static void map_error(sqlite3 *db, int rc, const data_conf_t *conf, data_dberr_t *err, bool *broken)
 {
@@ -357,6 +376,7 @@ static void map_error(sqlite3 *db, int rc, const data_conf_t *conf, data_dberr_t
         return;
     case SQLITE_CONSTRAINT:
         err->status = 409;
+        snprintf(err->code, sizeof err->code, "%s", constraint_code(rc));
         snprintf(err->msg, sizeof err->msg, "constraint violation: %s", msg);
         return;
     case SQLITE_MISMATCH:

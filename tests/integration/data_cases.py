@@ -281,9 +281,11 @@ class DataApiCases:
 
     def test_wrong_method_is_405_with_allow(self):
         row = jbody(self.post({"title": "x"}))
-        e = self.req("DELETE", "/api/notes")
+        e = self.req("PUT", "/api/notes", {"title": "y"})
         self.assertError(e, 405)
-        self.assertEqual(e.header("Allow"), "GET, HEAD, POST")
+        self.assertEqual(e.header("Allow"), "GET, HEAD, POST, PATCH, DELETE")
+        # DELETE and PATCH on a table need a filter (PostgREST's bulk writes)
+        self.assertError(self.req("DELETE", "/api/notes"), 400, "without a filter")
         e = self.req("POST", "/api/notes/%d" % row["id"], {"title": "y"})
         self.assertError(e, 405)
         self.assertEqual(e.header("Allow"), "GET, HEAD, PUT, PATCH, DELETE")

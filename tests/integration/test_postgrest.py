@@ -157,6 +157,90 @@ class PostgrestJsCases:
         self.assertPgError(res["single_many"], 406, "PGRST116")
         self.assertRows(res["maybe_single_none"], None)
 
+    # --- writing -------------------------------------------------------------------
+    def notes_now(self):
+        return self.js("after_writes")["after_writes"]["data"]
+
+    def test_insert_one_bulk_and_return_preferences(self):
+        res = self.js("insert_one", "insert_minimal", "insert_bulk", "insert_single", "insert_bulk_single")
+        self.assertRows(res["insert_one"], [{"id": 6, "title": "one"}], status=201)
+        # Without Prefer: return=, one object answers with the stored row
+        # (this API's own form; PostgREST sends no body).
+        quiet = res["insert_minimal"]
+        self.assertEqual((quiet["status"], quiet["error"], quiet["data"]["title"]), (201, None, "quiet"))
+        self.assertRows(res["insert_bulk"], [{"title": "b1", "body": None}, {"title": "b2", "body": "x"}],
+                        status=201)
+        self.assertRows(res["insert_single"], {"title": "solo"}, status=201)
+        self.assertPgError(res["insert_bulk_single"], 406, "PGRST116")
+        self.assertEqual([(r["id"], r["title"]) for r in self.notes_now()[5:]],
+                         [(6, "one"), (7, "quiet"), (8, "b1"), (9, "b2"), (10, "solo")])
+
+    def test_raw_insert_preferences(self):
+        def post(body, prefer=None, query=""):
+            h = {"Content-Type": "application/json"}
+            if prefer:
+                h["Prefer"] = prefer
+            return self.srv.get("/api/notes" + query, method="POST", body=json.dumps(body).encode(), headers=h)
+        r = post([{"title": "m"}])
+        self.assertEqual((r.status, r.body, r.header("Location")), (201, b"", None))
+        r = post({"title": "h"}, "return=headers-only")
+        self.assertEqual((r.status, r.body, r.header("Location")), (201, b"", "/api/notes/7"))
+        r = post({"title": "min"}, "return=minimal")
+        self.assertEqual((r.status, r.body), (201, b""))
+        r = post([{"title": "r", "body": "b"}], "return=representation", "?select=t:title,body")
+        self.assertEqual((r.status, json.loads(r.body)), (201, [{"t": "r", "body": "b"}]))
+        r = post([], "return=representation")
+        self.assertEqual((r.status, json.loads(r.body)), (201, []))
+        r = post([{"title": "x"}, {"nosuch": 1}])
+        self.assertEqual((r.status, json.loads(r.body)["code"]), (400, "PGRST102"))
+        r = post([{"title": "x"}, 5])
+        self.assertEqual((r.status, json.loads(r.body)["code"]), (400, "PGRST102"))
+        r = post({"title": "x"}, query="?id=eq.1")
+        self.assertEqual((r.status, json.loads(r.body)["code"]), (400, "PGRST100"))
+        # a NOT NULL column left out of one row of a batch: nothing stored
+        r = post([{"title": "ok"}, {"body": "no title"}])
+        self.assertEqual((r.status, json.loads(r.body)["code"]), (409, "23502"))
+        self.assertEqual(len(self.notes_now()), 9)
+
+    def test_bulk_insert_is_one_transaction(self):
+        res = self.js("insert_bulk_conflict", "kinds_rows")
+        self.assertPgError(res["insert_bulk_conflict"], 409, "23505")
+        self.assertRows(res["kinds_rows"], [{"t": "seven"}, {"t": "none"}, {"t": "dup"}])
+
+    def test_upsert(self):
+        res = self.js("upsert_merge", "upsert_ignore", "keyed_rows")
+        self.assertRows(res["upsert_merge"], [{"k": "a", "v": "new"}, {"k": "c", "v": "c1"}], status=201)
+        self.assertRows(res["upsert_ignore"], [{"k": "d", "v": "d1"}], status=201)
+        self.assertRows(res["keyed_rows"], [{"k": "a", "v": "new"}, {"k": "b", "v": "bee"},
+                                            {"k": "c", "v": "c1"}, {"k": "d", "v": "d1"}])
+
+    def test_update_and_delete_by_filter(self):
+        res = self.js("update_filter", "update_no_filter", "update_single", "update_single_many",
+                      "delete_filter", "delete_no_filter", "delete_minimal", "after_writes")
+        up = res["update_filter"]
+        self.assertEqual((up["status"], sorted(up["data"], key=lambda r: r["id"])),
+                         (200, [{"id": 3, "body": "patched"}, {"id": 4, "body": "patched"},
+                                {"id": 5, "body": "patched"}]))
+        self.assertPgError(res["update_no_filter"], 400, "PGRST100")
+        self.assertRows(res["update_single"], {"id": 3, "body": "one"})
+        self.assertPgError(res["update_single_many"], 406, "PGRST116")
+        d = res["delete_filter"]
+        self.assertEqual((d["status"], sorted(d["data"], key=lambda r: r["id"])), (200, ids(1, 2)))
+        self.assertPgError(res["delete_no_filter"], 400, "PGRST100")
+        self.assertRows(res["delete_minimal"], None, status=204)
+        self.assertRows(res["after_writes"], [{"id": 3, "title": "gamma", "body": "one"},
+                                              {"id": 4, "title": "delta", "body": "patched"}])
+
+    def test_unfiltered_writes_and_paged_writes(self):
+        r = self.srv.get("/api/notes?limit=1", method="DELETE")
+        self.assertEqual((r.status, json.loads(r.body)["code"]), (400, "PGRST100"))
+        r = self.srv.get("/api/notes?order=id", method="DELETE")
+        self.assertEqual(r.status, 400)
+        self.assertEqual(len(self.notes_now()), 5)
+        r = self.srv.get("/api/notes?or=(id.eq.1,title.eq.gamma)", method="DELETE",
+                         headers={"Prefer": "return=representation"})
+        self.assertEqual((r.status, sorted(x["id"] for x in json.loads(r.body))), (200, [1, 3]))
+
     # --- hostile input ------------------------------------------------------------
     def test_hostile_filters_answer_400(self):
         deep = "or=" + "or(" * 200 + "id.eq.1" + ")" * 200
