@@ -1039,7 +1039,7 @@ static bool cors_gate(rest_t *r, ph_str_t m)
     if (foreign && (grant == DATA_CORS_LISTED || (grant == DATA_CORS_READ && safe))) {
         allow_origin(r, grant, origin);
         /* Scripts may read these answers' own headers too. */
-        r->api->add_header(r->req, "Access-Control-Expose-Headers", "Location, X-Total-Count");
+        r->api->add_header(r->req, "Access-Control-Expose-Headers", "Location, X-Total-Count, Content-Range");
     }
     return false;
 }

@@ -497,7 +497,7 @@ class DataApiCases:
         r = self.post({"title": "from app"}, headers=app)
         self.assertEqual(r.status, 201, r.body)
         self.assertEqual(r.header("Access-Control-Allow-Origin"), "https://app.example")
-        self.assertEqual(r.header("Access-Control-Expose-Headers"), "Location, X-Total-Count")
+        self.assertEqual(r.header("Access-Control-Expose-Headers"), "Location, X-Total-Count, Content-Range")
         self.assertEqual(r.header("Vary"), "Origin")
         loc = r.header("Location")
         self.assertEqual(self.req("PATCH", loc, {"body": "b"}, headers=app).status, 200)

@@ -471,6 +471,63 @@ START_TEST(write_sql)
 }
 END_TEST
 
+START_TEST(bulk_write_sql)
+{
+    char err[200];
+    data_query_t q;
+    data_rows_t rows;
+    json_t *body = json_loads("[{\"title\": \"a\"}, {\"body\": \"b\", \"id\": 9}]", 0, NULL);
+    ck_assert_int_eq(data_json_rows(notes, body, &rows, err, sizeof err), PH_OK);
+    json_decref(body);
+    /* the union of the keys, in column order; missing keys are NULL */
+    ck_assert_uint_eq(rows.ncols, 3);
+    ck_assert_uint_eq(rows.nrows, 2);
+    ck_assert_str_eq(rows.cols[0]->name, "id");
+    ck_assert_int_eq(rows.vals[0].kind, DATA_VALUE_NULL);
+    ck_assert_str_eq(rows.vals[1].ptr, "a");
+    ck_assert_int_eq(rows.vals[2].kind, DATA_VALUE_NULL);
+    ck_assert_int_eq(rows.vals[3].i, 9);
+
+    ck_assert_int_eq(parse("select=t:title&on_conflict=title", &q, err), PH_OK);
+    data_stmt_t st = DATA_STMT_INIT(DATA_DIALECT_SQLITE);
+    ck_assert_int_eq(data_sql_insert_rows(&st, notes, &rows, DATA_CONFLICT_MERGE, q.on_conflict, &q), PH_OK);
+    ck_assert_str_eq(st.sql, "INSERT INTO \"notes\" (\"id\", \"title\", \"body\") VALUES (?1, ?2, ?3), "
+                             "(?4, ?5, ?6) ON CONFLICT (\"title\") DO UPDATE SET \"id\" = excluded.\"id\", "
+                             "\"body\" = excluded.\"body\" RETURNING \"title\" AS \"t\"");
+    ck_assert_uint_eq(st.nparams, 6);
+    data_stmt_free(&st);
+    data_query_free(&q);
+
+    ck_assert_int_eq(parse("id=in.(1,2)", &q, err), PH_OK);
+    data_stmt_t ig = DATA_STMT_INIT(DATA_DIALECT_PG);
+    ck_assert_int_eq(data_sql_insert_rows(&ig, notes, &rows, DATA_CONFLICT_IGNORE, NULL, &q), PH_OK);
+    ck_assert_ptr_nonnull(strstr(ig.sql, " ON CONFLICT (\"id\") DO NOTHING RETURNING \"id\", "));
+    data_stmt_free(&ig);
+
+    data_assign_t a = {&notes->cols[2], {.kind = DATA_VALUE_NULL}};
+    data_stmt_t u = DATA_STMT_INIT(DATA_DIALECT_PG);
+    ck_assert_int_eq(data_sql_update_where(&u, notes, &a, 1, &q), PH_OK);
+    ck_assert_ptr_nonnull(strstr(u.sql, "UPDATE \"notes\" SET \"body\" = $1 WHERE (\"id\" IN ($2, $3)) RETURNING \"id\""));
+    data_stmt_free(&u);
+    data_stmt_t d = DATA_STMT_INIT(DATA_DIALECT_SQLITE);
+    ck_assert_int_eq(data_sql_delete_where(&d, notes, &q), PH_OK);
+    ck_assert_ptr_nonnull(strstr(d.sql, "DELETE FROM \"notes\" WHERE (\"id\" IN (?1, ?2)) RETURNING \"id\""));
+    data_stmt_free(&d);
+    data_query_free(&q);
+    data_json_rows_free(&rows);
+
+    /* refused bodies leave nothing allocated */
+    static const char *bad[] = {"[{\"nope\": 1}]", "[{\"title\": \"a\"}, 3]", "[{\"id\": \"x\"}]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        body = json_loads(bad[i], 0, NULL);
+        ck_assert_int_eq(data_json_rows(notes, body, &rows, err, sizeof err), PH_ERROR);
+        ck_assert_ptr_null(rows.vals);
+        json_decref(body);
+    }
+    expect_refused("on_conflict=nope", "42703");
+}
+END_TEST
+
 START_TEST(identifiers_are_quoted)
 {
     /* Names come from the schema, but even a schema name with quotes
@@ -845,6 +902,7 @@ static Suite *data_suite(void)
     tcase_add_test(q, order_nulls);
     tcase_add_test(q, in_is_not_ilike);
     tcase_add_test(q, logic_trees);
+    tcase_add_test(q, bulk_write_sql);
     tcase_add_test(q, every_operator);
     tcase_add_test(q, percent_decoding_and_plus);
     tcase_add_test(q, limit_is_capped);
