@@ -150,8 +150,8 @@ static int read_list(cur_t *c, data_filter_t *f)
         return PH_OK;
     }
     for (;;) {
-        char *text;
-        size_t n;
+        char *text = NULL;
+        size_t n = 0;
         if (spend(c) != PH_OK || read_value(c, &text, &n) != PH_OK)
             return PH_ERROR;
         data_value_t *l = realloc(f->list, (f->nlist + 1) * sizeof *l);
@@ -212,8 +212,8 @@ static int parse_cond(cur_t *c, const data_column_t *col, bool in_tree, data_fil
         c->pos = c->len;
         return rc;
     }
-    char *text;
-    size_t n;
+    char *text = NULL;
+    size_t n = 0;
     if (read_value(c, &text, &n) != PH_OK)
         return PH_ERROR;
     int rc = typed(f, text, n, &f->value, c->e);

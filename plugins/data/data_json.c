@@ -254,11 +254,14 @@ int data_json_rows(const data_table_t *t, const json_t *body, data_rows_t *rows,
     rows->nrows = n; /* every value starts NULL: safe to free from here on */
     for (size_t r = 0; r < n; r++) {
         const json_t *obj = json_is_array(body) ? json_array_get(body, r) : body;
-        for (size_t c = 0; c < rows->ncols; c++) {
-            const json_t *v = json_object_get(obj, rows->cols[c]->name);
-            if (v != NULL && data_json_to_value(rows->cols[c], v, &rows->vals[r * rows->ncols + c], err,
+        for (size_t tc = 0, c = 0; tc < t->ncols; tc++) {
+            if (!used[tc])
+                continue;
+            const json_t *v = json_object_get(obj, t->cols[tc].name);
+            if (v != NULL && data_json_to_value(&t->cols[tc], v, &rows->vals[r * rows->ncols + c], err,
                                                 errlen) != PH_OK)
                 goto fail;
+            c++;
         }
     }
     free(used);

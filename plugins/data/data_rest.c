@@ -6,6 +6,7 @@
 #include "data.h"
 #include "data_cors.h"
 #include "data_json.h"
+#include "data_prefer.h"
 #include "data_query.h"
 #include "data_sql.h"
 
@@ -394,27 +395,11 @@ static int count_row(void *arg, json_t *row, data_dberr_t *e)
     return PH_OK;
 }
 
-/* Whether the request's header name holds token (comma-separated list,
- * case-insensitive, optional whitespace), e.g. Prefer: count=exact. */
+/* Whether the request's header name holds token (data_prefer_has). */
 static bool header_has(rest_t *r, const char *name, const char *token)
 {
     ph_str_t v;
-    size_t tl = strlen(token);
-    if (!r->api->header(r->req, name, &v))
-        return false;
-    for (size_t i = 0; i < v.len;) {
-        while (i < v.len && (v.ptr[i] == ' ' || v.ptr[i] == '\t' || v.ptr[i] == ','))
-            i++;
-        size_t start = i;
-        while (i < v.len && v.ptr[i] != ',')
-            i++;
-        size_t end = i;
-        while (end > start && (v.ptr[end - 1] == ' ' || v.ptr[end - 1] == '\t'))
-            end--;
-        if (end - start == tl && strncasecmp(v.ptr + start, token, tl) == 0)
-            return true;
-    }
-    return false;
+    return r->api->header(r->req, name, &v) && data_prefer_has(v.ptr, v.len, token);
 }
 
 /* Accept asks for one JSON object instead of an array. */
@@ -423,50 +408,26 @@ static bool wants_object(rest_t *r)
     return header_has(r, "Accept", "application/vnd.pgrst.object+json");
 }
 
-/* A "Range: FIRST-[LAST]" header (items) narrows the rows: it moves the
- * offset and lowers the limit. Anything else in Range is ignored, as
- * PostgREST does. */
+/* A Range header narrows the rows: it moves the offset and lowers the
+ * limit. One that does not parse is ignored, as PostgREST does. */
 static void apply_range(rest_t *r, data_query_t *q)
 {
     ph_str_t v;
-    char buf[48];
-    if (!r->api->header(r->req, "Range", &v) || v.len == 0 || v.len >= sizeof buf)
+    int64_t first, last;
+    if (!r->api->header(r->req, "Range", &v) || !data_range_parse(v.ptr, v.len, &first, &last))
         return;
-    memcpy(buf, v.ptr, v.len);
-    buf[v.len] = '\0';
-    char *dash = strchr(buf, '-');
-    if (dash == NULL || dash == buf || strspn(buf, "0123456789") != (size_t)(dash - buf) ||
-        strspn(dash + 1, "0123456789") != strlen(dash + 1) || dash - buf > 18 || strlen(dash + 1) > 18)
-        return;
-    int64_t first = strtoll(buf, NULL, 10);
     q->offset = q->offset > INT64_MAX - first ? INT64_MAX : q->offset + first;
-    if (dash[1] != '\0') {
-        int64_t last = strtoll(dash + 1, NULL, 10);
-        if (last < first)
-            return;
-        if (last - first + 1 < q->limit)
-            q->limit = last - first + 1;
-    }
+    if (last >= 0 && last - first + 1 < q->limit)
+        q->limit = last - first + 1;
 }
 
-/* Content-Range (PostgREST's form: "FIRST-LAST/TOTAL", "*" for an empty
- * result or a total not asked for) and the status it implies with a
- * total: 416 past the end, 206 for part of the rows, else 200. */
+/* Adds Content-Range; returns the status it implies (data_content_range). */
 static int content_range(rest_t *r, const data_query_t *q, size_t rows, bool counted, json_int_t total)
 {
-    char cr[96], tot[32];
-    snprintf(tot, sizeof tot, counted ? "%" JSON_INTEGER_FORMAT : "*", total);
-    if (rows > 0)
-        snprintf(cr, sizeof cr, "%" PRId64 "-%" PRId64 "/%s", q->offset,
-                 q->offset + (int64_t)rows - 1, tot);
-    else
-        snprintf(cr, sizeof cr, "*/%s", tot);
+    char cr[96];
+    int status = data_content_range(q->offset, rows, counted, (int64_t)total, cr, sizeof cr);
     r->api->add_header(r->req, "Content-Range", cr);
-    if (!counted)
-        return 200;
-    if (total > 0 && q->offset >= total)
-        return 416;
-    return (json_int_t)rows < total ? 206 : 200;
+    return status;
 }
 
 /* Runs q's SELECT into *l, typed by shape. */

@@ -159,7 +159,7 @@ class DataApiCases:
         self.assertEqual(r.status, 200, r.body)
         # Columns not given are NULL again, except those with a default.
         self.assertEqual(jbody(r), dict(row, title="new", body=None))
-        self.assertError(self.req("PUT", loc, {"body": "no title"}), 409)
+        self.assertError(self.req("PUT", loc, {"body": "no title"}), 400)  # NOT NULL
         self.assertError(self.req("PUT", "/api/notes/999999", {"title": "x"}), 404)
         self.assertError(self.req("PATCH", "/api/notes/999999", {"title": "x"}), 404)
 
@@ -293,11 +293,13 @@ class DataApiCases:
         self.assertError(e, 405)
         self.assertEqual(e.header("Allow"), "GET, HEAD")
 
-    def test_constraint_violation_is_409(self):
+    def test_constraint_violations_as_postgrest_maps_them(self):
+        # a conflict with another row is 409, a row wrong by itself 400
         self.assertEqual(self.post({"t": "same"}, table="kinds").status, 201)
-        self.assertError(self.post({"t": "same"}, table="kinds"), 409, "constraint")
-        self.assertError(self.post({"body": "no title"}), 409, "constraint")
-        self.assertError(self.post({"title": ""}), 409, "constraint")  # CHECK
+        self.assertEqual(self.assertError(self.post({"t": "same"}, table="kinds"), 409, "constraint")["code"],
+                         "23505")
+        self.assertEqual(self.assertError(self.post({"body": "no title"}), 400, "constraint")["code"], "23502")
+        self.assertEqual(self.assertError(self.post({"title": ""}), 400, "constraint")["code"], "23514")
         row = jbody(self.post({"title": "x"}))
         self.assertError(self.post({"id": row["id"], "title": "dup"}), 409)
 

@@ -148,6 +148,12 @@ class PostgrestJsCases:
         self.assertEqual(json.loads(r.body), ids(2, 3, 4))
         r = self.raw("select=id&id=gt.100", headers={"Prefer": "count=exact"})
         self.assertEqual((r.status, r.header("Content-Range"), json.loads(r.body)), (200, "*/0", []))
+        r = self.raw("select=id&offset=5", headers={"Prefer": "count=exact"})
+        self.assertEqual((r.status, r.header("Content-Range"), json.loads(r.body)), (206, "*/5", []))
+        r = self.raw("select=id&offset=6", headers={"Prefer": "count=exact"})
+        self.assertEqual((r.status, json.loads(r.body)["code"]), (416, "PGRST103"))
+        r = self.raw("select=id", headers={"Range": "junk", "Prefer": "count=exact"})  # ignored
+        self.assertEqual((r.status, r.header("Content-Range")), (200, "0-4/5"))
 
     def test_single_object(self):
         self.maxDiff = None
@@ -199,7 +205,7 @@ class PostgrestJsCases:
         self.assertEqual((r.status, json.loads(r.body)["code"]), (400, "PGRST100"))
         # a NOT NULL column left out of one row of a batch: nothing stored
         r = post([{"title": "ok"}, {"body": "no title"}])
-        self.assertEqual((r.status, json.loads(r.body)["code"]), (409, "23502"))
+        self.assertEqual((r.status, json.loads(r.body)["code"]), (400, "23502"))
         self.assertEqual(len(self.notes_now()), 9)
 
     def test_bulk_insert_is_one_transaction(self):
@@ -267,6 +273,8 @@ class PostgrestJsCases:
         # Long and quoted values that are well-formed are just values.
         long = "y" * 10000
         r = self.raw("select=id&title=eq." + long)
+        self.assertEqual((r.status, json.loads(r.body)), (200, []))
+        r = self.raw("select=id&or=(title.eq.%s,title.in.(%s))" % (long, ",".join(["z"] * 900)))
         self.assertEqual((r.status, json.loads(r.body)), (200, []))
         r = self.raw("select=id&or=" + urllib.parse.quote('(title.eq."it\'s \\"x\\"",title.eq.alpha)'))
         self.assertEqual((r.status, json.loads(r.body)), (200, ids(1)), r.body)

@@ -13,6 +13,7 @@
 #include "data_conf.h"
 #include "data_cors.h"
 #include "data_json.h"
+#include "data_prefer.h"
 #include "data_query.h"
 #include "data_schema.h"
 #include "data_sql.h"
@@ -528,6 +529,45 @@ START_TEST(bulk_write_sql)
 }
 END_TEST
 
+START_TEST(prefer_range_content_range)
+{
+    const char *p = "count=exact, Return=Representation ,resolution=merge-duplicates";
+    ck_assert(data_prefer_has(p, strlen(p), "count=exact"));
+    ck_assert(data_prefer_has(p, strlen(p), "return=representation"));
+    ck_assert(data_prefer_has(p, strlen(p), "resolution=merge-duplicates"));
+    ck_assert(!data_prefer_has(p, strlen(p), "return=minimal"));
+    ck_assert(!data_prefer_has(p, strlen(p), "count"));
+    ck_assert(!data_prefer_has("count=exactly", 13, "count=exact"));
+    ck_assert(!data_prefer_has(NULL, 0, "count=exact"));
+    ck_assert(data_prefer_has("count=exact", 11, "count=exact"));
+
+    int64_t a, b;
+    ck_assert(data_range_parse("0-9", 3, &a, &b));
+    ck_assert_int_eq(a, 0);
+    ck_assert_int_eq(b, 9);
+    ck_assert(data_range_parse("5-", 2, &a, &b));
+    ck_assert_int_eq(b, -1);
+    static const char *bad[] = {"", "-", "-5", "9-5", "a-b", "1-2-3", " 1-2", "1-2 ",
+                                "9999999999999999999-", "items=0-9"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(!data_range_parse(bad[i], strlen(bad[i]), &a, &b), "accepted %s", bad[i]);
+
+    char cr[64];
+    ck_assert_int_eq(data_content_range(0, 15, false, 0, cr, sizeof cr), 200);
+    ck_assert_str_eq(cr, "0-14/*");
+    ck_assert_int_eq(data_content_range(10, 5, true, 100, cr, sizeof cr), 206);
+    ck_assert_str_eq(cr, "10-14/100");
+    ck_assert_int_eq(data_content_range(0, 3, true, 3, cr, sizeof cr), 200);
+    ck_assert_str_eq(cr, "0-2/3");
+    ck_assert_int_eq(data_content_range(0, 0, true, 0, cr, sizeof cr), 200);
+    ck_assert_str_eq(cr, "*/0");
+    ck_assert_int_eq(data_content_range(3, 0, true, 3, cr, sizeof cr), 206);
+    ck_assert_int_eq(data_content_range(4, 0, true, 3, cr, sizeof cr), 416);
+    ck_assert_int_eq(data_content_range(4, 0, false, 0, cr, sizeof cr), 200);
+    ck_assert_str_eq(cr, "*/*");
+}
+END_TEST
+
 START_TEST(identifiers_are_quoted)
 {
     /* Names come from the schema, but even a schema name with quotes
@@ -903,6 +943,7 @@ static Suite *data_suite(void)
     tcase_add_test(q, in_is_not_ilike);
     tcase_add_test(q, logic_trees);
     tcase_add_test(q, bulk_write_sql);
+    tcase_add_test(q, prefer_range_content_range);
     tcase_add_test(q, every_operator);
     tcase_add_test(q, percent_decoding_and_plus);
     tcase_add_test(q, limit_is_capped);
