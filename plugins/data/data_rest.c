@@ -544,7 +544,7 @@ static int get_row(rest_t *r)
     return reply_row(r, 200, rows);
 }
 
-/* POST (insert), PUT and PATCH (update): body -> assignments -> statement. */
+/* PUT and PATCH of one row (item routes): body -> assignments -> UPDATE. */
 static int write_row(rest_t *r, data_json_mode_t mode)
 {
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
@@ -559,13 +559,12 @@ static int write_row(rest_t *r, data_json_mode_t mode)
     int rc = data_json_assignments(r->table, body, mode, &r->id, &a, &n, msg, sizeof msg);
     json_decref(body);
     if (rc != PH_OK)
-        return reply_error(r, 400, "%s", msg);
-    int built = mode == DATA_JSON_INSERT ? data_sql_insert(&st, r->table, a, n)
-                                         : data_sql_update(&st, r->table, a, n, &r->id);
+        return reply_err(r, 400, "PGRST102", NULL, "%s", msg);
+    int built = data_sql_update(&st, r->table, a, n, &r->id);
     data_json_assign_free(a, n);
     if (run_rows(r, &st, built, r->table, &rows, &e) != PH_OK)
         return reply_db(r, &e);
-    return reply_row(r, mode == DATA_JSON_INSERT ? 201 : 200, rows);
+    return reply_row(r, 200, rows);
 }
 
 static int delete_row(rest_t *r)
