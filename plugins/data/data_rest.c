@@ -1,7 +1,10 @@
 /*
  * The REST surface of the data plugin: routing of /<table>[/<id>] below the
  * route prefix, one function per endpoint, JSON answers and JSON errors
- * {"error": "...", "status": N}. See README.md for the API.
+ * (PostgREST's {"code", "message", "details", "hint"} plus this API's
+ * {"error", "status"}). Tables speak PostgREST 12's protocol (query syntax
+ * in data_query.h, headers in data_prefer.h); items keep this API's own
+ * routes. See README.md for the API.
  */
 #include "data.h"
 #include "data_cors.h"
