@@ -294,6 +294,12 @@ static int parse_key(data_conf_t *conf, const ph_server_api_t *api, const char *
         conf->read_only = b != 0;
         return PH_OK;
     }
+    if (strcmp(k, "unfiltered_writes") == 0) {
+        if (api->parse_bool(v, &b) != PH_OK)
+            return refuse(err, i, "unfiltered_writes: expected yes or no, got \"%.100s\"", v);
+        conf->unfiltered_writes = b != 0;
+        return PH_OK;
+    }
     if (strcmp(k, "max_rows") == 0) {
         if (parse_num(v, 1, 1000000, &n) != PH_OK)
             return refuse(err, i, "max_rows: expected an integer from 1 to 1000000, got \"%.100s\"", v);
@@ -333,9 +339,9 @@ static int parse_key(data_conf_t *conf, const ph_server_api_t *api, const char *
         (strcmp(k, "cors_origins") == 0 || strcmp(k, "cors_methods") == 0 || strcmp(k, "cors_headers") == 0 ||
          strcmp(k, "cors_max_age") == 0 || strcmp(k, "cors_credentials") == 0))
         return parse_cors(conf, api, kv, i, err);
-    return refuse(err, i, "unknown key \"%.32s\" (known: database, schema, tables, read_only, "
-                  "max_rows, max_body, max_response_bytes, pool_size, busy_timeout, retry_after, "
-                  "cors_origins, cors_methods, cors_headers, cors_max_age, cors_credentials)", k);
+    return refuse(err, i, "unknown key \"%.24s\" (known: database, schema, tables, read_only, "
+                  "unfiltered_writes, max_rows, max_body, max_response_bytes, pool_size, busy_timeout, "
+                  "retry_after, cors_origins/methods/headers/max_age/credentials)", k);
 }
 
 /* Defaults of every key; the CORS texts are filled after parsing when no

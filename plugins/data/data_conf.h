@@ -8,6 +8,8 @@
  *                  missing. Relative to the folder of server.ini.
  *   tables       = a, b  exposed tables (default: none)
  *   read_only    = BOOL  (default no)
+ *   unfiltered_writes = BOOL  PATCH and DELETE on a whole table without a
+ *                  filter; refused (400) unless yes (default no)
  *   max_rows     = N     rows per listing at most, 1..1000000 (default 1000)
  *   max_body     = SIZE  request body bytes at most (default 1m)
  *   max_response_bytes = SIZE  bytes of one answer at most (default 64m)
@@ -68,6 +70,7 @@ typedef struct data_conf {
     char **tables;
     size_t ntables;
     bool read_only;
+    bool unfiltered_writes;
     bool check;   /* a configuration test (PH_CREATE_CHECK): change nothing */
     int64_t max_rows;
     size_t max_body;

@@ -22,10 +22,14 @@
 #include "data_sql.h"
 
 /* Why a statement failed, as an HTTP status and a message for the client:
- * 400 bad value for the column, 409 constraint violation, 503 database
- * unavailable, locked or busy, 500 anything else. */
+ * 400 bad value for the column or a NOT NULL/CHECK violation, 409 a
+ * conflict with another row (unique, foreign key), 503 database
+ * unavailable, locked or busy, 500 anything else; and, when known, the
+ * SQLSTATE-style code PostgREST would report (empty when not). Start
+ * from a zeroed struct. */
 typedef struct data_dberr {
     int status;
+    char code[10];
     char msg[256];
 } data_dberr_t;
 

@@ -206,6 +206,83 @@ fail:
     return PH_ERROR;
 }
 
+/* Marks in used[] the columns named by obj's keys. */
+static int mark_columns(const data_table_t *t, const json_t *obj, bool *used, char *err, size_t errlen)
+{
+    const char *key;
+    json_t *val;
+    if (!json_is_object(obj)) {
+        snprintf(err, errlen, "every item of the array must be a JSON object");
+        return PH_ERROR;
+    }
+    json_object_foreach((json_t *)obj, key, val) {
+        const data_column_t *col = data_table_column(t, key, strlen(key));
+        if (col == NULL) {
+            if (strlen(key) < 64)
+                snprintf(err, errlen, "unknown column \"%s\"", key);
+            else
+                snprintf(err, errlen, "unknown column");
+            return PH_ERROR;
+        }
+        used[col - t->cols] = true;
+    }
+    return PH_OK;
+}
+
+int data_json_rows(const data_table_t *t, const json_t *body, data_rows_t *rows, char *err,
+                   size_t errlen)
+{
+    size_t n = json_is_array(body) ? json_array_size(body) : 1;
+    bool *used = calloc(t->ncols, sizeof *used);
+
+    memset(rows, 0, sizeof *rows);
+    if (used == NULL)
+        goto oom;
+    for (size_t r = 0; r < n; r++)
+        if (mark_columns(t, json_is_array(body) ? json_array_get(body, r) : body, used, err,
+                         errlen) != PH_OK)
+            goto fail;
+    rows->cols = calloc(t->ncols + 1, sizeof *rows->cols);
+    if (rows->cols == NULL)
+        goto oom;
+    for (size_t c = 0; c < t->ncols; c++)
+        if (used[c])
+            rows->cols[rows->ncols++] = &t->cols[c];
+    rows->vals = calloc(n * rows->ncols + 1, sizeof *rows->vals);
+    if (rows->vals == NULL)
+        goto oom;
+    rows->nrows = n; /* every value starts NULL: safe to free from here on */
+    for (size_t r = 0; r < n; r++) {
+        const json_t *obj = json_is_array(body) ? json_array_get(body, r) : body;
+        for (size_t tc = 0, c = 0; tc < t->ncols; tc++) {
+            if (!used[tc])
+                continue;
+            const json_t *v = json_object_get(obj, t->cols[tc].name);
+            if (v != NULL && data_json_to_value(&t->cols[tc], v, &rows->vals[r * rows->ncols + c], err,
+                                                errlen) != PH_OK)
+                goto fail;
+            c++;
+        }
+    }
+    free(used);
+    return PH_OK;
+oom:
+    snprintf(err, errlen, "out of memory");
+fail:
+    free(used);
+    data_json_rows_free(rows);
+    return PH_ERROR;
+}
+
+void data_json_rows_free(data_rows_t *rows)
+{
+    for (size_t i = 0; rows->vals && i < rows->nrows * rows->ncols; i++)
+        data_value_clear(&rows->vals[i]);
+    free(rows->vals);
+    free(rows->cols);
+    memset(rows, 0, sizeof *rows);
+}
+
 json_t *data_json_table_info(const data_table_t *t)
 {
     json_t *cols = json_array();

@@ -45,6 +45,17 @@ int data_json_assignments(const data_table_t *t, const json_t *obj, data_json_mo
 
 void data_json_assign_free(data_assign_t *a, size_t n);
 
+/* Rows to insert (data_rows_t, data_sql.h), from a JSON object (one row)
+ * or an array of objects: cols are the union of the keys, in the table's
+ * column order; vals is NULL where a row lacks a key (as PostgREST inserts
+ * them). Unknown columns and non-object items are refused. Free with
+ * data_json_rows_free.
+ * PH_OK, or PH_ERROR with a client message in err and *rows empty. */
+int data_json_rows(const data_table_t *t, const json_t *body, data_rows_t *rows, char *err,
+                   size_t errlen);
+
+void data_json_rows_free(data_rows_t *rows);
+
 /* {"name": ..., "primary_key": ..., "columns": [{"name", "type",
  * "declared_type", "nullable", "has_default"}]}. NULL when out of memory. */
 json_t *data_json_table_info(const data_table_t *t);

@@ -311,8 +311,11 @@ static bool map_error(PGconn *c, PGresult *r, data_dberr_t *err)
         return true;
     }
     state = state ? state : "";
+    snprintf(err->code, sizeof err->code, "%s", state);
     if (starts(state, "23")) {
-        err->status = 409;
+        /* PostgREST's mapping: a conflict with another row is 409, a row
+         * that is wrong by itself (NOT NULL, CHECK) is 400. */
+        err->status = strcmp(state, "23502") == 0 || strcmp(state, "23514") == 0 ? 400 : 409;
         copy_msg(err->msg, sizeof err->msg, "constraint violation: ", msg);
     } else if (starts(state, "22")) {
         err->status = 400;

@@ -1,4 +1,4 @@
-/* Listing queries: see data_query.h. */
+/* Query strings: see data_query.h. */
 #include "data_query.h"
 
 #include <plughttpd/plugin.h>
@@ -39,37 +39,15 @@ long data_pct_decode(const char *in, size_t len, char *out, bool plus_space)
     return (long)o;
 }
 
-const char *data_op_sql(data_op_t op)
-{
-    switch (op) {
-    case DATA_OP_EQ: return "=";
-    case DATA_OP_NEQ: return "<>";
-    case DATA_OP_LT: return "<";
-    case DATA_OP_LTE: return "<=";
-    case DATA_OP_GT: return ">";
-    case DATA_OP_GTE: return ">=";
-    case DATA_OP_LIKE: return "LIKE";
-    }
-    return "=";
-}
-
-static const struct {
-    const char *name;
-    data_op_t op;
-} ops[] = {
-    {"eq", DATA_OP_EQ}, {"neq", DATA_OP_NEQ}, {"lt", DATA_OP_LT},     {"lte", DATA_OP_LTE},
-    {"gt", DATA_OP_GT}, {"gte", DATA_OP_GTE}, {"like", DATA_OP_LIKE},
-};
-
-/* Parser state: the decoded name and value of one parameter and where the
- * result goes. */
+/* Parser state: where the result goes and what was seen. */
 typedef struct qparse {
     const data_table_t *table;
+    data_dialect_t dialect;
     int64_t max_rows;
     data_query_t *q;
-    bool seen_limit, seen_offset, seen_order;
-    char *err;
-    size_t errlen;
+    bool seen_limit, seen_offset, seen_order, seen_select;
+    size_t budget; /* conditions left (data_filter.h) */
+    data_qerr_t *e;
 } qparse_t;
 
 static bool is(const char *s, size_t len, const char *word)
@@ -87,10 +65,16 @@ static bool all_digits(const char *s, size_t len)
     return true;
 }
 
-static int fail(qparse_t *p, const char *fmt, const char *what)
+static int syntax(qparse_t *p, const char *fmt, const char *what)
 {
-    snprintf(p->err, p->errlen, fmt, what);
-    return PH_ERROR;
+    return data_qerr_set(p->e, "PGRST100", fmt, what);
+}
+
+static int unknown_column(qparse_t *p, const char *name, size_t len)
+{
+    char shown[80];
+    return data_qerr_set(p->e, "42703", "column %s.%s does not exist", p->table->name,
+                         data_qerr_name(shown, sizeof shown, name, len));
 }
 
 static int parse_limit(qparse_t *p, const char *v, size_t len)
@@ -98,10 +82,11 @@ static int parse_limit(qparse_t *p, const char *v, size_t len)
     data_value_t n;
     char e[64];
     if (p->seen_limit)
-        return fail(p, "%s given twice", "limit");
+        return syntax(p, "%s given twice", "limit");
     p->seen_limit = true;
+    p->q->paged = true;
     if (!all_digits(v, len))
-        return fail(p, "%s must be a non-negative integer", "limit");
+        return syntax(p, "%s must be a non-negative integer", "limit");
     /* Digits that overflow 64 bits still ask for "as many as allowed". */
     if (data_value_parse(DATA_TYPE_INTEGER, v, len, &n, e, sizeof e) != PH_OK ||
         n.i > p->max_rows)
@@ -116,132 +101,222 @@ static int parse_offset(qparse_t *p, const char *v, size_t len)
     data_value_t n;
     char e[64];
     if (p->seen_offset)
-        return fail(p, "%s given twice", "offset");
+        return syntax(p, "%s given twice", "offset");
     p->seen_offset = true;
+    p->q->paged = true;
     if (!all_digits(v, len) || data_value_parse(DATA_TYPE_INTEGER, v, len, &n, e, sizeof e) != PH_OK)
-        return fail(p, "%s must be an integer from 0 to 9223372036854775807", "offset");
+        return syntax(p, "%s must be an integer from 0 to 9223372036854775807", "offset");
     p->q->offset = n.i;
+    return PH_OK;
+}
+
+/* Applies one ".word" of a sort key. */
+static int order_word(qparse_t *p, data_order_t *o, const char *w, size_t len)
+{
+    if (is(w, len, "asc"))
+        o->desc = false;
+    else if (is(w, len, "desc"))
+        o->desc = true;
+    else if (is(w, len, "nullsfirst") || is(w, len, "nullslast")) {
+        o->nulls_given = true;
+        o->nulls_first = len == 10;
+    } else
+        return syntax(p, "order: expected column[.asc|.desc][.nullsfirst|.nullslast]%s", "");
     return PH_OK;
 }
 
 static int add_order(qparse_t *p, const char *item, size_t len)
 {
-    bool desc = false;
-    const data_column_t *col = data_table_column(p->table, item, len);
-
-    /* A column name may itself end in ".asc"; the exact name wins. */
-    if (col == NULL && len > 4 && memcmp(item + len - 4, ".asc", 4) == 0) {
-        col = data_table_column(p->table, item, len - 4);
-    } else if (col == NULL && len > 5 && memcmp(item + len - 5, ".desc", 5) == 0) {
-        col = data_table_column(p->table, item, len - 5);
-        desc = true;
+    data_order_t o = {0};
+    /* A column name may itself hold a '.'; the exact name wins. */
+    size_t clen = len;
+    o.col = data_table_column(p->table, item, len);
+    if (o.col == NULL) {
+        const char *dot = memchr(item, '.', len);
+        clen = dot ? (size_t)(dot - item) : len;
+        o.col = data_table_column(p->table, item, clen);
+        if (o.col == NULL)
+            return unknown_column(p, item, clen);
     }
-    if (col == NULL)
-        return fail(p, "order: unknown column or direction (use column.asc or column.desc)%s", "");
-    data_order_t *o = realloc(p->q->order, (p->q->norder + 1) * sizeof *o);
-    if (o == NULL)
-        return fail(p, "out of memory%s", "");
-    p->q->order = o;
-    o[p->q->norder].col = col;
-    o[p->q->norder].desc = desc;
-    p->q->norder++;
+    for (size_t i = clen; i < len;) {
+        size_t start = i + 1, end = start;
+        while (end < len && item[end] != '.')
+            end++;
+        if (order_word(p, &o, item + start, end - start) != PH_OK)
+            return PH_ERROR;
+        i = end;
+    }
+    data_order_t *a = realloc(p->q->order, (p->q->norder + 1) * sizeof *a);
+    if (a == NULL)
+        return syntax(p, "out of memory%s", "");
+    p->q->order = a;
+    a[p->q->norder++] = o;
+    return PH_OK;
+}
+
+/* Calls fn for each ','-separated item of v; an empty item is an error. */
+static int each_item(qparse_t *p, const char *what, const char *v, size_t len,
+                     int (*fn)(qparse_t *, const char *, size_t))
+{
+    size_t start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && v[i] != ',')
+            continue;
+        if (i == start)
+            return syntax(p, "%s: empty item", what);
+        if (fn(p, v + start, i - start) != PH_OK)
+            return PH_ERROR;
+        start = i + 1;
+    }
     return PH_OK;
 }
 
 static int parse_order(qparse_t *p, const char *v, size_t len)
 {
     if (p->seen_order)
-        return fail(p, "%s given twice", "order");
+        return syntax(p, "%s given twice", "order");
     p->seen_order = true;
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || v[i] == ',') {
-            if (i == start)
-                return fail(p, "order: empty sort key%s", "");
-            if (add_order(p, v + start, i - start) != PH_OK)
-                return PH_ERROR;
-            start = i + 1;
-        }
+    return each_item(p, "order", v, len, add_order);
+}
+
+/* An alias: 1..63 bytes of letters, digits, '_' or non-ASCII UTF-8. It
+ * reaches SQL as a quoted identifier; the limit is PostgreSQL's. */
+static bool alias_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > 63 || !data_utf8_valid(s, len))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(c >= 0x80 || c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9')))
+            return false;
     }
+    return true;
+}
+
+static int push_select(qparse_t *p, data_select_t s)
+{
+    data_select_t *a = realloc(p->q->select, (p->q->nselect + 1) * sizeof *a);
+    if (a == NULL) {
+        free(s.alias);
+        return syntax(p, "out of memory%s", "");
+    }
+    p->q->select = a;
+    a[p->q->nselect++] = s;
     return PH_OK;
 }
 
-static int parse_filter(qparse_t *p, const data_column_t *col, const char *v, size_t len)
+static int add_select(qparse_t *p, const char *item, size_t len)
 {
-    const char *dot = memchr(v, '.', len);
-    size_t oplen = dot ? (size_t)(dot - v) : len;
-    data_op_t op = DATA_OP_EQ;
-    bool found = false;
-    char e[96];
-
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        if (is(v, oplen, ops[i].name)) {
-            op = ops[i].op;
-            found = true;
-        }
+    data_select_t s = {0};
+    if (is(item, len, "*")) {
+        for (size_t i = 0; i < p->table->ncols; i++)
+            if (push_select(p, (data_select_t){.col = &p->table->cols[i]}) != PH_OK)
+                return PH_ERROR;
+        return PH_OK;
     }
-    if (!found || dot == NULL)
-        return fail(p, "filter on \"%s\": expected op.value with op one of eq, neq, lt, lte, gt, gte, like",
-                    col->name);
-    if (op == DATA_OP_LIKE && col->type != DATA_TYPE_TEXT && col->type != DATA_TYPE_ANY)
-        return fail(p, "filter on \"%s\": like needs a text column", col->name);
+    if (memchr(item, '(', len) != NULL)
+        return syntax(p, "select: embedded resources (name(...)) are not supported%s", "");
+    const char *cast = NULL;
+    for (size_t i = 0; i + 1 < len; i++)
+        if (item[i] == ':' && item[i + 1] == ':') {
+            cast = item + i + 2;
+            break;
+        }
+    size_t body = cast ? (size_t)(cast - 2 - item) : len;
+    const char *colon = memchr(item, ':', body);
+    const char *col = colon ? colon + 1 : item;
+    size_t clen = body - (size_t)(col - item);
+    if (colon && !alias_ok(item, (size_t)(colon - item)))
+        return syntax(p, "select: an alias is 1 to 63 letters, digits or '_'%s", "");
+    s.col = data_table_column(p->table, col, clen);
+    if (s.col == NULL)
+        return unknown_column(p, col, clen);
+    if (cast) {
+        size_t tlen = len - (size_t)(cast - item);
+        s.cast = data_cast_find(p->dialect, cast, tlen);
+        if (s.cast == NULL)
+            return data_qerr_set(p->e, "PGRST100", "select: cast to a type that is not allowed here "
+                                 "(allowed: %s)", data_cast_names(p->dialect));
+    }
+    if (colon) {
+        s.alias = strndup(item, (size_t)(colon - item));
+        if (s.alias == NULL)
+            return syntax(p, "out of memory%s", "");
+    }
+    return push_select(p, s);
+}
 
+static int parse_select(qparse_t *p, const char *v, size_t len)
+{
+    if (p->seen_select)
+        return syntax(p, "%s given twice", "select");
+    p->seen_select = true;
+    return each_item(p, "select", v, len, add_select);
+}
+
+static int add_tree(qparse_t *p, bool any, bool negate, const char *v, size_t len)
+{
+    data_group_t *g = realloc(p->q->groups, (p->q->ngroups + 1) * sizeof *g);
+    if (g == NULL)
+        return syntax(p, "out of memory%s", "");
+    p->q->groups = g;
+    if (data_group_parse(p->table, v, len, any, negate, &p->budget, &g[p->q->ngroups], p->e) != PH_OK)
+        return PH_ERROR;
+    p->q->ngroups++;
+    return PH_OK;
+}
+
+static int add_filter(qparse_t *p, const data_column_t *col, const char *v, size_t len)
+{
     data_filter_t *f = realloc(p->q->filters, (p->q->nfilters + 1) * sizeof *f);
     if (f == NULL)
-        return fail(p, "out of memory%s", "");
+        return syntax(p, "out of memory%s", "");
     p->q->filters = f;
-    f = &f[p->q->nfilters];
-    f->col = col;
-    f->op = op;
-    /* like patterns are text whatever the column holds. */
-    data_type_t vt = op == DATA_OP_LIKE ? DATA_TYPE_TEXT : col->type;
-    if (data_value_parse(vt, dot + 1, len - oplen - 1, &f->value, e, sizeof e) != PH_OK) {
-        snprintf(p->err, p->errlen, "filter on \"%s\": %s", col->name, e);
+    if (data_filter_parse(col, v, len, &p->budget, &f[p->q->nfilters], p->e) != PH_OK)
         return PH_ERROR;
-    }
     p->q->nfilters++;
     return PH_OK;
 }
 
 static int parse_param(qparse_t *p, const char *name, size_t nlen, const char *v, size_t vlen)
 {
+    if (is(name, nlen, "select"))
+        return parse_select(p, v, vlen);
     if (is(name, nlen, "limit"))
         return parse_limit(p, v, vlen);
     if (is(name, nlen, "offset"))
         return parse_offset(p, v, vlen);
     if (is(name, nlen, "order"))
         return parse_order(p, v, vlen);
-    const data_column_t *col = data_table_column(p->table, name, nlen);
-    if (col == NULL) {
-        /* Echo the name only when it is printable UTF-8 of modest size. */
-        char shown[80];
-        bool printable = nlen < 64 && data_utf8_valid(name, nlen);
-        for (size_t i = 0; printable && i < nlen; i++)
-            if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
-                printable = false;
-        if (printable) {
-            memcpy(shown, name, nlen);
-            shown[nlen] = '\0';
-            return fail(p, "unknown column \"%s\"", shown);
-        }
-        return fail(p, "unknown column%s", "");
+    if (is(name, nlen, "or") || is(name, nlen, "and"))
+        return add_tree(p, nlen == 2, false, v, vlen);
+    if (is(name, nlen, "not.or") || is(name, nlen, "not.and"))
+        return add_tree(p, nlen == 6, true, v, vlen);
+    if (is(name, nlen, "columns"))
+        return PH_OK; /* the body's keys say the same */
+    if (is(name, nlen, "on_conflict")) {
+        p->q->on_conflict = data_table_column(p->table, v, vlen);
+        return p->q->on_conflict ? PH_OK : unknown_column(p, v, vlen);
     }
-    return parse_filter(p, col, v, vlen);
+    const data_column_t *col = data_table_column(p->table, name, nlen);
+    if (col == NULL)
+        return unknown_column(p, name, nlen);
+    return add_filter(p, col, v, vlen);
 }
 
-int data_query_parse(const data_table_t *table, const char *qs, size_t len, int64_t max_rows,
-                     data_query_t *q, char *err, size_t errlen)
+int data_query_parse(const data_table_t *table, data_dialect_t d, const char *qs, size_t len,
+                     int64_t max_rows, data_query_t *q, data_qerr_t *e)
 {
-    qparse_t p = {.table = table, .max_rows = max_rows, .q = q, .err = err, .errlen = errlen};
+    qparse_t p = {.table = table, .dialect = d, .max_rows = max_rows, .q = q, .e = e,
+                  .budget = DATA_FILTER_MAX_NODES};
     char *buf = malloc(len + 1);
     int rc = PH_OK;
 
     memset(q, 0, sizeof *q);
     q->limit = max_rows;
-    if (buf == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return PH_ERROR;
-    }
+    if (buf == NULL)
+        return syntax(&p, "out of memory%s", "");
     size_t start = 0;
     for (size_t i = 0; i <= len && rc == PH_OK; i++) {
         if (i < len && qs[i] != '&')
@@ -257,13 +332,13 @@ int data_query_parse(const data_table_t *table, const char *qs, size_t len, int6
         long nlen = data_pct_decode(item, rawn, buf, true);
         long vlen = nlen < 0 || !eq ? -1 : data_pct_decode(eq + 1, ilen - rawn - 1, buf + nlen, true);
         if (nlen < 0 || (eq && vlen < 0)) {
-            rc = fail(&p, "malformed percent-encoding in the query string%s", "");
+            rc = syntax(&p, "malformed percent-encoding in the query string%s", "");
         } else if (!eq) {
-            rc = fail(&p, "query parameter without '=' value%s", "");
+            rc = syntax(&p, "query parameter without '=' value%s", "");
         } else if (memchr(buf, '\0', (size_t)(nlen + vlen)) != NULL) {
-            rc = fail(&p, "NUL byte in the query string%s", "");
+            rc = syntax(&p, "NUL byte in the query string%s", "");
         } else if (!data_utf8_valid(buf, (size_t)nlen)) {
-            rc = fail(&p, "query parameter name is not valid UTF-8%s", "");
+            rc = syntax(&p, "query parameter name is not valid UTF-8%s", "");
         } else {
             rc = parse_param(&p, buf, (size_t)nlen, buf + nlen, (size_t)vlen);
         }
@@ -274,11 +349,40 @@ int data_query_parse(const data_table_t *table, const char *qs, size_t len, int6
     return rc;
 }
 
+bool data_query_filters(const data_query_t *q)
+{
+    return q->nfilters > 0 || q->ngroups > 0;
+}
+
+int data_query_shape(const data_query_t *q, const data_table_t *t, data_schema_t *out)
+{
+    memset(out, 0, sizeof *out);
+    data_table_t *s = data_schema_add_table(out, t->name);
+    if (s == NULL)
+        return PH_ERROR;
+    for (size_t i = 0; i < q->nselect; i++) {
+        const data_select_t *c = &q->select[i];
+        if (data_table_add_column(s, c->alias ? c->alias : c->col->name, c->col->decl,
+                                  c->cast ? c->cast->type : c->col->type, c->col->notnull,
+                                  c->col->has_default, false) != PH_OK) {
+            data_schema_free(out);
+            return PH_ERROR;
+        }
+    }
+    return PH_OK;
+}
+
 void data_query_free(data_query_t *q)
 {
     for (size_t i = 0; i < q->nfilters; i++)
-        data_value_clear(&q->filters[i].value);
+        data_filter_free(&q->filters[i]);
+    for (size_t i = 0; i < q->ngroups; i++)
+        data_group_free(&q->groups[i]);
+    for (size_t i = 0; i < q->nselect; i++)
+        free(q->select[i].alias);
     free(q->filters);
+    free(q->groups);
+    free(q->select);
     free(q->order);
     memset(q, 0, sizeof *q);
 }

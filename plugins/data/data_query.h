@@ -1,19 +1,27 @@
 /*
- * Listing queries: parses the raw query string of GET /api/<table> into a
- * validated description. Pure: no database, no I/O.
+ * Query strings of the data API, in PostgREST's syntax: parses the raw
+ * query string of a request on /<table> into a validated description.
+ * Pure: no database, no I/O.
  *
  * Grammar (parameters separated by '&', names and values percent-decoded,
  * '+' read as a space as in HTML forms):
+ *   select=item,...     result columns; an item is '*' (every column, in
+ *                       schema order) or [alias:]column[::cast], with a
+ *                       cast from data_cast.h's list for the dialect
  *   limit=N             rows to return, 0..; values above max_rows (even
  *                       ones too large for 64 bits) are capped to max_rows
  *   offset=N            rows to skip, 0..INT64_MAX
- *   order=c[.asc|.desc][,c2...]  sort keys, columns of the table
- *   <column>=<op>.<value>  filter, op one of eq neq lt lte gt gte like;
- *                       the value is typed by the column (data_value_parse);
- *                       like needs a text column
- * limit, offset and order may appear once each; filters may repeat and are
- * ANDed. Empty parameters ("a=1&&b=2") are ignored. Anything else is an
- * error meant for a 400 answer.
+ *   order=c[.asc|.desc][.nullsfirst|.nullslast][,c2...]  sort keys
+ *   <column>=[not.]op.value   a filter (data_filter.h)
+ *   or=(...), and=(...), not.or=(...), not.and=(...)  logic trees
+ *   on_conflict=column  the conflict target of an upsert
+ *   columns=...         accepted and ignored: the body's keys name the
+ *                       columns of an insert
+ * select, limit, offset and order may appear once each; filters and trees
+ * may repeat and are ANDed. Empty parameters ("a=1&&b=2") are ignored.
+ * Anything else is an error meant for a 400 answer: code PGRST100 for
+ * syntax, 42703 for an unknown column, 22P02 for a value its column cannot
+ * hold (PostgREST's codes for the same mistakes).
  */
 #ifndef DATA_QUERY_H
 #define DATA_QUERY_H
@@ -22,54 +30,63 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "data_cast.h"
+#include "data_dialect.h"
+#include "data_filter.h"
 #include "data_schema.h"
 #include "data_value.h"
 
-typedef enum data_op {
-    DATA_OP_EQ,
-    DATA_OP_NEQ,
-    DATA_OP_LT,
-    DATA_OP_LTE,
-    DATA_OP_GT,
-    DATA_OP_GTE,
-    DATA_OP_LIKE
-} data_op_t;
-
-typedef struct data_filter {
-    const data_column_t *col; /* points into the schema */
-    data_op_t op;
-    data_value_t value; /* owned */
-} data_filter_t;
+/* One result column: col, cast when cast is set, named alias (owned) or,
+ * when alias is NULL, the column's name. */
+typedef struct data_select {
+    const data_column_t *col;
+    const data_cast_t *cast;
+    char *alias;
+} data_select_t;
 
 typedef struct data_order {
     const data_column_t *col;
     bool desc;
+    bool nulls_given; /* nullsfirst/nullslast written: nulls_first holds it */
+    bool nulls_first;
 } data_order_t;
 
 typedef struct data_query {
     int64_t limit;
     int64_t offset;
+    data_select_t *select; /* nselect == 0: every column */
+    size_t nselect;
     data_filter_t *filters;
     size_t nfilters;
+    data_group_t *groups;
+    size_t ngroups;
     data_order_t *order;
     size_t norder;
+    const data_column_t *on_conflict; /* NULL: the primary key */
+    bool paged; /* limit= or offset= was given */
 } data_query_t;
 
-/* Parses qs (len bytes, may be NULL when len is 0) against table. On
- * PH_OK *q holds the result (free with data_query_free); on PH_ERROR err
- * holds a message for the client and *q is empty. max_rows >= 1 is the
- * default and the cap of limit. */
-int data_query_parse(const data_table_t *table, const char *qs, size_t len, int64_t max_rows,
-                     data_query_t *q, char *err, size_t errlen);
+/* Parses qs (len bytes, may be NULL when len is 0) against table, for
+ * dialect d (casts). On PH_OK *q holds the result (free with
+ * data_query_free); on PH_ERROR *e says why and *q is empty. max_rows >= 1
+ * is the default and the cap of limit. */
+int data_query_parse(const data_table_t *table, data_dialect_t d, const char *qs, size_t len,
+                     int64_t max_rows, data_query_t *q, data_qerr_t *e);
+
+/* Whether q filters rows at all (a filter or a logic tree). */
+bool data_query_filters(const data_query_t *q);
 
 void data_query_free(data_query_t *q);
+
+/* The result's shape: a table named like t holding q's result columns in
+ * order (the alias as name, the cast's type class when cast), so rows are
+ * typed as selected. Builds into an empty *out (free with
+ * data_schema_free). PH_OK or PH_ERROR (memory). */
+int data_query_shape(const data_query_t *q, const data_table_t *t, data_schema_t *out);
 
 /* Percent-decodes len bytes of in into out (room for len bytes), '+' as a
  * space when plus_space. Returns the decoded length, or -1 on a malformed
  * escape ("%", "%4", "%zz"). */
 long data_pct_decode(const char *in, size_t len, char *out, bool plus_space);
-
-/* SQL spelling of an operator: "=", "<>", "<", "<=", ">", ">=", "LIKE". */
-const char *data_op_sql(data_op_t op);
 
 #endif

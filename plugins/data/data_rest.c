@@ -1,11 +1,15 @@
 /*
  * The REST surface of the data plugin: routing of /<table>[/<id>] below the
  * route prefix, one function per endpoint, JSON answers and JSON errors
- * {"error": "...", "status": N}. See README.md for the API.
+ * (PostgREST's {"code", "message", "details", "hint"} plus this API's
+ * {"error", "status"}). Tables speak PostgREST 12's protocol (query syntax
+ * in data_query.h, headers in data_prefer.h); items keep this API's own
+ * routes. See README.md for the API.
  */
 #include "data.h"
 #include "data_cors.h"
 #include "data_json.h"
+#include "data_prefer.h"
 #include "data_query.h"
 #include "data_sql.h"
 
@@ -27,6 +31,8 @@ typedef struct rest {
 
 /* --- answers ----------------------------------------------------------- */
 
+static int reply_err(rest_t *r, int status, const char *code, const char *details, const char *fmt,
+                     ...) __attribute__((format(printf, 5, 6)));
 static int reply_error(rest_t *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int reply_json(rest_t *r, int status, json_t *j)
@@ -43,7 +49,27 @@ static int reply_json(rest_t *r, int status, json_t *j)
     return PH_OK;
 }
 
-static int reply_error(rest_t *r, int status, const char *fmt, ...)
+/* This API's code for an error that carries none of its own: PostgREST's
+ * code for the same situation where it has one. */
+static const char *status_code(int status)
+{
+    switch (status) {
+    case 400: return "PGRST100"; /* the request cannot be parsed */
+    case 404: return "42P01";    /* no such table (or row: this API's 404) */
+    case 405: return "PGRST117"; /* method not allowed */
+    case 406: return "PGRST116"; /* not exactly one row for an object */
+    case 409: return "23505";
+    case 415: return "PGRST107"; /* media type */
+    case 503: return "PGRST001"; /* database unavailable */
+    default: return "PGRST000";
+    }
+}
+
+/* Every error of the plugin: PostgREST's object {"code", "message",
+ * "details", "hint"} plus this API's own {"error", "status"} (the same
+ * message and the HTTP status), so clients of either read it. code NULL:
+ * status_code(); details may be NULL. */
+static int reply_err(rest_t *r, int status, const char *code, const char *details, const char *fmt, ...)
 {
     char msg[320];
     va_list ap;
@@ -52,11 +78,15 @@ static int reply_error(rest_t *r, int status, const char *fmt, ...)
     va_end(ap);
     if (status >= 500)
         r->api->log(PH_LOG_WARN, "%d: %s", status, msg);
+    if (code == NULL || code[0] == '\0')
+        code = status_code(status);
     /* A message quoting bad input could be bad UTF-8: never lose the
      * status over it. */
-    json_t *j = json_pack("{s:s, s:i}", "error", msg, "status", status);
+    json_t *j = json_pack("{s:s, s:s, s:s?, s:n, s:s, s:i}", "code", code, "message", msg,
+                          "details", details, "hint", "error", msg, "status", status);
     if (j == NULL)
-        j = json_pack("{s:s, s:i}", "error", "request refused", "status", status);
+        j = json_pack("{s:s, s:s, s:n, s:n, s:s, s:i}", "code", code, "message", "request refused",
+                      "details", "hint", "error", "request refused", "status", status);
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     r->api->set_status(r->req, status);
@@ -74,6 +104,21 @@ static int reply_error(rest_t *r, int status, const char *fmt, ...)
     return PH_OK;
 }
 
+static int reply_error(rest_t *r, int status, const char *fmt, ...)
+{
+    char msg[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return reply_err(r, status, NULL, NULL, "%s", msg);
+}
+
+static int reply_qerr(rest_t *r, const data_qerr_t *e)
+{
+    return reply_err(r, 400, e->code, NULL, "%s", e->msg);
+}
+
 static int reply_405(rest_t *r, const char *allow, const char *why)
 {
     r->api->add_header(r->req, "Allow", allow);
@@ -82,7 +127,7 @@ static int reply_405(rest_t *r, const char *allow, const char *why)
 
 static int reply_db(rest_t *r, const data_dberr_t *e)
 {
-    return reply_error(r, e->status, "%s", e->msg);
+    return reply_err(r, e->status, e->code, NULL, "%s", e->msg);
 }
 
 /* --- helpers ------------------------------------------------------------ */
@@ -224,8 +269,10 @@ static void add_location(rest_t *r, const json_t *row)
     r->api->add_header(r->req, "Location", loc);
 }
 
-/* The JSON object of the request body, or NULL after answering the error. */
-static json_t *load_body(rest_t *r)
+/* The JSON object of the request body (or, when arrays, an array of
+ * them: data_json_rows checks the items), or NULL after answering the
+ * error. */
+static json_t *load_json(rest_t *r, bool arrays)
 {
     ph_str_t b = r->api->body(r->req);
     ph_str_t ct;
@@ -242,23 +289,30 @@ static json_t *load_body(rest_t *r)
         return NULL;
     }
     if (b.len == 0) {
-        reply_error(r, 400, "a JSON object body is required");
+        reply_err(r, 400, "PGRST102", NULL, "a JSON object body is required");
         return NULL;
     }
     json_t *j = json_loadb(b.ptr, b.len, JSON_REJECT_DUPLICATES, &je);
     if (j == NULL) {
         if (json_error_code(&je) == json_error_invalid_utf8)
-            reply_error(r, 400, "request body is not valid UTF-8");
+            reply_err(r, 400, "PGRST102", NULL, "request body is not valid UTF-8");
         else
-            reply_error(r, 400, "malformed JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+            reply_err(r, 400, "PGRST102", NULL, "malformed JSON: %s (line %d, column %d)", je.text, je.line,
+                      je.column);
         return NULL;
     }
-    if (!json_is_object(j)) {
+    if (!json_is_object(j) && !(arrays && json_is_array(j))) {
         json_decref(j);
-        reply_error(r, 400, "the body must be a JSON object");
+        reply_err(r, 400, "PGRST102", NULL, "%s", arrays ? "the body must be a JSON object or an array of objects"
+                                                         : "the body must be a JSON object");
         return NULL;
     }
     return j;
+}
+
+static json_t *load_body(rest_t *r)
+{
+    return load_json(r, false);
 }
 
 /* --- endpoints ------------------------------------------------------------ */
@@ -280,6 +334,7 @@ static int get_root(rest_t *r)
 typedef struct listing {
     char *buf;
     size_t len, cap, max; /* max: max_response_bytes */
+    size_t rows;
     bool too_big;
 } listing_t;
 
@@ -332,6 +387,7 @@ static int listing_row(void *arg, json_t *row, data_dberr_t *e)
         listing_error(l, e);
         return PH_ERROR;
     }
+    l->rows++;
     return PH_OK;
 }
 
@@ -342,53 +398,130 @@ static int count_row(void *arg, json_t *row, data_dberr_t *e)
     return PH_OK;
 }
 
+/* Whether the request's header name holds token (data_prefer_has). */
+static bool header_has(rest_t *r, const char *name, const char *token)
+{
+    ph_str_t v;
+    return r->api->header(r->req, name, &v) && data_prefer_has(v.ptr, v.len, token);
+}
+
+/* Accept asks for one JSON object instead of an array. */
+static bool wants_object(rest_t *r)
+{
+    return header_has(r, "Accept", "application/vnd.pgrst.object+json");
+}
+
+/* A Range header narrows the rows: it moves the offset and lowers the
+ * limit. One that does not parse is ignored, as PostgREST does. */
+static void apply_range(rest_t *r, data_query_t *q)
+{
+    ph_str_t v;
+    int64_t first, last;
+    if (!r->api->header(r->req, "Range", &v) || !data_range_parse(v.ptr, v.len, &first, &last))
+        return;
+    q->offset = q->offset > INT64_MAX - first ? INT64_MAX : q->offset + first;
+    if (last >= 0 && last - first + 1 < q->limit)
+        q->limit = last - first + 1;
+}
+
+/* Adds Content-Range; returns the status it implies (data_content_range). */
+static int content_range(rest_t *r, const data_query_t *q, size_t rows, bool counted, json_int_t total)
+{
+    char cr[96];
+    int status = data_content_range(q->offset, rows, counted, (int64_t)total, cr, sizeof cr);
+    r->api->add_header(r->req, "Content-Range", cr);
+    return status;
+}
+
+/* Runs q's SELECT into *l, typed by shape. */
+static int run_listing(rest_t *r, const data_query_t *q, const data_table_t *shape, listing_t *l,
+                       data_dberr_t *e)
+{
+    data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
+    int built = data_sql_select(&st, r->table, q);
+    if (listing_put("[", 1, l) != 0) {
+        data_stmt_free(&st);
+        listing_error(l, e);
+        return PH_ERROR;
+    }
+    if (run(r, &st, built, shape, listing_row, l, e) != PH_OK)
+        return PH_ERROR;
+    if (listing_put("]\n", 2, l) != 0) {
+        listing_error(l, e);
+        return PH_ERROR;
+    }
+    return PH_OK;
+}
+
+/* Answers with the listing l (its buffer handed over): the array, or for
+ * an object request the one row it holds. */
+static int reply_listing(rest_t *r, int status, listing_t *l, bool object)
+{
+    const char *body = l->buf;
+    size_t len = l->len;
+    if (object) { /* "[ROW]\n" -> "ROW\n" in place */
+        l->buf[l->len - 2] = '\n';
+        body = l->buf + 1;
+        len = l->len - 2;
+    }
+    if (r->api->on_cleanup(r->req, free, l->buf) != PH_OK) {
+        free(l->buf);
+        return reply_error(r, 500, "out of memory");
+    }
+    r->api->set_status(r->req, status);
+    r->api->add_header(r->req, "Content-Type",
+                       object ? "application/vnd.pgrst.object+json" : "application/json");
+    if (r->api->body_ref(r->req, body, len) != PH_OK)
+        return reply_error(r, 500, "out of memory"); /* l->buf: freed by the cleanup */
+    return PH_OK;
+}
+
 static int list_rows(rest_t *r)
 {
     ph_str_t qs = r->api->query(r->req);
     data_query_t q;
-    data_dberr_t e;
-    char msg[200], total[32];
+    data_qerr_t qe;
+    data_dberr_t e = {0};
+    data_schema_t shape = {0};
+    char total[32];
     json_int_t count = 0;
     listing_t l = {.max = r->d->conf.max_response_bytes};
+    bool object = wants_object(r), counted = header_has(r, "Prefer", "count=exact");
 
-    if (data_query_parse(r->table, qs.ptr, qs.ptr ? qs.len : 0, r->d->conf.max_rows, &q, msg,
-                         sizeof msg) != PH_OK)
-        return reply_error(r, 400, "%s", msg);
-
-    data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
-    data_stmt_t ct = DATA_STMT_INIT(r->d->ops->dialect);
-    int built = data_sql_select(&st, r->table, &q);
-    int cbuilt = data_sql_count(&ct, r->table, &q);
-    data_query_free(&q);
-    int rc = PH_ERROR;
-    if (listing_put("[", 1, &l) != 0)
-        listing_error(&l, &e);
-    else if (run(r, &st, built, r->table, listing_row, &l, &e) == PH_OK) {
-        if (listing_put("]\n", 2, &l) == 0)
-            rc = PH_OK;
-        else
-            listing_error(&l, &e);
-    }
-    data_stmt_free(&st); /* when run() did not */
-    if (rc != PH_OK) {
-        data_stmt_free(&ct);
-        free(l.buf);
-        return reply_db(r, &e);
-    }
-    if (run(r, &ct, cbuilt, NULL, count_row, &count, &e) != PH_OK) {
-        free(l.buf);
-        return reply_db(r, &e);
-    }
-    if (r->api->on_cleanup(r->req, free, l.buf) != PH_OK) {
-        free(l.buf);
+    if (data_query_parse(r->table, r->d->ops->dialect, qs.ptr, qs.ptr ? qs.len : 0,
+                         r->d->conf.max_rows, &q, &qe) != PH_OK)
+        return reply_qerr(r, &qe);
+    apply_range(r, &q);
+    if (q.nselect > 0 && data_query_shape(&q, r->table, &shape) != PH_OK) {
+        data_query_free(&q);
         return reply_error(r, 500, "out of memory");
+    }
+    data_stmt_t ct = DATA_STMT_INIT(r->d->ops->dialect);
+    int cbuilt = data_sql_count(&ct, r->table, &q);
+    int rc = run_listing(r, &q, q.nselect > 0 ? &shape.tables[0] : r->table, &l, &e);
+    data_schema_free(&shape);
+    if (rc != PH_OK || run(r, &ct, cbuilt, NULL, count_row, &count, &e) != PH_OK) {
+        data_stmt_free(&ct);
+        data_query_free(&q);
+        free(l.buf);
+        return reply_db(r, &e);
     }
     snprintf(total, sizeof total, "%" JSON_INTEGER_FORMAT, count);
     r->api->add_header(r->req, "X-Total-Count", total);
-    r->api->add_header(r->req, "Content-Type", "application/json");
-    if (r->api->body_ref(r->req, l.buf, l.len) != PH_OK)
-        return reply_error(r, 500, "out of memory"); /* l.buf: freed by the cleanup */
-    return PH_OK;
+    int status = content_range(r, &q, l.rows, counted, count);
+    data_query_free(&q);
+    if (object && l.rows != 1) {
+        free(l.buf);
+        char details[64];
+        snprintf(details, sizeof details, "The result contains %zu rows", l.rows);
+        return reply_err(r, 406, "PGRST116", details,
+                         "JSON object requested, multiple (or no) rows returned");
+    }
+    if (status == 416) {
+        free(l.buf);
+        return reply_err(r, 416, "PGRST103", NULL, "Requested range not satisfiable");
+    }
+    return reply_listing(r, object ? 200 : status, &l, object);
 }
 
 /* Answers with the first row of rows (consumed), or 404 when there is
@@ -407,19 +540,19 @@ static int reply_row(rest_t *r, int status, json_t *rows)
 static int get_row(rest_t *r)
 {
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
-    data_dberr_t e;
+    data_dberr_t e = {0};
     json_t *rows;
     if (run_rows(r, &st, data_sql_get(&st, r->table, &r->id), r->table, &rows, &e) != PH_OK)
         return reply_db(r, &e);
     return reply_row(r, 200, rows);
 }
 
-/* POST (insert), PUT and PATCH (update): body -> assignments -> statement. */
+/* PUT and PATCH of one row (item routes): body -> assignments -> UPDATE. */
 static int write_row(rest_t *r, data_json_mode_t mode)
 {
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
     data_assign_t *a;
-    data_dberr_t e;
+    data_dberr_t e = {0};
     size_t n;
     char msg[200];
     json_t *rows, *body = load_body(r);
@@ -429,19 +562,18 @@ static int write_row(rest_t *r, data_json_mode_t mode)
     int rc = data_json_assignments(r->table, body, mode, &r->id, &a, &n, msg, sizeof msg);
     json_decref(body);
     if (rc != PH_OK)
-        return reply_error(r, 400, "%s", msg);
-    int built = mode == DATA_JSON_INSERT ? data_sql_insert(&st, r->table, a, n)
-                                         : data_sql_update(&st, r->table, a, n, &r->id);
+        return reply_err(r, 400, "PGRST102", NULL, "%s", msg);
+    int built = data_sql_update(&st, r->table, a, n, &r->id);
     data_json_assign_free(a, n);
     if (run_rows(r, &st, built, r->table, &rows, &e) != PH_OK)
         return reply_db(r, &e);
-    return reply_row(r, mode == DATA_JSON_INSERT ? 201 : 200, rows);
+    return reply_row(r, 200, rows);
 }
 
 static int delete_row(rest_t *r)
 {
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
-    data_dberr_t e;
+    data_dberr_t e = {0};
     json_t *rows;
     if (run_rows(r, &st, data_sql_delete(&st, r->table, &r->id), NULL, &rows, &e) != PH_OK)
         return reply_db(r, &e);
@@ -453,6 +585,218 @@ static int delete_row(rest_t *r)
     return PH_OK;
 }
 
+/* --- writes on a table (PostgREST) -------------------------------------- */
+
+/* Prefer: return=... ; RET_DEFAULT when absent. */
+typedef enum ret {
+    RET_DEFAULT,
+    RET_MINIMAL,
+    RET_HEADERS,
+    RET_REPRESENTATION
+} ret_t;
+
+static ret_t prefer_return(rest_t *r)
+{
+    if (header_has(r, "Prefer", "return=representation"))
+        return RET_REPRESENTATION;
+    if (header_has(r, "Prefer", "return=headers-only"))
+        return RET_HEADERS;
+    if (header_has(r, "Prefer", "return=minimal"))
+        return RET_MINIMAL;
+    return RET_DEFAULT;
+}
+
+/* The query string of a write, parsed; PH_ERROR after answering. Paging
+ * and order of writes are refused rather than ignored, so a limited
+ * DELETE never removes more than asked. */
+static int write_query(rest_t *r, data_query_t *q)
+{
+    ph_str_t qs = r->api->query(r->req);
+    data_qerr_t qe;
+    if (data_query_parse(r->table, r->d->ops->dialect, qs.ptr, qs.ptr ? qs.len : 0,
+                         r->d->conf.max_rows, q, &qe) != PH_OK)
+        return reply_qerr(r, &qe), PH_ERROR;
+    if (q->paged || q->norder > 0) {
+        data_query_free(q);
+        reply_err(r, 400, "PGRST100", NULL, "limit, offset and order are not supported on writes");
+        return PH_ERROR;
+    }
+    return PH_OK;
+}
+
+/* Runs a built write statement into *rows, typed by q's select list. */
+static int run_write(rest_t *r, data_stmt_t *st, int built, const data_query_t *q, json_t **rows,
+                     data_dberr_t *e)
+{
+    data_schema_t shape = {0};
+    if (built == PH_OK && q->nselect > 0 && data_query_shape(q, r->table, &shape) != PH_OK)
+        built = PH_ERROR;
+    int rc = run_rows(r, st, built, q->nselect > 0 ? &shape.tables[0] : r->table, rows, e);
+    data_schema_free(&shape);
+    return rc;
+}
+
+/* 406 unless exactly n rows is one (an object was asked for). */
+static int reply_not_one(rest_t *r, size_t n)
+{
+    char details[64];
+    snprintf(details, sizeof details, "The result contains %zu rows", n);
+    return reply_err(r, 406, "PGRST116", details, "JSON object requested, multiple (or no) rows returned");
+}
+
+/* Answers a write with its rows (consumed) as Prefer: return asks:
+ * minimal and headers-only without a body (201 for POST, else 204),
+ * headers-only with the Location of a single inserted row, representation
+ * with the rows (one object for an object request). */
+static int reply_written(rest_t *r, bool insert, ret_t ret, bool object, json_t *rows)
+{
+    if (ret == RET_REPRESENTATION) {
+        if (object) {
+            json_t *row = json_incref(json_array_get(rows, 0));
+            json_decref(rows);
+            return reply_json(r, insert ? 201 : 200, row);
+        }
+        return reply_json(r, insert ? 201 : 200, rows);
+    }
+    if (ret == RET_HEADERS && insert && json_array_size(rows) == 1)
+        add_location(r, json_array_get(rows, 0));
+    json_decref(rows);
+    r->api->set_status(r->req, insert ? 201 : 204);
+    return PH_OK;
+}
+
+/* POST on a table: one object or an array of them, one statement. */
+static int insert_rows(rest_t *r)
+{
+    data_query_t q;
+    data_rows_t rows;
+    data_dberr_t e = {0};
+    char msg[200];
+    json_t *out, *body = load_json(r, true);
+    ret_t ret = prefer_return(r);
+    bool object = wants_object(r);
+    data_conflict_t conflict = header_has(r, "Prefer", "resolution=merge-duplicates") ? DATA_CONFLICT_MERGE
+                               : header_has(r, "Prefer", "resolution=ignore-duplicates") ? DATA_CONFLICT_IGNORE
+                               : DATA_CONFLICT_ERROR;
+
+    if (body == NULL)
+        return PH_OK;
+    if (write_query(r, &q) != PH_OK) {
+        json_decref(body);
+        return PH_OK;
+    }
+    /* Without Prefer: return, one object answers with the stored row and
+     * its Location (this API's own form), an array with nothing
+     * (PostgREST's return=minimal). */
+    bool classic = ret == RET_DEFAULT && json_is_object(body);
+    if (data_query_filters(&q)) {
+        json_decref(body);
+        data_query_free(&q);
+        return reply_err(r, 400, "PGRST100", NULL, "filters are not allowed on POST");
+    }
+    int rc = data_json_rows(r->table, body, &rows, msg, sizeof msg);
+    json_decref(body);
+    if (rc != PH_OK) {
+        data_query_free(&q);
+        return reply_err(r, 400, "PGRST102", NULL, "%s", msg);
+    }
+    if (object && rows.nrows != 1) {
+        size_t n = rows.nrows;
+        data_json_rows_free(&rows);
+        data_query_free(&q);
+        return reply_not_one(r, n);
+    }
+    if (rows.nrows == 0 || (rows.ncols == 0 && rows.nrows > 1)) {
+        bool none = rows.nrows == 0;
+        data_json_rows_free(&rows);
+        data_query_free(&q);
+        if (none) /* nothing to insert: PostgREST answers the same */
+            return reply_written(r, true, ret, false, json_array());
+        return reply_err(r, 400, "PGRST102", NULL, "rows without any column: insert them one by one");
+    }
+    data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
+    int built = data_sql_insert_rows(&st, r->table, &rows, conflict, q.on_conflict, &q);
+    data_json_rows_free(&rows);
+    rc = run_write(r, &st, built, &q, &out, &e);
+    data_query_free(&q);
+    if (rc != PH_OK)
+        return reply_db(r, &e);
+    if (classic && json_array_size(out) == 0) { /* an ignored duplicate */
+        json_decref(out);
+        r->api->set_status(r->req, 201);
+        return PH_OK;
+    }
+    if (classic)
+        return reply_row(r, 201, out);
+    return reply_written(r, true, ret, object, out);
+}
+
+/* Whether a PATCH or DELETE without conditions may go ahead: only on a
+ * route with unfiltered_writes = yes. PH_ERROR after answering. */
+static int filtered_enough(rest_t *r, const data_query_t *q, bool update)
+{
+    if (data_query_filters(q) || r->d->conf.unfiltered_writes)
+        return PH_OK;
+    reply_err(r, 400, "PGRST100", "Add a filter such as id=eq.1, or set unfiltered_writes = yes on the route",
+              "%s on a whole table without a filter is refused", update ? "PATCH" : "DELETE");
+    return PH_ERROR;
+}
+
+/* For an object request: 406 unless exactly one row matches q, checked
+ * before the write (not in its transaction). PH_ERROR after answering. */
+static int exactly_one(rest_t *r, const data_query_t *q)
+{
+    json_int_t count = 0;
+    data_dberr_t e = {0};
+    data_stmt_t ct = DATA_STMT_INIT(r->d->ops->dialect);
+    if (run(r, &ct, data_sql_count(&ct, r->table, q), NULL, count_row, &count, &e) != PH_OK)
+        return reply_db(r, &e), PH_ERROR;
+    if (count != 1)
+        return reply_not_one(r, (size_t)count), PH_ERROR;
+    return PH_OK;
+}
+
+/* PATCH (update) or DELETE on a table, of the rows q's filters match. */
+static int change_rows(rest_t *r, bool update)
+{
+    data_query_t q;
+    data_assign_t *a = NULL;
+    size_t n = 0;
+    data_dberr_t e = {0};
+    char msg[200];
+    json_t *out, *body = NULL;
+    ret_t ret = prefer_return(r);
+    bool object = wants_object(r);
+
+    if (update && (body = load_body(r)) == NULL)
+        return PH_OK;
+    if (write_query(r, &q) != PH_OK || filtered_enough(r, &q, update) != PH_OK ||
+        (object && exactly_one(r, &q) != PH_OK)) {
+        json_decref(body);
+        data_query_free(&q);
+        return PH_OK;
+    }
+    if (update) {
+        int rc = data_json_assignments(r->table, body, DATA_JSON_INSERT, NULL, &a, &n, msg, sizeof msg);
+        json_decref(body);
+        if (rc != PH_OK || n == 0) {
+            data_query_free(&q);
+            data_json_assign_free(a, n);
+            return reply_err(r, 400, "PGRST102", NULL, "%s", rc != PH_OK ? msg : "nothing to update: "
+                             "give at least one column");
+        }
+    }
+    data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
+    int built = update ? data_sql_update_where(&st, r->table, a, n, &q)
+                       : data_sql_delete_where(&st, r->table, &q);
+    data_json_assign_free(a, n);
+    int rc = run_write(r, &st, built, &q, &out, &e);
+    data_query_free(&q);
+    if (rc != PH_OK)
+        return reply_db(r, &e);
+    return reply_written(r, false, ret, object, out);
+}
+
 /* --- routing -------------------------------------------------------------- */
 
 static const char ALLOW_READ[] = "GET, HEAD";
@@ -462,9 +806,14 @@ static int route_collection(rest_t *r, ph_str_t m)
     bool ro = r->d->conf.read_only;
     if (method_is(m, "GET") || method_is(m, "HEAD"))
         return list_rows(r);
-    if (method_is(m, "POST"))
-        return ro ? reply_405(r, ALLOW_READ, "this API is read-only") : write_row(r, DATA_JSON_INSERT);
-    return reply_405(r, ro ? ALLOW_READ : "GET, HEAD, POST", "method not allowed on a table");
+    bool post = method_is(m, "POST"), patch = method_is(m, "PATCH"), del = method_is(m, "DELETE");
+    if (!post && !patch && !del)
+        return reply_405(r, ro ? ALLOW_READ : "GET, HEAD, POST, PATCH, DELETE", "method not allowed on a table");
+    if (ro)
+        return reply_405(r, ALLOW_READ, "this API is read-only");
+    if (post)
+        return insert_rows(r);
+    return change_rows(r, patch);
 }
 
 static int route_item(rest_t *r, ph_str_t m, const char *id, size_t idlen)
@@ -653,7 +1002,7 @@ static bool cors_gate(rest_t *r, ph_str_t m)
     if (foreign && (grant == DATA_CORS_LISTED || (grant == DATA_CORS_READ && safe))) {
         allow_origin(r, grant, origin);
         /* Scripts may read these answers' own headers too. */
-        r->api->add_header(r->req, "Access-Control-Expose-Headers", "Location, X-Total-Count");
+        r->api->add_header(r->req, "Access-Control-Expose-Headers", "Location, X-Total-Count, Content-Range");
     }
     return false;
 }

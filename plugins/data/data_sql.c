@@ -2,6 +2,7 @@
 #include "data_sql.h"
 
 #include <plughttpd/plugin.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,16 +88,98 @@ static int done(data_stmt_t *st)
     return st->oom ? PH_ERROR : PH_OK;
 }
 
+static void cond_group(data_stmt_t *st, const data_group_t *g);
+
+/* One condition: "col op ?", "col IN (?, ...)", "col IS NULL", ... */
+static void cond_filter(data_stmt_t *st, const data_filter_t *f)
+{
+    if (f->negate)
+        puts_(st, "NOT ");
+    puts_(st, "(");
+    if (f->op == DATA_OP_IN && f->nlist == 0) {
+        puts_(st, "1 = 0"); /* in.() matches nothing */
+    } else {
+        ident(st, f->col->name);
+        if (f->op == DATA_OP_IN) {
+            puts_(st, " IN (");
+            for (size_t i = 0; i < f->nlist; i++) {
+                if (i > 0)
+                    puts_(st, ", ");
+                param(st, &f->list[i]);
+            }
+            puts_(st, ")");
+        } else if (f->op == DATA_OP_IS) {
+            puts_(st, f->value.kind == DATA_VALUE_NULL ? " IS NULL"
+                      : f->value.i ? " IS TRUE" : " IS FALSE");
+        } else {
+            /* SQLite's LIKE already ignores ASCII case and has no ILIKE. */
+            bool sqlite_ilike = f->op == DATA_OP_ILIKE && st->dialect == DATA_DIALECT_SQLITE;
+            puts_(st, " ");
+            puts_(st, sqlite_ilike ? "LIKE" : data_op_sql(f->op));
+            puts_(st, " ");
+            param(st, &f->value);
+        }
+    }
+    puts_(st, ")");
+}
+
+static void cond_group(data_stmt_t *st, const data_group_t *g)
+{
+    const char *join = g->any ? " OR " : " AND ";
+    size_t n = 0;
+    if (g->negate)
+        puts_(st, "NOT ");
+    puts_(st, "(");
+    for (size_t i = 0; i < g->nfilters; i++, n++) {
+        if (n > 0)
+            puts_(st, join);
+        cond_filter(st, &g->filters[i]);
+    }
+    for (size_t i = 0; i < g->ngroups; i++, n++) {
+        if (n > 0)
+            puts_(st, join);
+        cond_group(st, &g->groups[i]);
+    }
+    if (n == 0)
+        puts_(st, g->any ? "1 = 0" : "1 = 1"); /* empty OR: false; empty AND: true */
+    puts_(st, ")");
+}
+
 static void where_filters(data_stmt_t *st, const data_query_t *q)
 {
-    for (size_t i = 0; i < q->nfilters; i++) {
-        const data_filter_t *f = &q->filters[i];
-        puts_(st, i == 0 ? " WHERE " : " AND ");
-        ident(st, f->col->name);
-        puts_(st, " ");
-        puts_(st, data_op_sql(f->op));
-        puts_(st, " ");
-        param(st, &f->value);
+    size_t n = 0;
+    for (size_t i = 0; i < q->nfilters; i++, n++) {
+        puts_(st, n == 0 ? " WHERE " : " AND ");
+        cond_filter(st, &q->filters[i]);
+    }
+    for (size_t i = 0; i < q->ngroups; i++, n++) {
+        puts_(st, n == 0 ? " WHERE " : " AND ");
+        cond_group(st, &q->groups[i]);
+    }
+}
+
+/* The select list: q's columns (cast, aliased) or the table's. */
+static void select_list(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
+{
+    if (q->nselect == 0) {
+        column_list(st, t);
+        return;
+    }
+    for (size_t i = 0; i < q->nselect; i++) {
+        const data_select_t *c = &q->select[i];
+        if (i > 0)
+            puts_(st, ", ");
+        if (c->cast) {
+            puts_(st, "CAST(");
+            ident(st, c->col->name);
+            puts_(st, " AS ");
+            puts_(st, c->cast->sql);
+            puts_(st, ")");
+        } else {
+            ident(st, c->col->name);
+        }
+        puts_(st, " AS ");
+        ident(st, c->alias ? c->alias : c->col->name);
     }
 }
 
@@ -113,15 +196,19 @@ int data_sql_select(data_stmt_t *st, const data_table_t *t, const data_query_t *
     int pk_ordered = 0;
 
     puts_(st, "SELECT ");
-    column_list(st, t);
+    select_list(st, t, q);
     puts_(st, " FROM ");
     ident(st, t->name);
     where_filters(st, q);
     puts_(st, " ORDER BY ");
     for (size_t i = 0; i < q->norder; i++) {
-        ident(st, q->order[i].col->name);
-        puts_(st, q->order[i].desc ? " DESC, " : " ASC, ");
-        pk_ordered |= q->order[i].col == &t->cols[t->pk];
+        const data_order_t *o = &q->order[i];
+        ident(st, o->col->name);
+        puts_(st, o->desc ? " DESC" : " ASC");
+        if (o->nulls_given)
+            puts_(st, o->nulls_first ? " NULLS FIRST" : " NULLS LAST");
+        puts_(st, ", ");
+        pk_ordered |= o->col == &t->cols[t->pk];
     }
     /* The primary key last makes the order total, so paging neither skips
      * nor repeats rows; ordering by it twice would be harmless but noisy. */
@@ -209,6 +296,86 @@ int data_sql_delete(data_stmt_t *st, const data_table_t *t, const data_value_t *
     where_pk(st, t, id);
     puts_(st, " RETURNING ");
     ident(st, t->cols[t->pk].name);
+    return done(st);
+}
+
+static void returning(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
+{
+    puts_(st, " RETURNING ");
+    select_list(st, t, q);
+}
+
+int data_sql_insert_rows(data_stmt_t *st, const data_table_t *t, const data_rows_t *rows,
+                         data_conflict_t conflict, const data_column_t *conflict_col,
+                         const data_query_t *q)
+{
+    puts_(st, "INSERT INTO ");
+    ident(st, t->name);
+    if (rows->ncols == 0) {
+        puts_(st, " DEFAULT VALUES");
+    } else {
+        puts_(st, " (");
+        for (size_t c = 0; c < rows->ncols; c++) {
+            if (c > 0)
+                puts_(st, ", ");
+            ident(st, rows->cols[c]->name);
+        }
+        puts_(st, ") VALUES ");
+        for (size_t r = 0; r < rows->nrows; r++) {
+            puts_(st, r > 0 ? ", (" : "(");
+            for (size_t c = 0; c < rows->ncols; c++) {
+                if (c > 0)
+                    puts_(st, ", ");
+                param(st, &rows->vals[r * rows->ncols + c]);
+            }
+            puts_(st, ")");
+        }
+    }
+    if (conflict != DATA_CONFLICT_ERROR) {
+        const data_column_t *key = conflict_col ? conflict_col : &t->cols[t->pk];
+        size_t set = 0;
+        puts_(st, " ON CONFLICT (");
+        ident(st, key->name);
+        puts_(st, ") DO ");
+        for (size_t c = 0; conflict == DATA_CONFLICT_MERGE && c < rows->ncols; c++) {
+            if (rows->cols[c] == key)
+                continue;
+            puts_(st, set++ == 0 ? "UPDATE SET " : ", ");
+            ident(st, rows->cols[c]->name);
+            puts_(st, " = excluded.");
+            ident(st, rows->cols[c]->name);
+        }
+        if (set == 0)
+            puts_(st, "NOTHING"); /* nothing to merge: the row stays as it is */
+    }
+    returning(st, t, q);
+    return done(st);
+}
+
+int data_sql_update_where(data_stmt_t *st, const data_table_t *t, const data_assign_t *a, size_t n,
+                          const data_query_t *q)
+{
+    puts_(st, "UPDATE ");
+    ident(st, t->name);
+    puts_(st, " SET ");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            puts_(st, ", ");
+        ident(st, a[i].col->name);
+        puts_(st, " = ");
+        param(st, &a[i].value);
+    }
+    where_filters(st, q);
+    returning(st, t, q);
+    return done(st);
+}
+
+int data_sql_delete_where(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
+{
+    puts_(st, "DELETE FROM ");
+    ident(st, t->name);
+    where_filters(st, q);
+    returning(st, t, q);
     return done(st);
 }
 

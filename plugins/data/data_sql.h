@@ -13,14 +13,10 @@
 
 #include <stddef.h>
 
+#include "data_dialect.h"
 #include "data_query.h"
 #include "data_schema.h"
 #include "data_value.h"
-
-typedef enum data_dialect {
-    DATA_DIALECT_SQLITE,
-    DATA_DIALECT_PG
-} data_dialect_t;
 
 /* A statement: NUL-terminated SQL text plus its parameters, in placeholder
  * order. Owns everything; start from DATA_STMT_INIT, free with
@@ -42,11 +38,22 @@ typedef struct data_assign {
     data_value_t value;
 } data_assign_t;
 
+/* Rows to insert: see data_json_rows (data_json.h). */
+typedef struct data_rows {
+    const data_column_t **cols;
+    size_t ncols;
+    data_value_t *vals; /* nrows * ncols, row after row */
+    size_t nrows;
+} data_rows_t;
+
 /* Each builder appends one statement to an empty stmt and returns PH_OK, or
  * PH_ERROR when out of memory. Values are copied.
- *   select: rows matching q's filters in q's order (then by primary key,
- *           so pages are stable), LIMIT q->limit OFFSET q->offset
- *   count:  one row {"count": N} of the rows matching q's filters
+ *   select: q's select list (or every column), of the rows matching q's
+ *           filters and logic trees, in q's order (then by primary key,
+ *           so pages are stable), LIMIT q->limit OFFSET q->offset. Each
+ *           condition is parenthesised; ilike is LIKE on SQLite (whose
+ *           LIKE ignores ASCII case), ILIKE on PostgreSQL
+ *   count:  one row {"count": N} of the rows matching q's conditions
  *   get:    the row whose primary key equals id
  *   insert: INSERT ... RETURNING the row; n == 0 inserts DEFAULT VALUES
  *   update: UPDATE ... SET the n assignments (n >= 1) WHERE pk = id
@@ -59,6 +66,29 @@ int data_sql_insert(data_stmt_t *st, const data_table_t *t, const data_assign_t 
 int data_sql_update(data_stmt_t *st, const data_table_t *t, const data_assign_t *a, size_t n,
                     const data_value_t *id);
 int data_sql_delete(data_stmt_t *st, const data_table_t *t, const data_value_t *id);
+
+/* What an INSERT does with a row whose conflict column (the primary key
+ * unless given) already holds its value. */
+typedef enum data_conflict {
+    DATA_CONFLICT_ERROR, /* the database refuses it (409) */
+    DATA_CONFLICT_MERGE, /* the existing row takes the inserted columns */
+    DATA_CONFLICT_IGNORE /* the row is skipped and not returned */
+} data_conflict_t;
+
+/* Writes of PostgREST's API, each RETURNING q's select list (or every
+ * column), one statement each, so a bulk insert is one transaction:
+ *   insert_rows: INSERT of rows->nrows rows of rows->ncols columns
+ *           (ncols == 0: one row of defaults; nrows must then be 1), with
+ *           ON CONFLICT (conflict_col) DO UPDATE/NOTHING for MERGE/IGNORE
+ *   update_where: UPDATE ... SET the n assignments (n >= 1) WHERE q's
+ *           conditions (none: every row)
+ *   delete_where: DELETE ... WHERE q's conditions (none: every row) */
+int data_sql_insert_rows(data_stmt_t *st, const data_table_t *t, const data_rows_t *rows,
+                         data_conflict_t conflict, const data_column_t *conflict_col,
+                         const data_query_t *q);
+int data_sql_update_where(data_stmt_t *st, const data_table_t *t, const data_assign_t *a, size_t n,
+                          const data_query_t *q);
+int data_sql_delete_where(data_stmt_t *st, const data_table_t *t, const data_query_t *q);
 
 void data_stmt_free(data_stmt_t *st);
 

@@ -343,6 +343,34 @@ static data_db_t *sqlite_open(const data_conf_t *conf, data_schema_t *schema, ch
     return h;
 }
 
+/* PostgreSQL's SQLSTATE for a SQLite constraint violation (extended
+ * result code), so clients see the same codes on both backends. */
+static const char *constraint_code(int rc)
+{
+    switch (rc) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return "23505";
+    case SQLITE_CONSTRAINT_NOTNULL:
+        return "23502";
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        return "23503";
+    case SQLITE_CONSTRAINT_CHECK:
+        return "23514";
+    default:
+        return "23000";
+    }
+}
+
+/* PostgREST's status for a constraint violation: 409 for a conflict with
+ * another row (unique, foreign key), 400 for a row that is wrong by itself
+ * (NOT NULL, CHECK). */
+static int constraint_status(const char *code)
+{
+    return strcmp(code, "23505") == 0 || strcmp(code, "23503") == 0 || strcmp(code, "23000") == 0 ? 409
+                                                                                                     : 400;
+}
+
 /* Maps a SQLite result code to a status; *broken: reopen the connection. */
 static void map_error(sqlite3 *db, int rc, const data_conf_t *conf, data_dberr_t *err, bool *broken)
 {
@@ -356,7 +384,8 @@ static void map_error(sqlite3 *db, int rc, const data_conf_t *conf, data_dberr_t
                  "database is locked: still busy after %d ms, try again", conf->busy_timeout_ms);
         return;
     case SQLITE_CONSTRAINT:
-        err->status = 409;
+        snprintf(err->code, sizeof err->code, "%s", constraint_code(rc));
+        err->status = constraint_status(err->code);
         snprintf(err->msg, sizeof err->msg, "constraint violation: %s", msg);
         return;
     case SQLITE_MISMATCH:

@@ -2,6 +2,9 @@
 DATA_CORE_SOURCES = \
 	plugins/data/data_schema.c plugins/data/data_schema.h \
 	plugins/data/data_value.c plugins/data/data_value.h \
+	plugins/data/data_cast.c plugins/data/data_cast.h plugins/data/data_dialect.h \
+	plugins/data/data_filter.c plugins/data/data_filter.h \
+	plugins/data/data_prefer.c plugins/data/data_prefer.h \
 	plugins/data/data_query.c plugins/data/data_query.h \
 	plugins/data/data_sql.c plugins/data/data_sql.h \
 	plugins/data/data_json.c plugins/data/data_json.h \
@@ -31,7 +34,10 @@ TESTS += tests/unit/test_data_query
 DATA_INTEGRATION_TESTS = \
 	tests/integration/test_data.py \
 	tests/integration/test_data_pg.py \
+	tests/integration/test_postgrest.py \
 	tests/integration/test_notes_browser.py
 TESTS += $(DATA_INTEGRATION_TESTS)
 EXTRA_DIST += $(DATA_INTEGRATION_TESTS) tests/integration/pg.py tests/integration/data_cases.py \
+	tests/integration/pgjs.py tests/integration/postgrest_js/package.json \
+	tests/integration/postgrest_js/package-lock.json tests/integration/postgrest_js/scenarios.js \
 	plugins/data/README.md

@@ -1,13 +1,16 @@
 /*
- * libFuzzer harness for plugins/data/data_query.c: the query string of
- * GET /api/<table> (filters, order, limit, offset), parsed against a fixed
- * table with one column of every type class.
+ * libFuzzer harness for plugins/data/data_query.c and data_filter.c: the
+ * query string of GET /api/<table> (select, filters, logic trees, order,
+ * limit, offset), parsed against a fixed table with one column of every
+ * type class. The first input byte picks the dialect (casts).
  *
  * The input is the raw query string, copied to an exact-size buffer.
  * Properties checked on success: limit within 0..max_rows, offset >= 0,
- * every filter and sort key points at a column of the table, LIKE only on
- * text, TEXT values are valid UTF-8 and NUL-terminated. On failure: an
- * error message and an empty query. Leaks are caught by LeakSanitizer.
+ * every filter, list item, sort key and selected column points at a
+ * column of the table, LIKE and ILIKE only on text, TEXT values are valid
+ * UTF-8 and NUL-terminated, logic trees no deeper than
+ * DATA_FILTER_MAX_DEPTH. On failure: an error code and message and an
+ * empty query. Leaks are caught by LeakSanitizer.
  */
 #include "data_query.h"
 
@@ -49,12 +52,8 @@ static bool column_of_table(const data_column_t *c)
     return c != NULL && c >= table->cols && c < table->cols + table->ncols;
 }
 
-static void check_value(const data_filter_t *f)
+static void check_one(const data_value_t *v)
 {
-    const data_value_t *v = &f->value;
-
-    if (f->op == DATA_OP_LIKE)
-        REQUIRE(f->col->type == DATA_TYPE_TEXT || f->col->type == DATA_TYPE_ANY);
     switch (v->kind) {
     case DATA_VALUE_TEXT:
         REQUIRE(v->ptr != NULL && v->ptr[v->len] == '\0');
@@ -71,33 +70,59 @@ static void check_value(const data_filter_t *f)
     }
 }
 
+static void check_filter(const data_filter_t *f)
+{
+    REQUIRE(column_of_table(f->col));
+    REQUIRE(f->op >= DATA_OP_EQ && f->op <= DATA_OP_IS);
+    if (f->op == DATA_OP_LIKE || f->op == DATA_OP_ILIKE)
+        REQUIRE(f->col->type == DATA_TYPE_TEXT || f->col->type == DATA_TYPE_ANY);
+    REQUIRE(f->nlist == 0 || (f->op == DATA_OP_IN && f->list != NULL));
+    check_one(&f->value);
+    for (size_t i = 0; i < f->nlist; i++)
+        check_one(&f->list[i]);
+}
+
+static void check_group(const data_group_t *g, int depth)
+{
+    REQUIRE(depth <= DATA_FILTER_MAX_DEPTH);
+    for (size_t i = 0; i < g->nfilters; i++)
+        check_filter(&g->filters[i]);
+    for (size_t i = 0; i < g->ngroups; i++)
+        check_group(&g->groups[i], depth + 1);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char err[256] = "";
+    data_qerr_t e;
     data_query_t q;
     char *qs;
     size_t i;
 
     if (table == NULL)
         setup();
+    data_dialect_t d = size > 0 && (data[0] & 1) ? DATA_DIALECT_PG : DATA_DIALECT_SQLITE;
     qs = malloc(size ? size : 1);
     memcpy(qs, data, size);
     memset(&q, 0xa5, sizeof q); /* the parser must set every field */
-    if (data_query_parse(table, size ? qs : NULL, size, MAX_ROWS, &q, err, sizeof err) == PH_OK) {
+    memset(&e, 0, sizeof e);
+    if (data_query_parse(table, d, size ? qs : NULL, size, MAX_ROWS, &q, &e) == PH_OK) {
         REQUIRE(q.limit >= 0 && q.limit <= MAX_ROWS && q.offset >= 0);
         REQUIRE(q.nfilters == 0 || q.filters != NULL);
         REQUIRE(q.norder == 0 || q.order != NULL);
-        for (i = 0; i < q.nfilters; i++) {
-            REQUIRE(column_of_table(q.filters[i].col));
-            REQUIRE(q.filters[i].op >= DATA_OP_EQ && q.filters[i].op <= DATA_OP_LIKE);
-            check_value(&q.filters[i]);
-        }
+        for (i = 0; i < q.nfilters; i++)
+            check_filter(&q.filters[i]);
+        for (i = 0; i < q.ngroups; i++)
+            check_group(&q.groups[i], 1);
         for (i = 0; i < q.norder; i++)
             REQUIRE(column_of_table(q.order[i].col));
+        for (i = 0; i < q.nselect; i++)
+            REQUIRE(column_of_table(q.select[i].col));
+        REQUIRE(q.on_conflict == NULL || column_of_table(q.on_conflict));
         data_query_free(&q);
     } else {
-        REQUIRE(err[0] != '\0' && memchr(err, '\0', sizeof err) != NULL);
-        REQUIRE(q.nfilters == 0 && q.norder == 0);
+        REQUIRE(e.code[0] != '\0' && e.msg[0] != '\0');
+        REQUIRE(memchr(e.msg, '\0', sizeof e.msg) != NULL);
+        REQUIRE(q.nfilters == 0 && q.norder == 0 && q.ngroups == 0 && q.nselect == 0);
     }
     free(qs);
     return 0;

@@ -30,6 +30,7 @@ fuzz_range_INC = -I$(top_srcdir)/plugins/static
 fuzz_path_SRC = tests/fuzz/fuzz_path.c server/http_parse.c plugins/static/static_path.c
 fuzz_path_INC = -I$(top_srcdir)/plugins/static
 fuzz_data_query_SRC = tests/fuzz/fuzz_data_query.c plugins/data/data_query.c \
+	plugins/data/data_filter.c plugins/data/data_cast.c \
 	plugins/data/data_schema.c plugins/data/data_value.c
 fuzz_data_query_INC = -I$(top_srcdir)/plugins/data
 fuzz_data_query_LIBS = -lm

@@ -159,7 +159,7 @@ class DataApiCases:
         self.assertEqual(r.status, 200, r.body)
         # Columns not given are NULL again, except those with a default.
         self.assertEqual(jbody(r), dict(row, title="new", body=None))
-        self.assertError(self.req("PUT", loc, {"body": "no title"}), 409)
+        self.assertError(self.req("PUT", loc, {"body": "no title"}), 400)  # NOT NULL
         self.assertError(self.req("PUT", "/api/notes/999999", {"title": "x"}), 404)
         self.assertError(self.req("PATCH", "/api/notes/999999", {"title": "x"}), 404)
 
@@ -261,7 +261,7 @@ class DataApiCases:
         self.post({"title": "survivor"})
         evil = "x'; DROP TABLE notes; --"
         q = urllib.parse.quote(evil, safe="")
-        self.assertError(self.req("GET", "/api/notes?%s=eq.1" % q), 400, "unknown column")
+        self.assertError(self.req("GET", "/api/notes?%s=eq.1" % q), 400, "does not exist")
         self.assertError(self.req("GET", "/api/notes?order=" + q), 400)
         self.assertEqual(jbody(self.req("GET", "/api/notes?title=eq." + q)), [])
         self.assertError(self.post({evil: 1}), 400, "unknown column")
@@ -281,9 +281,11 @@ class DataApiCases:
 
     def test_wrong_method_is_405_with_allow(self):
         row = jbody(self.post({"title": "x"}))
-        e = self.req("DELETE", "/api/notes")
+        e = self.req("PUT", "/api/notes", {"title": "y"})
         self.assertError(e, 405)
-        self.assertEqual(e.header("Allow"), "GET, HEAD, POST")
+        self.assertEqual(e.header("Allow"), "GET, HEAD, POST, PATCH, DELETE")
+        # DELETE and PATCH on a table need a filter (PostgREST's bulk writes)
+        self.assertError(self.req("DELETE", "/api/notes"), 400, "without a filter")
         e = self.req("POST", "/api/notes/%d" % row["id"], {"title": "y"})
         self.assertError(e, 405)
         self.assertEqual(e.header("Allow"), "GET, HEAD, PUT, PATCH, DELETE")
@@ -291,11 +293,13 @@ class DataApiCases:
         self.assertError(e, 405)
         self.assertEqual(e.header("Allow"), "GET, HEAD")
 
-    def test_constraint_violation_is_409(self):
+    def test_constraint_violations_as_postgrest_maps_them(self):
+        # a conflict with another row is 409, a row wrong by itself 400
         self.assertEqual(self.post({"t": "same"}, table="kinds").status, 201)
-        self.assertError(self.post({"t": "same"}, table="kinds"), 409, "constraint")
-        self.assertError(self.post({"body": "no title"}), 409, "constraint")
-        self.assertError(self.post({"title": ""}), 409, "constraint")  # CHECK
+        self.assertEqual(self.assertError(self.post({"t": "same"}, table="kinds"), 409, "constraint")["code"],
+                         "23505")
+        self.assertEqual(self.assertError(self.post({"body": "no title"}), 400, "constraint")["code"], "23502")
+        self.assertEqual(self.assertError(self.post({"title": ""}), 400, "constraint")["code"], "23514")
         row = jbody(self.post({"title": "x"}))
         self.assertError(self.post({"id": row["id"], "title": "dup"}), 409)
 
@@ -495,7 +499,7 @@ class DataApiCases:
         r = self.post({"title": "from app"}, headers=app)
         self.assertEqual(r.status, 201, r.body)
         self.assertEqual(r.header("Access-Control-Allow-Origin"), "https://app.example")
-        self.assertEqual(r.header("Access-Control-Expose-Headers"), "Location, X-Total-Count")
+        self.assertEqual(r.header("Access-Control-Expose-Headers"), "Location, X-Total-Count, Content-Range")
         self.assertEqual(r.header("Vary"), "Origin")
         loc = r.header("Location")
         self.assertEqual(self.req("PATCH", loc, {"body": "b"}, headers=app).status, 200)

@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "data_conf.h"
 #include "data_cors.h"
 #include "data_json.h"
+#include "data_prefer.h"
 #include "data_query.h"
 #include "data_schema.h"
 #include "data_sql.h"
@@ -44,9 +46,13 @@ static void teardown(void)
     data_schema_free(&schema);
 }
 
+/* Parses qs for SQLite; err (200 bytes) gets "CODE message" on refusal. */
 static int parse(const char *qs, data_query_t *q, char *err)
 {
-    return data_query_parse(notes, qs, strlen(qs), 1000, q, err, 200);
+    data_qerr_t e = {0};
+    int rc = data_query_parse(notes, DATA_DIALECT_SQLITE, qs, strlen(qs), 1000, q, &e);
+    snprintf(err, 200, "%.9s %.180s", e.code, e.msg);
+    return rc;
 }
 
 static void expect_refused(const char *qs, const char *msg_part)
@@ -64,8 +70,8 @@ static void expect_refused(const char *qs, const char *msg_part)
 START_TEST(empty_query_defaults)
 {
     data_query_t q;
-    char err[200];
-    ck_assert_int_eq(data_query_parse(notes, NULL, 0, 1000, &q, err, sizeof err), PH_OK);
+    data_qerr_t e;
+    ck_assert_int_eq(data_query_parse(notes, DATA_DIALECT_SQLITE, NULL, 0, 1000, &q, &e), PH_OK);
     ck_assert_int_eq(q.limit, 1000);
     ck_assert_int_eq(q.offset, 0);
     ck_assert_uint_eq(q.nfilters, 0);
@@ -160,18 +166,18 @@ START_TEST(bad_paging)
     expect_refused("order=", "empty");
     expect_refused("order=title,", "empty");
     expect_refused("order=title.sideways", "order");
-    expect_refused("order=nope.asc", "order");
+    expect_refused("order=nope.asc", "42703");
 }
 END_TEST
 
 START_TEST(hostile_names_refused)
 {
-    expect_refused("title;%20DROP%20TABLE%20notes=eq.1", "unknown column");
-    expect_refused("%22title%22=eq.1", "unknown column");
-    expect_refused("order=id;DROP%20TABLE%20notes", "order");
-    expect_refused("order=%22id%22", "order");
-    expect_refused("nope=eq.1", "unknown column \"nope\"");
-    expect_refused("TITLE=eq.1", "unknown column"); /* names are exact */
+    expect_refused("title;%20DROP%20TABLE%20notes=eq.1", "42703 column notes.");
+    expect_refused("%22title%22=eq.1", "42703 column notes.(unprintable)");
+    expect_refused("order=id;DROP%20TABLE%20notes", "42703");
+    expect_refused("order=%22id%22", "42703");
+    expect_refused("nope=eq.1", "42703 column notes.\"nope\" does not exist");
+    expect_refused("TITLE=eq.1", "does not exist"); /* names are exact */
     expect_refused("%FF%FE=eq.1", "UTF-8");
     expect_refused("ti%00tle=eq.1", "NUL");
 }
@@ -235,6 +241,157 @@ END_TEST
 
 /* --- SQL text --------------------------------------------------------------- */
 
+/* --- PostgREST syntax: select lists, logic trees, in/is, nulls order ------- */
+
+/* SQL text of qs for dialect d into out (size bytes); PH_ERROR when refused. */
+static int sql_of(const char *qs, data_dialect_t d, char *out, size_t size)
+{
+    data_query_t q;
+    data_qerr_t e;
+    if (data_query_parse(notes, d, qs, strlen(qs), 1000, &q, &e) != PH_OK)
+        return PH_ERROR;
+    data_stmt_t st = DATA_STMT_INIT(d);
+    ck_assert_int_eq(data_sql_select(&st, notes, &q), PH_OK);
+    snprintf(out, size, "%s", st.sql);
+    data_stmt_free(&st);
+    data_query_free(&q);
+    return PH_OK;
+}
+
+START_TEST(select_list_alias_cast)
+{
+    char sql[1024];
+    ck_assert_int_eq(sql_of("select=heading:title,id::text,score", DATA_DIALECT_SQLITE, sql, sizeof sql), PH_OK);
+    ck_assert_str_eq(sql, "SELECT \"title\" AS \"heading\", CAST(\"id\" AS TEXT) AS \"id\", \"score\" AS \"score\""
+                          " FROM \"notes\" ORDER BY \"id\" ASC LIMIT ?1 OFFSET ?2");
+    ck_assert_int_eq(sql_of("select=id::float8", DATA_DIALECT_PG, sql, sizeof sql), PH_OK);
+    ck_assert_ptr_nonnull(strstr(sql, "CAST(\"id\" AS double precision) AS \"id\""));
+
+    data_query_t q;
+    char err[200];
+    ck_assert_int_eq(parse("select=*,t:title", &q, err), PH_OK);
+    ck_assert_uint_eq(q.nselect, notes->ncols + 1);
+    ck_assert_str_eq(q.select[notes->ncols].alias, "t");
+    data_schema_t shape;
+    ck_assert_int_eq(data_query_shape(&q, notes, &shape), PH_OK);
+    ck_assert_uint_eq(shape.tables[0].ncols, notes->ncols + 1);
+    ck_assert_str_eq(shape.tables[0].cols[notes->ncols].name, "t");
+    data_schema_free(&shape);
+    data_query_free(&q);
+    ck_assert_int_eq(parse("select=id::integer", &q, err), PH_OK);
+    ck_assert_int_eq(q.select[0].cast->type, DATA_TYPE_INTEGER);
+    data_query_free(&q);
+
+    expect_refused("select=id::regclass", "PGRST100 select: cast");
+    expect_refused("select=id::boolean", "PGRST100"); /* PostgreSQL only */
+    expect_refused("select=nope", "42703");
+    expect_refused("select=a%20b:title", "alias");
+    expect_refused("select=%22x%22:title", "alias");
+    expect_refused("select=notes(*)", "embedded");
+    expect_refused("select=id,,title", "empty item");
+    expect_refused("select=id&select=title", "twice");
+}
+END_TEST
+
+START_TEST(order_nulls)
+{
+    char sql[1024];
+    ck_assert_int_eq(sql_of("select=id&order=body.desc.nullslast,title.nullsfirst", DATA_DIALECT_PG, sql,
+                            sizeof sql), PH_OK);
+    ck_assert_str_eq(sql, "SELECT \"id\" AS \"id\" FROM \"notes\" ORDER BY \"body\" DESC NULLS LAST, "
+                          "\"title\" ASC NULLS FIRST, \"id\" ASC LIMIT $1 OFFSET $2");
+    expect_refused("order=body.up", "PGRST100 order");
+    expect_refused("order=body.desc.nullsmiddle", "PGRST100 order");
+}
+END_TEST
+
+START_TEST(in_is_not_ilike)
+{
+    char sql[1024];
+    data_query_t q;
+    char err[200];
+    ck_assert_int_eq(parse("title=in.(a,%22b,c%22,%22d%5C%22e%22)&body=not.is.null&done=is.true"
+                           "&title=ilike.*X*&id=not.in.()", &q, err), PH_OK);
+    ck_assert_uint_eq(q.nfilters, 5);
+    ck_assert_uint_eq(q.filters[0].nlist, 3);
+    ck_assert_str_eq(q.filters[0].list[1].ptr, "b,c");
+    ck_assert_str_eq(q.filters[0].list[2].ptr, "d\"e");
+    ck_assert(q.filters[1].negate);
+    ck_assert_int_eq(q.filters[1].value.kind, DATA_VALUE_NULL);
+    ck_assert_int_eq(q.filters[2].value.kind, DATA_VALUE_BOOL);
+    ck_assert_str_eq(q.filters[3].value.ptr, "%X%");
+    ck_assert_uint_eq(q.filters[4].nlist, 0);
+    data_query_free(&q);
+
+    ck_assert_int_eq(sql_of("select=id&title=in.(a,b)&body=not.is.null&done=is.false&title=ilike.x&id=in.()",
+                            DATA_DIALECT_SQLITE, sql, sizeof sql), PH_OK);
+    ck_assert_str_eq(sql, "SELECT \"id\" AS \"id\" FROM \"notes\" WHERE (\"title\" IN (?1, ?2)) AND "
+                          "NOT (\"body\" IS NULL) AND (\"done\" IS FALSE) AND (\"title\" LIKE ?3) AND "
+                          "(1 = 0) ORDER BY \"id\" ASC LIMIT ?4 OFFSET ?5");
+    ck_assert_int_eq(sql_of("title=ilike.x", DATA_DIALECT_PG, sql, sizeof sql), PH_OK);
+    ck_assert_ptr_nonnull(strstr(sql, "(\"title\" ILIKE $1)"));
+
+    expect_refused("title=in.(a,b", "PGRST100");
+    expect_refused("title=in.a,b", "PGRST100");
+    expect_refused("title=in.(a)x", "PGRST100");
+    expect_refused("id=in.(1,x)", "22P02");
+    expect_refused("body=is.maybe", "PGRST100");
+    expect_refused("id=ilike.1", "text column");
+    expect_refused("title=not.zz.1", "PGRST100");
+}
+END_TEST
+
+START_TEST(logic_trees)
+{
+    char sql[1024];
+    ck_assert_int_eq(sql_of("select=id&or=(title.eq.a,and(id.gte.3,body.is.null),not.or(id.eq.9,"
+                            "title.not.like.%22x,y%22))&not.and=(id.eq.1)",
+                            DATA_DIALECT_PG, sql, sizeof sql), PH_OK);
+    ck_assert_str_eq(sql, "SELECT \"id\" AS \"id\" FROM \"notes\" WHERE ((\"title\" = $1) OR "
+                          "((\"id\" >= $2) AND (\"body\" IS NULL)) OR NOT ((\"id\" = $3) OR "
+                          "NOT (\"title\" LIKE $4))) AND NOT ((\"id\" = $5)) "
+                          "ORDER BY \"id\" ASC LIMIT $6 OFFSET $7");
+
+    data_query_t q;
+    char err[200];
+    ck_assert_int_eq(parse("or=(title.eq.%22a)b%22,title.in.(%22(%22,x))", &q, err), PH_OK);
+    ck_assert_str_eq(q.groups[0].filters[0].value.ptr, "a)b");
+    ck_assert_str_eq(q.groups[0].filters[1].list[0].ptr, "(");
+    data_query_free(&q);
+
+    expect_refused("or=title.eq.a", "PGRST100 logic tree must be parenthesised");
+    expect_refused("or=(title.eq.a", "PGRST100");
+    expect_refused("or=(title.eq.a))", "PGRST100");
+    expect_refused("or=(title.eq.%22a)", "PGRST100 unterminated");
+    expect_refused("or=(title)", "PGRST100");
+    expect_refused("or=()", "42703");
+    expect_refused("or=(not.title.eq.a)", "PGRST100 not.");
+    expect_refused("or=(nope.eq.1)", "42703 column notes.\"nope\"");
+    expect_refused("or=(id.eq.x)", "22P02");
+    expect_refused("xor=(id.eq.1)", "42703");
+
+    /* Depth and size are bounded, whatever the input. */
+    char deep[4096] = "or=(";
+    for (int i = 1; i < DATA_FILTER_MAX_DEPTH; i++)
+        strcat(deep, "or(");
+    strcat(deep, "id.eq.1");
+    for (int i = 0; i < DATA_FILTER_MAX_DEPTH; i++)
+        strcat(deep, ")");
+    ck_assert_int_eq(parse(deep, &q, err), PH_OK);
+    data_query_free(&q);
+    expect_refused("or=(or(or(or(or(or(or(or(or(or(or(or(or(or(or(or(or(id.eq.1)))))))))))))))))",
+                   "PGRST100 logic tree nested deeper");
+    size_t n = 4 + (DATA_FILTER_MAX_NODES + 1) * 8 + 2;
+    char *many = malloc(n);
+    strcpy(many, "or=(");
+    for (int i = 0; i <= DATA_FILTER_MAX_NODES; i++)
+        strcat(many, i ? ",id.eq.1" : "id.eq.1");
+    strcat(many, ")");
+    expect_refused(many, "PGRST100 too many conditions");
+    free(many);
+}
+END_TEST
+
 START_TEST(select_sql_sqlite)
 {
     data_query_t q;
@@ -244,7 +401,7 @@ START_TEST(select_sql_sqlite)
     ck_assert_int_eq(data_sql_select(&st, notes, &q), PH_OK);
     ck_assert_str_eq(st.sql,
                      "SELECT \"id\", \"title\", \"body\", \"score\", \"done\", \"data\", \"created_at\""
-                     " FROM \"notes\" WHERE \"title\" = ?1 AND \"id\" < ?2"
+                     " FROM \"notes\" WHERE (\"title\" = ?1) AND (\"id\" < ?2)"
                      " ORDER BY \"title\" DESC, \"id\" ASC LIMIT ?3 OFFSET ?4");
     ck_assert_uint_eq(st.nparams, 4);
     ck_assert_int_eq(st.params[2].i, 2);
@@ -253,7 +410,7 @@ START_TEST(select_sql_sqlite)
 
     data_stmt_t ct = DATA_STMT_INIT(DATA_DIALECT_PG);
     ck_assert_int_eq(data_sql_count(&ct, notes, &q), PH_OK);
-    ck_assert_str_eq(ct.sql, "SELECT count(*) AS \"count\" FROM \"notes\" WHERE \"title\" = $1 AND \"id\" < $2");
+    ck_assert_str_eq(ct.sql, "SELECT count(*) AS \"count\" FROM \"notes\" WHERE (\"title\" = $1) AND (\"id\" < $2)");
     data_stmt_free(&ct);
     data_query_free(&q);
 }
@@ -312,6 +469,102 @@ START_TEST(write_sql)
     ck_assert_str_eq(g.sql, want);
     data_stmt_free(&g);
     data_value_clear(&a[0].value);
+}
+END_TEST
+
+START_TEST(bulk_write_sql)
+{
+    char err[200];
+    data_query_t q;
+    data_rows_t rows;
+    json_t *body = json_loads("[{\"title\": \"a\"}, {\"body\": \"b\", \"id\": 9}]", 0, NULL);
+    ck_assert_int_eq(data_json_rows(notes, body, &rows, err, sizeof err), PH_OK);
+    json_decref(body);
+    /* the union of the keys, in column order; missing keys are NULL */
+    ck_assert_uint_eq(rows.ncols, 3);
+    ck_assert_uint_eq(rows.nrows, 2);
+    ck_assert_str_eq(rows.cols[0]->name, "id");
+    ck_assert_int_eq(rows.vals[0].kind, DATA_VALUE_NULL);
+    ck_assert_str_eq(rows.vals[1].ptr, "a");
+    ck_assert_int_eq(rows.vals[2].kind, DATA_VALUE_NULL);
+    ck_assert_int_eq(rows.vals[3].i, 9);
+
+    ck_assert_int_eq(parse("select=t:title&on_conflict=title", &q, err), PH_OK);
+    data_stmt_t st = DATA_STMT_INIT(DATA_DIALECT_SQLITE);
+    ck_assert_int_eq(data_sql_insert_rows(&st, notes, &rows, DATA_CONFLICT_MERGE, q.on_conflict, &q), PH_OK);
+    ck_assert_str_eq(st.sql, "INSERT INTO \"notes\" (\"id\", \"title\", \"body\") VALUES (?1, ?2, ?3), "
+                             "(?4, ?5, ?6) ON CONFLICT (\"title\") DO UPDATE SET \"id\" = excluded.\"id\", "
+                             "\"body\" = excluded.\"body\" RETURNING \"title\" AS \"t\"");
+    ck_assert_uint_eq(st.nparams, 6);
+    data_stmt_free(&st);
+    data_query_free(&q);
+
+    ck_assert_int_eq(parse("id=in.(1,2)", &q, err), PH_OK);
+    data_stmt_t ig = DATA_STMT_INIT(DATA_DIALECT_PG);
+    ck_assert_int_eq(data_sql_insert_rows(&ig, notes, &rows, DATA_CONFLICT_IGNORE, NULL, &q), PH_OK);
+    ck_assert_ptr_nonnull(strstr(ig.sql, " ON CONFLICT (\"id\") DO NOTHING RETURNING \"id\", "));
+    data_stmt_free(&ig);
+
+    data_assign_t a = {&notes->cols[2], {.kind = DATA_VALUE_NULL}};
+    data_stmt_t u = DATA_STMT_INIT(DATA_DIALECT_PG);
+    ck_assert_int_eq(data_sql_update_where(&u, notes, &a, 1, &q), PH_OK);
+    ck_assert_ptr_nonnull(strstr(u.sql, "UPDATE \"notes\" SET \"body\" = $1 WHERE (\"id\" IN ($2, $3)) RETURNING \"id\""));
+    data_stmt_free(&u);
+    data_stmt_t d = DATA_STMT_INIT(DATA_DIALECT_SQLITE);
+    ck_assert_int_eq(data_sql_delete_where(&d, notes, &q), PH_OK);
+    ck_assert_ptr_nonnull(strstr(d.sql, "DELETE FROM \"notes\" WHERE (\"id\" IN (?1, ?2)) RETURNING \"id\""));
+    data_stmt_free(&d);
+    data_query_free(&q);
+    data_json_rows_free(&rows);
+
+    /* refused bodies leave nothing allocated */
+    static const char *bad[] = {"[{\"nope\": 1}]", "[{\"title\": \"a\"}, 3]", "[{\"id\": \"x\"}]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        body = json_loads(bad[i], 0, NULL);
+        ck_assert_int_eq(data_json_rows(notes, body, &rows, err, sizeof err), PH_ERROR);
+        ck_assert_ptr_null(rows.vals);
+        json_decref(body);
+    }
+    expect_refused("on_conflict=nope", "42703");
+}
+END_TEST
+
+START_TEST(prefer_range_content_range)
+{
+    const char *p = "count=exact, Return=Representation ,resolution=merge-duplicates";
+    ck_assert(data_prefer_has(p, strlen(p), "count=exact"));
+    ck_assert(data_prefer_has(p, strlen(p), "return=representation"));
+    ck_assert(data_prefer_has(p, strlen(p), "resolution=merge-duplicates"));
+    ck_assert(!data_prefer_has(p, strlen(p), "return=minimal"));
+    ck_assert(!data_prefer_has(p, strlen(p), "count"));
+    ck_assert(!data_prefer_has("count=exactly", 13, "count=exact"));
+    ck_assert(!data_prefer_has(NULL, 0, "count=exact"));
+    ck_assert(data_prefer_has("count=exact", 11, "count=exact"));
+
+    int64_t a, b;
+    ck_assert(data_range_parse("0-9", 3, &a, &b));
+    ck_assert_int_eq(a, 0);
+    ck_assert_int_eq(b, 9);
+    ck_assert(data_range_parse("5-", 2, &a, &b));
+    ck_assert_int_eq(b, -1);
+    static const char *bad[] = {"", "-", "-5", "9-5", "a-b", "1-2-3", " 1-2", "1-2 ",
+                                "9999999999999999999-", "items=0-9"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(!data_range_parse(bad[i], strlen(bad[i]), &a, &b), "accepted %s", bad[i]);
+
+    char cr[64];
+    ck_assert_int_eq(data_content_range(0, 15, false, 0, cr, sizeof cr), 200);
+    ck_assert_str_eq(cr, "0-14/*");
+    ck_assert_int_eq(data_content_range(10, 5, true, 100, cr, sizeof cr), 206);
+    ck_assert_str_eq(cr, "10-14/100");
+    ck_assert_int_eq(data_content_range(0, 3, true, 3, cr, sizeof cr), 200);
+    ck_assert_str_eq(cr, "0-2/3");
+    ck_assert_int_eq(data_content_range(0, 0, true, 0, cr, sizeof cr), 200);
+    ck_assert_str_eq(cr, "*/0");
+    ck_assert_int_eq(data_content_range(3, 0, true, 3, cr, sizeof cr), 206);
+    ck_assert_int_eq(data_content_range(4, 0, true, 3, cr, sizeof cr), 416);
+    ck_assert_int_eq(data_content_range(4, 0, false, 0, cr, sizeof cr), 200);
+    ck_assert_str_eq(cr, "*/*");
 }
 END_TEST
 
@@ -685,6 +938,12 @@ static Suite *data_suite(void)
     tcase_add_checked_fixture(q, setup, teardown);
     tcase_add_test(q, empty_query_defaults);
     tcase_add_test(q, limit_offset_order_filters);
+    tcase_add_test(q, select_list_alias_cast);
+    tcase_add_test(q, order_nulls);
+    tcase_add_test(q, in_is_not_ilike);
+    tcase_add_test(q, logic_trees);
+    tcase_add_test(q, bulk_write_sql);
+    tcase_add_test(q, prefer_range_content_range);
     tcase_add_test(q, every_operator);
     tcase_add_test(q, percent_decoding_and_plus);
     tcase_add_test(q, limit_is_capped);

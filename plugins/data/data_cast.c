@@ -1,0 +1,45 @@
+/* Cast whitelist: see data_cast.h. */
+#include "data_cast.h"
+
+#include <string.h>
+
+/* SQLite has storage classes, not types: these are the casts that change
+ * how a value is stored and therefore how it is written as JSON. */
+static const data_cast_t sqlite_casts[] = {
+    {"text", "TEXT", DATA_TYPE_TEXT},       {"integer", "INTEGER", DATA_TYPE_INTEGER},
+    {"int", "INTEGER", DATA_TYPE_INTEGER},  {"bigint", "INTEGER", DATA_TYPE_INTEGER},
+    {"real", "REAL", DATA_TYPE_REAL},       {"float8", "REAL", DATA_TYPE_REAL},
+    {"numeric", "NUMERIC", DATA_TYPE_REAL},
+};
+
+/* PostgreSQL: built-in scalar types without side effects on input. The
+ * JSON typing comes from the result's type OID, not from here. */
+static const data_cast_t pg_casts[] = {
+    {"text", "text", DATA_TYPE_TEXT},         {"integer", "integer", DATA_TYPE_INTEGER},
+    {"int", "integer", DATA_TYPE_INTEGER},    {"int4", "integer", DATA_TYPE_INTEGER},
+    {"bigint", "bigint", DATA_TYPE_INTEGER},  {"int8", "bigint", DATA_TYPE_INTEGER},
+    {"smallint", "smallint", DATA_TYPE_INTEGER}, {"real", "real", DATA_TYPE_REAL},
+    {"float8", "double precision", DATA_TYPE_REAL}, {"numeric", "numeric", DATA_TYPE_REAL},
+    {"boolean", "boolean", DATA_TYPE_BOOL},   {"bool", "boolean", DATA_TYPE_BOOL},
+    {"date", "date", DATA_TYPE_TEXT},         {"timestamptz", "timestamptz", DATA_TYPE_TEXT},
+    {"json", "json", DATA_TYPE_TEXT},         {"uuid", "uuid", DATA_TYPE_TEXT},
+};
+
+const data_cast_t *data_cast_find(data_dialect_t d, const char *name, size_t len)
+{
+    const data_cast_t *t = d == DATA_DIALECT_PG ? pg_casts : sqlite_casts;
+    size_t n = d == DATA_DIALECT_PG ? sizeof pg_casts / sizeof pg_casts[0]
+                                    : sizeof sqlite_casts / sizeof sqlite_casts[0];
+    for (size_t i = 0; i < n; i++)
+        if (strlen(t[i].name) == len && memcmp(t[i].name, name, len) == 0)
+            return &t[i];
+    return NULL;
+}
+
+const char *data_cast_names(data_dialect_t d)
+{
+    if (d == DATA_DIALECT_PG)
+        return "text, integer, int, int4, bigint, int8, smallint, real, float8, numeric, "
+               "boolean, bool, date, timestamptz, json, uuid";
+    return "text, integer, int, bigint, real, float8, numeric";
+}

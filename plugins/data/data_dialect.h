@@ -1,0 +1,13 @@
+/*
+ * Which SQL the data plugin writes: each backend names its dialect
+ * (data_db.h), and the pure parts (casts, SQL text) take it as an input.
+ */
+#ifndef DATA_DIALECT_H
+#define DATA_DIALECT_H
+
+typedef enum data_dialect {
+    DATA_DIALECT_SQLITE,
+    DATA_DIALECT_PG
+} data_dialect_t;
+
+#endif

@@ -1,0 +1,361 @@
+/* Row filters and logic trees: see data_filter.h. */
+#include "data_filter.h"
+
+#include <plughttpd/plugin.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int data_qerr_set(data_qerr_t *e, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    snprintf(e->code, sizeof e->code, "%s", code);
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    return PH_ERROR;
+}
+
+const char *data_qerr_name(char *buf, size_t size, const char *name, size_t len)
+{
+    bool ok = len > 0 && len < 64 && len + 3 <= size && data_utf8_valid(name, len);
+    for (size_t i = 0; ok && i < len; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f || name[i] == '"')
+            ok = false;
+    if (ok)
+        snprintf(buf, size, "\"%.*s\"", (int)len, name);
+    else
+        snprintf(buf, size, "(unprintable)");
+    return buf;
+}
+
+static const struct {
+    const char *name;
+    data_op_t op;
+} ops[] = {
+    {"eq", DATA_OP_EQ},     {"neq", DATA_OP_NEQ},     {"lt", DATA_OP_LT}, {"lte", DATA_OP_LTE},
+    {"gt", DATA_OP_GT},     {"gte", DATA_OP_GTE},     {"like", DATA_OP_LIKE},
+    {"ilike", DATA_OP_ILIKE}, {"in", DATA_OP_IN},     {"is", DATA_OP_IS},
+};
+
+const char *data_op_sql(data_op_t op)
+{
+    switch (op) {
+    case DATA_OP_EQ: return "=";
+    case DATA_OP_NEQ: return "<>";
+    case DATA_OP_LT: return "<";
+    case DATA_OP_LTE: return "<=";
+    case DATA_OP_GT: return ">";
+    case DATA_OP_GTE: return ">=";
+    case DATA_OP_LIKE: return "LIKE";
+    case DATA_OP_ILIKE: return "ILIKE";
+    case DATA_OP_IN: return "IN";
+    case DATA_OP_IS: return "IS";
+    }
+    return "=";
+}
+
+/* A cursor over the decoded text of one parameter value. */
+typedef struct cur {
+    const char *s;
+    size_t len, pos;
+    size_t *budget;
+    data_qerr_t *e;
+} cur_t;
+
+static bool at(const cur_t *c, const char *word)
+{
+    size_t n = strlen(word);
+    return c->len - c->pos >= n && memcmp(c->s + c->pos, word, n) == 0;
+}
+
+static int spend(cur_t *c)
+{
+    if (*c->budget == 0)
+        return data_qerr_set(c->e, "PGRST100", "too many conditions: at most %d per request",
+                             DATA_FILTER_MAX_NODES);
+    (*c->budget)--;
+    return PH_OK;
+}
+
+/* Reads one value up to (not including) the next ',' or ')' at this level,
+ * or a double-quoted one, into a malloc'd buffer *out of *n bytes. */
+static int read_value(cur_t *c, char **out, size_t *n)
+{
+    char *buf = malloc(c->len - c->pos + 1);
+    size_t o = 0;
+    if (buf == NULL)
+        return data_qerr_set(c->e, "PGRST100", "out of memory");
+    if (c->pos < c->len && c->s[c->pos] == '"') {
+        c->pos++;
+        for (;;) {
+            if (c->pos >= c->len) {
+                free(buf);
+                return data_qerr_set(c->e, "PGRST100", "unterminated quoted value");
+            }
+            char ch = c->s[c->pos++];
+            if (ch == '"')
+                break;
+            if (ch == '\\' && c->pos < c->len)
+                ch = c->s[c->pos++];
+            buf[o++] = ch;
+        }
+    } else {
+        while (c->pos < c->len && c->s[c->pos] != ',' && c->s[c->pos] != ')')
+            buf[o++] = c->s[c->pos++];
+    }
+    *out = buf;
+    *n = o;
+    return PH_OK;
+}
+
+/* Types text (n bytes) for the filter's column and operator. */
+static int typed(const data_filter_t *f, const char *s, size_t n, data_value_t *v, data_qerr_t *e)
+{
+    char msg[96], name[80];
+    if (f->op == DATA_OP_IS) {
+        memset(v, 0, sizeof *v);
+        if (n == 4 && memcmp(s, "null", 4) == 0)
+            return PH_OK;
+        v->kind = DATA_VALUE_BOOL;
+        if ((n == 4 && memcmp(s, "true", 4) == 0) || (n == 5 && memcmp(s, "false", 5) == 0)) {
+            v->i = n == 4;
+            return PH_OK;
+        }
+        return data_qerr_set(e, "PGRST100", "is on %s: expected null, true or false",
+                             data_qerr_name(name, sizeof name, f->col->name, strlen(f->col->name)));
+    }
+    if (f->op == DATA_OP_LIKE || f->op == DATA_OP_ILIKE) {
+        if (data_value_parse(DATA_TYPE_TEXT, s, n, v, msg, sizeof msg) != PH_OK)
+            return data_qerr_set(e, "22P02", "filter on \"%s\": %s", f->col->name, msg);
+        for (size_t i = 0; i < v->len; i++)
+            if (v->ptr[i] == '*')
+                v->ptr[i] = '%';
+        return PH_OK;
+    }
+    if (data_value_parse(f->col->type, s, n, v, msg, sizeof msg) != PH_OK)
+        return data_qerr_set(e, "22P02", "filter on \"%s\": %s", f->col->name, msg);
+    return PH_OK;
+}
+
+/* in's "(a,b,...)": items quoted or not, typed by the column. */
+static int read_list(cur_t *c, data_filter_t *f)
+{
+    if (c->pos >= c->len || c->s[c->pos] != '(')
+        return data_qerr_set(c->e, "PGRST100", "in needs a list: in.(a,b)");
+    c->pos++;
+    if (c->pos < c->len && c->s[c->pos] == ')') {
+        c->pos++;
+        return PH_OK;
+    }
+    for (;;) {
+        char *text = NULL;
+        size_t n = 0;
+        if (spend(c) != PH_OK || read_value(c, &text, &n) != PH_OK)
+            return PH_ERROR;
+        data_value_t *l = realloc(f->list, (f->nlist + 1) * sizeof *l);
+        int rc = l ? typed(f, text, n, &l[f->nlist], c->e)
+                   : data_qerr_set(c->e, "PGRST100", "out of memory");
+        free(text);
+        if (l != NULL)
+            f->list = l;
+        if (rc != PH_OK)
+            return PH_ERROR;
+        f->nlist++;
+        if (c->pos < c->len && c->s[c->pos] == ',') {
+            c->pos++;
+            continue;
+        }
+        if (c->pos < c->len && c->s[c->pos] == ')') {
+            c->pos++;
+            return PH_OK;
+        }
+        return data_qerr_set(c->e, "PGRST100", "unterminated in list: expected ',' or ')'");
+    }
+}
+
+/* "[not.]op.value" at the cursor; in_tree: the value ends at ',' or ')'
+ * and may be quoted, else it is the rest of the text as it stands. */
+static int parse_cond(cur_t *c, const data_column_t *col, bool in_tree, data_filter_t *f)
+{
+    memset(f, 0, sizeof *f);
+    f->col = col;
+    if (spend(c) != PH_OK)
+        return PH_ERROR;
+    if (at(c, "not.")) {
+        f->negate = true;
+        c->pos += 4;
+    }
+    const char *op = c->s + c->pos;
+    const char *dot = memchr(op, '.', c->len - c->pos);
+    size_t oplen = dot ? (size_t)(dot - op) : 0;
+    bool found = false;
+    for (size_t i = 0; dot && i < sizeof ops / sizeof ops[0]; i++)
+        if (strlen(ops[i].name) == oplen && memcmp(op, ops[i].name, oplen) == 0) {
+            f->op = ops[i].op;
+            found = true;
+        }
+    if (!found)
+        return data_qerr_set(c->e, "PGRST100", "filter on \"%s\": expected op.value with op one of "
+                             "eq, neq, lt, lte, gt, gte, like, ilike, in, is (each may follow not.)",
+                             col->name);
+    c->pos += oplen + 1;
+    if ((f->op == DATA_OP_LIKE || f->op == DATA_OP_ILIKE) && col->type != DATA_TYPE_TEXT &&
+        col->type != DATA_TYPE_ANY)
+        return data_qerr_set(c->e, "PGRST100", "filter on \"%s\": like and ilike need a text column",
+                             col->name);
+    if (f->op == DATA_OP_IN)
+        return read_list(c, f);
+    if (!in_tree) {
+        int rc = typed(f, c->s + c->pos, c->len - c->pos, &f->value, c->e);
+        c->pos = c->len;
+        return rc;
+    }
+    char *text = NULL;
+    size_t n = 0;
+    if (read_value(c, &text, &n) != PH_OK)
+        return PH_ERROR;
+    int rc = typed(f, text, n, &f->value, c->e);
+    free(text);
+    return rc;
+}
+
+int data_filter_parse(const data_column_t *col, const char *v, size_t len, size_t *budget,
+                      data_filter_t *f, data_qerr_t *e)
+{
+    cur_t c = {.s = v, .len = len, .budget = budget, .e = e};
+    if (parse_cond(&c, col, false, f) != PH_OK) {
+        data_filter_free(f);
+        return PH_ERROR;
+    }
+    if (c.pos != c.len) {
+        data_filter_free(f);
+        return data_qerr_set(e, "PGRST100", "filter on \"%s\": unexpected text after the in list",
+                             col->name);
+    }
+    return PH_OK;
+}
+
+static int parse_items(cur_t *c, const data_table_t *t, int depth, data_group_t *g);
+
+/* Bytes of s (len bytes) before the first byte of stop. */
+static size_t strcspn_len(const char *s, size_t len, const char *stop)
+{
+    size_t i = 0;
+    while (i < len && strchr(stop, s[i]) == NULL)
+        i++;
+    return i;
+}
+
+static int add_group(cur_t *c, const data_table_t *t, int depth, data_group_t *g, bool any, bool negate)
+{
+    data_group_t *kids = realloc(g->groups, (g->ngroups + 1) * sizeof *kids);
+    if (kids == NULL)
+        return data_qerr_set(c->e, "PGRST100", "out of memory");
+    g->groups = kids;
+    data_group_t *k = &kids[g->ngroups++];
+    memset(k, 0, sizeof *k);
+    k->any = any;
+    k->negate = negate;
+    return parse_items(c, t, depth + 1, k);
+}
+
+static int add_filter(cur_t *c, const data_table_t *t, data_group_t *g)
+{
+    char name[80];
+    const char *col = c->s + c->pos;
+    size_t clen = strcspn_len(col, c->len - c->pos, ".,()");
+    const data_column_t *column = data_table_column(t, col, clen);
+    if (column == NULL)
+        return data_qerr_set(c->e, "42703", "column %s.%s does not exist", t->name,
+                             data_qerr_name(name, sizeof name, col, clen));
+    if (clen == c->len - c->pos || col[clen] != '.')
+        return data_qerr_set(c->e, "PGRST100", "logic tree item without an operator: use col.op.value");
+    c->pos += clen + 1;
+    data_filter_t *fs = realloc(g->filters, (g->nfilters + 1) * sizeof *fs);
+    if (fs == NULL)
+        return data_qerr_set(c->e, "PGRST100", "out of memory");
+    g->filters = fs;
+    int rc = parse_cond(c, column, true, &fs[g->nfilters]);
+    g->nfilters++; /* even on error: data_group_free frees what was parsed */
+    return rc;
+}
+
+/* "(item,item,...)" at the cursor into g. */
+static int parse_items(cur_t *c, const data_table_t *t, int depth, data_group_t *g)
+{
+    if (depth > DATA_FILTER_MAX_DEPTH)
+        return data_qerr_set(c->e, "PGRST100", "logic tree nested deeper than %d levels",
+                             DATA_FILTER_MAX_DEPTH);
+    if (c->pos >= c->len || c->s[c->pos] != '(')
+        return data_qerr_set(c->e, "PGRST100", "logic tree must be parenthesised: or=(a.eq.1,b.eq.2)");
+    c->pos++;
+    for (;;) {
+        bool negate = at(c, "not.");
+        if (negate)
+            c->pos += 4;
+        int rc;
+        if (spend(c) != PH_OK)
+            return PH_ERROR;
+        if (at(c, "and(")) {
+            c->pos += 3;
+            rc = add_group(c, t, depth, g, false, negate);
+        } else if (at(c, "or(")) {
+            c->pos += 2;
+            rc = add_group(c, t, depth, g, true, negate);
+        } else if (negate) {
+            return data_qerr_set(c->e, "PGRST100", "not. in a logic tree must precede and(...) or "
+                                 "or(...), or follow the column: col.not.eq.1");
+        } else {
+            rc = add_filter(c, t, g);
+        }
+        if (rc != PH_OK)
+            return PH_ERROR;
+        if (c->pos < c->len && c->s[c->pos] == ',') {
+            c->pos++;
+            continue;
+        }
+        if (c->pos < c->len && c->s[c->pos] == ')') {
+            c->pos++;
+            return PH_OK;
+        }
+        return data_qerr_set(c->e, "PGRST100", "logic tree: expected ',' or ')' after an item");
+    }
+}
+
+int data_group_parse(const data_table_t *t, const char *v, size_t len, bool any, bool negate,
+                     size_t *budget, data_group_t *g, data_qerr_t *e)
+{
+    cur_t c = {.s = v, .len = len, .budget = budget, .e = e};
+    memset(g, 0, sizeof *g);
+    g->any = any;
+    g->negate = negate;
+    int rc = parse_items(&c, t, 1, g);
+    if (rc == PH_OK && c.pos != c.len)
+        rc = data_qerr_set(e, "PGRST100", "logic tree: unexpected text after the closing ')'");
+    if (rc != PH_OK)
+        data_group_free(g);
+    return rc;
+}
+
+void data_filter_free(data_filter_t *f)
+{
+    data_value_clear(&f->value);
+    for (size_t i = 0; i < f->nlist; i++)
+        data_value_clear(&f->list[i]);
+    free(f->list);
+    f->list = NULL;
+    f->nlist = 0;
+}
+
+void data_group_free(data_group_t *g)
+{
+    for (size_t i = 0; i < g->nfilters; i++)
+        data_filter_free(&g->filters[i]);
+    for (size_t i = 0; i < g->ngroups; i++)
+        data_group_free(&g->groups[i]);
+    free(g->filters);
+    free(g->groups);
+    memset(g, 0, sizeof *g);
+}
