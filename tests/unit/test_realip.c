@@ -4,6 +4,7 @@
  * unknown and obfuscated nodes, malformed and hostile ones), trusted
  * peers, the peer text written, and X-Request-Id.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,14 @@ static const wcase_t xff_cases[] = {
     {{"203.0.113"}, "-"},
     {{"203.0.113.256"}, "-"},
     {{"0x7f.1"}, "-"},
+    {{"01.2.3.4"}, "-"},                                            /* as inet_pton: no leading zero */
+    {{"1.2.3.4."}, "-"},
+    {{"1..2.3"}, "-"},
+    {{".1.2.3"}, "-"},
+    {{"1.2.3.0004"}, "-"},
+    {{"1.2.3.-4"}, "-"},
+    {{"255.255.255.255"}, "255.255.255.255:0"},
+    {{"0.0.0.0:0"}, "0.0.0.0:0"},
     {{"203.0.113.7 10.0.0.1"}, "-"},
     {{"_hidden"}, "-"},                                             /* obfuscated: Forwarded only */
     {{"1111:2222:3333:4444:5555:6666:7777:8888:9999"}, "-"},
@@ -267,6 +276,41 @@ START_TEST(format)
 }
 END_TEST
 
+/* The writer's own IPv6 and IPv4 text against inet_ntop's, for addresses
+ * with zero groups in every place (inet_ntop writes some with a dotted
+ * IPv4 tail; those are checked by parsing back). */
+START_TEST(format_matches_inet_ntop)
+{
+    unsigned seed = 12345;
+    for (int round = 0; round < 200000; round++) {
+        realip_addr_t a = {.family = AF_INET6, .port = (unsigned)round % 65536};
+        seed = seed * 1103515245 + 12345;
+        unsigned zero = seed >> 8, fill = seed >> 16;
+        for (int g = 0; g < 8; g++) {
+            int z = (zero >> g) & 1;
+            a.addr[2 * g] = z ? 0 : (unsigned char)((fill * (unsigned)(g + 1)) >> (g & 3) & ((g & 1) ? 0xff : 0x0f));
+            a.addr[2 * g + 1] = z ? 0 : (unsigned char)(fill >> g);
+        }
+        if (round % 7 == 0) {
+            a.family = AF_INET;
+            memcpy(a.addr, &seed, 4);
+        }
+        char got[64], want[64], ip[INET6_ADDRSTRLEN];
+        realip_format(&a, got, sizeof got);
+        ck_assert(inet_ntop(a.family, a.addr, ip, sizeof ip) != NULL);
+        snprintf(want, sizeof want, a.family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, a.port);
+        if (a.family == AF_INET || strchr(ip, '.') == NULL) {
+            ck_assert_msg(strcmp(got, want) == 0, "got %s want %s", got, want);
+        } else {
+            unsigned char back[16];
+            *strrchr(got, ']') = '\0';
+            ck_assert_int_eq(inet_pton(AF_INET6, got + 1, back), 1);
+            ck_assert(memcmp(back, a.addr, 16) == 0);
+        }
+    }
+}
+END_TEST
+
 static int req_id(const char *const *values, size_t n, char *out)
 {
     head_t *hd = calloc(1, sizeof *hd);
@@ -313,6 +357,7 @@ int main(void)
     tcase_add_test(tc, hostile);
     tcase_add_test(tc, peer_trusted);
     tcase_add_test(tc, format);
+    tcase_add_test(tc, format_matches_inet_ntop);
     tcase_add_test(tc, request_id);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
