@@ -85,8 +85,9 @@ static int parse_ip(int family, const char *s, size_t n, realip_addr_t *a)
     return 0;
 }
 
-/* One node: "unknown", "_obfuscated" (Forwarded only), or an address in
- * one of the forms realip.h lists. obf_port: a port may be "_x". */
+/* One node: "unknown", "_obfuscated" (forwarded: Forwarded's, whose port
+ * may be obfuscated too), or an address in one of the forms realip.h
+ * lists. */
 static enum elem parse_node(const char *s, size_t n, int forwarded, realip_addr_t *a)
 {
     if (n == 7 && strncasecmp(s, "unknown", 7) == 0)
