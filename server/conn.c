@@ -1775,7 +1775,7 @@ static void close_conn(conn_t *c)
     c->tls_ctx = NULL;
     free(c->pp_buf);
     c->pp_buf = NULL;
-    if (c->counted) /* an upgraded socket, the plugin's now, counts no more */
+    if (c->counted) /* (an upgraded socket, the plugin's now, no longer counts) */
         addrcount_drop(&c->ckey);
     c->counted = 0;
     ev_io_forget(&c->io); /* close() takes it out of epoll: no fd is dup()ed */
