@@ -154,3 +154,6 @@ VALGRIND_TESTS += tests/integration/test_coroutines.py
 VALGRIND_TESTS += tests/integration/test_proxy.py
 # Output filter with zlib, brotli and zstd state per response (about 20 s).
 VALGRIND_TESTS += tests/integration/test_compress.py
+# Trusted proxies' headers, request ids and the per-address connection
+# table (about 6 s).
+VALGRIND_TESTS += tests/integration/test_realip.py
