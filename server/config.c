@@ -22,6 +22,7 @@
 #include "coro.h"
 #include "log.h"
 #include "log_format.h"
+#include "realip.h"
 #include "version.h"
 
 #ifndef PH_PLUGIN_DIR
@@ -49,7 +50,7 @@ typedef struct load_state {
     size_t errlen;
     cfg_t *cfg;
     /* which [server] keys were seen, to refuse duplicates */
-    char seen[32][24];
+    char seen[48][32];
     size_t nseen;
 } load_state_t;
 
@@ -518,12 +519,44 @@ static int set_server_header(cfg_t *cfg, load_state_t *st, int line, const char 
     return 1;
 }
 
+/* "trusted_proxies = RANGE ...": addresses, ADDRESS/BITS or "unix",
+ * separated by blanks or commas. Each line adds to the list, so a list
+ * longer than a line (inih reads at most 200 bytes) is written on
+ * several. */
+static int trusted_key(load_state_t *st, const char *value)
+{
+    cfg_t *cfg = st->cfg;
+    char *copy = xstrdup(value), *save = NULL;
+    int any = 0;
+    for (char *e = strtok_r(copy, " \t,", &save); e; e = strtok_r(NULL, " \t,", &save)) {
+        cidr_t r;
+        any = 1;
+        if (strcmp(e, "unix") == 0) {
+            cfg->trust_unix = 1;
+            continue;
+        }
+        if (cidr_parse(e, &r) < 0) {
+            fail(st, st->lineno, "trusted_proxies: \"%s\" is not an address, ADDRESS/BITS or unix", e);
+            free(copy);
+            return 0;
+        }
+        cfg->trusted = xrealloc(cfg->trusted, (cfg->ntrusted + 1) * sizeof *cfg->trusted);
+        cfg->trusted[cfg->ntrusted++] = r;
+    }
+    free(copy);
+    if (!any)
+        fail(st, st->lineno, "trusted_proxies: empty list");
+    return any;
+}
+
 static int server_key(load_state_t *st, const char *name, const char *value)
 {
     cfg_t *cfg = st->cfg;
     int line = st->lineno;
     if (strcmp(name, "listen") == 0)
         return listen_key(st, value);
+    if (strcmp(name, "trusted_proxies") == 0) /* may repeat: a long list */
+        return trusted_key(st, value);
     if (!seen_once(st, name)) {
         fail(st, line, "duplicate key \"%s\"", name);
         return 0;
@@ -545,6 +578,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
         {"blocking_threads", &cfg->blocking_threads, 1, 1024},
         {"blocking_queue", &cfg->blocking_queue, 1, 1000000},
         {"http2_max_streams", &cfg->http2_max_streams, 1, 1000},
+        {"max_connections_per_address", &cfg->max_connections_per_address, 0, 10000000},
     };
     for (size_t i = 0; i < sizeof uints / sizeof uints[0]; i++) {
         if (strcmp(name, uints[i].name) == 0) {
@@ -628,6 +662,25 @@ static int server_key(load_state_t *st, const char *name, const char *value)
         }
         log_format_free(cfg->log_format);
         cfg->log_format = f;
+        return 1;
+    }
+    if (strcmp(name, "real_ip_header") == 0) {
+        static const char *const kinds[] = {"none", "x-forwarded-for", "forwarded"};
+        static const int values[] = {REALIP_NONE, REALIP_XFF, REALIP_FORWARDED};
+        for (int i = 0; i < 3; i++) {
+            if (strcasecmp(value, kinds[i]) == 0) {
+                cfg->real_ip_header = values[i];
+                return 1;
+            }
+        }
+        fail(st, line, "real_ip_header must be x-forwarded-for, forwarded or none");
+        return 0;
+    }
+    if (strcmp(name, "send_request_id") == 0) {
+        if (cfg_parse_bool(value, &cfg->send_request_id) < 0) {
+            fail(st, line, "send_request_id must be yes or no");
+            return 0;
+        }
         return 1;
     }
     if (strcmp(name, "defer_accept") == 0) {
@@ -773,6 +826,7 @@ static void set_defaults(cfg_t *cfg)
     cfg->max_keepalive_requests = 10000;
     cfg->defer_accept = DEFER_ACCEPT_SECS;
     cfg->server_header = xstrdup(PH_SERVER_NAME);
+    cfg->real_ip_header = REALIP_XFF;
 }
 
 int cfg_run_ids(const cfg_t *cfg, uid_t *uid, gid_t *gid, const char **unknown)
@@ -1090,6 +1144,7 @@ void cfg_free(cfg_t *cfg)
     free(cfg->plugin_dir);
     free(cfg->access_log);
     free(cfg->server_header);
+    free(cfg->trusted);
     log_format_free(cfg->log_format);
     free(cfg->error_log);
     free(cfg->user);

@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "cidr.h"
+
 typedef struct cfg_listen {
     char *text;                  /* as written: "127.0.0.1:8080", "unix:/x" */
     struct sockaddr_storage addr;
@@ -147,6 +149,18 @@ typedef struct cfg {
     unsigned http2_max_streams;
     size_t http2_window;
     int defer_accept;   /* seconds of TCP_DEFER_ACCEPT, 0 = off */
+    /* Connections one client address may hold open in this process at
+     * once (addrcount.h says how addresses are counted); 0 = no cap. */
+    unsigned max_connections_per_address;
+
+    /* Proxies in front whose word on the client is taken (realip.h):
+     * "trusted_proxies =" ranges, which may be given on several lines,
+     * each adding to the list; "unix" trusts peers on unix sockets. */
+    cidr_t *trusted;
+    size_t ntrusted;
+    int trust_unix;
+    int real_ip_header;  /* enum realip_header: the client's address from */
+    int send_request_id; /* "send_request_id = yes": X-Request-Id on answers */
 
     cfg_route_t *routes;
     size_t nroutes;

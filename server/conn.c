@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "log.h"
 #include "proxy_proto.h"
+#include "addrcount.h"
 #include "request.h"
 #include "response.h"
 #include "tls.h"
@@ -106,6 +107,9 @@ struct conn {
     unsigned char *pp_buf;   /* ST_PROXY: the header's first part, taken off
                               * the socket (NULL: none yet) */
     size_t pp_len;
+    addrcount_key_t ckey;    /* the address max_connections_per_address counts */
+    unsigned ckey_ok : 1;    /* ckey is set (a TCP peer) */
+    unsigned counted : 1;    /* ckey holds one count for c */
     char peer[56];
     char local[56];          /* the listener's, or filled when first asked for */
 };
@@ -153,6 +157,20 @@ static void on_kick(ev_loop_t *loop, ev_timer_t *t);
 static void start_h2(conn_t *c, const char *in, size_t inlen);
 static conn_t *expect_proxy_header(conn_t *c);
 
+/* max_connections_per_address: counts c under its key, or says no. */
+static int count_addr(conn_t *c)
+{
+    unsigned max = cur_cfg(c)->max_connections_per_address;
+    if (max == 0 || !c->ckey_ok)
+        return 1;
+    if (!addrcount_take(&c->ckey, max)) {
+        log_debug("%s: max_connections_per_address (%u) reached; closing", c->peer, max);
+        return 0;
+    }
+    c->counted = 1;
+    return 1;
+}
+
 conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen, const cfg_listen_t *cl,
                  const char *local)
 {
@@ -167,6 +185,14 @@ conn_t *conn_new(worker_t *w, int fd, const struct sockaddr *peer, socklen_t pee
     listener_format_addr(peer, peerlen, c->peer, sizeof c->peer);
     if (peer->sa_family == AF_UNIX)
         snprintf(c->peer, sizeof c->peer, "unix");
+    c->ckey_ok = addrcount_key(peer, &c->ckey) == 0;
+    /* Behind a PROXY protocol load balancer every connection comes from
+     * it: the client's address, in the header, is counted then. */
+    if (!(cl && cl->proxy_protocol) && !count_addr(c)) {
+        free(c);
+        close(fd);
+        return NULL;
+    }
     ev_io_init(&c->io, fd, on_io, c);
     ev_timer_init(&c->timer, on_timer, c);
     ev_timer_init(&c->kick, on_kick, c);
@@ -336,6 +362,11 @@ static void proxy_step(conn_t *c)
     if (pp.known) {
         listener_format_addr((struct sockaddr *)&pp.src, pp.len, c->peer, sizeof c->peer);
         listener_format_addr((struct sockaddr *)&pp.dst, pp.len, c->local, sizeof c->local);
+        c->ckey_ok = addrcount_key((struct sockaddr *)&pp.src, &c->ckey) == 0;
+    }
+    if (!count_addr(c)) {
+        close_conn(c);
+        return;
     }
     c->state = c->after_proxy;
     if (c->state == ST_TLS) {
@@ -1744,6 +1775,9 @@ static void close_conn(conn_t *c)
     c->tls_ctx = NULL;
     free(c->pp_buf);
     c->pp_buf = NULL;
+    if (c->counted) /* (an upgraded socket, the plugin's now, no longer counts) */
+        addrcount_drop(&c->ckey);
+    c->counted = 0;
     ev_io_forget(&c->io); /* close() takes it out of epoll: no fd is dup()ed */
     if (c->io.fd >= 0) /* -1: upgraded, the plugin's socket owns it */
         close(c->io.fd);

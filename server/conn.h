@@ -21,7 +21,11 @@ typedef struct conn conn_t;
 /* Takes ownership of fd (non-blocking, accepted on the listener cl, which
  * says TLS or https-redirect; NULL: plain). local: the connection's local
  * address when the listener knows it (see worker_adopt), else NULL or "".
- * Returns NULL and closes fd when out of memory. */
+ * Returns NULL and closes fd when out of memory, or when the peer's
+ * address already holds [server] max_connections_per_address connections
+ * (the refused client sees its connection closed, no answer; on a
+ * proxy_protocol listener the header's client address is counted once it
+ * has come, and such a connection is closed then). */
 conn_t *conn_new(struct worker *w, int fd, const struct sockaddr *peer, socklen_t peerlen,
                  const cfg_listen_t *cl, const char *local);
 

@@ -15,6 +15,7 @@
 #include "httpdate.h"
 #include "log.h"
 #include "log_format.h"
+#include "realip.h"
 #include "request.h"
 #include "stats.h"
 #include "worker.h"
@@ -94,6 +95,7 @@ static void access_log(ph_request_t *req, uint64_t bytes)
     httpdate_clf(now, t);
     log_access_entry_t e = {
         .peer = request_api.peer(req),
+        .direct_peer = req->direct_copy[0] ? req->direct_copy : NULL,
         .time = t,
         .status = req->status,
         .bytes = bytes,
@@ -170,6 +172,10 @@ int exchange_replace(ph_request_t *late, ph_request_t *r)
      * API only reads them: safe to read while it runs */
     r->hp = late->hp;
     r->route = late->route;
+    r->seq = late->seq; /* the answer carries the id the plugin saw */
+    memcpy(r->peer_copy, late->peer_copy, sizeof r->peer_copy);
+    memcpy(r->local_copy, late->local_copy, sizeof r->local_copy);
+    memcpy(r->direct_copy, late->direct_copy, sizeof r->direct_copy);
     r->counted = late->counted; /* r's answer is the one counted */
     late->counted = 0;
     if (late->head_len == 0)
@@ -184,6 +190,10 @@ int exchange_replace(ph_request_t *late, ph_request_t *r)
     }
     memcpy(r->head, late->head, late->head_len);
     r->head_len = late->head_len;
+    if (late->ext_id) {
+        r->ext_id = r->head + (late->ext_id - late->head);
+        r->ext_id_len = late->ext_id_len;
+    }
     r->path_len = late->path_len;
     r->prefix_len = late->prefix_len;
     return 0;
@@ -386,14 +396,39 @@ static void copy_addr(char *dst, size_t cap, const char *src)
 /* The longest peer or local address, "[" + inet_ntop's longest IPv6
  * text + "]:65535", is never cut. */
 _Static_assert(sizeof((ph_request_t *)0)->peer_copy >= INET6_ADDRSTRLEN - 1 + sizeof "[]:65535" &&
+                   sizeof((ph_request_t *)0)->direct_copy == sizeof((ph_request_t *)0)->peer_copy &&
                    sizeof((ph_request_t *)0)->local_copy >= INET6_ADDRSTRLEN - 1 + sizeof "[]:65535",
                "peer_copy and local_copy hold any IPv6 address with its port");
 
-/* Copies peer() and local() into req, for plugin threads (see request.h). */
+/* The direct peer is a trusted proxy ([server] trusted_proxies): its
+ * X-Request-Id becomes the request's id, and the client it names in
+ * real_ip_header becomes the peer, the direct one kept for the log. */
+static void trust_proxy(ph_request_t *req, const cfg_t *cfg)
+{
+    realip_trust_t t = {cfg->trusted, cfg->ntrusted, cfg->trust_unix};
+    if (req->head == NULL || !realip_peer_trusted(&t, req->peer_copy))
+        return;
+    size_t off, len;
+    if (realip_request_id(req->head, req->hp.headers, req->hp.nheaders, &off, &len)) {
+        req->ext_id = req->head + off;
+        req->ext_id_len = len;
+    }
+    realip_addr_t a;
+    if (!realip_client(cfg->real_ip_header, req->head, req->hp.headers, req->hp.nheaders, &t, &a))
+        return;
+    memcpy(req->direct_copy, req->peer_copy, sizeof req->direct_copy);
+    realip_format(&a, req->peer_copy, sizeof req->peer_copy);
+}
+
+/* Copies peer() and local() into req, for plugin threads (see request.h),
+ * the peer as a trusted proxy names it. */
 static void copy_addrs(ph_request_t *req)
 {
     copy_addr(req->peer_copy, sizeof req->peer_copy, req->ops->peer(req));
     copy_addr(req->local_copy, sizeof req->local_copy, req->ops->local(req));
+    const cfg_t *cfg = req_cfg(req);
+    if (cfg->ntrusted || cfg->trust_unix) /* nothing to do per request when none */
+        trust_proxy(req, cfg);
 }
 
 exch_step_t exchange_head(ph_request_t *req, int has_body)
@@ -796,9 +831,23 @@ static int add_hsts(ph_request_t *req)
     return request_add_header(req, "Strict-Transport-Security", v);
 }
 
+/* X-Request-Id on every answer ([server] send_request_id), unless the
+ * plugin set its own. */
+static int add_request_id(ph_request_t *req)
+{
+    if (!req->gen->cfg->send_request_id)
+        return 0;
+    for (const resp_header_t *h = req->headers; h; h = h->next)
+        if (h->nlen == 12 && strncasecmp(h->name, "x-request-id", 12) == 0)
+            return 0;
+    ph_str_t id = request_api.request_id(req);
+    char *v = pool_strndup(req->pool, id.ptr, id.len);
+    return v ? request_add_header(req, "X-Request-Id", v) : -1;
+}
+
 int exchange_filter_head(ph_request_t *req, int is_head)
 {
-    if (add_hsts(req) < 0)
+    if (add_hsts(req) < 0 || add_request_id(req) < 0)
         return -1;
     const gen_route_t *r = req->route;
     if (r == NULL || r->nfilters == 0 || req->status < 200 || req->status == 204 || req->status == 304)

@@ -5,6 +5,9 @@ server_libphcore_la_SOURCES = \
 	server/log.c server/log.h \
 	server/log_format.c server/log_format.h \
 	server/proxy_proto.c server/proxy_proto.h \
+	server/cidr.c server/cidr.h \
+	server/realip.c server/realip.h \
+	server/addrcount.c server/addrcount.h \
 	server/sbuf.c server/sbuf.h \
 	server/pool.c server/pool.h \
 	server/http_parse.c server/http_parse.h \

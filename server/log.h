@@ -52,6 +52,8 @@ typedef struct log_buf {
 /* One request as the access log records it (Combined Log Format). */
 typedef struct log_access_entry {
     const char *peer;          /* "127.0.0.1:5555", "[::1]:5555", "unix" */
+    const char *direct_peer;   /* the connection's peer when a trusted proxy
+                                  named the client (peer); NULL: peer */
     const char *time;          /* "[10/Oct/2026:13:55:36 +0000]" */
     ph_str_t method, target;   /* method.len 0: no request line, "-" */
     int version_minor;

@@ -11,10 +11,11 @@
 static const char *const var_names[] = {
     "remote_addr", "time_local", "time_iso8601", "request", "method", "target", "protocol", "status",
     "bytes", "request_time", "request_id", "host", "scheme", "referer", "user_agent",
+    "direct_addr",
 };
 enum lf_var {
     V_REMOTE_ADDR, V_TIME_LOCAL, V_TIME_ISO, V_REQUEST, V_METHOD, V_TARGET, V_PROTOCOL, V_STATUS,
-    V_BYTES, V_REQUEST_TIME, V_REQUEST_ID, V_HOST, V_SCHEME, V_REFERER, V_USER_AGENT, V_COUNT,
+    V_BYTES, V_REQUEST_TIME, V_REQUEST_ID, V_HOST, V_SCHEME, V_REFERER, V_USER_AGENT, V_DIRECT_ADDR, V_COUNT,
     V_NOTE = V_COUNT, V_TEXT
 };
 
@@ -154,6 +155,11 @@ static void put_var(sbuf_t *b, const lf_item_t *it, const log_access_entry_t *e)
     int line = e->method.len > 0;
     switch (it->var) {
     case V_REMOTE_ADDR: sbuf_put(b, e->peer, log_peer_host_len(e->peer)); break;
+    case V_DIRECT_ADDR: {
+        const char *d = e->direct_peer ? e->direct_peer : e->peer;
+        sbuf_put(b, d, log_peer_host_len(d));
+        break;
+    }
     case V_TIME_LOCAL: sbuf_puts(b, e->time); break;
     case V_TIME_ISO: put_iso(b, e->when); break;
     case V_REQUEST:

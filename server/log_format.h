@@ -8,14 +8,18 @@
  * client chose is escaped so it can neither end a field nor split a line.
  *
  * Template variables:
- *   $remote_addr  client address without its port ("unix" for a socket)
+ *   $remote_addr  client address without its port ("unix" for a socket);
+ *                 the one a trusted proxy named ([server] trusted_proxies)
+ *   $direct_addr  the connection's peer address without its port (the
+ *                 proxy's, when one named the client; else $remote_addr)
  *   $time_local   [10/Oct/2026:13:55:36 +0000]
  *   $time_iso8601 2026-10-10T13:55:36Z
  *   $request      "GET /x HTTP/1.1" as received (- without a request line)
  *   $method $target $protocol   its three parts
  *   $status $bytes               status; body bytes sent (0 when none)
  *   $request_time seconds from the request head to the last byte, 0.001 s
- *   $request_id   16 hex digits, as api->request_id() gives plugins
+ *   $request_id   as api->request_id() gives plugins: 16 hex digits, or
+ *                 a trusted proxy's X-Request-Id
  *   $host $scheme the host asked for; http or https
  *   $referer $user_agent         the request's fields, - when absent
  *   $note_NAME    what a plugin noted under NAME (api->note_set), - if none

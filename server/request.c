@@ -490,6 +490,8 @@ static int api_body_vprintf(ph_request_t *req, const char *fmt, va_list ap)
 static ph_str_t api_request_id(const ph_request_t *req)
 {
     static const char hex[] = "0123456789abcdef";
+    if (req->ext_id)
+        return (ph_str_t){req->ext_id, req->ext_id_len};
     ph_request_t *r = (ph_request_t *)req; /* the id is written once, lazily */
     if (r->id[0] == '\0') {
         for (int i = 0; i < 16; i++)

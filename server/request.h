@@ -76,6 +76,9 @@ struct ph_request {
     /* the exchange (exchange.c) */
     uint64_t seq;                    /* request_id's number */
     char id[17];                     /* its hex form, written when asked */
+    const char *ext_id;              /* a trusted proxy's X-Request-Id (into
+                                        head), used instead; NULL: none */
+    size_t ext_id_len;
     enum exch_phase phase;
     enum exch_hold held;
     unsigned stage;                  /* next on_head stage */
@@ -111,6 +114,9 @@ struct ph_request {
      * the carrier, which the loop may detach and free meanwhile. */
     char peer_copy[56];
     char local_copy[56];
+    /* The direct peer when a trusted proxy named the client, who is then
+     * peer_copy ([server] trusted_proxies, realip.h); "" otherwise. */
+    char direct_copy[56];
     struct req_slot *slots;          /* api->slot(), per instance */
     struct req_note *notes;          /* api->note_set() */
     /* output */

@@ -156,8 +156,9 @@ size_t worker_buf_size(const worker_t *w);
  * connection from peer, exactly as an accepted one: on_accept's path, and
  * the fuzz harness's way in. local: the listener's local address for
  * every connection (listener_t.local), or NULL or "" to ask the kernel
- * when a plugin wants it. Returns 0, or -1 when out of memory (fd is then
- * closed). The connection may already be closed on return. */
+ * when a plugin wants it. Returns 0, or -1 when out of memory or refused
+ * by max_connections_per_address (fd is then closed). The connection may
+ * already be closed on return. */
 int worker_adopt(worker_t *w, int fd, const struct sockaddr *peer, socklen_t peerlen, const cfg_listen_t *cl,
                  const char *local);
 /* Frees node (see worker_later_t) after the current batch. */

@@ -200,3 +200,15 @@ AM_TESTS_ENVIRONMENT = \
 	PH_SRCDIR='$(abs_top_srcdir)'; \
 	PYTHONPATH='$(abs_top_srcdir)/tests/integration'; \
 	export PH_BINARY PH_PLUGIN_DIR PH_FIXTURE_DIR PH_SRCDIR PYTHONPATH;
+
+# [server] trusted_proxies, real_ip_header, send_request_id and
+# max_connections_per_address (server/realip.c, server/addrcount.c)
+check_PROGRAMS += tests/unit/test_realip tests/unit/test_addrcount
+tests_unit_test_realip_SOURCES = tests/unit/test_realip.c
+tests_unit_test_realip_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_realip_LDADD = $(UNIT_LDADD)
+tests_unit_test_addrcount_SOURCES = tests/unit/test_addrcount.c
+tests_unit_test_addrcount_CFLAGS = $(UNIT_CFLAGS) -pthread
+tests_unit_test_addrcount_LDADD = $(UNIT_LDADD) -lpthread
+TESTS += tests/unit/test_realip tests/unit/test_addrcount tests/integration/test_realip.py
+EXTRA_DIST += tests/integration/test_realip.py

@@ -16,13 +16,13 @@ static int rule_parse(access_rule_t *r, const char *value, char *why, size_t cap
     }
     int rc = 0, any = 0;
     for (char *e = strtok_r(copy, " \t,", &save); e && rc == 0; e = strtok_r(NULL, " \t,", &save)) {
-        proxy_cidr_t c, *l;
+        cidr_t c, *l;
         any = 1;
         if (strcmp(e, "all") == 0) {
             r->all = 1;
         } else if (strcmp(e, "unix") == 0) {
             r->unix_peers = 1;
-        } else if (proxy_cidr_parse(e, &c) < 0) {
+        } else if (cidr_parse(e, &c) < 0) {
             snprintf(why, cap, "\"%s\" is not an address, ADDRESS/BITS, all or unix", e);
             rc = -1;
         } else if (!(l = realloc(r->ranges, (r->nranges + 1) * sizeof *l))) {
@@ -72,7 +72,7 @@ int access_rules_allow(const access_rules_t *rules, const char *peer)
     int has_ip = !is_unix && access_peer_ip(peer, ip, sizeof ip) == 0;
     for (size_t i = 0; i < rules->n; i++) {
         const access_rule_t *r = &rules->v[i];
-        if (r->all || (is_unix && r->unix_peers) || (has_ip && proxy_cidr_match(r->ranges, r->nranges, ip)))
+        if (r->all || (is_unix && r->unix_peers) || (has_ip && cidr_match(r->ranges, r->nranges, ip)))
             return r->allow;
     }
     return 1;

@@ -11,14 +11,14 @@
  * peer no rule matches is allowed (end the list with "deny = all" for an
  * allow list).
  *
- * The CIDR arithmetic is the proxy plugin's (plugins/proxy/proxy_cidr.c,
- * compiled into both plugins): one implementation, until the server
- * offers it through the API.
+ * The CIDR arithmetic is the core's pure server/cidr.c, compiled into
+ * this plugin and the proxy: one implementation, until the server offers
+ * it through the API.
  */
 #ifndef ACCESS_RULE_H
 #define ACCESS_RULE_H
 
-#include "../proxy/proxy_cidr.h"
+#include "../../server/cidr.h"
 
 #include <stddef.h>
 
@@ -26,7 +26,7 @@ typedef struct access_rule {
     int allow;            /* 1: allow, 0: deny */
     int all;              /* "all" was listed: matches every peer */
     int unix_peers;       /* "unix" was listed */
-    proxy_cidr_t *ranges; /* owned */
+    cidr_t *ranges; /* owned */
     size_t nranges;
 } access_rule_t;
 

@@ -2,7 +2,7 @@
 # allows or denies by client address, ratelimit.so limits requests per
 # address, auth_basic.so checks HTTP Basic credentials (libcrypt). The pure files (no plugin API calls) are listed once so the unit
 # test links exactly what the plugins run. The CIDR arithmetic is the
-# proxy's proxy_cidr.c, compiled here too (one implementation, not a copy).
+# core's pure server/cidr.c, compiled here too (one implementation, not a copy).
 ACCESS_PURE_SOURCES = \
 	plugins/access/access_peer.c plugins/access/access_peer.h \
 	plugins/access/access_rule.c plugins/access/access_rule.h \
@@ -11,13 +11,13 @@ ACCESS_PURE_SOURCES = \
 	plugins/access/auth_htpasswd.c plugins/access/auth_htpasswd.h \
 	plugins/access/auth_cache.c plugins/access/auth_cache.h \
 	plugins/access/auth_pool.c plugins/access/auth_pool.h \
-	plugins/proxy/proxy_cidr.c plugins/proxy/proxy_cidr.h
+	server/cidr.c server/cidr.h
 
 plugin_LTLIBRARIES += plugins/access/access.la
 plugins_access_access_la_SOURCES = plugins/access/access.c \
 	plugins/access/access_peer.c plugins/access/access_peer.h \
 	plugins/access/access_rule.c plugins/access/access_rule.h \
-	plugins/proxy/proxy_cidr.c plugins/proxy/proxy_cidr.h
+	server/cidr.c server/cidr.h
 plugins_access_access_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
 
 plugin_LTLIBRARIES += plugins/access/ratelimit.la

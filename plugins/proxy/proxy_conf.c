@@ -49,9 +49,9 @@ static int add_trusted(proxy_conf_t *c, const char *value, ph_error_t *err)
         return refuse(err, "out of memory");
     int rc = PH_OK;
     for (char *a = strtok_r(copy, " \t,", &save); a && rc == PH_OK; a = strtok_r(NULL, " \t,", &save)) {
-        proxy_cidr_t r;
-        proxy_cidr_t *l;
-        if (proxy_cidr_parse(a, &r) < 0)
+        cidr_t r;
+        cidr_t *l;
+        if (cidr_parse(a, &r) < 0)
             rc = refuse(err, "trusted_proxies: \"%s\" is not an address or ADDRESS/BITS", a);
         else if (!(l = realloc(c->trusted, (c->ntrusted + 1) * sizeof *l)))
             rc = refuse(err, "out of memory");

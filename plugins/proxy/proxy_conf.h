@@ -7,7 +7,7 @@
 
 #include <plughttpd/plugin.h>
 
-#include "proxy_cidr.h"
+#include "../../server/cidr.h"
 #include "proxy_upstream.h"
 
 typedef struct proxy_conf {
@@ -22,7 +22,7 @@ typedef struct proxy_conf {
     unsigned retries;         /* further upstreams tried (idempotent only) */
     char *health_path;        /* NULL: no active check; owned */
     char *host;               /* NULL: pass the client's Host; owned */
-    proxy_cidr_t *trusted;    /* owned, ntrusted entries */
+    cidr_t *trusted;    /* owned, ntrusted entries */
     size_t ntrusted;
     int websocket;            /* relay Upgrade requests */
     int via;                  /* add Via both ways */

@@ -197,6 +197,31 @@ PP_SESSIONS = {
 }
 
 
+# Headers of trusted proxies (the harness trusts 127.0.0.1 and unix peers:
+# peer byte 0 or 1; ::1, peer 2, is not): Forwarded walks, X-Request-Id,
+# and X-Forwarded-For, which the harness's real_ip_header does not read.
+PROXIED = [
+    ("Forwarded", "for=203.0.113.7;proto=https, for=127.0.0.1"),
+    ("Forwarded", 'for="[2001:db8::5]:4711";by=x, for=unknown, for=127.0.0.1'),
+    ("Forwarded", 'for="unclosed, for=_hidden;host="a,b"'),
+    ("Forwarded", 'for="[::1]:x"'),
+    ("Forwarded", ",".join(["for=127.0.0.1"] * 300)),
+    ("X-Forwarded-For", "203.0.113.7, 127.0.0.1"),
+    ("X-Request-Id", "trace-42"),
+    ("X-Request-Id", "x" * 201),
+]
+
+
+def proxied_sessions():
+    out = []
+    for i, h in enumerate(PROXIED):
+        out.append(req(target="/echo?p%d" % i, headers=(("Host", "x"), h)))
+    # several fields, joined, and a request id with them
+    out.append(req(target="/echo", headers=(("Host", "x"), ("Forwarded", "for=198.51.100.1"),
+                                           ("X-Request-Id", "a"), ("Forwarded", "for=127.0.0.1"))))
+    return out
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
@@ -210,6 +235,9 @@ def main():
         seeds.add(header(end=2) + data)                          # stay open: timeouts
         seeds.add(header(wclass=1 + i % 4, rclass=1 + i % 5, peer=1 + i % 2, seed=i) + data)  # in pieces
         seeds.add(header(end=3, wclass=3, seed=i) + data)        # client gone early
+    for i, data in enumerate(proxied_sessions()):
+        for peer in (0, 1, 2):
+            seeds.add(header(peer=peer, wclass=i % 3, seed=i) + data)
     for data in seeds:
         with open(os.path.join(OUT, hashlib.sha1(data).hexdigest()), "wb") as fh:
             fh.write(data)

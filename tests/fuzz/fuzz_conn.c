@@ -273,6 +273,14 @@ static void make_config(void)
              "max_uri_bytes = 9k\n"
              "max_body_bytes = 64k\n"
              "max_keepalive_requests = 8\n"
+             /* the peers 127.0.0.1 and unix are trusted proxies (::1 is
+              * not): their Forwarded names the client, their X-Request-Id
+              * the id, which every answer carries; each address may hold
+              * a connection or two (one session at a time holds one) */
+             "trusted_proxies = 127.0.0.1 unix\n"
+             "real_ip_header = forwarded\n"
+             "send_request_id = yes\n"
+             "max_connections_per_address = 2\n"
              "handler_timeout = 70ms\n"
              "blocking_threads = 1\n"
              "blocking_queue = 4\n"

@@ -20,7 +20,7 @@ FUZZ_TIME = 60
 FUZZ_COMMON = -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all -D_GNU_SOURCE \
 	-I$(top_srcdir)/include -I$(top_srcdir)/server
 FUZZ_FLAGS = -fsanitize=fuzzer,address,undefined $(FUZZ_COMMON)
-FUZZ_HARNESSES = http_parse range path data_query conn
+FUZZ_HARNESSES = http_parse range path data_query realip conn
 
 # Each harness: its sources (the pure files it drives) and include folders.
 fuzz_http_parse_SRC = tests/fuzz/fuzz_http_parse.c server/http_parse.c server/proxy_proto.c
@@ -29,6 +29,8 @@ fuzz_range_SRC = tests/fuzz/fuzz_range.c plugins/static/static_range.c
 fuzz_range_INC = -I$(top_srcdir)/plugins/static
 fuzz_path_SRC = tests/fuzz/fuzz_path.c server/http_parse.c plugins/static/static_path.c
 fuzz_path_INC = -I$(top_srcdir)/plugins/static
+fuzz_realip_SRC = tests/fuzz/fuzz_realip.c server/realip.c server/cidr.c
+fuzz_realip_INC =
 fuzz_data_query_SRC = tests/fuzz/fuzz_data_query.c plugins/data/data_query.c \
 	plugins/data/data_filter.c plugins/data/data_cast.c \
 	plugins/data/data_schema.c plugins/data/data_value.c
@@ -153,3 +155,6 @@ VALGRIND_TESTS += tests/integration/test_coroutines.py
 VALGRIND_TESTS += tests/integration/test_proxy.py
 # Output filter with zlib, brotli and zstd state per response (about 20 s).
 VALGRIND_TESTS += tests/integration/test_compress.py
+# Trusted proxies' headers, request ids and the per-address connection
+# table (about 6 s).
+VALGRIND_TESTS += tests/integration/test_realip.py

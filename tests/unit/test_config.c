@@ -8,6 +8,7 @@
  * wrong in words a user can act on.
  */
 #include "config.h"
+#include "realip.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -480,6 +481,40 @@ START_TEST(error_duplicate_listen)
 }
 END_TEST
 
+START_TEST(trusted_proxies_and_friends)
+{
+    cfg_t *cfg = load_ok(MINIMAL);
+    ck_assert_uint_eq(cfg->ntrusted, 0);
+    ck_assert_int_eq(cfg->trust_unix, 0);
+    ck_assert_int_eq(cfg->real_ip_header, REALIP_XFF);
+    ck_assert_int_eq(cfg->send_request_id, 0);
+    ck_assert_uint_eq(cfg->max_connections_per_address, 0);
+    cfg_free(cfg);
+    /* the key repeats, each line adding to the list */
+    cfg = load_ok(MINIMAL "trusted_proxies = 10.0.0.0/8, 127.0.0.1\ntrusted_proxies = unix ::1\n"
+                          "real_ip_header = Forwarded\nsend_request_id = yes\nmax_connections_per_address = 64\n");
+    ck_assert_uint_eq(cfg->ntrusted, 3);
+    ck_assert(cidr_match(cfg->trusted, cfg->ntrusted, "10.2.3.4"));
+    ck_assert(cidr_match(cfg->trusted, cfg->ntrusted, "::1"));
+    ck_assert(!cidr_match(cfg->trusted, cfg->ntrusted, "127.0.0.2"));
+    ck_assert_int_eq(cfg->trust_unix, 1);
+    ck_assert_int_eq(cfg->real_ip_header, REALIP_FORWARDED);
+    ck_assert_int_eq(cfg->send_request_id, 1);
+    ck_assert_uint_eq(cfg->max_connections_per_address, 64);
+    cfg_free(cfg);
+    cfg = load_ok(MINIMAL "real_ip_header = none\n");
+    ck_assert_int_eq(cfg->real_ip_header, REALIP_NONE);
+    cfg_free(cfg);
+    expect_error(MINIMAL "trusted_proxies = 10.0.0.0/33\n", 3, "\"10.0.0.0/33\" is not an address");
+    expect_error(MINIMAL "trusted_proxies = 10.0.0.1\ntrusted_proxies = example.com\n", 4, "example.com");
+    expect_error(MINIMAL "trusted_proxies = \n", 3, "empty list");
+    expect_error(MINIMAL "real_ip_header = x-real-ip\n", 3, "real_ip_header must be");
+    expect_error(MINIMAL "send_request_id = maybe\n", 3, "send_request_id must be");
+    expect_error(MINIMAL "max_connections_per_address = -1\n", 3, "max_connections_per_address must be");
+    expect_error(MINIMAL "max_connections_per_address = 1\nmax_connections_per_address = 2\n", 4, "duplicate");
+}
+END_TEST
+
 START_TEST(error_bad_duration)
 {
     expect_error(MINIMAL "header_timeout = 5x\n", 3, "bad duration");
@@ -932,6 +967,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, error_section_without_bracket);
     tcase_add_test(bad, error_bad_listen);
     tcase_add_test(bad, error_duplicate_listen);
+    tcase_add_test(bad, trusted_proxies_and_friends);
     tcase_add_test(bad, error_bad_duration);
     tcase_add_test(bad, error_bad_size);
     tcase_add_test(bad, error_bad_numbers);

@@ -1,11 +1,11 @@
-#include "proxy_cidr.h"
+#include "cidr.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-int proxy_cidr_parse(const char *s, proxy_cidr_t *out)
+int cidr_parse(const char *s, cidr_t *out)
 {
     char ip[64];
     const char *slash = strchr(s, '/');
@@ -50,21 +50,27 @@ static int prefix_equal(const unsigned char *a, const unsigned char *b, unsigned
     return (a[whole] & mask) == (b[whole] & mask);
 }
 
-int proxy_cidr_match(const proxy_cidr_t *ranges, size_t n, const char *ip)
+int cidr_match_bin(const cidr_t *ranges, size_t n, int family, const unsigned char *addr)
 {
-    unsigned char v4[4], v6[16];
-    int is4 = inet_pton(AF_INET, ip, v4) == 1;
-    int is6 = !is4 && inet_pton(AF_INET6, ip, v6) == 1;
-    if (is6 && memcmp(v6, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
-        memcpy(v4, v6 + 12, 4);
-        is4 = 1;
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (family == AF_INET6 && memcmp(addr, mapped, sizeof mapped) == 0) {
+        family = AF_INET;
+        addr += 12;
     }
-    for (size_t i = 0; i < n; i++) {
-        const proxy_cidr_t *r = &ranges[i];
-        if (r->family == AF_INET && is4 && prefix_equal(r->addr, v4, r->bits))
+    if (family != AF_INET && family != AF_INET6)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (ranges[i].family == family && prefix_equal(ranges[i].addr, addr, ranges[i].bits))
             return 1;
-        if (r->family == AF_INET6 && is6 && prefix_equal(r->addr, v6, r->bits))
-            return 1;
-    }
+    return 0;
+}
+
+int cidr_match(const cidr_t *ranges, size_t n, const char *ip)
+{
+    unsigned char a[16];
+    if (inet_pton(AF_INET, ip, a) == 1)
+        return cidr_match_bin(ranges, n, AF_INET, a);
+    if (inet_pton(AF_INET6, ip, a) == 1)
+        return cidr_match_bin(ranges, n, AF_INET6, a);
     return 0;
 }
