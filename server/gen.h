@@ -105,8 +105,8 @@ typedef struct gen {
 typedef struct gen_member {
     gen_instance_t *inst;
     ph_hooks_t hooks;
-    const char *prefix;
-    const char *name; /* the plugin's descriptor name */
+    const char *route; /* the route's name ("/api", "example.com/api") */
+    const char *name;  /* the plugin's descriptor name */
 } gen_member_t;
 
 /* Whether g uses the instance gi (route or stage). */
