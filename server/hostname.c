@@ -29,9 +29,13 @@ static int is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <=
 int hostname_pattern(const char *name, char *out, const char **why)
 {
     size_t n = strlen(name);
+    int wild = n >= 2 && name[0] == '*' && name[1] == '.';
     if (n > 0 && name[n - 1] == '.')
         n--;
-    int wild = n >= 2 && name[0] == '*' && name[1] == '.';
+    if (wild && n <= 2) {
+        *why = "a wildcard needs a name after \"*.\"";
+        return 0;
+    }
     if (n == 0) {
         *why = "empty host name";
         return 0;
@@ -48,7 +52,7 @@ int hostname_pattern(const char *name, char *out, const char **why)
         char c = out[i];
         if (c == '.' || c == '\0') {
             if (label == 0) {
-                *why = wild && i == 2 ? "a wildcard needs a name after \"*.\"" : "empty label in host name";
+                *why = "empty label in host name";
                 return 0;
             }
             if (out[i - 1] == '-') {

@@ -161,6 +161,8 @@ TESTS += tests/unit/test_http_parse tests/unit/test_request tests/unit/test_prox
 # HTTPS (tests/integration/tlsutil.py makes the certificates)
 INTEGRATION_TESTS = tests/integration/test_tls.py tests/integration/test_tls_attack.py tests/integration/test_testssl.py \
 	tests/integration/test_h2.py tests/integration/test_h2_attack.py
+# Virtual hosts ([route HOST/prefix], unknown_host, 421 against TLS SNI)
+INTEGRATION_TESTS += tests/integration/test_vhost.py
 INTEGRATION_TESTS += \
 	tests/integration/test_core.py \
 	tests/integration/test_limits.py \
