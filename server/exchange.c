@@ -164,6 +164,8 @@ const char *exchange_host(ph_request_t *req, size_t *len)
  * has its own certificate (an HTTP/2 client reuses connections). */
 static int host_allowed(ph_request_t *req)
 {
+    if (req->gen->tls == NULL)
+        return 1; /* no TLS listener */
     const tls_conn_t *t = req->ops->tls ? req->ops->tls(req) : NULL;
     if (t == NULL || !tls_host_checked(t))
         return 1;
@@ -175,14 +177,14 @@ static int host_allowed(ph_request_t *req)
 int exchange_route(ph_request_t *req)
 {
     req->no_route = 404;
+    if (!req->hp.asterisk && exchange_path(req) < 0)
+        return -1;
     if (!host_allowed(req)) {
         req->no_route = 421;
-        return req->hp.asterisk ? 0 : exchange_path(req);
+        return 0;
     }
     if (req->hp.asterisk)
         return 0;
-    if (exchange_path(req) < 0)
-        return -1;
     const router_t *r = req->gen->router;
     size_t plen = 0;
     if (router_has_hosts(r)) {

@@ -124,7 +124,7 @@ int router_add_host(router_t *r, const char *host, const char *prefix, void *tar
 
 int router_add(router_t *r, const char *prefix, void *target) { return router_add_host(r, NULL, prefix, target); }
 
-static void *table_match(const table_t *t, const char *path, size_t len, size_t *prefix_len)
+static inline void *table_match(const table_t *t, const char *path, size_t len, size_t *prefix_len)
 {
     for (size_t i = 0; i < t->n; i++) {
         const entry_t *e = &t->e[i];
