@@ -171,7 +171,7 @@ static int host_allowed(ph_request_t *req)
         return 1;
     size_t n;
     const char *host = exchange_host(req, &n);
-    return tls_host_allowed(t, host);
+    return n == 0 || tls_host_allowed(t, host); /* no host: nothing to mismatch */
 }
 
 int exchange_route(ph_request_t *req)

@@ -70,13 +70,13 @@ ph_request_t *exchange_new(struct worker *w, const exch_ops_t *ops, void *carrie
  * (router.h; nothing for an asterisk-form target). When route is NULL,
  * req->no_route is the answer exchange_head() gives: 404, the
  * unknown_host status, or 421 for a host the TLS connection's certificate
- * does not serve (tls_host_allowed()). 0, or -1 when the path is invalid
- * (answer 400). */
+ * does not serve (tls_host_allowed(); a request naming no host is not
+ * checked). 0, or -1 when the path is invalid (answer 400). */
 int exchange_route(ph_request_t *req);
 
 /* The request's host (see request.h), made on the first call; "" when it
- * named none or memory ran out. Loop thread, or a plugin's thread once
- * exchange_route() has run. */
+ * named none or memory ran out. Loop thread (it may allocate from the
+ * request's pool). */
 const char *exchange_host(ph_request_t *req, size_t *len);
 
 /* The head is parsed, req->path and req->route are set (route may be NULL):

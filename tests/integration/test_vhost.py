@@ -18,6 +18,7 @@ import unittest
 
 import harness
 from harness import Server, main, parse_responses, recv_all, server_ini
+import h2util
 from h2util import H2Client
 from tlsutil import client_context, make_cert, tls_connect
 
@@ -150,6 +151,14 @@ class Matching(unittest.TestCase):
             self.assertEqual(s.status, 400)
             s = c.get("/", authority="example.com", headers=[("host", "Example.com")])
             self.assertEqual((s.status, bytes(s.data).rstrip(b"\n")), (200, b"example.com /"))
+            # no :authority: the host field names the host
+            sid = c.conn.get_next_available_stream_id()
+            c.conn.send_headers(sid, [(":method", "GET"), (":path", "/api"), (":scheme", "http"),
+                                      ("host", "x.EXAMPLE.com")], end_stream=True)
+            c.streams[sid] = h2util.Stream()
+            c.flush()
+            s = c.response(sid)
+            self.assertEqual((s.status, bytes(s.data).rstrip(b"\n")), (200, b"wild /"))
         finally:
             c.close()
 
@@ -367,6 +376,15 @@ class TlsMisdirected(unittest.TestCase):
         for host, body in ((b"a.test", "A"), (b"b.test", "B"), (b"x.a.test", "sub A")):
             with self.subTest(host=host):
                 self.assertEqual(https(self.srv.port, None, host), (200, body))
+
+    def test_http10_without_host_is_not_misdirected(self):
+        s = tls_connect(self.srv.port, client_context(None), server_name="a.test")
+        try:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            r = parse_responses(recv_all(s))[0]
+            self.assertEqual((r.status, r.body), (200, b"default\n"))
+        finally:
+            s.close()
 
     def test_absolute_form_is_checked_too(self):
         self.assertEqual(https(self.srv.port, "a.test", b"a.test", path="https://b.test/")[0], 421)
