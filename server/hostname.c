@@ -2,25 +2,24 @@
 
 #include <string.h>
 
-static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
+static inline char lower(char c) { return (unsigned char)(c - 'A') < 26 ? (char)(c + 32) : c; }
 
 size_t hostname_normalise(const char *in, size_t len, char *out)
 {
-    size_t n = len;
-    if (n > 0 && in[0] == '[') {
+    /* one pass: this runs on every request of a server with host routes */
+    size_t n = 0;
+    if (len > 0 && in[0] == '[') {
         /* the parser let through only "[...]" with an optional port */
-        const char *close = memchr(in, ']', len);
-        if (close)
-            n = (size_t)(close - in) + 1;
-    } else {
-        const char *colon = memchr(in, ':', len);
-        if (colon)
-            n = (size_t)(colon - in);
-        if (n > 1 && in[n - 1] == '.')
-            n--; /* "example.com." names the same host (an absolute name) */
+        for (; n < len && in[n] != ']'; n++)
+            out[n] = lower(in[n]);
+        if (n < len)
+            out[n++] = ']';
+        return n;
     }
-    for (size_t i = 0; i < n; i++)
-        out[i] = lower(in[i]);
+    for (; n < len && in[n] != ':'; n++)
+        out[n] = lower(in[n]);
+    if (n > 1 && out[n - 1] == '.')
+        n--; /* "example.com." names the same host (an absolute name) */
     return n;
 }
 
