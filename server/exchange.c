@@ -164,8 +164,6 @@ const char *exchange_host(ph_request_t *req, size_t *len)
  * has its own certificate (an HTTP/2 client reuses connections). */
 static int host_allowed(ph_request_t *req)
 {
-    if (req->gen->tls == NULL)
-        return 1; /* no TLS listener */
     const tls_conn_t *t = req->ops->tls ? req->ops->tls(req) : NULL;
     if (t == NULL || !tls_host_checked(t))
         return 1;
