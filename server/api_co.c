@@ -303,7 +303,7 @@ int apico_handler_start(ph_request_t *req, int *rc)
     ctx_init(x, req->w);
     x->req = req;
     req->co = x;
-    x->co = coro_new(handler_main, x, r->coroutine_stack, r->cfg->prefix);
+    x->co = coro_new(handler_main, x, r->coroutine_stack, r->cfg->name);
     if (x->co == NULL) {
         log_error("cannot make a coroutine for \"%s\": %s", req->path ? req->path : "", strerror(errno));
         *rc = PH_ERROR;

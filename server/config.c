@@ -20,6 +20,7 @@
 
 #include "config_tls.h"
 #include "coro.h"
+#include "hostname.h"
 #include "log.h"
 #include "log_format.h"
 #include "realip.h"
@@ -263,6 +264,56 @@ static char *route_prefix(const char *p)
     return r;
 }
 
+/* "[route /prefix]" or "[route HOST/prefix]": a new route. */
+static void route_section(load_state_t *st, char *p)
+{
+    char host[HOSTNAME_MAX + 1];
+    int has_host = p[0] != '/';
+    char *slash = strchr(p, '/');
+    if (has_host) {
+        if (slash == NULL) {
+            fail(st, st->lineno, "bad route prefix \"%s\": expected [route /prefix] or [route HOST/prefix]", p);
+            return;
+        }
+        *slash = '\0';
+        const char *why;
+        int kind = hostname_pattern(p, host, &why);
+        *slash = '/';
+        if (kind == 0) {
+            fail(st, st->lineno, "bad host name in [route %s]: %s", p, why);
+            return;
+        }
+        p = slash;
+    }
+    char *prefix = route_prefix(p);
+    if (prefix == NULL) {
+        fail(st, st->lineno, "bad route prefix \"%s\": it must start with '/' and hold no spaces, '%%', '?', '#' or dot segments", p);
+        return;
+    }
+    size_t hlen = has_host ? strlen(host) : 0, plen = strlen(prefix);
+    char *label = xrealloc(NULL, hlen + plen + 1);
+    memcpy(label, host, hlen);
+    memcpy(label + hlen, prefix, plen + 1);
+    cfg_t *cfg = st->cfg;
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        if (strcmp(cfg->routes[i].name, label) == 0) {
+            fail(st, st->lineno, "route %s is already defined on line %d", label, cfg->routes[i].line);
+            free(prefix);
+            free(label);
+            return;
+        }
+    }
+    cfg->routes = xrealloc(cfg->routes, (cfg->nroutes + 1) * sizeof *cfg->routes);
+    cfg_route_t *r = &cfg->routes[cfg->nroutes++];
+    memset(r, 0, sizeof *r);
+    r->host = has_host ? xstrdup(host) : NULL;
+    r->prefix = prefix;
+    r->prefix_len = plen;
+    r->name = label;
+    r->line = st->lineno;
+    st->in_route = 1;
+}
+
 static void section_header(load_state_t *st, char *line)
 {
     char *close = strchr(line, ']');
@@ -286,26 +337,7 @@ static void section_header(load_state_t *st, char *line)
         char *p = name + 6;
         while (*p == ' ' || *p == '\t')
             p++;
-        char *prefix = route_prefix(p);
-        if (prefix == NULL) {
-            fail(st, st->lineno, "bad route prefix \"%s\": it must start with '/' and hold no spaces, '%%', '?', '#' or dot segments", p);
-            return;
-        }
-        cfg_t *cfg = st->cfg;
-        for (size_t i = 0; i < cfg->nroutes; i++) {
-            if (strcmp(cfg->routes[i].prefix, prefix) == 0) {
-                fail(st, st->lineno, "route %s is already defined on line %d", prefix, cfg->routes[i].line);
-                free(prefix);
-                return;
-            }
-        }
-        cfg->routes = xrealloc(cfg->routes, (cfg->nroutes + 1) * sizeof *cfg->routes);
-        cfg_route_t *r = &cfg->routes[cfg->nroutes++];
-        memset(r, 0, sizeof *r);
-        r->prefix = prefix;
-        r->prefix_len = strlen(prefix);
-        r->line = st->lineno;
-        st->in_route = 1;
+        route_section(st, p);
         return;
     }
     if (strcmp(name, "tls") == 0 ||
@@ -326,7 +358,7 @@ static void section_header(load_state_t *st, char *line)
         st->tls_cert = cert;
         return;
     }
-    fail(st, st->lineno, "unknown section [%s] (expected [server], [route /prefix], [tls] or [certificate NAME])",
+    fail(st, st->lineno, "unknown section [%s] (expected [server], [route /prefix], [route HOST/prefix], [tls] or [certificate NAME])",
          name);
 }
 
@@ -692,6 +724,14 @@ static int server_key(load_state_t *st, const char *name, const char *value)
         cfg->defer_accept = on ? DEFER_ACCEPT_SECS : 0;
         return 1;
     }
+    if (strcmp(name, "unknown_host") == 0) {
+        if (strcmp(value, "default") == 0 || strcmp(value, "404") == 0 || strcmp(value, "421") == 0) {
+            cfg->unknown_host = value[0] == 'd' ? 0 : atoi(value);
+            return 1;
+        }
+        fail(st, line, "unknown_host must be default, 404 or 421, not \"%s\"", value);
+        return 0;
+    }
     if (strcmp(name, "log_level") == 0) {
         static const char *const levels[] = {"error", "warn", "info", "debug"};
         for (int i = 0; i < 4; i++) {
@@ -715,7 +755,7 @@ static int route_size_key(load_state_t *st, cfg_route_t *r, const char *name, co
     int spill = strcmp(name, "body_spill") == 0;
     int *seen = spill ? &r->body_spill_line : &r->max_body_line;
     if (*seen) {
-        fail(st, st->lineno, "duplicate key \"%s\" in [route %s] (first on line %d)", name, r->prefix, *seen);
+        fail(st, st->lineno, "duplicate key \"%s\" in [route %s] (first on line %d)", name, r->name, *seen);
         return 0;
     }
     size_t v;
@@ -735,7 +775,7 @@ static int route_key(load_state_t *st, const char *name, const char *value)
     int line = st->lineno;
     if (strcmp(name, "plugin") == 0) {
         if (r->plugin) {
-            fail(st, line, "duplicate key \"plugin\" in [route %s]", r->prefix);
+            fail(st, line, "duplicate key \"plugin\" in [route %s]", r->name);
             return 0;
         }
         if (*value == '\0') {
@@ -910,14 +950,14 @@ static int add_stage(load_state_t *st, cfg_route_t *r, const char *item)
 {
     char *name = stage_name(item);
     if (name[0] == '\0') {
-        fail(st, r->plugin_line, "[route %s] plugin: \"%s\" names no file", r->prefix, item);
+        fail(st, r->plugin_line, "[route %s] plugin: \"%s\" names no file", r->name, item);
         free(name);
         return -1;
     }
     for (size_t i = 0; i < r->nstages; i++) {
         if (strcmp(r->stages[i].name, name) == 0) {
             fail(st, r->plugin_line, "[route %s] plugin: %s is listed twice (\"%s\" and \"%s\"); a route runs "
-                 "each plugin once", r->prefix, name, r->stages[i].plugin, item);
+                 "each plugin once", r->name, name, r->stages[i].plugin, item);
             free(name);
             return -1;
         }
@@ -950,7 +990,7 @@ static int split_plugins(load_state_t *st, cfg_route_t *r)
             *--e = '\0';
         if (*item == '\0') {
             fail(st, r->plugin_line, "[route %s] plugin: empty item in \"%s\" (expected plugin names or paths "
-                 "separated by commas)", r->prefix, r->plugin);
+                 "separated by commas)", r->name, r->plugin);
             rc = -1;
         } else {
             rc = add_stage(st, r, item);
@@ -997,7 +1037,7 @@ static int assign_keys(load_state_t *st, cfg_route_t *r)
         const char *dot = strchr(kv.key, '.');
         if (s == NULL && dot && r->nstages > 1) {
             fail(st, kv.line, "[route %s] key \"%s\": no plugin named \"%.*s\" in this route's list \"%s\"",
-                 r->prefix, kv.key, (int)(dot - kv.key), kv.key, r->plugin);
+                 r->name, kv.key, (int)(dot - kv.key), kv.key, r->plugin);
             return keys_left(r, kept, i);
         }
         if (s == NULL) {
@@ -1006,7 +1046,7 @@ static int assign_keys(load_state_t *st, cfg_route_t *r)
         }
         size_t skip = strlen(s->name) + 1;
         if (kv.key[skip] == '\0') {
-            fail(st, kv.line, "[route %s] key \"%s\": no key name after \"%s.\"", r->prefix, kv.key, s->name);
+            fail(st, kv.line, "[route %s] key \"%s\": no key name after \"%s.\"", r->name, kv.key, s->name);
             return keys_left(r, kept, i);
         }
         char *key = xstrdup(kv.key + skip);
@@ -1043,7 +1083,7 @@ static int finish(load_state_t *st)
     for (size_t i = 0; i < cfg->nroutes; i++) {
         cfg_route_t *r = &cfg->routes[i];
         if (r->plugin == NULL) {
-            fail(st, r->line, "[route %s] has no plugin key", r->prefix);
+            fail(st, r->line, "[route %s] has no plugin key", r->name);
             return -1;
         }
         if (split_plugins(st, r) < 0 || assign_keys(st, r) < 0)
@@ -1118,6 +1158,8 @@ void cfg_free(cfg_t *cfg)
     for (size_t i = 0; i < cfg->nroutes; i++) {
         cfg_route_t *r = &cfg->routes[i];
         free(r->prefix);
+        free(r->host);
+        free(r->name);
         free(r->plugin);
         free(r->plugin_path);
         for (size_t k = 0; k < r->nkeys; k++) {

@@ -90,8 +90,13 @@ typedef struct cfg_stage {
 } cfg_stage_t;
 
 typedef struct cfg_route {
+    char *host;         /* [route HOST/prefix]: "example.com" or
+                           "*.example.com" (lower case, no trailing dot);
+                           NULL: [route /prefix], the default host's */
     char *prefix;       /* normalised: "/" or "/a/b" without trailing slash */
     size_t prefix_len;
+    char *name;         /* host and prefix as messages name the route:
+                           "example.com/api", "/api" */
     char *plugin;       /* the "plugin =" value as written */
     char *plugin_path;  /* the first listed plugin's file (stages[0].path) */
     int blocking;       /* "blocking = yes": run handle() off the loop */
@@ -164,6 +169,10 @@ typedef struct cfg {
 
     cfg_route_t *routes;
     size_t nroutes;
+    /* "unknown_host =": the answer to a request for a host no [route
+     * HOST/prefix] section names, when some do: 0 (the default host's
+     * routes), 404 or 421 */
+    int unknown_host;
 
     cfg_tls_t tls;
 } cfg_t;

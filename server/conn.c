@@ -1037,6 +1037,8 @@ static int h1_upgrade(ph_request_t *req, int *fd, char **out, size_t *outlen, ch
 
 int conn_secure(const conn_t *c) { return c->tls != NULL; }
 static int h1_secure(const ph_request_t *req) { return conn_secure(req->carrier); }
+const struct tls_conn *conn_tls(const conn_t *c) { return c->tls; }
+static const struct tls_conn *h1_tls(const ph_request_t *req) { return conn_tls(req->carrier); }
 struct worker *conn_worker(const conn_t *c) { return c->w; }
 void conn_close(conn_t *c) { close_conn(c); }
 
@@ -1079,6 +1081,7 @@ static const exch_ops_t h1_ops = {
     .local = h1_local,
     .upgrade = h1_upgrade,
     .secure = h1_secure,
+    .tls = h1_tls,
 };
 
 /* --- input ---------------------------------------------------------------- */

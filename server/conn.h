@@ -57,11 +57,13 @@ ssize_t conn_io_write(conn_t *c, const void *buf, size_t len);
 int conn_io_watch(conn_t *c, unsigned mask);
 
 /* For the framing above the byte stream (h2.c): c's worker, its local
- * address as api->local() says it, whether it is TLS, and closing it
- * (the framing's state is freed through h2_free() on the way). */
+ * address as api->local() says it, whether it is TLS (and its session,
+ * NULL for plain text), and closing it (the framing's state is freed
+ * through h2_free() on the way). */
 struct worker *conn_worker(const conn_t *c);
 const char *conn_local(conn_t *c);
 int conn_secure(const conn_t *c);
+const struct tls_conn *conn_tls(const conn_t *c);
 void conn_close(conn_t *c);
 
 /* Frees a closed connection (the worker calls it after the event batch). */

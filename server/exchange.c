@@ -12,12 +12,14 @@
 
 #include "api_co.h"
 #include "gen.h"
+#include "hostname.h"
 #include "httpdate.h"
 #include "log.h"
 #include "log_format.h"
 #include "realip.h"
 #include "request.h"
 #include "stats.h"
+#include "tls.h"
 #include "worker.h"
 
 /* First size of a chunked body's buffer; it doubles from there. */
@@ -26,6 +28,17 @@
 #define FILTER_PIECE 16384
 
 static const cfg_t *req_cfg(const ph_request_t *req) { return req->gen->cfg; }
+
+/* Normalises the target's path into req->path. 0, or -1 (answer 400). */
+static int exchange_path(ph_request_t *req)
+{
+    req->path = pool_alloc(req->pool, req->hp.path.len + 1);
+    if (req->path == NULL ||
+        hp_path_normalize(req->head + req->hp.path.off, req->hp.path.len, req->path, &req->path_len) != HP_OK)
+        return -1;
+    req->path[req->path_len] = '\0';
+    return 0;
+}
 
 ph_request_t *exchange_new(worker_t *w, const exch_ops_t *ops, void *carrier)
 {
@@ -107,7 +120,7 @@ static void access_log(ph_request_t *req, uint64_t bytes)
         e.request_id = request_api.request_id(req);
         e.scheme = request_api.scheme(req);
         if (req->head)
-            e.host = request_api.authority(req);
+            e.host.ptr = exchange_host(req, &e.host.len);
         e.note = log_note;
         e.note_ctx = req;
     }
@@ -133,17 +146,54 @@ void exchange_end(ph_request_t *req, int logged, uint64_t bytes)
     finish(req);
 }
 
+const char *exchange_host(ph_request_t *req, size_t *len)
+{
+    if (req->host == NULL && req->head) {
+        size_t n = req->hp.authority.len;
+        char *h = pool_alloc(req->pool, n + 1);
+        if (h) {
+            req->host_len = hostname_normalise(req->head + req->hp.authority.off, n, h);
+            h[req->host_len] = '\0';
+            req->host = h;
+        }
+    }
+    *len = req->host ? req->host_len : 0;
+    return req->host ? req->host : "";
+}
+
+/* Whether a TLS connection's certificate serves the host asked for: a
+ * connection opened for one site must not carry requests for another that
+ * has its own certificate (an HTTP/2 client reuses connections). */
+static int host_allowed(ph_request_t *req)
+{
+    const tls_conn_t *t = req->ops->tls ? req->ops->tls(req) : NULL;
+    if (t == NULL || !tls_host_checked(t))
+        return 1;
+    size_t n;
+    const char *host = exchange_host(req, &n);
+    return n == 0 || tls_host_allowed(t, host); /* no host: nothing to mismatch */
+}
+
 int exchange_route(ph_request_t *req)
 {
+    req->no_route = 404;
+    if (!req->hp.asterisk && exchange_path(req) < 0)
+        return -1;
+    if (!host_allowed(req)) {
+        req->no_route = 421;
+        return 0;
+    }
     if (req->hp.asterisk)
         return 0;
-    req->path = pool_alloc(req->pool, req->hp.path.len + 1);
-    if (req->path == NULL ||
-        hp_path_normalize(req->head + req->hp.path.off, req->hp.path.len, req->path, &req->path_len) != HP_OK)
-        return -1;
-    req->path[req->path_len] = '\0';
+    const router_t *r = req->gen->router;
     size_t plen = 0;
-    req->route = router_match(req->gen->router, req->path, req->path_len, &plen);
+    if (router_has_hosts(r)) {
+        size_t hlen;
+        const char *host = exchange_host(req, &hlen);
+        req->route = router_match_host(r, host, hlen, req->path, req->path_len, &plen, &req->no_route);
+    } else {
+        req->route = router_match(r, req->path, req->path_len, &plen);
+    }
     req->prefix_len = plen;
     return 0;
 }
@@ -682,6 +732,11 @@ exch_step_t exchange_body_end(ph_request_t *req)
         return EX_RESPOND;
     }
     req->phase = PHASE_HANDLER;
+    if (req->route == NULL && req->no_route == 421) {
+        request_error(req, 421);
+        req->phase = PHASE_RESPONSE;
+        return EX_RESPOND;
+    }
     if (req->hp.asterisk) {
         if (req->hp.method.len == 7 && memcmp(req->head + req->hp.method.off, "OPTIONS", 7) == 0) {
             req->status = 200;
@@ -694,7 +749,7 @@ exch_step_t exchange_body_end(ph_request_t *req)
     }
     const gen_route_t *route = req->route;
     if (route == NULL) {
-        request_error(req, 404);
+        request_error(req, req->no_route ? req->no_route : 404);
         req->phase = PHASE_RESPONSE;
         return EX_RESPOND;
     }

@@ -49,6 +49,9 @@ typedef struct exch_ops {
     int (*upgrade)(ph_request_t *req, int *fd, char **out, size_t *outlen, char **in, size_t *inlen);
     /* 1 when the request came over TLS (scheme https, HSTS); NULL: never. */
     int (*secure)(const ph_request_t *req);
+    /* The TLS session the request came over (its certificate decides
+     * which hosts it may ask for), or NULL; NULL member: never TLS. */
+    const struct tls_conn *(*tls)(const ph_request_t *req);
 } exch_ops_t;
 
 /* Where an exchange stands; what the carrier does next. */
@@ -63,9 +66,18 @@ typedef enum exch_step {
 ph_request_t *exchange_new(struct worker *w, const exch_ops_t *ops, void *carrier);
 
 /* The head is parsed (req->head, req->hp): normalises the path into
- * req->path and finds req->route (NULL when none matches; nothing for an
- * asterisk-form target). 0, or -1 when the path is invalid (answer 400). */
+ * req->path and finds req->route among the routes of the host asked for
+ * (router.h; nothing for an asterisk-form target). When route is NULL,
+ * req->no_route is the answer exchange_head() gives: 404, the
+ * unknown_host status, or 421 for a host the TLS connection's certificate
+ * does not serve (tls_host_allowed(); a request naming no host is not
+ * checked). 0, or -1 when the path is invalid (answer 400). */
 int exchange_route(ph_request_t *req);
+
+/* The request's host (see request.h), made on the first call; "" when it
+ * named none or memory ran out. Loop thread (it may allocate from the
+ * request's pool). */
+const char *exchange_host(ph_request_t *req, size_t *len);
 
 /* The head is parsed, req->path and req->route are set (route may be NULL):
  * count the request, run the access stages and the content handler's

@@ -64,14 +64,15 @@ static int keys_of(const cfg_route_t *r, const cfg_stage_t *s, int handler, stag
 }
 
 /* What decides whether an instance can be kept across a reload: the
- * plugin file's content, its path, the route, its name and its keys (and
+ * plugin file's content, its path, the route (host and prefix), its name
+ * and its keys (and
  * for the content handler the route's blocking). */
 static uint64_t stage_signature(const cfg_route_t *r, const cfg_stage_t *s, const stage_keys_t *keys, int handler,
                                 uint64_t file_hash)
 {
     uint64_t h = file_hash ^ 0xcbf29ce484222325ULL;
     h = mix(h, s->path);
-    h = mix(h, r->prefix);
+    h = mix(h, r->name);
     h = mix(h, handler ? (r->blocking ? "b" : "n") : "s");
     h = mix(h, s->name);
     for (size_t i = 0; i < keys->n; i++) {
@@ -234,7 +235,7 @@ static int asks_renewal(const gen_route_t *r, gen_instance_t *gi)
     gi->renew_round = build_round;
     gi->renew = h.reload_check && h.reload_check(gi->instance) != 0;
     if (gi->renew)
-        log_info("reload: [route %s] plugin %s asked to be created anew (reload_check)", r->cfg->prefix,
+        log_info("reload: [route %s] plugin %s asked to be created anew (reload_check)", r->cfg->name,
                  gi->lib->desc->name);
     return gi->renew;
 }
@@ -277,7 +278,7 @@ static int load_instance(gen_t *g, const gen_route_t *building, const cfg_route_
     char why[768];
     plugin_lib_t *lib = loaded_lib(g, building, s->path);
     if (lib == NULL && plugin_open(s->path, &lib, why, sizeof why) < 0) {
-        snprintf(err, errlen, "%s:%d: [route %s]: %s", cfg->path, r->plugin_line, r->prefix, why);
+        snprintf(err, errlen, "%s:%d: [route %s]: %s", cfg->path, r->plugin_line, r->name, why);
         return -1;
     }
     gen_instance_t *gi = calloc(1, sizeof *gi);
@@ -332,7 +333,7 @@ static int create_instance(const gen_t *g, const cfg_route_t *r, const cfg_stage
         free(keys.kv);
         perr.msg[sizeof perr.msg - 1] = perr.hint[sizeof perr.hint - 1] = '\0';
         snprintf(err, errlen, "%s:%d: [route %s] plugin %s refused its configuration: %s%s%s", cfg->path, line,
-                 r->prefix, d->name, perr.msg[0] ? perr.msg : "(no reason given)", perr.hint[0] ? " (" : "",
+                 r->name, d->name, perr.msg[0] ? perr.msg : "(no reason given)", perr.hint[0] ? " (" : "",
                  perr.hint[0] ? perr.hint : "");
         if (perr.hint[0])
             snprintf(err + strlen(err), errlen - strlen(err), ")");
@@ -400,7 +401,7 @@ static void add_member(gen_t *g, gen_instance_t *gi, const ph_hooks_t *hooks, co
 {
     if (gi == NULL || member_index(g, gi) >= 0)
         return;
-    g->members[g->nmembers++] = (gen_member_t){gi, *hooks, r->cfg->prefix, gi->lib->desc->name};
+    g->members[g->nmembers++] = (gen_member_t){gi, *hooks, r->cfg->name, gi->lib->desc->name};
 }
 
 /* Lists g's distinct instances once its routes are complete. */
@@ -436,7 +437,7 @@ int gen_init_process(gen_t *g, char *err, size_t errlen)
         if (gi->instance == NULL || gi->process_inited)
             continue;
         if (m->hooks.process_init && m->hooks.process_init(gi->instance, process_index) != PH_OK) {
-            snprintf(err, errlen, "%s: [route %s] plugin %s: process_init failed", g->cfg->path, m->prefix,
+            snprintf(err, errlen, "%s: [route %s] plugin %s: process_init failed", g->cfg->path, m->route,
                      m->name);
             return -1;
         }
@@ -505,13 +506,13 @@ static int place_stage(const gen_t *g, gen_route_t *gr, const cfg_stage_t *s, ge
     if (role == PLUGIN_ROLE_AMBIGUOUS) {
         snprintf(err, errlen, "%s:%d: [route %s]: plugin %s has no handle() but both on_head and filter_body "
                  "hooks: neither an access stage nor an output filter, it cannot be placed", cfg->path,
-                 r->plugin_line, r->prefix, s->name);
+                 r->plugin_line, r->name, s->name);
         return -1;
     }
     if (role == PLUGIN_ROLE_HANDLER) {
         if (gr->inst) {
             snprintf(err, errlen, "%s:%d: [route %s]: plugins %s and %s both have handle(); a route has exactly "
-                     "one content handler", cfg->path, r->plugin_line, r->prefix, gr->stage->name, s->name);
+                     "one content handler", cfg->path, r->plugin_line, r->name, gr->stage->name, s->name);
             return -1;
         }
         /* refusals first: on failure gi goes back to the caller, and gr
@@ -520,12 +521,12 @@ static int place_stage(const gen_t *g, gen_route_t *gr, const cfg_stage_t *s, ge
         int coroutine = r->coroutine || (d->flags & PH_PLUGIN_COROUTINE);
         if (coroutine && blocking) {
             snprintf(err, errlen, "%s:%d: [route %s]: plugin %s: a coroutine handler cannot be blocking (coroutine "
-                     "and blocking exclude each other)", cfg->path, r->plugin_line, r->prefix, s->name);
+                     "and blocking exclude each other)", cfg->path, r->plugin_line, r->name, s->name);
             return -1;
         }
         if ((d->flags & PH_PLUGIN_UPGRADE) && !coroutine) {
             snprintf(err, errlen, "%s:%d: [route %s]: plugin %s takes Upgrade requests (PH_PLUGIN_UPGRADE) and needs "
-                     "a coroutine (PH_PLUGIN_COROUTINE or coroutine = yes)", cfg->path, r->plugin_line, r->prefix,
+                     "a coroutine (PH_PLUGIN_COROUTINE or coroutine = yes)", cfg->path, r->plugin_line, r->name,
                      s->name);
             return -1;
         }
@@ -574,7 +575,7 @@ static int build_route(gen_t *g, gen_t *prev, gen_route_t *gr, const cfg_route_t
     }
     if (gr->inst == NULL) {
         snprintf(err, errlen, "%s:%d: [route %s]: no plugin of \"%s\" has handle(); a route needs exactly one "
-                 "content handler", cfg->path, r->plugin_line, r->prefix, r->plugin);
+                 "content handler", cfg->path, r->plugin_line, r->name, r->plugin);
         return -1;
     }
     return 0;
@@ -589,6 +590,7 @@ static int build_routes(gen_t *g, gen_t *prev, gen_how_t how, char *err, size_t 
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    router_set_unknown_host(g->router, cfg->unknown_host);
     g->nroutes = 0; /* counts the routes built so far (gen_create walks these) */
     for (size_t i = 0; i < cfg->nroutes; i++) {
         const cfg_route_t *r = &cfg->routes[i];
@@ -597,8 +599,8 @@ static int build_routes(gen_t *g, gen_t *prev, gen_how_t how, char *err, size_t 
         g->nroutes++; /* even half built: gen_destroy releases what it holds */
         if (rc < 0)
             return -1;
-        if (router_add(g->router, r->prefix, gr) < 0) {
-            snprintf(err, errlen, "%s:%d: cannot add route %s", cfg->path, r->line, r->prefix);
+        if (router_add_host(g->router, r->host, r->prefix, gr) < 0) {
+            snprintf(err, errlen, "%s:%d: cannot add route %s", cfg->path, r->line, r->name);
             return -1;
         }
     }

@@ -10,9 +10,9 @@
  * and closes the libraries: plugin destroy() always runs on the main thread.
  *
  * Listeners and route instances are shared between generations when they did
- * not change (same listen text; same plugin file content, keys and prefix),
- * so a reload keeps sockets open and keeps instances' caches and database
- * connections.
+ * not change (same listen text; same plugin file content, keys, host and
+ * prefix), so a reload keeps sockets open and keeps instances' caches and
+ * database connections.
  *
  * With worker processes the master's generations only validate their routes
  * (GEN_CHECK): each worker process, once forked, forgets the others
@@ -40,7 +40,7 @@ typedef struct gen_instance {
     int checked;        /* create() with PH_CREATE_CHECK accepted the keys */
     unsigned refs; /* generations holding it (main thread only) */
     unsigned long born; /* generation that created it */
-    uint64_t signature; /* hash of file content + prefix + keys */
+    uint64_t signature; /* hash of file content + host and prefix + keys */
     /* process_init succeeded in this process: process_exit is owed before
      * destroy() (main thread only) */
     void (*process_exit)(void *instance, unsigned index);
@@ -105,8 +105,8 @@ typedef struct gen {
 typedef struct gen_member {
     gen_instance_t *inst;
     ph_hooks_t hooks;
-    const char *prefix;
-    const char *name; /* the plugin's descriptor name */
+    const char *route; /* the route's name ("/api", "example.com/api") */
+    const char *name;  /* the plugin's descriptor name */
 } gen_member_t;
 
 /* Whether g uses the instance gi (route or stage). */

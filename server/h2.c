@@ -878,6 +878,12 @@ static int h2_secure(const ph_request_t *req)
     return conn_secure(s->h->c);
 }
 
+static const struct tls_conn *h2_tls(const ph_request_t *req)
+{
+    const h2_stream_t *s = req->carrier;
+    return conn_tls(s->h->c);
+}
+
 /* upgrade: none (RFC 9113 section 8.6: no Upgrade over HTTP/2) */
 static const exch_ops_t h2_ops = {
     .ready = h2_ready,
@@ -887,6 +893,7 @@ static const exch_ops_t h2_ops = {
     .peer = h2_peer,
     .local = h2_local,
     .secure = h2_secure,
+    .tls = h2_tls,
 };
 
 /* --- timers ---------------------------------------------------------------------- */

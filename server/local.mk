@@ -17,6 +17,7 @@ server_libphcore_la_SOURCES = \
 	server/tls.c server/tls.h \
 	server/h2.c server/h2.h \
 	server/listener.c server/listener.h \
+	server/hostname.c server/hostname.h \
 	server/router.c server/router.h \
 	server/plugin.c server/plugin.h \
 	server/gen.c server/gen.h \

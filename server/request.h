@@ -63,6 +63,11 @@ struct ph_request {
     char *path;                      /* decoded, normalised, NUL-terminated */
     size_t path_len;
     size_t prefix_len;               /* path + prefix_len = subpath */
+    /* The host it asked for (hostname_normalise() of hp.authority), in
+     * the pool, NUL-terminated; NULL until exchange_host() made it. */
+    char *host;
+    size_t host_len;
+    int no_route;                    /* route NULL: answer this (404, 421) */
     char *body;
     size_t body_len;
     size_t body_cap;                 /* a chunked body's heap buffer size */

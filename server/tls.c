@@ -763,6 +763,14 @@ int tls_resumed(const tls_conn_t *c) { return SSL_session_reused(c->ssl); }
 int tls_ktls_send(const tls_conn_t *c) { return BIO_get_ktls_send(SSL_get_wbio(c->ssl)) > 0; }
 const char *tls_server_name(const tls_conn_t *c) { return SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name); }
 
+int tls_host_checked(const tls_conn_t *c) { return c->t->nnames > 0 && tls_server_name(c) != NULL; }
+
+int tls_host_allowed(const tls_conn_t *c, const char *host)
+{
+    SSL_CTX *want = lookup(c->t, host);
+    return (want ? want : c->t->ctxs[0]) == SSL_get_SSL_CTX(c->ssl);
+}
+
 int tls_ctx_check_expiry(const tls_ctx_t *t, time_t now)
 {
     int reported = 0;

@@ -98,6 +98,16 @@ int tls_ktls_send(const tls_conn_t *c);
 /* The server name the client asked for (SNI), or NULL. */
 const char *tls_server_name(const tls_conn_t *c);
 
+/* Whether the hosts of c's requests need tls_host_allowed(): the client
+ * sent a server name and the generation has certificates to choose from
+ * (with one, no request can belong to another certificate). */
+int tls_host_checked(const tls_conn_t *c);
+/* Whether a request on c may ask for host (lower case, no port, no
+ * trailing dot: hostname_normalise()): the certificate that SNI would
+ * choose for host is the one c was given. A host no [certificate] claims
+ * belongs to the default certificate. */
+int tls_host_allowed(const tls_conn_t *c, const char *host);
+
 /* Start-up, before worker processes fork: makes the random ticket secret
  * used when no ticket_key_file is set. 0, or -1 when the random generator
  * fails. */

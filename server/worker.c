@@ -281,7 +281,7 @@ static void thread_enter(worker_t *w, const gen_t *g, const gen_t *old)
             continue;
         if (m->hooks.thread_init(m->inst->instance, w->id) == PH_OK)
             continue;
-        log_error("[route %s] plugin %s: thread_init failed on worker thread %u", m->prefix, m->name, w->id);
+        log_error("[route %s] plugin %s: thread_init failed on worker thread %u", m->route, m->name, w->id);
         gen_instance_t **f = realloc(w->tinit_failed, (w->ntinit_failed + 1) * sizeof *f);
         if (f) {
             w->tinit_failed = f;

@@ -27,6 +27,11 @@ tests_unit_test_router_SOURCES = tests/unit/test_router.c
 tests_unit_test_router_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_router_LDADD = $(UNIT_LDADD)
 
+check_PROGRAMS += tests/unit/test_hostname
+tests_unit_test_hostname_SOURCES = tests/unit/test_hostname.c
+tests_unit_test_hostname_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_hostname_LDADD = $(UNIT_LDADD)
+
 check_PROGRAMS += tests/unit/test_config
 tests_unit_test_config_SOURCES = tests/unit/test_config.c
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
@@ -147,7 +152,7 @@ tests_unit_test_tls_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_tls_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_tls
 
-TESTS += tests/unit/test_http_parse tests/unit/test_request tests/unit/test_proxy_proto tests/unit/test_router tests/unit/test_config \
+TESTS += tests/unit/test_http_parse tests/unit/test_request tests/unit/test_proxy_proto tests/unit/test_router tests/unit/test_hostname tests/unit/test_config \
 	tests/unit/test_plugin tests/unit/test_ev tests/unit/test_pool tests/unit/test_log \
 	tests/unit/test_listener tests/unit/test_coro tests/unit/test_coro_ucontext
 
@@ -156,6 +161,8 @@ TESTS += tests/unit/test_http_parse tests/unit/test_request tests/unit/test_prox
 # HTTPS (tests/integration/tlsutil.py makes the certificates)
 INTEGRATION_TESTS = tests/integration/test_tls.py tests/integration/test_tls_attack.py tests/integration/test_testssl.py \
 	tests/integration/test_h2.py tests/integration/test_h2_attack.py
+# Virtual hosts ([route HOST/prefix], unknown_host, 421 against TLS SNI)
+INTEGRATION_TESTS += tests/integration/test_vhost.py
 INTEGRATION_TESTS += \
 	tests/integration/test_core.py \
 	tests/integration/test_limits.py \

@@ -196,6 +196,21 @@ PP_SESSIONS = {
     "none": req(target="/echo"),
 }
 
+# Virtual hosts (the harness's vh.test and *.vh.test routes): names in every
+# spelling, absolute-form targets that override Host, near misses.
+SESSIONS.update({
+    "vhost-exact": req(target="/x", headers=(("Host", "VH.Test.:8080"),)),
+    "vhost-wild": req(target="/api/1", headers=(("Host", "a.b.vh.test"),)) +
+                  req(target="/other", headers=(("Host", "a.vh.test"),)),
+    "vhost-absolute": req(target="http://vh.test:1/api", headers=(("Host", "x"),)) +
+                      req(target="https://x.vh.test/api?q", headers=(("Host", "vh.test"),)),
+    "vhost-odd": req(target="/", headers=(("Host", "[::1]:80"),)) +
+                 req(target="/", headers=(("Host", "*.vh.test"),)) +
+                 req(target="/", headers=(("Host", ".vh.test."),)) +
+                 req(target="/", headers=(("Host", "vh.test.."),)),
+    "vhost-http10": req(target="/", headers=(), version="1.0"),
+})
+
 
 # Headers of trusted proxies (the harness trusts 127.0.0.1 and unix peers:
 # peer byte 0 or 1; ::1, peer 2, is not): Forwarded walks, X-Request-Id,

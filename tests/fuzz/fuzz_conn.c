@@ -354,6 +354,12 @@ static void make_config(void)
              "plugin = guard, probe\n"
              "guard.mode = header\n"
              "body_spill = 1k\n"
+             /* virtual hosts: an exact name and a wildcard with their own
+              * routes; every other host gets the routes above */
+             "\n[route vh.test/]\n"
+             "plugin = echo\n"
+             "\n[route *.vh.test/api]\n"
+             "plugin = echo\n"
              "\n[tls]\n"
              "certificate = cert.pem\n"
              "key = key.pem\n"

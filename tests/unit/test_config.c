@@ -598,6 +598,50 @@ START_TEST(error_bad_route_prefix)
 }
 END_TEST
 
+
+START_TEST(host_routes)
+{
+    cfg_t *cfg = load_ok(MINIMAL "unknown_host = 421\n[route /]\nplugin = echo\n[route Example.COM./api/]\nplugin = echo\n"
+                                 "[route *.example.com/]\nplugin = echo\n[route example.com/]\nplugin = echo\n");
+    ck_assert_int_eq(cfg->unknown_host, 421);
+    ck_assert_uint_eq(cfg->nroutes, 4);
+    ck_assert_ptr_null(cfg->routes[0].host);
+    ck_assert_str_eq(cfg->routes[0].name, "/");
+    ck_assert_str_eq(cfg->routes[1].host, "example.com");
+    ck_assert_str_eq(cfg->routes[1].prefix, "/api");
+    ck_assert_str_eq(cfg->routes[1].name, "example.com/api");
+    ck_assert_str_eq(cfg->routes[2].host, "*.example.com");
+    ck_assert_str_eq(cfg->routes[2].name, "*.example.com/");
+    cfg_free(cfg);
+    cfg = load_ok(MINIMAL "unknown_host = 404\n");
+    ck_assert_int_eq(cfg->unknown_host, 404);
+    cfg_free(cfg);
+    cfg = load_ok(MINIMAL "unknown_host = default\n");
+    ck_assert_int_eq(cfg->unknown_host, 0);
+    cfg_free(cfg);
+    cfg = load_ok(MINIMAL);
+    ck_assert_int_eq(cfg->unknown_host, 0);
+    cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(error_host_routes)
+{
+    expect_error(MINIMAL "[route example.com/a]\nplugin = echo\n[route EXAMPLE.com./a/]\nplugin = echo\n", 5,
+                 "route example.com/a is already defined on line 3");
+    expect_error(MINIMAL "[route example.com]\nplugin = echo\n", 3,
+                 "bad route prefix \"example.com\": expected [route /prefix] or [route HOST/prefix]");
+    expect_error(MINIMAL "[route ex_ample.com/]\nplugin = echo\n", 3,
+                 "bad host name in [route ex_ample.com/]: a host name holds only letters, digits, '-' and '.'");
+    expect_error(MINIMAL "[route a.*.com/]\nplugin = echo\n", 3, "'*' is only allowed as the whole first label");
+    expect_error(MINIMAL "[route *.com/x/../y]\nplugin = echo\n", 3, "bad route prefix \"/x/../y\"");
+    expect_error(MINIMAL "[route */]\nplugin = echo\n", 3, "bad host name in [route */]");
+    expect_error(MINIMAL "[route a..b/]\nplugin = echo\n", 3, "empty label in host name");
+    expect_error(MINIMAL "unknown_host = 400\n", 3, "unknown_host must be default, 404 or 421, not \"400\"");
+    expect_error(MINIMAL "[route example.com/a]\nk = v\n", 3, "[route example.com/a] has no plugin key");
+}
+END_TEST
+
 START_TEST(error_no_listen)
 {
     char err[512];
@@ -943,6 +987,7 @@ static Suite *config_suite(void)
     TCase *ok = tcase_create("valid");
     tcase_add_unchecked_fixture(ok, setup, teardown);
     tcase_add_test(ok, defaults);
+    tcase_add_test(ok, host_routes);
     tcase_add_test(ok, every_server_key);
     tcase_add_test(ok, log_values);
     tcase_add_test(ok, threads_auto);
@@ -975,6 +1020,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, error_duplicate_route);
     tcase_add_test(bad, error_route_without_plugin);
     tcase_add_test(bad, error_bad_route_prefix);
+    tcase_add_test(bad, error_host_routes);
     tcase_add_test(bad, error_no_listen);
     tcase_add_test(bad, error_syntax);
     tcase_add_test(bad, error_missing_file);

@@ -1,5 +1,6 @@
 /*
- * Unit tests for server/router.c: longest whole-segment prefix match.
+ * Unit tests for server/router.c: longest whole-segment prefix match, and
+ * the choice of a host's routes (exact, wildcard, default, unknown).
  *
  * The match table is run against every insertion order of the routes
  * (all permutations), because the router sorts internally and the result
@@ -214,6 +215,134 @@ START_TEST(many_routes)
 }
 END_TEST
 
+
+/* Host routes: each target names its host and prefix ("h/p"), so a match
+ * says which table answered. */
+static const char *const host_routes[][2] = {
+    {NULL, "/"}, {NULL, "/api"},
+    {"example.com", "/"}, {"example.com", "/api"},
+    {"*.example.com", "/"}, {"*.a.example.com", "/x"},
+    {"only.example.com", "/docs"},
+};
+#define NHOST_ROUTES (sizeof host_routes / sizeof host_routes[0])
+
+typedef struct host_case {
+    const char *host, *path;
+    const char *want; /* NULL: no route */
+    int status;       /* when NULL */
+} host_case_t;
+
+static const host_case_t host_cases[] = {
+    {"example.com", "/api/v", "example.com/api", 0},
+    {"example.com", "/other", "example.com/", 0},
+    {"www.example.com", "/api", "*.example.com/", 0},         /* no fall-through to /api elsewhere */
+    {"b.c.example.com", "/", "*.example.com/", 0},            /* any depth */
+    {"q.a.example.com", "/x/1", "*.a.example.com/x", 0},      /* longer suffix wins */
+    {"q.a.example.com", "/y", NULL, 404},                     /* ... and is the only table asked */
+    {"a.example.com", "/x", "*.example.com/", 0},             /* "*.a.example.com" is not a.example.com */
+    {"only.example.com", "/docs/x", "only.example.com/docs", 0}, /* exact beats wildcard */
+    {"only.example.com", "/", NULL, 404},
+    {"other.org", "/api", "-/api", 0},                         /* unknown: the default host */
+    {"", "/", "-/", 0},                                        /* none named: the default host */
+    {"xexample.com", "/", "-/", 0},                            /* a suffix match needs the dot */
+    {".example.com", "/", "-/", 0},                            /* and a label before it */
+    {"example.co", "/", "-/", 0},
+};
+
+static router_t *build_hosts(const size_t *perm, char names[][48])
+{
+    router_t *r = router_new();
+    for (size_t i = 0; i < NHOST_ROUTES; i++) {
+        const char *const *hr = host_routes[perm[i]];
+        snprintf(names[perm[i]], 48, "%s%s", hr[0] ? hr[0] : "-", hr[1]);
+        ck_assert_int_eq(router_add_host(r, hr[0], hr[1], names[perm[i]]), 0);
+    }
+    ck_assert(router_has_hosts(r));
+    ck_assert_uint_eq(router_count(r), NHOST_ROUTES);
+    return r;
+}
+
+static void check_host_cases(const router_t *r)
+{
+    for (size_t i = 0; i < sizeof host_cases / sizeof host_cases[0]; i++) {
+        const host_case_t *c = &host_cases[i];
+        size_t plen = 99;
+        int status = 0;
+        const char *got = router_match_host(r, c->host, strlen(c->host), c->path, strlen(c->path), &plen, &status);
+        if (c->want == NULL) {
+            ck_assert_msg(got == NULL, "%s%s: matched %s, want none", c->host, c->path, got);
+            ck_assert_int_eq(status, c->status);
+        } else {
+            ck_assert_msg(got && strcmp(got, c->want) == 0, "%s%s: matched %s, want %s", c->host, c->path,
+                          got ? got : "(none)", c->want);
+        }
+    }
+}
+
+START_TEST(hosts_every_insertion_order)
+{
+    /* rotations and reversals are enough to vary where exact names and
+     * wildcards of each length land */
+    char names[NHOST_ROUTES][48];
+    for (size_t rot = 0; rot < NHOST_ROUTES; rot++) {
+        for (int rev = 0; rev < 2; rev++) {
+            size_t perm[NHOST_ROUTES];
+            for (size_t i = 0; i < NHOST_ROUTES; i++) {
+                size_t k = (i + rot) % NHOST_ROUTES;
+                perm[i] = rev ? NHOST_ROUTES - 1 - k : k;
+            }
+            router_t *r = build_hosts(perm, names);
+            check_host_cases(r);
+            router_free(r);
+        }
+    }
+}
+END_TEST
+
+START_TEST(unknown_host_status)
+{
+    router_t *r = router_new();
+    ck_assert_int_eq(router_add(r, "/", "dflt"), 0);
+    ck_assert(!router_has_hosts(r));
+    size_t plen;
+    int status = 0;
+    /* without host routes the host never matters */
+    router_set_unknown_host(r, 421);
+    ck_assert_str_eq(router_match_host(r, "any", 3, "/", 1, &plen, &status), "dflt");
+    ck_assert_int_eq(router_add_host(r, "example.com", "/", "ex"), 0);
+    ck_assert(router_has_hosts(r));
+    ck_assert_ptr_null(router_match_host(r, "any", 3, "/", 1, &plen, &status));
+    ck_assert_int_eq(status, 421);
+    ck_assert_ptr_null(router_match_host(r, "", 0, "/", 1, &plen, &status));
+    ck_assert_int_eq(status, 421);
+    router_set_unknown_host(r, 404);
+    ck_assert_ptr_null(router_match_host(r, "any", 3, "/", 1, &plen, &status));
+    ck_assert_int_eq(status, 404);
+    router_set_unknown_host(r, 0);
+    ck_assert_str_eq(router_match_host(r, "any", 3, "/", 1, &plen, &status), "dflt");
+    ck_assert_str_eq(router_match_host(r, "example.com", 11, "/", 1, &plen, &status), "ex");
+    /* the host's length is authoritative */
+    ck_assert_str_eq(router_match_host(r, "example.comX", 11, "/", 1, &plen, &status), "ex");
+    ck_assert_str_eq(router_match(r, "/", 1, &plen), "dflt");
+    router_free(r);
+}
+END_TEST
+
+START_TEST(host_duplicates_and_bad_names)
+{
+    router_t *r = router_new();
+    ck_assert_int_eq(router_add_host(r, "example.com", "/a", "1"), 0);
+    ck_assert_int_eq(router_add_host(r, "example.com", "/a", "2"), -1);
+    ck_assert_int_eq(router_add_host(r, "*.example.com", "/a", "3"), 0); /* another host */
+    ck_assert_int_eq(router_add_host(r, NULL, "/a", "4"), 0);
+    ck_assert_int_eq(router_add_host(r, "", "/a", "5"), -1);
+    ck_assert_int_eq(router_add_host(r, "*x.com", "/a", "6"), -1);
+    ck_assert_int_eq(router_add_host(r, "example.com", "a", "7"), -1);
+    ck_assert_uint_eq(router_count(r), 3);
+    router_free(r);
+}
+END_TEST
+
 static Suite *router_suite(void)
 {
     Suite *s = suite_create("router");
@@ -225,6 +354,9 @@ static Suite *router_suite(void)
     tcase_add_test(tc, refuses_malformed_and_duplicates);
     tcase_add_test(tc, target_pointer_kept);
     tcase_add_test(tc, many_routes);
+    tcase_add_test(tc, hosts_every_insertion_order);
+    tcase_add_test(tc, unknown_host_status);
+    tcase_add_test(tc, host_duplicates_and_bad_names);
     suite_add_tcase(s, tc);
     return s;
 }
