@@ -90,15 +90,27 @@ static int send_static(const ph_server_api_t *api, ph_request_t *req, const char
     return api->body_ref(req, body, len);
 }
 
-/* The page's relative links need the prefix's trailing slash. */
+/* The page's relative links need the prefix's trailing slash. The
+ * Location is built from the route's prefix, never from what the client
+ * sent ("//host/.." there would lead elsewhere), percent-encoded. */
 static int redirect_to_slash(const ph_server_api_t *api, ph_request_t *req)
 {
-    ph_str_t raw = api->raw_path(req);
-    char *loc = api->alloc(req, raw.len + 2);
+    static const char hex[] = "0123456789ABCDEF";
+    ph_str_t p = api->prefix(req);
+    char *loc = api->alloc(req, p.len * 3 + 2), *o = loc;
     if (loc == NULL)
         return PH_ERROR;
-    memcpy(loc, raw.ptr, raw.len);
-    memcpy(loc + raw.len, "/", 2);
+    for (size_t i = 0; i < p.len; i++) {
+        unsigned char c = (unsigned char)p.ptr[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("/-._~", c)) {
+            *o++ = (char)c;
+        } else {
+            *o++ = '%';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    memcpy(o, "/", 2);
     api->set_status(req, 301);
     return api->add_header(req, "Location", loc);
 }
