@@ -164,6 +164,8 @@ static int list_files(gen_t *g)
     for (size_t i = 0; i < cfg->nroutes; i++)
         for (size_t k = 0; k < cfg->routes[i].nstages; k++) {
             const char *path = cfg->routes[i].stages[k].path;
+            if (path == NULL) /* not resolved: nothing to list */
+                continue;
             size_t j = 0;
             while (j < g->nfiles && strcmp(g->files[j], path) != 0)
                 j++;
