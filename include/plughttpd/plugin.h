@@ -232,10 +232,11 @@ typedef int (*ph_route_visit_fn)(void *arg, const ph_route_info_t *route);
 
 /* ABI 1.6: one worker thread's event loop, from api->worker_info(). Every
  * worker loop checks how late a timer that should fire every
- * PH_LAG_INTERVAL_MS milliseconds actually fires: the lag is how long a
- * ready connection could have waited for that loop (a handler that blocks
- * the thread shows up here). Set size = sizeof *out first, as for
- * server_info. */
+ * PH_LAG_INTERVAL_MS milliseconds actually fires (to about a millisecond):
+ * the lag is how long a ready connection could have waited for that loop
+ * (a handler that blocks the thread shows up here). Loops past the 64th
+ * are not probed: their numbers stay 0. Set size = sizeof *out first, as
+ * for server_info. */
 #define PH_LAG_INTERVAL_MS 500
 typedef struct ph_worker_info {
     uint32_t size;

@@ -196,6 +196,12 @@ START_TEST(lag_blocking_tls)
     stats_loop_lag(1, 1200);
     stats_loop_lag(1, 40);
     stats_loop_lag(1000, 5); /* past the probed workers: ignored */
+    stats_threads(100);
+    ph_worker_info_t far = {.size = sizeof far};
+    ck_assert_int_eq(stats_worker_info(99, &far), PH_OK);
+    ck_assert_uint_eq(far.index, 99);
+    ck_assert_uint_eq(far.lag_checks, 0);
+    stats_threads(2);
     ph_worker_info_t w = {.size = sizeof w};
     ck_assert_int_eq(stats_worker_info(1, &w), PH_OK);
     ck_assert_uint_eq(w.index, 1);
