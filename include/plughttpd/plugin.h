@@ -197,9 +197,10 @@ typedef struct ph_route_info {
     /* How long the ended requests took, from the complete request head
      * to the end of the response (last byte handed to the socket, or the
      * client gone), as a histogram: latency_le[i] counts the requests
-     * that took at most PH_LATENCY_BOUNDS_US[i] microseconds (cumulative:
-     * never smaller than latency_le[i - 1]); requests counts them all,
-     * the slower ones too. latency_us_sum: their durations added up. */
+     * that took at most the i-th bound of PH_LATENCY_BOUNDS_US
+     * (cumulative: never smaller than latency_le[i - 1]); requests counts
+     * them all, the slower ones too. latency_us_sum: their durations
+     * added up, in microseconds. */
     uint64_t latency_le[PH_LATENCY_BUCKETS];
     uint64_t latency_us_sum;
 } ph_route_info_t;
