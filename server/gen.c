@@ -151,6 +151,15 @@ static void gen_destroy(gen_t *g)
     alive--;
 }
 
+/* Whether path is among files[0..n). */
+static int listed(const char *const *files, size_t n, const char *path)
+{
+    for (size_t j = 0; j < n; j++)
+        if (files[j] && strcmp(files[j], path) == 0)
+            return 1;
+    return 0;
+}
+
 /* Fills g->files (introspection: generations_visit). */
 static int list_files(gen_t *g)
 {
@@ -164,12 +173,7 @@ static int list_files(gen_t *g)
     for (size_t i = 0; i < cfg->nroutes; i++)
         for (size_t k = 0; k < cfg->routes[i].nstages; k++) {
             const char *path = cfg->routes[i].stages[k].path;
-            if (path == NULL) /* not resolved: nothing to list */
-                continue;
-            size_t j = 0;
-            while (j < g->nfiles && strcmp(g->files[j], path) != 0)
-                j++;
-            if (j == g->nfiles)
+            if (path != NULL && !listed(g->files, g->nfiles, path)) /* NULL: not resolved */
                 g->files[g->nfiles++] = path;
         }
     return 0;
