@@ -16,6 +16,7 @@
 #include "coro.h"
 #include "ev.h"
 #include "exchange.h"
+#include "stats.h"
 #include "gen.h"
 #include "log.h"
 #include "request.h"
@@ -759,6 +760,7 @@ static int job_submit_wait(co_ctx_t *x, co_job_t *j, enum wait_kind kind, int64_
     j->ctx = x;
     x->job = j;
     if (blocking_submit(x->w->blocking, job_run, j) < 0) {
+        stats_blocking_rejected();
         x->job = NULL;
         free(j);
         return -ENOMEM;

@@ -15,6 +15,7 @@ struct blocking {
     pthread_cond_t cond;
     job_t *head, *tail;
     unsigned queued, queue_max;
+    unsigned *depth; /* a copy of queued for readers without the lock */
     int stopping;
     unsigned nthreads;
     pthread_t *threads;
@@ -34,6 +35,8 @@ static void *run(void *p)
         if (b->head == NULL)
             b->tail = NULL;
         b->queued--;
+        if (b->depth)
+            __atomic_sub_fetch(b->depth, 1, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&b->lock);
         j->fn(j->arg);
         free(j);
@@ -43,7 +46,7 @@ static void *run(void *p)
     return NULL;
 }
 
-blocking_t *blocking_new(unsigned nthreads, unsigned queue_max)
+blocking_t *blocking_new(unsigned nthreads, unsigned queue_max, unsigned *depth)
 {
     blocking_t *b = calloc(1, sizeof *b);
     if (b == NULL)
@@ -56,6 +59,7 @@ blocking_t *blocking_new(unsigned nthreads, unsigned queue_max)
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->cond, NULL);
     b->queue_max = queue_max;
+    b->depth = depth;
     /* Helper threads take no signals: the main thread handles them all. */
     sigset_t all, old;
     sigfillset(&all);
@@ -109,6 +113,8 @@ int blocking_submit(blocking_t *b, void (*fn)(void *), void *arg)
         b->head = j;
     b->tail = j;
     b->queued++;
+    if (b->depth)
+        __atomic_add_fetch(b->depth, 1, __ATOMIC_RELAXED);
     pthread_cond_signal(&b->cond);
     pthread_mutex_unlock(&b->lock);
     return 0;

@@ -9,8 +9,11 @@
 
 typedef struct blocking blocking_t;
 
-/* Starts nthreads threads with room for queue_max waiting jobs. */
-blocking_t *blocking_new(unsigned nthreads, unsigned queue_max);
+/* Starts nthreads threads with room for queue_max waiting jobs. depth
+ * (may be NULL): a counter the pool adds its waiting jobs to (not those
+ * running), atomically, so others read the queue's depth without its
+ * lock, also after the pool is freed. */
+blocking_t *blocking_new(unsigned nthreads, unsigned queue_max, unsigned *depth);
 /* Finishes queued jobs, joins the threads, frees the pool. */
 void blocking_free(blocking_t *b);
 

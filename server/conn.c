@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "exchange.h"
+#include "stats.h"
 #include "gen.h"
 #include "h2.h"
 #include "httpdate.h"
@@ -273,6 +274,8 @@ static void tls_step(conn_t *c)
     }
     const char *why = NULL;
     int r = tls_handshake(c->tls, &why);
+    if (r != 0)
+        stats_tls_handshake(r > 0);
     if (r < 0) {
         log_info("%s: TLS handshake failed: %s", c->peer, why);
         close_conn(c);
@@ -857,6 +860,8 @@ static void handler_timed_out(conn_t *c)
     }
     log_warn("handler for \"%s\" still %s after handler_timeout: answering 504", c->req->path ? c->req->path : "",
              c->body_paused ? "pausing its body" : "running");
+    if (exchange_held_blocking(c->req))
+        stats_blocking_timeout();
     replace_held(c, 504);
 }
 

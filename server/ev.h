@@ -58,6 +58,8 @@ void ev_break(ev_loop_t *loop);
 void ev_set_tick(ev_loop_t *loop, void (*cb)(ev_loop_t *, void *), void *data);
 /* Monotonic milliseconds, cached once per loop iteration. */
 uint64_t ev_now(const ev_loop_t *loop);
+/* Monotonic microseconds, read now (not cached): for measuring. */
+uint64_t ev_clock_us(void);
 /* Wall-clock seconds, cached once per loop iteration. */
 int64_t ev_wall(const ev_loop_t *loop);
 

@@ -59,6 +59,13 @@ void ev_free(ev_loop_t *loop)
 }
 
 uint64_t ev_now(const ev_loop_t *loop) { return loop->now; }
+
+uint64_t ev_clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 int64_t ev_wall(const ev_loop_t *loop) { return loop->wall; }
 void ev_break(ev_loop_t *loop) { loop->stop = 1; }
 

@@ -137,12 +137,19 @@ static void access_log(ph_request_t *req, uint64_t bytes)
     log_access_add(&req->w->alog, line, log_format_line(fmt, line, &e));
 }
 
+static void count_end(const ph_request_t *req, int status, uint64_t bytes_out)
+{
+    uint64_t now = ev_clock_us();
+    stats_end_t e = {status, bytes_out, req->body_total, now > req->head_us ? now - req->head_us : 0};
+    stats_request_end(req->route, &e);
+}
+
 void exchange_end(ph_request_t *req, int logged, uint64_t bytes)
 {
     if (logged)
         access_log(req, bytes);
     if (req->counted)
-        stats_request_end(req->route, logged ? req->status : 0, bytes);
+        count_end(req, logged ? req->status : 0, bytes);
     finish(req);
 }
 
@@ -200,6 +207,8 @@ int exchange_route(ph_request_t *req)
 
 int exchange_held(const ph_request_t *req) { return req->held != HOLD_NONE; }
 
+int exchange_held_blocking(const ph_request_t *req) { return req->held == HOLD_BLOCKING; }
+
 int exchange_answer_coming(const ph_request_t *req)
 {
     /* a blocking handle() that resumed is still running: not coming yet */
@@ -227,6 +236,7 @@ int exchange_replace(ph_request_t *late, ph_request_t *r)
     memcpy(r->local_copy, late->local_copy, sizeof r->local_copy);
     memcpy(r->direct_copy, late->direct_copy, sizeof r->direct_copy);
     r->counted = late->counted; /* r's answer is the one counted */
+    r->head_us = late->head_us;
     late->counted = 0;
     if (late->head_len == 0)
         return 0;
@@ -259,7 +269,7 @@ static void end_detached(ph_request_t *req)
                  req->path ? req->path : "", (unsigned long long)(ev_now(req->w->loop) - req->start_ms));
     worker_t *w = req->w;
     if (req->counted)
-        stats_request_end(req->route, 0, 0);
+        count_end(req, 0, 0);
     finish(req);
     w->nheld--; /* on_tick ends a stopping worker once nothing is left */
 }
@@ -486,6 +496,7 @@ exch_step_t exchange_head(ph_request_t *req, int has_body)
     copy_addrs(req);
     stats_request_begin(req->route);
     req->counted = 1;
+    req->head_us = ev_clock_us();
     req->has_body = has_body != 0;
     const gen_route_t *r = req->route;
     if (r == NULL || req->hp.asterisk) {
@@ -757,6 +768,7 @@ exch_step_t exchange_body_end(ph_request_t *req)
         req->held = HOLD_BLOCKING;
         if (blocking_submit(req->w->blocking, blocking_job, req) < 0) {
             req->held = HOLD_NONE;
+            stats_blocking_rejected();
             log_warn("blocking pool queue is full: answering 503");
             request_error(req, 503);
             req->phase = PHASE_RESPONSE;

@@ -112,6 +112,9 @@ void exchange_cancel(ph_request_t *req);
  * coroutine handler still running): the carrier may then not end it,
  * only detach it. */
 int exchange_held(const ph_request_t *req);
+/* Whether that plugin is a blocking handler, queued or running on the
+ * blocking pool. */
+int exchange_held_blocking(const ph_request_t *req);
 /* The plugin holding req already called resume() (its message is on the
  * way): the answer resume() promised is coming, so a timeout must not
  * replace it. Loop thread. */

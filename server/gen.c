@@ -143,12 +143,41 @@ static void gen_destroy(gen_t *g)
             listener_unref(g->listeners[i]);
     free(g->routes);
     free(g->members);
+    free(g->files);
     free(g->listeners);
     router_free(g->router);
     tls_ctx_free(g->tls); /* open sessions keep what they use */
     cfg_free(g->cfg);
     free(g);
     alive--;
+}
+
+/* Whether path is among files[0..n). */
+static int listed(const char *const *files, size_t n, const char *path)
+{
+    for (size_t j = 0; j < n; j++)
+        if (files[j] && strcmp(files[j], path) == 0)
+            return 1;
+    return 0;
+}
+
+/* Fills g->files (introspection: generations_visit). */
+static int list_files(gen_t *g)
+{
+    const cfg_t *cfg = g->cfg;
+    size_t cap = 0;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        cap += cfg->routes[i].nstages;
+    g->files = calloc(cap ? cap : 1, sizeof *g->files);
+    if (g->files == NULL)
+        return -1;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        for (size_t k = 0; k < cfg->routes[i].nstages; k++) {
+            const char *path = cfg->routes[i].stages[k].path;
+            if (path != NULL && !listed(g->files, g->nfiles, path)) /* NULL: not resolved */
+                g->files[g->nfiles++] = path;
+        }
+    return 0;
 }
 
 static int build_listeners(gen_t *g, gen_t *prev, char *err, size_t errlen)
@@ -603,6 +632,10 @@ static int build_routes(gen_t *g, gen_t *prev, gen_how_t how, char *err, size_t 
             snprintf(err, errlen, "%s:%d: cannot add route %s", cfg->path, r->line, r->name);
             return -1;
         }
+    }
+    if (list_files(g) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     return gen_create(g, how, err, errlen);
 }

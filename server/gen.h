@@ -96,6 +96,9 @@ typedef struct gen {
     struct gen *next_all; /* every generation not yet destroyed */
     struct gen_member *members; /* every distinct created-or-not instance */
     size_t nmembers;
+    const char **files;  /* the plugin files its routes name, each once, in
+                            route order (strings are cfg's) */
+    size_t nfiles;
 } gen_t;
 
 /* One instance of a generation, listed once however many routes (content

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "ev.h"
 #include "exchange.h"
+#include "stats.h"
 #include "gen.h"
 #include "log.h"
 #include "request.h"
@@ -963,6 +964,8 @@ static uint64_t stream_due(h2_stream_t *s, uint64_t now, int act)
         if (act && now >= due) {
             log_warn("handler for \"%s\" still running after handler_timeout: answering 504",
                      req->path ? req->path : "");
+            if (exchange_held_blocking(req))
+                stats_blocking_timeout();
             if (exchange_held(req)) {
                 replace_held(s, 504);
             } else {

@@ -946,4 +946,6 @@ const ph_server_api_t request_api = {
     .status = api_status,
     .reason = request_reason,
     .resp_length = api_resp_length,
+    .worker_info = stats_worker_info,
+    .generations_visit = stats_generations_visit,
 };

@@ -72,6 +72,8 @@ struct ph_request {
     size_t body_len;
     size_t body_cap;                 /* a chunked body's heap buffer size */
     uint64_t start_ms;
+    uint64_t head_us;                /* monotonic, when the head was
+                                        complete (latency histograms) */
     /* Set (atomically) on the loop thread when the client no longer waits
      * for this request (handler_timeout answered it): a blocking job still
      * queued for it is then skipped instead of run. */

@@ -378,7 +378,7 @@ static void tell_master(server_t *s, char what)
 static int start_workers(server_t *s, int child)
 {
     const cfg_t *cfg = s->gen->cfg;
-    s->blocking = blocking_new(cfg->blocking_threads, cfg->blocking_queue);
+    s->blocking = blocking_new(cfg->blocking_threads, cfg->blocking_queue, stats_blocking_depth());
     s->blocking_threads = cfg->blocking_threads;
     s->blocking_queue = cfg->blocking_queue;
     if (s->blocking == NULL) {

@@ -5,13 +5,19 @@
 
 #include "gen.h"
 
-/* A thread's counters for one route: 72 bytes, aligned to (and so
- * occupying) its own cache lines. */
+static const uint64_t bounds_us[PH_LATENCY_BUCKETS] = PH_LATENCY_BOUNDS_US;
+
+/* A thread's counters for one route: 224 bytes, aligned to (and so
+ * occupying) four cache lines of its own. The latency buckets are not cumulative
+ * here (one addition per request); the reader adds them up. */
 typedef struct stats_slot {
     uint64_t begun;
     uint64_t ended;
     uint64_t status[6];
     uint64_t bytes_out;
+    uint64_t bytes_in;
+    uint64_t latency[PH_LATENCY_BUCKETS + 1]; /* the last: slower than all */
+    uint64_t latency_us_sum;
 } __attribute__((aligned(64))) stats_slot_t;
 
 typedef struct stats_route {
@@ -22,7 +28,17 @@ typedef struct stats_route {
 typedef struct conn_slot {
     uint64_t opened;
     uint64_t closed;
+    uint64_t tls_ok;
+    uint64_t tls_failed;
 } __attribute__((aligned(64))) conn_slot_t;
+
+/* A worker loop's lag probe: written by that worker's thread only. */
+typedef struct lag_slot {
+    uint64_t checks;
+    uint64_t last_us;
+    uint64_t max_us;
+    uint64_t sum_us;
+} __attribute__((aligned(64))) lag_slot_t;
 
 /* Room for a few threads that are not worker threads (helper threads
  * ending a blocking request) before they share slot 0. */
@@ -32,6 +48,12 @@ typedef struct conn_slot {
 
 static conn_slot_t conns[PROCESS_SLOTS];
 static stats_slot_t unrouted[PROCESS_SLOTS];
+/* Worker i's probe is lags[i]; workers past PROCESS_SLOTS are not probed. */
+static lag_slot_t lags[PROCESS_SLOTS];
+
+/* Rare events, counted with plain atomic additions. */
+static uint64_t blocking_rejected, blocking_timeouts;
+static unsigned blocking_depth; /* the blocking pool counts into it */
 
 /* Each thread's slot index, 1.., drawn at its first count. */
 static __thread unsigned my_index __attribute__((tls_model("initial-exec")));
@@ -99,31 +121,74 @@ void stats_request_begin(const struct gen_route *r)
     add(&sl->begun, 1, shared);
 }
 
-void stats_request_end(const struct gen_route *r, int status, uint64_t bytes_out)
+/* The bucket of a request that took us microseconds: most requests are
+ * fast, so a scan from the smallest bound ends early. */
+static unsigned bucket_of(uint64_t us)
+{
+    unsigned b = 0;
+    while (b < PH_LATENCY_BUCKETS && us > bounds_us[b])
+        b++;
+    return b;
+}
+
+void stats_request_end(const struct gen_route *r, const stats_end_t *e)
 {
     int shared;
     stats_slot_t *sl = request_slot(r, &shared);
-    int cls = status >= 100 && status <= 599 ? status / 100 : 0;
+    int cls = e->status >= 100 && e->status <= 599 ? e->status / 100 : 0;
     add(&sl->status[cls], 1, shared);
-    add(&sl->bytes_out, bytes_out, shared);
+    add(&sl->bytes_out, e->bytes_out, shared);
+    add(&sl->bytes_in, e->bytes_in, shared);
+    add(&sl->latency[bucket_of(e->us)], 1, shared);
+    add(&sl->latency_us_sum, e->us, shared);
     add(&sl->ended, 1, shared); /* last: ended never runs ahead of the rest */
+}
+
+static conn_slot_t *conn_slot(int *shared)
+{
+    unsigned i = thread_index();
+    *shared = i >= PROCESS_SLOTS;
+    return &conns[*shared ? 0 : i];
 }
 
 void stats_conn_open(void)
 {
     int shared;
-    unsigned i = thread_index();
-    shared = i >= PROCESS_SLOTS;
-    add(&conns[shared ? 0 : i].opened, 1, shared);
+    conn_slot_t *c = conn_slot(&shared);
+    add(&c->opened, 1, shared);
 }
 
 void stats_conn_close(void)
 {
     int shared;
-    unsigned i = thread_index();
-    shared = i >= PROCESS_SLOTS;
-    add(&conns[shared ? 0 : i].closed, 1, shared);
+    conn_slot_t *c = conn_slot(&shared);
+    add(&c->closed, 1, shared);
 }
+
+void stats_tls_handshake(int ok)
+{
+    int shared;
+    conn_slot_t *c = conn_slot(&shared);
+    add(ok ? &c->tls_ok : &c->tls_failed, 1, shared);
+}
+
+void stats_loop_lag(unsigned worker, uint64_t us)
+{
+    if (worker >= PROCESS_SLOTS)
+        return;
+    lag_slot_t *l = &lags[worker];
+    __atomic_store_n(&l->last_us, us, __ATOMIC_RELAXED);
+    if (us > __atomic_load_n(&l->max_us, __ATOMIC_RELAXED))
+        __atomic_store_n(&l->max_us, us, __ATOMIC_RELAXED);
+    add(&l->sum_us, us, 0);
+    add(&l->checks, 1, 0);
+}
+
+unsigned *stats_blocking_depth(void) { return &blocking_depth; }
+
+void stats_blocking_rejected(void) { __atomic_add_fetch(&blocking_rejected, 1, __ATOMIC_RELAXED); }
+
+void stats_blocking_timeout(void) { __atomic_add_fetch(&blocking_timeouts, 1, __ATOMIC_RELAXED); }
 
 void stats_generation_current(unsigned long id)
 {
@@ -144,12 +209,24 @@ void stats_process_index(unsigned i) { __atomic_store_n(&process_index, i, __ATO
 static void sum_slots(const stats_slot_t *slots, unsigned n, ph_route_info_t *out)
 {
     uint64_t begun = 0, ended = 0;
+    uint64_t le[PH_LATENCY_BUCKETS] = {0};
     for (unsigned i = 0; i < n; i++) {
         ended += get(&slots[i].ended);
         for (int c = 0; c < 6; c++)
             out->status[c] += get(&slots[i].status[c]);
         out->bytes_out += get(&slots[i].bytes_out);
+        out->bytes_in += get(&slots[i].bytes_in);
+        for (unsigned b = 0; b < PH_LATENCY_BUCKETS; b++)
+            le[b] += get(&slots[i].latency[b]);
+        out->latency_us_sum += get(&slots[i].latency_us_sum);
         begun += get(&slots[i].begun);
+    }
+    /* cumulative; and a bucket never above the count beside it, which
+     * was read first (its slower requests may have ended since) */
+    uint64_t acc = 0;
+    for (unsigned b = 0; b < PH_LATENCY_BUCKETS; b++) {
+        acc += le[b];
+        out->latency_le[b] += acc < ended ? acc : ended;
     }
     out->requests += ended;
     /* a request may end on another thread than the one it began on */
@@ -199,6 +276,11 @@ int stats_server_info(ph_server_info_t *out)
         closed += get(&conns[i].closed);
         opened += get(&conns[i].opened);
     }
+    uint64_t tls_ok = 0, tls_failed = 0;
+    for (unsigned i = 0; i < PROCESS_SLOTS; i++) {
+        tls_ok += get(&conns[i].tls_ok);
+        tls_failed += get(&conns[i].tls_failed);
+    }
     memset(&full, 0, sizeof full);
     full.size = (uint32_t)room;
     full.generation = current;
@@ -210,6 +292,11 @@ int stats_server_info(ph_server_info_t *out)
     full.in_flight = sum.in_flight + none.in_flight;
     full.reloads = __atomic_load_n(&reloads, __ATOMIC_RELAXED);
     full.reloads_failed = __atomic_load_n(&reloads_failed, __ATOMIC_RELAXED);
+    full.blocking_queued = __atomic_load_n(&blocking_depth, __ATOMIC_RELAXED);
+    full.blocking_rejected = __atomic_load_n(&blocking_rejected, __ATOMIC_RELAXED);
+    full.blocking_timeouts = __atomic_load_n(&blocking_timeouts, __ATOMIC_RELAXED);
+    full.tls_handshakes = tls_ok;
+    full.tls_handshakes_failed = tls_failed;
     memcpy(out, &full, room);
     return PH_OK;
 }
@@ -247,4 +334,55 @@ int stats_routes_visit(ph_route_visit_fn fn, void *arg)
         return PH_ERROR;
     visit_t v = {fn, arg, __atomic_load_n(&current_gen, __ATOMIC_ACQUIRE)};
     return gen_each(v.current, visit_gen, &v);
+}
+
+int stats_worker_info(unsigned i, ph_worker_info_t *out)
+{
+    if (out == NULL || out->size < offsetof(ph_worker_info_t, lag_checks) ||
+        i >= __atomic_load_n(&nthreads, __ATOMIC_RELAXED))
+        return PH_ERROR;
+    size_t room = out->size < sizeof(ph_worker_info_t) ? out->size : sizeof(ph_worker_info_t);
+    ph_worker_info_t full;
+    memset(&full, 0, sizeof full);
+    full.size = (uint32_t)room;
+    full.index = i;
+    if (i < PROCESS_SLOTS) { /* the others are not probed: zeros */
+        const lag_slot_t *l = &lags[i];
+        full.lag_checks = get(&l->checks);
+        full.lag_us_last = get(&l->last_us);
+        full.lag_us_max = get(&l->max_us);
+        full.lag_us_sum = get(&l->sum_us);
+    }
+    memcpy(out, &full, room);
+    return PH_OK;
+}
+
+typedef struct gen_visit {
+    ph_generation_visit_fn fn;
+    void *arg;
+    unsigned long current;
+} gen_visit_t;
+
+static int visit_generation(const gen_t *g, void *arg)
+{
+    gen_visit_t *v = arg;
+    server_sum_t sum = {0, 0};
+    sum_gen(g, &sum);
+    ph_generation_info_t gi;
+    memset(&gi, 0, sizeof gi);
+    gi.size = sizeof gi;
+    gi.id = g->id;
+    gi.current = g->id == v->current;
+    gi.in_flight = sum.in_flight;
+    gi.files = (const char *const *)g->files;
+    gi.nfiles = g->nfiles;
+    return v->fn(v->arg, &gi);
+}
+
+int stats_generations_visit(ph_generation_visit_fn fn, void *arg)
+{
+    if (fn == NULL)
+        return PH_ERROR;
+    gen_visit_t v = {fn, arg, __atomic_load_n(&current_gen, __ATOMIC_ACQUIRE)};
+    return gen_each(v.current, visit_generation, &v);
 }

@@ -1,9 +1,10 @@
 /*
- * Counters behind the introspection part of the plugin API (ABI 1.3):
- * requests per route and status class, in-flight requests, connections,
- * reloads. Updated on the request path without locks: every counter has
- * one slot per thread (its own cache lines), written by that thread only
- * and summed when read, so worker threads never contend on a counter.
+ * Counters behind the introspection part of the plugin API (ABI 1.3,
+ * 1.6): requests per route and status class, latency histograms and body
+ * bytes per route, in-flight requests, connections, TLS handshakes,
+ * reloads, the blocking pool, each worker loop's lag. Updated on the
+ * request path without locks: every counter has one slot per thread (its
+ * own cache lines), written by that thread only and summed when read, so worker threads never contend on a counter.
  * Threads past the slots a route has share one slot, updated with atomic
  * additions: still exact, only slower. Reads are a consistent-enough
  * snapshot: each counter is exact, the sums are not taken at one instant.
@@ -17,19 +18,39 @@
 
 struct gen_route;
 
+/* How a request ended, for stats_request_end. */
+typedef struct stats_end {
+    int status;         /* 0: ended without a response (client gone) */
+    uint64_t bytes_out; /* response body bytes sent */
+    uint64_t bytes_in;  /* request body bytes received */
+    uint64_t us;        /* from the complete head to the end */
+} stats_end_t;
+
 /* A route's counters (gen_route_t.stats), with room for threads worker
  * threads of their own. NULL when out of memory. Main thread. */
 void *stats_route_new(unsigned threads);
 void stats_route_free(void *stats);
 
-/* A request started / ended on route r (NULL: no route matched). status 0:
- * it ended without a response (client gone). Any thread, lock-free; a
- * request's end may come on another thread than its start. */
+/* A request started / ended on route r (NULL: no route matched). Any
+ * thread, lock-free; a request's end may come on another thread than its
+ * start. */
 void stats_request_begin(const struct gen_route *r);
-void stats_request_end(const struct gen_route *r, int status, uint64_t bytes_out);
-/* A connection was accepted / closed. Worker threads. */
+void stats_request_end(const struct gen_route *r, const stats_end_t *e);
+/* A connection was accepted / closed; a TLS handshake completed (ok = 1)
+ * or failed (0). Worker threads. */
 void stats_conn_open(void);
 void stats_conn_close(void);
+void stats_tls_handshake(int ok);
+/* Worker loop number worker measured its lag probe us microseconds late.
+ * That worker's thread only. */
+void stats_loop_lag(unsigned worker, uint64_t us);
+/* The counter the process's blocking pool keeps its queue depth in
+ * (blocking_new), which server_info reports; a blocking job refused
+ * because that queue was full; a blocking handler that overran
+ * handler_timeout. Any thread. */
+unsigned *stats_blocking_depth(void);
+void stats_blocking_rejected(void);
+void stats_blocking_timeout(void);
 
 /* Main thread. Generation id now takes new requests in this process: at
  * start-up, when a reload publishes it, in a worker process forked for
@@ -48,5 +69,8 @@ void stats_route_read(const struct gen_route *r, ph_route_info_t *out);
 /* api->server_info and api->routes_visit. */
 int stats_server_info(ph_server_info_t *out);
 int stats_routes_visit(ph_route_visit_fn fn, void *arg);
+/* api->worker_info and api->generations_visit (ABI 1.6). */
+int stats_worker_info(unsigned i, ph_worker_info_t *out);
+int stats_generations_visit(ph_generation_visit_fn fn, void *arg);
 
 #endif

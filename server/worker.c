@@ -524,6 +524,26 @@ static void on_wake(ev_loop_t *loop, ev_async_t *a)
 
 /* --- life cycle ------------------------------------------------------------- */
 
+/* The loop's lag: how late the probe fires is how long any ready event
+ * could have waited for this thread (a handler that blocks it, a long
+ * batch). One timer per interval: no cost on the request path. */
+static void lag_probe_arm(worker_t *w)
+{
+    uint64_t now = ev_clock_us();
+    /* the timer fires on a whole millisecond at the earliest */
+    w->lag_due_us = ((now + 999) / 1000 + PH_LAG_INTERVAL_MS) * 1000;
+    ev_timer_set_exact(w->loop, &w->lag_probe, PH_LAG_INTERVAL_MS);
+}
+
+static void on_lag_probe(ev_loop_t *loop, ev_timer_t *t)
+{
+    (void)loop;
+    worker_t *w = t->data;
+    uint64_t now = ev_clock_us();
+    stats_loop_lag(w->id, now > w->lag_due_us ? now - w->lag_due_us : 0);
+    lag_probe_arm(w);
+}
+
 int worker_init(worker_t *w, unsigned id, gen_t *gen, blocking_t *blocking, unsigned *total_conns)
 {
     w->id = id;
@@ -536,6 +556,7 @@ int worker_init(worker_t *w, unsigned id, gen_t *gen, blocking_t *blocking, unsi
         return -1;
     ev_set_tick(w->loop, on_tick, w);
     ev_timer_init(&w->accept_retry, on_accept_retry, w);
+    ev_timer_init(&w->lag_probe, on_lag_probe, w);
     gen_ref(gen);
     w->gen = gen;
     w->gen_seen = gen->id;
@@ -590,6 +611,7 @@ static void *run(void *arg)
     if (coro_thread_init() < 0)
         log_error("worker %u: cannot set up coroutines: %s", w->id, strerror(errno));
     thread_enter(w, w->gen, NULL);
+    lag_probe_arm(w);
     if (ev_run(w->loop) < 0)
         log_error("worker %u: event loop failed: %s", w->id, strerror(errno));
     run_last_tasks(w);

@@ -56,6 +56,8 @@ typedef struct worker {
     unsigned nconns;
     int stopping;
     ev_timer_t accept_retry;  /* re-enables accepting after EMFILE */
+    ev_timer_t lag_probe;     /* fires every PH_LAG_INTERVAL_MS: how late? */
+    uint64_t lag_due_us;      /* when it should fire (ev_clock_us) */
 
     log_buf_t alog;           /* access-log lines of the current batch */
     char date[32];            /* Date header value, refreshed each second */

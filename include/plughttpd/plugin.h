@@ -54,7 +54,7 @@ extern "C" {
 
 #define PH_ABI_MAGIC 0x70684731u /* "phG1" */
 #define PH_ABI_MAJOR 1u
-#define PH_ABI_MINOR 5u
+#define PH_ABI_MINOR 6u
 
 /* Name of the one symbol a plugin exports. */
 #define PH_PLUGIN_SYMBOL "plughttpd_plugin"
@@ -166,6 +166,15 @@ typedef void (*ph_watch_fn)(ph_watch_t *w, int fd, unsigned events, void *arg);
 typedef void (*ph_timer_fn)(ph_timer_t *t, void *arg);
 typedef void (*ph_task_fn)(void *arg);
 
+/* ABI 1.6: the upper bounds of ph_route_info_t.latency_le, in
+ * microseconds, in increasing order (from 100 us to 10 s). */
+#define PH_LATENCY_BUCKETS 16
+#define PH_LATENCY_BOUNDS_US                                                                 \
+    {                                                                                        \
+        100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,        \
+            1000000, 2500000, 5000000, 10000000                                              \
+    }
+
 /* ABI 1.3: what the introspection calls report; later minors append.
  * server_info(): set out->size = sizeof *out first: the server writes at
  * most that much (an older plugin's shorter struct is safe) and sets size
@@ -183,6 +192,17 @@ typedef struct ph_route_info {
     uint64_t status[6];       /* ended with status 1xx..5xx: status[1..5];
                                  status[0]: no response (client gone) */
     uint64_t bytes_out;       /* response body bytes sent */
+    /* --- ABI 1.6 (read only when size covers them) --- */
+    uint64_t bytes_in;        /* request body bytes received (decoded) */
+    /* How long the ended requests took, from the complete request head
+     * to the end of the response (last byte handed to the socket, or the
+     * client gone), as a histogram: latency_le[i] counts the requests
+     * that took at most the i-th bound of PH_LATENCY_BOUNDS_US
+     * (cumulative: never smaller than latency_le[i - 1]); requests counts
+     * them all, the slower ones too. latency_us_sum: their durations
+     * added up, in microseconds. */
+    uint64_t latency_le[PH_LATENCY_BUCKETS];
+    uint64_t latency_us_sum;
 } ph_route_info_t;
 
 typedef struct ph_server_info {
@@ -196,9 +216,52 @@ typedef struct ph_server_info {
     uint64_t in_flight;       /* requests started and not yet ended */
     uint64_t reloads;         /* generations published after the first */
     uint64_t reloads_failed;
+    /* --- ABI 1.6 (written only when size covers them) --- */
+    uint64_t blocking_queued;   /* blocking handlers waiting for a helper
+                                   thread now (the pool's queue depth) */
+    uint64_t blocking_rejected; /* refused because that queue was full
+                                   (answered 503; co_blocking -ENOMEM) */
+    uint64_t blocking_timeouts; /* blocking handlers still queued or running
+                                   at handler_timeout (answered 504) */
+    uint64_t tls_handshakes;        /* TLS handshakes completed */
+    uint64_t tls_handshakes_failed; /* ended by an error (a bad client
+                                       hello, a reset; one that times out
+                                       counts as neither) */
 } ph_server_info_t;
 
 typedef int (*ph_route_visit_fn)(void *arg, const ph_route_info_t *route);
+
+/* ABI 1.6: one worker thread's event loop, from api->worker_info(). Every
+ * worker loop checks how late a timer that should fire every
+ * PH_LAG_INTERVAL_MS milliseconds actually fires (to about a millisecond):
+ * the lag is how long a ready connection could have waited for that loop
+ * (a handler that blocks the thread shows up here). Loops past the 64th
+ * are not probed: their numbers stay 0. Set size = sizeof *out first, as
+ * for server_info. */
+#define PH_LAG_INTERVAL_MS 500
+typedef struct ph_worker_info {
+    uint32_t size;
+    unsigned index;        /* 0..threads-1 */
+    uint64_t lag_checks;   /* timer firings measured since start */
+    uint64_t lag_us_last;  /* the last one's lateness, microseconds */
+    uint64_t lag_us_max;   /* the largest since start */
+    uint64_t lag_us_sum;   /* all of them added up */
+} ph_worker_info_t;
+
+/* ABI 1.6: one generation alive in this process, for
+ * api->generations_visit(). Strings and the files array are the server's,
+ * valid during the callback only. */
+typedef struct ph_generation_info {
+    uint32_t size;
+    unsigned long id;
+    int current;              /* 1 for the generation new requests get */
+    uint64_t in_flight;       /* its requests started and not yet ended */
+    const char *const *files; /* the plugin files its routes use, each
+                                 once, in route order */
+    size_t nfiles;
+} ph_generation_info_t;
+
+typedef int (*ph_generation_visit_fn)(void *arg, const ph_generation_info_t *gen);
 
 /* ABI 1.4: a socket for coroutines, with a read buffer (see "Coroutines").
  * Opaque; the plugin's until sock_close(). */
@@ -682,6 +745,16 @@ typedef struct ph_server_api {
      * the body). For a filter's filter_head(): a compressor skips bodies
      * too small to gain from it. Same calls and threads as resp_header(). */
     int64_t (*resp_length)(const ph_request_t *req);
+
+    /* --- ABI 1.6: more introspection (any thread) ------------------------ */
+    /* Worker thread i's loop lag (0 <= i < server_info's threads): PH_OK
+     * with *out filled up to out->size, PH_ERROR when i is out of range
+     * or out->size is too small. */
+    int (*worker_info)(unsigned i, ph_worker_info_t *out);
+    /* fn(arg, gen) for every generation alive in this process, current
+     * first; stops when fn returns nonzero and returns that value. Same
+     * rules as routes_visit(). */
+    int (*generations_visit)(ph_generation_visit_fn fn, void *arg);
 } ph_server_api_t;
 
 /* True when the server's table has the member (safe across minors). */

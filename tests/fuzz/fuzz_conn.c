@@ -439,7 +439,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     /* The generation and its plugins live as long as the process: an
      * instrumented library must not be unloaded while libFuzzer still
      * reads its coverage counters. */
-    blocking_t *pool = blocking_new(gen->cfg->blocking_threads, gen->cfg->blocking_queue);
+    blocking_t *pool = blocking_new(gen->cfg->blocking_threads, gen->cfg->blocking_queue, NULL);
     if (pool == NULL)
         die("blocking_new");
     if (worker_init(&worker, 0, gen, pool, &total_conns) < 0)

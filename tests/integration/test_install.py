@@ -45,7 +45,7 @@ PLACEHOLDER = re.compile(rb"@[A-Za-z_]+@")
 # the names configure and automake substitute.
 NAMED_PLACEHOLDER = re.compile(rb"@(?:prefix|exec_prefix|[a-z]*dir|PACKAGE[A-Z_]*|VERSION|[A-Z]+_(?:CFLAGS|LIBS))@")
 PLUGINS = ("access", "auth_basic", "compress", "data", "echo", "errorpages", "headers", "proxy", "pubsub",
-           "ratelimit", "return", "static")
+           "ratelimit", "return", "static", "status")
 PATH_VARS = ("prefix", "sbindir", "sysconfdir", "libdir", "includedir", "mandir", "pkgdatadir", "plugindir",
              "systemdunitdir", "VERSION")
 

@@ -100,7 +100,7 @@ dpkg -i "$deb" "$devdeb" >> "$work/install.log" 2>&1 || { cat "$work/install.log
 conf=/etc/plughttpd/server.ini
 for f in /usr/sbin/plughttpd "$conf" /etc/plughttpd/schema.sql /usr/lib/plughttpd/plugins/static.so \
          /usr/lib/plughttpd/plugins/echo.so /usr/lib/plughttpd/plugins/data.so /usr/lib/plughttpd/plugins/proxy.so \
-         /usr/lib/plughttpd/plugins/pubsub.so /usr/share/plughttpd/www/index.html \
+         /usr/lib/plughttpd/plugins/pubsub.so /usr/lib/plughttpd/plugins/status.so /usr/share/plughttpd/www/index.html \
          /lib/systemd/system/plughttpd.service /lib/systemd/system/plughttpd.socket /etc/logrotate.d/plughttpd \
          /usr/share/man/man8/plughttpd.8.gz /usr/share/man/man5/server.ini.5.gz \
          /usr/share/man/man3/plughttpd-plugin.3.gz /usr/include/plughttpd/plugin.h \

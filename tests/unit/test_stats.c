@@ -2,7 +2,9 @@
  * Unit tests for server/stats.c: route counters driven from several
  * threads (each with its own slot, and more threads than slots, which
  * share one), connection and reload counters, and routes_visit's order
- * over real generations (built from a server.ini naming the echo plugin).
+ * over real generations (built from a server.ini naming the echo plugin);
+ * ABI 1.6's latency histograms, loop lag, blocking pool and TLS counters,
+ * and generations_visit.
  */
 #include "stats.h"
 
@@ -18,6 +20,13 @@
 
 #define PER_THREAD 20000
 
+/* A request ending with status and bytes_out, 1 us after its head. */
+static void end(const gen_route_t *r, int status, uint64_t bytes_out)
+{
+    stats_end_t e = {status, bytes_out, 0, 1};
+    stats_request_end(r, &e);
+}
+
 typedef struct run {
     gen_route_t *route;
     int status;
@@ -28,7 +37,7 @@ static void *requests(void *arg)
     run_t *r = arg;
     for (int i = 0; i < PER_THREAD; i++) {
         stats_request_begin(r->route);
-        stats_request_end(r->route, r->status, 10);
+        end(r->route, r->status, 10);
     }
     stats_conn_open();
     return NULL;
@@ -92,8 +101,8 @@ START_TEST(in_flight_and_unrouted)
     stats_route_read(&route, &ri);
     ck_assert_uint_eq(ri.in_flight, 2);
     ck_assert_uint_eq(ri.requests, 0);
-    stats_request_end(&route, 200, 5);
-    stats_request_end(NULL, 400, 7);
+    end(&route, 200, 5);
+    end(NULL, 400, 7);
     memset(&ri, 0, sizeof ri);
     stats_route_read(&route, &ri);
     ck_assert_uint_eq(ri.in_flight, 1);
@@ -140,6 +149,97 @@ START_TEST(connections_and_reloads)
     ck_assert_uint_eq(old.connections, 0xababababababababull);
     ph_server_info_t none = {.size = 0};
     ck_assert_int_eq(stats_server_info(&none), PH_ERROR);
+}
+END_TEST
+
+/* Each request lands in the first bucket whose bound it does not pass;
+ * the reading is cumulative and never above the count. */
+START_TEST(latency_histogram)
+{
+    gen_route_t route;
+    memset(&route, 0, sizeof route);
+    route.stats = stats_route_new(1);
+    static const uint64_t us[] = {0, 100, 101, 250, 999, 1000, 10000000, 10000001, 99999999};
+    for (size_t i = 0; i < sizeof us / sizeof us[0]; i++) {
+        stats_request_begin(&route);
+        stats_end_t e = {200, 3, 7, us[i]};
+        stats_request_end(&route, &e);
+    }
+    ph_route_info_t ri;
+    memset(&ri, 0, sizeof ri);
+    stats_route_read(&route, &ri);
+    static const uint64_t bounds[PH_LATENCY_BUCKETS] = PH_LATENCY_BOUNDS_US;
+    for (unsigned b = 0; b < PH_LATENCY_BUCKETS; b++) {
+        uint64_t want = 0;
+        for (size_t i = 0; i < sizeof us / sizeof us[0]; i++)
+            want += us[i] <= bounds[b];
+        ck_assert_msg(ri.latency_le[b] == want, "le %llu: %llu, want %llu", (unsigned long long)bounds[b],
+                      (unsigned long long)ri.latency_le[b], (unsigned long long)want);
+    }
+    ck_assert_uint_eq(ri.latency_le[0], 2);
+    ck_assert_uint_eq(ri.latency_le[PH_LATENCY_BUCKETS - 1], 7);
+    ck_assert_uint_eq(ri.requests, 9);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < sizeof us / sizeof us[0]; i++)
+        sum += us[i];
+    ck_assert_uint_eq(ri.latency_us_sum, sum);
+    ck_assert_uint_eq(ri.bytes_in, 63);
+    ck_assert_uint_eq(ri.bytes_out, 27);
+    stats_route_free(route.stats);
+}
+END_TEST
+
+START_TEST(lag_blocking_tls)
+{
+    stats_threads(2);
+    stats_loop_lag(1, 300);
+    stats_loop_lag(1, 1200);
+    stats_loop_lag(1, 40);
+    stats_loop_lag(1000, 5); /* past the probed workers: ignored */
+    stats_threads(100);
+    ph_worker_info_t far = {.size = sizeof far};
+    ck_assert_int_eq(stats_worker_info(99, &far), PH_OK);
+    ck_assert_uint_eq(far.index, 99);
+    ck_assert_uint_eq(far.lag_checks, 0);
+    stats_threads(2);
+    ph_worker_info_t w = {.size = sizeof w};
+    ck_assert_int_eq(stats_worker_info(1, &w), PH_OK);
+    ck_assert_uint_eq(w.index, 1);
+    ck_assert_uint_eq(w.lag_checks, 3);
+    ck_assert_uint_eq(w.lag_us_last, 40);
+    ck_assert_uint_eq(w.lag_us_max, 1200);
+    ck_assert_uint_eq(w.lag_us_sum, 1540);
+    ck_assert_int_eq(stats_worker_info(2, &w), PH_ERROR); /* 2 threads */
+    ck_assert_int_eq(stats_worker_info(0, NULL), PH_ERROR);
+    /* a shorter struct: nothing past its size is written */
+    ph_worker_info_t old;
+    memset(&old, 0xab, sizeof old);
+    old.size = (uint32_t)offsetof(ph_worker_info_t, lag_us_last);
+    ck_assert_int_eq(stats_worker_info(1, &old), PH_OK);
+    ck_assert_uint_eq(old.lag_checks, 3);
+    ck_assert_uint_eq(old.lag_us_last, 0xababababababababull);
+
+    unsigned *depth = stats_blocking_depth();
+    __atomic_add_fetch(depth, 4, __ATOMIC_RELAXED);
+    stats_blocking_rejected();
+    stats_blocking_timeout();
+    stats_blocking_timeout();
+    stats_tls_handshake(1);
+    stats_tls_handshake(1);
+    stats_tls_handshake(0);
+    ph_server_info_t si = {.size = sizeof si};
+    ck_assert_int_eq(stats_server_info(&si), PH_OK);
+    ck_assert_uint_eq(si.blocking_queued, 4);
+    ck_assert_uint_eq(si.blocking_rejected, 1);
+    ck_assert_uint_eq(si.blocking_timeouts, 2);
+    ck_assert_uint_eq(si.tls_handshakes, 2);
+    ck_assert_uint_eq(si.tls_handshakes_failed, 1);
+    /* a 1.5 plugin's struct ends before them */
+    ph_server_info_t old5;
+    memset(&old5, 0xab, sizeof old5);
+    old5.size = (uint32_t)offsetof(ph_server_info_t, blocking_queued);
+    ck_assert_int_eq(stats_server_info(&old5), PH_OK);
+    ck_assert_uint_eq(old5.blocking_queued, 0xababababababababull);
 }
 END_TEST
 
@@ -198,7 +298,7 @@ START_TEST(visit_current_first)
     cfg_t *c2 = load("[route /c]\nplugin = " ECHO_PLUGIN "\n");
     ck_assert_msg(gen_build(c2, g1, 2, GEN_LOAD, &g2, err, sizeof err) == 0, "%s", err);
     stats_request_begin(&g1->routes[1]);
-    stats_request_end(&g1->routes[1], 200, 1);
+    end(&g1->routes[1], 200, 1);
 
     stats_generation_current(1);
     seen_t s = {"", 0, 0};
@@ -228,6 +328,43 @@ START_TEST(visit_current_first)
 }
 END_TEST
 
+typedef struct gens_seen {
+    char text[512];
+} gens_seen_t;
+
+static int note_gen(void *arg, const ph_generation_info_t *g)
+{
+    gens_seen_t *s = arg;
+    size_t len = strlen(s->text);
+    snprintf(s->text + len, sizeof s->text - len, "%lu%s:%llu:%zu;", g->id, g->current ? "*" : "",
+             (unsigned long long)g->in_flight, g->nfiles);
+    for (size_t i = 0; i < g->nfiles; i++)
+        ck_assert_str_eq(g->files[i], ECHO_PLUGIN);
+    ck_assert_uint_eq(g->size, sizeof *g);
+    return 0;
+}
+
+/* Each generation once, current first, its plugin files each once. */
+START_TEST(generations_visit)
+{
+    gen_t *g1, *g2;
+    char err[512];
+    cfg_t *c1 = load("[route /a]\nplugin = " ECHO_PLUGIN "\n[route /b]\nplugin = " ECHO_PLUGIN "\n");
+    ck_assert_msg(gen_build(c1, NULL, 1, GEN_LOAD, &g1, err, sizeof err) == 0, "%s", err);
+    cfg_t *c2 = load("[route /c]\nplugin = " ECHO_PLUGIN "\n");
+    ck_assert_msg(gen_build(c2, g1, 2, GEN_LOAD, &g2, err, sizeof err) == 0, "%s", err);
+    stats_request_begin(&g1->routes[0]);
+    stats_request_begin(&g1->routes[1]);
+    stats_generation_current(2);
+    gens_seen_t s = {""};
+    ck_assert_int_eq(stats_generations_visit(note_gen, &s), 0);
+    ck_assert_str_eq(s.text, "2*:0:1;1:2:1;");
+    ck_assert_int_eq(stats_generations_visit(NULL, NULL), PH_ERROR);
+    gen_discard(g1);
+    gen_discard(g2);
+}
+END_TEST
+
 static Suite *stats_suite(void)
 {
     Suite *s = suite_create("stats");
@@ -238,6 +375,9 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, in_flight_and_unrouted);
     tcase_add_test(tc, connections_and_reloads);
     tcase_add_test(tc, visit_current_first);
+    tcase_add_test(tc, latency_histogram);
+    tcase_add_test(tc, lag_blocking_tls);
+    tcase_add_test(tc, generations_visit);
     suite_add_tcase(s, tc);
     return s;
 }
