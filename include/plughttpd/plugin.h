@@ -806,6 +806,8 @@ typedef struct ph_create_args {
  * except handle() of a blocking plugin (PH_PLUGIN_BLOCKING), which runs on
  * a helper thread.
  */
+struct ph_plugin; /* the descriptor, below (ABI 1.6: take_over) */
+
 typedef struct ph_hooks {
     uint32_t size; /* sizeof(ph_hooks_t) at build time */
 
@@ -875,6 +877,41 @@ typedef struct ph_hooks {
      * keys and prefix): return 1 to be created anew instead (e.g. a file
      * the instance read has changed), 0 to be kept. Main thread. */
     int (*reload_check)(void *instance);
+
+    /* --- ABI 1.6: state across reloads ----------------------------------
+     * What a reload keeps. An instance whose plugin file (its bytes, not
+     * its name or date), keys, route (host and prefix) and place in the
+     * route's plugin list are unchanged is kept, state and all, unless its
+     * reload_check asks otherwise: the new generation uses the very same
+     * instance and none of its hooks run again. Anything else is a new
+     * instance, created from nothing, while the old one serves the
+     * requests it has until its generation drains and is destroyed.
+     *
+     * take_over() lets such a new instance start from the state of the one
+     * it replaces: the instance of the previous generation on the same
+     * route, at the same name in its "plugin =" list, from a plugin with
+     * the same descriptor name (old_plugin: its descriptor, for its
+     * version; its file may differ from this one), that the new
+     * generation does not keep.
+     *   When: on the main thread, once every step of the reload has worked
+     *   (every create() and process_init() of the new generation), just
+     *   before the generation is published; after it nothing can fail the
+     *   reload. A reload that fails never calls it, so the old instance is
+     *   left as it was. Not called at start-up, for PH_CREATE_CHECK, in
+     *   the master of worker processes, nor with processes = N at all:
+     *   there a reload starts new worker processes, which hold no old
+     *   instance (keep such state in a zone, below).
+     *   Ownership: old_instance stays the old generation's. It goes on
+     *   serving (handle() and hooks may run on it on worker threads
+     *   during and after the call) until its generation drains, and its
+     *   destroy() runs then as always. So take_over() copies what it needs,
+     *   or shares it (reference-counted and locked by the plugin, since
+     *   both instances may run at once); it must not leave old_instance
+     *   unable to serve or free anything its destroy() will free. What
+     *   the old instance changes after the call is not seen by the new
+     *   one unless shared. It must not fail: a plugin that cannot use the
+     *   old state starts fresh. */
+    void (*take_over)(void *instance, void *old_instance, const struct ph_plugin *old_plugin);
 } ph_hooks_t;
 
 /* filter_body() flags. */
