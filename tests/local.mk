@@ -230,3 +230,13 @@ tests_plugins_handover_b_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 tests_plugins_handover_b_la_CFLAGS = $(AM_CFLAGS) -DHANDOVER_BUILD='"B"'
 TESTS += tests/integration/test_handover.py
 EXTRA_DIST += tests/integration/test_handover.py
+
+# Shared zones (ABI 1.6): the slab allocator and the zone registry.
+check_PROGRAMS += tests/unit/test_slab tests/unit/test_zone
+tests_unit_test_slab_SOURCES = tests/unit/test_slab.c
+tests_unit_test_slab_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_slab_LDADD = $(UNIT_LDADD)
+tests_unit_test_zone_SOURCES = tests/unit/test_zone.c
+tests_unit_test_zone_CFLAGS = $(UNIT_CFLAGS) -pthread
+tests_unit_test_zone_LDADD = $(UNIT_LDADD) -lpthread
+TESTS += tests/unit/test_slab tests/unit/test_zone

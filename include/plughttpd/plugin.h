@@ -263,6 +263,11 @@ typedef struct ph_generation_info {
 
 typedef int (*ph_generation_visit_fn)(void *arg, const ph_generation_info_t *gen);
 
+/* ABI 1.6: a shared zone (api->zone). Opaque; the server's. */
+typedef struct ph_zone ph_zone_t;
+/* api->zone_lock(): taken from a holder that died holding it. */
+#define PH_ZONE_RECOVERED 4
+
 /* ABI 1.4: a socket for coroutines, with a read buffer (see "Coroutines").
  * Opaque; the plugin's until sock_close(). */
 typedef struct ph_sock ph_sock_t;
@@ -755,6 +760,50 @@ typedef struct ph_server_api {
      * first; stops when fn returns nonzero and returns that value. Same
      * rules as routes_visit(). */
     int (*generations_visit)(ph_generation_visit_fn fn, void *arg);
+
+    /* --- ABI 1.6: shared zones ------------------------------------------
+     * Memory shared by every worker process (processes = N), with a lock
+     * that works across processes; with processes = 1 it is plain memory
+     * with a lock. A zone has a name and a size; the server keeps it, with
+     * its contents, for as long as it runs.
+     *   zone: the zone named name of size bytes (1 byte to 1 GiB; a name of
+     *         1 to 63 bytes without '/'), made zeroed the first time it is
+     *         asked for. Only from create(), and from every create(), with
+     *         PH_CREATE_CHECK too: the master of worker processes runs
+     *         create() as a check before it forks the workers, which is
+     *         when the zone is made so that they all share it; a worker
+     *         only finds zones the master made. Routes and plugins that ask
+     *         for one name and size share the zone. A reload that asks for
+     *         the same name and size gets the same zone, contents intact;
+     *         another size gets a new, zeroed zone (the old one stays for
+     *         the old generation's instances). NULL when refused (the
+     *         reason is logged): refuse the keys then. The zone outlives
+     *         every instance: never free it.
+     *   zone_data: its size bytes, 16-aligned, the same in every process.
+     *   zone_lock: takes the zone's lock (a robust, process-shared mutex;
+     *         it does not nest). PH_OK; PH_ZONE_RECOVERED when the
+     *         previous holder died holding it (a killed worker): the lock
+     *         is taken and logged, and the data may be half-updated, so
+     *         check or reset it; PH_ERROR. Hold it briefly, never across a
+     *         wait: every process's threads queue on it.
+     *   zone_unlock: releases it.
+     *   slab_*: fixed-size records over memory such as a zone's data, with
+     *         offsets only inside it (so each process may see it at its own
+     *         address). Call them with the zone locked. slab_init formats
+     *         size bytes at mem (16-aligned) for records of record_size
+     *         bytes, or finds them already so formatted (zeroed memory is
+     *         formatted by the first call; every process may call it):
+     *         returns the number of records, or PH_ERROR (misaligned, no
+     *         room, or formatted for another record size). slab_alloc: a
+     *         zeroed record, or NULL when all are in use. slab_free: gives
+     *         one back; PH_ERROR for a pointer that is no record of it. */
+    ph_zone_t *(*zone)(const char *name, size_t size);
+    void *(*zone_data)(ph_zone_t *zone);
+    int (*zone_lock)(ph_zone_t *zone);
+    void (*zone_unlock)(ph_zone_t *zone);
+    long (*slab_init)(void *mem, size_t size, size_t record_size);
+    void *(*slab_alloc)(void *mem);
+    int (*slab_free)(void *mem, void *record);
 } ph_server_api_t;
 
 /* True when the server's table has the member (safe across minors). */
