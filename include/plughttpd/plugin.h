@@ -30,6 +30,11 @@
  *              last resume() must be stopped and joined by destroy())
  *              (after a reload, when the old generation drains; at
  *              shutdown).
+ *   A reload keeps an unchanged instance as it is and creates the others
+ *   anew (see hooks->take_over for what is kept and how a new instance
+ *   can start from the state of the one it replaces); state that every
+ *   worker process must share, or that must outlive new worker processes,
+ *   goes in a shared zone (api->zone, ABI 1.6).
  *
  * Versioning
  *   The descriptor carries PH_ABI_MAGIC, the ABI major and minor it was
