@@ -94,6 +94,17 @@ static gen_instance_t *route_inst(const gen_route_t *gr, size_t k)
     return k < gr->nfilters ? gr->filters[k].inst : NULL;
 }
 
+/* The plugin-list item instance k of gr stands for (see route_inst). */
+static const cfg_stage_t *route_stage(const gen_route_t *gr, size_t k)
+{
+    if (k == 0)
+        return gr->stage;
+    if (--k < gr->naccess)
+        return gr->access[k].cfg;
+    k -= gr->naccess;
+    return k < gr->nfilters ? gr->filters[k].cfg : NULL;
+}
+
 static void listener_unref(gen_listener_t *gl)
 {
     if (--gl->refs > 0)
@@ -640,6 +651,49 @@ static int build_routes(gen_t *g, gen_t *prev, gen_how_t how, char *err, size_t 
     return gen_create(g, how, err, errlen);
 }
 
+/* The instance of prev that new instance k of route gr replaces: same
+ * route, same name in the plugin list, same plugin, and not kept by g;
+ * NULL if none. */
+static gen_instance_t *replaced(const gen_t *g, const gen_t *prev, const gen_route_t *gr, size_t k)
+{
+    const cfg_stage_t *s = route_stage(gr, k);
+    const char *plugin = route_inst(gr, k)->lib->desc->name;
+    for (size_t i = 0; s && i < prev->nroutes; i++) {
+        const gen_route_t *pr = &prev->routes[i];
+        if (strcmp(pr->cfg->name, gr->cfg->name) != 0)
+            continue;
+        gen_instance_t *old;
+        for (size_t j = 0; (old = route_inst(pr, j)) != NULL; j++)
+            if (old->instance && strcmp(route_stage(pr, j)->name, s->name) == 0 &&
+                strcmp(old->lib->desc->name, plugin) == 0 && !gen_has_member(g, old))
+                return old;
+    }
+    return NULL;
+}
+
+/* take_over for every instance g created that replaces one of prev. Runs
+ * once the build can no longer fail: the old instances stay untouched by
+ * a reload that does not happen. */
+static void hand_over(const gen_t *g, const gen_t *prev)
+{
+    for (size_t i = 0; prev && i < g->nroutes; i++) {
+        const gen_route_t *gr = &g->routes[i];
+        gen_instance_t *gi;
+        for (size_t k = 0; (gi = route_inst(gr, k)) != NULL; k++) {
+            if (gi->born != g->id || gi->instance == NULL)
+                continue;
+            ph_hooks_t h;
+            gen_hooks_of(gi->lib->desc, &h);
+            gen_instance_t *old = h.take_over ? replaced(g, prev, gr, k) : NULL;
+            if (old == NULL)
+                continue;
+            log_info("reload: [route %s] plugin %s takes over from the instance it replaces (version %s)",
+                     gr->cfg->name, route_stage(gr, k)->name, old->lib->desc->version ? old->lib->desc->version : "?");
+            h.take_over(gi->instance, old->instance, old->lib->desc);
+        }
+    }
+}
+
 static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_how_t how, gen_t **out, char *err,
                  size_t errlen)
 {
@@ -666,6 +720,8 @@ static int build(cfg_t *cfg, gen_t *prev, unsigned long id, int bind, gen_how_t 
         gen_apply_listener_access(g);
         note_dropped_passed(g, prev);
     }
+    if (how == GEN_CREATE)
+        hand_over(g, prev);
     /* complete: from now on introspection sees it (gen_each) */
     pthread_rwlock_wrlock(&all_lock);
     g->next_all = all;

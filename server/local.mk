@@ -25,6 +25,9 @@ server_libphcore_la_SOURCES = \
 	server/exchange.c server/exchange.h \
 	server/api_loop.c server/api_loop.h \
 	server/api_co.c server/api_co.h \
+	server/api_zone.c server/api_zone.h \
+	server/zone.c server/zone.h \
+	server/slab.c server/slab.h \
 	server/stats.c server/stats.h \
 	server/response.c server/response.h \
 	server/conn.c server/conn.h \

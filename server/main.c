@@ -144,6 +144,7 @@ static void print_features(const ph_plugin_t *d)
         {h.process_init != NULL, "process_init"}, {h.process_exit != NULL, "process_exit"},
         {h.thread_init != NULL, "thread_init"}, {h.thread_exit != NULL, "thread_exit"},
         {h.reload_check != NULL, "reload_check"},
+        {h.take_over != NULL, "take_over"},
     };
     int any = 0;
     for (size_t i = 0; i < sizeof hooks / sizeof hooks[0]; i++)

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "stats.h"
 #include "version.h"
+#include "zone.h"
 
 typedef struct child {
     pid_t pid;
@@ -61,6 +62,7 @@ static void child_main(server_t *s, pid_t master, unsigned index)
     listener_keep_paths();
     gen_forget_others(s->gen);
     gen_set_process_index(index);
+    zone_set_worker(); /* its zones are the master's, inherited */
     char err[1024];
     if (gen_create(s->gen, GEN_CREATE, err, sizeof err) < 0) {
         log_error("worker process cannot start: %s", err);

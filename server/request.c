@@ -9,11 +9,13 @@
 
 #include "api_co.h"
 #include "api_loop.h"
+#include "api_zone.h"
 #include "config.h"
 #include "exchange.h"
 #include "worker.h"
 #include "gen.h"
 #include "log.h"
+#include "slab.h"
 #include "stats.h"
 #include "version.h"
 
@@ -948,4 +950,11 @@ const ph_server_api_t request_api = {
     .resp_length = api_resp_length,
     .worker_info = stats_worker_info,
     .generations_visit = stats_generations_visit,
+    .zone = apizone_zone,
+    .zone_data = apizone_data,
+    .zone_lock = apizone_lock,
+    .zone_unlock = apizone_unlock,
+    .slab_init = slab_init,
+    .slab_alloc = slab_alloc,
+    .slab_free = slab_free,
 };

@@ -219,3 +219,29 @@ tests_unit_test_addrcount_CFLAGS = $(UNIT_CFLAGS) -pthread
 tests_unit_test_addrcount_LDADD = $(UNIT_LDADD) -lpthread
 TESTS += tests/unit/test_realip tests/unit/test_addrcount tests/integration/test_realip.py
 EXTRA_DIST += tests/integration/test_realip.py
+
+# State across reloads (ABI 1.6 take_over): test_handover.py. The fixture
+# is built twice so that a reload can replace its file.
+check_LTLIBRARIES += tests/plugins/handover_a.la tests/plugins/handover_b.la
+tests_plugins_handover_a_la_SOURCES = tests/plugins/handover.c
+tests_plugins_handover_a_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_handover_b_la_SOURCES = tests/plugins/handover.c
+tests_plugins_handover_b_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_handover_b_la_CFLAGS = $(AM_CFLAGS) -DHANDOVER_BUILD='"B"'
+TESTS += tests/integration/test_handover.py
+EXTRA_DIST += tests/integration/test_handover.py
+
+# Shared zones (ABI 1.6): the slab allocator and the zone registry.
+check_PROGRAMS += tests/unit/test_slab tests/unit/test_zone
+tests_unit_test_slab_SOURCES = tests/unit/test_slab.c
+tests_unit_test_slab_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_slab_LDADD = $(UNIT_LDADD)
+tests_unit_test_zone_SOURCES = tests/unit/test_zone.c
+tests_unit_test_zone_CFLAGS = $(UNIT_CFLAGS) -pthread
+tests_unit_test_zone_LDADD = $(UNIT_LDADD) -lpthread
+TESTS += tests/unit/test_slab tests/unit/test_zone
+check_LTLIBRARIES += tests/plugins/counter.la
+tests_plugins_counter_la_SOURCES = tests/plugins/counter.c
+tests_plugins_counter_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+TESTS += tests/integration/test_zones.py
+EXTRA_DIST += tests/integration/test_zones.py

@@ -30,6 +30,11 @@
  *              last resume() must be stopped and joined by destroy())
  *              (after a reload, when the old generation drains; at
  *              shutdown).
+ *   A reload keeps an unchanged instance as it is and creates the others
+ *   anew (see hooks->take_over for what is kept and how a new instance
+ *   can start from the state of the one it replaces); state that every
+ *   worker process must share, or that must outlive new worker processes,
+ *   goes in a shared zone (api->zone, ABI 1.6).
  *
  * Versioning
  *   The descriptor carries PH_ABI_MAGIC, the ABI major and minor it was
@@ -262,6 +267,11 @@ typedef struct ph_generation_info {
 } ph_generation_info_t;
 
 typedef int (*ph_generation_visit_fn)(void *arg, const ph_generation_info_t *gen);
+
+/* ABI 1.6: a shared zone (api->zone). Opaque; the server's. */
+typedef struct ph_zone ph_zone_t;
+/* api->zone_lock(): taken from a holder that died holding it. */
+#define PH_ZONE_RECOVERED 4
 
 /* ABI 1.4: a socket for coroutines, with a read buffer (see "Coroutines").
  * Opaque; the plugin's until sock_close(). */
@@ -755,6 +765,50 @@ typedef struct ph_server_api {
      * first; stops when fn returns nonzero and returns that value. Same
      * rules as routes_visit(). */
     int (*generations_visit)(ph_generation_visit_fn fn, void *arg);
+
+    /* --- ABI 1.6: shared zones ------------------------------------------
+     * Memory shared by every worker process (processes = N), with a lock
+     * that works across processes; with processes = 1 it is plain memory
+     * with a lock. A zone has a name and a size; the server keeps it, with
+     * its contents, for as long as it runs.
+     *   zone: the zone named name of size bytes (1 byte to 1 GiB; a name of
+     *         1 to 63 bytes without '/'), made zeroed the first time it is
+     *         asked for. Only from create(), and from every create(), with
+     *         PH_CREATE_CHECK too: the master of worker processes runs
+     *         create() as a check before it forks the workers, which is
+     *         when the zone is made so that they all share it; a worker
+     *         only finds zones the master made. Routes and plugins that ask
+     *         for one name and size share the zone. A reload that asks for
+     *         the same name and size gets the same zone, contents intact;
+     *         another size gets a new, zeroed zone (the old one stays for
+     *         the old generation's instances). NULL when refused (the
+     *         reason is logged): refuse the keys then. The zone outlives
+     *         every instance: never free it.
+     *   zone_data: its size bytes, 16-aligned, the same in every process.
+     *   zone_lock: takes the zone's lock (a robust, process-shared mutex;
+     *         it does not nest). PH_OK; PH_ZONE_RECOVERED when the
+     *         previous holder died holding it (a killed worker): the lock
+     *         is taken and logged, and the data may be half-updated, so
+     *         check or reset it; PH_ERROR. Hold it briefly, never across a
+     *         wait: every process's threads queue on it.
+     *   zone_unlock: releases it.
+     *   slab_*: fixed-size records over memory such as a zone's data, with
+     *         offsets only inside it (so each process may see it at its own
+     *         address). Call them with the zone locked. slab_init formats
+     *         size bytes at mem (16-aligned) for records of record_size
+     *         bytes, or finds them already so formatted (zeroed memory is
+     *         formatted by the first call; every process may call it):
+     *         returns the number of records, or PH_ERROR (misaligned, no
+     *         room, or formatted for another record size). slab_alloc: a
+     *         zeroed record, or NULL when all are in use. slab_free: gives
+     *         one back; PH_ERROR for a pointer that is no record of it. */
+    ph_zone_t *(*zone)(const char *name, size_t size);
+    void *(*zone_data)(ph_zone_t *zone);
+    int (*zone_lock)(ph_zone_t *zone);
+    void (*zone_unlock)(ph_zone_t *zone);
+    long (*slab_init)(void *mem, size_t size, size_t record_size);
+    void *(*slab_alloc)(void *mem);
+    int (*slab_free)(void *mem, void *record);
 } ph_server_api_t;
 
 /* True when the server's table has the member (safe across minors). */
@@ -806,6 +860,8 @@ typedef struct ph_create_args {
  * except handle() of a blocking plugin (PH_PLUGIN_BLOCKING), which runs on
  * a helper thread.
  */
+struct ph_plugin; /* the descriptor, below (ABI 1.6: take_over) */
+
 typedef struct ph_hooks {
     uint32_t size; /* sizeof(ph_hooks_t) at build time */
 
@@ -875,6 +931,41 @@ typedef struct ph_hooks {
      * keys and prefix): return 1 to be created anew instead (e.g. a file
      * the instance read has changed), 0 to be kept. Main thread. */
     int (*reload_check)(void *instance);
+
+    /* --- ABI 1.6: state across reloads ----------------------------------
+     * What a reload keeps. An instance whose plugin file (its bytes, not
+     * its name or date), keys, route (host and prefix) and place in the
+     * route's plugin list are unchanged is kept, state and all, unless its
+     * reload_check asks otherwise: the new generation uses the very same
+     * instance and none of its hooks run again. Anything else is a new
+     * instance, created from nothing, while the old one serves the
+     * requests it has until its generation drains and is destroyed.
+     *
+     * take_over() lets such a new instance start from the state of the one
+     * it replaces: the instance of the previous generation on the same
+     * route, at the same name in its "plugin =" list, from a plugin with
+     * the same descriptor name (old_plugin: its descriptor, for its
+     * version; its file may differ from this one), that the new
+     * generation does not keep.
+     *   When: on the main thread, once every step of the reload has worked
+     *   (every create() and process_init() of the new generation), just
+     *   before the generation is published; after it nothing can fail the
+     *   reload. A reload that fails never calls it, so the old instance is
+     *   left as it was. Not called at start-up, for PH_CREATE_CHECK, in
+     *   the master of worker processes, nor with processes = N at all:
+     *   there a reload starts new worker processes, which hold no old
+     *   instance (keep such state in a zone, below).
+     *   Ownership: old_instance stays the old generation's. It goes on
+     *   serving (handle() and hooks may run on it on worker threads
+     *   during and after the call) until its generation drains, and its
+     *   destroy() runs then as always. So take_over() copies what it needs,
+     *   or shares it (reference-counted and locked by the plugin, since
+     *   both instances may run at once); it must not leave old_instance
+     *   unable to serve or free anything its destroy() will free. What
+     *   the old instance changes after the call is not seen by the new
+     *   one unless shared. It must not fail: a plugin that cannot use the
+     *   old state starts fresh. */
+    void (*take_over)(void *instance, void *old_instance, const struct ph_plugin *old_plugin);
 } ph_hooks_t;
 
 /* filter_body() flags. */

@@ -7,6 +7,7 @@ ACCESS_PURE_SOURCES = \
 	plugins/access/access_peer.c plugins/access/access_peer.h \
 	plugins/access/access_rule.c plugins/access/access_rule.h \
 	plugins/access/ratelimit_table.c plugins/access/ratelimit_table.h \
+	plugins/access/ratelimit_shm.c plugins/access/ratelimit_shm.h \
 	plugins/access/auth_cred.c plugins/access/auth_cred.h \
 	plugins/access/auth_htpasswd.c plugins/access/auth_htpasswd.h \
 	plugins/access/auth_cache.c plugins/access/auth_cache.h \
@@ -23,7 +24,8 @@ plugins_access_access_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
 plugin_LTLIBRARIES += plugins/access/ratelimit.la
 plugins_access_ratelimit_la_SOURCES = plugins/access/ratelimit.c \
 	plugins/access/access_peer.c plugins/access/access_peer.h \
-	plugins/access/ratelimit_table.c plugins/access/ratelimit_table.h
+	plugins/access/ratelimit_table.c plugins/access/ratelimit_table.h \
+	plugins/access/ratelimit_shm.c plugins/access/ratelimit_shm.h
 plugins_access_ratelimit_la_CFLAGS = $(AM_CFLAGS) -pthread
 plugins_access_ratelimit_la_LIBADD = -lpthread
 plugins_access_ratelimit_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared

@@ -9,12 +9,16 @@
  *     ratelimit.burst = 20
  *
  * ratelimit_table holds the buckets (one table per instance, so per route
- * and per process, shared by its threads); this file reads the keys,
- * reads the clock and answers. README.md lists the keys.
+ * and per process, shared by its threads). With processes above 1, or a
+ * "zone = NAME" key, ratelimit_shm holds them instead in a shared zone
+ * (ABI 1.6), so every worker process counts against the same buckets.
+ * This file reads the keys, reads the clock and answers. README.md lists
+ * the keys.
  */
 #include <plughttpd/plugin.h>
 
 #include "access_peer.h"
+#include "ratelimit_shm.h"
 #include "ratelimit_table.h"
 
 #include <stdarg.h>
@@ -25,14 +29,17 @@
 
 #define NS_PER_S 1000000000ull
 
-typedef struct ratelimit {
-    const ph_server_api_t *api;
-    ratelimit_table_t *table;
-} ratelimit_t;
-
 typedef struct ratelimit_conf {
     uint64_t rate, period_ns, burst, max_keys;
+    const char *zone; /* "zone =": valid during create() only */
 } ratelimit_conf_t;
+
+typedef struct ratelimit {
+    const ph_server_api_t *api;
+    ratelimit_table_t *table; /* this process's buckets, or NULL */
+    ph_zone_t *zone;          /* or every process's (the server's) */
+    ratelimit_conf_t conf;    /* the bounds, for ratelimit_shm_take */
+} ratelimit_t;
 
 __attribute__((format(printf, 3, 4))) static int refuse(ph_error_t *err, int key, const char *fmt, ...)
 {
@@ -91,13 +98,17 @@ static int conf_read(const ph_create_args_t *args, ratelimit_conf_t *c, ph_error
         } else if (strcmp(k, "max_addresses") == 0) {
             if (count(v, 16777216, &c->max_keys) < 0)
                 return refuse(err, (int)i, "max_addresses must be a count in 1..16777216, not \"%s\"", v);
+        } else if (strcmp(k, "zone") == 0) {
+            if (v[0] == '\0' || strlen(v) > 32 || strchr(v, '/'))
+                return refuse(err, (int)i, "zone must be a name of 1 to 32 bytes without '/', not \"%s\"", v);
+            c->zone = v;
         } else if (strcmp(k, "key") == 0) {
             /* Only the peer for now; the key exists so that a later
              * "key = header:X-Api-Key" does not change what this means. */
             if (strcmp(v, "peer") != 0)
                 return refuse(err, (int)i, "key must be peer, not \"%s\"", v);
         } else {
-            return refuse(err, (int)i, "unknown key \"%s\" (rate, burst, key, max_addresses)", k);
+            return refuse(err, (int)i, "unknown key \"%s\" (rate, burst, key, max_addresses, zone)", k);
         }
     }
     if (c->rate == 0)
@@ -105,23 +116,78 @@ static int conf_read(const ph_create_args_t *args, ratelimit_conf_t *c, ph_error
     return PH_OK;
 }
 
+/* FNV-1a over a string, continuing from h. */
+static uint64_t mix(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return (h ^ 0xff) * 1099511628211u;
+}
+
+/* The shared zone for these buckets. Its name carries the zone key (or
+ * the route prefix) and the bounds: routes naming one zone with the same
+ * bounds share their buckets, and a reload that changes the rate or the
+ * burst starts from full buckets, as a new private table would. Asked for
+ * in the check too: that is when the master makes it. */
+static ph_zone_t *shared_zone(const ph_create_args_t *args, const ratelimit_conf_t *c)
+{
+    char bounds[80], name[64];
+    snprintf(bounds, sizeof bounds, "%llu/%llu/%llu", (unsigned long long)c->rate,
+             (unsigned long long)c->period_ns, (unsigned long long)c->burst);
+    uint64_t h = mix(mix(1469598103934665603u, c->zone ? c->zone : args->prefix), bounds);
+    snprintf(name, sizeof name, "ratelimit.%s.%016llx", c->zone ? c->zone : "route", (unsigned long long)h);
+    return args->api->zone(name, ratelimit_shm_size((size_t)c->max_keys));
+}
+
 static int ratelimit_create(const ph_create_args_t *args, void **instance, ph_error_t *err)
 {
     ratelimit_conf_t c;
     if (conf_read(args, &c, err) != PH_OK)
         return PH_ERROR;
+    int shared = c.zone != NULL || (args->size >= offsetof(ph_create_args_t, processes) + sizeof args->processes &&
+                                    args->processes > 1);
+    if (shared && !PH_API_HAS(args->api, zone_unlock))
+        return refuse(err, -1, "zone or processes > 1 needs a server with shared zones (ABI 1.6)");
     ratelimit_t *r = calloc(1, sizeof *r);
     if (!r)
         return refuse(err, -1, "out of memory");
     r->api = args->api;
-    /* A configuration test allocates no table: the keys were the check. */
-    if (!(args->flags & PH_CREATE_CHECK) &&
-        !(r->table = ratelimit_table_new(c.rate, c.period_ns, c.burst, (size_t)c.max_keys))) {
+    r->conf = c;
+    r->conf.zone = NULL;
+    if (shared) {
+        r->zone = shared_zone(args, &c);
+        if (r->zone == NULL) {
+            free(r);
+            return refuse(err, -1, "no shared zone for %llu addresses (see the log)",
+                          (unsigned long long)c.max_keys);
+        }
+    } else if (!(args->flags & PH_CREATE_CHECK) &&
+               !(r->table = ratelimit_table_new(c.rate, c.period_ns, c.burst, (size_t)c.max_keys))) {
+        /* A configuration test allocates no table: the keys were the check. */
         free(r);
         return refuse(err, -1, "out of memory for %llu addresses", (unsigned long long)c.max_keys);
     }
     *instance = r;
     return PH_OK;
+}
+
+/* One token from ip's bucket in the shared zone. */
+static uint64_t take_shared(const ratelimit_t *r, const char *ip, uint64_t now)
+{
+    const ph_server_api_t *api = r->api;
+    size_t size = ratelimit_shm_size((size_t)r->conf.max_keys);
+    void *mem = api->zone_data(r->zone);
+    int rc = api->zone_lock(r->zone);
+    if (rc == PH_ERROR)
+        return 0; /* logged by the server; failing open beats refusing all */
+    if (rc == PH_ZONE_RECOVERED) {
+        /* a slot may be half-written: every client starts from a full bucket */
+        api->log(PH_LOG_WARN, "ratelimit: buckets reset after a process died holding the zone's lock");
+        ratelimit_shm_reset(mem);
+    }
+    uint64_t wait = ratelimit_shm_take(mem, size, r->conf.rate, r->conf.period_ns, r->conf.burst, ip, now);
+    api->zone_unlock(r->zone);
+    return wait;
 }
 
 static void ratelimit_destroy(void *instance)
@@ -142,7 +208,8 @@ static int ratelimit_head(void *instance, ph_request_t *req)
         snprintf(ip, sizeof ip, "%s", peer);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t wait = ratelimit_take(r->table, ip, (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec);
+    uint64_t now = (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+    uint64_t wait = r->zone ? take_shared(r, ip, now) : ratelimit_take(r->table, ip, now);
     if (wait == 0)
         return PH_OK;
     char secs[24];

@@ -6,6 +6,7 @@ rules that match one peer family and not the other."""
 import base64
 import concurrent.futures
 import ctypes
+import json
 import os
 import re
 import signal
@@ -197,6 +198,51 @@ class RateLimitTest(unittest.TestCase):
         with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
             statuses = list(ex.map(lambda i: fetch(self.t["v4"], "/shared/%d" % i).status, range(20)))
         self.assertEqual(sorted(statuses), [200] * 10 + [429] * 10)
+
+
+class RateLimitProcessesTest(unittest.TestCase):
+    """processes = 2: the buckets live in a shared zone, so a burst holds
+    across worker processes; it survives a reload that keeps the bounds
+    and starts full when the burst changes."""
+
+    def test_burst_holds_across_processes_and_reloads(self):
+        routes = route("/p", "ratelimit, status", "ratelimit.rate = 1r/m", "ratelimit.burst = 10")
+        ini = server_ini(routes=routes, threads=1, server_extra="processes = 2")
+        with Server(ini) as srv:
+            target = targets(srv)["v4"]
+            procs, statuses = set(), []
+            with concurrent.futures.ThreadPoolExecutor(max_workers=6) as ex:
+                for r in ex.map(lambda i: fetch(target, "/p/json"), range(40)):
+                    statuses.append(r.status)
+                    if r.status == 200:
+                        procs.add(json.loads(r.body)["process_index"])
+            self.assertEqual(sorted(statuses), [200] * 10 + [429] * 30)
+            self.assertEqual(procs, {0, 1})  # both processes took tokens
+            start = harness.log_count(srv)
+            with open(srv.ini, "w") as f:
+                f.write(ini + "\n; reloaded\n")
+            srv.signal(signal.SIGHUP)
+            self.assertIsNotNone(harness.wait_log_from(srv, r"reload: generation \d+ serving", start, 20)[0])
+            time.sleep(0.3)  # the old workers drain
+            self.assertEqual(fetch(target, "/p/json").status, 429)
+            start = harness.log_count(srv)
+            with open(srv.ini, "w") as f:
+                f.write(ini.replace("ratelimit.burst = 10", "ratelimit.burst = 2"))
+            srv.signal(signal.SIGHUP)
+            self.assertIsNotNone(harness.wait_log_from(srv, r"reload: generation \d+ serving", start, 20)[0])
+            time.sleep(0.3)
+            got = [fetch(target, "/p/json").status for i in range(4)]
+            self.assertEqual(got, [200, 200, 429, 429])
+
+    def test_zone_key_shares_buckets_between_routes(self):
+        routes = (route("/a", "ratelimit, echo", "ratelimit.rate = 1r/m", "ratelimit.burst = 3",
+                        "ratelimit.zone = api") +
+                  route("/b", "ratelimit, echo", "ratelimit.rate = 1r/m", "ratelimit.burst = 3",
+                        "ratelimit.zone = api"))
+        with Server(server_ini(routes=routes, threads=2)) as srv:
+            target = targets(srv)["v4"]
+            got = [fetch(target, p).status for p in ("/a/1", "/b/1", "/a/2", "/b/2")]
+            self.assertEqual(got, [200, 200, 200, 429])
 
 
 class RateLimitConfigTest(unittest.TestCase):

@@ -19,6 +19,7 @@
 #include "auth_cred.h"
 #include "auth_htpasswd.h"
 #include "auth_pool.h"
+#include "ratelimit_shm.h"
 #include "ratelimit_table.h"
 
 #include <crypt.h>
@@ -158,6 +159,49 @@ START_TEST(bounded_with_eviction)
     /* after a second every bucket is full again: all idle */
     ck_assert_uint_eq(ratelimit_take(t, "fresh", 3 * S), 0);
     ratelimit_table_free(t);
+}
+END_TEST
+
+/* The shared-memory buckets: the same arithmetic as the table over
+ * zeroed memory, formatted on first use, bounded, position-independent. */
+START_TEST(shm_burst_refill_and_bounds)
+{
+    size_t size = ratelimit_shm_size(100);
+    void *mem = aligned_alloc(16, size);
+    ck_assert_ptr_nonnull(mem);
+    memset(mem, 0, size);
+    uint64_t now = 5 * S;
+    for (int i = 0; i < 3; i++)
+        ck_assert_uint_eq(ratelimit_shm_take(mem, size, 10, S, 3, "a", now), 0);
+    ck_assert_uint_eq(ratelimit_shm_take(mem, size, 10, S, 3, "a", now), S / 10);
+    ck_assert_uint_eq(ratelimit_shm_take(mem, size, 10, S, 3, "a", now + S / 20), S / 20);
+    ck_assert_uint_eq(ratelimit_shm_take(mem, size, 10, S, 3, "b", now), 0);
+    ck_assert_uint_eq(ratelimit_shm_take(mem, size, 10, S, 3, "a", now + S / 10), 0);
+    ck_assert_uint_eq(ratelimit_shm_take(mem, size, 10, S, 3, "a", now - 1000), S / 10); /* no wrap */
+    ck_assert_uint_eq(ratelimit_shm_used(mem), 2);
+    /* a copy elsewhere (another process's address) holds the same buckets */
+    void *copy = aligned_alloc(16, size);
+    ck_assert_ptr_nonnull(copy);
+    memcpy(copy, mem, size);
+    ck_assert_uint_gt(ratelimit_shm_take(copy, size, 10, S, 3, "a", now + S / 10), 0);
+    free(copy);
+    /* a flood of keys stays within the slots and evicts */
+    char k[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(k, sizeof k, "10.1.%d.%d", i / 256, i % 256);
+        ratelimit_shm_take(mem, size, 10, S, 3, k, now + (uint64_t)i);
+    }
+    ck_assert_uint_le(ratelimit_shm_used(mem), 256);
+    /* other bounds: formatted anew; reset forgets every bucket */
+    ck_assert_uint_eq(ratelimit_shm_take(mem, size, 1, 60 * S, 1, "a", now), 0);
+    ck_assert_uint_eq(ratelimit_shm_take(mem, size, 1, 60 * S, 1, "a", now), 60 * S);
+    ratelimit_shm_reset(mem);
+    ck_assert_uint_eq(ratelimit_shm_used(mem), 0);
+    ck_assert_uint_eq(ratelimit_shm_take(mem, size, 1, 60 * S, 1, "a", now), 0);
+    /* bad bounds or too little memory: pass */
+    ck_assert_uint_eq(ratelimit_shm_take(mem, 100, 1, 60 * S, 1, "a", now), 0);
+    ck_assert_uint_eq(ratelimit_shm_take(mem, size, 0, 60 * S, 1, "a", now), 0);
+    free(mem);
 }
 END_TEST
 
@@ -337,6 +381,7 @@ int main(void)
     tcase_add_test(rl, bucket_per_minute);
     tcase_add_test(rl, bounded_with_eviction);
     tcase_add_test(rl, threads_share_one_bucket);
+    tcase_add_test(rl, shm_burst_refill_and_bounds);
     suite_add_tcase(s, rl);
     TCase *au = tcase_create("auth_basic");
     tcase_add_test(au, basic_credentials);
