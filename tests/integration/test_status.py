@@ -298,10 +298,12 @@ class GenerationsTest(unittest.TestCase):
         mb = "[route /mb]\nplugin = %s\n" % MISBEHAVE
         srv = Server(server_ini(routes(mb), threads=2))
         self.addCleanup(srv.stop)
-        # a request on generation 1 that lasts across the reload
-        held = threading.Thread(target=lambda: srv.get("/mb/sleep?ms=3000", timeout=WAIT))
-        held.start()
-        self.addCleanup(held.join)
+        # a request on generation 1 that lasts across the reload: its body
+        # comes only when the test sends the rest (a sleeping handler could
+        # end before a slow reload does)
+        held = socket.create_connection(("127.0.0.1", srv.port), timeout=WAIT)
+        self.addCleanup(held.close)
+        held.sendall(b"POST /mb/sleep?ms=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
         settle(lambda: parse(scrape(srv).body.decode()),
                lambda f: value(f, "plughttpd_route_requests_in_flight", route="/mb", generation=1) == 1, WAIT)
         # scrapes go on from another thread all through the reloads
@@ -344,7 +346,8 @@ class GenerationsTest(unittest.TestCase):
             stop.set()
             t.join()
         self.assertEqual(errors, [])
-        held.join()
+        held.sendall(b"cd")
+        self.assertTrue(held.recv(4096).startswith(b"HTTP/1.1 200 "))
         # generation 1 drains once its request ended
         fams = settle(lambda: parse(scrape(srv).body.decode()),
                       lambda f: value(f, "plughttpd_generations_alive") == 1, WAIT)
