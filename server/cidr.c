@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
 int cidr_parse(const char *s, cidr_t *out)
 {
     char ip[64];
@@ -36,6 +38,14 @@ int cidr_parse(const char *s, cidr_t *out)
             return -1;
         out->bits = (unsigned)b;
     }
+    /* "::ffff:203.0.113.0/120" is that IPv4 range: an IPv4-mapped address
+     * is matched as IPv4, and would never meet an IPv6 range */
+    if (out->family == AF_INET6 && out->bits >= 96 && memcmp(out->addr, mapped, sizeof mapped) == 0) {
+        memmove(out->addr, out->addr + 12, 4);
+        memset(out->addr + 4, 0, 12);
+        out->family = AF_INET;
+        out->bits -= 96;
+    }
     return 0;
 }
 
@@ -52,7 +62,6 @@ static int prefix_equal(const unsigned char *a, const unsigned char *b, unsigned
 
 int cidr_match_bin(const cidr_t *ranges, size_t n, int family, const unsigned char *addr)
 {
-    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     if (family == AF_INET6 && memcmp(addr, mapped, sizeof mapped) == 0) {
         family = AF_INET;
         addr += 12;

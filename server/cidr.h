@@ -19,7 +19,8 @@ typedef struct cidr {
 } cidr_t;
 
 /* Parses one range: 0, or -1 when s is not an address with an optional
- * /bits within the family's width. */
+ * /bits within the family's width. An IPv4-mapped range of /96 or longer
+ * ("::ffff:10.0.0.0/104") becomes the IPv4 range it maps (10.0.0.0/8). */
 int cidr_parse(const char *s, cidr_t *out);
 /* Whether the numeric address ip (no port, no brackets) is in one of
  * ranges[0..n). An IPv4-mapped IPv6 address matches IPv4 ranges. */

@@ -303,7 +303,7 @@ static size_t json_line(char *line, const log_access_entry_t *e)
     sbuf_printf(&b, ",\"status\":%d,\"bytes\":%llu,\"request_time\":%llu.%03llu", e->status,
                 (unsigned long long)e->bytes, (unsigned long long)(e->request_ms / 1000),
                 (unsigned long long)(e->request_ms % 1000));
-    put_json_field(&b, "request_id", e->request_id, 64);
+    put_json_field(&b, "request_id", e->request_id, FIELD_MAX); /* a proxy's: up to 200 bytes */
     put_json_field(&b, "host", e->host.len ? e->host : (ph_str_t){NULL, 0}, 256);
     put_json_field(&b, "scheme", e->scheme, 16);
     put_json_field(&b, "referer", e->referer, FIELD_MAX);

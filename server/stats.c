@@ -318,6 +318,7 @@ static int visit_gen(const gen_t *g, void *arg)
         ri.generation = g->id;
         ri.current = g->id == v->current;
         ri.prefix = gr->cfg->prefix;
+        ri.host = gr->cfg->host;
         ri.plugins = gr->cfg->plugin;
         ri.file = gr->stage->path;
         stats_route_read(gr, &ri);

@@ -208,6 +208,10 @@ typedef struct ph_route_info {
      * added up, in microseconds. */
     uint64_t latency_le[PH_LATENCY_BUCKETS];
     uint64_t latency_us_sum;
+    /* The host of a [route HOST/prefix] section ("example.com",
+     * "*.example.com"); NULL for a [route /prefix] one, the default
+     * host's. Routes of different hosts may share a prefix. */
+    const char *host;
 } ph_route_info_t;
 
 typedef struct ph_server_info {

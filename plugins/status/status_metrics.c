@@ -104,7 +104,7 @@ static void route_requests(stbuf_t *b, const snap_t *s)
     for (size_t i = 0; i < s->nroutes; i++)
         for (int c = 0; c < 6; c++) {
             const snap_route_t *r = &s->routes[i];
-            expo_label_t l[] = {{"route", r->info.prefix}, {"generation", r->gen_id}, {"class", class_name[c]}};
+            expo_label_t l[] = {{"route", r->name}, {"generation", r->gen_id}, {"class", class_name[c]}};
             expo_sample(b, "plughttpd_route_requests_total", l, 3, expo_u64(num, r->info.status[c]));
         }
 }
@@ -117,7 +117,7 @@ static void route_scalar(stbuf_t *b, const snap_t *s, const char *name, const ch
     expo_family(b, name, type, help);
     for (size_t i = 0; i < s->nroutes; i++) {
         const snap_route_t *r = &s->routes[i];
-        expo_label_t l[] = {{"route", r->info.prefix}, {"generation", r->gen_id}};
+        expo_label_t l[] = {{"route", r->name}, {"generation", r->gen_id}};
         expo_sample(b, name, l, 2, expo_u64(num, pick(&r->info)));
     }
 }
@@ -134,7 +134,7 @@ static void route_latency(stbuf_t *b, const snap_t *s)
     for (size_t i = 0; i < s->nroutes; i++) {
         const snap_route_t *r = &s->routes[i];
         char le[32], num[32];
-        expo_label_t l[] = {{"route", r->info.prefix}, {"generation", r->gen_id}, {"le", le}};
+        expo_label_t l[] = {{"route", r->name}, {"generation", r->gen_id}, {"le", le}};
         for (unsigned k = 0; k < PH_LATENCY_BUCKETS; k++) {
             expo_seconds(le, bounds_us[k]);
             expo_sample(b, "plughttpd_route_request_duration_seconds_bucket", l, 3,

@@ -1,5 +1,6 @@
 #include "status_snap.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,20 @@ static void *grow(void *arr, size_t n, size_t *cap, size_t sz)
 }
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
+
+/* host + prefix, as config messages name a route; NULL when out of memory */
+static char *name_of(const char *host, const char *prefix)
+{
+    if (prefix == NULL)
+        return NULL;
+    size_t h = host ? strlen(host) : 0, p = strlen(prefix);
+    char *n = malloc(h + p + 1);
+    if (n) {
+        memcpy(n, host ? host : "", h);
+        memcpy(n + h, prefix, p + 1);
+    }
+    return n;
+}
 
 typedef struct walk {
     snap_t *s;
@@ -39,9 +54,12 @@ static int take_route(void *arg, const ph_route_info_t *r)
     c->info.prefix = dup_or_empty(r->prefix);
     c->info.plugins = dup_or_empty(r->plugins);
     c->info.file = dup_or_empty(r->file);
+    c->info.host = NULL;
+    const char *host = r->size >= offsetof(ph_route_info_t, host) + sizeof r->host ? r->host : NULL;
+    c->name = name_of(host, c->info.prefix);
     s->nroutes++;
     snprintf(c->gen_id, sizeof c->gen_id, "%lu", r->generation);
-    if (c->info.prefix == NULL || c->info.plugins == NULL || c->info.file == NULL)
+    if (c->info.prefix == NULL || c->info.plugins == NULL || c->info.file == NULL || c->name == NULL)
         return PH_ERROR;
     return 0;
 }
@@ -108,6 +126,7 @@ void snap_free(snap_t *s)
         free((char *)s->routes[i].info.prefix);
         free((char *)s->routes[i].info.plugins);
         free((char *)s->routes[i].info.file);
+        free(s->routes[i].name);
     }
     for (size_t i = 0; i < s->ngens; i++) {
         for (size_t k = 0; k < s->gens[i].info.nfiles; k++)

@@ -201,6 +201,30 @@ class ForwardedHeader(unittest.TestCase):
             self.assertRegex(self.peer([("Forwarded", bad)]), r"^127\.0\.0\.1:\d+$", bad)
 
 
+class JsonAccessLog(unittest.TestCase):
+    """The json access log keeps a trusted proxy's X-Request-Id whole, up to
+    its 200 bytes, as the template's $request_id and the response do."""
+
+    @classmethod
+    def setUpClass(cls):
+        extra = "trusted_proxies = 127.0.0.1\nsend_request_id = yes\naccess_log_format = json"
+        cls.srv = Server(server_ini(routes=ROUTES, server_extra=extra))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_long_request_id(self):
+        for n in (62, 63, 100, 200):
+            rid = ("r%d-" % n + "x" * n)[:n]
+            start = log_count(self.srv)
+            r = request(self.srv.port, "/echo?json-rid-%d" % n, [("X-Request-Id", rid)])
+            self.assertEqual(r.header("X-Request-Id"), rid)
+            m, _ = wait_log_from(self.srv, r'^\{.*"target":"/echo\?json-rid-%d"' % n, start)
+            self.assertIsNotNone(m, self.srv.log()[-2000:])
+            self.assertEqual(json.loads(m.string)["request_id"], rid)
+
+
 class ConnectionsPerAddress(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -293,6 +293,32 @@ class HostileRoutesTest(unittest.TestCase):
         self.assertIn('/both\\"end', [x["route"] for x in d["routes"]])
 
 
+class VirtualHostsTest(unittest.TestCase):
+    """Routes of different hosts with the same prefix are different series:
+    the route label names the host too ("a.example/api"), as config
+    messages do, so a scrape repeats no series."""
+
+    def test_same_prefix_on_two_hosts(self):
+        text = routes("[route a.example/api]\nplugin = return\nstatus = 200\n\n"
+                      "[route b.example/api]\nplugin = return\nstatus = 204\n\n"
+                      "[route /api]\nplugin = return\nstatus = 202\n\n")
+        srv = Server(server_ini(text), files=None)
+        self.addCleanup(srv.stop)
+        self.assertEqual(srv.get("/api", headers={"Host": "b.example"}).status, 204)
+        self.assertEqual(srv.get("/api", headers={"Host": "b.example"}).status, 204)
+        self.assertEqual(srv.get("/api", headers={"Host": "a.example"}).status, 200)
+        body = scrape(srv).body
+        fams = parse(body.decode("utf-8"))  # asserts no repeated series
+        for route, n in (("a.example/api", 1), ("b.example/api", 2), ("/api", 0)):
+            self.assertEqual(value(fams, "plughttpd_route_request_duration_seconds_count", route=route,
+                                   generation=1), n)
+        p = subprocess.run([need("promtool"), "check", "metrics"], input=body, capture_output=True, timeout=60)
+        self.assertEqual((p.returncode, p.stderr), (0, b""))
+        d = json.loads(srv.get("/status/json").body)
+        self.assertEqual({x["route"]: x["requests"] for x in d["routes"] if x["route"].endswith("/api")},
+                         {"a.example/api": 1, "b.example/api": 2, "/api": 0})
+
+
 class GenerationsTest(unittest.TestCase):
     def test_reload_while_a_request_runs_and_scrapes_go_on(self):
         mb = "[route /mb]\nplugin = %s\n" % MISBEHAVE

@@ -36,6 +36,16 @@ START_TEST(cidr_parse_and_match)
     ck_assert_int_eq(cidr_parse("10.1.2.3/12", &odd), 0);
     ck_assert(cidr_match(&odd, 1, "10.15.0.1"));
     ck_assert(!cidr_match(&odd, 1, "10.16.0.1"));
+    /* a range written in IPv4-mapped form is the IPv4 range it maps:
+     * addresses are matched as IPv4 once unmapped */
+    ck_assert_int_eq(cidr_parse("::ffff:203.0.113.0/120", &odd), 0);
+    ck_assert(cidr_match(&odd, 1, "203.0.113.9"));
+    ck_assert(cidr_match(&odd, 1, "::ffff:203.0.113.9"));
+    ck_assert(!cidr_match(&odd, 1, "203.0.114.9"));
+    ck_assert_int_eq(cidr_parse("::ffff:10.0.0.1", &odd), 0);
+    ck_assert(cidr_match(&odd, 1, "10.0.0.1"));
+    ck_assert_int_eq(cidr_parse("::ffff:0:0/96", &odd), 0);
+    ck_assert(cidr_match(&odd, 1, "192.0.2.1"));
     const char *bad[] = {"", "/8", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/x", "host", "10.0.0.0/8/8"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(cidr_parse(bad[i], &odd) < 0, "%s accepted", bad[i]);
