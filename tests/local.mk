@@ -84,6 +84,11 @@ tests_plugins_refuse_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 tests_plugins_misbehave_la_SOURCES = tests/plugins/misbehave.c
 tests_plugins_misbehave_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 
+# Crash containment (tests/integration/test_crash.py).
+check_LTLIBRARIES += tests/plugins/crashy.la
+tests_plugins_crashy_la_SOURCES = tests/plugins/crashy.c
+tests_plugins_crashy_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+
 # ABI 1.3 request-lifecycle fixtures (tests/integration/test_api13_*.py).
 check_LTLIBRARIES += tests/plugins/guard.la tests/plugins/guardsrv.la tests/plugins/sink.la \
 	tests/plugins/later.la tests/plugins/sse.la tests/plugins/caps.la tests/plugins/probe.la
