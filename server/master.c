@@ -5,7 +5,9 @@
  * own route instances and run the threaded core, restarts one that dies,
  * and reloads as nginx does: new workers start on the new generation
  * before the old ones are told to drain. A crashing plugin costs one
- * worker process, not the service.
+ * worker process, not the service; a route whose crashes the workers report
+ * (crash.h) reach crash_limit within crash_window answers 503 until the
+ * next reload.
  */
 #include "master.h"
 
