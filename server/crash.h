@@ -36,8 +36,8 @@ void crash_leave(const crash_site_t *previous);
  * "C<gen> <route index>\n" there when a site was current (a worker's pipe
  * to its master); -1: no report. Also loads what backtrace() needs, which
  * must not happen first inside the handler. In a build with AddressSanitizer
- * the sanitizer's own handlers are left in place: its report is the one
- * that matters there. */
+ * the sanitizer keeps its handlers for the faults (its report is the one
+ * that matters there); SIGABRT, which it leaves alone, is still handled. */
 void crash_install(int report_fd);
 
 /* An alternate signal stack for a thread started after crash_install()
