@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include "crash.h"
+
 typedef struct job {
     struct job *next;
     void (*fn)(void *);
@@ -24,6 +26,7 @@ struct blocking {
 static void *run(void *p)
 {
     blocking_t *b = p;
+    crash_thread_init(); /* a blocking handle() runs here */
     pthread_mutex_lock(&b->lock);
     for (;;) {
         while (b->head == NULL && !b->stopping)

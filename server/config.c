@@ -611,6 +611,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
         {"blocking_queue", &cfg->blocking_queue, 1, 1000000},
         {"http2_max_streams", &cfg->http2_max_streams, 1, 1000},
         {"max_connections_per_address", &cfg->max_connections_per_address, 0, 10000000},
+        {"crash_limit", &cfg->crash_limit, 0, 1000},
     };
     for (size_t i = 0; i < sizeof uints / sizeof uints[0]; i++) {
         if (strcmp(name, uints[i].name) == 0) {
@@ -625,7 +626,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
         {"header_timeout", &cfg->header_timeout}, {"body_timeout", &cfg->body_timeout},
         {"keepalive_timeout", &cfg->keepalive_timeout}, {"send_timeout", &cfg->send_timeout},
         {"shutdown_timeout", &cfg->shutdown_timeout}, {"handler_timeout", &cfg->handler_timeout},
-        {"body_rate_grace", &cfg->body_rate_grace},
+        {"body_rate_grace", &cfg->body_rate_grace}, {"crash_window", &cfg->crash_window},
     };
     for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
         if (strcmp(name, durations[i].name) == 0) {
@@ -856,6 +857,8 @@ static void set_defaults(cfg_t *cfg)
     cfg->http2_window = 256 * 1024;
     cfg->send_timeout = 60000;
     cfg->shutdown_timeout = 30000;
+    cfg->crash_limit = 3;
+    cfg->crash_window = 60000;
     cfg->handler_timeout = 60000;
     cfg->body_min_rate = 500;
     cfg->body_rate_grace = 10000;

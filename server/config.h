@@ -125,6 +125,9 @@ typedef struct cfg {
     size_t nlistens;
     unsigned threads;   /* >= 1 */
     unsigned processes; /* >= 1 */
+    unsigned crash_limit;  /* crashes of one route within crash_window that
+                              quarantine it (processes > 1); 0: never */
+    uint64_t crash_window; /* ms */
     unsigned blocking_threads;
     unsigned blocking_queue;
     char *plugin_dir;   /* absolute */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api_co.h"
+#include "crash.h"
 #include "gen.h"
 #include "hostname.h"
 #include "httpdate.h"
@@ -202,6 +203,11 @@ int exchange_route(ph_request_t *req)
         req->route = router_match(r, req->path, req->path_len, &plen);
     }
     req->prefix_len = plen;
+    /* a route that crashed its workers too often (crash.h) */
+    if (req->route && crash_quarantined(req->gen->id, (size_t)(req->route - req->gen->routes))) {
+        req->route = NULL;
+        req->no_route = 503;
+    }
     return 0;
 }
 
@@ -332,11 +338,31 @@ static int still_held(ph_request_t *req, int rc)
     return 0;
 }
 
+/* What the crash handler names while file's code runs for req (crash.h):
+ * the strings are the generation's and the request head's, which outlive
+ * the call. */
+static void site_init(crash_site_t *site, const ph_request_t *req, const char *file)
+{
+    const gen_route_t *r = req->route;
+    const char *head = req->head ? req->head : "";
+    *site = (crash_site_t){.route = r->cfg->name, .file = file,
+                           .method = head + (req->head ? req->hp.method.off : 0),
+                           .method_len = req->head ? req->hp.method.len : 0,
+                           .target = head + (req->head ? req->hp.target.off : 0),
+                           .target_len = req->head ? req->hp.target.len : 0,
+                           .gen = req->gen->id, .route_index = (size_t)(r - req->gen->routes)};
+}
+
 static int run_handler(ph_request_t *req)
 {
     const gen_route_t *route = req->route;
     __atomic_store_n(&req->resumed, 0, __ATOMIC_RELEASE);
-    return route->desc->handle(route->inst->instance, req);
+    crash_site_t site;
+    site_init(&site, req, route->stage->path);
+    const crash_site_t *prev = crash_enter(&site);
+    int rc = route->desc->handle(route->inst->instance, req);
+    crash_leave(prev);
+    return rc;
 }
 
 /* Runs the content handler: inline, or on a coroutine for a coroutine
@@ -351,7 +377,12 @@ static int start_handler(ph_request_t *req, int *rc)
     }
     req->held = HOLD_CORO;
     __atomic_store_n(&req->resumed, 0, __ATOMIC_RELEASE);
-    if (apico_handler_start(req, rc))
+    crash_site_t site; /* until the coroutine's first yield */
+    site_init(&site, req, req->route->stage->path);
+    const crash_site_t *prev = crash_enter(&site);
+    int held = apico_handler_start(req, rc);
+    crash_leave(prev);
+    if (held)
         return 1;
     if (*rc == PH_PENDING) {
         log_warn("coroutine handler for \"%s\" returned PH_PENDING: answering 500", req->path);
@@ -399,18 +430,25 @@ static exch_step_t run_access(ph_request_t *req)
         unsigned i = req->stage++;
         int (*fn)(void *, ph_request_t *);
         void *inst;
+        const char *file;
         if (i < r->naccess) {
             fn = r->access[i].hooks.on_head;
             inst = r->access[i].inst->instance;
+            file = r->access[i].cfg->path;
         } else {
             fn = r->hooks.on_head;
             inst = r->inst->instance;
+            file = r->stage->path;
         }
         if (fn == NULL)
             continue;
         req->held = HOLD_HEAD;
         __atomic_store_n(&req->resumed, 0, __ATOMIC_RELEASE);
+        crash_site_t site;
+        site_init(&site, req, file);
+        const crash_site_t *prev = crash_enter(&site);
         int rc = fn(inst, req);
+        crash_leave(prev);
         if (still_held(req, rc))
             return EX_WAIT;
         req->held = HOLD_NONE;
@@ -661,6 +699,18 @@ static int stream_answered(const ph_request_t *req)
     return req->held == HOLD_NONE || __atomic_load_n(&req->resumed, __ATOMIC_ACQUIRE);
 }
 
+/* The content handler's on_body(), named to the crash handler. */
+static int call_on_body(ph_request_t *req, const char *data, size_t len, int last)
+{
+    const gen_route_t *r = req->route;
+    crash_site_t site;
+    site_init(&site, req, r->stage->path);
+    const crash_site_t *prev = crash_enter(&site);
+    int rc = r->hooks.on_body(r->inst->instance, req, data, len, last);
+    crash_leave(prev);
+    return rc;
+}
+
 int exchange_body(ph_request_t *req, const char *data, size_t len)
 {
     if (len == 0)
@@ -681,8 +731,7 @@ int exchange_body(ph_request_t *req, const char *data, size_t len)
             return 0; /* already answered: the rest is discarded */
         if (req->co_body) /* out of memory: its coroutine holds req */
             return apico_body_piece(req, data, len) < 0 ? 500 : 0;
-        const gen_route_t *r = req->route;
-        if (r->hooks.on_body(r->inst->instance, req, data, len, 0) != PH_OK) {
+        if (call_on_body(req, data, len, 0) != PH_OK) {
             stream_body_failed(req);
             return -1;
         }
@@ -730,8 +779,7 @@ exch_step_t exchange_body_end(ph_request_t *req)
     }
     if (req->stream_body) {
         if (!stream_answered(req)) {
-            const gen_route_t *r = req->route;
-            if (r->hooks.on_body(r->inst->instance, req, NULL, 0, 1) != PH_OK) {
+            if (call_on_body(req, NULL, 0, 1) != PH_OK) {
                 stream_body_failed(req);
                 return EX_RESPOND;
             }

@@ -35,6 +35,7 @@ server_libphcore_la_SOURCES = \
 	server/blocking.c server/blocking.h server/buf.h \
 	server/server.c server/server.h \
 	server/master.c server/master.h \
+	server/crash.c server/crash.h \
 	server/httpdate.c server/httpdate.h \
 	server/coro.c server/coro.h server/coro_switch_x86_64.S server/coro_switch_aarch64.S \
 	server/version.h

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "crash.h"
 #include "gen.h"
 #include "log.h"
 #include "plugin.h"
@@ -236,6 +237,7 @@ static int cmd_check_plugin(int argc, char **argv)
 static int serve(const char *path)
 {
     server_t s;
+    crash_install(-1); /* a worker process names its master's pipe */
     if (server_start(&s, path) < 0)
         return 1;
     unsigned processes = s.gen->cfg->processes;

@@ -5,7 +5,9 @@
  * own route instances and run the threaded core, restarts one that dies,
  * and reloads as nginx does: new workers start on the new generation
  * before the old ones are told to drain. A crashing plugin costs one
- * worker process, not the service.
+ * worker process, not the service; a route whose crashes the workers report
+ * (crash.h) reach crash_limit within crash_window answers 503 until the
+ * next reload.
  */
 #include "master.h"
 
@@ -22,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "listener.h"
 #include "log.h"
 #include "stats.h"
@@ -38,6 +41,11 @@ typedef struct child {
     unsigned slot;           /* its connection counter in s->conn_slots */
     unsigned index;          /* 0..n-1 among its generation's workers */
     uint64_t started;        /* monotonic usec */
+    char line[48];           /* a crash report being read ("C<gen> <route>\n") */
+    size_t linelen;          /* 0: none; else bytes of it in line */
+    int crashed;             /* it reported a crash on crash_gen/crash_route */
+    unsigned long crash_gen;
+    size_t crash_route;
 } child_t;
 
 typedef struct master {
@@ -60,6 +68,7 @@ static void child_main(server_t *s, pid_t master, unsigned index)
     if (getppid() != master)
         _exit(0);
     listener_keep_paths();
+    crash_install(s->master_fd);
     gen_forget_others(s->gen);
     gen_set_process_index(index);
     zone_set_worker(); /* its zones are the master's, inherited */
@@ -161,6 +170,49 @@ static void signal_old(master_t *m, int sig)
             kill(m->kids[i].pid, sig);
 }
 
+/* What a child wrote on its pipe: 'R' ready, 'S' stopped, or a crash
+ * report line (crash.h), which holds neither letter. */
+static void heard(child_t *k, const char *buf, size_t n)
+{
+    for (size_t b = 0; b < n; b++) {
+        char c = buf[b];
+        if (k->linelen > 0) {
+            if (c != '\n') {
+                if (k->linelen < sizeof k->line)
+                    k->line[k->linelen++] = c;
+                continue;
+            }
+            k->crashed = crash_parse_report(k->line, k->linelen, &k->crash_gen, &k->crash_route) == 0;
+            k->linelen = 0;
+        } else if (c == 'C') {
+            k->line[0] = c;
+            k->linelen = 1;
+        } else if (c == 'R') {
+            k->ready = 1;
+        } else if (c == 'S') {
+            k->stopped = 1;
+        }
+    }
+}
+
+/* A child that died of a signal: the crash report its handler left in the
+ * pipe, if any, counts against the route it names (crash_limit within
+ * crash_window quarantines it until the next reload). */
+static void count_crash(master_t *m, child_t *k)
+{
+    char buf[256];
+    ssize_t r;
+    while ((r = read(k->fd, buf, sizeof buf)) > 0)
+        heard(k, buf, (size_t)r);
+    const gen_t *g = m->s->gen;
+    if (!k->crashed || k->crash_gen != g->id || k->crash_route >= g->nroutes)
+        return; /* outside a request, or on a generation no longer served */
+    const cfg_t *cfg = g->cfg;
+    if (crash_record(g->id, k->crash_route, server_monotonic_usec() / 1000, cfg->crash_limit, cfg->crash_window))
+        log_error("route %s crashed %u times within %llu ms: it answers 503 until the next reload",
+                  g->routes[k->crash_route].cfg->name, cfg->crash_limit, (unsigned long long)cfg->crash_window);
+}
+
 /* Collects exited children; replaces current ones that died unasked. */
 static void reap(master_t *m)
 {
@@ -175,6 +227,8 @@ static void reap(master_t *m)
         child_t k = m->kids[i];
         int old = is_old(m, &k);
         m->kids[i] = m->kids[--m->nkids];
+        if (WIFSIGNALED(status))
+            count_crash(m, &k);
         close(k.fd);
         if (WIFSIGNALED(status))
             log_error("worker process %d killed by signal %d (%s)%s", (int)pid, WTERMSIG(status),
@@ -233,12 +287,7 @@ static unsigned wait_kids(master_t *m, char what, unsigned long id, int ms)
                 k->stopped = 1;
                 continue;
             }
-            for (ssize_t b = 0; b < r; b++) {
-                if (buf[b] == 'R')
-                    k->ready = 1;
-                else if (buf[b] == 'S')
-                    k->stopped = 1;
-            }
+            heard(k, buf, (size_t)r);
         }
     }
 }
@@ -305,6 +354,9 @@ int master_run(server_t *s, unsigned n)
     master_t m = {.s = s, .n = n};
     sigset_t set;
     server_signals(&set, 1);
+    if (crash_table_init() < 0)
+        log_warn("no route quarantine (mmap: %s): a crashing route costs a worker process every time",
+                 strerror(errno));
     unsigned missing = start_gen(&m);
     if (missing > 0) {
         log_error("%u of %u worker processes did not start: stopping", missing, n);

@@ -12,6 +12,7 @@
 #include "api_co.h"
 #include "conn.h"
 #include "coro.h"
+#include "crash.h"
 #include "exchange.h"
 #include "request.h"
 #include "httpdate.h"
@@ -610,6 +611,7 @@ static void *run(void *arg)
     current = w;
     if (coro_thread_init() < 0)
         log_error("worker %u: cannot set up coroutines: %s", w->id, strerror(errno));
+    crash_thread_init();
     thread_enter(w, w->gen, NULL);
     lag_probe_arm(w);
     if (ev_run(w->loop) < 0)

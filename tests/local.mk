@@ -7,6 +7,11 @@ tests_unit_test_http_parse_SOURCES = tests/unit/test_http_parse.c
 tests_unit_test_http_parse_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_http_parse_LDADD = $(UNIT_LDADD)
 
+check_PROGRAMS += tests/unit/test_crash
+tests_unit_test_crash_SOURCES = tests/unit/test_crash.c
+tests_unit_test_crash_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_crash_LDADD = $(UNIT_LDADD)
+
 check_PROGRAMS += tests/unit/test_proxy_proto
 tests_unit_test_proxy_proto_SOURCES = tests/unit/test_proxy_proto.c
 tests_unit_test_proxy_proto_CFLAGS = $(UNIT_CFLAGS)
@@ -84,6 +89,11 @@ tests_plugins_refuse_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 tests_plugins_misbehave_la_SOURCES = tests/plugins/misbehave.c
 tests_plugins_misbehave_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 
+# Crash containment (tests/integration/test_crash.py).
+check_LTLIBRARIES += tests/plugins/crashy.la
+tests_plugins_crashy_la_SOURCES = tests/plugins/crashy.c
+tests_plugins_crashy_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+
 # ABI 1.3 request-lifecycle fixtures (tests/integration/test_api13_*.py).
 check_LTLIBRARIES += tests/plugins/guard.la tests/plugins/guardsrv.la tests/plugins/sink.la \
 	tests/plugins/later.la tests/plugins/sse.la tests/plugins/caps.la tests/plugins/probe.la
@@ -152,7 +162,7 @@ tests_unit_test_tls_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_tls_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_tls
 
-TESTS += tests/unit/test_http_parse tests/unit/test_request tests/unit/test_proxy_proto tests/unit/test_router tests/unit/test_hostname tests/unit/test_config \
+TESTS += tests/unit/test_http_parse tests/unit/test_request tests/unit/test_proxy_proto tests/unit/test_router tests/unit/test_hostname tests/unit/test_crash tests/unit/test_config \
 	tests/unit/test_plugin tests/unit/test_ev tests/unit/test_pool tests/unit/test_log \
 	tests/unit/test_listener tests/unit/test_coro tests/unit/test_coro_ucontext
 

@@ -15,6 +15,7 @@ RELOAD_TESTS = \
 	tests/integration/test_service.py \
 	tests/integration/test_process_reloads.py \
 	tests/integration/test_privileges.py \
-	tests/integration/test_container.py
+	tests/integration/test_container.py \
+	tests/integration/test_crash.py
 TESTS += $(RELOAD_TESTS)
 EXTRA_DIST += $(RELOAD_TESTS)
