@@ -63,7 +63,8 @@ typedef struct data_group {
 
 /* Why a request's query was refused: a PostgREST error code ("PGRST100"
  * parse error, "42703" unknown column, "22P02" a value the column cannot
- * hold) and a message for the client. Always answered with 400. */
+ * hold, "PGRST200"/"PGRST201" no or several relationships to embed) and a
+ * message for the client. Answered with 400, PGRST201 with 300. */
 typedef struct data_qerr {
     char code[10];
     char msg[256];

@@ -30,6 +30,10 @@ json_t *data_json_from_value(data_type_t type, const data_value_t *v)
             return json_string(isnan(v->d) ? "NaN" : v->d > 0 ? "Infinity" : "-Infinity");
         return json_real(v->d);
     case DATA_VALUE_TEXT:
+        /* JSON the database built (an embedded row or array) is parsed, so
+         * it nests in the answer instead of being quoted as a string. */
+        if (type == DATA_TYPE_JSON)
+            return json_loadb(v->ptr ? v->ptr : "", v->len, JSON_DECODE_ANY, NULL);
         /* json_stringn validates UTF-8 and returns NULL on bad input. */
         return json_stringn(v->ptr ? v->ptr : "", v->len);
     case DATA_VALUE_BLOB: {
@@ -75,6 +79,7 @@ int data_json_to_value(const data_column_t *col, const json_t *j, data_value_t *
         out->i = json_is_true(j);
         return PH_OK;
     case DATA_TYPE_TEXT:
+    case DATA_TYPE_JSON: /* only result shapes have it; bodies never meet it */
         if (!json_is_string(j))
             return wrong(col, "a string", err, errlen);
         break;

@@ -114,9 +114,10 @@ static int reply_error(rest_t *r, int status, const char *fmt, ...)
     return reply_err(r, status, NULL, NULL, "%s", msg);
 }
 
+/* PostgREST answers an ambiguous embed with 300 Multiple Choices. */
 static int reply_qerr(rest_t *r, const data_qerr_t *e)
 {
-    return reply_err(r, 400, e->code, NULL, "%s", e->msg);
+    return reply_err(r, strcmp(e->code, "PGRST201") == 0 ? 300 : 400, e->code, NULL, "%s", e->msg);
 }
 
 static int reply_405(rest_t *r, const char *allow, const char *why)
@@ -619,6 +620,11 @@ static int write_query(rest_t *r, data_query_t *q)
     if (q->paged || q->norder > 0) {
         data_query_free(q);
         reply_err(r, 400, "PGRST100", NULL, "limit, offset and order are not supported on writes");
+        return PH_ERROR;
+    }
+    if (data_query_embeds(q)) {
+        data_query_free(q);
+        reply_err(r, 400, "PGRST100", NULL, "embedded resources are not supported on writes");
         return PH_ERROR;
     }
     return PH_OK;

@@ -145,9 +145,27 @@ static void cond_group(data_stmt_t *st, const data_group_t *g)
     puts_(st, ")");
 }
 
-static void where_filters(data_stmt_t *st, const data_query_t *q)
+/* The alias of an embedded table depth levels down ("_e1", ...); the
+ * request's own table (depth 0) goes by its name. */
+static void table_ref(data_stmt_t *st, const data_table_t *t, int depth)
 {
-    size_t n = 0;
+    char a[16];
+    if (depth == 0) {
+        ident(st, t->name);
+        return;
+    }
+    snprintf(a, sizeof a, "\"_e%d\"", depth);
+    puts_(st, a);
+}
+
+static void embed_where(data_stmt_t *st, const data_embed_t *em, const data_table_t *parent, int depth);
+
+/* q's conditions on the table t at depth: filters, trees, and for every
+ * !inner embed that a related row exists; the first begins " WHERE "
+ * unless n conditions were written before it. */
+static void where_conds(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth,
+                        size_t n)
+{
     for (size_t i = 0; i < q->nfilters; i++, n++) {
         puts_(st, n == 0 ? " WHERE " : " AND ");
         cond_filter(st, &q->filters[i]);
@@ -156,10 +174,143 @@ static void where_filters(data_stmt_t *st, const data_query_t *q)
         puts_(st, n == 0 ? " WHERE " : " AND ");
         cond_group(st, &q->groups[i]);
     }
+    for (size_t i = 0; i < q->nselect; i++) {
+        const data_embed_t *em = q->select[i].embed;
+        if (em == NULL || !em->inner)
+            continue;
+        puts_(st, n++ == 0 ? " WHERE EXISTS (SELECT 1" : " AND EXISTS (SELECT 1");
+        embed_where(st, em, t, depth);
+        puts_(st, ")");
+    }
 }
 
-/* The select list: q's columns (cast, aliased) or the table's. */
-static void select_list(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
+static void where_filters(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth)
+{
+    where_conds(st, t, q, depth, 0);
+}
+
+static void select_list(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth);
+
+/* " FROM other AS _eN WHERE <join to parent> AND <em's conditions>" of
+ * the embed em of parent (at depth). Unqualified columns in the
+ * conditions name the embedded table's, the innermost in scope. */
+static void embed_where(data_stmt_t *st, const data_embed_t *em, const data_table_t *parent, int depth)
+{
+    const data_table_t *o = em->rel->other;
+    puts_(st, " FROM ");
+    ident(st, o->name);
+    puts_(st, " AS ");
+    table_ref(st, o, depth + 1);
+    puts_(st, " WHERE ");
+    table_ref(st, o, depth + 1);
+    puts_(st, ".");
+    ident(st, em->rel->other_col->name);
+    puts_(st, " = ");
+    table_ref(st, parent, depth);
+    puts_(st, ".");
+    ident(st, em->rel->col->name);
+    where_conds(st, o, &em->sub, depth + 1, 1);
+}
+
+static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t *q);
+
+/* A SQL string literal: 'text', inner quotes doubled. */
+static void literal(data_stmt_t *st, const char *s)
+{
+    put(st, "'", 1);
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'')
+            put(st, "''", 2);
+        else
+            put(st, p, 1);
+    }
+    put(st, "'", 1);
+}
+
+/* SQLite: one key/value pair of json_object over the derived row "_x",
+ * typed as PostgreSQL's row_to_json would type it. */
+static void sqlite_pair(data_stmt_t *st, const char *key, data_type_t type)
+{
+    literal(st, key);
+    puts_(st, ", ");
+    switch (type) {
+    case DATA_TYPE_BOOL:
+        puts_(st, "CASE WHEN \"_x\".");
+        ident(st, key);
+        puts_(st, " IS NULL THEN NULL WHEN \"_x\".");
+        ident(st, key);
+        puts_(st, " THEN json('true') ELSE json('false') END");
+        break;
+    case DATA_TYPE_JSON: /* a nested embed: JSON, not a string holding it */
+        puts_(st, "json(\"_x\".");
+        ident(st, key);
+        puts_(st, ")");
+        break;
+    case DATA_TYPE_BLOB: /* JSON cannot hold a blob: bytea's text form */
+        puts_(st, "'\\x' || lower(hex(\"_x\".");
+        ident(st, key);
+        puts_(st, "))");
+        break;
+    default:
+        puts_(st, "\"_x\".");
+        ident(st, key);
+        break;
+    }
+}
+
+/* The JSON of the derived row "_x" with q's select list. */
+static void row_json(data_stmt_t *st, const data_query_t *q)
+{
+    if (st->dialect == DATA_DIALECT_PG) {
+        puts_(st, "row_to_json(\"_x\")");
+        return;
+    }
+    puts_(st, "json_object(");
+    for (size_t i = 0; i < q->nselect; i++) {
+        const data_select_t *c = &q->select[i];
+        if (i > 0)
+            puts_(st, ", ");
+        if (c->embed)
+            sqlite_pair(st, c->embed->name, DATA_TYPE_JSON);
+        else
+            sqlite_pair(st, c->alias ? c->alias : c->col->name, c->cast ? c->cast->type : c->col->type);
+    }
+    puts_(st, ")");
+}
+
+/* An embed as one column of its parent's row (at depth): the related row
+ * as a JSON object (or NULL), or the related rows as a JSON array, built
+ * by the database so each parent row arrives complete. */
+static void embed_column(data_stmt_t *st, const data_embed_t *em, const data_table_t *parent,
+                         int depth)
+{
+    bool pg = st->dialect == DATA_DIALECT_PG;
+    puts_(st, "(SELECT ");
+    if (em->rel->to_one)
+        row_json(st, &em->sub);
+    else if (pg)
+        puts_(st, "coalesce(json_agg(\"_x\"), '[]')");
+    else {
+        puts_(st, "json_group_array(");
+        row_json(st, &em->sub);
+        puts_(st, ")");
+    }
+    puts_(st, " FROM (SELECT ");
+    select_list(st, em->rel->other, &em->sub, depth + 1);
+    embed_where(st, em, parent, depth);
+    if (!em->rel->to_one) {
+        order_by(st, em->rel->other, &em->sub);
+        puts_(st, " LIMIT ");
+        int_param(st, em->sub.limit);
+        puts_(st, " OFFSET ");
+        int_param(st, em->sub.offset);
+    }
+    puts_(st, ") AS \"_x\")");
+}
+
+/* The select list: q's columns (cast, aliased) and embeds, or the
+ * table's columns. */
+static void select_list(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth)
 {
     if (q->nselect == 0) {
         column_list(st, t);
@@ -169,6 +320,12 @@ static void select_list(data_stmt_t *st, const data_table_t *t, const data_query
         const data_select_t *c = &q->select[i];
         if (i > 0)
             puts_(st, ", ");
+        if (c->embed) {
+            embed_column(st, c->embed, t, depth);
+            puts_(st, " AS ");
+            ident(st, c->embed->name);
+            continue;
+        }
         if (c->cast) {
             puts_(st, "CAST(");
             ident(st, c->col->name);
@@ -191,34 +348,38 @@ static void where_pk(data_stmt_t *st, const data_table_t *t, const data_value_t 
     param(st, id);
 }
 
-int data_sql_select(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
+/* " ORDER BY" q's keys, then the primary key: a total order, so paging
+ * neither skips nor repeats rows (ordering by it twice would be harmless
+ * but noisy). */
+static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
 {
-    int pk_ordered = 0;
-
-    puts_(st, "SELECT ");
-    select_list(st, t, q);
-    puts_(st, " FROM ");
-    ident(st, t->name);
-    where_filters(st, q);
+    bool pk_ordered = false;
     puts_(st, " ORDER BY ");
     for (size_t i = 0; i < q->norder; i++) {
         const data_order_t *o = &q->order[i];
+        if (i > 0)
+            puts_(st, ", ");
         ident(st, o->col->name);
         puts_(st, o->desc ? " DESC" : " ASC");
         if (o->nulls_given)
             puts_(st, o->nulls_first ? " NULLS FIRST" : " NULLS LAST");
-        puts_(st, ", ");
         pk_ordered |= o->col == &t->cols[t->pk];
     }
-    /* The primary key last makes the order total, so paging neither skips
-     * nor repeats rows; ordering by it twice would be harmless but noisy. */
     if (!pk_ordered) {
+        puts_(st, q->norder > 0 ? ", " : "");
         ident(st, t->cols[t->pk].name);
         puts_(st, " ASC");
-    } else if (!st->oom) {
-        st->len -= 2; /* the last ", " */
-        st->sql[st->len] = '\0';
     }
+}
+
+int data_sql_select(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
+{
+    puts_(st, "SELECT ");
+    select_list(st, t, q, 0);
+    puts_(st, " FROM ");
+    ident(st, t->name);
+    where_filters(st, t, q, 0);
+    order_by(st, t, q);
     puts_(st, " LIMIT ");
     int_param(st, q->limit);
     puts_(st, " OFFSET ");
@@ -230,7 +391,7 @@ int data_sql_count(data_stmt_t *st, const data_table_t *t, const data_query_t *q
 {
     puts_(st, "SELECT count(*) AS \"count\" FROM ");
     ident(st, t->name);
-    where_filters(st, q);
+    where_filters(st, t, q, 0);
     return done(st);
 }
 
@@ -302,7 +463,7 @@ int data_sql_delete(data_stmt_t *st, const data_table_t *t, const data_value_t *
 static void returning(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
 {
     puts_(st, " RETURNING ");
-    select_list(st, t, q);
+    select_list(st, t, q, 0);
 }
 
 int data_sql_insert_rows(data_stmt_t *st, const data_table_t *t, const data_rows_t *rows,
@@ -365,7 +526,7 @@ int data_sql_update_where(data_stmt_t *st, const data_table_t *t, const data_ass
         puts_(st, " = ");
         param(st, &a[i].value);
     }
-    where_filters(st, q);
+    where_filters(st, t, q, 0);
     returning(st, t, q);
     return done(st);
 }
@@ -374,7 +535,7 @@ int data_sql_delete_where(data_stmt_t *st, const data_table_t *t, const data_que
 {
     puts_(st, "DELETE FROM ");
     ident(st, t->name);
-    where_filters(st, q);
+    where_filters(st, t, q, 0);
     returning(st, t, q);
     return done(st);
 }

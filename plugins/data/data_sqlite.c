@@ -153,6 +153,39 @@ static bool is_rowid_alias(const char *decl)
     return strcasecmp(decl, "INTEGER") == 0;
 }
 
+/* The one-column foreign keys of a table (a key over several columns has
+ * several rows with one id: none of them can embed). SQLite names no
+ * constraints, so the FK column names the key. */
+static int read_fks(sqlite3 *db, data_table_t *t, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list(?1) f"
+                                " WHERE (SELECT count(*) FROM pragma_foreign_key_list(?1) g"
+                                "        WHERE g.id = f.id) = 1 ORDER BY \"from\"",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *col = (const char *)sqlite3_column_text(st, 0);
+        const char *ref = (const char *)sqlite3_column_text(st, 1);
+        const char *to = (const char *)sqlite3_column_text(st, 2);
+        if (col && ref && data_table_add_fk(t, NULL, col, ref, to) != PH_OK) {
+            sqlite3_finalize(st);
+            snprintf(err, errlen, "out of memory");
+            return PH_ERROR;
+        }
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "reading foreign keys of \"%s\": %s", t->name, sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return PH_ERROR;
+    }
+    sqlite3_finalize(st);
+    return PH_OK;
+}
+
 static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
@@ -191,7 +224,9 @@ static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char
     }
     sqlite3_finalize(st);
     /* A composite key counts each of its columns with pk > 0. */
-    return data_table_finish(t, err, errlen);
+    if (data_table_finish(t, err, errlen) != PH_OK)
+        return PH_ERROR;
+    return read_fks(db, t, err, errlen);
 }
 
 /* Whether this process (its effective ids) may write path; a message

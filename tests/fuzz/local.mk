@@ -31,7 +31,7 @@ fuzz_path_SRC = tests/fuzz/fuzz_path.c server/http_parse.c plugins/static/static
 fuzz_path_INC = -I$(top_srcdir)/plugins/static
 fuzz_data_query_SRC = tests/fuzz/fuzz_data_query.c plugins/data/data_query.c \
 	plugins/data/data_filter.c plugins/data/data_cast.c \
-	plugins/data/data_schema.c plugins/data/data_value.c
+	plugins/data/data_schema.c plugins/data/data_value.c plugins/data/data_sql.c
 fuzz_data_query_INC = -I$(top_srcdir)/plugins/data
 fuzz_data_query_LIBS = -lm
 # The whole core library (everything but main()), as the server links it.

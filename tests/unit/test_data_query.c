@@ -239,6 +239,116 @@ START_TEST(extreme_integers)
 }
 END_TEST
 
+/* --- embedding ------------------------------------------------------------- */
+
+/* authors(id, name); books(id, title, author_id -> authors, editor_id ->
+ * authors, shelf_id -> shelves, which is not exposed); comments(id,
+ * book_id -> books, ok BOOLEAN). */
+static void embed_schema(data_schema_t *s)
+{
+    char err[128];
+    memset(s, 0, sizeof *s);
+    data_table_t *t = data_schema_add_table(s, "authors");
+    data_table_add_column(t, "id", "INTEGER", DATA_TYPE_INTEGER, false, true, true);
+    data_table_add_column(t, "name", "TEXT", DATA_TYPE_TEXT, false, false, false);
+    ck_assert_int_eq(data_table_finish(t, err, sizeof err), PH_OK);
+    t = data_schema_add_table(s, "books");
+    data_table_add_column(t, "id", "INTEGER", DATA_TYPE_INTEGER, false, true, true);
+    data_table_add_column(t, "title", "TEXT", DATA_TYPE_TEXT, false, false, false);
+    data_table_add_column(t, "author_id", "INTEGER", DATA_TYPE_INTEGER, false, false, false);
+    data_table_add_column(t, "editor_id", "INTEGER", DATA_TYPE_INTEGER, false, false, false);
+    data_table_add_column(t, "shelf_id", "INTEGER", DATA_TYPE_INTEGER, false, false, false);
+    ck_assert_int_eq(data_table_finish(t, err, sizeof err), PH_OK);
+    ck_assert_int_eq(data_table_add_fk(t, "books_author", "author_id", "authors", NULL), PH_OK);
+    ck_assert_int_eq(data_table_add_fk(t, NULL, "editor_id", "authors", "id"), PH_OK);
+    ck_assert_int_eq(data_table_add_fk(t, NULL, "shelf_id", "shelves", "id"), PH_OK);
+    t = data_schema_add_table(s, "comments");
+    data_table_add_column(t, "id", "INTEGER", DATA_TYPE_INTEGER, false, true, true);
+    data_table_add_column(t, "book_id", "INTEGER", DATA_TYPE_INTEGER, false, false, false);
+    data_table_add_column(t, "ok", "BOOLEAN", DATA_TYPE_BOOL, false, false, false);
+    ck_assert_int_eq(data_table_finish(t, err, sizeof err), PH_OK);
+    ck_assert_int_eq(data_table_add_fk(t, NULL, "book_id", "books", NULL), PH_OK);
+    ck_assert_int_eq(data_schema_link(s), PH_OK);
+}
+
+static int embed_sql(const data_schema_t *s, const char *table, const char *qs, data_dialect_t d,
+                     char *out, size_t size)
+{
+    data_query_t q;
+    data_qerr_t e = {0};
+    const data_table_t *t = data_schema_find(s, table, strlen(table));
+    int rc = data_query_parse(t, d, qs, strlen(qs), 100, &q, &e);
+    if (rc != PH_OK) {
+        snprintf(out, size, "%s %s", e.code, e.msg);
+        return rc;
+    }
+    data_stmt_t st = DATA_STMT_INIT(d);
+    ck_assert_int_eq(data_sql_select(&st, t, &q), PH_OK);
+    snprintf(out, size, "%s", st.sql);
+    data_stmt_free(&st);
+    data_query_free(&q);
+    return PH_OK;
+}
+
+START_TEST(embed_relationships_and_sql)
+{
+    data_schema_t s;
+    char sql[2048];
+    embed_schema(&s);
+    /* books: two keys to authors, one from comments; shelves is not exposed. */
+    ck_assert_uint_eq(s.tables[1].nrels, 3);
+    ck_assert_uint_eq(s.tables[0].nrels, 2);
+    ck_assert_int_eq(embed_sql(&s, "books", "select=id,authors(name)", DATA_DIALECT_SQLITE, sql,
+                               sizeof sql), PH_ERROR);
+    ck_assert_ptr_nonnull(strstr(sql, "PGRST201"));
+    ck_assert_int_eq(embed_sql(&s, "books", "select=id,shelves(id)", DATA_DIALECT_SQLITE, sql,
+                               sizeof sql), PH_ERROR);
+    ck_assert_ptr_nonnull(strstr(sql, "PGRST200"));
+    ck_assert_int_eq(embed_sql(&s, "books", "select=w:authors!books_author(name)", DATA_DIALECT_SQLITE,
+                               sql, sizeof sql), PH_OK);
+    ck_assert_str_eq(sql, "SELECT (SELECT json_object('name', \"_x\".\"name\") FROM (SELECT \"name\" AS "
+                          "\"name\" FROM \"authors\" AS \"_e1\" WHERE \"_e1\".\"id\" = \"books\".\"author_id\")"
+                          " AS \"_x\") AS \"w\" FROM \"books\" ORDER BY \"id\" ASC LIMIT ?1 OFFSET ?2");
+    ck_assert_int_eq(embed_sql(&s, "books", "select=id,comments!inner(ok)&comments.id=eq.3&comments.limit=2"
+                               "&comments.order=ok.desc", DATA_DIALECT_SQLITE, sql, sizeof sql), PH_OK);
+    ck_assert_str_eq(sql, "SELECT \"id\" AS \"id\", (SELECT json_group_array(json_object('ok', CASE WHEN "
+                          "\"_x\".\"ok\" IS NULL THEN NULL WHEN \"_x\".\"ok\" THEN json('true') ELSE "
+                          "json('false') END)) FROM (SELECT \"ok\" AS \"ok\" FROM \"comments\" AS \"_e1\" "
+                          "WHERE \"_e1\".\"book_id\" = \"books\".\"id\" AND (\"id\" = ?1) ORDER BY \"ok\" "
+                          "DESC, \"id\" ASC LIMIT ?2 OFFSET ?3) AS \"_x\") AS \"comments\" FROM \"books\" "
+                          "WHERE EXISTS (SELECT 1 FROM \"comments\" AS \"_e1\" WHERE \"_e1\".\"book_id\" = "
+                          "\"books\".\"id\" AND (\"id\" = ?4)) ORDER BY \"id\" ASC LIMIT ?5 OFFSET ?6");
+    ck_assert_int_eq(embed_sql(&s, "comments", "select=books(title,authors!editor_id(*))", DATA_DIALECT_PG,
+                               sql, sizeof sql), PH_OK);
+    ck_assert_str_eq(sql, "SELECT (SELECT row_to_json(\"_x\") FROM (SELECT \"title\" AS \"title\", (SELECT "
+                          "row_to_json(\"_x\") FROM (SELECT \"id\" AS \"id\", \"name\" AS \"name\" FROM "
+                          "\"authors\" AS \"_e2\" WHERE \"_e2\".\"id\" = \"_e1\".\"editor_id\") AS \"_x\") AS "
+                          "\"authors\" FROM \"books\" AS \"_e1\" WHERE \"_e1\".\"id\" = \"comments\".\"book_id\")"
+                          " AS \"_x\") AS \"books\" FROM \"comments\" ORDER BY \"id\" ASC LIMIT $1 OFFSET $2");
+    ck_assert_int_eq(embed_sql(&s, "authors", "select=books!author_id(id)", DATA_DIALECT_PG, sql, sizeof sql),
+                     PH_OK);
+    ck_assert_ptr_nonnull(strstr(sql, "coalesce(json_agg(\"_x\"), '[]')"));
+    /* Bounds and mistakes: refused with a PostgREST code, never SQL. */
+    static const struct { const char *table, *qs, *code; } bad[] = {
+        {"books", "select=comments(books(comments(books(comments(id)))))", "PGRST100"},
+        {"books", "select=comments(id", "PGRST100"},
+        {"books", "select=comments(id))", "PGRST100"},
+        {"books", "select=comments()", "PGRST100"},
+        {"books", "select=comments!inner!x!y(id)", "PGRST100"},
+        {"books", "select=comments(id)&comments.nope=eq.1", "42703"},
+        {"books", "select=comments(id)&other.id=eq.1", "42703"},
+        {"books", "comments.id=eq.1", "42703"}, /* no such embed in the select */
+        {"books", "select=comments(id)&comments.id=eq.x", "22P02"},
+        {"books", "select=x%27y:comments(id)", "PGRST100"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(embed_sql(&s, bad[i].table, bad[i].qs, DATA_DIALECT_SQLITE, sql, sizeof sql), PH_ERROR);
+        ck_assert_msg(strncmp(sql, bad[i].code, strlen(bad[i].code)) == 0, "%s: %s", bad[i].qs, sql);
+    }
+    data_schema_free(&s);
+}
+END_TEST
+
 /* --- SQL text --------------------------------------------------------------- */
 
 /* --- PostgREST syntax: select lists, logic trees, in/is, nulls order ------- */
@@ -287,7 +397,7 @@ START_TEST(select_list_alias_cast)
     expect_refused("select=nope", "42703");
     expect_refused("select=a%20b:title", "alias");
     expect_refused("select=%22x%22:title", "alias");
-    expect_refused("select=notes(*)", "embedded");
+    expect_refused("select=notes(*)", "PGRST200"); /* no relationship to itself */
     expect_refused("select=id,,title", "empty item");
     expect_refused("select=id&select=title", "twice");
 }
@@ -939,6 +1049,7 @@ static Suite *data_suite(void)
     tcase_add_test(q, empty_query_defaults);
     tcase_add_test(q, limit_offset_order_filters);
     tcase_add_test(q, select_list_alias_cast);
+    tcase_add_test(q, embed_relationships_and_sql);
     tcase_add_test(q, order_nulls);
     tcase_add_test(q, in_is_not_ilike);
     tcase_add_test(q, logic_trees);

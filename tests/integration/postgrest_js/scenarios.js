@@ -57,6 +57,24 @@ const scenarios = {
   single_many: (c) => c.from('notes').select('id').single(),
   maybe_single_none: (c) => c.from('notes').select('id').eq('id', 999).maybeSingle(),
 
+  // --- embedding ---------------------------------------------------------
+  embed_to_one: (c) => c.from('books').select('id,authors!author_id(name)').order('id'),
+  embed_aliases: (c) => c.from('books')
+    .select('title,writer:authors!author_id(name),editor:authors!editor_id(name)').order('id'),
+  embed_ambiguous: (c) => c.from('books').select('id,authors(name)'),
+  embed_unknown: (c) => c.from('books').select('id,nosuch(*)'),
+  embed_not_exposed: (c) => c.from('books').select('id,secrets(*)'),
+  embed_to_many: (c) => c.from('books').select('id,comments(id,body,approved)').order('id'),
+  embed_nested: (c) => c.from('comments').select('id,books(title,authors!author_id(name))').order('id'),
+  embed_authors_books: (c) => c.from('authors').select('name,books!author_id(title)').order('id'),
+  embed_inner: (c) => c.from('books').select('id,comments!inner(id)').order('id'),
+  embed_filter: (c) => c.from('books').select('id,comments(id)').eq('comments.approved', true).order('id'),
+  embed_inner_filter: (c) => c.from('books').select('id,comments!inner(id)').eq('comments.id', 3),
+  embed_order_limit: (c) => c.from('books').select('id,comments(id)').lte('id', 2).order('id')
+    .order('id', { referencedTable: 'comments', ascending: false })
+    .limit(1, { referencedTable: 'comments' }),
+  embed_inner_count: (c) => c.from('books').select('id,comments!inner(id)', { count: 'exact' }).order('id'),
+
   // --- writing -----------------------------------------------------------
   insert_one: (c) => c.from('notes').insert({ title: 'one' }).select('id,title'),
   insert_minimal: (c) => c.from('notes').insert({ title: 'quiet' }),
