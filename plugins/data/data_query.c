@@ -395,6 +395,8 @@ static int add_tree(qparse_t *p, bool any, bool negate, const char *v, size_t le
     if (data_group_parse(p->table, v, len, any, negate, &p->budget, &g[p->q->ngroups], p->e) != PH_OK)
         return PH_ERROR;
     p->q->ngroups++;
+    if (data_group_check(&g[p->q->ngroups - 1], p->dialect, p->e) != PH_OK)
+        return PH_ERROR;
     return PH_OK;
 }
 
@@ -407,6 +409,8 @@ static int add_filter(qparse_t *p, const data_column_t *col, const char *v, size
     if (data_filter_parse(col, v, len, &p->budget, &f[p->q->nfilters], p->e) != PH_OK)
         return PH_ERROR;
     p->q->nfilters++;
+    if (data_filter_check(&f[p->q->nfilters - 1], p->dialect, p->e) != PH_OK)
+        return PH_ERROR;
     return PH_OK;
 }
 

@@ -90,35 +90,87 @@ static int done(data_stmt_t *st)
 
 static void cond_group(data_stmt_t *st, const data_group_t *g);
 
-/* One condition: "col op ?", "col IN (?, ...)", "col IS NULL", ... */
+/* The full-text match of col against the query text v: to_tsvector of
+ * the column (a tsvector column as it is) @@ the operator's tsquery
+ * function, both in the filter's language when it names one. */
+static void cond_fts(data_stmt_t *st, const data_filter_t *f, const data_value_t *v)
+{
+    static const char *const fn[] = {"to_tsquery(", "plainto_tsquery(", "phraseto_tsquery(",
+                                     "websearch_to_tsquery("};
+    bool lang = f->lang.kind != DATA_VALUE_NULL;
+    if (strcmp(f->col->decl, "tsvector") == 0) {
+        ident(st, f->col->name);
+    } else {
+        puts_(st, "to_tsvector(");
+        if (lang) {
+            param(st, &f->lang);
+            puts_(st, "::regconfig, ");
+        }
+        ident(st, f->col->name);
+        puts_(st, ")");
+    }
+    puts_(st, " @@ ");
+    puts_(st, fn[f->op - DATA_OP_FTS]);
+    if (lang) {
+        param(st, &f->lang);
+        puts_(st, "::regconfig, ");
+    }
+    param(st, v);
+    puts_(st, ")");
+}
+
+/* "col <op> value" for one operand v of f. */
+static void cond_binary(data_stmt_t *st, const data_filter_t *f, const data_value_t *v)
+{
+    bool sqlite = st->dialect == DATA_DIALECT_SQLITE;
+    if (f->op >= DATA_OP_FTS && f->op <= DATA_OP_WFTS) {
+        cond_fts(st, f, v);
+        return;
+    }
+    ident(st, f->col->name);
+    puts_(st, " ");
+    if (f->op == DATA_OP_ISDISTINCT)
+        puts_(st, sqlite ? "IS NOT" : "IS DISTINCT FROM");
+    else if (f->op == DATA_OP_ILIKE && sqlite)
+        puts_(st, "LIKE"); /* SQLite's LIKE already ignores ASCII case and has no ILIKE. */
+    else
+        puts_(st, data_op_sql(f->op));
+    puts_(st, " ");
+    param(st, v);
+}
+
+/* One condition: "col op ?", "col IN (?, ...)", "col IS NULL", a
+ * modifier's items joined by OR (any) or AND (all), ... */
 static void cond_filter(data_stmt_t *st, const data_filter_t *f)
 {
     if (f->negate)
         puts_(st, "NOT ");
     puts_(st, "(");
-    if (f->op == DATA_OP_IN && f->nlist == 0) {
-        puts_(st, "1 = 0"); /* in.() matches nothing */
-    } else {
-        ident(st, f->col->name);
-        if (f->op == DATA_OP_IN) {
-            puts_(st, " IN (");
-            for (size_t i = 0; i < f->nlist; i++) {
-                if (i > 0)
-                    puts_(st, ", ");
-                param(st, &f->list[i]);
-            }
-            puts_(st, ")");
-        } else if (f->op == DATA_OP_IS) {
-            puts_(st, f->value.kind == DATA_VALUE_NULL ? " IS NULL"
-                      : f->value.i ? " IS TRUE" : " IS FALSE");
-        } else {
-            /* SQLite's LIKE already ignores ASCII case and has no ILIKE. */
-            bool sqlite_ilike = f->op == DATA_OP_ILIKE && st->dialect == DATA_DIALECT_SQLITE;
-            puts_(st, " ");
-            puts_(st, sqlite_ilike ? "LIKE" : data_op_sql(f->op));
-            puts_(st, " ");
-            param(st, &f->value);
+    if (f->quant != DATA_QUANT_NONE) {
+        bool any = f->quant == DATA_QUANT_ANY;
+        for (size_t i = 0; i < f->nlist; i++) {
+            if (i > 0)
+                puts_(st, any ? " OR " : " AND ");
+            cond_binary(st, f, &f->list[i]);
         }
+        if (f->nlist == 0)
+            puts_(st, any ? "1 = 0" : "1 = 1"); /* no item: none matches, all do */
+    } else if (f->op == DATA_OP_IN && f->nlist == 0) {
+        puts_(st, "1 = 0"); /* in.() matches nothing */
+    } else if (f->op == DATA_OP_IN) {
+        ident(st, f->col->name);
+        puts_(st, " IN (");
+        for (size_t i = 0; i < f->nlist; i++) {
+            if (i > 0)
+                puts_(st, ", ");
+            param(st, &f->list[i]);
+        }
+        puts_(st, ")");
+    } else if (f->op == DATA_OP_IS) {
+        ident(st, f->col->name);
+        puts_(st, f->value.kind == DATA_VALUE_NULL ? " IS NULL" : f->value.i ? " IS TRUE" : " IS FALSE");
+    } else {
+        cond_binary(st, f, &f->value);
     }
     puts_(st, ")");
 }

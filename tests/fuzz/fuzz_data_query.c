@@ -10,7 +10,8 @@
  * Properties checked on success: limit within 0..max_rows, offset >= 0,
  * every filter, list item, sort key and selected column points at a
  * column of the table, LIKE and ILIKE only on text, TEXT values are valid
- * UTF-8 and NUL-terminated, logic trees no deeper than
+ * UTF-8 and NUL-terminated, lists only for in and (any)/(all), a language
+ * only for the fts family, no cs/cd/ov (no column takes them), logic trees no deeper than
  * DATA_FILTER_MAX_DEPTH, embeds no deeper than DATA_EMBED_MAX_DEPTH with
  * every column of an embed in its own table, and the SELECT (and count)
  * of the query builds. On failure: an error code and message and an
@@ -109,10 +110,14 @@ static void check_one(const data_value_t *v)
 static void check_filter(const data_filter_t *f)
 {
     REQUIRE(column_of_table(f->col));
-    REQUIRE(f->op >= DATA_OP_EQ && f->op <= DATA_OP_IS);
-    if (f->op == DATA_OP_LIKE || f->op == DATA_OP_ILIKE)
+    REQUIRE(f->op >= DATA_OP_EQ && f->op <= DATA_OP_OV);
+    if (f->op == DATA_OP_LIKE || f->op == DATA_OP_ILIKE || f->op == DATA_OP_MATCH ||
+        f->op == DATA_OP_IMATCH || (f->op >= DATA_OP_FTS && f->op <= DATA_OP_WFTS))
         REQUIRE(f->col->type == DATA_TYPE_TEXT || f->col->type == DATA_TYPE_ANY);
-    REQUIRE(f->nlist == 0 || (f->op == DATA_OP_IN && f->list != NULL));
+    REQUIRE(f->op != DATA_OP_CS && f->op != DATA_OP_CD && f->op != DATA_OP_OV); /* no such column */
+    REQUIRE(f->nlist == 0 || ((f->op == DATA_OP_IN || f->quant != DATA_QUANT_NONE) && f->list != NULL));
+    REQUIRE(f->lang.kind == DATA_VALUE_NULL || (f->op >= DATA_OP_FTS && f->op <= DATA_OP_WFTS));
+    check_one(&f->lang);
     check_one(&f->value);
     for (size_t i = 0; i < f->nlist; i++)
         check_one(&f->list[i]);

@@ -121,6 +121,57 @@ START_TEST(every_operator)
 }
 END_TEST
 
+static int sql_of(const char *qs, data_dialect_t d, char *out, size_t size);
+
+/* Modifiers, isdistinct and PostgreSQL's operators: SQL per dialect, and
+ * a 400 where the dialect cannot run them. */
+START_TEST(operators_per_dialect)
+{
+    static const struct { const char *qs; data_dialect_t d; const char *where; } cases[] = {
+        {"id=eq(any).{1,2}", DATA_DIALECT_SQLITE, " WHERE (\"id\" = ?1 OR \"id\" = ?2) "},
+        {"title=like(all).{a*,\"b,c\"}", DATA_DIALECT_PG, " WHERE (\"title\" LIKE $1 AND \"title\" LIKE $2) "},
+        {"title=not.ilike(any).{}", DATA_DIALECT_SQLITE, " WHERE NOT (1 = 0) "},
+        {"title=eq(all).{}", DATA_DIALECT_PG, " WHERE (1 = 1) "},
+        {"body=isdistinct.x", DATA_DIALECT_SQLITE, " WHERE (\"body\" IS NOT ?1) "},
+        {"body=isdistinct.x", DATA_DIALECT_PG, " WHERE (\"body\" IS DISTINCT FROM $1) "},
+        {"title=match.^a", DATA_DIALECT_PG, " WHERE (\"title\" ~ $1) "},
+        {"title=imatch(any).{^a,b$}", DATA_DIALECT_PG, " WHERE (\"title\" ~* $1 OR \"title\" ~* $2) "},
+        {"title=fts.cat", DATA_DIALECT_PG, " WHERE (to_tsvector(\"title\") @@ to_tsquery($1)) "},
+        {"title=wfts(english).a b", DATA_DIALECT_PG, " WHERE (to_tsvector($1::regconfig, \"title\") @@ "
+                                                     "websearch_to_tsquery($2::regconfig, $3)) "},
+        {"or=(title.phfts.x,title.plfts(french).y)", DATA_DIALECT_PG,
+         " WHERE ((to_tsvector(\"title\") @@ phraseto_tsquery($1)) OR (to_tsvector($2::regconfig, \"title\")"
+         " @@ plainto_tsquery($3::regconfig, $4))) "},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char sql[1024];
+        ck_assert_msg(sql_of(cases[i].qs, cases[i].d, sql, sizeof sql) == PH_OK, "refused: %s", cases[i].qs);
+        ck_assert_msg(strstr(sql, cases[i].where) != NULL, "%s: %s", cases[i].qs, sql);
+    }
+    static const struct { const char *qs; data_dialect_t d; const char *msg; } bad[] = {
+        {"title=match.a", DATA_DIALECT_SQLITE, "PostgreSQL"},
+        {"or=(title.imatch.a)", DATA_DIALECT_SQLITE, "PostgreSQL"},
+        {"title=fts.a", DATA_DIALECT_SQLITE, "PostgreSQL"},
+        {"title=cs.{a}", DATA_DIALECT_PG, "array, jsonb or range"},
+        {"id=match.1", DATA_DIALECT_PG, "text column"},
+        {"id=is(any).{null}", DATA_DIALECT_PG, "take (any)"},
+        {"title=fts(a;b).x", DATA_DIALECT_PG, "language"},
+        {"title=eq(any).(a)", DATA_DIALECT_PG, "list"},
+        {"title=eq(any).{a", DATA_DIALECT_PG, "unterminated"},
+        {"title=eq(any.{a}", DATA_DIALECT_PG, "PGRST100"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        data_query_t q;
+        data_qerr_t e = {0};
+        char err[300];
+        ck_assert_msg(data_query_parse(notes, bad[i].d, bad[i].qs, strlen(bad[i].qs), 1000, &q, &e) == PH_ERROR,
+                      "accepted: %s", bad[i].qs);
+        snprintf(err, sizeof err, "%s %s", e.code, e.msg);
+        ck_assert_msg(strstr(err, bad[i].msg) != NULL, "%s: %s", bad[i].qs, err);
+    }
+}
+END_TEST
+
 START_TEST(percent_decoding_and_plus)
 {
     data_query_t q;
@@ -1056,6 +1107,7 @@ static Suite *data_suite(void)
     tcase_add_test(q, bulk_write_sql);
     tcase_add_test(q, prefer_range_content_range);
     tcase_add_test(q, every_operator);
+    tcase_add_test(q, operators_per_dialect);
     tcase_add_test(q, percent_decoding_and_plus);
     tcase_add_test(q, limit_is_capped);
     tcase_add_test(q, bad_paging);

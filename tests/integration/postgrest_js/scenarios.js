@@ -57,6 +57,27 @@ const scenarios = {
   single_many: (c) => c.from('notes').select('id').single(),
   maybe_single_none: (c) => c.from('notes').select('id').eq('id', 999).maybeSingle(),
 
+  // --- operators -----------------------------------------------------------
+  like_any: (c) => c.from('notes').select('id').likeAnyOf('title', ['%ta', 'al%']).order('id'),
+  like_all: (c) => c.from('notes').select('id').likeAllOf('title', ['%a%', '%t%']).order('id'),
+  eq_any: (c) => c.from('notes').select('id').filter('id', 'eq(any)', '{1,3}').order('id'),
+  eq_any_quoted: (c) => c.from('notes').select('id').filter('title', 'eq(any)', '{"a,b (q)",alpha}').order('id'),
+  ilike_any_none: (c) => c.from('notes').select('id').filter('title', 'ilike(any)', '{}'),
+  eq_all_none: (c) => c.from('notes').select('id').filter('title', 'eq(all)', '{}').order('id'),
+  isdistinct: (c) => c.from('notes').select('id').filter('body', 'isdistinct', 'first').order('id'),
+  not_isdistinct: (c) => c.from('notes').select('id').not('body', 'isdistinct', 'first').order('id'),
+  or_any: (c) => c.from('notes').select('id').or('id.eq(any).{2,3},title.eq.none').order('id'),
+  match: (c) => c.from('notes').select('id').filter('title', 'match', '^[ab]').order('id'),
+  imatch: (c) => c.from('notes').select('id').filter('title', 'imatch', '^A').order('id'),
+  fts: (c) => c.from('notes').select('id').textSearch('title', 'alpha | beta').order('id'),
+  plfts_english: (c) => c.from('notes').select('id').textSearch('body', 'first', { type: 'plain', config: 'english' }),
+  phfts: (c) => c.from('notes').select('id').textSearch('body', 'quoted', { type: 'phrase' }),
+  wfts: (c) => c.from('notes').select('id').textSearch('title', 'gamma', { type: 'websearch' }),
+  cs_array: (c) => c.from('docs').select('id').contains('tags', ['a', 'b']).order('id'),
+  cd_array: (c) => c.from('docs').select('id').containedBy('tags', ['a', 'b', 'c']).order('id'),
+  ov_array: (c) => c.from('docs').select('id').overlaps('tags', ['c', 'z']).order('id'),
+  cs_jsonb: (c) => c.from('docs').select('id').contains('meta', { k: 1 }).order('id'),
+
   // --- embedding ---------------------------------------------------------
   embed_to_one: (c) => c.from('books').select('id,authors!author_id(name)').order('id'),
   embed_aliases: (c) => c.from('books')
