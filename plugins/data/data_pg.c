@@ -522,6 +522,21 @@ static void params_free(pg_params_t *p)
     free(p->num);
 }
 
+/* Ends a dry run's transaction. Returns whether the connection is
+ * unusable; then *rc (when given) becomes PH_ERROR with a 503 in *err. */
+static bool rollback(PGconn *c, data_dberr_t *err, int *rc)
+{
+    PGresult *r = PQexec(c, "ROLLBACK");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok && rc != NULL) {
+        *rc = PH_ERROR;
+        err->status = 503;
+        snprintf(err->msg, sizeof err->msg, "database unavailable: the dry run could not be rolled back");
+    }
+    return !ok;
+}
+
 static int pg_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape, data_row_fn fn,
                    void *arg, data_dberr_t *err)
 {
@@ -547,16 +562,23 @@ static int pg_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape
             snprintf(err->msg, sizeof err->msg, "database unavailable: %s", msg);
             break;
         }
-        PGresult *r = PQexecParams(c, s->sql, (int)s->nparams, p.types, p.vals, p.lens, p.fmts, 0);
+        PGresult *r = s->dry_run ? PQexec(c, "BEGIN") : NULL;
+        if (r == NULL || PQresultStatus(r) == PGRES_COMMAND_OK) {
+            PQclear(r);
+            r = PQexecParams(c, s->sql, (int)s->nparams, p.types, p.vals, p.lens, p.fmts, 0);
+        }
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
             rc = rows_each(r, fn, arg, err);
             PQclear(r);
-            data_pool_give(h->pool, c, false);
+            broken = s->dry_run && rollback(c, err, &rc);
+            data_pool_give(h->pool, c, broken);
             break;
         }
         broken = map_error(c, r, err);
         PQclear(r);
+        if (s->dry_run && !broken) /* the failed transaction must end too */
+            broken = rollback(c, err, NULL);
         data_pool_give(h->pool, c, broken);
         if (!broken || fresh)
             break;

@@ -630,13 +630,17 @@ static int write_query(rest_t *r, data_query_t *q)
     return PH_OK;
 }
 
-/* Runs a built write statement into *rows, typed by q's select list. */
+/* Runs a built write statement into *rows, typed by q's select list;
+ * with Prefer: tx=rollback as a dry run (data_db.h). */
 static int run_write(rest_t *r, data_stmt_t *st, int built, const data_query_t *q, json_t **rows,
                      data_dberr_t *e)
 {
     data_schema_t shape = {0};
     if (built == PH_OK && q->nselect > 0 && data_query_shape(q, r->table, &shape) != PH_OK)
         built = PH_ERROR;
+    st->dry_run = header_has(r, "Prefer", "tx=rollback");
+    if (st->dry_run)
+        r->api->add_header(r->req, "Preference-Applied", "tx=rollback");
     int rc = run_rows(r, st, built, q->nselect > 0 ? &shape.tables[0] : r->table, rows, e);
     data_schema_free(&shape);
     return rc;
@@ -650,12 +654,34 @@ static int reply_not_one(rest_t *r, size_t n)
     return reply_err(r, 406, "PGRST116", details, "JSON object requested, multiple (or no) rows returned");
 }
 
-/* Answers a write with its rows (consumed) as Prefer: return asks:
- * minimal and headers-only without a body (201 for POST, else 204),
- * headers-only with the Location of a single inserted row, representation
- * with the rows (one object for an object request). */
-static int reply_written(rest_t *r, bool insert, ret_t ret, bool object, json_t *rows)
+/* Whether rows shaped by q carry t's primary key under its own name, so
+ * a Location can be built from them. */
+static bool pk_selected(const data_query_t *q, const data_table_t *t)
 {
+    const data_column_t *pk = &t->cols[t->pk];
+    bool found = q->nselect == 0;
+    for (size_t i = 0; i < q->nselect; i++) {
+        const data_select_t *c = &q->select[i];
+        const char *name = c->embed ? c->embed->name : c->alias ? c->alias : c->col->name;
+        if (c->col == pk && c->alias == NULL && c->cast == NULL)
+            found = true;
+        else if (strcmp(name, pk->name) == 0)
+            return false; /* another value under the key's name */
+    }
+    return found;
+}
+
+/* Answers a write with its rows (consumed) as Prefer: return asks:
+ * without it, minimal and headers-only without a body (201 for POST,
+ * else 204), representation with the rows (one object for an object
+ * request). A single inserted row gets its Location with headers-only
+ * (as PostgREST) and with representation (this API's addition) when
+ * locatable says the rows hold the key. */
+static int reply_written(rest_t *r, bool insert, ret_t ret, bool object, bool locatable, json_t *rows)
+{
+    if (insert && locatable && json_array_size(rows) == 1 &&
+        (ret == RET_HEADERS || ret == RET_REPRESENTATION))
+        add_location(r, json_array_get(rows, 0));
     if (ret == RET_REPRESENTATION) {
         if (object) {
             json_t *row = json_incref(json_array_get(rows, 0));
@@ -664,8 +690,6 @@ static int reply_written(rest_t *r, bool insert, ret_t ret, bool object, json_t 
         }
         return reply_json(r, insert ? 201 : 200, rows);
     }
-    if (ret == RET_HEADERS && insert && json_array_size(rows) == 1)
-        add_location(r, json_array_get(rows, 0));
     json_decref(rows);
     r->api->set_status(r->req, insert ? 201 : 204);
     return PH_OK;
@@ -691,10 +715,6 @@ static int insert_rows(rest_t *r)
         json_decref(body);
         return PH_OK;
     }
-    /* Without Prefer: return, one object answers with the stored row and
-     * its Location (this API's own form), an array with nothing
-     * (PostgREST's return=minimal). */
-    bool classic = ret == RET_DEFAULT && json_is_object(body);
     if (data_query_filters(&q)) {
         json_decref(body);
         data_query_free(&q);
@@ -717,24 +737,18 @@ static int insert_rows(rest_t *r)
         data_json_rows_free(&rows);
         data_query_free(&q);
         if (none) /* nothing to insert: PostgREST answers the same */
-            return reply_written(r, true, ret, false, json_array());
+            return reply_written(r, true, ret, false, false, json_array());
         return reply_err(r, 400, "PGRST102", NULL, "rows without any column: insert them one by one");
     }
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
     int built = data_sql_insert_rows(&st, r->table, &rows, conflict, q.on_conflict, &q);
     data_json_rows_free(&rows);
     rc = run_write(r, &st, built, &q, &out, &e);
+    bool locatable = pk_selected(&q, r->table);
     data_query_free(&q);
     if (rc != PH_OK)
         return reply_db(r, &e);
-    if (classic && json_array_size(out) == 0) { /* an ignored duplicate */
-        json_decref(out);
-        r->api->set_status(r->req, 201);
-        return PH_OK;
-    }
-    if (classic)
-        return reply_row(r, 201, out);
-    return reply_written(r, true, ret, object, out);
+    return reply_written(r, true, ret, object, locatable, out);
 }
 
 /* Whether a PATCH or DELETE without conditions may go ahead: only on a
@@ -800,7 +814,86 @@ static int change_rows(rest_t *r, bool update)
     data_query_free(&q);
     if (rc != PH_OK)
         return reply_db(r, &e);
-    return reply_written(r, false, ret, object, out);
+    return reply_written(r, false, ret, object, false, out);
+}
+
+/* Whether two values of one column are the same key. */
+static bool same_key(const data_value_t *a, const data_value_t *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    switch (a->kind) {
+    case DATA_VALUE_NULL: return true;
+    case DATA_VALUE_INT: case DATA_VALUE_BOOL: return a->i == b->i;
+    case DATA_VALUE_REAL: return a->d == b->d;
+    case DATA_VALUE_TEXT: case DATA_VALUE_BLOB:
+        return a->len == b->len && (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);
+    }
+    return false;
+}
+
+/* Whether q's only condition is "pk=eq.value" (PUT's target). */
+static const data_filter_t *pk_target(const data_query_t *q, const data_table_t *t)
+{
+    if (q->nfilters != 1 || q->ngroups != 0)
+        return NULL;
+    const data_filter_t *f = &q->filters[0];
+    if (f->col != &t->cols[t->pk] || f->op != DATA_OP_EQ || f->negate || f->quant != DATA_QUANT_NONE)
+        return NULL;
+    return f;
+}
+
+/* PUT on a table, PostgREST's single-row upsert: "?pk=eq.X" and a body
+ * (an object, or an array of one) holding every column, its key equal to
+ * X. The row is inserted, or replaces the one with that key. */
+static int put_row(rest_t *r)
+{
+    data_query_t q;
+    data_rows_t rows;
+    data_dberr_t e = {0};
+    char msg[200];
+    json_t *out, *body = load_json(r, true);
+    ret_t ret = prefer_return(r);
+    const data_filter_t *f;
+
+    if (body == NULL)
+        return PH_OK;
+    if (write_query(r, &q) != PH_OK) {
+        json_decref(body);
+        return PH_OK;
+    }
+    if ((f = pk_target(&q, r->table)) == NULL) {
+        json_decref(body);
+        data_query_free(&q);
+        return reply_err(r, 400, "PGRST105", NULL, "Filters must include all and only primary key "
+                         "columns with 'eq' operators");
+    }
+    int rc = data_json_rows(r->table, body, &rows, msg, sizeof msg);
+    json_decref(body);
+    if (rc == PH_OK && (rows.nrows != 1 || rows.ncols != r->table->ncols)) {
+        data_json_rows_free(&rows);
+        rc = PH_ERROR;
+        snprintf(msg, sizeof msg, "PUT takes one row holding every column of the table");
+    }
+    if (rc != PH_OK) {
+        data_query_free(&q);
+        return reply_err(r, 400, "PGRST102", NULL, "%s", msg);
+    }
+    if (!same_key(&rows.vals[r->table->pk], &f->value)) {
+        data_json_rows_free(&rows);
+        data_query_free(&q);
+        return reply_err(r, 400, "PGRST115", NULL, "Payload values do not match URL in primary key column(s)");
+    }
+    data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
+    q.nfilters = 0; /* the key is in the row; an INSERT takes no WHERE */
+    int built = data_sql_insert_rows(&st, r->table, &rows, DATA_CONFLICT_MERGE, NULL, &q);
+    q.nfilters = 1;
+    data_json_rows_free(&rows);
+    rc = run_write(r, &st, built, &q, &out, &e);
+    data_query_free(&q);
+    if (rc != PH_OK)
+        return reply_db(r, &e);
+    return reply_written(r, false, ret, wants_object(r), false, out);
 }
 
 /* --- routing -------------------------------------------------------------- */
@@ -813,12 +906,16 @@ static int route_collection(rest_t *r, ph_str_t m)
     if (method_is(m, "GET") || method_is(m, "HEAD"))
         return list_rows(r);
     bool post = method_is(m, "POST"), patch = method_is(m, "PATCH"), del = method_is(m, "DELETE");
-    if (!post && !patch && !del)
-        return reply_405(r, ro ? ALLOW_READ : "GET, HEAD, POST, PATCH, DELETE", "method not allowed on a table");
+    bool put = method_is(m, "PUT");
+    if (!post && !patch && !del && !put)
+        return reply_405(r, ro ? ALLOW_READ : "GET, HEAD, POST, PUT, PATCH, DELETE",
+                         "method not allowed on a table");
     if (ro)
         return reply_405(r, ALLOW_READ, "this API is read-only");
     if (post)
         return insert_rows(r);
+    if (put)
+        return put_row(r);
     return change_rows(r, patch);
 }
 

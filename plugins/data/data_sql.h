@@ -11,6 +11,7 @@
 #ifndef DATA_SQL_H
 #define DATA_SQL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "data_dialect.h"
@@ -28,6 +29,7 @@ typedef struct data_stmt {
     data_value_t *params;
     size_t nparams;
     int oom; /* set when an append ran out of memory */
+    bool dry_run; /* run in a transaction rolled back afterwards (data_db.h) */
 } data_stmt_t;
 
 #define DATA_STMT_INIT(d) {.dialect = (d)}

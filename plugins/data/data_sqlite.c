@@ -520,8 +520,11 @@ static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *s
     if (rc == SQLITE_OK)
         rc = bind_params(st, s);
     bool writes = rc == SQLITE_OK && !sqlite3_stmt_readonly(st);
+    bool dry = writes && s->dry_run;
     if (writes)
         pthread_mutex_lock(&h->write_lock);
+    if (dry)
+        rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *row = row_json(st, shape);
         if (row == NULL) {
@@ -541,12 +544,21 @@ static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *s
     int ext = sqlite3_extended_errcode(db); /* before reset touches it */
     if (writes) {
         sqlite3_reset(st); /* ends the statement's transaction before unlocking */
+        /* A dry run leaves nothing behind, and a connection still in a
+         * transaction must not go back to the pool. */
+        if (dry && sqlite3_get_autocommit(db) == 0 && sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+            broken = true;
         pthread_mutex_unlock(&h->write_lock);
     }
-    if (rc == SQLITE_DONE) {
+    if (rc == SQLITE_DONE && !broken) {
         sqlite3_finalize(st);
         data_pool_give(h->pool, db, false);
         return PH_OK;
+    }
+    if (rc == SQLITE_DONE) {
+        rc = SQLITE_FORMAT;
+        err->status = 503;
+        snprintf(err->msg, sizeof err->msg, "database busy: the dry run could not be rolled back");
     }
     if (rc != SQLITE_FORMAT)
         map_error(db, ext, h->conf, err, &broken);

@@ -75,8 +75,14 @@ class DataApiCases:
         h.update(headers or {})
         return (srv or self.srv).get(path, method=method, body=body, headers=h)
 
-    def post(self, obj, table="notes", **kw):
-        return self.req("POST", "/api/" + table, obj, **kw)
+    def post(self, obj, table="notes", headers=None, **kw):
+        """POST asking for the stored row back (PostgREST's default answer
+        has no body): one object, with its Location."""
+        h = {"Prefer": "return=representation"}
+        if isinstance(obj, dict):
+            h["Accept"] = "application/vnd.pgrst.object+json"
+        h.update(headers or {})
+        return self.req("POST", "/api/" + table, obj, headers=h, **kw)
 
     def assertError(self, resp, status, contains=None):
         self.assertEqual(resp.status, status, resp.body)
@@ -281,9 +287,12 @@ class DataApiCases:
 
     def test_wrong_method_is_405_with_allow(self):
         row = jbody(self.post({"title": "x"}))
-        e = self.req("PUT", "/api/notes", {"title": "y"})
+        e = self.req("OPTIONS", "/api/notes")
         self.assertError(e, 405)
-        self.assertEqual(e.header("Allow"), "GET, HEAD, POST, PATCH, DELETE")
+        self.assertEqual(e.header("Allow"), "GET, HEAD, POST, PUT, PATCH, DELETE")
+        # PUT on a table is PostgREST's upsert: it needs pk=eq.X
+        self.assertEqual(self.assertError(self.req("PUT", "/api/notes", {"title": "y"}), 400)["code"],
+                         "PGRST105")
         # DELETE and PATCH on a table need a filter (PostgREST's bulk writes)
         self.assertError(self.req("DELETE", "/api/notes"), 400, "without a filter")
         e = self.req("POST", "/api/notes/%d" % row["id"], {"title": "y"})
@@ -591,7 +600,8 @@ class DataApiCases:
 
     def test_location_when_mounted_at_root(self):
         self.start(prefix="/")
-        r = self.req("POST", "/notes", {"title": "root"})
+        r = self.req("POST", "/notes", {"title": "root"}, headers={
+            "Prefer": "return=representation", "Accept": "application/vnd.pgrst.object+json"})
         self.assertEqual(r.status, 201, r.body)
         row = jbody(r)
         self.assertEqual(r.header("Location"), "/notes/%d" % row["id"])

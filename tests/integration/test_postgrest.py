@@ -232,6 +232,50 @@ class PostgrestJsCases:
         for query in ["id=eq(any).{1,x}", "or=(id.eq(any).{1,2)"]:
             self.assertRaw400(query, "22P02")
 
+    # --- PUT, tx=rollback, missing=default ------------------------------------------
+    def test_put_upsert(self):
+        def put(query, body, prefer="return=representation"):
+            r = self.srv.get("/api/keyed?" + query, method="PUT", body=json.dumps(body).encode(),
+                             headers={"Content-Type": "application/json", "Prefer": prefer})
+            return r.status, json.loads(r.body) if r.body else None
+        self.assertEqual(put("k=eq.a", {"k": "a", "v": "put"}), (200, [{"k": "a", "v": "put"}]))
+        self.assertEqual(put("k=eq.z", [{"k": "z", "v": "new"}]), (200, [{"k": "z", "v": "new"}]))
+        self.assertEqual(put("k=eq.y", {"k": "y", "v": "quiet"}, "return=minimal"), (204, None))
+        self.assertEqual(put("k=eq.a&select=v", {"k": "a", "v": None}), (200, [{"v": None}]))
+        for query, body, code in [("k=eq.a", {"k": "b", "v": "x"}, "PGRST115"),
+                                  ("k=eq.a", {"k": "a"}, "PGRST102"),
+                                  ("k=eq.a", [{"k": "a", "v": 1}, {"k": "a", "v": 2}], "PGRST102"),
+                                  ("k=neq.a", {"k": "a", "v": "x"}, "PGRST105"),
+                                  ("v=eq.a", {"k": "a", "v": "x"}, "PGRST105"),
+                                  ("k=eq.a&v=eq.x", {"k": "a", "v": "x"}, "PGRST105"),
+                                  ("", {"k": "a", "v": "x"}, "PGRST105"),
+                                  ("k=eq.a&limit=1", {"k": "a", "v": "x"}, "PGRST100")]:
+            status, e = put(query, body)
+            self.assertEqual((status, e["code"]), (400, code), (query, body))
+        rows = self.js("keyed_rows")["keyed_rows"]["data"]
+        self.assertEqual(sorted((r["k"], r["v"]) for r in rows),
+                         [("a", None), ("b", "bee"), ("y", "quiet"), ("z", "new")])
+
+    def test_tx_rollback(self):
+        res = self.js("rollback_insert", "rollback_update", "rollback_delete", "rollback_put_check",
+                      "after_writes")
+        self.assertRows(res["rollback_insert"], [{"id": 6, "title": "dry"}], status=201)
+        self.assertRows(res["rollback_update"], [{"id": 1, "body": "dry"}])
+        self.assertRows(res["rollback_delete"], ids(1, 2))
+        self.assertEqual([(r["id"], r["title"], r["body"]) for r in res["after_writes"]["data"]],
+                         [(i + 1, t, b) for i, (t, b) in enumerate(NOTES)])
+        r = self.srv.get("/api/notes?select=id", method="POST", body=b'{"title": "x"}',
+                         headers={"Content-Type": "application/json",
+                                  "Prefer": "tx=rollback, return=representation"})
+        self.assertEqual((r.status, r.header("Preference-Applied")), (201, "tx=rollback"))
+        # A failing dry run leaves the connection usable.
+        r = self.srv.get("/api/notes", method="POST", body=b'{"body": "no title"}',
+                         headers={"Content-Type": "application/json", "Prefer": "tx=rollback"})
+        self.assertEqual(r.status, 400)
+        self.assertEqual(len(self.notes_now()), 5)
+        self.post("notes", {"title": "real"})
+        self.assertEqual(len(self.notes_now()), 6)
+
     # --- embedding ---------------------------------------------------------------
     def test_embed_to_one_and_hints(self):
         res = self.js("embed_to_one", "embed_aliases", "embed_ambiguous", "embed_unknown",
@@ -304,10 +348,8 @@ class PostgrestJsCases:
     def test_insert_one_bulk_and_return_preferences(self):
         res = self.js("insert_one", "insert_minimal", "insert_bulk", "insert_single", "insert_bulk_single")
         self.assertRows(res["insert_one"], [{"id": 6, "title": "one"}], status=201)
-        # Without Prefer: return=, one object answers with the stored row
-        # (this API's own form; PostgREST sends no body).
-        quiet = res["insert_minimal"]
-        self.assertEqual((quiet["status"], quiet["error"], quiet["data"]["title"]), (201, None, "quiet"))
+        # Without Prefer: return= there is no body, as in PostgREST.
+        self.assertRows(res["insert_minimal"], None, status=201)
         self.assertRows(res["insert_bulk"], [{"title": "b1", "body": None}, {"title": "b2", "body": "x"}],
                         status=201)
         self.assertRows(res["insert_single"], {"title": "solo"}, status=201)
@@ -323,8 +365,10 @@ class PostgrestJsCases:
             return self.srv.get("/api/notes" + query, method="POST", body=json.dumps(body).encode(), headers=h)
         r = post([{"title": "m"}])
         self.assertEqual((r.status, r.body, r.header("Location")), (201, b"", None))
+        r = post({"title": "m2"})
+        self.assertEqual((r.status, r.body, r.header("Location")), (201, b"", None))
         r = post({"title": "h"}, "return=headers-only")
-        self.assertEqual((r.status, r.body, r.header("Location")), (201, b"", "/api/notes/7"))
+        self.assertEqual((r.status, r.body, r.header("Location")), (201, b"", "/api/notes/8"))
         r = post({"title": "min"}, "return=minimal")
         self.assertEqual((r.status, r.body), (201, b""))
         r = post([{"title": "r", "body": "b"}], "return=representation", "?select=t:title,body")
@@ -340,7 +384,7 @@ class PostgrestJsCases:
         # a NOT NULL column left out of one row of a batch: nothing stored
         r = post([{"title": "ok"}, {"body": "no title"}])
         self.assertEqual((r.status, json.loads(r.body)["code"]), (400, "23502"))
-        self.assertEqual(len(self.notes_now()), 9)
+        self.assertEqual(len(self.notes_now()), 10)
 
     def test_bulk_insert_is_one_transaction(self):
         res = self.js("insert_bulk_conflict", "kinds_rows")

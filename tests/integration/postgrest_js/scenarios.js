@@ -78,6 +78,12 @@ const scenarios = {
   ov_array: (c) => c.from('docs').select('id').overlaps('tags', ['c', 'z']).order('id'),
   cs_jsonb: (c) => c.from('docs').select('id').contains('meta', { k: 1 }).order('id'),
 
+  // --- dry runs (Prefer: tx=rollback) ----------------------------------------
+  rollback_insert: (c) => c.from('notes').insert({ title: 'dry' }).select('id,title').rollback(),
+  rollback_update: (c) => c.from('notes').update({ body: 'dry' }).eq('id', 1).select('id,body').rollback(),
+  rollback_delete: (c) => c.from('notes').delete().lte('id', 2).select('id').rollback(),
+  rollback_put_check: (c) => c.from('notes').select('id').limit(1),
+
   // --- embedding ---------------------------------------------------------
   embed_to_one: (c) => c.from('books').select('id,authors!author_id(name)').order('id'),
   embed_aliases: (c) => c.from('books')
