@@ -254,7 +254,8 @@ int data_json_rows(const data_table_t *t, const json_t *body, data_rows_t *rows,
         if (used[c])
             rows->cols[rows->ncols++] = &t->cols[c];
     rows->vals = calloc(n * rows->ncols + 1, sizeof *rows->vals);
-    if (rows->vals == NULL)
+    rows->missing = calloc(n * rows->ncols + 1, sizeof *rows->missing);
+    if (rows->vals == NULL || rows->missing == NULL)
         goto oom;
     rows->nrows = n; /* every value starts NULL: safe to free from here on */
     for (size_t r = 0; r < n; r++) {
@@ -263,6 +264,7 @@ int data_json_rows(const data_table_t *t, const json_t *body, data_rows_t *rows,
             if (!used[tc])
                 continue;
             const json_t *v = json_object_get(obj, t->cols[tc].name);
+            rows->missing[r * rows->ncols + c] = v == NULL;
             if (v != NULL && data_json_to_value(&t->cols[tc], v, &rows->vals[r * rows->ncols + c], err,
                                                 errlen) != PH_OK)
                 goto fail;
@@ -284,6 +286,7 @@ void data_json_rows_free(data_rows_t *rows)
     for (size_t i = 0; rows->vals && i < rows->nrows * rows->ncols; i++)
         data_value_clear(&rows->vals[i]);
     free(rows->vals);
+    free(rows->missing);
     free(rows->cols);
     memset(rows, 0, sizeof *rows);
 }

@@ -48,7 +48,7 @@ void data_json_assign_free(data_assign_t *a, size_t n);
 /* Rows to insert (data_rows_t, data_sql.h), from a JSON object (one row)
  * or an array of objects: cols are the union of the keys, in the table's
  * column order; vals is NULL where a row lacks a key (as PostgREST inserts
- * them). Unknown columns and non-object items are refused. Free with
+ * them) and missing marks those places. Unknown columns and non-object items are refused. Free with
  * data_json_rows_free.
  * PH_OK, or PH_ERROR with a client message in err and *rows empty. */
 int data_json_rows(const data_table_t *t, const json_t *body, data_rows_t *rows, char *err,

@@ -740,6 +740,9 @@ static int insert_rows(rest_t *r)
             return reply_written(r, true, ret, false, false, json_array());
         return reply_err(r, 400, "PGRST102", NULL, "rows without any column: insert them one by one");
     }
+    rows.defaults = header_has(r, "Prefer", "missing=default");
+    if (rows.defaults)
+        r->api->add_header(r->req, "Preference-Applied", "missing=default");
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
     int built = data_sql_insert_rows(&st, r->table, &rows, conflict, q.on_conflict, &q);
     data_json_rows_free(&rows);

@@ -100,6 +100,7 @@ int data_table_add_column(data_table_t *table, const char *name, const char *dec
         free(c->decl);
         return PH_ERROR;
     }
+    c->dflt_sql = NULL;
     c->type = type;
     c->notnull = notnull;
     c->has_default = has_default;
@@ -127,6 +128,14 @@ int data_table_finish(data_table_t *table, char *err, size_t errlen)
         return PH_ERROR;
     }
     return PH_OK;
+}
+
+int data_table_set_default(data_table_t *table, const char *sql)
+{
+    data_column_t *c = &table->cols[table->ncols - 1];
+    free(c->dflt_sql);
+    c->dflt_sql = strdup(sql);
+    return c->dflt_sql ? PH_OK : PH_ERROR;
 }
 
 static char *dup_or_null(const char *s)
@@ -219,6 +228,7 @@ void data_schema_free(data_schema_t *schema)
         for (size_t j = 0; j < t->ncols; j++) {
             free(t->cols[j].name);
             free(t->cols[j].decl);
+            free(t->cols[j].dflt_sql);
         }
         for (size_t j = 0; j < t->nfks; j++) {
             free(t->fks[j].name);

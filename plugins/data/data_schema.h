@@ -30,6 +30,7 @@ typedef struct data_column {
     bool notnull;
     bool has_default; /* a default, identity or rowid alias fills it */
     bool pk;
+    char *dflt_sql;   /* SQLite: the default's SQL expression, else NULL */
 } data_column_t;
 
 /* A one-column foreign key as the database reports it, before
@@ -87,6 +88,10 @@ data_table_t *data_schema_add_table(data_schema_t *schema, const char *name);
 /* Appends a column; strings are copied. PH_OK or PH_ERROR (memory). */
 int data_table_add_column(data_table_t *table, const char *name, const char *decl,
                           data_type_t type, bool notnull, bool has_default, bool pk);
+
+/* Sets the default expression (SQL text from the database's own schema)
+ * of the column added last. PH_OK or PH_ERROR (memory). */
+int data_table_set_default(data_table_t *table, const char *sql);
 
 /* Records a one-column foreign key of table (strings copied; name and
  * ref_col may be NULL). PH_OK or PH_ERROR (memory). */

@@ -518,6 +518,20 @@ static void returning(data_stmt_t *st, const data_table_t *t, const data_query_t
     select_list(st, t, q, 0);
 }
 
+/* A value a row left out, under Prefer: missing=default. */
+static void missing_value(data_stmt_t *st, const data_column_t *col)
+{
+    if (st->dialect != DATA_DIALECT_SQLITE) {
+        puts_(st, "DEFAULT");
+    } else if (col->dflt_sql != NULL) {
+        puts_(st, "(");
+        puts_(st, col->dflt_sql);
+        puts_(st, ")");
+    } else {
+        puts_(st, "NULL"); /* also what makes SQLite number a rowid key */
+    }
+}
+
 int data_sql_insert_rows(data_stmt_t *st, const data_table_t *t, const data_rows_t *rows,
                          data_conflict_t conflict, const data_column_t *conflict_col,
                          const data_query_t *q)
@@ -537,9 +551,13 @@ int data_sql_insert_rows(data_stmt_t *st, const data_table_t *t, const data_rows
         for (size_t r = 0; r < rows->nrows; r++) {
             puts_(st, r > 0 ? ", (" : "(");
             for (size_t c = 0; c < rows->ncols; c++) {
+                size_t i = r * rows->ncols + c;
                 if (c > 0)
                     puts_(st, ", ");
-                param(st, &rows->vals[r * rows->ncols + c]);
+                if (rows->defaults && rows->missing && rows->missing[i])
+                    missing_value(st, rows->cols[c]);
+                else
+                    param(st, &rows->vals[i]);
             }
             puts_(st, ")");
         }

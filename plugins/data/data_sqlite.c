@@ -197,7 +197,7 @@ static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char
         return PH_ERROR;
     }
     rc = sqlite3_prepare_v2(db,
-                            "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk "
+                            "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk, dflt_value "
                             "FROM pragma_table_info(?1)",
                             -1, &st, NULL);
     if (rc == SQLITE_OK)
@@ -209,8 +209,10 @@ static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char
         decl = decl ? decl : "";
         /* An INTEGER PRIMARY KEY is the rowid: SQLite assigns it. */
         bool dflt = sqlite3_column_int(st, 3) || (pk && is_rowid_alias(decl));
+        const char *dsql = (const char *)sqlite3_column_text(st, 5);
         if (data_table_add_column(t, cname ? cname : "", decl, data_type_from_sqlite(decl),
-                                  sqlite3_column_int(st, 2), dflt, pk) != PH_OK) {
+                                  sqlite3_column_int(st, 2), dflt, pk) != PH_OK ||
+            (dsql && data_table_set_default(t, dsql) != PH_OK)) {
             sqlite3_finalize(st);
             snprintf(err, errlen, "out of memory");
             return PH_ERROR;

@@ -276,6 +276,27 @@ class PostgrestJsCases:
         self.post("notes", {"title": "real"})
         self.assertEqual(len(self.notes_now()), 6)
 
+    def test_missing_default(self):
+        res = self.js("missing_default", "missing_null", "after_writes")
+        self.assertRows(res["missing_default"], [{"title": "m1"}, {"title": "m2"}], status=201)
+        self.assertPgError(res["missing_null"], 400, "23502")  # created_at NOT NULL
+        rows = res["after_writes"]["data"]
+        self.assertEqual([r["title"] for r in rows[5:]], ["m1", "m2"])
+        r = self.srv.get("/api/notes?select=id,created_at&id=gt.5&order=id")
+        got = json.loads(r.body)
+        self.assertTrue(got[0]["created_at"].startswith("2001-02-03"), got)
+        self.assertFalse(got[1]["created_at"].startswith("2001"), got)  # the column's default
+        # A key left out of one row takes the table's numbering there.
+        r = self.srv.get("/api/kinds?select=id,t", method="POST",
+                         body=json.dumps([{"id": 50, "t": "k50"}, {"t": "knext"}]).encode(),
+                         headers={"Content-Type": "application/json",
+                                  "Prefer": "missing=default, return=representation"})
+        self.assertEqual(r.status, 201, r.body)
+        self.assertEqual(r.header("Preference-Applied"), "missing=default")
+        got = json.loads(r.body)
+        self.assertEqual(got[0], {"id": 50, "t": "k50"})
+        self.assertIsInstance(got[1]["id"], int)
+
     # --- embedding ---------------------------------------------------------------
     def test_embed_to_one_and_hints(self):
         res = self.js("embed_to_one", "embed_aliases", "embed_ambiguous", "embed_unknown",

@@ -660,6 +660,33 @@ START_TEST(bulk_write_sql)
     data_stmt_free(&st);
     data_query_free(&q);
 
+    /* missing=default: left-out values take DEFAULT (SQLite: the
+     * schema's expression, else NULL) instead of a NULL parameter. */
+    ck_assert(rows.missing[0] && !rows.missing[1] && rows.missing[2] && !rows.missing[3]);
+    data_schema_t ds = {0};
+    data_table_t *t = data_schema_add_table(&ds, "d");
+    ck_assert_int_eq(data_table_add_column(t, "id", "INTEGER", DATA_TYPE_INTEGER, false, true, true), PH_OK);
+    ck_assert_int_eq(data_table_add_column(t, "v", "TEXT", DATA_TYPE_TEXT, false, true, false), PH_OK);
+    ck_assert_int_eq(data_table_set_default(t, "'it''s'"), PH_OK);
+    ck_assert_int_eq(data_table_finish(t, err, sizeof err), PH_OK);
+    data_rows_t dr;
+    json_t *db = json_loads("[{\"v\": \"a\"}, {\"id\": 9}]", 0, NULL);
+    ck_assert_int_eq(data_json_rows(t, db, &dr, err, sizeof err), PH_OK);
+    json_decref(db);
+    dr.defaults = true;
+    ck_assert_int_eq(parse("", &q, err), PH_OK);
+    data_stmt_t md = DATA_STMT_INIT(DATA_DIALECT_SQLITE);
+    ck_assert_int_eq(data_sql_insert_rows(&md, t, &dr, DATA_CONFLICT_ERROR, NULL, &q), PH_OK);
+    ck_assert_ptr_nonnull(strstr(md.sql, "VALUES (NULL, ?1), (?2, ('it''s'))"));
+    data_stmt_free(&md);
+    data_stmt_t mp = DATA_STMT_INIT(DATA_DIALECT_PG);
+    ck_assert_int_eq(data_sql_insert_rows(&mp, t, &dr, DATA_CONFLICT_ERROR, NULL, &q), PH_OK);
+    ck_assert_ptr_nonnull(strstr(mp.sql, "VALUES (DEFAULT, $1), ($2, DEFAULT)"));
+    data_stmt_free(&mp);
+    data_json_rows_free(&dr);
+    data_schema_free(&ds);
+    data_query_free(&q);
+
     ck_assert_int_eq(parse("id=in.(1,2)", &q, err), PH_OK);
     data_stmt_t ig = DATA_STMT_INIT(DATA_DIALECT_PG);
     ck_assert_int_eq(data_sql_insert_rows(&ig, notes, &rows, DATA_CONFLICT_IGNORE, NULL, &q), PH_OK);

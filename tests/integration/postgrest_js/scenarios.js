@@ -84,6 +84,13 @@ const scenarios = {
   rollback_delete: (c) => c.from('notes').delete().lte('id', 2).select('id').rollback(),
   rollback_put_check: (c) => c.from('notes').select('id').limit(1),
 
+  // --- Prefer: missing=default (defaultToNull: false) ---------------------------
+  missing_default: (c) => c.from('notes')
+    .insert([{ title: 'm1', created_at: '2001-02-03 04:05:06' }, { title: 'm2' }], { defaultToNull: false })
+    .select('title'),
+  missing_null: (c) => c.from('notes')
+    .insert([{ title: 'n1', created_at: '2001-02-03 04:05:06' }, { title: 'n2' }]).select('title'),
+
   // --- embedding ---------------------------------------------------------
   embed_to_one: (c) => c.from('books').select('id,authors!author_id(name)').order('id'),
   embed_aliases: (c) => c.from('books')
