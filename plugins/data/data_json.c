@@ -291,25 +291,6 @@ void data_json_rows_free(data_rows_t *rows)
     memset(rows, 0, sizeof *rows);
 }
 
-json_t *data_json_table_info(const data_table_t *t)
-{
-    json_t *cols = json_array();
-    for (size_t i = 0; cols && i < t->ncols; i++) {
-        const data_column_t *c = &t->cols[i];
-        json_t *col = json_pack("{s:s, s:s, s:s, s:b, s:b}", "name", c->name, "type",
-                                data_type_name(c->type), "declared_type", c->decl, "nullable",
-                                !c->notnull && !c->pk, "has_default", c->has_default);
-        if (col == NULL || json_array_append_new(cols, col) != 0) {
-            json_decref(cols);
-            return NULL;
-        }
-    }
-    if (cols == NULL)
-        return NULL;
-    return json_pack("{s:s, s:s, s:o}", "name", t->name, "primary_key", t->cols[t->pk].name,
-                     "columns", cols);
-}
-
 static size_t skip_ows(const char *s, size_t i, size_t len)
 {
     while (i < len && (s[i] == ' ' || s[i] == '\t'))
@@ -337,11 +318,16 @@ static bool foreign_charset(const char *s, size_t i, size_t len)
 
 bool data_json_media_type_ok(const char *ct, size_t len)
 {
-    static const char want[] = "application/json";
+    return data_media_type_is(ct, len, "application/json");
+}
+
+bool data_media_type_is(const char *ct, size_t len, const char *want)
+{
+    size_t wlen = strlen(want);
     size_t i = skip_ows(ct, 0, len);
-    if (len - i < sizeof want - 1 || strncasecmp(ct + i, want, sizeof want - 1) != 0)
+    if (len - i < wlen || strncasecmp(ct + i, want, wlen) != 0)
         return false;
-    i = skip_ows(ct, i + sizeof want - 1, len);
+    i = skip_ows(ct, i + wlen, len);
     if (i == len)
         return true;
     if (ct[i] != ';')

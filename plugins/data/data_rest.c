@@ -8,7 +8,9 @@
  */
 #include "data.h"
 #include "data_cors.h"
+#include "data_csv.h"
 #include "data_json.h"
+#include "data_openapi.h"
 #include "data_prefer.h"
 #include "data_query.h"
 #include "data_sql.h"
@@ -35,18 +37,24 @@ static int reply_err(rest_t *r, int status, const char *code, const char *detail
                      ...) __attribute__((format(printf, 5, 6)));
 static int reply_error(rest_t *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static int reply_json(rest_t *r, int status, json_t *j)
+/* Answers j (consumed, NULL: out of memory) as a body of media type. */
+static int reply_json_as(rest_t *r, int status, json_t *j, const char *type)
 {
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (s == NULL)
         return reply_error(r, 500, "out of memory");
     r->api->set_status(r->req, status);
-    r->api->add_header(r->req, "Content-Type", "application/json");
+    r->api->add_header(r->req, "Content-Type", type);
     r->api->body_append(r->req, s, strlen(s));
     r->api->body_append(r->req, "\n", 1);
     free(s);
     return PH_OK;
+}
+
+static int reply_json(rest_t *r, int status, json_t *j)
+{
+    return reply_json_as(r, status, j, "application/json");
 }
 
 /* This API's code for an error that carries none of its own: PostgREST's
@@ -284,8 +292,18 @@ static json_t *load_json(rest_t *r, bool arrays)
         return NULL;
     }
     /* A missing or other type is what a cross-site form or a "simple"
-     * fetch() sends without a preflight: never parse it as JSON. */
-    if (!r->api->header(r->req, "Content-Type", &ct) || !data_json_media_type_ok(ct.ptr, ct.len)) {
+     * fetch() sends without a preflight: never parse it as JSON. CSV
+     * (also "simple") is read for inserts only, after the cross-site
+     * gate (cors_gate) refused writes from other sites' pages. */
+    bool has_ct = r->api->header(r->req, "Content-Type", &ct);
+    if (has_ct && arrays && data_media_type_is(ct.ptr, ct.len, "text/csv")) {
+        char msg[200];
+        json_t *rows = data_csv_parse(r->table, b.ptr ? b.ptr : "", b.len, msg, sizeof msg);
+        if (rows == NULL)
+            reply_err(r, 400, "PGRST102", NULL, "%s", msg);
+        return rows;
+    }
+    if (!has_ct || !data_json_media_type_ok(ct.ptr, ct.len)) {
         reply_error(r, 415, "the body must be sent with Content-Type: application/json");
         return NULL;
     }
@@ -318,15 +336,10 @@ static json_t *load_body(rest_t *r)
 
 /* --- endpoints ------------------------------------------------------------ */
 
+/* The route root: PostgREST's OpenAPI description (data_openapi.h). */
 static int get_root(rest_t *r)
 {
-    json_t *tables = json_array();
-    for (size_t i = 0; tables && i < r->d->schema.ntables; i++)
-        if (json_array_append_new(tables, data_json_table_info(&r->d->schema.tables[i])) != 0) {
-            json_decref(tables);
-            tables = NULL;
-        }
-    return reply_json(r, 200, tables ? json_pack("{s:o}", "tables", tables) : NULL);
+    return reply_json_as(r, 200, data_openapi(&r->d->schema, r->d->prefix), "application/openapi+json");
 }
 
 /* A listing's JSON text, built row by row while the statement runs: the
@@ -337,6 +350,8 @@ typedef struct listing {
     size_t len, cap, max; /* max: max_response_bytes */
     size_t rows;
     bool too_big;
+    bool csv;                   /* CSV (data_csv.h) instead of JSON */
+    const data_table_t *csv_cols; /* its columns, while the rows run */
 } listing_t;
 
 static int listing_grow(listing_t *l, size_t more)
@@ -383,8 +398,9 @@ static void listing_error(const listing_t *l, data_dberr_t *e)
 static int listing_row(void *arg, json_t *row, data_dberr_t *e)
 {
     listing_t *l = arg;
-    if (listing_put(",", l->len > 1, l) != 0 ||
-        json_dump_callback(row, listing_put, l, JSON_COMPACT) != 0) {
+    if (l->csv ? data_csv_row(l->csv_cols, row, listing_put, l) != 0
+                       : listing_put(",", l->len > 1, l) != 0 ||
+                             json_dump_callback(row, listing_put, l, JSON_COMPACT) != 0) {
         listing_error(l, e);
         return PH_ERROR;
     }
@@ -434,30 +450,33 @@ static int content_range(rest_t *r, const data_query_t *q, size_t rows, bool cou
     return status;
 }
 
-/* Runs q's SELECT into *l, typed by shape. */
+/* Runs q's SELECT into *l, typed by shape: a JSON array, or with l->csv
+ * a CSV header and lines of l->csv_cols. */
 static int run_listing(rest_t *r, const data_query_t *q, const data_table_t *shape, listing_t *l,
                        data_dberr_t *e)
 {
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
     int built = data_sql_select(&st, r->table, q);
-    if (listing_put("[", 1, l) != 0) {
+    if (l->csv ? data_csv_header(l->csv_cols, listing_put, l) != 0 : listing_put("[", 1, l) != 0) {
         data_stmt_free(&st);
         listing_error(l, e);
         return PH_ERROR;
     }
     if (run(r, &st, built, shape, listing_row, l, e) != PH_OK)
         return PH_ERROR;
-    if (listing_put("]\n", 2, l) != 0) {
+    if (!l->csv && listing_put("]\n", 2, l) != 0) {
         listing_error(l, e);
         return PH_ERROR;
     }
     return PH_OK;
 }
 
-/* Answers with the listing l (its buffer handed over): the array, or for
- * an object request the one row it holds. */
+/* Answers with the listing l (its buffer handed over): the array or CSV,
+ * or for an object request the one row it holds. */
 static int reply_listing(rest_t *r, int status, listing_t *l, bool object)
 {
+    const char *type = l->csv ? "text/csv; charset=utf-8"
+                       : object ? "application/vnd.pgrst.object+json" : "application/json";
     const char *body = l->buf;
     size_t len = l->len;
     if (object) { /* "[ROW]\n" -> "ROW\n" in place */
@@ -470,8 +489,7 @@ static int reply_listing(rest_t *r, int status, listing_t *l, bool object)
         return reply_error(r, 500, "out of memory");
     }
     r->api->set_status(r->req, status);
-    r->api->add_header(r->req, "Content-Type",
-                       object ? "application/vnd.pgrst.object+json" : "application/json");
+    r->api->add_header(r->req, "Content-Type", type);
     if (r->api->body_ref(r->req, body, len) != PH_OK)
         return reply_error(r, 500, "out of memory"); /* l->buf: freed by the cleanup */
     return PH_OK;
@@ -499,7 +517,12 @@ static int list_rows(rest_t *r)
     }
     data_stmt_t ct = DATA_STMT_INIT(r->d->ops->dialect);
     int cbuilt = data_sql_count(&ct, r->table, &q);
-    int rc = run_listing(r, &q, q.nselect > 0 ? &shape.tables[0] : r->table, &l, &e);
+    const data_table_t *cols = q.nselect > 0 ? &shape.tables[0] : r->table;
+    /* An object wins over CSV, as a client asking for one row means it. */
+    l.csv = !object && header_has(r, "Accept", "text/csv");
+    l.csv_cols = cols;
+    int rc = run_listing(r, &q, cols, &l, &e);
+    l.csv_cols = NULL; /* freed with the shape */
     data_schema_free(&shape);
     if (rc != PH_OK || run(r, &ct, cbuilt, NULL, count_row, &count, &e) != PH_OK) {
         data_stmt_free(&ct);

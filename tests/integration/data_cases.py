@@ -95,23 +95,24 @@ class DataApiCases:
         return e
 
     # --- the endpoints -------------------------------------------------------
-    def test_root_lists_tables_with_columns_and_types(self):
+    def test_root_is_an_openapi_description_of_the_tables(self):
         r = self.req("GET", "/api")
         self.assertEqual(r.status, 200)
-        tables = {t["name"]: t for t in jbody(r)["tables"]}
-        self.assertEqual(sorted(tables), ["kinds", "notes"])
-        notes = tables["notes"]
-        self.assertEqual(notes["primary_key"], "id")
-        cols = {c["name"]: c for c in notes["columns"]}
-        self.assertEqual(list(cols), ["id", "title", "body", "created_at"])
-        self.assertEqual(cols["id"]["type"], "integer")
-        self.assertEqual(cols["title"]["type"], "text")
-        self.assertFalse(cols["title"]["nullable"])
-        self.assertTrue(cols["body"]["nullable"])
-        self.assertTrue(cols["created_at"]["has_default"])
-        kinds = {c["name"]: c["type"] for c in tables["kinds"]["columns"]}
-        self.assertEqual(kinds, {"id": "integer", "i": "integer", "r": "real", "t": "text",
-                                 "b": "blob", "flag": "boolean"})
+        self.assertEqual(r.header("Content-Type"), "application/openapi+json")
+        doc = jbody(r)
+        self.assertEqual((doc["swagger"], doc["basePath"]), ("2.0", "/api"))
+        self.assertEqual(sorted(doc["definitions"]), ["kinds", "notes"])
+        self.assertEqual(sorted(doc["paths"]), ["/", "/kinds", "/notes"])
+        notes = doc["definitions"]["notes"]
+        self.assertEqual(list(notes["properties"]), ["id", "title", "body", "created_at"])
+        self.assertIn("<pk/>", notes["properties"]["id"]["description"])
+        self.assertEqual(notes["properties"]["id"]["type"], "integer")
+        self.assertEqual(notes["properties"]["title"]["type"], "string")
+        self.assertEqual(notes["required"], ["title"])  # NOT NULL without a default
+        kinds = {k: v["type"] for k, v in doc["definitions"]["kinds"]["properties"].items()}
+        self.assertEqual(kinds, {"id": "integer", "i": "integer", "r": "number", "t": "string",
+                                 "b": "string", "flag": "boolean"})
+        self.assertEqual(sorted(doc["paths"]["/notes"]), ["delete", "get", "patch", "post", "put"])
         self.assertEqual(self.req("GET", "/api/").status, 200)
 
     def test_post_returns_201_location_and_stored_row(self):

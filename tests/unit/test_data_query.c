@@ -12,6 +12,7 @@
 #include "config.h" /* server/: the parsers the API offers plugins */
 #include "data_conf.h"
 #include "data_cors.h"
+#include "data_csv.h"
 #include "data_json.h"
 #include "data_prefer.h"
 #include "data_query.h"
@@ -397,6 +398,51 @@ START_TEST(embed_relationships_and_sql)
         ck_assert_msg(strncmp(sql, bad[i].code, strlen(bad[i].code)) == 0, "%s: %s", bad[i].qs, sql);
     }
     data_schema_free(&s);
+}
+END_TEST
+
+/* --- CSV ------------------------------------------------------------------- */
+
+static int csv_put(const char *s, size_t len, void *arg)
+{
+    char *out = arg;
+    size_t have = strlen(out);
+    if (have + len >= 512)
+        return -1;
+    memcpy(out + have, s, len);
+    out[have + len] = '\0';
+    return 0;
+}
+
+START_TEST(csv_out_and_in)
+{
+    char out[512] = "", err[200];
+    json_t *row = json_pack("{s:i, s:s, s:n, s:b, s:[i], s:s}", "id", 7, "title", "a,\"b\"", "body",
+                            "done", 1, "score", 2, "created_at", " x");
+    ck_assert_int_eq(data_csv_header(notes, csv_put, out), 0);
+    ck_assert_int_eq(data_csv_row(notes, row, csv_put, out), 0);
+    json_decref(row);
+    /* title quoted with its quotes doubled; NULL and absent columns empty;
+     * a JSON value as its text; a leading space quoted. */
+    ck_assert_str_eq(out, "id,title,body,score,done,data,created_at\n"
+                          "7,\"a,\"\"b\"\"\",,[2],true,,\" x\"\n");
+
+    const char *body = "title,body,done\r\nx,NULL,true\n\"y,\"\"z\"\"\",,false\n";
+    json_t *rows = data_csv_parse(notes, body, strlen(body), err, sizeof err);
+    ck_assert_ptr_nonnull(rows);
+    char *text = json_dumps(rows, JSON_COMPACT);
+    ck_assert_str_eq(text, "[{\"title\":\"x\",\"body\":null,\"done\":true},"
+                           "{\"title\":\"y,\\\"z\\\"\",\"body\":\"\",\"done\":false}]");
+    free(text);
+    json_decref(rows);
+    static const char *const bad[] = {"", "nope\n1\n", "id,id\n1,2\n", "id\nx\n", "id,title\n1\n",
+                                      "id\n1,2\n", "title\n\"open\n", "title\n\"a\"b\n", "done\nyes\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        ck_assert_msg(data_csv_parse(notes, bad[i], strlen(bad[i]), err, sizeof err) == NULL, "accepted: %s",
+                      bad[i]);
+        ck_assert_msg(err[0] != '\0', "no message: %s", bad[i]);
+    }
 }
 END_TEST
 
@@ -1128,6 +1174,7 @@ static Suite *data_suite(void)
     tcase_add_test(q, limit_offset_order_filters);
     tcase_add_test(q, select_list_alias_cast);
     tcase_add_test(q, embed_relationships_and_sql);
+    tcase_add_test(q, csv_out_and_in);
     tcase_add_test(q, order_nulls);
     tcase_add_test(q, in_is_not_ilike);
     tcase_add_test(q, logic_trees);

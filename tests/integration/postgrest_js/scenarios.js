@@ -91,6 +91,10 @@ const scenarios = {
   missing_null: (c) => c.from('notes')
     .insert([{ title: 'n1', created_at: '2001-02-03 04:05:06' }, { title: 'n2' }]).select('title'),
 
+  // --- CSV -----------------------------------------------------------------
+  csv_out: (c) => c.from('notes').select('id,title,body').order('id').csv(),
+  csv_embed: (c) => c.from('books').select('id,comments(id)').lte('id', 2).order('id').csv(),
+
   // --- embedding ---------------------------------------------------------
   embed_to_one: (c) => c.from('books').select('id,authors!author_id(name)').order('id'),
   embed_aliases: (c) => c.from('books')
