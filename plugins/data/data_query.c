@@ -272,35 +272,44 @@ static int add_embed(qparse_t *p, const char *body, size_t blen, const char *inn
     const char *bang = memchr(name, '!', nlen);
     const char *hint = NULL;
     size_t hlen = 0;
+    const data_rel_t *rel = NULL;
+    bool inner_join = false;
     data_embed_t *em;
 
     if (p->depth >= DATA_EMBED_MAX_DEPTH)
-        return syntax(p, "select: embedded resources nest at most %s levels deep", "4");
+        return data_qerr_set(p->e, "PGRST100", "select: embedded resources nest at most %d levels deep",
+                             DATA_EMBED_MAX_DEPTH);
     if (p->embeds == 0)
-        return syntax(p, "select: at most %s embedded resources per request", "16");
+        return data_qerr_set(p->e, "PGRST100", "select: at most %d embedded resources per request",
+                             DATA_EMBED_MAX);
     p->embeds--;
     if (colon && !alias_ok(body, (size_t)(colon - body)))
         return syntax(p, "select: an alias is 1 to 63 letters, digits or '_'%s", "");
     if (ilen == 0)
         return syntax(p, "select: an embedded resource needs columns, as in %s(*)", "name");
+    if (bang && embed_hints(p, bang, nlen - (size_t)(bang - name), &inner_join, &hint, &hlen) != PH_OK)
+        return PH_ERROR;
+    size_t tlen = bang ? (size_t)(bang - name) : nlen;
+    if (find_rel(p, name, tlen, hint, hlen, &rel) != PH_OK || rel == NULL)
+        return PH_ERROR;
     em = calloc(1, sizeof *em);
-    if (em == NULL)
+    if (em != NULL)
+        em->name = colon ? strndup(body, (size_t)(colon - body)) : strdup(rel->other->name);
+    if (em == NULL || em->name == NULL) {
+        free(em);
         return syntax(p, "out of memory%s", "");
+    }
+    em->rel = rel;
+    em->inner = inner_join;
+    /* From here the select list owns em: data_query_free frees it. */
     if (push_select(p, (data_select_t){.embed = em}) != PH_OK) {
+        free(em->name);
         free(em);
         return PH_ERROR;
     }
-    if (bang && embed_hints(p, bang, nlen - (size_t)(bang - name), &em->inner, &hint, &hlen) != PH_OK)
-        return PH_ERROR;
-    size_t tlen = bang ? (size_t)(bang - name) : nlen;
-    if (find_rel(p, name, tlen, hint, hlen, &em->rel) != PH_OK)
-        return PH_ERROR;
-    em->name = colon ? strndup(body, (size_t)(colon - body)) : strdup(em->rel->other->name);
-    if (em->name == NULL)
-        return syntax(p, "out of memory%s", "");
     em->sub.limit = p->max_rows;
     qparse_t c = *p;
-    c.table = em->rel->other;
+    c.table = rel->other;
     c.q = &em->sub;
     c.depth = p->depth + 1;
     em->sub.seen_select = true;

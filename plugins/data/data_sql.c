@@ -264,7 +264,7 @@ static void embed_where(data_stmt_t *st, const data_embed_t *em, const data_tabl
     where_conds(st, o, &em->sub, depth + 1, 1);
 }
 
-static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t *q);
+static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth);
 
 /* A SQL string literal: 'text', inner quotes doubled. */
 static void literal(data_stmt_t *st, const char *s)
@@ -351,7 +351,7 @@ static void embed_column(data_stmt_t *st, const data_embed_t *em, const data_tab
     select_list(st, em->rel->other, &em->sub, depth + 1);
     embed_where(st, em, parent, depth);
     if (!em->rel->to_one) {
-        order_by(st, em->rel->other, &em->sub);
+        order_by(st, em->rel->other, &em->sub, depth + 1);
         puts_(st, " LIMIT ");
         int_param(st, em->sub.limit);
         puts_(st, " OFFSET ");
@@ -400,10 +400,21 @@ static void where_pk(data_stmt_t *st, const data_table_t *t, const data_value_t 
     param(st, id);
 }
 
+/* An embedded table's column qualified by its alias: in ORDER BY a bare
+ * name would mean an output column first, which an alias may shadow. */
+static void sort_key(data_stmt_t *st, const data_table_t *t, const data_column_t *c, int depth)
+{
+    if (depth > 0) {
+        table_ref(st, t, depth);
+        puts_(st, ".");
+    }
+    ident(st, c->name);
+}
+
 /* " ORDER BY" q's keys, then the primary key: a total order, so paging
  * neither skips nor repeats rows (ordering by it twice would be harmless
  * but noisy). */
-static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
+static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth)
 {
     bool pk_ordered = false;
     puts_(st, " ORDER BY ");
@@ -411,7 +422,7 @@ static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t 
         const data_order_t *o = &q->order[i];
         if (i > 0)
             puts_(st, ", ");
-        ident(st, o->col->name);
+        sort_key(st, t, o->col, depth);
         puts_(st, o->desc ? " DESC" : " ASC");
         if (o->nulls_given)
             puts_(st, o->nulls_first ? " NULLS FIRST" : " NULLS LAST");
@@ -419,7 +430,7 @@ static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t 
     }
     if (!pk_ordered) {
         puts_(st, q->norder > 0 ? ", " : "");
-        ident(st, t->cols[t->pk].name);
+        sort_key(st, t, &t->cols[t->pk], depth);
         puts_(st, " ASC");
     }
 }
@@ -431,7 +442,7 @@ int data_sql_select(data_stmt_t *st, const data_table_t *t, const data_query_t *
     puts_(st, " FROM ");
     ident(st, t->name);
     where_filters(st, t, q, 0);
-    order_by(st, t, q);
+    order_by(st, t, q, 0);
     puts_(st, " LIMIT ");
     int_param(st, q->limit);
     puts_(st, " OFFSET ");

@@ -366,8 +366,8 @@ START_TEST(embed_relationships_and_sql)
     ck_assert_str_eq(sql, "SELECT \"id\" AS \"id\", (SELECT json_group_array(json_object('ok', CASE WHEN "
                           "\"_x\".\"ok\" IS NULL THEN NULL WHEN \"_x\".\"ok\" THEN json('true') ELSE "
                           "json('false') END)) FROM (SELECT \"ok\" AS \"ok\" FROM \"comments\" AS \"_e1\" "
-                          "WHERE \"_e1\".\"book_id\" = \"books\".\"id\" AND (\"id\" = ?1) ORDER BY \"ok\" "
-                          "DESC, \"id\" ASC LIMIT ?2 OFFSET ?3) AS \"_x\") AS \"comments\" FROM \"books\" "
+                          "WHERE \"_e1\".\"book_id\" = \"books\".\"id\" AND (\"id\" = ?1) ORDER BY \"_e1\".\"ok\" "
+                          "DESC, \"_e1\".\"id\" ASC LIMIT ?2 OFFSET ?3) AS \"_x\") AS \"comments\" FROM \"books\" "
                           "WHERE EXISTS (SELECT 1 FROM \"comments\" AS \"_e1\" WHERE \"_e1\".\"book_id\" = "
                           "\"books\".\"id\" AND (\"id\" = ?4)) ORDER BY \"id\" ASC LIMIT ?5 OFFSET ?6");
     ck_assert_int_eq(embed_sql(&s, "comments", "select=books(title,authors!editor_id(*))", DATA_DIALECT_PG,
