@@ -14,6 +14,9 @@ function say(text, isError) {
 }
 
 // fetch() plus the data API's JSON errors ({"error": ..., "status": N}).
+// An answer without a body (204, or 201 for a POST, which like PostgREST
+// returns the row only when asked with Prefer: return=representation) is
+// null.
 async function call(method, url, body) {
   const opts = { method, headers: {} };
   if (body !== undefined) {
@@ -21,8 +24,13 @@ async function call(method, url, body) {
     opts.body = JSON.stringify(body);
   }
   const resp = await fetch(url, opts);
-  if (resp.status === 204) return null;
-  const data = await resp.json().catch(() => null);
+  const text = resp.status === 204 ? "" : await resp.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch (e) {
+    data = null;
+  }
   if (!resp.ok) {
     throw new Error((data && data.error) || resp.status + " " + resp.statusText);
   }

@@ -43,7 +43,13 @@ static int data_create(const ph_create_args_t *args, void **instance, ph_error_t
     d->prefix = strdup(args->prefix ? args->prefix : "");
     d->ops = d->conf.backend == DATA_BACKEND_PG ? &data_pg_ops : &data_sqlite_ops;
     d->db = d->prefix ? d->ops->open(&d->conf, &d->schema, msg, sizeof msg) : NULL;
-    if (d->db == NULL) {
+    /* Relationships join exposed tables only, so they are linked once all
+     * are read. */
+    if (d->db != NULL && data_schema_link(&d->schema) != PH_OK)
+        snprintf(msg, sizeof msg, "out of memory");
+    else if (d->db != NULL)
+        msg[0] = '\0';
+    if (d->db == NULL || msg[0] != '\0') {
         snprintf(err->msg, sizeof err->msg, "%s", d->prefix ? msg : "out of memory");
         err->key = -1;
         data_destroy(d);

@@ -50,7 +50,10 @@ typedef struct data_db_ops {
      * The row is borrowed: fn takes a reference to keep it. fn returns
      * PH_OK to go on, or PH_ERROR after filling *err, which stops the
      * statement. Returns PH_OK when every row went to fn, PH_ERROR with
-     * *err filled otherwise. Thread-safe. */
+     * *err filled otherwise. With st->dry_run the statement runs inside a
+     * transaction that is rolled back once its rows are read, so they
+     * are the rows as if committed and nothing is stored (PostgREST's
+     * Prefer: tx=rollback). Thread-safe. */
     int (*exec)(data_db_t *db, const data_stmt_t *st, const data_table_t *shape, data_row_fn fn,
                 void *arg, data_dberr_t *err);
     /* Closes every connection. No exec() may be running. */

@@ -37,7 +37,28 @@ static const struct {
     {"eq", DATA_OP_EQ},     {"neq", DATA_OP_NEQ},     {"lt", DATA_OP_LT}, {"lte", DATA_OP_LTE},
     {"gt", DATA_OP_GT},     {"gte", DATA_OP_GTE},     {"like", DATA_OP_LIKE},
     {"ilike", DATA_OP_ILIKE}, {"in", DATA_OP_IN},     {"is", DATA_OP_IS},
+    {"isdistinct", DATA_OP_ISDISTINCT}, {"match", DATA_OP_MATCH}, {"imatch", DATA_OP_IMATCH},
+    {"fts", DATA_OP_FTS},   {"plfts", DATA_OP_PLFTS}, {"phfts", DATA_OP_PHFTS},
+    {"wfts", DATA_OP_WFTS}, {"cs", DATA_OP_CS},       {"cd", DATA_OP_CD}, {"ov", DATA_OP_OV},
 };
+
+static bool is_fts(data_op_t op)
+{
+    return op == DATA_OP_FTS || op == DATA_OP_PLFTS || op == DATA_OP_PHFTS || op == DATA_OP_WFTS;
+}
+
+/* Operators whose operand is text whatever the column's type. */
+static bool text_operand(data_op_t op)
+{
+    return op == DATA_OP_MATCH || op == DATA_OP_IMATCH || is_fts(op) || op == DATA_OP_CS ||
+           op == DATA_OP_CD || op == DATA_OP_OV;
+}
+
+/* Operators that take (any)/(all). */
+static bool quantifiable(data_op_t op)
+{
+    return op <= DATA_OP_ILIKE || op == DATA_OP_MATCH || op == DATA_OP_IMATCH;
+}
 
 const char *data_op_sql(data_op_t op)
 {
@@ -50,8 +71,14 @@ const char *data_op_sql(data_op_t op)
     case DATA_OP_GTE: return ">=";
     case DATA_OP_LIKE: return "LIKE";
     case DATA_OP_ILIKE: return "ILIKE";
-    case DATA_OP_IN: return "IN";
-    case DATA_OP_IS: return "IS";
+    case DATA_OP_MATCH: return "~";
+    case DATA_OP_IMATCH: return "~*";
+    case DATA_OP_CS: return "@>";
+    case DATA_OP_CD: return "<@";
+    case DATA_OP_OV: return "&&";
+    case DATA_OP_IN: case DATA_OP_IS: case DATA_OP_ISDISTINCT: case DATA_OP_FTS:
+    case DATA_OP_PLFTS: case DATA_OP_PHFTS: case DATA_OP_WFTS:
+        break;
     }
     return "=";
 }
@@ -79,9 +106,9 @@ static int spend(cur_t *c)
     return PH_OK;
 }
 
-/* Reads one value up to (not including) the next ',' or ')' at this level,
- * or a double-quoted one, into a malloc'd buffer *out of *n bytes. */
-static int read_value(cur_t *c, char **out, size_t *n)
+/* Reads one value up to (not including) the next ',' or close at this
+ * level, or a double-quoted one, into a malloc'd buffer *out of *n bytes. */
+static int read_value(cur_t *c, char **out, size_t *n, char close)
 {
     char *buf = malloc(c->len - c->pos + 1);
     size_t o = 0;
@@ -102,7 +129,7 @@ static int read_value(cur_t *c, char **out, size_t *n)
             buf[o++] = ch;
         }
     } else {
-        while (c->pos < c->len && c->s[c->pos] != ',' && c->s[c->pos] != ')')
+        while (c->pos < c->len && c->s[c->pos] != ',' && c->s[c->pos] != close)
             buf[o++] = c->s[c->pos++];
     }
     *out = buf;
@@ -126,6 +153,11 @@ static int typed(const data_filter_t *f, const char *s, size_t n, data_value_t *
         return data_qerr_set(e, "PGRST100", "is on %s: expected null, true or false",
                              data_qerr_name(name, sizeof name, f->col->name, strlen(f->col->name)));
     }
+    if (text_operand(f->op)) {
+        if (data_value_parse(DATA_TYPE_TEXT, s, n, v, msg, sizeof msg) != PH_OK)
+            return data_qerr_set(e, "22P02", "filter on \"%s\": %s", f->col->name, msg);
+        return PH_OK;
+    }
     if (f->op == DATA_OP_LIKE || f->op == DATA_OP_ILIKE) {
         if (data_value_parse(DATA_TYPE_TEXT, s, n, v, msg, sizeof msg) != PH_OK)
             return data_qerr_set(e, "22P02", "filter on \"%s\": %s", f->col->name, msg);
@@ -139,20 +171,22 @@ static int typed(const data_filter_t *f, const char *s, size_t n, data_value_t *
     return PH_OK;
 }
 
-/* in's "(a,b,...)": items quoted or not, typed by the column. */
-static int read_list(cur_t *c, data_filter_t *f)
+/* in's "(a,b,...)" (close ')') or a modifier's "{a,b,...}" (close '}'):
+ * items quoted or not, typed by the column. */
+static int read_list(cur_t *c, data_filter_t *f, char close)
 {
-    if (c->pos >= c->len || c->s[c->pos] != '(')
-        return data_qerr_set(c->e, "PGRST100", "in needs a list: in.(a,b)");
+    if (c->pos >= c->len || c->s[c->pos] != (close == ')' ? '(' : '{'))
+        return data_qerr_set(c->e, "PGRST100", "%s", close == ')' ? "in needs a list: in.(a,b)"
+                             : "a modifier needs a list: eq(any).{a,b}");
     c->pos++;
-    if (c->pos < c->len && c->s[c->pos] == ')') {
+    if (c->pos < c->len && c->s[c->pos] == close) {
         c->pos++;
         return PH_OK;
     }
     for (;;) {
         char *text = NULL;
         size_t n = 0;
-        if (spend(c) != PH_OK || read_value(c, &text, &n) != PH_OK)
+        if (spend(c) != PH_OK || read_value(c, &text, &n, close) != PH_OK)
             return PH_ERROR;
         data_value_t *l = realloc(f->list, (f->nlist + 1) * sizeof *l);
         int rc = l ? typed(f, text, n, &l[f->nlist], c->e)
@@ -167,12 +201,38 @@ static int read_list(cur_t *c, data_filter_t *f)
             c->pos++;
             continue;
         }
-        if (c->pos < c->len && c->s[c->pos] == ')') {
+        if (c->pos < c->len && c->s[c->pos] == close) {
             c->pos++;
             return PH_OK;
         }
-        return data_qerr_set(c->e, "PGRST100", "unterminated in list: expected ',' or ')'");
+        return data_qerr_set(c->e, "PGRST100", "unterminated list: expected ',' or '%c'", close);
     }
+}
+
+/* The "(...)" after an operator (arg, len bytes up to the '.', with its
+ * ')'): (any) or (all) for the operators that take a list, a language
+ * (letters and '_') for the fts family. */
+static int op_arg(cur_t *c, data_filter_t *f, const char *arg, size_t len)
+{
+    char msg[96];
+    if (len < 2 || arg[len - 1] != ')')
+        return data_qerr_set(c->e, "PGRST100", "operator on \"%s\": unbalanced '('", f->col->name);
+    len--;
+    if (quantifiable(f->op) && len == 3 && (memcmp(arg, "any", 3) == 0 || memcmp(arg, "all", 3) == 0)) {
+        f->quant = arg[1] == 'n' ? DATA_QUANT_ANY : DATA_QUANT_ALL;
+        return PH_OK;
+    }
+    if (!is_fts(f->op))
+        return data_qerr_set(c->e, "PGRST100", "operator on \"%s\": only eq, neq, lt, lte, gt, gte, "
+                             "like, ilike, match and imatch take (any) or (all), only the fts family "
+                             "a language", f->col->name);
+    for (size_t i = 0; i < len; i++)
+        if (!((arg[i] >= 'a' && arg[i] <= 'z') || (arg[i] >= 'A' && arg[i] <= 'Z') || arg[i] == '_') ||
+            len > 63)
+            return data_qerr_set(c->e, "PGRST100", "fts on \"%s\": a language is 1 to 63 letters",
+                                 f->col->name);
+    return data_value_parse(DATA_TYPE_TEXT, arg, len, &f->lang, msg, sizeof msg) == PH_OK
+               ? PH_OK : data_qerr_set(c->e, "PGRST100", "out of memory");
 }
 
 /* "[not.]op.value" at the cursor; in_tree: the value ends at ',' or ')'
@@ -189,7 +249,9 @@ static int parse_cond(cur_t *c, const data_column_t *col, bool in_tree, data_fil
     }
     const char *op = c->s + c->pos;
     const char *dot = memchr(op, '.', c->len - c->pos);
-    size_t oplen = dot ? (size_t)(dot - op) : 0;
+    size_t toklen = dot ? (size_t)(dot - op) : 0;
+    const char *paren = memchr(op, '(', toklen);
+    size_t oplen = paren ? (size_t)(paren - op) : toklen;
     bool found = false;
     for (size_t i = 0; dot && i < sizeof ops / sizeof ops[0]; i++)
         if (strlen(ops[i].name) == oplen && memcmp(op, ops[i].name, oplen) == 0) {
@@ -198,15 +260,20 @@ static int parse_cond(cur_t *c, const data_column_t *col, bool in_tree, data_fil
         }
     if (!found)
         return data_qerr_set(c->e, "PGRST100", "filter on \"%s\": expected op.value with op one of "
-                             "eq, neq, lt, lte, gt, gte, like, ilike, in, is (each may follow not.)",
-                             col->name);
-    c->pos += oplen + 1;
-    if ((f->op == DATA_OP_LIKE || f->op == DATA_OP_ILIKE) && col->type != DATA_TYPE_TEXT &&
-        col->type != DATA_TYPE_ANY)
-        return data_qerr_set(c->e, "PGRST100", "filter on \"%s\": like and ilike need a text column",
-                             col->name);
+                             "eq, neq, lt, lte, gt, gte, like, ilike, match, imatch, in, is, isdistinct, "
+                             "fts, plfts, phfts, wfts, cs, cd, ov (each may follow not.)", col->name);
+    if (paren && op_arg(c, f, paren + 1, toklen - oplen - 1) != PH_OK)
+        return PH_ERROR;
+    c->pos += toklen + 1;
+    bool textual = f->op == DATA_OP_LIKE || f->op == DATA_OP_ILIKE || f->op == DATA_OP_MATCH ||
+                   f->op == DATA_OP_IMATCH || is_fts(f->op);
+    if (textual && col->type != DATA_TYPE_TEXT && col->type != DATA_TYPE_ANY)
+        return data_qerr_set(c->e, "PGRST100", "filter on \"%s\": like, ilike, match, imatch and "
+                             "full-text search need a text column", col->name);
     if (f->op == DATA_OP_IN)
-        return read_list(c, f);
+        return read_list(c, f, ')');
+    if (f->quant != DATA_QUANT_NONE)
+        return read_list(c, f, '}');
     if (!in_tree) {
         int rc = typed(f, c->s + c->pos, c->len - c->pos, &f->value, c->e);
         c->pos = c->len;
@@ -214,7 +281,7 @@ static int parse_cond(cur_t *c, const data_column_t *col, bool in_tree, data_fil
     }
     char *text = NULL;
     size_t n = 0;
-    if (read_value(c, &text, &n) != PH_OK)
+    if (read_value(c, &text, &n, ')') != PH_OK)
         return PH_ERROR;
     int rc = typed(f, text, n, &f->value, c->e);
     free(text);
@@ -339,8 +406,43 @@ int data_group_parse(const data_table_t *t, const char *v, size_t len, bool any,
     return rc;
 }
 
+/* cs, cd and ov need an operand type PostgreSQL gives them meaning for. */
+static bool containable(const data_column_t *col)
+{
+    size_t n = strlen(col->decl);
+    return (n > 2 && strcmp(col->decl + n - 2, "[]") == 0) || strcmp(col->decl, "jsonb") == 0 ||
+           strstr(col->decl, "range") != NULL;
+}
+
+int data_filter_check(const data_filter_t *f, data_dialect_t d, data_qerr_t *e)
+{
+    bool pg = d == DATA_DIALECT_PG;
+    if ((f->op == DATA_OP_MATCH || f->op == DATA_OP_IMATCH) && !pg)
+        return data_qerr_set(e, "PGRST100", "filter on \"%s\": match and imatch need PostgreSQL "
+                             "(this database has no regular expressions)", f->col->name);
+    if (is_fts(f->op) && !pg)
+        return data_qerr_set(e, "PGRST100", "filter on \"%s\": full-text search (fts, plfts, phfts, "
+                             "wfts) needs PostgreSQL", f->col->name);
+    if ((f->op == DATA_OP_CS || f->op == DATA_OP_CD || f->op == DATA_OP_OV) && (!pg || !containable(f->col)))
+        return data_qerr_set(e, "PGRST100", "filter on \"%s\": cs, cd and ov need a PostgreSQL "
+                             "array, jsonb or range column", f->col->name);
+    return PH_OK;
+}
+
+int data_group_check(const data_group_t *g, data_dialect_t d, data_qerr_t *e)
+{
+    for (size_t i = 0; i < g->nfilters; i++)
+        if (data_filter_check(&g->filters[i], d, e) != PH_OK)
+            return PH_ERROR;
+    for (size_t i = 0; i < g->ngroups; i++)
+        if (data_group_check(&g->groups[i], d, e) != PH_OK)
+            return PH_ERROR;
+    return PH_OK;
+}
+
 void data_filter_free(data_filter_t *f)
 {
+    data_value_clear(&f->lang);
     data_value_clear(&f->value);
     for (size_t i = 0; i < f->nlist; i++)
         data_value_clear(&f->list[i]);

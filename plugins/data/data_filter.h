@@ -3,10 +3,16 @@
  * ("eq.5", "not.in.(a,b)", "is.null") and logic trees of them
  * ("(a.eq.1,and(b.gt.2,c.is.null))"). Pure: no database, no I/O.
  *
- * Operators: eq neq gt gte lt lte like ilike in is, each optionally
- * preceded by "not.". like and ilike take '*' as well as '%' for "any
- * characters". in takes a parenthesised list; is takes null, true or
- * false. Every value is typed by its column (data_value_parse) and later
+ * Operators: eq neq gt gte lt lte like ilike in is isdistinct match
+ * imatch fts plfts phfts wfts cs cd ov, each optionally preceded by
+ * "not.". like and ilike take '*' as well as '%' for "any characters". in
+ * takes a parenthesised list; is takes null, true or false. eq neq lt lte
+ * gt gte like ilike match imatch take a modifier, "eq(any).{a,b}" (true
+ * when one item matches; none: false) or "(all)" (every item; none:
+ * true); the fts family a language, "fts(english).cat". match, imatch and
+ * the fts family need a text column; cs cd ov take their operand as the
+ * text of the column's type ("{a,b}", a JSON object). Which of them a
+ * dialect can run is data_filter_check's question. Every value is typed by its column (data_value_parse) and later
  * bound as a parameter; columns come only from the table's schema.
  *
  * In a logic tree an item is "col.op.value", "and(...)" or "or(...)", each
@@ -21,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "data_dialect.h"
 #include "data_schema.h"
 #include "data_value.h"
 
@@ -37,18 +44,39 @@ typedef enum data_op {
     DATA_OP_LIKE,
     DATA_OP_ILIKE,
     DATA_OP_IN,
-    DATA_OP_IS
+    DATA_OP_IS,
+    DATA_OP_ISDISTINCT,
+    DATA_OP_MATCH,
+    DATA_OP_IMATCH,
+    DATA_OP_FTS,
+    DATA_OP_PLFTS,
+    DATA_OP_PHFTS,
+    DATA_OP_WFTS,
+    DATA_OP_CS,
+    DATA_OP_CD,
+    DATA_OP_OV
 } data_op_t;
 
+/* A modifier: the operator against every item of list, ORed or ANDed. */
+typedef enum data_quant {
+    DATA_QUANT_NONE,
+    DATA_QUANT_ANY,
+    DATA_QUANT_ALL
+} data_quant_t;
+
 /* One condition. value holds the operand (for is: a NULL or BOOL value);
- * list holds in's items (nlist may be 0: matches nothing). Owns both. */
+ * list holds the items of in or of a modifier (nlist may be 0); lang the
+ * language of an fts operator (NULL kind: the database's default). Owns
+ * all three. */
 typedef struct data_filter {
     const data_column_t *col; /* points into the schema */
     data_op_t op;
+    data_quant_t quant;
     bool negate;
     data_value_t value;
     data_value_t *list;
     size_t nlist;
+    data_value_t lang;
 } data_filter_t;
 
 /* A logic tree node: its filters and subgroups combined with AND, or with
@@ -63,7 +91,8 @@ typedef struct data_group {
 
 /* Why a request's query was refused: a PostgREST error code ("PGRST100"
  * parse error, "42703" unknown column, "22P02" a value the column cannot
- * hold) and a message for the client. Always answered with 400. */
+ * hold, "PGRST200"/"PGRST201" no or several relationships to embed) and a
+ * message for the client. Answered with 400, PGRST201 with 300. */
 typedef struct data_qerr {
     char code[10];
     char msg[256];
@@ -81,12 +110,20 @@ int data_filter_parse(const data_column_t *col, const char *v, size_t len, size_
 int data_group_parse(const data_table_t *t, const char *v, size_t len, bool any, bool negate,
                      size_t *budget, data_group_t *g, data_qerr_t *e);
 
+/* Whether dialect d can run f (or every filter of g): regular
+ * expressions, full-text search and cs/cd/ov are PostgreSQL's (cs/cd/ov
+ * on array, jsonb or range columns only). PH_OK, or PH_ERROR with *e
+ * filled (PGRST100, for a 400). */
+int data_filter_check(const data_filter_t *f, data_dialect_t d, data_qerr_t *e);
+int data_group_check(const data_group_t *g, data_dialect_t d, data_qerr_t *e);
+
 void data_filter_free(data_filter_t *f);
 void data_group_free(data_group_t *g);
 
-/* SQL spelling of the comparison operators: "=", "<>", "<", "<=", ">",
- * ">=", "LIKE" (ilike: "ILIKE", which only PostgreSQL has). in and is are
- * written by data_sql.c. */
+/* SQL spelling of the binary operators: "=", "<>", "<", "<=", ">", ">=",
+ * "LIKE", "ILIKE", "~", "~*", "@>", "<@", "&&" (PostgreSQL's where only it
+ * has them). in, is, isdistinct and the fts family are written by
+ * data_sql.c, which also knows SQLite's spellings. */
 const char *data_op_sql(data_op_t op);
 
 /* Fills *e (printf-style message). Returns PH_ERROR. */

@@ -30,6 +30,10 @@ json_t *data_json_from_value(data_type_t type, const data_value_t *v)
             return json_string(isnan(v->d) ? "NaN" : v->d > 0 ? "Infinity" : "-Infinity");
         return json_real(v->d);
     case DATA_VALUE_TEXT:
+        /* JSON the database built (an embedded row or array) is parsed, so
+         * it nests in the answer instead of being quoted as a string. */
+        if (type == DATA_TYPE_JSON)
+            return json_loadb(v->ptr ? v->ptr : "", v->len, JSON_DECODE_ANY, NULL);
         /* json_stringn validates UTF-8 and returns NULL on bad input. */
         return json_stringn(v->ptr ? v->ptr : "", v->len);
     case DATA_VALUE_BLOB: {
@@ -75,6 +79,7 @@ int data_json_to_value(const data_column_t *col, const json_t *j, data_value_t *
         out->i = json_is_true(j);
         return PH_OK;
     case DATA_TYPE_TEXT:
+    case DATA_TYPE_JSON: /* only result shapes have it; bodies never meet it */
         if (!json_is_string(j))
             return wrong(col, "a string", err, errlen);
         break;
@@ -249,7 +254,8 @@ int data_json_rows(const data_table_t *t, const json_t *body, data_rows_t *rows,
         if (used[c])
             rows->cols[rows->ncols++] = &t->cols[c];
     rows->vals = calloc(n * rows->ncols + 1, sizeof *rows->vals);
-    if (rows->vals == NULL)
+    rows->missing = calloc(n * rows->ncols + 1, sizeof *rows->missing);
+    if (rows->vals == NULL || rows->missing == NULL)
         goto oom;
     rows->nrows = n; /* every value starts NULL: safe to free from here on */
     for (size_t r = 0; r < n; r++) {
@@ -258,6 +264,7 @@ int data_json_rows(const data_table_t *t, const json_t *body, data_rows_t *rows,
             if (!used[tc])
                 continue;
             const json_t *v = json_object_get(obj, t->cols[tc].name);
+            rows->missing[r * rows->ncols + c] = v == NULL;
             if (v != NULL && data_json_to_value(&t->cols[tc], v, &rows->vals[r * rows->ncols + c], err,
                                                 errlen) != PH_OK)
                 goto fail;
@@ -279,27 +286,9 @@ void data_json_rows_free(data_rows_t *rows)
     for (size_t i = 0; rows->vals && i < rows->nrows * rows->ncols; i++)
         data_value_clear(&rows->vals[i]);
     free(rows->vals);
+    free(rows->missing);
     free(rows->cols);
     memset(rows, 0, sizeof *rows);
-}
-
-json_t *data_json_table_info(const data_table_t *t)
-{
-    json_t *cols = json_array();
-    for (size_t i = 0; cols && i < t->ncols; i++) {
-        const data_column_t *c = &t->cols[i];
-        json_t *col = json_pack("{s:s, s:s, s:s, s:b, s:b}", "name", c->name, "type",
-                                data_type_name(c->type), "declared_type", c->decl, "nullable",
-                                !c->notnull && !c->pk, "has_default", c->has_default);
-        if (col == NULL || json_array_append_new(cols, col) != 0) {
-            json_decref(cols);
-            return NULL;
-        }
-    }
-    if (cols == NULL)
-        return NULL;
-    return json_pack("{s:s, s:s, s:o}", "name", t->name, "primary_key", t->cols[t->pk].name,
-                     "columns", cols);
 }
 
 static size_t skip_ows(const char *s, size_t i, size_t len)
@@ -329,11 +318,16 @@ static bool foreign_charset(const char *s, size_t i, size_t len)
 
 bool data_json_media_type_ok(const char *ct, size_t len)
 {
-    static const char want[] = "application/json";
+    return data_media_type_is(ct, len, "application/json");
+}
+
+bool data_media_type_is(const char *ct, size_t len, const char *want)
+{
+    size_t wlen = strlen(want);
     size_t i = skip_ows(ct, 0, len);
-    if (len - i < sizeof want - 1 || strncasecmp(ct + i, want, sizeof want - 1) != 0)
+    if (len - i < wlen || strncasecmp(ct + i, want, wlen) != 0)
         return false;
-    i = skip_ows(ct, i + sizeof want - 1, len);
+    i = skip_ows(ct, i + wlen, len);
     if (i == len)
         return true;
     if (ct[i] != ';')

@@ -48,17 +48,13 @@ void data_json_assign_free(data_assign_t *a, size_t n);
 /* Rows to insert (data_rows_t, data_sql.h), from a JSON object (one row)
  * or an array of objects: cols are the union of the keys, in the table's
  * column order; vals is NULL where a row lacks a key (as PostgREST inserts
- * them). Unknown columns and non-object items are refused. Free with
- * data_json_rows_free.
+ * them) and missing marks those places. Unknown columns and non-object
+ * items are refused. Free with data_json_rows_free.
  * PH_OK, or PH_ERROR with a client message in err and *rows empty. */
 int data_json_rows(const data_table_t *t, const json_t *body, data_rows_t *rows, char *err,
                    size_t errlen);
 
 void data_json_rows_free(data_rows_t *rows);
-
-/* {"name": ..., "primary_key": ..., "columns": [{"name", "type",
- * "declared_type", "nullable", "has_default"}]}. NULL when out of memory. */
-json_t *data_json_table_info(const data_table_t *t);
 
 /* True when a Content-Type value (len bytes) is the media type
  * application/json: type and subtype compared case-insensitively, optional
@@ -66,5 +62,9 @@ json_t *data_json_table_info(const data_table_t *t);
  * other than utf-8 (JSON text is UTF-8, RFC 8259). Anything else, such as
  * "application/jsonx", "text/plain" or an empty value, is not. */
 bool data_json_media_type_ok(const char *ct, size_t len);
+
+/* The same test for another media type want (lower case, no parameters),
+ * such as "text/csv". */
+bool data_media_type_is(const char *ct, size_t len, const char *want);
 
 #endif

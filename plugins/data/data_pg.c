@@ -25,7 +25,7 @@
 
 /* Type OIDs fixed by PostgreSQL's catalog (pg_type.dat). */
 enum {
-    OID_BOOL = 16, OID_BYTEA = 17, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_OID = 26,
+    OID_BOOL = 16, OID_BYTEA = 17, OID_JSON = 114, OID_JSONB = 3802, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_OID = 26,
     OID_FLOAT4 = 700, OID_FLOAT8 = 701, OID_NUMERIC = 1700
 };
 
@@ -166,6 +166,38 @@ static PGresult *table_columns(PGconn *c, const char *name, char *err, size_t er
     return r;
 }
 
+/* The one-column foreign keys of a table: constraint, column, referenced
+ * table and column. Keys over several columns cannot embed here. */
+static const char fk_sql[] =
+    "SELECT c.conname, a.attname, r.relname, ra.attname"
+    " FROM pg_constraint c"
+    " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
+    " JOIN pg_class r ON r.oid = c.confrelid"
+    " JOIN pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = c.confkey[1]"
+    " WHERE c.contype = 'f' AND c.conrelid = to_regclass($1) AND cardinality(c.conkey) = 1"
+    " ORDER BY c.conname";
+
+static int read_fks(PGconn *c, const char *name, data_table_t *t, char *err, size_t errlen)
+{
+    char *q = quote_ident(name);
+    const char *vals[1] = {q};
+    PGresult *r = q ? PQexecParams(c, fk_sql, 1, NULL, vals, NULL, NULL, 0) : NULL;
+    int rc = PH_OK;
+    free(q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        copy_msg(err, errlen, "reading foreign keys: ", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+        PQclear(r);
+        return PH_ERROR;
+    }
+    for (int i = 0; rc == PH_OK && i < PQntuples(r); i++)
+        rc = data_table_add_fk(t, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+                               PQgetvalue(r, i, 3));
+    PQclear(r);
+    if (rc != PH_OK)
+        snprintf(err, errlen, "out of memory");
+    return rc;
+}
+
 static int read_table(PGconn *c, const char *name, data_schema_t *schema, char *err, size_t errlen)
 {
     PGresult *r = table_columns(c, name, err, errlen);
@@ -186,7 +218,9 @@ static int read_table(PGconn *c, const char *name, data_schema_t *schema, char *
         snprintf(err, errlen, "out of memory");
         return PH_ERROR;
     }
-    return data_table_finish(t, err, errlen);
+    if (data_table_finish(t, err, errlen) != PH_OK)
+        return PH_ERROR;
+    return read_fks(c, name, t, err, errlen);
 }
 
 static char *read_file(const char *path, char *err, size_t errlen)
@@ -384,6 +418,13 @@ static json_t *cell_json(PGresult *r, int row, int col)
         v.kind = DATA_VALUE_BOOL;
         v.i = s[0] == 't';
         break;
+    case OID_JSON: case OID_JSONB:
+        /* Nested rows of an embedding (and json columns) stay JSON. */
+        v.kind = DATA_VALUE_TEXT;
+        v.ptr = s;
+        v.len = len;
+        type = DATA_TYPE_JSON;
+        break;
     case OID_BYTEA: {
         long n = unhex(s, len); /* the result buffer is ours to reuse */
         if (n < 0)
@@ -481,6 +522,21 @@ static void params_free(pg_params_t *p)
     free(p->num);
 }
 
+/* Ends a dry run's transaction. Returns whether the connection is
+ * unusable; then *rc (when given) becomes PH_ERROR with a 503 in *err. */
+static bool rollback(PGconn *c, data_dberr_t *err, int *rc)
+{
+    PGresult *r = PQexec(c, "ROLLBACK");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok && rc != NULL) {
+        *rc = PH_ERROR;
+        err->status = 503;
+        snprintf(err->msg, sizeof err->msg, "database unavailable: the dry run could not be rolled back");
+    }
+    return !ok;
+}
+
 static int pg_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape, data_row_fn fn,
                    void *arg, data_dberr_t *err)
 {
@@ -506,16 +562,23 @@ static int pg_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape
             snprintf(err->msg, sizeof err->msg, "database unavailable: %s", msg);
             break;
         }
-        PGresult *r = PQexecParams(c, s->sql, (int)s->nparams, p.types, p.vals, p.lens, p.fmts, 0);
+        PGresult *r = s->dry_run ? PQexec(c, "BEGIN") : NULL;
+        if (r == NULL || PQresultStatus(r) == PGRES_COMMAND_OK) {
+            PQclear(r);
+            r = PQexecParams(c, s->sql, (int)s->nparams, p.types, p.vals, p.lens, p.fmts, 0);
+        }
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
             rc = rows_each(r, fn, arg, err);
             PQclear(r);
-            data_pool_give(h->pool, c, false);
+            broken = s->dry_run && rollback(c, err, &rc);
+            data_pool_give(h->pool, c, broken);
             break;
         }
         broken = map_error(c, r, err);
         PQclear(r);
+        if (s->dry_run && !broken) /* the failed transaction must end too */
+            broken = rollback(c, err, NULL);
         data_pool_give(h->pool, c, broken);
         if (!broken || fresh)
             break;

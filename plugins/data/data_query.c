@@ -45,8 +45,9 @@ typedef struct qparse {
     data_dialect_t dialect;
     int64_t max_rows;
     data_query_t *q;
-    bool seen_limit, seen_offset, seen_order, seen_select;
     size_t budget; /* conditions left (data_filter.h) */
+    size_t embeds; /* embeds left in the request */
+    int depth;     /* of the embed parsed, 0 for the request's table */
     data_qerr_t *e;
 } qparse_t;
 
@@ -81,9 +82,9 @@ static int parse_limit(qparse_t *p, const char *v, size_t len)
 {
     data_value_t n;
     char e[64];
-    if (p->seen_limit)
+    if (p->q->seen_limit)
         return syntax(p, "%s given twice", "limit");
-    p->seen_limit = true;
+    p->q->seen_limit = true;
     p->q->paged = true;
     if (!all_digits(v, len))
         return syntax(p, "%s must be a non-negative integer", "limit");
@@ -100,9 +101,9 @@ static int parse_offset(qparse_t *p, const char *v, size_t len)
 {
     data_value_t n;
     char e[64];
-    if (p->seen_offset)
+    if (p->q->seen_offset)
         return syntax(p, "%s given twice", "offset");
-    p->seen_offset = true;
+    p->q->seen_offset = true;
     p->q->paged = true;
     if (!all_digits(v, len) || data_value_parse(DATA_TYPE_INTEGER, v, len, &n, e, sizeof e) != PH_OK)
         return syntax(p, "%s must be an integer from 0 to 9223372036854775807", "offset");
@@ -173,9 +174,9 @@ static int each_item(qparse_t *p, const char *what, const char *v, size_t len,
 
 static int parse_order(qparse_t *p, const char *v, size_t len)
 {
-    if (p->seen_order)
+    if (p->q->seen_order)
         return syntax(p, "%s given twice", "order");
-    p->seen_order = true;
+    p->q->seen_order = true;
     return each_item(p, "order", v, len, add_order);
 }
 
@@ -206,6 +207,118 @@ static int push_select(qparse_t *p, data_select_t s)
     return PH_OK;
 }
 
+static int parse_select_list(qparse_t *p, const char *v, size_t len);
+
+/* The relationship from p's table to the table named name (len bytes),
+ * picked by hint (NULL: none) when several lead there. */
+static int find_rel(qparse_t *p, const char *name, size_t len, const char *hint, size_t hlen,
+                    const data_rel_t **out)
+{
+    char shown[80];
+    size_t n = 0;
+    for (size_t i = 0; i < p->table->nrels; i++) {
+        const data_rel_t *r = &p->table->rels[i];
+        const data_column_t *fkcol = r->to_one ? r->col : r->other_col;
+        if (!is(name, len, r->other->name))
+            continue;
+        if (hint && !is(hint, hlen, r->fk) && !is(hint, hlen, fkcol->name))
+            continue;
+        *out = r;
+        n++;
+    }
+    if (n == 1)
+        return PH_OK;
+    data_qerr_name(shown, sizeof shown, name, len);
+    if (n == 0)
+        return data_qerr_set(p->e, "PGRST200", "Could not find a relationship between '%s' and %s "
+                             "in the schema cache", p->table->name, shown);
+    return data_qerr_set(p->e, "PGRST201", "Could not embed because more than one relationship "
+                         "was found for '%s' and %s: add a hint such as %s!<foreign key column>",
+                         p->table->name, shown, shown);
+}
+
+/* Reads "!hint" words after an embed's name: inner, left or one hint. */
+static int embed_hints(qparse_t *p, const char *h, size_t len, bool *inner, const char **hint,
+                       size_t *hlen)
+{
+    for (size_t i = 0; i < len;) {
+        size_t start = i + 1, end = start;
+        while (end < len && h[end] != '!')
+            end++;
+        const char *w = h + start;
+        size_t wlen = end - start;
+        if (is(w, wlen, "inner"))
+            *inner = true;
+        else if (is(w, wlen, "left"))
+            *inner = false;
+        else if (*hint != NULL || wlen == 0)
+            return syntax(p, "select: an embed takes one hint besides !inner or !left%s", "");
+        else {
+            *hint = w;
+            *hlen = wlen;
+        }
+        i = end;
+    }
+    return PH_OK;
+}
+
+/* "[alias:]table[!hint...](items)": body is the part before '(', inner
+ * the items between the parentheses. */
+static int add_embed(qparse_t *p, const char *body, size_t blen, const char *inner, size_t ilen)
+{
+    const char *colon = memchr(body, ':', blen);
+    const char *name = colon ? colon + 1 : body;
+    size_t nlen = blen - (size_t)(name - body);
+    const char *bang = memchr(name, '!', nlen);
+    const char *hint = NULL;
+    size_t hlen = 0;
+    const data_rel_t *rel = NULL;
+    bool inner_join = false;
+    data_embed_t *em;
+
+    if (p->depth >= DATA_EMBED_MAX_DEPTH)
+        return data_qerr_set(p->e, "PGRST100", "select: embedded resources nest at most %d levels deep",
+                             DATA_EMBED_MAX_DEPTH);
+    if (p->embeds == 0)
+        return data_qerr_set(p->e, "PGRST100", "select: at most %d embedded resources per request",
+                             DATA_EMBED_MAX);
+    p->embeds--;
+    if (colon && !alias_ok(body, (size_t)(colon - body)))
+        return syntax(p, "select: an alias is 1 to 63 letters, digits or '_'%s", "");
+    if (ilen == 0)
+        return syntax(p, "select: an embedded resource needs columns, as in %s(*)", "name");
+    if (bang && embed_hints(p, bang, nlen - (size_t)(bang - name), &inner_join, &hint, &hlen) != PH_OK)
+        return PH_ERROR;
+    size_t tlen = bang ? (size_t)(bang - name) : nlen;
+    if (find_rel(p, name, tlen, hint, hlen, &rel) != PH_OK || rel == NULL)
+        return PH_ERROR;
+    em = calloc(1, sizeof *em);
+    if (em != NULL)
+        em->name = colon ? strndup(body, (size_t)(colon - body)) : strdup(rel->other->name);
+    if (em == NULL || em->name == NULL) {
+        free(em);
+        return syntax(p, "out of memory%s", "");
+    }
+    em->rel = rel;
+    em->inner = inner_join;
+    /* From here the select list owns em: data_query_free frees it. */
+    if (push_select(p, (data_select_t){.embed = em}) != PH_OK) {
+        free(em->name);
+        free(em);
+        return PH_ERROR;
+    }
+    em->sub.limit = p->max_rows;
+    qparse_t c = *p;
+    c.table = rel->other;
+    c.q = &em->sub;
+    c.depth = p->depth + 1;
+    em->sub.seen_select = true;
+    int rc = parse_select_list(&c, inner, ilen);
+    p->budget = c.budget;
+    p->embeds = c.embeds;
+    return rc;
+}
+
 static int add_select(qparse_t *p, const char *item, size_t len)
 {
     data_select_t s = {0};
@@ -215,8 +328,12 @@ static int add_select(qparse_t *p, const char *item, size_t len)
                 return PH_ERROR;
         return PH_OK;
     }
-    if (memchr(item, '(', len) != NULL)
-        return syntax(p, "select: embedded resources (name(...)) are not supported%s", "");
+    const char *paren = memchr(item, '(', len);
+    if (paren != NULL) {
+        if (item[len - 1] != ')')
+            return syntax(p, "select: text after an embedded resource's ')'%s", "");
+        return add_embed(p, item, (size_t)(paren - item), paren + 1, len - (size_t)(paren - item) - 2);
+    }
     const char *cast = NULL;
     for (size_t i = 0; i + 1 < len; i++)
         if (item[i] == ':' && item[i + 1] == ':') {
@@ -247,12 +364,35 @@ static int add_select(qparse_t *p, const char *item, size_t len)
     return push_select(p, s);
 }
 
+/* Calls add_select for each ','-separated item of v outside parentheses. */
+static int parse_select_list(qparse_t *p, const char *v, size_t len)
+{
+    size_t start = 0;
+    int depth = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && v[i] == '(')
+            depth++;
+        else if (i < len && v[i] == ')' && --depth < 0)
+            return syntax(p, "select: unbalanced parentheses%s", "");
+        if (i < len && (v[i] != ',' || depth > 0))
+            continue;
+        if (depth != 0)
+            return syntax(p, "select: unbalanced parentheses%s", "");
+        if (i == start)
+            return syntax(p, "%s: empty item", "select");
+        if (add_select(p, v + start, i - start) != PH_OK)
+            return PH_ERROR;
+        start = i + 1;
+    }
+    return PH_OK;
+}
+
 static int parse_select(qparse_t *p, const char *v, size_t len)
 {
-    if (p->seen_select)
+    if (p->q->seen_select)
         return syntax(p, "%s given twice", "select");
-    p->seen_select = true;
-    return each_item(p, "select", v, len, add_select);
+    p->q->seen_select = true;
+    return parse_select_list(p, v, len);
 }
 
 static int add_tree(qparse_t *p, bool any, bool negate, const char *v, size_t len)
@@ -264,6 +404,8 @@ static int add_tree(qparse_t *p, bool any, bool negate, const char *v, size_t le
     if (data_group_parse(p->table, v, len, any, negate, &p->budget, &g[p->q->ngroups], p->e) != PH_OK)
         return PH_ERROR;
     p->q->ngroups++;
+    if (data_group_check(&g[p->q->ngroups - 1], p->dialect, p->e) != PH_OK)
+        return PH_ERROR;
     return PH_OK;
 }
 
@@ -276,7 +418,40 @@ static int add_filter(qparse_t *p, const data_column_t *col, const char *v, size
     if (data_filter_parse(col, v, len, &p->budget, &f[p->q->nfilters], p->e) != PH_OK)
         return PH_ERROR;
     p->q->nfilters++;
+    if (data_filter_check(&f[p->q->nfilters - 1], p->dialect, p->e) != PH_OK)
+        return PH_ERROR;
     return PH_OK;
+}
+
+static int parse_param(qparse_t *p, const char *name, size_t nlen, const char *v, size_t vlen);
+
+/* The embed of p's select list named name (len bytes), or NULL. */
+static data_embed_t *find_embed(qparse_t *p, const char *name, size_t len)
+{
+    for (size_t i = 0; i < p->q->nselect; i++) {
+        data_embed_t *em = p->q->select[i].embed;
+        if (em && is(name, len, em->name))
+            return em;
+    }
+    return NULL;
+}
+
+/* "path.param=v": the first segment names an embed of p's select list, the
+ * rest is parsed against it. */
+static int embedded_param(qparse_t *p, const char *name, size_t nlen, const char *v, size_t vlen)
+{
+    const char *dot = memchr(name, '.', nlen);
+    size_t seg = dot ? (size_t)(dot - name) : nlen;
+    data_embed_t *em = dot ? find_embed(p, name, seg) : NULL;
+    if (em == NULL)
+        return unknown_column(p, name, seg);
+    qparse_t c = *p;
+    c.table = em->rel->other;
+    c.q = &em->sub;
+    c.depth = p->depth + 1;
+    int rc = parse_param(&c, dot + 1, nlen - seg - 1, v, vlen);
+    p->budget = c.budget;
+    return rc;
 }
 
 static int parse_param(qparse_t *p, const char *name, size_t nlen, const char *v, size_t vlen)
@@ -300,23 +475,17 @@ static int parse_param(qparse_t *p, const char *name, size_t nlen, const char *v
         return p->q->on_conflict ? PH_OK : unknown_column(p, v, vlen);
     }
     const data_column_t *col = data_table_column(p->table, name, nlen);
+    if (col == NULL && memchr(name, '.', nlen) != NULL)
+        return embedded_param(p, name, nlen, v, vlen);
     if (col == NULL)
         return unknown_column(p, name, nlen);
     return add_filter(p, col, v, vlen);
 }
 
-int data_query_parse(const data_table_t *table, data_dialect_t d, const char *qs, size_t len,
-                     int64_t max_rows, data_query_t *q, data_qerr_t *e)
+/* Parses the parameters of qs named select (selects) or all others. */
+static int parse_items(qparse_t *p, const char *qs, size_t len, char *buf, bool selects)
 {
-    qparse_t p = {.table = table, .dialect = d, .max_rows = max_rows, .q = q, .e = e,
-                  .budget = DATA_FILTER_MAX_NODES};
-    char *buf = malloc(len + 1);
     int rc = PH_OK;
-
-    memset(q, 0, sizeof *q);
-    q->limit = max_rows;
-    if (buf == NULL)
-        return syntax(&p, "out of memory%s", "");
     size_t start = 0;
     for (size_t i = 0; i <= len && rc == PH_OK; i++) {
         if (i < len && qs[i] != '&')
@@ -332,25 +501,54 @@ int data_query_parse(const data_table_t *table, data_dialect_t d, const char *qs
         long nlen = data_pct_decode(item, rawn, buf, true);
         long vlen = nlen < 0 || !eq ? -1 : data_pct_decode(eq + 1, ilen - rawn - 1, buf + nlen, true);
         if (nlen < 0 || (eq && vlen < 0)) {
-            rc = syntax(&p, "malformed percent-encoding in the query string%s", "");
+            rc = syntax(p, "malformed percent-encoding in the query string%s", "");
         } else if (!eq) {
-            rc = syntax(&p, "query parameter without '=' value%s", "");
+            rc = syntax(p, "query parameter without '=' value%s", "");
         } else if (memchr(buf, '\0', (size_t)(nlen + vlen)) != NULL) {
-            rc = syntax(&p, "NUL byte in the query string%s", "");
+            rc = syntax(p, "NUL byte in the query string%s", "");
         } else if (!data_utf8_valid(buf, (size_t)nlen)) {
-            rc = syntax(&p, "query parameter name is not valid UTF-8%s", "");
-        } else {
-            rc = parse_param(&p, buf, (size_t)nlen, buf + nlen, (size_t)vlen);
+            rc = syntax(p, "query parameter name is not valid UTF-8%s", "");
+        } else if (is(buf, (size_t)nlen, "select") == selects) {
+            rc = parse_param(p, buf, (size_t)nlen, buf + nlen, (size_t)vlen);
         }
     }
+    return rc;
+}
+
+int data_query_parse(const data_table_t *table, data_dialect_t d, const char *qs, size_t len,
+                     int64_t max_rows, data_query_t *q, data_qerr_t *e)
+{
+    qparse_t p = {.table = table, .dialect = d, .max_rows = max_rows, .q = q, .e = e,
+                  .budget = DATA_FILTER_MAX_NODES, .embeds = DATA_EMBED_MAX};
+    char *buf = malloc(len + 1);
+    int rc = PH_OK;
+
+    memset(q, 0, sizeof *q);
+    q->limit = max_rows;
+    if (buf == NULL)
+        return syntax(&p, "out of memory%s", "");
+    /* select first: parameters of embeds ("books.limit") need its embeds. */
+    for (int pass = 0; pass < 2 && rc == PH_OK; pass++)
+        rc = parse_items(&p, qs, len, buf, pass == 0);
     free(buf);
     if (rc != PH_OK)
         data_query_free(q);
     return rc;
 }
 
+bool data_query_embeds(const data_query_t *q)
+{
+    for (size_t i = 0; i < q->nselect; i++)
+        if (q->select[i].embed)
+            return true;
+    return false;
+}
+
 bool data_query_filters(const data_query_t *q)
 {
+    for (size_t i = 0; i < q->nselect; i++)
+        if (q->select[i].embed && q->select[i].embed->inner)
+            return true;
     return q->nfilters > 0 || q->ngroups > 0;
 }
 
@@ -362,6 +560,14 @@ int data_query_shape(const data_query_t *q, const data_table_t *t, data_schema_t
         return PH_ERROR;
     for (size_t i = 0; i < q->nselect; i++) {
         const data_select_t *c = &q->select[i];
+        if (c->embed) {
+            if (data_table_add_column(s, c->embed->name, "json", DATA_TYPE_JSON, false, false,
+                                      false) != PH_OK) {
+                data_schema_free(out);
+                return PH_ERROR;
+            }
+            continue;
+        }
         if (data_table_add_column(s, c->alias ? c->alias : c->col->name, c->col->decl,
                                   c->cast ? c->cast->type : c->col->type, c->col->notnull,
                                   c->col->has_default, false) != PH_OK) {
@@ -378,8 +584,15 @@ void data_query_free(data_query_t *q)
         data_filter_free(&q->filters[i]);
     for (size_t i = 0; i < q->ngroups; i++)
         data_group_free(&q->groups[i]);
-    for (size_t i = 0; i < q->nselect; i++)
+    for (size_t i = 0; i < q->nselect; i++) {
+        data_embed_t *em = q->select[i].embed;
         free(q->select[i].alias);
+        if (em) {
+            data_query_free(&em->sub);
+            free(em->name);
+            free(em);
+        }
+    }
     free(q->filters);
     free(q->groups);
     free(q->select);

@@ -8,7 +8,9 @@
  */
 #include "data.h"
 #include "data_cors.h"
+#include "data_csv.h"
 #include "data_json.h"
+#include "data_openapi.h"
 #include "data_prefer.h"
 #include "data_query.h"
 #include "data_sql.h"
@@ -35,18 +37,24 @@ static int reply_err(rest_t *r, int status, const char *code, const char *detail
                      ...) __attribute__((format(printf, 5, 6)));
 static int reply_error(rest_t *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static int reply_json(rest_t *r, int status, json_t *j)
+/* Answers j (consumed, NULL: out of memory) as a body of media type. */
+static int reply_json_as(rest_t *r, int status, json_t *j, const char *type)
 {
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (s == NULL)
         return reply_error(r, 500, "out of memory");
     r->api->set_status(r->req, status);
-    r->api->add_header(r->req, "Content-Type", "application/json");
+    r->api->add_header(r->req, "Content-Type", type);
     r->api->body_append(r->req, s, strlen(s));
     r->api->body_append(r->req, "\n", 1);
     free(s);
     return PH_OK;
+}
+
+static int reply_json(rest_t *r, int status, json_t *j)
+{
+    return reply_json_as(r, status, j, "application/json");
 }
 
 /* This API's code for an error that carries none of its own: PostgREST's
@@ -114,9 +122,10 @@ static int reply_error(rest_t *r, int status, const char *fmt, ...)
     return reply_err(r, status, NULL, NULL, "%s", msg);
 }
 
+/* PostgREST answers an ambiguous embed with 300 Multiple Choices. */
 static int reply_qerr(rest_t *r, const data_qerr_t *e)
 {
-    return reply_err(r, 400, e->code, NULL, "%s", e->msg);
+    return reply_err(r, strcmp(e->code, "PGRST201") == 0 ? 300 : 400, e->code, NULL, "%s", e->msg);
 }
 
 static int reply_405(rest_t *r, const char *allow, const char *why)
@@ -283,8 +292,18 @@ static json_t *load_json(rest_t *r, bool arrays)
         return NULL;
     }
     /* A missing or other type is what a cross-site form or a "simple"
-     * fetch() sends without a preflight: never parse it as JSON. */
-    if (!r->api->header(r->req, "Content-Type", &ct) || !data_json_media_type_ok(ct.ptr, ct.len)) {
+     * fetch() sends without a preflight: never parse it as JSON. CSV
+     * (also "simple") is read for inserts only, after the cross-site
+     * gate (cors_gate) refused writes from other sites' pages. */
+    bool has_ct = r->api->header(r->req, "Content-Type", &ct);
+    if (has_ct && arrays && data_media_type_is(ct.ptr, ct.len, "text/csv")) {
+        char msg[200];
+        json_t *rows = data_csv_parse(r->table, b.ptr ? b.ptr : "", b.len, msg, sizeof msg);
+        if (rows == NULL)
+            reply_err(r, 400, "PGRST102", NULL, "%s", msg);
+        return rows;
+    }
+    if (!has_ct || !data_json_media_type_ok(ct.ptr, ct.len)) {
         reply_error(r, 415, "the body must be sent with Content-Type: application/json");
         return NULL;
     }
@@ -317,15 +336,10 @@ static json_t *load_body(rest_t *r)
 
 /* --- endpoints ------------------------------------------------------------ */
 
+/* The route root: PostgREST's OpenAPI description (data_openapi.h). */
 static int get_root(rest_t *r)
 {
-    json_t *tables = json_array();
-    for (size_t i = 0; tables && i < r->d->schema.ntables; i++)
-        if (json_array_append_new(tables, data_json_table_info(&r->d->schema.tables[i])) != 0) {
-            json_decref(tables);
-            tables = NULL;
-        }
-    return reply_json(r, 200, tables ? json_pack("{s:o}", "tables", tables) : NULL);
+    return reply_json_as(r, 200, data_openapi(&r->d->schema, r->d->prefix), "application/openapi+json");
 }
 
 /* A listing's JSON text, built row by row while the statement runs: the
@@ -336,6 +350,8 @@ typedef struct listing {
     size_t len, cap, max; /* max: max_response_bytes */
     size_t rows;
     bool too_big;
+    bool csv;                   /* CSV (data_csv.h) instead of JSON */
+    const data_table_t *csv_cols; /* its columns, while the rows run */
 } listing_t;
 
 static int listing_grow(listing_t *l, size_t more)
@@ -382,8 +398,9 @@ static void listing_error(const listing_t *l, data_dberr_t *e)
 static int listing_row(void *arg, json_t *row, data_dberr_t *e)
 {
     listing_t *l = arg;
-    if (listing_put(",", l->len > 1, l) != 0 ||
-        json_dump_callback(row, listing_put, l, JSON_COMPACT) != 0) {
+    if (l->csv ? data_csv_row(l->csv_cols, row, listing_put, l) != 0
+                       : listing_put(",", l->len > 1, l) != 0 ||
+                             json_dump_callback(row, listing_put, l, JSON_COMPACT) != 0) {
         listing_error(l, e);
         return PH_ERROR;
     }
@@ -433,30 +450,33 @@ static int content_range(rest_t *r, const data_query_t *q, size_t rows, bool cou
     return status;
 }
 
-/* Runs q's SELECT into *l, typed by shape. */
+/* Runs q's SELECT into *l, typed by shape: a JSON array, or with l->csv
+ * a CSV header and lines of l->csv_cols. */
 static int run_listing(rest_t *r, const data_query_t *q, const data_table_t *shape, listing_t *l,
                        data_dberr_t *e)
 {
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
     int built = data_sql_select(&st, r->table, q);
-    if (listing_put("[", 1, l) != 0) {
+    if (l->csv ? data_csv_header(l->csv_cols, listing_put, l) != 0 : listing_put("[", 1, l) != 0) {
         data_stmt_free(&st);
         listing_error(l, e);
         return PH_ERROR;
     }
     if (run(r, &st, built, shape, listing_row, l, e) != PH_OK)
         return PH_ERROR;
-    if (listing_put("]\n", 2, l) != 0) {
+    if (!l->csv && listing_put("]\n", 2, l) != 0) {
         listing_error(l, e);
         return PH_ERROR;
     }
     return PH_OK;
 }
 
-/* Answers with the listing l (its buffer handed over): the array, or for
- * an object request the one row it holds. */
+/* Answers with the listing l (its buffer handed over): the array or CSV,
+ * or for an object request the one row it holds. */
 static int reply_listing(rest_t *r, int status, listing_t *l, bool object)
 {
+    const char *type = l->csv ? "text/csv; charset=utf-8"
+                       : object ? "application/vnd.pgrst.object+json" : "application/json";
     const char *body = l->buf;
     size_t len = l->len;
     if (object) { /* "[ROW]\n" -> "ROW\n" in place */
@@ -469,8 +489,7 @@ static int reply_listing(rest_t *r, int status, listing_t *l, bool object)
         return reply_error(r, 500, "out of memory");
     }
     r->api->set_status(r->req, status);
-    r->api->add_header(r->req, "Content-Type",
-                       object ? "application/vnd.pgrst.object+json" : "application/json");
+    r->api->add_header(r->req, "Content-Type", type);
     if (r->api->body_ref(r->req, body, len) != PH_OK)
         return reply_error(r, 500, "out of memory"); /* l->buf: freed by the cleanup */
     return PH_OK;
@@ -498,7 +517,12 @@ static int list_rows(rest_t *r)
     }
     data_stmt_t ct = DATA_STMT_INIT(r->d->ops->dialect);
     int cbuilt = data_sql_count(&ct, r->table, &q);
-    int rc = run_listing(r, &q, q.nselect > 0 ? &shape.tables[0] : r->table, &l, &e);
+    const data_table_t *cols = q.nselect > 0 ? &shape.tables[0] : r->table;
+    /* An object wins over CSV, as a client asking for one row means it. */
+    l.csv = !object && header_has(r, "Accept", "text/csv");
+    l.csv_cols = cols;
+    int rc = run_listing(r, &q, cols, &l, &e);
+    l.csv_cols = NULL; /* freed with the shape */
     data_schema_free(&shape);
     if (rc != PH_OK || run(r, &ct, cbuilt, NULL, count_row, &count, &e) != PH_OK) {
         data_stmt_free(&ct);
@@ -621,16 +645,25 @@ static int write_query(rest_t *r, data_query_t *q)
         reply_err(r, 400, "PGRST100", NULL, "limit, offset and order are not supported on writes");
         return PH_ERROR;
     }
+    if (data_query_embeds(q)) {
+        data_query_free(q);
+        reply_err(r, 400, "PGRST100", NULL, "embedded resources are not supported on writes");
+        return PH_ERROR;
+    }
     return PH_OK;
 }
 
-/* Runs a built write statement into *rows, typed by q's select list. */
+/* Runs a built write statement into *rows, typed by q's select list;
+ * with Prefer: tx=rollback as a dry run (data_db.h). */
 static int run_write(rest_t *r, data_stmt_t *st, int built, const data_query_t *q, json_t **rows,
                      data_dberr_t *e)
 {
     data_schema_t shape = {0};
     if (built == PH_OK && q->nselect > 0 && data_query_shape(q, r->table, &shape) != PH_OK)
         built = PH_ERROR;
+    st->dry_run = header_has(r, "Prefer", "tx=rollback");
+    if (st->dry_run)
+        r->api->add_header(r->req, "Preference-Applied", "tx=rollback");
     int rc = run_rows(r, st, built, q->nselect > 0 ? &shape.tables[0] : r->table, rows, e);
     data_schema_free(&shape);
     return rc;
@@ -644,12 +677,34 @@ static int reply_not_one(rest_t *r, size_t n)
     return reply_err(r, 406, "PGRST116", details, "JSON object requested, multiple (or no) rows returned");
 }
 
-/* Answers a write with its rows (consumed) as Prefer: return asks:
- * minimal and headers-only without a body (201 for POST, else 204),
- * headers-only with the Location of a single inserted row, representation
- * with the rows (one object for an object request). */
-static int reply_written(rest_t *r, bool insert, ret_t ret, bool object, json_t *rows)
+/* Whether rows shaped by q carry t's primary key under its own name, so
+ * a Location can be built from them. */
+static bool pk_selected(const data_query_t *q, const data_table_t *t)
 {
+    const data_column_t *pk = &t->cols[t->pk];
+    bool found = q->nselect == 0;
+    for (size_t i = 0; i < q->nselect; i++) {
+        const data_select_t *c = &q->select[i];
+        const char *name = c->embed ? c->embed->name : c->alias ? c->alias : c->col->name;
+        if (c->col == pk && c->alias == NULL && c->cast == NULL)
+            found = true;
+        else if (strcmp(name, pk->name) == 0)
+            return false; /* another value under the key's name */
+    }
+    return found;
+}
+
+/* Answers a write with its rows (consumed) as Prefer: return asks:
+ * without it, minimal and headers-only without a body (201 for POST,
+ * else 204), representation with the rows (one object for an object
+ * request). A single inserted row gets its Location with headers-only
+ * (as PostgREST) and with representation (this API's addition) when
+ * locatable says the rows hold the key. */
+static int reply_written(rest_t *r, bool insert, ret_t ret, bool object, bool locatable, json_t *rows)
+{
+    if (insert && locatable && json_array_size(rows) == 1 &&
+        (ret == RET_HEADERS || ret == RET_REPRESENTATION))
+        add_location(r, json_array_get(rows, 0));
     if (ret == RET_REPRESENTATION) {
         if (object) {
             json_t *row = json_incref(json_array_get(rows, 0));
@@ -658,8 +713,6 @@ static int reply_written(rest_t *r, bool insert, ret_t ret, bool object, json_t 
         }
         return reply_json(r, insert ? 201 : 200, rows);
     }
-    if (ret == RET_HEADERS && insert && json_array_size(rows) == 1)
-        add_location(r, json_array_get(rows, 0));
     json_decref(rows);
     r->api->set_status(r->req, insert ? 201 : 204);
     return PH_OK;
@@ -685,10 +738,6 @@ static int insert_rows(rest_t *r)
         json_decref(body);
         return PH_OK;
     }
-    /* Without Prefer: return, one object answers with the stored row and
-     * its Location (this API's own form), an array with nothing
-     * (PostgREST's return=minimal). */
-    bool classic = ret == RET_DEFAULT && json_is_object(body);
     if (data_query_filters(&q)) {
         json_decref(body);
         data_query_free(&q);
@@ -711,24 +760,21 @@ static int insert_rows(rest_t *r)
         data_json_rows_free(&rows);
         data_query_free(&q);
         if (none) /* nothing to insert: PostgREST answers the same */
-            return reply_written(r, true, ret, false, json_array());
+            return reply_written(r, true, ret, false, false, json_array());
         return reply_err(r, 400, "PGRST102", NULL, "rows without any column: insert them one by one");
     }
+    rows.defaults = header_has(r, "Prefer", "missing=default");
+    if (rows.defaults)
+        r->api->add_header(r->req, "Preference-Applied", "missing=default");
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
     int built = data_sql_insert_rows(&st, r->table, &rows, conflict, q.on_conflict, &q);
     data_json_rows_free(&rows);
     rc = run_write(r, &st, built, &q, &out, &e);
+    bool locatable = pk_selected(&q, r->table);
     data_query_free(&q);
     if (rc != PH_OK)
         return reply_db(r, &e);
-    if (classic && json_array_size(out) == 0) { /* an ignored duplicate */
-        json_decref(out);
-        r->api->set_status(r->req, 201);
-        return PH_OK;
-    }
-    if (classic)
-        return reply_row(r, 201, out);
-    return reply_written(r, true, ret, object, out);
+    return reply_written(r, true, ret, object, locatable, out);
 }
 
 /* Whether a PATCH or DELETE without conditions may go ahead: only on a
@@ -794,7 +840,86 @@ static int change_rows(rest_t *r, bool update)
     data_query_free(&q);
     if (rc != PH_OK)
         return reply_db(r, &e);
-    return reply_written(r, false, ret, object, out);
+    return reply_written(r, false, ret, object, false, out);
+}
+
+/* Whether two values of one column are the same key. */
+static bool same_key(const data_value_t *a, const data_value_t *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    switch (a->kind) {
+    case DATA_VALUE_NULL: return true;
+    case DATA_VALUE_INT: case DATA_VALUE_BOOL: return a->i == b->i;
+    case DATA_VALUE_REAL: return a->d == b->d;
+    case DATA_VALUE_TEXT: case DATA_VALUE_BLOB:
+        return a->len == b->len && (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);
+    }
+    return false;
+}
+
+/* Whether q's only condition is "pk=eq.value" (PUT's target). */
+static const data_filter_t *pk_target(const data_query_t *q, const data_table_t *t)
+{
+    if (q->nfilters != 1 || q->ngroups != 0)
+        return NULL;
+    const data_filter_t *f = &q->filters[0];
+    if (f->col != &t->cols[t->pk] || f->op != DATA_OP_EQ || f->negate || f->quant != DATA_QUANT_NONE)
+        return NULL;
+    return f;
+}
+
+/* PUT on a table, PostgREST's single-row upsert: "?pk=eq.X" and a body
+ * (an object, or an array of one) holding every column, its key equal to
+ * X. The row is inserted, or replaces the one with that key. */
+static int put_row(rest_t *r)
+{
+    data_query_t q;
+    data_rows_t rows;
+    data_dberr_t e = {0};
+    char msg[200];
+    json_t *out, *body = load_json(r, true);
+    ret_t ret = prefer_return(r);
+    const data_filter_t *f;
+
+    if (body == NULL)
+        return PH_OK;
+    if (write_query(r, &q) != PH_OK) {
+        json_decref(body);
+        return PH_OK;
+    }
+    if ((f = pk_target(&q, r->table)) == NULL) {
+        json_decref(body);
+        data_query_free(&q);
+        return reply_err(r, 400, "PGRST105", NULL, "Filters must include all and only primary key "
+                         "columns with 'eq' operators");
+    }
+    int rc = data_json_rows(r->table, body, &rows, msg, sizeof msg);
+    json_decref(body);
+    if (rc == PH_OK && (rows.nrows != 1 || rows.ncols != r->table->ncols)) {
+        data_json_rows_free(&rows);
+        rc = PH_ERROR;
+        snprintf(msg, sizeof msg, "PUT takes one row holding every column of the table");
+    }
+    if (rc != PH_OK) {
+        data_query_free(&q);
+        return reply_err(r, 400, "PGRST102", NULL, "%s", msg);
+    }
+    if (!same_key(&rows.vals[r->table->pk], &f->value)) {
+        data_json_rows_free(&rows);
+        data_query_free(&q);
+        return reply_err(r, 400, "PGRST115", NULL, "Payload values do not match URL in primary key column(s)");
+    }
+    data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
+    q.nfilters = 0; /* the key is in the row; an INSERT takes no WHERE */
+    int built = data_sql_insert_rows(&st, r->table, &rows, DATA_CONFLICT_MERGE, NULL, &q);
+    q.nfilters = 1;
+    data_json_rows_free(&rows);
+    rc = run_write(r, &st, built, &q, &out, &e);
+    data_query_free(&q);
+    if (rc != PH_OK)
+        return reply_db(r, &e);
+    return reply_written(r, false, ret, wants_object(r), false, out);
 }
 
 /* --- routing -------------------------------------------------------------- */
@@ -807,12 +932,16 @@ static int route_collection(rest_t *r, ph_str_t m)
     if (method_is(m, "GET") || method_is(m, "HEAD"))
         return list_rows(r);
     bool post = method_is(m, "POST"), patch = method_is(m, "PATCH"), del = method_is(m, "DELETE");
-    if (!post && !patch && !del)
-        return reply_405(r, ro ? ALLOW_READ : "GET, HEAD, POST, PATCH, DELETE", "method not allowed on a table");
+    bool put = method_is(m, "PUT");
+    if (!post && !patch && !del && !put)
+        return reply_405(r, ro ? ALLOW_READ : "GET, HEAD, POST, PUT, PATCH, DELETE",
+                         "method not allowed on a table");
     if (ro)
         return reply_405(r, ALLOW_READ, "this API is read-only");
     if (post)
         return insert_rows(r);
+    if (put)
+        return put_row(r);
     return change_rows(r, patch);
 }
 

@@ -15,6 +15,7 @@ const char *data_type_name(data_type_t type)
     case DATA_TYPE_TEXT: return "text";
     case DATA_TYPE_BLOB: return "blob";
     case DATA_TYPE_BOOL: return "boolean";
+    case DATA_TYPE_JSON: return "json";
     case DATA_TYPE_ANY: break;
     }
     return "any";
@@ -99,6 +100,7 @@ int data_table_add_column(data_table_t *table, const char *name, const char *dec
         free(c->decl);
         return PH_ERROR;
     }
+    c->dflt_sql = NULL;
     c->type = type;
     c->notnull = notnull;
     c->has_default = has_default;
@@ -124,6 +126,76 @@ int data_table_finish(data_table_t *table, char *err, size_t errlen)
         snprintf(err, errlen, "table \"%s\" needs a primary key of exactly one column (has %zu)",
                  table->name, npk);
         return PH_ERROR;
+    }
+    return PH_OK;
+}
+
+int data_table_set_default(data_table_t *table, const char *sql)
+{
+    data_column_t *c = &table->cols[table->ncols - 1];
+    free(c->dflt_sql);
+    c->dflt_sql = strdup(sql);
+    return c->dflt_sql ? PH_OK : PH_ERROR;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int data_table_add_fk(data_table_t *table, const char *name, const char *col, const char *ref_table,
+                      const char *ref_col)
+{
+    data_fk_t *f = realloc(table->fks, (table->nfks + 1) * sizeof *f);
+    if (f == NULL)
+        return PH_ERROR;
+    table->fks = f;
+    f = &table->fks[table->nfks];
+    f->name = strdup(name ? name : col);
+    f->col = strdup(col);
+    f->ref_table = strdup(ref_table);
+    f->ref_col = dup_or_null(ref_col);
+    if (f->name == NULL || f->col == NULL || f->ref_table == NULL || (ref_col && f->ref_col == NULL)) {
+        free(f->name);
+        free(f->col);
+        free(f->ref_table);
+        free(f->ref_col);
+        return PH_ERROR;
+    }
+    table->nfks++;
+    return PH_OK;
+}
+
+static int add_rel(data_table_t *t, data_rel_t rel)
+{
+    data_rel_t *r = realloc(t->rels, (t->nrels + 1) * sizeof *r);
+    if (r == NULL)
+        return PH_ERROR;
+    t->rels = r;
+    r[t->nrels++] = rel;
+    return PH_OK;
+}
+
+int data_schema_link(data_schema_t *schema)
+{
+    for (size_t i = 0; i < schema->ntables; i++) {
+        data_table_t *t = &schema->tables[i];
+        for (size_t j = 0; j < t->nfks; j++) {
+            const data_fk_t *f = &t->fks[j];
+            data_table_t *o = (data_table_t *)data_schema_find(schema, f->ref_table, strlen(f->ref_table));
+            const data_column_t *c = data_table_column(t, f->col, strlen(f->col));
+            if (o == NULL || c == NULL)
+                continue;
+            const data_column_t *oc = f->ref_col ? data_table_column(o, f->ref_col, strlen(f->ref_col))
+                                                 : &o->cols[o->pk];
+            if (oc == NULL)
+                continue;
+            if (add_rel(t, (data_rel_t){.other = o, .col = c, .other_col = oc, .to_one = true,
+                                        .fk = f->name}) != PH_OK ||
+                add_rel(o, (data_rel_t){.other = t, .col = oc, .other_col = c, .to_one = false,
+                                        .fk = f->name}) != PH_OK)
+                return PH_ERROR;
+        }
     }
     return PH_OK;
 }
@@ -156,7 +228,16 @@ void data_schema_free(data_schema_t *schema)
         for (size_t j = 0; j < t->ncols; j++) {
             free(t->cols[j].name);
             free(t->cols[j].decl);
+            free(t->cols[j].dflt_sql);
         }
+        for (size_t j = 0; j < t->nfks; j++) {
+            free(t->fks[j].name);
+            free(t->fks[j].col);
+            free(t->fks[j].ref_table);
+            free(t->fks[j].ref_col);
+        }
+        free(t->fks);
+        free(t->rels);
         free(t->cols);
         free(t->name);
     }

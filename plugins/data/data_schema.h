@@ -19,7 +19,8 @@ typedef enum data_type {
     DATA_TYPE_REAL,    /* JSON number                                    */
     DATA_TYPE_TEXT,    /* JSON string (also dates, uuids, ...)           */
     DATA_TYPE_BLOB,    /* JSON string holding base64                     */
-    DATA_TYPE_BOOL     /* JSON true/false                                */
+    DATA_TYPE_BOOL,    /* JSON true/false                                */
+    DATA_TYPE_JSON     /* JSON text the database built (embedded rows)   */
 } data_type_t;
 
 typedef struct data_column {
@@ -29,13 +30,40 @@ typedef struct data_column {
     bool notnull;
     bool has_default; /* a default, identity or rowid alias fills it */
     bool pk;
+    char *dflt_sql;   /* SQLite: the default's SQL expression, else NULL */
 } data_column_t;
+
+/* A one-column foreign key as the database reports it, before
+ * data_schema_link resolves it: names only, all owned. ref_col NULL means
+ * the referenced table's primary key. */
+typedef struct data_fk {
+    char *name, *col, *ref_table, *ref_col;
+} data_fk_t;
+
+struct data_table;
+
+/* A relationship usable for embedding, seen from one table: through a
+ * foreign key of this table (to_one: at most one row of other) or of other
+ * (one-to-many). col is this table's column of the pair, other_col the
+ * other's; fk names the constraint (SQLite: the FK column). Built by
+ * data_schema_link; the pointers stay valid as long as the schema. */
+typedef struct data_rel {
+    const struct data_table *other;
+    const data_column_t *col;
+    const data_column_t *other_col;
+    bool to_one;
+    const char *fk;
+} data_rel_t;
 
 typedef struct data_table {
     char *name;
     data_column_t *cols;
     size_t ncols;
     size_t pk; /* index into cols of the primary key */
+    data_fk_t *fks;
+    size_t nfks;
+    data_rel_t *rels;
+    size_t nrels;
 } data_table_t;
 
 typedef struct data_schema {
@@ -60,6 +88,22 @@ data_table_t *data_schema_add_table(data_schema_t *schema, const char *name);
 /* Appends a column; strings are copied. PH_OK or PH_ERROR (memory). */
 int data_table_add_column(data_table_t *table, const char *name, const char *decl,
                           data_type_t type, bool notnull, bool has_default, bool pk);
+
+/* Sets the default expression (SQL text from the database's own schema)
+ * of the column added last. PH_OK or PH_ERROR (memory). */
+int data_table_set_default(data_table_t *table, const char *sql);
+
+/* Records a one-column foreign key of table (strings copied; name and
+ * ref_col may be NULL). PH_OK or PH_ERROR (memory). */
+int data_table_add_fk(data_table_t *table, const char *name, const char *col, const char *ref_table,
+                      const char *ref_col);
+
+/* Once every table is read: turns the foreign keys into relationships on
+ * both of their tables. A key whose referenced table is not exposed (or
+ * whose columns are unknown) gives none, so embedding reaches exposed
+ * tables only. The tables must not move afterwards. PH_OK or PH_ERROR
+ * (memory). */
+int data_schema_link(data_schema_t *schema);
 
 /* Checks the table has columns and exactly one primary-key column, and
  * records it. PH_OK, or PH_ERROR with a message in err. */

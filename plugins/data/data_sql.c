@@ -90,35 +90,87 @@ static int done(data_stmt_t *st)
 
 static void cond_group(data_stmt_t *st, const data_group_t *g);
 
-/* One condition: "col op ?", "col IN (?, ...)", "col IS NULL", ... */
+/* The full-text match of col against the query text v: to_tsvector of
+ * the column (a tsvector column as it is) @@ the operator's tsquery
+ * function, both in the filter's language when it names one. */
+static void cond_fts(data_stmt_t *st, const data_filter_t *f, const data_value_t *v)
+{
+    static const char *const fn[] = {"to_tsquery(", "plainto_tsquery(", "phraseto_tsquery(",
+                                     "websearch_to_tsquery("};
+    bool lang = f->lang.kind != DATA_VALUE_NULL;
+    if (strcmp(f->col->decl, "tsvector") == 0) {
+        ident(st, f->col->name);
+    } else {
+        puts_(st, "to_tsvector(");
+        if (lang) {
+            param(st, &f->lang);
+            puts_(st, "::regconfig, ");
+        }
+        ident(st, f->col->name);
+        puts_(st, ")");
+    }
+    puts_(st, " @@ ");
+    puts_(st, fn[f->op - DATA_OP_FTS]);
+    if (lang) {
+        param(st, &f->lang);
+        puts_(st, "::regconfig, ");
+    }
+    param(st, v);
+    puts_(st, ")");
+}
+
+/* "col <op> value" for one operand v of f. */
+static void cond_binary(data_stmt_t *st, const data_filter_t *f, const data_value_t *v)
+{
+    bool sqlite = st->dialect == DATA_DIALECT_SQLITE;
+    if (f->op >= DATA_OP_FTS && f->op <= DATA_OP_WFTS) {
+        cond_fts(st, f, v);
+        return;
+    }
+    ident(st, f->col->name);
+    puts_(st, " ");
+    if (f->op == DATA_OP_ISDISTINCT)
+        puts_(st, sqlite ? "IS NOT" : "IS DISTINCT FROM");
+    else if (f->op == DATA_OP_ILIKE && sqlite)
+        puts_(st, "LIKE"); /* SQLite's LIKE already ignores ASCII case and has no ILIKE. */
+    else
+        puts_(st, data_op_sql(f->op));
+    puts_(st, " ");
+    param(st, v);
+}
+
+/* One condition: "col op ?", "col IN (?, ...)", "col IS NULL", a
+ * modifier's items joined by OR (any) or AND (all), ... */
 static void cond_filter(data_stmt_t *st, const data_filter_t *f)
 {
     if (f->negate)
         puts_(st, "NOT ");
     puts_(st, "(");
-    if (f->op == DATA_OP_IN && f->nlist == 0) {
-        puts_(st, "1 = 0"); /* in.() matches nothing */
-    } else {
-        ident(st, f->col->name);
-        if (f->op == DATA_OP_IN) {
-            puts_(st, " IN (");
-            for (size_t i = 0; i < f->nlist; i++) {
-                if (i > 0)
-                    puts_(st, ", ");
-                param(st, &f->list[i]);
-            }
-            puts_(st, ")");
-        } else if (f->op == DATA_OP_IS) {
-            puts_(st, f->value.kind == DATA_VALUE_NULL ? " IS NULL"
-                      : f->value.i ? " IS TRUE" : " IS FALSE");
-        } else {
-            /* SQLite's LIKE already ignores ASCII case and has no ILIKE. */
-            bool sqlite_ilike = f->op == DATA_OP_ILIKE && st->dialect == DATA_DIALECT_SQLITE;
-            puts_(st, " ");
-            puts_(st, sqlite_ilike ? "LIKE" : data_op_sql(f->op));
-            puts_(st, " ");
-            param(st, &f->value);
+    if (f->quant != DATA_QUANT_NONE) {
+        bool any = f->quant == DATA_QUANT_ANY;
+        for (size_t i = 0; i < f->nlist; i++) {
+            if (i > 0)
+                puts_(st, any ? " OR " : " AND ");
+            cond_binary(st, f, &f->list[i]);
         }
+        if (f->nlist == 0)
+            puts_(st, any ? "1 = 0" : "1 = 1"); /* no item: none matches, all do */
+    } else if (f->op == DATA_OP_IN && f->nlist == 0) {
+        puts_(st, "1 = 0"); /* in.() matches nothing */
+    } else if (f->op == DATA_OP_IN) {
+        ident(st, f->col->name);
+        puts_(st, " IN (");
+        for (size_t i = 0; i < f->nlist; i++) {
+            if (i > 0)
+                puts_(st, ", ");
+            param(st, &f->list[i]);
+        }
+        puts_(st, ")");
+    } else if (f->op == DATA_OP_IS) {
+        ident(st, f->col->name);
+        puts_(st, f->value.kind == DATA_VALUE_NULL ? " IS NULL" : f->value.i ? " IS TRUE" : " IS FALSE");
+    } else {
+        cond_binary(st, f, &f->value);
     }
     puts_(st, ")");
 }
@@ -145,9 +197,27 @@ static void cond_group(data_stmt_t *st, const data_group_t *g)
     puts_(st, ")");
 }
 
-static void where_filters(data_stmt_t *st, const data_query_t *q)
+/* The alias of an embedded table depth levels down ("_e1", ...); the
+ * request's own table (depth 0) goes by its name. */
+static void table_ref(data_stmt_t *st, const data_table_t *t, int depth)
 {
-    size_t n = 0;
+    char a[16];
+    if (depth == 0) {
+        ident(st, t->name);
+        return;
+    }
+    snprintf(a, sizeof a, "\"_e%d\"", depth);
+    puts_(st, a);
+}
+
+static void embed_where(data_stmt_t *st, const data_embed_t *em, const data_table_t *parent, int depth);
+
+/* q's conditions on the table t at depth: filters, trees, and for every
+ * !inner embed that a related row exists; the first begins " WHERE "
+ * unless n conditions were written before it. */
+static void where_conds(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth,
+                        size_t n)
+{
     for (size_t i = 0; i < q->nfilters; i++, n++) {
         puts_(st, n == 0 ? " WHERE " : " AND ");
         cond_filter(st, &q->filters[i]);
@@ -156,10 +226,143 @@ static void where_filters(data_stmt_t *st, const data_query_t *q)
         puts_(st, n == 0 ? " WHERE " : " AND ");
         cond_group(st, &q->groups[i]);
     }
+    for (size_t i = 0; i < q->nselect; i++) {
+        const data_embed_t *em = q->select[i].embed;
+        if (em == NULL || !em->inner)
+            continue;
+        puts_(st, n++ == 0 ? " WHERE EXISTS (SELECT 1" : " AND EXISTS (SELECT 1");
+        embed_where(st, em, t, depth);
+        puts_(st, ")");
+    }
 }
 
-/* The select list: q's columns (cast, aliased) or the table's. */
-static void select_list(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
+static void where_filters(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth)
+{
+    where_conds(st, t, q, depth, 0);
+}
+
+static void select_list(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth);
+
+/* " FROM other AS _eN WHERE <join to parent> AND <em's conditions>" of
+ * the embed em of parent (at depth). Unqualified columns in the
+ * conditions name the embedded table's, the innermost in scope. */
+static void embed_where(data_stmt_t *st, const data_embed_t *em, const data_table_t *parent, int depth)
+{
+    const data_table_t *o = em->rel->other;
+    puts_(st, " FROM ");
+    ident(st, o->name);
+    puts_(st, " AS ");
+    table_ref(st, o, depth + 1);
+    puts_(st, " WHERE ");
+    table_ref(st, o, depth + 1);
+    puts_(st, ".");
+    ident(st, em->rel->other_col->name);
+    puts_(st, " = ");
+    table_ref(st, parent, depth);
+    puts_(st, ".");
+    ident(st, em->rel->col->name);
+    where_conds(st, o, &em->sub, depth + 1, 1);
+}
+
+static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth);
+
+/* A SQL string literal: 'text', inner quotes doubled. */
+static void literal(data_stmt_t *st, const char *s)
+{
+    put(st, "'", 1);
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'')
+            put(st, "''", 2);
+        else
+            put(st, p, 1);
+    }
+    put(st, "'", 1);
+}
+
+/* SQLite: one key/value pair of json_object over the derived row "_x",
+ * typed as PostgreSQL's row_to_json would type it. */
+static void sqlite_pair(data_stmt_t *st, const char *key, data_type_t type)
+{
+    literal(st, key);
+    puts_(st, ", ");
+    switch (type) {
+    case DATA_TYPE_BOOL:
+        puts_(st, "CASE WHEN \"_x\".");
+        ident(st, key);
+        puts_(st, " IS NULL THEN NULL WHEN \"_x\".");
+        ident(st, key);
+        puts_(st, " THEN json('true') ELSE json('false') END");
+        break;
+    case DATA_TYPE_JSON: /* a nested embed: JSON, not a string holding it */
+        puts_(st, "json(\"_x\".");
+        ident(st, key);
+        puts_(st, ")");
+        break;
+    case DATA_TYPE_BLOB: /* JSON cannot hold a blob: bytea's text form */
+        puts_(st, "'\\x' || lower(hex(\"_x\".");
+        ident(st, key);
+        puts_(st, "))");
+        break;
+    default:
+        puts_(st, "\"_x\".");
+        ident(st, key);
+        break;
+    }
+}
+
+/* The JSON of the derived row "_x" with q's select list. */
+static void row_json(data_stmt_t *st, const data_query_t *q)
+{
+    if (st->dialect == DATA_DIALECT_PG) {
+        puts_(st, "row_to_json(\"_x\")");
+        return;
+    }
+    puts_(st, "json_object(");
+    for (size_t i = 0; i < q->nselect; i++) {
+        const data_select_t *c = &q->select[i];
+        if (i > 0)
+            puts_(st, ", ");
+        if (c->embed)
+            sqlite_pair(st, c->embed->name, DATA_TYPE_JSON);
+        else
+            sqlite_pair(st, c->alias ? c->alias : c->col->name, c->cast ? c->cast->type : c->col->type);
+    }
+    puts_(st, ")");
+}
+
+/* An embed as one column of its parent's row (at depth): the related row
+ * as a JSON object (or NULL), or the related rows as a JSON array, built
+ * by the database so each parent row arrives complete. */
+static void embed_column(data_stmt_t *st, const data_embed_t *em, const data_table_t *parent,
+                         int depth)
+{
+    bool pg = st->dialect == DATA_DIALECT_PG;
+    puts_(st, "(SELECT ");
+    if (em->rel->to_one)
+        row_json(st, &em->sub);
+    else if (pg)
+        puts_(st, "coalesce(json_agg(\"_x\"), '[]')");
+    else {
+        puts_(st, "json_group_array(");
+        row_json(st, &em->sub);
+        puts_(st, ")");
+    }
+    puts_(st, " FROM (SELECT ");
+    select_list(st, em->rel->other, &em->sub, depth + 1);
+    embed_where(st, em, parent, depth);
+    if (!em->rel->to_one) {
+        order_by(st, em->rel->other, &em->sub, depth + 1);
+        puts_(st, " LIMIT ");
+        int_param(st, em->sub.limit);
+        puts_(st, " OFFSET ");
+        int_param(st, em->sub.offset);
+    }
+    puts_(st, ") AS \"_x\")");
+}
+
+/* The select list: q's columns (cast, aliased) and embeds, or the
+ * table's columns. */
+static void select_list(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth)
 {
     if (q->nselect == 0) {
         column_list(st, t);
@@ -169,6 +372,12 @@ static void select_list(data_stmt_t *st, const data_table_t *t, const data_query
         const data_select_t *c = &q->select[i];
         if (i > 0)
             puts_(st, ", ");
+        if (c->embed) {
+            embed_column(st, c->embed, t, depth);
+            puts_(st, " AS ");
+            ident(st, c->embed->name);
+            continue;
+        }
         if (c->cast) {
             puts_(st, "CAST(");
             ident(st, c->col->name);
@@ -191,34 +400,49 @@ static void where_pk(data_stmt_t *st, const data_table_t *t, const data_value_t 
     param(st, id);
 }
 
-int data_sql_select(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
+/* An embedded table's column qualified by its alias: in ORDER BY a bare
+ * name would mean an output column first, which an alias may shadow. */
+static void sort_key(data_stmt_t *st, const data_table_t *t, const data_column_t *c, int depth)
 {
-    int pk_ordered = 0;
+    if (depth > 0) {
+        table_ref(st, t, depth);
+        puts_(st, ".");
+    }
+    ident(st, c->name);
+}
 
-    puts_(st, "SELECT ");
-    select_list(st, t, q);
-    puts_(st, " FROM ");
-    ident(st, t->name);
-    where_filters(st, q);
+/* " ORDER BY" q's keys, then the primary key: a total order, so paging
+ * neither skips nor repeats rows (ordering by it twice would be harmless
+ * but noisy). */
+static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth)
+{
+    bool pk_ordered = false;
     puts_(st, " ORDER BY ");
     for (size_t i = 0; i < q->norder; i++) {
         const data_order_t *o = &q->order[i];
-        ident(st, o->col->name);
+        if (i > 0)
+            puts_(st, ", ");
+        sort_key(st, t, o->col, depth);
         puts_(st, o->desc ? " DESC" : " ASC");
         if (o->nulls_given)
             puts_(st, o->nulls_first ? " NULLS FIRST" : " NULLS LAST");
-        puts_(st, ", ");
         pk_ordered |= o->col == &t->cols[t->pk];
     }
-    /* The primary key last makes the order total, so paging neither skips
-     * nor repeats rows; ordering by it twice would be harmless but noisy. */
     if (!pk_ordered) {
-        ident(st, t->cols[t->pk].name);
+        puts_(st, q->norder > 0 ? ", " : "");
+        sort_key(st, t, &t->cols[t->pk], depth);
         puts_(st, " ASC");
-    } else if (!st->oom) {
-        st->len -= 2; /* the last ", " */
-        st->sql[st->len] = '\0';
     }
+}
+
+int data_sql_select(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
+{
+    puts_(st, "SELECT ");
+    select_list(st, t, q, 0);
+    puts_(st, " FROM ");
+    ident(st, t->name);
+    where_filters(st, t, q, 0);
+    order_by(st, t, q, 0);
     puts_(st, " LIMIT ");
     int_param(st, q->limit);
     puts_(st, " OFFSET ");
@@ -230,7 +454,7 @@ int data_sql_count(data_stmt_t *st, const data_table_t *t, const data_query_t *q
 {
     puts_(st, "SELECT count(*) AS \"count\" FROM ");
     ident(st, t->name);
-    where_filters(st, q);
+    where_filters(st, t, q, 0);
     return done(st);
 }
 
@@ -302,7 +526,21 @@ int data_sql_delete(data_stmt_t *st, const data_table_t *t, const data_value_t *
 static void returning(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
 {
     puts_(st, " RETURNING ");
-    select_list(st, t, q);
+    select_list(st, t, q, 0);
+}
+
+/* A value a row left out, under Prefer: missing=default. */
+static void missing_value(data_stmt_t *st, const data_column_t *col)
+{
+    if (st->dialect != DATA_DIALECT_SQLITE) {
+        puts_(st, "DEFAULT");
+    } else if (col->dflt_sql != NULL) {
+        puts_(st, "(");
+        puts_(st, col->dflt_sql);
+        puts_(st, ")");
+    } else {
+        puts_(st, "NULL"); /* also what makes SQLite number a rowid key */
+    }
 }
 
 int data_sql_insert_rows(data_stmt_t *st, const data_table_t *t, const data_rows_t *rows,
@@ -324,9 +562,13 @@ int data_sql_insert_rows(data_stmt_t *st, const data_table_t *t, const data_rows
         for (size_t r = 0; r < rows->nrows; r++) {
             puts_(st, r > 0 ? ", (" : "(");
             for (size_t c = 0; c < rows->ncols; c++) {
+                size_t i = r * rows->ncols + c;
                 if (c > 0)
                     puts_(st, ", ");
-                param(st, &rows->vals[r * rows->ncols + c]);
+                if (rows->defaults && rows->missing && rows->missing[i])
+                    missing_value(st, rows->cols[c]);
+                else
+                    param(st, &rows->vals[i]);
             }
             puts_(st, ")");
         }
@@ -365,7 +607,7 @@ int data_sql_update_where(data_stmt_t *st, const data_table_t *t, const data_ass
         puts_(st, " = ");
         param(st, &a[i].value);
     }
-    where_filters(st, q);
+    where_filters(st, t, q, 0);
     returning(st, t, q);
     return done(st);
 }
@@ -374,7 +616,7 @@ int data_sql_delete_where(data_stmt_t *st, const data_table_t *t, const data_que
 {
     puts_(st, "DELETE FROM ");
     ident(st, t->name);
-    where_filters(st, q);
+    where_filters(st, t, q, 0);
     returning(st, t, q);
     return done(st);
 }

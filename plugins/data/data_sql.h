@@ -11,6 +11,7 @@
 #ifndef DATA_SQL_H
 #define DATA_SQL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "data_dialect.h"
@@ -28,6 +29,7 @@ typedef struct data_stmt {
     data_value_t *params;
     size_t nparams;
     int oom; /* set when an append ran out of memory */
+    bool dry_run; /* run in a transaction rolled back afterwards (data_db.h) */
 } data_stmt_t;
 
 #define DATA_STMT_INIT(d) {.dialect = (d)}
@@ -38,12 +40,17 @@ typedef struct data_assign {
     data_value_t value;
 } data_assign_t;
 
-/* Rows to insert: see data_json_rows (data_json.h). */
+/* Rows to insert: see data_json_rows (data_json.h). missing (same
+ * layout as vals) marks the values a row's object did not give; with
+ * Prefer: missing=default they take the column's default instead of
+ * NULL (defaults set). */
 typedef struct data_rows {
     const data_column_t **cols;
     size_t ncols;
     data_value_t *vals; /* nrows * ncols, row after row */
+    bool *missing;
     size_t nrows;
+    bool defaults;
 } data_rows_t;
 
 /* Each builder appends one statement to an empty stmt and returns PH_OK, or
@@ -78,7 +85,10 @@ typedef enum data_conflict {
 /* Writes of PostgREST's API, each RETURNING q's select list (or every
  * column), one statement each, so a bulk insert is one transaction:
  *   insert_rows: INSERT of rows->nrows rows of rows->ncols columns
- *           (ncols == 0: one row of defaults; nrows must then be 1), with
+ *           (ncols == 0: one row of defaults; nrows must then be 1); with
+ *           rows->defaults a missing value is DEFAULT (SQLite, which has
+ *           no DEFAULT in VALUES: the column's default expression from
+ *           the schema, or NULL), with
  *           ON CONFLICT (conflict_col) DO UPDATE/NOTHING for MERGE/IGNORE
  *   update_where: UPDATE ... SET the n assignments (n >= 1) WHERE q's
  *           conditions (none: every row)

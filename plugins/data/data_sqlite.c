@@ -153,6 +153,39 @@ static bool is_rowid_alias(const char *decl)
     return strcasecmp(decl, "INTEGER") == 0;
 }
 
+/* The one-column foreign keys of a table (a key over several columns has
+ * several rows with one id: none of them can embed). SQLite names no
+ * constraints, so the FK column names the key. */
+static int read_fks(sqlite3 *db, data_table_t *t, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list(?1) f"
+                                " WHERE (SELECT count(*) FROM pragma_foreign_key_list(?1) g"
+                                "        WHERE g.id = f.id) = 1 ORDER BY \"from\"",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *col = (const char *)sqlite3_column_text(st, 0);
+        const char *ref = (const char *)sqlite3_column_text(st, 1);
+        const char *to = (const char *)sqlite3_column_text(st, 2);
+        if (col && ref && data_table_add_fk(t, NULL, col, ref, to) != PH_OK) {
+            sqlite3_finalize(st);
+            snprintf(err, errlen, "out of memory");
+            return PH_ERROR;
+        }
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "reading foreign keys of \"%s\": %s", t->name, sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return PH_ERROR;
+    }
+    sqlite3_finalize(st);
+    return PH_OK;
+}
+
 static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
@@ -164,7 +197,7 @@ static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char
         return PH_ERROR;
     }
     rc = sqlite3_prepare_v2(db,
-                            "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk "
+                            "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk, dflt_value "
                             "FROM pragma_table_info(?1)",
                             -1, &st, NULL);
     if (rc == SQLITE_OK)
@@ -176,8 +209,10 @@ static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char
         decl = decl ? decl : "";
         /* An INTEGER PRIMARY KEY is the rowid: SQLite assigns it. */
         bool dflt = sqlite3_column_int(st, 3) || (pk && is_rowid_alias(decl));
+        const char *dsql = (const char *)sqlite3_column_text(st, 5);
         if (data_table_add_column(t, cname ? cname : "", decl, data_type_from_sqlite(decl),
-                                  sqlite3_column_int(st, 2), dflt, pk) != PH_OK) {
+                                  sqlite3_column_int(st, 2), dflt, pk) != PH_OK ||
+            (dsql && data_table_set_default(t, dsql) != PH_OK)) {
             sqlite3_finalize(st);
             snprintf(err, errlen, "out of memory");
             return PH_ERROR;
@@ -191,7 +226,9 @@ static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char
     }
     sqlite3_finalize(st);
     /* A composite key counts each of its columns with pk > 0. */
-    return data_table_finish(t, err, errlen);
+    if (data_table_finish(t, err, errlen) != PH_OK)
+        return PH_ERROR;
+    return read_fks(db, t, err, errlen);
 }
 
 /* Whether this process (its effective ids) may write path; a message
@@ -485,8 +522,11 @@ static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *s
     if (rc == SQLITE_OK)
         rc = bind_params(st, s);
     bool writes = rc == SQLITE_OK && !sqlite3_stmt_readonly(st);
+    bool dry = writes && s->dry_run;
     if (writes)
         pthread_mutex_lock(&h->write_lock);
+    if (dry)
+        rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *row = row_json(st, shape);
         if (row == NULL) {
@@ -506,12 +546,21 @@ static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *s
     int ext = sqlite3_extended_errcode(db); /* before reset touches it */
     if (writes) {
         sqlite3_reset(st); /* ends the statement's transaction before unlocking */
+        /* A dry run leaves nothing behind, and a connection still in a
+         * transaction must not go back to the pool. */
+        if (dry && sqlite3_get_autocommit(db) == 0 && sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+            broken = true;
         pthread_mutex_unlock(&h->write_lock);
     }
-    if (rc == SQLITE_DONE) {
+    if (rc == SQLITE_DONE && !broken) {
         sqlite3_finalize(st);
         data_pool_give(h->pool, db, false);
         return PH_OK;
+    }
+    if (rc == SQLITE_DONE) {
+        rc = SQLITE_FORMAT;
+        err->status = 503;
+        snprintf(err->msg, sizeof err->msg, "database busy: the dry run could not be rolled back");
     }
     if (rc != SQLITE_FORMAT)
         map_error(db, ext, h->conf, err, &broken);

@@ -95,6 +95,7 @@ int data_value_parse(data_type_t type, const char *s, size_t len, data_value_t *
         return PH_OK;
     }
     case DATA_TYPE_TEXT:
+    case DATA_TYPE_JSON: /* only result shapes have it: no filter reaches here */
     case DATA_TYPE_ANY:
         break;
     }

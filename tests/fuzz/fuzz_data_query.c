@@ -2,17 +2,23 @@
  * libFuzzer harness for plugins/data/data_query.c and data_filter.c: the
  * query string of GET /api/<table> (select, filters, logic trees, order,
  * limit, offset), parsed against a fixed table with one column of every
- * type class. The first input byte picks the dialect (casts).
+ * type class, related to a second table by a foreign key so select lists
+ * embed (both directions, nested). The first input byte picks the dialect
+ * (casts, SQL text).
  *
  * The input is the raw query string, copied to an exact-size buffer.
  * Properties checked on success: limit within 0..max_rows, offset >= 0,
  * every filter, list item, sort key and selected column points at a
  * column of the table, LIKE and ILIKE only on text, TEXT values are valid
- * UTF-8 and NUL-terminated, logic trees no deeper than
- * DATA_FILTER_MAX_DEPTH. On failure: an error code and message and an
+ * UTF-8 and NUL-terminated, lists only for in and (any)/(all), a language
+ * only for the fts family, no cs/cd/ov (no column takes them), logic trees no deeper than
+ * DATA_FILTER_MAX_DEPTH, embeds no deeper than DATA_EMBED_MAX_DEPTH with
+ * every column of an embed in its own table, and the SELECT (and count)
+ * of the query builds. On failure: an error code and message and an
  * empty query. Leaks are caught by LeakSanitizer.
  */
 #include "data_query.h"
+#include "data_sql.h"
 
 #include <plughttpd/plugin.h>
 #include <stdlib.h>
@@ -44,12 +50,43 @@ static void setup(void)
     REQUIRE(data_table_add_column(t, "data", "BLOB", DATA_TYPE_BLOB, false, false, false) == PH_OK);
     REQUIRE(data_table_add_column(t, "misc", "", DATA_TYPE_ANY, false, false, false) == PH_OK);
     REQUIRE(data_table_finish(t, err, sizeof err) == PH_OK);
+    t = data_schema_add_table(&schema, "tags");
+    REQUIRE(t != NULL);
+    REQUIRE(data_table_add_column(t, "id", "INTEGER", DATA_TYPE_INTEGER, false, true, true) == PH_OK);
+    REQUIRE(data_table_add_column(t, "note_id", "INTEGER", DATA_TYPE_INTEGER, false, false, false) == PH_OK);
+    REQUIRE(data_table_add_column(t, "name", "TEXT", DATA_TYPE_TEXT, false, false, false) == PH_OK);
+    REQUIRE(data_table_finish(t, err, sizeof err) == PH_OK);
+    REQUIRE(data_table_add_fk(t, "tags_note", "note_id", "notes", NULL) == PH_OK);
+    REQUIRE(data_schema_link(&schema) == PH_OK);
     table = &schema.tables[0];
+}
+
+static bool column_in(const data_table_t *t, const data_column_t *c)
+{
+    return c != NULL && c >= t->cols && c < t->cols + t->ncols;
 }
 
 static bool column_of_table(const data_column_t *c)
 {
-    return c != NULL && c >= table->cols && c < table->cols + table->ncols;
+    return column_in(table, c);
+}
+
+/* The select list of a query on t: columns of t, embeds bounded. */
+static void check_select(const data_table_t *t, const data_query_t *q, int depth)
+{
+    REQUIRE(depth <= DATA_EMBED_MAX_DEPTH);
+    for (size_t i = 0; i < q->nselect; i++) {
+        const data_embed_t *em = q->select[i].embed;
+        if (em == NULL) {
+            REQUIRE(column_in(t, q->select[i].col));
+            continue;
+        }
+        REQUIRE(em->name != NULL && em->sub.nselect > 0 && em->rel->other != NULL);
+        REQUIRE(em->sub.limit >= 0 && em->sub.limit <= MAX_ROWS);
+        for (size_t j = 0; j < em->sub.norder; j++)
+            REQUIRE(column_in(em->rel->other, em->sub.order[j].col));
+        check_select(em->rel->other, &em->sub, depth + 1);
+    }
 }
 
 static void check_one(const data_value_t *v)
@@ -73,10 +110,14 @@ static void check_one(const data_value_t *v)
 static void check_filter(const data_filter_t *f)
 {
     REQUIRE(column_of_table(f->col));
-    REQUIRE(f->op >= DATA_OP_EQ && f->op <= DATA_OP_IS);
-    if (f->op == DATA_OP_LIKE || f->op == DATA_OP_ILIKE)
+    REQUIRE(f->op >= DATA_OP_EQ && f->op <= DATA_OP_OV);
+    if (f->op == DATA_OP_LIKE || f->op == DATA_OP_ILIKE || f->op == DATA_OP_MATCH ||
+        f->op == DATA_OP_IMATCH || (f->op >= DATA_OP_FTS && f->op <= DATA_OP_WFTS))
         REQUIRE(f->col->type == DATA_TYPE_TEXT || f->col->type == DATA_TYPE_ANY);
-    REQUIRE(f->nlist == 0 || (f->op == DATA_OP_IN && f->list != NULL));
+    REQUIRE(f->op != DATA_OP_CS && f->op != DATA_OP_CD && f->op != DATA_OP_OV); /* no such column */
+    REQUIRE(f->nlist == 0 || ((f->op == DATA_OP_IN || f->quant != DATA_QUANT_NONE) && f->list != NULL));
+    REQUIRE(f->lang.kind == DATA_VALUE_NULL || (f->op >= DATA_OP_FTS && f->op <= DATA_OP_WFTS));
+    check_one(&f->lang);
     check_one(&f->value);
     for (size_t i = 0; i < f->nlist; i++)
         check_one(&f->list[i]);
@@ -115,8 +156,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_group(&q.groups[i], 1);
         for (i = 0; i < q.norder; i++)
             REQUIRE(column_of_table(q.order[i].col));
-        for (i = 0; i < q.nselect; i++)
-            REQUIRE(column_of_table(q.select[i].col));
+        check_select(table, &q, 0);
+        data_stmt_t st = DATA_STMT_INIT(d), ct = DATA_STMT_INIT(d);
+        REQUIRE(data_sql_select(&st, table, &q) == PH_OK && data_sql_count(&ct, table, &q) == PH_OK);
+        data_stmt_free(&st);
+        data_stmt_free(&ct);
         REQUIRE(q.on_conflict == NULL || column_of_table(q.on_conflict));
         data_query_free(&q);
     } else {

@@ -75,8 +75,14 @@ class DataApiCases:
         h.update(headers or {})
         return (srv or self.srv).get(path, method=method, body=body, headers=h)
 
-    def post(self, obj, table="notes", **kw):
-        return self.req("POST", "/api/" + table, obj, **kw)
+    def post(self, obj, table="notes", headers=None, **kw):
+        """POST asking for the stored row back (PostgREST's default answer
+        has no body): one object, with its Location."""
+        h = {"Prefer": "return=representation"}
+        if isinstance(obj, dict):
+            h["Accept"] = "application/vnd.pgrst.object+json"
+        h.update(headers or {})
+        return self.req("POST", "/api/" + table, obj, headers=h, **kw)
 
     def assertError(self, resp, status, contains=None):
         self.assertEqual(resp.status, status, resp.body)
@@ -89,23 +95,24 @@ class DataApiCases:
         return e
 
     # --- the endpoints -------------------------------------------------------
-    def test_root_lists_tables_with_columns_and_types(self):
+    def test_root_is_an_openapi_description_of_the_tables(self):
         r = self.req("GET", "/api")
         self.assertEqual(r.status, 200)
-        tables = {t["name"]: t for t in jbody(r)["tables"]}
-        self.assertEqual(sorted(tables), ["kinds", "notes"])
-        notes = tables["notes"]
-        self.assertEqual(notes["primary_key"], "id")
-        cols = {c["name"]: c for c in notes["columns"]}
-        self.assertEqual(list(cols), ["id", "title", "body", "created_at"])
-        self.assertEqual(cols["id"]["type"], "integer")
-        self.assertEqual(cols["title"]["type"], "text")
-        self.assertFalse(cols["title"]["nullable"])
-        self.assertTrue(cols["body"]["nullable"])
-        self.assertTrue(cols["created_at"]["has_default"])
-        kinds = {c["name"]: c["type"] for c in tables["kinds"]["columns"]}
-        self.assertEqual(kinds, {"id": "integer", "i": "integer", "r": "real", "t": "text",
-                                 "b": "blob", "flag": "boolean"})
+        self.assertEqual(r.header("Content-Type"), "application/openapi+json")
+        doc = jbody(r)
+        self.assertEqual((doc["swagger"], doc["basePath"]), ("2.0", "/api"))
+        self.assertEqual(sorted(doc["definitions"]), ["kinds", "notes"])
+        self.assertEqual(sorted(doc["paths"]), ["/", "/kinds", "/notes"])
+        notes = doc["definitions"]["notes"]
+        self.assertEqual(list(notes["properties"]), ["id", "title", "body", "created_at"])
+        self.assertIn("<pk/>", notes["properties"]["id"]["description"])
+        self.assertEqual(notes["properties"]["id"]["type"], "integer")
+        self.assertEqual(notes["properties"]["title"]["type"], "string")
+        self.assertEqual(notes["required"], ["title"])  # NOT NULL without a default
+        kinds = {k: v["type"] for k, v in doc["definitions"]["kinds"]["properties"].items()}
+        self.assertEqual(kinds, {"id": "integer", "i": "integer", "r": "number", "t": "string",
+                                 "b": "string", "flag": "boolean"})
+        self.assertEqual(sorted(doc["paths"]["/notes"]), ["delete", "get", "patch", "post", "put"])
         self.assertEqual(self.req("GET", "/api/").status, 200)
 
     def test_post_returns_201_location_and_stored_row(self):
@@ -281,9 +288,12 @@ class DataApiCases:
 
     def test_wrong_method_is_405_with_allow(self):
         row = jbody(self.post({"title": "x"}))
-        e = self.req("PUT", "/api/notes", {"title": "y"})
+        e = self.req("OPTIONS", "/api/notes")
         self.assertError(e, 405)
-        self.assertEqual(e.header("Allow"), "GET, HEAD, POST, PATCH, DELETE")
+        self.assertEqual(e.header("Allow"), "GET, HEAD, POST, PUT, PATCH, DELETE")
+        # PUT on a table is PostgREST's upsert: it needs pk=eq.X
+        self.assertEqual(self.assertError(self.req("PUT", "/api/notes", {"title": "y"}), 400)["code"],
+                         "PGRST105")
         # DELETE and PATCH on a table need a filter (PostgREST's bulk writes)
         self.assertError(self.req("DELETE", "/api/notes"), 400, "without a filter")
         e = self.req("POST", "/api/notes/%d" % row["id"], {"title": "y"})
@@ -591,7 +601,8 @@ class DataApiCases:
 
     def test_location_when_mounted_at_root(self):
         self.start(prefix="/")
-        r = self.req("POST", "/notes", {"title": "root"})
+        r = self.req("POST", "/notes", {"title": "root"}, headers={
+            "Prefer": "return=representation", "Accept": "application/vnd.pgrst.object+json"})
         self.assertEqual(r.status, 201, r.body)
         row = jbody(r)
         self.assertEqual(r.header("Location"), "/notes/%d" % row["id"])

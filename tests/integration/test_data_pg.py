@@ -177,7 +177,8 @@ class PgWorkerProcesses(unittest.TestCase):
     instance, which reads the schema on a session of its own: no session is
     shared between processes, and the master holds none.
 
-    A POST to /api/hits answers with the stored row, whose defaults name the
+    A POST to /api/hits asking for its row (Prefer: return=representation
+    and an object) answers with the stored row, whose defaults name the
     database session that ran it (backend pid, client port); the client port
     leads through /proc/net/tcp and /proc/PID/fd to the server process that
     holds that socket. A keep-alive HTTP connection stays on the worker that
@@ -256,6 +257,8 @@ class PgWorkerProcesses(unittest.TestCase):
         head = "%s %s HTTP/1.1\r\nHost: localhost\r\n" % (method, path)
         if obj is not None:
             head += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+        if method == "POST":  # the stored row back, as one object
+            head += "Prefer: return=representation\r\nAccept: application/vnd.pgrst.object+json\r\n"
         conn[0].sendall(head.encode() + b"\r\n" + body)
 
     @staticmethod

@@ -12,6 +12,7 @@
 #include "config.h" /* server/: the parsers the API offers plugins */
 #include "data_conf.h"
 #include "data_cors.h"
+#include "data_csv.h"
 #include "data_json.h"
 #include "data_prefer.h"
 #include "data_query.h"
@@ -117,6 +118,57 @@ START_TEST(every_operator)
         ck_assert_int_eq(q.filters[0].op, cases[i].op);
         ck_assert_str_eq(data_op_sql(q.filters[0].op), cases[i].sql);
         data_query_free(&q);
+    }
+}
+END_TEST
+
+static int sql_of(const char *qs, data_dialect_t d, char *out, size_t size);
+
+/* Modifiers, isdistinct and PostgreSQL's operators: SQL per dialect, and
+ * a 400 where the dialect cannot run them. */
+START_TEST(operators_per_dialect)
+{
+    static const struct { const char *qs; data_dialect_t d; const char *where; } cases[] = {
+        {"id=eq(any).{1,2}", DATA_DIALECT_SQLITE, " WHERE (\"id\" = ?1 OR \"id\" = ?2) "},
+        {"title=like(all).{a*,\"b,c\"}", DATA_DIALECT_PG, " WHERE (\"title\" LIKE $1 AND \"title\" LIKE $2) "},
+        {"title=not.ilike(any).{}", DATA_DIALECT_SQLITE, " WHERE NOT (1 = 0) "},
+        {"title=eq(all).{}", DATA_DIALECT_PG, " WHERE (1 = 1) "},
+        {"body=isdistinct.x", DATA_DIALECT_SQLITE, " WHERE (\"body\" IS NOT ?1) "},
+        {"body=isdistinct.x", DATA_DIALECT_PG, " WHERE (\"body\" IS DISTINCT FROM $1) "},
+        {"title=match.^a", DATA_DIALECT_PG, " WHERE (\"title\" ~ $1) "},
+        {"title=imatch(any).{^a,b$}", DATA_DIALECT_PG, " WHERE (\"title\" ~* $1 OR \"title\" ~* $2) "},
+        {"title=fts.cat", DATA_DIALECT_PG, " WHERE (to_tsvector(\"title\") @@ to_tsquery($1)) "},
+        {"title=wfts(english).a b", DATA_DIALECT_PG, " WHERE (to_tsvector($1::regconfig, \"title\") @@ "
+                                                     "websearch_to_tsquery($2::regconfig, $3)) "},
+        {"or=(title.phfts.x,title.plfts(french).y)", DATA_DIALECT_PG,
+         " WHERE ((to_tsvector(\"title\") @@ phraseto_tsquery($1)) OR (to_tsvector($2::regconfig, \"title\")"
+         " @@ plainto_tsquery($3::regconfig, $4))) "},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char sql[1024];
+        ck_assert_msg(sql_of(cases[i].qs, cases[i].d, sql, sizeof sql) == PH_OK, "refused: %s", cases[i].qs);
+        ck_assert_msg(strstr(sql, cases[i].where) != NULL, "%s: %s", cases[i].qs, sql);
+    }
+    static const struct { const char *qs; data_dialect_t d; const char *msg; } bad[] = {
+        {"title=match.a", DATA_DIALECT_SQLITE, "PostgreSQL"},
+        {"or=(title.imatch.a)", DATA_DIALECT_SQLITE, "PostgreSQL"},
+        {"title=fts.a", DATA_DIALECT_SQLITE, "PostgreSQL"},
+        {"title=cs.{a}", DATA_DIALECT_PG, "array, jsonb or range"},
+        {"id=match.1", DATA_DIALECT_PG, "text column"},
+        {"id=is(any).{null}", DATA_DIALECT_PG, "take (any)"},
+        {"title=fts(a;b).x", DATA_DIALECT_PG, "language"},
+        {"title=eq(any).(a)", DATA_DIALECT_PG, "list"},
+        {"title=eq(any).{a", DATA_DIALECT_PG, "unterminated"},
+        {"title=eq(any.{a}", DATA_DIALECT_PG, "PGRST100"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        data_query_t q;
+        data_qerr_t e = {0};
+        char err[300];
+        ck_assert_msg(data_query_parse(notes, bad[i].d, bad[i].qs, strlen(bad[i].qs), 1000, &q, &e) == PH_ERROR,
+                      "accepted: %s", bad[i].qs);
+        snprintf(err, sizeof err, "%s %s", e.code, e.msg);
+        ck_assert_msg(strstr(err, bad[i].msg) != NULL, "%s: %s", bad[i].qs, err);
     }
 }
 END_TEST
@@ -239,6 +291,161 @@ START_TEST(extreme_integers)
 }
 END_TEST
 
+/* --- embedding ------------------------------------------------------------- */
+
+/* authors(id, name); books(id, title, author_id -> authors, editor_id ->
+ * authors, shelf_id -> shelves, which is not exposed); comments(id,
+ * book_id -> books, ok BOOLEAN). */
+static void embed_schema(data_schema_t *s)
+{
+    char err[128];
+    memset(s, 0, sizeof *s);
+    data_table_t *t = data_schema_add_table(s, "authors");
+    data_table_add_column(t, "id", "INTEGER", DATA_TYPE_INTEGER, false, true, true);
+    data_table_add_column(t, "name", "TEXT", DATA_TYPE_TEXT, false, false, false);
+    ck_assert_int_eq(data_table_finish(t, err, sizeof err), PH_OK);
+    t = data_schema_add_table(s, "books");
+    data_table_add_column(t, "id", "INTEGER", DATA_TYPE_INTEGER, false, true, true);
+    data_table_add_column(t, "title", "TEXT", DATA_TYPE_TEXT, false, false, false);
+    data_table_add_column(t, "author_id", "INTEGER", DATA_TYPE_INTEGER, false, false, false);
+    data_table_add_column(t, "editor_id", "INTEGER", DATA_TYPE_INTEGER, false, false, false);
+    data_table_add_column(t, "shelf_id", "INTEGER", DATA_TYPE_INTEGER, false, false, false);
+    ck_assert_int_eq(data_table_finish(t, err, sizeof err), PH_OK);
+    ck_assert_int_eq(data_table_add_fk(t, "books_author", "author_id", "authors", NULL), PH_OK);
+    ck_assert_int_eq(data_table_add_fk(t, NULL, "editor_id", "authors", "id"), PH_OK);
+    ck_assert_int_eq(data_table_add_fk(t, NULL, "shelf_id", "shelves", "id"), PH_OK);
+    t = data_schema_add_table(s, "comments");
+    data_table_add_column(t, "id", "INTEGER", DATA_TYPE_INTEGER, false, true, true);
+    data_table_add_column(t, "book_id", "INTEGER", DATA_TYPE_INTEGER, false, false, false);
+    data_table_add_column(t, "ok", "BOOLEAN", DATA_TYPE_BOOL, false, false, false);
+    ck_assert_int_eq(data_table_finish(t, err, sizeof err), PH_OK);
+    ck_assert_int_eq(data_table_add_fk(t, NULL, "book_id", "books", NULL), PH_OK);
+    ck_assert_int_eq(data_schema_link(s), PH_OK);
+}
+
+static int embed_sql(const data_schema_t *s, const char *table, const char *qs, data_dialect_t d,
+                     char *out, size_t size)
+{
+    data_query_t q;
+    data_qerr_t e = {0};
+    const data_table_t *t = data_schema_find(s, table, strlen(table));
+    int rc = data_query_parse(t, d, qs, strlen(qs), 100, &q, &e);
+    if (rc != PH_OK) {
+        snprintf(out, size, "%s %s", e.code, e.msg);
+        return rc;
+    }
+    data_stmt_t st = DATA_STMT_INIT(d);
+    ck_assert_int_eq(data_sql_select(&st, t, &q), PH_OK);
+    snprintf(out, size, "%s", st.sql);
+    data_stmt_free(&st);
+    data_query_free(&q);
+    return PH_OK;
+}
+
+START_TEST(embed_relationships_and_sql)
+{
+    data_schema_t s;
+    char sql[2048];
+    embed_schema(&s);
+    /* books: two keys to authors, one from comments; shelves is not exposed. */
+    ck_assert_uint_eq(s.tables[1].nrels, 3);
+    ck_assert_uint_eq(s.tables[0].nrels, 2);
+    ck_assert_int_eq(embed_sql(&s, "books", "select=id,authors(name)", DATA_DIALECT_SQLITE, sql,
+                               sizeof sql), PH_ERROR);
+    ck_assert_ptr_nonnull(strstr(sql, "PGRST201"));
+    ck_assert_int_eq(embed_sql(&s, "books", "select=id,shelves(id)", DATA_DIALECT_SQLITE, sql,
+                               sizeof sql), PH_ERROR);
+    ck_assert_ptr_nonnull(strstr(sql, "PGRST200"));
+    ck_assert_int_eq(embed_sql(&s, "books", "select=w:authors!books_author(name)", DATA_DIALECT_SQLITE,
+                               sql, sizeof sql), PH_OK);
+    ck_assert_str_eq(sql, "SELECT (SELECT json_object('name', \"_x\".\"name\") FROM (SELECT \"name\" AS "
+                          "\"name\" FROM \"authors\" AS \"_e1\" WHERE \"_e1\".\"id\" = \"books\".\"author_id\")"
+                          " AS \"_x\") AS \"w\" FROM \"books\" ORDER BY \"id\" ASC LIMIT ?1 OFFSET ?2");
+    ck_assert_int_eq(embed_sql(&s, "books", "select=id,comments!inner(ok)&comments.id=eq.3&comments.limit=2"
+                               "&comments.order=ok.desc", DATA_DIALECT_SQLITE, sql, sizeof sql), PH_OK);
+    ck_assert_str_eq(sql, "SELECT \"id\" AS \"id\", (SELECT json_group_array(json_object('ok', CASE WHEN "
+                          "\"_x\".\"ok\" IS NULL THEN NULL WHEN \"_x\".\"ok\" THEN json('true') ELSE "
+                          "json('false') END)) FROM (SELECT \"ok\" AS \"ok\" FROM \"comments\" AS \"_e1\" "
+                          "WHERE \"_e1\".\"book_id\" = \"books\".\"id\" AND (\"id\" = ?1) ORDER BY \"_e1\".\"ok\" "
+                          "DESC, \"_e1\".\"id\" ASC LIMIT ?2 OFFSET ?3) AS \"_x\") AS \"comments\" FROM \"books\" "
+                          "WHERE EXISTS (SELECT 1 FROM \"comments\" AS \"_e1\" WHERE \"_e1\".\"book_id\" = "
+                          "\"books\".\"id\" AND (\"id\" = ?4)) ORDER BY \"id\" ASC LIMIT ?5 OFFSET ?6");
+    ck_assert_int_eq(embed_sql(&s, "comments", "select=books(title,authors!editor_id(*))", DATA_DIALECT_PG,
+                               sql, sizeof sql), PH_OK);
+    ck_assert_str_eq(sql, "SELECT (SELECT row_to_json(\"_x\") FROM (SELECT \"title\" AS \"title\", (SELECT "
+                          "row_to_json(\"_x\") FROM (SELECT \"id\" AS \"id\", \"name\" AS \"name\" FROM "
+                          "\"authors\" AS \"_e2\" WHERE \"_e2\".\"id\" = \"_e1\".\"editor_id\") AS \"_x\") AS "
+                          "\"authors\" FROM \"books\" AS \"_e1\" WHERE \"_e1\".\"id\" = \"comments\".\"book_id\")"
+                          " AS \"_x\") AS \"books\" FROM \"comments\" ORDER BY \"id\" ASC LIMIT $1 OFFSET $2");
+    ck_assert_int_eq(embed_sql(&s, "authors", "select=books!author_id(id)", DATA_DIALECT_PG, sql, sizeof sql),
+                     PH_OK);
+    ck_assert_ptr_nonnull(strstr(sql, "coalesce(json_agg(\"_x\"), '[]')"));
+    /* Bounds and mistakes: refused with a PostgREST code, never SQL. */
+    static const struct { const char *table, *qs, *code; } bad[] = {
+        {"books", "select=comments(books(comments(books(comments(id)))))", "PGRST100"},
+        {"books", "select=comments(id", "PGRST100"},
+        {"books", "select=comments(id))", "PGRST100"},
+        {"books", "select=comments()", "PGRST100"},
+        {"books", "select=comments!inner!x!y(id)", "PGRST100"},
+        {"books", "select=comments(id)&comments.nope=eq.1", "42703"},
+        {"books", "select=comments(id)&other.id=eq.1", "42703"},
+        {"books", "comments.id=eq.1", "42703"}, /* no such embed in the select */
+        {"books", "select=comments(id)&comments.id=eq.x", "22P02"},
+        {"books", "select=x%27y:comments(id)", "PGRST100"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(embed_sql(&s, bad[i].table, bad[i].qs, DATA_DIALECT_SQLITE, sql, sizeof sql), PH_ERROR);
+        ck_assert_msg(strncmp(sql, bad[i].code, strlen(bad[i].code)) == 0, "%s: %s", bad[i].qs, sql);
+    }
+    data_schema_free(&s);
+}
+END_TEST
+
+/* --- CSV ------------------------------------------------------------------- */
+
+static int csv_put(const char *s, size_t len, void *arg)
+{
+    char *out = arg;
+    size_t have = strlen(out);
+    if (have + len >= 512)
+        return -1;
+    memcpy(out + have, s, len);
+    out[have + len] = '\0';
+    return 0;
+}
+
+START_TEST(csv_out_and_in)
+{
+    char out[512] = "", err[200];
+    json_t *row = json_pack("{s:i, s:s, s:n, s:b, s:[i], s:s}", "id", 7, "title", "a,\"b\"", "body",
+                            "done", 1, "score", 2, "created_at", " x");
+    ck_assert_int_eq(data_csv_header(notes, csv_put, out), 0);
+    ck_assert_int_eq(data_csv_row(notes, row, csv_put, out), 0);
+    json_decref(row);
+    /* title quoted with its quotes doubled; NULL and absent columns empty;
+     * a JSON value as its text; a leading space quoted. */
+    ck_assert_str_eq(out, "id,title,body,score,done,data,created_at\n"
+                          "7,\"a,\"\"b\"\"\",,[2],true,,\" x\"\n");
+
+    const char *body = "title,body,done\r\nx,NULL,true\n\"y,\"\"z\"\"\",,false\n";
+    json_t *rows = data_csv_parse(notes, body, strlen(body), err, sizeof err);
+    ck_assert_ptr_nonnull(rows);
+    char *text = json_dumps(rows, JSON_COMPACT);
+    ck_assert_str_eq(text, "[{\"title\":\"x\",\"body\":null,\"done\":true},"
+                           "{\"title\":\"y,\\\"z\\\"\",\"body\":\"\",\"done\":false}]");
+    free(text);
+    json_decref(rows);
+    static const char *const bad[] = {"", "nope\n1\n", "id,id\n1,2\n", "id\nx\n", "id,title\n1\n",
+                                      "id\n1,2\n", "title\n\"open\n", "title\n\"a\"b\n", "done\nyes\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        ck_assert_msg(data_csv_parse(notes, bad[i], strlen(bad[i]), err, sizeof err) == NULL, "accepted: %s",
+                      bad[i]);
+        ck_assert_msg(err[0] != '\0', "no message: %s", bad[i]);
+    }
+}
+END_TEST
+
 /* --- SQL text --------------------------------------------------------------- */
 
 /* --- PostgREST syntax: select lists, logic trees, in/is, nulls order ------- */
@@ -287,7 +494,7 @@ START_TEST(select_list_alias_cast)
     expect_refused("select=nope", "42703");
     expect_refused("select=a%20b:title", "alias");
     expect_refused("select=%22x%22:title", "alias");
-    expect_refused("select=notes(*)", "embedded");
+    expect_refused("select=notes(*)", "PGRST200"); /* no relationship to itself */
     expect_refused("select=id,,title", "empty item");
     expect_refused("select=id&select=title", "twice");
 }
@@ -497,6 +704,33 @@ START_TEST(bulk_write_sql)
                              "\"body\" = excluded.\"body\" RETURNING \"title\" AS \"t\"");
     ck_assert_uint_eq(st.nparams, 6);
     data_stmt_free(&st);
+    data_query_free(&q);
+
+    /* missing=default: left-out values take DEFAULT (SQLite: the
+     * schema's expression, else NULL) instead of a NULL parameter. */
+    ck_assert(rows.missing[0] && !rows.missing[1] && rows.missing[2] && !rows.missing[3]);
+    data_schema_t ds = {0};
+    data_table_t *t = data_schema_add_table(&ds, "d");
+    ck_assert_int_eq(data_table_add_column(t, "id", "INTEGER", DATA_TYPE_INTEGER, false, true, true), PH_OK);
+    ck_assert_int_eq(data_table_add_column(t, "v", "TEXT", DATA_TYPE_TEXT, false, true, false), PH_OK);
+    ck_assert_int_eq(data_table_set_default(t, "'it''s'"), PH_OK);
+    ck_assert_int_eq(data_table_finish(t, err, sizeof err), PH_OK);
+    data_rows_t dr;
+    json_t *db = json_loads("[{\"v\": \"a\"}, {\"id\": 9}]", 0, NULL);
+    ck_assert_int_eq(data_json_rows(t, db, &dr, err, sizeof err), PH_OK);
+    json_decref(db);
+    dr.defaults = true;
+    ck_assert_int_eq(parse("", &q, err), PH_OK);
+    data_stmt_t md = DATA_STMT_INIT(DATA_DIALECT_SQLITE);
+    ck_assert_int_eq(data_sql_insert_rows(&md, t, &dr, DATA_CONFLICT_ERROR, NULL, &q), PH_OK);
+    ck_assert_ptr_nonnull(strstr(md.sql, "VALUES (NULL, ?1), (?2, ('it''s'))"));
+    data_stmt_free(&md);
+    data_stmt_t mp = DATA_STMT_INIT(DATA_DIALECT_PG);
+    ck_assert_int_eq(data_sql_insert_rows(&mp, t, &dr, DATA_CONFLICT_ERROR, NULL, &q), PH_OK);
+    ck_assert_ptr_nonnull(strstr(mp.sql, "VALUES (DEFAULT, $1), ($2, DEFAULT)"));
+    data_stmt_free(&mp);
+    data_json_rows_free(&dr);
+    data_schema_free(&ds);
     data_query_free(&q);
 
     ck_assert_int_eq(parse("id=in.(1,2)", &q, err), PH_OK);
@@ -939,12 +1173,15 @@ static Suite *data_suite(void)
     tcase_add_test(q, empty_query_defaults);
     tcase_add_test(q, limit_offset_order_filters);
     tcase_add_test(q, select_list_alias_cast);
+    tcase_add_test(q, embed_relationships_and_sql);
+    tcase_add_test(q, csv_out_and_in);
     tcase_add_test(q, order_nulls);
     tcase_add_test(q, in_is_not_ilike);
     tcase_add_test(q, logic_trees);
     tcase_add_test(q, bulk_write_sql);
     tcase_add_test(q, prefer_range_content_range);
     tcase_add_test(q, every_operator);
+    tcase_add_test(q, operators_per_dialect);
     tcase_add_test(q, percent_decoding_and_plus);
     tcase_add_test(q, limit_is_capped);
     tcase_add_test(q, bad_paging);

@@ -57,6 +57,62 @@ const scenarios = {
   single_many: (c) => c.from('notes').select('id').single(),
   maybe_single_none: (c) => c.from('notes').select('id').eq('id', 999).maybeSingle(),
 
+  // --- operators -----------------------------------------------------------
+  like_any: (c) => c.from('notes').select('id').likeAnyOf('title', ['%ta', 'al%']).order('id'),
+  like_all: (c) => c.from('notes').select('id').likeAllOf('title', ['%a%', '%t%']).order('id'),
+  eq_any: (c) => c.from('notes').select('id').filter('id', 'eq(any)', '{1,3}').order('id'),
+  eq_any_quoted: (c) => c.from('notes').select('id').filter('title', 'eq(any)', '{"a,b (q)",alpha}').order('id'),
+  ilike_any_none: (c) => c.from('notes').select('id').filter('title', 'ilike(any)', '{}'),
+  eq_all_none: (c) => c.from('notes').select('id').filter('title', 'eq(all)', '{}').order('id'),
+  isdistinct: (c) => c.from('notes').select('id').filter('body', 'isdistinct', 'first').order('id'),
+  not_isdistinct: (c) => c.from('notes').select('id').not('body', 'isdistinct', 'first').order('id'),
+  or_any: (c) => c.from('notes').select('id').or('id.eq(any).{2,3},title.eq.none').order('id'),
+  match: (c) => c.from('notes').select('id').filter('title', 'match', '^[ab]').order('id'),
+  imatch: (c) => c.from('notes').select('id').filter('title', 'imatch', '^A').order('id'),
+  fts: (c) => c.from('notes').select('id').textSearch('title', 'alpha | beta').order('id'),
+  plfts_english: (c) => c.from('notes').select('id').textSearch('body', 'first', { type: 'plain', config: 'english' }),
+  phfts: (c) => c.from('notes').select('id').textSearch('body', 'quoted', { type: 'phrase' }),
+  wfts: (c) => c.from('notes').select('id').textSearch('title', 'gamma', { type: 'websearch' }),
+  cs_array: (c) => c.from('docs').select('id').contains('tags', ['a', 'b']).order('id'),
+  cd_array: (c) => c.from('docs').select('id').containedBy('tags', ['a', 'b', 'c']).order('id'),
+  ov_array: (c) => c.from('docs').select('id').overlaps('tags', ['c', 'z']).order('id'),
+  cs_jsonb: (c) => c.from('docs').select('id').contains('meta', { k: 1 }).order('id'),
+
+  // --- dry runs (Prefer: tx=rollback) ----------------------------------------
+  rollback_insert: (c) => c.from('notes').insert({ title: 'dry' }).select('id,title').rollback(),
+  rollback_update: (c) => c.from('notes').update({ body: 'dry' }).eq('id', 1).select('id,body').rollback(),
+  rollback_delete: (c) => c.from('notes').delete().lte('id', 2).select('id').rollback(),
+  rollback_put_check: (c) => c.from('notes').select('id').limit(1),
+
+  // --- Prefer: missing=default (defaultToNull: false) ---------------------------
+  missing_default: (c) => c.from('notes')
+    .insert([{ title: 'm1', created_at: '2001-02-03 04:05:06' }, { title: 'm2' }], { defaultToNull: false })
+    .select('title'),
+  missing_null: (c) => c.from('notes')
+    .insert([{ title: 'n1', created_at: '2001-02-03 04:05:06' }, { title: 'n2' }]).select('title'),
+
+  // --- CSV -----------------------------------------------------------------
+  csv_out: (c) => c.from('notes').select('id,title,body').order('id').csv(),
+  csv_embed: (c) => c.from('books').select('id,comments(id)').lte('id', 2).order('id').csv(),
+
+  // --- embedding ---------------------------------------------------------
+  embed_to_one: (c) => c.from('books').select('id,authors!author_id(name)').order('id'),
+  embed_aliases: (c) => c.from('books')
+    .select('title,writer:authors!author_id(name),editor:authors!editor_id(name)').order('id'),
+  embed_ambiguous: (c) => c.from('books').select('id,authors(name)'),
+  embed_unknown: (c) => c.from('books').select('id,nosuch(*)'),
+  embed_not_exposed: (c) => c.from('books').select('id,secrets(*)'),
+  embed_to_many: (c) => c.from('books').select('id,comments(id,body,approved)').order('id'),
+  embed_nested: (c) => c.from('comments').select('id,books(title,authors!author_id(name))').order('id'),
+  embed_authors_books: (c) => c.from('authors').select('name,books!author_id(title)').order('id'),
+  embed_inner: (c) => c.from('books').select('id,comments!inner(id)').order('id'),
+  embed_filter: (c) => c.from('books').select('id,comments(id)').eq('comments.approved', true).order('id'),
+  embed_inner_filter: (c) => c.from('books').select('id,comments!inner(id)').eq('comments.id', 3),
+  embed_order_limit: (c) => c.from('books').select('id,comments(id)').lte('id', 2).order('id')
+    .order('id', { referencedTable: 'comments', ascending: false })
+    .limit(1, { referencedTable: 'comments' }),
+  embed_inner_count: (c) => c.from('books').select('id,comments!inner(id)', { count: 'exact' }).order('id'),
+
   // --- writing -----------------------------------------------------------
   insert_one: (c) => c.from('notes').insert({ title: 'one' }).select('id,title'),
   insert_minimal: (c) => c.from('notes').insert({ title: 'quiet' }),
