@@ -320,6 +320,7 @@ static int visit_gen(const gen_t *g, void *arg)
         ri.prefix = gr->cfg->prefix;
         ri.plugins = gr->cfg->plugin;
         ri.file = gr->stage->path;
+        ri.host = gr->cfg->host ? gr->cfg->host : "";
         stats_route_read(gr, &ri);
         int rc = v->fn(v->arg, &ri);
         if (rc != 0)
