@@ -293,6 +293,40 @@ class HostileRoutesTest(unittest.TestCase):
         self.assertIn('/both\\"end', [x["route"] for x in d["routes"]])
 
 
+class VirtualHostsTest(unittest.TestCase):
+    """A [route HOST/prefix] route's series carry its host; the default
+    host's keep the labels they had."""
+
+    def raw_get(self, srv, host, path):
+        data = srv.raw(b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host))
+        head, _, body = data.partition(b"\r\n\r\n")
+        return head.split(b"\r\n")[0], body
+
+    def test_host_label_and_field(self):
+        text = routes("[route Example.COM/]\nplugin = return\nstatus = 200\nbody = $host\n\n"
+                      "[route *.example.org/w]\nplugin = return\nstatus = 204\n\n")
+        srv = Server(server_ini(text), files=None)
+        self.addCleanup(srv.stop)
+        self.assertEqual(self.raw_get(srv, b"Example.COM.:8080", b"/x"), (b"HTTP/1.1 200 OK", b"example.com\n"))
+        self.assertEqual(self.raw_get(srv, b"a.EXAMPLE.org", b"/w")[0], b"HTTP/1.1 204 No Content")
+        self.assertEqual(srv.get("/ok").status, 200)
+        body = scrape(srv).body
+        fams = parse(body.decode("utf-8"))
+        self.assertEqual(value(fams, "plughttpd_route_requests_total", route="/", host="example.com", generation=1,
+                               **{"class": "2xx"}), 1)
+        self.assertEqual(value(fams, "plughttpd_route_requests_total", route="/w", host="*.example.org",
+                               generation=1, **{"class": "2xx"}), 1)
+        self.assertEqual(histogram(fams, "plughttpd_route_request_duration_seconds", route="/w",
+                                   host="*.example.org")[2], 1)
+        for n, l, v in fams["plughttpd_route_requests_in_flight"]["samples"]:
+            self.assertEqual("host" in l, l["route"] in ("/", "/w"), l)
+        p = subprocess.run([need("promtool"), "check", "metrics"], input=body, capture_output=True, timeout=60)
+        self.assertEqual((p.returncode, p.stderr), (0, b""))
+        d = json.loads(srv.get("/status/json").body)
+        hosts = {x["route"]: x["host"] for x in d["routes"]}
+        self.assertEqual((hosts["/"], hosts["/w"], hosts["/ok"]), ("example.com", "*.example.org", ""))
+
+
 class GenerationsTest(unittest.TestCase):
     def test_reload_while_a_request_runs_and_scrapes_go_on(self):
         mb = "[route /mb]\nplugin = %s\n" % MISBEHAVE
