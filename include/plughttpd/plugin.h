@@ -838,7 +838,9 @@ typedef struct ph_server_api {
 typedef struct ph_create_args {
     uint32_t size;                /* sizeof as filled by the server */
     const ph_server_api_t *api;   /* valid until destroy() returns */
-    const char *prefix;           /* the route prefix, "/api" */
+    const char *prefix;           /* the route prefix, "/api"; without
+                                     the host of a [route HOST/prefix]
+                                     (two hosts may share a prefix) */
     const char *config_dir;       /* folder of server.ini: resolve relative
                                      paths against it */
     const ph_kv_t *keys;          /* the route's keys, "plugin" excluded */
@@ -945,7 +947,7 @@ typedef struct ph_hooks {
     void (*thread_exit)(void *instance, unsigned index);
 
     /* Asked at each reload when the instance would be kept (same file,
-     * keys and prefix): return 1 to be created anew instead (e.g. a file
+     * keys, host and prefix): return 1 to be created anew instead (e.g. a file
      * the instance read has changed), 0 to be kept. Main thread. */
     int (*reload_check)(void *instance);
 } ph_hooks_t;
