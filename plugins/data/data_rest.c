@@ -247,7 +247,7 @@ static void add_location(rest_t *r, const json_t *row)
     loc[o++] = '/';
     o += api->url_escape(tname, strlen(tname), PH_URL_ESCAPE_SLASH, loc + o, cap - o);
     loc[o++] = '/';
-    o += api->url_escape(idp, idlen, PH_URL_ESCAPE_SLASH, loc + o, cap - o);
+    api->url_escape(idp, idlen, PH_URL_ESCAPE_SLASH, loc + o, cap - o); /* and the NUL */
     r->api->add_header(r->req, "Location", loc);
 }
 
