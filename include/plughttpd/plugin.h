@@ -782,7 +782,7 @@ typedef struct ph_server_api {
      * names none (HTTP/1.0 without Host). The core checked the authority
      * before any plugin runs (RFC 3986 reg-name or IP literal and a
      * port), so the host never holds '/', '?', '#', '@', '\', blanks or
-     * controls. Computed once when the request is routed; valid until the
+     * controls (it may hold %XX escapes as the client sent them). Computed once when the request is routed; valid until the
      * request ends; same threads as the request (see slot()). */
     ph_str_t (*host)(const ph_request_t *req);
 
@@ -820,8 +820,9 @@ typedef struct ph_server_api {
      * unreserved ones, A-Z a-z 0-9 - . _ ~, and '/' unless flags has
      * PH_URL_ESCAPE_SLASH (for one segment). The rest of pchar (the
      * sub-delims ! $ & ' ( ) * + , ; =, and ':' and '@') is encoded too:
-     * a ':' in a relative link's first segment would read as a scheme and
-     * '&' or "'" can end an HTML attribute. Writes as many whole
+     * a ':' in a relative link's first segment would read as a scheme,
+     * '&' starts a character reference in HTML and "'" ends a
+     * single-quoted attribute. Writes as many whole
      * escapes as fit into out[0..cap) and a NUL (when cap > 0); returns
      * the length of the whole encoding without the NUL, as snprintf
      * does, so the result fits when it is < cap (3 * len + 1 always
