@@ -2,10 +2,9 @@
  * cidr: address ranges ("10.0.0.0/8", "2001:db8::/32", "127.0.0.1") and
  * whether an address lies in one of them. Pure: no I/O, no server state.
  *
- * The core reads [server] trusted_proxies with it (realip.c); the access
- * and proxy plugins compile this same file for their own address lists
- * (allow/deny, the proxy's trusted_proxies), one implementation, until the
- * plugin API offers it.
+ * The core reads [server] trusted_proxies with it (realip.c); plugins
+ * reach the same implementation through the api->cidr_* sets
+ * (api_cidr.c).
  */
 #ifndef PH_CIDR_H
 #define PH_CIDR_H

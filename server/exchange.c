@@ -184,7 +184,9 @@ static int host_allowed(ph_request_t *req)
 
 int exchange_route(ph_request_t *req)
 {
+    size_t hlen;
     req->no_route = 404;
+    (void)exchange_host(req, &hlen); /* api->host() only reads it */
     if (!req->hp.asterisk && exchange_path(req) < 0)
         return -1;
     if (!host_allowed(req)) {
@@ -196,7 +198,6 @@ int exchange_route(ph_request_t *req)
     const router_t *r = req->gen->router;
     size_t plen = 0;
     if (router_has_hosts(r)) {
-        size_t hlen;
         const char *host = exchange_host(req, &hlen);
         req->route = router_match_host(r, host, hlen, req->path, req->path_len, &plen, &req->no_route);
     } else {

@@ -6,6 +6,8 @@ server_libphcore_la_SOURCES = \
 	server/log_format.c server/log_format.h \
 	server/proxy_proto.c server/proxy_proto.h \
 	server/cidr.c server/cidr.h \
+	server/api_cidr.c server/api_cidr.h \
+	server/urlenc.c server/urlenc.h \
 	server/realip.c server/realip.h \
 	server/addrcount.c server/addrcount.h \
 	server/sbuf.c server/sbuf.h \

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "api_cidr.h"
 #include "api_co.h"
 #include "api_loop.h"
 #include "api_zone.h"
@@ -17,6 +18,7 @@
 #include "log.h"
 #include "slab.h"
 #include "stats.h"
+#include "urlenc.h"
 #include "version.h"
 
 void request_init(ph_request_t *req, pool_t *p)
@@ -517,6 +519,13 @@ static ph_str_t api_scheme(const ph_request_t *req)
     return (ph_str_t){"http", 4};
 }
 
+/* Made by exchange_route() on the request's loop before any plugin runs:
+ * here only read, so no thread allocates from the request's pool. */
+static ph_str_t api_host(const ph_request_t *req)
+{
+    return (ph_str_t){req->host ? req->host : "", req->host ? req->host_len : 0};
+}
+
 static ph_str_t api_authority(const ph_request_t *req)
 {
     ph_str_t t = span(req, req->hp.target), v;
@@ -957,4 +966,11 @@ const ph_server_api_t request_api = {
     .slab_init = slab_init,
     .slab_alloc = slab_alloc,
     .slab_free = slab_free,
+    .host = api_host,
+    .cidr_new = api_cidr_new,
+    .cidr_add = api_cidr_add,
+    .cidr_match = api_cidr_match,
+    .cidr_match_addr = api_cidr_match_addr,
+    .cidr_free = api_cidr_free,
+    .url_escape = urlenc_escape,
 };

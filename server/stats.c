@@ -318,9 +318,10 @@ static int visit_gen(const gen_t *g, void *arg)
         ri.generation = g->id;
         ri.current = g->id == v->current;
         ri.prefix = gr->cfg->prefix;
-        ri.host = gr->cfg->host;
+
         ri.plugins = gr->cfg->plugin;
         ri.file = gr->stage->path;
+        ri.host = gr->cfg->host ? gr->cfg->host : "";
         stats_route_read(gr, &ri);
         int rc = v->fn(v->arg, &ri);
         if (rc != 0)

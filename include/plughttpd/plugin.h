@@ -8,7 +8,8 @@
  * table handed to create().
  *
  * Lifecycle
- *   create()   once per [route /prefix] section that names the plugin, with
+ *   create()   once per [route /prefix] or [route HOST/prefix] section
+ *              that names the plugin, with
  *              that section's keys. Runs on the main thread, before any
  *              request reaches the instance. Several routes may use one
  *              plugin: each gets its own instance.
@@ -208,10 +209,10 @@ typedef struct ph_route_info {
      * added up, in microseconds. */
     uint64_t latency_le[PH_LATENCY_BUCKETS];
     uint64_t latency_us_sum;
-    /* The host of a [route HOST/prefix] section ("example.com",
-     * "*.example.com"); NULL for a [route /prefix] one, the default
-     * host's. Routes of different hosts may share a prefix. */
-    const char *host;
+    const char *host;         /* [route HOST/prefix]: HOST in canonical
+                                 form ("example.com", "*.example.com");
+                                 "" for a [route /prefix] (the default
+                                 host's) */
 } ph_route_info_t;
 
 typedef struct ph_server_info {
@@ -311,6 +312,13 @@ typedef struct ph_http_response {
 
 /* ABI 1.4: state of api->chunked_decode(). Opaque; set it up with
  * api->chunked_init(). */
+/* ABI 1.6: a set of address ranges, from api->cidr_new(); opaque. */
+typedef struct ph_cidr ph_cidr_t;
+struct sockaddr;
+
+/* ABI 1.6: api->url_escape() flags. */
+#define PH_URL_ESCAPE_SLASH 0x1u /* escape '/' too (one path segment) */
+
 typedef struct ph_chunked {
     uint64_t opaque[4];
 } ph_chunked_t;
@@ -419,8 +427,13 @@ typedef struct ph_server_api {
     int (*body_vprintf)(ph_request_t *req, const char *fmt, va_list ap);
 
     /* More of the request. Strings are valid until the request ends.
-     *   request_id: unique within this server's run, 16 hex digits; the
-     *               same value appears as the access log's %{id} field
+     *   request_id: the request's id, as the access log's $request_id
+     *               shows it and send_request_id sends it: 16 hex digits
+     *               unique within this server's run, unless the request
+     *               came from a trusted proxy ([server] trusted_proxies)
+     *               with an X-Request-Id, whose value is kept (1 to 200
+     *               visible ASCII bytes other than '"' and '\'; not
+     *               necessarily unique)
      *   local:      the address the request came in on, as peer() writes
      *               it ("127.0.0.1:8080", "[::1]:8080", "unix")
      *   scheme:     "http" ("https" on a TLS listener)
@@ -813,6 +826,63 @@ typedef struct ph_server_api {
     long (*slab_init)(void *mem, size_t size, size_t record_size);
     void *(*slab_alloc)(void *mem);
     int (*slab_free)(void *mem, void *record);
+
+    /* --- ABI 1.6: the request's host, address sets, path encoding ------- */
+    /* The host the request asked for as virtual hosts match it: the
+     * authority (absolute-form target, else Host or :authority) without
+     * its port, ASCII letters lower-cased, one trailing dot removed
+     * ("Example.COM.:8080" -> "example.com"; an IPv6 literal keeps its
+     * brackets, "[::1]"). Empty (len 0, ptr not NULL) when the request
+     * names none (HTTP/1.0 without Host). The core checked the authority
+     * before any plugin runs (RFC 3986 reg-name or IP literal and a
+     * port), so the host never holds '/', '?', '#', '@', '\', blanks or
+     * controls (it may hold %XX escapes as the client sent them). Computed once when the request is routed; valid until the
+     * request ends; same threads as the request (see slot()). */
+    ph_str_t (*host)(const ph_request_t *req);
+
+    /* Address sets: the ranges of a list such as trusted_proxies or
+     * allow, and whether an address lies in one of them, with the rules
+     * of server.ini's trusted_proxies (one implementation).
+     *   cidr_new:   an empty set, owned by the caller (free it with
+     *               cidr_free); NULL when out of memory.
+     *   cidr_add:   appends the entries of list (separated by commas
+     *               and/or blanks), each an IPv4 or IPv6 address with an
+     *               optional /BITS within the family's width. PH_OK, or
+     *               PH_ERROR with a one-line reason in why[0..cap) (why
+     *               may be NULL), such as "\"x\" is not an address or
+     *               ADDRESS/BITS", leaving the set as it was. An empty
+     *               list adds nothing and is PH_OK.
+     *   cidr_match: 1 when ip, a numeric address without port or
+     *               brackets ("10.1.2.3", "::1"), lies in a range of set,
+     *               else 0 (also for anything else, or set NULL). An
+     *               IPv4-mapped IPv6 address matches IPv4 ranges.
+     *   cidr_match_addr: the same for an AF_INET or AF_INET6 sockaddr;
+     *               any other family matches nothing.
+     *   cidr_free:  releases set (NULL is fine).
+     * Any thread, at any time (create() and destroy() included); the
+     * server keeps no state. cidr_new/cidr_add/cidr_free change the set:
+     * no match may run on it at the same time. The matches only read it,
+     * so a set built in create() serves every thread of handle(). */
+    ph_cidr_t *(*cidr_new)(void);
+    int (*cidr_add)(ph_cidr_t *set, const char *list, char *why, size_t cap);
+    int (*cidr_match)(const ph_cidr_t *set, const char *ip);
+    int (*cidr_match_addr)(const ph_cidr_t *set, const struct sockaddr *sa);
+    void (*cidr_free)(ph_cidr_t *set);
+
+    /* Percent-encodes s[0..len) for a URL path (a Location, a link in a
+     * listing): every byte becomes %XX (upper-case hex) except RFC 3986's
+     * unreserved ones, A-Z a-z 0-9 - . _ ~, and '/' unless flags has
+     * PH_URL_ESCAPE_SLASH (for one segment). The rest of pchar (the
+     * sub-delims ! $ & ' ( ) * + , ; =, and ':' and '@') is encoded too:
+     * a ':' in a relative link's first segment would read as a scheme,
+     * '&' starts a character reference in HTML and "'" ends a
+     * single-quoted attribute. Writes as many whole
+     * escapes as fit into out[0..cap) and a NUL (when cap > 0); returns
+     * the length of the whole encoding without the NUL, as snprintf
+     * does, so the result fits when it is < cap (3 * len + 1 always
+     * suffices). Does not collapse slashes: a caller building a Location
+     * from a path must not let it start with "//". Pure; any thread. */
+    size_t (*url_escape)(const char *s, size_t len, unsigned flags, char *out, size_t cap);
 } ph_server_api_t;
 
 /* True when the server's table has the member (safe across minors). */
@@ -823,7 +893,9 @@ typedef struct ph_server_api {
 typedef struct ph_create_args {
     uint32_t size;                /* sizeof as filled by the server */
     const ph_server_api_t *api;   /* valid until destroy() returns */
-    const char *prefix;           /* the route prefix, "/api" */
+    const char *prefix;           /* the route prefix, "/api"; without
+                                     the host of a [route HOST/prefix]
+                                     (two hosts may share a prefix) */
     const char *config_dir;       /* folder of server.ini: resolve relative
                                      paths against it */
     const ph_kv_t *keys;          /* the route's keys, "plugin" excluded */
@@ -932,7 +1004,7 @@ typedef struct ph_hooks {
     void (*thread_exit)(void *instance, unsigned index);
 
     /* Asked at each reload when the instance would be kept (same file,
-     * keys and prefix): return 1 to be created anew instead (e.g. a file
+     * keys, host and prefix): return 1 to be created anew instead (e.g. a file
      * the instance read has changed), 0 to be kept. Main thread. */
     int (*reload_check)(void *instance);
 

@@ -31,7 +31,13 @@ static int access_create(const ph_create_args_t *args, void **instance, ph_error
         snprintf(err->msg, sizeof err->msg, "out of memory");
         return PH_ERROR;
     }
-    a->api = args->api;
+    a->api = a->rules.api = args->api;
+    if (!PH_API_HAS(args->api, cidr_free)) {
+        /* a 1.6 server from before address sets: nothing to match with */
+        snprintf(err->msg, sizeof err->msg, "the server lacks api->cidr_* (ABI 1.6)");
+        free(a);
+        return PH_ERROR;
+    }
     for (size_t i = 0; i < args->nkeys; i++) {
         const char *k = args->keys[i].key;
         char why[200];

@@ -7,7 +7,7 @@
 #include <string.h>
 
 /* Parses value into r; on failure frees what it allocated. */
-static int rule_parse(access_rule_t *r, const char *value, char *why, size_t cap)
+static int rule_parse(const ph_server_api_t *api, access_rule_t *r, const char *value, char *why, size_t cap)
 {
     char *copy = strdup(value), *save = NULL;
     if (!copy) {
@@ -16,20 +16,18 @@ static int rule_parse(access_rule_t *r, const char *value, char *why, size_t cap
     }
     int rc = 0, any = 0;
     for (char *e = strtok_r(copy, " \t,", &save); e && rc == 0; e = strtok_r(NULL, " \t,", &save)) {
-        cidr_t c, *l;
         any = 1;
         if (strcmp(e, "all") == 0) {
             r->all = 1;
         } else if (strcmp(e, "unix") == 0) {
             r->unix_peers = 1;
-        } else if (cidr_parse(e, &c) < 0) {
-            snprintf(why, cap, "\"%s\" is not an address, ADDRESS/BITS, all or unix", e);
-            rc = -1;
-        } else if (!(l = realloc(r->ranges, (r->nranges + 1) * sizeof *l))) {
+        } else if (!r->ranges && !(r->ranges = api->cidr_new())) {
             snprintf(why, cap, "out of memory");
             rc = -1;
-        } else {
-            (r->ranges = l)[r->nranges++] = c;
+        } else if (api->cidr_add(r->ranges, e, NULL, 0) != PH_OK) {
+            /* one entry at a time: the reason can name all and unix */
+            snprintf(why, cap, "\"%s\" is not an address, ADDRESS/BITS, all or unix", e);
+            rc = -1;
         }
     }
     if (rc == 0 && !any) {
@@ -38,7 +36,7 @@ static int rule_parse(access_rule_t *r, const char *value, char *why, size_t cap
     }
     free(copy);
     if (rc < 0) {
-        free(r->ranges);
+        api->cidr_free(r->ranges);
         r->ranges = NULL;
     }
     return rc;
@@ -53,11 +51,11 @@ int access_rules_add(access_rules_t *rules, const char *verb, const char *value,
         snprintf(why, cap, "not allow or deny: \"%s\"", verb);
         return -1;
     }
-    if (rule_parse(&r, value, why, cap) < 0)
+    if (rule_parse(rules->api, &r, value, why, cap) < 0)
         return -1;
     access_rule_t *l = realloc(rules->v, (rules->n + 1) * sizeof *l);
     if (!l) {
-        free(r.ranges);
+        rules->api->cidr_free(r.ranges);
         snprintf(why, cap, "out of memory");
         return -1;
     }
@@ -72,7 +70,7 @@ int access_rules_allow(const access_rules_t *rules, const char *peer)
     int has_ip = !is_unix && access_peer_ip(peer, ip, sizeof ip) == 0;
     for (size_t i = 0; i < rules->n; i++) {
         const access_rule_t *r = &rules->v[i];
-        if (r->all || (is_unix && r->unix_peers) || (has_ip && cidr_match(r->ranges, r->nranges, ip)))
+        if (r->all || (is_unix && r->unix_peers) || (has_ip && rules->api->cidr_match(r->ranges, ip)))
             return r->allow;
     }
     return 1;
@@ -81,7 +79,7 @@ int access_rules_allow(const access_rules_t *rules, const char *peer)
 void access_rules_free(access_rules_t *rules)
 {
     for (size_t i = 0; i < rules->n; i++)
-        free(rules->v[i].ranges);
+        rules->api->cidr_free(rules->v[i].ranges);
     free(rules->v);
     rules->v = NULL;
     rules->n = 0;

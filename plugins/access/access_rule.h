@@ -1,7 +1,8 @@
 /*
  * access_rule: the "allow = ..." / "deny = ..." list of the access plugin,
- * and the first-match decision over a peer address. Pure: no plugin API
- * calls, so the unit test links exactly what the plugin runs.
+ * and the first-match decision over a peer address. The only plugin API
+ * calls are the address sets (api->cidr_*), so the unit test runs it over
+ * a table holding just those.
  *
  * One rule is one key as written: a verb (allow or deny) and a list of
  * entries, each an IPv4 or IPv6 address, ADDRESS/BITS, "all" (every peer,
@@ -11,14 +12,13 @@
  * peer no rule matches is allowed (end the list with "deny = all" for an
  * allow list).
  *
- * The CIDR arithmetic is the core's pure server/cidr.c, compiled into
- * this plugin and the proxy: one implementation, until the server offers
- * it through the API.
+ * The addresses and ranges go into one api->cidr_* set per rule: the
+ * server's implementation, the one trusted_proxies uses.
  */
 #ifndef ACCESS_RULE_H
 #define ACCESS_RULE_H
 
-#include "../../server/cidr.h"
+#include <plughttpd/plugin.h>
 
 #include <stddef.h>
 
@@ -26,11 +26,11 @@ typedef struct access_rule {
     int allow;            /* 1: allow, 0: deny */
     int all;              /* "all" was listed: matches every peer */
     int unix_peers;       /* "unix" was listed */
-    cidr_t *ranges; /* owned */
-    size_t nranges;
+    ph_cidr_t *ranges;    /* owned; NULL when no address was listed */
 } access_rule_t;
 
 typedef struct access_rules {
+    const ph_server_api_t *api; /* set before the first add; its cidr_* */
     access_rule_t *v; /* owned, in the order written */
     size_t n;
 } access_rules_t;

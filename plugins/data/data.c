@@ -29,8 +29,8 @@ static int data_create(const ph_create_args_t *args, void **instance, ph_error_t
         return PH_ERROR;
     }
     d->api = args->api;
-    if (!PH_API_HAS(d->api, parse_duration)) {
-        snprintf(err->msg, sizeof err->msg, "this server is too old for the data plugin (needs ABI 1.2)");
+    if (!PH_API_HAS(d->api, url_escape)) {
+        snprintf(err->msg, sizeof err->msg, "this server is too old for the data plugin (needs ABI 1.6)");
         err->key = -1;
         data_destroy(d);
         return PH_ERROR;

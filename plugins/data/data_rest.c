@@ -200,25 +200,6 @@ static bool quotable(const char *s, size_t len)
     return true;
 }
 
-/* Percent-encodes s into out[*o...] (room checked by the caller): every
- * byte but the unreserved ones (RFC 3986), and '/' too unless keep_slash. */
-static void pct_append(char *out, size_t *o, const char *s, size_t len, bool keep_slash)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/')) {
-            out[(*o)++] = (char)c;
-        } else {
-            out[(*o)++] = '%';
-            out[(*o)++] = hex[c >> 4];
-            out[(*o)++] = hex[c & 15];
-        }
-    }
-    out[*o] = '\0';
-}
-
 /* Whether a path can carry key (len bytes) as PREFIX/TABLE/ID. The core
  * decodes %2E and %2F before it removes dot segments, so a key that is
  * empty, or "." or ".." between its '/'s, would name another resource
@@ -270,11 +251,12 @@ static void add_location(rest_t *r, const json_t *row)
     char *loc = r->api->alloc(r->req, cap);
     if (loc == NULL)
         return;
-    pct_append(loc, &o, prefix, plen, true);
+    const ph_server_api_t *api = r->api;
+    o += api->url_escape(prefix, plen, 0, loc + o, cap - o);
     loc[o++] = '/';
-    pct_append(loc, &o, tname, strlen(tname), false);
+    o += api->url_escape(tname, strlen(tname), PH_URL_ESCAPE_SLASH, loc + o, cap - o);
     loc[o++] = '/';
-    pct_append(loc, &o, idp, idlen, false);
+    api->url_escape(idp, idlen, PH_URL_ESCAPE_SLASH, loc + o, cap - o); /* and the NUL */
     r->api->add_header(r->req, "Location", loc);
 }
 

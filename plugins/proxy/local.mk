@@ -3,7 +3,6 @@
 # link exactly what the plugin runs.
 PROXY_PURE_SOURCES = \
 	plugins/proxy/proxy_buf.c plugins/proxy/proxy_buf.h \
-	server/cidr.c server/cidr.h \
 	plugins/proxy/proxy_hop.c plugins/proxy/proxy_hop.h \
 	plugins/proxy/proxy_upstream.c plugins/proxy/proxy_upstream.h
 

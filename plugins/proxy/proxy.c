@@ -11,7 +11,7 @@
  * proxy_pool (per-thread keep-alive), proxy_health (active check),
  * proxy_request / proxy_response (heads both ways), proxy_hop (hop-by-hop
  * fields), proxy_exchange (one request), proxy_tunnel (after a 101),
- * the core's cidr (trusted_proxies), proxy_buf. README.md lists the keys.
+ * proxy_buf; trusted_proxies is an api->cidr_* set. README.md lists the keys.
  */
 #include "proxy.h"
 

@@ -42,24 +42,14 @@ static int add_upstreams(proxy_conf_t *c, const char *value, ph_error_t *err)
     return rc;
 }
 
-static int add_trusted(proxy_conf_t *c, const char *value, ph_error_t *err)
+static int add_trusted(proxy_conf_t *c, const ph_server_api_t *api, const char *value, ph_error_t *err)
 {
-    char *copy = strdup(value), *save = NULL;
-    if (!copy)
+    char why[160];
+    if (!c->trusted && !(c->trusted = api->cidr_new()))
         return refuse(err, "out of memory");
-    int rc = PH_OK;
-    for (char *a = strtok_r(copy, " \t,", &save); a && rc == PH_OK; a = strtok_r(NULL, " \t,", &save)) {
-        cidr_t r;
-        cidr_t *l;
-        if (cidr_parse(a, &r) < 0)
-            rc = refuse(err, "trusted_proxies: \"%s\" is not an address or ADDRESS/BITS", a);
-        else if (!(l = realloc(c->trusted, (c->ntrusted + 1) * sizeof *l)))
-            rc = refuse(err, "out of memory");
-        else
-            (c->trusted = l)[c->ntrusted++] = r;
-    }
-    free(copy);
-    return rc;
+    if (api->cidr_add(c->trusted, value, why, sizeof why) != PH_OK)
+        return refuse(err, "trusted_proxies: %s", why);
+    return PH_OK;
 }
 
 static int duration(const ph_server_api_t *api, const char *key, const char *s, int64_t *out, int zero_ok,
@@ -152,7 +142,7 @@ static int one_key(proxy_conf_t *c, const ph_server_api_t *api, const ph_kv_t *k
         return text(k, v, &c->host, err);
     }
     if (strcmp(k, "trusted_proxies") == 0)
-        return add_trusted(c, v, err);
+        return add_trusted(c, api, v, err);
     if (strcmp(k, "websocket") == 0)
         return flag(api, k, v, &c->websocket, err);
     if (strcmp(k, "via") == 0)
@@ -166,6 +156,9 @@ static int one_key(proxy_conf_t *c, const ph_server_api_t *api, const ph_kv_t *k
 int proxy_conf_load(proxy_conf_t *c, const ph_create_args_t *args, ph_error_t *err)
 {
     memset(c, 0, sizeof *c);
+    c->api = args->api;
+    if (!PH_API_HAS(args->api, cidr_free))
+        return refuse(err, "the server lacks api->cidr_* (ABI 1.6)");
     c->connect_ms = 5000;
     c->read_ms = 60000;
     c->send_ms = 60000;
@@ -196,6 +189,7 @@ void proxy_conf_free(proxy_conf_t *c)
     proxy_upstreams_free(&c->ups);
     free(c->health_path);
     free(c->host);
-    free(c->trusted);
+    if (c->api)
+        c->api->cidr_free(c->trusted);
     memset(c, 0, sizeof *c);
 }

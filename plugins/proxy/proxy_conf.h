@@ -7,10 +7,10 @@
 
 #include <plughttpd/plugin.h>
 
-#include "../../server/cidr.h"
 #include "proxy_upstream.h"
 
 typedef struct proxy_conf {
+    const ph_server_api_t *api; /* frees trusted */
     proxy_upstreams_t ups;
     int64_t connect_ms;       /* connect_timeout */
     int64_t read_ms;          /* read_timeout: each wait for upstream bytes */
@@ -22,8 +22,7 @@ typedef struct proxy_conf {
     unsigned retries;         /* further upstreams tried (idempotent only) */
     char *health_path;        /* NULL: no active check; owned */
     char *host;               /* NULL: pass the client's Host; owned */
-    cidr_t *trusted;    /* owned, ntrusted entries */
-    size_t ntrusted;
+    ph_cidr_t *trusted;       /* trusted_proxies; NULL: none; owned */
     int websocket;            /* relay Upgrade requests */
     int via;                  /* add Via both ways */
     size_t buffer;            /* bytes read/written per step (64k) */

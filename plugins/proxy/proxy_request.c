@@ -65,7 +65,7 @@ static int forwarded(const proxy_t *p, ph_request_t *req, proxy_buf_t *out)
     const ph_server_api_t *api = p->api;
     char ip[64];
     proxy_peer_ip(api->peer(req), ip, sizeof ip);
-    int trusted = strcmp(ip, "unknown") != 0 && cidr_match(p->conf.trusted, p->conf.ntrusted, ip);
+    int trusted = strcmp(ip, "unknown") != 0 && api->cidr_match(p->conf.trusted, ip);
     ph_str_t proto = api->scheme(req), host = api->authority(req);
     proxy_buf_t v = {0};
     int ok = 1;

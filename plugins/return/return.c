@@ -18,7 +18,9 @@
  *   content_type = TYPE   of the body (default text/plain; charset=utf-8)
  * Templates may hold:
  *   $scheme   http or https
- *   $host     the host the client asked for (Host or the target's authority)
+ *   $host     the host the client asked for (the target's authority, else
+ *             Host) as virtual hosts match it (api->host): lower case, no
+ *             port, no trailing dot; never holds '/', '@' or controls
  *   $path     the request's path, decoded, dot segments removed, and
  *             percent-encoded again where a URL needs it
  *   $subpath  the same below the route's prefix (starts with /)
@@ -26,7 +28,8 @@
  *   $$        a dollar sign
  * A path that starts with several slashes is given one, so "$path" at the
  * start of a location can never become "//other.host/...", which a browser
- * would follow to another site.
+ * would follow to another site. Paths are encoded by api->url_escape: every
+ * byte but A-Z a-z 0-9 - . _ ~ and '/' becomes %XX.
  */
 #include <plughttpd/plugin.h>
 
@@ -92,7 +95,8 @@ typedef struct rt_buf {
     size_t len, cap;
 } rt_buf_t;
 
-static int rt_put(rt_buf_t *b, const char *s, size_t n)
+/* Room for n more bytes and a NUL. */
+static int rt_reserve(rt_buf_t *b, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         size_t cap = (b->len + n + 1) * 2;
@@ -102,6 +106,13 @@ static int rt_put(rt_buf_t *b, const char *s, size_t n)
         b->p = p;
         b->cap = cap;
     }
+    return PH_OK;
+}
+
+static int rt_put(rt_buf_t *b, const char *s, size_t n)
+{
+    if (rt_reserve(b, n) != PH_OK)
+        return PH_ERROR;
     if (n) /* s may be NULL when n is 0 (an absent query) */
         memcpy(b->p + b->len, s, n);
     b->len += n;
@@ -109,22 +120,17 @@ static int rt_put(rt_buf_t *b, const char *s, size_t n)
     return PH_OK;
 }
 
-/* Appends path s, percent-encoding what may not stand in a URL path as
- * is, and giving a leading run of slashes one slash. */
-static int rt_put_path(rt_buf_t *b, ph_str_t s)
+/* Appends path s, percent-encoded by api->url_escape, giving a leading
+ * run of slashes one slash. */
+static int rt_put_path(const ph_server_api_t *api, rt_buf_t *b, ph_str_t s)
 {
-    static const char hex[] = "0123456789ABCDEF";
     size_t i = 0;
     while (s.len - i > 1 && s.ptr[i] == '/' && s.ptr[i + 1] == '/')
         i++;
-    for (; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    (c && strchr("-._~!$&'()*+,;=:@/", c));
-        char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
-        if (rt_put(b, plain ? (const char *)&s.ptr[i] : enc, plain ? 1 : 3) != PH_OK)
-            return PH_ERROR;
-    }
+    size_t n = api->url_escape(s.ptr + i, s.len - i, 0, NULL, 0);
+    if (rt_reserve(b, n) != PH_OK)
+        return PH_ERROR;
+    b->len += api->url_escape(s.ptr + i, s.len - i, 0, b->p + b->len, n + 1);
     return PH_OK;
 }
 
@@ -152,9 +158,9 @@ static int rt_expand(const ph_server_api_t *api, ph_request_t *req, const char *
         int rc = PH_OK;
         switch (which) {
         case 0: v = api->scheme(req); break;
-        case 1: v = api->authority(req); break;
-        case 2: rc = rt_put_path(b, api->subpath(req)); break;
-        case 3: rc = rt_put_path(b, api->path(req)); break;
+        case 1: v = api->host(req); break;
+        case 2: rc = rt_put_path(api, b, api->subpath(req)); break;
+        case 3: rc = rt_put_path(api, b, api->path(req)); break;
         default:
             v = api->query(req);
             if (v.len)
@@ -209,6 +215,10 @@ static int rt_create(const ph_create_args_t *args, void **instance, ph_error_t *
     if (r == NULL)
         return rt_refuse(err, "out of memory");
     r->api = args->api;
+    if (!PH_API_HAS(args->api, url_escape)) {
+        rt_destroy(r);
+        return rt_refuse(err, "the server lacks api->host and api->url_escape (ABI 1.6)");
+    }
     for (size_t i = 0; i < args->nkeys; i++) {
         if (rt_key(r, &args->keys[i], err) != PH_OK) {
             err->key = (int)i;

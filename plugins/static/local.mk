@@ -15,7 +15,7 @@ plugins_static_static_la_SOURCES = plugins/static/static.c $(STATIC_PURE_SOURCES
 plugins_static_static_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
 
 check_PROGRAMS += tests/unit/test_static
-tests_unit_test_static_SOURCES = tests/unit/test_static.c $(STATIC_PURE_SOURCES)
+tests_unit_test_static_SOURCES = tests/unit/test_static.c $(STATIC_PURE_SOURCES) server/urlenc.c server/urlenc.h
 tests_unit_test_static_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/static
 tests_unit_test_static_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_static_LDADD = $(CHECK_LIBS)

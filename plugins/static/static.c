@@ -285,6 +285,10 @@ static int static_create(const ph_create_args_t *args, void **instance, ph_error
     in->api = args->api;
     in->root_fd = -1;
     in->symlinks = SP_SYMLINKS_INSIDE;
+    if (!PH_API_HAS(args->api, url_escape)) {
+        inst_free(in);
+        return refuse(err, -1, "%s", "the server lacks api->url_escape (ABI 1.6)");
+    }
     if ((in->index[0] = strdup("index.html")) == NULL) {
         inst_free(in);
         return refuse(err, -1, "%s", "out of memory");
@@ -395,14 +399,6 @@ static int header_list(const static_inst_t *in, ph_request_t *req, const char *n
     return 0;
 }
 
-/* A byte a path may carry as it is (RFC 3986 pchar and '/', less '%'):
- * everything else is percent-encoded. */
-static int path_safe(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-        || (c != '\0' && strchr("-._~!$&'()*+,;=:@/", c) != NULL);
-}
-
 /*
  * 301 to the same path with a trailing slash, query kept. Built from the
  * decoded, normalised path, re-encoded, never from the raw target: a raw
@@ -412,7 +408,6 @@ static int path_safe(unsigned char c)
  */
 static int redirect_slash(const static_inst_t *in, ph_request_t *req)
 {
-    static const char hex[] = "0123456789ABCDEF";
     const ph_server_api_t *api = in->api;
     ph_str_t path = api->path(req), q = api->query(req);
     size_t i = 0, o = 0, n = 3 * path.len + 3 + (q.ptr ? q.len + 1 : 0);
@@ -423,17 +418,7 @@ static int redirect_slash(const static_inst_t *in, ph_request_t *req)
     while (i < path.len && path.ptr[i] == '/')
         i++;
     loc[o++] = '/';
-    for (; i < path.len; i++) {
-        unsigned char c = (unsigned char)path.ptr[i];
-
-        if (path_safe(c)) {
-            loc[o++] = (char)c;
-        } else {
-            loc[o++] = '%';
-            loc[o++] = hex[c >> 4];
-            loc[o++] = hex[c & 15];
-        }
-    }
+    o += api->url_escape(path.ptr + i, path.len - i, 0, loc + o, n - o);
     if (loc[o - 1] != '/')
         loc[o++] = '/';
     if (q.ptr) {
@@ -757,7 +742,7 @@ static int serve_dir(const static_inst_t *in, scache_t *c, ph_request_t *req, co
         return send_status(in, req, 403);
     upath = api->path(req);
     snprintf(url, sizeof(url), "%.*s", (int)upath.len, upath.ptr);
-    if (sd_listing(&page, in->root_fd, rel, url,
+    if (sd_listing(api, &page, in->root_fd, rel, url,
                    (in->allow_dotfiles ? SD_SHOW_DOTFILES : 0) | (in->well_known ? SD_WELL_KNOWN : 0),
                    in->symlinks) < 0) {
         int err = errno;

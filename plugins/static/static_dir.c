@@ -20,7 +20,8 @@ void sd_buf_free(sd_buf_t *b)
     b->len = b->cap = 0;
 }
 
-int sd_buf_add(sd_buf_t *b, const char *s, size_t len)
+/* Room for len more bytes and a NUL. 0, or -1 when out of memory. */
+static int reserve(sd_buf_t *b, size_t len)
 {
     if (b->len + len + 1 > b->cap) {
         size_t ncap = b->cap ? b->cap : 1024;
@@ -34,6 +35,13 @@ int sd_buf_add(sd_buf_t *b, const char *s, size_t len)
         b->ptr = np;
         b->cap = ncap;
     }
+    return 0;
+}
+
+int sd_buf_add(sd_buf_t *b, const char *s, size_t len)
+{
+    if (reserve(b, len) < 0)
+        return -1;
     memcpy(b->ptr + b->len, s, len);
     b->len += len;
     b->ptr[b->len] = '\0'; /* keeps the buffer printable for tests */
@@ -67,26 +75,11 @@ int sd_html_escape(sd_buf_t *b, const char *s, size_t len)
     return sd_buf_add(b, s + run, len - run);
 }
 
-int sd_url_escape(sd_buf_t *b, const char *s, size_t len)
+int sd_url_escape(const ph_server_api_t *api, sd_buf_t *b, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789ABCDEF";
-
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char enc[3];
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-            || c == '-' || c == '.' || c == '_' || c == '~') {
-            if (sd_buf_add(b, (const char *)&c, 1) < 0)
-                return -1;
-            continue;
-        }
-        enc[0] = '%';
-        enc[1] = hex[c >> 4];
-        enc[2] = hex[c & 15];
-        if (sd_buf_add(b, enc, 3) < 0)
-            return -1;
-    }
+    if (reserve(b, 3 * len) < 0) /* the most the escapes take */
+        return -1;
+    b->len += api->url_escape(s, len, PH_URL_ESCAPE_SLASH, b->ptr + b->len, b->cap - b->len);
     return 0;
 }
 
@@ -210,7 +203,7 @@ static const char page_style[] =
     "a:hover { text-decoration: underline; }\n"
     "</style>\n</head>\n<body>\n<h1>Index of ";
 
-static int render(sd_buf_t *out, const char *url_path, const entry_t *v, size_t n)
+static int render(const ph_server_api_t *api, sd_buf_t *out, const char *url_path, const entry_t *v, size_t n)
 {
     size_t ulen = strlen(url_path);
 
@@ -224,7 +217,7 @@ static int render(sd_buf_t *out, const char *url_path, const entry_t *v, size_t 
         const char *slash = v[i].is_dir ? "/" : "";
         size_t nlen = strlen(v[i].name);
 
-        if (add_str(out, "<li><a href=\"") < 0 || sd_url_escape(out, v[i].name, nlen) < 0
+        if (add_str(out, "<li><a href=\"") < 0 || sd_url_escape(api, out, v[i].name, nlen) < 0
             || add_str(out, slash) < 0 || add_str(out, "\">") < 0
             || sd_html_escape(out, v[i].name, nlen) < 0 || add_str(out, slash) < 0
             || add_str(out, "</a></li>\n") < 0)
@@ -233,7 +226,7 @@ static int render(sd_buf_t *out, const char *url_path, const entry_t *v, size_t 
     return add_str(out, "</ul>\n</body>\n</html>\n");
 }
 
-int sd_listing(sd_buf_t *out, int root_fd, const char *rel_dir, const char *url_path,
+int sd_listing(const ph_server_api_t *api, sd_buf_t *out, int root_fd, const char *rel_dir, const char *url_path,
                unsigned flags, sp_symlinks_t policy)
 {
     entry_t *v = NULL;
@@ -242,7 +235,7 @@ int sd_listing(sd_buf_t *out, int root_fd, const char *rel_dir, const char *url_
 
     if (read_entries(root_fd, rel_dir, flags, policy, &v, &n) < 0)
         return -1;
-    rc = render(out, url_path, v, n);
+    rc = render(api, out, url_path, v, n);
     for (size_t i = 0; i < n; i++)
         free(v[i].name);
     free(v);

@@ -1,10 +1,12 @@
 /*
  * static_dir: the autoindex listing of a directory, and the escaping it
- * needs. No plugin API: the page is built in a caller-owned buffer.
+ * needs. The page is built in a caller-owned buffer; the only plugin API
+ * call is api->url_escape (so the unit test passes a table holding it).
  */
 #ifndef PH_STATIC_DIR_H
 #define PH_STATIC_DIR_H
 
+#include <plughttpd/plugin.h>
 #include <stddef.h>
 
 #include "static_path.h"
@@ -25,10 +27,11 @@ int sd_buf_add(sd_buf_t *b, const char *s, size_t len);
  * as HTML text and inside a quoted attribute. Returns 0 or -1 (memory). */
 int sd_html_escape(sd_buf_t *b, const char *s, size_t len);
 
-/* Appends s percent-encoded: every byte except ALPHA, DIGIT and "-._~"
+/* Appends s percent-encoded as one path segment (api->url_escape with
+ * PH_URL_ESCAPE_SLASH): every byte except ALPHA, DIGIT and "-._~"
  * becomes %XX, so a name can never end a path segment, start a scheme
  * ("a:b") or a query. Returns 0 or -1 (memory). */
-int sd_url_escape(sd_buf_t *b, const char *s, size_t len);
+int sd_url_escape(const ph_server_api_t *api, sd_buf_t *b, const char *s, size_t len);
 
 /* sd_listing() flags. */
 #define SD_SHOW_DOTFILES 0x1u /* list names starting with '.' */
@@ -48,9 +51,10 @@ int sd_url_escape(sd_buf_t *b, const char *s, size_t len);
  * have (without SD_SHOW_DOTFILES, never to a dotfile; a symlink is listed
  * as what it points to); anything that is neither a regular file nor a directory is
  * left out. A "../" link leads up unless url_path is "/".
+ * Names are escaped with sd_url_escape(api, ...).
  * Returns 0, or -1 with errno set (the directory cannot be read, memory).
  */
-int sd_listing(sd_buf_t *out, int root_fd, const char *rel_dir, const char *url_path,
+int sd_listing(const ph_server_api_t *api, sd_buf_t *out, int root_fd, const char *rel_dir, const char *url_path,
                unsigned flags, sp_symlinks_t policy);
 
 #endif /* PH_STATIC_DIR_H */

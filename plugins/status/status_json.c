@@ -22,7 +22,9 @@ static void route(stbuf_t *b, const snap_route_t *r)
 {
     const ph_route_info_t *i = &r->info;
     stbuf_puts(b, "{\"route\":");
-    json_string(b, r->name);
+    json_string(b, i->prefix);
+    stbuf_puts(b, ",\"host\":");
+    json_string(b, i->host);
     stbuf_printf(b,
                  ",\"generation\":%lu,\"current\":%s,\"requests\":%llu,\"in_flight\":%llu,\"status\":{\"none\":%llu,"
                  "\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},\"bytes_out\":%llu,"

@@ -94,6 +94,22 @@ static void generation_metrics(stbuf_t *b, const snap_t *s)
         }
 }
 
+/* A route's labels: route, host (only for a [route HOST/prefix]: the
+ * default host's series keep the labels they had, and Prometheus reads a
+ * missing label as an empty one anyway), generation, then extra (NULL
+ * name: none). l has room for 4. Returns how many. */
+static unsigned route_labels(expo_label_t *l, const snap_route_t *r, const char *extra, const char *value)
+{
+    unsigned n = 0;
+    l[n++] = (expo_label_t){"route", r->info.prefix};
+    if (r->info.host[0])
+        l[n++] = (expo_label_t){"host", r->info.host};
+    l[n++] = (expo_label_t){"generation", r->gen_id};
+    if (extra)
+        l[n++] = (expo_label_t){extra, value};
+    return n;
+}
+
 static const char *const class_name[6] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
 
 static void route_requests(stbuf_t *b, const snap_t *s)
@@ -104,8 +120,9 @@ static void route_requests(stbuf_t *b, const snap_t *s)
     for (size_t i = 0; i < s->nroutes; i++)
         for (int c = 0; c < 6; c++) {
             const snap_route_t *r = &s->routes[i];
-            expo_label_t l[] = {{"route", r->name}, {"generation", r->gen_id}, {"class", class_name[c]}};
-            expo_sample(b, "plughttpd_route_requests_total", l, 3, expo_u64(num, r->info.status[c]));
+            expo_label_t l[4];
+            unsigned n = route_labels(l, r, "class", class_name[c]);
+            expo_sample(b, "plughttpd_route_requests_total", l, n, expo_u64(num, r->info.status[c]));
         }
 }
 
@@ -117,8 +134,9 @@ static void route_scalar(stbuf_t *b, const snap_t *s, const char *name, const ch
     expo_family(b, name, type, help);
     for (size_t i = 0; i < s->nroutes; i++) {
         const snap_route_t *r = &s->routes[i];
-        expo_label_t l[] = {{"route", r->name}, {"generation", r->gen_id}};
-        expo_sample(b, name, l, 2, expo_u64(num, pick(&r->info)));
+        expo_label_t l[4];
+        unsigned n = route_labels(l, r, NULL, NULL);
+        expo_sample(b, name, l, n, expo_u64(num, pick(&r->info)));
     }
 }
 
@@ -134,16 +152,18 @@ static void route_latency(stbuf_t *b, const snap_t *s)
     for (size_t i = 0; i < s->nroutes; i++) {
         const snap_route_t *r = &s->routes[i];
         char le[32], num[32];
-        expo_label_t l[] = {{"route", r->name}, {"generation", r->gen_id}, {"le", le}};
+        expo_label_t l[4];
+        unsigned n = route_labels(l, r, "le", le); /* le last: _sum and _count drop it */
         for (unsigned k = 0; k < PH_LATENCY_BUCKETS; k++) {
             expo_seconds(le, bounds_us[k]);
-            expo_sample(b, "plughttpd_route_request_duration_seconds_bucket", l, 3,
+            expo_sample(b, "plughttpd_route_request_duration_seconds_bucket", l, n,
                         expo_u64(num, r->info.latency_le[k]));
         }
         snprintf(le, sizeof le, "+Inf");
-        expo_sample(b, "plughttpd_route_request_duration_seconds_bucket", l, 3, expo_u64(num, r->info.requests));
-        expo_sample(b, "plughttpd_route_request_duration_seconds_sum", l, 2, expo_seconds(num, r->info.latency_us_sum));
-        expo_sample(b, "plughttpd_route_request_duration_seconds_count", l, 2, expo_u64(num, r->info.requests));
+        expo_sample(b, "plughttpd_route_request_duration_seconds_bucket", l, n, expo_u64(num, r->info.requests));
+        expo_sample(b, "plughttpd_route_request_duration_seconds_sum", l, n - 1,
+                    expo_seconds(num, r->info.latency_us_sum));
+        expo_sample(b, "plughttpd_route_request_duration_seconds_count", l, n - 1, expo_u64(num, r->info.requests));
     }
 }
 

@@ -2,6 +2,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,12 +55,11 @@ static int take_route(void *arg, const ph_route_info_t *r)
     c->info.prefix = dup_or_empty(r->prefix);
     c->info.plugins = dup_or_empty(r->plugins);
     c->info.file = dup_or_empty(r->file);
-    c->info.host = NULL;
-    const char *host = r->size >= offsetof(ph_route_info_t, host) + sizeof r->host ? r->host : NULL;
-    c->name = name_of(host, c->info.prefix);
+    /* host came later in 1.6: a server's struct without it leaves NULL */
+    c->info.host = dup_or_empty(r->size >= offsetof(ph_route_info_t, host) + sizeof r->host ? r->host : NULL);
     s->nroutes++;
     snprintf(c->gen_id, sizeof c->gen_id, "%lu", r->generation);
-    if (c->info.prefix == NULL || c->info.plugins == NULL || c->info.file == NULL || c->name == NULL)
+    if (c->info.prefix == NULL || c->info.plugins == NULL || c->info.file == NULL || c->info.host == NULL)
         return PH_ERROR;
     return 0;
 }
@@ -126,7 +126,7 @@ void snap_free(snap_t *s)
         free((char *)s->routes[i].info.prefix);
         free((char *)s->routes[i].info.plugins);
         free((char *)s->routes[i].info.file);
-        free(s->routes[i].name);
+        free((char *)s->routes[i].info.host);
     }
     for (size_t i = 0; i < s->ngens; i++) {
         for (size_t k = 0; k < s->gens[i].info.nfiles; k++)

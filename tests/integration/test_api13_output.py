@@ -206,11 +206,12 @@ SCHEMA = "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL);\n"
 
 
 class OlderMinorsTest(unittest.TestCase):
-    """Plugins built for 1.0-1.2 answer as before next to 1.3 routes."""
+    """Plugins built for 1.0-1.2 and 1.5 answer as before next to the
+    current minor's routes."""
 
     @classmethod
     def setUpClass(cls):
-        routes = (route("/old", "old_minor") + route("/echo", "echo") +
+        routes = (route("/old", "old_minor") + route("/m5", "minor5") + route("/echo", "echo") +
                   route("/files", "static", root="www") +
                   route("/api", "data", database="sqlite:db/app.db", schema="schema.sql", tables="notes") +
                   route("/later", "later") + route("/sse", "sse"))
@@ -223,6 +224,14 @@ class OlderMinorsTest(unittest.TestCase):
     def test_old_minor(self):
         r = self.srv.get("/old/x")
         self.assertEqual((r.status, r.body), (200, b"old-minor ok\n"))
+
+    def test_minor5(self):
+        # a 1.5 plugin: its calls work, and a 1.5-sized server_info is
+        # written no further than 1.5's end
+        r = self.srv.raw(b"GET /m5/x HTTP/1.1\r\nHost: Five.Example:81\r\nConnection: close\r\n\r\n")
+        head, _, body = r.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+        self.assertEqual(body, b"minor5 ok note=five authority=Five.Example:81 canary=intact route=/old len=0\n")
 
     def test_echo(self):
         r = self.srv.get("/echo/x?y=1", method="POST", body=b"the body")

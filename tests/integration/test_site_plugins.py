@@ -139,6 +139,26 @@ class HeadersAndReturn(unittest.TestCase):
         self.assertEqual(lines[0], b"HTTP/1.1 308 Permanent Redirect")
         self.assertEqual(self.fields(lines, "Location"), [b"http://site.test/canon/p?q"])
 
+    def test_host_is_the_normalised_one(self):
+        # $host is api->host: lower case, no port, no trailing dot
+        data = self.srv.raw(b"GET /canon/p HTTP/1.1\r\nHost: Site.TEST.:8080\r\nConnection: close\r\n\r\n")
+        lines = data.partition(b"\r\n\r\n")[0].split(b"\r\n")
+        self.assertEqual(self.fields(lines, "Location"), [b"http://site.test/canon/p"])
+        # a host that could move the Location elsewhere never reaches it:
+        # the core refuses the request before any plugin runs
+        for host in (b"evil.example/x", b"user@evil.example", b"a\\b", b"evil.example?", b"evil.example#"):
+            data = self.srv.raw(b"GET /canon/p HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host)
+            self.assertTrue(data.startswith(b"HTTP/1.1 400 "), (host, data[:40]))
+        # the absolute-form target's authority wins over Host, normalised too
+        data = self.srv.raw(b"GET http://WWW.Site.Test:80/canon/q HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n")
+        lines = data.partition(b"\r\n\r\n")[0].split(b"\r\n")
+        self.assertEqual(self.fields(lines, "Location"), [b"http://www.site.test/canon/q"])
+
+    def test_path_sub_delims_are_encoded(self):
+        # url_escape keeps only unreserved bytes and '/'
+        lines, _ = self.head_lines("/bare/a;b=c@d:e!f")
+        self.assertEqual(self.fields(lines, "Location"), [b"/bare/a%3Bb%3Dc%40d%3Ae%21f"])
+
     def test_path_cannot_escape_the_site_or_the_field(self):
         # bytes a URL may not hold as they are come back percent-encoded
         lines, _ = self.head_lines("/bare/%22%3Cx%3E%C3%A9")

@@ -101,7 +101,8 @@ def parse(text):
 def value(fams, name, **labels):
     """The one sample of name whose labels include labels, as a number."""
     fam = fams[re.sub(r"_(bucket|sum|count)$", "", name)] if name not in fams else fams[name]
-    hits = [v for n, l, v in fam["samples"] if n == name and all(l.get(k) == str(w) for k, w in labels.items())]
+    # a label left out is the empty one, as Prometheus reads it
+    hits = [v for n, l, v in fam["samples"] if n == name and all(l.get(k, "") == str(w) for k, w in labels.items())]
     assert len(hits) == 1, "%s %r: %d samples" % (name, labels, len(hits))
     return float(hits[0])
 
@@ -294,9 +295,8 @@ class HostileRoutesTest(unittest.TestCase):
 
 
 class VirtualHostsTest(unittest.TestCase):
-    """Routes of different hosts with the same prefix are different series:
-    the route label names the host too ("a.example/api"), as config
-    messages do, so a scrape repeats no series."""
+    """A [route HOST/prefix] route's series carry its host; the default
+    host's keep the labels they had."""
 
     def test_same_prefix_on_two_hosts(self):
         text = routes("[route a.example/api]\nplugin = return\nstatus = 200\n\n"
@@ -309,14 +309,43 @@ class VirtualHostsTest(unittest.TestCase):
         self.assertEqual(srv.get("/api", headers={"Host": "a.example"}).status, 200)
         body = scrape(srv).body
         fams = parse(body.decode("utf-8"))  # asserts no repeated series
-        for route, n in (("a.example/api", 1), ("b.example/api", 2), ("/api", 0)):
-            self.assertEqual(value(fams, "plughttpd_route_request_duration_seconds_count", route=route,
+        for host, n in (("a.example", 1), ("b.example", 2), ("", 0)):
+            self.assertEqual(value(fams, "plughttpd_route_request_duration_seconds_count", route="/api", host=host,
                                    generation=1), n)
         p = subprocess.run([need("promtool"), "check", "metrics"], input=body, capture_output=True, timeout=60)
         self.assertEqual((p.returncode, p.stderr), (0, b""))
         d = json.loads(srv.get("/status/json").body)
-        self.assertEqual({x["route"]: x["requests"] for x in d["routes"] if x["route"].endswith("/api")},
-                         {"a.example/api": 1, "b.example/api": 2, "/api": 0})
+        self.assertEqual({x["host"]: x["requests"] for x in d["routes"] if x["route"] == "/api"},
+                         {"a.example": 1, "b.example": 2, "": 0})
+
+    def raw_get(self, srv, host, path):
+        data = srv.raw(b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host))
+        head, _, body = data.partition(b"\r\n\r\n")
+        return head.split(b"\r\n")[0], body
+
+    def test_host_label_and_field(self):
+        text = routes("[route Example.COM/]\nplugin = return\nstatus = 200\nbody = $host\n\n"
+                      "[route *.example.org/w]\nplugin = return\nstatus = 204\n\n")
+        srv = Server(server_ini(text), files=None)
+        self.addCleanup(srv.stop)
+        self.assertEqual(self.raw_get(srv, b"Example.COM.:8080", b"/x"), (b"HTTP/1.1 200 OK", b"example.com\n"))
+        self.assertEqual(self.raw_get(srv, b"a.EXAMPLE.org", b"/w")[0], b"HTTP/1.1 204 No Content")
+        self.assertEqual(srv.get("/ok").status, 200)
+        body = scrape(srv).body
+        fams = parse(body.decode("utf-8"))
+        self.assertEqual(value(fams, "plughttpd_route_requests_total", route="/", host="example.com", generation=1,
+                               **{"class": "2xx"}), 1)
+        self.assertEqual(value(fams, "plughttpd_route_requests_total", route="/w", host="*.example.org",
+                               generation=1, **{"class": "2xx"}), 1)
+        self.assertEqual(histogram(fams, "plughttpd_route_request_duration_seconds", route="/w",
+                                   host="*.example.org")[2], 1)
+        for n, l, v in fams["plughttpd_route_requests_in_flight"]["samples"]:
+            self.assertEqual("host" in l, l["route"] in ("/", "/w"), l)
+        p = subprocess.run([need("promtool"), "check", "metrics"], input=body, capture_output=True, timeout=60)
+        self.assertEqual((p.returncode, p.stderr), (0, b""))
+        d = json.loads(srv.get("/status/json").body)
+        hosts = {x["route"]: x["host"] for x in d["routes"]}
+        self.assertEqual((hosts["/"], hosts["/w"], hosts["/ok"]), ("example.com", "*.example.org", ""))
 
 
 class GenerationsTest(unittest.TestCase):

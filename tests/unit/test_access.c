@@ -1,5 +1,6 @@
 /*
- * Unit tests for the pure part of plugins/access: the allow/deny rules
+ * Unit tests for the pure part of plugins/access (over the server's
+ * address sets, server/api_cidr.c): the allow/deny rules
  * (access_rule) and their first-match decision over api->peer() strings
  * (access_peer), the token buckets of ratelimit (ratelimit_table), and
  * auth_basic's credentials, htpasswd files, cache and pool (auth_*).
@@ -15,6 +16,7 @@
 
 #include "access_peer.h"
 #include "access_rule.h"
+#include "api_cidr.h"
 #include "auth_cache.h"
 #include "auth_cred.h"
 #include "auth_htpasswd.h"
@@ -28,6 +30,16 @@
 
 #define S 1000000000ull
 
+/* The rules call only the address sets: the server's own, linked in. */
+static const ph_server_api_t cidr_api = {
+    .size = sizeof(ph_server_api_t),
+    .cidr_new = api_cidr_new,
+    .cidr_add = api_cidr_add,
+    .cidr_match = api_cidr_match,
+    .cidr_match_addr = api_cidr_match_addr,
+    .cidr_free = api_cidr_free,
+};
+
 static void add(access_rules_t *r, const char *verb, const char *value)
 {
     char why[200];
@@ -36,7 +48,7 @@ static void add(access_rules_t *r, const char *verb, const char *value)
 
 START_TEST(first_match_wins)
 {
-    access_rules_t r = {0};
+    access_rules_t r = {.api = &cidr_api};
     add(&r, "deny", "10.1.2.3");
     add(&r, "allow", "10.0.0.0/8, 2001:db8::/32");
     add(&r, "deny", "all");
@@ -53,7 +65,7 @@ END_TEST
 
 START_TEST(unix_and_default)
 {
-    access_rules_t r = {0};
+    access_rules_t r = {.api = &cidr_api};
     add(&r, "allow", "unix");
     add(&r, "deny", "127.0.0.1 ::1");
     ck_assert_int_eq(access_rules_allow(&r, "unix"), 1);
@@ -76,7 +88,7 @@ START_TEST(refused_lists)
 {
     static const char *const bad[] = {"", " , ", "10.0.0.0/33", "::1/129", "example.com", "10.0.0.0/",
                                       "all10", "1.2.3.4:80"};
-    access_rules_t r = {0};
+    access_rules_t r = {.api = &cidr_api};
     char why[200];
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         ck_assert_msg(access_rules_add(&r, "allow", bad[i], why, sizeof why) < 0, "\"%s\" accepted", bad[i]);

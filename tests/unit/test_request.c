@@ -1,14 +1,18 @@
 /*
  * Unit tests for server/request.c's request calls that need no connection:
  * the ABI 1.5 notes (note_set/note), on a request set up the way
- * exchange_new() sets one up, in a pool of its own.
+ * exchange_new() sets one up, in a pool of its own; the ABI 1.6 host,
+ * address sets (cidr_*) and url_escape.
  */
+#include "exchange.h"
 #include "gen.h"
 #include "log.h"
 #include "pool.h"
 #include "request.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +319,130 @@ START_TEST(set_header_replaces)
 }
 END_TEST
 
+/* api->host(): "" until routing made it, then the normalised authority,
+ * the same pointer on every call (made once, read after). */
+START_TEST(host_normalised_once)
+{
+    static const struct {
+        const char *authority, *host;
+    } cases[] = {
+        {"Example.COM.:8080", "example.com"},
+        {"[::1]:80", "[::1]"},
+        {"www.example.org", "www.example.org"},
+        {"", ""},
+    };
+    ph_str_t h = request_api.host(req);
+    ck_assert_ptr_nonnull(h.ptr);
+    ck_assert_uint_eq(h.len, 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = strlen(cases[i].authority), len;
+        char *head = pool_alloc(pool, n + 1);
+        memcpy(head, cases[i].authority, n + 1);
+        req->head = head;
+        req->hp.authority.off = 0;
+        req->hp.authority.len = (unsigned)n;
+        req->host = NULL;
+        exchange_host(req, &len);
+        h = request_api.host(req);
+        ck_assert_uint_eq(h.len, strlen(cases[i].host));
+        ck_assert(memcmp(h.ptr, cases[i].host, h.len) == 0);
+        ck_assert_ptr_eq(request_api.host(req).ptr, h.ptr);
+    }
+}
+END_TEST
+
+START_TEST(cidr_sets)
+{
+    char why[120];
+    ph_cidr_t *set = request_api.cidr_new();
+    ck_assert_ptr_nonnull(set);
+    ck_assert(!request_api.cidr_match(set, "10.1.2.3")); /* empty */
+    ck_assert_int_eq(request_api.cidr_add(set, "10.0.0.0/8, 2001:db8::/32", why, sizeof why), PH_OK);
+    ck_assert_int_eq(request_api.cidr_add(set, "192.168.1.5 10.1.2.3/12", why, sizeof why), PH_OK);
+    ck_assert_int_eq(request_api.cidr_add(set, "", why, sizeof why), PH_OK);
+    ck_assert(request_api.cidr_match(set, "10.255.1.2"));
+    ck_assert(!request_api.cidr_match(set, "11.0.0.1"));
+    ck_assert(request_api.cidr_match(set, "2001:db8:1::7"));
+    ck_assert(!request_api.cidr_match(set, "2001:db9::1"));
+    ck_assert(request_api.cidr_match(set, "192.168.1.5"));
+    ck_assert(!request_api.cidr_match(set, "192.168.1.6"));
+    ck_assert(request_api.cidr_match(set, "::ffff:10.1.2.3")); /* v4-mapped */
+    ck_assert(!request_api.cidr_match(set, "unknown"));
+    ck_assert(!request_api.cidr_match(set, "10.1.2.3:80"));
+    ck_assert(!request_api.cidr_match(NULL, "10.1.2.3"));
+
+    struct sockaddr_in a4 = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "10.9.8.7", &a4.sin_addr);
+    ck_assert(request_api.cidr_match_addr(set, (const struct sockaddr *)&a4));
+    inet_pton(AF_INET, "172.16.0.1", &a4.sin_addr);
+    ck_assert(!request_api.cidr_match_addr(set, (const struct sockaddr *)&a4));
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET6, "2001:db8::1", &a6.sin6_addr);
+    ck_assert(request_api.cidr_match_addr(set, (const struct sockaddr *)&a6));
+    inet_pton(AF_INET6, "::ffff:192.168.1.5", &a6.sin6_addr);
+    ck_assert(request_api.cidr_match_addr(set, (const struct sockaddr *)&a6));
+    struct sockaddr other = {.sa_family = AF_UNIX};
+    ck_assert(!request_api.cidr_match_addr(set, &other));
+
+    /* a refused list names the entry and leaves the set as it was */
+    const char *bad[] = {"/8", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/x", "host", "10.0.0.0/8/8",
+                         "172.16.0.0/12 nope"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(request_api.cidr_add(set, bad[i], why, sizeof why) == PH_ERROR, "%s accepted", bad[i]);
+        ck_assert_ptr_nonnull(strstr(why, "is not an address or ADDRESS/BITS"));
+    }
+    ck_assert_str_eq(why, "\"nope\" is not an address or ADDRESS/BITS");
+    ck_assert(!request_api.cidr_match(set, "172.16.0.1")); /* 172.16/12 not kept */
+    ck_assert_int_eq(request_api.cidr_add(set, "bad", NULL, 0), PH_ERROR);
+    request_api.cidr_free(set);
+    request_api.cidr_free(NULL);
+
+    /* a range written in IPv4-mapped form is the IPv4 range it maps:
+     * addresses are matched as IPv4 once unmapped */
+    ph_cidr_t *mapped = request_api.cidr_new();
+    ck_assert_int_eq(request_api.cidr_add(mapped, "::ffff:203.0.113.0/120", why, sizeof why), PH_OK);
+    ck_assert(request_api.cidr_match(mapped, "203.0.113.9"));
+    ck_assert(request_api.cidr_match(mapped, "::ffff:203.0.113.9"));
+    ck_assert(!request_api.cidr_match(mapped, "203.0.114.9"));
+    request_api.cidr_free(mapped);
+    mapped = request_api.cidr_new();
+    ck_assert_int_eq(request_api.cidr_add(mapped, "::ffff:10.0.0.1", why, sizeof why), PH_OK);
+    ck_assert(request_api.cidr_match(mapped, "10.0.0.1"));
+    ck_assert(!request_api.cidr_match(mapped, "10.0.0.2"));
+    request_api.cidr_free(mapped);
+    mapped = request_api.cidr_new();
+    ck_assert_int_eq(request_api.cidr_add(mapped, "::ffff:0:0/96", why, sizeof why), PH_OK);
+    ck_assert(request_api.cidr_match(mapped, "192.0.2.1"));
+    request_api.cidr_free(mapped);
+}
+END_TEST
+
+START_TEST(url_escape_bytes)
+{
+    char out[64];
+    const char all[] = "az AZ09-._~/!$&'()*+,;=:@%?#\\\"<>\x01\x7f\xc3\xa9";
+    size_t n = request_api.url_escape(all, sizeof all - 1, 0, out, sizeof out);
+    const char *want = "az%20AZ09-._~/%21%24%26%27%28%29%2A%2B%2C%3B%3D%3A%40%25%3F%23%5C%22%3C%3E%01%7F%C3%A9";
+    /* too long for out: snprintf-like */
+    ck_assert_uint_eq(n, strlen(want));
+    ck_assert_uint_lt(strlen(out), sizeof out);
+    ck_assert(strncmp(out, want, strlen(out)) == 0);
+    char big[256];
+    ck_assert_uint_eq(request_api.url_escape(all, sizeof all - 1, 0, big, sizeof big), strlen(want));
+    ck_assert_str_eq(big, want);
+    ck_assert_uint_eq(request_api.url_escape("a/b c", 5, PH_URL_ESCAPE_SLASH, big, sizeof big), 9);
+    ck_assert_str_eq(big, "a%2Fb%20c");
+    /* never a partial escape: "a%20" does not fit in 4 bytes */
+    ck_assert_uint_eq(request_api.url_escape("a b", 3, 0, big, 4), 5);
+    ck_assert_str_eq(big, "a");
+    ck_assert_uint_eq(request_api.url_escape("ab", 2, 0, big, 3), 2);
+    ck_assert_str_eq(big, "ab");
+    ck_assert_uint_eq(request_api.url_escape("ab", 2, 0, NULL, 0), 2);
+    ck_assert_uint_eq(request_api.url_escape("", 0, 0, big, 1), 0);
+    ck_assert_str_eq(big, "");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("request");
@@ -332,6 +460,12 @@ int main(void)
     tcase_add_loop_test(tf, response_fields, 0, (int)(sizeof field_cases / sizeof field_cases[0]));
     tcase_add_test(tf, set_header_replaces);
     suite_add_tcase(s, tf);
+    TCase *t6 = tcase_create("abi16");
+    tcase_add_checked_fixture(t6, setup, teardown);
+    tcase_add_test(t6, host_normalised_once);
+    tcase_add_test(t6, cidr_sets);
+    tcase_add_test(t6, url_escape_bytes);
+    suite_add_tcase(s, t6);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -29,6 +29,10 @@
 #include "static_mime.h"
 #include "static_path.h"
 #include "static_range.h"
+#include "urlenc.h"
+
+/* static_dir escapes through the API: the server's encoder, linked in. */
+static const ph_server_api_t esc_api = {.size = sizeof(ph_server_api_t), .url_escape = urlenc_escape};
 
 #define NCASES(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -502,7 +506,7 @@ START_TEST(test_url_escape)
     sd_buf_t b = {0};
     const char s[] = "a b/c?d#e%f:g\"<\xc3\xa9~._-";
 
-    ck_assert_int_eq(sd_url_escape(&b, s, strlen(s)), 0);
+    ck_assert_int_eq(sd_url_escape(&esc_api, &b, s, strlen(s)), 0);
     ck_assert_str_eq(b.ptr, "a%20b%2Fc%3Fd%23e%25f%3Ag%22%3C%C3%A9~._-");
     sd_buf_free(&b);
 }
@@ -861,7 +865,7 @@ START_TEST(test_listing)
     sd_buf_t b = {0};
     char *dir, *file, *alink;
 
-    ck_assert_int_eq(sd_listing(&b, root_fd, "esc/", "/files/<esc>/", 0, SP_SYMLINKS_INSIDE), 0);
+    ck_assert_int_eq(sd_listing(&esc_api, &b, root_fd, "esc/", "/files/<esc>/", 0, SP_SYMLINKS_INSIDE), 0);
     ck_assert_ptr_nonnull(strstr(b.ptr, "<title>Index of /files/&lt;esc&gt;/</title>"));
     ck_assert_ptr_nonnull(strstr(b.ptr, "<a href=\"%3Cscript%3E.txt\">&lt;script&gt;.txt</a>"));
     ck_assert_ptr_nonnull(strstr(b.ptr, "<a href=\"a%20b%26c.txt\">a b&amp;c.txt</a>"));
@@ -879,12 +883,12 @@ START_TEST(test_listing)
     ck_assert_ptr_null(strstr(b.ptr, "escape"));
     sd_buf_free(&b);
 
-    ck_assert_int_eq(sd_listing(&b, root_fd, "esc/", "/esc/", SD_SHOW_DOTFILES, SP_SYMLINKS_OFF), 0);
+    ck_assert_int_eq(sd_listing(&esc_api, &b, root_fd, "esc/", "/esc/", SD_SHOW_DOTFILES, SP_SYMLINKS_OFF), 0);
     ck_assert_ptr_nonnull(strstr(b.ptr, ">.hidden</a>"));
     ck_assert_ptr_null(strstr(b.ptr, "alink"));
     sd_buf_free(&b);
 
-    ck_assert_int_eq(sd_listing(&b, root_fd, "", "/", 0, SP_SYMLINKS_INSIDE), 0);
+    ck_assert_int_eq(sd_listing(&esc_api, &b, root_fd, "", "/", 0, SP_SYMLINKS_INSIDE), 0);
     ck_assert_ptr_null(strstr(b.ptr, "href=\"../\""));
     ck_assert_ptr_null(strstr(b.ptr, ".git"));
     ck_assert_ptr_null(strstr(b.ptr, "etc_link"));
@@ -893,7 +897,7 @@ START_TEST(test_listing)
     ck_assert_ptr_nonnull(strstr(b.ptr, ">dir_link/</a>"));
     sd_buf_free(&b);
 
-    ck_assert_int_eq(sd_listing(&b, root_fd, "missing/", "/missing/", 0, SP_SYMLINKS_INSIDE), -1);
+    ck_assert_int_eq(sd_listing(&esc_api, &b, root_fd, "missing/", "/missing/", 0, SP_SYMLINKS_INSIDE), -1);
     ck_assert_int_eq(errno, ENOENT);
     sd_buf_free(&b);
 }
@@ -974,24 +978,24 @@ START_TEST(test_listing_hides_dot_links)
 {
     sd_buf_t b = {0};
 
-    ck_assert_int_eq(sd_listing(&b, root_fd, "", "/", 0, SP_SYMLINKS_INSIDE), 0);
+    ck_assert_int_eq(sd_listing(&esc_api, &b, root_fd, "", "/", 0, SP_SYMLINKS_INSIDE), 0);
     ck_assert_ptr_null(strstr(b.ptr, "link_dot"));
     ck_assert_ptr_null(strstr(b.ptr, "link_wk"));
     ck_assert_ptr_nonnull(strstr(b.ptr, ">in_link</a>"));
     sd_buf_free(&b);
-    ck_assert_int_eq(sd_listing(&b, root_fd, "esc/", "/esc/", 0, SP_SYMLINKS_INSIDE), 0);
+    ck_assert_int_eq(sd_listing(&esc_api, &b, root_fd, "esc/", "/esc/", 0, SP_SYMLINKS_INSIDE), 0);
     ck_assert_ptr_null(strstr(b.ptr, "dotlink"));
     sd_buf_free(&b);
-    ck_assert_int_eq(sd_listing(&b, root_fd, "esc/", "/esc/", SD_SHOW_DOTFILES, SP_SYMLINKS_INSIDE), 0);
+    ck_assert_int_eq(sd_listing(&esc_api, &b, root_fd, "esc/", "/esc/", SD_SHOW_DOTFILES, SP_SYMLINKS_INSIDE), 0);
     ck_assert_ptr_nonnull(strstr(b.ptr, ">dotlink</a>"));
     sd_buf_free(&b);
     /* .well-known's own listing, when allowed */
-    ck_assert_int_eq(sd_listing(&b, root_fd, ".well-known/", "/.well-known/", SD_WELL_KNOWN,
+    ck_assert_int_eq(sd_listing(&esc_api, &b, root_fd, ".well-known/", "/.well-known/", SD_WELL_KNOWN,
                                 SP_SYMLINKS_INSIDE), 0);
     ck_assert_ptr_nonnull(strstr(b.ptr, ">acme</a>"));
     ck_assert_ptr_null(strstr(b.ptr, "hidden"));
     sd_buf_free(&b);
-    ck_assert_int_eq(sd_listing(&b, root_fd, ".well-known/", "/.well-known/", 0, SP_SYMLINKS_INSIDE), -1);
+    ck_assert_int_eq(sd_listing(&esc_api, &b, root_fd, ".well-known/", "/.well-known/", 0, SP_SYMLINKS_INSIDE), -1);
     sd_buf_free(&b);
 }
 END_TEST
