@@ -1,6 +1,5 @@
 #include "status_snap.h"
 
-#include <stddef.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -19,20 +18,6 @@ static void *grow(void *arr, size_t n, size_t *cap, size_t sz)
 }
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
-
-/* host + prefix, as config messages name a route; NULL when out of memory */
-static char *name_of(const char *host, const char *prefix)
-{
-    if (prefix == NULL)
-        return NULL;
-    size_t h = host ? strlen(host) : 0, p = strlen(prefix);
-    char *n = malloc(h + p + 1);
-    if (n) {
-        memcpy(n, host ? host : "", h);
-        memcpy(n + h, prefix, p + 1);
-    }
-    return n;
-}
 
 typedef struct walk {
     snap_t *s;

@@ -10,8 +10,6 @@
 
 typedef struct snap_route {
     ph_route_info_t info; /* prefix, plugins and file point into the copies */
-    char *name;           /* the route label: "/api", or with its host
-                             "example.com/api" (hosts may share a prefix) */
     char gen_id[24];      /* the generation as text, for labels */
 } snap_route_t;
 
