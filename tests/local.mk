@@ -219,3 +219,12 @@ tests_unit_test_addrcount_CFLAGS = $(UNIT_CFLAGS) -pthread
 tests_unit_test_addrcount_LDADD = $(UNIT_LDADD) -lpthread
 TESTS += tests/unit/test_realip tests/unit/test_addrcount tests/integration/test_realip.py
 EXTRA_DIST += tests/integration/test_realip.py
+
+# The plugin test harness (libplughttpd-test) on echo and the async,
+# streaming and coroutine fixtures.
+check_PROGRAMS += tests/unit/test_harness
+tests_unit_test_harness_SOURCES = tests/unit/test_harness.c
+tests_unit_test_harness_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -DTEST_PLUGIN_DIR='"$(abs_builddir)/tests/plugins/.libs"' -DECHO_PLUGIN='"$(abs_builddir)/plugins/echo/.libs/echo.so"'
+tests_unit_test_harness_LDADD = harness/libplughttpd-test.la $(CHECK_LIBS)
+EXTRA_tests_unit_test_harness_DEPENDENCIES = $(check_LTLIBRARIES) $(plugin_LTLIBRARIES)
+TESTS += tests/unit/test_harness
