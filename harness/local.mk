@@ -8,3 +8,12 @@ harness_libplughttpd_test_la_LIBADD = server/libphcore.la $(INIH_LIBS) $(OPENSSL
 harness_libplughttpd_test_la_LDFLAGS = -version-info 0:0:0 -no-undefined
 plughttpdinc_HEADERS += include/plughttpd/test.h
 pkgconfig_DATA += plughttpd-test.pc
+# Linked by name (pkg-config), never through libtool's description.
+install-exec-hook:
+	rm -f $(DESTDIR)$(libdir)/libplughttpd-test.la
+# libtool would uninstall through the .la removed above.
+uninstall-local: uninstall-harness
+uninstall-harness:
+	rm -f $(DESTDIR)$(libdir)/libplughttpd-test.so $(DESTDIR)$(libdir)/libplughttpd-test.so.0 \
+	  $(DESTDIR)$(libdir)/libplughttpd-test.so.0.0.0
+.PHONY: uninstall-harness

@@ -228,3 +228,6 @@ tests_unit_test_harness_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -DTEST_PLUGIN_DIR=
 tests_unit_test_harness_LDADD = harness/libplughttpd-test.la $(CHECK_LIBS)
 EXTRA_tests_unit_test_harness_DEPENDENCIES = $(check_LTLIBRARIES) $(plugin_LTLIBRARIES)
 TESTS += tests/unit/test_harness
+# The author's kit from an installed tree: scaffold, make check, serve, hot-load.
+TESTS += tests/integration/test_authors_kit.py
+EXTRA_DIST += tests/integration/test_authors_kit.py
