@@ -23,11 +23,29 @@ from test_install import configured_paths, make_env
 BUILDDIR = os.path.dirname(os.path.abspath(harness.BINARY))
 
 
+def build_flags(scratch):
+    """make variables for the project: in a sanitizer build, the installed
+    harness library is instrumented, so the test program must be too (with
+    the build's compiler, whose runtime the library expects)."""
+    mk = os.path.join(scratch, "print-flags.mk")
+    with open(mk, "w") as f:
+        f.write("ph-print-flags:\n\t@echo 'CC=$(CC)'\n\t@echo 'SAN_CFLAGS=$(SAN_CFLAGS)'\n"
+                "\t@echo 'SAN_LDFLAGS=$(SAN_LDFLAGS)'\n")
+    out = subprocess.run(["make", "-s", "-C", BUILDDIR, "-f", "Makefile", "-f", mk, "ph-print-flags"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                         env=make_env(), timeout=120, check=True)
+    v = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    if not v.get("SAN_LDFLAGS"):
+        return []
+    return ["CC=" + v["CC"], "CFLAGS=-O1 -g " + v["SAN_CFLAGS"], "LDFLAGS=" + v["SAN_LDFLAGS"]]
+
+
 def setUpModule():
-    global SCRATCH, DEST, P, ENV
+    global SCRATCH, DEST, P, ENV, MAKEVARS
     SCRATCH = tempfile.mkdtemp(prefix="phkit-")
     DEST = os.path.join(SCRATCH, "dest")
     P = configured_paths(SCRATCH)
+    MAKEVARS = build_flags(SCRATCH)
     out = subprocess.run(["make", "-C", BUILDDIR, "install", "DESTDIR=" + DEST],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                          env=make_env(), timeout=600)
@@ -66,8 +84,8 @@ class AuthorsKit(unittest.TestCase):
         self.assertEqual(sorted(os.listdir(project)), ["Makefile", "hello.c", "test_hello.c"], out)
         with open(os.path.join(project, "hello.c")) as f:
             self.assertNotIn(SCRATCH, f.read())
-        run(["make"], project)
-        out = run(["make", "check"], project)
+        run(["make"] + MAKEVARS, project)
+        out = run(["make", "check"] + MAKEVARS, project)
         self.assertIn("100%: Checks: 3, Failures: 0, Errors: 0", out)
         run(["make", "install", "PLUGINDIR=" + plugins], project)
         so = os.path.join(plugins, "hello.so")
@@ -88,7 +106,7 @@ class AuthorsKit(unittest.TestCase):
                 text = f.read()
             with open(src, "w") as f:
                 f.write(text.replace('"hello from hello"', '"hello again"'))
-            run(["make"], project)
+            run(["make"] + MAKEVARS, project)
             run(["make", "install", "PLUGINDIR=" + plugins], project)
             m = srv.reload(ini, r"reload: generation \d+ serving|reload failed")
             self.assertIsNotNone(m, srv.log())
