@@ -250,7 +250,9 @@ void ph_test_server_stop(ph_test_server_t *t)
     if (t == NULL)
         return;
     if (t->running) {
-        pthread_kill(t->thread, SIGTERM);
+        /* server_run() takes SIGINT as it takes SIGTERM: finish the
+         * requests in flight, then return. */
+        pthread_kill(t->thread, SIGINT);
         pthread_join(t->thread, NULL);
     }
     server_finish(&t->s, 0);

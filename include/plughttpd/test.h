@@ -66,8 +66,9 @@ PH_TEST_API int ph_test_server_reload(ph_test_server_t *srv, const char *config,
 /* The plain listener's port, for clients of your own (curl, sockets). */
 PH_TEST_API int ph_test_server_port(const ph_test_server_t *srv);
 
-/* Stops as SIGTERM does (requests in flight finish), unloads the plugins
- * and removes the temporary folder. srv is freed. NULL is ignored. */
+/* Stops as SIGTERM or SIGINT do (requests in flight finish), unloads
+ * the plugins and removes the temporary folder. srv is freed. NULL is
+ * ignored. */
 PH_TEST_API void ph_test_server_stop(ph_test_server_t *srv);
 
 /* One request. Unset fields take the default given. */
