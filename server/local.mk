@@ -68,7 +68,8 @@ plugin-links-clean:
 # file itself (leaving the sed nothing to replace).
 edit_paths = sed -e 's|[@]sbindir[@]|$(sbindir)|g' -e 's|[@]sysconfdir[@]|$(sysconfdir)|g' \
 	-e 's|[@]plugindir[@]|$(plugindir)|g' -e 's|[@]pkgdatadir[@]|$(pkgdatadir)|g' \
-	-e 's|[@]localstatedir[@]|$(localstatedir)|g' -e 's|[@]VERSION[@]|$(VERSION)|g'
+	-e 's|[@]localstatedir[@]|$(localstatedir)|g' -e 's|[@]VERSION[@]|$(VERSION)|g' \
+	-e 's|[@]docdir[@]|$(docdir)|g'
 # Fails when a placeholder is left: a typo must not install a broken file.
 edit_rule = $(MKDIR_P) $(@D) && $(edit_paths) $(top_srcdir)/$@.in > $@.tmp && \
 	if grep -n '@[A-Za-z_][A-Za-z_]*@' $@.tmp; then echo "$@: placeholder left" >&2; rm -f $@.tmp; exit 1; fi && \
@@ -95,6 +96,12 @@ man/plughttpd-plugin.3: $(top_srcdir)/man/plughttpd-plugin.3.in Makefile
 	$(AM_V_GEN)$(edit_rule)
 CLEANFILES += man/plughttpd-plugin.3
 EXTRA_DIST += man/plughttpd-plugin.3.in
+# The test harness's and the scaffold's man page.
+man_MANS += man/plughttpd-test.3
+man/plughttpd-test.3: $(top_srcdir)/man/plughttpd-test.3.in Makefile
+	$(AM_V_GEN)$(edit_rule)
+CLEANFILES += man/plughttpd-test.3
+EXTRA_DIST += man/plughttpd-test.3.in
 # The configuration file's man page (conf/reference.ini's keys).
 man_MANS += man/server.ini.5
 man/server.ini.5: $(top_srcdir)/man/server.ini.5.in Makefile

@@ -258,3 +258,15 @@ tests_plugins_counter_la_SOURCES = tests/plugins/counter.c
 tests_plugins_counter_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 TESTS += tests/integration/test_zones.py
 EXTRA_DIST += tests/integration/test_zones.py
+
+# The plugin test harness (libplughttpd-test) on echo and the async,
+# streaming and coroutine fixtures.
+check_PROGRAMS += tests/unit/test_harness
+tests_unit_test_harness_SOURCES = tests/unit/test_harness.c
+tests_unit_test_harness_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -DTEST_PLUGIN_DIR='"$(abs_builddir)/tests/plugins/.libs"' -DECHO_PLUGIN='"$(abs_builddir)/plugins/echo/.libs/echo.so"'
+tests_unit_test_harness_LDADD = harness/libplughttpd-test.la $(CHECK_LIBS)
+EXTRA_tests_unit_test_harness_DEPENDENCIES = $(check_LTLIBRARIES) $(plugin_LTLIBRARIES)
+TESTS += tests/unit/test_harness
+# The author's kit from an installed tree: scaffold, make check, serve, hot-load.
+TESTS += tests/integration/test_authors_kit.py
+EXTRA_DIST += tests/integration/test_authors_kit.py

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Static analysis of the C sources: cppcheck and clang-tidy (the checked-in
-# .clang-tidy) over server/, plugins/ and include/, and
+# .clang-tidy) over server/, harness/, plugins/ and include/, and
 # tests/check_stack_writes.py (no write into a fixed-size stack array at a
 # computed offset outside the bounded writer). Exits non-zero when any of
 # them reports anything. Usage: tests/static-analysis.sh [BUILD_DIR]
@@ -14,13 +14,13 @@ jobs=${JOBS:-2}
 status=0
 
 incs="-Iinclude -Iserver -Iplugins/static -Iplugins/data -I$build"
-files=$(ls server/*.c plugins/*/*.c)
+files=$(ls server/*.c harness/*.c plugins/*/*.c)
 
 # cppcheck: real defects only (warning, portability), no style opinions.
 echo "cppcheck: $(echo "$files" | wc -l) files"
 cppcheck -q --std=c11 --enable=warning,portability --inline-suppr --error-exitcode=1 \
     -D_GNU_SOURCE $incs --suppress=missingIncludeSystem \
-    -j "$jobs" server plugins include || status=1
+    -j "$jobs" server harness plugins include || status=1
 
 # clang-tidy: a compile database in a temp folder (the build is out of
 # tree and has none) with the flags the build uses, then one process per

@@ -46,8 +46,8 @@ PLACEHOLDER = re.compile(rb"@[A-Za-z_]+@")
 NAMED_PLACEHOLDER = re.compile(rb"@(?:prefix|exec_prefix|[a-z]*dir|PACKAGE[A-Z_]*|VERSION|[A-Z]+_(?:CFLAGS|LIBS))@")
 PLUGINS = ("access", "auth_basic", "compress", "data", "echo", "errorpages", "headers", "proxy", "pubsub",
            "ratelimit", "return", "static", "status")
-PATH_VARS = ("prefix", "sbindir", "sysconfdir", "libdir", "includedir", "mandir", "pkgdatadir", "plugindir",
-             "systemdunitdir", "VERSION")
+PATH_VARS = ("prefix", "bindir", "sbindir", "sysconfdir", "libdir", "includedir", "mandir", "pkgdatadir", "plugindir",
+             "systemdunitdir", "docdir", "VERSION")
 
 
 def make_env():
@@ -116,8 +116,19 @@ class Files(unittest.TestCase):
     def test_exactly_the_expected_files(self):
         www = sorted(os.listdir(os.path.join(harness.SRCDIR, "www")))
         want = {P["sbindir"] + "/plughttpd",
+                P["bindir"] + "/plughttpd-plugin",
                 P["includedir"] + "/plughttpd/plugin.h",
+                P["includedir"] + "/plughttpd/test.h",
                 P["libdir"] + "/pkgconfig/plughttpd-plugin.pc",
+                P["libdir"] + "/pkgconfig/plughttpd-test.pc",
+                P["libdir"] + "/libplughttpd-test.so",
+                P["libdir"] + "/libplughttpd-test.so.0",
+                P["libdir"] + "/libplughttpd-test.so.0.0.0",
+                P["docdir"] + "/examples/echo.c",
+                P["docdir"] + "/examples/skeleton/Makefile",
+                P["docdir"] + "/examples/skeleton/skeleton.c",
+                P["docdir"] + "/examples/skeleton/test_skeleton.c",
+                P["mandir"] + "/man3/plughttpd-test.3",
                 P["systemdunitdir"] + "/plughttpd.service",
                 P["systemdunitdir"] + "/plughttpd.socket",
                 P["mandir"] + "/man8/plughttpd.8",

@@ -8,7 +8,8 @@
 #   3. installs both with dpkg -i (twice: the maintainer scripts run again
 #      on an existing user and folders) and checks the layout (FHS paths, the
 #      conffile, the unit enabled, the system user, man pages, pkg-config),
-#      builds the -dev package's echo example against the installed API;
+#      builds the -dev package's echo example against the installed API,
+#      and a plugin project plughttpd-plugin writes, with its make check;
 #   4. runs the installed /usr/sbin/plughttpd -t on /etc/plughttpd/server.ini,
 #      then starts it in the foreground on the installed configuration with
 #      only the listen address changed (a free port on 127.0.0.1), GETs the
@@ -79,7 +80,7 @@ if ! (cd "$src" && DEB_BUILD_OPTIONS="parallel=2" dpkg-buildpackage -us -uc -b) 
     fail "dpkg-buildpackage failed (log: $work/build.log)"
 fi
 deb="$work/plughttpd_${version}_${arch}.deb"
-devdeb="$work/plughttpd-dev_${version}_all.deb"
+devdeb="$work/plughttpd-dev_${version}_${arch}.deb"
 changes="$work/plughttpd_${version}_${arch}.changes"
 for f in "$deb" "$devdeb" "$changes"; do [ -f "$f" ] || fail "not built: $f"; done
 
@@ -105,7 +106,9 @@ for f in /usr/sbin/plughttpd "$conf" /etc/plughttpd/schema.sql /usr/lib/plughttp
          /usr/share/man/man8/plughttpd.8.gz /usr/share/man/man5/server.ini.5.gz \
          /usr/share/man/man3/plughttpd-plugin.3.gz /usr/include/plughttpd/plugin.h \
          /usr/share/pkgconfig/plughttpd-plugin.pc /usr/share/doc/plughttpd-dev/examples/echo.c \
-         /usr/share/doc/plughttpd-dev/examples/Makefile; do
+         /usr/share/doc/plughttpd-dev/examples/Makefile /usr/include/plughttpd/test.h \
+         /usr/share/pkgconfig/plughttpd-test.pc /usr/lib/libplughttpd-test.so /usr/bin/plughttpd-plugin \
+         /usr/share/man/man3/plughttpd-test.3.gz /usr/share/doc/plughttpd-dev/examples/skeleton/skeleton.c; do
     [ -e "$f" ] || fail "not installed: $f"
 done
 dpkg-query -W -f='${Conffiles}\n' plughttpd | grep -q "^ $conf " || fail "$conf is not a conffile"
@@ -139,6 +142,14 @@ cp -r /usr/share/doc/plughttpd-dev/examples "$ex" && gunzip -f "$ex"/*.gz 2>/dev
 make -s -C "$ex" > "$work/example.log" 2>&1 || { cat "$work/example.log"; fail "the echo example does not build"; }
 /usr/sbin/plughttpd --check-plugin "$ex/echo.so" >> "$work/example.log" 2>&1 ||
     { cat "$work/example.log"; fail "the echo example does not load"; }
+
+stamp "plughttpd-plugin new, make check against the installed harness"
+kit="$work/kit"
+mkdir -p "$kit"
+(cd "$kit" && plughttpd-plugin new hello && make -C hello && make -C hello check) > "$work/kit.log" 2>&1 ||
+    { cat "$work/kit.log"; fail "the scaffold's make check fails against the installed -dev package"; }
+/usr/sbin/plughttpd --check-plugin "$kit/hello/hello.so" >> "$work/kit.log" 2>&1 ||
+    { cat "$work/kit.log"; fail "the scaffold's plugin does not load"; }
 
 # --- 4. run the installed server ---------------------------------------------
 stamp "plughttpd -t on $conf"
