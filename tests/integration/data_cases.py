@@ -1,7 +1,8 @@
-"""The data plugin's API tests, shared by both backends.
+"""The data plugin's API tests, shared by the three backends.
 
 DataApiCases is a mixin: test_data.py runs it on SQLite, test_data_pg.py on
-a throwaway PostgreSQL (pg.py). A backend class provides:
+a throwaway PostgreSQL (pg.py), test_data_mysql.py on a throwaway MariaDB
+(mysqld.py). A backend class provides:
   database_keys(name)  route keys (database, schema) for a fresh database
   outage()             context manager: the database is unavailable inside
   hold_write_lock()    context manager: writes to notes block inside
@@ -33,14 +34,24 @@ CREATE TABLE kinds (
 );
 CREATE TABLE keyed (k TEXT PRIMARY KEY, v TEXT);
 """
+# MySQL indexes text only up to a length: VARCHAR for the keyed columns.
+KINDS_MYSQL = """
+CREATE TABLE kinds (
+    id BIGINT AUTO_INCREMENT PRIMARY KEY,
+    i BIGINT, r DOUBLE, t VARCHAR(255) UNIQUE, b LONGBLOB, flag BOOLEAN
+) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+CREATE TABLE keyed (k VARCHAR(255) PRIMARY KEY, v TEXT) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+"""
+SCHEMAS = {"sqlite": ("schema.sql", KINDS_SQLITE), "pg": ("schema.pg.sql", KINDS_PG),
+           "mysql": ("schema.mysql.sql", KINDS_MYSQL)}
 
 BUSY_MS = 3000  # how long a write waits for a lock before 503
 
 
 def schema_text(flavour):
-    name = "schema.pg.sql" if flavour == "pg" else "schema.sql"
+    name, kinds = SCHEMAS[flavour]
     with open(os.path.join(SRCDIR, "conf", name)) as f:
-        return f.read() + (KINDS_PG if flavour == "pg" else KINDS_SQLITE)
+        return f.read() + kinds
 
 
 def jbody(resp):
@@ -48,7 +59,7 @@ def jbody(resp):
 
 
 class DataApiCases:
-    flavour = None  # "sqlite" or "pg"
+    flavour = None  # "sqlite", "pg" or "mysql"
     counter = 0
 
     # --- servers -----------------------------------------------------------
