@@ -33,6 +33,14 @@ tests_unit_test_data_query_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_data_query_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 TESTS += tests/unit/test_data_query
 
+# The MySQL parts: URIs and the dialect's SQL text.
+check_PROGRAMS += tests/unit/test_data_mysql_sql
+tests_unit_test_data_mysql_sql_SOURCES = tests/unit/test_data_mysql_sql.c $(DATA_CORE_SOURCES)
+tests_unit_test_data_mysql_sql_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/data -I$(top_srcdir)/server
+tests_unit_test_data_mysql_sql_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_data_mysql_sql_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
+TESTS += tests/unit/test_data_mysql_sql
+
 DATA_INTEGRATION_TESTS = \
 	tests/integration/test_data.py \
 	tests/integration/test_data_pg.py \
