@@ -24,6 +24,7 @@
 #include "data_myuri.h"
 #include "data_pool.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <mysql.h>
@@ -838,6 +839,20 @@ static int ensure_schema(MYSQL *c, const data_conf_t *conf, bool *skip, char *er
 
 static void my_close(data_db_t *h);
 
+/* Keeps libmariadb loaded for the life of the process. Its global set-up
+ * (mysql_library_init: character sets, client plugins) runs once and is
+ * only undone by mysql_library_end, which no instance may call while
+ * another (of this or a newer generation) still uses the library. Were the
+ * library unloaded with the plugin at a reload, that state would be lost
+ * and set up again each time: a leak per reload. Pinned, it stays set up
+ * once and reachable. */
+static void pin_library(void)
+{
+    Dl_info info;
+    if (dladdr((void *)mysql_init, &info) != 0 && info.dli_fname != NULL)
+        (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 static data_db_t *my_open(const data_conf_t *conf, data_schema_t *schema, char *err, size_t errlen)
 {
     data_db_t *h = calloc(1, sizeof *h);
@@ -850,6 +865,7 @@ static data_db_t *my_open(const data_conf_t *conf, data_schema_t *schema, char *
     }
     h->conf = conf;
     /* Before any thread: the connector's global set-up is not thread-safe. */
+    pin_library();
     if (mysql_library_init(0, NULL, NULL) != 0 || data_myuri_parse(conf->target, &h->uri, err, errlen) != PH_OK) {
         if (err[0] == '\0')
             snprintf(err, errlen, "cannot initialise the MySQL client library");
