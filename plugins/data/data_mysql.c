@@ -22,6 +22,7 @@
 #include "data_db.h"
 #include "data_json.h"
 #include "data_myuri.h"
+#include "data_mystmt.h"
 #include "data_pool.h"
 
 #include <dlfcn.h>
@@ -29,16 +30,12 @@
 #include <fcntl.h>
 #include <mysql.h>
 #include <mysqld_error.h>
-#include <errmsg.h>
 #include <plughttpd/plugin.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* The character set number of binary strings (BINARY, VARBINARY, BLOB). */
-#define BINARY_CHARSET 63
 
 struct data_db {
     const data_conf_t *conf;
@@ -114,306 +111,10 @@ static MYSQL *take_live(data_db_t *h, bool *fresh, char *err, size_t errlen)
     return data_pool_take(h->pool, fresh, err, errlen);
 }
 
-/* ---- errors ---- */
-
-static void set_err(data_dberr_t *err, int status, const char *code, const char *prefix, const char *msg)
-{
-    err->status = status;
-    snprintf(err->code, sizeof err->code, "%s", code);
-    snprintf(err->msg, sizeof err->msg, "%s%s", prefix, msg);
-}
-
-/* Maps a server or client error number to a status and PostgREST's
- * SQLSTATE; true when the connection cannot be used again. */
-static bool map_error(unsigned no, const char *sqlstate, const char *msg, data_dberr_t *err)
-{
-    switch (no) {
-    case ER_DUP_ENTRY: /* 1062 */
-        set_err(err, 409, "23505", "constraint violation: ", msg);
-        return false;
-    case ER_NO_REFERENCED_ROW_2: /* 1452 */
-    case ER_ROW_IS_REFERENCED_2: /* 1451 */
-        set_err(err, 409, "23503", "constraint violation: ", msg);
-        return false;
-    case ER_BAD_NULL_ERROR:       /* 1048 */
-    case ER_NO_DEFAULT_FOR_FIELD: /* 1364: strict mode, a NOT NULL column left out */
-        set_err(err, 400, "23502", "constraint violation: ", msg);
-        return false;
-    case ER_CONSTRAINT_FAILED: /* 4025: CHECK */
-        set_err(err, 400, "23514", "constraint violation: ", msg);
-        return false;
-    case ER_LOCK_WAIT_TIMEOUT:
-    case ER_LOCK_DEADLOCK:
-    case ER_CON_COUNT_ERROR:
-    case ER_TOO_MANY_USER_CONNECTIONS:
-        set_err(err, 503, "", "database unavailable: ", msg);
-        return false;
-    case ER_CONNECTION_KILLED:
-    case ER_SERVER_SHUTDOWN:
-    case CR_SERVER_GONE_ERROR:
-    case CR_SERVER_LOST:
-    case CR_CONNECTION_ERROR:
-    case CR_CONN_HOST_ERROR:
-    case CR_COMMANDS_OUT_OF_SYNC:
-        set_err(err, 503, "", "database unavailable: ", msg);
-        return true;
-    default:
-        break;
-    }
-    if (sqlstate != NULL && strncmp(sqlstate, "22", 2) == 0) {
-        /* A value wrong for its column: out of range, too long, bad date. */
-        set_err(err, 400, sqlstate, "", msg);
-        return false;
-    }
-    if (no >= 2000 && no < 3000) {
-        /* Any other client-side failure leaves the session in doubt. */
-        set_err(err, 503, "", "database unavailable: ", msg);
-        return true;
-    }
-    set_err(err, 500, sqlstate ? sqlstate : "", "database error: ", msg);
-    return false;
-}
-
-static bool stmt_error(MYSQL_STMT *s, data_dberr_t *err)
-{
-    return map_error(mysql_stmt_errno(s), mysql_stmt_sqlstate(s), mysql_stmt_error(s), err);
-}
-
-static bool conn_error(MYSQL *c, data_dberr_t *err)
-{
-    return map_error(mysql_errno(c), mysql_sqlstate(c), mysql_error(c), err);
-}
-
-static void oom(data_dberr_t *err)
-{
-    set_err(err, 500, "", "", "out of memory");
-}
-
-/* ---- running one statement ---- */
-
-/* A statement to run: its text and its parameters, by pointer (borrowed). */
-typedef struct call {
-    const char *sql;
-    size_t len;
-    const data_value_t **params;
-    size_t nparams;
-} call_t;
-
-/* Receives one result row as values (borrowed; fields describe them). */
-typedef int (*cells_fn)(void *arg, MYSQL_FIELD *fields, const data_value_t *cells, unsigned n,
-                        data_dberr_t *err);
-
-static void bind_params(MYSQL_BIND *b, const call_t *q)
-{
-    for (size_t i = 0; i < q->nparams; i++) {
-        const data_value_t *v = q->params[i];
-        switch (v->kind) {
-        case DATA_VALUE_NULL:
-            b[i].buffer_type = MYSQL_TYPE_NULL;
-            break;
-        case DATA_VALUE_INT:
-        case DATA_VALUE_BOOL: /* 0 or 1: what BOOLEAN (tinyint) stores */
-            b[i].buffer_type = MYSQL_TYPE_LONGLONG;
-            b[i].buffer = (void *)&v->i;
-            break;
-        case DATA_VALUE_REAL:
-            b[i].buffer_type = MYSQL_TYPE_DOUBLE;
-            b[i].buffer = (void *)&v->d;
-            break;
-        case DATA_VALUE_TEXT:
-            b[i].buffer_type = MYSQL_TYPE_STRING;
-            b[i].buffer = v->ptr;
-            b[i].buffer_length = v->len;
-            break;
-        case DATA_VALUE_BLOB:
-            b[i].buffer_type = MYSQL_TYPE_BLOB;
-            b[i].buffer = v->ptr;
-            b[i].buffer_length = v->len;
-            break;
-        }
-    }
-}
-
-static bool is_integer(enum enum_field_types t)
-{
-    return t == MYSQL_TYPE_TINY || t == MYSQL_TYPE_SHORT || t == MYSQL_TYPE_LONG ||
-           t == MYSQL_TYPE_INT24 || t == MYSQL_TYPE_LONGLONG || t == MYSQL_TYPE_YEAR;
-}
-
-static bool is_float(enum enum_field_types t)
-{
-    return t == MYSQL_TYPE_FLOAT || t == MYSQL_TYPE_DOUBLE;
-}
-
-/* Result buffers of one statement: doubles bound as such, everything
- * else fetched as its text (or bytes) into a buffer sized per cell. */
-typedef struct cols {
-    unsigned n;
-    MYSQL_BIND *bind;
-    unsigned long *len;
-    my_bool *null, *trunc;
-    double *dbl;
-    data_value_t *cells;
-} cols_t;
-
-static void cols_free(cols_t *c)
-{
-    for (unsigned i = 0; c->cells && i < c->n; i++)
-        if (c->cells[i].kind == DATA_VALUE_TEXT || c->cells[i].kind == DATA_VALUE_BLOB)
-            free(c->cells[i].ptr);
-    free(c->bind);
-    free(c->len);
-    free(c->null);
-    free(c->trunc);
-    free(c->dbl);
-    free(c->cells);
-}
-
-static int cols_bind(MYSQL_STMT *s, MYSQL_FIELD *f, cols_t *c)
-{
-    c->bind = calloc(c->n, sizeof *c->bind);
-    c->len = calloc(c->n, sizeof *c->len);
-    c->null = calloc(c->n, sizeof *c->null);
-    c->trunc = calloc(c->n, sizeof *c->trunc);
-    c->dbl = calloc(c->n, sizeof *c->dbl);
-    c->cells = calloc(c->n, sizeof *c->cells);
-    if (!c->bind || !c->len || !c->null || !c->trunc || !c->dbl || !c->cells)
-        return PH_ERROR;
-    for (unsigned i = 0; i < c->n; i++) {
-        MYSQL_BIND *b = &c->bind[i];
-        b->length = &c->len[i];
-        b->is_null = &c->null[i];
-        b->error = &c->trunc[i];
-        if (is_float(f[i].type)) {
-            b->buffer_type = MYSQL_TYPE_DOUBLE;
-            b->buffer = &c->dbl[i];
-        } else {
-            b->buffer_type = MYSQL_TYPE_STRING;
-        }
-    }
-    return mysql_stmt_bind_result(s, c->bind) ? PH_ERROR : PH_OK;
-}
-
-/* Turns the fetched row into c->cells. */
-static int cols_cells(MYSQL_STMT *s, MYSQL_FIELD *f, cols_t *c)
-{
-    for (unsigned i = 0; i < c->n; i++) {
-        data_value_t *v = &c->cells[i];
-        if (v->kind == DATA_VALUE_TEXT || v->kind == DATA_VALUE_BLOB)
-            free(v->ptr);
-        memset(v, 0, sizeof *v);
-        if (c->null[i])
-            continue;
-        if (is_float(f[i].type)) {
-            v->kind = DATA_VALUE_REAL;
-            v->d = c->dbl[i];
-            continue;
-        }
-        char *p = malloc(c->len[i] + 1);
-        if (p == NULL)
-            return PH_ERROR;
-        MYSQL_BIND b = {.buffer_type = MYSQL_TYPE_STRING, .buffer = p, .buffer_length = c->len[i] + 1};
-        if (c->len[i] > 0 && mysql_stmt_fetch_column(s, &b, i, 0) != 0) {
-            free(p);
-            return PH_ERROR;
-        }
-        p[c->len[i]] = '\0';
-        if (is_integer(f[i].type)) {
-            char *end;
-            errno = 0;
-            long long ll = strtoll(p, &end, 10);
-            if (errno == 0 && *end == '\0') {
-                v->kind = f[i].type == MYSQL_TYPE_TINY && f[i].length == 1 ? DATA_VALUE_BOOL : DATA_VALUE_INT;
-                v->i = ll;
-                free(p);
-                continue;
-            }
-            /* an unsigned BIGINT beyond int64: shown as its digits */
-        } else if (f[i].type == MYSQL_TYPE_NEWDECIMAL || f[i].type == MYSQL_TYPE_DECIMAL) {
-            v->kind = DATA_VALUE_REAL;
-            v->d = strtod(p, NULL);
-            free(p);
-            continue;
-        }
-        v->kind = f[i].charsetnr == BINARY_CHARSET ? DATA_VALUE_BLOB : DATA_VALUE_TEXT;
-        v->ptr = p;
-        v->len = c->len[i];
-    }
-    return PH_OK;
-}
-
-/* Hands every row of the executed statement s to fn. */
-static int fetch_rows(MYSQL_STMT *s, cells_fn fn, void *arg, data_dberr_t *err)
-{
-    MYSQL_RES *meta = mysql_stmt_result_metadata(s);
-    cols_t c = {0};
-    int rc = PH_OK, f;
-
-    if (meta == NULL)
-        return PH_OK; /* no result set */
-    c.n = mysql_num_fields(meta);
-    MYSQL_FIELD *fields = mysql_fetch_fields(meta);
-    if (cols_bind(s, fields, &c) != PH_OK) {
-        oom(err);
-        rc = PH_ERROR;
-    }
-    while (rc == PH_OK && ((f = mysql_stmt_fetch(s)) == 0 || f == MYSQL_DATA_TRUNCATED)) {
-        if (cols_cells(s, fields, &c) != PH_OK) {
-            oom(err);
-            rc = PH_ERROR;
-        } else {
-            rc = fn(arg, fields, c.cells, c.n, err);
-        }
-    }
-    if (rc == PH_OK && f == 1) {
-        stmt_error(s, err);
-        rc = PH_ERROR;
-    }
-    cols_free(&c);
-    mysql_free_result(meta);
-    return rc;
-}
-
-/* Prepares, binds and runs q on c, handing its rows to fn. *broken tells
- * whether c must be dropped. */
-static int run(MYSQL *c, const call_t *q, cells_fn fn, void *arg, data_dberr_t *err, bool *broken)
-{
-    MYSQL_STMT *s = mysql_stmt_init(c);
-    MYSQL_BIND *b = NULL;
-    int rc = PH_ERROR;
-
-    *broken = false;
-    if (s == NULL) {
-        oom(err);
-        return PH_ERROR;
-    }
-    if (mysql_stmt_prepare(s, q->sql, q->len) != 0) {
-        *broken = stmt_error(s, err);
-        goto out;
-    }
-    b = calloc(q->nparams ? q->nparams : 1, sizeof *b);
-    if (b == NULL) {
-        oom(err);
-        goto out;
-    }
-    bind_params(b, q);
-    if ((q->nparams > 0 && mysql_stmt_bind_param(s, b) != 0) || mysql_stmt_execute(s) != 0 ||
-        mysql_stmt_store_result(s) != 0) {
-        *broken = stmt_error(s, err);
-        goto out;
-    }
-    rc = fetch_rows(s, fn, arg, err);
-out:
-    free(b);
-    mysql_stmt_close(s);
-    return rc;
-}
-
-/* ---- statements as the plugin builds them ---- */
 
 /* A call for st's own text and parameters, plus keys appended as
  * "(?, ...)" when keys is not NULL. Free sql (when *owned) and params. */
-static int call_make(call_t *q, const data_stmt_t *st, const data_value_t *keys, size_t nkeys,
+static int call_make(data_mystmt_call_t *q, const data_stmt_t *st, const data_value_t *keys, size_t nkeys,
                      char **owned)
 {
     *owned = NULL;
@@ -474,7 +175,7 @@ static int cells_to_json(void *arg, MYSQL_FIELD *fields, const data_value_t *cel
         }
     }
     if (row == NULL) {
-        set_err(err, 500, "", "", "a stored value cannot be shown as JSON");
+        data_mystmt_err(err, 500, "", "", "a stored value cannot be shown as JSON");
         return PH_ERROR;
     }
     int rc = t->fn(t->arg, row, err);
@@ -483,17 +184,17 @@ static int cells_to_json(void *arg, MYSQL_FIELD *fields, const data_value_t *cel
 }
 
 static int run_stmt(MYSQL *c, const data_stmt_t *st, const data_value_t *keys, size_t nkeys,
-                    cells_fn fn, void *arg, data_dberr_t *err, bool *broken)
+                    data_mystmt_cells_fn fn, void *arg, data_dberr_t *err, bool *broken)
 {
-    call_t q;
+    data_mystmt_call_t q;
     char *owned;
 
     *broken = false;
     if (call_make(&q, st, keys, nkeys, &owned) != PH_OK) {
-        oom(err);
+        data_mystmt_oom(err);
         return PH_ERROR;
     }
-    int rc = run(c, &q, fn, arg, err, broken);
+    int rc = data_mystmt_run(c, &q, fn, arg, err, broken);
     free(owned);
     free(q.params);
     return rc;
@@ -503,7 +204,7 @@ static int simple(MYSQL *c, const char *sql, data_dberr_t *err, bool *broken)
 {
     if (mysql_real_query(c, sql, strlen(sql)) == 0)
         return PH_OK;
-    *broken = conn_error(c, err);
+    *broken = data_mystmt_conn_error(c, err);
     return PH_ERROR;
 }
 
@@ -542,7 +243,7 @@ static int collect_key(void *arg, MYSQL_FIELD *fields, const data_value_t *cells
     if (n < 1 || v == NULL) {
         if (v != NULL)
             k->v = v;
-        oom(err);
+        data_mystmt_oom(err);
         return PH_ERROR;
     }
     k->v = v;
@@ -550,7 +251,7 @@ static int collect_key(void *arg, MYSQL_FIELD *fields, const data_value_t *cells
     if (key.kind == DATA_VALUE_BOOL)
         key.kind = DATA_VALUE_INT;
     if (data_value_copy(&k->v[k->n], &key) != PH_OK) {
-        oom(err);
+        data_mystmt_oom(err);
         return PH_ERROR;
     }
     k->n++;
@@ -574,7 +275,7 @@ static int run_plan(MYSQL *c, const data_stmt_t *st, to_json_t *out, data_dberr_
             keys = (keys_t){0};
             keys.v = calloc(1, sizeof *keys.v);
             if (keys.v == NULL || data_value_copy(keys.v, &st->then->params[st->key_param]) != PH_OK) {
-                oom(err);
+                data_mystmt_oom(err);
                 rc = PH_ERROR;
             } else {
                 keys.n = 1;
@@ -600,13 +301,13 @@ static int ignored_only_duplicates(MYSQL *c, data_dberr_t *err, bool *broken)
     MYSQL_ROW row;
     int rc = PH_OK;
     if (r == NULL) {
-        *broken = conn_error(c, err);
+        *broken = data_mystmt_conn_error(c, err);
         return PH_ERROR;
     }
     while (rc == PH_OK && (row = mysql_fetch_row(r)) != NULL) {
         unsigned no = row[1] ? (unsigned)strtoul(row[1], NULL, 10) : 0;
         if (no != ER_DUP_ENTRY && row[0] && strcmp(row[0], "Note") != 0) {
-            map_error(no, no == ER_WARN_DATA_OUT_OF_RANGE || no == WARN_DATA_TRUNCATED ? "22003" : NULL,
+            data_mystmt_map(no, no == ER_WARN_DATA_OUT_OF_RANGE || no == WARN_DATA_TRUNCATED ? "22003" : NULL,
                       row[2] ? row[2] : "", err);
             if (err->status == 500)
                 err->status = 400;
@@ -666,7 +367,7 @@ static int my_exec(data_db_t *h, const data_stmt_t *st, const data_table_t *shap
     for (int t = 0; t < tries; t++) {
         MYSQL *c = take_live(h, &fresh, msg, sizeof msg);
         if (c == NULL) {
-            set_err(err, 503, "", "database unavailable: ", msg);
+            data_mystmt_err(err, 503, "", "database unavailable: ", msg);
             break;
         }
         rc = run_any(c, st, &out, err, &broken);
@@ -676,8 +377,6 @@ static int my_exec(data_db_t *h, const data_stmt_t *st, const data_table_t *shap
     }
     return rc;
 }
-
-/* ---- opening: schema ---- */
 
 /* Type class of a column from information_schema (DATA_TYPE, COLUMN_TYPE):
  * BOOLEAN is tinyint(1). */
@@ -720,28 +419,28 @@ static int add_column(void *arg, MYSQL_FIELD *fields, const data_value_t *cells,
 
     (void)fields;
     if (n != 6) {
-        set_err(err, 500, "", "", "unexpected information_schema shape");
+        data_mystmt_err(err, 500, "", "", "unexpected information_schema shape");
         return PH_ERROR;
     }
     for (unsigned i = 0; i < 6; i++)
         s[i] = cells[i].kind == DATA_VALUE_TEXT || cells[i].kind == DATA_VALUE_BLOB ? cells[i].ptr : "";
     if (data_table_add_column(t, s[0], s[1], type_from_mysql(s[2], s[1]), cells[3].i != 0,
                               cells[4].i != 0, cells[5].i != 0) != PH_OK) {
-        oom(err);
+        data_mystmt_oom(err);
         return PH_ERROR;
     }
     return PH_OK;
 }
 
-static int query_table(MYSQL *c, const char *name, cells_fn fn, void *arg, char *err, size_t errlen)
+static int query_table(MYSQL *c, const char *name, data_mystmt_cells_fn fn, void *arg, char *err, size_t errlen)
 {
     data_value_t v = {.kind = DATA_VALUE_TEXT, .ptr = (char *)name, .len = strlen(name)};
     const data_value_t *p = &v;
-    call_t q = {.sql = column_sql, .len = sizeof column_sql - 1, .params = &p, .nparams = 1};
+    data_mystmt_call_t q = {.sql = column_sql, .len = sizeof column_sql - 1, .params = &p, .nparams = 1};
     data_dberr_t e = {0};
     bool broken;
 
-    if (run(c, &q, fn, arg, &e, &broken) != PH_OK) {
+    if (data_mystmt_run(c, &q, fn, arg, &e, &broken) != PH_OK) {
         snprintf(err, errlen, "reading the schema: %s", e.msg);
         return PH_ERROR;
     }

@@ -18,7 +18,8 @@ plugins_data_data_la_SOURCES = $(DATA_CORE_SOURCES) \
 	plugins/data/data_rest.c \
 	plugins/data/data_db.h \
 	plugins/data/data_pool.c plugins/data/data_pool.h \
-	plugins/data/data_sqlite.c plugins/data/data_pg.c plugins/data/data_mysql.c
+	plugins/data/data_sqlite.c plugins/data/data_pg.c plugins/data/data_mysql.c \
+	plugins/data/data_mystmt.c plugins/data/data_mystmt.h
 plugins_data_data_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE3_CFLAGS) $(LIBPQ_CFLAGS) \
 	$(LIBMARIADB_CFLAGS)
 plugins_data_data_la_LIBADD = $(JANSSON_LIBS) $(SQLITE3_LIBS) $(LIBPQ_LIBS) $(LIBMARIADB_LIBS)
