@@ -152,6 +152,26 @@ class MysqlDataTest(DataApiCases, unittest.TestCase):
         self.assertEqual(r.status, 409, r.body)
         self.assertEqual(sorted(x["id"] for x in jbody(self.req("GET", "/api/notes"))), [1, 3, 100])
 
+    def test_foreign_keys_are_409_23503(self):
+        self.server.sql("CREATE TABLE parent (id BIGINT PRIMARY KEY);"
+                        "CREATE TABLE child (id BIGINT AUTO_INCREMENT PRIMARY KEY,"
+                        " parent_id BIGINT NOT NULL REFERENCES parent (id));", db=self.db_name)
+        routes = ("[route /fk]\nplugin = data\ndatabase = %s\ntables = parent, child\n"
+                  % self.server.uri(self.db_name))
+        srv = harness.Server(harness.server_ini(routes=routes))
+        try:
+            def post(table, obj):
+                return srv.get("/fk/" + table, method="POST", body=json.dumps(obj).encode(),
+                               headers={"Content-Type": "application/json"})
+            r = post("child", {"parent_id": 1})  # no such parent: 1452
+            self.assertEqual((r.status, jbody(r)["code"]), (409, "23503"), r.body)
+            self.assertEqual(post("parent", {"id": 1}).status, 201)
+            self.assertEqual(post("child", {"parent_id": 1}).status, 201)
+            r = srv.get("/fk/parent?id=eq.1", method="DELETE")  # still referenced: 1451
+            self.assertEqual((r.status, jbody(r)["code"]), (409, "23503"), r.body)
+        finally:
+            srv.stop()
+
     def test_ignore_duplicates_refuses_other_errors(self):
         # INSERT IGNORE would store NULL-violating rows with a warning:
         # the backend undoes them and answers the error.
