@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The data plugin speaks PostgREST 12's protocol: @supabase/postgrest-js,
 unchanged, against the real server on SQLite and on a throwaway PostgreSQL
-(pg.py). The scenarios are in postgrest_js/scenarios.js; pgjs.py installs
+(pg.py) and MariaDB (mysqld.py). The scenarios are in postgrest_js/scenarios.js; pgjs.py installs
 the pinned client and runs them. Every test starts a server on a fresh
 database seeded with the same rows, so expected rows are exact.
 
@@ -20,6 +20,7 @@ import urllib.parse
 import harness
 import pgjs
 from data_cases import schema_text
+from mysqld import MariaDb
 from pg import PgCluster
 
 # Seeded rows: ids 1..5 on both backends (a fresh database numbers from 1).
@@ -575,6 +576,23 @@ class PgPostgrestJs(PostgrestJsCases, unittest.TestCase):
 
     def database_keys(self, name):
         return "database = %s\nschema = schema.sql" % self.cluster.create_db(name)
+
+
+class MysqlPostgrestJs(PostgrestJsCases, unittest.TestCase):
+    flavour = "mysql"
+    server = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = MariaDb()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server is not None:
+            cls.server.destroy()
+
+    def database_keys(self, name):
+        return "database = %s\nschema = schema.sql" % self.server.create_db(name)
 
 
 if __name__ == "__main__":
