@@ -126,6 +126,15 @@ static bool is_float(enum enum_field_types t)
     return t == MYSQL_TYPE_FLOAT || t == MYSQL_TYPE_DOUBLE;
 }
 
+/* A string type, whose binary character set means bytes. Dates and times
+ * are described with the binary character set too, but are text. */
+static bool is_bytes(enum enum_field_types t)
+{
+    return t == MYSQL_TYPE_STRING || t == MYSQL_TYPE_VAR_STRING || t == MYSQL_TYPE_VARCHAR ||
+           t == MYSQL_TYPE_TINY_BLOB || t == MYSQL_TYPE_BLOB || t == MYSQL_TYPE_MEDIUM_BLOB ||
+           t == MYSQL_TYPE_LONG_BLOB || t == MYSQL_TYPE_BIT || t == MYSQL_TYPE_GEOMETRY;
+}
+
 /* Result buffers of one statement: doubles bound as such, everything
  * else fetched as its text (or bytes) into a buffer sized per cell. */
 typedef struct cols {
@@ -216,7 +225,7 @@ static int cols_cells(MYSQL_STMT *s, MYSQL_FIELD *f, cols_t *c)
             free(p);
             continue;
         }
-        v->kind = f[i].charsetnr == BINARY_CHARSET ? DATA_VALUE_BLOB : DATA_VALUE_TEXT;
+        v->kind = f[i].charsetnr == BINARY_CHARSET && is_bytes(f[i].type) ? DATA_VALUE_BLOB : DATA_VALUE_TEXT;
         v->ptr = p;
         v->len = c->len[i];
     }
