@@ -435,11 +435,46 @@ static int add_column(void *arg, MYSQL_FIELD *fields, const data_value_t *cells,
     return PH_OK;
 }
 
-static int query_table(MYSQL *c, const char *name, data_mystmt_cells_fn fn, void *arg, char *err, size_t errlen)
+/* The one-column foreign keys of a table (constraint, column, referenced
+ * table and column) within this database. Keys over several columns
+ * cannot embed here. */
+static const char fk_sql[] =
+    "SELECT CONSTRAINT_NAME, MIN(COLUMN_NAME), MIN(REFERENCED_TABLE_NAME), MIN(REFERENCED_COLUMN_NAME)"
+    " FROM information_schema.KEY_COLUMN_USAGE"
+    " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND REFERENCED_TABLE_SCHEMA = DATABASE()"
+    " GROUP BY CONSTRAINT_NAME HAVING COUNT(*) = 1"
+    " ORDER BY CONSTRAINT_NAME";
+
+/* One foreign key row, as text cells. */
+static int add_fk(void *arg, MYSQL_FIELD *fields, const data_value_t *cells, unsigned n, data_dberr_t *err)
+{
+    data_table_t *t = arg;
+    const char *s[4];
+
+    (void)fields;
+    if (n != 4) {
+        data_mystmt_err(err, 500, "", "", "unexpected information_schema shape");
+        return PH_ERROR;
+    }
+    for (unsigned i = 0; i < 4; i++) {
+        if (cells[i].kind != DATA_VALUE_TEXT && cells[i].kind != DATA_VALUE_BLOB)
+            return PH_OK; /* not a key this database describes fully */
+        s[i] = cells[i].ptr;
+    }
+    if (data_table_add_fk(t, s[0], s[1], s[2], s[3]) != PH_OK) {
+        data_mystmt_oom(err);
+        return PH_ERROR;
+    }
+    return PH_OK;
+}
+
+/* Runs sql (one parameter: the table's name), fn for each row. */
+static int run_on_table(MYSQL *c, const char *sql, const char *name, data_mystmt_cells_fn fn, void *arg,
+                        char *err, size_t errlen)
 {
     data_value_t v = {.kind = DATA_VALUE_TEXT, .ptr = (char *)name, .len = strlen(name)};
     const data_value_t *p = &v;
-    data_mystmt_call_t q = {.sql = column_sql, .len = sizeof column_sql - 1, .params = &p, .nparams = 1};
+    data_mystmt_call_t q = {.sql = sql, .len = strlen(sql), .params = &p, .nparams = 1};
     data_dberr_t e = {0};
     bool broken;
 
@@ -450,6 +485,11 @@ static int query_table(MYSQL *c, const char *name, data_mystmt_cells_fn fn, void
     return PH_OK;
 }
 
+static int query_table(MYSQL *c, const char *name, data_mystmt_cells_fn fn, void *arg, char *err, size_t errlen)
+{
+    return run_on_table(c, column_sql, name, fn, arg, err, errlen);
+}
+
 static int read_table(MYSQL *c, const char *name, data_schema_t *schema, char *err, size_t errlen)
 {
     data_table_t *t = data_schema_add_table(schema, name);
@@ -457,9 +497,9 @@ static int read_table(MYSQL *c, const char *name, data_schema_t *schema, char *e
         snprintf(err, errlen, "out of memory");
         return PH_ERROR;
     }
-    if (query_table(c, name, add_column, t, err, errlen) != PH_OK)
+    if (query_table(c, name, add_column, t, err, errlen) != PH_OK || data_table_finish(t, err, errlen) != PH_OK)
         return PH_ERROR;
-    return data_table_finish(t, err, errlen);
+    return run_on_table(c, fk_sql, name, add_fk, t, err, errlen);
 }
 
 static char *read_file(const char *path, char *err, size_t errlen)
