@@ -117,7 +117,7 @@ confdir = $(sysconfdir)/plughttpd
 conf/plughttpd.ini: $(top_srcdir)/conf/plughttpd.ini.in Makefile
 	$(AM_V_GEN)$(edit_rule)
 CLEANFILES += conf/plughttpd.ini
-dist_conf_DATA = conf/schema.sql conf/schema.pg.sql
+dist_conf_DATA = conf/schema.sql conf/schema.pg.sql conf/schema.mysql.sql
 all-local: conf/plughttpd.ini
 install-data-local: conf/plughttpd.ini
 	$(MKDIR_P) '$(DESTDIR)$(confdir)'

@@ -41,7 +41,9 @@ static int data_create(const ph_create_args_t *args, void **instance, ph_error_t
     }
     d->conf.check = (args->flags & PH_CREATE_CHECK) != 0;
     d->prefix = strdup(args->prefix ? args->prefix : "");
-    d->ops = d->conf.backend == DATA_BACKEND_PG ? &data_pg_ops : &data_sqlite_ops;
+    d->ops = d->conf.backend == DATA_BACKEND_PG      ? &data_pg_ops
+             : d->conf.backend == DATA_BACKEND_MYSQL ? &data_mysql_ops
+                                                     : &data_sqlite_ops;
     d->db = d->prefix ? d->ops->open(&d->conf, &d->schema, msg, sizeof msg) : NULL;
     /* Relationships join exposed tables only, so they are linked once all
      * are read. */

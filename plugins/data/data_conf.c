@@ -1,5 +1,6 @@
 /* Route keys of the data plugin: see data_conf.h. */
 #include "data_conf.h"
+#include "data_myuri.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -85,8 +86,17 @@ static int parse_database(data_conf_t *conf, const char *dir, const char *v, int
     } else if (strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0) {
         conf->backend = DATA_BACKEND_PG;
         conf->target = strdup(v);
+    } else if (strncmp(v, "mysql://", 8) == 0 || strncmp(v, "mariadb://", 10) == 0) {
+        data_myuri_t u;
+        char msg[160];
+        if (data_myuri_parse(v, &u, msg, sizeof msg) != PH_OK)
+            return refuse(err, key, "database: %s", msg);
+        data_myuri_free(&u);
+        conf->backend = DATA_BACKEND_MYSQL;
+        conf->target = strdup(v);
     } else {
-        return refuse(err, key, "database: expected sqlite:PATH or postgresql://..., got \"%.100s\"", v);
+        return refuse(err, key, "database: expected sqlite:PATH, postgresql://... or mysql://..., "
+                      "got \"%.100s\"", v);
     }
     if (conf->target == NULL)
         return refuse(err, key, "out of memory%s", "");
@@ -380,7 +390,7 @@ int data_conf_parse(data_conf_t *conf, const ph_server_api_t *api, const char *c
         if (parse_key(conf, api, config_dir, &keys[i], (int)i, err) != PH_OK)
             return PH_ERROR;
     if (conf->target == NULL)
-        return refuse(err, -1, "missing key \"database\" (sqlite:PATH or postgresql://...)%s", "");
+        return refuse(err, -1, "missing key \"database\" (sqlite:PATH, postgresql://... or mysql://...)%s", "");
     return finish_cors(&conf->cors, err);
 }
 

@@ -1,8 +1,10 @@
 /*
  * Keys of a [route] section using the data plugin:
- *   database     = sqlite:PATH | postgresql://... | postgres://...   (required)
- *                  PATH is relative to the folder of server.ini; the URI is
- *                  a libpq connection URI, passed through unchanged
+ *   database     = sqlite:PATH | postgresql://... | postgres://... |
+ *                  mysql://... | mariadb://...   (required)
+ *                  PATH is relative to the folder of server.ini; the
+ *                  PostgreSQL URI is a libpq connection URI, passed through
+ *                  unchanged; the MySQL one is checked here (data_myuri.h)
  *   schema       = FILE  SQL run to create the database: SQLite, when the
  *                  file is missing; PostgreSQL, when an exposed table is
  *                  missing. Relative to the folder of server.ini.
@@ -17,7 +19,8 @@
  *   busy_timeout = DURATION  SQLite: wait this long for a lock before 503
  *                  (default 5s; a bare number is milliseconds, as it always
  *                  was for this key); PostgreSQL: connect timeout, rounded
- *                  up to seconds
+ *                  up to seconds; MySQL: connect timeout and lock wait
+ *                  timeout, rounded up to seconds
  *   retry_after  = DURATION  Retry-After of every 503, whole seconds
  *                  (default 1s)
  *   cors_origins, cors_methods, cors_headers, cors_max_age,
@@ -36,7 +39,8 @@
 
 typedef enum data_backend {
     DATA_BACKEND_SQLITE,
-    DATA_BACKEND_PG
+    DATA_BACKEND_PG,
+    DATA_BACKEND_MYSQL
 } data_backend_t;
 
 /* Methods as bits, for cors_methods. */

@@ -1,6 +1,6 @@
 /*
- * The database behind the data API: one small vtable, two backends
- * (data_sqlite.c, data_pg.c).
+ * The database behind the data API: one small vtable, three backends
+ * (data_sqlite.c, data_pg.c, data_mysql.c).
  *
  * open() runs in create(): it creates the database from the schema file
  * when needed, checks it can be reached and reads the schema of the exposed
@@ -62,5 +62,6 @@ typedef struct data_db_ops {
 
 extern const data_db_ops_t data_sqlite_ops;
 extern const data_db_ops_t data_pg_ops;
+extern const data_db_ops_t data_mysql_ops;
 
 #endif

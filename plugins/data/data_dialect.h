@@ -7,7 +7,8 @@
 
 typedef enum data_dialect {
     DATA_DIALECT_SQLITE,
-    DATA_DIALECT_PG
+    DATA_DIALECT_PG,
+    DATA_DIALECT_MYSQL /* MySQL and MariaDB */
 } data_dialect_t;
 
 #endif

@@ -477,6 +477,28 @@ static int reply_listing(rest_t *r, int status, listing_t *l, bool object)
     return PH_OK;
 }
 
+/* MariaDB stores the current time for a NULL written to a NOT NULL
+ * TIMESTAMP column (and the next number for one written to an
+ * AUTO_INCREMENT key) where PostgreSQL refuses it: on MySQL such a value
+ * is refused here as PostgreSQL would (23502) before the database sees it.
+ * A value Prefer: missing=default fills (missing[i]) is not a NULL. */
+static const data_column_t *null_into_notnull(const rest_t *r, const data_column_t *const *cols, size_t ncols,
+                                              const data_value_t *vals, size_t n, const bool *missing)
+{
+    if (r->d->ops->dialect != DATA_DIALECT_MYSQL || ncols == 0)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (vals[i].kind == DATA_VALUE_NULL && cols[i % ncols]->notnull && !(missing && missing[i]))
+            return cols[i % ncols];
+    return NULL;
+}
+
+static int reply_null(rest_t *r, const data_column_t *col)
+{
+    return reply_err(r, 400, "23502", NULL, "null value in column \"%s\" of relation \"%s\" violates "
+                     "not-null constraint", col->name, r->table->name);
+}
+
 static int list_rows(rest_t *r)
 {
     ph_str_t qs = r->api->query(r->req);
@@ -492,6 +514,12 @@ static int list_rows(rest_t *r)
     if (data_query_parse(r->table, r->d->ops->dialect, qs.ptr, qs.ptr ? qs.len : 0,
                          r->d->conf.max_rows, &q, &qe) != PH_OK)
         return reply_qerr(r, &qe);
+    if (r->d->ops->dialect == DATA_DIALECT_MYSQL && data_query_embeds(&q)) {
+        /* Relationships are known (the OpenAPI root shows them); the
+         * JSON_OBJECT/JSON_ARRAYAGG form of the embedding SQL is not written. */
+        data_query_free(&q);
+        return reply_err(r, 400, "PGRST100", NULL, "embedding is not supported on MySQL/MariaDB yet");
+    }
     apply_range(r, &q);
     if (q.nselect > 0 && data_query_shape(&q, r->table, &shape) != PH_OK) {
         data_query_free(&q);
@@ -746,6 +774,13 @@ static int insert_rows(rest_t *r)
         return reply_err(r, 400, "PGRST102", NULL, "rows without any column: insert them one by one");
     }
     rows.defaults = header_has(r, "Prefer", "missing=default");
+    const data_column_t *nul = null_into_notnull(r, rows.cols, rows.ncols, rows.vals, rows.nrows * rows.ncols,
+                                                 rows.defaults ? rows.missing : NULL);
+    if (nul != NULL) {
+        data_json_rows_free(&rows);
+        data_query_free(&q);
+        return reply_null(r, nul);
+    }
     if (rows.defaults)
         r->api->add_header(r->req, "Preference-Applied", "missing=default");
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
@@ -812,6 +847,14 @@ static int change_rows(rest_t *r, bool update)
             data_json_assign_free(a, n);
             return reply_err(r, 400, "PGRST102", NULL, "%s", rc != PH_OK ? msg : "nothing to update: "
                              "give at least one column");
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (null_into_notnull(r, &a[i].col, 1, &a[i].value, 1, NULL) != NULL) {
+                const data_column_t *col = a[i].col;
+                data_query_free(&q);
+                data_json_assign_free(a, n);
+                return reply_null(r, col);
+            }
         }
     }
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
@@ -891,6 +934,12 @@ static int put_row(rest_t *r)
         data_json_rows_free(&rows);
         data_query_free(&q);
         return reply_err(r, 400, "PGRST115", NULL, "Payload values do not match URL in primary key column(s)");
+    }
+    const data_column_t *nul = null_into_notnull(r, rows.cols, rows.ncols, rows.vals, rows.ncols, NULL);
+    if (nul != NULL) {
+        data_json_rows_free(&rows);
+        data_query_free(&q);
+        return reply_null(r, nul);
     }
     data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
     q.nfilters = 0; /* the key is in the row; an INSERT takes no WHERE */

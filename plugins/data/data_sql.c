@@ -34,17 +34,18 @@ static void puts_(data_stmt_t *st, const char *s)
 }
 
 /* "name" with inner double quotes doubled: the SQL standard identifier
- * quoting both SQLite and PostgreSQL accept. */
+ * quoting both SQLite and PostgreSQL accept. MySQL quotes with backticks
+ * (double quotes are strings there unless ANSI_QUOTES is on). */
 static void ident(data_stmt_t *st, const char *name)
 {
-    put(st, "\"", 1);
+    const char *q = st->dialect == DATA_DIALECT_MYSQL ? "`" : "\"";
+    put(st, q, 1);
     for (const char *p = name; *p; p++) {
-        if (*p == '"')
-            put(st, "\"\"", 2);
-        else
-            put(st, p, 1);
+        if (*p == *q)
+            put(st, q, 1);
+        put(st, p, 1);
     }
-    put(st, "\"", 1);
+    put(st, q, 1);
 }
 
 /* Adds a parameter and writes its placeholder. */
@@ -64,6 +65,10 @@ static void param(data_stmt_t *st, const data_value_t *v)
         return;
     }
     st->nparams++;
+    if (st->dialect == DATA_DIALECT_MYSQL) {
+        puts_(st, "?"); /* MySQL's placeholders are positional only */
+        return;
+    }
     snprintf(ph, sizeof ph, "%c%zu", st->dialect == DATA_DIALECT_PG ? '$' : '?', st->nparams);
     puts_(st, ph);
 }
@@ -86,6 +91,12 @@ static void column_list(data_stmt_t *st, const data_table_t *t)
 static int done(data_stmt_t *st)
 {
     return st->oom ? PH_ERROR : PH_OK;
+}
+
+/* A row of column defaults. */
+static void default_values(data_stmt_t *st)
+{
+    puts_(st, st->dialect == DATA_DIALECT_MYSQL ? " () VALUES ()" : " DEFAULT VALUES");
 }
 
 static void cond_group(data_stmt_t *st, const data_group_t *g);
@@ -120,11 +131,35 @@ static void cond_fts(data_stmt_t *st, const data_filter_t *f, const data_value_t
 }
 
 /* "col <op> value" for one operand v of f. */
+/* MySQL has no ILIKE: LOWER on both sides ignores case whatever the
+ * column's collation, without its accent folding; and no IS DISTINCT FROM:
+ * NOT <=> (NULL-safe equality) is the same test. */
+static void cond_mysql(data_stmt_t *st, const data_filter_t *f, const data_value_t *v)
+{
+    if (f->op == DATA_OP_ILIKE) {
+        puts_(st, "LOWER(");
+        ident(st, f->col->name);
+        puts_(st, ") LIKE LOWER(");
+        param(st, v);
+        puts_(st, ")");
+    } else {
+        puts_(st, "NOT (");
+        ident(st, f->col->name);
+        puts_(st, " <=> ");
+        param(st, v);
+        puts_(st, ")");
+    }
+}
+
 static void cond_binary(data_stmt_t *st, const data_filter_t *f, const data_value_t *v)
 {
     bool sqlite = st->dialect == DATA_DIALECT_SQLITE;
     if (f->op >= DATA_OP_FTS && f->op <= DATA_OP_WFTS) {
         cond_fts(st, f, v);
+        return;
+    }
+    if (st->dialect == DATA_DIALECT_MYSQL && (f->op == DATA_OP_ILIKE || f->op == DATA_OP_ISDISTINCT)) {
+        cond_mysql(st, f, v);
         return;
     }
     ident(st, f->col->name);
@@ -392,6 +427,9 @@ static void select_list(data_stmt_t *st, const data_table_t *t, const data_query
     }
 }
 
+static int mysql_update_plan(data_stmt_t *st, const data_table_t *t, const data_assign_t *a,
+                             size_t n, const data_query_t *q, const data_value_t *id);
+
 static void where_pk(data_stmt_t *st, const data_table_t *t, const data_value_t *id)
 {
     puts_(st, " WHERE ");
@@ -422,9 +460,17 @@ static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t 
         const data_order_t *o = &q->order[i];
         if (i > 0)
             puts_(st, ", ");
+        if (st->dialect == DATA_DIALECT_MYSQL) {
+            /* No NULLS FIRST/LAST, and NULL sorts low: spell out
+             * PostgreSQL's placement (NULLs last ascending, first
+             * descending, unless asked). */
+            bool first = o->nulls_given ? o->nulls_first : o->desc;
+            sort_key(st, t, o->col, depth);
+            puts_(st, first ? " IS NULL DESC, " : " IS NULL ASC, ");
+        }
         sort_key(st, t, o->col, depth);
         puts_(st, o->desc ? " DESC" : " ASC");
-        if (o->nulls_given)
+        if (o->nulls_given && st->dialect != DATA_DIALECT_MYSQL)
             puts_(st, o->nulls_first ? " NULLS FIRST" : " NULLS LAST");
         pk_ordered |= o->col == &t->cols[t->pk];
     }
@@ -452,7 +498,9 @@ int data_sql_select(data_stmt_t *st, const data_table_t *t, const data_query_t *
 
 int data_sql_count(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
 {
-    puts_(st, "SELECT count(*) AS \"count\" FROM ");
+    puts_(st, "SELECT count(*) AS ");
+    ident(st, "count");
+    puts_(st, " FROM ");
     ident(st, t->name);
     where_filters(st, t, q, 0);
     return done(st);
@@ -473,7 +521,7 @@ int data_sql_insert(data_stmt_t *st, const data_table_t *t, const data_assign_t 
     puts_(st, "INSERT INTO ");
     ident(st, t->name);
     if (n == 0) {
-        puts_(st, " DEFAULT VALUES");
+        default_values(st);
     } else {
         puts_(st, " (");
         for (size_t i = 0; i < n; i++) {
@@ -497,6 +545,8 @@ int data_sql_insert(data_stmt_t *st, const data_table_t *t, const data_assign_t 
 int data_sql_update(data_stmt_t *st, const data_table_t *t, const data_assign_t *a, size_t n,
                     const data_value_t *id)
 {
+    if (st->dialect == DATA_DIALECT_MYSQL)
+        return mysql_update_plan(st, t, a, n, NULL, id);
     puts_(st, "UPDATE ");
     ident(st, t->name);
     puts_(st, " SET ");
@@ -523,6 +573,90 @@ int data_sql_delete(data_stmt_t *st, const data_table_t *t, const data_value_t *
     return done(st);
 }
 
+/* True when a merge has a column besides the key to take. */
+static bool merges_something(const data_rows_t *rows, const data_column_t *key)
+{
+    for (size_t c = 0; c < rows->ncols; c++)
+        if (rows->cols[c] != key)
+            return true;
+    return false;
+}
+
+/* MySQL's upsert: a duplicate in any unique key (not only key) takes the
+ * inserted columns. */
+static void mysql_merge(data_stmt_t *st, const data_rows_t *rows, const data_column_t *key)
+{
+    size_t set = 0;
+    puts_(st, " ON DUPLICATE KEY UPDATE ");
+    for (size_t c = 0; c < rows->ncols; c++) {
+        if (rows->cols[c] == key)
+            continue;
+        if (set++ > 0)
+            puts_(st, ", ");
+        ident(st, rows->cols[c]->name);
+        puts_(st, " = VALUES(");
+        ident(st, rows->cols[c]->name);
+        puts_(st, ")");
+    }
+}
+
+/* MySQL's UPDATE has no RETURNING: the three statements of the plan that
+ * data_stmt_t's `then` describes. With q the rows are q's and come back
+ * with q's select list; without, the one row whose key is id, whole. */
+static int mysql_update_plan(data_stmt_t *st, const data_table_t *t, const data_assign_t *a,
+                             size_t n, const data_query_t *q, const data_value_t *id)
+{
+    const char *pk = t->cols[t->pk].name;
+    data_stmt_t *up = calloc(1, sizeof *up), *re = calloc(1, sizeof *re);
+
+    if (up == NULL || re == NULL) {
+        free(up);
+        free(re);
+        return PH_ERROR;
+    }
+    up->dialect = re->dialect = st->dialect;
+    st->then = up;
+    up->then = re;
+    st->key_param = -1;
+    puts_(st, "SELECT ");
+    ident(st, pk);
+    puts_(st, " FROM ");
+    ident(st, t->name);
+    if (q != NULL)
+        where_filters(st, t, q, 0);
+    else
+        where_pk(st, t, id);
+    puts_(st, " FOR UPDATE");
+
+    puts_(up, "UPDATE ");
+    ident(up, t->name);
+    puts_(up, " SET ");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            puts_(up, ", ");
+        ident(up, a[i].col->name);
+        puts_(up, " = ");
+        if (a[i].col == &t->cols[t->pk])
+            st->key_param = (long)up->nparams;
+        param(up, &a[i].value);
+    }
+    puts_(up, " WHERE ");
+    ident(up, pk);
+    puts_(up, " IN ");
+
+    puts_(re, "SELECT ");
+    if (q != NULL)
+        select_list(re, t, q, 0);
+    else
+        column_list(re, t);
+    puts_(re, " FROM ");
+    ident(re, t->name);
+    puts_(re, " WHERE ");
+    ident(re, pk);
+    puts_(re, " IN ");
+    return st->oom || up->oom || re->oom ? PH_ERROR : PH_OK;
+}
+
 static void returning(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
 {
     puts_(st, " RETURNING ");
@@ -547,10 +681,18 @@ int data_sql_insert_rows(data_stmt_t *st, const data_table_t *t, const data_rows
                          data_conflict_t conflict, const data_column_t *conflict_col,
                          const data_query_t *q)
 {
-    puts_(st, "INSERT INTO ");
+    bool mysql = st->dialect == DATA_DIALECT_MYSQL;
+    const data_column_t *key = conflict_col ? conflict_col : &t->cols[t->pk];
+    /* A merge with nothing to take leaves the row as it is and does not
+     * return it: that is ignoring it (PostgreSQL's DO NOTHING below). */
+    if (conflict == DATA_CONFLICT_MERGE && !merges_something(rows, key))
+        conflict = DATA_CONFLICT_IGNORE;
+    /* MySQL: IGNORE skips the duplicates; it also turns other errors into
+     * warnings, which the backend refuses (data_mysql.c). */
+    puts_(st, mysql && conflict == DATA_CONFLICT_IGNORE ? "INSERT IGNORE INTO " : "INSERT INTO ");
     ident(st, t->name);
     if (rows->ncols == 0) {
-        puts_(st, " DEFAULT VALUES");
+        default_values(st);
     } else {
         puts_(st, " (");
         for (size_t c = 0; c < rows->ncols; c++) {
@@ -573,8 +715,9 @@ int data_sql_insert_rows(data_stmt_t *st, const data_table_t *t, const data_rows
             puts_(st, ")");
         }
     }
-    if (conflict != DATA_CONFLICT_ERROR) {
-        const data_column_t *key = conflict_col ? conflict_col : &t->cols[t->pk];
+    if (mysql && conflict == DATA_CONFLICT_MERGE)
+        mysql_merge(st, rows, key);
+    if (conflict != DATA_CONFLICT_ERROR && !mysql) {
         size_t set = 0;
         puts_(st, " ON CONFLICT (");
         ident(st, key->name);
@@ -597,6 +740,8 @@ int data_sql_insert_rows(data_stmt_t *st, const data_table_t *t, const data_rows
 int data_sql_update_where(data_stmt_t *st, const data_table_t *t, const data_assign_t *a, size_t n,
                           const data_query_t *q)
 {
+    if (st->dialect == DATA_DIALECT_MYSQL)
+        return mysql_update_plan(st, t, a, n, q, NULL);
     puts_(st, "UPDATE ");
     ident(st, t->name);
     puts_(st, " SET ");
@@ -623,6 +768,11 @@ int data_sql_delete_where(data_stmt_t *st, const data_table_t *t, const data_que
 
 void data_stmt_free(data_stmt_t *st)
 {
+    if (st->then != NULL) {
+        data_stmt_free(st->then);
+        free(st->then);
+        st->then = NULL;
+    }
     for (size_t i = 0; i < st->nparams; i++)
         data_value_clear(&st->params[i]);
     free(st->params);

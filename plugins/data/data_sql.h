@@ -3,9 +3,9 @@
  * descriptions. Pure: no database.
  *
  * Identifiers (table and column names) come only from the schema and are
- * quoted ("name", inner quotes doubled); every value is a numbered
- * placeholder ("?N" for SQLite, "$N" for PostgreSQL) whose value is in
- * params. Row-returning statements list the table's columns in schema
+ * quoted ("name", inner quotes doubled; `name` on MySQL); every value is
+ * a placeholder ("?N" for SQLite, "$N" for PostgreSQL, "?" in order for
+ * MySQL) whose value is in params. Row-returning statements list the table's columns in schema
  * order, so results have the table's shape.
  */
 #ifndef DATA_SQL_H
@@ -30,6 +30,17 @@ typedef struct data_stmt {
     size_t nparams;
     int oom; /* set when an append ran out of memory */
     bool dry_run; /* run in a transaction rolled back afterwards (data_db.h) */
+    /* MySQL/MariaDB only, whose UPDATE has no RETURNING: an update there
+     * is a plan of three statements that the backend runs in one
+     * transaction. This statement lists the primary keys of the rows to
+     * change, locking them (FOR UPDATE); `then` is "UPDATE ... SET ...
+     * WHERE pk IN " and then->then "SELECT <list> ... WHERE pk IN ", each
+     * completed by the backend with the keys as "(?, ...)". key_param is
+     * the index in then's params of the new primary key when the update
+     * sets it (the rows are read back by that key), else -1. NULL for
+     * every other statement. */
+    struct data_stmt *then;
+    long key_param;
 } data_stmt_t;
 
 #define DATA_STMT_INIT(d) {.dialect = (d)}

@@ -1,4 +1,4 @@
-# rules for plugins/data: the data API plugin (SQLite and PostgreSQL).
+# rules for plugins/data: the data API plugin (SQLite, PostgreSQL, MySQL/MariaDB).
 DATA_CORE_SOURCES = \
 	plugins/data/data_schema.c plugins/data/data_schema.h \
 	plugins/data/data_value.c plugins/data/data_value.h \
@@ -11,6 +11,7 @@ DATA_CORE_SOURCES = \
 	plugins/data/data_csv.c plugins/data/data_csv.h \
 	plugins/data/data_openapi.c plugins/data/data_openapi.h \
 	plugins/data/data_conf.c plugins/data/data_conf.h \
+	plugins/data/data_myuri.c plugins/data/data_myuri.h \
 	plugins/data/data_cors.c plugins/data/data_cors.h
 
 plugin_LTLIBRARIES += plugins/data/data.la
@@ -19,9 +20,11 @@ plugins_data_data_la_SOURCES = $(DATA_CORE_SOURCES) \
 	plugins/data/data_rest.c \
 	plugins/data/data_db.h \
 	plugins/data/data_pool.c plugins/data/data_pool.h \
-	plugins/data/data_sqlite.c plugins/data/data_pg.c
-plugins_data_data_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE3_CFLAGS) $(LIBPQ_CFLAGS)
-plugins_data_data_la_LIBADD = $(JANSSON_LIBS) $(SQLITE3_LIBS) $(LIBPQ_LIBS)
+	plugins/data/data_sqlite.c plugins/data/data_pg.c plugins/data/data_mysql.c \
+	plugins/data/data_mystmt.c plugins/data/data_mystmt.h
+plugins_data_data_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE3_CFLAGS) $(LIBPQ_CFLAGS) \
+	$(LIBMARIADB_CFLAGS)
+plugins_data_data_la_LIBADD = $(JANSSON_LIBS) $(SQLITE3_LIBS) $(LIBPQ_LIBS) $(LIBMARIADB_LIBS)
 plugins_data_data_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
 
 # Unit tests of the pure parts: query parsing, SQL text, values, JSON, keys.
@@ -33,13 +36,23 @@ tests_unit_test_data_query_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_data_query_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 TESTS += tests/unit/test_data_query
 
+# The MySQL parts: URIs and the dialect's SQL text.
+check_PROGRAMS += tests/unit/test_data_mysql_sql
+tests_unit_test_data_mysql_sql_SOURCES = tests/unit/test_data_mysql_sql.c $(DATA_CORE_SOURCES)
+tests_unit_test_data_mysql_sql_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/data -I$(top_srcdir)/server
+tests_unit_test_data_mysql_sql_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_data_mysql_sql_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
+TESTS += tests/unit/test_data_mysql_sql
+
 DATA_INTEGRATION_TESTS = \
 	tests/integration/test_data.py \
 	tests/integration/test_data_pg.py \
+	tests/integration/test_data_mysql.py \
 	tests/integration/test_postgrest.py \
 	tests/integration/test_notes_browser.py
 TESTS += $(DATA_INTEGRATION_TESTS)
-EXTRA_DIST += $(DATA_INTEGRATION_TESTS) tests/integration/pg.py tests/integration/data_cases.py \
+EXTRA_DIST += $(DATA_INTEGRATION_TESTS) tests/integration/pg.py tests/integration/mysqld.py \
+	tests/integration/data_cases.py \
 	tests/integration/pgjs.py tests/integration/postgrest_js/package.json \
 	tests/integration/postgrest_js/package-lock.json tests/integration/postgrest_js/scenarios.js \
 	plugins/data/README.md

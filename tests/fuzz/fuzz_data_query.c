@@ -4,7 +4,7 @@
  * limit, offset), parsed against a fixed table with one column of every
  * type class, related to a second table by a foreign key so select lists
  * embed (both directions, nested). The first input byte picks the dialect
- * (casts, SQL text).
+ * (casts, SQL text): bit 0 PostgreSQL, else bit 1 MySQL, else SQLite.
  *
  * The input is the raw query string, copied to an exact-size buffer.
  * Properties checked on success: limit within 0..max_rows, offset >= 0,
@@ -141,7 +141,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (table == NULL)
         setup();
-    data_dialect_t d = size > 0 && (data[0] & 1) ? DATA_DIALECT_PG : DATA_DIALECT_SQLITE;
+    data_dialect_t d = size == 0 ? DATA_DIALECT_SQLITE
+                       : (data[0] & 1) ? DATA_DIALECT_PG
+                       : (data[0] & 2) ? DATA_DIALECT_MYSQL
+                                       : DATA_DIALECT_SQLITE;
     qs = malloc(size ? size : 1);
     memcpy(qs, data, size);
     memset(&q, 0xa5, sizeof q); /* the parser must set every field */

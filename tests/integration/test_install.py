@@ -136,7 +136,8 @@ class Files(unittest.TestCase):
                 P["mandir"] + "/man5/server.ini.5",
                 P["sysconfdir"] + "/plughttpd/server.ini",
                 P["sysconfdir"] + "/plughttpd/schema.sql",
-                P["sysconfdir"] + "/plughttpd/schema.pg.sql"}
+                P["sysconfdir"] + "/plughttpd/schema.pg.sql",
+                P["sysconfdir"] + "/plughttpd/schema.mysql.sql"}
         want |= {"%s/%s.so" % (P["plugindir"], p) for p in PLUGINS}
         want |= {"%s/www/%s" % (P["pkgdatadir"], w) for w in www}
         self.assertEqual(installed_files(), want)

@@ -1053,7 +1053,8 @@ START_TEST(conf_keys)
 
     static const struct { ph_kv_t kv[2]; int key; const char *msg; } bad[] = {
         {{{"database", "sqlite:x"}, {"colour", "red"}}, 1, "unknown key \"colour\""},
-        {{{"database", "mysql://x"}, {"tables", "a"}}, 0, "expected sqlite:PATH"},
+        {{{"database", "mysql://x"}, {"tables", "a"}}, 0, "mysql URI: missing /DATABASE"},
+        {{{"database", "oracle://x"}, {"tables", "a"}}, 0, "expected sqlite:PATH"},
         {{{"database", "sqlite:x"}, {"max_rows", "0"}}, 1, "max_rows"},
         {{{"database", "sqlite:x"}, {"read_only", "maybe"}}, 1, "read_only"},
         {{{"database", "sqlite:x"}, {"tables", "a,,b"}}, 1, "empty table name"},

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""The data plugin on MySQL/MariaDB: the same API tests as test_data.py
+(data_cases.py) against a throwaway MariaDB (mysqld.py), plus what is
+MariaDB's own: URI forms, the schema file run only when a table is missing,
+a configuration test that changes nothing, the server down at start, and
+update plans (MariaDB's UPDATE has no RETURNING) that stay atomic.
+
+Without MariaDB's binaries these tests fail: CI installs them."""
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import harness
+from data_cases import DataApiCases, jbody
+from mysqld import MariaDb
+
+
+class MysqlDataTest(DataApiCases, unittest.TestCase):
+    flavour = "mysql"
+    server = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = MariaDb()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server is not None:
+            cls.server.destroy()
+
+    def database_keys(self, name):
+        self.db_name = name
+        return "database = %s\nschema = schema.sql" % self.server.create_db(name)
+
+    @contextlib.contextmanager
+    def outage(self):
+        self.server.stop()
+        try:
+            yield
+        finally:
+            self.server.start()
+
+    @contextlib.contextmanager
+    def hold_write_lock(self):
+        p = subprocess.Popen(self.server.client_cmd(self.db_name), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        try:
+            p.stdin.write("LOCK TABLES notes WRITE; SELECT 'locked';\n")
+            p.stdin.flush()
+            self.assertEqual(p.stdout.readline().strip(), "locked")
+            yield
+        finally:
+            p.stdin.write("UNLOCK TABLES;\n")
+            p.stdin.close()
+            p.wait(30)
+            p.stdout.close()
+
+    def test_schema_applied_only_when_a_table_is_missing(self):
+        cols = self.server.sql("SELECT count(*) FROM information_schema.columns "
+                               "WHERE table_schema = '%s' AND table_name = 'notes'" % self.db_name)
+        self.assertEqual(cols.strip(), "4")
+        self.server.sql("INSERT INTO notes (title) VALUES ('from the client')", db=self.db_name)
+        routes = ("[route /api]\nplugin = data\ndatabase = %s\nschema = schema.sql\n"
+                  "tables = notes\n" % self.server.uri(self.db_name, "mariadb"))
+        srv = harness.Server(harness.server_ini(routes=routes),
+                             files={"schema.sql": "CREATE TABLE notes (x int);"})
+        try:
+            r = srv.get("/api/notes")
+            self.assertEqual(r.status, 200)
+            self.assertIn(b"from the client", r.body)
+        finally:
+            srv.stop()
+
+    def check_config(self, uri, schema, tables):
+        d = tempfile.mkdtemp(prefix="phmyt-")
+        self.addCleanup(shutil.rmtree, d, True)
+        with open(os.path.join(d, "schema.sql"), "w") as f:
+            f.write(schema)
+        ini = os.path.join(d, "server.ini")
+        with open(ini, "w") as f:
+            f.write(harness.server_ini(routes="[route /api]\nplugin = data\ndatabase = %s\n"
+                                              "schema = schema.sql\ntables = %s\n" % (uri, tables)))
+        return subprocess.run(harness.WRAPPER + [harness.BINARY, "-t", "-c", ini],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+
+    def test_configuration_test_changes_nothing(self):
+        # MySQL's DDL commits by itself: -t does not run the schema file,
+        # it checks the connection, the tables that exist and the file.
+        uri = self.server.create_db("checkonly")
+        good = "CREATE TABLE checked (id BIGINT AUTO_INCREMENT PRIMARY KEY, title TEXT NOT NULL);"
+        p = self.check_config(uri, good, "checked")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("checked, nothing changed", p.stderr)
+        self.assertEqual(self.server.sql("SELECT count(*) FROM information_schema.tables "
+                                         "WHERE table_schema = 'checkonly'").strip(), "0")
+        self.server.sql(good, db="checkonly")
+        p = self.check_config(uri, good, "checked")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.server.sql("CREATE TABLE twokeys (a INT, b INT, PRIMARY KEY (a, b))", db="checkonly")
+        p = self.check_config(uri, good, "checked, twokeys")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("twokeys", p.stderr)
+
+    def test_uri_forms_and_bad_uris(self):
+        # user and password percent-encoded, socket= as a parameter, both
+        # schemes; a wrong password or a malformed URI stops the server.
+        self.assertEqual(self.post({"title": "uri"}).status, 201)
+        for uri, needle in [(self.server.uri(self.db_name).replace("p%40ss", "wrong"), "Access denied"),
+                            ("mysql://ph@localhost/", "database"),
+                            ("mysql://ph@localhost:99999/x", "port"),
+                            ("mysql://ph@localhost/x?sock=/tmp/x", "socket")]:
+            routes = "[route /api]\nplugin = data\ndatabase = %s\ntables = notes\n" % uri
+            srv = harness.Server(harness.server_ini(routes=routes), expect_ready=False)
+            try:
+                srv.proc.wait(30)
+                self.assertNotEqual(srv.proc.returncode, 0)
+                self.assertTrue(srv.wait_log(needle, 5), srv.log())
+                self.assertNotIn("w/rd", srv.log())  # the password stays out of the log
+            finally:
+                srv.stop()
+
+    def test_database_down_at_start_fails_create(self):
+        routes = "[route /api]\nplugin = data\ndatabase = %s\ntables = notes\n" % self.server.uri("x")
+        with self.outage():
+            srv = harness.Server(harness.server_ini(routes=routes), expect_ready=False)
+            try:
+                srv.proc.wait(30)
+                self.assertNotEqual(srv.proc.returncode, 0)
+                self.assertTrue(srv.wait_log("cannot connect to MySQL", 5), srv.log())
+            finally:
+                srv.stop()
+
+    def test_update_plan_reads_back_changed_rows_and_keys(self):
+        # The rows an update changed come back even when they no longer
+        # match its filter, and under their new key when it changed.
+        for t in ["a", "b", "c"]:
+            self.assertEqual(self.post({"title": t, "body": "open"}).status, 201)
+        r = self.req("PATCH", "/api/notes?body=eq.open&title=neq.b", {"body": "closed"},
+                     headers={"Prefer": "return=representation"})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(sorted((x["title"], x["body"]) for x in jbody(r)), [("a", "closed"), ("c", "closed")])
+        r = self.req("PATCH", "/api/notes?title=eq.b", {"id": 100},
+                     headers={"Prefer": "return=representation"})
+        self.assertEqual((r.status, [x["id"] for x in jbody(r)]), (200, [100]), r.body)
+        # A failing update changes nothing: the transaction is undone.
+        r = self.req("PATCH", "/api/notes?body=eq.closed", {"id": 100})
+        self.assertEqual(r.status, 409, r.body)
+        self.assertEqual(sorted(x["id"] for x in jbody(self.req("GET", "/api/notes"))), [1, 3, 100])
+
+    def test_foreign_keys_are_409_23503(self):
+        self.server.sql("CREATE TABLE parent (id BIGINT PRIMARY KEY);"
+                        "CREATE TABLE child (id BIGINT AUTO_INCREMENT PRIMARY KEY,"
+                        " parent_id BIGINT NOT NULL REFERENCES parent (id));", db=self.db_name)
+        routes = ("[route /fk]\nplugin = data\ndatabase = %s\ntables = parent, child\n"
+                  % self.server.uri(self.db_name))
+        srv = harness.Server(harness.server_ini(routes=routes))
+        try:
+            def post(table, obj):
+                return srv.get("/fk/" + table, method="POST", body=json.dumps(obj).encode(),
+                               headers={"Content-Type": "application/json"})
+            r = post("child", {"parent_id": 1})  # no such parent: 1452
+            self.assertEqual((r.status, jbody(r)["code"]), (409, "23503"), r.body)
+            self.assertEqual(post("parent", {"id": 1}).status, 201)
+            self.assertEqual(post("child", {"parent_id": 1}).status, 201)
+            r = srv.get("/fk/parent?id=eq.1", method="DELETE")  # still referenced: 1451
+            self.assertEqual((r.status, jbody(r)["code"]), (409, "23503"), r.body)
+        finally:
+            srv.stop()
+
+    def test_ignore_duplicates_refuses_other_errors(self):
+        # INSERT IGNORE would store NULL-violating rows with a warning:
+        # the backend undoes them and answers the error.
+        ok = {"Prefer": "resolution=ignore-duplicates,return=representation"}
+        r = self.req("POST", "/api/notes", [{"title": "x"}, {"body": "no title"}], headers=ok)
+        self.assertEqual(r.status, 400, r.body)
+        self.assertEqual(jbody(r)["code"], "23502")
+        self.assertEqual(self.count(), "0")
+
+
+if __name__ == "__main__":
+    harness.main()
