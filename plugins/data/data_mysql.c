@@ -502,25 +502,6 @@ static int read_table(MYSQL *c, const char *name, data_schema_t *schema, char *e
     return run_on_table(c, fk_sql, name, add_fk, t, err, errlen);
 }
 
-static char *read_file(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-        (buf = malloc((size_t)n + 1)) == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        snprintf(err, errlen, "schema %s: %s", path, errno ? strerror(errno) : "cannot read");
-        free(buf);
-        if (f)
-            fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 /* Runs every statement of sql (a file of several), stopping at the first
  * error. Multi-statement mode is on only for this. */
 static int run_script(MYSQL *c, const char *sql, char *err, size_t errlen)
@@ -567,7 +548,7 @@ static int ensure_schema(MYSQL *c, const data_conf_t *conf, bool *skip, char *er
     }
     if (!missing || conf->schema == NULL)
         return PH_OK;
-    char *sql = read_file(conf->schema, err, errlen);
+    char *sql = data_schema_file(conf->schema, err, errlen);
     if (sql == NULL)
         return PH_ERROR;
     int rc = PH_OK;

@@ -223,25 +223,6 @@ static int read_table(PGconn *c, const char *name, data_schema_t *schema, char *
     return read_fks(c, name, t, err, errlen);
 }
 
-static char *read_file(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-        (buf = malloc((size_t)n + 1)) == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        snprintf(err, errlen, "schema %s: %s", path, errno ? strerror(errno) : "cannot read");
-        free(buf);
-        if (f)
-            fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 /* Runs the schema file when one of the exposed tables is missing: a shared
  * database is not touched once it has what this route serves. */
 static int exec_command(PGconn *c, const char *sql, char *err, size_t errlen)
@@ -266,7 +247,7 @@ static int ensure_schema(PGconn *c, const data_conf_t *conf, char *err, size_t e
     }
     if (!missing || conf->schema == NULL)
         return PH_OK;
-    char *sql = read_file(conf->schema, err, errlen);
+    char *sql = data_schema_file(conf->schema, err, errlen);
     if (sql == NULL)
         return PH_ERROR;
     PGresult *r = PQexec(c, sql);

@@ -1,6 +1,7 @@
 /* Schema model: see data_schema.h. */
 #include "data_schema.h"
 
+#include <errno.h>
 #include <plughttpd/plugin.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,4 +245,40 @@ void data_schema_free(data_schema_t *schema)
     free(schema->tables);
     schema->tables = NULL;
     schema->ntables = 0;
+}
+
+char *data_schema_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "schema %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    do {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *p = realloc(buf, cap);
+            if (p == NULL) {
+                free(buf);
+                fclose(f);
+                snprintf(err, errlen, "out of memory");
+                return NULL;
+            }
+            buf = p;
+        }
+        n = fread(buf + len, 1, 4096, f);
+        len += n;
+    } while (n > 0);
+    if (ferror(f)) {
+        snprintf(err, errlen, "schema %s: %s", path, strerror(errno));
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
 }

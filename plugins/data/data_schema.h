@@ -117,4 +117,10 @@ const data_column_t *data_table_column(const data_table_t *table, const char *na
 /* Frees everything the schema owns and leaves it empty. */
 void data_schema_free(data_schema_t *schema);
 
+/* The whole schema file at path (the route's schema key), NUL-terminated,
+ * for the backend to run; the caller frees it. Read to its end rather than
+ * by its size, which a pipe does not have. NULL with "schema PATH: reason"
+ * in err on failure. */
+char *data_schema_file(const char *path, char *err, size_t errlen);
+
 #endif

@@ -91,36 +91,6 @@ static int make_parent(const char *path, char *err, size_t errlen)
     return rc;
 }
 
-static char *read_file(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-
-    if (f == NULL) {
-        snprintf(err, errlen, "schema %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    do {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *p = realloc(buf, cap);
-            if (p == NULL) {
-                free(buf);
-                fclose(f);
-                snprintf(err, errlen, "out of memory");
-                return NULL;
-            }
-            buf = p;
-        }
-        n = fread(buf + len, 1, 4096, f);
-        len += n;
-    } while (n > 0);
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
 /* Creates the database file from conf->schema. On failure the half-made
  * file is removed so that the next start tries again. */
 static int create_db(const data_conf_t *conf, char *err, size_t errlen)
@@ -131,7 +101,7 @@ static int create_db(const data_conf_t *conf, char *err, size_t errlen)
 
     if (make_parent(conf->target, err, errlen) != PH_OK)
         return PH_ERROR;
-    if (conf->schema != NULL && (sql = read_file(conf->schema, err, errlen)) == NULL)
+    if (conf->schema != NULL && (sql = data_schema_file(conf->schema, err, errlen)) == NULL)
         return PH_ERROR;
     if (sqlite3_open_v2(conf->target, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot create %s: %s", conf->target, sqlite3_errmsg(db));
@@ -298,7 +268,7 @@ static sqlite3 *check_open(const data_conf_t *conf, char *err, size_t errlen)
     }
     if (exists && !conf->read_only && check_writable(conf, err, errlen) != PH_OK)
         return NULL;
-    if (!exists && conf->schema != NULL && (sql = read_file(conf->schema, err, errlen)) == NULL)
+    if (!exists && conf->schema != NULL && (sql = data_schema_file(conf->schema, err, errlen)) == NULL)
         return NULL;
     if (sqlite3_open_v2(exists ? conf->target : ":memory:", &db,
                         exists ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
