@@ -73,23 +73,12 @@ static void conn_close(void *conn)
 }
 
 /* A connection inherited across fork(): its socket carries the parent's
- * session. With /dev/null put in place of that descriptor first,
- * mysql_close() frees the memory and closes the descriptor while its
- * goodbye to the server goes nowhere; if that cannot be arranged the
- * connection is left alone (a small leak, never the parent's session
- * ended). */
+ * session, so mysql_close() runs only once data_pool_mute_fd() has put /dev/null in
+ * its place. */
 static void conn_forget(void *conn)
 {
-    int fd = (int)mysql_get_socket(conn);
-    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-    if (fd < 0 || null < 0 || dup2(null, fd) < 0) {
-        if (null >= 0)
-            close(null);
-        return;
-    }
-    close(null);
-    mysql_close(conn);
+    if (data_pool_mute_fd((int)mysql_get_socket(conn)) == 0)
+        mysql_close(conn);
 }
 
 /* False when the server has closed an idle connection: an idle session

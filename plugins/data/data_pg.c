@@ -80,22 +80,12 @@ static void conn_close(void *conn)
 }
 
 /* A connection inherited across fork(): its socket carries the parent's
- * session. With /dev/null put in place of that descriptor first,
- * PQfinish() frees the memory and closes the descriptor while its goodbye
- * to the server goes nowhere. If that cannot be arranged, the connection
- * is left alone: a small leak, never the parent's session ended. */
+ * session, so PQfinish() runs only once data_pool_mute_fd() has put /dev/null in
+ * its place. */
 static void conn_forget(void *conn)
 {
-    int fd = PQsocket(conn);
-    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-    if (fd < 0 || null < 0 || dup2(null, fd) < 0) {
-        if (null >= 0)
-            close(null);
-        return;
-    }
-    close(null);
-    PQfinish(conn);
+    if (data_pool_mute_fd(PQsocket(conn)) == 0)
+        PQfinish(conn);
 }
 
 /* False when the server has closed an idle connection. */

@@ -1,6 +1,7 @@
 /* Connection pool: see data_pool.h. */
 #include "data_pool.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -113,4 +114,17 @@ void data_pool_free(data_pool_t *p)
     pthread_cond_destroy(&p->freed);
     free(p->idle);
     free(p);
+}
+
+int data_pool_mute_fd(int fd)
+{
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+    if (fd < 0 || null < 0 || dup2(null, fd) < 0) {
+        if (null >= 0)
+            close(null);
+        return -1;
+    }
+    close(null);
+    return 0;
 }

@@ -22,6 +22,13 @@ typedef void (*data_pool_close_fn)(void *conn);
  * session, which is the parent's. */
 typedef void (*data_pool_forget_fn)(void *conn);
 
+/* For a forget function: puts /dev/null in place of fd, the inherited
+ * connection's socket, so that the client library's close frees the
+ * connection and its descriptor while its goodbye to the server goes
+ * nowhere. 0 when done; -1 when it could not be (the connection must then
+ * be left alone: a small leak, never the parent's session ended). */
+int data_pool_mute_fd(int fd);
+
 /* forget may be NULL: inherited connections are then left as they are (a
  * little memory and perhaps a descriptor per connection, for the life of
  * the process). NULL when out of memory. */
