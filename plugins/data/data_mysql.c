@@ -457,6 +457,27 @@ static int add_fk(void *arg, MYSQL_FIELD *fields, const data_value_t *cells, uns
     return PH_OK;
 }
 
+/* The FULLTEXT indexes of a table over one column each: those MATCH
+ * (col) can use (data_fts.h). */
+static const char fulltext_sql[] =
+    "SELECT MIN(COLUMN_NAME), INDEX_NAME FROM information_schema.STATISTICS"
+    " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_TYPE = 'FULLTEXT'"
+    " GROUP BY INDEX_NAME HAVING COUNT(*) = 1 ORDER BY INDEX_NAME";
+
+/* One FULLTEXT index row, as text cells. */
+static int add_fulltext(void *arg, MYSQL_FIELD *fields, const data_value_t *cells, unsigned n,
+                        data_dberr_t *err)
+{
+    (void)fields;
+    if (n != 2 || cells[0].kind != DATA_VALUE_TEXT || cells[1].kind != DATA_VALUE_TEXT)
+        return PH_OK;
+    if (data_table_set_fts(arg, cells[0].ptr, cells[1].ptr) != PH_OK) {
+        data_mystmt_oom(err);
+        return PH_ERROR;
+    }
+    return PH_OK;
+}
+
 /* Runs sql (one parameter: the table's name), fn for each row. */
 static int run_on_table(MYSQL *c, const char *sql, const char *name, data_mystmt_cells_fn fn, void *arg,
                         char *err, size_t errlen)
@@ -487,6 +508,8 @@ static int read_table(MYSQL *c, const char *name, data_schema_t *schema, char *e
         return PH_ERROR;
     }
     if (query_table(c, name, add_column, t, err, errlen) != PH_OK || data_table_finish(t, err, errlen) != PH_OK)
+        return PH_ERROR;
+    if (run_on_table(c, fulltext_sql, name, add_fulltext, t, err, errlen) != PH_OK)
         return PH_ERROR;
     return run_on_table(c, fk_sql, name, add_fk, t, err, errlen);
 }

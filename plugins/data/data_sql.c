@@ -1,6 +1,8 @@
 /* SQL text builders: see data_sql.h. */
 #include "data_sql.h"
 
+#include "data_fts.h"
+
 #include <plughttpd/plugin.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -104,8 +106,14 @@ static void cond_group(data_stmt_t *st, const data_group_t *g);
 /* The full-text match of col against the query text v: to_tsvector of
  * the column (a tsvector column as it is) @@ the operator's tsquery
  * function, both in the filter's language when it names one. */
+static void cond_fts_index(data_stmt_t *st, const data_filter_t *f, const data_value_t *v);
+
 static void cond_fts(data_stmt_t *st, const data_filter_t *f, const data_value_t *v)
 {
+    if (st->dialect != DATA_DIALECT_PG) {
+        cond_fts_index(st, f, v);
+        return;
+    }
     static const char *const fn[] = {"to_tsquery(", "plainto_tsquery(", "phraseto_tsquery(",
                                      "websearch_to_tsquery("};
     bool lang = f->lang.kind != DATA_VALUE_NULL;
@@ -128,6 +136,64 @@ static void cond_fts(data_stmt_t *st, const data_filter_t *f, const data_value_t
     }
     param(st, v);
     puts_(st, ")");
+}
+
+/* One query q of f's full-text index, true for the rows it matches:
+ * SQLite "rowid IN (SELECT rowid FROM fts WHERE fts.col MATCH ?)", MySQL
+ * "MATCH(col) AGAINST(? IN BOOLEAN MODE)". */
+static void fts_match(data_stmt_t *st, const data_filter_t *f, const char *q)
+{
+    data_value_t v = {.kind = DATA_VALUE_TEXT, .ptr = (char *)q, .len = strlen(q)};
+    if (st->dialect == DATA_DIALECT_MYSQL) {
+        puts_(st, "MATCH(");
+        ident(st, f->col->name);
+        puts_(st, ") AGAINST(");
+        param(st, &v);
+        puts_(st, " IN BOOLEAN MODE)");
+        return;
+    }
+    puts_(st, "rowid IN (SELECT rowid FROM ");
+    ident(st, f->col->fts);
+    puts_(st, " WHERE ");
+    ident(st, f->col->fts);
+    puts_(st, ".");
+    ident(st, f->col->name);
+    puts_(st, " MATCH ");
+    param(st, &v);
+    puts_(st, ")");
+}
+
+/* Full-text search through the column's index (data_fts.h): the
+ * alternatives ORed, each its required terms' query and NOT its excluded
+ * terms'. A NULL column gives NULL, as PostgreSQL's @@ does, so not.fts
+ * leaves such rows out too. */
+static void cond_fts_index(data_stmt_t *st, const data_filter_t *f, const data_value_t *v)
+{
+    data_fts_t q;
+    if (data_fts_build(&q, f->op, v->ptr ? v->ptr : "", v->len, st->dialect) != PH_OK) {
+        st->oom = 1;
+        return;
+    }
+    puts_(st, "CASE WHEN ");
+    ident(st, f->col->name);
+    puts_(st, " IS NULL THEN NULL ELSE (");
+    for (size_t i = 0; i < q.ngroups; i++) {
+        const data_fts_group_t *g = &q.groups[i];
+        puts_(st, i > 0 ? " OR (" : "(");
+        if (g->all != NULL)
+            fts_match(st, f, g->all);
+        if (g->all != NULL && g->none != NULL)
+            puts_(st, " AND ");
+        if (g->none != NULL) {
+            puts_(st, "NOT ");
+            fts_match(st, f, g->none);
+        }
+        puts_(st, ")");
+    }
+    if (q.ngroups == 0)
+        puts_(st, "1 = 0"); /* no words: nothing matches */
+    puts_(st, ") END");
+    data_fts_free(&q);
 }
 
 /* "col <op> value" for one operand v of f. */

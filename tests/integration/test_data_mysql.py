@@ -16,11 +16,12 @@ import tempfile
 import unittest
 
 import harness
+from data_fts_cases import FtsCases
 from data_cases import DataApiCases, jbody
 from mysqld import MariaDb
 
 
-class MysqlDataTest(DataApiCases, unittest.TestCase):
+class MysqlDataTest(DataApiCases, FtsCases, unittest.TestCase):
     flavour = "mysql"
     server = None
 

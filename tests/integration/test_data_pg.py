@@ -19,11 +19,12 @@ import threading
 import unittest
 
 import harness
+from data_fts_cases import FtsCases
 from data_cases import DataApiCases
 from pg import PgCluster
 
 
-class PgDataTest(DataApiCases, unittest.TestCase):
+class PgDataTest(DataApiCases, FtsCases, unittest.TestCase):
     flavour = "pg"
     cluster = None
 

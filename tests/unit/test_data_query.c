@@ -152,7 +152,7 @@ START_TEST(operators_per_dialect)
     static const struct { const char *qs; data_dialect_t d; const char *msg; } bad[] = {
         {"title=match.a", DATA_DIALECT_SQLITE, "PostgreSQL"},
         {"or=(title.imatch.a)", DATA_DIALECT_SQLITE, "PostgreSQL"},
-        {"title=fts.a", DATA_DIALECT_SQLITE, "PostgreSQL"},
+        {"title=fts.a", DATA_DIALECT_SQLITE, "full-text index"},
         {"title=cs.{a}", DATA_DIALECT_PG, "array, jsonb or range"},
         {"id=match.1", DATA_DIALECT_PG, "text column"},
         {"id=is(any).{null}", DATA_DIALECT_PG, "take (any)"},
