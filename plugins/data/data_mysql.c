@@ -15,6 +15,10 @@
  * run in one transaction: lock the matching rows and list their keys,
  * update those keys, read those rows back.
  *
+ * An embed's JSON_ARRAYAGG (data_sql.c) is cut at group_concat_max_len,
+ * which each session sets to max_response_bytes: a longer array could
+ * not be answered anyway.
+ *
  * Results are typed by the column metadata: integers as JSON integers,
  * tinyint(1) (BOOLEAN) as true/false, DECIMAL, FLOAT and DOUBLE as JSON
  * numbers, binary strings as base64, everything else as text.
@@ -154,10 +158,17 @@ static int cells_to_json(void *arg, MYSQL_FIELD *fields, const data_value_t *cel
 
     for (unsigned i = 0; row && i < n; i++) {
         data_type_t type = cells[i].kind == DATA_VALUE_BLOB ? DATA_TYPE_BLOB : DATA_TYPE_ANY;
-        /* A whole-table row: its columns say which tinyints are booleans. */
+        data_value_t cell = cells[i];
+        /* A whole-table row: its columns say which tinyints are booleans,
+         * and which text is an embed's JSON to nest (data_sql.c). */
         if (t->shape != NULL && n == t->shape->ncols && t->shape->cols[i].type == DATA_TYPE_BOOL)
             type = DATA_TYPE_BOOL;
-        json_t *v = data_json_from_value(type, &cells[i]);
+        if (t->shape != NULL && n == t->shape->ncols && t->shape->cols[i].type == DATA_TYPE_JSON &&
+            (cell.kind == DATA_VALUE_TEXT || cell.kind == DATA_VALUE_BLOB)) {
+            type = DATA_TYPE_JSON;
+            cell.kind = DATA_VALUE_TEXT;
+        }
+        json_t *v = data_json_from_value(type, &cell);
         if (v == NULL || json_object_set_new(row, fields[i].name, v) != 0) {
             json_decref(row);
             row = NULL;
@@ -611,7 +622,8 @@ static data_db_t *my_open(const data_conf_t *conf, data_schema_t *schema, char *
     snprintf(h->init, sizeof h->init,
              "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
              "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00',"
-             " lock_wait_timeout = %u, innodb_lock_wait_timeout = %u", wait ? wait : 1, wait ? wait : 1);
+             " lock_wait_timeout = %u, innodb_lock_wait_timeout = %u, group_concat_max_len = %zu",
+             wait ? wait : 1, wait ? wait : 1, conf->max_response_bytes);
     h->pool = data_pool_new(conf->pool_size, conn_open, conn_close, conn_forget, h);
     if (h->pool == NULL) {
         snprintf(err, errlen, "out of memory");

@@ -307,7 +307,8 @@ static void table_ref(data_stmt_t *st, const data_table_t *t, int depth)
         ident(st, t->name);
         return;
     }
-    snprintf(a, sizeof a, "\"_e%d\"", depth);
+    const char *q = st->dialect == DATA_DIALECT_MYSQL ? "`" : "\"";
+    snprintf(a, sizeof a, "%s_e%d%s", q, depth, q);
     puts_(st, a);
 }
 
@@ -366,6 +367,7 @@ static void embed_where(data_stmt_t *st, const data_embed_t *em, const data_tabl
 }
 
 static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth);
+static void sort_key(data_stmt_t *st, const data_table_t *t, const data_column_t *c, int depth);
 
 /* A SQL string literal: 'text', inner quotes doubled. */
 static void literal(data_stmt_t *st, const char *s)
@@ -431,6 +433,110 @@ static void row_json(data_stmt_t *st, const data_query_t *q)
     puts_(st, ")");
 }
 
+static void embed_column(data_stmt_t *st, const data_embed_t *em, const data_table_t *parent,
+                         int depth);
+
+/* MySQL: a string literal, with the backslash escaping its default SQL
+ * mode (the session's) reads. */
+static void my_literal(data_stmt_t *st, const char *s)
+{
+    put(st, "'", 1);
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'' || *p == '\\')
+            put(st, p, 1);
+        put(st, p, 1);
+    }
+    put(st, "'", 1);
+}
+
+/* MySQL: the value of column c of the embedded table at depth as
+ * JSON_OBJECT should hold it, typed as the top level's rows are
+ * (data_mysql.c): BOOLEAN true/false (not 1/0), a FLOAT widened to the
+ * double the top level reads, text as a string (a JSON column too, which
+ * JSON_OBJECT would nest), bytes as bytea's text form ("\x0a1b") as on
+ * the other backends. */
+static void my_value(data_stmt_t *st, const data_select_t *c, const data_table_t *t, int depth)
+{
+    data_type_t type = c->cast ? c->cast->type : c->col->type;
+    if (c->cast) {
+        puts_(st, "CAST(");
+        sort_key(st, t, c->col, depth);
+        puts_(st, " AS ");
+        puts_(st, c->cast->sql);
+        puts_(st, ")");
+        return;
+    }
+    switch (type) {
+    case DATA_TYPE_BOOL:
+        puts_(st, "CASE WHEN ");
+        sort_key(st, t, c->col, depth);
+        puts_(st, " IS NULL THEN NULL WHEN ");
+        sort_key(st, t, c->col, depth);
+        puts_(st, " THEN JSON_EXTRACT('true', '$') ELSE JSON_EXTRACT('false', '$') END");
+        return;
+    case DATA_TYPE_BLOB:
+        puts_(st, "CONCAT('\\\\x', LOWER(HEX(");
+        sort_key(st, t, c->col, depth);
+        puts_(st, ")))");
+        return;
+    case DATA_TYPE_TEXT:
+        puts_(st, "CAST(");
+        sort_key(st, t, c->col, depth);
+        puts_(st, " AS CHAR)");
+        return;
+    default:
+        break;
+    }
+    bool single = strncmp(c->col->decl, "float", 5) == 0;
+    puts_(st, single ? "CAST(" : "");
+    sort_key(st, t, c->col, depth);
+    puts_(st, single ? " AS DOUBLE)" : "");
+}
+
+/* MySQL: JSON_OBJECT of q's select list over the embedded table t at
+ * depth; a nested embed is its own subquery, whose JSON stays JSON. */
+static void my_object(data_stmt_t *st, const data_query_t *q, const data_table_t *t, int depth)
+{
+    puts_(st, "JSON_OBJECT(");
+    for (size_t i = 0; i < q->nselect; i++) {
+        const data_select_t *c = &q->select[i];
+        if (i > 0)
+            puts_(st, ", ");
+        my_literal(st, c->embed ? c->embed->name : c->alias ? c->alias : c->col->name);
+        puts_(st, ", ");
+        if (c->embed)
+            embed_column(st, c->embed, t, depth);
+        else
+            my_value(st, c, t, depth);
+    }
+    puts_(st, ")");
+}
+
+/* MySQL, whose derived tables cannot see the row around them: the
+ * related row's JSON_OBJECT straight from the table, or the related rows'
+ * JSON_ARRAYAGG with the embed's order, limit and offset inside it (never
+ * NULL: JSON_ARRAY() for none). */
+static void my_embed_column(data_stmt_t *st, const data_embed_t *em, const data_table_t *parent,
+                            int depth)
+{
+    const data_table_t *o = em->rel->other;
+    puts_(st, "(SELECT ");
+    if (em->rel->to_one) {
+        my_object(st, &em->sub, o, depth + 1);
+    } else {
+        puts_(st, "COALESCE(JSON_ARRAYAGG(");
+        my_object(st, &em->sub, o, depth + 1);
+        order_by(st, o, &em->sub, depth + 1);
+        puts_(st, " LIMIT ");
+        int_param(st, em->sub.limit);
+        puts_(st, " OFFSET ");
+        int_param(st, em->sub.offset);
+        puts_(st, "), JSON_ARRAY())");
+    }
+    embed_where(st, em, parent, depth);
+    puts_(st, ")");
+}
+
 /* An embed as one column of its parent's row (at depth): the related row
  * as a JSON object (or NULL), or the related rows as a JSON array, built
  * by the database so each parent row arrives complete. */
@@ -438,6 +544,10 @@ static void embed_column(data_stmt_t *st, const data_embed_t *em, const data_tab
                          int depth)
 {
     bool pg = st->dialect == DATA_DIALECT_PG;
+    if (st->dialect == DATA_DIALECT_MYSQL) {
+        my_embed_column(st, em, parent, depth);
+        return;
+    }
     puts_(st, "(SELECT ");
     if (em->rel->to_one)
         row_json(st, &em->sub);
