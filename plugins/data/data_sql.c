@@ -401,10 +401,21 @@ static void sqlite_pair(data_stmt_t *st, const char *key, data_type_t type)
         ident(st, key);
         puts_(st, ")");
         break;
-    case DATA_TYPE_BLOB: /* JSON cannot hold a blob: bytea's text form */
-        puts_(st, "'\\x' || lower(hex(\"_x\".");
+    case DATA_TYPE_REAL: /* a whole number in a REAL or NUMERIC column is stored as an integer */
+        puts_(st, "CASE WHEN typeof(\"_x\".");
         ident(st, key);
-        puts_(st, "))");
+        puts_(st, ") = 'integer' THEN CAST(\"_x\".");
+        ident(st, key);
+        puts_(st, " AS REAL) ELSE \"_x\".");
+        ident(st, key);
+        puts_(st, " END");
+        break;
+    case DATA_TYPE_BLOB: /* JSON cannot hold a blob: bytea's text form; NULL stays null */
+        puts_(st, "CASE WHEN \"_x\".");
+        ident(st, key);
+        puts_(st, " IS NULL THEN NULL ELSE '\\x' || lower(hex(\"_x\".");
+        ident(st, key);
+        puts_(st, ")) END");
         break;
     default:
         puts_(st, "\"_x\".");

@@ -63,6 +63,7 @@ DATA_INTEGRATION_TESTS = \
 TESTS += $(DATA_INTEGRATION_TESTS)
 EXTRA_DIST += $(DATA_INTEGRATION_TESTS) tests/integration/pg.py tests/integration/mysqld.py \
 	tests/integration/data_cases.py tests/integration/data_fts_cases.py \
+	tests/integration/data_embed_cases.py \
 	tests/integration/pgjs.py tests/integration/postgrest_js/package.json \
 	tests/integration/postgrest_js/package-lock.json tests/integration/postgrest_js/scenarios.js \
 	plugins/data/README.md
