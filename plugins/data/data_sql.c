@@ -163,6 +163,31 @@ static void fts_match(data_stmt_t *st, const data_filter_t *f, const char *q)
     puts_(st, ")");
 }
 
+/* The alternatives groups[lo..hi) (hi > lo) ORed as a balanced tree: a
+ * long "a or b or ..." stays within the databases' expression depth. */
+static void fts_groups(data_stmt_t *st, const data_filter_t *f, const data_fts_group_t *groups,
+                       size_t lo, size_t hi)
+{
+    puts_(st, "(");
+    if (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        fts_groups(st, f, groups, lo, mid);
+        puts_(st, " OR ");
+        fts_groups(st, f, groups, mid, hi);
+    } else {
+        const data_fts_group_t *g = &groups[lo];
+        if (g->all != NULL)
+            fts_match(st, f, g->all);
+        if (g->all != NULL && g->none != NULL)
+            puts_(st, " AND ");
+        if (g->none != NULL) {
+            puts_(st, "NOT ");
+            fts_match(st, f, g->none);
+        }
+    }
+    puts_(st, ")");
+}
+
 /* Full-text search through the column's index (data_fts.h): the
  * alternatives ORed, each its required terms' query and NOT its excluded
  * terms'. A NULL column gives NULL, as PostgreSQL's @@ does, so not.fts
@@ -176,23 +201,12 @@ static void cond_fts_index(data_stmt_t *st, const data_filter_t *f, const data_v
     }
     puts_(st, "CASE WHEN ");
     ident(st, f->col->name);
-    puts_(st, " IS NULL THEN NULL ELSE (");
-    for (size_t i = 0; i < q.ngroups; i++) {
-        const data_fts_group_t *g = &q.groups[i];
-        puts_(st, i > 0 ? " OR (" : "(");
-        if (g->all != NULL)
-            fts_match(st, f, g->all);
-        if (g->all != NULL && g->none != NULL)
-            puts_(st, " AND ");
-        if (g->none != NULL) {
-            puts_(st, "NOT ");
-            fts_match(st, f, g->none);
-        }
-        puts_(st, ")");
-    }
-    if (q.ngroups == 0)
-        puts_(st, "1 = 0"); /* no words: nothing matches */
-    puts_(st, ") END");
+    puts_(st, " IS NULL THEN NULL ELSE ");
+    if (q.ngroups > 0)
+        fts_groups(st, f, q.groups, 0, q.ngroups);
+    else
+        puts_(st, "(1 = 0)"); /* no words: nothing matches */
+    puts_(st, " END");
     data_fts_free(&q);
 }
 

@@ -52,10 +52,11 @@ ARTICLES = [
 
 
 class FtsCases:
-    def start_fts(self):
+    def start_fts(self, server_extra=""):
         keys = self.database_keys(self.fresh_name())
         routes = "[route /api]\nplugin = data\n%s\ntables = articles\n" % keys
-        srv = Server(server_ini(routes=routes), files={"schema.sql": FTS_SCHEMA[self.flavour]})
+        srv = Server(server_ini(routes=routes, server_extra=server_extra),
+                     files={"schema.sql": FTS_SCHEMA[self.flavour]})
         self.addCleanup(srv.stop)
         for i, body in enumerate(ARTICLES):
             r = srv.get("/api/articles", method="POST",
@@ -122,6 +123,18 @@ class FtsCases:
         r = srv.get("/api/articles?body=fts(nosuchlanguage).fox")
         self.assertEqual(r.status, 400 if self.flavour == "pg" else 200, r.body)
         self.assertEqual(self.fts_ids(srv, "body=plfts.fox"), [1, 5])  # still serving
+
+    def test_full_text_search_of_long_text(self):
+        # Thousands of words or alternatives: a query like any other (the
+        # alternatives nest as a balanced tree, within expression depths).
+        srv = self.start_fts("max_uri_bytes = 64k")
+        q = urllib.parse.quote
+        words = " ".join("zz%d" % i for i in range(3000))
+        self.assertEqual(self.fts_ids(srv, "body=plfts." + q(words)), [])
+        alternatives = " or ".join(["fox"] + ["zz%d" % i for i in range(1500)])
+        self.assertEqual(self.fts_ids(srv, "body=wfts." + q(alternatives)), [1, 5])
+        excluded = " or ".join("-zz%d" % i for i in range(300))
+        self.assertEqual(self.fts_ids(srv, "body=wfts." + q(excluded)), [1, 2, 3, 5, 6])
 
     def test_full_text_search_needs_an_index(self):
         srv = self.start_fts()
