@@ -103,11 +103,12 @@ static void default_values(data_stmt_t *st)
 
 static void cond_group(data_stmt_t *st, const data_group_t *g);
 
-/* The full-text match of col against the query text v: to_tsvector of
- * the column (a tsvector column as it is) @@ the operator's tsquery
- * function, both in the filter's language when it names one. */
 static void cond_fts_index(data_stmt_t *st, const data_filter_t *f, const data_value_t *v);
 
+/* The full-text match of col against the query text v: on PostgreSQL
+ * to_tsvector of the column (a tsvector column as it is) @@ the
+ * operator's tsquery function, both in the filter's language when it
+ * names one; elsewhere through the column's full-text index. */
 static void cond_fts(data_stmt_t *st, const data_filter_t *f, const data_value_t *v)
 {
     if (st->dialect != DATA_DIALECT_PG) {
@@ -482,7 +483,6 @@ static void my_literal(data_stmt_t *st, const char *s)
  * the other backends. */
 static void my_value(data_stmt_t *st, const data_select_t *c, const data_table_t *t, int depth)
 {
-    data_type_t type = c->cast ? c->cast->type : c->col->type;
     if (c->cast) {
         puts_(st, "CAST(");
         sort_key(st, t, c->col, depth);
@@ -491,7 +491,7 @@ static void my_value(data_stmt_t *st, const data_select_t *c, const data_table_t
         puts_(st, ")");
         return;
     }
-    switch (type) {
+    switch (c->col->type) {
     case DATA_TYPE_BOOL:
         puts_(st, "CASE WHEN ");
         sort_key(st, t, c->col, depth);
