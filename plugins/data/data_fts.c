@@ -239,7 +239,7 @@ int data_fts_build(data_fts_t *out, data_op_t op, const char *text, size_t len, 
 
 void data_fts_free(data_fts_t *q)
 {
-    for (size_t i = 0; i < q->ngroups; i++) {
+    for (size_t i = 0; q->groups != NULL && i < q->ngroups; i++) {
         free(q->groups[i].all);
         free(q->groups[i].none);
     }
