@@ -1,5 +1,6 @@
 /* Row filters and logic trees: see data_filter.h. */
 #include "data_filter.h"
+#include "data_num.h"
 
 #include <plughttpd/plugin.h>
 #include <stdarg.h>
@@ -166,7 +167,7 @@ static int typed(const data_filter_t *f, const char *s, size_t n, data_value_t *
                 v->ptr[i] = '%';
         return PH_OK;
     }
-    if (data_value_parse(f->col->type, s, n, v, msg, sizeof msg) != PH_OK)
+    if (data_num_parse(f->col, s, n, v, msg, sizeof msg) != PH_OK)
         return data_qerr_set(e, "22P02", "filter on \"%s\": %s", f->col->name, msg);
     return PH_OK;
 }

@@ -8,6 +8,8 @@ DATA_CORE_SOURCES = \
 	plugins/data/data_query.c plugins/data/data_query.h \
 	plugins/data/data_sql.c plugins/data/data_sql.h \
 	plugins/data/data_json.c plugins/data/data_json.h \
+	plugins/data/data_num.c plugins/data/data_num.h \
+	plugins/data/data_jout.c plugins/data/data_jout.h \
 	plugins/data/data_csv.c plugins/data/data_csv.h \
 	plugins/data/data_openapi.c plugins/data/data_openapi.h \
 	plugins/data/data_conf.c plugins/data/data_conf.h \

@@ -12,6 +12,7 @@ import unittest
 
 import harness
 from data_cases import DataApiCases, jbody, schema_text
+from data_num_cases import DataNumberCases
 
 MIB = 1 << 20
 
@@ -25,7 +26,7 @@ def vm_hwm(pid):
     raise AssertionError("no VmHWM for pid %d" % pid)
 
 
-class SqliteDataTest(DataApiCases, unittest.TestCase):
+class SqliteDataTest(DataApiCases, DataNumberCases, unittest.TestCase):
     flavour = "sqlite"
 
     def database_keys(self, name):

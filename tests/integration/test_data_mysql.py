@@ -17,10 +17,11 @@ import unittest
 
 import harness
 from data_cases import DataApiCases, jbody
+from data_num_cases import DataNumberCases
 from mysqld import MariaDb
 
 
-class MysqlDataTest(DataApiCases, unittest.TestCase):
+class MysqlDataTest(DataApiCases, DataNumberCases, unittest.TestCase):
     flavour = "mysql"
     server = None
 

@@ -20,10 +20,11 @@ import unittest
 
 import harness
 from data_cases import DataApiCases
+from data_num_cases import DataNumberCases
 from pg import PgCluster
 
 
-class PgDataTest(DataApiCases, unittest.TestCase):
+class PgDataTest(DataApiCases, DataNumberCases, unittest.TestCase):
     flavour = "pg"
     cluster = None
 
