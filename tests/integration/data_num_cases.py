@@ -121,3 +121,21 @@ class DataNumberCases:
         r = self.send(srv, "POST", "/api/money", b'{"id":1,"f":1e400}')
         self.assertEqual(r.status, 400, r.body)
         self.assertIn(b'expects a number within the range of a double', r.body)
+
+    def test_csv_and_large_integers_in_decimals_are_exact(self):
+        srv = self.money()
+        r = self.send(srv, "POST", "/api/money", b"id,price\n1,9007199254740993\n2,0.25\n",
+                      headers={"Content-Type": "text/csv"})
+        self.assertEqual(r.status, 201, r.body)
+        big = self.exact(b"9007199254740993.") if self.flavour == "mysql" else b"9007199254740993"
+        self.assertEqual(self.listing(srv, "select=id,price&order=id"),
+                         b'[{"id":1,"price":' + big + b'},{"id":2,"price":' + self.exact(b"0.25") + b'}]\n')
+        self.assertEqual(self.listing(srv, "select=id&price=eq.9007199254740993"), b'[{"id":1}]\n')
+        self.assertEqual(self.listing(srv, "select=id&price=eq.9007199254740992"), b"[]\n")
+
+    def test_json_paths_are_not_supported_yet(self):
+        srv = self.money()
+        for qs in ("select=price->a", "price->>a=eq.1", "order=price->a"):
+            r = self.send(srv, "GET", "/api/money?" + qs)
+            self.assertEqual(r.status, 400, (qs, r.body))
+            self.assertIn(b'"code":"42703"', r.body)
