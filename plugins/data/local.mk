@@ -38,6 +38,14 @@ tests_unit_test_data_query_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_data_query_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 TESTS += tests/unit/test_data_query
 
+# Exact numbers and the answers' JSON text.
+check_PROGRAMS += tests/unit/test_data_num
+tests_unit_test_data_num_SOURCES = tests/unit/test_data_num.c $(DATA_CORE_SOURCES)
+tests_unit_test_data_num_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/data -I$(top_srcdir)/server
+tests_unit_test_data_num_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_data_num_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
+TESTS += tests/unit/test_data_num
+
 # The MySQL parts: URIs and the dialect's SQL text.
 check_PROGRAMS += tests/unit/test_data_mysql_sql
 tests_unit_test_data_mysql_sql_SOURCES = tests/unit/test_data_mysql_sql.c $(DATA_CORE_SOURCES)
