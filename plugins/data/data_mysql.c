@@ -157,6 +157,10 @@ static int cells_to_json(void *arg, MYSQL_FIELD *fields, const data_value_t *cel
         /* A whole-table row: its columns say which tinyints are booleans. */
         if (t->shape != NULL && n == t->shape->ncols && t->shape->cols[i].type == DATA_TYPE_BOOL)
             type = DATA_TYPE_BOOL;
+        /* A JSON path's "->": JSON_EXTRACT's JSON text nests. */
+        if (t->shape != NULL && n == t->shape->ncols && t->shape->cols[i].type == DATA_TYPE_JSON &&
+            cells[i].kind == DATA_VALUE_TEXT)
+            type = DATA_TYPE_JSON;
         json_t *v = data_json_from_value(type, &cells[i]);
         if (v == NULL || json_object_set_new(row, fields[i].name, v) != 0) {
             json_decref(row);

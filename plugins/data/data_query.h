@@ -62,6 +62,7 @@ typedef struct data_select {
     const data_cast_t *cast;
     char *alias;
     struct data_embed *embed;
+    struct data_jpath *path; /* owned: a JSON path into col (data_jpath.h) */
 } data_select_t;
 
 typedef struct data_order {
@@ -69,6 +70,7 @@ typedef struct data_order {
     bool desc;
     bool nulls_given; /* nullsfirst/nullslast written: nulls_first holds it */
     bool nulls_first;
+    struct data_jpath *path; /* owned: a JSON path into col (data_jpath.h) */
 } data_order_t;
 
 typedef struct data_query {
@@ -97,6 +99,12 @@ typedef struct data_embed {
     bool inner;
     data_query_t sub;
 } data_embed_t;
+
+/* A result column's name (its alias, a JSON path's last key, or the
+ * column's name) and type class (its cast's, JSON for "->", text for
+ * "->>", or the column's). */
+const char *data_select_name(const data_select_t *c);
+data_type_t data_select_type(const data_select_t *c);
 
 /* Parses qs (len bytes, may be NULL when len is 0) against table, for
  * dialect d (casts). On PH_OK *q holds the result (free with

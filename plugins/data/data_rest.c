@@ -697,8 +697,8 @@ static bool pk_selected(const data_query_t *q, const data_table_t *t)
     bool found = q->nselect == 0;
     for (size_t i = 0; i < q->nselect; i++) {
         const data_select_t *c = &q->select[i];
-        const char *name = c->embed ? c->embed->name : c->alias ? c->alias : c->col->name;
-        if (c->col == pk && c->alias == NULL && c->cast == NULL)
+        const char *name = c->embed ? c->embed->name : data_select_name(c);
+        if (c->col == pk && c->alias == NULL && c->cast == NULL && c->path == NULL)
             found = true;
         else if (strcmp(name, pk->name) == 0)
             return false; /* another value under the key's name */

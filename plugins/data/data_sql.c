@@ -1,5 +1,7 @@
 /* SQL text builders: see data_sql.h. */
 #include "data_sql.h"
+#include "data_jpath.h"
+#include "data_query.h"
 
 #include <plughttpd/plugin.h>
 #include <stdbool.h>
@@ -101,6 +103,69 @@ static void default_values(data_stmt_t *st)
 
 static void cond_group(data_stmt_t *st, const data_group_t *g);
 
+static void table_ref(data_stmt_t *st, const data_table_t *t, int depth);
+
+/* Column col (qualified by t's alias at depth > 0), or its JSON path:
+ * every key a bound parameter (PostgreSQL: an array index as its digits,
+ * which data_jpath_parse checked); "->>" gives text on every dialect. */
+static void col_expr(data_stmt_t *st, const data_table_t *t, int depth, const data_column_t *col,
+                     const data_jpath_t *path)
+{
+    bool text = path && path->text;
+    if (path && st->dialect == DATA_DIALECT_MYSQL)
+        puts_(st, text ? "JSON_UNQUOTE(JSON_EXTRACT(" : "JSON_EXTRACT(");
+    else if (text && st->dialect == DATA_DIALECT_SQLITE)
+        puts_(st, "CAST(");
+    else if (path)
+        puts_(st, "(");
+    if (depth > 0) {
+        table_ref(st, t, depth);
+        puts_(st, ".");
+    }
+    ident(st, col->name);
+    if (path == NULL)
+        return;
+    if (st->dialect == DATA_DIALECT_MYSQL) {
+        char *all = data_jpath_text(path, 0, true);
+        data_value_t v = {.kind = DATA_VALUE_TEXT, .ptr = all, .len = all ? strlen(all) : 0};
+        if (all == NULL)
+            st->oom = 1;
+        puts_(st, ", ");
+        param(st, &v);
+        free(all);
+        puts_(st, text ? "))" : ")");
+        return;
+    }
+    for (size_t i = 0; i < path->nsteps; i++) {
+        const data_jpath_step_t *step = &path->steps[i];
+        puts_(st, text && i + 1 == path->nsteps ? " ->> " : " -> ");
+        if (st->dialect == DATA_DIALECT_PG && step->index) {
+            puts_(st, step->key);
+        } else if (st->dialect == DATA_DIALECT_PG) {
+            data_value_t v = {.kind = DATA_VALUE_TEXT, .ptr = step->key, .len = step->len};
+            puts_(st, "CAST(");
+            param(st, &v);
+            puts_(st, " AS text)");
+        } else {
+            /* SQLite: a path of this step alone; a bare label would be
+             * read as a path itself when it starts with '$'. */
+            char *one = data_jpath_text(path, i, false);
+            data_value_t v = {.kind = DATA_VALUE_TEXT, .ptr = one, .len = one ? strlen(one) : 0};
+            if (one == NULL)
+                st->oom = 1;
+            param(st, &v);
+            free(one);
+        }
+    }
+    puts_(st, text && st->dialect == DATA_DIALECT_SQLITE ? " AS TEXT)" : ")");
+}
+
+/* The left side of a condition: f's column or JSON path. */
+static void filter_lhs(data_stmt_t *st, const data_filter_t *f)
+{
+    col_expr(st, NULL, 0, f->col, f->path);
+}
+
 /* The full-text match of col against the query text v: to_tsvector of
  * the column (a tsvector column as it is) @@ the operator's tsquery
  * function, both in the filter's language when it names one. */
@@ -138,13 +203,13 @@ static void cond_mysql(data_stmt_t *st, const data_filter_t *f, const data_value
 {
     if (f->op == DATA_OP_ILIKE) {
         puts_(st, "LOWER(");
-        ident(st, f->col->name);
+        filter_lhs(st, f);
         puts_(st, ") LIKE LOWER(");
         param(st, v);
         puts_(st, ")");
     } else {
         puts_(st, "NOT (");
-        ident(st, f->col->name);
+        filter_lhs(st, f);
         puts_(st, " <=> ");
         param(st, v);
         puts_(st, ")");
@@ -162,7 +227,7 @@ static void cond_binary(data_stmt_t *st, const data_filter_t *f, const data_valu
         cond_mysql(st, f, v);
         return;
     }
-    ident(st, f->col->name);
+    filter_lhs(st, f);
     puts_(st, " ");
     if (f->op == DATA_OP_ISDISTINCT)
         puts_(st, sqlite ? "IS NOT" : "IS DISTINCT FROM");
@@ -193,7 +258,7 @@ static void cond_filter(data_stmt_t *st, const data_filter_t *f)
     } else if (f->op == DATA_OP_IN && f->nlist == 0) {
         puts_(st, "1 = 0"); /* in.() matches nothing */
     } else if (f->op == DATA_OP_IN) {
-        ident(st, f->col->name);
+        filter_lhs(st, f);
         puts_(st, " IN (");
         for (size_t i = 0; i < f->nlist; i++) {
             if (i > 0)
@@ -202,7 +267,7 @@ static void cond_filter(data_stmt_t *st, const data_filter_t *f)
         }
         puts_(st, ")");
     } else if (f->op == DATA_OP_IS) {
-        ident(st, f->col->name);
+        filter_lhs(st, f);
         puts_(st, f->value.kind == DATA_VALUE_NULL ? " IS NULL" : f->value.i ? " IS TRUE" : " IS FALSE");
     } else {
         cond_binary(st, f, &f->value);
@@ -360,7 +425,7 @@ static void row_json(data_stmt_t *st, const data_query_t *q)
         if (c->embed)
             sqlite_pair(st, c->embed->name, DATA_TYPE_JSON);
         else
-            sqlite_pair(st, c->alias ? c->alias : c->col->name, c->cast ? c->cast->type : c->col->type);
+            sqlite_pair(st, data_select_name(c), data_select_type(c));
     }
     puts_(st, ")");
 }
@@ -415,15 +480,15 @@ static void select_list(data_stmt_t *st, const data_table_t *t, const data_query
         }
         if (c->cast) {
             puts_(st, "CAST(");
-            ident(st, c->col->name);
+            col_expr(st, t, 0, c->col, c->path);
             puts_(st, " AS ");
             puts_(st, c->cast->sql);
             puts_(st, ")");
         } else {
-            ident(st, c->col->name);
+            col_expr(st, t, 0, c->col, c->path);
         }
         puts_(st, " AS ");
-        ident(st, c->alias ? c->alias : c->col->name);
+        ident(st, data_select_name(c));
     }
 }
 
@@ -440,13 +505,9 @@ static void where_pk(data_stmt_t *st, const data_table_t *t, const data_value_t 
 
 /* An embedded table's column qualified by its alias: in ORDER BY a bare
  * name would mean an output column first, which an alias may shadow. */
-static void sort_key(data_stmt_t *st, const data_table_t *t, const data_column_t *c, int depth)
+static void sort_key(data_stmt_t *st, const data_table_t *t, const data_order_t *o, int depth)
 {
-    if (depth > 0) {
-        table_ref(st, t, depth);
-        puts_(st, ".");
-    }
-    ident(st, c->name);
+    col_expr(st, t, depth, o->col, o->path);
 }
 
 /* " ORDER BY" q's keys, then the primary key: a total order, so paging
@@ -465,18 +526,18 @@ static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t 
              * PostgreSQL's placement (NULLs last ascending, first
              * descending, unless asked). */
             bool first = o->nulls_given ? o->nulls_first : o->desc;
-            sort_key(st, t, o->col, depth);
+            sort_key(st, t, o, depth);
             puts_(st, first ? " IS NULL DESC, " : " IS NULL ASC, ");
         }
-        sort_key(st, t, o->col, depth);
+        sort_key(st, t, o, depth);
         puts_(st, o->desc ? " DESC" : " ASC");
         if (o->nulls_given && st->dialect != DATA_DIALECT_MYSQL)
             puts_(st, o->nulls_first ? " NULLS FIRST" : " NULLS LAST");
-        pk_ordered |= o->col == &t->cols[t->pk];
+        pk_ordered |= o->col == &t->cols[t->pk] && o->path == NULL;
     }
     if (!pk_ordered) {
         puts_(st, q->norder > 0 ? ", " : "");
-        sort_key(st, t, &t->cols[t->pk], depth);
+        col_expr(st, t, depth, &t->cols[t->pk], NULL);
         puts_(st, " ASC");
     }
 }

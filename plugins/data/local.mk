@@ -4,6 +4,7 @@ DATA_CORE_SOURCES = \
 	plugins/data/data_value.c plugins/data/data_value.h \
 	plugins/data/data_cast.c plugins/data/data_cast.h plugins/data/data_dialect.h \
 	plugins/data/data_filter.c plugins/data/data_filter.h \
+	plugins/data/data_jpath.c plugins/data/data_jpath.h \
 	plugins/data/data_prefer.c plugins/data/data_prefer.h \
 	plugins/data/data_query.c plugins/data/data_query.h \
 	plugins/data/data_sql.c plugins/data/data_sql.h \

@@ -132,10 +132,3 @@ class DataNumberCases:
                          b'[{"id":1,"price":' + big + b'},{"id":2,"price":' + self.exact(b"0.25") + b'}]\n')
         self.assertEqual(self.listing(srv, "select=id&price=eq.9007199254740993"), b'[{"id":1}]\n')
         self.assertEqual(self.listing(srv, "select=id&price=eq.9007199254740992"), b"[]\n")
-
-    def test_json_paths_are_not_supported_yet(self):
-        srv = self.money()
-        for qs in ("select=price->a", "price->>a=eq.1", "order=price->a"):
-            r = self.send(srv, "GET", "/api/money?" + qs)
-            self.assertEqual(r.status, 400, (qs, r.body))
-            self.assertIn(b'"code":"42703"', r.body)

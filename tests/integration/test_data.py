@@ -12,6 +12,7 @@ import unittest
 
 import harness
 from data_cases import DataApiCases, jbody, schema_text
+from data_jpath_cases import DataJsonPathCases
 from data_num_cases import DataNumberCases
 
 MIB = 1 << 20
@@ -26,7 +27,7 @@ def vm_hwm(pid):
     raise AssertionError("no VmHWM for pid %d" % pid)
 
 
-class SqliteDataTest(DataApiCases, DataNumberCases, unittest.TestCase):
+class SqliteDataTest(DataApiCases, DataNumberCases, DataJsonPathCases, unittest.TestCase):
     flavour = "sqlite"
 
     def database_keys(self, name):

@@ -17,11 +17,12 @@ import unittest
 
 import harness
 from data_cases import DataApiCases, jbody
+from data_jpath_cases import DataJsonPathCases
 from data_num_cases import DataNumberCases
 from mysqld import MariaDb
 
 
-class MysqlDataTest(DataApiCases, DataNumberCases, unittest.TestCase):
+class MysqlDataTest(DataApiCases, DataNumberCases, DataJsonPathCases, unittest.TestCase):
     flavour = "mysql"
     server = None
 

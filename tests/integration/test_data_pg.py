@@ -20,11 +20,12 @@ import unittest
 
 import harness
 from data_cases import DataApiCases
+from data_jpath_cases import DataJsonPathCases
 from data_num_cases import DataNumberCases
 from pg import PgCluster
 
 
-class PgDataTest(DataApiCases, DataNumberCases, unittest.TestCase):
+class PgDataTest(DataApiCases, DataNumberCases, DataJsonPathCases, unittest.TestCase):
     flavour = "pg"
     cluster = None
 
