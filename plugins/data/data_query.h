@@ -7,14 +7,17 @@
  * '+' read as a space as in HTML forms):
  *   select=item,...     result columns; an item is '*' (every column, in
  *                       schema order), [alias:]column[::cast], with a
- *                       cast from data_cast.h's list for the dialect, or
+ *                       cast from data_cast.h's list for the dialect, a
+ *                       JSON path column->key->>key (data_jpath.h), or
  *                       an embedded resource [alias:]table[!hint...](items)
  *                       (below)
  *   limit=N             rows to return, 0..; values above max_rows (even
  *                       ones too large for 64 bits) are capped to max_rows
  *   offset=N            rows to skip, 0..INT64_MAX
  *   order=c[.asc|.desc][.nullsfirst|.nullslast][,c2...]  sort keys
- *   <column>=[not.]op.value   a filter (data_filter.h)
+ *   <column>=[not.]op.value   a filter (data_filter.h); the column may
+ *                       carry a JSON path ending in ->> (compared as text);
+ *                       so may an order= key
  *   or=(...), and=(...), not.or=(...), not.and=(...)  logic trees
  *   on_conflict=column  the conflict target of an upsert
  *   columns=...         accepted and ignored: the body's keys name the
