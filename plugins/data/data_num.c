@@ -9,6 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* The first byte of a raw value: never part of UTF-8. */
+#define RAW_MARK 0xFFu
+
 static bool digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -198,8 +201,6 @@ int data_num_sqlite(const char *s, size_t len, long long *i, double *d)
     /* A fraction (or a larger integer): the nearest double must spell the
      * same number. strtod rounds correctly; its shortest spelling is
      * compared digit by digit. */
-    if (len >= sizeof buf * 20)
-        return 0;
     char *copy = strndup(s, len);
     if (copy == NULL)
         return 0;
@@ -252,7 +253,7 @@ json_t *data_num_raw(const char *s, size_t len)
     char *b = malloc(len + 1);
     if (b == NULL)
         return NULL;
-    b[0] = '\0';
+    b[0] = (char)RAW_MARK;
     memcpy(b + 1, s, len);
     json_t *j = json_stringn_nocheck(b, len + 1);
     free(b);
@@ -291,7 +292,8 @@ json_t *data_num_raw_json(const char *s, size_t len)
 
 bool data_num_is_raw(const json_t *j, const char **s, size_t *len)
 {
-    if (!json_is_string(j) || json_string_length(j) == 0 || json_string_value(j)[0] != '\0')
+    if (!json_is_string(j) || json_string_length(j) == 0 ||
+        (unsigned char)json_string_value(j)[0] != RAW_MARK)
         return false;
     *s = json_string_value(j) + 1;
     *len = json_string_length(j) - 1;
@@ -319,6 +321,36 @@ static void load_error(json_error_t *e, const char *buf, size_t pos, const char 
     e->column++;
     e->position = (int)pos;
     snprintf(e->text, sizeof e->text - 1, "%s", msg);
+}
+
+/* The strings data_num_loadb's rewrite made, "\0<number>" (no client's
+ * string holds a NUL: refused before), become raw values. */
+static json_t *unmarked(json_t *v)
+{
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_value(v)[0] != '\0')
+        return NULL;
+    return data_num_raw(json_string_value(v) + 1, json_string_length(v) - 1);
+}
+
+static int unmark(json_t *j)
+{
+    const char *key;
+    json_t *v;
+    if (json_is_object(j)) {
+        json_object_foreach(j, key, v) {
+            json_t *raw = unmarked(v);
+            if ((raw != NULL && json_object_set_new(j, key, raw) != 0) || (raw == NULL && unmark(v) != PH_OK))
+                return PH_ERROR;
+        }
+    } else if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            v = json_array_get(j, i);
+            json_t *raw = unmarked(v);
+            if ((raw != NULL && json_array_set_new(j, i, raw) != 0) || (raw == NULL && unmark(v) != PH_OK))
+                return PH_ERROR;
+        }
+    }
+    return PH_OK;
 }
 
 json_t *data_num_loadb(const char *buf, size_t len, size_t flags, json_error_t *e)
@@ -379,5 +411,10 @@ json_t *data_num_loadb(const char *buf, size_t len, size_t flags, json_error_t *
     }
     json_t *j = json_loadb(t, o, flags | JSON_ALLOW_NUL, e);
     free(t);
+    if (j != NULL && unmark(j) != PH_OK) {
+        json_decref(j);
+        load_error(e, buf, 0, "out of memory");
+        return NULL;
+    }
     return j;
 }

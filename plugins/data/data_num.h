@@ -10,11 +10,11 @@
  * read such columns back as their text.
  *
  * In JSON trees a number kept as its text is a "raw" value: a jansson
- * string whose first byte is NUL, followed by the number's JSON text.
- * Strings from requests never hold a NUL (bodies are loaded with
- * data_num_loadb, which refuses \u0000) nor do strings from the database
- * (text holding NUL is refused there), so the mark is unambiguous.
- * data_jout.c writes raw values verbatim; json_dumps() must not see them.
+ * string whose first byte is 0xFF, followed by the number's JSON text.
+ * 0xFF never occurs in UTF-8, and every other string in a tree is
+ * checked UTF-8 (jansson's loader, json_stringn), so no text from a
+ * client or a database can pass for one. data_jout.c writes raw values
+ * verbatim; json_dumps() must not see them.
  */
 #ifndef DATA_NUM_H
 #define DATA_NUM_H

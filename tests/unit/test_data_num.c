@@ -92,6 +92,12 @@ START_TEST(bodies_keep_their_numbers_text)
     const char *nul = "{\"a\":\"x\\u0000\"}";
     ck_assert_ptr_null(data_num_loadb(nul, strlen(nul), 0, &e));
     ck_assert_str_eq(e.text, "\\u0000 is not allowed in strings");
+    /* Text from a database may hold a NUL: it stays a string. */
+    json_t *nul_text = json_stringn("\0{}", 3);
+    out = data_jout_dumps(nul_text);
+    ck_assert_str_eq(out, "\"\\u0000{}\"");
+    free(out);
+    json_decref(nul_text);
     /* Malformed JSON is still jansson's error. */
     ck_assert_ptr_null(data_num_loadb("{\"a\":1.}", 8, 0, &e));
 }
