@@ -125,7 +125,7 @@ static void print_features(const ph_plugin_t *d)
     static const struct { uint32_t bit; const char *name; } flags[] = {
         {PH_PLUGIN_BLOCKING, "blocking"}, {PH_PLUGIN_JSON_ERRORS, "json_errors"},
         {PH_PLUGIN_STREAM_BODY, "stream_body"}, {PH_PLUGIN_COROUTINE, "coroutine"},
-        {PH_PLUGIN_UPGRADE, "upgrade"},
+        {PH_PLUGIN_UPGRADE, "upgrade"}, {PH_PLUGIN_PGRST_ERRORS, "pgrst_errors"},
     };
     uint32_t known = 0;
     printf("flags:");

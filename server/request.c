@@ -457,14 +457,32 @@ int request_add_header(ph_request_t *req, const char *name, const char *value)
     return api_add_header(req, name, value) == PH_OK ? 0 : -1;
 }
 
+/* PostgREST's error code for a status the core answers itself
+ * (PH_PLUGIN_PGRST_ERRORS). */
+static const char *pgrst_code(int status)
+{
+    switch (status) {
+    case 405: return "PGRST117"; /* method not allowed */
+    case 415: return "PGRST107"; /* media type */
+    case 503: return "PGRST001"; /* service unavailable */
+    default: return "PGRST000";
+    }
+}
+
 void request_error(ph_request_t *req, int status)
 {
     req->status = status;
     req->bad = 0;
     request_reset_response(req);
     if (req->route && (req->route->desc->flags & PH_PLUGIN_JSON_ERRORS)) {
+        const ph_plugin_t *d = req->route->desc;
         api_add_header(req, "Content-Type", "application/json");
-        api_body_printf(req, "{\"error\":\"%s\",\"status\":%d}\n", request_reason(status), status);
+        if (d->abi_minor >= 7 && (d->flags & PH_PLUGIN_PGRST_ERRORS))
+            api_body_printf(req, "{\"code\":\"%s\",\"message\":\"%s\",\"details\":null,\"hint\":null,",
+                            pgrst_code(status), request_reason(status));
+        else
+            api_body_printf(req, "{");
+        api_body_printf(req, "\"error\":\"%s\",\"status\":%d}\n", request_reason(status), status);
     } else {
         api_add_header(req, "Content-Type", "text/plain; charset=utf-8");
         api_body_printf(req, "%d %s\n", status, request_reason(status));

@@ -60,7 +60,7 @@ extern "C" {
 
 #define PH_ABI_MAGIC 0x70684731u /* "phG1" */
 #define PH_ABI_MAJOR 1u
-#define PH_ABI_MINOR 6u
+#define PH_ABI_MINOR 7u
 
 /* Name of the one symbol a plugin exports. */
 #define PH_PLUGIN_SYMBOL "plughttpd_plugin"
@@ -116,6 +116,13 @@ extern "C" {
  * such requests as if the Upgrade header were absent (RFC 9110 section
  * 7.8 lets a server ignore it). Needs PH_PLUGIN_COROUTINE. */
 #define PH_PLUGIN_UPGRADE 0x10u
+/* ABI 1.7: with PH_PLUGIN_JSON_ERRORS, the core's errors on the plugin's
+ * routes take PostgREST's error object, ahead of the two members above:
+ * {"code":C,"message":"<reason phrase>","details":null,"hint":null,
+ *  "error":"<reason phrase>","status":N}, C being PostgREST's code for
+ * the status ("PGRST001" for 503, "PGRST117" for 405, "PGRST107" for 415,
+ * else "PGRST000"). Ignored in plugins built for an older minor. */
+#define PH_PLUGIN_PGRST_ERRORS 0x20u
 
 /* A byte span. Not NUL-terminated unless documented; valid for the duration
  * of the request unless documented otherwise. */

@@ -83,6 +83,8 @@ static void data_destroy(void *instance)
     free(d);
 }
 
-/* JSON_ERRORS: the core's own errors on this route (413, 431, ...) are
- * JSON like the plugin's, {"error": "...", "status": N}. */
-PH_PLUGIN_DEFINE("data", "1.0", PH_PLUGIN_BLOCKING | PH_PLUGIN_JSON_ERRORS, data_create, data_handle, data_destroy);
+/* JSON_ERRORS and PGRST_ERRORS: the core's own errors on this route (413,
+ * 414, 431, ...) are JSON in the plugin's shape, {"code", "message",
+ * "details", "hint", "error", "status"}. */
+PH_PLUGIN_DEFINE("data", "1.0", PH_PLUGIN_BLOCKING | PH_PLUGIN_JSON_ERRORS | PH_PLUGIN_PGRST_ERRORS,
+                 data_create, data_handle, data_destroy);

@@ -9,6 +9,8 @@
 
 #include "data_filter.h"
 #include "data_json.h"
+#include "data_jout.h"
+#include "data_num.h"
 #include "data_value.h"
 
 static bool needs_quotes(const char *s, size_t len)
@@ -56,8 +58,13 @@ static int value(const json_t *v, data_csv_put_fn put, void *arg)
     switch (json_typeof(v)) {
     case JSON_NULL:
         return 0;
-    case JSON_STRING:
+    case JSON_STRING: {
+        const char *raw;
+        size_t rawlen;
+        if (data_num_is_raw(v, &raw, &rawlen)) /* an exact number, or JSON text */
+            return field(raw, rawlen, put, arg);
         return field(json_string_value(v), json_string_length(v), put, arg);
+    }
     case JSON_INTEGER:
         snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return put(num, strlen(num), arg);
@@ -66,7 +73,7 @@ static int value(const json_t *v, data_csv_put_fn put, void *arg)
     case JSON_FALSE:
         return put("false", 5, arg);
     default: { /* reals in JSON's spelling, objects and arrays as JSON */
-        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+        char *text = data_jout_dumps(v);
         int rc = text ? field(text, strlen(text), put, arg) : -1;
         free(text);
         return rc;
@@ -181,7 +188,7 @@ static json_t *typed(const data_column_t *c, const char *s, size_t n, bool quote
     char msg[96];
     if (!quoted && n == 4 && memcmp(s, "NULL", 4) == 0)
         return json_null();
-    if (data_value_parse(c->type, s, n, &v, msg, sizeof msg) != PH_OK) {
+    if (data_num_parse(c, s, n, &v, msg, sizeof msg) != PH_OK) {
         snprintf(err, errlen, "CSV line %zu, column \"%s\": %s", line, c->name, msg);
         return NULL;
     }

@@ -1,5 +1,7 @@
 /* Row filters and logic trees: see data_filter.h. */
 #include "data_filter.h"
+#include "data_jpath.h"
+#include "data_num.h"
 
 #include <plughttpd/plugin.h>
 #include <stdarg.h>
@@ -137,6 +139,14 @@ static int read_value(cur_t *c, char **out, size_t *n, char close)
     return PH_OK;
 }
 
+static int typed_text(const data_filter_t *f, const char *s, size_t n, data_value_t *v, data_qerr_t *e)
+{
+    char msg[96];
+    if (data_value_parse(DATA_TYPE_TEXT, s, n, v, msg, sizeof msg) != PH_OK)
+        return data_qerr_set(e, "22P02", "filter on \"%s\": %s", f->col->name, msg);
+    return PH_OK;
+}
+
 /* Types text (n bytes) for the filter's column and operator. */
 static int typed(const data_filter_t *f, const char *s, size_t n, data_value_t *v, data_qerr_t *e)
 {
@@ -166,7 +176,9 @@ static int typed(const data_filter_t *f, const char *s, size_t n, data_value_t *
                 v->ptr[i] = '%';
         return PH_OK;
     }
-    if (data_value_parse(f->col->type, s, n, v, msg, sizeof msg) != PH_OK)
+    if (f->path != NULL) /* "->>": the value's text */
+        return typed_text(f, s, n, v, e);
+    if (data_num_parse(f->col, s, n, v, msg, sizeof msg) != PH_OK)
         return data_qerr_set(e, "22P02", "filter on \"%s\": %s", f->col->name, msg);
     return PH_OK;
 }
@@ -237,10 +249,13 @@ static int op_arg(cur_t *c, data_filter_t *f, const char *arg, size_t len)
 
 /* "[not.]op.value" at the cursor; in_tree: the value ends at ',' or ')'
  * and may be quoted, else it is the rest of the text as it stands. */
-static int parse_cond(cur_t *c, const data_column_t *col, bool in_tree, data_filter_t *f)
+/* path (owned from here on, may be NULL): a JSON path into col. */
+static int parse_cond(cur_t *c, const data_column_t *col, struct data_jpath *path, bool in_tree,
+                      data_filter_t *f)
 {
     memset(f, 0, sizeof *f);
     f->col = col;
+    f->path = path;
     if (spend(c) != PH_OK)
         return PH_ERROR;
     if (at(c, "not.")) {
@@ -267,7 +282,7 @@ static int parse_cond(cur_t *c, const data_column_t *col, bool in_tree, data_fil
     c->pos += toklen + 1;
     bool textual = f->op == DATA_OP_LIKE || f->op == DATA_OP_ILIKE || f->op == DATA_OP_MATCH ||
                    f->op == DATA_OP_IMATCH || is_fts(f->op);
-    if (textual && col->type != DATA_TYPE_TEXT && col->type != DATA_TYPE_ANY)
+    if (textual && col->type != DATA_TYPE_TEXT && col->type != DATA_TYPE_ANY && path == NULL)
         return data_qerr_set(c->e, "PGRST100", "filter on \"%s\": like, ilike, match, imatch and "
                              "full-text search need a text column", col->name);
     if (f->op == DATA_OP_IN)
@@ -291,8 +306,14 @@ static int parse_cond(cur_t *c, const data_column_t *col, bool in_tree, data_fil
 int data_filter_parse(const data_column_t *col, const char *v, size_t len, size_t *budget,
                       data_filter_t *f, data_qerr_t *e)
 {
+    return data_filter_parse_path(col, NULL, v, len, budget, f, e);
+}
+
+int data_filter_parse_path(const data_column_t *col, struct data_jpath *path, const char *v, size_t len,
+                           size_t *budget, data_filter_t *f, data_qerr_t *e)
+{
     cur_t c = {.s = v, .len = len, .budget = budget, .e = e};
-    if (parse_cond(&c, col, false, f) != PH_OK) {
+    if (parse_cond(&c, col, path, false, f) != PH_OK) {
         data_filter_free(f);
         return PH_ERROR;
     }
@@ -344,7 +365,7 @@ static int add_filter(cur_t *c, const data_table_t *t, data_group_t *g)
     if (fs == NULL)
         return data_qerr_set(c->e, "PGRST100", "out of memory");
     g->filters = fs;
-    int rc = parse_cond(c, column, true, &fs[g->nfilters]);
+    int rc = parse_cond(c, column, NULL, true, &fs[g->nfilters]);
     g->nfilters++; /* even on error: data_group_free frees what was parsed */
     return rc;
 }
@@ -417,6 +438,12 @@ static bool containable(const data_column_t *col)
 int data_filter_check(const data_filter_t *f, data_dialect_t d, data_qerr_t *e)
 {
     bool pg = d == DATA_DIALECT_PG;
+    if (f->path != NULL && !f->path->text)
+        return data_qerr_set(e, "PGRST100", "filter on \"%s\": compare a JSON path's value as text, with ->> "
+                             "at its last step", f->col->name);
+    if (f->path != NULL && f->op > DATA_OP_ISDISTINCT)
+        return data_qerr_set(e, "PGRST100", "filter on \"%s\": a JSON path takes eq, neq, lt, lte, gt, gte, "
+                             "like, ilike, in, is and isdistinct", f->col->name);
     if ((f->op == DATA_OP_MATCH || f->op == DATA_OP_IMATCH) && !pg)
         return data_qerr_set(e, "PGRST100", "filter on \"%s\": match and imatch need PostgreSQL "
                              "(this database has no regular expressions)", f->col->name);
@@ -452,6 +479,8 @@ void data_filter_free(data_filter_t *f)
     free(f->list);
     f->list = NULL;
     f->nlist = 0;
+    data_jpath_free(f->path);
+    f->path = NULL;
 }
 
 void data_group_free(data_group_t *g)

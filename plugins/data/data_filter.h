@@ -68,6 +68,8 @@ typedef enum data_quant {
  * list holds the items of in or of a modifier (nlist may be 0); lang the
  * language of an fts operator (NULL kind: the database's default). Owns
  * all three. */
+struct data_jpath;
+
 typedef struct data_filter {
     const data_column_t *col; /* points into the schema */
     data_op_t op;
@@ -77,6 +79,7 @@ typedef struct data_filter {
     data_value_t *list;
     size_t nlist;
     data_value_t lang;
+    struct data_jpath *path; /* owned; NULL: the column itself */
 } data_filter_t;
 
 /* A logic tree node: its filters and subgroups combined with AND, or with
@@ -103,6 +106,11 @@ typedef struct data_qerr {
  * with *e filled and *f empty. */
 int data_filter_parse(const data_column_t *col, const char *v, size_t len, size_t *budget,
                       data_filter_t *f, data_qerr_t *e);
+
+/* The same for a filter on a JSON path into col (path owned from the
+ * call on, freed with *f or on error): the value is compared as text. */
+int data_filter_parse_path(const data_column_t *col, struct data_jpath *path, const char *v, size_t len,
+                           size_t *budget, data_filter_t *f, data_qerr_t *e);
 
 /* Parses "(item,...)" (the value of an "or=" or "and=" parameter) into *g
  * for table t; any and negate as the parameter's name says. PH_OK, or

@@ -1,7 +1,9 @@
 /* Rows <-> JSON: see data_json.h. */
 #include "data_json.h"
+#include "data_num.h"
 
 #include <plughttpd/plugin.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +20,18 @@ json_t *data_json_from_value(data_type_t type, const data_value_t *v)
             return json_boolean(v->i != 0);
         /* SQLite stores integral reals as integers and RETURNING hands
          * them back so: the column says it is a number with a fraction. */
-        if (type == DATA_TYPE_REAL)
-            return json_real((double)v->i);
+        if (type == DATA_TYPE_REAL) {
+            char digits[24];
+            /* A double holds every integer up to 2^53; beyond, the
+             * integer's own digits (an SQLite NUMERIC column). */
+            if (v->i >= -(INT64_C(1) << 53) && v->i <= (INT64_C(1) << 53))
+                return json_real((double)v->i);
+            snprintf(digits, sizeof digits, "%" PRId64, v->i);
+            return data_num_raw(digits, strlen(digits));
+        }
         return json_integer((json_int_t)v->i);
+    case DATA_VALUE_NUM:
+        return data_num_raw(v->ptr, v->len);
     case DATA_VALUE_BOOL:
         return json_boolean(v->i != 0);
     case DATA_VALUE_REAL:
@@ -30,10 +41,12 @@ json_t *data_json_from_value(data_type_t type, const data_value_t *v)
             return json_string(isnan(v->d) ? "NaN" : v->d > 0 ? "Infinity" : "-Infinity");
         return json_real(v->d);
     case DATA_VALUE_TEXT:
-        /* JSON the database built (an embedded row or array) is parsed, so
-         * it nests in the answer instead of being quoted as a string. */
+        /* JSON the database built (an embedded row or array) nests in the
+         * answer instead of being quoted as a string: checked, then kept
+         * as its text, so its numbers stay exactly as the database wrote
+         * them. */
         if (type == DATA_TYPE_JSON)
-            return json_loadb(v->ptr ? v->ptr : "", v->len, JSON_DECODE_ANY, NULL);
+            return data_num_raw_json(v->ptr ? v->ptr : "", v->len);
         /* json_stringn validates UTF-8 and returns NULL on bad input. */
         return json_stringn(v->ptr ? v->ptr : "", v->len);
     case DATA_VALUE_BLOB: {
@@ -52,13 +65,48 @@ static int wrong(const data_column_t *col, const char *want, char *err, size_t e
     return PH_ERROR;
 }
 
+/* A body's number that a jansson number could not hold exactly (see
+ * data_num_loadb): kept as its text for exact and untyped columns, a
+ * double for floating-point ones. */
+static int raw_to_value(const data_column_t *col, const char *s, size_t len, data_value_t *out,
+                        char *err, size_t errlen)
+{
+    if (col->type == DATA_TYPE_INTEGER)
+        return wrong(col, "an integer within 64 bits", err, errlen);
+    if (col->type != DATA_TYPE_REAL && col->type != DATA_TYPE_ANY)
+        return wrong(col, col->type == DATA_TYPE_BOOL ? "true or false" : "a string", err, errlen);
+    if (col->type == DATA_TYPE_ANY || data_num_exact_column(col)) {
+        if (data_num_set(out, s, len) != PH_OK) {
+            snprintf(err, errlen, "out of memory");
+            return PH_ERROR;
+        }
+        return PH_OK;
+    }
+    char *copy = strndup(s, len);
+    if (copy == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return PH_ERROR;
+    }
+    out->d = strtod(copy, NULL);
+    free(copy);
+    if (!isfinite(out->d))
+        return wrong(col, "a number within the range of a double", err, errlen);
+    out->kind = DATA_VALUE_REAL;
+    return PH_OK;
+}
+
 int data_json_to_value(const data_column_t *col, const json_t *j, data_value_t *out,
                        char *err, size_t errlen)
 {
+    const char *raw;
+    size_t rawlen;
+
     memset(out, 0, sizeof *out);
     out->kind = DATA_VALUE_NULL;
     if (json_is_null(j))
         return PH_OK;
+    if (data_num_is_raw(j, &raw, &rawlen))
+        return raw_to_value(col, raw, rawlen, out, err, errlen);
     switch (col->type) {
     case DATA_TYPE_INTEGER:
         if (!json_is_integer(j))
@@ -69,6 +117,19 @@ int data_json_to_value(const data_column_t *col, const json_t *j, data_value_t *
     case DATA_TYPE_REAL:
         if (!json_is_number(j))
             return wrong(col, "a number", err, errlen);
+        if (data_num_exact_column(col)) {
+            char digits[40];
+            size_t n;
+            if (json_is_integer(j))
+                n = (size_t)snprintf(digits, sizeof digits, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+            else
+                n = data_num_format_double(json_real_value(j), digits, sizeof digits);
+            if (data_num_set(out, digits, n) != PH_OK) {
+                snprintf(err, errlen, "out of memory");
+                return PH_ERROR;
+            }
+            return PH_OK;
+        }
         out->kind = DATA_VALUE_REAL;
         out->d = json_number_value(j);
         return PH_OK;
@@ -131,6 +192,7 @@ static int same_key(const data_value_t *a, const data_value_t *b)
     switch (a->kind) {
     case DATA_VALUE_TEXT:
     case DATA_VALUE_BLOB:
+    case DATA_VALUE_NUM:
         return a->len == b->len && memcmp(a->ptr, b->ptr, a->len) == 0;
     case DATA_VALUE_REAL:
         return a->d == b->d;

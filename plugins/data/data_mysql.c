@@ -159,10 +159,12 @@ static int cells_to_json(void *arg, MYSQL_FIELD *fields, const data_value_t *cel
     for (unsigned i = 0; row && i < n; i++) {
         data_type_t type = cells[i].kind == DATA_VALUE_BLOB ? DATA_TYPE_BLOB : DATA_TYPE_ANY;
         data_value_t cell = cells[i];
-        /* A whole-table row: its columns say which tinyints are booleans,
-         * and which text is an embed's JSON to nest (data_sql.c). */
+        /* A whole-table row: its columns say which tinyints are booleans
+         * and which text is JSON to nest. */
         if (t->shape != NULL && n == t->shape->ncols && t->shape->cols[i].type == DATA_TYPE_BOOL)
             type = DATA_TYPE_BOOL;
+        /* An embed's JSON_OBJECT/JSON_ARRAYAGG (data_sql.c) or a JSON
+         * path's "->" (JSON_EXTRACT): the JSON text nests. */
         if (t->shape != NULL && n == t->shape->ncols && t->shape->cols[i].type == DATA_TYPE_JSON &&
             (cell.kind == DATA_VALUE_TEXT || cell.kind == DATA_VALUE_BLOB)) {
             type = DATA_TYPE_JSON;

@@ -1,5 +1,6 @@
 /* Prepared statements on a MariaDB connection: see data_mystmt.h. */
 #include "data_mystmt.h"
+#include "data_num.h"
 
 #include <errmsg.h>
 #include <errno.h>
@@ -101,6 +102,13 @@ static void bind_params(MYSQL_BIND *b, const data_mystmt_call_t *q)
             b[i].buffer_type = MYSQL_TYPE_DOUBLE;
             b[i].buffer = (void *)&v->d;
             break;
+        case DATA_VALUE_NUM:
+            /* As a decimal, not a string: MariaDB compares a DECIMAL
+             * column with a string as doubles. */
+            b[i].buffer_type = MYSQL_TYPE_NEWDECIMAL;
+            b[i].buffer = v->ptr;
+            b[i].buffer_length = v->len;
+            break;
         case DATA_VALUE_TEXT:
             b[i].buffer_type = MYSQL_TYPE_STRING;
             b[i].buffer = v->ptr;
@@ -149,7 +157,7 @@ typedef struct cols {
 static void cols_free(cols_t *c)
 {
     for (unsigned i = 0; c->cells && i < c->n; i++)
-        if (c->cells[i].kind == DATA_VALUE_TEXT || c->cells[i].kind == DATA_VALUE_BLOB)
+        if (c->cells[i].ptr != NULL)
             free(c->cells[i].ptr);
     free(c->bind);
     free(c->len);
@@ -189,8 +197,7 @@ static int cols_cells(MYSQL_STMT *s, MYSQL_FIELD *f, cols_t *c)
 {
     for (unsigned i = 0; i < c->n; i++) {
         data_value_t *v = &c->cells[i];
-        if (v->kind == DATA_VALUE_TEXT || v->kind == DATA_VALUE_BLOB)
-            free(v->ptr);
+        free(v->ptr); /* NULL unless TEXT, BLOB or NUM */
         memset(v, 0, sizeof *v);
         if (c->null[i])
             continue;
@@ -219,10 +226,12 @@ static int cols_cells(MYSQL_STMT *s, MYSQL_FIELD *f, cols_t *c)
                 continue;
             }
             /* an unsigned BIGINT beyond int64: shown as its digits */
-        } else if (f[i].type == MYSQL_TYPE_NEWDECIMAL || f[i].type == MYSQL_TYPE_DECIMAL) {
-            v->kind = DATA_VALUE_REAL;
-            v->d = strtod(p, NULL);
-            free(p);
+        } else if ((f[i].type == MYSQL_TYPE_NEWDECIMAL || f[i].type == MYSQL_TYPE_DECIMAL) &&
+                   data_num_valid(p, c->len[i])) {
+            /* DECIMAL's text is exact: it reaches the answer unchanged. */
+            v->kind = DATA_VALUE_NUM;
+            v->ptr = p;
+            v->len = c->len[i];
             continue;
         }
         v->kind = f[i].charsetnr == BINARY_CHARSET && is_bytes(f[i].type) ? DATA_VALUE_BLOB : DATA_VALUE_TEXT;

@@ -10,6 +10,7 @@
  */
 #include "data_db.h"
 #include "data_json.h"
+#include "data_num.h"
 #include "data_pool.h"
 
 #include <errno.h>
@@ -384,7 +385,14 @@ static json_t *cell_json(PGresult *r, int row, int col)
         v.kind = DATA_VALUE_INT;
         v.i = strtoll(s, NULL, 10);
         break;
-    case OID_FLOAT4: case OID_FLOAT8: case OID_NUMERIC:
+    case OID_NUMERIC:
+        /* numeric's text is exact: it reaches the answer unchanged
+         * (NaN and the infinities, not JSON numbers, as strings). */
+        v.kind = data_num_valid(s, len) ? DATA_VALUE_NUM : DATA_VALUE_TEXT;
+        v.ptr = s;
+        v.len = len;
+        break;
+    case OID_FLOAT4: case OID_FLOAT8:
         v.kind = DATA_VALUE_REAL;
         v.d = strtod(s, NULL);
         break;
@@ -475,6 +483,7 @@ static int params_build(pg_params_t *p, const data_stmt_t *s)
             p->vals[i] = p->num[i];
             break;
         case DATA_VALUE_BOOL: p->vals[i] = v->i ? "true" : "false"; break;
+        case DATA_VALUE_NUM: /* its exact text, typed by the context */
         case DATA_VALUE_TEXT: p->vals[i] = v->ptr; break;
         case DATA_VALUE_BLOB:
             p->vals[i] = v->ptr;

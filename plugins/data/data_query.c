@@ -1,5 +1,6 @@
 /* Query strings: see data_query.h. */
 #include "data_query.h"
+#include "data_jpath.h"
 
 #include <plughttpd/plugin.h>
 #include <stdio.h>
@@ -131,7 +132,19 @@ static int add_order(qparse_t *p, const char *item, size_t len)
     data_order_t o = {0};
     /* A column name may itself hold a '.'; the exact name wins. */
     size_t clen = len;
-    o.col = data_table_column(p->table, item, len);
+    size_t name_len = data_jpath_col_len(item, len);
+    if (name_len < len) {
+        /* col->a->>b[.asc...]: the path ends at the first '.' after it */
+        const char *dot = memchr(item + name_len, '.', len - name_len);
+        clen = dot ? (size_t)(dot - item) : len;
+        o.col = data_table_column(p->table, item, name_len);
+        if (o.col == NULL)
+            return unknown_column(p, item, name_len);
+        if (data_jpath_parse(o.col, p->dialect, item + name_len, clen - name_len, &o.path, p->e) != PH_OK)
+            return PH_ERROR;
+    } else {
+        o.col = data_table_column(p->table, item, len);
+    }
     if (o.col == NULL) {
         const char *dot = memchr(item, '.', len);
         clen = dot ? (size_t)(dot - item) : len;
@@ -143,13 +156,17 @@ static int add_order(qparse_t *p, const char *item, size_t len)
         size_t start = i + 1, end = start;
         while (end < len && item[end] != '.')
             end++;
-        if (order_word(p, &o, item + start, end - start) != PH_OK)
+        if (order_word(p, &o, item + start, end - start) != PH_OK) {
+            data_jpath_free(o.path);
             return PH_ERROR;
+        }
         i = end;
     }
     data_order_t *a = realloc(p->q->order, (p->q->norder + 1) * sizeof *a);
-    if (a == NULL)
+    if (a == NULL) {
+        data_jpath_free(o.path);
         return syntax(p, "out of memory%s", "");
+    }
     p->q->order = a;
     a[p->q->norder++] = o;
     return PH_OK;
@@ -346,20 +363,27 @@ static int add_select(qparse_t *p, const char *item, size_t len)
     size_t clen = body - (size_t)(col - item);
     if (colon && !alias_ok(item, (size_t)(colon - item)))
         return syntax(p, "select: an alias is 1 to 63 letters, digits or '_'%s", "");
-    s.col = data_table_column(p->table, col, clen);
+    size_t plen = clen - data_jpath_col_len(col, clen);
+    s.col = data_table_column(p->table, col, clen - plen);
     if (s.col == NULL)
-        return unknown_column(p, col, clen);
+        return unknown_column(p, col, clen - plen);
+    if (plen > 0 && data_jpath_parse(s.col, p->dialect, col + clen - plen, plen, &s.path, p->e) != PH_OK)
+        return PH_ERROR;
     if (cast) {
         size_t tlen = len - (size_t)(cast - item);
         s.cast = data_cast_find(p->dialect, cast, tlen);
+        if (s.cast == NULL && s.path != NULL)
+            data_jpath_free(s.path);
         if (s.cast == NULL)
             return data_qerr_set(p->e, "PGRST100", "select: cast to a type that is not allowed here "
                                  "(allowed: %s)", data_cast_names(p->dialect));
     }
     if (colon) {
         s.alias = strndup(item, (size_t)(colon - item));
-        if (s.alias == NULL)
+        if (s.alias == NULL) {
+            data_jpath_free(s.path);
             return syntax(p, "out of memory%s", "");
+        }
     }
     return push_select(p, s);
 }
@@ -409,13 +433,16 @@ static int add_tree(qparse_t *p, bool any, bool negate, const char *v, size_t le
     return PH_OK;
 }
 
-static int add_filter(qparse_t *p, const data_column_t *col, const char *v, size_t len)
+/* path: owned from here on, NULL for the column itself. */
+static int add_filter(qparse_t *p, const data_column_t *col, data_jpath_t *path, const char *v, size_t len)
 {
     data_filter_t *f = realloc(p->q->filters, (p->q->nfilters + 1) * sizeof *f);
-    if (f == NULL)
+    if (f == NULL) {
+        data_jpath_free(path);
         return syntax(p, "out of memory%s", "");
+    }
     p->q->filters = f;
-    if (data_filter_parse(col, v, len, &p->budget, &f[p->q->nfilters], p->e) != PH_OK)
+    if (data_filter_parse_path(col, path, v, len, &p->budget, &f[p->q->nfilters], p->e) != PH_OK)
         return PH_ERROR;
     p->q->nfilters++;
     if (data_filter_check(&f[p->q->nfilters - 1], p->dialect, p->e) != PH_OK)
@@ -475,11 +502,21 @@ static int parse_param(qparse_t *p, const char *name, size_t nlen, const char *v
         return p->q->on_conflict ? PH_OK : unknown_column(p, v, vlen);
     }
     const data_column_t *col = data_table_column(p->table, name, nlen);
+    size_t name_len = data_jpath_col_len(name, nlen);
+    if (col == NULL && name_len < nlen) {
+        data_jpath_t *path;
+        col = data_table_column(p->table, name, name_len);
+        if (col == NULL)
+            return unknown_column(p, name, name_len);
+        if (data_jpath_parse(col, p->dialect, name + name_len, nlen - name_len, &path, p->e) != PH_OK)
+            return PH_ERROR;
+        return add_filter(p, col, path, v, vlen);
+    }
     if (col == NULL && memchr(name, '.', nlen) != NULL)
         return embedded_param(p, name, nlen, v, vlen);
     if (col == NULL)
         return unknown_column(p, name, nlen);
-    return add_filter(p, col, v, vlen);
+    return add_filter(p, col, NULL, v, vlen);
 }
 
 /* Parses the parameters of qs named select (selects) or all others. */
@@ -552,6 +589,16 @@ bool data_query_filters(const data_query_t *q)
     return q->nfilters > 0 || q->ngroups > 0;
 }
 
+const char *data_select_name(const data_select_t *c)
+{
+    return c->alias ? c->alias : c->path ? data_jpath_name(c->path) : c->col->name;
+}
+
+data_type_t data_select_type(const data_select_t *c)
+{
+    return c->cast ? c->cast->type : c->path ? data_jpath_type(c->path) : c->col->type;
+}
+
 int data_query_shape(const data_query_t *q, const data_table_t *t, data_schema_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -568,8 +615,7 @@ int data_query_shape(const data_query_t *q, const data_table_t *t, data_schema_t
             }
             continue;
         }
-        if (data_table_add_column(s, c->alias ? c->alias : c->col->name, c->col->decl,
-                                  c->cast ? c->cast->type : c->col->type, c->col->notnull,
+        if (data_table_add_column(s, data_select_name(c), c->col->decl, data_select_type(c), c->col->notnull,
                                   c->col->has_default, false) != PH_OK) {
             data_schema_free(out);
             return PH_ERROR;
@@ -587,12 +633,15 @@ void data_query_free(data_query_t *q)
     for (size_t i = 0; i < q->nselect; i++) {
         data_embed_t *em = q->select[i].embed;
         free(q->select[i].alias);
+        data_jpath_free(q->select[i].path);
         if (em) {
             data_query_free(&em->sub);
             free(em->name);
             free(em);
         }
     }
+    for (size_t i = 0; i < q->norder; i++)
+        data_jpath_free(q->order[i].path);
     free(q->filters);
     free(q->groups);
     free(q->select);

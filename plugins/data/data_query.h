@@ -7,14 +7,17 @@
  * '+' read as a space as in HTML forms):
  *   select=item,...     result columns; an item is '*' (every column, in
  *                       schema order), [alias:]column[::cast], with a
- *                       cast from data_cast.h's list for the dialect, or
+ *                       cast from data_cast.h's list for the dialect, a
+ *                       JSON path column->key->>key (data_jpath.h), or
  *                       an embedded resource [alias:]table[!hint...](items)
  *                       (below)
  *   limit=N             rows to return, 0..; values above max_rows (even
  *                       ones too large for 64 bits) are capped to max_rows
  *   offset=N            rows to skip, 0..INT64_MAX
  *   order=c[.asc|.desc][.nullsfirst|.nullslast][,c2...]  sort keys
- *   <column>=[not.]op.value   a filter (data_filter.h)
+ *   <column>=[not.]op.value   a filter (data_filter.h); the column may
+ *                       carry a JSON path ending in ->> (compared as text);
+ *                       so may an order= key
  *   or=(...), and=(...), not.or=(...), not.and=(...)  logic trees
  *   on_conflict=column  the conflict target of an upsert
  *   columns=...         accepted and ignored: the body's keys name the
@@ -62,6 +65,7 @@ typedef struct data_select {
     const data_cast_t *cast;
     char *alias;
     struct data_embed *embed;
+    struct data_jpath *path; /* owned: a JSON path into col (data_jpath.h) */
 } data_select_t;
 
 typedef struct data_order {
@@ -69,6 +73,7 @@ typedef struct data_order {
     bool desc;
     bool nulls_given; /* nullsfirst/nullslast written: nulls_first holds it */
     bool nulls_first;
+    struct data_jpath *path; /* owned: a JSON path into col (data_jpath.h) */
 } data_order_t;
 
 typedef struct data_query {
@@ -97,6 +102,12 @@ typedef struct data_embed {
     bool inner;
     data_query_t sub;
 } data_embed_t;
+
+/* A result column's name (its alias, a JSON path's last key, or the
+ * column's name) and type class (its cast's, JSON for "->", text for
+ * "->>", or the column's). */
+const char *data_select_name(const data_select_t *c);
+data_type_t data_select_type(const data_select_t *c);
 
 /* Parses qs (len bytes, may be NULL when len is 0) against table, for
  * dialect d (casts). On PH_OK *q holds the result (free with

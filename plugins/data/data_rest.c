@@ -10,6 +10,8 @@
 #include "data_cors.h"
 #include "data_csv.h"
 #include "data_json.h"
+#include "data_jout.h"
+#include "data_num.h"
 #include "data_openapi.h"
 #include "data_prefer.h"
 #include "data_query.h"
@@ -40,7 +42,7 @@ static int reply_error(rest_t *r, int status, const char *fmt, ...) __attribute_
 /* Answers j (consumed, NULL: out of memory) as a body of media type. */
 static int reply_json_as(rest_t *r, int status, json_t *j, const char *type)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *s = j ? data_jout_dumps(j) : NULL;
     json_decref(j);
     if (s == NULL)
         return reply_error(r, 500, "out of memory");
@@ -293,7 +295,7 @@ static json_t *load_json(rest_t *r, bool arrays)
         reply_err(r, 400, "PGRST102", NULL, "a JSON object body is required");
         return NULL;
     }
-    json_t *j = json_loadb(b.ptr, b.len, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = data_num_loadb(b.ptr, b.len, JSON_REJECT_DUPLICATES, &je);
     if (j == NULL) {
         if (json_error_code(&je) == json_error_invalid_utf8)
             reply_err(r, 400, "PGRST102", NULL, "request body is not valid UTF-8");
@@ -382,7 +384,7 @@ static int listing_row(void *arg, json_t *row, data_dberr_t *e)
     listing_t *l = arg;
     if (l->csv ? data_csv_row(l->csv_cols, row, listing_put, l) != 0
                        : listing_put(",", l->len > 1, l) != 0 ||
-                             json_dump_callback(row, listing_put, l, JSON_COMPACT) != 0) {
+                             data_jout_dump(row, listing_put, l) != 0) {
         listing_error(l, e);
         return PH_ERROR;
     }
@@ -689,8 +691,8 @@ static bool pk_selected(const data_query_t *q, const data_table_t *t)
     bool found = q->nselect == 0;
     for (size_t i = 0; i < q->nselect; i++) {
         const data_select_t *c = &q->select[i];
-        const char *name = c->embed ? c->embed->name : c->alias ? c->alias : c->col->name;
-        if (c->col == pk && c->alias == NULL && c->cast == NULL)
+        const char *name = c->embed ? c->embed->name : data_select_name(c);
+        if (c->col == pk && c->alias == NULL && c->cast == NULL && c->path == NULL)
             found = true;
         else if (strcmp(name, pk->name) == 0)
             return false; /* another value under the key's name */
@@ -871,7 +873,7 @@ static bool same_key(const data_value_t *a, const data_value_t *b)
     case DATA_VALUE_NULL: return true;
     case DATA_VALUE_INT: case DATA_VALUE_BOOL: return a->i == b->i;
     case DATA_VALUE_REAL: return a->d == b->d;
-    case DATA_VALUE_TEXT: case DATA_VALUE_BLOB:
+    case DATA_VALUE_TEXT: case DATA_VALUE_BLOB: case DATA_VALUE_NUM:
         return a->len == b->len && (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);
     }
     return false;
@@ -983,7 +985,7 @@ static int route_item(rest_t *r, ph_str_t m, const char *id, size_t idlen)
         return reply_405(r, ALLOW_READ, "this API is read-only");
     /* An id that cannot be a key of this table names no row. */
     const data_column_t *pk = &r->table->cols[r->table->pk];
-    if (data_value_parse(pk->type, id, idlen, &r->id, msg, sizeof msg) != PH_OK)
+    if (data_num_parse(pk, id, idlen, &r->id, msg, sizeof msg) != PH_OK)
         return reply_error(r, 404, "no row with this id in table \"%s\"", r->table->name);
     if (method_is(m, "PUT"))
         return write_row(r, DATA_JSON_PUT);

@@ -1,5 +1,7 @@
 /* SQL text builders: see data_sql.h. */
 #include "data_sql.h"
+#include "data_jpath.h"
+#include "data_query.h"
 
 #include "data_fts.h"
 
@@ -104,6 +106,69 @@ static void default_values(data_stmt_t *st)
 static void cond_group(data_stmt_t *st, const data_group_t *g);
 
 static void cond_fts_index(data_stmt_t *st, const data_filter_t *f, const data_value_t *v);
+
+static void table_ref(data_stmt_t *st, const data_table_t *t, int depth);
+
+/* Column col (qualified by t's alias at depth > 0), or its JSON path:
+ * every key a bound parameter (PostgreSQL: an array index as its digits,
+ * which data_jpath_parse checked); "->>" gives text on every dialect. */
+static void col_expr(data_stmt_t *st, const data_table_t *t, int depth, const data_column_t *col,
+                     const data_jpath_t *path)
+{
+    bool text = path && path->text;
+    if (path && st->dialect == DATA_DIALECT_MYSQL)
+        puts_(st, text ? "JSON_UNQUOTE(JSON_EXTRACT(" : "JSON_EXTRACT(");
+    else if (text && st->dialect == DATA_DIALECT_SQLITE)
+        puts_(st, "CAST(");
+    else if (path)
+        puts_(st, "(");
+    if (depth > 0) {
+        table_ref(st, t, depth);
+        puts_(st, ".");
+    }
+    ident(st, col->name);
+    if (path == NULL)
+        return;
+    if (st->dialect == DATA_DIALECT_MYSQL) {
+        char *all = data_jpath_text(path, 0, true);
+        data_value_t v = {.kind = DATA_VALUE_TEXT, .ptr = all, .len = all ? strlen(all) : 0};
+        if (all == NULL)
+            st->oom = 1;
+        puts_(st, ", ");
+        param(st, &v);
+        free(all);
+        puts_(st, text ? "))" : ")");
+        return;
+    }
+    for (size_t i = 0; i < path->nsteps; i++) {
+        const data_jpath_step_t *step = &path->steps[i];
+        puts_(st, text && i + 1 == path->nsteps ? " ->> " : " -> ");
+        if (st->dialect == DATA_DIALECT_PG && step->index) {
+            puts_(st, step->key);
+        } else if (st->dialect == DATA_DIALECT_PG) {
+            data_value_t v = {.kind = DATA_VALUE_TEXT, .ptr = step->key, .len = step->len};
+            puts_(st, "CAST(");
+            param(st, &v);
+            puts_(st, " AS text)");
+        } else {
+            /* SQLite: a path of this step alone; a bare label would be
+             * read as a path itself when it starts with '$'. */
+            char *one = data_jpath_text(path, i, false);
+            data_value_t v = {.kind = DATA_VALUE_TEXT, .ptr = one, .len = one ? strlen(one) : 0};
+            if (one == NULL)
+                st->oom = 1;
+            param(st, &v);
+            free(one);
+        }
+    }
+    puts_(st, text && st->dialect == DATA_DIALECT_SQLITE ? " AS TEXT)" : ")");
+}
+
+/* The left side of a condition: f's column or JSON path. */
+static void filter_lhs(data_stmt_t *st, const data_filter_t *f)
+{
+    col_expr(st, NULL, 0, f->col, f->path);
+}
 
 /* The full-text match of col against the query text v: on PostgreSQL
  * to_tsvector of the column (a tsvector column as it is) @@ the
@@ -219,13 +284,13 @@ static void cond_mysql(data_stmt_t *st, const data_filter_t *f, const data_value
 {
     if (f->op == DATA_OP_ILIKE) {
         puts_(st, "LOWER(");
-        ident(st, f->col->name);
+        filter_lhs(st, f);
         puts_(st, ") LIKE LOWER(");
         param(st, v);
         puts_(st, ")");
     } else {
         puts_(st, "NOT (");
-        ident(st, f->col->name);
+        filter_lhs(st, f);
         puts_(st, " <=> ");
         param(st, v);
         puts_(st, ")");
@@ -243,7 +308,7 @@ static void cond_binary(data_stmt_t *st, const data_filter_t *f, const data_valu
         cond_mysql(st, f, v);
         return;
     }
-    ident(st, f->col->name);
+    filter_lhs(st, f);
     puts_(st, " ");
     if (f->op == DATA_OP_ISDISTINCT)
         puts_(st, sqlite ? "IS NOT" : "IS DISTINCT FROM");
@@ -274,7 +339,7 @@ static void cond_filter(data_stmt_t *st, const data_filter_t *f)
     } else if (f->op == DATA_OP_IN && f->nlist == 0) {
         puts_(st, "1 = 0"); /* in.() matches nothing */
     } else if (f->op == DATA_OP_IN) {
-        ident(st, f->col->name);
+        filter_lhs(st, f);
         puts_(st, " IN (");
         for (size_t i = 0; i < f->nlist; i++) {
             if (i > 0)
@@ -283,7 +348,7 @@ static void cond_filter(data_stmt_t *st, const data_filter_t *f)
         }
         puts_(st, ")");
     } else if (f->op == DATA_OP_IS) {
-        ident(st, f->col->name);
+        filter_lhs(st, f);
         puts_(st, f->value.kind == DATA_VALUE_NULL ? " IS NULL" : f->value.i ? " IS TRUE" : " IS FALSE");
     } else {
         cond_binary(st, f, &f->value);
@@ -382,7 +447,6 @@ static void embed_where(data_stmt_t *st, const data_embed_t *em, const data_tabl
 }
 
 static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth);
-static void sort_key(data_stmt_t *st, const data_table_t *t, const data_column_t *c, int depth);
 
 /* A SQL string literal: 'text', inner quotes doubled. */
 static void literal(data_stmt_t *st, const char *s)
@@ -454,7 +518,7 @@ static void row_json(data_stmt_t *st, const data_query_t *q)
         if (c->embed)
             sqlite_pair(st, c->embed->name, DATA_TYPE_JSON);
         else
-            sqlite_pair(st, c->alias ? c->alias : c->col->name, c->cast ? c->cast->type : c->col->type);
+            sqlite_pair(st, data_select_name(c), data_select_type(c));
     }
     puts_(st, ")");
 }
@@ -475,46 +539,48 @@ static void my_literal(data_stmt_t *st, const char *s)
     put(st, "'", 1);
 }
 
-/* MySQL: the value of column c of the embedded table at depth as
- * JSON_OBJECT should hold it, typed as the top level's rows are
- * (data_mysql.c): BOOLEAN true/false (not 1/0), a FLOAT widened to the
- * double the top level reads, text as a string (a JSON column too, which
- * JSON_OBJECT would nest), bytes as bytea's text form ("\x0a1b") as on
- * the other backends. */
+/* MySQL: the value of select item c (a column or its JSON path) of the
+ * embedded table at depth as JSON_OBJECT should hold it, typed as the top
+ * level's rows are (data_mysql.c): BOOLEAN true/false (not 1/0), a FLOAT
+ * widened to the double the top level reads, text as a string (a JSON
+ * column too, which JSON_OBJECT would nest), a "->" path's JSON_EXTRACT
+ * nested, bytes as bytea's text form ("\x0a1b") as on the other backends.
+ * A DECIMAL goes in as it is: JSON_OBJECT writes its exact text, which
+ * data_json.c passes on as the top level's DECIMAL is. */
 static void my_value(data_stmt_t *st, const data_select_t *c, const data_table_t *t, int depth)
 {
     if (c->cast) {
         puts_(st, "CAST(");
-        sort_key(st, t, c->col, depth);
+        col_expr(st, t, depth, c->col, c->path);
         puts_(st, " AS ");
         puts_(st, c->cast->sql);
         puts_(st, ")");
         return;
     }
-    switch (c->col->type) {
+    switch (data_select_type(c)) {
     case DATA_TYPE_BOOL:
         puts_(st, "CASE WHEN ");
-        sort_key(st, t, c->col, depth);
+        col_expr(st, t, depth, c->col, c->path);
         puts_(st, " IS NULL THEN NULL WHEN ");
-        sort_key(st, t, c->col, depth);
+        col_expr(st, t, depth, c->col, c->path);
         puts_(st, " THEN JSON_EXTRACT('true', '$') ELSE JSON_EXTRACT('false', '$') END");
         return;
     case DATA_TYPE_BLOB:
         puts_(st, "CONCAT('\\\\x', LOWER(HEX(");
-        sort_key(st, t, c->col, depth);
+        col_expr(st, t, depth, c->col, c->path);
         puts_(st, ")))");
         return;
     case DATA_TYPE_TEXT:
         puts_(st, "CAST(");
-        sort_key(st, t, c->col, depth);
+        col_expr(st, t, depth, c->col, c->path);
         puts_(st, " AS CHAR)");
         return;
     default:
         break;
     }
-    bool single = strncmp(c->col->decl, "float", 5) == 0;
+    bool single = c->path == NULL && strncmp(c->col->decl, "float", 5) == 0;
     puts_(st, single ? "CAST(" : "");
-    sort_key(st, t, c->col, depth);
+    col_expr(st, t, depth, c->col, c->path);
     puts_(st, single ? " AS DOUBLE)" : "");
 }
 
@@ -527,7 +593,7 @@ static void my_object(data_stmt_t *st, const data_query_t *q, const data_table_t
         const data_select_t *c = &q->select[i];
         if (i > 0)
             puts_(st, ", ");
-        my_literal(st, c->embed ? c->embed->name : c->alias ? c->alias : c->col->name);
+        my_literal(st, c->embed ? c->embed->name : data_select_name(c));
         puts_(st, ", ");
         if (c->embed)
             embed_column(st, c->embed, t, depth);
@@ -616,15 +682,15 @@ static void select_list(data_stmt_t *st, const data_table_t *t, const data_query
         }
         if (c->cast) {
             puts_(st, "CAST(");
-            ident(st, c->col->name);
+            col_expr(st, t, 0, c->col, c->path);
             puts_(st, " AS ");
             puts_(st, c->cast->sql);
             puts_(st, ")");
         } else {
-            ident(st, c->col->name);
+            col_expr(st, t, 0, c->col, c->path);
         }
         puts_(st, " AS ");
-        ident(st, c->alias ? c->alias : c->col->name);
+        ident(st, data_select_name(c));
     }
 }
 
@@ -641,13 +707,9 @@ static void where_pk(data_stmt_t *st, const data_table_t *t, const data_value_t 
 
 /* An embedded table's column qualified by its alias: in ORDER BY a bare
  * name would mean an output column first, which an alias may shadow. */
-static void sort_key(data_stmt_t *st, const data_table_t *t, const data_column_t *c, int depth)
+static void sort_key(data_stmt_t *st, const data_table_t *t, const data_order_t *o, int depth)
 {
-    if (depth > 0) {
-        table_ref(st, t, depth);
-        puts_(st, ".");
-    }
-    ident(st, c->name);
+    col_expr(st, t, depth, o->col, o->path);
 }
 
 /* " ORDER BY" q's keys, then the primary key: a total order, so paging
@@ -666,18 +728,18 @@ static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t 
              * PostgreSQL's placement (NULLs last ascending, first
              * descending, unless asked). */
             bool first = o->nulls_given ? o->nulls_first : o->desc;
-            sort_key(st, t, o->col, depth);
+            sort_key(st, t, o, depth);
             puts_(st, first ? " IS NULL DESC, " : " IS NULL ASC, ");
         }
-        sort_key(st, t, o->col, depth);
+        sort_key(st, t, o, depth);
         puts_(st, o->desc ? " DESC" : " ASC");
         if (o->nulls_given && st->dialect != DATA_DIALECT_MYSQL)
             puts_(st, o->nulls_first ? " NULLS FIRST" : " NULLS LAST");
-        pk_ordered |= o->col == &t->cols[t->pk];
+        pk_ordered |= o->col == &t->cols[t->pk] && o->path == NULL;
     }
     if (!pk_ordered) {
         puts_(st, q->norder > 0 ? ", " : "");
-        sort_key(st, t, &t->cols[t->pk], depth);
+        col_expr(st, t, depth, &t->cols[t->pk], NULL);
         puts_(st, " ASC");
     }
 }

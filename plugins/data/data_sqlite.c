@@ -9,6 +9,7 @@
  */
 #include "data_db.h"
 #include "data_json.h"
+#include "data_num.h"
 #include "data_pool.h"
 #include "data_sqlite_fts.h"
 
@@ -423,7 +424,26 @@ static void map_error(sqlite3 *db, int rc, const data_conf_t *conf, data_dberr_t
     }
 }
 
-static int bind_params(sqlite3_stmt *st, const data_stmt_t *s)
+/* An exact number as SQLite can hold it: a 64-bit integer, or a double
+ * when the double is that very number. Anything else would be stored
+ * rounded, so it is refused: SQLITE_FORMAT with a 400 in *err. */
+static int bind_num(sqlite3_stmt *st, int idx, const data_value_t *v, data_dberr_t *err)
+{
+    long long i;
+    double d;
+    switch (data_num_sqlite(v->ptr, v->len, &i, &d)) {
+    case 1: return sqlite3_bind_int64(st, idx, i);
+    case 2: return sqlite3_bind_double(st, idx, d);
+    default: break;
+    }
+    err->status = 400;
+    snprintf(err->code, sizeof err->code, "22003");
+    snprintf(err->msg, sizeof err->msg, "%.60s%s cannot be stored exactly: SQLite holds numbers as 64-bit "
+             "integers or doubles", v->ptr, v->len > 60 ? "..." : "");
+    return SQLITE_FORMAT;
+}
+
+static int bind_params(sqlite3_stmt *st, const data_stmt_t *s, data_dberr_t *err)
 {
     int rc = SQLITE_OK;
     for (size_t i = 0; i < s->nparams && rc == SQLITE_OK; i++) {
@@ -434,6 +454,7 @@ static int bind_params(sqlite3_stmt *st, const data_stmt_t *s)
         case DATA_VALUE_INT:
         case DATA_VALUE_BOOL: rc = sqlite3_bind_int64(st, idx, v->i); break;
         case DATA_VALUE_REAL: rc = sqlite3_bind_double(st, idx, v->d); break;
+        case DATA_VALUE_NUM: rc = bind_num(st, idx, v, err); break;
         /* The statement is finalized before s is freed: no copies. */
         case DATA_VALUE_TEXT: rc = sqlite3_bind_text(st, idx, v->ptr, (int)v->len, SQLITE_STATIC); break;
         case DATA_VALUE_BLOB: rc = sqlite3_bind_blob(st, idx, v->ptr, (int)v->len, SQLITE_STATIC); break;
@@ -491,7 +512,7 @@ static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *s
     }
     rc = sqlite3_prepare_v2(db, s->sql, (int)s->len, &st, NULL);
     if (rc == SQLITE_OK)
-        rc = bind_params(st, s);
+        rc = bind_params(st, s, err);
     bool writes = rc == SQLITE_OK && !sqlite3_stmt_readonly(st);
     bool dry = writes && s->dry_run;
     if (writes)

@@ -134,7 +134,7 @@ int data_value_set_blob(data_value_t *v, const void *p, size_t len)
 int data_value_copy(data_value_t *dst, const data_value_t *src)
 {
     *dst = *src;
-    if (src->kind == DATA_VALUE_TEXT || src->kind == DATA_VALUE_BLOB) {
+    if (src->kind == DATA_VALUE_TEXT || src->kind == DATA_VALUE_BLOB || src->kind == DATA_VALUE_NUM) {
         dst->ptr = NULL;
         if (data_value_set_text(dst, src->ptr, src->len) != PH_OK)
             return PH_ERROR;

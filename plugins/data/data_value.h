@@ -18,10 +18,12 @@ typedef enum data_value_kind {
     DATA_VALUE_REAL,
     DATA_VALUE_TEXT, /* ptr: len bytes of valid UTF-8, NUL-terminated */
     DATA_VALUE_BLOB, /* ptr: len bytes                                */
-    DATA_VALUE_BOOL  /* i: 0 or 1                                     */
+    DATA_VALUE_BOOL, /* i: 0 or 1                                     */
+    DATA_VALUE_NUM   /* ptr: an exact number's decimal text (data_num.h),
+                        NUL-terminated                                */
 } data_value_kind_t;
 
-/* A value owns ptr (malloc) when kind is TEXT or BLOB. */
+/* A value owns ptr (malloc) when kind is TEXT, BLOB or NUM. */
 typedef struct data_value {
     data_value_kind_t kind;
     int64_t i;

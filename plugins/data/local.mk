@@ -4,11 +4,14 @@ DATA_CORE_SOURCES = \
 	plugins/data/data_value.c plugins/data/data_value.h \
 	plugins/data/data_cast.c plugins/data/data_cast.h plugins/data/data_dialect.h \
 	plugins/data/data_filter.c plugins/data/data_filter.h \
+	plugins/data/data_jpath.c plugins/data/data_jpath.h \
 	plugins/data/data_prefer.c plugins/data/data_prefer.h \
 	plugins/data/data_query.c plugins/data/data_query.h \
 	plugins/data/data_sql.c plugins/data/data_sql.h \
 	plugins/data/data_fts.c plugins/data/data_fts.h \
 	plugins/data/data_json.c plugins/data/data_json.h \
+	plugins/data/data_num.c plugins/data/data_num.h \
+	plugins/data/data_jout.c plugins/data/data_jout.h \
 	plugins/data/data_csv.c plugins/data/data_csv.h \
 	plugins/data/data_openapi.c plugins/data/data_openapi.h \
 	plugins/data/data_conf.c plugins/data/data_conf.h \
@@ -37,6 +40,14 @@ tests_unit_test_data_query_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/dat
 tests_unit_test_data_query_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_data_query_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 TESTS += tests/unit/test_data_query
+
+# Exact numbers and the answers' JSON text.
+check_PROGRAMS += tests/unit/test_data_num
+tests_unit_test_data_num_SOURCES = tests/unit/test_data_num.c $(DATA_CORE_SOURCES)
+tests_unit_test_data_num_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/data -I$(top_srcdir)/server
+tests_unit_test_data_num_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_data_num_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
+TESTS += tests/unit/test_data_num
 
 # The MySQL parts: URIs and the dialect's SQL text.
 check_PROGRAMS += tests/unit/test_data_mysql_sql

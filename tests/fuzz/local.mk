@@ -34,9 +34,9 @@ fuzz_realip_INC =
 fuzz_data_query_SRC = tests/fuzz/fuzz_data_query.c plugins/data/data_query.c \
 	plugins/data/data_filter.c plugins/data/data_cast.c \
 	plugins/data/data_schema.c plugins/data/data_value.c plugins/data/data_sql.c \
-	plugins/data/data_fts.c
-fuzz_data_query_INC = -I$(top_srcdir)/plugins/data
-fuzz_data_query_LIBS = -lm
+	plugins/data/data_fts.c plugins/data/data_jpath.c plugins/data/data_num.c
+fuzz_data_query_INC = -I$(top_srcdir)/plugins/data $(JANSSON_CFLAGS)
+fuzz_data_query_LIBS = $(JANSSON_LIBS) -lm
 # The whole core library (everything but main()), as the server links it.
 fuzz_conn_SRC = tests/fuzz/fuzz_conn.c $(filter %.c %.S,$(server_libphcore_la_SOURCES))
 fuzz_conn_INC = -I$(top_builddir) $(INIH_CFLAGS) $(OPENSSL_CFLAGS) $(NGHTTP2_CFLAGS) -DPH_PLUGIN_DIR='"/nonexistent"' -DPH_SYSCONF_DIR='"/nonexistent"'

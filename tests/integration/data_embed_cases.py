@@ -76,3 +76,27 @@ class EmbedTypeCases:
         # Blobs: base64 at the top level, bytea's text form embedded.
         self.assertEqual(get("items?select=raw&id=eq.1"), [{"raw": "aGk="}])
         self.assertEqual(get("parents?select=items(raw)&id=eq.1"), [{"items": [{"raw": "\\x6869"}, {"raw": None}]}])
+
+    def test_embedded_exact_numbers_and_json_paths_match_the_top_level_bytes(self):
+        # Compared as bytes: a DECIMAL/NUMERIC keeps its exact text (1.50 on
+        # MariaDB and PostgreSQL) embedded as at the top level, and a JSON
+        # path in an embed's select gives the top level's value.
+        keys = self.database_keys(self.fresh_name())
+        routes = "[route /api]\nplugin = data\n%s\ntables = parents, items\n" % keys
+        srv = Server(server_ini(routes=routes), files={"schema.sql": EMBED_TYPES_SCHEMA[self.flavour]})
+        self.addCleanup(srv.stop)
+        h = {"Content-Type": "application/json"}
+        for table, rows in (("parents", [{"name": "p1"}]), ("items", ITEMS[:2])):
+            for row in rows:
+                r = srv.get("/api/" + table, method="POST", body=json.dumps(row).encode(), headers=h)
+                self.assertEqual(r.status, 201, r.body)
+        cols = "id,amount,label,k:meta->k,first:meta->k->0,t:meta->>k"
+        top = srv.get("/api/items?select=%s&order=id" % cols)
+        self.assertEqual(top.status, 200, top.body)
+        amounts = {"sqlite": (b"1.5", b"2.0"), "pg": (b"1.50", b"2.00"), "mysql": (b"1.50", b"2.00")}
+        for amount in amounts[self.flavour]:
+            self.assertIn(b'"amount":' + amount + b",", top.body)
+        self.assertIn(b'"first":1,', top.body)
+        embedded = srv.get("/api/parents?select=items(%s)&items.order=id" % cols)
+        self.assertEqual(embedded.status, 200, embedded.body)
+        self.assertEqual(embedded.body, b'[{"items":' + top.body.rstrip(b"\n") + b"}]\n")

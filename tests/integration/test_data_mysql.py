@@ -19,10 +19,12 @@ import harness
 from data_embed_cases import EmbedTypeCases
 from data_fts_cases import FtsCases
 from data_cases import DataApiCases, jbody
+from data_jpath_cases import DataJsonPathCases
+from data_num_cases import DataNumberCases
 from mysqld import MariaDb
 
 
-class MysqlDataTest(DataApiCases, FtsCases, EmbedTypeCases, unittest.TestCase):
+class MysqlDataTest(DataApiCases, FtsCases, EmbedTypeCases, DataNumberCases, DataJsonPathCases, unittest.TestCase):
     flavour = "mysql"
     server = None
 

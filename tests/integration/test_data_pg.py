@@ -22,10 +22,12 @@ import harness
 from data_embed_cases import EmbedTypeCases
 from data_fts_cases import FtsCases
 from data_cases import DataApiCases
+from data_jpath_cases import DataJsonPathCases
+from data_num_cases import DataNumberCases
 from pg import PgCluster
 
 
-class PgDataTest(DataApiCases, FtsCases, EmbedTypeCases, unittest.TestCase):
+class PgDataTest(DataApiCases, FtsCases, EmbedTypeCases, DataNumberCases, DataJsonPathCases, unittest.TestCase):
     flavour = "pg"
     cluster = None
 

@@ -177,7 +177,7 @@ class CheckPluginReport(unittest.TestCase):
         """The features a plugin declares are named, so an operator sees
         what the plugin will do with a request (data: blocking with JSON
         errors; proxy: a coroutine taking streamed bodies and upgrades)."""
-        for so, want in (("data.so", "\nflags: blocking json_errors\nrole: content handler\nhooks: none\n"),
+        for so, want in (("data.so", "\nflags: blocking json_errors pgrst_errors\nrole: content handler\nhooks: none\n"),
                          ("proxy.so", "\nflags: stream_body coroutine upgrade\nrole: content handler\n")):
             path = os.path.join(harness.PLUGIN_DIR, so)
             if not os.path.exists(path):

@@ -402,7 +402,7 @@ START_TEST(embed_relationships_and_sql)
 END_TEST
 
 /* MySQL: JSON_OBJECT of the related table's columns (typed: a boolean as
- * JSON true/false, text cast to a string), JSON_ARRAYAGG with the embed's
+ * JSON true/false, text cast to a string, JSON paths), JSON_ARRAYAGG with the embed's
  * order and paging inside it, aliases in backquotes. */
 START_TEST(embed_sql_on_mysql)
 {
@@ -424,6 +424,14 @@ START_TEST(embed_sql_on_mysql)
                           "JSON_OBJECT('name', CAST(`_e2`.`name` AS CHAR)) FROM `authors` AS `_e2` WHERE "
                           "`_e2`.`id` = `_e1`.`editor_id`)) FROM `books` AS `_e1` WHERE `_e1`.`id` = "
                           "`comments`.`book_id`) AS `books` FROM `comments` ORDER BY `id` ASC LIMIT ? OFFSET ?");
+    /* JSON paths qualified by the embed's alias: "->" nests as
+     * JSON_EXTRACT's JSON, "->>" is a string; the path is a parameter. */
+    ck_assert_int_eq(embed_sql(&s, "comments", "select=books(title->a,x:title->a->>b)",
+                               DATA_DIALECT_MYSQL, sql, sizeof sql), PH_OK);
+    ck_assert_str_eq(sql, "SELECT (SELECT JSON_OBJECT('a', JSON_EXTRACT(`_e1`.`title`, ?), 'x', "
+                          "CAST(JSON_UNQUOTE(JSON_EXTRACT(`_e1`.`title`, ?)) AS CHAR)) FROM `books` AS `_e1` "
+                          "WHERE `_e1`.`id` = `comments`.`book_id`) AS `books` FROM `comments` "
+                          "ORDER BY `id` ASC LIMIT ? OFFSET ?");
     data_schema_free(&s);
 }
 END_TEST
