@@ -132,10 +132,11 @@ class Server:
         self.log_lines = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
-        # With worker processes, each worker says "ready" for itself before
-        # the master has started the next: only the master's line counts.
+        # Under a master (the default, processes = 1), each worker says
+        # "ready" for itself before the master has started the next: only
+        # the master's line counts. processes = 0 is the one process.
         m = re.search(r"^processes\s*=\s*(\d+)", ini_text, re.M)
-        self._ready_re = r"\bready: plughttpd \S+ master\b" if m and int(m.group(1)) > 1 else r"\bready\b"
+        self._ready_re = r"\bready\b" if m and int(m.group(1)) == 0 else r"\bready: plughttpd \S+ master\b"
         self._exited = threading.Event()
         penv = dict(os.environ)
         if env:
