@@ -481,6 +481,10 @@ static void stop_workers(server_t *s, int child)
         listener_stop(&s->gen->listeners[i]->l);
     for (unsigned i = 0; i < s->nworkers; i++)
         worker_post_stop(&s->workers[i]);
+    /* From the stop on: a thread stuck in a handler, slow to stop
+     * accepting too, must not stretch the timeout. */
+    struct timespec deadline;
+    deadline_in(&deadline, s->gen->cfg->shutdown_timeout);
     if (child) {
         if (wait_workers(s, accept_closed, 0, 1000) < 0)
             log_warn("a worker thread is slow to stop accepting");
@@ -488,8 +492,6 @@ static void stop_workers(server_t *s, int child)
             drop_listeners(s);
         tell_master(s, 'S');
     }
-    struct timespec deadline;
-    deadline_in(&deadline, s->gen->cfg->shutdown_timeout);
     int stuck = 0;
     for (unsigned i = 0; i < s->nworkers; i++) {
         if (pthread_timedjoin_np(s->workers[i].thread, NULL, &deadline) == 0)
