@@ -421,7 +421,7 @@ ROUTES = "[route /echo]\nplugin = echo\n"
 
 class ReloadTest(unittest.TestCase):
     def setUp(self):
-        self.srv = Server(server_ini(routes=ROUTES, threads=2))
+        self.srv = Server(server_ini(routes=ROUTES, threads=2, server_extra="processes = 0"))
 
     def tearDown(self):
         self.srv.stop()
