@@ -627,7 +627,8 @@ int server_run(server_t *s, int child)
 {
     sigset_t set;
     server_signals(&set, 0);
-    stats_generation_current(s->gen->id); /* a worker process forked for a reload: its own */
+    if (child) /* a worker process forked for a reload: its master counted it */
+        stats_generation_adopt(s->gen->id);
     if (start_workers(s, child) < 0)
         return 1;
     stats_threads(s->nworkers);

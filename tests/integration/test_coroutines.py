@@ -647,10 +647,11 @@ class Lifecycle(unittest.TestCase):
 
     def test_reload_with_coroutines_waiting(self):
         n = 20
-        with Server(hold_ini(tag="a", spawn=True)) as srv:
+        one = "processes = 0\n"  # one process: the old generation's coroutines end beside the new one
+        with Server(hold_ini(one, tag="a", spawn=True)) as srv:
             socks = open_holders(srv, n, self.flag, every=100)
             self.addCleanup(lambda: [s.close() for s in socks])
-            m = srv.reload(hold_ini(tag="b", spawn=True),
+            m = srv.reload(hold_ini(one, tag="b", spawn=True),
                            r"reload: generation \d+ serving|reload failed", timeout=10 * SLOW)
             self.assertIsNotNone(m)
             self.assertIn("serving", m.group(0), srv.log()[-2000:])
@@ -672,7 +673,8 @@ class Lifecycle(unittest.TestCase):
 @unittest.skipIf(harness.WRAPPER, "valgrind reports the write into the guard page as its own error")
 class Overflow(unittest.TestCase):
     def test_stack_overflow_stops_the_process_with_the_route_named(self):
-        ini = server_ini("[route /deep]\nplugin = %s\ncoroutine_stack = 16k\n\n[route /echo]\nplugin = echo\n" % FX)
+        ini = server_ini("[route /deep]\nplugin = %s\ncoroutine_stack = 16k\n\n[route /echo]\nplugin = echo\n" % FX,
+                         server_extra="processes = 0")  # the one process stops
         # coro.c chains the fault to the handler it found (ASan's, which
         # would report it as its own error): without one, the default
         # action kills the process as in a normal build.
