@@ -83,6 +83,7 @@ static int write_config(ph_test_server_t *t, const char *config)
         return -1;
     fprintf(f,
             "[server]\nlisten = 127.0.0.1:0\nlisten = unix:%s proxy_protocol\nthreads = 1\n"
+            "processes = 0\n"
             "error_log = %s/error.log\naccess_log = %s/access.log\n%s\n",
             t->proxy_path, t->dir, t->dir, config ? config : "");
     if (fclose(f) != 0)

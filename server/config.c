@@ -604,7 +604,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
         return 1;
     }
     struct { const char *name; unsigned *dst; unsigned min, max; } uints[] = {
-        {"processes", &cfg->processes, 1, 256},
+        {"processes", &cfg->processes, 0, 256},
         {"max_connections", &cfg->max_connections, 1, 10000000},
         {"max_keepalive_requests", &cfg->max_keepalive_requests, 0, 4000000000u},
         {"blocking_threads", &cfg->blocking_threads, 1, 1024},

@@ -124,7 +124,8 @@ typedef struct cfg {
     cfg_listen_t *listens;
     size_t nlistens;
     unsigned threads;   /* >= 1 */
-    unsigned processes; /* >= 1 */
+    unsigned processes; /* worker processes under a master; 0: none,
+                           the one process serves (no supervision) */
     unsigned crash_limit;  /* crashes of one route within crash_window that
                               quarantine it (processes > 1); 0: never */
     uint64_t crash_window; /* ms */

@@ -35,6 +35,12 @@
 /* A lingering close discards what the client still sends for at most this
  * long and this many bytes, then closes. */
 #define LINGER_MS 2000
+/* A draining worker (a stop, or a reload under a master) still answers the
+ * next request of an open connection, its first or the next on a keep-alive
+ * one, with Connection: close, if it comes within this long (or the
+ * keep-alive timeout, if shorter): closing over a request on its way would
+ * fail a client that did nothing wrong. Then idle connections close. */
+#define DRAIN_WAIT_MS 1000
 #define LINGER_MAX_BYTES (256 * 1024)
 
 enum state {
@@ -123,6 +129,7 @@ static void read_input(conn_t *c);
 static void on_timer(ev_loop_t *loop, ev_timer_t *t);
 static void process(conn_t *c);
 static void close_conn(conn_t *c);
+static uint64_t keepalive_ms(const conn_t *c);
 static void respond(conn_t *c);
 static void arm_body_timer(conn_t *c);
 static int body_pending(const conn_t *c);
@@ -294,7 +301,7 @@ static void tls_step(conn_t *c)
         return;
     }
     c->state = ST_IDLE;
-    set_timer(c, cur_cfg(c)->header_timeout);
+    set_timer(c, c->draining ? DRAIN_WAIT_MS : cur_cfg(c)->header_timeout);
     if (tls_pending(c->tls)) {
         read_input(c);
         return;
@@ -1062,6 +1069,10 @@ static void start_h2(conn_t *c, const char *in, size_t inlen)
         return;
     }
     h2_on_io(c->h2, 0);
+    /* Begun on a draining worker: the streams already received are
+     * answered, GOAWAY tells the client to open any other elsewhere. */
+    if (c->draining && c->state == ST_H2 && c->h2)
+        h2_drain(c->h2);
 }
 
 /* "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" (RFC 9113 section 3.4) at the start
@@ -1463,13 +1474,9 @@ static void process_loop(conn_t *c)
         case ST_HEAD: {
             if (c->rbuf == NULL || c->rpos == c->rlen) {
                 release_rbuf(c);
-                if (c->draining && c->req == NULL) {
-                    close_conn(c);
-                    return;
-                }
                 /* the first request's header timeout runs from accept */
                 if (c->state == ST_IDLE && c->nrequests > 0)
-                    set_timer(c, cur_cfg(c)->keepalive_timeout);
+                    set_timer(c, keepalive_ms(c));
                 wait_input(c);
                 if (c->state != ST_CLOSED && c->req == NULL)
                     release_out(c);
@@ -1764,6 +1771,13 @@ static void on_timer(ev_loop_t *loop, ev_timer_t *t)
     }
 }
 
+/* How long an idle keep-alive connection waits for its next request. */
+static uint64_t keepalive_ms(const conn_t *c)
+{
+    uint64_t ms = cur_cfg(c)->keepalive_timeout;
+    return c->draining && ms > DRAIN_WAIT_MS ? DRAIN_WAIT_MS : ms;
+}
+
 static void close_conn(conn_t *c)
 {
     if (c->state == ST_CLOSED)
@@ -1807,10 +1821,15 @@ void conn_drain(conn_t *c)
             exchange_cancel(c->req);
         return;
     }
-    if (c->state == ST_LINGER || c->state == ST_TLS || c->state == ST_PROXY) {
+    if (c->state == ST_LINGER) {
         close_conn(c);
         return;
     }
+    /* A handshake or PROXY header under way is a request on its way: its
+     * own timeout goes on bounding it, then the first request is awaited
+     * as below. */
+    if (c->state == ST_TLS || c->state == ST_PROXY)
+        return;
     if (c->state == ST_H2) {
         h2_drain(c->h2);
         return;
@@ -1819,18 +1838,12 @@ void conn_drain(conn_t *c)
         exchange_cancel(c->req); /* the stream's producer ends it */
     if (c->state != ST_IDLE || c->req != NULL || buf_pending(&c->out) > 0)
         return; /* closes after its response */
-    /* A connection accepted just before the stop has a request in the
-     * socket or on its way: closing over it would reset the client. Answer
-     * it, with Connection: close, if it comes within a second; a
-     * keep-alive connection that already had its answers closes now. */
+    /* An idle connection may have a request in the socket or on its way
+     * (DRAIN_WAIT_MS): one already there is answered as it is read. */
     char b;
     if (recv(c->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
         return;
-    if (c->nrequests == 0) {
-        set_timer(c, 1000);
-        return;
-    }
-    close_conn(c);
+    set_timer(c, c->nrequests == 0 ? DRAIN_WAIT_MS : keepalive_ms(c));
 }
 
 void conn_abort(conn_t *c) { close_conn(c); }

@@ -360,7 +360,7 @@ static int create_instance(const gen_t *g, const cfg_route_t *r, const cfg_stage
         .threads = cfg->threads,
         .flags = flags,
         .name = s->name,
-        .processes = cfg->processes,
+        .processes = cfg->processes > 0 ? cfg->processes : 1,
     };
     ph_error_t perr = {.msg = "", .key = -1, .size = sizeof perr, .hint = ""};
     void *instance = NULL;
@@ -396,6 +396,8 @@ static int create_to(const gen_t *g, const cfg_route_t *r, const cfg_stage_t *s,
     if (gi == NULL || gi->instance || (how == GEN_CHECK && gi->checked))
         return 0;
     uint32_t flags = how == GEN_CHECK ? PH_CREATE_CHECK : 0;
+    if (g->cfg->processes > 0)
+        flags |= PH_CREATE_WORKER;
     if (create_instance(g, r, s, handler, gi, flags, err, errlen) < 0)
         return -1;
     stat_created++;

@@ -241,7 +241,7 @@ static int serve(const char *path)
     if (server_start(&s, path) < 0)
         return 1;
     unsigned processes = s.gen->cfg->processes;
-    int rc = processes > 1 ? master_run(&s, processes) : server_run(&s, 0);
+    int rc = processes > 0 ? master_run(&s, processes) : server_run(&s, 0);
     server_finish(&s, 1);
     log_info("stopped");
     return rc;

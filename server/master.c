@@ -354,6 +354,8 @@ int master_run(server_t *s, unsigned n)
     master_t m = {.s = s, .n = n};
     sigset_t set;
     server_signals(&set, 1);
+    if (stats_share_reloads() < 0)
+        log_warn("worker processes count only the reloads before their start (mmap: %s)", strerror(errno));
     if (crash_table_init() < 0)
         log_warn("no route quarantine (mmap: %s): a crashing route costs a worker process every time",
                  strerror(errno));

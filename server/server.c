@@ -290,7 +290,7 @@ gen_t *server_build_next(server_t *s)
     fit_connection_limit(cfg);
     /* The master of worker processes serves nothing: it only validates
      * the routes; each new worker process creates its own instances. */
-    gen_how_t how = s->processes > 1 ? GEN_CHECK : GEN_CREATE;
+    gen_how_t how = s->processes > 0 ? GEN_CHECK : GEN_CREATE;
     if (gen_build(cfg, s->gen, id, how, &g, err, sizeof err) < 0) {
         cfg_free(cfg);
         log_error("reload failed, generation %lu keeps serving: %s", s->gen->id, err);
@@ -393,7 +393,7 @@ static int start_workers(server_t *s, int child)
         worker_t *w = &s->workers[i];
         w->conn_slots = s->conn_slots;
         w->nslots = s->nslots;
-        w->loops = cfg->threads * cfg->processes;
+        w->loops = cfg->threads * (cfg->processes > 0 ? cfg->processes : 1);
         if (worker_init(w, i, s->gen, s->blocking, &s->conn_slots[s->slot]) < 0) {
             log_error("cannot start worker %u: %s", i, strerror(errno));
             return -1;
@@ -481,6 +481,10 @@ static void stop_workers(server_t *s, int child)
         listener_stop(&s->gen->listeners[i]->l);
     for (unsigned i = 0; i < s->nworkers; i++)
         worker_post_stop(&s->workers[i]);
+    /* From the stop on: a thread stuck in a handler, slow to stop
+     * accepting too, must not stretch the timeout. */
+    struct timespec deadline;
+    deadline_in(&deadline, s->gen->cfg->shutdown_timeout);
     if (child) {
         if (wait_workers(s, accept_closed, 0, 1000) < 0)
             log_warn("a worker thread is slow to stop accepting");
@@ -488,8 +492,6 @@ static void stop_workers(server_t *s, int child)
             drop_listeners(s);
         tell_master(s, 'S');
     }
-    struct timespec deadline;
-    deadline_in(&deadline, s->gen->cfg->shutdown_timeout);
     int stuck = 0;
     for (unsigned i = 0; i < s->nworkers; i++) {
         if (pthread_timedjoin_np(s->workers[i].thread, NULL, &deadline) == 0)
@@ -576,7 +578,7 @@ int server_start(server_t *s, const char *path)
     int kept = keep_fixed(s, cfg) == 0;
     int pid_ok = kept && (cfg->pid_file == NULL || write_pid_file(cfg) == 0);
     if (!pid_ok || drop_privileges(uid, gid) < 0 ||
-        gen_create(s->gen, s->processes > 1 ? GEN_CHECK : GEN_CREATE, err, sizeof err) < 0) {
+        gen_create(s->gen, s->processes > 0 ? GEN_CHECK : GEN_CREATE, err, sizeof err) < 0) {
         if (!kept)
             log_error("out of memory");
         if (err[0])
@@ -592,7 +594,7 @@ int server_start(server_t *s, const char *path)
         return -1;
     }
     /* Two slots per worker process: old and new workers overlap on reload. */
-    s->nslots = cfg->processes > 1 ? 2 * cfg->processes : 1;
+    s->nslots = cfg->processes > 0 ? 2 * cfg->processes : 1;
     s->conn_slots = mmap(NULL, s->nslots * sizeof *s->conn_slots, PROT_READ | PROT_WRITE,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (s->conn_slots == MAP_FAILED) {
@@ -625,7 +627,8 @@ int server_run(server_t *s, int child)
 {
     sigset_t set;
     server_signals(&set, 0);
-    stats_generation_current(s->gen->id); /* a worker process forked for a reload: its own */
+    if (child) /* a worker process forked for a reload: its master counted it */
+        stats_generation_adopt(s->gen->id);
     if (start_workers(s, child) < 0)
         return 1;
     stats_threads(s->nworkers);

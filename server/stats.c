@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "gen.h"
 
@@ -60,7 +61,11 @@ static __thread unsigned my_index __attribute__((tls_model("initial-exec")));
 static unsigned next_index;
 
 static unsigned long current_gen;
-static uint64_t reloads, reloads_failed;
+/* Reloads are the master's to count (or the one process's): in memory
+ * its worker processes share (stats_share_reloads), so that a worker
+ * reports a reload that failed after it was forked. */
+static uint64_t own_reloads[2];
+static uint64_t *reloads = &own_reloads[0], *reloads_failed = &own_reloads[1];
 static unsigned nthreads;
 static unsigned process_index;
 
@@ -190,15 +195,29 @@ void stats_blocking_rejected(void) { __atomic_add_fetch(&blocking_rejected, 1, _
 
 void stats_blocking_timeout(void) { __atomic_add_fetch(&blocking_timeouts, 1, __ATOMIC_RELAXED); }
 
+int stats_share_reloads(void)
+{
+    uint64_t *m = mmap(NULL, sizeof own_reloads, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return -1;
+    m[0] = *reloads;
+    m[1] = *reloads_failed;
+    reloads = &m[0];
+    reloads_failed = &m[1];
+    return 0;
+}
+
 void stats_generation_current(unsigned long id)
 {
     unsigned long was = __atomic_load_n(&current_gen, __ATOMIC_RELAXED);
     if (was != 0 && was != id)
-        __atomic_add_fetch(&reloads, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(reloads, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&current_gen, id, __ATOMIC_RELEASE);
 }
 
-void stats_reload_failed(void) { __atomic_add_fetch(&reloads_failed, 1, __ATOMIC_RELAXED); }
+void stats_generation_adopt(unsigned long id) { __atomic_store_n(&current_gen, id, __ATOMIC_RELEASE); }
+
+void stats_reload_failed(void) { __atomic_add_fetch(reloads_failed, 1, __ATOMIC_RELAXED); }
 
 void stats_threads(unsigned n) { __atomic_store_n(&nthreads, n, __ATOMIC_RELAXED); }
 
@@ -290,8 +309,8 @@ int stats_server_info(ph_server_info_t *out)
     full.connections = opened > closed ? opened - closed : 0;
     full.connections_total = opened;
     full.in_flight = sum.in_flight + none.in_flight;
-    full.reloads = __atomic_load_n(&reloads, __ATOMIC_RELAXED);
-    full.reloads_failed = __atomic_load_n(&reloads_failed, __ATOMIC_RELAXED);
+    full.reloads = __atomic_load_n(reloads, __ATOMIC_RELAXED);
+    full.reloads_failed = __atomic_load_n(reloads_failed, __ATOMIC_RELAXED);
     full.blocking_queued = __atomic_load_n(&blocking_depth, __ATOMIC_RELAXED);
     full.blocking_rejected = __atomic_load_n(&blocking_rejected, __ATOMIC_RELAXED);
     full.blocking_timeouts = __atomic_load_n(&blocking_timeouts, __ATOMIC_RELAXED);

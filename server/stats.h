@@ -52,10 +52,16 @@ unsigned *stats_blocking_depth(void);
 void stats_blocking_rejected(void);
 void stats_blocking_timeout(void);
 
-/* Main thread. Generation id now takes new requests in this process: at
- * start-up, when a reload publishes it, in a worker process forked for
- * it. Counts a reload when it replaces another generation. */
+/* Main thread. Generation id now takes new requests: at start-up, or
+ * when a reload publishes it (in the master, or the one process). Counts a
+ * reload when it replaces another generation. */
 void stats_generation_current(unsigned long id);
+/* The same in a worker process, forked to serve id: counts nothing (its
+ * master counts the reload). */
+void stats_generation_adopt(unsigned long id);
+/* Before worker processes fork: the reload counters go to memory they
+ * share with the master. -1 (errno set) leaves them private. */
+int stats_share_reloads(void);
 /* A reload failed: the current generation keeps serving. */
 void stats_reload_failed(void);
 /* This process's worker threads, and its index among the worker

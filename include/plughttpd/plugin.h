@@ -16,7 +16,8 @@
  *              Where: in the process that serves the route, after the
  *              server dropped privileges (user =, group =), at start-up and
  *              at each reload alike: what it opens or creates is the
- *              server user's. With processes = N every worker process
+ *              server user's. Under a master (processes = N, the default
+ *              1; PH_CREATE_WORKER) every worker process
  *              creates its own instances (one process after another, so
  *              the first one finds no other creating the same files), and
  *              the master, which serves nothing, only validates the keys:
@@ -226,7 +227,7 @@ typedef struct ph_server_info {
     uint32_t size;
     unsigned long generation; /* the current generation's id */
     unsigned generations;     /* generations alive in this process */
-    unsigned process_index;   /* 0..processes-1 (0 with processes = 1) */
+    unsigned process_index;   /* 0..processes-1 (0 with one process) */
     unsigned threads;         /* worker threads of this process */
     uint64_t connections;     /* open now, in this process */
     uint64_t connections_total; /* accepted since start, this process */
@@ -792,8 +793,8 @@ typedef struct ph_server_api {
 
     /* --- ABI 1.6: shared zones ------------------------------------------
      * Memory shared by every worker process (processes = N), with a lock
-     * that works across processes; with processes = 1 it is plain memory
-     * with a lock. A zone has a name and a size; the server keeps it, with
+     * that works across processes; with processes = 0 (one process) it is
+     * plain memory with a lock. A zone has a name and a size; the server keeps it, with
      * its contents, for as long as it runs.
      *   zone: the zone named name of size bytes (1 byte to 1 GiB; a name of
      *         1 to 63 bytes without '/'), made zeroed the first time it is
@@ -913,13 +914,23 @@ typedef struct ph_create_args {
     /* --- ABI 1.3 ------------------------------------------------------ */
     const char *name;             /* this plugin's name in the route's
                                      "plugin =" list (keys "name.key") */
-    unsigned processes;           /* worker processes (1: the one process) */
+    unsigned processes;           /* worker processes (1 also when the one
+                                     process serves: processes = 0) */
 } ph_create_args_t;
 
 /* create() runs for a configuration test (plughttpd -t, --check-plugin):
  * validate everything as for real, but leave nothing behind: no files or
  * databases created, nothing written. destroy() follows at once. */
 #define PH_CREATE_CHECK 0x1u
+
+/* ABI 1.7: the instance belongs to a worker process under a master
+ * (processes = N, N >= 1, the default), in the worker's create() and in the
+ * master's checking one alike. A reload there starts new worker processes:
+ * nothing an instance holds in memory reaches the next generation, and
+ * take_over() is not called; what must outlive a reload goes in a zone
+ * (api->zone). Without it (processes = 0: one process, no master) a reload
+ * keeps an unchanged instance, state and all. */
+#define PH_CREATE_WORKER 0x2u
 
 /*
  * ABI 1.3: optional hooks, pointed to by the descriptor. Any may be NULL.
@@ -1035,7 +1046,8 @@ typedef struct ph_hooks {
      *   before the generation is published; after it nothing can fail the
      *   reload. A reload that fails never calls it, so the old instance is
      *   left as it was. Not called at start-up, for PH_CREATE_CHECK, in
-     *   the master of worker processes, nor with processes = N at all:
+     *   the master of worker processes, nor under a master at all
+     *   (processes = N, the default; PH_CREATE_WORKER):
      *   there a reload starts new worker processes, which hold no old
      *   instance (keep such state in a zone, below).
      *   Ownership: old_instance stays the old generation's. It goes on

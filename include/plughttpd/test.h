@@ -46,7 +46,8 @@ typedef struct ph_test_server ph_test_server_t;
  * then hold [route ...] sections). The harness's lines: a listener on
  * 127.0.0.1 port 0, a unix socket listener in its temporary folder taking
  * a PROXY protocol header (so that a request can name its peer),
- * threads = 1, and the error and access logs in that folder; config must
+ * threads = 1, processes = 0 (the test's own process serves, on a thread
+ * of its own), and the error and access logs in that folder; config must
  * not give these keys again. "plugin = /path/to/name.so" loads a plugin by
  * path. Returns NULL (err filled, with the server's log lines) when the
  * configuration or a plugin is refused. */

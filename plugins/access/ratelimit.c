@@ -144,10 +144,12 @@ static int ratelimit_create(const ph_create_args_t *args, void **instance, ph_er
     ratelimit_conf_t c;
     if (conf_read(args, &c, err) != PH_OK)
         return PH_ERROR;
-    int shared = c.zone != NULL || (args->size >= offsetof(ph_create_args_t, processes) + sizeof args->processes &&
-                                    args->processes > 1);
+    /* Under a master (PH_CREATE_WORKER) a reload replaces the process: the
+     * buckets then live in a zone, so a reload does not refill them. */
+    int multi = args->size >= offsetof(ph_create_args_t, processes) + sizeof args->processes && args->processes > 1;
+    int shared = c.zone != NULL || multi || (args->flags & PH_CREATE_WORKER);
     if (shared && !PH_API_HAS(args->api, zone_unlock))
-        return refuse(err, -1, "zone or processes > 1 needs a server with shared zones (ABI 1.6)");
+        return refuse(err, -1, "zone or worker processes need a server with shared zones (ABI 1.6)");
     ratelimit_t *r = calloc(1, sizeof *r);
     if (!r)
         return refuse(err, -1, "out of memory");

@@ -22,7 +22,7 @@ static void server_metrics(stbuf_t *b, const snap_t *s, const char *version)
     snprintf(abi, sizeof abi, "%u.%u", PH_ABI_MAJOR, PH_ABI_MINOR);
     expo_label_t vl[] = {{"version", version}, {"abi", abi}};
     expo_sample(b, "plughttpd_build_info", vl, 2, "1");
-    scalar(b, "plughttpd_process_index", "gauge", "This worker process's index (0 with processes = 1).",
+    scalar(b, "plughttpd_process_index", "gauge", "This worker process's index (0 with one process).",
            si->process_index);
     scalar(b, "plughttpd_worker_threads", "gauge", "Worker threads (event loops) of this process.", si->threads);
     scalar(b, "plughttpd_connections_open", "gauge", "Client connections open now.", si->connections);

@@ -132,10 +132,12 @@ class Server:
         self.log_lines = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
-        # With worker processes, each worker says "ready" for itself before
-        # the master has started the next: only the master's line counts.
+        # Under a master (the default, processes = 1), each worker says
+        # "ready" for itself before the master has started the next: only
+        # the master's line counts. processes = 0 is the one process.
         m = re.search(r"^processes\s*=\s*(\d+)", ini_text, re.M)
-        self._ready_re = r"\bready: plughttpd \S+ master\b" if m and int(m.group(1)) > 1 else r"\bready\b"
+        self.processes = int(m.group(1)) if m else 1
+        self._ready_re = r"\bready\b" if self.processes == 0 else r"\bready: plughttpd \S+ master\b"
         self._exited = threading.Event()
         penv = dict(os.environ)
         if env:
@@ -181,6 +183,25 @@ class Server:
 
     def url(self, path="/"):
         return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def serving_pid(self, timeout=10):
+        """The process that serves requests, whose descriptors, memory and
+        CPU a test measures: the server itself with processes = 0, else
+        its one worker process (the default, processes = 1), as it is now
+        (a reload or a crash replaces it)."""
+        if self.processes == 0:
+            return self.proc.pid
+        if self.processes != 1:
+            raise AssertionError("serving_pid: %d worker processes" % self.processes)
+        deadline = time.time() + timeout
+        while True:
+            kids = proc_children(self.proc.pid)
+            if len(kids) == 1 or time.time() > deadline:
+                break
+            time.sleep(0.01)
+        if len(kids) != 1:
+            raise AssertionError("serving_pid: worker processes %r" % kids)
+        return kids[0]
 
     def log(self):
         # A server that has exited may still have lines in the pipe that the

@@ -362,7 +362,9 @@ class AuthReloadTest(unittest.TestCase):
 
     def test_reload_reads_a_changed_file(self):
         users = {"alice": ("$6$", 0, "old")}
-        with Server(server_ini(routes=AUTH_ROUTES), files={"users.htpasswd": htpasswd(users)}) as srv:
+        # one process: reload_check decides whether the instance is kept
+        with Server(server_ini(routes=AUTH_ROUTES, server_extra="processes = 0"),
+                    files={"users.htpasswd": htpasswd(users)}) as srv:
             path = os.path.join(srv.dir, "users.htpasswd")
             self.assertEqual(srv.get("/priv/notes", headers=basic("alice", "old")).status, 200)
             # unchanged file: the instance (and its cache) is kept

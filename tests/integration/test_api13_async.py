@@ -253,7 +253,8 @@ class ShutdownTest(unittest.TestCase):
 def reload_ini(name):
     routes = (route("/later", "later", name=name) +
               route("/sse", "sse", name=name, events="5", interval="300ms"))
-    return server_ini(routes=routes, threads=1)
+    # one process: the old generation drains beside the new one
+    return server_ini(routes=routes, threads=1, server_extra="processes = 0")
 
 
 class ReloadTest(unittest.TestCase):

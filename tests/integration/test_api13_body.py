@@ -178,7 +178,7 @@ class StreamBodyTest(unittest.TestCase):
         self.assertEqual(answer(self.post("/sink/after", b"ok"))[0], 2)
 
     def test_big_upload_memory_stays_flat(self):
-        pid = self.srv.proc.pid
+        pid = self.srv.serving_pid()
         block = pattern_chunk()
         # warm up: buffers the path needs are there before the baseline
         self.assertEqual(answer(self.post("/sink/warm", block * 4, timeout=30))[0], 4 * len(block))

@@ -201,7 +201,7 @@ class SpillTest(unittest.TestCase):
         self.assertEqual(r.body, b"len=1000 sha256=%s spilled=0 fdlen=0 fdsha=-\n" % sha256(body).encode())
 
     def test_spilled_body_to_a_1x_plugin_and_file_gone(self):
-        pid = self.srv.proc.pid
+        pid = self.srv.serving_pid()
 
         def unlinked_files():
             # the plugins' in-memory copies (memfd) are not spill files

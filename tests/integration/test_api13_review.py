@@ -89,13 +89,13 @@ class SpillWriteFailsTest(unittest.TestCase):
     def test_failed_spill_frees_the_memory_body(self):
         for _ in range(3):  # warm-up: allocator and worker caches
             self.assertEqual(self.post_chunked(3 << 20).status, 500)
-        before = harness.proc_rss_kib(self.srv.proc.pid)
+        before = harness.proc_rss_kib(self.srv.serving_pid())
         for i in range(40):
             r = self.post_chunked(3 << 20)
             self.assertEqual((r.status, r.body), (500, b"500 Internal Server Error\n"), "request %d" % i)
         if harness.SANITIZED or harness.WRAPPER:
             return  # freed memory sits in the checker's quarantine; its leak report at exit judges
-        grown = harness.proc_rss_kib(self.srv.proc.pid) - before
+        grown = harness.proc_rss_kib(self.srv.serving_pid()) - before
         # each request held 2 MiB of body in memory: 40 leaked would be 80 MiB
         self.assertLess(grown, 16 * 1024, "RSS grew by %d KiB over 40 failed spills" % grown)
 

@@ -63,7 +63,7 @@ class StreamWaitTest(unittest.TestCase):
         self.assertEqual([r.body for r in resps], [events(b"-", 2), events(b"-", 1)])
 
     def test_thousand_streams_on_one_worker(self):
-        pid = self.srv.proc.pid
+        pid = self.srv.serving_pid()
         base_fds = harness.proc_fd_count(pid)
         sel = selectors.DefaultSelector()
         socks = []
@@ -112,7 +112,7 @@ class StreamWaitTest(unittest.TestCase):
         """1,000 waiting streams held open together on the one worker thread:
         every client has its response head while none has ended, and each
         one's leaving reaches the plugin."""
-        pid = self.srv.proc.pid
+        pid = self.srv.serving_pid()
         base_fds = harness.proc_fd_count(pid)
         start = log_count(self.srv)
         sel = selectors.DefaultSelector()

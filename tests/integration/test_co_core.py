@@ -146,7 +146,7 @@ class CoCoreTest(unittest.TestCase):
             self.assertIsNone(r.getheader("Transfer-Encoding"))
         else:
             self.assertEqual(r.getheader("Transfer-Encoding"), "chunked")
-        pid = self.srv.proc.pid
+        pid = self.srv.serving_pid()
         off, peak, base = 0, 0, None
         while True:
             chunk = r.read(1 << 20)
@@ -292,7 +292,7 @@ class CoShutdownTest(unittest.TestCase):
 class CoSpawnTest(unittest.TestCase):
     def test_background_coroutines_end_at_reload_and_shutdown(self):
         text = server_ini(routes=route("/co", "co_core", gen="one", spawn="yes"), threads=2,
-                          server_extra=TIMEOUTS % "0")
+                          server_extra=TIMEOUTS % "0" + "\nprocesses = 0")  # one process: in-place reloads
         srv = Server(text)
         try:
             srv.reload(text.replace("gen = one", "gen = two"), r"reload: generation \d+ serving|reload failed")
@@ -313,7 +313,8 @@ class CoSpawnTest(unittest.TestCase):
 
 class CoReloadTest(unittest.TestCase):
     def test_old_generation_freed_after_its_coroutines(self):
-        text = server_ini(routes=route("/co", "co_core", gen="one"), threads=1, server_extra=TIMEOUTS % "0")
+        text = server_ini(routes=route("/co", "co_core", gen="one"), threads=1,
+                          server_extra=TIMEOUTS % "0" + "\nprocesses = 0")  # one process: in-place reloads
         srv = Server(text)
         try:
             start = log_count(srv)

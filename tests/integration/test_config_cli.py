@@ -274,7 +274,7 @@ class StartupLogTest(ConfigFiles):
 
     def test_plugin_messages_at_startup_go_to_error_log(self):
         errlog = os.path.join(self.dir, "error.log")
-        for processes in (1, 2):
+        for processes in (0, 1, 2):
             os.path.exists(errlog) and os.unlink(errlog)
             text = server_ini(routes="[route /swap]\nplugin = %s\n" % self.VERSION_A,
                               server_extra="error_log = %s\nprocesses = %d" % (errlog, processes))
@@ -421,7 +421,7 @@ ROUTES = "[route /echo]\nplugin = echo\n"
 
 class ReloadTest(unittest.TestCase):
     def setUp(self):
-        self.srv = Server(server_ini(routes=ROUTES, threads=2))
+        self.srv = Server(server_ini(routes=ROUTES, threads=2, server_extra="processes = 0"))
 
     def tearDown(self):
         self.srv.stop()

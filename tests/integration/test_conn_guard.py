@@ -105,7 +105,7 @@ class ChunkedMemoryTest(unittest.TestCase):
         # (that took the peak RSS from 4.5 MB to 125 MB).
         with start("max_body_bytes = 2m") as srv:
             self.assertEqual(srv.get("/echo/warm").status, 200)
-            before = int(harness.proc_status_field(srv.proc.pid, "VmHWM").split()[0])
+            before = int(harness.proc_status_field(srv.serving_pid(), "VmHWM").split()[0])
             body = b"".join(b"400\r\n" + bytes([65 + i % 26]) * 1024 + b"\r\n" for i in range(1024)) + b"0\r\n\r\n"
             head = b"POST /echo/up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
             with srv.connect() as s:
@@ -116,7 +116,7 @@ class ChunkedMemoryTest(unittest.TestCase):
             r = parse_responses(raw)[0]
             self.assertEqual(r.status, 200)
             self.assertTrue(r.body.endswith(bytes([65 + 1023 % 26]) * 1024))
-            after = int(harness.proc_status_field(srv.proc.pid, "VmHWM").split()[0])
+            after = int(harness.proc_status_field(srv.serving_pid(), "VmHWM").split()[0])
             grown_mib = (after - before) / 1024.0
             # body (1 MiB, at most 2 MiB of buffer), echo's copy of it and
             # the response: well under 16 MiB
@@ -129,14 +129,14 @@ class BlockingHandlerTest(unittest.TestCase):
         # worker must sleep, not spin on the reset (level-triggered) socket.
         with start("handler_timeout = 10s") as srv:
             srv.get("/echo/warm")
-            cpu0 = cpu_seconds(srv.proc.pid)
+            cpu0 = cpu_seconds(srv.serving_pid())
             s = srv.connect()
             s.sendall(b"GET /slow/sleep?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
             # the handler has the request once the helper thread runs it;
             # reset right away
             reset(s)
             settle(srv.log, lambda t: '"GET /slow/sleep?ms=1500 HTTP/1.1"' in t, timeout=10)
-            used = cpu_seconds(srv.proc.pid) - cpu0
+            used = cpu_seconds(srv.serving_pid()) - cpu0
             self.assertLess(used, 0.3, "the worker used %.2f s of CPU while the handler slept" % used)
             self.assertEqual(srv.get("/echo/after").status, 200)
 

@@ -2,7 +2,7 @@
 """The server as PID 1 of a new PID namespace, as in a container.
 
 `unshare --pid --fork --mount-proc` (root only) starts the server as the
-namespace's init: with processes = 1 and processes = 2 it must serve,
+namespace's init: with processes = 0, 1 (the default) and 2 it must serve,
 report ready, and exit 0 on SIGTERM (sent from outside the namespace to its
 pid there), leaving no process behind. Inside, the log's pid field is the
 namespace's: the server must log as pid 1.
@@ -65,24 +65,23 @@ class Container(unittest.TestCase):
         init = harness.settle(lambda: harness.proc_children(srv.proc.pid), lambda k: len(k) == 1, 10)
         self.assertEqual(len(init), 1, srv.log())
         init = init[0]
-        ready = r"\[info\] 1: ready: plughttpd \S+ master" if processes > 1 else r"\[info\] 1: ready: plughttpd"
+        ready = r"\[info\] 1: ready: plughttpd \S+ master" if processes > 0 else r"\[info\] 1: ready: plughttpd"
         self.assertIsNotNone(srv.wait_log(ready, 10), srv.log()[-3000:])
-        workers = harness.settle(lambda: harness.proc_children(init), lambda k: len(k) == processes - 1 or
-                                 (processes > 1 and len(k) == processes), 10)
-        if processes > 1:
+        workers = harness.settle(lambda: harness.proc_children(init), lambda k: len(k) == processes, 10)
+        if processes > 0:
             self.assertEqual(len(workers), processes, srv.log()[-3000:])
         pids = set()
         for _ in range(20):
             r = srv.get("/swap")
             self.assertEqual((r.status, r.body), (200, b"A\n"), srv.log()[-3000:])
             pids.add(int(r.header("X-Swap-Pid")))
-        if processes == 1:
-            self.assertEqual(pids, {1}, "processes = 1: the init itself serves")
+        if processes == 0:
+            self.assertEqual(pids, {1}, "processes = 0: the init itself serves")
         else:
             self.assertNotIn(1, pids, "the master must not serve")
         # no worker was started beyond the first ones (no respawn loop)
-        self.assertEqual(len(harness.re.findall(r"worker process \d+ started", srv.log())), processes if
-                         processes > 1 else 0, srv.log()[-3000:])
+        self.assertEqual(len(harness.re.findall(r"worker process \d+ started", srv.log())), processes,
+                         srv.log()[-3000:])
         os.kill(init, signal.SIGTERM)
         try:
             rc = srv.proc.wait(20)
@@ -94,6 +93,9 @@ class Container(unittest.TestCase):
             self.assertFalse(harness.alive(w), "worker %d outlived the init" % w)
 
     def test_single_process_as_pid_1(self):
+        self.run_as_init(0)
+
+    def test_default_master_as_pid_1(self):
         self.run_as_init(1)
 
     def test_worker_processes_as_pid_1(self):

@@ -577,23 +577,23 @@ class Idle(unittest.TestCase):
         # The server's cost of n connections that sent part of a head: what
         # any n idle clients cost, without a coroutine.
         with Server(ini, rlimit_nofile=limit) if measure else contextlib.nullcontext() as base:
-            rss0 = harness.proc_rss_kib(base.proc.pid) if measure else 0
-            fds0 = harness.proc_fd_count(base.proc.pid) if measure else 0
+            rss0 = harness.proc_rss_kib(base.serving_pid()) if measure else 0
+            fds0 = harness.proc_fd_count(base.serving_pid()) if measure else 0
             for _ in range(n if measure else 0):
                 s = socket.create_connection(("127.0.0.1", base.port), timeout=30)
                 s.sendall(b"GET /co/hold HTTP/1.1\r\nHost: x\r\n")
                 self.socks.append(s)
             if measure:
-                harness.settle(lambda: harness.proc_fd_count(base.proc.pid), lambda v: v >= fds0 + n, 60 * SLOW)
-                conn_kib = stable_rss(base.proc.pid) - rss0
+                harness.settle(lambda: harness.proc_fd_count(base.serving_pid()), lambda v: v >= fds0 + n, 60 * SLOW)
+                conn_kib = stable_rss(base.serving_pid()) - rss0
                 for s in self.socks:
                     s.close()
                 self.socks = []
                 self.assertEqual(base.stop(), 0)
         with Server(ini, rlimit_nofile=limit) as srv:
-            rss0 = harness.proc_rss_kib(srv.proc.pid)
+            rss0 = harness.proc_rss_kib(srv.serving_pid())
             self.socks = open_holders(srv, n, self.flag, every=1000)
-            held_kib = stable_rss(srv.proc.pid) - rss0
+            held_kib = stable_rss(srv.serving_pid()) - rss0
             # every holder waits; the thread still answers at once
             t0 = time.monotonic()
             self.assertEqual(holding(srv), n)
@@ -647,10 +647,11 @@ class Lifecycle(unittest.TestCase):
 
     def test_reload_with_coroutines_waiting(self):
         n = 20
-        with Server(hold_ini(tag="a", spawn=True)) as srv:
+        one = "processes = 0\n"  # one process: the old generation's coroutines end beside the new one
+        with Server(hold_ini(one, tag="a", spawn=True)) as srv:
             socks = open_holders(srv, n, self.flag, every=100)
             self.addCleanup(lambda: [s.close() for s in socks])
-            m = srv.reload(hold_ini(tag="b", spawn=True),
+            m = srv.reload(hold_ini(one, tag="b", spawn=True),
                            r"reload: generation \d+ serving|reload failed", timeout=10 * SLOW)
             self.assertIsNotNone(m)
             self.assertIn("serving", m.group(0), srv.log()[-2000:])
@@ -672,7 +673,8 @@ class Lifecycle(unittest.TestCase):
 @unittest.skipIf(harness.WRAPPER, "valgrind reports the write into the guard page as its own error")
 class Overflow(unittest.TestCase):
     def test_stack_overflow_stops_the_process_with_the_route_named(self):
-        ini = server_ini("[route /deep]\nplugin = %s\ncoroutine_stack = 16k\n\n[route /echo]\nplugin = echo\n" % FX)
+        ini = server_ini("[route /deep]\nplugin = %s\ncoroutine_stack = 16k\n\n[route /echo]\nplugin = echo\n" % FX,
+                         server_extra="processes = 0")  # the one process stops
         # coro.c chains the fault to the handler it found (ASan's, which
         # would report it as its own error): without one, the default
         # action kills the process as in a normal build.

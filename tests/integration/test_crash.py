@@ -122,8 +122,32 @@ class CrashTest(unittest.TestCase):
             self.assertEqual(harness.settle(lambda: status_of(srv, "/crash/fine"), lambda v: v == 200), 200)
             self.assertNotIn("answers 503", srv.log())
 
+    def test_default_worker_crash_costs_its_requests_in_flight(self):
+        """The default (a master and one worker): a crash costs the requests
+        in flight on the worker, on every route, not the service."""
+        routes = "[route /crash]\nplugin = %s\n\n[route /echo]\nplugin = echo\n" % CRASHY
+        with harness.Server(harness.server_ini(routes)) as srv:
+            worker = srv.serving_pid()
+            start = harness.log_count(srv)
+            # a keep-alive connection the worker has answered once, now in
+            # the middle of its second request's body
+            held = srv.connect()
+            held.sendall(b"GET /echo/one HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(harness.read_responses(held, 1)[0].status, 200)
+            held.sendall(b"POST /echo/two HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+            self.assertEqual(crash_once(srv), b"")
+            # it is lost with its worker: closed without an answer
+            self.assertEqual(harness.recv_all(held), b"")
+            held.close()
+            self.assertIsNotNone(seen(srv, r"worker process %d killed by signal" % worker, start), srv.log())
+            # the master starts another worker, which serves every route
+            self.assertEqual(harness.settle(lambda: status_of(srv, "/echo/x"), lambda v: v == 200), 200)
+            self.assertEqual(status_of(srv, "/crash/fine"), 200)
+            self.assertNotEqual(srv.serving_pid(), worker)
+            self.assertIsNone(srv.proc.poll())
+
     def test_single_process_dies_of_the_signal(self):
-        srv = harness.Server(ini(1))
+        srv = harness.Server(ini(0))
         try:
             crash_once(srv)
             srv.proc.wait(30)
@@ -136,7 +160,7 @@ class CrashTest(unittest.TestCase):
 
     def test_escaped_request_line(self):
         """The request line is the client's: the handler writes it escaped."""
-        srv = harness.Server(ini(1))
+        srv = harness.Server(ini(0))
         try:
             s = srv.connect()
             s.sendall(("GET %s?a=%%22%%0a\"x HTTP/1.1\r\nHost: localhost\r\n\r\n" % CRASH).encode())

@@ -99,9 +99,9 @@ class SqliteDataTest(DataApiCases, FtsCases, EmbedTypeCases, DataNumberCases, Da
         # the core (3.5 times the data) cannot pass.
         self.fill_notes(40, MIB)
         self.assertEqual(self.req("GET", "/api/notes?limit=1").status, 200)
-        before = vm_hwm(self.srv.proc.pid)
+        before = vm_hwm(self.srv.serving_pid())
         r = self.req("GET", "/api/notes?limit=40")
-        after = vm_hwm(self.srv.proc.pid)
+        after = vm_hwm(self.srv.serving_pid())
         self.assertEqual(r.status, 200)
         rows = jbody(r)
         self.assertEqual((len(rows), r.header("X-Total-Count")), (40, "40"))

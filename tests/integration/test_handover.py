@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""State across reloads (ABI 1.6 take_over), processes = 1.
+"""State across reloads (ABI 1.6 take_over), processes = 0 (one process).
 
 The fixture "handover" (tests/plugins/handover.c, built as handover_a.so
 and handover_b.so) counts its requests and answers "count N build X";
@@ -42,7 +42,7 @@ def ini(keys="tag = 1", extra=""):
 plugin = ./handover.so
 %s
 %s
-""" % (keys, extra), threads=2)
+""" % (keys, extra), threads=2, server_extra="processes = 0")
 
 
 def reload(srv, text):

@@ -125,6 +125,7 @@ class Files(unittest.TestCase):
                 P["libdir"] + "/libplughttpd-test.so.0",
                 P["libdir"] + "/libplughttpd-test.so.0.0.0",
                 P["docdir"] + "/examples/echo.c",
+                P["docdir"] + "/examples/counter.c",
                 P["docdir"] + "/examples/skeleton/Makefile",
                 P["docdir"] + "/examples/skeleton/skeleton.c",
                 P["docdir"] + "/examples/skeleton/test_skeleton.c",
@@ -338,6 +339,24 @@ class Run(unittest.TestCase):
             r = srv.get("/hi/there")
             self.assertEqual(r.status, 200)
             self.assertEqual(r.body, b"installed /there\n")
+            self.assertEqual(srv.stop(), 0)
+
+    @unittest.skipUnless(shutil.which("cc"), "no C compiler")
+    def test_counter_example_counts_across_worker_processes(self):
+        """The installed shared-zone example, built against the installed
+        header alone, counts the requests of both worker processes in one
+        zone (test_zones.py shows both processes adding to it)."""
+        so = os.path.join(self.scratch, "counter.so")
+        p = subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror",
+                            "-I" + dest(P["includedir"]), "-o", so, dest(P["docdir"] + "/examples/counter.c")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        ini = installed_ini(self.scratch).replace("[server]\n", "[server]\nprocesses = 2\n", 1)
+        ini += "\n[route /count]\nplugin = %s\n" % so
+        with harness.Server(ini) as srv:
+            for n in range(1, 11):
+                body = srv.get("/count").body.decode()
+                self.assertRegex(body, r"^count %d process [01] pid \d+\n$" % n)
             self.assertEqual(srv.stop(), 0)
 
     @unittest.skipUnless(shutil.which("cc") and shutil.which("pkg-config"), "no C compiler or pkg-config")

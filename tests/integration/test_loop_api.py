@@ -185,13 +185,14 @@ class Lifecycle(unittest.TestCase):
         need_fixture()
 
     def test_hooks_across_reloads_and_stop(self):
-        """processes = 1, threads = 2: process_init once, thread_init on each
+        """processes = 0 (one process), threads = 2: process_init once, thread_init on each
         thread once; a reload that keeps the instance runs no hook but
         reload_check; one whose reload_check says 1 creates it anew, with
         its own hooks, and the old one's thread_exit, process_exit and
         destroy; the stop ends the new one the same way."""
         flag = os.path.join(tempfile.mkdtemp(prefix="phtest-flag-"), "renew")
-        ini = harness.server_ini(routes=route("life", "renew_flag = %s" % flag), threads=2, access_log="off")
+        ini = harness.server_ini(routes=route("life", "renew_flag = %s" % flag), threads=2, access_log="off",
+                                 server_extra="processes = 0")
         with harness.Server(ini) as srv:
             pid = srv.proc.pid
             first = srv.get("/l/").header("X-Loopy-Id")
@@ -234,7 +235,7 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(ends, ["thread_exit", "thread_exit", "process_exit", "destroy"])
 
     def test_failing_process_init_fails_the_reload(self):
-        ini = harness.server_ini(routes=route("pi"), threads=2, access_log="off")
+        ini = harness.server_ini(routes=route("pi"), threads=2, access_log="off", server_extra="processes = 0")
         with harness.Server(ini) as srv:
             first = srv.get("/l/").header("X-Loopy-Id")
             harness.settle(lambda: hook_lines(srv, "pi", "thread_init"), lambda v: len(v) == 2)
@@ -277,7 +278,8 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(srv.stop(), 0)
 
     def test_failing_process_init_fails_the_start(self):
-        ini = harness.server_ini(routes=route("ps", "fail = process_init"), access_log="off")
+        ini = harness.server_ini(routes=route("ps", "fail = process_init"), access_log="off",
+                                 server_extra="processes = 0")
         srv = harness.Server(ini, expect_ready=False)
         try:
             srv.proc.wait(harness.START_TIMEOUT)

@@ -477,11 +477,22 @@ class Processes(unittest.TestCase):
         self.assertEqual(srv.stop(), 0)
         self.assertFalse(os.path.exists(pid_file))
 
-    def test_default_is_one_process(self):
-        # processes = 1 (the default): no master, the server itself serves.
+    def test_default_is_a_master_with_one_worker(self):
+        # no processes key: a master and one worker process, which serves
         ini = harness.server_ini(routes=routes(), threads=2, access_log="off")
         with harness.Server(ini) as srv:
-            self.assertEqual(harness.proc_children(srv.proc.pid), [], "processes = 1 must not fork")
+            self.assertRegex(srv.log(), r"ready: plughttpd \S+ master, generation 1, 1 worker processes")
+            kids = harness.settle(lambda: harness.proc_children(srv.proc.pid), lambda k: len(k) == 1)
+            self.assertEqual(len(kids), 1, kids)
+            r = srv.get("/swap")
+            self.assertEqual(int(r.header("X-Swap-Pid")), kids[0])
+            self.assertEqual(srv.stop(), 0)
+
+    def test_zero_is_one_process(self):
+        # processes = 0: no master, the server itself serves.
+        ini = harness.server_ini(routes=routes(), threads=2, access_log="off", server_extra="processes = 0")
+        with harness.Server(ini) as srv:
+            self.assertEqual(harness.proc_children(srv.proc.pid), [], "processes = 0 must not fork")
             r = srv.get("/swap")
             self.assertEqual(int(r.header("X-Swap-Pid")), srv.proc.pid)
             self.assertEqual(srv.stop(), 0)

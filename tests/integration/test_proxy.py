@@ -651,7 +651,7 @@ class Volume(Base):
         srv = self.server(route("/files", ["127.0.0.1:%d" % origin.port])
                           + route("/up", [a.address], "max_body_bytes = 2g"),
                           server_extra="handler_timeout = 600s")
-        pid = srv.proc.pid
+        pid = srv.serving_pid()
         get(srv, "/files/placeholder")
         base = harness.proc_rss_kib(pid)
         peak = [base]

@@ -98,20 +98,20 @@ class ProxyProtocol(unittest.TestCase):
         self.addCleanup(srv.stop)
         socks = []
         self.addCleanup(lambda: [s.close() for s in socks])
-        base = harness.proc_fd_count(srv.proc.pid)
+        base = harness.proc_fd_count(srv.serving_pid())
         for i in range(1000):
             s = srv.connect()
             s.sendall(V2_SIG[:5] if i % 2 else b"PROXY TCP4 1.2")
             socks.append(s)
 
         def cpu():
-            with open("/proc/%d/stat" % srv.proc.pid) as f:
+            with open("/proc/%d/stat" % srv.serving_pid()) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
         # every connection accepted, and the server done with what came
         # (a quiet half second): then a busy server could only be spinning
-        harness.settle(lambda: harness.proc_fd_count(srv.proc.pid), lambda n: n >= base + 1000, timeout=30)
+        harness.settle(lambda: harness.proc_fd_count(srv.serving_pid()), lambda n: n >= base + 1000, timeout=30)
         deadline = time.time() + 15
         while time.time() < deadline:
             c = cpu()

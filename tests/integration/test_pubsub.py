@@ -75,7 +75,7 @@ def raise_nofile(want):
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, want), hard))
 
 
-def pubsub_ini(routes=ROUTES, threads=2, extra="processes = 1"):
+def pubsub_ini(routes=ROUTES, threads=2, extra="processes = 0"):
     return server_ini(routes=routes, threads=threads, server_extra=extra)
 
 
@@ -486,7 +486,7 @@ class PubsubTest(unittest.TestCase):
 class PubsubLifecycleTest(unittest.TestCase):
     """Servers of their own: shutdown and reloads."""
 
-    def start(self, routes=ROUTES, threads=2, extra="processes = 1\nshutdown_timeout = 20s"):
+    def start(self, routes=ROUTES, threads=2, extra="processes = 0\nshutdown_timeout = 20s"):
         srv = Server(pubsub_ini(routes, threads, extra))
         self.addCleanup(srv.stop)
         return srv
@@ -548,7 +548,7 @@ class PubsubLifecycleTest(unittest.TestCase):
         self.addCleanup(s.close)
         self.wait_subs(srv, "/ps/keep", 1)
         srv.get("/ps/keep", method="POST", body=b"before")
-        m = srv.reload(pubsub_ini(extra="processes = 1\nshutdown_timeout = 20s"),
+        m = srv.reload(pubsub_ini(extra="processes = 0\nshutdown_timeout = 20s"),
                        r"reload: generation \d+ serving|reload failed")
         self.assertIsNotNone(m)
         self.assertIn("serving", m.group(0))
@@ -579,7 +579,7 @@ class PubsubLifecycleTest(unittest.TestCase):
         t.start()
         try:
             m = srv.reload(pubsub_ini(ROUTES.replace("buffer = 4", "buffer = 5"),
-                                      extra="processes = 1\nshutdown_timeout = 20s"),
+                                      extra="processes = 0\nshutdown_timeout = 20s"),
                            r"reload: generation \d+ serving|reload failed")
             self.assertIn("serving", m.group(0))
             # the old stream ends with its last chunk; the poll gets 204 or its message

@@ -134,13 +134,13 @@ def swap_memfds(pid):
 
 
 class ReloadedLimits(unittest.TestCase):
-    """processes = 1: a reload applies max_connections, and says that the
+    """processes = 0 (one process): a reload applies max_connections, and says that the
     sizes of the running thread pools (threads, blocking_threads,
     blocking_queue) keep their values until a restart."""
 
     def ini(self, extra, threads=1):
         return harness.server_ini(routes="[route /echo]\nplugin = echo\n", threads=threads, access_log="off",
-                                  server_extra=extra)
+                                  server_extra=extra + "\nprocesses = 0")
 
     def test_pool_sizes_warn(self):
         srv = harness.Server(self.ini("blocking_threads = 2\nblocking_queue = 16\nmax_connections = 100"))
@@ -423,7 +423,8 @@ class KeptInstances(unittest.TestCase):
 
     def test_unchanged_routes_keep_their_instance(self):
         extra = "[route /swap2]\nplugin = ./swap.so\ntag = one\n"
-        ini = harness.server_ini(routes=routes(extra=extra), access_log="off")
+        # one process: a kept instance is the very same one
+        ini = harness.server_ini(routes=routes(extra=extra), access_log="off", server_extra="processes = 0")
         files = {"www/data.bin": STATIC_DATA, "swap.so": build("a")}
         with harness.Server(ini, files=files) as srv:
             def ids():
@@ -566,7 +567,7 @@ class InFlight(unittest.TestCase):
     def test_running_request_finishes_on_old_generation(self):
         mb = "[route /mb]\nplugin = %s\nblocking = yes\n" % MISBEHAVE
         echo = "[route /echo]\nplugin = echo\n"
-        ini = harness.server_ini(routes=echo + mb, threads=2, access_log="off")
+        ini = harness.server_ini(routes=echo + mb, threads=2, access_log="off", server_extra="processes = 0")
         with harness.Server(ini) as srv:
             pid = srv.proc.pid
             out = {}
@@ -586,7 +587,7 @@ class InFlight(unittest.TestCase):
                 self.assertTrue(settle(lambda: sleeping_threads(pid), bool, 5), "request never reached the plugin")
             self.assertTrue(harness.proc_mapped_objects(pid, "plughttpd:misbehave.so"))
 
-            write_ini(srv, harness.server_ini(routes=echo, threads=2, access_log="off"))
+            write_ini(srv, harness.server_ini(routes=echo, threads=2, access_log="off", server_extra="processes = 0"))
             outcome, m = reload(srv)
             self.assertEqual(outcome, "ok", m.group(0))
             self.assertEqual(srv.get("/mb/sleep?ms=1").status, 404)
@@ -606,7 +607,7 @@ class InFlight(unittest.TestCase):
 
     def test_sigterm_lets_in_flight_requests_finish(self):
         mb = "[route /mb]\nplugin = %s\nblocking = yes\n" % MISBEHAVE
-        ini = harness.server_ini(routes=mb, threads=2, access_log="off")
+        ini = harness.server_ini(routes=mb, threads=2, access_log="off", server_extra="processes = 0")
         with harness.Server(ini) as srv:
             pid, port = srv.proc.pid, srv.port
             outs = [{} for _ in range(4)]

@@ -263,8 +263,10 @@ class ErrorPages(unittest.TestCase):
         path = os.path.join(self.pages, "404.html")
         os.unlink(path)
         os.mkfifo(path)
-        m = self.srv.reload(self.ini, r"reload failed.*404\.html: not a regular file")
+        # the new worker process refuses it, and so the reload fails
+        m = self.srv.reload(self.ini, r"worker process cannot start: .*404\.html: not a regular file")
         self.assertIsNotNone(m, self.srv.log()[-2000:])
+        self.assertIsNotNone(self.srv.wait_log(r"reload failed, generation 1 keeps serving"), self.srv.log()[-2000:])
         r = self.srv.get("/missing.html")
         self.assertEqual((r.status, r.body), (404, b"<h1>not here</h1>\n"))
 

@@ -201,8 +201,9 @@ class StackReload(unittest.TestCase):
         need(GATE, UPPER)
 
     def ini(self, gate_tag, status, upper_tag="u"):
+        # one process: a kept stage is the very same instance
         return server_ini("[route /app]\nplugin = %s, echo, %s\ngate.tag = %s\nstatus = %s\nupper.tag = %s\n"
-                          % (GATE, UPPER, gate_tag, status, upper_tag))
+                          % (GATE, UPPER, gate_tag, status, upper_tag), server_extra="processes = 0")
 
     def test_reload_keeps_unchanged_stages(self):
         with Server(self.ini("1", "201")) as srv:
@@ -329,12 +330,14 @@ class Introspection(unittest.TestCase):
                              (2, 1, 1, 1))
 
     def test_generations_alive_during_a_drain(self):
-        with Server(server_ini(self.routes())) as srv:
+        # one process: both generations live in it during the drain
+        one = "processes = 0"
+        with Server(server_ini(self.routes(), server_extra=one)) as srv:
             # a request waiting for its body holds generation 1
             held = srv.connect()
             held.sendall(b"POST /app/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
             self.assertEqual(harness.read_head(held), b"HTTP/1.1 100 Continue\r\n\r\n")
-            srv.reload(server_ini(self.routes().replace("status = 404", "status = 410")),
+            srv.reload(server_ini(self.routes().replace("status = 404", "status = 410"), server_extra=one),
                        r"reload: generation 2 serving")
             info = self.info(srv)
             self.assertEqual((info["generation"], info["generations"]), (2, 2))

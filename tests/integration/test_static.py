@@ -852,7 +852,7 @@ class StaticCacheTest(unittest.TestCase):
                 self.assertEqual((r.status, r.body), (200, b"file %d\n" % i), p)
 
     def count_fds(self):
-        return len(os.listdir("/proc/%d/fd" % self.srv.proc.pid))
+        return len(os.listdir("/proc/%d/fd" % self.srv.serving_pid()))
 
     def test_no_fd_leak(self):
         # cache_max_file = 0 keeps a descriptor per entry: the worst case.
@@ -978,7 +978,7 @@ cache_max_file = 1k
 
     def deleted_fds(self, name):
         out = []
-        fd_dir = "/proc/%d/fd" % self.srv.proc.pid
+        fd_dir = "/proc/%d/fd" % self.srv.serving_pid()
         for fd in os.listdir(fd_dir):
             try:
                 t = os.readlink(os.path.join(fd_dir, fd))

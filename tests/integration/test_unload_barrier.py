@@ -35,12 +35,12 @@ class UnloadBarrier(unittest.TestCase):
         return m, end
 
     def test_task_returning_after_destroy_keeps_its_code(self):
-        with harness.Server(harness.server_ini(routes=route("old"), threads=2, access_log="off")) as srv:
+        with harness.Server(harness.server_ini(routes=route("old"), threads=2, access_log="off", server_extra="processes = 0")) as srv:
             r = srv.get("/x")
             self.assertEqual((r.status, r.body), (200, b"posted old\n"))
             start = harness.log_count(srv)
             with open(srv.ini, "w") as f:
-                f.write(harness.server_ini(routes=route("new"), threads=2, access_log="off"))
+                f.write(harness.server_ini(routes=route("new"), threads=2, access_log="off", server_extra="processes = 0"))
             srv.signal(harness._SIGHUP)
             m, _ = self.must_log(srv, SERVING, start)
             self.assertEqual((m.group(2), m.group(3)), ("0", "1"))

@@ -106,6 +106,7 @@ for f in /usr/sbin/plughttpd "$conf" /etc/plughttpd/schema.sql /usr/lib/plughttp
          /usr/share/man/man8/plughttpd.8.gz /usr/share/man/man5/server.ini.5.gz \
          /usr/share/man/man3/plughttpd-plugin.3.gz /usr/include/plughttpd/plugin.h \
          /usr/share/pkgconfig/plughttpd-plugin.pc /usr/share/doc/plughttpd-dev/examples/echo.c \
+         /usr/share/doc/plughttpd-dev/examples/counter.c \
          /usr/share/doc/plughttpd-dev/examples/Makefile /usr/include/plughttpd/test.h \
          /usr/share/pkgconfig/plughttpd-test.pc /usr/lib/libplughttpd-test.so /usr/bin/plughttpd-plugin \
          /usr/share/man/man3/plughttpd-test.3.gz /usr/share/doc/plughttpd-dev/examples/skeleton/skeleton.c; do

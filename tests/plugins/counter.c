@@ -1,5 +1,6 @@
 /*
- * Fixture "counter" (ABI 1.6 shared zones): counts the requests of every
+ * Example "counter" (ABI 1.6 shared zones; installed with the documentation
+ * as examples/counter.c, and a test fixture): counts the requests of every
  * worker process in one shared zone and answers
  * "count N process P pid PID\n" (N including this request, P the worker
  * process index). It is the example of api->zone: the zone is asked for in

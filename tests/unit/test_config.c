@@ -534,12 +534,22 @@ START_TEST(error_bad_size)
 }
 END_TEST
 
+/* processes = 0: the one process serves, without a master (default 1). */
+START_TEST(processes_zero_is_one_process)
+{
+    cfg_t *cfg = load_ok(MINIMAL "processes = 0\n");
+    ck_assert_uint_eq(cfg->processes, 0);
+    cfg_free(cfg);
+}
+END_TEST
+
 START_TEST(error_bad_numbers)
 {
     expect_error(MINIMAL "threads = 0\n", 3, "threads");
     expect_error(MINIMAL "threads = 1025\n", 3, "1..1024");
     expect_error(MINIMAL "threads = two\n", 3, "threads");
-    expect_error(MINIMAL "processes = 0\n", 3, "processes must be a number");
+    expect_error(MINIMAL "processes = 257\n", 3, "processes must be a number from 0 to 256");
+    expect_error(MINIMAL "processes = -1\n", 3, "processes must be a number from 0 to 256");
     expect_error(MINIMAL "blocking_threads = -3\n", 3, "blocking_threads");
     expect_error(MINIMAL "log_level = loud\n", 3, "log_level");
     expect_error(MINIMAL "user =\n", 3, "must not be empty");
@@ -1015,6 +1025,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, trusted_proxies_and_friends);
     tcase_add_test(bad, error_bad_duration);
     tcase_add_test(bad, error_bad_size);
+    tcase_add_test(bad, processes_zero_is_one_process);
     tcase_add_test(bad, error_bad_numbers);
     tcase_add_test(bad, error_duplicate_key);
     tcase_add_test(bad, error_duplicate_route);
