@@ -7,6 +7,7 @@
  * routes. See README.md for the API.
  */
 #include "data.h"
+#include "data_auth.h"
 #include "data_cors.h"
 #include "data_csv.h"
 #include "data_json.h"
@@ -29,6 +30,7 @@ typedef struct rest {
     ph_request_t *req;
     const data_table_t *table;
     data_value_t id; /* typed primary key from the URL (item routes) */
+    data_auth_t auth; /* who asks (data_auth.h) */
 } rest_t;
 
 /* --- answers ----------------------------------------------------------- */
@@ -134,9 +136,20 @@ static int reply_405(rest_t *r, const char *allow, const char *why)
     return reply_error(r, 405, "%s", why);
 }
 
+/* PostgREST's answer to a missing privilege (42501): 401 for the
+ * anonymous role, which a token could change, 403 for any other role; a
+ * role that does not exist (22023) is 401 too. */
 static int reply_db(rest_t *r, const data_dberr_t *e)
 {
-    return reply_err(r, e->status, e->code, NULL, "%s", e->msg);
+    int status = e->status;
+    bool no_role = strcmp(e->code, "22023") == 0 && strstr(e->msg, "role \"") != NULL &&
+                   strstr(e->msg, "does not exist") != NULL;
+    if (r->auth.role != NULL && (strcmp(e->code, "42501") == 0 || no_role)) {
+        status = r->auth.anonymous || no_role ? 401 : 403;
+        if (status == 401)
+            r->api->add_header(r->req, "WWW-Authenticate", "Bearer");
+    }
+    return reply_err(r, status, e->code, NULL, "%s", e->msg);
 }
 
 /* --- helpers ------------------------------------------------------------ */
@@ -156,6 +169,8 @@ static int run(rest_t *r, data_stmt_t *st, int built, const data_table_t *shape,
         snprintf(e->msg, sizeof e->msg, "out of memory");
         rc = PH_ERROR;
     } else {
+        st->role = r->auth.role;
+        st->claims = r->auth.claims;
         rc = r->d->ops->exec(r->d->db, st, shape, fn, arg, e);
     }
     data_stmt_free(st);
@@ -1054,6 +1069,23 @@ static bool split_target(rest_t *r, target_t *t)
     return true;
 }
 
+/* The route's grants (data_role.h), where they apply: on SQLite and
+ * MySQL whenever the route has roles, on PostgreSQL (whose own privileges
+ * always apply) when grant lines are given. false after answering 401
+ * (the anonymous role) or 403 as PostgREST answers a missing privilege. */
+static bool granted(rest_t *r, ph_str_t m)
+{
+    const data_role_conf_t *c = &r->d->conf.roles;
+    unsigned bit = data_cors_method_bit(m.ptr, m.len);
+    if (r->auth.role == NULL || bit == 0 || (r->d->conf.backend == DATA_BACKEND_PG && c->ngrants == 0) ||
+        data_role_allows(c, r->auth.role, r->table->name, bit))
+        return true;
+    if (r->auth.anonymous)
+        r->api->add_header(r->req, "WWW-Authenticate", "Bearer");
+    reply_err(r, r->auth.anonymous ? 401 : 403, "42501", NULL, "permission denied for table %s", r->table->name);
+    return false;
+}
+
 static int route(rest_t *r)
 {
     ph_str_t m = r->api->method(r->req);
@@ -1070,6 +1102,8 @@ static int route(rest_t *r)
             return reply_error(r, 404, "unknown table \"%.*s\"", (int)t.tlen, t.table);
         return reply_error(r, 404, "unknown table");
     }
+    if (!granted(r, m))
+        return PH_OK;
     if (t.id == NULL)
         return route_collection(r, m);
     if (t.idlen == 0 || (!t.id_from_raw && memchr(t.id, '/', t.idlen) != NULL))
@@ -1167,10 +1201,22 @@ static bool cors_gate(rest_t *r, ph_str_t m)
     return false;
 }
 
+/* Who asks (data_auth.h); false after answering a refusal. */
+static bool authenticated(rest_t *r)
+{
+    data_auth_err_t e;
+    if (data_auth_request(&r->d->conf.roles, r->d->jwt, r->api, r->req, &r->auth, &e) == PH_OK)
+        return true;
+    if (e.www[0] != '\0')
+        r->api->add_header(r->req, "WWW-Authenticate", e.www);
+    reply_err(r, e.status, e.code, e.details[0] ? e.details : NULL, "%s", e.msg);
+    return false;
+}
+
 int data_rest_handle(const data_t *d, ph_request_t *req)
 {
     rest_t r = {.d = d, .api = d->api, .req = req, .id = {.kind = DATA_VALUE_NULL}};
-    int rc = cors_gate(&r, r.api->method(req)) ? PH_OK : route(&r);
+    int rc = cors_gate(&r, r.api->method(req)) || !authenticated(&r) ? PH_OK : route(&r);
     data_value_clear(&r.id);
     return rc;
 }

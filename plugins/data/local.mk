@@ -12,19 +12,23 @@ DATA_CORE_SOURCES = \
 	plugins/data/data_openapi.c plugins/data/data_openapi.h \
 	plugins/data/data_conf.c plugins/data/data_conf.h \
 	plugins/data/data_myuri.c plugins/data/data_myuri.h \
-	plugins/data/data_cors.c plugins/data/data_cors.h
+	plugins/data/data_cors.c plugins/data/data_cors.h \
+	plugins/data/data_role.c plugins/data/data_role.h
 
 plugin_LTLIBRARIES += plugins/data/data.la
 plugins_data_data_la_SOURCES = $(DATA_CORE_SOURCES) \
 	plugins/data/data.c plugins/data/data.h \
 	plugins/data/data_rest.c \
+	plugins/data/data_auth.c plugins/data/data_auth.h \
+	plugins/data/data_jwt.c plugins/data/data_jwt.h \
 	plugins/data/data_db.h \
 	plugins/data/data_pool.c plugins/data/data_pool.h \
 	plugins/data/data_sqlite.c plugins/data/data_pg.c plugins/data/data_mysql.c \
 	plugins/data/data_mystmt.c plugins/data/data_mystmt.h
 plugins_data_data_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE3_CFLAGS) $(LIBPQ_CFLAGS) \
-	$(LIBMARIADB_CFLAGS)
-plugins_data_data_la_LIBADD = $(JANSSON_LIBS) $(SQLITE3_LIBS) $(LIBPQ_LIBS) $(LIBMARIADB_LIBS)
+	$(LIBMARIADB_CFLAGS) $(OPENSSL_CFLAGS)
+plugins_data_data_la_LIBADD = $(JANSSON_LIBS) $(SQLITE3_LIBS) $(LIBPQ_LIBS) $(LIBMARIADB_LIBS) \
+	$(OPENSSL_LIBS)
 plugins_data_data_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
 
 # Unit tests of the pure parts: query parsing, SQL text, values, JSON, keys.
