@@ -37,12 +37,14 @@ static const char *keep(const ph_server_api_t *api, ph_request_t *req, const cha
 static int settle(const ph_server_api_t *api, ph_request_t *req, const data_role_conf_t *c, const char *role,
                   json_t *claims, data_auth_t *a, data_auth_err_t *e)
 {
+    /* role may be a string inside claims, which setting "role" frees:
+     * copy it first. */
+    a->role = keep(api, req, role);
     json_t *obj = claims ? json_incref(claims) : json_object();
     char *text = NULL;
-    if (obj != NULL && json_object_set_new(obj, "role", json_string(role)) == 0)
+    if (obj != NULL && a->role != NULL && json_object_set_new(obj, "role", json_string(a->role)) == 0)
         text = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
-    a->role = keep(api, req, role);
     a->claims = text ? keep(api, req, text) : NULL;
     a->anonymous = c->anon_role != NULL && strcmp(role, c->anon_role) == 0;
     free(text);
