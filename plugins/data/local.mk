@@ -52,6 +52,7 @@ DATA_INTEGRATION_TESTS = \
 	tests/integration/test_data.py \
 	tests/integration/test_data_pg.py \
 	tests/integration/test_data_mysql.py \
+	tests/integration/test_data_jwt.py \
 	tests/integration/test_postgrest.py \
 	tests/integration/test_notes_browser.py
 TESTS += $(DATA_INTEGRATION_TESTS)

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """The data plugin's authentication and roles (PostgREST's model): JWTs in
 "Authorization: Bearer", HS256, RS256 and ES256, claims checks, the
-anonymous role, grant lines (SQLite, MariaDB) and, on PostgreSQL, each
-statement run as the request's role with request.jwt.claims set.
+anonymous role, grant lines (SQLite, MariaDB, and PostgreSQL when given)
+and, on PostgreSQL, each statement run as the request's role with
+request.jwt.claims set (PgRolesTest: privileges and row security decide).
+Without PostgreSQL or MariaDB binaries their classes fail: CI installs
+them.
 
 Tokens are built here: HS256 with hmac, RS256 and ES256 with keys made
 and signatures computed by the openssl command line (python3 need not
@@ -553,3 +556,33 @@ class PgRolesTest(PgBase, unittest.TestCase):
         self.assertEqual(r.status, 201, r.body)
         self.assertEqual(jbody(r)[0]["owner"], "alice")
         self.assertEqual(jbody(self.req("GET", "/api/notes", sub="alice")), [])
+
+
+class MysqlJwtTest(JwtCases, GrantCases, unittest.TestCase):
+    """The shared cases on MariaDB, where the plugin's grants decide."""
+
+    server = None
+    counter = 0
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        from mysqld import MariaDb
+        cls.server = MariaDb()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server is not None:
+            cls.server.destroy()
+        super().tearDownClass()
+
+    def setUp(self):
+        type(self).counter += 1
+        uri = self.server.create_db("jwt%d_%d" % (os.getpid(), type(self).counter))
+        api, strict = self.route_keys()
+        routes = ("[route /api]\nplugin = data\ndatabase = %s\nschema = schema.sql\ntables = notes, kinds\n"
+                  "cors_origins = https://app.example\n%s\n"
+                  "[route /strict]\nplugin = data\ndatabase = %s\nschema = schema.sql\ntables = notes\n"
+                  "cors_origins = https://app.example\n%s\n" % (uri, api, uri, strict))
+        self.srv = Server(server_ini(routes=routes, threads=2), files={"schema.sql": schema_text("mysql")})
+        self.addCleanup(self.srv.stop)
