@@ -376,6 +376,22 @@ class SqliteJwtTest(JwtCases, GrantCases, unittest.TestCase):
         r = srv.get("/api/notes", headers=bearer(token({"role": "r"}, secret=SECRET + "\n")))
         self.assertEqual(r.status, 401, r.body)
 
+    def test_postgrest_js_sends_the_token(self):
+        import pgjs
+        url = self.srv.url("/api")
+        out = pgjs.run(url, "insert_one", "select_columns")
+        self.assertEqual(out["insert_one"]["status"], 401)
+        self.assertEqual((out["insert_one"]["error"]["code"], out["insert_one"]["error"]["message"]),
+                         ("42501", "permission denied for table notes"))
+        self.assertEqual((out["select_columns"]["status"], out["select_columns"]["data"]), (200, []))
+        out = pgjs.run(url, "insert_one", "select_columns", token=token(self.claims(), "ES256", self.keys))
+        self.assertEqual((out["insert_one"]["status"], out["insert_one"]["data"]), (201, [{"id": 1, "title": "one"}]))
+        self.assertEqual(out["select_columns"]["data"], [{"id": 1, "title": "one"}])
+        out = pgjs.run(url, "select_columns", token=token(self.claims(exp=int(time.time()) - 100)))
+        err = out["select_columns"]["error"]
+        self.assertEqual((out["select_columns"]["status"], err["code"], err["message"]),
+                         (401, "PGRST303", "JWT expired"))
+
     def test_anon_role_without_a_key_refuses_tokens(self):
         routes = ("[route /api]\nplugin = data\ndatabase = sqlite:data/c.db\nschema = schema.sql\ntables = notes\n"
                   "anon_role = web_anon\ngrant = web_anon notes:GET\n")
