@@ -48,6 +48,15 @@ tests_unit_test_data_mysql_sql_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_data_mysql_sql_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 TESTS += tests/unit/test_data_mysql_sql
 
+# Tokens (base64url, claims at a fixed time) and grants.
+check_PROGRAMS += tests/unit/test_data_jwt
+tests_unit_test_data_jwt_SOURCES = tests/unit/test_data_jwt.c plugins/data/data_jwt.c plugins/data/data_jwt.h \
+	$(DATA_CORE_SOURCES)
+tests_unit_test_data_jwt_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/data -I$(top_srcdir)/server
+tests_unit_test_data_jwt_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_data_jwt_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS) $(OPENSSL_LIBS)
+TESTS += tests/unit/test_data_jwt
+
 DATA_INTEGRATION_TESTS = \
 	tests/integration/test_data.py \
 	tests/integration/test_data_pg.py \
