@@ -66,6 +66,9 @@ static int data_create(const ph_create_args_t *args, void **instance, ph_error_t
     }
     if (d->conf.ntables == 0)
         d->api->log(PH_LOG_WARN, "no tables exposed: add a \"tables\" key");
+    /* Without roles of its own the backend relies on grant lines. */
+    if (data_role_enabled(&d->conf.roles) && d->conf.roles.ngrants == 0 && d->conf.backend != DATA_BACKEND_PG)
+        d->api->log(PH_LOG_WARN, "roles without any \"grant\" line: every table request is refused");
     d->api->log(PH_LOG_INFO, "%s database, %zu table(s)%s%s", d->ops->name, d->schema.ntables,
                 d->conf.read_only ? ", read-only" : "", d->conf.check ? " (checked, nothing changed)" : "");
     *instance = d;
