@@ -46,7 +46,7 @@ static int settle(const ph_server_api_t *api, ph_request_t *req, const data_role
         text = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
     a->claims = text ? keep(api, req, text) : NULL;
-    a->anonymous = c->anon_role != NULL && strcmp(role, c->anon_role) == 0;
+    a->anonymous = c->anon_role != NULL && a->role != NULL && strcmp(a->role, c->anon_role) == 0;
     free(text);
     if (a->role == NULL || a->claims == NULL)
         return refuse(e, 500, "PGRST000", "out of memory", NULL);
