@@ -402,9 +402,6 @@ class SqliteJwtTest(JwtCases, GrantCases, unittest.TestCase):
         self.assertEqual((r.status, jbody(r)["code"]), (500, "PGRST300"))
 
 
-if __name__ == "__main__":
-    harness.main()
-
 
 # --- PostgreSQL ----------------------------------------------------------------
 
@@ -602,3 +599,7 @@ class MysqlJwtTest(JwtCases, GrantCases, unittest.TestCase):
                   "cors_origins = https://app.example\n%s\n" % (uri, api, uri, strict))
         self.srv = Server(server_ini(routes=routes, threads=2), files={"schema.sql": schema_text("mysql")})
         self.addCleanup(self.srv.stop)
+
+
+if __name__ == "__main__":
+    harness.main()
