@@ -10,6 +10,7 @@
 #include "data_db.h"
 #include "data_json.h"
 #include "data_pool.h"
+#include "data_sqlite_fts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -196,7 +197,7 @@ static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char
     }
     sqlite3_finalize(st);
     /* A composite key counts each of its columns with pk > 0. */
-    if (data_table_finish(t, err, errlen) != PH_OK)
+    if (data_table_finish(t, err, errlen) != PH_OK || data_sqlite_fts_read(db, t, err, errlen) != PH_OK)
         return PH_ERROR;
     return read_fks(db, t, err, errlen);
 }

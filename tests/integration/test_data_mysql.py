@@ -16,11 +16,13 @@ import tempfile
 import unittest
 
 import harness
+from data_embed_cases import EmbedTypeCases
+from data_fts_cases import FtsCases
 from data_cases import DataApiCases, jbody
 from mysqld import MariaDb
 
 
-class MysqlDataTest(DataApiCases, unittest.TestCase):
+class MysqlDataTest(DataApiCases, FtsCases, EmbedTypeCases, unittest.TestCase):
     flavour = "mysql"
     server = None
 

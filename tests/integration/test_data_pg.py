@@ -19,11 +19,13 @@ import threading
 import unittest
 
 import harness
+from data_embed_cases import EmbedTypeCases
+from data_fts_cases import FtsCases
 from data_cases import DataApiCases
 from pg import PgCluster
 
 
-class PgDataTest(DataApiCases, unittest.TestCase):
+class PgDataTest(DataApiCases, FtsCases, EmbedTypeCases, unittest.TestCase):
     flavour = "pg"
     cluster = None
 
