@@ -152,6 +152,41 @@ static int reply_db(rest_t *r, const data_dberr_t *e)
     return reply_err(r, status, e->code, NULL, "%s", e->msg);
 }
 
+/* Whether the route's grants (data_role.h) decide for this request: on
+ * SQLite and MySQL whenever the route has roles, on PostgreSQL (whose own
+ * privileges always apply) when grant lines are given. */
+static bool grants_apply(const rest_t *r)
+{
+    return r->auth.role != NULL && (r->d->conf.backend != DATA_BACKEND_PG || r->d->conf.roles.ngrants > 0);
+}
+
+/* A missing grant on table, answered as PostgREST answers a missing
+ * privilege: 401 for the anonymous role, 403 for any other. */
+static int reply_denied(rest_t *r, const char *table)
+{
+    if (r->auth.anonymous)
+        r->api->add_header(r->req, "WWW-Authenticate", "Bearer");
+    return reply_err(r, r->auth.anonymous ? 401 : 403, "42501", NULL, "permission denied for table %s", table);
+}
+
+/* The first table q embeds (at any depth) that the role may not read
+ * with method (a DATA_M_* bit), or NULL: an embed reads its table as a
+ * listing of it would. */
+static const char *embed_denied(const rest_t *r, const data_query_t *q, unsigned method)
+{
+    for (size_t i = 0; i < q->nselect; i++) {
+        const data_embed_t *em = q->select[i].embed;
+        if (em == NULL)
+            continue;
+        const char *t = em->rel->other->name;
+        if (!data_role_allows(&r->d->conf.roles, r->auth.role, t, method))
+            return t;
+        if ((t = embed_denied(r, &em->sub, method)) != NULL)
+            return t;
+    }
+    return NULL;
+}
+
 /* --- helpers ------------------------------------------------------------ */
 
 static bool method_is(ph_str_t m, const char *name)
@@ -529,6 +564,13 @@ static int list_rows(rest_t *r)
     if (data_query_parse(r->table, r->d->ops->dialect, qs.ptr, qs.ptr ? qs.len : 0,
                          r->d->conf.max_rows, &q, &qe) != PH_OK)
         return reply_qerr(r, &qe);
+    const char *denied = grants_apply(r) ? embed_denied(r, &q, data_cors_method_bit(
+                             r->api->method(r->req).ptr, r->api->method(r->req).len)) : NULL;
+    if (denied != NULL) {
+        reply_denied(r, denied);
+        data_query_free(&q);
+        return PH_OK;
+    }
     apply_range(r, &q);
     if (q.nselect > 0 && data_query_shape(&q, r->table, &shape) != PH_OK) {
         data_query_free(&q);
@@ -1063,20 +1105,13 @@ static bool split_target(rest_t *r, target_t *t)
     return true;
 }
 
-/* The route's grants (data_role.h), where they apply: on SQLite and
- * MySQL whenever the route has roles, on PostgreSQL (whose own privileges
- * always apply) when grant lines are given. false after answering 401
- * (the anonymous role) or 403 as PostgREST answers a missing privilege. */
+/* The route's grants on the request's table; false after answering. */
 static bool granted(rest_t *r, ph_str_t m)
 {
-    const data_role_conf_t *c = &r->d->conf.roles;
     unsigned bit = data_cors_method_bit(m.ptr, m.len);
-    if (r->auth.role == NULL || bit == 0 || (r->d->conf.backend == DATA_BACKEND_PG && c->ngrants == 0) ||
-        data_role_allows(c, r->auth.role, r->table->name, bit))
+    if (!grants_apply(r) || bit == 0 || data_role_allows(&r->d->conf.roles, r->auth.role, r->table->name, bit))
         return true;
-    if (r->auth.anonymous)
-        r->api->add_header(r->req, "WWW-Authenticate", "Bearer");
-    reply_err(r, r->auth.anonymous ? 401 : 403, "42501", NULL, "permission denied for table %s", r->table->name);
+    reply_denied(r, r->table->name);
     return false;
 }
 

@@ -392,6 +392,28 @@ class SqliteJwtTest(JwtCases, GrantCases, unittest.TestCase):
         self.assertEqual((out["select_columns"]["status"], err["code"], err["message"]),
                          (401, "PGRST303", "JWT expired"))
 
+    def test_embedded_tables_need_their_own_grant(self):
+        schema = ("CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT);\n"
+                  "CREATE TABLE books (id INTEGER PRIMARY KEY, title TEXT, author_id INTEGER REFERENCES authors(id));\n"
+                  "CREATE TABLE reviews (id INTEGER PRIMARY KEY, book_id INTEGER REFERENCES books(id), body TEXT);\n"
+                  "INSERT INTO authors VALUES (1, 'Ann');\nINSERT INTO books VALUES (1, 'A1', 1);\n"
+                  "INSERT INTO reviews VALUES (1, 1, 'good');\n")
+        routes = ("[route /api]\nplugin = data\ndatabase = sqlite:data/e.db\nschema = schema.sql\n"
+                  "tables = authors, books, reviews\njwt_secret = %s\nanon_role = web_anon\n"
+                  "grant = web_anon books:GET reviews:GET\ngrant = reader books:GET authors:GET\n" % SECRET)
+        srv = Server(server_ini(routes=routes), files={"schema.sql": schema})
+        self.addCleanup(srv.stop)
+        path = "/api/books?select=title,authors(name)"
+        r = srv.get(path)
+        self.assertRefused(r, 401, "42501", "permission denied for table authors", "Bearer")
+        r = srv.get(path, headers=bearer(token({"role": "reader"})))
+        self.assertEqual((r.status, jbody(r)), (200, [{"title": "A1", "authors": {"name": "Ann"}}]))
+        # Nested: authors -> books -> reviews, reviews not granted to reader.
+        r = srv.get("/api/authors?select=name,books(title,reviews(body))", headers=bearer(token({"role": "reader"})))
+        self.assertRefused(r, 403, "42501", "permission denied for table reviews")
+        r = srv.get("/api/books?select=title,reviews(body)")
+        self.assertEqual((r.status, jbody(r)), (200, [{"title": "A1", "reviews": [{"body": "good"}]}]))
+
     def test_anon_role_without_a_key_refuses_tokens(self):
         routes = ("[route /api]\nplugin = data\ndatabase = sqlite:data/c.db\nschema = schema.sql\ntables = notes\n"
                   "anon_role = web_anon\ngrant = web_anon notes:GET\n")
