@@ -40,6 +40,13 @@ static int data_create(const ph_create_args_t *args, void **instance, ph_error_t
         return PH_ERROR;
     }
     d->conf.check = (args->flags & PH_CREATE_CHECK) != 0;
+    d->jwt = data_jwt_keys_load(&d->conf.roles, msg, sizeof msg);
+    if (d->jwt == NULL && msg[0] != '\0') {
+        snprintf(err->msg, sizeof err->msg, "%s", msg);
+        err->key = -1;
+        data_destroy(d);
+        return PH_ERROR;
+    }
     d->prefix = strdup(args->prefix ? args->prefix : "");
     d->ops = d->conf.backend == DATA_BACKEND_PG      ? &data_pg_ops
              : d->conf.backend == DATA_BACKEND_MYSQL ? &data_mysql_ops
@@ -59,6 +66,9 @@ static int data_create(const ph_create_args_t *args, void **instance, ph_error_t
     }
     if (d->conf.ntables == 0)
         d->api->log(PH_LOG_WARN, "no tables exposed: add a \"tables\" key");
+    /* Without roles of its own the backend relies on grant lines. */
+    if (data_role_enabled(&d->conf.roles) && d->conf.roles.ngrants == 0 && d->conf.backend != DATA_BACKEND_PG)
+        d->api->log(PH_LOG_WARN, "roles without any \"grant\" line: every table request is refused");
     d->api->log(PH_LOG_INFO, "%s database, %zu table(s)%s%s", d->ops->name, d->schema.ntables,
                 d->conf.read_only ? ", read-only" : "", d->conf.check ? " (checked, nothing changed)" : "");
     *instance = d;
@@ -78,6 +88,7 @@ static void data_destroy(void *instance)
     if (d->db != NULL)
         d->ops->close(d->db);
     data_schema_free(&d->schema);
+    data_jwt_keys_free(d->jwt);
     data_conf_free(&d->conf);
     free(d->prefix);
     free(d);

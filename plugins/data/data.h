@@ -10,6 +10,7 @@
 
 #include "data_conf.h"
 #include "data_db.h"
+#include "data_jwt.h"
 #include "data_schema.h"
 
 typedef struct data {
@@ -19,6 +20,7 @@ typedef struct data {
     data_schema_t schema; /* the exposed tables, in conf->tables order */
     const data_db_ops_t *ops;
     data_db_t *db;
+    data_jwt_keys_t *jwt; /* the route's JWT keys, NULL without (data_jwt.h) */
 } data_t;
 
 /* Answers one request (see README.md for the API). Always PH_OK: every

@@ -349,9 +349,14 @@ static int parse_key(data_conf_t *conf, const ph_server_api_t *api, const char *
         (strcmp(k, "cors_origins") == 0 || strcmp(k, "cors_methods") == 0 || strcmp(k, "cors_headers") == 0 ||
          strcmp(k, "cors_max_age") == 0 || strcmp(k, "cors_credentials") == 0))
         return parse_cors(conf, api, kv, i, err);
+    bool mine;
+    int rc = data_role_conf_key(&conf->roles, dir, kv, i, &mine, err);
+    if (mine)
+        return rc;
     return refuse(err, i, "unknown key \"%.24s\" (known: database, schema, tables, read_only, "
                   "unfiltered_writes, max_rows, max_body, max_response_bytes, pool_size, busy_timeout, "
-                  "retry_after, cors_origins/methods/headers/max_age/credentials)", k);
+                  "retry_after, cors_origins/methods/headers/max_age/credentials, "
+                  "jwt_*, anon_role, grant)", k);
 }
 
 /* Defaults of every key; the CORS texts are filled after parsing when no
@@ -391,6 +396,8 @@ int data_conf_parse(data_conf_t *conf, const ph_server_api_t *api, const char *c
             return PH_ERROR;
     if (conf->target == NULL)
         return refuse(err, -1, "missing key \"database\" (sqlite:PATH, postgresql://... or mysql://...)%s", "");
+    if (data_role_conf_finish(&conf->roles, conf->tables, conf->ntables, err) != PH_OK)
+        return PH_ERROR;
     return finish_cors(&conf->cors, err);
 }
 
@@ -406,5 +413,6 @@ void data_conf_free(data_conf_t *conf)
     free(conf->cors.origins);
     free(conf->cors.methods_text);
     free(conf->cors.headers_text);
+    data_role_conf_free(&conf->roles);
     memset(conf, 0, sizeof *conf);
 }

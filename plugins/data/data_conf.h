@@ -25,6 +25,8 @@
  *                  (default 1s)
  *   cors_origins, cors_methods, cors_headers, cors_max_age,
  *   cors_credentials: the cross-origin policy, see data_cors.h
+ *   jwt_secret, jwt_key_file, jwt_aud, jwt_role_claim, anon_role, grant:
+ *                  authentication and roles, see data_role.h
  * BOOL, SIZE and DURATION are parsed by the server's own parsers (the API's
  * parse_bool, parse_size, parse_duration), so they accept exactly what
  * server.ini's keys accept. Pure: no database, no files.
@@ -36,6 +38,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "data_role.h"
 
 typedef enum data_backend {
     DATA_BACKEND_SQLITE,
@@ -83,6 +87,7 @@ typedef struct data_conf {
     int busy_timeout_ms;
     unsigned retry_after_s;
     data_cors_conf_t cors;
+    data_role_conf_t roles; /* JWT and roles (data_role.h) */
 } data_conf_t;
 
 /* Validates keys and fills *conf (free with data_conf_free, also after an

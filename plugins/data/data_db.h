@@ -53,7 +53,12 @@ typedef struct data_db_ops {
      * *err filled otherwise. With st->dry_run the statement runs inside a
      * transaction that is rolled back once its rows are read, so they
      * are the rows as if committed and nothing is stored (PostgREST's
-     * Prefer: tx=rollback). Thread-safe. */
+     * Prefer: tx=rollback). With st->role, PostgreSQL runs it in a
+     * transaction after SET LOCAL ROLE and set_config of
+     * request.jwt.claims, local to that transaction, so the database's
+     * privileges and row security decide and nothing outlives the
+     * statement on the pooled connection; the other backends ignore it
+     * (the plugin applies grants there). Thread-safe. */
     int (*exec)(data_db_t *db, const data_stmt_t *st, const data_table_t *shape, data_row_fn fn,
                 void *arg, data_dberr_t *err);
     /* Closes every connection. No exec() may be running. */

@@ -520,6 +520,52 @@ static bool rollback(PGconn *c, data_dberr_t *err, int *rc)
     return !ok;
 }
 
+/* Opens the statement's transaction when it needs one: a dry run, or a
+ * request with a role, which becomes the transaction's role with its
+ * claims as request.jwt.claims (both local to it, so the next request on
+ * this connection starts as the connecting user again). The result of
+ * the last command, or NULL when no transaction is needed. */
+static PGresult *begin(PGconn *c, const data_stmt_t *s)
+{
+    if (s->role == NULL)
+        return s->dry_run ? PQexec(c, "BEGIN") : NULL;
+    char *role = PQescapeIdentifier(c, s->role, strlen(s->role));
+    char *claims = PQescapeLiteral(c, s->claims ? s->claims : "{}", strlen(s->claims ? s->claims : "{}"));
+    size_t n = (role ? strlen(role) : 0) + (claims ? strlen(claims) : 0) + 96;
+    char *sql = role && claims ? malloc(n) : NULL;
+    PGresult *r = NULL;
+    if (sql != NULL) {
+        snprintf(sql, n, "BEGIN; SET LOCAL ROLE %s; SELECT set_config('request.jwt.claims', %s, true)", role,
+                 claims);
+        r = PQexec(c, sql);
+    }
+    free(sql);
+    PQfreemem(role);
+    PQfreemem(claims);
+    return r ? r : PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+}
+
+/* Ends the transaction of a statement with a role: COMMIT, or ROLLBACK for
+ * a dry run. PH_ERROR with *err filled when the commit failed; *broken
+ * then tells whether the connection is unusable. */
+static int finish(PGconn *c, const data_stmt_t *s, data_dberr_t *err, bool *broken)
+{
+    *broken = false;
+    if (s->dry_run) {
+        int rc = PH_OK;
+        *broken = rollback(c, err, &rc);
+        return rc;
+    }
+    if (s->role == NULL)
+        return PH_OK;
+    PGresult *r = PQexec(c, "COMMIT");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        *broken = map_error(c, r, err);
+    PQclear(r);
+    return ok ? PH_OK : PH_ERROR;
+}
+
 static int pg_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape, data_row_fn fn,
                    void *arg, data_dberr_t *err)
 {
@@ -545,22 +591,28 @@ static int pg_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape
             snprintf(err->msg, sizeof err->msg, "database unavailable: %s", msg);
             break;
         }
-        PGresult *r = s->dry_run ? PQexec(c, "BEGIN") : NULL;
-        if (r == NULL || PQresultStatus(r) == PGRES_COMMAND_OK) {
+        PGresult *r = begin(c, s);
+        bool in_tx = r != NULL;
+        ExecStatusType st = r ? PQresultStatus(r) : PGRES_COMMAND_OK;
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
             PQclear(r);
             r = PQexecParams(c, s->sql, (int)s->nparams, p.types, p.vals, p.lens, p.fmts, 0);
+            st = PQresultStatus(r);
         }
-        ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-            rc = rows_each(r, fn, arg, err);
+            /* Committed before the rows are handed on: a commit that fails
+             * (a deferred constraint) answers its error, not the rows. */
+            broken = false;
+            rc = in_tx ? finish(c, s, err, &broken) : PH_OK;
+            if (rc == PH_OK)
+                rc = rows_each(r, fn, arg, err);
             PQclear(r);
-            broken = s->dry_run && rollback(c, err, &rc);
             data_pool_give(h->pool, c, broken);
             break;
         }
         broken = map_error(c, r, err);
         PQclear(r);
-        if (s->dry_run && !broken) /* the failed transaction must end too */
+        if (in_tx && !broken) /* the failed transaction must end too */
             broken = rollback(c, err, NULL);
         data_pool_give(h->pool, c, broken);
         if (!broken || fresh)

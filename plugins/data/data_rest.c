@@ -7,6 +7,7 @@
  * routes. See README.md for the API.
  */
 #include "data.h"
+#include "data_auth.h"
 #include "data_cors.h"
 #include "data_csv.h"
 #include "data_json.h"
@@ -31,6 +32,7 @@ typedef struct rest {
     ph_request_t *req;
     const data_table_t *table;
     data_value_t id; /* typed primary key from the URL (item routes) */
+    data_auth_t auth; /* who asks (data_auth.h) */
 } rest_t;
 
 /* --- answers ----------------------------------------------------------- */
@@ -136,9 +138,55 @@ static int reply_405(rest_t *r, const char *allow, const char *why)
     return reply_error(r, 405, "%s", why);
 }
 
+/* PostgREST's answer to a missing privilege (42501): 401 for the
+ * anonymous role, which a token could change, 403 for any other role; a
+ * role that does not exist (22023) is 401 too. */
 static int reply_db(rest_t *r, const data_dberr_t *e)
 {
-    return reply_err(r, e->status, e->code, NULL, "%s", e->msg);
+    int status = e->status;
+    bool no_role = strcmp(e->code, "22023") == 0 && strstr(e->msg, "role \"") != NULL &&
+                   strstr(e->msg, "does not exist") != NULL;
+    if (r->auth.role != NULL && (strcmp(e->code, "42501") == 0 || no_role)) {
+        status = r->auth.anonymous || no_role ? 401 : 403;
+        if (status == 401)
+            r->api->add_header(r->req, "WWW-Authenticate", "Bearer");
+    }
+    return reply_err(r, status, e->code, NULL, "%s", e->msg);
+}
+
+/* Whether the route's grants (data_role.h) decide for this request: on
+ * SQLite and MySQL whenever the route has roles, on PostgreSQL (whose own
+ * privileges always apply) when grant lines are given. */
+static bool grants_apply(const rest_t *r)
+{
+    return r->auth.role != NULL && (r->d->conf.backend != DATA_BACKEND_PG || r->d->conf.roles.ngrants > 0);
+}
+
+/* A missing grant on table, answered as PostgREST answers a missing
+ * privilege: 401 for the anonymous role, 403 for any other. */
+static int reply_denied(rest_t *r, const char *table)
+{
+    if (r->auth.anonymous)
+        r->api->add_header(r->req, "WWW-Authenticate", "Bearer");
+    return reply_err(r, r->auth.anonymous ? 401 : 403, "42501", NULL, "permission denied for table %s", table);
+}
+
+/* The first table q embeds (at any depth) that the role may not read
+ * with method (a DATA_M_* bit), or NULL: an embed reads its table as a
+ * listing of it would. */
+static const char *embed_denied(const rest_t *r, const data_query_t *q, unsigned method)
+{
+    for (size_t i = 0; i < q->nselect; i++) {
+        const data_embed_t *em = q->select[i].embed;
+        if (em == NULL)
+            continue;
+        const char *t = em->rel->other->name;
+        if (!data_role_allows(&r->d->conf.roles, r->auth.role, t, method))
+            return t;
+        if ((t = embed_denied(r, &em->sub, method)) != NULL)
+            return t;
+    }
+    return NULL;
 }
 
 /* --- helpers ------------------------------------------------------------ */
@@ -158,6 +206,8 @@ static int run(rest_t *r, data_stmt_t *st, int built, const data_table_t *shape,
         snprintf(e->msg, sizeof e->msg, "out of memory");
         rc = PH_ERROR;
     } else {
+        st->role = r->auth.role;
+        st->claims = r->auth.claims;
         rc = r->d->ops->exec(r->d->db, st, shape, fn, arg, e);
     }
     data_stmt_free(st);
@@ -516,6 +566,13 @@ static int list_rows(rest_t *r)
     if (data_query_parse(r->table, r->d->ops->dialect, qs.ptr, qs.ptr ? qs.len : 0,
                          r->d->conf.max_rows, &q, &qe) != PH_OK)
         return reply_qerr(r, &qe);
+    const char *denied = grants_apply(r) ? embed_denied(r, &q, data_cors_method_bit(
+                             r->api->method(r->req).ptr, r->api->method(r->req).len)) : NULL;
+    if (denied != NULL) {
+        reply_denied(r, denied);
+        data_query_free(&q);
+        return PH_OK;
+    }
     apply_range(r, &q);
     if (q.nselect > 0 && data_query_shape(&q, r->table, &shape) != PH_OK) {
         data_query_free(&q);
@@ -1050,6 +1107,16 @@ static bool split_target(rest_t *r, target_t *t)
     return true;
 }
 
+/* The route's grants on the request's table; false after answering. */
+static bool granted(rest_t *r, ph_str_t m)
+{
+    unsigned bit = data_cors_method_bit(m.ptr, m.len);
+    if (!grants_apply(r) || bit == 0 || data_role_allows(&r->d->conf.roles, r->auth.role, r->table->name, bit))
+        return true;
+    reply_denied(r, r->table->name);
+    return false;
+}
+
 static int route(rest_t *r)
 {
     ph_str_t m = r->api->method(r->req);
@@ -1066,6 +1133,8 @@ static int route(rest_t *r)
             return reply_error(r, 404, "unknown table \"%.*s\"", (int)t.tlen, t.table);
         return reply_error(r, 404, "unknown table");
     }
+    if (!granted(r, m))
+        return PH_OK;
     if (t.id == NULL)
         return route_collection(r, m);
     if (t.idlen == 0 || (!t.id_from_raw && memchr(t.id, '/', t.idlen) != NULL))
@@ -1163,10 +1232,22 @@ static bool cors_gate(rest_t *r, ph_str_t m)
     return false;
 }
 
+/* Who asks (data_auth.h); false after answering a refusal. */
+static bool authenticated(rest_t *r)
+{
+    data_auth_err_t e;
+    if (data_auth_request(&r->d->conf.roles, r->d->jwt, r->api, r->req, &r->auth, &e) == PH_OK)
+        return true;
+    if (e.www[0] != '\0')
+        r->api->add_header(r->req, "WWW-Authenticate", e.www);
+    reply_err(r, e.status, e.code, e.details[0] ? e.details : NULL, "%s", e.msg);
+    return false;
+}
+
 int data_rest_handle(const data_t *d, ph_request_t *req)
 {
     rest_t r = {.d = d, .api = d->api, .req = req, .id = {.kind = DATA_VALUE_NULL}};
-    int rc = cors_gate(&r, r.api->method(req)) ? PH_OK : route(&r);
+    int rc = cors_gate(&r, r.api->method(req)) || !authenticated(&r) ? PH_OK : route(&r);
     data_value_clear(&r.id);
     return rc;
 }

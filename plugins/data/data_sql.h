@@ -30,6 +30,10 @@ typedef struct data_stmt {
     size_t nparams;
     int oom; /* set when an append ran out of memory */
     bool dry_run; /* run in a transaction rolled back afterwards (data_db.h) */
+    /* The request's role and its claims (JSON text), borrowed, NULL on a
+     * route without roles: PostgreSQL runs the statement in a transaction
+     * as that role, with the claims as request.jwt.claims (data_db.h). */
+    const char *role, *claims;
     /* MySQL/MariaDB only, whose UPDATE has no RETURNING: an update there
      * is a plan of three statements that the backend runs in one
      * transaction. This statement lists the primary keys of the rows to

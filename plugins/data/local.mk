@@ -16,20 +16,24 @@ DATA_CORE_SOURCES = \
 	plugins/data/data_openapi.c plugins/data/data_openapi.h \
 	plugins/data/data_conf.c plugins/data/data_conf.h \
 	plugins/data/data_myuri.c plugins/data/data_myuri.h \
-	plugins/data/data_cors.c plugins/data/data_cors.h
+	plugins/data/data_cors.c plugins/data/data_cors.h \
+	plugins/data/data_role.c plugins/data/data_role.h
 
 plugin_LTLIBRARIES += plugins/data/data.la
 plugins_data_data_la_SOURCES = $(DATA_CORE_SOURCES) \
 	plugins/data/data.c plugins/data/data.h \
 	plugins/data/data_rest.c \
+	plugins/data/data_auth.c plugins/data/data_auth.h \
+	plugins/data/data_jwt.c plugins/data/data_jwt.h \
 	plugins/data/data_db.h \
 	plugins/data/data_pool.c plugins/data/data_pool.h \
 	plugins/data/data_sqlite.c plugins/data/data_pg.c plugins/data/data_mysql.c \
 	plugins/data/data_sqlite_fts.c plugins/data/data_sqlite_fts.h \
 	plugins/data/data_mystmt.c plugins/data/data_mystmt.h
 plugins_data_data_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE3_CFLAGS) $(LIBPQ_CFLAGS) \
-	$(LIBMARIADB_CFLAGS)
-plugins_data_data_la_LIBADD = $(JANSSON_LIBS) $(SQLITE3_LIBS) $(LIBPQ_LIBS) $(LIBMARIADB_LIBS)
+	$(LIBMARIADB_CFLAGS) $(OPENSSL_CFLAGS)
+plugins_data_data_la_LIBADD = $(JANSSON_LIBS) $(SQLITE3_LIBS) $(LIBPQ_LIBS) $(LIBMARIADB_LIBS) \
+	$(OPENSSL_LIBS)
 plugins_data_data_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
 
 # Unit tests of the pure parts: query parsing, SQL text, values, JSON, keys.
@@ -57,6 +61,15 @@ tests_unit_test_data_mysql_sql_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_data_mysql_sql_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 TESTS += tests/unit/test_data_mysql_sql
 
+# Tokens (base64url, claims at a fixed time) and grants.
+check_PROGRAMS += tests/unit/test_data_jwt
+tests_unit_test_data_jwt_SOURCES = tests/unit/test_data_jwt.c plugins/data/data_jwt.c plugins/data/data_jwt.h \
+	$(DATA_CORE_SOURCES)
+tests_unit_test_data_jwt_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/data -I$(top_srcdir)/server
+tests_unit_test_data_jwt_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_data_jwt_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS) $(OPENSSL_LIBS)
+TESTS += tests/unit/test_data_jwt
+
 # Full-text queries without tsquery (FTS5, MySQL boolean mode).
 check_PROGRAMS += tests/unit/test_data_fts
 tests_unit_test_data_fts_SOURCES = tests/unit/test_data_fts.c $(DATA_CORE_SOURCES)
@@ -69,6 +82,7 @@ DATA_INTEGRATION_TESTS = \
 	tests/integration/test_data.py \
 	tests/integration/test_data_pg.py \
 	tests/integration/test_data_mysql.py \
+	tests/integration/test_data_jwt.py \
 	tests/integration/test_postgrest.py \
 	tests/integration/test_notes_browser.py
 TESTS += $(DATA_INTEGRATION_TESTS)

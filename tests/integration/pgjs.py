@@ -51,11 +51,15 @@ def modules_dir():
     return final
 
 
-def run(url, *names):
-    """Runs the named scenarios in order against url (the route's base);
-    returns {name: {"status", "data", "error", "count"}}."""
+def run(url, *names, token=None):
+    """Runs the named scenarios in order against url (the route's base),
+    with token (a JWT) as the client's bearer token when given; returns
+    {name: {"status", "data", "error", "count"}}."""
     node = _need("node")
     env = dict(os.environ, PGJS_MODULES=modules_dir())
+    env.pop("PGJS_TOKEN", None)
+    if token is not None:
+        env["PGJS_TOKEN"] = token
     p = subprocess.run([node, os.path.join(HERE, "scenarios.js"), url] + list(names), env=env,
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT)
     if p.returncode != 0:

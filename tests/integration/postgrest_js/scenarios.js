@@ -9,6 +9,8 @@
 // holds node_modules. Scenarios run one after the other, in the order
 // given; each is one client call whose whole result is reported, so the
 // caller (test_postgrest.py) compares exact rows and error objects.
+// With PGJS_TOKEN set, the client sends it as "Authorization: Bearer"
+// (a JWT, test_data_jwt.py).
 'use strict';
 
 const path = require('path');
@@ -150,7 +152,8 @@ async function main() {
     console.error('usage: node scenarios.js URL NAME...');
     process.exit(2);
   }
-  const client = new PostgrestClient(url);
+  const token = process.env.PGJS_TOKEN;
+  const client = new PostgrestClient(url, token ? { headers: { Authorization: 'Bearer ' + token } } : {});
   const out = {};
   for (const name of names) {
     const run = scenarios[name];
