@@ -44,6 +44,7 @@ static int data_create(const ph_create_args_t *args, void **instance, ph_error_t
     d->ops = d->conf.backend == DATA_BACKEND_PG      ? &data_pg_ops
              : d->conf.backend == DATA_BACKEND_MYSQL ? &data_mysql_ops
                                                      : &data_sqlite_ops;
+    d->schema.rpc = &d->rpc;
     d->db = d->prefix ? d->ops->open(&d->conf, &d->schema, msg, sizeof msg) : NULL;
     /* Relationships join exposed tables only, so they are linked once all
      * are read. */
@@ -59,7 +60,8 @@ static int data_create(const ph_create_args_t *args, void **instance, ph_error_t
     }
     if (d->conf.ntables == 0)
         d->api->log(PH_LOG_WARN, "no tables exposed: add a \"tables\" key");
-    d->api->log(PH_LOG_INFO, "%s database, %zu table(s)%s%s", d->ops->name, d->schema.ntables,
+    d->api->log(PH_LOG_INFO, "%s database, %zu table(s), %zu function(s)%s%s", d->ops->name, d->schema.ntables,
+                d->rpc.n,
                 d->conf.read_only ? ", read-only" : "", d->conf.check ? " (checked, nothing changed)" : "");
     *instance = d;
     return PH_OK;
@@ -78,6 +80,7 @@ static void data_destroy(void *instance)
     if (d->db != NULL)
         d->ops->close(d->db);
     data_schema_free(&d->schema);
+    data_rpc_free(&d->rpc);
     data_conf_free(&d->conf);
     free(d->prefix);
     free(d);

@@ -10,6 +10,7 @@
 
 #include "data_conf.h"
 #include "data_db.h"
+#include "data_rpc.h"
 #include "data_schema.h"
 
 typedef struct data {
@@ -17,6 +18,7 @@ typedef struct data {
     char *prefix; /* the route prefix, for Location headers */
     data_conf_t conf;
     data_schema_t schema; /* the exposed tables, in conf->tables order */
+    data_rpc_t rpc;       /* the callable functions (/rpc/<name>) */
     const data_db_ops_t *ops;
     data_db_t *db;
 } data_t;
