@@ -41,7 +41,8 @@ static int reply_error(rest_t *r, int status, const char *fmt, ...) __attribute_
 /* Answers j (consumed, NULL: out of memory) as a body of media type. */
 static int reply_json_as(rest_t *r, int status, json_t *j, const char *type)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    /* ENCODE_ANY: a scalar function's answer is a bare value */
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     json_decref(j);
     if (s == NULL)
         return reply_error(r, 500, "out of memory");
