@@ -431,8 +431,6 @@ int data_conf_parse(data_conf_t *conf, const ph_server_api_t *api, const char *c
     if (conf->backend == DATA_BACKEND_SQLITE && conf->nfunctions > 0)
         return refuse(err, -1, "functions: SQLite has no stored functions; declare named queries "
                       "instead, rpc.NAME = SELECT ...%s", "");
-    if (conf->backend == DATA_BACKEND_MYSQL && conf->nfunctions > 0)
-        return refuse(err, -1, "functions: RPC is not supported on MySQL/MariaDB yet%s", "");
     if (conf->backend != DATA_BACKEND_SQLITE && conf->nrpc > 0)
         return refuse(err, -1, "rpc.%s: named queries are for SQLite; list the database's functions "
                       "in \"functions\" instead", conf->rpc_names[0]);

@@ -20,6 +20,7 @@
  * numbers, binary strings as base64, everything else as text.
  */
 #include "data_db.h"
+#include "data_rpc_load.h"
 #include "data_json.h"
 #include "data_myuri.h"
 #include "data_mystmt.h"
@@ -634,6 +635,10 @@ static data_db_t *my_open(const data_conf_t *conf, data_schema_t *schema, char *
         if (rc == PH_OK)
             rc = read_table(c, conf->tables[i], schema, err, errlen);
     }
+    /* Functions the schema file would create are not there to read
+     * either when it was skipped. */
+    if (rc == PH_OK && !skip)
+        rc = data_rpc_load_mysql(c, conf, schema->rpc, err, errlen);
     data_pool_give(h->pool, c, rc != PH_OK || conf->check);
     if (rc != PH_OK) {
         my_close(h);

@@ -1047,7 +1047,8 @@ static int rpc_answer(rest_t *r, const data_rpc_fn_t *fn, data_stmt_t *st, int b
         return reply_json(r, 200, v ? v : json_null());
     }
     listing_t l = {.max = r->d->conf.max_response_bytes};
-    l.csv = !object && header_has(r, "Accept", "text/csv");
+    /* A plain function's columns are known only from its rows: JSON */
+    l.csv = !object && cols->ncols > 0 && header_has(r, "Accept", "text/csv");
     l.csv_cols = cols;
     if (l.csv ? data_csv_header(cols, listing_put, &l) != 0 : listing_put("[", 1, &l) != 0) {
         data_stmt_free(st);
@@ -1096,14 +1097,14 @@ static int rpc_call(rest_t *r, const data_rpc_fn_t *fn, const data_table_t *shap
         r->api->add_header(r->req, "Preference-Applied", "tx=rollback");
     int built = PH_ERROR;
     char *from = NULL;
-    if (r->d->ops->dialect == DATA_DIALECT_SQLITE && fn->writes) {
-        /* A query that writes cannot be a derived table: it runs as it
-         * is, its rows (RETURNING) answered whole. */
+    if (fn->plain) {
+        /* A query that writes or a procedure cannot be a derived table:
+         * it runs as it is, its rows answered whole. */
         if (restlen > 0 || q.paged) {
             data_query_free(&q);
             data_rpc_call_free(c);
-            return reply_err(r, 400, "PGRST100", NULL, "rpc.%s writes: select, filters, order and paging "
-                             "do not apply to it", fn->name);
+            return reply_err(r, 400, "PGRST100", NULL, "%s: select, filters, order and paging do not apply "
+                             "to this function", fn->name);
         }
         built = data_rpc_plain(fn, c, &st);
     } else if ((from = data_rpc_from(fn, c, &st)) != NULL) {

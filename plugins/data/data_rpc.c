@@ -364,7 +364,19 @@ int data_rpc_plain(const data_rpc_fn_t *fn, const data_rpc_call_t *c, data_stmt_
     for (size_t i = 0; i < fn->nargs; i++)
         if (data_stmt_bind(st, &c->vals[i]) != PH_OK)
             return PH_ERROR;
-    char *sql = strdup(fn->call);
+    char *sql = NULL;
+    if (st->dialect == DATA_DIALECT_MYSQL) {
+        sbuf_t b = {0};
+        sb_put(&b, "CALL ");
+        sb_ident(&b, fn->call, '`');
+        sb_put(&b, "(");
+        for (size_t i = 0; i < fn->nargs; i++)
+            sb_put(&b, i > 0 ? ", ?" : "?");
+        sb_put(&b, ")");
+        sql = b.s;
+    } else {
+        sql = strdup(fn->call);
+    }
     if (sql == NULL)
         return PH_ERROR;
     free(st->sql);

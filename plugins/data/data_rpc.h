@@ -49,6 +49,9 @@ typedef struct data_rpc_fn {
     data_rpc_ret_t ret;
     bool writes; /* may change data (volatile; an SQLite query that writes):
                     POST only, refused on read-only routes */
+    bool plain;  /* runs as it is, never a derived table (an SQLite query
+                    that writes, a MySQL procedure): its rows are answered
+                    whole, without select, filters, order or paging */
 } data_rpc_fn_t;
 
 /* The callable functions; shapes.tables[i] holds the result columns of
@@ -120,9 +123,9 @@ void data_rpc_call_free(data_rpc_call_t *c);
  * after them. */
 char *data_rpc_from(const data_rpc_fn_t *fn, const data_rpc_call_t *c, data_stmt_t *st);
 
-/* The SQLite query of fn as it is (one that writes cannot be a derived
- * table), its arguments bound into the empty st. PH_OK or PH_ERROR
- * (memory). */
+/* A plain function's statement (the SQLite query as it is, MySQL's
+ * CALL p(?, ...)), its arguments bound into the empty st. PH_OK or
+ * PH_ERROR (memory). */
 int data_rpc_plain(const data_rpc_fn_t *fn, const data_rpc_call_t *c, data_stmt_t *st);
 
 #endif

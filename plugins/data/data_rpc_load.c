@@ -1,7 +1,9 @@
 /* Start-up reading of the callable functions: see data_rpc_load.h. */
 #include "data_rpc_load.h"
+#include "data_mystmt.h"
 
 #include <libpq-fe.h>
+#include <mysql.h>
 #include <plughttpd/plugin.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -50,6 +52,7 @@ static int sqlite_one(sqlite3 *db, const char *name, const char *sql, data_rpc_t
         return PH_ERROR;
     }
     fn->writes = !sqlite3_stmt_readonly(st);
+    fn->plain = fn->writes;
     data_table_t *shape = data_rpc_shape(rpc, rpc->n - 1);
     int rc = PH_OK;
     for (int i = 0; rc == PH_OK && i < sqlite3_column_count(st); i++) {
@@ -205,6 +208,131 @@ int data_rpc_load_pg(void *conn, const data_conf_t *conf, data_rpc_t *rpc, char 
 {
     for (size_t i = 0; rpc && i < conf->nfunctions; i++)
         if (pg_one(conn, conf->functions[i], rpc, err, errlen) != PH_OK)
+            return PH_ERROR;
+    return PH_OK;
+}
+
+/* --- MySQL/MariaDB ----------------------------------------------------------- */
+
+/* One row of information_schema, as text (NULL for SQL NULL). */
+static const char *cell_text(const data_value_t *v)
+{
+    return v->kind == DATA_VALUE_TEXT || v->kind == DATA_VALUE_BLOB ? v->ptr : NULL;
+}
+
+typedef struct my_routine {
+    bool found, function, writes;
+    char type[64];
+} my_routine_t;
+
+static const char routine_sql[] =
+    "SELECT ROUTINE_TYPE, SQL_DATA_ACCESS, DATA_TYPE FROM information_schema.ROUTINES"
+    " WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_NAME = ?";
+
+static int routine_row(void *arg, MYSQL_FIELD *fields, const data_value_t *cells, unsigned n, data_dberr_t *err)
+{
+    my_routine_t *r = arg;
+    (void)fields;
+    (void)err;
+    if (n != 3)
+        return PH_OK;
+    const char *kind = cell_text(&cells[0]), *access = cell_text(&cells[1]), *type = cell_text(&cells[2]);
+    r->found = true;
+    r->function = kind && strcmp(kind, "FUNCTION") == 0;
+    r->writes = !(access && (strcmp(access, "NO SQL") == 0 || strcmp(access, "READS SQL DATA") == 0));
+    snprintf(r->type, sizeof r->type, "%s", type ? type : "");
+    return PH_OK;
+}
+
+typedef struct my_params {
+    data_rpc_fn_t *fn;
+    bool unnamed, not_in;
+} my_params_t;
+
+static const char params_sql[] =
+    "SELECT PARAMETER_NAME, PARAMETER_MODE FROM information_schema.PARAMETERS"
+    " WHERE SPECIFIC_SCHEMA = DATABASE() AND SPECIFIC_NAME = ? AND ORDINAL_POSITION > 0"
+    " ORDER BY ORDINAL_POSITION";
+
+static int param_row(void *arg, MYSQL_FIELD *fields, const data_value_t *cells, unsigned n, data_dberr_t *err)
+{
+    my_params_t *p = arg;
+    (void)fields;
+    if (n != 2)
+        return PH_OK;
+    const char *name = cell_text(&cells[0]), *mode = cell_text(&cells[1]);
+    if (name == NULL || name[0] == '\0') {
+        p->unnamed = true;
+        return PH_OK;
+    }
+    if (mode != NULL && strcmp(mode, "IN") != 0)
+        p->not_in = true;
+    if (data_rpc_add_arg(p->fn, name, NULL, false) != PH_OK) {
+        data_mystmt_oom(err);
+        return PH_ERROR;
+    }
+    return PH_OK;
+}
+
+static int my_run(MYSQL *c, const char *sql, const char *name, data_mystmt_cells_fn fn, void *arg, char *err,
+                  size_t errlen)
+{
+    data_value_t v = {.kind = DATA_VALUE_TEXT, .ptr = (char *)name, .len = strlen(name)};
+    const data_value_t *p = &v;
+    data_mystmt_call_t q = {.sql = sql, .len = strlen(sql), .params = &p, .nparams = 1};
+    data_dberr_t e = {0};
+    bool broken;
+    if (data_mystmt_run(c, &q, fn, arg, &e, &broken) != PH_OK) {
+        snprintf(err, errlen, "function %s: %s", name, e.msg);
+        return PH_ERROR;
+    }
+    return PH_OK;
+}
+
+/* The type class of a function's DATA_TYPE, for filters on its value. */
+static data_type_t my_type(const char *t)
+{
+    if (strstr(t, "int") != NULL)
+        return DATA_TYPE_INTEGER;
+    if (strcmp(t, "decimal") == 0 || strcmp(t, "float") == 0 || strcmp(t, "double") == 0)
+        return DATA_TYPE_REAL;
+    return DATA_TYPE_TEXT;
+}
+
+static int my_one(MYSQL *c, const char *name, data_rpc_t *rpc, char *err, size_t errlen)
+{
+    my_routine_t r = {0};
+    if (my_run(c, routine_sql, name, routine_row, &r, err, errlen) != PH_OK)
+        return PH_ERROR;
+    if (!r.found) {
+        snprintf(err, errlen, "function %s does not exist in this database", name);
+        return PH_ERROR;
+    }
+    data_rpc_fn_t *fn = data_rpc_add(rpc, name, name, r.function ? DATA_RPC_SCALAR : DATA_RPC_SET, r.writes);
+    if (fn == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return PH_ERROR;
+    }
+    fn->plain = !r.function;
+    my_params_t p = {.fn = fn};
+    if (my_run(c, params_sql, name, param_row, &p, err, errlen) != PH_OK)
+        return PH_ERROR;
+    if (p.unnamed || p.not_in) {
+        snprintf(err, errlen, "procedure %s: only IN parameters can be passed", name);
+        return PH_ERROR;
+    }
+    if (r.function && data_table_add_column(data_rpc_shape(rpc, rpc->n - 1), name, r.type, my_type(r.type), false,
+                                            false, false) != PH_OK) {
+        snprintf(err, errlen, "out of memory");
+        return PH_ERROR;
+    }
+    return PH_OK;
+}
+
+int data_rpc_load_mysql(void *conn, const data_conf_t *conf, data_rpc_t *rpc, char *err, size_t errlen)
+{
+    for (size_t i = 0; rpc && i < conf->nfunctions; i++)
+        if (my_one(conn, conf->functions[i], rpc, err, errlen) != PH_OK)
             return PH_ERROR;
     return PH_OK;
 }

@@ -20,4 +20,10 @@ int data_rpc_load_sqlite(void *db, const data_conf_t *conf, data_rpc_t *rpc, cha
  * (PGconn *conn): its arguments, result and volatility. */
 int data_rpc_load_pg(void *conn, const data_conf_t *conf, data_rpc_t *rpc, char *err, size_t errlen);
 
+/* MySQL/MariaDB: reads every routine of conf->functions (MYSQL *conn)
+ * from information_schema.ROUTINES and PARAMETERS: a stored function is
+ * a scalar, a procedure (IN parameters only) a set of rows. A routine
+ * may change data unless declared NO SQL or READS SQL DATA. */
+int data_rpc_load_mysql(void *conn, const data_conf_t *conf, data_rpc_t *rpc, char *err, size_t errlen);
+
 #endif
