@@ -1086,6 +1086,11 @@ static int rpc_call(rest_t *r, const data_rpc_fn_t *fn, const data_table_t *shap
         snprintf(why, sizeof why, "argument %.64s is required", missing);
         return reply_no_fn(r, fn->name, strlen(fn->name), why);
     }
+    if (fn->plain && restlen > 0) {
+        data_rpc_call_free(c);
+        return reply_err(r, 400, "PGRST100", NULL, "%s: select, filters, order and paging do not apply "
+                         "to this function", fn->name);
+    }
     if (data_query_parse(shape, r->d->ops->dialect, rest, restlen, r->d->conf.max_rows, &q, &qe) != PH_OK) {
         data_rpc_call_free(c);
         return reply_qerr(r, &qe);
@@ -1100,12 +1105,6 @@ static int rpc_call(rest_t *r, const data_rpc_fn_t *fn, const data_table_t *shap
     if (fn->plain) {
         /* A query that writes or a procedure cannot be a derived table:
          * it runs as it is, its rows answered whole. */
-        if (restlen > 0 || q.paged) {
-            data_query_free(&q);
-            data_rpc_call_free(c);
-            return reply_err(r, 400, "PGRST100", NULL, "%s: select, filters, order and paging do not apply "
-                             "to this function", fn->name);
-        }
         built = data_rpc_plain(fn, c, &st);
     } else if ((from = data_rpc_from(fn, c, &st)) != NULL) {
         data_table_t src = *shape;
