@@ -60,8 +60,8 @@ static int parse_names(char ***list, size_t *n, const char *what, const char *v,
         while (b > a && is_space(b[-1]))
             b--;
         if (a == b)
-            return refuse(err, key, strcmp(what, "tables") == 0 ? "tables: empty name in \"%s\""
-                                                                : "functions: empty name in \"%s\"", v);
+            return refuse(err, key, strcmp(what, "tables") == 0 ? "tables: empty table name in \"%s\""
+                                                                : "functions: empty function name in \"%s\"", v);
         char *name = strndup(a, (size_t)(b - a));
         char **t = name ? realloc(*list, (*n + 1) * sizeof *t) : NULL;
         if (t == NULL) {
