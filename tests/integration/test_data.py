@@ -203,6 +203,13 @@ class SqliteViewRpcTest(DataViewCases, DataRpcSetCases, unittest.TestCase):
         self.assertJson(self.req("GET", "/api/rpc/titled?t=Gamma"), 200, [{"id": 3}])
         self.assertErr(self.req("POST", "/api/rpc/titled", {"t": "x", "nope": 1}), 404, "PGRST202")
 
+    def test_rows_as_csv_and_arguments_given_once(self):
+        r = self.req("GET", "/api/rpc/top_books?min_year=2010&select=id,title", headers={"Accept": "text/csv"})
+        self.assertEqual((r.status, r.header("Content-Type"), r.body),
+                         (200, "text/csv; charset=utf-8", b"id,title\n3,Gamma\n4,Delta\n"))
+        e = self.assertErr(self.req("GET", "/api/rpc/top_books?min_year=1&min_year=2"), 400, "PGRST100")
+        self.assertEqual(e["message"], "argument min_year given twice")
+
     def test_a_query_that_writes_takes_post_only(self):
         r = self.req("GET", "/api/rpc/add_book?title=X&year=1")
         self.assertErr(r, 405, "PGRST117")
