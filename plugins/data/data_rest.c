@@ -1042,7 +1042,8 @@ static int rpc_answer(rest_t *r, const data_rpc_fn_t *fn, data_stmt_t *st, int b
         json_t *rows;
         if (run_rows(r, st, built, cols, &rows, &e) != PH_OK)
             return reply_db(r, &e);
-        json_t *v = fn->ret == DATA_RPC_SCALAR ? first_value(rows) : json_incref(json_array_get(rows, 0));
+        json_t *v = fn->none ? json_null()
+                    : fn->ret == DATA_RPC_SCALAR ? first_value(rows) : json_incref(json_array_get(rows, 0));
         json_decref(rows);
         return reply_json(r, 200, v ? v : json_null());
     }

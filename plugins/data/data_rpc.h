@@ -49,6 +49,8 @@ typedef struct data_rpc_fn {
     data_rpc_ret_t ret;
     bool writes; /* may change data (volatile; an SQLite query that writes):
                     POST only, refused on read-only routes */
+    bool none;   /* returns nothing (PostgreSQL void): answers null, as
+                    PostgREST does */
     bool plain;  /* runs as it is, never a derived table (an SQLite query
                     that writes, a MySQL procedure): its rows are answered
                     whole, without select, filters, order or paging */

@@ -185,6 +185,8 @@ static int pg_one(PGconn *c, const char *cname, data_rpc_t *rpc, char *err, size
     data_table_t *shape = fn ? data_rpc_shape(rpc, rpc->n - 1) : NULL;
     int rc = fn ? PH_OK : PH_ERROR;
     err[0] = '\0';
+    if (fn != NULL)
+        fn->none = !set && strcmp(PQgetvalue(r, 0, 6), "void") == 0;
     if (rc == PH_OK)
         rc = pg_args(c, cname, fn, shape, composite && !has_rel, atoi(PQgetvalue(r, 0, 7)), err, errlen);
     if (rc == PH_OK && composite && has_rel)

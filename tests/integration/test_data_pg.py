@@ -469,6 +469,7 @@ CREATE FUNCTION add_book(title text, year int) RETURNS books LANGUAGE sql
     AS $$ INSERT INTO books (title, year) VALUES (title, year) RETURNING * $$;
 CREATE FUNCTION book_stats() RETURNS TABLE (total bigint, newest int) LANGUAGE sql STABLE
     AS $$ SELECT count(*), max(year) FROM books $$;
+CREATE FUNCTION touch(t text) RETURNS void LANGUAGE sql AS $$ UPDATE books SET title = t WHERE id = 1 $$;
 CREATE FUNCTION echo_json(doc jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$ SELECT doc $$;
 CREATE FUNCTION overloaded(a int) RETURNS int LANGUAGE sql AS $$ SELECT a $$;
 CREATE FUNCTION overloaded(a text) RETURNS text LANGUAGE sql AS $$ SELECT a $$;
@@ -480,7 +481,7 @@ class PgViewRpcTest(DataViewCases, DataRpcSetCases, unittest.TestCase):
     flavour = "pg"
     cluster = None
     RPC_SCHEMA = PG_RPC_SCHEMA
-    RPC_KEYS = "functions = top_books, add_them, add_book, book_stats, echo_json"
+    RPC_KEYS = "functions = top_books, add_them, add_book, book_stats, echo_json, touch"
     MIN_YEAR_PROP = {"format": "integer"}
 
     @classmethod
@@ -536,6 +537,10 @@ class PgViewRpcTest(DataViewCases, DataRpcSetCases, unittest.TestCase):
         r = self.req("POST", "/api/rpc/add_book", {"title": "Zeta", "year": 2025}, headers={"Prefer": "tx=rollback"})
         self.assertJson(r, 200, {"id": 6, "title": "Zeta", "year": 2025})
         self.assertJson(self.req("GET", "/api/books?select=title&id=gt.4"), 200, [{"title": "Epsilon"}])
+
+    def test_void_function_answers_null(self):
+        self.assertJson(self.req("POST", "/api/rpc/touch", {"t": "A"}), 200, None)
+        self.assertJson(self.req("GET", "/api/books?select=title&id=eq.1"), 200, [{"title": "A"}])
 
     def test_table_function_returns_rows(self):
         self.assertJson(self.req("GET", "/api/rpc/book_stats"), 200, [{"total": 4, "newest": 2020}])
