@@ -48,7 +48,7 @@ static int data_create(const ph_create_args_t *args, void **instance, ph_error_t
     d->db = d->prefix ? d->ops->open(&d->conf, &d->schema, msg, sizeof msg) : NULL;
     /* Relationships join exposed tables only, so they are linked once all
      * are read. */
-    if (d->db != NULL && data_schema_link(&d->schema) != PH_OK)
+    if (d->db != NULL && (data_schema_link(&d->schema) != PH_OK || data_rpc_link(&d->rpc, &d->schema) != PH_OK))
         snprintf(msg, sizeof msg, "out of memory");
     else if (d->db != NULL)
         msg[0] = '\0';

@@ -75,12 +75,30 @@ void data_rpc_free(data_rpc_t *rpc)
             free(f->args[j].cast);
         }
         free(f->args);
+        free(f->row_table);
         free(f->name);
         free(f->call);
     }
     free(rpc->fns);
     data_schema_free(&rpc->shapes);
     memset(rpc, 0, sizeof *rpc);
+}
+
+int data_rpc_link(data_rpc_t *rpc, const data_schema_t *schema)
+{
+    for (size_t i = 0; i < rpc->n; i++) {
+        const char *name = rpc->fns[i].row_table;
+        const data_table_t *t = name ? data_schema_find(schema, name, strlen(name)) : NULL;
+        data_table_t *shape = &rpc->shapes.tables[i];
+        if (t == NULL || t->nrels == 0)
+            continue;
+        shape->rels = malloc(t->nrels * sizeof *shape->rels);
+        if (shape->rels == NULL)
+            return PH_ERROR;
+        memcpy(shape->rels, t->rels, t->nrels * sizeof *shape->rels);
+        shape->nrels = t->nrels;
+    }
+    return PH_OK;
 }
 
 long data_rpc_arg_index(const data_rpc_fn_t *fn, const char *name, size_t len)

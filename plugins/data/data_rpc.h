@@ -49,6 +49,8 @@ typedef struct data_rpc_fn {
     data_rpc_ret_t ret;
     bool writes; /* may change data (volatile; an SQLite query that writes):
                     POST only, refused on read-only routes */
+    char *row_table; /* PostgreSQL: the table whose rows it returns
+                        (SETOF t, or one t), for embedding; else NULL */
     bool none;   /* returns nothing (PostgreSQL void): answers null, as
                     PostgREST does */
     bool plain;  /* runs as it is, never a derived table (an SQLite query
@@ -81,6 +83,12 @@ const data_rpc_fn_t *data_rpc_find(const data_rpc_t *rpc, const char *name, size
                                    const data_table_t **shape);
 
 void data_rpc_free(data_rpc_t *rpc);
+
+/* Once the schema is linked (data_schema_link): a function returning the
+ * rows of an exposed table gets that table's relationships on its shape,
+ * so its result embeds like the table (the shape names the call's alias,
+ * and embedding joins by column name). PH_OK or PH_ERROR (memory). */
+int data_rpc_link(data_rpc_t *rpc, const data_schema_t *schema);
 
 /* SQLite: rewrites the named parameters (:name, outside quotes and
  * comments) of sql into ?N placeholders, adding each distinct name to fn

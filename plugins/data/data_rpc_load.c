@@ -82,7 +82,7 @@ int data_rpc_load_sqlite(void *db, const data_conf_t *conf, data_rpc_t *rpc, cha
 static const char fn_sql[] =
     "SELECT p.oid::regproc::text, p.proretset, p.provolatile, p.prokind,"
     "       t.typtype = 'c' OR p.prorettype = 'record'::regtype, t.typrelid, t.typname,"
-    "       p.pronargs - p.pronargdefaults"
+    "       p.pronargs - p.pronargdefaults, (SELECT c.relname FROM pg_class c WHERE c.oid = t.typrelid)"
     " FROM pg_proc p JOIN pg_type t ON t.oid = p.prorettype WHERE p.oid = to_regproc($1)";
 
 /* Every argument in order: name, mode (i o b v t), type as a cast, type
@@ -185,8 +185,11 @@ static int pg_one(PGconn *c, const char *cname, data_rpc_t *rpc, char *err, size
     data_table_t *shape = fn ? data_rpc_shape(rpc, rpc->n - 1) : NULL;
     int rc = fn ? PH_OK : PH_ERROR;
     err[0] = '\0';
-    if (fn != NULL)
+    if (fn != NULL) {
         fn->none = !set && strcmp(PQgetvalue(r, 0, 6), "void") == 0;
+        if (!PQgetisnull(r, 0, 8) && (fn->row_table = strdup(PQgetvalue(r, 0, 8))) == NULL)
+            rc = PH_ERROR;
+    }
     if (rc == PH_OK)
         rc = pg_args(c, cname, fn, shape, composite && !has_rel, atoi(PQgetvalue(r, 0, 7)), err, errlen);
     if (rc == PH_OK && composite && has_rel)

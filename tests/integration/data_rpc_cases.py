@@ -31,13 +31,14 @@ def jbody(resp):
 
 class RpcServer:
     counter = 0
+    EXTRA_TABLES = ""  # more exposed tables, ", a, b"
 
     def start(self, extra="", read_only=False):
         type(self).counter += 1
         keys = self.database_keys("rpc%d_%d" % (id(self) % 100000, type(self).counter))
         routes = ("[route /api]\nplugin = data\n%s\nschema = schema.sql\ntables = books, recent_books, "
-                  "book_years\n%s\nread_only = %s\n%s\n" % (keys, self.RPC_KEYS, "yes" if read_only else "no",
-                                                             extra))
+                  "book_years%s\n%s\nread_only = %s\n%s\n" % (keys, self.EXTRA_TABLES, self.RPC_KEYS,
+                                                               "yes" if read_only else "no", extra))
         srv = Server(server_ini(routes=routes), files={"schema.sql": self.RPC_SCHEMA})
         self.addCleanup(srv.stop)
         self.srv = srv
