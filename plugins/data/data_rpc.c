@@ -144,8 +144,9 @@ static size_t skip_quoted(const char *p)
 int data_rpc_sqlite_params(data_rpc_fn_t *fn, const char *sql, char **out, char *err, size_t errlen)
 {
     size_t n = strlen(sql), o = 0;
-    /* "?N" for ":x" is never longer than 1 + digits; room for the worst */
-    char *buf = malloc(2 * n + 16);
+    /* Each ":x" (2 bytes or more, so n / 2 of them at most) becomes "?N",
+     * N at most 20 digits: room for the worst case. */
+    char *buf = malloc(n + (n / 2 + 1) * 20 + 1);
     if (buf == NULL) {
         snprintf(err, errlen, "out of memory");
         return PH_ERROR;
@@ -184,7 +185,7 @@ int data_rpc_sqlite_params(data_rpc_fn_t *fn, const char *sql, char **out, char 
             }
             idx = (long)fn->nargs - 1;
         }
-        o += (size_t)snprintf(buf + o, 16, "?%ld", idx + 1);
+        o += (size_t)snprintf(buf + o, 22, "?%ld", idx + 1);
     }
     buf[o] = '\0';
     *out = buf;
