@@ -5,6 +5,8 @@ EXTRA_DIST += bench/run bench/deps.sh bench/mkdocroot.py bench/idle_conns.py \
 	bench/conf/plughttpd.ini.in bench/conf/nginx.conf.in bench/conf/lighttpd.conf.in \
 	bench/conf/hello.lua.in bench/conf/h2o.conf.in \
 	bench/plugins/burn.c bench/tls_resume.c \
+	bench/data bench/data_floor.c bench/jsonserver/package.json bench/jsonserver/package-lock.json \
+	bench/results/data/RESULTS.md \
 	bench/results/RESULTS.md bench/results/chart.png bench/results/tls/RESULTS.md
 
 # Coroutine switch and memory costs (bench/coro_switch.c): built with the

@@ -420,9 +420,12 @@ int data_filter_check(const data_filter_t *f, data_dialect_t d, data_qerr_t *e)
     if ((f->op == DATA_OP_MATCH || f->op == DATA_OP_IMATCH) && !pg)
         return data_qerr_set(e, "PGRST100", "filter on \"%s\": match and imatch need PostgreSQL "
                              "(this database has no regular expressions)", f->col->name);
-    if (is_fts(f->op) && !pg)
+    if (is_fts(f->op) && !pg && f->col->fts == NULL)
         return data_qerr_set(e, "PGRST100", "filter on \"%s\": full-text search (fts, plfts, phfts, "
-                             "wfts) needs PostgreSQL", f->col->name);
+                             "wfts) needs a full-text index on this column: %s", f->col->name,
+                             d == DATA_DIALECT_SQLITE ? "an FTS5 table named after its table plus "
+                             "\"_fts\" with a column of this name"
+                             : "a FULLTEXT index on this column alone");
     if ((f->op == DATA_OP_CS || f->op == DATA_OP_CD || f->op == DATA_OP_OV) && (!pg || !containable(f->col)))
         return data_qerr_set(e, "PGRST100", "filter on \"%s\": cs, cd and ov need a PostgreSQL "
                              "array, jsonb or range column", f->col->name);

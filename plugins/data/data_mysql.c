@@ -15,6 +15,10 @@
  * run in one transaction: lock the matching rows and list their keys,
  * update those keys, read those rows back.
  *
+ * An embed's JSON_ARRAYAGG (data_sql.c) is cut at group_concat_max_len,
+ * which each session sets to max_response_bytes: a longer array could
+ * not be answered anyway.
+ *
  * Results are typed by the column metadata: integers as JSON integers,
  * tinyint(1) (BOOLEAN) as true/false, DECIMAL, FLOAT and DOUBLE as JSON
  * numbers, binary strings as base64, everything else as text.
@@ -155,10 +159,17 @@ static int cells_to_json(void *arg, MYSQL_FIELD *fields, const data_value_t *cel
 
     for (unsigned i = 0; row && i < n; i++) {
         data_type_t type = cells[i].kind == DATA_VALUE_BLOB ? DATA_TYPE_BLOB : DATA_TYPE_ANY;
-        /* A whole-table row: its columns say which tinyints are booleans. */
+        data_value_t cell = cells[i];
+        /* A whole-table row: its columns say which tinyints are booleans,
+         * and which text is an embed's JSON to nest (data_sql.c). */
         if (t->shape != NULL && n == t->shape->ncols && t->shape->cols[i].type == DATA_TYPE_BOOL)
             type = DATA_TYPE_BOOL;
-        json_t *v = data_json_from_value(type, &cells[i]);
+        if (t->shape != NULL && n == t->shape->ncols && t->shape->cols[i].type == DATA_TYPE_JSON &&
+            (cell.kind == DATA_VALUE_TEXT || cell.kind == DATA_VALUE_BLOB)) {
+            type = DATA_TYPE_JSON;
+            cell.kind = DATA_VALUE_TEXT;
+        }
+        json_t *v = data_json_from_value(type, &cell);
         if (v == NULL || json_object_set_new(row, fields[i].name, v) != 0) {
             json_decref(row);
             row = NULL;
@@ -458,6 +469,27 @@ static int add_fk(void *arg, MYSQL_FIELD *fields, const data_value_t *cells, uns
     return PH_OK;
 }
 
+/* The FULLTEXT indexes of a table over one column each: those MATCH
+ * (col) can use (data_fts.h). */
+static const char fulltext_sql[] =
+    "SELECT MIN(COLUMN_NAME), INDEX_NAME FROM information_schema.STATISTICS"
+    " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_TYPE = 'FULLTEXT'"
+    " GROUP BY INDEX_NAME HAVING COUNT(*) = 1 ORDER BY INDEX_NAME";
+
+/* One FULLTEXT index row, as text cells. */
+static int add_fulltext(void *arg, MYSQL_FIELD *fields, const data_value_t *cells, unsigned n,
+                        data_dberr_t *err)
+{
+    (void)fields;
+    if (n != 2 || cells[0].kind != DATA_VALUE_TEXT || cells[1].kind != DATA_VALUE_TEXT)
+        return PH_OK;
+    if (data_table_set_fts(arg, cells[0].ptr, cells[1].ptr) != PH_OK) {
+        data_mystmt_oom(err);
+        return PH_ERROR;
+    }
+    return PH_OK;
+}
+
 /* Runs sql (one parameter: the table's name), fn for each row. */
 static int run_on_table(MYSQL *c, const char *sql, const char *name, data_mystmt_cells_fn fn, void *arg,
                         char *err, size_t errlen)
@@ -513,6 +545,8 @@ static int read_table(MYSQL *c, const char *name, data_schema_t *schema, char *e
     if (view)
         return data_table_finish_view(t, err, errlen);
     if (data_table_finish(t, err, errlen) != PH_OK)
+        return PH_ERROR;
+    if (run_on_table(c, fulltext_sql, name, add_fulltext, t, err, errlen) != PH_OK)
         return PH_ERROR;
     return run_on_table(c, fk_sql, name, add_fk, t, err, errlen);
 }
@@ -614,7 +648,8 @@ static data_db_t *my_open(const data_conf_t *conf, data_schema_t *schema, char *
     snprintf(h->init, sizeof h->init,
              "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
              "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00',"
-             " lock_wait_timeout = %u, innodb_lock_wait_timeout = %u", wait ? wait : 1, wait ? wait : 1);
+             " lock_wait_timeout = %u, innodb_lock_wait_timeout = %u, group_concat_max_len = %zu",
+             wait ? wait : 1, wait ? wait : 1, conf->max_response_bytes);
     h->pool = data_pool_new(conf->pool_size, conn_open, conn_close, conn_forget, h);
     if (h->pool == NULL) {
         snprintf(err, errlen, "out of memory");

@@ -359,7 +359,10 @@ static bool map_error(PGconn *c, PGresult *r, data_dberr_t *err)
          * that is wrong by itself (NOT NULL, CHECK) is 400. */
         err->status = strcmp(state, "23502") == 0 || strcmp(state, "23514") == 0 ? 400 : 409;
         copy_msg(err->msg, sizeof err->msg, "constraint violation: ", msg);
-    } else if (starts(state, "22")) {
+    } else if (starts(state, "22") || strcmp(state, "42601") == 0 || strcmp(state, "42704") == 0) {
+        /* A value the database cannot use, as PostgREST answers it: also
+         * a tsquery's syntax error (fts) and an unknown text search
+         * configuration (fts(lang)). */
         err->status = 400;
         copy_msg(err->msg, sizeof err->msg, "", msg);
     } else if (starts(state, "08") || starts(state, "53") || starts(state, "57") ||

@@ -521,12 +521,6 @@ static int list_rows(rest_t *r)
     if (data_query_parse(r->table, r->d->ops->dialect, qs.ptr, qs.ptr ? qs.len : 0,
                          r->d->conf.max_rows, &q, &qe) != PH_OK)
         return reply_qerr(r, &qe);
-    if (r->d->ops->dialect == DATA_DIALECT_MYSQL && data_query_embeds(&q)) {
-        /* Relationships are known (the OpenAPI root shows them); the
-         * JSON_OBJECT/JSON_ARRAYAGG form of the embedding SQL is not written. */
-        data_query_free(&q);
-        return reply_err(r, 400, "PGRST100", NULL, "embedding is not supported on MySQL/MariaDB yet");
-    }
     apply_range(r, &q);
     if (q.nselect > 0 && data_query_shape(&q, r->table, &shape) != PH_OK) {
         data_query_free(&q);

@@ -102,6 +102,7 @@ int data_table_add_column(data_table_t *table, const char *name, const char *dec
         return PH_ERROR;
     }
     c->dflt_sql = NULL;
+    c->fts = NULL;
     c->type = type;
     c->notnull = notnull;
     c->has_default = has_default;
@@ -148,6 +149,19 @@ int data_table_set_default(data_table_t *table, const char *sql)
     free(c->dflt_sql);
     c->dflt_sql = strdup(sql);
     return c->dflt_sql ? PH_OK : PH_ERROR;
+}
+
+int data_table_set_fts(data_table_t *table, const char *col, const char *index)
+{
+    for (size_t i = 0; i < table->ncols; i++) {
+        data_column_t *c = &table->cols[i];
+        if (strcmp(c->name, col) != 0)
+            continue;
+        free(c->fts);
+        c->fts = strdup(index);
+        return c->fts ? PH_OK : PH_ERROR;
+    }
+    return PH_OK;
 }
 
 static char *dup_or_null(const char *s)
@@ -241,6 +255,7 @@ void data_schema_free(data_schema_t *schema)
             free(t->cols[j].name);
             free(t->cols[j].decl);
             free(t->cols[j].dflt_sql);
+            free(t->cols[j].fts);
         }
         for (size_t j = 0; j < t->nfks; j++) {
             free(t->fks[j].name);

@@ -31,6 +31,8 @@ typedef struct data_column {
     bool has_default; /* a default, identity or rowid alias fills it */
     bool pk;
     char *dflt_sql;   /* SQLite: the default's SQL expression, else NULL */
+    char *fts;        /* the full-text index of this column (data_fts.h): SQLite
+                         the FTS5 table, MySQL the FULLTEXT index; else NULL */
 } data_column_t;
 
 /* A one-column foreign key as the database reports it, before
@@ -109,6 +111,11 @@ int data_table_add_column(data_table_t *table, const char *name, const char *dec
 /* Sets the default expression (SQL text from the database's own schema)
  * of the column added last. PH_OK or PH_ERROR (memory). */
 int data_table_set_default(data_table_t *table, const char *sql);
+
+/* Records that the full-text index named index (copied) covers the
+ * column named col of table; no such column: nothing. PH_OK or PH_ERROR
+ * (memory). */
+int data_table_set_fts(data_table_t *table, const char *col, const char *index);
 
 /* Records a one-column foreign key of table (strings copied; name and
  * ref_col may be NULL). PH_OK or PH_ERROR (memory). */

@@ -1,6 +1,8 @@
 /* SQL text builders: see data_sql.h. */
 #include "data_sql.h"
 
+#include "data_fts.h"
+
 #include <plughttpd/plugin.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -115,11 +117,18 @@ static void default_values(data_stmt_t *st)
 
 static void cond_group(data_stmt_t *st, const data_group_t *g);
 
-/* The full-text match of col against the query text v: to_tsvector of
- * the column (a tsvector column as it is) @@ the operator's tsquery
- * function, both in the filter's language when it names one. */
+static void cond_fts_index(data_stmt_t *st, const data_filter_t *f, const data_value_t *v);
+
+/* The full-text match of col against the query text v: on PostgreSQL
+ * to_tsvector of the column (a tsvector column as it is) @@ the
+ * operator's tsquery function, both in the filter's language when it
+ * names one; elsewhere through the column's full-text index. */
 static void cond_fts(data_stmt_t *st, const data_filter_t *f, const data_value_t *v)
 {
+    if (st->dialect != DATA_DIALECT_PG) {
+        cond_fts_index(st, f, v);
+        return;
+    }
     static const char *const fn[] = {"to_tsquery(", "plainto_tsquery(", "phraseto_tsquery(",
                                      "websearch_to_tsquery("};
     bool lang = f->lang.kind != DATA_VALUE_NULL;
@@ -142,6 +151,78 @@ static void cond_fts(data_stmt_t *st, const data_filter_t *f, const data_value_t
     }
     param(st, v);
     puts_(st, ")");
+}
+
+/* One query q of f's full-text index, true for the rows it matches:
+ * SQLite "rowid IN (SELECT rowid FROM fts WHERE fts.col MATCH ?)", MySQL
+ * "MATCH(col) AGAINST(? IN BOOLEAN MODE)". */
+static void fts_match(data_stmt_t *st, const data_filter_t *f, const char *q)
+{
+    data_value_t v = {.kind = DATA_VALUE_TEXT, .ptr = (char *)q, .len = strlen(q)};
+    if (st->dialect == DATA_DIALECT_MYSQL) {
+        puts_(st, "MATCH(");
+        ident(st, f->col->name);
+        puts_(st, ") AGAINST(");
+        param(st, &v);
+        puts_(st, " IN BOOLEAN MODE)");
+        return;
+    }
+    puts_(st, "rowid IN (SELECT rowid FROM ");
+    ident(st, f->col->fts);
+    puts_(st, " WHERE ");
+    ident(st, f->col->fts);
+    puts_(st, ".");
+    ident(st, f->col->name);
+    puts_(st, " MATCH ");
+    param(st, &v);
+    puts_(st, ")");
+}
+
+/* The alternatives groups[lo..hi) (hi > lo) ORed as a balanced tree: a
+ * long "a or b or ..." stays within the databases' expression depth. */
+static void fts_groups(data_stmt_t *st, const data_filter_t *f, const data_fts_group_t *groups,
+                       size_t lo, size_t hi)
+{
+    puts_(st, "(");
+    if (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        fts_groups(st, f, groups, lo, mid);
+        puts_(st, " OR ");
+        fts_groups(st, f, groups, mid, hi);
+    } else {
+        const data_fts_group_t *g = &groups[lo];
+        if (g->all != NULL)
+            fts_match(st, f, g->all);
+        if (g->all != NULL && g->none != NULL)
+            puts_(st, " AND ");
+        if (g->none != NULL) {
+            puts_(st, "NOT ");
+            fts_match(st, f, g->none);
+        }
+    }
+    puts_(st, ")");
+}
+
+/* Full-text search through the column's index (data_fts.h): the
+ * alternatives ORed, each its required terms' query and NOT its excluded
+ * terms'. A NULL column gives NULL, as PostgreSQL's @@ does, so not.fts
+ * leaves such rows out too. */
+static void cond_fts_index(data_stmt_t *st, const data_filter_t *f, const data_value_t *v)
+{
+    data_fts_t q;
+    if (data_fts_build(&q, f->op, v->ptr ? v->ptr : "", v->len, st->dialect) != PH_OK) {
+        st->oom = 1;
+        return;
+    }
+    puts_(st, "CASE WHEN ");
+    ident(st, f->col->name);
+    puts_(st, " IS NULL THEN NULL ELSE ");
+    if (q.ngroups > 0)
+        fts_groups(st, f, q.groups, 0, q.ngroups);
+    else
+        puts_(st, "(1 = 0)"); /* no words: nothing matches */
+    puts_(st, " END");
+    data_fts_free(&q);
 }
 
 /* "col <op> value" for one operand v of f. */
@@ -255,7 +336,8 @@ static void table_ref(data_stmt_t *st, const data_table_t *t, int depth)
         ident(st, t->name);
         return;
     }
-    snprintf(a, sizeof a, "\"_e%d\"", depth);
+    const char *q = st->dialect == DATA_DIALECT_MYSQL ? "`" : "\"";
+    snprintf(a, sizeof a, "%s_e%d%s", q, depth, q);
     puts_(st, a);
 }
 
@@ -314,6 +396,7 @@ static void embed_where(data_stmt_t *st, const data_embed_t *em, const data_tabl
 }
 
 static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth);
+static void sort_key(data_stmt_t *st, const data_table_t *t, const data_column_t *c, int depth);
 
 /* A SQL string literal: 'text', inner quotes doubled. */
 static void literal(data_stmt_t *st, const char *s)
@@ -347,10 +430,21 @@ static void sqlite_pair(data_stmt_t *st, const char *key, data_type_t type)
         ident(st, key);
         puts_(st, ")");
         break;
-    case DATA_TYPE_BLOB: /* JSON cannot hold a blob: bytea's text form */
-        puts_(st, "'\\x' || lower(hex(\"_x\".");
+    case DATA_TYPE_REAL: /* a whole number in a REAL or NUMERIC column is stored as an integer */
+        puts_(st, "CASE WHEN typeof(\"_x\".");
         ident(st, key);
-        puts_(st, "))");
+        puts_(st, ") = 'integer' THEN CAST(\"_x\".");
+        ident(st, key);
+        puts_(st, " AS REAL) ELSE \"_x\".");
+        ident(st, key);
+        puts_(st, " END");
+        break;
+    case DATA_TYPE_BLOB: /* JSON cannot hold a blob: bytea's text form; NULL stays null */
+        puts_(st, "CASE WHEN \"_x\".");
+        ident(st, key);
+        puts_(st, " IS NULL THEN NULL ELSE '\\x' || lower(hex(\"_x\".");
+        ident(st, key);
+        puts_(st, ")) END");
         break;
     default:
         puts_(st, "\"_x\".");
@@ -379,6 +473,109 @@ static void row_json(data_stmt_t *st, const data_query_t *q)
     puts_(st, ")");
 }
 
+static void embed_column(data_stmt_t *st, const data_embed_t *em, const data_table_t *parent,
+                         int depth);
+
+/* MySQL: a string literal, with the backslash escaping its default SQL
+ * mode (the session's) reads. */
+static void my_literal(data_stmt_t *st, const char *s)
+{
+    put(st, "'", 1);
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'' || *p == '\\')
+            put(st, p, 1);
+        put(st, p, 1);
+    }
+    put(st, "'", 1);
+}
+
+/* MySQL: the value of column c of the embedded table at depth as
+ * JSON_OBJECT should hold it, typed as the top level's rows are
+ * (data_mysql.c): BOOLEAN true/false (not 1/0), a FLOAT widened to the
+ * double the top level reads, text as a string (a JSON column too, which
+ * JSON_OBJECT would nest), bytes as bytea's text form ("\x0a1b") as on
+ * the other backends. */
+static void my_value(data_stmt_t *st, const data_select_t *c, const data_table_t *t, int depth)
+{
+    if (c->cast) {
+        puts_(st, "CAST(");
+        sort_key(st, t, c->col, depth);
+        puts_(st, " AS ");
+        puts_(st, c->cast->sql);
+        puts_(st, ")");
+        return;
+    }
+    switch (c->col->type) {
+    case DATA_TYPE_BOOL:
+        puts_(st, "CASE WHEN ");
+        sort_key(st, t, c->col, depth);
+        puts_(st, " IS NULL THEN NULL WHEN ");
+        sort_key(st, t, c->col, depth);
+        puts_(st, " THEN JSON_EXTRACT('true', '$') ELSE JSON_EXTRACT('false', '$') END");
+        return;
+    case DATA_TYPE_BLOB:
+        puts_(st, "CONCAT('\\\\x', LOWER(HEX(");
+        sort_key(st, t, c->col, depth);
+        puts_(st, ")))");
+        return;
+    case DATA_TYPE_TEXT:
+        puts_(st, "CAST(");
+        sort_key(st, t, c->col, depth);
+        puts_(st, " AS CHAR)");
+        return;
+    default:
+        break;
+    }
+    bool single = strncmp(c->col->decl, "float", 5) == 0;
+    puts_(st, single ? "CAST(" : "");
+    sort_key(st, t, c->col, depth);
+    puts_(st, single ? " AS DOUBLE)" : "");
+}
+
+/* MySQL: JSON_OBJECT of q's select list over the embedded table t at
+ * depth; a nested embed is its own subquery, whose JSON stays JSON. */
+static void my_object(data_stmt_t *st, const data_query_t *q, const data_table_t *t, int depth)
+{
+    puts_(st, "JSON_OBJECT(");
+    for (size_t i = 0; i < q->nselect; i++) {
+        const data_select_t *c = &q->select[i];
+        if (i > 0)
+            puts_(st, ", ");
+        my_literal(st, c->embed ? c->embed->name : c->alias ? c->alias : c->col->name);
+        puts_(st, ", ");
+        if (c->embed)
+            embed_column(st, c->embed, t, depth);
+        else
+            my_value(st, c, t, depth);
+    }
+    puts_(st, ")");
+}
+
+/* MySQL, whose derived tables cannot see the row around them: the
+ * related row's JSON_OBJECT straight from the table, or the related rows'
+ * JSON_ARRAYAGG with the embed's order, limit and offset inside it (never
+ * NULL: JSON_ARRAY() for none). */
+static void my_embed_column(data_stmt_t *st, const data_embed_t *em, const data_table_t *parent,
+                            int depth)
+{
+    const data_table_t *o = em->rel->other;
+    puts_(st, "(SELECT ");
+    if (em->rel->to_one) {
+        my_object(st, &em->sub, o, depth + 1);
+    } else {
+        puts_(st, "COALESCE(JSON_ARRAYAGG(");
+        my_object(st, &em->sub, o, depth + 1);
+        order_by(st, o, &em->sub, depth + 1);
+        puts_(st, " LIMIT ");
+        int_param(st, em->sub.limit);
+        puts_(st, " OFFSET ");
+        int_param(st, em->sub.offset);
+        puts_(st, "), JSON_ARRAY())");
+    }
+    embed_where(st, em, parent, depth);
+    puts_(st, ")");
+}
+
 /* An embed as one column of its parent's row (at depth): the related row
  * as a JSON object (or NULL), or the related rows as a JSON array, built
  * by the database so each parent row arrives complete. */
@@ -386,6 +583,10 @@ static void embed_column(data_stmt_t *st, const data_embed_t *em, const data_tab
                          int depth)
 {
     bool pg = st->dialect == DATA_DIALECT_PG;
+    if (st->dialect == DATA_DIALECT_MYSQL) {
+        my_embed_column(st, em, parent, depth);
+        return;
+    }
     puts_(st, "(SELECT ");
     if (em->rel->to_one)
         row_json(st, &em->sub);

@@ -11,6 +11,7 @@
 #include "data_rpc_load.h"
 #include "data_json.h"
 #include "data_pool.h"
+#include "data_sqlite_fts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -214,7 +215,7 @@ static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char
     if (is_view(db, name))
         return data_table_finish_view(t, err, errlen);
     /* A composite key counts each of its columns with pk > 0. */
-    if (data_table_finish(t, err, errlen) != PH_OK)
+    if (data_table_finish(t, err, errlen) != PH_OK || data_sqlite_fts_read(db, t, err, errlen) != PH_OK)
         return PH_ERROR;
     return read_fks(db, t, err, errlen);
 }

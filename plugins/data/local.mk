@@ -7,6 +7,7 @@ DATA_CORE_SOURCES = \
 	plugins/data/data_prefer.c plugins/data/data_prefer.h \
 	plugins/data/data_query.c plugins/data/data_query.h \
 	plugins/data/data_sql.c plugins/data/data_sql.h \
+	plugins/data/data_fts.c plugins/data/data_fts.h \
 	plugins/data/data_json.c plugins/data/data_json.h \
 	plugins/data/data_csv.c plugins/data/data_csv.h \
 	plugins/data/data_openapi.c plugins/data/data_openapi.h \
@@ -23,6 +24,7 @@ plugins_data_data_la_SOURCES = $(DATA_CORE_SOURCES) \
 	plugins/data/data_pool.c plugins/data/data_pool.h \
 	plugins/data/data_sqlite.c plugins/data/data_pg.c plugins/data/data_mysql.c \
 	plugins/data/data_rpc_load.c plugins/data/data_rpc_load.h \
+	plugins/data/data_sqlite_fts.c plugins/data/data_sqlite_fts.h \
 	plugins/data/data_mystmt.c plugins/data/data_mystmt.h
 plugins_data_data_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE3_CFLAGS) $(LIBPQ_CFLAGS) \
 	$(LIBMARIADB_CFLAGS)
@@ -46,6 +48,14 @@ tests_unit_test_data_mysql_sql_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_data_mysql_sql_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 TESTS += tests/unit/test_data_mysql_sql
 
+# Full-text queries without tsquery (FTS5, MySQL boolean mode).
+check_PROGRAMS += tests/unit/test_data_fts
+tests_unit_test_data_fts_SOURCES = tests/unit/test_data_fts.c $(DATA_CORE_SOURCES)
+tests_unit_test_data_fts_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/data -I$(top_srcdir)/server
+tests_unit_test_data_fts_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_data_fts_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
+TESTS += tests/unit/test_data_fts
+
 DATA_INTEGRATION_TESTS = \
 	tests/integration/test_data.py \
 	tests/integration/test_data_pg.py \
@@ -54,7 +64,8 @@ DATA_INTEGRATION_TESTS = \
 	tests/integration/test_notes_browser.py
 TESTS += $(DATA_INTEGRATION_TESTS)
 EXTRA_DIST += $(DATA_INTEGRATION_TESTS) tests/integration/pg.py tests/integration/mysqld.py \
-	tests/integration/data_cases.py \
+	tests/integration/data_cases.py tests/integration/data_fts_cases.py \
+	tests/integration/data_embed_cases.py \
 	tests/integration/pgjs.py tests/integration/postgrest_js/package.json \
 	tests/integration/postgrest_js/package-lock.json tests/integration/postgrest_js/scenarios.js \
 	plugins/data/README.md

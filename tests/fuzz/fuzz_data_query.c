@@ -50,6 +50,8 @@ static void setup(void)
     REQUIRE(data_table_add_column(t, "data", "BLOB", DATA_TYPE_BLOB, false, false, false) == PH_OK);
     REQUIRE(data_table_add_column(t, "misc", "", DATA_TYPE_ANY, false, false, false) == PH_OK);
     REQUIRE(data_table_finish(t, err, sizeof err) == PH_OK);
+    /* title has a full-text index, so fts filters reach SQL everywhere */
+    REQUIRE(data_table_set_fts(t, "title", "notes_fts") == PH_OK);
     t = data_schema_add_table(&schema, "tags");
     REQUIRE(t != NULL);
     REQUIRE(data_table_add_column(t, "id", "INTEGER", DATA_TYPE_INTEGER, false, true, true) == PH_OK);

@@ -33,7 +33,8 @@ fuzz_realip_SRC = tests/fuzz/fuzz_realip.c server/realip.c server/cidr.c
 fuzz_realip_INC =
 fuzz_data_query_SRC = tests/fuzz/fuzz_data_query.c plugins/data/data_query.c \
 	plugins/data/data_filter.c plugins/data/data_cast.c \
-	plugins/data/data_schema.c plugins/data/data_value.c plugins/data/data_sql.c
+	plugins/data/data_schema.c plugins/data/data_value.c plugins/data/data_sql.c \
+	plugins/data/data_fts.c
 fuzz_data_query_INC = -I$(top_srcdir)/plugins/data
 fuzz_data_query_LIBS = -lm
 # The whole core library (everything but main()), as the server links it.

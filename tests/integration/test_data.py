@@ -11,6 +11,8 @@ import tempfile
 import unittest
 
 import harness
+from data_embed_cases import EmbedTypeCases
+from data_fts_cases import FtsCases
 from data_cases import DataApiCases, jbody, schema_text
 from data_rpc_cases import BOOKS, BOOKS_INSERT, DataRpcSetCases, DataViewCases
 
@@ -26,7 +28,7 @@ def vm_hwm(pid):
     raise AssertionError("no VmHWM for pid %d" % pid)
 
 
-class SqliteDataTest(DataApiCases, unittest.TestCase):
+class SqliteDataTest(DataApiCases, FtsCases, EmbedTypeCases, unittest.TestCase):
     flavour = "sqlite"
 
     def database_keys(self, name):

@@ -16,12 +16,14 @@ import tempfile
 import unittest
 
 import harness
+from data_embed_cases import EmbedTypeCases
+from data_fts_cases import FtsCases
 from data_cases import DataApiCases, jbody
 from data_rpc_cases import BOOKS, BOOKS_INSERT, DataViewCases
 from mysqld import MariaDb
 
 
-class MysqlDataTest(DataApiCases, unittest.TestCase):
+class MysqlDataTest(DataApiCases, FtsCases, EmbedTypeCases, unittest.TestCase):
     flavour = "mysql"
     server = None
 

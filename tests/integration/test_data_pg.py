@@ -19,12 +19,14 @@ import threading
 import unittest
 
 import harness
+from data_embed_cases import EmbedTypeCases
+from data_fts_cases import FtsCases
 from data_cases import DataApiCases
 from data_rpc_cases import BOOKS, BOOKS_INSERT, DataRpcSetCases, DataViewCases, jbody
 from pg import PgCluster
 
 
-class PgDataTest(DataApiCases, unittest.TestCase):
+class PgDataTest(DataApiCases, FtsCases, EmbedTypeCases, unittest.TestCase):
     flavour = "pg"
     cluster = None
 

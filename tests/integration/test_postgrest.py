@@ -130,11 +130,6 @@ class PostgrestJsCases:
         self.assertIn("details", e)
         self.assertIn("hint", e)
 
-    def assertNoEmbed(self, result):
-        """MySQL/MariaDB: a well-formed embed answers this documented 400."""
-        self.assertPgError(result, 400, "PGRST100")
-        self.assertEqual(result["error"]["message"], "embedding is not supported on MySQL/MariaDB yet")
-
     def raw(self, query, method="GET", headers=None):
         return self.srv.get("/api/notes?" + query, method=method, headers=headers)
 
@@ -340,11 +335,7 @@ class PostgrestJsCases:
         self.assertEqual(res["csv_out"]["status"], 200)
         self.assertEqual(res["csv_out"]["data"],
                          'id,title,body\n1,alpha,first\n2,beta,\n3,gamma,third\n4,delta,\n5,"a,b (q)",quoted\n')
-        if self.flavour == "mysql":
-            self.assertNoEmbed(res["csv_embed"])
-        else:
-            self.assertEqual(res["csv_embed"]["data"],
-                             'id,comments\n1,"[{""id"":1},{""id"":2}]"\n2,[]\n')
+        self.assertEqual(res["csv_embed"]["data"], 'id,comments\n1,"[{""id"":1},{""id"":2}]"\n2,[]\n')
         r = self.raw("select=id&id=eq.1", headers={"Accept": "text/csv"})
         self.assertEqual((r.status, r.header("Content-Type"), r.body), (200, "text/csv; charset=utf-8", b"id\n1\n"))
         r = self.raw("select=id&id=eq.1", headers={"Accept": "text/csv, application/vnd.pgrst.object+json"})
@@ -419,10 +410,6 @@ class PostgrestJsCases:
         self.assertPgError(res["embed_ambiguous"], 300, "PGRST201")
         self.assertPgError(res["embed_unknown"], 400, "PGRST200")
         self.assertPgError(res["embed_not_exposed"], 400, "PGRST200")
-        if self.flavour == "mysql":
-            self.assertNoEmbed(res["embed_to_one"])
-            self.assertNoEmbed(res["embed_aliases"])
-            return
         self.assertRows(res["embed_to_one"], [{"id": 1, "authors": ann}, {"id": 2, "authors": ann},
                                               {"id": 3, "authors": bob}, {"id": 4, "authors": None}])
         self.assertRows(res["embed_aliases"], [
@@ -431,10 +418,6 @@ class PostgrestJsCases:
 
     def test_embed_to_many_nested(self):
         res = self.js("embed_to_many", "embed_nested", "embed_authors_books")
-        if self.flavour == "mysql":
-            for result in res.values():
-                self.assertNoEmbed(result)
-            return
         c1 = {"id": 1, "body": "c1", "approved": True}
         c2 = {"id": 2, "body": "c2", "approved": False}
         c3 = {"id": 3, "body": "c3", "approved": None}
@@ -450,10 +433,6 @@ class PostgrestJsCases:
     def test_embed_filters_inner_order_limit(self):
         res = self.js("embed_inner", "embed_filter", "embed_inner_filter", "embed_order_limit",
                       "embed_inner_count")
-        if self.flavour == "mysql":
-            for result in res.values():
-                self.assertNoEmbed(result)
-            return
         self.assertRows(res["embed_inner"], [{"id": 1, "comments": ids(1, 2)}, {"id": 3, "comments": ids(3)}])
         self.assertRows(res["embed_filter"], [{"id": 1, "comments": ids(1)}, {"id": 2, "comments": []},
                                               {"id": 3, "comments": []}, {"id": 4, "comments": []}])
@@ -484,11 +463,7 @@ class PostgrestJsCases:
         # Four levels are allowed.
         ok = "select=id," + "comments(id,books(id," + "comments(id,books(id)))" + ")"
         r = raw(ok)
-        if self.flavour == "mysql":
-            self.assertEqual((r.status, json.loads(r.body)["message"]),
-                             (400, "embedding is not supported on MySQL/MariaDB yet"), r.body)
-        else:
-            self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.status, 200, r.body)
         r = self.srv.get("/api/books?select=id,comments(id)", method="POST", body=b"{}",
                          headers={"Content-Type": "application/json"})
         self.assertEqual(r.status, 400)

@@ -153,7 +153,7 @@ START_TEST(operators_per_dialect)
     static const struct { const char *qs; data_dialect_t d; const char *msg; } bad[] = {
         {"title=match.a", DATA_DIALECT_SQLITE, "PostgreSQL"},
         {"or=(title.imatch.a)", DATA_DIALECT_SQLITE, "PostgreSQL"},
-        {"title=fts.a", DATA_DIALECT_SQLITE, "PostgreSQL"},
+        {"title=fts.a", DATA_DIALECT_SQLITE, "full-text index"},
         {"title=cs.{a}", DATA_DIALECT_PG, "array, jsonb or range"},
         {"id=match.1", DATA_DIALECT_PG, "text column"},
         {"id=is(any).{null}", DATA_DIALECT_PG, "take (any)"},
@@ -398,6 +398,33 @@ START_TEST(embed_relationships_and_sql)
         ck_assert_int_eq(embed_sql(&s, bad[i].table, bad[i].qs, DATA_DIALECT_SQLITE, sql, sizeof sql), PH_ERROR);
         ck_assert_msg(strncmp(sql, bad[i].code, strlen(bad[i].code)) == 0, "%s: %s", bad[i].qs, sql);
     }
+    data_schema_free(&s);
+}
+END_TEST
+
+/* MySQL: JSON_OBJECT of the related table's columns (typed: a boolean as
+ * JSON true/false, text cast to a string), JSON_ARRAYAGG with the embed's
+ * order and paging inside it, aliases in backquotes. */
+START_TEST(embed_sql_on_mysql)
+{
+    data_schema_t s;
+    char sql[2048];
+    embed_schema(&s);
+    ck_assert_int_eq(embed_sql(&s, "books", "select=id,c:comments!inner(ok)&c.id=eq.3&c.limit=2&c.order=ok.desc",
+                               DATA_DIALECT_MYSQL, sql, sizeof sql), PH_OK);
+    ck_assert_str_eq(sql, "SELECT `id` AS `id`, (SELECT COALESCE(JSON_ARRAYAGG(JSON_OBJECT('ok', CASE WHEN "
+                          "`_e1`.`ok` IS NULL THEN NULL WHEN `_e1`.`ok` THEN JSON_EXTRACT('true', '$') ELSE "
+                          "JSON_EXTRACT('false', '$') END) ORDER BY `_e1`.`ok` IS NULL DESC, `_e1`.`ok` DESC, "
+                          "`_e1`.`id` ASC LIMIT ? OFFSET ?), JSON_ARRAY()) FROM `comments` AS `_e1` WHERE "
+                          "`_e1`.`book_id` = `books`.`id` AND (`id` = ?)) AS `c` FROM `books` WHERE EXISTS "
+                          "(SELECT 1 FROM `comments` AS `_e1` WHERE `_e1`.`book_id` = `books`.`id` AND "
+                          "(`id` = ?)) ORDER BY `id` ASC LIMIT ? OFFSET ?");
+    ck_assert_int_eq(embed_sql(&s, "comments", "select=books(t:title,authors!editor_id(name))",
+                               DATA_DIALECT_MYSQL, sql, sizeof sql), PH_OK);
+    ck_assert_str_eq(sql, "SELECT (SELECT JSON_OBJECT('t', CAST(`_e1`.`title` AS CHAR), 'authors', (SELECT "
+                          "JSON_OBJECT('name', CAST(`_e2`.`name` AS CHAR)) FROM `authors` AS `_e2` WHERE "
+                          "`_e2`.`id` = `_e1`.`editor_id`)) FROM `books` AS `_e1` WHERE `_e1`.`id` = "
+                          "`comments`.`book_id`) AS `books` FROM `comments` ORDER BY `id` ASC LIMIT ? OFFSET ?");
     data_schema_free(&s);
 }
 END_TEST
@@ -1254,6 +1281,7 @@ static Suite *data_suite(void)
     tcase_add_test(q, limit_offset_order_filters);
     tcase_add_test(q, select_list_alias_cast);
     tcase_add_test(q, embed_relationships_and_sql);
+    tcase_add_test(q, embed_sql_on_mysql);
     tcase_add_test(q, csv_out_and_in);
     tcase_add_test(q, order_nulls);
     tcase_add_test(q, in_is_not_ilike);
