@@ -51,10 +51,11 @@ static int data_create(const ph_create_args_t *args, void **instance, ph_error_t
     d->ops = d->conf.backend == DATA_BACKEND_PG      ? &data_pg_ops
              : d->conf.backend == DATA_BACKEND_MYSQL ? &data_mysql_ops
                                                      : &data_sqlite_ops;
+    d->schema.rpc = &d->rpc;
     d->db = d->prefix ? d->ops->open(&d->conf, &d->schema, msg, sizeof msg) : NULL;
     /* Relationships join exposed tables only, so they are linked once all
      * are read. */
-    if (d->db != NULL && data_schema_link(&d->schema) != PH_OK)
+    if (d->db != NULL && (data_schema_link(&d->schema) != PH_OK || data_rpc_link(&d->rpc, &d->schema) != PH_OK))
         snprintf(msg, sizeof msg, "out of memory");
     else if (d->db != NULL)
         msg[0] = '\0';
@@ -69,7 +70,8 @@ static int data_create(const ph_create_args_t *args, void **instance, ph_error_t
     /* Without roles of its own the backend relies on grant lines. */
     if (data_role_enabled(&d->conf.roles) && d->conf.roles.ngrants == 0 && d->conf.backend != DATA_BACKEND_PG)
         d->api->log(PH_LOG_WARN, "roles without any \"grant\" line: every table request is refused");
-    d->api->log(PH_LOG_INFO, "%s database, %zu table(s)%s%s", d->ops->name, d->schema.ntables,
+    d->api->log(PH_LOG_INFO, "%s database, %zu table(s), %zu function(s)%s%s", d->ops->name, d->schema.ntables,
+                d->rpc.n,
                 d->conf.read_only ? ", read-only" : "", d->conf.check ? " (checked, nothing changed)" : "");
     *instance = d;
     return PH_OK;
@@ -89,6 +91,7 @@ static void data_destroy(void *instance)
         d->ops->close(d->db);
     data_schema_free(&d->schema);
     data_jwt_keys_free(d->jwt);
+    data_rpc_free(&d->rpc);
     data_conf_free(&d->conf);
     free(d->prefix);
     free(d);

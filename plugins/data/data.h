@@ -11,6 +11,7 @@
 #include "data_conf.h"
 #include "data_db.h"
 #include "data_jwt.h"
+#include "data_rpc.h"
 #include "data_schema.h"
 
 typedef struct data {
@@ -18,6 +19,7 @@ typedef struct data {
     char *prefix; /* the route prefix, for Location headers */
     data_conf_t conf;
     data_schema_t schema; /* the exposed tables, in conf->tables order */
+    data_rpc_t rpc;       /* the callable functions (/rpc/<name>) */
     const data_db_ops_t *ops;
     data_db_t *db;
     data_jwt_keys_t *jwt; /* the route's JWT keys, NULL without (data_jwt.h) */

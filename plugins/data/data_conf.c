@@ -45,7 +45,9 @@ static bool is_space(char c)
     return c == ' ' || c == '\t';
 }
 
-static int parse_tables(data_conf_t *conf, const char *v, int key, ph_error_t *err)
+/* A comma-separated list of names into *list (what names them, for
+ * messages): tables, functions. */
+static int parse_names(char ***list, size_t *n, const char *what, const char *v, int key, ph_error_t *err)
 {
     const char *p = v;
     while (*p) {
@@ -58,20 +60,51 @@ static int parse_tables(data_conf_t *conf, const char *v, int key, ph_error_t *e
         while (b > a && is_space(b[-1]))
             b--;
         if (a == b)
-            return refuse(err, key, "tables: empty table name in \"%s\"", v);
+            return refuse(err, key, strcmp(what, "tables") == 0 ? "tables: empty table name in \"%s\""
+                                                                : "functions: empty function name in \"%s\"", v);
         char *name = strndup(a, (size_t)(b - a));
-        char **t = name ? realloc(conf->tables, (conf->ntables + 1) * sizeof *t) : NULL;
+        char **t = name ? realloc(*list, (*n + 1) * sizeof *t) : NULL;
         if (t == NULL) {
             free(name);
             return refuse(err, key, "out of memory%s", "");
         }
-        conf->tables = t;
-        t[conf->ntables++] = name;
-        for (size_t i = 0; i + 1 < conf->ntables; i++)
+        *list = t;
+        t[(*n)++] = name;
+        for (size_t i = 0; i + 1 < *n; i++)
             if (strcmp(t[i], name) == 0)
-                return refuse(err, key, "tables: \"%s\" listed twice", name);
+                return refuse(err, key, strcmp(what, "tables") == 0 ? "tables: \"%s\" listed twice"
+                                                                    : "functions: \"%s\" listed twice", name);
         p = *end ? end + 1 : end;
     }
+    return PH_OK;
+}
+
+static int parse_tables(data_conf_t *conf, const char *v, int key, ph_error_t *err)
+{
+    return parse_names(&conf->tables, &conf->ntables, "tables", v, key, err);
+}
+
+/* rpc.NAME = SQL: a named query of an SQLite route (data_rpc.h). */
+static int parse_rpc(data_conf_t *conf, const char *name, const char *v, int key, ph_error_t *err)
+{
+    if (name[0] == '\0' || v[0] == '\0')
+        return refuse(err, key, "rpc.NAME = SQL: a name and a query are needed%s", "");
+    for (size_t i = 0; i < conf->nrpc; i++)
+        if (strcmp(conf->rpc_names[i], name) == 0)
+            return refuse(err, key, "rpc.%s given twice", name);
+    char **n = realloc(conf->rpc_names, (conf->nrpc + 1) * sizeof *n);
+    if (n != NULL)
+        conf->rpc_names = n;
+    char **q = n ? realloc(conf->rpc_sql, (conf->nrpc + 1) * sizeof *q) : NULL;
+    if (q != NULL)
+        conf->rpc_sql = q;
+    char *a = q ? strdup(name) : NULL, *b = a ? strdup(v) : NULL;
+    if (b == NULL) {
+        free(a);
+        return refuse(err, key, "out of memory%s", "");
+    }
+    conf->rpc_names[conf->nrpc] = a;
+    conf->rpc_sql[conf->nrpc++] = b;
     return PH_OK;
 }
 
@@ -298,6 +331,10 @@ static int parse_key(data_conf_t *conf, const ph_server_api_t *api, const char *
     }
     if (strcmp(k, "tables") == 0)
         return parse_tables(conf, v, i, err);
+    if (strcmp(k, "functions") == 0)
+        return parse_names(&conf->functions, &conf->nfunctions, "functions", v, i, err);
+    if (strncmp(k, "rpc.", 4) == 0)
+        return parse_rpc(conf, k + 4, v, i, err);
     if (strcmp(k, "read_only") == 0) {
         if (api->parse_bool(v, &b) != PH_OK)
             return refuse(err, i, "read_only: expected yes or no, got \"%.100s\"", v);
@@ -355,8 +392,7 @@ static int parse_key(data_conf_t *conf, const ph_server_api_t *api, const char *
         return rc;
     return refuse(err, i, "unknown key \"%.24s\" (known: database, schema, tables, read_only, "
                   "unfiltered_writes, max_rows, max_body, max_response_bytes, pool_size, busy_timeout, "
-                  "retry_after, cors_origins/methods/headers/max_age/credentials, "
-                  "jwt_*, anon_role, grant)", k);
+                  "retry_after, cors_*, jwt_*, anon_role, grant, functions, rpc.NAME)", k);
 }
 
 /* Defaults of every key; the CORS texts are filled after parsing when no
@@ -398,6 +434,12 @@ int data_conf_parse(data_conf_t *conf, const ph_server_api_t *api, const char *c
         return refuse(err, -1, "missing key \"database\" (sqlite:PATH, postgresql://... or mysql://...)%s", "");
     if (data_role_conf_finish(&conf->roles, conf->tables, conf->ntables, err) != PH_OK)
         return PH_ERROR;
+    if (conf->backend == DATA_BACKEND_SQLITE && conf->nfunctions > 0)
+        return refuse(err, -1, "functions: SQLite has no stored functions; declare named queries "
+                      "instead, rpc.NAME = SELECT ...%s", "");
+    if (conf->backend != DATA_BACKEND_SQLITE && conf->nrpc > 0)
+        return refuse(err, -1, "rpc.%s: named queries are for SQLite; list the database's functions "
+                      "in \"functions\" instead", conf->rpc_names[0]);
     return finish_cors(&conf->cors, err);
 }
 
@@ -406,6 +448,15 @@ void data_conf_free(data_conf_t *conf)
     for (size_t i = 0; i < conf->ntables; i++)
         free(conf->tables[i]);
     free(conf->tables);
+    for (size_t i = 0; i < conf->nfunctions; i++)
+        free(conf->functions[i]);
+    free(conf->functions);
+    for (size_t i = 0; i < conf->nrpc; i++) {
+        free(conf->rpc_names[i]);
+        free(conf->rpc_sql[i]);
+    }
+    free(conf->rpc_names);
+    free(conf->rpc_sql);
     free(conf->target);
     free(conf->schema);
     for (size_t i = 0; i < conf->cors.norigins; i++)

@@ -8,7 +8,10 @@
  *   schema       = FILE  SQL run to create the database: SQLite, when the
  *                  file is missing; PostgreSQL, when an exposed table is
  *                  missing. Relative to the folder of server.ini.
- *   tables       = a, b  exposed tables (default: none)
+ *   tables       = a, b  exposed tables and views (default: none)
+ *   functions    = f, g  PostgreSQL and MySQL: functions (and MySQL
+ *                  procedures) exposed as /rpc/NAME (default: none)
+ *   rpc.NAME     = SQL   SQLite: a named query exposed as /rpc/NAME
  *   read_only    = BOOL  (default no)
  *   unfiltered_writes = BOOL  PATCH and DELETE on a whole table without a
  *                  filter; refused (400) unless yes (default no)
@@ -77,6 +80,10 @@ typedef struct data_conf {
     char *schema; /* resolved path, or NULL */
     char **tables;
     size_t ntables;
+    char **functions; /* functions = */
+    size_t nfunctions;
+    char **rpc_names, **rpc_sql; /* rpc.NAME = SQL, in order */
+    size_t nrpc;
     bool read_only;
     bool unfiltered_writes;
     bool check;   /* a configuration test (PH_CREATE_CHECK): change nothing */

@@ -24,6 +24,7 @@
  * numbers, binary strings as base64, everything else as text.
  */
 #include "data_db.h"
+#include "data_rpc_load.h"
 #include "data_json.h"
 #include "data_myuri.h"
 #include "data_mystmt.h"
@@ -366,7 +367,7 @@ static int my_exec(data_db_t *h, const data_stmt_t *st, const data_table_t *shap
     bool fresh, broken;
     /* A read may be retried once on a new connection; a write may not, as
      * it could have been applied before the connection broke. */
-    int tries = starts(st->sql, "SELECT") && st->then == NULL ? 2 : 1;
+    int tries = starts(st->sql, "SELECT") && st->then == NULL && !st->writes ? 2 : 1;
     int rc = PH_ERROR;
 
     for (int t = 0; t < tries; t++) {
@@ -513,6 +514,25 @@ static int query_table(MYSQL *c, const char *name, data_mystmt_cells_fn fn, void
     return run_on_table(c, column_sql, name, fn, arg, err, errlen);
 }
 
+/* A row of view_sql: the table is a view. */
+static int mark_view(void *arg, MYSQL_FIELD *fields, const data_value_t *cells, unsigned n,
+                     data_dberr_t *err)
+{
+    (void)fields;
+    (void)cells;
+    (void)n;
+    (void)err;
+    *(bool *)arg = true;
+    return PH_OK;
+}
+
+/* Views are read-only here: PATCH's plan locks and reads rows back by
+ * primary key, which a view lacks, and MariaDB's RETURNING does not reach
+ * through a view. */
+static const char view_sql[] =
+    "SELECT 1 FROM information_schema.TABLES"
+    " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND TABLE_TYPE = 'VIEW'";
+
 static int read_table(MYSQL *c, const char *name, data_schema_t *schema, char *err, size_t errlen)
 {
     data_table_t *t = data_schema_add_table(schema, name);
@@ -520,7 +540,13 @@ static int read_table(MYSQL *c, const char *name, data_schema_t *schema, char *e
         snprintf(err, errlen, "out of memory");
         return PH_ERROR;
     }
-    if (query_table(c, name, add_column, t, err, errlen) != PH_OK || data_table_finish(t, err, errlen) != PH_OK)
+    bool view = false;
+    if (query_table(c, name, add_column, t, err, errlen) != PH_OK ||
+        run_on_table(c, view_sql, name, mark_view, &view, err, errlen) != PH_OK)
+        return PH_ERROR;
+    if (view)
+        return data_table_finish_view(t, err, errlen);
+    if (data_table_finish(t, err, errlen) != PH_OK)
         return PH_ERROR;
     if (run_on_table(c, fulltext_sql, name, add_fulltext, t, err, errlen) != PH_OK)
         return PH_ERROR;
@@ -646,6 +672,10 @@ static data_db_t *my_open(const data_conf_t *conf, data_schema_t *schema, char *
         if (rc == PH_OK)
             rc = read_table(c, conf->tables[i], schema, err, errlen);
     }
+    /* Functions the schema file would create are not there to read
+     * either when it was skipped. */
+    if (rc == PH_OK && !skip)
+        rc = data_rpc_load_mysql(c, conf, schema->rpc, err, errlen);
     data_pool_give(h->pool, c, rc != PH_OK || conf->check);
     if (rc != PH_OK) {
         my_close(h);

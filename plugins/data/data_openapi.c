@@ -1,5 +1,7 @@
 /* OpenAPI 2.0 description of the exposed tables: see data_openapi.h. */
 #include "data_openapi.h"
+#include "data_conf.h"
+#include "data_rpc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,14 +145,30 @@ static json_t *path_item(const data_table_t *t)
 {
     static const char *const get[] = {"select", "order", "limit", "offset", "range", "preferCount", NULL};
     static const char *const write[] = {"select", "preferReturn", NULL};
-    return json_pack("{s:o, s:o, s:o, s:o, s:o}",
-                     "get", operation(t, "Rows matching the filters", get, true, false, "200", true),
-                     "post", operation(t, "Insert rows (one object or an array)", write, false, true, "201", false),
-                     "put", operation(t, "Insert or replace the row whose primary key is given (pk=eq.X)", write,
-                                      true, true, "200", false),
-                     "patch", operation(t, "Update the rows matching the filters", write, true, true, "200", false),
-                     "delete", operation(t, "Delete the rows matching the filters", write, true, false, "200",
-                                         false));
+    /* A view offers what the database can write through it, and no PUT
+     * (its upsert needs a primary key). */
+    unsigned w = t->view ? t->view_writes : DATA_M_POST | DATA_M_PUT | DATA_M_PATCH | DATA_M_DELETE;
+    json_t *item = json_pack("{s:o}", "get", operation(t, "Rows matching the filters", get, true, false, "200", true));
+    if (item != NULL && (w & DATA_M_POST) &&
+        json_object_set_new(item, "post", operation(t, "Insert rows (one object or an array)", write, false, true,
+                                                     "201", false)) != 0)
+        goto fail;
+    if (item != NULL && (w & DATA_M_PUT) &&
+        json_object_set_new(item, "put", operation(t, "Insert or replace the row whose primary key is given (pk=eq.X)",
+                                                   write, true, true, "200", false)) != 0)
+        goto fail;
+    if (item != NULL && (w & DATA_M_PATCH) &&
+        json_object_set_new(item, "patch", operation(t, "Update the rows matching the filters", write, true, true,
+                                                     "200", false)) != 0)
+        goto fail;
+    if (item != NULL && (w & DATA_M_DELETE) &&
+        json_object_set_new(item, "delete", operation(t, "Delete the rows matching the filters", write, true, false,
+                                                      "200", false)) != 0)
+        goto fail;
+    return item;
+fail:
+    json_decref(item);
+    return NULL;
 }
 
 /* "rowFilter.<table>.<column>": a filter on each column, "col=op.value". */
@@ -209,4 +227,71 @@ json_t *data_openapi(const data_schema_t *schema, const char *base_path)
 fail:
     json_decref(doc);
     return NULL;
+}
+
+/* The arguments of fn: a body schema (object properties, required) or
+ * query parameters. */
+static json_t *rpc_args(const data_rpc_fn_t *fn, bool query)
+{
+    json_t *props = json_object(), *req = json_array(), *qp = json_array();
+    for (size_t i = 0; props && req && qp && i < fn->nargs; i++) {
+        const data_rpc_arg_t *a = &fn->args[i];
+        json_t *p = a->cast ? json_pack("{s:s}", "format", a->cast) : json_object();
+        json_t *q = json_pack("{s:s, s:s, s:b, s:s}", "name", a->name, "in", "query", "required", !a->has_default,
+                              "type", "string");
+        if (q && a->cast)
+            json_object_set_new(q, "format", json_string(a->cast));
+        if (p == NULL || q == NULL || json_object_set_new(props, a->name, p) != 0 || json_array_append_new(qp, q) != 0 ||
+            (!a->has_default && json_array_append_new(req, json_string(a->name)) != 0)) {
+            json_decref(props);
+            props = NULL;
+        }
+    }
+    json_t *out = NULL;
+    if (props && req && qp) {
+        if (query) {
+            out = json_incref(qp);
+        } else {
+            json_t *schema = json_pack("{s:s, s:o}", "type", "object", "properties", props);
+            props = NULL;
+            if (schema && json_array_size(req) > 0)
+                json_object_set(schema, "required", req);
+            out = schema ? json_pack("[{s:s, s:s, s:b, s:o}]", "name", "args", "in", "body", "required", 1,
+                                     "schema", schema)
+                         : NULL;
+        }
+    }
+    json_decref(props);
+    json_decref(req);
+    json_decref(qp);
+    return out;
+}
+
+static json_t *rpc_op(const data_rpc_fn_t *fn, bool query)
+{
+    return json_pack("{s:[s], s:s, s:o, s:{s:{s:s}}}", "tags", "(rpc) functions", "summary", fn->name,
+                     "parameters", rpc_args(fn, query), "responses", "200", "description", "OK");
+}
+
+int data_openapi_rpc(json_t *doc, const data_rpc_t *rpc)
+{
+    json_t *paths = json_object_get(doc, "paths");
+    for (size_t i = 0; paths && rpc && i < rpc->n; i++) {
+        const data_rpc_fn_t *fn = &rpc->fns[i];
+        char *path = NULL;
+        json_t *item = json_pack("{s:o}", "post", rpc_op(fn, false));
+        if (item && !fn->writes && json_object_set_new(item, "get", rpc_op(fn, true)) != 0) {
+            json_decref(item);
+            item = NULL;
+        }
+        if (item == NULL || asprintf(&path, "/rpc/%s", fn->name) < 0) {
+            json_decref(item);
+            return -1;
+        }
+        int rc = json_object_set_new(paths, path, item);
+        free(path);
+        if (rc != 0)
+            return -1;
+    }
+    return paths ? 0 : -1;
 }

@@ -22,4 +22,11 @@
  * or "/" for the root). NULL when out of memory. */
 json_t *data_openapi(const data_schema_t *schema, const char *base_path);
 
+/* Adds to doc (data_openapi's) a path /rpc/<name> per function of rpc, as
+ * PostgREST lists them: post with the arguments as one JSON object body,
+ * and get with each argument as a query parameter unless the function
+ * may change data. 0, or -1 when out of memory. */
+struct data_rpc;
+int data_openapi_rpc(json_t *doc, const struct data_rpc *rpc);
+
 #endif

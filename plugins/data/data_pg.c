@@ -9,6 +9,7 @@
  * come back as text and are typed by the column's type OID.
  */
 #include "data_db.h"
+#include "data_rpc_load.h"
 #include "data_json.h"
 #include "data_num.h"
 #include "data_pool.h"
@@ -189,6 +190,32 @@ static int read_fks(PGconn *c, const char *name, data_table_t *t, char *err, siz
     return rc;
 }
 
+/* Whether the relation name is a view (or materialized view), and then
+ * the write methods the database can run on it: pg_relation_is_updatable
+ * gives the events as bits (8 INSERT, 4 UPDATE, 16 DELETE), the test
+ * behind information_schema.views' is_insertable_into and is_updatable. */
+static const char view_sql[] =
+    "SELECT c.relkind IN ('v', 'm'), pg_relation_is_updatable(c.oid::regclass, false)"
+    " FROM pg_class c WHERE c.oid = to_regclass($1)";
+
+static int read_view(PGconn *c, const char *name, bool *view, unsigned *writes, char *err, size_t errlen)
+{
+    char *q = quote_ident(name);
+    const char *vals[1] = {q};
+    PGresult *r = q ? PQexecParams(c, view_sql, 1, NULL, vals, NULL, NULL, 0) : NULL;
+    free(q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        copy_msg(err, errlen, "reading the schema: ", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+        PQclear(r);
+        return PH_ERROR;
+    }
+    *view = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    long bits = *view ? strtol(PQgetvalue(r, 0, 1), NULL, 10) : 0;
+    *writes = (bits & 8 ? DATA_M_POST : 0) | (bits & 4 ? DATA_M_PATCH : 0) | (bits & 16 ? DATA_M_DELETE : 0);
+    PQclear(r);
+    return PH_OK;
+}
+
 static int read_table(PGconn *c, const char *name, data_schema_t *schema, char *err, size_t errlen)
 {
     PGresult *r = table_columns(c, name, err, errlen);
@@ -208,6 +235,14 @@ static int read_table(PGconn *c, const char *name, data_schema_t *schema, char *
     if (t == NULL) {
         snprintf(err, errlen, "out of memory");
         return PH_ERROR;
+    }
+    bool view;
+    unsigned writes;
+    if (read_view(c, name, &view, &writes, err, errlen) != PH_OK)
+        return PH_ERROR;
+    if (view) {
+        t->view_writes = writes;
+        return data_table_finish_view(t, err, errlen);
     }
     if (data_table_finish(t, err, errlen) != PH_OK)
         return PH_ERROR;
@@ -289,6 +324,8 @@ static data_db_t *pg_open(const data_conf_t *conf, data_schema_t *schema, char *
     }
     for (size_t i = 0; rc == PH_OK && i < conf->ntables; i++)
         rc = read_table(c, conf->tables[i], schema, err, errlen);
+    if (rc == PH_OK)
+        rc = data_rpc_load_pg(c, conf, schema->rpc, err, errlen);
     if (conf->check)
         PQclear(PQexec(c, "ROLLBACK"));
     /* After a check the connection goes: it never serves. */
@@ -574,7 +611,7 @@ static int pg_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape
     char msg[200];
     /* A read may be retried once on a new connection; a write may not, as
      * it could have been applied before the connection broke. */
-    int tries = starts(s->sql, "SELECT") ? 2 : 1;
+    int tries = starts(s->sql, "SELECT") && !s->writes ? 2 : 1;
     int rc = PH_ERROR;
 
     (void)shape; /* results carry their type OIDs */

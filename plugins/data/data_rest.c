@@ -16,6 +16,7 @@
 #include "data_openapi.h"
 #include "data_prefer.h"
 #include "data_query.h"
+#include "data_rpc.h"
 #include "data_sql.h"
 
 #include <inttypes.h>
@@ -44,6 +45,7 @@ static int reply_error(rest_t *r, int status, const char *fmt, ...) __attribute_
 /* Answers j (consumed, NULL: out of memory) as a body of media type. */
 static int reply_json_as(rest_t *r, int status, json_t *j, const char *type)
 {
+    /* data_jout: raw numbers; a scalar function's answer is a bare value */
     char *s = j ? data_jout_dumps(j) : NULL;
     json_decref(j);
     if (s == NULL)
@@ -373,7 +375,12 @@ static json_t *load_body(rest_t *r)
 /* The route root: PostgREST's OpenAPI description (data_openapi.h). */
 static int get_root(rest_t *r)
 {
-    return reply_json_as(r, 200, data_openapi(&r->d->schema, r->d->prefix), "application/openapi+json");
+    json_t *doc = data_openapi(&r->d->schema, r->d->prefix);
+    if (doc != NULL && data_openapi_rpc(doc, &r->d->rpc) != 0) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    return reply_json_as(r, 200, doc, "application/openapi+json");
 }
 
 /* A listing's JSON text, built row by row while the statement runs: the
@@ -744,6 +751,8 @@ static int reply_not_one(rest_t *r, size_t n)
  * a Location can be built from them. */
 static bool pk_selected(const data_query_t *q, const data_table_t *t)
 {
+    if (t->pk == DATA_NO_PK)
+        return false;
     const data_column_t *pk = &t->cols[t->pk];
     bool found = q->nselect == 0;
     for (size_t i = 0; i < q->nselect; i++) {
@@ -800,6 +809,11 @@ static int insert_rows(rest_t *r)
     if (write_query(r, &q) != PH_OK) {
         json_decref(body);
         return PH_OK;
+    }
+    if (r->table->view && (conflict != DATA_CONFLICT_ERROR || q.on_conflict != NULL)) {
+        json_decref(body);
+        data_query_free(&q);
+        return reply_err(r, 400, "PGRST100", NULL, "upserts are not supported on a view");
     }
     if (data_query_filters(&q)) {
         json_decref(body);
@@ -1006,13 +1020,257 @@ static int put_row(rest_t *r)
     return reply_written(r, false, ret, wants_object(r), false, out);
 }
 
+/* --- RPC: /rpc/<name> (data_rpc.h) ------------------------------------------ */
+
+/* PostgREST's answer for a function it does not know, or not with these
+ * arguments. */
+static int reply_no_fn(rest_t *r, const char *name, size_t len, const char *why)
+{
+    if (!quotable(name, len))
+        return reply_err(r, 404, "PGRST202", why, "Could not find the function in the schema cache");
+    return reply_err(r, 404, "PGRST202", why, "Could not find the function %.*s in the schema cache", (int)len,
+                     name);
+}
+
+/* A GET's query string: parameters naming an argument go into c (decoded
+ * text), the rest (select, filters, order, paging) into *rest, copied raw
+ * and joined by '&'. PH_ERROR after answering. */
+static int rpc_get_args(rest_t *r, const data_rpc_fn_t *fn, data_rpc_call_t *c, char **rest, size_t *restlen)
+{
+    ph_str_t qs = r->api->query(r->req);
+    size_t n = qs.ptr ? qs.len : 0, o = 0;
+    char *out = r->api->alloc(r->req, n + 1), *dec = r->api->alloc(r->req, n + 1);
+
+    if (out == NULL || dec == NULL || data_rpc_call_init(fn, c) != PH_OK)
+        return reply_error(r, 500, "out of memory"), PH_ERROR;
+    for (size_t i = 0; i < n;) {
+        const char *p = qs.ptr + i, *amp = memchr(p, '&', n - i);
+        size_t plen = amp ? (size_t)(amp - p) : n - i;
+        const char *eq = memchr(p, '=', plen);
+        size_t klen = eq ? (size_t)(eq - p) : plen;
+        long kl = data_pct_decode(p, klen, dec, true);
+        long idx = kl > 0 ? data_rpc_arg_index(fn, dec, (size_t)kl) : -1;
+        i += plen + (amp != NULL);
+        if (idx < 0) {
+            if (plen > 0) {
+                if (o > 0)
+                    out[o++] = '&';
+                memcpy(out + o, p, plen);
+                o += plen;
+            }
+            continue;
+        }
+        long vl = eq ? data_pct_decode(eq + 1, plen - klen - 1, dec, true) : 0;
+        if (vl < 0 || !data_utf8_valid(dec, (size_t)vl) || memchr(dec, '\0', (size_t)vl) != NULL) {
+            data_rpc_call_free(c);
+            return reply_err(r, 400, "PGRST100", NULL, "argument %s: not valid text", fn->args[idx].name), PH_ERROR;
+        }
+        if (data_rpc_call_text(c, (size_t)idx, dec, (size_t)vl) != PH_OK) {
+            data_rpc_call_free(c);
+            return reply_err(r, 400, "PGRST100", NULL, "argument %s given twice", fn->args[idx].name), PH_ERROR;
+        }
+    }
+    out[o] = '\0';
+    *rest = out;
+    *restlen = o;
+    return PH_OK;
+}
+
+/* The first value of the first row (a scalar function's result). */
+static json_t *first_value(json_t *rows)
+{
+    json_t *row = json_array_get(rows, 0);
+    void *it = row ? json_object_iter(row) : NULL;
+    return it ? json_incref(json_object_iter_value(it)) : json_null();
+}
+
+/* Runs the call's SELECT and answers: the bare value, the one row, or the
+ * rows as a listing. */
+static int rpc_answer(rest_t *r, const data_rpc_fn_t *fn, data_stmt_t *st, int built, const data_query_t *q,
+                      const data_table_t *cols)
+{
+    data_dberr_t e = {0};
+    bool object = wants_object(r);
+    if (fn->ret != DATA_RPC_SET) {
+        json_t *rows;
+        if (run_rows(r, st, built, cols, &rows, &e) != PH_OK)
+            return reply_db(r, &e);
+        json_t *v = fn->none ? json_null()
+                    : fn->ret == DATA_RPC_SCALAR ? first_value(rows) : json_incref(json_array_get(rows, 0));
+        json_decref(rows);
+        return reply_json(r, 200, v ? v : json_null());
+    }
+    listing_t l = {.max = r->d->conf.max_response_bytes};
+    /* A plain function's columns are known only from its rows: JSON */
+    l.csv = !object && cols->ncols > 0 && header_has(r, "Accept", "text/csv");
+    l.csv_cols = cols;
+    if (l.csv ? data_csv_header(cols, listing_put, &l) != 0 : listing_put("[", 1, &l) != 0) {
+        data_stmt_free(st);
+        listing_error(&l, &e);
+        free(l.buf);
+        return reply_db(r, &e);
+    }
+    if (run(r, st, built, cols, listing_row, &l, &e) != PH_OK ||
+        (!l.csv && listing_put("]\n", 2, &l) != 0 && (listing_error(&l, &e), true))) {
+        free(l.buf);
+        return reply_db(r, &e);
+    }
+    int status = content_range(r, q, l.rows, false, 0);
+    if (object && l.rows != 1) {
+        free(l.buf);
+        return reply_not_one(r, l.rows);
+    }
+    return reply_listing(r, object ? 200 : status, &l, object);
+}
+
+/* Calls fn with the arguments in c (consumed), shaping its result by the
+ * query string rest (select, filters, order, limit, offset). */
+static int rpc_call(rest_t *r, const data_rpc_fn_t *fn, const data_table_t *shape, data_rpc_call_t *c,
+                    const char *rest, size_t restlen, bool post)
+{
+    data_query_t q;
+    data_qerr_t qe;
+    data_schema_t sel = {0};
+    data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
+    const char *missing;
+
+    if (!data_rpc_call_complete(fn, c, &missing)) {
+        data_rpc_call_free(c);
+        char why[128];
+        snprintf(why, sizeof why, "argument %.64s is required", missing);
+        return reply_no_fn(r, fn->name, strlen(fn->name), why);
+    }
+    if (fn->plain && restlen > 0) {
+        data_rpc_call_free(c);
+        return reply_err(r, 400, "PGRST100", NULL, "%s: select, filters, order and paging do not apply "
+                         "to this function", fn->name);
+    }
+    if (data_query_parse(shape, r->d->ops->dialect, rest, restlen, r->d->conf.max_rows, &q, &qe) != PH_OK) {
+        data_rpc_call_free(c);
+        return reply_qerr(r, &qe);
+    }
+    /* Rows of a table embed like the table's: the same grants. */
+    const char *denied = grants_apply(r) ? embed_denied(r, &q, DATA_M_GET) : NULL;
+    if (denied != NULL) {
+        data_rpc_call_free(c);
+        data_query_free(&q);
+        return reply_denied(r, denied);
+    }
+    apply_range(r, &q);
+    st.writes = fn->writes;
+    st.dry_run = post && header_has(r, "Prefer", "tx=rollback");
+    if (st.dry_run)
+        r->api->add_header(r->req, "Preference-Applied", "tx=rollback");
+    int built = PH_ERROR;
+    char *from = NULL;
+    if (fn->plain) {
+        /* A query that writes or a procedure cannot be a derived table:
+         * it runs as it is, its rows answered whole. */
+        built = data_rpc_plain(fn, c, &st);
+    } else if ((from = data_rpc_from(fn, c, &st)) != NULL) {
+        data_table_t src = *shape;
+        src.from_sql = from;
+        built = data_sql_select(&st, &src, &q);
+    }
+    data_rpc_call_free(c);
+    if (built == PH_OK && q.nselect > 0 && data_query_shape(&q, shape, &sel) != PH_OK)
+        built = PH_ERROR;
+    int rc = rpc_answer(r, fn, &st, built, &q, q.nselect > 0 ? &sel.tables[0] : shape);
+    free(from);
+    data_schema_free(&sel);
+    data_query_free(&q);
+    return rc;
+}
+
+/* A function may read or change any table: where the route's grants
+ * decide, a call needs a grant on every table ("*"), GET for GET and
+ * HEAD, POST for POST; refused as a missing privilege otherwise. False
+ * after answering. */
+static bool fn_granted(rest_t *r, const data_rpc_fn_t *fn, bool post)
+{
+    if (!grants_apply(r) ||
+        data_role_allows(&r->d->conf.roles, r->auth.role, "*", post ? DATA_M_POST : DATA_M_GET))
+        return true;
+    if (r->auth.anonymous)
+        r->api->add_header(r->req, "WWW-Authenticate", "Bearer");
+    reply_err(r, r->auth.anonymous ? 401 : 403, "42501", NULL, "permission denied for function %s", fn->name);
+    return false;
+}
+
+static int rpc_route(rest_t *r, ph_str_t m, const char *name, size_t len)
+{
+    const data_table_t *shape;
+    const data_rpc_fn_t *fn = data_rpc_find(&r->d->rpc, name, len, &shape);
+    bool get = method_is(m, "GET") || method_is(m, "HEAD"), post = method_is(m, "POST");
+    data_rpc_call_t c;
+
+    if (fn == NULL)
+        return reply_no_fn(r, name, len, NULL);
+    if ((!get && !post) || (get && fn->writes))
+        return reply_405(r, fn->writes ? "POST" : "GET, HEAD, POST",
+                         fn->writes ? "this function may change data: call it with POST"
+                                    : "method not allowed on a function");
+    if (fn->writes && r->d->conf.read_only)
+        return reply_405(r, "", "this API is read-only: functions that may change data cannot be called");
+    if (!fn_granted(r, fn, post))
+        return PH_OK;
+    if (get) {
+        char *rest;
+        size_t restlen;
+        if (rpc_get_args(r, fn, &c, &rest, &restlen) != PH_OK)
+            return PH_OK;
+        return rpc_call(r, fn, shape, &c, rest, restlen, false);
+    }
+    json_t *body = load_body(r);
+    char msg[96];
+    bool unknown;
+    if (body == NULL)
+        return PH_OK;
+    int rc = data_rpc_call_json(fn, body, &c, &unknown, msg, sizeof msg);
+    json_decref(body);
+    if (rc != PH_OK && unknown) {
+        char why[128];
+        snprintf(why, sizeof why, "no argument named %s", msg);
+        return reply_no_fn(r, fn->name, strlen(fn->name), why);
+    }
+    if (rc != PH_OK)
+        return reply_error(r, 500, "%s", msg);
+    ph_str_t qs = r->api->query(r->req);
+    return rpc_call(r, fn, shape, &c, qs.ptr ? qs.ptr : "", qs.ptr ? qs.len : 0, true);
+}
+
 /* --- routing -------------------------------------------------------------- */
 
 static const char ALLOW_READ[] = "GET, HEAD";
 
+/* A view: read like a table; written with the methods the database can
+ * run on it (view_writes), never PUT, whose upsert needs a key. */
+static int route_view(rest_t *r, ph_str_t m)
+{
+    unsigned w = r->d->conf.read_only ? 0 : r->table->view_writes;
+    unsigned bit = method_is(m, "POST") ? DATA_M_POST : method_is(m, "PATCH") ? DATA_M_PATCH
+                   : method_is(m, "DELETE") ? DATA_M_DELETE : 0;
+    if (method_is(m, "GET") || method_is(m, "HEAD"))
+        return list_rows(r);
+    if (bit == 0 || (w & bit) == 0) {
+        char allow[64];
+        snprintf(allow, sizeof allow, "GET, HEAD%s%s%s", w & DATA_M_POST ? ", POST" : "",
+                 w & DATA_M_PATCH ? ", PATCH" : "", w & DATA_M_DELETE ? ", DELETE" : "");
+        r->api->add_header(r->req, "Allow", allow);
+        if (w == 0)
+            return reply_error(r, 405, "view \"%s\" is read-only", r->table->name);
+        return reply_error(r, 405, "method not allowed on view \"%s\"", r->table->name);
+    }
+    if (bit == DATA_M_POST)
+        return insert_rows(r);
+    return change_rows(r, bit == DATA_M_PATCH);
+}
+
 static int route_collection(rest_t *r, ph_str_t m)
 {
     bool ro = r->d->conf.read_only;
+    if (r->table->view)
+        return route_view(r, m);
     if (method_is(m, "GET") || method_is(m, "HEAD"))
         return list_rows(r);
     bool post = method_is(m, "POST"), patch = method_is(m, "PATCH"), del = method_is(m, "DELETE");
@@ -1040,6 +1298,9 @@ static int route_item(rest_t *r, ph_str_t m, const char *id, size_t idlen)
                          "method not allowed on a row");
     if (write && ro)
         return reply_405(r, ALLOW_READ, "this API is read-only");
+    if (r->table->pk == DATA_NO_PK)
+        return reply_err(r, 404, NULL, "Filter the view instead: ?column=eq.value",
+                         "view \"%s\" has no primary key: it has no item routes", r->table->name);
     /* An id that cannot be a key of this table names no row. */
     const data_column_t *pk = &r->table->cols[r->table->pk];
     if (data_num_parse(pk, id, idlen, &r->id, msg, sizeof msg) != PH_OK)
@@ -1127,6 +1388,10 @@ static int route(rest_t *r)
             return get_root(r);
         return reply_405(r, ALLOW_READ, "method not allowed on the table list");
     }
+    /* /rpc/<name> calls a function (a table named rpc keeps its
+     * collection route only). */
+    if (t.tlen == 3 && memcmp(t.table, "rpc", 3) == 0 && t.id != NULL && t.idlen > 0)
+        return rpc_route(r, m, t.id, t.idlen);
     r->table = data_schema_find(&r->d->schema, t.table, t.tlen);
     if (r->table == NULL) {
         if (quotable(t.table, t.tlen))

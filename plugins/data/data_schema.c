@@ -132,6 +132,17 @@ int data_table_finish(data_table_t *table, char *err, size_t errlen)
     return PH_OK;
 }
 
+int data_table_finish_view(data_table_t *table, char *err, size_t errlen)
+{
+    if (table->ncols == 0) {
+        snprintf(err, errlen, "view \"%s\" does not exist", table->name);
+        return PH_ERROR;
+    }
+    table->view = true;
+    table->pk = DATA_NO_PK;
+    return PH_OK;
+}
+
 int data_table_set_default(data_table_t *table, const char *sql)
 {
     data_column_t *c = &table->cols[table->ncols - 1];
@@ -202,7 +213,7 @@ int data_schema_link(data_schema_t *schema)
             if (o == NULL || c == NULL)
                 continue;
             const data_column_t *oc = f->ref_col ? data_table_column(o, f->ref_col, strlen(f->ref_col))
-                                                 : &o->cols[o->pk];
+                                                 : o->pk != DATA_NO_PK ? &o->cols[o->pk] : NULL;
             if (oc == NULL)
                 continue;
             if (add_rel(t, (data_rel_t){.other = o, .col = c, .other_col = oc, .to_one = true,

@@ -57,20 +57,37 @@ typedef struct data_rel {
     const char *fk;
 } data_rel_t;
 
+/* data_table_t.pk of a table without a primary key (a view). */
+#define DATA_NO_PK ((size_t)-1)
+
 typedef struct data_table {
     char *name;
     data_column_t *cols;
     size_t ncols;
-    size_t pk; /* index into cols of the primary key */
+    size_t pk; /* index into cols of the primary key, or DATA_NO_PK */
+    /* A view (data_table_finish_view): no primary key, so no item routes;
+     * view_writes holds the DATA_M_* write methods the database can run
+     * on it (POST, PATCH, DELETE), 0 when it is read-only. */
+    bool view;
+    unsigned view_writes;
+    /* When set, the SQL text SELECTs read FROM instead of the quoted name:
+     * a derived table or a function call aliased as name (data_rpc.h).
+     * Borrowed; never set on the schema's own tables. */
+    const char *from_sql;
     data_fk_t *fks;
     size_t nfks;
     data_rel_t *rels;
     size_t nrels;
 } data_table_t;
 
+struct data_rpc;
+
 typedef struct data_schema {
     data_table_t *tables;
     size_t ntables;
+    /* Where the backend's open() puts the callable functions (data_rpc.h);
+     * set by the caller before open, owned by the caller. */
+    struct data_rpc *rpc;
 } data_schema_t;
 
 /* "integer", "real", "text", "blob", "boolean" or "any". */
@@ -115,6 +132,10 @@ int data_schema_link(data_schema_t *schema);
 /* Checks the table has columns and exactly one primary-key column, and
  * records it. PH_OK, or PH_ERROR with a message in err. */
 int data_table_finish(data_table_t *table, char *err, size_t errlen);
+
+/* The same for a view: columns are required, a primary key is not (pk
+ * becomes DATA_NO_PK); view_writes is set by the caller. */
+int data_table_finish_view(data_table_t *table, char *err, size_t errlen);
 
 /* Lookups by exact, case-sensitive name (len bytes, need not be
  * NUL-terminated). NULL when absent. */

@@ -77,6 +77,20 @@ static void param(data_stmt_t *st, const data_value_t *v)
     puts_(st, ph);
 }
 
+int data_stmt_bind(data_stmt_t *st, const data_value_t *v)
+{
+    data_value_t *p = st->oom ? NULL : realloc(st->params, (st->nparams + 1) * sizeof *p);
+    if (p == NULL || data_value_copy(&p[st->nparams], v) != PH_OK) {
+        if (p != NULL)
+            st->params = p;
+        st->oom = 1;
+        return PH_ERROR;
+    }
+    st->params = p;
+    st->nparams++;
+    return PH_OK;
+}
+
 static void int_param(data_stmt_t *st, int64_t i)
 {
     data_value_t v = {.kind = DATA_VALUE_INT, .i = i};
@@ -717,7 +731,11 @@ static void sort_key(data_stmt_t *st, const data_table_t *t, const data_order_t 
  * but noisy). */
 static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t *q, int depth)
 {
-    bool pk_ordered = false;
+    /* Without a key (a view, a function's result) there is no total
+     * order to add: the rows come in q's order, or the source's. */
+    bool pk_ordered = t->pk == DATA_NO_PK;
+    if (pk_ordered && q->norder == 0)
+        return;
     puts_(st, " ORDER BY ");
     for (size_t i = 0; i < q->norder; i++) {
         const data_order_t *o = &q->order[i];
@@ -735,7 +753,7 @@ static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t 
         puts_(st, o->desc ? " DESC" : " ASC");
         if (o->nulls_given && st->dialect != DATA_DIALECT_MYSQL)
             puts_(st, o->nulls_first ? " NULLS FIRST" : " NULLS LAST");
-        pk_ordered |= o->col == &t->cols[t->pk] && o->path == NULL;
+        pk_ordered |= !pk_ordered && o->col == &t->cols[t->pk] && o->path == NULL;
     }
     if (!pk_ordered) {
         puts_(st, q->norder > 0 ? ", " : "");
@@ -744,12 +762,21 @@ static void order_by(data_stmt_t *st, const data_table_t *t, const data_query_t 
     }
 }
 
+/* The source of a top-level SELECT: the table's name, or its from_sql. */
+static void from_source(data_stmt_t *st, const data_table_t *t)
+{
+    if (t->from_sql != NULL)
+        puts_(st, t->from_sql);
+    else
+        ident(st, t->name);
+}
+
 int data_sql_select(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
 {
     puts_(st, "SELECT ");
     select_list(st, t, q, 0);
     puts_(st, " FROM ");
-    ident(st, t->name);
+    from_source(st, t);
     where_filters(st, t, q, 0);
     order_by(st, t, q, 0);
     puts_(st, " LIMIT ");
@@ -764,7 +791,7 @@ int data_sql_count(data_stmt_t *st, const data_table_t *t, const data_query_t *q
     puts_(st, "SELECT count(*) AS ");
     ident(st, "count");
     puts_(st, " FROM ");
-    ident(st, t->name);
+    from_source(st, t);
     where_filters(st, t, q, 0);
     return done(st);
 }
@@ -945,7 +972,9 @@ int data_sql_insert_rows(data_stmt_t *st, const data_table_t *t, const data_rows
                          const data_query_t *q)
 {
     bool mysql = st->dialect == DATA_DIALECT_MYSQL;
-    const data_column_t *key = conflict_col ? conflict_col : &t->cols[t->pk];
+    const data_column_t *key = conflict_col ? conflict_col : t->pk != DATA_NO_PK ? &t->cols[t->pk] : NULL;
+    if (key == NULL)
+        conflict = DATA_CONFLICT_ERROR; /* no key to conflict on (a view); callers refuse it before */
     /* A merge with nothing to take leaves the row as it is and does not
      * return it: that is ignoring it (PostgreSQL's DO NOTHING below). */
     if (conflict == DATA_CONFLICT_MERGE && !merges_something(rows, key))

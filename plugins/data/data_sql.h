@@ -30,6 +30,7 @@ typedef struct data_stmt {
     size_t nparams;
     int oom; /* set when an append ran out of memory */
     bool dry_run; /* run in a transaction rolled back afterwards (data_db.h) */
+    bool writes;  /* a SELECT that may change data (a function call): never retried */
     /* The request's role and its claims (JSON text), borrowed, NULL on a
      * route without roles: PostgreSQL runs the statement in a transaction
      * as that role, with the claims as request.jwt.claims (data_db.h). */
@@ -114,6 +115,11 @@ int data_sql_insert_rows(data_stmt_t *st, const data_table_t *t, const data_rows
 int data_sql_update_where(data_stmt_t *st, const data_table_t *t, const data_assign_t *a, size_t n,
                           const data_query_t *q);
 int data_sql_delete_where(data_stmt_t *st, const data_table_t *t, const data_query_t *q);
+
+/* Adds a copy of v to st's parameters without writing a placeholder:
+ * for text that already holds it (a table's from_sql), whose parameters
+ * come first. PH_OK or PH_ERROR (memory; st->oom is then set). */
+int data_stmt_bind(data_stmt_t *st, const data_value_t *v);
 
 void data_stmt_free(data_stmt_t *st);
 

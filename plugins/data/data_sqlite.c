@@ -8,6 +8,7 @@
  * readers go on while one connection writes.
  */
 #include "data_db.h"
+#include "data_rpc_load.h"
 #include "data_json.h"
 #include "data_num.h"
 #include "data_pool.h"
@@ -158,6 +159,21 @@ static int read_fks(sqlite3 *db, data_table_t *t, char *err, size_t errlen)
     return PH_OK;
 }
 
+/* Whether name is a view. Writes to one need INSTEAD OF triggers, which
+ * the API does not look for: a view is read-only here. */
+static bool is_view(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    bool view = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type = 'view' AND name = ?1", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        view = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return view;
+}
+
 static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
@@ -197,6 +213,8 @@ static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char
         return PH_ERROR;
     }
     sqlite3_finalize(st);
+    if (is_view(db, name))
+        return data_table_finish_view(t, err, errlen);
     /* A composite key counts each of its columns with pk > 0. */
     if (data_table_finish(t, err, errlen) != PH_OK || data_sqlite_fts_read(db, t, err, errlen) != PH_OK)
         return PH_ERROR;
@@ -331,6 +349,10 @@ static data_db_t *sqlite_open(const data_conf_t *conf, data_schema_t *schema, ch
             sqlite3_close(db);
             return NULL;
         }
+    }
+    if (data_rpc_load_sqlite(db, conf, schema->rpc, err, errlen) != PH_OK) {
+        sqlite3_close(db);
+        return NULL;
     }
     h = calloc(1, sizeof *h);
     if (h != NULL)

@@ -17,7 +17,8 @@ DATA_CORE_SOURCES = \
 	plugins/data/data_conf.c plugins/data/data_conf.h \
 	plugins/data/data_myuri.c plugins/data/data_myuri.h \
 	plugins/data/data_cors.c plugins/data/data_cors.h \
-	plugins/data/data_role.c plugins/data/data_role.h
+	plugins/data/data_role.c plugins/data/data_role.h \
+	plugins/data/data_rpc.c plugins/data/data_rpc.h
 
 plugin_LTLIBRARIES += plugins/data/data.la
 plugins_data_data_la_SOURCES = $(DATA_CORE_SOURCES) \
@@ -28,6 +29,7 @@ plugins_data_data_la_SOURCES = $(DATA_CORE_SOURCES) \
 	plugins/data/data_db.h \
 	plugins/data/data_pool.c plugins/data/data_pool.h \
 	plugins/data/data_sqlite.c plugins/data/data_pg.c plugins/data/data_mysql.c \
+	plugins/data/data_rpc_load.c plugins/data/data_rpc_load.h \
 	plugins/data/data_sqlite_fts.c plugins/data/data_sqlite_fts.h \
 	plugins/data/data_mystmt.c plugins/data/data_mystmt.h
 plugins_data_data_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE3_CFLAGS) $(LIBPQ_CFLAGS) \

@@ -16,6 +16,7 @@ from data_fts_cases import FtsCases
 from data_cases import DataApiCases, jbody, schema_text
 from data_jpath_cases import DataJsonPathCases
 from data_num_cases import DataNumberCases
+from data_rpc_cases import BOOKS, BOOKS_INSERT, DataRpcSetCases, DataViewCases
 
 MIB = 1 << 20
 
@@ -178,6 +179,78 @@ class SqliteDataTest(DataApiCases, FtsCases, EmbedTypeCases, DataNumberCases, Da
         r = srv.get("/elsewhere?" + "q" * 300)
         self.assertEqual((r.status, r.header("Content-Type"), r.body),
                          (414, "text/plain; charset=utf-8", b"414 URI Too Long\n"))
+
+
+class SqliteViewRpcTest(DataViewCases, DataRpcSetCases, unittest.TestCase):
+    """Views and named queries (rpc.NAME) on SQLite."""
+    flavour = "sqlite"
+    RPC_SCHEMA = ("CREATE TABLE books (id INTEGER PRIMARY KEY, title TEXT NOT NULL, year INTEGER);\n" + BOOKS_INSERT +
+                  "CREATE VIEW recent_books AS SELECT id, title, year FROM books WHERE year >= 2000;\n"
+                  "CREATE VIEW book_years AS SELECT year, count(*) AS n FROM books GROUP BY year;\n")
+    RPC_KEYS = ("rpc.top_books = SELECT id, title, year FROM books WHERE year >= :min_year ORDER BY id\n"
+                "rpc.add_book = INSERT INTO books (title, year) VALUES (:title, :year) RETURNING id, title\n"
+                "rpc.titled = SELECT id FROM books WHERE title = :t OR title = ':t' -- :nope\n")
+    MIN_YEAR_PROP = {}
+
+    def database_keys(self, name):
+        return "database = sqlite:data/%s.db" % name
+
+    def test_views_are_never_writable(self):
+        r = self.req("POST", "/api/recent_books", {"title": "X", "year": 2030})
+        self.assertErr(r, 405, "PGRST117")
+        self.assertEqual(r.header("Allow"), "GET, HEAD")
+
+    def test_named_parameters_are_bound_by_name(self):
+        # ':t' in quotes and after -- is text, not a parameter
+        self.assertJson(self.req("GET", "/api/rpc/titled?t=Gamma"), 200, [{"id": 3}])
+        self.assertErr(self.req("POST", "/api/rpc/titled", {"t": "x", "nope": 1}), 404, "PGRST202")
+
+    def test_rows_as_csv_and_arguments_given_once(self):
+        r = self.req("GET", "/api/rpc/top_books?min_year=2010&select=id,title", headers={"Accept": "text/csv"})
+        self.assertEqual((r.status, r.header("Content-Type"), r.body),
+                         (200, "text/csv; charset=utf-8", b"id,title\n3,Gamma\n4,Delta\n"))
+        e = self.assertErr(self.req("GET", "/api/rpc/top_books?min_year=1&min_year=2"), 400, "PGRST100")
+        self.assertEqual(e["message"], "argument min_year given twice")
+
+    def test_a_query_that_writes_takes_post_only(self):
+        r = self.req("GET", "/api/rpc/add_book?title=X&year=1")
+        self.assertErr(r, 405, "PGRST117")
+        self.assertEqual(r.header("Allow"), "POST")
+        r = self.req("POST", "/api/rpc/add_book", {"title": "Epsilon", "year": 2024})
+        self.assertJson(r, 200, [{"id": 5, "title": "Epsilon"}])
+        r = self.req("POST", "/api/rpc/add_book", {"title": "Zeta", "year": 2025}, headers={"Prefer": "tx=rollback"})
+        self.assertJson(r, 200, [{"id": 6, "title": "Zeta"}])
+        self.assertEqual(r.header("Preference-Applied"), "tx=rollback")
+        self.assertJson(self.req("GET", "/api/books?select=title&id=gt.4"), 200, [{"title": "Epsilon"}])
+        r = self.req("POST", "/api/rpc/add_book?limit=1", {"title": "Eta", "year": 2026})
+        self.assertErr(r, 400, "PGRST100")
+
+    def test_openapi_lists_a_writing_query_with_post_only(self):
+        doc = jbody(self.req("GET", "/api"))
+        self.assertEqual(sorted(doc["paths"]["/rpc/add_book"]), ["post"])
+        self.assertEqual(doc["paths"]["/rpc/add_book"]["post"]["parameters"][0]["schema"]["required"],
+                         ["title", "year"])
+
+    def test_read_only_route_refuses_a_writing_query(self):
+        self.start(read_only=True)
+        self.assertErr(self.req("POST", "/api/rpc/add_book", {"title": "X", "year": 1}), 405, "PGRST117")
+        self.assertJson(self.req("POST", "/api/rpc/top_books", {"min_year": 2015}), 200, BOOKS[3:])
+
+    def test_a_bad_query_fails_the_start(self):
+        for keys, msg in (("rpc.broken = SELECT nosuch FROM books", "rpc.broken: no such column: nosuch"),
+                          ("rpc.two = SELECT 1; SELECT 2", "rpc.two: one statement only"),
+                          ("rpc.pos = SELECT ?1", "rpc.pos: use :name parameters only"),
+                          ("functions = f", "SQLite has no stored functions")):
+            routes = ("[route /api]\nplugin = data\ndatabase = sqlite:data/bad.db\nschema = schema.sql\n"
+                      "tables = books\n%s\n" % keys)
+            srv = harness.Server(harness.server_ini(routes=routes), files={"schema.sql": self.RPC_SCHEMA},
+                                 expect_ready=False)
+            try:
+                srv.proc.wait(30)
+                self.assertNotEqual(srv.proc.returncode, 0)
+                self.assertTrue(srv.wait_log(msg, 5), srv.log())
+            finally:
+                srv.stop()
 
 
 if __name__ == "__main__":

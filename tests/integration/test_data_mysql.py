@@ -21,6 +21,7 @@ from data_fts_cases import FtsCases
 from data_cases import DataApiCases, jbody
 from data_jpath_cases import DataJsonPathCases
 from data_num_cases import DataNumberCases
+from data_rpc_cases import BOOKS, BOOKS_INSERT, DataViewCases
 from mysqld import MariaDb
 
 
@@ -184,6 +185,90 @@ class MysqlDataTest(DataApiCases, FtsCases, EmbedTypeCases, DataNumberCases, Dat
         self.assertEqual(r.status, 400, r.body)
         self.assertEqual(jbody(r)["code"], "23502")
         self.assertEqual(self.count(), "0")
+
+
+MYSQL_RPC_SCHEMA = """
+CREATE TABLE books (id BIGINT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(100) NOT NULL, year INT)
+    DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+""" + BOOKS_INSERT + """
+CREATE VIEW recent_books AS SELECT id, title, year FROM books WHERE year >= 2000;
+CREATE VIEW book_years AS SELECT year, count(*) AS n FROM books GROUP BY year;
+CREATE FUNCTION add_them(a INT, b INT) RETURNS INT DETERMINISTIC NO SQL RETURN a + b;
+CREATE FUNCTION greet(who VARCHAR(50)) RETURNS VARCHAR(60) DETERMINISTIC NO SQL RETURN CONCAT('hello ', who);
+CREATE PROCEDURE top_books(IN min_year INT) READS SQL DATA
+    SELECT id, title, year FROM books WHERE year >= min_year ORDER BY id;
+CREATE PROCEDURE add_book(IN t VARCHAR(100), IN y INT) MODIFIES SQL DATA
+    INSERT INTO books (title, year) VALUES (t, y);
+CREATE PROCEDURE out_param(OUT x INT) NO SQL SET x = 1;
+"""
+
+
+class MysqlViewRpcTest(DataViewCases, unittest.TestCase):
+    """Views (read-only on MySQL), stored functions and procedures."""
+    flavour = "mysql"
+    server = None
+    RPC_SCHEMA = MYSQL_RPC_SCHEMA
+    RPC_KEYS = "functions = add_them, greet, top_books, add_book"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = MariaDb()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server is not None:
+            cls.server.destroy()
+
+    def database_keys(self, name):
+        return "database = %s" % self.server.create_db(name)
+
+    def test_views_are_read_only(self):
+        r = self.req("POST", "/api/recent_books", {"title": "X", "year": 2030})
+        self.assertErr(r, 405, "PGRST117")
+        self.assertEqual(r.header("Allow"), "GET, HEAD")
+        doc = jbody(self.req("GET", "/api"))
+        self.assertEqual(sorted(doc["paths"]["/recent_books"]), ["get"])
+
+    def test_function_returns_the_bare_value(self):
+        r = self.req("POST", "/api/rpc/add_them", {"a": 1, "b": 2})
+        self.assertEqual((r.status, r.body), (200, b"3\n"))
+        self.assertJson(self.req("GET", "/api/rpc/add_them?a=40&b=2"), 200, 42)
+        self.assertJson(self.req("POST", "/api/rpc/greet", {"who": "you"}), 200, "hello you")
+        e = self.assertErr(self.req("POST", "/api/rpc/add_them", {"a": 1}), 404, "PGRST202")
+        self.assertEqual(e["details"], "argument b is required")
+        self.assertErr(self.req("POST", "/api/rpc/add_them", {"a": 1, "b": 2, "c": 3}), 404, "PGRST202")
+        self.assertErr(self.req("POST", "/api/rpc/nosuch", {}), 404, "PGRST202")
+
+    def test_procedure_returns_its_rows(self):
+        self.assertJson(self.req("POST", "/api/rpc/top_books", {"min_year": 2006}), 200, BOOKS[2:])
+        self.assertJson(self.req("GET", "/api/rpc/top_books?min_year=2015"), 200, BOOKS[3:])
+        # and the connection serves the next statement
+        self.assertJson(self.req("GET", "/api/books?select=id&id=lt.3"), 200, [{"id": 1}, {"id": 2}])
+        self.assertErr(self.req("GET", "/api/rpc/top_books?min_year=2015&limit=1"), 400, "PGRST100")
+
+    def test_procedure_that_modifies_data_takes_post(self):
+        r = self.req("GET", "/api/rpc/add_book?t=X&y=1")
+        self.assertErr(r, 405, "PGRST117")
+        self.assertEqual(r.header("Allow"), "POST")
+        self.assertJson(self.req("POST", "/api/rpc/add_book", {"t": "Epsilon", "y": 2024}), 200, [])
+        self.assertJson(self.req("GET", "/api/books?select=title&id=gt.4"), 200, [{"title": "Epsilon"}])
+        doc = jbody(self.req("GET", "/api"))
+        self.assertEqual(sorted(doc["paths"]["/rpc/add_book"]), ["post"])
+        self.assertEqual(sorted(doc["paths"]["/rpc/add_them"]), ["get", "post"])
+
+    def test_bad_routines_fail_the_start(self):
+        for fns, msg in (("nosuch", "function nosuch does not exist in this database"),
+                         ("out_param", "procedure out_param: only IN parameters can be passed")):
+            routes = ("[route /api]\nplugin = data\ndatabase = %s\nschema = schema.sql\ntables = books\n"
+                      "functions = %s\n" % (self.server.create_db("bad_" + fns), fns))
+            srv = harness.Server(harness.server_ini(routes=routes), files={"schema.sql": self.RPC_SCHEMA},
+                                 expect_ready=False)
+            try:
+                srv.proc.wait(30)
+                self.assertNotEqual(srv.proc.returncode, 0)
+                self.assertTrue(srv.wait_log(msg, 5), srv.log())
+            finally:
+                srv.stop()
 
 
 if __name__ == "__main__":

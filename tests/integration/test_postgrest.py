@@ -58,6 +58,30 @@ COMMENTS = [{"book_id": 1, "body": "c1", "approved": True}, {"book_id": 1, "body
             {"book_id": 3, "body": "c3"}]
 
 
+# Functions for .rpc(): add_them(a, b), a scalar (an SQLite named query
+# answers rows: [{"sum": a + b}]), and notes_from(min_id), the id and
+# title of the notes from min_id on (a MySQL procedure: its rows whole).
+RPC_SCHEMA = {
+    "sqlite": "",
+    "pg": """
+CREATE FUNCTION add_them(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT a + b $$;
+CREATE FUNCTION notes_from(min_id bigint) RETURNS TABLE (id bigint, title text) LANGUAGE sql STABLE
+    AS $$ SELECT n.id, n.title FROM notes n WHERE n.id >= min_id ORDER BY n.id $$;
+""",
+    "mysql": """
+CREATE FUNCTION add_them(a INT, b INT) RETURNS INT DETERMINISTIC NO SQL RETURN a + b;
+CREATE PROCEDURE notes_from(IN min_id BIGINT) READS SQL DATA
+    SELECT id, title FROM notes WHERE id >= min_id ORDER BY id;
+""",
+}
+RPC_KEYS = {
+    "sqlite": ("rpc.add_them = SELECT :a + :b AS sum\n"
+               "rpc.notes_from = SELECT id, title FROM notes WHERE id >= :min_id ORDER BY id\n"),
+    "pg": "functions = add_them, notes_from\n",
+    "mysql": "functions = add_them, notes_from\n",
+}
+
+
 def ids(*values):
     return [{"id": v} for v in values]
 
@@ -70,11 +94,12 @@ class PostgrestJsCases:
         type(self).counter += 1
         name = "pgjs%d" % self.counter
         routes = ("[route /api]\nplugin = data\n%s\n"
-                  "tables = notes, kinds, keyed, authors, books, comments, docs\n" % self.database_keys(name))
+                  "tables = notes, kinds, keyed, authors, books, comments, docs\n%s" %
+                  (self.database_keys(name), RPC_KEYS[self.flavour]))
         # Long enough for the 10k filters of the hostile tests.
         self.srv = harness.Server(harness.server_ini(routes=routes, server_extra="max_uri_bytes = 64k"),
                                   files={"schema.sql": schema_text(self.flavour) +
-                                         EMBED_SCHEMA % EMBED_TYPES[self.flavour]})
+                                         EMBED_SCHEMA % EMBED_TYPES[self.flavour] + RPC_SCHEMA[self.flavour]})
         self.addCleanup(self.srv.stop)
         for title, body in NOTES:
             self.post("notes", {"title": title, "body": body})
@@ -559,6 +584,23 @@ class PostgrestJsCases:
         r = self.raw("select=id&or=" + urllib.parse.quote('(title.eq."it\'s \\"x\\"",title.eq.alpha)'))
         self.assertEqual((r.status, json.loads(r.body)), (200, ids(1)), r.body)
         self.assertEqual(self.raw("select=id").status, 200)  # still serving
+
+
+    # --- rpc ---------------------------------------------------------------------
+    def test_rpc(self):
+        res = self.js("rpc_scalar", "rpc_rows", "rpc_get", "rpc_shaped", "rpc_single", "rpc_unknown",
+                      "rpc_bad_argument")
+        self.assertRows(res["rpc_scalar"], [{"sum": 3}] if self.flavour == "sqlite" else 3)
+        tail = [{"id": 4, "title": "delta"}, {"id": 5, "title": "a,b (q)"}]
+        self.assertRows(res["rpc_rows"], tail)
+        self.assertRows(res["rpc_get"], tail)
+        if self.flavour == "mysql":  # a procedure's rows come whole
+            self.assertPgError(res["rpc_shaped"], 400, "PGRST100")
+        else:
+            self.assertRows(res["rpc_shaped"], ids(5, 4))
+        self.assertRows(res["rpc_single"], {"id": 5, "title": "a,b (q)"})
+        self.assertPgError(res["rpc_unknown"], 404, "PGRST202")
+        self.assertPgError(res["rpc_bad_argument"], 404, "PGRST202")
 
 
 class SqlitePostgrestJs(PostgrestJsCases, unittest.TestCase):

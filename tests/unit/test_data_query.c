@@ -16,6 +16,7 @@
 #include "data_json.h"
 #include "data_prefer.h"
 #include "data_query.h"
+#include "data_rpc.h"
 #include "data_schema.h"
 #include "data_sql.h"
 #include "data_value.h"
@@ -1095,6 +1096,10 @@ START_TEST(conf_keys)
         {{{"database", "sqlite:x"}, {"tables", "a,,b"}}, 1, "empty table name"},
         {{{"database", "sqlite:x"}, {"tables", "a,a"}}, 1, "listed twice"},
         {{{"tables", "a"}, {"max_rows", "5"}}, -1, "missing key \"database\""},
+        {{{"database", "sqlite:x"}, {"functions", "f"}}, -1, "SQLite has no stored functions"},
+        {{{"database", "postgresql://h/d"}, {"rpc.q", "SELECT 1"}}, -1, "rpc.q: named queries are for SQLite"},
+        {{{"database", "sqlite:x"}, {"rpc.", "SELECT 1"}}, 1, "a name and a query are needed"},
+        {{{"database", "mysql://h/d"}, {"functions", "f,,g"}}, 1, "empty function name"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(data_conf_parse(&c, &api, "/x", bad[i].kv, 2, &e), PH_ERROR);
@@ -1102,6 +1107,80 @@ START_TEST(conf_keys)
         ck_assert_msg(strstr(e.msg, bad[i].msg) != NULL, "\"%s\" lacks \"%s\"", e.msg, bad[i].msg);
         data_conf_free(&c);
     }
+}
+END_TEST
+
+/* --- rpc ------------------------------------------------------------------- */
+
+START_TEST(rpc_sqlite_named_parameters)
+{
+    data_rpc_t rpc = {0};
+    char err[128], *out = NULL;
+    data_rpc_fn_t *fn = data_rpc_add(&rpc, "q", "", DATA_RPC_SET, false);
+    ck_assert_ptr_nonnull(fn);
+    ck_assert_int_eq(data_rpc_sqlite_params(fn, "SELECT :b, ':a', \"x:y\", :a1 -- :c\n, :b /* :d */ FROM t",
+                                            &out, err, sizeof err), PH_OK);
+    ck_assert_str_eq(out, "SELECT ?1, ':a', \"x:y\", ?2 -- :c\n, ?1 /* :d */ FROM t");
+    ck_assert_uint_eq(fn->nargs, 2);
+    ck_assert_str_eq(fn->args[0].name, "b");
+    ck_assert_str_eq(fn->args[1].name, "a1");
+    free(out);
+    ck_assert_int_eq(data_rpc_sqlite_params(fn, "SELECT ?1", &out, err, sizeof err), PH_ERROR);
+    ck_assert_str_eq(err, "rpc.q: use :name parameters only");
+    data_rpc_free(&rpc);
+}
+END_TEST
+
+/* The call's source text per dialect, its parameters first. */
+START_TEST(rpc_call_sql)
+{
+    data_rpc_t rpc = {0};
+    data_rpc_fn_t *fn = data_rpc_add(&rpc, "top", "api.top", DATA_RPC_SET, false);
+    ck_assert_int_eq(data_rpc_add_arg(fn, "a", "integer", false), PH_OK);
+    ck_assert_int_eq(data_rpc_add_arg(fn, "b\"", "text", true), PH_OK);
+    ck_assert_int_eq(data_table_add_column(data_rpc_shape(&rpc, 0), "id", "integer", DATA_TYPE_INTEGER, false,
+                                           false, false), PH_OK);
+    json_t *args = json_pack("{s:i}", "a", 7);
+    data_rpc_call_t c;
+    bool unknown;
+    char err[96];
+    ck_assert_int_eq(data_rpc_call_json(fn, args, &c, &unknown, err, sizeof err), PH_OK);
+    const char *missing = NULL;
+    ck_assert(data_rpc_call_complete(fn, &c, &missing));
+
+    data_stmt_t st = DATA_STMT_INIT(DATA_DIALECT_PG);
+    char *from = data_rpc_from(fn, &c, &st);
+    ck_assert_str_eq(from, "api.top(\"a\" => $1::integer) AS \"top\"");
+    data_table_t src = *data_rpc_shape(&rpc, 0);
+    src.from_sql = from;
+    data_query_t q;
+    data_qerr_t qe;
+    ck_assert_int_eq(data_query_parse(&src, DATA_DIALECT_PG, "id=gt.1", 7, 100, &q, &qe), PH_OK);
+    ck_assert_int_eq(data_sql_select(&st, &src, &q), PH_OK);
+    ck_assert_str_eq(st.sql, "SELECT \"id\" FROM api.top(\"a\" => $1::integer) AS \"top\" WHERE (\"id\" > $2) "
+                             "LIMIT $3 OFFSET $4");
+    ck_assert_uint_eq(st.nparams, 4);
+    ck_assert_int_eq(st.params[0].i, 7);
+    data_query_free(&q);
+    data_stmt_free(&st);
+    free(from);
+
+    data_stmt_t my = DATA_STMT_INIT(DATA_DIALECT_MYSQL);
+    c.given[1] = true; /* MySQL passes every argument, by position */
+    from = data_rpc_from(fn, &c, &my);
+    ck_assert_str_eq(from, "(SELECT `api.top`(?, ?) AS `top`) AS `top`");
+    ck_assert_uint_eq(my.nparams, 2);
+    data_stmt_free(&my);
+    free(from);
+
+    data_rpc_call_free(&c);
+    json_decref(args);
+    args = json_pack("{s:i}", "z", 1);
+    ck_assert_int_eq(data_rpc_call_json(fn, args, &c, &unknown, err, sizeof err), PH_ERROR);
+    ck_assert(unknown);
+    ck_assert_str_eq(err, "z");
+    json_decref(args);
+    data_rpc_free(&rpc);
 }
 END_TEST
 
@@ -1249,6 +1328,8 @@ static Suite *data_suite(void)
     tcase_add_test(v, media_type_is_exact);
     tcase_add_test(v, same_origin);
     tcase_add_test(v, cors_grants_and_preflights);
+    tcase_add_test(v, rpc_sqlite_named_parameters);
+    tcase_add_test(v, rpc_call_sql);
     suite_add_tcase(s, v);
     return s;
 }

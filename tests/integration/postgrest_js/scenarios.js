@@ -135,6 +135,16 @@ const scenarios = {
   after_writes: (c) => c.from('notes').select('id,title,body').order('id'),
   keyed_rows: (c) => c.from('keyed').select('k,v'),
   kinds_rows: (c) => c.from('kinds').select('t').order('id'),
+
+  // --- rpc -----------------------------------------------------------------
+  rpc_scalar: (c) => c.rpc('add_them', { a: 1, b: 2 }),
+  rpc_rows: (c) => c.rpc('notes_from', { min_id: 4 }),
+  rpc_get: (c) => c.rpc('notes_from', { min_id: 4 }, { get: true }),
+  rpc_shaped: (c) => c.rpc('notes_from', { min_id: 2 }).select('id').gt('id', 2)
+    .order('id', { ascending: false }).limit(2),
+  rpc_single: (c) => c.rpc('notes_from', { min_id: 5 }).single(),
+  rpc_unknown: (c) => c.rpc('nosuch', {}),
+  rpc_bad_argument: (c) => c.rpc('notes_from', { nosuch: 1 }),
 };
 
 function plain(result) {
