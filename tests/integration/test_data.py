@@ -225,6 +225,21 @@ class SqliteViewRpcTest(DataViewCases, DataRpcSetCases, unittest.TestCase):
         r = self.req("POST", "/api/rpc/add_book?limit=1", {"title": "Eta", "year": 2026})
         self.assertErr(r, 400, "PGRST100")
 
+    def test_numbers_in_a_body_reach_the_query_exactly(self):
+        # The body's numbers come from the exact loader (data_num.h): a
+        # number SQLite holds exactly is bound as it, a nested one stays
+        # as written in the JSON text of an object argument, and one SQLite
+        # would round is refused.
+        srv = self.start(extra="rpc.echo = SELECT :v AS v")
+        h = {"Content-Type": "application/json"}
+        for body, answer in ((b'{"v":0.1}', b'[{"v":0.1}]\n'),
+                             (b'{"v":9007199254740993}', b'[{"v":9007199254740993}]\n'),
+                             (b'{"v":{"a":[1.50,2e3]}}', b'[{"v":"{\\"a\\":[1.50,2e3]}"}]\n')):
+            r = srv.get("/api/rpc/echo", method="POST", body=body, headers=h)
+            self.assertEqual((r.status, r.body), (200, answer), body)
+        r = srv.get("/api/rpc/echo", method="POST", body=b'{"v":12345678901234567890.5}', headers=h)
+        self.assertErr(r, 400, "22003")
+
     def test_openapi_lists_a_writing_query_with_post_only(self):
         doc = jbody(self.req("GET", "/api"))
         self.assertEqual(sorted(doc["paths"]["/rpc/add_book"]), ["post"])

@@ -414,6 +414,30 @@ class SqliteJwtTest(JwtCases, GrantCases, unittest.TestCase):
         r = srv.get("/api/books?select=title,reviews(body)")
         self.assertEqual((r.status, jbody(r)), (200, [{"title": "A1", "reviews": [{"body": "good"}]}]))
 
+    def test_functions_need_a_grant_on_every_table(self):
+        # A named query may read or change any table: a grant on "*" with
+        # GET (GET, HEAD) or POST; the tables its rows embed need GET too.
+        schema = ("CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT);\n"
+                  "INSERT INTO authors VALUES (1, 'Ann');\n")
+        routes = ("[route /api]\nplugin = data\ndatabase = sqlite:data/f.db\nschema = schema.sql\n"
+                  "tables = authors\nrpc.names = SELECT name FROM authors WHERE id >= :min\n"
+                  "jwt_secret = %s\nanon_role = web_anon\ngrant = web_anon authors:GET\n"
+                  "grant = reader *:GET\ngrant = caller *:POST\n" % SECRET)
+        srv = Server(server_ini(routes=routes), files={"schema.sql": schema})
+        self.addCleanup(srv.stop)
+        self.assertRefused(srv.get("/api/rpc/names?min=1"), 401, "42501", "permission denied for function names",
+                           "Bearer")
+        self.assertEqual(srv.get("/api/authors?select=name").status, 200)
+        reader = bearer(token({"role": "reader"}))
+        r = srv.get("/api/rpc/names?min=1", headers=reader)
+        self.assertEqual((r.status, jbody(r)), (200, [{"name": "Ann"}]))
+        h = dict(reader, **{"Content-Type": "application/json"})
+        r = srv.get("/api/rpc/names", method="POST", body=b'{"min":1}', headers=h)
+        self.assertRefused(r, 403, "42501", "permission denied for function names")
+        h = dict(bearer(token({"role": "caller"})), **{"Content-Type": "application/json"})
+        r = srv.get("/api/rpc/names", method="POST", body=b'{"min":1}', headers=h)
+        self.assertEqual((r.status, jbody(r)), (200, [{"name": "Ann"}]))
+
     def test_anon_role_without_a_key_refuses_tokens(self):
         routes = ("[route /api]\nplugin = data\ndatabase = sqlite:data/c.db\nschema = schema.sql\ntables = notes\n"
                   "anon_role = web_anon\ngrant = web_anon notes:GET\n")
