@@ -101,6 +101,19 @@ void data_pool_give(data_pool_t *p, void *conn, bool broken)
     pthread_mutex_unlock(&p->lock);
 }
 
+int data_pool_adopt(data_pool_t *p, void *conn)
+{
+    pthread_mutex_lock(&p->lock);
+    int ok = p->open < p->max;
+    if (ok) {
+        p->open++;
+        p->idle[p->nidle++] = conn;
+        pthread_cond_signal(&p->freed);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return ok ? 0 : -1;
+}
+
 void data_pool_free(data_pool_t *p)
 {
     if (p == NULL)

@@ -40,7 +40,13 @@ data_pool_t *data_pool_new(unsigned max, data_pool_open_fn open, data_pool_close
  * stale). */
 void *data_pool_take(data_pool_t *pool, bool *fresh, char *err, size_t errlen);
 
+/* Back from data_pool_take(): idle again, or closed when broken. */
 void data_pool_give(data_pool_t *pool, void *conn, bool broken);
+
+/* A connection opened outside the pool (the one that read the schema)
+ * joins it, idle, and counts against its maximum. 0, or -1 when the pool
+ * is full (conn is then the caller's). */
+int data_pool_adopt(data_pool_t *pool, void *conn);
 
 /* Closes the idle connections and frees the pool. Every connection must
  * have been given back. In a child process that never took one, the idle

@@ -369,8 +369,8 @@ static data_db_t *sqlite_open(const data_conf_t *conf, data_schema_t *schema, ch
     pthread_mutex_init(&h->write_lock, NULL);
     if (conf->check) /* read-only or in memory: never to serve */
         sqlite3_close(db);
-    else /* the connection that read the schema serves the first request */
-        data_pool_give(h->pool, db, false);
+    else if (data_pool_adopt(h->pool, db) < 0) /* it serves the first request */
+        sqlite3_close(db);
     return h;
 }
 
