@@ -84,7 +84,8 @@ static void child_main(server_t *s, pid_t master, unsigned index)
 }
 
 /* A connection counter no living child uses, zeroed (a killed child's
- * count never went down). */
+ * count never went down); nslots when every one is taken (old workers
+ * still draining): the child then publishes no count. */
 static unsigned free_slot(master_t *m)
 {
     for (unsigned s = 0; s < m->s->nslots; s++) {
@@ -96,7 +97,7 @@ static unsigned free_slot(master_t *m)
             return s;
         }
     }
-    return 0; /* more children than slots: share one (counts stay bounded) */
+    return m->s->nslots;
 }
 
 /* The lowest process index no worker of the current generation holds
@@ -227,6 +228,10 @@ static void reap(master_t *m)
         child_t k = m->kids[i];
         int old = is_old(m, &k);
         m->kids[i] = m->kids[--m->nkids];
+        /* a killed child's count never went down: it must not skew the
+         * shares of the others until the slot is taken again */
+        if (k.slot < m->s->nslots)
+            __atomic_store_n(&m->s->conn_slots[k.slot], 0, __ATOMIC_RELAXED);
         if (WIFSIGNALED(status))
             count_crash(m, &k);
         close(k.fd);

@@ -393,8 +393,9 @@ static int start_workers(server_t *s, int child)
         worker_t *w = &s->workers[i];
         w->conn_slots = s->conn_slots;
         w->nslots = s->nslots;
+        w->share_slot = s->slot < s->nslots ? &s->conn_slots[s->slot] : NULL;
         w->loops = cfg->threads * (cfg->processes > 0 ? cfg->processes : 1);
-        if (worker_init(w, i, s->gen, s->blocking, &s->conn_slots[s->slot]) < 0) {
+        if (worker_init(w, i, s->gen, s->blocking, &s->own_conns) < 0) {
             log_error("cannot start worker %u: %s", i, strerror(errno));
             return -1;
         }

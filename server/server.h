@@ -20,14 +20,20 @@ typedef struct server {
     unsigned nworkers;
     blocking_t *blocking;
     unsigned blocking_threads, blocking_queue; /* what the pool was made with */
-    unsigned processes;    /* fixed at start: 1, or worker processes */
+    unsigned processes;    /* fixed at start: 0 (one process), or worker
+                              processes under a master */
     /* Used once, at start-up, so fixed then (owned copies): the pid file
      * written, which the stop removes, and the user and group become. */
     char *pid_file, *user, *group;
-    /* Open connections per serving process, in memory shared with the
-     * master's other worker processes (atomic): slot[slot] is this
-     * process's count, the limit max_connections applies to; the sum lets
-     * each loop take no more than its share of new connections. */
+    /* This process's open connections, the count max_connections applies
+     * to (atomic), in its own memory: nothing another process does can
+     * change it. */
+    unsigned own_conns;
+    /* The same counts published per serving process, in memory shared with
+     * the master's other worker processes (atomic): the sum lets each loop
+     * take no more than its share of new connections. slot[slot] is this
+     * process's; slot == nslots: none was free (more processes alive than
+     * slots, during reloads), it publishes nothing. */
     unsigned *conn_slots;
     unsigned nslots;
     unsigned slot;

@@ -162,6 +162,8 @@ int worker_adopt(worker_t *w, int fd, const struct sockaddr *peer, socklen_t pee
     conn_link(c, &w->conns);
     w->nconns++;
     __atomic_add_fetch(w->total_conns, 1, __ATOMIC_RELAXED);
+    if (w->share_slot)
+        __atomic_add_fetch(w->share_slot, 1, __ATOMIC_RELAXED);
     stats_conn_open();
     conn_start(c);
     return 0;
@@ -217,6 +219,8 @@ void worker_conn_closed(worker_t *w, conn_t *c)
     conn_link(c, &w->dead);
     w->nconns--;
     __atomic_sub_fetch(w->total_conns, 1, __ATOMIC_RELAXED);
+    if (w->share_slot)
+        __atomic_sub_fetch(w->share_slot, 1, __ATOMIC_RELAXED);
     stats_conn_close();
 }
 

@@ -70,6 +70,7 @@ typedef struct worker {
 
     blocking_t *blocking;     /* shared helper pool (thread-safe) */
     unsigned *total_conns;    /* this process's connections (atomic) */
+    unsigned *share_slot;     /* their copy in conn_slots, or NULL */
     unsigned *conn_slots;     /* every serving process's count (atomic) */
     unsigned nslots;
     unsigned loops;           /* event loops sharing the listeners */

@@ -127,5 +127,50 @@ class ProcessReloads(unittest.TestCase):
         return (harness.proc_fd_count(master),) + tuple(sorted(harness.proc_fd_count(k) for k in kids))
 
 
+
+class ConnectionCounts(unittest.TestCase):
+    """max_connections counts each worker process's own connections: a
+    worker that dies holding many cannot leave them counted against
+    another, however many old workers a run of reloads keeps draining."""
+
+    def test_dead_draining_worker_leaves_no_count_behind(self):
+        routes = "[route /]\nplugin = echo\n"
+        text = harness.server_ini(routes, server_extra="max_connections = 10\nshutdown_timeout = 120s\n"
+                                  "header_timeout = 120s")
+        with harness.Server(text) as srv:
+            first = srv.serving_pid()
+            base = harness.proc_fd_count(first)
+            slow = []
+            try:
+                for _ in range(10):  # heads never finished: the worker keeps them
+                    s = srv.connect()
+                    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                    slow.append(s)
+                self.assertGreaterEqual(harness.settle(lambda: harness.proc_fd_count(first),
+                                                       lambda n: n >= base + 10), base + 10)
+                # two reloads while the first worker drains, the second
+                # worker holding a connection too: three workers alive,
+                # more than the master's two counters
+                for gen in (2, 3):
+                    m = srv.reload(text, r"generation %d serving|reload failed" % gen)
+                    self.assertEqual(m.group(0), "generation %d serving" % gen, srv.log()[-2000:])
+                    if gen == 2:
+                        kids = harness.settle(lambda: harness.proc_children(srv.proc.pid), lambda k: len(k) == 2)
+                        second = [k for k in kids if k != first][0]
+                        fds = harness.proc_fd_count(second)
+                        s = srv.connect()
+                        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                        slow.append(s)
+                        harness.settle(lambda: harness.proc_fd_count(second), lambda n: n > fds)
+                self.assertEqual(len(harness.proc_children(srv.proc.pid)), 3)
+                os.kill(first, signal.SIGKILL)
+                harness.settle(lambda: harness.alive(first), lambda a: not a)
+                self.assertFalse(harness.alive(first))
+                for i in range(12):  # beyond the 10 the dead one held
+                    self.assertEqual(srv.get("/after/%d" % i).status, 200)
+            finally:
+                for s in slow:
+                    s.close()
+
 if __name__ == "__main__":
     harness.main()
