@@ -1504,7 +1504,8 @@ static void process_loop(conn_t *c)
             }
             if (c->state == ST_IDLE) {
                 c->state = ST_HEAD;
-                if (c->nrequests > 0)
+                /* a draining connection's head keeps conn_drain's deadline */
+                if (c->nrequests > 0 && !c->draining)
                     set_timer(c, cur_cfg(c)->header_timeout);
             }
             int n = hp_parse_request(&c->req->hp, c->rbuf + c->rpos, c->rlen - c->rpos, &cur_gen(c)->limits);
@@ -1825,11 +1826,14 @@ void conn_drain(conn_t *c)
         close_conn(c);
         return;
     }
-    /* A handshake or PROXY header under way is a request on its way: its
-     * own timeout goes on bounding it, then the first request is awaited
-     * as below. */
-    if (c->state == ST_TLS || c->state == ST_PROXY)
+    /* A handshake, PROXY header or request head under way is a request on
+     * its way: it gets DRAIN_WAIT_MS to arrive, not its own (longer)
+     * timeout, so that a slow client cannot hold a draining worker, and
+     * its generation, for long. */
+    if (c->state == ST_TLS || c->state == ST_PROXY || c->state == ST_HEAD) {
+        set_timer(c, DRAIN_WAIT_MS);
         return;
+    }
     if (c->state == ST_H2) {
         h2_drain(c->h2);
         return;
@@ -1838,11 +1842,9 @@ void conn_drain(conn_t *c)
         exchange_cancel(c->req); /* the stream's producer ends it */
     if (c->state != ST_IDLE || c->req != NULL || buf_pending(&c->out) > 0)
         return; /* closes after its response */
-    /* An idle connection may have a request in the socket or on its way
-     * (DRAIN_WAIT_MS): one already there is answered as it is read. */
-    char b;
-    if (recv(c->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
-        return;
+    /* An idle connection may have a request in the socket or on its way:
+     * DRAIN_WAIT_MS for it (one already there is answered as it is read,
+     * its head under the same deadline). */
     set_timer(c, c->nrequests == 0 ? DRAIN_WAIT_MS : keepalive_ms(c));
 }
 

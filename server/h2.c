@@ -42,6 +42,10 @@
 #define HELD_WINDOWS 4
 /* HEADERS and CONTINUATION frames making up one header block, at most. */
 #define MAX_CONTINUATIONS 8
+/* Between a draining connection's shutdown notice and its final GOAWAY:
+ * time for requests already on their way to arrive (as DRAIN_WAIT_MS for
+ * HTTP/1 in conn.c). */
+#define H2_NOTICE_MS 1000
 
 typedef struct h2_stream h2_stream_t;
 
@@ -60,6 +64,7 @@ struct h2 {
     uint64_t last_write;       /* the socket last took bytes */
     uint64_t empty_since;      /* the empty-DATA count's second */
     uint64_t block_since;      /* the open header block began */
+    uint64_t goaway_due;       /* noticed: when the final GOAWAY goes */
     unsigned empty_data;
     size_t held;               /* body bytes in the streams' pend buffers */
     size_t held_max;           /* HELD_WINDOWS windows */
@@ -67,7 +72,9 @@ struct h2 {
     int depth;                 /* enter()/leave() nesting */
     unsigned blocked : 1;      /* the socket took less than offered */
     unsigned dead : 1;         /* close at the outermost leave() */
-    unsigned draining : 1;     /* GOAWAY sent: no new streams */
+    unsigned noticed : 1;      /* the shutdown notice is out: the final
+                                  GOAWAY follows at goaway_due */
+    unsigned draining : 1;     /* the final GOAWAY sent: no new streams */
     unsigned closing : 1;      /* input refused: close once the GOAWAY is out */
     unsigned in_block : 1;     /* a header block awaits its CONTINUATION */
     unsigned withheld : 1;     /* owed > 0: the client may wait for the
@@ -980,6 +987,8 @@ static uint64_t stream_due(h2_stream_t *s, uint64_t now, int act)
     return UINT64_MAX;
 }
 
+static void final_goaway(h2_t *h);
+
 /* The earliest deadline of h and its streams; with act, what is past it
  * is done now. */
 static uint64_t sweep(h2_t *h, int act)
@@ -1011,6 +1020,12 @@ static uint64_t sweep(h2_t *h, int act)
             return UINT64_MAX;
         }
         due = earlier(due, d);
+    }
+    if (h->noticed && !h->draining) {
+        if (act && now >= h->goaway_due)
+            final_goaway(h);
+        else
+            due = earlier(due, h->goaway_due);
     }
     if (h->nstreams == 0) {
         uint64_t d = h->idle_since + (h->nrequests ? cfg->keepalive_timeout : cfg->header_timeout);
@@ -1228,14 +1243,26 @@ h2_t *h2_new(conn_t *c, const char *in, size_t inlen)
     return h;
 }
 
-void h2_drain(h2_t *h)
+/* The final GOAWAY: the streams received so far are answered, no other. */
+static void final_goaway(h2_t *h)
 {
-    if (h->draining)
-        return;
-    enter(h);
     h->draining = 1;
     nghttp2_submit_goaway(h->ss, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ss),
                           NGHTTP2_NO_ERROR, NULL, 0);
+}
+
+/* Two steps (RFC 9113 section 6.8): a GOAWAY with the largest stream id
+ * first, so that requests the client sent meanwhile are still answered,
+ * then, H2_NOTICE_MS later, the one naming the last stream served. */
+void h2_drain(h2_t *h)
+{
+    if (h->noticed || h->draining)
+        return;
+    enter(h);
+    h->noticed = 1;
+    h->goaway_due = now_ms(h) + H2_NOTICE_MS;
+    if (nghttp2_submit_shutdown_notice(h->ss) != 0)
+        final_goaway(h);
     for (h2_stream_t *s = h->streams; s; s = s->next)
         if (s->req && s->deferred)
             exchange_cancel(s->req); /* an event stream's producer ends it */

@@ -37,8 +37,9 @@ h2_t *h2_new(conn_t *c, const char *in, size_t inlen);
 /* c's socket is ready (EV_READ, EV_WRITE...). c may be closed on return. */
 void h2_on_io(h2_t *h, unsigned events);
 
-/* The worker stops or reloads: GOAWAY; streams in flight finish, new ones
- * are refused; the connection closes once the last one ends. */
+/* The worker stops or reloads: a GOAWAY that refuses nothing yet, then,
+ * a second later, the final one; streams received until then finish, later
+ * ones are refused; the connection closes once the last one ends. */
 void h2_drain(h2_t *h);
 
 /* Ends every stream (requests a plugin holds live on, detached) and frees

@@ -312,7 +312,9 @@ static unsigned start_gen(master_t *m)
 
 /* New workers first, then the old ones stop accepting, then the new
  * generation is announced: no moment without a worker accepting, and no
- * request after READY=1 reaches the old configuration. A new worker that
+ * connection accepted after READY=1 reaches the old configuration (one
+ * already open may have its next request answered there, with
+ * Connection: close, while its worker drains: conn_drain). A new worker that
  * fails to start fails the reload: the new ones are stopped and the old
  * ones go on serving the old generation. */
 static void reload(master_t *m)

@@ -482,10 +482,18 @@ class Lifecycle(unittest.TestCase):
             s.sendall(PREFACE + frame(SETTINGS, 0, 0) + frame(HEADERS, END_STREAM | END_HEADERS, 1, hdr))
             frames = read_frames(s, lambda f: f[0] == DATA and f[2] == 1)
             srv.signal(signal.SIGTERM)
+            # first the notice (RFC 9113 section 6.8): a request sent after
+            # it, before the final GOAWAY, is still answered
+            frames += read_frames(s, lambda f: f[0] == GOAWAY)
+            late = encode_headers([(":method", "GET"), (":path", "/echo/late"), (":scheme", "https"),
+                                   (":authority", "localhost")])
+            s.sendall(frame(HEADERS, END_STREAM | END_HEADERS, 3, late))
             frames += read_frames(s, None)  # to the close
             s.close()
             goaways = [struct.unpack(">II", f[3][:8]) for f in frames if f[0] == GOAWAY]
-            self.assertEqual(goaways, [(1, 0)])  # last stream 1, NO_ERROR
+            self.assertEqual(goaways, [(0x7fffffff, 0), (3, 0)])  # notice, then last stream 3; NO_ERROR
+            self.assertTrue([f for f in frames if f[0] == HEADERS and f[2] == 3])
+            self.assertIn(b"Path: /echo/late\n", b"".join(f[3] for f in frames if f[0] == DATA and f[2] == 3))
             body = b"".join(f[3] for f in frames if f[0] == DATA and f[2] == 1)
             self.assertEqual(body, b"".join(b"data: old %d\n\n" % i for i in range(6)))
             self.assertTrue([f for f in frames if f[2] == 1 and f[1] & END_STREAM])

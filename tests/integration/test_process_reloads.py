@@ -172,5 +172,33 @@ class ConnectionCounts(unittest.TestCase):
                 for s in slow:
                     s.close()
 
+
+class DrainLimits(unittest.TestCase):
+    """A draining worker gives a request on its way one second, not its
+    own timeout: a client sending its head slowly cannot keep an old
+    worker, and its generation, alive for header_timeout at each reload."""
+
+    def test_unfinished_head_is_cut_by_the_drain_not_header_timeout(self):
+        text = harness.server_ini("[route /]\nplugin = echo\n", server_extra="header_timeout = 97s")
+        with harness.Server(text) as srv:
+            old = srv.serving_pid()
+            s = srv.connect()
+            try:
+                s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n")
+                m = srv.reload(text, r"generation 2 serving|reload failed")
+                self.assertEqual(m.group(0), "generation 2 serving", srv.log()[-2000:])
+                t0 = time.monotonic()
+                resp = harness.read_responses(s, 1)
+                waited = time.monotonic() - t0
+            finally:
+                s.close()
+            self.assertEqual(resp[0].status, 408)
+            self.assertEqual(resp[0].header("Connection"), "close")
+            self.assertLess(waited, 30, "cut by header_timeout (97 s), not by the drain")
+            self.assertIsNotNone(srv.wait_log(r"%d: .*shutting down: request head still incomplete; answering 408"
+                                              % old), srv.log()[-2000:])
+            harness.settle(lambda: harness.alive(old), lambda a: not a)
+            self.assertFalse(harness.alive(old), "the old worker left once its connection was answered")
+
 if __name__ == "__main__":
     harness.main()
