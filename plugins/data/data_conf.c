@@ -17,8 +17,7 @@ static int refuse(ph_error_t *err, int key, const char *fmt, const char *what)
     return PH_ERROR;
 }
 
-/* dir/path unless path is absolute. */
-static char *resolve(const char *dir, const char *path)
+char *data_conf_path(const char *dir, const char *path)
 {
     if (path[0] == '/' || dir == NULL || dir[0] == '\0')
         return strdup(path);
@@ -115,7 +114,7 @@ static int parse_database(data_conf_t *conf, const char *dir, const char *v, int
         if (v[7] == '\0')
             return refuse(err, key, "database: sqlite: needs a file path%s", "");
         conf->backend = DATA_BACKEND_SQLITE;
-        conf->target = resolve(dir, v + 7);
+        conf->target = data_conf_path(dir, v + 7);
     } else if (strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0) {
         conf->backend = DATA_BACKEND_PG;
         conf->target = strdup(v);
@@ -324,7 +323,7 @@ static int parse_key(data_conf_t *conf, const ph_server_api_t *api, const char *
     }
     if (strcmp(k, "schema") == 0) {
         free(conf->schema);
-        conf->schema = v[0] ? resolve(dir, v) : NULL;
+        conf->schema = v[0] ? data_conf_path(dir, v) : NULL;
         if (v[0] && conf->schema == NULL)
             return refuse(err, i, "out of memory%s", "");
         return PH_OK;

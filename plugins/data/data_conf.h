@@ -107,4 +107,8 @@ int data_conf_parse(data_conf_t *conf, const ph_server_api_t *api, const char *c
 
 void data_conf_free(data_conf_t *conf);
 
+/* dir/path unless path is absolute (dir: the folder of server.ini);
+ * malloc'ed, NULL when out of memory. */
+char *data_conf_path(const char *dir, const char *path);
+
 #endif

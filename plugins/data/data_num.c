@@ -185,9 +185,11 @@ int data_num_sqlite(const char *s, size_t len, long long *i, double *d)
     if (want.exp >= 0 && want.n + (size_t)want.exp <= 19) {
         char *end;
         size_t k = 0;
+        const char *digits = want.n ? want.dig : "0";
+        size_t ndigits = want.n ? want.n : 1;
         buf[k++] = want.neg ? '-' : '+';
-        memcpy(buf + k, want.n ? want.dig : "0", want.n ? want.n : 1);
-        k += want.n ? want.n : 1;
+        for (size_t j = 0; j < ndigits; j++) /* at most 19 with the zeros below */
+            buf[k++] = digits[j];
         for (long z = 0; z < want.exp; z++)
             buf[k++] = '0';
         buf[k] = '\0';
@@ -396,8 +398,9 @@ json_t *data_num_loadb(const char *buf, size_t len, size_t flags, json_error_t *
                     t = bigger;
                     cap = need * 2;
                 }
-                memcpy(t + o, "\"\\u0000", 7);
-                o += 7;
+                static const char mark[7] = {'"', '\\', 'u', '0', '0', '0', '0'}; /* "\u0000 */
+                memcpy(t + o, mark, sizeof mark);
+                o += sizeof mark;
                 memcpy(t + o, buf + i, end - i);
                 o += end - i;
                 t[o++] = '"';

@@ -1102,7 +1102,7 @@ static int rpc_answer(rest_t *r, const data_rpc_fn_t *fn, data_stmt_t *st, int b
     }
     listing_t l = {.max = r->d->conf.max_response_bytes};
     /* A plain function's columns are known only from its rows: JSON */
-    l.csv = !object && cols->ncols > 0 && header_has(r, "Accept", "text/csv");
+    l.csv = !object && cols != NULL && cols->ncols > 0 && header_has(r, "Accept", "text/csv");
     l.csv_cols = cols;
     if (l.csv ? data_csv_header(cols, listing_put, &l) != 0 : listing_put("[", 1, &l) != 0) {
         data_stmt_free(st);

@@ -13,17 +13,6 @@ static int refuse(ph_error_t *err, int key, const char *fmt, const char *what)
     return PH_ERROR;
 }
 
-/* dir/path unless path is absolute. */
-static char *resolve(const char *dir, const char *path)
-{
-    if (path[0] == '/' || dir == NULL || dir[0] == '\0')
-        return strdup(path);
-    size_t n = strlen(dir) + strlen(path) + 2;
-    char *out = malloc(n);
-    if (out != NULL)
-        snprintf(out, n, "%s/%s", dir, path);
-    return out;
-}
 
 /* A role name: 1..DATA_ROLE_MAX bytes, no spaces or control bytes (it
  * travels in config lines and, on PostgreSQL, as a quoted identifier). */
@@ -191,7 +180,7 @@ int data_role_conf_key(data_role_conf_t *c, const char *dir, const ph_kv_t *kv, 
         if (v[0] == '@') {
             if (v[1] == '\0')
                 return refuse(err, key, "jwt_secret: @ needs a file name%s", "");
-            c->jwt_secret_file = resolve(dir, v + 1);
+            c->jwt_secret_file = data_conf_path(dir, v + 1);
             return c->jwt_secret_file ? PH_OK : refuse(err, key, "out of memory%s", "");
         }
         /* PostgREST's minimum: shorter HS256 secrets can be guessed. */
@@ -208,7 +197,7 @@ int data_role_conf_key(data_role_conf_t *c, const char *dir, const ph_kv_t *kv, 
         if (t == NULL)
             return refuse(err, key, "out of memory%s", "");
         c->key_files = t;
-        if ((t[c->nkey_files] = resolve(dir, v)) == NULL)
+        if ((t[c->nkey_files] = data_conf_path(dir, v)) == NULL)
             return refuse(err, key, "out of memory%s", "");
         c->nkey_files++;
         return PH_OK;

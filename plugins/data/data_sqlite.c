@@ -367,9 +367,9 @@ static data_db_t *sqlite_open(const data_conf_t *conf, data_schema_t *schema, ch
     }
     h->conf = conf;
     pthread_mutex_init(&h->write_lock, NULL);
-    if (conf->check) /* read-only or in memory: never to serve */
-        sqlite3_close(db);
-    else if (data_pool_adopt(h->pool, db) < 0) /* it serves the first request */
+    /* A check's (read-only or in memory) never serves; else the connection
+     * that read the schema serves the first request. */
+    if (conf->check || data_pool_adopt(h->pool, db) < 0)
         sqlite3_close(db);
     return h;
 }
