@@ -104,7 +104,7 @@ typedef struct buf {
 static int buf_put(const char *s, size_t n, void *arg)
 {
     buf_t *b = arg;
-    if (b->len + n + 1 > b->cap) {
+    if (b->p == NULL || b->len + n + 1 > b->cap) {
         size_t cap = (b->len + n + 1) * 2;
         char *p = realloc(b->p, cap);
         if (p == NULL)
