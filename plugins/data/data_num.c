@@ -26,6 +26,20 @@ static size_t digits(const char *s, size_t len, size_t *i)
     return *i - start;
 }
 
+/* From i on: an optional exponent (e or E, a sign, digits), then the end
+ * of s. */
+static bool exponent_to_end(const char *s, size_t len, size_t i)
+{
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (digits(s, len, &i) == 0)
+            return false;
+    }
+    return i == len;
+}
+
 bool data_num_valid(const char *s, size_t len)
 {
     size_t i = 0;
@@ -40,14 +54,7 @@ bool data_num_valid(const char *s, size_t len)
         if (digits(s, len, &i) == 0)
             return false;
     }
-    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < len && (s[i] == '+' || s[i] == '-'))
-            i++;
-        if (digits(s, len, &i) == 0)
-            return false;
-    }
-    return i == len;
+    return exponent_to_end(s, len, i);
 }
 
 /* The looser decimal spelling query strings may use: [+-] digits with an
@@ -64,14 +71,7 @@ static bool decimal_text(const char *s, size_t len)
     }
     if (n == 0)
         return false;
-    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < len && (s[i] == '+' || s[i] == '-'))
-            i++;
-        if (digits(s, len, &i) == 0)
-            return false;
-    }
-    return i == len;
+    return exponent_to_end(s, len, i);
 }
 
 static bool has_ci(const char *s, const char *needle)
