@@ -340,6 +340,12 @@ static int parse_key(data_conf_t *conf, const ph_server_api_t *api, const char *
         conf->read_only = b != 0;
         return PH_OK;
     }
+    if (strcmp(k, "jwt_secret_is_base64") == 0) {
+        if (api->parse_bool(v, &b) != PH_OK)
+            return refuse(err, i, "jwt_secret_is_base64: expected yes or no, got \"%.100s\"", v);
+        conf->roles.jwt_secret_is_base64 = b != 0;
+        return PH_OK;
+    }
     if (strcmp(k, "unfiltered_writes") == 0) {
         if (api->parse_bool(v, &b) != PH_OK)
             return refuse(err, i, "unfiltered_writes: expected yes or no, got \"%.100s\"", v);

@@ -1,10 +1,14 @@
 /*
  * JSON Web Tokens (RFC 7519) in JWS compact form (RFC 7515), verified with
  * OpenSSL 3: HS256 with the route's secret, RS256 and ES256 with its PEM
- * public keys (data_role.h names the keys). A token's "alg" must match a
- * key of its kind: "none", other algorithms and an algorithm for which no
- * key is configured are refused, so a public key is never used as an HMAC
- * secret.
+ * public keys (data_role.h names the keys). A secret that is JSON is a
+ * JSON Web Key or key set (RFC 7517, PostgREST's jwt-secret): its oct,
+ * RSA and EC P-256 signing keys are kept with their "kid"; others (another
+ * "use", kty, curve or alg) are skipped. A token's "alg" must match a key
+ * of its kind: "none", other algorithms and an algorithm for which no key
+ * is configured are refused, so a public key is never used as an HMAC
+ * secret. A token whose header names a "kid" is verified only with the
+ * keys of that kid and the keys without one.
  *
  * Claims are then checked as PostgREST does, with 30 seconds of leeway
  * for clocks: "exp" not in the past, "nbf" and "iat" not in the future,
@@ -27,9 +31,11 @@
 
 typedef struct data_jwt_keys data_jwt_keys_t;
 
-/* Reads the secret (or its file) and the PEM keys of c. NULL with a
- * message in err when a file cannot be read or holds no usable key, or
- * when c configures no key (then err is empty). */
+/* Reads the secret (or its file; base64-decoded with
+ * jwt_secret_is_base64, unless it is a key set) and the PEM keys of c.
+ * NULL with a message in err when a file cannot be read or holds no usable
+ * key, a secret is shorter than 32 bytes, or a key of a supported kind is
+ * malformed or weak; or when c configures no key (then err is empty). */
 data_jwt_keys_t *data_jwt_keys_load(const data_role_conf_t *c, char *err, size_t errlen);
 
 void data_jwt_keys_free(data_jwt_keys_t *k);

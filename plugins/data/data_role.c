@@ -183,7 +183,8 @@ int data_role_conf_key(data_role_conf_t *c, const char *dir, const ph_kv_t *kv, 
             c->jwt_secret_file = data_conf_path(dir, v + 1);
             return c->jwt_secret_file ? PH_OK : refuse(err, key, "out of memory%s", "");
         }
-        /* PostgREST's minimum: shorter HS256 secrets can be guessed. */
+        /* PostgREST's minimum: shorter HS256 secrets can be guessed (a
+         * base64 one is measured again once decoded, by data_jwt.c) */
         if (strlen(v) < 32)
             return refuse(err, key, "jwt_secret: at least 32 bytes are needed (or @FILE)%s", "");
         return set_string(&c->jwt_secret, v, key, k, err);

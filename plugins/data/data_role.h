@@ -5,7 +5,10 @@
  *
  *   jwt_secret     = TEXT | @FILE   HS256 secret, at least 32 bytes; @FILE
  *                    reads it from a file (relative to the folder of
- *                    server.ini; one trailing newline is dropped)
+ *                    server.ini; one trailing newline is dropped); JSON
+ *                    text is a JSON Web Key or key set (data_jwt.h)
+ *   (jwt_secret_is_base64 = yes|no, the secret is base64 in either
+ *   alphabet, is read by data_conf.c, which parses booleans)
  *   jwt_key_file   = FILE  a PEM public key: RSA (RS256, 2048 bits or
  *                    more) or EC P-256 (ES256); may repeat (key rotation)
  *   jwt_aud        = TEXT  a token with an "aud" claim must name it
@@ -42,6 +45,7 @@ typedef struct data_grant {
 typedef struct data_role_conf {
     char *jwt_secret;      /* the secret itself, or NULL */
     char *jwt_secret_file; /* resolved path of @FILE, or NULL */
+    bool jwt_secret_is_base64;
     char **key_files;      /* resolved paths */
     size_t nkey_files;
     char *aud;             /* NULL: any audience */

@@ -74,17 +74,36 @@ class Keys:
                            input=data, check=True, capture_output=True)
         return der_to_raw(p.stdout) if name == "ec" else p.stdout
 
+    def jwk(self, name, **extra):
+        """The public key as a JSON Web Key (RFC 7518 section 6): n and e
+        of an RSA key, x and y of an EC P-256 one."""
+        der = subprocess.run(["openssl", "pkey", "-pubin", "-in", self.pub(name), "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+        if name == "ec":
+            point = der[-65:]  # the BIT STRING's uncompressed point: 04 || x || y
+            assert point[0] == 4
+            key = {"kty": "EC", "crv": "P-256", "x": b64url(point[1:33]), "y": b64url(point[33:])}
+        else:
+            out = subprocess.run(["openssl", "rsa", "-pubin", "-in", self.pub(name), "-noout", "-modulus"],
+                                 check=True, capture_output=True, text=True).stdout
+            n = bytes.fromhex(out.strip().split("=", 1)[1])
+            key = {"kty": "RSA", "n": b64url(n), "e": b64url((65537).to_bytes(3, "big"))}
+        key.update(extra)
+        return key
+
     def destroy(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def token(claims, alg="HS256", keys=None, key="rsa", secret=SECRET, header=None):
+def token(claims, alg="HS256", keys=None, key="rsa", secret=SECRET, header=None, kid=None):
     """A signed JWT: HS256 with secret, RS256 with keys' key (default the
     RSA key), ES256 with the EC key."""
     h = header if header is not None else {"alg": alg, "typ": "JWT"}
+    if kid is not None:
+        h = dict(h, kid=kid)
     signing = (b64url(json.dumps(h).encode()) + "." + b64url(json.dumps(claims).encode())).encode()
     if alg == "HS256":
-        sig = hmac.new(secret.encode(), signing, hashlib.sha256).digest()
+        sig = hmac.new(secret if isinstance(secret, bytes) else secret.encode(), signing, hashlib.sha256).digest()
     elif alg == "RS256":
         sig = keys.sign(key, signing)
     elif alg == "ES256":
@@ -437,6 +456,88 @@ class SqliteJwtTest(JwtCases, GrantCases, unittest.TestCase):
         h = dict(bearer(token({"role": "caller"})), **{"Content-Type": "application/json"})
         r = srv.get("/api/rpc/names", method="POST", body=b'{"min":1}', headers=h)
         self.assertEqual((r.status, jbody(r)), (200, [{"name": "Ann"}]))
+
+    def jwks_server(self, keyset, extra=""):
+        routes = ("[route /api]\nplugin = data\ndatabase = sqlite:data/k.db\nschema = schema.sql\ntables = notes\n"
+                  "jwt_secret = @jwks.json\n%sgrant = reader notes:GET\n" % extra)
+        srv = Server(server_ini(routes=routes),
+                     files={"schema.sql": schema_text("sqlite"), "jwks.json": json.dumps(keyset)})
+        self.addCleanup(srv.stop)
+        return srv
+
+    def test_key_set_selects_keys_by_kid(self):
+        # PostgREST's jwt-secret as a JSON Web Key Set: an oct, an RSA and
+        # an EC key, each with a kid, beside keys not for signatures or of
+        # kinds the API does not verify (skipped, not refused)
+        k = self.keys
+        hs1, hs2 = b"0123456789abcdef0123456789abcdef-one", b"0123456789abcdef0123456789abcdef-two"
+        keyset = {"keys": [{"kty": "oct", "kid": "h1", "k": b64url(hs1)},
+                           {"kty": "oct", "kid": "h2", "k": b64url(hs2), "alg": "HS256", "use": "sig"},
+                           k.jwk("rsa", kid="r1", use="sig"), k.jwk("rsa2", kid="r2"), k.jwk("ec", kid="e1"),
+                           k.jwk("rsa", kid="enc", use="enc"),
+                           {"kty": "OKP", "crv": "Ed25519", "x": b64url(b"\1" * 32), "kid": "ed"}]}
+        srv = self.jwks_server(keyset)
+        ok = [token({"role": "reader"}, "HS256", secret=hs1, kid="h1"),
+              token({"role": "reader"}, "HS256", secret=hs2, kid="h2"),
+              token({"role": "reader"}, "HS256", secret=hs2),            # no kid: every HS256 key is tried
+              token({"role": "reader"}, "RS256", k, kid="r1"),
+              token({"role": "reader"}, "RS256", k, key="rsa2", kid="r2"),
+              token({"role": "reader"}, "RS256", k, key="rsa2"),
+              token({"role": "reader"}, "ES256", k, kid="e1")]
+        for i, tok in enumerate(ok):
+            r = srv.get("/api/notes", headers=bearer(tok))
+            self.assertEqual((i, r.status), (i, 200), r.body)
+        for tok, code, msg, details in (
+                (token({"role": "reader"}, "HS256", secret=hs2, kid="h1"), "PGRST301",
+                 "JWT cryptographic operation failed", None),
+                (token({"role": "reader"}, "RS256", k, key="rsa2", kid="r1"), "PGRST301",
+                 "JWT cryptographic operation failed", None),
+                (token({"role": "reader"}, "RS256", k, kid="e1"), "PGRST301", "No suitable key or wrong key type",
+                 'no RS256 key with kid "e1" is configured'),
+                (token({"role": "reader"}, "RS256", k, kid="enc"), "PGRST301", "No suitable key or wrong key type",
+                 'no RS256 key with kid "enc" is configured'),
+                (token({"role": "reader"}, "HS256", secret=hs1, header={"alg": "HS256", "kid": 7}), "PGRST301",
+                 "JWT couldn't be decoded", "kid must be a string of at most 255 bytes")):
+            r = srv.get("/api/notes", headers=bearer(tok))
+            e = self.assertInvalid(r, code, msg)
+            self.assertEqual(e["details"], details, e)
+
+    def test_one_jwk_and_a_base64_secret(self):
+        srv = self.jwks_server(self.keys.jwk("ec"))
+        self.assertEqual(srv.get("/api/notes", headers=bearer(token({"role": "reader"}, "ES256", self.keys))).status,
+                         200)
+        self.assertEqual(srv.get("/api/notes", headers=bearer(token({"role": "reader"}, "RS256", self.keys))).status,
+                         401)
+        raw = bytes(range(200, 240))  # 40 bytes; its base64 has "+", "/" and padding
+        b64 = base64.b64encode(raw).decode()
+        self.assertTrue("+" in b64 or "/" in b64)
+        routes = ("[route /api]\nplugin = data\ndatabase = sqlite:data/d.db\nschema = schema.sql\ntables = notes\n"
+                  "jwt_secret = %s\njwt_secret_is_base64 = yes\ngrant = reader notes:GET\n" % b64)
+        srv = Server(server_ini(routes=routes), files={"schema.sql": schema_text("sqlite")})
+        self.addCleanup(srv.stop)
+        self.assertEqual(srv.get("/api/notes", headers=bearer(token({"role": "reader"}, secret=raw))).status, 200)
+        r = srv.get("/api/notes", headers=bearer(token({"role": "reader"}, secret=b64)))
+        self.assertInvalid(r, "PGRST301", "JWT cryptographic operation failed")
+
+    def test_key_set_configuration_is_checked(self):
+        k = self.keys
+        self.refused_config("jwt_secret = @k.json", r"jwt_secret: \S+k.json holds no key to verify tokens with",
+                            {"k.json": json.dumps({"keys": [k.jwk("rsa", use="enc")]})})
+        self.refused_config("jwt_secret = @k.json", r"jwt_secret: \S+k.json, key 2: its \"n\" and \"e\" are not "
+                            r"base64url numbers",
+                            {"k.json": json.dumps({"keys": [k.jwk("ec"), {"kty": "RSA", "n": "a+b", "e": "AQAB"}]})})
+        self.refused_config("jwt_secret = @k.json", r"jwt_secret: \S+k.json, key 1: its secret is shorter than 32",
+                            {"k.json": json.dumps({"kty": "oct", "k": b64url(b"short")})})
+        self.refused_config("jwt_secret = @k.json", r"jwt_secret: \S+k.json, key 1: its point is not on the P-256",
+                            {"k.json": json.dumps(dict(k.jwk("ec"), y=b64url(b"\2" * 32)))})
+        self.refused_config("jwt_secret = @k.json", r"jwt_secret: \S+k.json is not a JSON Web Key or key set",
+                            {"k.json": "{\"keys\": [}"})
+        self.refused_config("jwt_secret = %s\njwt_secret_is_base64 = yes" % base64.b64encode(b"x" * 24).decode(),
+                            r"jwt_secret: the value holds fewer than 32 bytes once decoded")
+        self.refused_config("jwt_secret = %s!\njwt_secret_is_base64 = yes" % ("A" * 40),
+                            r"jwt_secret: the value is not base64")
+        self.refused_config("jwt_secret = %s\njwt_secret_is_base64 = maybe" % SECRET,
+                            r"jwt_secret_is_base64: expected yes or no")
 
     def test_anon_role_without_a_key_refuses_tokens(self):
         routes = ("[route /api]\nplugin = data\ndatabase = sqlite:data/c.db\nschema = schema.sql\ntables = notes\n"
