@@ -60,7 +60,15 @@ typedef struct master {
      * loop waits on, so that signals and the other workers are still
      * handled meanwhile. */
     uint64_t respawn_at;
+    /* watch(): when it last ran, and from when it may judge heartbeats
+     * (monotonic usec). */
+    uint64_t watched, watch_from;
 } master_t;
+
+/* A gap this long between two looks at the heartbeats (the master was
+ * stopped with its workers, or busy in a reload) gives the workers this
+ * long again to beat before any is judged. */
+#define WATCH_GRACE_USEC 1000000ull
 
 /* A worker dying this soon after its start delays its replacement by as
  * much: a worker that cannot live would otherwise be forked in a hot loop. */
@@ -236,6 +244,11 @@ static void watch(master_t *m)
     if (limit == 0 || m->stopping || m->s->beats == NULL)
         return;
     uint64_t now = server_monotonic_usec();
+    if (now - m->watched > WATCH_GRACE_USEC)
+        m->watch_from = now + WATCH_GRACE_USEC;
+    m->watched = now;
+    if (now < m->watch_from)
+        return;
     for (size_t i = 0; i < m->nkids; i++) {
         child_t *k = &m->kids[i];
         if (is_old(m, k) || k->stalled || k->slot >= m->s->nslots)
@@ -268,8 +281,10 @@ static void replenish(master_t *m)
         return;
     m->respawn_at = 0;
     for (unsigned have = current_kids(m); have < m->n; have++)
-        if (spawn(m) < 0)
+        if (spawn(m) < 0) { /* logged; tried again after a backoff, not every tick */
+            m->respawn_at = server_monotonic_usec() + RESPAWN_BACKOFF_USEC;
             break;
+        }
 }
 
 /* How long the loop may wait for a signal: its tick, or less when the
