@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "crash.h"
+#include "log.h"
 
 typedef struct job {
     struct job *next;
@@ -19,7 +20,9 @@ struct blocking {
     unsigned queued, queue_max;
     unsigned *depth; /* a copy of queued for readers without the lock */
     int stopping;
-    unsigned nthreads;
+    int started;       /* the threads were started (first submit) */
+    unsigned want;     /* threads to start */
+    unsigned nthreads; /* threads running */
     pthread_t *threads;
 };
 
@@ -63,21 +66,30 @@ blocking_t *blocking_new(unsigned nthreads, unsigned queue_max, unsigned *depth)
     pthread_cond_init(&b->cond, NULL);
     b->queue_max = queue_max;
     b->depth = depth;
+    b->want = nthreads;
+    return b;
+}
+
+/* The first submit starts the threads, under b->lock; a later one retries
+ * when none could start. Returns how many run. */
+static unsigned start_threads(blocking_t *b)
+{
+    if (b->started)
+        return b->nthreads;
     /* Helper threads take no signals: the main thread handles them all. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    for (unsigned i = 0; i < nthreads; i++) {
+    for (unsigned i = b->nthreads; i < b->want; i++) {
         if (pthread_create(&b->threads[i], NULL, run, b) != 0)
             break;
         b->nthreads++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (b->nthreads == 0) {
-        blocking_free(b);
-        return NULL;
-    }
-    return b;
+    b->started = b->nthreads > 0;
+    if (!b->started)
+        log_error("cannot start the blocking helper threads: blocking jobs are refused until one starts");
+    return b->nthreads;
 }
 
 void blocking_free(blocking_t *b)
@@ -105,7 +117,7 @@ int blocking_submit(blocking_t *b, void (*fn)(void *), void *arg)
     j->arg = arg;
     j->next = NULL;
     pthread_mutex_lock(&b->lock);
-    if (b->stopping || b->queued >= b->queue_max) {
+    if (b->stopping || b->queued >= b->queue_max || start_threads(b) == 0) {
         pthread_mutex_unlock(&b->lock);
         free(j);
         return -1;

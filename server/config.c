@@ -627,6 +627,7 @@ static int server_key(load_state_t *st, const char *name, const char *value)
         {"keepalive_timeout", &cfg->keepalive_timeout}, {"send_timeout", &cfg->send_timeout},
         {"shutdown_timeout", &cfg->shutdown_timeout}, {"handler_timeout", &cfg->handler_timeout},
         {"body_rate_grace", &cfg->body_rate_grace}, {"crash_window", &cfg->crash_window},
+        {"worker_stall_timeout", &cfg->worker_stall_timeout},
     };
     for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
         if (strcmp(name, durations[i].name) == 0) {
@@ -638,6 +639,14 @@ static int server_key(load_state_t *st, const char *name, const char *value)
              * the client: its first bytes may still be in flight */
             if (durations[i].dst == &cfg->body_rate_grace && cfg->body_rate_grace < 1000) {
                 fail(st, line, "body_rate_grace must be at least 1s");
+                return 0;
+            }
+            /* a loop's heartbeat moves every PH_LAG_INTERVAL_MS, seen on
+             * the next 200 ms tick: less than a second would kill a
+             * worker that is merely busy for a moment */
+            if (durations[i].dst == &cfg->worker_stall_timeout && cfg->worker_stall_timeout != 0 &&
+                cfg->worker_stall_timeout < 1000) {
+                fail(st, line, "worker_stall_timeout must be 0 (off) or at least 1s");
                 return 0;
             }
             return 1;
@@ -859,6 +868,7 @@ static void set_defaults(cfg_t *cfg)
     cfg->shutdown_timeout = 30000;
     cfg->crash_limit = 3;
     cfg->crash_window = 60000;
+    cfg->worker_stall_timeout = 30000;
     cfg->handler_timeout = 60000;
     cfg->body_min_rate = 500;
     cfg->body_rate_grace = 10000;

@@ -129,6 +129,9 @@ typedef struct cfg {
     unsigned crash_limit;  /* crashes of one route within crash_window that
                               quarantine it (processes > 1); 0: never */
     uint64_t crash_window; /* ms */
+    uint64_t worker_stall_timeout; /* ms a worker process's heartbeat may be
+                                      stale before the master kills it; 0:
+                                      never (processes >= 1) */
     unsigned blocking_threads;
     unsigned blocking_queue;
     char *plugin_dir;   /* absolute */

@@ -121,6 +121,7 @@ static void instance_unref(gen_instance_t *gi)
         gi->process_exit(gi->instance, process_index);
     if (gi->instance)
         gi->lib->desc->destroy(gi->instance);
+    zone_release(&gi->zones); /* after destroy(), which may still use them */
     plugin_unref(gi->lib);
     free(gi);
 }
@@ -364,7 +365,9 @@ static int create_instance(const gen_t *g, const cfg_route_t *r, const cfg_stage
     };
     ph_error_t perr = {.msg = "", .key = -1, .size = sizeof perr, .hint = ""};
     void *instance = NULL;
+    zone_collect(&gi->zones);
     int rc = d->create(&args, &instance, &perr);
+    zone_collect(NULL);
     free(kv);
     if (rc != PH_OK) {
         int line = r->plugin_line;

@@ -28,6 +28,7 @@
 #include "listener.h"
 #include "plugin.h"
 #include "router.h"
+#include "zone.h"
 
 typedef struct gen_listener {
     listener_t l;
@@ -47,6 +48,8 @@ typedef struct gen_instance {
     int process_inited;
     unsigned long renew_round; /* reload_check asked in this build round */
     int renew;                 /* and its answer */
+    zone_holding_t zones;      /* the zones its create() asked for: released
+                                  with it (zone.h) */
 } gen_instance_t;
 
 /* One plugin of a route's stack: an access stage or an output filter. */

@@ -247,8 +247,25 @@ static int serve(const char *path)
     return rc;
 }
 
+/* SIGHUP and SIGUSR1 kill a process by default, and a service manager may
+ * send either at any moment after the start (a reload right after it):
+ * held from the first instruction, they wait pending until the serving loop
+ * takes them with sigtimedwait() (server_signals()), and then act as a
+ * reload or a log reopening. SIGTERM and SIGINT keep their default until
+ * then: one sent during a start-up that hangs still ends it. Threads and
+ * processes started from here inherit the mask. */
+static void hold_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 int main(int argc, char **argv)
 {
+    hold_signals();
     const char *config = PH_SYSCONF_DIR "/plughttpd/server.ini";
     int test = 0;
     static const struct option longopts[] = {

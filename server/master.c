@@ -43,6 +43,7 @@ typedef struct child {
     uint64_t started;        /* monotonic usec */
     char line[48];           /* a crash report being read ("C<gen> <route>\n") */
     size_t linelen;          /* 0: none; else bytes of it in line */
+    int stalled;             /* killed for a stale heartbeat */
     int crashed;             /* it reported a crash on crash_gen/crash_route */
     unsigned long crash_gen;
     size_t crash_route;
@@ -54,7 +55,24 @@ typedef struct master {
     child_t *kids;
     size_t nkids, capkids;
     int stopping;
+    /* A worker that died within RESPAWN_BACKOFF_USEC of its start is
+     * replaced no sooner than this (monotonic usec; 0: now): a timer the
+     * loop waits on, so that signals and the other workers are still
+     * handled meanwhile. */
+    uint64_t respawn_at;
+    /* watch(): when it last ran, and from when it may judge heartbeats
+     * (monotonic usec). */
+    uint64_t watched, watch_from;
 } master_t;
+
+/* A gap this long between two looks at the heartbeats (the master was
+ * stopped with its workers, or busy in a reload) gives the workers this
+ * long again to beat before any is judged. */
+#define WATCH_GRACE_USEC 1000000ull
+
+/* A worker dying this soon after its start delays its replacement by as
+ * much: a worker that cannot live would otherwise be forked in a hot loop. */
+#define RESPAWN_BACKOFF_USEC 1000000ull
 
 /* A new worker process: forget every generation but the one it serves,
  * create that one's route instances (as the user the master runs as),
@@ -94,6 +112,7 @@ static unsigned free_slot(master_t *m)
             i++;
         if (i == m->nkids) {
             __atomic_store_n(&m->s->conn_slots[s], 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&m->s->beats[s], 0, __ATOMIC_RELAXED); /* not serving yet */
             return s;
         }
     }
@@ -214,7 +233,76 @@ static void count_crash(master_t *m, child_t *k)
                   g->routes[k->crash_route].cfg->name, cfg->crash_limit, (unsigned long long)cfg->crash_window);
 }
 
-/* Collects exited children; replaces current ones that died unasked. */
+/* Kills (SIGKILL) each worker of the current generation whose heartbeat
+ * (server_heartbeat()) is older than worker_stall_timeout: stopped
+ * (SIGSTOP, a debugger) or with a loop stuck, it takes its share of the
+ * connections and answers none. reap() then replaces it. Workers of an old
+ * generation are left alone: they are draining, their loops stopping. */
+static void watch(master_t *m)
+{
+    uint64_t limit = m->s->gen->cfg->worker_stall_timeout;
+    if (limit == 0 || m->stopping || m->s->beats == NULL)
+        return;
+    uint64_t now = server_monotonic_usec();
+    if (now - m->watched > WATCH_GRACE_USEC)
+        m->watch_from = now + WATCH_GRACE_USEC;
+    m->watched = now;
+    if (now < m->watch_from)
+        return;
+    for (size_t i = 0; i < m->nkids; i++) {
+        child_t *k = &m->kids[i];
+        if (is_old(m, k) || k->stalled || k->slot >= m->s->nslots)
+            continue;
+        uint64_t beat = __atomic_load_n(&m->s->beats[k->slot], __ATOMIC_RELAXED);
+        if (beat == 0 || now < beat || now - beat <= limit * 1000)
+            continue; /* not serving yet, or alive */
+        log_error("worker process %d stalled: no heartbeat for %llu ms (worker_stall_timeout %llu ms; stopped, or "
+                  "an event loop stuck): killing it with SIGKILL", (int)k->pid,
+                  (unsigned long long)((now - beat) / 1000), (unsigned long long)limit);
+        kill(k->pid, SIGKILL);
+        k->stalled = 1;
+    }
+}
+
+/* Worker processes serving the current generation. */
+static unsigned current_kids(const master_t *m)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < m->nkids; i++)
+        n += !is_old(m, &m->kids[i]);
+    return n;
+}
+
+/* Starts the current generation's missing worker processes, unless the
+ * backoff (respawn_at) is still running. */
+static void replenish(master_t *m)
+{
+    if (m->stopping || server_monotonic_usec() < m->respawn_at)
+        return;
+    m->respawn_at = 0;
+    for (unsigned have = current_kids(m); have < m->n; have++)
+        if (spawn(m) < 0) { /* logged; tried again after a backoff, not every tick */
+            m->respawn_at = server_monotonic_usec() + RESPAWN_BACKOFF_USEC;
+            break;
+        }
+}
+
+/* How long the loop may wait for a signal: its tick, or less when the
+ * backoff ends sooner. */
+static struct timespec wait_for(const master_t *m)
+{
+    uint64_t usec = 200 * 1000;
+    if (m->respawn_at && !m->stopping) {
+        uint64_t now = server_monotonic_usec();
+        uint64_t left = m->respawn_at > now ? m->respawn_at - now : 0;
+        if (left < usec)
+            usec = left;
+    }
+    return (struct timespec){(time_t)(usec / 1000000), (long)(usec % 1000000) * 1000};
+}
+
+/* Collects exited children; replaces current ones that died unasked
+ * (after a backoff when they died right after their start). */
 static void reap(master_t *m)
 {
     int status;
@@ -230,8 +318,10 @@ static void reap(master_t *m)
         m->kids[i] = m->kids[--m->nkids];
         /* a killed child's count never went down: it must not skew the
          * shares of the others until the slot is taken again */
-        if (k.slot < m->s->nslots)
+        if (k.slot < m->s->nslots) {
             __atomic_store_n(&m->s->conn_slots[k.slot], 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&m->s->beats[k.slot], 0, __ATOMIC_RELAXED);
+        }
         if (WIFSIGNALED(status))
             count_crash(m, &k);
         close(k.fd);
@@ -244,13 +334,14 @@ static void reap(master_t *m)
             log_info("worker process %d exited", (int)pid);
         if (old || m->stopping)
             continue;
-        /* A worker dying right after start would otherwise loop hot. */
-        if (server_monotonic_usec() - k.started < 1000000) {
-            struct timespec pause = {1, 0};
-            nanosleep(&pause, NULL);
+        uint64_t now = server_monotonic_usec();
+        if (now - k.started < RESPAWN_BACKOFF_USEC) {
+            m->respawn_at = now + RESPAWN_BACKOFF_USEC;
+            log_warn("worker process %d died %llu ms after its start: its replacement starts in %llu ms", (int)pid,
+                     (unsigned long long)((now - k.started) / 1000), RESPAWN_BACKOFF_USEC / 1000);
         }
-        spawn(m);
     }
+    replenish(m);
 }
 
 /* Reads the children's pipes until every child serving generation id has
@@ -385,9 +476,10 @@ int master_run(server_t *s, unsigned n)
     server_notify("READY=1\nMAINPID=%d\nSTATUS=generation %lu serving, %u processes", (int)getpid(), s->gen->id, n);
     uint64_t deadline = 0;
     for (;;) {
-        struct timespec tick = {0, 200 * 1000000L};
+        struct timespec tick = wait_for(&m);
         int sig = sigtimedwait(&set, NULL, &tick);
         reap(&m);
+        watch(&m);
         gen_reap();
         server_check_certificates(s);
         if (m.stopping) {

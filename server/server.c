@@ -53,8 +53,20 @@ void server_notify(const char *fmt, ...)
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return;
-    sendto(fd, msg, (size_t)n, MSG_NOSIGNAL, (struct sockaddr *)&un,
-           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+    /* Never waits: a service manager that stops reading (its socket's
+     * queue full) must not stall the reloads and the supervision that send
+     * these. Such a message is dropped; the first drop of a run of them is
+     * logged, and the next one that goes through ends the run. */
+    static int dropping; /* main thread only, as every caller */
+    if (sendto(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&un,
+               (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) >= 0) {
+        dropping = 0;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!dropping)
+            log_warn("NOTIFY_SOCKET %s is not being read (its queue is full): status messages are dropped until "
+                     "it is", path);
+        dropping = 1;
+    }
     close(fd);
 }
 
@@ -319,8 +331,15 @@ void server_publish(server_t *s, gen_t *g)
     unsigned reused, created;
     gen_build_stats(&reused, &created);
     uint64_t dt = server_monotonic_usec() - s->reload_started;
-    log_info("reload: generation %lu serving (%u route instances kept, %u created) in %.1f ms", g->id, reused,
-             created, (double)dt / 1000.0);
+    /* The master's generations hold no instance (GEN_CHECK): what it kept
+     * or ran are the routes' checks; its new workers create every
+     * instance anew. */
+    if (s->processes > 0)
+        log_info("reload: generation %lu serving (%u route configurations unchanged, %u checked; the new worker "
+                 "processes create every instance) in %.1f ms", g->id, reused, created, (double)dt / 1000.0);
+    else
+        log_info("reload: generation %lu serving (%u route instances kept, %u created) in %.1f ms", g->id, reused,
+                 created, (double)dt / 1000.0);
     snprintf(s->last_reload, sizeof s->last_reload, "last reload ok in %.1f ms", (double)dt / 1000.0);
     server_notify("READY=1\nSTATUS=generation %lu; %s", g->id, s->last_reload);
 }
@@ -382,7 +401,7 @@ static int start_workers(server_t *s, int child)
     s->blocking_threads = cfg->blocking_threads;
     s->blocking_queue = cfg->blocking_queue;
     if (s->blocking == NULL) {
-        log_error("cannot start the blocking helper threads");
+        log_error("cannot make the blocking helper pool: out of memory");
         return -1;
     }
     s->nworkers = cfg->threads;
@@ -603,6 +622,12 @@ int server_start(server_t *s, const char *path)
         server_finish(s, 1);
         return -1;
     }
+    s->beats = mmap(NULL, s->nslots * sizeof *s->beats, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (s->beats == MAP_FAILED) {
+        log_error("mmap: %s", strerror(errno));
+        server_finish(s, 1);
+        return -1;
+    }
     for (size_t i = 0; i < s->gen->nlisteners; i++) {
         const listener_t *l = &s->gen->listeners[i]->l;
         char origin[320];
@@ -637,10 +662,12 @@ int server_run(server_t *s, int child)
     log_info("ready: plughttpd %s, generation %lu, %u thread%s, %zu route%s%s", PH_SERVER_VERSION, s->gen->id,
              s->nworkers, s->nworkers == 1 ? "" : "s", cfg->nroutes, cfg->nroutes == 1 ? "" : "s",
              child ? " (worker process)" : "");
-    if (!child)
+    if (!child) {
         server_notify("READY=1\nMAINPID=%d\nSTATUS=generation %lu serving", (int)getpid(), s->gen->id);
-    else
+    } else {
+        server_heartbeat(s); /* watched from now on */
         tell_master(s, 'R');
+    }
 
     for (;;) {
         struct timespec tick = {0, 200 * 1000000L};
@@ -648,6 +675,8 @@ int server_run(server_t *s, int child)
         gen_reap();
         if (!child)
             server_check_certificates(s);
+        else
+            server_heartbeat(s);
         if (sig < 0)
             continue;
         if (sig == SIGHUP) {
@@ -670,6 +699,24 @@ int server_run(server_t *s, int child)
     return 0;
 }
 
+void server_heartbeat(server_t *s)
+{
+    if (s->beats == NULL || s->slot >= s->nslots)
+        return;
+    uint64_t now = server_monotonic_usec(), oldest = now;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        worker_t *w = &s->workers[i];
+        unsigned long t = __atomic_load_n(&w->ticks, __ATOMIC_RELAXED);
+        if (t != w->ticks_seen || w->ticks_moved == 0) {
+            w->ticks_seen = t;
+            w->ticks_moved = now;
+        }
+        if (w->ticks_moved < oldest)
+            oldest = w->ticks_moved;
+    }
+    __atomic_store_n(&s->beats[s->slot], oldest, __ATOMIC_RELAXED);
+}
+
 void server_check_certificates(server_t *s)
 {
     uint64_t now = server_monotonic_usec();
@@ -686,6 +733,9 @@ void server_finish(server_t *s, int remove_pid_file)
     if (s->conn_slots && s->conn_slots != MAP_FAILED)
         munmap(s->conn_slots, s->nslots * sizeof *s->conn_slots);
     s->conn_slots = NULL;
+    if (s->beats && s->beats != MAP_FAILED)
+        munmap(s->beats, s->nslots * sizeof *s->beats);
+    s->beats = NULL;
     if (s->gen) {
         gen_unref(s->gen);
         s->gen = NULL;

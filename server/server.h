@@ -37,6 +37,11 @@ typedef struct server {
     unsigned *conn_slots;
     unsigned nslots;
     unsigned slot;
+    /* Per slot too, in memory shared with the master: the worker process's
+     * heartbeat, the server_monotonic_usec() up to which every one of its
+     * loops was seen running (0: not serving yet). The master kills a
+     * worker whose heartbeat is older than worker_stall_timeout. */
+    uint64_t *beats;
     uint64_t reload_started;
     int master_fd;         /* worker process: pipe to the master, else -1 */
     char last_reload[160];
@@ -69,6 +74,11 @@ uint64_t server_monotonic_usec(void);
  * a day, logs the certificates near or past their expiry
  * (tls_ctx_check_expiry()). */
 void server_check_certificates(server_t *s);
+/* A worker process's main thread, on each tick: publishes its heartbeat
+ * (s->beats[s->slot]): the oldest time one of its loops was last seen
+ * ticking, so one stuck loop, or the whole process stopped, makes it
+ * stale. */
+void server_heartbeat(server_t *s);
 void server_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

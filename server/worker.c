@@ -546,6 +546,7 @@ static void on_lag_probe(ev_loop_t *loop, ev_timer_t *t)
     worker_t *w = t->data;
     uint64_t now = ev_clock_us();
     stats_loop_lag(w->id, now > w->lag_due_us ? now - w->lag_due_us : 0);
+    __atomic_add_fetch(&w->ticks, 1, __ATOMIC_RELAXED);
     lag_probe_arm(w);
 }
 

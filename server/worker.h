@@ -58,6 +58,10 @@ typedef struct worker {
     ev_timer_t accept_retry;  /* re-enables accepting after EMFILE */
     ev_timer_t lag_probe;     /* fires every PH_LAG_INTERVAL_MS: how late? */
     uint64_t lag_due_us;      /* when it should fire (ev_clock_us) */
+    unsigned long ticks;      /* lag probes fired so far (atomic): the loop
+                                 runs while this moves */
+    unsigned long ticks_seen; /* main thread only: ticks at its last look */
+    uint64_t ticks_moved;     /* and when it last saw them move (usec) */
 
     log_buf_t alog;           /* access-log lines of the current batch */
     char date[32];            /* Date header value, refreshed each second */

@@ -26,11 +26,14 @@ struct zone {
     char name[ZONE_NAME_MAX + 1];
     size_t size;
     zone_head_t *head; /* the mapping */
+    unsigned holders;  /* zone_holding_t that list it */
+    int pinned;        /* asked for outside a collection: kept for good */
     struct zone *next;
 };
 
 static zone_t *zones;
 static int worker;
+static zone_holding_t *collecting;
 
 void zone_set_worker(void) { worker = 1; }
 
@@ -53,6 +56,52 @@ static zone_t *find(const char *name, size_t size)
     return NULL;
 }
 
+/* z is held by the collection running, if any, else for good. */
+static zone_t *held(zone_t *z)
+{
+    if (collecting == NULL) {
+        z->pinned = 1;
+        return z;
+    }
+    for (size_t i = 0; i < collecting->n; i++)
+        if (collecting->zones[i] == z)
+            return z;
+    zone_t **grown = realloc(collecting->zones, (collecting->n + 1) * sizeof *grown);
+    if (grown == NULL) {
+        z->pinned = 1; /* not releasable: never unmapped, as before holders */
+        return z;
+    }
+    collecting->zones = grown;
+    collecting->zones[collecting->n++] = z;
+    z->holders++;
+    return z;
+}
+
+static void unmap(zone_t *z)
+{
+    zone_t **p = &zones;
+    while (*p != z)
+        p = &(*p)->next;
+    *p = z->next;
+    log_info("zone %s: %zu bytes released", z->name, z->size);
+    munmap(z->head, ZONE_HEAD + z->size);
+    free(z);
+}
+
+void zone_collect(zone_holding_t *h) { collecting = h; }
+
+void zone_release(zone_holding_t *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        zone_t *z = h->zones[i];
+        if (--z->holders == 0 && !z->pinned)
+            unmap(z);
+    }
+    free(h->zones);
+    h->zones = NULL;
+    h->n = 0;
+}
+
 zone_t *zone_get(const char *name, size_t size, char *err, size_t errlen)
 {
     if (name == NULL || name[0] == '\0' || strlen(name) > ZONE_NAME_MAX || strchr(name, '/')) {
@@ -65,7 +114,7 @@ zone_t *zone_get(const char *name, size_t size, char *err, size_t errlen)
     }
     zone_t *z = find(name, size);
     if (z)
-        return z;
+        return held(z);
     if (worker) {
         snprintf(err, errlen, "zone %s of %zu bytes was not made by the master: ask for it in create() also "
                  "under PH_CREATE_CHECK", name, size);
@@ -94,7 +143,7 @@ zone_t *zone_get(const char *name, size_t size, char *err, size_t errlen)
     z->next = zones;
     zones = z;
     log_info("zone %s: %zu bytes", name, size);
-    return z;
+    return held(z);
 }
 
 void *zone_data(zone_t *z) { return (char *)z->head + ZONE_HEAD; }

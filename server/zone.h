@@ -12,9 +12,16 @@
  * A zone is identified by its name and size together: a reload that asks
  * for the same name and size gets the same zone, contents and all; another
  * size makes a new zone (the old one stays for whoever still uses it).
- * Zones are never unmapped before the process exits: an instance of an old
- * generation may use its zone until it is destroyed, and a worker
- * restarted on an old generation must find its zones again.
+ *
+ * Who uses a zone: the route instances whose create() asked for it. gen.c
+ * collects, around each create(), the zones asked for into the instance's
+ * holdings (zone_collect()), and releases them when the instance goes
+ * (zone_release()): a zone no instance of this process holds any more is
+ * unmapped then. In the master that is after the reload whose generation
+ * drops the last route asking for it is published and the previous
+ * generation released; the old generation's worker processes, still
+ * draining, keep the mapping they inherited. A zone asked for outside a
+ * create() (no collection running) is held until the process exits.
  *
  * The registry is used on the main thread only (create() runs there);
  * zone_lock/unlock on any thread of any process.
@@ -52,6 +59,20 @@ const char *zone_name(const zone_t *z);
  * the data may be half-updated; -1 on an error (logged). */
 int zone_lock(zone_t *z);
 void zone_unlock(zone_t *z);
+
+/* The zones one holder (a route instance) asked for, each once. */
+typedef struct zone_holding {
+    zone_t **zones;
+    size_t n;
+} zone_holding_t;
+
+/* From now until zone_collect(NULL), every zone zone_get() returns is
+ * added to h (once) and counts h as a holder. Main thread. */
+void zone_collect(zone_holding_t *h);
+/* Drops h's holds; a zone that then has no holder (and was never asked for
+ * outside a collection) is unmapped in this process. h is left empty. Main
+ * thread. */
+void zone_release(zone_holding_t *h);
 
 /* Zones in this process's registry (tests). */
 size_t zone_count(void);

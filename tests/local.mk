@@ -269,6 +269,12 @@ tests_plugins_counter_la_SOURCES = tests/plugins/counter.c
 tests_plugins_counter_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 TESTS += tests/integration/test_zones.py
 EXTRA_DIST += tests/integration/test_zones.py
+# Robustness of the start-up and the master: held early signals, a stalled
+# NOTIFY_SOCKET, the respawn backoff as a timer, the helper pool started on
+# first use, worker_stall_timeout.
+INTEGRATION_TESTS += tests/integration/test_early_signals.py tests/integration/test_respawn_backoff.py \
+	tests/integration/test_blocking_pool.py \
+	tests/integration/test_worker_stall.py
 
 # The plugin test harness (libplughttpd-test) on echo and the async,
 # streaming and coroutine fixtures.

@@ -426,7 +426,7 @@ class CompressThreadsTest(unittest.TestCase):
                 if rnd == 0:
                     # a key of /st changes: its instance is created anew
                     m = srv.reload(server_ini(routes=routes(st_extra="compress.gzip_level = 1\n"), threads=2),
-                                   r"reload: generation \d+ serving \(\d+ route instances kept, [1-9]\d* created\)")
+                                   r"reload: generation \d+ serving \(\d+ route configurations unchanged, [1-9]\d* checked\b")
                     self.assertIsNotNone(m, srv.log()[-2000:])
         finally:
             srv.stop()

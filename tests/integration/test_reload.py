@@ -40,7 +40,10 @@ MISBEHAVE = os.path.join(FIXTURE_DIR, "misbehave.so")
 
 STATIC_DATA = bytes((i * 7) % 251 for i in range(50000))
 ANSWER = {"a": b"A\n", "b": b"B\n"}
-SERVING = r"reload: generation (\d+) serving \((\d+) route instances kept, (\d+) created\)"
+# one process: instances kept and created; a master: route configurations
+# unchanged and checked (its workers create every instance)
+SERVING = (r"reload: generation (\d+) serving \((\d+) route (?:instances kept|configurations unchanged), "
+           r"(\d+) (?:created|checked)\b")
 FAILED = r"reload failed, generation (\d+) keeps serving: (.*)"
 
 

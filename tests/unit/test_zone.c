@@ -2,7 +2,8 @@
  * Unit tests for server/zone.c: a zone is found again by name and size,
  * another size is another zone, its memory is shared with a forked child,
  * a worker finds only what was made before, and a child killed holding the
- * lock leaves it recoverable (EOWNERDEAD), not deadlocked.
+ * lock leaves it recoverable (EOWNERDEAD), not deadlocked, and a zone is
+ * unmapped with the last holding that lists it.
  */
 #include <check.h>
 #include <signal.h>
@@ -27,6 +28,41 @@ START_TEST(same_name_and_size_is_the_same_zone)
     char *d = zone_data(b);
     for (size_t i = 0; i < 2000; i++)
         ck_assert_int_eq(d[i], 0);
+}
+END_TEST
+
+/* A zone asked for inside a collection lives while a holding lists it:
+ * two holders of one zone, the zone gone with the second release; asked
+ * for again it is a new, zeroed zone. One asked for outside a collection
+ * stays whatever its holders do. */
+START_TEST(released_with_its_last_holder)
+{
+    char err[256];
+    size_t before = zone_count();
+    zone_holding_t a = {0}, b = {0};
+    zone_collect(&a);
+    zone_t *z = zone_get("t.held", 4096, err, sizeof err);
+    ck_assert_ptr_eq(zone_get("t.held", 4096, err, sizeof err), z); /* listed once */
+    zone_collect(&b);
+    ck_assert_ptr_eq(zone_get("t.held", 4096, err, sizeof err), z);
+    zone_collect(NULL);
+    ck_assert_uint_eq(a.n, 1);
+    ck_assert_uint_eq(b.n, 1);
+    *(long *)zone_data(z) = 7;
+    zone_release(&a);
+    ck_assert_uint_eq(a.n, 0);
+    ck_assert_uint_eq(zone_count(), before + 1);
+    ck_assert_int_eq(*(long *)zone_data(z), 7);
+    zone_release(&b);
+    ck_assert_uint_eq(zone_count(), before);
+    zone_collect(&a);
+    z = zone_get("t.held", 4096, err, sizeof err);
+    zone_collect(NULL);
+    ck_assert_int_eq(*(long *)zone_data(z), 0);
+    zone_t *pinned = zone_get("t.held", 4096, err, sizeof err); /* outside: kept for good */
+    ck_assert_ptr_eq(pinned, z);
+    zone_release(&a);
+    ck_assert_uint_eq(zone_count(), before + 1);
 }
 END_TEST
 
@@ -100,6 +136,7 @@ int main(void)
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, same_name_and_size_is_the_same_zone);
     tcase_add_test(tc, refusals);
+    tcase_add_test(tc, released_with_its_last_holder);
     tcase_add_test(tc, shared_with_a_forked_child_and_worker_finds_only);
     tcase_add_test(tc, holder_killed_is_recovered);
     suite_add_tcase(s, tc);
