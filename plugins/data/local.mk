@@ -8,6 +8,7 @@ DATA_CORE_SOURCES = \
 	plugins/data/data_prefer.c plugins/data/data_prefer.h \
 	plugins/data/data_query.c plugins/data/data_query.h \
 	plugins/data/data_sql.c plugins/data/data_sql.h \
+	plugins/data/data_count.c plugins/data/data_count.h \
 	plugins/data/data_fts.c plugins/data/data_fts.h \
 	plugins/data/data_json.c plugins/data/data_json.h \
 	plugins/data/data_num.c plugins/data/data_num.h \
@@ -31,6 +32,7 @@ plugins_data_data_la_SOURCES = $(DATA_CORE_SOURCES) \
 	plugins/data/data_sqlite.c plugins/data/data_pg.c plugins/data/data_mysql.c \
 	plugins/data/data_rpc_load.c plugins/data/data_rpc_load.h \
 	plugins/data/data_sqlite_fts.c plugins/data/data_sqlite_fts.h \
+	plugins/data/data_sqlite_view.c plugins/data/data_sqlite_view.h \
 	plugins/data/data_mystmt.c plugins/data/data_mystmt.h
 plugins_data_data_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE3_CFLAGS) $(LIBPQ_CFLAGS) \
 	$(LIBMARIADB_CFLAGS) $(OPENSSL_CFLAGS)
