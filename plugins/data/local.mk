@@ -57,6 +57,15 @@ tests_unit_test_data_num_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_data_num_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 TESTS += tests/unit/test_data_num
 
+# Planned and estimated totals, and SQLite's INSTEAD OF triggers.
+check_PROGRAMS += tests/unit/test_data_count
+tests_unit_test_data_count_SOURCES = tests/unit/test_data_count.c $(DATA_CORE_SOURCES) \
+	plugins/data/data_sqlite_view.c plugins/data/data_sqlite_view.h
+tests_unit_test_data_count_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/data -I$(top_srcdir)/server
+tests_unit_test_data_count_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_test_data_count_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS) $(SQLITE3_LIBS)
+TESTS += tests/unit/test_data_count
+
 # The MySQL parts: URIs and the dialect's SQL text.
 check_PROGRAMS += tests/unit/test_data_mysql_sql
 tests_unit_test_data_mysql_sql_SOURCES = tests/unit/test_data_mysql_sql.c $(DATA_CORE_SOURCES)
