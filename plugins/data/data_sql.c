@@ -332,6 +332,10 @@ static void cond_binary(data_stmt_t *st, const data_filter_t *f, const data_valu
         puts_(st, data_op_sql(f->op));
     puts_(st, " ");
     param(st, v);
+    if (data_op_range(f->op)) { /* the column's type from the catalogue (format_type) */
+        puts_(st, "::");
+        puts_(st, f->col->decl);
+    }
 }
 
 /* One condition: "col op ?", "col IN (?, ...)", "col IS NULL", a
