@@ -1293,8 +1293,6 @@ static int rpc_route(rest_t *r, ph_str_t m, const char *name, size_t len)
 
 static const char ALLOW_READ[] = "GET, HEAD";
 
-/* A view: read like a table; written with the methods the database can
- * run on it (view_writes), never PUT, whose upsert needs a key. */
 /* Whether a write (DATA_M_* bit) through a view can answer the rows it
  * wrote. PostgreSQL's RETURNING reaches through a view. SQLite's, through
  * INSTEAD OF triggers, returns the values the INSERT or UPDATE statement
@@ -1312,6 +1310,8 @@ static bool view_returns_rows(const rest_t *r, unsigned bit)
     return false;
 }
 
+/* A view: read like a table; written with the methods the database can
+ * run on it (view_writes), never PUT, whose upsert needs a key. */
 static int route_view(rest_t *r, ph_str_t m)
 {
     unsigned w = r->d->conf.read_only ? 0 : r->table->view_writes;
