@@ -192,7 +192,12 @@ class SqliteViewRpcTest(DataViewCases, DataRpcSetCases, DataCountCases, unittest
                   "CREATE TRIGGER recent_add /* not: INSTEAD OF UPDATE */ INSTEAD OF\n  INSERT ON recent_books\n"
                   "BEGIN INSERT INTO books (title, year) VALUES (NEW.title, NEW.year); END;\n"
                   "CREATE TRIGGER \"instead of update\" INSTEAD OF DELETE ON recent_books\n"
-                  "BEGIN DELETE FROM books WHERE id = OLD.id; END;\n")
+                  "BEGIN DELETE FROM books WHERE id = OLD.id; END;\n"
+                  # titles takes UPDATE, through a trigger that fires when the title changes
+                  "CREATE VIEW titles AS SELECT id, title FROM books;\n"
+                  "CREATE TRIGGER titles_set INSTEAD OF UPDATE OF title ON titles\n"
+                  "BEGIN UPDATE books SET title = NEW.title WHERE id = OLD.id; END;\n")
+    EXTRA_TABLES = ", titles"
     RPC_KEYS = ("rpc.top_books = SELECT id, title, year FROM books WHERE year >= :min_year ORDER BY id\n"
                 "rpc.add_book = INSERT INTO books (title, year) VALUES (:title, :year) RETURNING id, title\n"
                 "rpc.titled = SELECT id FROM books WHERE title = :t OR title = ':t' -- :nope\n")
@@ -220,6 +225,18 @@ class SqliteViewRpcTest(DataViewCases, DataRpcSetCases, DataCountCases, unittest
         self.assertEqual(r.header("Allow"), "GET, HEAD, POST, DELETE")
         doc = jbody(self.req("GET", "/api"))
         self.assertEqual(sorted(doc["paths"]["/recent_books"]), ["delete", "get", "post"])
+
+    def test_view_with_an_update_trigger_takes_patch(self):
+        r = self.req("PATCH", "/api/titles?id=lt.3", {"title": "Renamed"})
+        self.assertEqual((r.status, r.body), (204, b""))
+        self.assertJson(self.req("GET", "/api/books?select=title&order=id"), 200,
+                        [{"title": t} for t in ("Renamed", "Renamed", "Gamma", "Delta")])
+        r = self.req("PATCH", "/api/titles?id=eq.3", {"title": "G"}, headers={"Prefer": "return=representation"})
+        self.assertErr(r, 400, "PGRST100")
+        r = self.req("POST", "/api/titles", {"title": "New"})
+        self.assertErr(r, 405, "PGRST117")
+        self.assertEqual(r.header("Allow"), "GET, HEAD, PATCH")
+        self.assertJson(self.req("GET", "/api/books?select=title&id=eq.3"), 200, [{"title": "Gamma"}])
 
     def test_insert_through_a_view_cannot_return_its_rows(self):
         # RETURNING through an INSTEAD OF trigger gives the values sent,
