@@ -514,11 +514,12 @@ static int query_table(MYSQL *c, const char *name, data_mystmt_cells_fn fn, void
     return run_on_table(c, column_sql, name, fn, arg, err, errlen);
 }
 
-/* Marks a view that takes no writes, apart from the DATA_M_* bits. */
+/* mark_view's answer for a view that takes no writes: a bit apart from
+ * the DATA_M_* ones, as 0 means "not a view". */
 #define VIEW_READ_ONLY (1u << 30)
 
-/* A row of view_sql: the table is a view, and the writes it takes
- * (arg: unsigned, DATA_VIEW_READ when a view takes none). */
+/* A row of view_sql: the table is a view; arg (unsigned) gets the
+ * DATA_M_* writes it takes, or VIEW_READ_ONLY. */
 static int mark_view(void *arg, MYSQL_FIELD *fields, const data_value_t *cells, unsigned n,
                      data_dberr_t *err)
 {
