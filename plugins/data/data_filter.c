@@ -42,6 +42,8 @@ static const struct {
     {"isdistinct", DATA_OP_ISDISTINCT}, {"match", DATA_OP_MATCH}, {"imatch", DATA_OP_IMATCH},
     {"fts", DATA_OP_FTS},   {"plfts", DATA_OP_PLFTS}, {"phfts", DATA_OP_PHFTS},
     {"wfts", DATA_OP_WFTS}, {"cs", DATA_OP_CS},       {"cd", DATA_OP_CD}, {"ov", DATA_OP_OV},
+    {"sl", DATA_OP_SL},     {"sr", DATA_OP_SR},       {"nxr", DATA_OP_NXR}, {"nxl", DATA_OP_NXL},
+    {"adj", DATA_OP_ADJ},
 };
 
 static bool is_fts(data_op_t op)
@@ -53,7 +55,12 @@ static bool is_fts(data_op_t op)
 static bool text_operand(data_op_t op)
 {
     return op == DATA_OP_MATCH || op == DATA_OP_IMATCH || is_fts(op) || op == DATA_OP_CS ||
-           op == DATA_OP_CD || op == DATA_OP_OV;
+           op == DATA_OP_CD || op == DATA_OP_OV || data_op_range(op);
+}
+
+bool data_op_range(data_op_t op)
+{
+    return op >= DATA_OP_SL && op <= DATA_OP_ADJ;
 }
 
 /* Operators that take (any)/(all). */
@@ -78,6 +85,11 @@ const char *data_op_sql(data_op_t op)
     case DATA_OP_CS: return "@>";
     case DATA_OP_CD: return "<@";
     case DATA_OP_OV: return "&&";
+    case DATA_OP_SL: return "<<";
+    case DATA_OP_SR: return ">>";
+    case DATA_OP_NXR: return "&<"; /* does not extend to the right of */
+    case DATA_OP_NXL: return "&>"; /* does not extend to the left of */
+    case DATA_OP_ADJ: return "-|-";
     case DATA_OP_IN: case DATA_OP_IS: case DATA_OP_ISDISTINCT: case DATA_OP_FTS:
     case DATA_OP_PLFTS: case DATA_OP_PHFTS: case DATA_OP_WFTS:
         break;
@@ -435,6 +447,14 @@ static bool containable(const data_column_t *col)
            strstr(col->decl, "range") != NULL;
 }
 
+/* A range or multirange type (int4range, tstzmultirange, a type of the
+ * application's named so), not an array of them. */
+static bool range_column(const data_column_t *col)
+{
+    size_t n = strlen(col->decl);
+    return strstr(col->decl, "range") != NULL && !(n > 2 && strcmp(col->decl + n - 2, "[]") == 0);
+}
+
 int data_filter_check(const data_filter_t *f, data_dialect_t d, data_qerr_t *e)
 {
     bool pg = d == DATA_DIALECT_PG;
@@ -456,6 +476,9 @@ int data_filter_check(const data_filter_t *f, data_dialect_t d, data_qerr_t *e)
     if ((f->op == DATA_OP_CS || f->op == DATA_OP_CD || f->op == DATA_OP_OV) && (!pg || !containable(f->col)))
         return data_qerr_set(e, "PGRST100", "filter on \"%s\": cs, cd and ov need a PostgreSQL "
                              "array, jsonb or range column", f->col->name);
+    if (data_op_range(f->op) && (!pg || !range_column(f->col)))
+        return data_qerr_set(e, "PGRST100", "filter on \"%s\": sl, sr, nxr, nxl and adj need a PostgreSQL "
+                             "range column", f->col->name);
     return PH_OK;
 }
 

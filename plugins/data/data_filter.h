@@ -4,14 +4,15 @@
  * ("(a.eq.1,and(b.gt.2,c.is.null))"). Pure: no database, no I/O.
  *
  * Operators: eq neq gt gte lt lte like ilike in is isdistinct match
- * imatch fts plfts phfts wfts cs cd ov, each optionally preceded by
+ * imatch fts plfts phfts wfts cs cd ov sl sr nxr nxl adj, each optionally preceded by
  * "not.". like and ilike take '*' as well as '%' for "any characters". in
  * takes a parenthesised list; is takes null, true or false. eq neq lt lte
  * gt gte like ilike match imatch take a modifier, "eq(any).{a,b}" (true
  * when one item matches; none: false) or "(all)" (every item; none:
  * true); the fts family a language, "fts(english).cat". match, imatch and
  * the fts family need a text column; cs cd ov take their operand as the
- * text of the column's type ("{a,b}", a JSON object). Which of them a
+ * text of the column's type ("{a,b}", a JSON object), as do the range
+ * operators sl sr nxr nxl adj ("[1,5)"), which need a range column. Which of them a
  * dialect can run is data_filter_check's question. Every value is typed by its column (data_value_parse) and later
  * bound as a parameter; columns come only from the table's schema.
  *
@@ -54,7 +55,12 @@ typedef enum data_op {
     DATA_OP_WFTS,
     DATA_OP_CS,
     DATA_OP_CD,
-    DATA_OP_OV
+    DATA_OP_OV,
+    DATA_OP_SL, /* range operators, PostgreSQL only (data_op_range) */
+    DATA_OP_SR,
+    DATA_OP_NXR,
+    DATA_OP_NXL,
+    DATA_OP_ADJ
 } data_op_t;
 
 /* A modifier: the operator against every item of list, ORed or ANDed. */
@@ -129,10 +135,16 @@ void data_filter_free(data_filter_t *f);
 void data_group_free(data_group_t *g);
 
 /* SQL spelling of the binary operators: "=", "<>", "<", "<=", ">", ">=",
- * "LIKE", "ILIKE", "~", "~*", "@>", "<@", "&&" (PostgreSQL's where only it
- * has them). in, is, isdistinct and the fts family are written by
- * data_sql.c, which also knows SQLite's spellings. */
+ * "LIKE", "ILIKE", "~", "~*", "@>", "<@", "&&", "<<", ">>", "&<", "&>",
+ * "-|-" (PostgreSQL's where only it has them). in, is, isdistinct and the
+ * fts family are written by data_sql.c, which also knows SQLite's
+ * spellings. */
 const char *data_op_sql(data_op_t op);
+
+/* Whether op is a range operator (sl sr nxr nxl adj): PostgreSQL defines
+ * them for ranges and multiranges alike, so data_sql.c casts the operand
+ * to the column's type to pick one. */
+bool data_op_range(data_op_t op);
 
 /* Fills *e (printf-style message). Returns PH_ERROR. */
 int data_qerr_set(data_qerr_t *e, const char *code, const char *fmt, ...)

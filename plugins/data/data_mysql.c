@@ -514,24 +514,31 @@ static int query_table(MYSQL *c, const char *name, data_mystmt_cells_fn fn, void
     return run_on_table(c, column_sql, name, fn, arg, err, errlen);
 }
 
-/* A row of view_sql: the table is a view. */
+/* mark_view's answer for a view that takes no writes: a bit apart from
+ * the DATA_M_* ones, as 0 means "not a view". */
+#define VIEW_READ_ONLY (1u << 30)
+
+/* A row of view_sql: the table is a view; arg (unsigned) gets the
+ * DATA_M_* writes it takes, or VIEW_READ_ONLY. */
 static int mark_view(void *arg, MYSQL_FIELD *fields, const data_value_t *cells, unsigned n,
                      data_dberr_t *err)
 {
     (void)fields;
-    (void)cells;
-    (void)n;
     (void)err;
-    *(bool *)arg = true;
+    bool yes = n == 1 && (cells[0].kind == DATA_VALUE_TEXT || cells[0].kind == DATA_VALUE_BLOB) &&
+               cells[0].len == 3 && memcmp(cells[0].ptr, "YES", 3) == 0;
+    *(unsigned *)arg = yes ? DATA_M_POST | DATA_M_PATCH | DATA_M_DELETE : VIEW_READ_ONLY;
     return PH_OK;
 }
 
-/* Views are read-only here: PATCH's plan locks and reads rows back by
- * primary key, which a view lacks, and MariaDB's RETURNING does not reach
- * through a view. */
+/* A view is written through when MariaDB calls it updatable (a view of one
+ * table's columns without aggregates, DISTINCT or the like; a join view
+ * too, though it then takes only some writes, refused when run). UPDATE
+ * has no RETURNING: PATCH on a view runs a plain UPDATE (a view has no
+ * key to read the rows back by), INSERT and DELETE return their rows. */
 static const char view_sql[] =
-    "SELECT 1 FROM information_schema.TABLES"
-    " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND TABLE_TYPE = 'VIEW'";
+    "SELECT IS_UPDATABLE FROM information_schema.VIEWS"
+    " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?";
 
 static int read_table(MYSQL *c, const char *name, data_schema_t *schema, char *err, size_t errlen)
 {
@@ -540,12 +547,14 @@ static int read_table(MYSQL *c, const char *name, data_schema_t *schema, char *e
         snprintf(err, errlen, "out of memory");
         return PH_ERROR;
     }
-    bool view = false;
+    unsigned view = 0;
     if (query_table(c, name, add_column, t, err, errlen) != PH_OK ||
         run_on_table(c, view_sql, name, mark_view, &view, err, errlen) != PH_OK)
         return PH_ERROR;
-    if (view)
+    if (view != 0) {
+        t->view_writes = view & ~VIEW_READ_ONLY;
         return data_table_finish_view(t, err, errlen);
+    }
     if (data_table_finish(t, err, errlen) != PH_OK)
         return PH_ERROR;
     if (run_on_table(c, fulltext_sql, name, add_fulltext, t, err, errlen) != PH_OK)

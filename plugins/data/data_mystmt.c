@@ -38,6 +38,21 @@ bool data_mystmt_map(unsigned no, const char *sqlstate, const char *msg, data_db
     case ER_CONSTRAINT_FAILED: /* 4025: CHECK */
         data_mystmt_err(err, 400, "23514", "constraint violation: ", msg);
         return false;
+    case ER_NO_DEFAULT_FOR_VIEW_FIELD: /* 1423: a view's insert left out a NOT NULL column */
+        data_mystmt_err(err, 400, "23502", "constraint violation: ", msg);
+        return false;
+    case ER_VIEW_CHECK_FAILED: /* 1369: WITH CHECK OPTION */
+        data_mystmt_err(err, 400, "44000", "", msg);
+        return false;
+    /* A write the view cannot take after all: PostgreSQL's "cannot insert
+     * into view" (SQLSTATE 55000) */
+    case ER_NON_UPDATABLE_TABLE:       /* 1288 */
+    case ER_VIEW_MULTIUPDATE:          /* 1393: a join view's columns of two tables */
+    case ER_VIEW_NO_INSERT_FIELD_LIST: /* 1394 */
+    case ER_VIEW_DELETE_MERGE_VIEW:    /* 1395: DELETE from a join view */
+    case ER_NON_INSERTABLE_TABLE:      /* 1471 */
+        data_mystmt_err(err, 400, "55000", "", msg);
+        return false;
     case ER_LOCK_WAIT_TIMEOUT:
     case ER_LOCK_DEADLOCK:
     case ER_CON_COUNT_ERROR:

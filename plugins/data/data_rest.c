@@ -9,6 +9,7 @@
 #include "data.h"
 #include "data_auth.h"
 #include "data_cors.h"
+#include "data_count.h"
 #include "data_csv.h"
 #include "data_json.h"
 #include "data_jout.h"
@@ -463,6 +464,57 @@ static bool header_has(rest_t *r, const char *name, const char *token)
     return r->api->header(r->req, name, &v) && data_prefer_has(v.ptr, v.len, token);
 }
 
+/* The count Prefer asks for (data_count_mode). */
+static data_count_mode_t count_mode(rest_t *r)
+{
+    ph_str_t v;
+    return r->api->header(r->req, "Prefer", &v) ? data_count_mode(v.ptr, v.len) : DATA_COUNT_NONE;
+}
+
+/* A planner's estimate being read: the dialect of its plan, the figure
+ * (-1 when the plan has none). */
+typedef struct plan_read {
+    data_dialect_t dialect;
+    int64_t rows;
+} plan_read_t;
+
+/* data_row_fn reading the estimate of a plan (data_count_plan_rows). */
+static int plan_row(void *arg, json_t *row, data_dberr_t *e)
+{
+    plan_read_t *p = arg;
+    (void)e;
+    if (!data_count_plan_rows(p->dialect, row, &p->rows))
+        p->rows = -1;
+    return PH_OK;
+}
+
+/* The total of the rows matching q, as mode asks (data_count.h): the
+ * exact count, the planner's estimate, or the exact count up to max_rows
+ * and the estimate beyond; the exact count where there is no estimate. */
+static int total_rows(rest_t *r, const data_query_t *q, data_count_mode_t mode, json_int_t *total,
+                      data_dberr_t *e)
+{
+    data_dialect_t d = r->d->ops->dialect;
+    int64_t cap = r->d->conf.max_rows;
+    data_stmt_t st = DATA_STMT_INIT(d);
+    plan_read_t plan = {.dialect = d, .rows = -1};
+    bool planner = data_count_has_plan(d) && (mode == DATA_COUNT_PLANNED || mode == DATA_COUNT_ESTIMATED);
+
+    if (planner && mode == DATA_COUNT_ESTIMATED) {
+        if (run(r, &st, data_count_capped_sql(&st, r->table, q, cap), NULL, count_row, total, e) != PH_OK)
+            return PH_ERROR;
+        if (*total <= cap)
+            return PH_OK;
+    }
+    if (planner && run(r, &st, data_count_plan_sql(&st, r->table, q), NULL, plan_row, &plan, e) != PH_OK)
+        return PH_ERROR;
+    if (plan.rows >= 0) {
+        *total = (json_int_t)plan.rows;
+        return PH_OK;
+    }
+    return run(r, &st, data_sql_count(&st, r->table, q), NULL, count_row, total, e);
+}
+
 /* Accept asks for one JSON object instead of an array. */
 static bool wants_object(rest_t *r)
 {
@@ -568,7 +620,8 @@ static int list_rows(rest_t *r)
     char total[32];
     json_int_t count = 0;
     listing_t l = {.max = r->d->conf.max_response_bytes};
-    bool object = wants_object(r), counted = header_has(r, "Prefer", "count=exact");
+    data_count_mode_t cmode = count_mode(r);
+    bool object = wants_object(r), counted = cmode != DATA_COUNT_NONE;
 
     if (data_query_parse(r->table, r->d->ops->dialect, qs.ptr, qs.ptr ? qs.len : 0,
                          r->d->conf.max_rows, &q, &qe) != PH_OK)
@@ -585,8 +638,6 @@ static int list_rows(rest_t *r)
         data_query_free(&q);
         return reply_error(r, 500, "out of memory");
     }
-    data_stmt_t ct = DATA_STMT_INIT(r->d->ops->dialect);
-    int cbuilt = data_sql_count(&ct, r->table, &q);
     const data_table_t *cols = q.nselect > 0 ? &shape.tables[0] : r->table;
     /* An object wins over CSV, as a client asking for one row means it. */
     l.csv = !object && header_has(r, "Accept", "text/csv");
@@ -594,8 +645,7 @@ static int list_rows(rest_t *r)
     int rc = run_listing(r, &q, cols, &l, &e);
     l.csv_cols = NULL; /* freed with the shape */
     data_schema_free(&shape);
-    if (rc != PH_OK || run(r, &ct, cbuilt, NULL, count_row, &count, &e) != PH_OK) {
-        data_stmt_free(&ct);
+    if (rc != PH_OK || total_rows(r, &q, cmode, &count, &e) != PH_OK) {
         data_query_free(&q);
         free(l.buf);
         return reply_db(r, &e);
@@ -1243,6 +1293,23 @@ static int rpc_route(rest_t *r, ph_str_t m, const char *name, size_t len)
 
 static const char ALLOW_READ[] = "GET, HEAD";
 
+/* Whether a write (DATA_M_* bit) through a view can answer the rows it
+ * wrote. PostgreSQL's RETURNING reaches through a view. SQLite's, through
+ * INSTEAD OF triggers, returns the values the INSERT or UPDATE statement
+ * gave, not the rows stored (a key the table assigns reads null): only a
+ * DELETE's are the view's rows. MariaDB's INSERT and DELETE return the
+ * rows; its UPDATE has no RETURNING and a view no key to read them back
+ * by. */
+static bool view_returns_rows(const rest_t *r, unsigned bit)
+{
+    switch (r->d->ops->dialect) {
+    case DATA_DIALECT_PG: return true;
+    case DATA_DIALECT_SQLITE: return bit == DATA_M_DELETE;
+    case DATA_DIALECT_MYSQL: return bit != DATA_M_PATCH;
+    }
+    return false;
+}
+
 /* A view: read like a table; written with the methods the database can
  * run on it (view_writes), never PUT, whose upsert needs a key. */
 static int route_view(rest_t *r, ph_str_t m)
@@ -1261,6 +1328,9 @@ static int route_view(rest_t *r, ph_str_t m)
             return reply_error(r, 405, "view \"%s\" is read-only", r->table->name);
         return reply_error(r, 405, "method not allowed on view \"%s\"", r->table->name);
     }
+    if (prefer_return(r) == RET_REPRESENTATION && !view_returns_rows(r, bit))
+        return reply_err(r, 400, "PGRST100", NULL, "return=representation is not supported on writes "
+                         "through view \"%s\": the database cannot return the rows written", r->table->name);
     if (bit == DATA_M_POST)
         return insert_rows(r);
     return change_rows(r, bit == DATA_M_PATCH);

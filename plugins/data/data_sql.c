@@ -332,6 +332,10 @@ static void cond_binary(data_stmt_t *st, const data_filter_t *f, const data_valu
         puts_(st, data_op_sql(f->op));
     puts_(st, " ");
     param(st, v);
+    if (data_op_range(f->op)) { /* the column's type from the catalogue (format_type) */
+        puts_(st, "::");
+        puts_(st, f->col->decl);
+    }
 }
 
 /* One condition: "col op ?", "col IN (?, ...)", "col IS NULL", a
@@ -796,6 +800,14 @@ int data_sql_count(data_stmt_t *st, const data_table_t *t, const data_query_t *q
     return done(st);
 }
 
+int data_sql_matching(data_stmt_t *st, const data_table_t *t, const data_query_t *q)
+{
+    puts_(st, "SELECT 1 FROM ");
+    from_source(st, t);
+    where_filters(st, t, q, 0);
+    return done(st);
+}
+
 int data_sql_get(data_stmt_t *st, const data_table_t *t, const data_value_t *id)
 {
     puts_(st, "SELECT ");
@@ -1032,7 +1044,7 @@ int data_sql_insert_rows(data_stmt_t *st, const data_table_t *t, const data_rows
 int data_sql_update_where(data_stmt_t *st, const data_table_t *t, const data_assign_t *a, size_t n,
                           const data_query_t *q)
 {
-    if (st->dialect == DATA_DIALECT_MYSQL)
+    if (st->dialect == DATA_DIALECT_MYSQL && t->pk != DATA_NO_PK)
         return mysql_update_plan(st, t, a, n, q, NULL);
     puts_(st, "UPDATE ");
     ident(st, t->name);
@@ -1045,7 +1057,8 @@ int data_sql_update_where(data_stmt_t *st, const data_table_t *t, const data_ass
         param(st, &a[i].value);
     }
     where_filters(st, t, q, 0);
-    returning(st, t, q);
+    if (st->dialect != DATA_DIALECT_MYSQL) /* a MySQL view (no key to read rows back by): no rows */
+        returning(st, t, q);
     return done(st);
 }
 
@@ -1055,6 +1068,12 @@ int data_sql_delete_where(data_stmt_t *st, const data_table_t *t, const data_que
     ident(st, t->name);
     where_filters(st, t, q, 0);
     returning(st, t, q);
+    return done(st);
+}
+
+int data_stmt_puts(data_stmt_t *st, const char *text)
+{
+    puts_(st, text);
     return done(st);
 }
 

@@ -77,6 +77,8 @@ typedef struct data_rows {
  *           condition is parenthesised; ilike is LIKE on SQLite (whose
  *           LIKE ignores ASCII case), ILIKE on PostgreSQL
  *   count:  one row {"count": N} of the rows matching q's conditions
+ *   matching: "SELECT 1 FROM <table> WHERE q's conditions", the rows
+ *           count counts, for statements wrapped around it (data_count.h)
  *   get:    the row whose primary key equals id
  *   insert: INSERT ... RETURNING the row; n == 0 inserts DEFAULT VALUES
  *   update: UPDATE ... SET the n assignments (n >= 1) WHERE pk = id
@@ -84,6 +86,7 @@ typedef struct data_rows {
  *   delete: DELETE ... WHERE pk = id RETURNING the primary key */
 int data_sql_select(data_stmt_t *st, const data_table_t *t, const data_query_t *q);
 int data_sql_count(data_stmt_t *st, const data_table_t *t, const data_query_t *q);
+int data_sql_matching(data_stmt_t *st, const data_table_t *t, const data_query_t *q);
 int data_sql_get(data_stmt_t *st, const data_table_t *t, const data_value_t *id);
 int data_sql_insert(data_stmt_t *st, const data_table_t *t, const data_assign_t *a, size_t n);
 int data_sql_update(data_stmt_t *st, const data_table_t *t, const data_assign_t *a, size_t n,
@@ -107,7 +110,9 @@ typedef enum data_conflict {
  *           the schema, or NULL), with
  *           ON CONFLICT (conflict_col) DO UPDATE/NOTHING for MERGE/IGNORE
  *   update_where: UPDATE ... SET the n assignments (n >= 1) WHERE q's
- *           conditions (none: every row)
+ *           conditions (none: every row); on MySQL a plan (see `then`),
+ *           or for a view (no primary key) the UPDATE alone, returning
+ *           no rows
  *   delete_where: DELETE ... WHERE q's conditions (none: every row) */
 int data_sql_insert_rows(data_stmt_t *st, const data_table_t *t, const data_rows_t *rows,
                          data_conflict_t conflict, const data_column_t *conflict_col,
@@ -120,6 +125,11 @@ int data_sql_delete_where(data_stmt_t *st, const data_table_t *t, const data_que
  * for text that already holds it (a table's from_sql), whose parameters
  * come first. PH_OK or PH_ERROR (memory; st->oom is then set). */
 int data_stmt_bind(data_stmt_t *st, const data_value_t *v);
+
+/* Appends SQL text (no values: those go through placeholders) to st,
+ * before or after a builder's statement, to wrap it. PH_OK, or PH_ERROR
+ * when out of memory (st->oom is then set). */
+int data_stmt_puts(data_stmt_t *st, const char *text);
 
 void data_stmt_free(data_stmt_t *st);
 

@@ -13,6 +13,7 @@
 #include "data_num.h"
 #include "data_pool.h"
 #include "data_sqlite_fts.h"
+#include "data_sqlite_view.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -159,8 +160,8 @@ static int read_fks(sqlite3 *db, data_table_t *t, char *err, size_t errlen)
     return PH_OK;
 }
 
-/* Whether name is a view. Writes to one need INSTEAD OF triggers, which
- * the API does not look for: a view is read-only here. */
+/* Whether name is a view (written only through its INSTEAD OF triggers,
+ * data_sqlite_view.h). */
 static bool is_view(sqlite3 *db, const char *name)
 {
     sqlite3_stmt *st = NULL;
@@ -213,8 +214,10 @@ static int read_table(sqlite3 *db, const char *name, data_schema_t *schema, char
         return PH_ERROR;
     }
     sqlite3_finalize(st);
-    if (is_view(db, name))
+    if (is_view(db, name)) {
+        t->view_writes = data_sqlite_view_writes(db, name);
         return data_table_finish_view(t, err, errlen);
+    }
     /* A composite key counts each of its columns with pk > 0. */
     if (data_table_finish(t, err, errlen) != PH_OK || data_sqlite_fts_read(db, t, err, errlen) != PH_OK)
         return PH_ERROR;

@@ -8,6 +8,7 @@ DATA_CORE_SOURCES = \
 	plugins/data/data_prefer.c plugins/data/data_prefer.h \
 	plugins/data/data_query.c plugins/data/data_query.h \
 	plugins/data/data_sql.c plugins/data/data_sql.h \
+	plugins/data/data_count.c plugins/data/data_count.h \
 	plugins/data/data_fts.c plugins/data/data_fts.h \
 	plugins/data/data_json.c plugins/data/data_json.h \
 	plugins/data/data_num.c plugins/data/data_num.h \
@@ -31,6 +32,7 @@ plugins_data_data_la_SOURCES = $(DATA_CORE_SOURCES) \
 	plugins/data/data_sqlite.c plugins/data/data_pg.c plugins/data/data_mysql.c \
 	plugins/data/data_rpc_load.c plugins/data/data_rpc_load.h \
 	plugins/data/data_sqlite_fts.c plugins/data/data_sqlite_fts.h \
+	plugins/data/data_sqlite_view.c plugins/data/data_sqlite_view.h \
 	plugins/data/data_mystmt.c plugins/data/data_mystmt.h
 plugins_data_data_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE3_CFLAGS) $(LIBPQ_CFLAGS) \
 	$(LIBMARIADB_CFLAGS) $(OPENSSL_CFLAGS)
@@ -54,6 +56,15 @@ tests_unit_test_data_num_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/data 
 tests_unit_test_data_num_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_data_num_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 TESTS += tests/unit/test_data_num
+
+# Planned and estimated totals, and SQLite's INSTEAD OF triggers.
+check_PROGRAMS += tests/unit/test_data_count
+tests_unit_test_data_count_SOURCES = tests/unit/test_data_count.c $(DATA_CORE_SOURCES) \
+	plugins/data/data_sqlite_view.c plugins/data/data_sqlite_view.h
+tests_unit_test_data_count_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/data -I$(top_srcdir)/server
+tests_unit_test_data_count_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_test_data_count_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS) $(SQLITE3_LIBS)
+TESTS += tests/unit/test_data_count
 
 # The MySQL parts: URIs and the dialect's SQL text.
 check_PROGRAMS += tests/unit/test_data_mysql_sql

@@ -92,6 +92,13 @@ class DataViewCases(RpcServer):
             self.assertEqual(r.header("Allow"), "GET, HEAD")
         self.assertEqual(len(jbody(self.req("GET", "/api/books"))), 4)
 
+    def test_range_operators_need_a_range_column(self):
+        # year is an integer on every backend; SQLite and MariaDB have no ranges at all
+        for op in ("sl", "sr", "nxr", "nxl", "adj", "not.adj"):
+            e = self.assertErr(self.req("GET", "/api/books?year=%s.[1,5)" % op), 400, "PGRST100")
+            self.assertEqual(e["message"], 'filter on "year": sl, sr, nxr, nxl and adj need a PostgreSQL '
+                             'range column')
+
     def test_openapi_lists_views(self):
         doc = jbody(self.req("GET", "/api"))
         self.assertEqual(sorted(doc["paths"]["/book_years"]), ["get"])

@@ -10,6 +10,7 @@ Without MariaDB's binaries these tests fail: CI installs them."""
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -21,6 +22,7 @@ from data_fts_cases import FtsCases
 from data_cases import DataApiCases, jbody
 from data_jpath_cases import DataJsonPathCases
 from data_num_cases import DataNumberCases
+from data_count_cases import DataCountCases
 from data_rpc_cases import BOOKS, BOOKS_INSERT, DataViewCases
 from mysqld import MariaDb
 
@@ -193,6 +195,8 @@ CREATE TABLE books (id BIGINT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(100) NOT
 """ + BOOKS_INSERT + """
 CREATE VIEW recent_books AS SELECT id, title, year FROM books WHERE year >= 2000;
 CREATE VIEW book_years AS SELECT year, count(*) AS n FROM books GROUP BY year;
+CREATE VIEW book_dates AS SELECT id, year FROM books;
+CREATE VIEW book_pairs AS SELECT b.id, b.title, c.year FROM books b JOIN books c ON c.id = b.id;
 CREATE FUNCTION add_them(a INT, b INT) RETURNS INT DETERMINISTIC NO SQL RETURN a + b;
 CREATE FUNCTION greet(who VARCHAR(50)) RETURNS VARCHAR(60) DETERMINISTIC NO SQL RETURN CONCAT('hello ', who);
 CREATE PROCEDURE top_books(IN min_year INT) READS SQL DATA
@@ -203,11 +207,13 @@ CREATE PROCEDURE out_param(OUT x INT) NO SQL SET x = 1;
 """
 
 
-class MysqlViewRpcTest(DataViewCases, unittest.TestCase):
-    """Views (read-only on MySQL), stored functions and procedures."""
+class MysqlViewRpcTest(DataViewCases, DataCountCases, unittest.TestCase):
+    """Views (recent_books and the join view book_pairs are updatable in MariaDB), stored functions
+    and procedures."""
     flavour = "mysql"
     server = None
     RPC_SCHEMA = MYSQL_RPC_SCHEMA
+    EXTRA_TABLES = ", book_dates, book_pairs"
     RPC_KEYS = "functions = add_them, greet, top_books, add_book"
 
     @classmethod
@@ -220,14 +226,57 @@ class MysqlViewRpcTest(DataViewCases, unittest.TestCase):
             cls.server.destroy()
 
     def database_keys(self, name):
+        self.db_name = name
         return "database = %s" % self.server.create_db(name)
 
-    def test_views_are_read_only(self):
-        r = self.req("POST", "/api/recent_books", {"title": "X", "year": 2030})
+    def planned(self, where):
+        """rows times filtered percent of each joined table, as EXPLAIN
+        FORMAT=JSON tells the client (batch mode escapes \\ and newlines)."""
+        out = self.server.sql("EXPLAIN FORMAT=JSON SELECT 1 FROM books WHERE %s" % where, db=self.db_name)
+        out = re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), out.strip())
+        qb = json.loads(out)["query_block"]
+        tables = [qb["table"]] if "table" in qb else [t["table"] for t in qb["nested_loop"]]
+        total = 1.0
+        for t in tables:
+            total *= t["rows"] * t.get("filtered", 100) / 100.0
+        return int(total + 0.5)
+
+    def test_updatable_view_takes_writes(self):
+        rep = {"Prefer": "return=representation"}
+        r = self.req("POST", "/api/recent_books", {"title": "Epsilon", "year": 2024}, headers=rep)
+        self.assertJson(r, 201, [{"id": 5, "title": "Epsilon", "year": 2024}])
+        self.assertIsNone(r.header("Location"))
+        r = self.req("PATCH", "/api/recent_books?id=eq.5", {"year": 2025})
+        self.assertEqual((r.status, r.body), (204, b""))
+        self.assertJson(self.req("GET", "/api/books?id=eq.5"), 200, [{"id": 5, "title": "Epsilon", "year": 2025}])
+        r = self.req("DELETE", "/api/recent_books?year=eq.2025", headers=rep)
+        self.assertJson(r, 200, [{"id": 5, "title": "Epsilon", "year": 2025}])
+        self.assertJson(self.req("GET", "/api/books?select=id"), 200, [{"id": i} for i in range(1, 5)])
+        r = self.req("PUT", "/api/recent_books?id=eq.2", {"id": 2, "title": "B", "year": 2005})
         self.assertErr(r, 405, "PGRST117")
-        self.assertEqual(r.header("Allow"), "GET, HEAD")
+        self.assertEqual(r.header("Allow"), "GET, HEAD, POST, PATCH, DELETE")
         doc = jbody(self.req("GET", "/api"))
-        self.assertEqual(sorted(doc["paths"]["/recent_books"]), ["get"])
+        self.assertEqual(sorted(doc["paths"]["/recent_books"]), ["delete", "get", "patch", "post"])
+
+    def test_update_through_a_view_cannot_return_its_rows(self):
+        r = self.req("PATCH", "/api/recent_books?id=eq.2", {"year": 2006},
+                     headers={"Prefer": "return=representation"})
+        e = self.assertErr(r, 400, "PGRST100")
+        self.assertEqual(e["message"], 'return=representation is not supported on writes through view '
+                         '"recent_books": the database cannot return the rows written')
+        self.assertJson(self.req("GET", "/api/books?id=eq.2"), 200, [BOOKS[1]])
+
+    def test_writes_mariadb_refuses_through_a_view(self):
+        # title is NOT NULL without a default, and book_dates does not show it
+        e = self.assertErr(self.req("POST", "/api/book_dates", {"year": 2030}), 400, "23502")
+        self.assertIn("book_dates", e["message"])
+        # a join view is updatable, but not for DELETE nor for columns of both tables
+        e = self.assertErr(self.req("DELETE", "/api/book_pairs?id=eq.1"), 400, "55000")
+        self.assertIn("book_pairs", e["message"])
+        self.assertErr(self.req("PATCH", "/api/book_pairs?id=eq.1", {"title": "A", "year": 1}), 400, "55000")
+        self.assertEqual(self.req("PATCH", "/api/book_pairs?id=eq.1", {"title": "A1"}).status, 204)
+        self.assertJson(self.req("GET", "/api/books?select=title&order=id"), 200,
+                        [{"title": t} for t in ("A1", "Beta", "Gamma", "Delta")])
 
     def test_function_returns_the_bare_value(self):
         r = self.req("POST", "/api/rpc/add_them", {"a": 1, "b": 2})

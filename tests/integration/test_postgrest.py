@@ -196,6 +196,17 @@ class PostgrestJsCases:
         self.assertRows(res["count_all"], ids(1, 2, 3, 4, 5), count=5)
         self.assertRows(res["count_head"], None, count=5)
 
+    def test_planned_and_estimated_counts(self):
+        res = self.js("count_estimated", "count_planned")
+        # 5 rows, at most max_rows (1000): the estimated count is exact
+        self.assertRows(res["count_estimated"], ids(1, 2), status=206, count=5)
+        planned = res["count_planned"]["count"]
+        if self.flavour == "sqlite":  # no estimates: the exact count
+            self.assertRows(res["count_planned"], ids(1, 2), status=206, count=5)
+        else:  # the planner's figure, whatever its guess
+            self.assertIsInstance(planned, int)
+            self.assertRows(res["count_planned"], ids(1, 2), status=206 if planned > 2 else 200, count=planned)
+
     def test_content_range_headers(self):
         r = self.raw("select=id&order=id&offset=1&limit=2")
         self.assertEqual((r.status, r.header("Content-Range")), (200, "1-2/*"))
