@@ -10,6 +10,7 @@
  *                          &timeout=MS co_send's timeout (-1 unless set)
  *                          &stop=B    returns PH_ERROR once B bytes went
  *                          &short=1   sends N / 2 bytes of the N announced
+ *                          &text=1    Content-Type: text/plain (for compress)
  *   /misuse                co_send() before co_respond(), co_respond() from
  *                          another thread, then twice (5 bytes), co_send()
  *                          past the length; logs "bsend: misuse R1 R2 R3 R4
@@ -79,6 +80,8 @@ static int stream(const ph_server_api_t *api, ph_request_t *req)
     for (size_t i = 0; i < PIECE + 251; i++)
         piece[i] = (unsigned char)(i % 251);
     api->add_header(req, "X-Bsend", "yes");
+    if (arg(q, "text", 0))
+        api->add_header(req, "Content-Type", "text/plain");
     int rc = api->co_respond(req, known ? len : -1);
     if (rc != 0) {
         free(piece);
