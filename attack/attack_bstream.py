@@ -182,6 +182,34 @@ class Attack(unittest.TestCase):
             self.assertEqual(int(m.group(2)), -ECANCELED)
             self.assertEqual(srv.get("/b/stream?len=10&known=1").body, pattern(0, 10))
 
+    def test_handler_timeout_races_co_respond(self):
+        """co_respond() at about handler_timeout (3 s), HTTP/1 and HTTP/2:
+        either the whole body or a 504 (co_respond -ECANCELED), never a
+        hang, a mixed answer or a sanitizer report; the server serves on."""
+        from h2util import H2Client
+        with make() as srv:
+            outcomes = []
+            for i, delay in enumerate((2980, 2995, 3000, 3005, 3020)):
+                start = log_count(srv)
+                path = "/b/stream?len=200000&known=%d&delay=%d" % (i % 2, delay)
+                r = srv.get(path, timeout=20)
+                outcomes.append((delay, r.status))
+                if r.status == 200:
+                    self.assertEqual(r.body, pattern(0, 200000))
+                else:
+                    self.assertEqual(r.status, 504)
+                    m, _ = wait_log_from(srv, r"bsend: co_respond (-?\d+)", start, timeout=10)
+                    self.assertEqual(int(m.group(1)), -ECANCELED)
+                c = H2Client(None, sock=socket.create_connection(("::1", h2port(srv)), timeout=30))
+                st = c.response(c.request(path), timeout=20)
+                c.close()
+                outcomes.append((delay, "h2", st.status))
+                self.assertIn(st.status, (200, 504))
+                if st.status == 200:
+                    self.assertEqual(bytes(st.data), pattern(0, 200000))
+            print(outcomes)
+            self.assertEqual(srv.get("/b/stream?len=10&known=1").body, pattern(0, 10))
+
     def test_pool_exhaustion_other_routes(self):
         """blocking_threads = 2 held by two stalled readers: /echo (not
         blocking) still answers at once; a third blocking request gets 504
