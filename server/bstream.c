@@ -145,7 +145,9 @@ int bstream_respond(ph_request_t *req, int64_t length)
         bs_free(b);
         return -ENOMEM;
     }
-    req->bs = b;
+    /* published for bstream_cancel() on the loop, which may run now:
+     * release, so that it sees b's mutex initialised */
+    __atomic_store_n(&req->bs, b, __ATOMIC_RELEASE);
     if (worker_post_task(req->w, head_task, b) < 0) {
         b->head_rc = -ECANCELED; /* the loop has stopped */
         return b->head_rc;
@@ -241,7 +243,9 @@ ssize_t bstream_send(ph_request_t *req, const void *data, size_t len, int64_t ti
 
 void bstream_cancel(ph_request_t *req)
 {
-    bstream_t *b = req->bs;
+    /* the handler may be setting req->bs on its thread (bstream_respond);
+     * when this still reads NULL, req->cancelled (set before) stops it */
+    bstream_t *b = __atomic_load_n(&req->bs, __ATOMIC_ACQUIRE);
     if (b == NULL)
         return;
     pthread_mutex_lock(&b->mu);

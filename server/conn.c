@@ -1838,8 +1838,10 @@ void conn_drain(conn_t *c)
         h2_drain(c->h2);
         return;
     }
-    if (c->state == ST_WAITING && c->req)
-        exchange_cancel(c->req); /* the stream's producer ends it */
+    /* an event stream's producer ends it; a blocking handler's stream
+     * ends with its handle(), which shutdown_timeout bounds */
+    if (c->state == ST_WAITING && c->req && !exchange_held_blocking(c->req))
+        exchange_cancel(c->req);
     if (c->state != ST_IDLE || c->req != NULL || buf_pending(&c->out) > 0)
         return; /* closes after its response */
     /* An idle connection may have a request in the socket or on its way:

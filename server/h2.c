@@ -1264,8 +1264,9 @@ void h2_drain(h2_t *h)
     if (nghttp2_submit_shutdown_notice(h->ss) != 0)
         final_goaway(h);
     for (h2_stream_t *s = h->streams; s; s = s->next)
-        if (s->req && s->deferred)
-            exchange_cancel(s->req); /* an event stream's producer ends it */
+        if (s->req && s->deferred && !exchange_held_blocking(s->req))
+            exchange_cancel(s->req); /* an event stream's producer ends it; a
+                                        blocking handler's ends with handle() */
     leave(h);
 }
 

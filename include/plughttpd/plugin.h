@@ -992,8 +992,9 @@ typedef struct ph_hooks {
      * promised; the answer will not be sent. Runs once, on the loop, also
      * for a blocking plugin whose handle() still runs on a helper thread.
      * At shutdown a waiting stream is cancelled at once (it would never
-     * end by itself); a pending answer gets until shutdown_timeout to
-     * come, and is cancelled then. */
+     * end by itself); a pending answer, and a blocking handler's stream
+     * (co_respond() from handle(), which ends when handle() returns), get
+     * until shutdown_timeout, and are cancelled then. */
     void (*on_cancel)(void *instance, ph_request_t *req);
 
     /* Output filter. filter_head() sees the response before its head is

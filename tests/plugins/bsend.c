@@ -10,6 +10,8 @@
  *                          &timeout=MS co_send's timeout (-1 unless set)
  *                          &stop=B    returns PH_ERROR once B bytes went
  *                          &short=1   sends N / 2 bytes of the N announced
+ *                          &text=1    Content-Type: text/plain (for compress)
+ *                          &delay=MS  sleeps MS before co_respond()
  *   /misuse                co_send() before co_respond(), co_respond() from
  *                          another thread, then twice (5 bytes), co_send()
  *                          past the length; logs "bsend: misuse R1 R2 R3 R4
@@ -79,8 +81,13 @@ static int stream(const ph_server_api_t *api, ph_request_t *req)
     for (size_t i = 0; i < PIECE + 251; i++)
         piece[i] = (unsigned char)(i % 251);
     api->add_header(req, "X-Bsend", "yes");
+    if (arg(q, "text", 0))
+        api->add_header(req, "Content-Type", "text/plain");
+    if (arg(q, "delay", 0) > 0)
+        sleep_ms(arg(q, "delay", 0));
     int rc = api->co_respond(req, known ? len : -1);
     if (rc != 0) {
+        api->log(PH_LOG_INFO, "bsend: co_respond %d", rc);
         free(piece);
         return api->body_printf(req, "co_respond %d\n", rc);
     }
