@@ -101,7 +101,7 @@ class SqliteDataTest(DataApiCases, FtsCases, EmbedTypeCases, DataNumberCases, Da
         self.fill_notes(40, MIB)
         self.assertEqual(self.req("GET", "/api/notes?limit=1").status, 200)
         before = vm_hwm(self.srv.serving_pid())
-        r = self.req("GET", "/api/notes?limit=40")
+        r = self.req("GET", "/api/notes?limit=40", headers={"Prefer": "count=exact"})
         after = vm_hwm(self.srv.serving_pid())
         self.assertEqual(r.status, 200)
         rows = jbody(r)

@@ -264,6 +264,8 @@ class PgWorkerProcesses(unittest.TestCase):
             head += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
         if method == "POST":  # the stored row back, as one object
             head += "Prefer: return=representation\r\nAccept: application/vnd.pgrst.object+json\r\n"
+        else:  # listings with their total
+            head += "Prefer: count=exact\r\n"
         conn[0].sendall(head.encode() + b"\r\n" + body)
 
     @staticmethod
