@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "api_loop.h"
+#include "bstream.h"
 #include "coro.h"
 #include "ev.h"
 #include "exchange.h"
@@ -1314,8 +1315,8 @@ static void on_defer(ev_loop_t *loop, ev_timer_t *t)
 int apico_respond(ph_request_t *req, int64_t length)
 {
     co_ctx_t *x = req_ctx(req);
-    if (x == NULL)
-        return -EPERM;
+    if (x == NULL) /* a blocking handler's, or -EPERM */
+        return bstream_respond(req, length);
     if (x->responded || req->upgraded || length < -1)
         return -EINVAL;
     if (is_cancelled(x) || req->carrier == NULL)
@@ -1339,7 +1340,7 @@ ssize_t apico_send(ph_request_t *req, const void *data, size_t len, int64_t time
 {
     co_ctx_t *x = req_ctx(req);
     if (x == NULL)
-        return -EPERM;
+        return bstream_send(req, data, len, timeout_ms);
     if (!x->responded || (data == NULL && len > 0) || len > SSIZE_MAX)
         return -EINVAL;
     if (x->out_len >= 0 && x->out_sent + len > (uint64_t)x->out_len)

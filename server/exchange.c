@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api_co.h"
+#include "bstream.h"
 #include "crash.h"
 #include "gen.h"
 #include "hostname.h"
@@ -292,6 +293,7 @@ void exchange_cancel(ph_request_t *req)
 {
     if (__atomic_exchange_n(&req->cancelled, 1, __ATOMIC_ACQ_REL))
         return;
+    bstream_cancel(req); /* a blocking handler waiting in co_send() */
     if (req->cancel_told || (req->held == HOLD_NONE && !req->streaming) || req->route == NULL)
         return;
     req->cancel_told = 1;
@@ -760,13 +762,21 @@ static int spill_finish(ph_request_t *req)
     return 0;
 }
 
+/* The request whose blocking handle() runs on this thread (bstream.c asks). */
+static __thread ph_request_t *blocking_current;
+
+ph_request_t *exchange_blocking_current(void) { return blocking_current; }
+
 static void blocking_job(void *arg)
 {
     ph_request_t *req = arg;
-    if (__atomic_load_n(&req->cancelled, __ATOMIC_ACQUIRE))
+    if (__atomic_load_n(&req->cancelled, __ATOMIC_ACQUIRE)) {
         req->skipped = 1; /* read on the loop after the message */
-    else
+    } else {
+        blocking_current = req;
         req->job_rc = run_handler(req);
+        blocking_current = NULL;
+    }
     worker_post_req(req->w, WREQ_BLOCKING_DONE, req);
 }
 
@@ -881,6 +891,15 @@ void exchange_on_blocking_done(ph_request_t *req)
 {
     if (req->skipped) {
         let_go(req);
+        return;
+    }
+    if (req->co_resp) { /* it streamed (co_respond): the stream pulls its end */
+        bstream_finish(req, req->job_rc == PH_PENDING ? PH_ERROR : req->job_rc);
+        req->held = HOLD_NONE;
+        if (req->detached)
+            end_detached(req);
+        else if (req->streaming)
+            req->ops->wake(req);
         return;
     }
     if (req->resume_seen || req->job_rc != PH_PENDING) {

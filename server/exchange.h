@@ -150,6 +150,8 @@ int exchange_filter_head(ph_request_t *req, int is_head);
 void exchange_on_resume(ph_request_t *req);
 void exchange_on_wake(ph_request_t *req);
 void exchange_on_blocking_done(ph_request_t *req);
+/* The request whose blocking handle() runs on the calling thread, or NULL. */
+ph_request_t *exchange_blocking_current(void);
 
 /* Coroutine handlers (api_co.c). co_respond(): the response is set (a
  * stream), the handler runs on while it goes out. */

@@ -34,7 +34,7 @@ server_libphcore_la_SOURCES = \
 	server/response.c server/response.h \
 	server/conn.c server/conn.h \
 	server/worker.c server/worker.h \
-	server/blocking.c server/blocking.h server/buf.h \
+	server/blocking.c server/blocking.h server/bstream.c server/bstream.h server/buf.h \
 	server/server.c server/server.h \
 	server/master.c server/master.h \
 	server/crash.c server/crash.h \

@@ -110,6 +110,8 @@ struct ph_request {
                                         hp is parsed from a head h2.c wrote */
     uint64_t stream_len;
     struct co_ctx *co;               /* the handler's coroutine (api_co.c) */
+    struct bstream *bs;              /* a blocking handler's co_respond()
+                                        stream (bstream.c) */
     int resumed;                     /* resume() was called (atomic) */
     int wake_posted;                 /* a wake message is in flight (atomic) */
     int ended;                       /* ended; waiting for that message */

@@ -211,6 +211,17 @@ tests_plugins_cofxs_la_CFLAGS = $(AM_CFLAGS) -DCOFX_STREAM
 tests_plugins_cofxs_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 TESTS += tests/integration/test_coroutines.py
 EXTRA_DIST += tests/integration/test_coroutines.py
+# ABI 1.8 streamed answers from blocking handlers (server/bstream.c): one
+# fixture built at this minor (bsend) and claiming minor 7 (bsend7).
+check_LTLIBRARIES += tests/plugins/bsend.la tests/plugins/bsend7.la
+tests_plugins_bsend_la_SOURCES = tests/plugins/bsend.c
+tests_plugins_bsend_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_bsend_la_CFLAGS = $(AM_CFLAGS) -pthread
+tests_plugins_bsend7_la_SOURCES = tests/plugins/bsend.c
+tests_plugins_bsend7_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+tests_plugins_bsend7_la_CFLAGS = $(AM_CFLAGS) -pthread -DBSEND_MINOR7
+TESTS += tests/integration/test_bstream.py
+EXTRA_DIST += tests/integration/test_bstream.py
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = python3
 AM_TESTS_ENVIRONMENT = \

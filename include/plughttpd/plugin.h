@@ -61,7 +61,7 @@ extern "C" {
 
 #define PH_ABI_MAGIC 0x70684731u /* "phG1" */
 #define PH_ABI_MAJOR 1u
-#define PH_ABI_MINOR 7u
+#define PH_ABI_MINOR 8u
 
 /* Name of the one symbol a plugin exports. */
 #define PH_PLUGIN_SYMBOL "plughttpd_plugin"
@@ -709,6 +709,16 @@ typedef struct ph_server_api {
      * left), -EINVAL (already responded or upgraded), -EPERM (not from
      * this request's handler coroutine). */
     int (*co_respond)(ph_request_t *req, int64_t length);
+    /* ABI 1.8: a blocking plugin (PH_PLUGIN_BLOCKING) built at minor 8 or
+     * later may call co_respond() and co_send() too, from its handle() on
+     * its helper thread, for that request: co_respond() returns once the
+     * head is under way; co_send() blocks the helper thread while the
+     * client is slower than the producer (same queue bound, same results;
+     * -ETIMEDOUT when the client took nothing for timeout_ms). Trailers
+     * are not sent. After co_respond() the loop owns the response and the
+     * request's pool: call nothing else on req but co_send() and
+     * cancelled() (register on_cleanup() and alloc() before). A database
+     * listing streamed row by row while the statement runs is the use. */
     /* Queues len bytes (copied) of the body after co_respond(); waits
      * while the client is slower than the producer (output above a few
      * hundred KiB), so memory stays flat. len, or -errno (-ECANCELED:
