@@ -79,6 +79,15 @@ class SqliteDataTest(DataApiCases, FtsCases, EmbedTypeCases, DataNumberCases, Da
         finally:
             srv.stop()
 
+    def fill_titles(self, n, pad):
+        con = sqlite3.connect(self.db_path(), timeout=5)
+        try:
+            with con:
+                con.execute("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?) "
+                            "INSERT INTO notes (title) SELECT printf('%07d', i) || ? FROM c", (n, pad))
+        finally:
+            con.close()
+
     def fill_notes(self, rows, size):
         """rows rows of size bytes of title, written straight to the file
         (the API takes bodies up to max_body)."""

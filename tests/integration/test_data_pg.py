@@ -45,6 +45,10 @@ class PgDataTest(DataApiCases, FtsCases, EmbedTypeCases, DataNumberCases, DataJs
         self.db_name = name
         return "database = %s\nschema = schema.sql" % self.cluster.create_db(name)
 
+    def fill_titles(self, n, pad):
+        self.cluster.psql("INSERT INTO notes (title) SELECT lpad(i::text, 7, '0') || '%s' "
+                          "FROM generate_series(1, %d) i ORDER BY i" % (pad, n), db=self.db_name)
+
     @contextlib.contextmanager
     def outage(self):
         self.cluster.stop()
