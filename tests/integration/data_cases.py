@@ -633,7 +633,8 @@ class DataApiCases:
         self.assertEqual((r.status, r.header("Content-Range"), jbody(r)),
                          (206, "5-6/200000", [{"title": self.big_title(6)}, {"title": self.big_title(7)}]))
         self.assertEqual(self.post({"title": "after"}).status, 201)
-        self.assertEqual(self.count(), str(self.BIG_ROWS + 1))
+        r = self.req("GET", "/api/notes?limit=1", headers={"Prefer": "count=exact"})
+        self.assertEqual(r.header("X-Total-Count"), str(self.BIG_ROWS + 1))
         self.assertNotIn("listing cut", self.srv.log().split("listing cut", 1)[1])
 
     # --- media type and cross-site writes ----------------------------------------
