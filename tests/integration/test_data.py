@@ -120,15 +120,22 @@ class SqliteDataTest(DataApiCases, FtsCases, EmbedTypeCases, DataNumberCases, Da
         print("listing of 40 MiB: peak RSS %.1f -> %.1f MiB" % (before / MIB, after / MIB))
         self.assertLess(after - before, 60 * MIB, "peak RSS grew by %.1f MiB" % ((after - before) / MIB))
 
-    def test_listing_larger_than_max_response_bytes_is_an_error(self):
+    def test_max_response_bytes_bounds_what_is_built_in_memory(self):
+        # max_response_bytes bounds what is held in memory: a listing
+        # streams past it, an object (never streamed) or one row's text
+        # cannot exceed it
         self.start(extra="max_response_bytes = 512k")
         self.fill_notes(10, 100 * 1024)
         r = self.req("GET", "/api/notes")
+        self.assertEqual((r.status, r.header("Transfer-Encoding")), (200, "chunked"))
+        self.assertEqual([x["title"][:2] for x in jbody(r)], [c * 2 for c in "abcdefghij"])
+        r = self.req("GET", "/api/notes?limit=4&offset=6", headers={"Prefer": "count=exact"})
+        self.assertEqual((r.status, r.header("X-Total-Count"), r.header("Content-Range")), (206, "10", "6-9/10"))
+        self.assertEqual([x["title"][:2] for x in jbody(r)], ["gg", "hh", "ii", "jj"])
+        self.fill_notes(1, 600 * 1024)  # id 11, one row beyond the bound
+        r = self.req("GET", "/api/notes?id=eq.11", headers={"Accept": "application/vnd.pgrst.object+json"})
         self.assertError(r, 500, "max_response_bytes")
         self.assertIn("limit=", jbody(r)["error"])
-        r = self.req("GET", "/api/notes?limit=4&offset=6")
-        self.assertEqual((r.status, r.header("X-Total-Count")), (200, "10"))
-        self.assertEqual([x["title"][:2] for x in jbody(r)], ["gg", "hh", "ii", "jj"])
         self.assertEqual(self.srv.get("/echo/x").status, 200)
 
     def test_unwritable_database_file_fails_at_start(self):
