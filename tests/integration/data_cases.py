@@ -222,7 +222,7 @@ class DataApiCases:
         self.assertEqual(titles("order=title.desc&limit=2", 5), ["echo", "delta"])
         self.assertEqual(titles("order=title&limit=2&offset=2", 5), ["charlie", "delta"])
         self.assertEqual(titles("limit=0", 5), [])
-        self.assertEqual(titles("offset=10", 5), [])
+        self.assertEqual(titles("offset=10"), [])  # counted: 416 (test_postgrest.py)
         self.assertEqual(titles("title=eq.echo", 1), ["echo"])
         self.assertEqual(titles("title=neq.echo&order=title", 4), ["alpha", "bravo", "charlie", "delta"])
         self.assertEqual(titles("title=lt.charlie&order=title", 2), ["alpha", "bravo"])
