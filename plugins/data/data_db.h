@@ -38,6 +38,19 @@ typedef struct data_db data_db_t;
 /* Receives one result row (see exec). */
 typedef int (*data_row_fn)(void *arg, json_t *row, data_dberr_t *err);
 
+/* A listing's read (see data_db_ops_t's read): the rows' statement and,
+ * when the total is asked for, a count statement run before it in the
+ * same snapshot. */
+typedef struct data_read {
+    const data_stmt_t *st;      /* the rows: a SELECT that changes nothing */
+    const data_table_t *shape;  /* as exec's shape */
+    data_row_fn fn;             /* each row, as exec's fn */
+    void *arg;
+    const data_stmt_t *count;   /* NULL: no count */
+    data_row_fn count_fn;       /* count's one row ({"count": N}) */
+    void *count_arg;
+} data_read_t;
+
 typedef struct data_db_ops {
     const char *name;
     data_dialect_t dialect;
@@ -61,7 +74,27 @@ typedef struct data_db_ops {
      * (the plugin applies grants there). Thread-safe. */
     int (*exec)(data_db_t *db, const data_stmt_t *st, const data_table_t *shape, data_row_fn fn,
                 void *arg, data_dberr_t *err);
-    /* Closes every connection. No exec() may be running. */
+    /* Runs a listing: rd->st's rows go to rd->fn as the database sends
+     * them, never all held by the client library (SQLite steps the
+     * statement, PostgreSQL reads in single-row mode, MariaDB fetches
+     * unbuffered), so memory stays flat whatever the size. fn may block
+     * for as long as it likes (the HTTP client's back-pressure) and may
+     * return PH_ERROR to abandon the statement (the client left): the
+     * connection then goes back to the pool clean (PostgreSQL: the query
+     * cancelled and its results drained) or is closed (MariaDB, whose
+     * pending rows would otherwise be read to the end). With rd->count,
+     * the count runs FIRST and the rows after, on one connection inside
+     * one read-only transaction seeing one snapshot (SQLite BEGIN ..
+     * COMMIT; PostgreSQL REPEATABLE READ READ ONLY, after which st->role
+     * is set as exec does; MariaDB WITH CONSISTENT SNAPSHOT, READ ONLY):
+     * the total is known, and exact for these rows, before the first row
+     * reaches fn. Without it, st->role is honoured as by exec. A read
+     * whose stale connection broke before any row reached fn is tried
+     * once more on a new connection. PH_OK when every row went to fn,
+     * PH_ERROR with *err filled otherwise (also after some rows went to
+     * fn). st->dry_run must not be set. Thread-safe. */
+    int (*read)(data_db_t *db, const data_read_t *rd, data_dberr_t *err);
+    /* Closes every connection. No exec() or read() may be running. */
     void (*close)(data_db_t *db);
 } data_db_ops_t;
 

@@ -112,6 +112,7 @@ static int call_make(data_mystmt_call_t *q, const data_stmt_t *st, const data_va
                      char **owned)
 {
     *owned = NULL;
+    q->unbuffered = false;
     q->params = calloc(st->nparams + nkeys + 1, sizeof *q->params);
     if (q->params == NULL)
         return PH_ERROR;
@@ -149,6 +150,7 @@ typedef struct to_json {
     const data_table_t *shape;
     data_row_fn fn;
     void *arg;
+    bool called; /* a row went to fn */
 } to_json_t;
 
 static int cells_to_json(void *arg, MYSQL_FIELD *fields, const data_value_t *cells, unsigned n,
@@ -181,6 +183,7 @@ static int cells_to_json(void *arg, MYSQL_FIELD *fields, const data_value_t *cel
         data_mystmt_err(err, 500, "", "", "a stored value cannot be shown as JSON");
         return PH_ERROR;
     }
+    t->called = true;
     int rc = t->fn(t->arg, row, err);
     json_decref(row);
     return rc;
@@ -379,6 +382,62 @@ static int my_exec(data_db_t *h, const data_stmt_t *st, const data_table_t *shap
         rc = run_any(c, st, &out, err, &broken);
         data_pool_give(h->pool, c, broken);
         if (rc == PH_OK || !broken || fresh)
+            break;
+    }
+    return rc;
+}
+
+/* A read (data_db.h) on c: the rows fetched unbuffered, after the count
+ * in one consistent snapshot when there is one. */
+static int read_on(MYSQL *c, const data_read_t *rd, to_json_t *out, data_dberr_t *err, bool *broken)
+{
+    to_json_t counted = {.fn = rd->count_fn, .arg = rd->count_arg};
+    data_mystmt_call_t q;
+    char *owned;
+    int rc = PH_OK;
+
+    *broken = false;
+    if (rd->count != NULL) {
+        if (simple(c, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", err, broken) != PH_OK)
+            return PH_ERROR;
+        rc = run_stmt(c, rd->count, NULL, 0, cells_to_json, &counted, err, broken);
+    }
+    if (rc == PH_OK && call_make(&q, rd->st, NULL, 0, &owned) != PH_OK) {
+        data_mystmt_oom(err);
+        rc = PH_ERROR;
+    } else if (rc == PH_OK) {
+        q.unbuffered = true;
+        rc = data_mystmt_run(c, &q, cells_to_json, out, err, broken);
+        free(q.params);
+    }
+    if (rd->count != NULL && !*broken) {
+        data_dberr_t e2 = {0};
+        bool b2 = false;
+        if (simple(c, rc == PH_OK ? "COMMIT" : "ROLLBACK", rc == PH_OK ? err : &e2, &b2) != PH_OK) {
+            *broken = true; /* a session whose transaction is in doubt goes */
+            rc = PH_ERROR;
+        }
+    }
+    return rc;
+}
+
+static int my_read(data_db_t *h, const data_read_t *rd, data_dberr_t *err)
+{
+    to_json_t out = {.shape = rd->shape, .fn = rd->fn, .arg = rd->arg};
+    char msg[200];
+    bool fresh, broken;
+    int rc = PH_ERROR;
+
+    for (int t = 0; t < 2; t++) {
+        MYSQL *c = take_live(h, &fresh, msg, sizeof msg);
+        if (c == NULL) {
+            data_mystmt_err(err, 503, "", "database unavailable: ", msg);
+            break;
+        }
+        rc = read_on(c, rd, &out, err, &broken);
+        data_pool_give(h->pool, c, broken);
+        /* Again only when a stale connection broke before any row. */
+        if (rc == PH_OK || !broken || fresh || out.called || rd->st->writes)
             break;
     }
     return rc;
@@ -707,5 +766,6 @@ const data_db_ops_t data_mysql_ops = {
     .dialect = DATA_DIALECT_MYSQL,
     .open = my_open,
     .exec = my_exec,
+    .read = my_read,
     .close = my_close,
 };

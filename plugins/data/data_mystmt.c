@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* The character set number of binary strings (BINARY, VARBINARY, BLOB). */
 #define BINARY_CHARSET 63
@@ -256,8 +257,9 @@ static int cols_cells(MYSQL_STMT *s, MYSQL_FIELD *f, cols_t *c)
     return PH_OK;
 }
 
-/* Hands every row of the executed statement s to fn. */
-static int fetch_rows(MYSQL_STMT *s, data_mystmt_cells_fn fn, void *arg, data_dberr_t *err)
+/* Hands every row of the executed statement s to fn; *early is set when
+ * it stopped before the end of the result (fn or the conversion). */
+static int fetch_rows(MYSQL_STMT *s, data_mystmt_cells_fn fn, void *arg, data_dberr_t *err, bool *early)
 {
     MYSQL_RES *meta = mysql_stmt_result_metadata(s);
     cols_t c = {0};
@@ -282,6 +284,8 @@ static int fetch_rows(MYSQL_STMT *s, data_mystmt_cells_fn fn, void *arg, data_db
     if (rc == PH_OK && f == 1) {
         stmt_error(s, err);
         rc = PH_ERROR;
+    } else if (rc != PH_OK) {
+        *early = true;
     }
     cols_free(&c);
     mysql_free_result(meta);
@@ -311,11 +315,19 @@ int data_mystmt_run(MYSQL *c, const data_mystmt_call_t *q, data_mystmt_cells_fn 
     }
     bind_params(b, q);
     if ((q->nparams > 0 && mysql_stmt_bind_param(s, b) != 0) || mysql_stmt_execute(s) != 0 ||
-        mysql_stmt_store_result(s) != 0) {
+        (!q->unbuffered && mysql_stmt_store_result(s) != 0)) {
         *broken = stmt_error(s, err);
         goto out;
     }
-    rc = fetch_rows(s, fn, arg, err);
+    bool early = false;
+    rc = fetch_rows(s, fn, arg, err, &early);
+    if (early && q->unbuffered) {
+        /* mysql_stmt_close() would read every pending row first. */
+        int fd = (int)mysql_get_socket(c);
+        if (fd >= 0)
+            (void)shutdown(fd, SHUT_RDWR);
+        *broken = true;
+    }
 out:
     free(b);
     mysql_stmt_close(s);

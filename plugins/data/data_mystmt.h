@@ -28,6 +28,13 @@ typedef struct data_mystmt_call {
     size_t len;
     const data_value_t **params;
     size_t nparams;
+    /* Rows fetched from the server one at a time as fn takes them, none
+     * stored client-side (no mysql_stmt_store_result): memory stays flat
+     * however many there are, and the connection is busy until the last
+     * is read. When fn stops early, the unread rest would have to be read
+     * to the end before c could run anything else: c is shut down instead
+     * (*broken), so the server stops the statement at once. */
+    bool unbuffered;
 } data_mystmt_call_t;
 
 /* Receives one result row: n values described by fields, both borrowed

@@ -562,24 +562,47 @@ static bool rollback(PGconn *c, data_dberr_t *err, int *rc)
  * claims as request.jwt.claims (both local to it, so the next request on
  * this connection starts as the connecting user again). The result of
  * the last command, or NULL when no transaction is needed. */
+static PGresult *begin_as(PGconn *c, const data_stmt_t *s, const char *begin_sql);
+
 static PGresult *begin(PGconn *c, const data_stmt_t *s)
 {
+    if (s->role == NULL && !s->dry_run)
+        return NULL;
+    return begin_as(c, s, "BEGIN");
+}
+
+/* Runs begin_sql (a BEGIN) and, with a role, begin()'s role and claims
+ * after it. The result of the last command. */
+static PGresult *begin_as(PGconn *c, const data_stmt_t *s, const char *begin_sql)
+{
     if (s->role == NULL)
-        return s->dry_run ? PQexec(c, "BEGIN") : NULL;
+        return PQexec(c, begin_sql);
     char *role = PQescapeIdentifier(c, s->role, strlen(s->role));
     char *claims = PQescapeLiteral(c, s->claims ? s->claims : "{}", strlen(s->claims ? s->claims : "{}"));
-    size_t n = (role ? strlen(role) : 0) + (claims ? strlen(claims) : 0) + 96;
+    size_t n = (role ? strlen(role) : 0) + (claims ? strlen(claims) : 0) + strlen(begin_sql) + 96;
     char *sql = role && claims ? malloc(n) : NULL;
     PGresult *r = NULL;
     if (sql != NULL) {
-        snprintf(sql, n, "BEGIN; SET LOCAL ROLE %s; SELECT set_config('request.jwt.claims', %s, true)", role,
-                 claims);
+        snprintf(sql, n, "%s; SET LOCAL ROLE %s; SELECT set_config('request.jwt.claims', %s, true)", begin_sql,
+                 role, claims);
         r = PQexec(c, sql);
     }
     free(sql);
     PQfreemem(role);
     PQfreemem(claims);
     return r ? r : PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+}
+
+/* COMMIT: PH_ERROR with *err filled when it failed; *broken then tells
+ * whether the connection is unusable. */
+static int commit(PGconn *c, data_dberr_t *err, bool *broken)
+{
+    PGresult *r = PQexec(c, "COMMIT");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        *broken = map_error(c, r, err);
+    PQclear(r);
+    return ok ? PH_OK : PH_ERROR;
 }
 
 /* Ends the transaction of a statement with a role: COMMIT, or ROLLBACK for
@@ -595,12 +618,7 @@ static int finish(PGconn *c, const data_stmt_t *s, data_dberr_t *err, bool *brok
     }
     if (s->role == NULL)
         return PH_OK;
-    PGresult *r = PQexec(c, "COMMIT");
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok)
-        *broken = map_error(c, r, err);
-    PQclear(r);
-    return ok ? PH_OK : PH_ERROR;
+    return commit(c, err, broken);
 }
 
 static int pg_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape, data_row_fn fn,
@@ -659,6 +677,132 @@ static int pg_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape
     return rc;
 }
 
+/* Stops the statement running on c: its remaining rows are not sent,
+ * and it ends with an error result (query_canceled) that the caller
+ * drains. A cancel that arrives once the statement is over is ignored by
+ * the server while it waits for the next command, so the connection
+ * stays fit for reuse either way. */
+static void cancel(PGconn *c)
+{
+    PGcancel *cn = PQgetCancel(c);
+    char msg[128];
+    if (cn != NULL)
+        (void)PQcancel(cn, msg, sizeof msg);
+    PQfreeCancel(cn);
+}
+
+/* Runs s on c in single-row mode, each row to fn as it arrives; when fn
+ * refuses one, the statement is cancelled and its results drained.
+ * PH_OK, or PH_ERROR with *err filled (fn's own error when it refused);
+ * *broken: c is unusable; *delivered is set once a row reached fn. */
+static int stream_rows(PGconn *c, const data_stmt_t *s, const pg_params_t *p, data_row_fn fn, void *arg,
+                       data_dberr_t *err, bool *broken, bool *delivered)
+{
+    PGresult *r;
+    int rc = PH_OK;
+
+    if (!PQsendQueryParams(c, s->sql, (int)s->nparams, p->types, p->vals, p->lens, p->fmts, 0)) {
+        *broken = map_error(c, NULL, err);
+        return PH_ERROR;
+    }
+    /* Fails only when not right after the send: the result then comes
+     * whole, correct but held at once. */
+    (void)PQsetSingleRowMode(c);
+    while ((r = PQgetResult(c)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            if (rc == PH_OK && PQntuples(r) > 0) {
+                *delivered = true;
+                if (rows_each(r, fn, arg, err) != PH_OK) {
+                    rc = PH_ERROR;
+                    cancel(c);
+                }
+            }
+        } else if (rc == PH_OK) {
+            *broken = map_error(c, r, err);
+            rc = PH_ERROR;
+        }
+        PQclear(r);
+    }
+    if (PQstatus(c) != CONNECTION_OK)
+        *broken = true;
+    return rc;
+}
+
+/* A read (data_db.h) on c. *broken and *delivered as stream_rows. */
+static int read_on(PGconn *c, const data_read_t *rd, const pg_params_t *pc, const pg_params_t *pr,
+                   data_dberr_t *err, bool *broken, bool *delivered)
+{
+    /* The count and the rows see one snapshot; with a role, as begin(). */
+    PGresult *r = rd->count ? begin_as(c, rd->st, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                            : begin(c, rd->st);
+    bool in_tx = r != NULL;
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_COMMAND_OK;
+    int rc = PH_OK;
+
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        *broken = map_error(c, r, err);
+        rc = PH_ERROR;
+    }
+    PQclear(r);
+    if (rc == PH_OK && rd->count != NULL) {
+        const data_stmt_t *cs = rd->count;
+        r = PQexecParams(c, cs->sql, (int)cs->nparams, pc->types, pc->vals, pc->lens, pc->fmts, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+            rc = rows_each(r, rd->count_fn, rd->count_arg, err);
+        } else {
+            *broken = map_error(c, r, err);
+            rc = PH_ERROR;
+        }
+        PQclear(r);
+    }
+    if (rc == PH_OK)
+        rc = stream_rows(c, rd->st, pr, rd->fn, rd->arg, err, broken, delivered);
+    if (in_tx && !*broken) {
+        if (rc == PH_OK)
+            rc = commit(c, err, broken);
+        else
+            *broken = rollback(c, err, NULL);
+    }
+    return rc;
+}
+
+static int pg_read(data_db_t *h, const data_read_t *rd, data_dberr_t *err)
+{
+    pg_params_t pc = {0}, pr = {0};
+    bool fresh, broken;
+    char msg[200];
+    int rc = PH_ERROR;
+
+    if ((rd->count != NULL && params_build(&pc, rd->count) != PH_OK) || params_build(&pr, rd->st) != PH_OK) {
+        params_free(&pc);
+        params_free(&pr);
+        err->status = 500;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return PH_ERROR;
+    }
+    for (int t = 0; t < 2; t++) {
+        bool delivered = false;
+        PGconn *c = take_live(h, &fresh, msg, sizeof msg);
+        if (c == NULL) {
+            err->status = 503;
+            snprintf(err->msg, sizeof err->msg, "database unavailable: %s", msg);
+            break;
+        }
+        broken = false;
+        rc = read_on(c, rd, &pc, &pr, err, &broken, &delivered);
+        data_pool_give(h->pool, c, broken);
+        /* Only a read whose rows have not started may run again; and only
+         * when its connection broke (a stale one), a fresh one having no
+         * such excuse. A function with side effects never repeats. */
+        if (rc == PH_OK || !broken || fresh || delivered || rd->st->writes)
+            break;
+    }
+    params_free(&pc);
+    params_free(&pr);
+    return rc;
+}
+
 static void pg_close(data_db_t *h)
 {
     if (h == NULL)
@@ -672,5 +816,6 @@ const data_db_ops_t data_pg_ops = {
     .dialect = DATA_DIALECT_PG,
     .open = pg_open,
     .exec = pg_exec,
+    .read = pg_read,
     .close = pg_close,
 };

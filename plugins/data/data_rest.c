@@ -13,6 +13,7 @@
 #include "data_csv.h"
 #include "data_json.h"
 #include "data_jout.h"
+#include "data_listing.h"
 #include "data_num.h"
 #include "data_openapi.h"
 #include "data_prefer.h"
@@ -384,72 +385,6 @@ static int get_root(rest_t *r)
     return reply_json_as(r, 200, doc, "application/openapi+json");
 }
 
-/* A listing's JSON text, built row by row while the statement runs: the
- * rows are never all held as JSON values, and the text is handed to the
- * core with body_ref, so it exists once. */
-typedef struct listing {
-    char *buf;
-    size_t len, cap, max; /* max: max_response_bytes */
-    size_t rows;
-    bool too_big;
-    bool csv;                   /* CSV (data_csv.h) instead of JSON */
-    const data_table_t *csv_cols; /* its columns, while the rows run */
-} listing_t;
-
-static int listing_grow(listing_t *l, size_t more)
-{
-    if (l->len + more <= l->cap)
-        return PH_OK;
-    size_t cap = l->cap ? l->cap : 4096;
-    while (cap < l->len + more)
-        cap *= 2;
-    char *b = realloc(l->buf, cap);
-    if (b == NULL)
-        return PH_ERROR;
-    l->buf = b;
-    l->cap = cap;
-    return PH_OK;
-}
-
-static int listing_put(const char *text, size_t len, void *arg)
-{
-    listing_t *l = arg;
-    if (l->len + len > l->max) {
-        l->too_big = true;
-        return -1;
-    }
-    if (listing_grow(l, len) != PH_OK)
-        return -1;
-    memcpy(l->buf + l->len, text, len);
-    l->len += len;
-    return 0;
-}
-
-/* Why listing_put() failed. */
-static void listing_error(const listing_t *l, data_dberr_t *e)
-{
-    e->status = 500;
-    if (l->too_big)
-        snprintf(e->msg, sizeof e->msg, "the answer would be larger than max_response_bytes "
-                 "(%zu bytes): ask for fewer rows with limit=", l->max);
-    else
-        snprintf(e->msg, sizeof e->msg, "out of memory");
-}
-
-/* data_row_fn appending one row to a listing_t. */
-static int listing_row(void *arg, json_t *row, data_dberr_t *e)
-{
-    listing_t *l = arg;
-    if (l->csv ? data_csv_row(l->csv_cols, row, listing_put, l) != 0
-                       : listing_put(",", l->len > 1, l) != 0 ||
-                             data_jout_dump(row, listing_put, l) != 0) {
-        listing_error(l, e);
-        return PH_ERROR;
-    }
-    l->rows++;
-    return PH_OK;
-}
-
 static int count_row(void *arg, json_t *row, data_dberr_t *e)
 {
     (void)e;
@@ -543,48 +478,85 @@ static int content_range(rest_t *r, const data_query_t *q, size_t rows, bool cou
     return status;
 }
 
-/* Runs q's SELECT into *l, typed by shape: a JSON array, or with l->csv
- * a CSV header and lines of l->csv_cols. */
-static int run_listing(rest_t *r, const data_query_t *q, const data_table_t *shape, listing_t *l,
-                       data_dberr_t *e)
+/* What a counted listing learns from its count, which runs before its
+ * rows (data_db.h's read): the total, and with it how many rows follow,
+ * min(limit, total - offset), so the head of a streamed body can carry
+ * Content-Range, X-Total-Count and the status they imply. */
+typedef struct list_count {
+    data_listing_t *l;
+    const data_query_t *q;
+    json_int_t total;
+} list_count_t;
+
+/* Takes total as the listing's count: what its head says. */
+static void count_apply(list_count_t *c, json_int_t total)
 {
-    data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect);
-    int built = data_sql_select(&st, r->table, q);
-    if (l->csv ? data_csv_header(l->csv_cols, listing_put, l) != 0 : listing_put("[", 1, l) != 0) {
-        data_stmt_free(&st);
-        listing_error(l, e);
-        return PH_ERROR;
-    }
-    if (run(r, &st, built, shape, listing_row, l, e) != PH_OK)
-        return PH_ERROR;
-    if (!l->csv && listing_put("]\n", 2, l) != 0) {
-        listing_error(l, e);
-        return PH_ERROR;
-    }
+    c->total = total;
+    int64_t left = c->total > c->q->offset ? (int64_t)c->total - c->q->offset : 0;
+    size_t rows = (size_t)(left < c->q->limit ? left : c->q->limit);
+    c->l->status = data_content_range(c->q->offset, rows, true, (int64_t)c->total, c->l->range,
+                                      sizeof c->l->range);
+    snprintf(c->l->total, sizeof c->l->total, "%" JSON_INTEGER_FORMAT, c->total);
+}
+
+/* data_row_fn of a listing's count. */
+static int count_head(void *arg, json_t *row, data_dberr_t *e)
+{
+    (void)e;
+    count_apply(arg, json_integer_value(json_object_get(row, "count")));
     return PH_OK;
 }
 
-/* Answers with the listing l (its buffer handed over): the array or CSV,
- * or for an object request the one row it holds. */
-static int reply_listing(rest_t *r, int status, listing_t *l, bool object)
+/* Runs st (and before it ct, the count, when not NULL: count_head with
+ * cnt) into the listing l, opened and closed around the rows, with the
+ * backend's read (rows streamed from the database) when read, else with
+ * exec (a function that may write: its rows whole, after its commit).
+ * st and ct are freed. */
+static int run_listing(rest_t *r, data_stmt_t *st, int built, const data_table_t *shape, data_stmt_t *ct,
+                       list_count_t *cnt, bool read, data_listing_t *l, data_dberr_t *e)
 {
-    const char *type = l->csv ? "text/csv; charset=utf-8"
-                       : object ? "application/vnd.pgrst.object+json" : "application/json";
-    const char *body = l->buf;
-    size_t len = l->len;
-    if (object) { /* "[ROW]\n" -> "ROW\n" in place */
-        l->buf[l->len - 2] = '\n';
-        body = l->buf + 1;
-        len = l->len - 2;
+    int rc = PH_OK;
+    if (built != PH_OK) {
+        e->status = 500;
+        snprintf(e->msg, sizeof e->msg, "out of memory");
+        rc = PH_ERROR;
     }
-    if (r->api->on_cleanup(r->req, free, l->buf) != PH_OK) {
-        free(l->buf);
+    if (rc == PH_OK)
+        rc = data_listing_open(l, e);
+    if (rc == PH_OK) {
+        st->role = r->auth.role;
+        st->claims = r->auth.claims;
+        data_read_t rd = {.st = st, .shape = shape, .fn = data_listing_row, .arg = l,
+                          .count = ct, .count_fn = count_head, .count_arg = cnt};
+        rc = read ? r->d->ops->read(r->d->db, &rd, e)
+                  : r->d->ops->exec(r->d->db, st, shape, data_listing_row, l, e);
+    }
+    if (rc == PH_OK)
+        rc = data_listing_close(l, e);
+    data_stmt_free(st);
+    if (ct != NULL)
+        data_stmt_free(ct);
+    return rc;
+}
+
+/* The end of a listing whose head went out: the body ends (PH_OK), or
+ * after a failure the connection is aborted (PH_ERROR), so the client
+ * sees a truncated body rather than a complete-looking one. */
+static int stream_end(rest_t *r, data_listing_t *l, int rc, const data_dberr_t *e)
+{
+    data_listing_free(l);
+    if (rc == PH_OK)
+        return PH_OK;
+    r->api->log(l->gone ? PH_LOG_INFO : PH_LOG_WARN, "%s: listing cut after %zu rows: %s", r->d->prefix, l->rows,
+                e->msg);
+    return PH_ERROR;
+}
+
+/* Answers the whole listing l (see data_listing_reply). */
+static int reply_listing(rest_t *r, int status, data_listing_t *l, bool object)
+{
+    if (data_listing_reply(l, status, object) != PH_OK)
         return reply_error(r, 500, "out of memory");
-    }
-    r->api->set_status(r->req, status);
-    r->api->add_header(r->req, "Content-Type", type);
-    if (r->api->body_ref(r->req, body, len) != PH_OK)
-        return reply_error(r, 500, "out of memory"); /* l->buf: freed by the cleanup */
     return PH_OK;
 }
 
@@ -617,11 +589,13 @@ static int list_rows(rest_t *r)
     data_qerr_t qe;
     data_dberr_t e = {0};
     data_schema_t shape = {0};
-    char total[32];
-    json_int_t count = 0;
-    listing_t l = {.max = r->d->conf.max_response_bytes};
+    data_listing_t l;
     data_count_mode_t cmode = count_mode(r);
     bool object = wants_object(r), counted = cmode != DATA_COUNT_NONE;
+    /* An exact count runs in the rows' snapshot, before them; a planner's
+     * figure is read on its own first (SQLite has none: its count is
+     * exact) */
+    bool snapshot = cmode == DATA_COUNT_EXACT || (counted && !data_count_has_plan(r->d->ops->dialect));
 
     if (data_query_parse(r->table, r->d->ops->dialect, qs.ptr, qs.ptr ? qs.len : 0,
                          r->d->conf.max_rows, &q, &qe) != PH_OK)
@@ -639,30 +613,49 @@ static int list_rows(rest_t *r)
         return reply_error(r, 500, "out of memory");
     }
     const data_table_t *cols = q.nselect > 0 ? &shape.tables[0] : r->table;
-    /* An object wins over CSV, as a client asking for one row means it. */
-    l.csv = !object && header_has(r, "Accept", "text/csv");
-    l.csv_cols = cols;
-    int rc = run_listing(r, &q, cols, &l, &e);
+    /* An object wins over CSV, as a client asking for one row means it;
+     * being one row, it is never streamed. */
+    data_listing_init(&l, r->api, r->req, r->d->conf.max_response_bytes,
+                      !object && header_has(r, "Accept", "text/csv"), cols, !object);
+    list_count_t cnt = {.l = &l, .q = &q};
+    data_stmt_t st = DATA_STMT_INIT(r->d->ops->dialect), ct = DATA_STMT_INIT(r->d->ops->dialect);
+    json_int_t planned = 0;
+    /* The count runs only when asked for, as PostgREST's. */
+    int built = data_sql_select(&st, r->table, &q), rc = PH_OK;
+    if (snapshot && data_sql_count(&ct, r->table, &q) != PH_OK)
+        built = PH_ERROR;
+    if (counted && !snapshot && (rc = total_rows(r, &q, cmode, &planned, &e)) == PH_OK)
+        count_apply(&cnt, planned);
+    if (rc == PH_OK)
+        rc = run_listing(r, &st, built, cols, snapshot ? &ct : NULL, &cnt, true, &l, &e);
+    else
+        data_stmt_free(&st);
+    if (!snapshot)
+        data_stmt_free(&ct);
     l.csv_cols = NULL; /* freed with the shape */
     data_schema_free(&shape);
-    if (rc != PH_OK || total_rows(r, &q, cmode, &count, &e) != PH_OK) {
+    if (l.streaming) {
         data_query_free(&q);
-        free(l.buf);
+        return stream_end(r, &l, rc, &e);
+    }
+    if (rc != PH_OK) {
+        data_query_free(&q);
+        data_listing_free(&l);
         return reply_db(r, &e);
     }
-    snprintf(total, sizeof total, "%" JSON_INTEGER_FORMAT, count);
-    r->api->add_header(r->req, "X-Total-Count", total);
-    int status = content_range(r, &q, l.rows, counted, count);
+    if (counted)
+        r->api->add_header(r->req, "X-Total-Count", l.total);
+    int status = content_range(r, &q, l.rows, counted, cnt.total);
     data_query_free(&q);
     if (object && l.rows != 1) {
-        free(l.buf);
+        data_listing_free(&l);
         char details[64];
         snprintf(details, sizeof details, "The result contains %zu rows", l.rows);
         return reply_err(r, 406, "PGRST116", details,
                          "JSON object requested, multiple (or no) rows returned");
     }
     if (status == 416) {
-        free(l.buf);
+        data_listing_free(&l);
         return reply_err(r, 416, "PGRST103", NULL, "Requested range not satisfiable");
     }
     return reply_listing(r, object ? 200 : status, &l, object);
@@ -1150,24 +1143,25 @@ static int rpc_answer(rest_t *r, const data_rpc_fn_t *fn, data_stmt_t *st, int b
         json_decref(rows);
         return reply_json(r, 200, v ? v : json_null());
     }
-    listing_t l = {.max = r->d->conf.max_response_bytes};
-    /* A plain function's columns are known only from its rows: JSON */
-    l.csv = !object && cols != NULL && cols->ncols > 0 && header_has(r, "Accept", "text/csv");
-    l.csv_cols = cols;
-    if (l.csv ? data_csv_header(cols, listing_put, &l) != 0 : listing_put("[", 1, &l) != 0) {
-        data_stmt_free(st);
-        listing_error(&l, &e);
-        free(l.buf);
-        return reply_db(r, &e);
-    }
-    if (run(r, st, built, cols, listing_row, &l, &e) != PH_OK ||
-        (!l.csv && listing_put("]\n", 2, &l) != 0 && (listing_error(&l, &e), true))) {
-        free(l.buf);
+    data_listing_t l;
+    /* A plain function's columns are known only from its rows: JSON. The
+     * rows of a function that may write come whole after its commit
+     * (exec), so a failing commit is still answered as an error; those
+     * of one that reads stream like a table's. */
+    bool reads = !fn->writes && !fn->plain && !st->dry_run;
+    data_listing_init(&l, r->api, r->req, r->d->conf.max_response_bytes,
+                      !object && cols != NULL && cols->ncols > 0 && header_has(r, "Accept", "text/csv"), cols,
+                      !object && reads);
+    int rc = run_listing(r, st, built, cols, NULL, NULL, reads, &l, &e);
+    if (l.streaming)
+        return stream_end(r, &l, rc, &e);
+    if (rc != PH_OK) {
+        data_listing_free(&l);
         return reply_db(r, &e);
     }
     int status = content_range(r, q, l.rows, false, 0);
     if (object && l.rows != 1) {
-        free(l.buf);
+        data_listing_free(&l);
         return reply_not_one(r, l.rows);
     }
     return reply_listing(r, object ? 200 : status, &l, object);

@@ -521,6 +521,27 @@ static json_t *row_json(sqlite3_stmt *st, const data_table_t *shape)
     return row;
 }
 
+/* Steps st to its end, each row to fn: SQLITE_DONE, SQLITE_FORMAT when
+ * a row could not be built or fn refused it (*err filled), else the
+ * failed step's code. */
+static int step_rows(sqlite3_stmt *st, const data_table_t *shape, data_row_fn fn, void *arg, data_dberr_t *err)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *row = row_json(st, shape);
+        if (row == NULL) {
+            err->status = 500;
+            snprintf(err->msg, sizeof err->msg, "a stored value is not valid UTF-8 text");
+            return SQLITE_FORMAT;
+        }
+        int taken = fn(arg, row, err);
+        json_decref(row);
+        if (taken != PH_OK)
+            return SQLITE_FORMAT; /* *err is filled */
+    }
+    return rc;
+}
+
 static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *shape,
                        data_row_fn fn, void *arg, data_dberr_t *err)
 {
@@ -544,22 +565,8 @@ static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *s
         pthread_mutex_lock(&h->write_lock);
     if (dry)
         rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *row = row_json(st, shape);
-        if (row == NULL) {
-            rc = SQLITE_FORMAT;
-            err->status = 500;
-            snprintf(err->msg, sizeof err->msg, "a stored value is not valid UTF-8 text");
-            break;
-        }
-        int taken = fn(arg, row, err);
-        json_decref(row);
-        if (taken != PH_OK) {
-            rc = SQLITE_FORMAT; /* *err is filled */
-            break;
-        }
-        rc = SQLITE_OK;
-    }
+    if (rc == SQLITE_OK)
+        rc = step_rows(st, shape, fn, arg, err);
     int ext = sqlite3_extended_errcode(db); /* before reset touches it */
     if (writes) {
         sqlite3_reset(st); /* ends the statement's transaction before unlocking */
@@ -586,6 +593,54 @@ static int sqlite_exec(data_db_t *h, const data_stmt_t *s, const data_table_t *s
     return PH_ERROR;
 }
 
+/* One statement of a read on db, its rows to fn: SQLITE_DONE, or as
+ * step_rows, *err filled by map_error unless SQLITE_FORMAT. Finalizing
+ * ends the statement wherever fn stopped it. */
+static int read_stmt(data_db_t *h, sqlite3 *db, const data_stmt_t *s, const data_table_t *shape, data_row_fn fn,
+                     void *arg, data_dberr_t *err, bool *broken)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, s->sql, (int)s->len, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = bind_params(st, s, err);
+    if (rc == SQLITE_OK)
+        rc = step_rows(st, shape, fn, arg, err);
+    if (rc != SQLITE_DONE && rc != SQLITE_FORMAT)
+        map_error(db, sqlite3_extended_errcode(db), h->conf, err, broken);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sqlite_read(data_db_t *h, const data_read_t *rd, data_dberr_t *err)
+{
+    bool fresh, broken = false;
+    char msg[200];
+    sqlite3 *db = data_pool_take(h->pool, &fresh, msg, sizeof msg);
+    int rc = SQLITE_DONE;
+
+    if (db == NULL) {
+        err->status = 503;
+        snprintf(err->msg, sizeof err->msg, "database unavailable: %s", msg);
+        return PH_ERROR;
+    }
+    /* A deferred transaction takes its snapshot at the count's first
+     * read and keeps it for the rows (WAL: writers go on meanwhile). */
+    if (rd->count != NULL && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        map_error(db, sqlite3_extended_errcode(db), h->conf, err, &broken);
+        rc = SQLITE_ERROR;
+    }
+    if (rc == SQLITE_DONE && rd->count != NULL)
+        rc = read_stmt(h, db, rd->count, NULL, rd->count_fn, rd->count_arg, err, &broken);
+    if (rc == SQLITE_DONE)
+        rc = read_stmt(h, db, rd->st, rd->shape, rd->fn, rd->arg, err, &broken);
+    /* Read-only: COMMIT and ROLLBACK only end it; one still open would
+     * hold its snapshot on the pooled connection. */
+    if (sqlite3_get_autocommit(db) == 0 && sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+        broken = true;
+    data_pool_give(h->pool, db, broken);
+    return rc == SQLITE_DONE ? PH_OK : PH_ERROR;
+}
+
 static void sqlite_close(data_db_t *h)
 {
     if (h == NULL)
@@ -600,5 +655,6 @@ const data_db_ops_t data_sqlite_ops = {
     .dialect = DATA_DIALECT_SQLITE,
     .open = sqlite_open,
     .exec = sqlite_exec,
+    .read = sqlite_read,
     .close = sqlite_close,
 };

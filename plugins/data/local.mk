@@ -25,6 +25,7 @@ plugin_LTLIBRARIES += plugins/data/data.la
 plugins_data_data_la_SOURCES = $(DATA_CORE_SOURCES) \
 	plugins/data/data.c plugins/data/data.h \
 	plugins/data/data_rest.c \
+	plugins/data/data_listing.c plugins/data/data_listing.h \
 	plugins/data/data_auth.c plugins/data/data_auth.h \
 	plugins/data/data_jwt.c plugins/data/data_jwt.h \
 	plugins/data/data_db.h \

@@ -44,6 +44,12 @@ class MysqlDataTest(DataApiCases, FtsCases, EmbedTypeCases, DataNumberCases, Dat
         self.db_name = name
         return "database = %s\nschema = schema.sql" % self.server.create_db(name)
 
+    def fill_titles(self, n, pad):
+        self.server.sql("SET SESSION max_recursive_iterations = %d; "
+                        "INSERT INTO notes (title) WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
+                        "WHERE i < %d) SELECT CONCAT(LPAD(i, 7, '0'), '%s') FROM c ORDER BY i" % (n, n, pad),
+                        db=self.db_name)
+
     @contextlib.contextmanager
     def outage(self):
         self.server.stop()

@@ -47,6 +47,10 @@ class PgDataTest(DataApiCases, FtsCases, EmbedTypeCases, DataNumberCases, DataJs
         self.db_name = name
         return "database = %s\nschema = schema.sql" % self.cluster.create_db(name)
 
+    def fill_titles(self, n, pad):
+        self.cluster.psql("INSERT INTO notes (title) SELECT lpad(i::text, 7, '0') || '%s' "
+                          "FROM generate_series(1, %d) i ORDER BY i" % (pad, n), db=self.db_name)
+
     @contextlib.contextmanager
     def outage(self):
         self.cluster.stop()
@@ -266,6 +270,8 @@ class PgWorkerProcesses(unittest.TestCase):
             head += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
         if method == "POST":  # the stored row back, as one object
             head += "Prefer: return=representation\r\nAccept: application/vnd.pgrst.object+json\r\n"
+        else:  # listings with their total
+            head += "Prefer: count=exact\r\n"
         conn[0].sendall(head.encode() + b"\r\n" + body)
 
     @staticmethod
