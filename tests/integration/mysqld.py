@@ -75,7 +75,16 @@ class MariaDb:
         # innodb-flush-log-at-trx-commit=2: a commit reaches the OS before
         # the answer, so stop() (SIGKILL) loses no committed row, without
         # an fsync per commit.
+        # a temporary folder of its own: internal temporary tables are
+        # files named after the server's pid and thread, and /tmp is
+        # shared with every other instance and test (one vanished under a
+        # concurrent run: "Error on delete of '/tmp/#sql-temptable-...'")
+        tmp = os.path.join(self.dir, "tmp")
+        os.makedirs(tmp, exist_ok=True)
+        st = os.stat(self.dir)
+        os.chown(tmp, st.st_uid, st.st_gid)  # the server's user's, as self.dir
         args = [self.mariadbd, "--no-defaults", "--datadir=" + self.data, "--socket=" + self.socket,
+                "--tmpdir=" + tmp,
                 "--skip-networking", "--log-error=" + self.logfile, "--pid-file=" + os.path.join(self.dir, "pid"),
                 "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M",
                 "--innodb-flush-log-at-trx-commit=2", "--skip-log-bin", "--max-connections=200",
